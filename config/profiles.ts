@@ -1,0 +1,47 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import { ConfigError, formatPath, zodProblems } from './errors.ts';
+import { lineOf } from './yaml-lines.ts';
+import { ProfileSchema, type Profile } from './schemas/profile.ts';
+
+export const BUILTIN_PROFILE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'profiles');
+
+/** Profiles keyed by file name without extension, e.g. `eastron-sdm630`. */
+export type ProfileRegistry = ReadonlyMap<string, Profile>;
+
+export function loadProfileFile(file: string): Profile {
+  const text = readFileSync(file, 'utf8');
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message })),
+    );
+  }
+  const parsed = ProfileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    throw new ConfigError(
+      file,
+      zodProblems(parsed.error).map((p) => ({
+        path: formatPath(p.path),
+        line: lineOf(text, doc, p.path),
+        message: p.message,
+      })),
+    );
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** Loads every `*.yaml` in the given folders; a later folder's profile overrides an earlier one. */
+export function loadProfiles(dirs: readonly string[] = [BUILTIN_PROFILE_DIR]): ProfileRegistry {
+  const out = new Map<string, Profile>();
+  for (const dir of dirs) {
+    for (const name of readdirSync(dir).sort()) {
+      if (extname(name) !== '.yaml' && extname(name) !== '.yml') continue;
+      out.set(basename(name, extname(name)), loadProfileFile(join(dir, name)));
+    }
+  }
+  return out;
+}

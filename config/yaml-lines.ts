@@ -1,0 +1,25 @@
+import { isMap, isSeq, type Document, type Node } from 'yaml';
+
+/**
+ * The 1-based line of the node at `path` in a parsed YAML document, or of its deepest existing
+ * parent (a missing key is reported at the object that lacks it).
+ */
+export function lineOf(text: string, doc: Document, path: readonly (string | number)[]): number | undefined {
+  let node: unknown = doc.contents;
+  let offset = (node as Node | null)?.range?.[0];
+  for (const key of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === key);
+      if (!pair) break;
+      offset = (pair.key as Node | null)?.range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+      offset = (node as Node | undefined)?.range?.[0] ?? offset;
+    } else break;
+  }
+  if (offset === undefined) return undefined;
+  let line = 1;
+  for (let i = 0; i < offset && i < text.length; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
