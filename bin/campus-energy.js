@@ -3,4 +3,4 @@
 // between a checkout and a running gateway.
 import { register } from 'tsx/esm/api';
 register();
-await import('../cli/main.ts');
+await import('./cli.ts');

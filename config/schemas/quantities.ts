@@ -3,13 +3,19 @@ import { z } from 'zod';
 /**
  * The fixed vocabulary of what a reading can carry, each in one canonical unit. Every profile
  * converts its registers into these, so that nothing downstream ever has to know a meter model.
+ * `voltage_v` and `current_a` are the single phase of a 1-phase meter and phase L1 (line to
+ * neutral) of a 3-phase meter; `_l2`/`_l3` carry the other phases.
  */
 export const QUANTITIES = {
   energy_import_kwh: 'kWh',
   energy_export_kwh: 'kWh',
   power_kw: 'kW',
   voltage_v: 'V',
+  voltage_l2_v: 'V',
+  voltage_l3_v: 'V',
   current_a: 'A',
+  current_l2_a: 'A',
+  current_l3_a: 'A',
   pf: '1',
   volume_m3: 'm3',
   flow_m3h: 'm3/h',
@@ -53,7 +59,11 @@ const QUANTITY_DIM: Record<Quantity, (typeof UNITS)[Unit]['dim']> = {
   energy_export_kwh: 'energy',
   power_kw: 'power',
   voltage_v: 'voltage',
+  voltage_l2_v: 'voltage',
+  voltage_l3_v: 'voltage',
   current_a: 'current',
+  current_l2_a: 'current',
+  current_l3_a: 'current',
   pf: 'ratio',
   volume_m3: 'volume',
   flow_m3h: 'flow',

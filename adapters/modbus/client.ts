@@ -1,0 +1,367 @@
+import { EventEmitter } from 'node:events';
+import ModbusSerial from 'modbus-serial';
+import { ModbusError, type ModbusErrorCode } from './errors.ts';
+
+/**
+ * Modbus transport on modbus-serial for the three kinds of bus a campus has:
+ *
+ * - `modbus-tcp`: Modbus TCP (MBAP header with transaction id), `connectTCP`.
+ * - `rtu-over-tcp`: raw RTU frames (with CRC, no MBAP header) through a transparent serial-to-
+ *   Ethernet converter. modbus-serial's `connectTcpRTUBuffered` does NOT do this: in 8.x its port
+ *   strips the CRC and writes an MBAP header, i.e. it speaks Modbus TCP. Its `connectTelnet` port
+ *   writes the RTU frame unchanged and reassembles RTU answers from the byte stream, so that is
+ *   what we use (a test checks the frame bytes on the wire).
+ * - `modbus-rtu`: RS-485 on a local serial port, `connectRTUBuffered`.
+ *
+ * Requests are serialised: modbus-serial keeps one timeout per client and RTU has no way to tell
+ * two outstanding answers apart, so the timeout is set immediately before each request.
+ */
+export type TransportSpec =
+  | { type: 'modbus-tcp'; host: string; port: number }
+  | { type: 'rtu-over-tcp'; host: string; port: number }
+  | {
+      type: 'modbus-rtu';
+      path: string;
+      baudRate: number;
+      parity: 'none' | 'even' | 'odd';
+      dataBits: number;
+      stopBits: number;
+    };
+
+export interface TransportOptions {
+  /** How long opening the socket or serial port may take. */
+  connectTimeoutMs?: number;
+  /**
+   * After a timeout or a bad frame on an RTU line, how long after the failure the line stays
+   * closed before it is reopened, so that a late answer falls into the closed line.
+   */
+  resyncDelayMs?: number;
+}
+
+export interface ModbusTransport {
+  /** The device id used in every error. */
+  readonly device: string;
+  readonly isOpen: boolean;
+  read(unitId: number, fc: 3 | 4, address: number, count: number, timeoutMs: number): Promise<number[]>;
+  writeRegisters(
+    unitId: number,
+    address: number,
+    values: number[],
+    fc: 6 | 16,
+    timeoutMs: number,
+  ): Promise<void>;
+  close(): Promise<void>;
+  /** 'close': the connection is gone and will not come back by itself; open a new transport. */
+  on(event: 'close', listener: () => void): this;
+  /** 'error': a port-level error outside a request (the request's own error is its rejection). */
+  on(event: 'error', listener: (err: ModbusError) => void): this;
+  off(event: 'close', listener: () => void): this;
+  off(event: 'error', listener: (err: ModbusError) => void): this;
+}
+
+// modbus-serial is CommonJS and sets `module.exports.default = module.exports`; under NodeNext
+// TypeScript types the default import as the module, so the class is reached through `.default`.
+const ModbusRTU = ModbusSerial.default;
+type ModbusRTU = InstanceType<typeof ModbusRTU>;
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+const DEFAULT_RESYNC_DELAY_MS = 250;
+const DISCONNECT_ERRNOS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ECONNABORTED',
+  'EPIPE',
+  'ENOTCONN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOENT',
+  'EACCES',
+  'EBUSY',
+  'ERR_SOCKET_CLOSED',
+  'ERR_STREAM_DESTROYED',
+]);
+
+interface ErrorShape {
+  message?: unknown;
+  errno?: unknown;
+  code?: unknown;
+  modbusCode?: unknown;
+}
+
+/** Maps whatever modbus-serial, net or serialport threw onto one of our codes. */
+export function classifyModbusFailure(err: unknown): { code: ModbusErrorCode; exceptionCode?: number } {
+  const e: ErrorShape = typeof err === 'object' && err !== null ? (err as ErrorShape) : {};
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  if (typeof e.modbusCode === 'number') return { code: 'MODBUS_EXCEPTION', exceptionCode: e.modbusCode };
+  if (e.errno === 'ETIMEDOUT' || message === 'Timed out') return { code: 'MODBUS_TIMEOUT' };
+  if (message.includes('CRC error')) return { code: 'MODBUS_CRC' };
+  if (message.startsWith('Data length error') || message.startsWith('Unexpected data error')) {
+    return { code: 'MODBUS_GARBAGE' };
+  }
+  if (message.includes('Port Not Open') || message.includes('Connection Timed Out')) {
+    return { code: 'MODBUS_DISCONNECTED' };
+  }
+  for (const k of [e.code, e.errno]) {
+    if (typeof k === 'string' && DISCONNECT_ERRNOS.has(k)) return { code: 'MODBUS_DISCONNECTED' };
+  }
+  // Anything we do not recognise is treated as a broken connection: reconnecting is the safe answer.
+  return { code: 'MODBUS_DISCONNECTED' };
+}
+
+function describeSpec(spec: TransportSpec): string {
+  return spec.type === 'modbus-rtu'
+    ? `${spec.path}@${spec.baudRate}`
+    : `${spec.type}://${spec.host}:${spec.port}`;
+}
+
+function messageOf(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'message' in err && typeof err.message === 'string') {
+    return err.message;
+  }
+  return String(err);
+}
+
+class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
+  private client: ModbusRTU | null = null;
+  private closedByUs = false;
+  /** Set after a failure that may leave a late answer on an RTU line; cleared by reopening. */
+  private resyncAfter: number | null = null;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly connectTimeoutMs: number;
+  private readonly resyncDelayMs: number;
+
+  constructor(
+    private readonly spec: TransportSpec,
+    readonly device: string,
+    opts: TransportOptions,
+  ) {
+    super();
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    this.resyncDelayMs = opts.resyncDelayMs ?? DEFAULT_RESYNC_DELAY_MS;
+  }
+
+  get isOpen(): boolean {
+    if (this.closedByUs) return false;
+    if (this.resyncAfter !== null) return true;
+    return this.client?.isOpen ?? false;
+  }
+
+  async connect(): Promise<void> {
+    const client = new ModbusRTU();
+    // modbus-serial re-emits port errors; an EventEmitter without an 'error' listener would throw.
+    client.on('error', (err: unknown) => {
+      if (client !== this.client) return;
+      // An 'error' event nobody listens to would crash the process; the next request reports it.
+      if (this.listenerCount('error') > 0) this.emit('error', this.toError(err, 'port error'));
+    });
+    client.on('close', () => {
+      if (client !== this.client) return;
+      this.client = null;
+      if (!this.closedByUs) this.emit('close');
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            Object.assign(new Error(`connect timed out after ${this.connectTimeoutMs} ms`), {
+              code: 'ECONNABORTED',
+            }),
+          ),
+        this.connectTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.open(client), timeout]);
+    } catch (err) {
+      await dropClient(client, this.spec);
+      throw new ModbusError(
+        'MODBUS_DISCONNECTED',
+        `cannot open ${describeSpec(this.spec)}: ${messageOf(err)}`,
+        {
+          device: this.device,
+          cause: err,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    this.client = client;
+  }
+
+  private open(client: ModbusRTU): Promise<void> {
+    const s = this.spec;
+    switch (s.type) {
+      case 'modbus-tcp':
+        return client.connectTCP(s.host, { port: s.port });
+      case 'rtu-over-tcp':
+        return client.connectTelnet(s.host, { port: s.port });
+      case 'modbus-rtu':
+        return client.connectRTUBuffered(s.path, {
+          baudRate: s.baudRate,
+          parity: s.parity,
+          dataBits: s.dataBits,
+          stopBits: s.stopBits,
+        });
+    }
+  }
+
+  read(unitId: number, fc: 3 | 4, address: number, count: number, timeoutMs: number): Promise<number[]> {
+    const what = `FC${fc} read of ${count} registers at ${address} from unit ${unitId}`;
+    return this.exclusive(what, unitId, timeoutMs, async (client) => {
+      const res =
+        fc === 3
+          ? await client.readHoldingRegisters(address, count)
+          : await client.readInputRegisters(address, count);
+      if (res.data.length !== count) {
+        throw new Error(`Data length error, expected ${count} registers got ${res.data.length}`);
+      }
+      return res.data;
+    });
+  }
+
+  writeRegisters(
+    unitId: number,
+    address: number,
+    values: number[],
+    fc: 6 | 16,
+    timeoutMs: number,
+  ): Promise<void> {
+    const what = `FC${fc} write of ${values.length} registers at ${address} to unit ${unitId}`;
+    if (fc === 6 && values.length !== 1) {
+      return Promise.reject(
+        new ModbusError('MODBUS_BAD_VALUE', `${what}: FC6 writes exactly one register`, {
+          device: this.device,
+        }),
+      );
+    }
+    return this.exclusive(what, unitId, timeoutMs, async (client) => {
+      if (fc === 6) await client.writeRegister(address, values[0]!);
+      else await client.writeRegisters(address, values);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closedByUs = true;
+    this.resyncAfter = null;
+    const client = this.client;
+    this.client = null;
+    // Let the request in flight finish or fail before the port goes away.
+    await this.queue.catch(() => undefined);
+    if (client) await dropClient(client, this.spec);
+  }
+
+  /** Runs one request at a time, on a synchronised line, with this request's timeout. */
+  private exclusive<T>(
+    what: string,
+    unitId: number,
+    timeoutMs: number,
+    fn: (client: ModbusRTU) => Promise<T>,
+  ): Promise<T> {
+    const run = async (): Promise<T> => {
+      const client = await this.ready(what);
+      client.setID(unitId);
+      client.setTimeout(timeoutMs);
+      try {
+        return await fn(client);
+      } catch (err) {
+        throw await this.failed(client, err, what);
+      }
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async ready(what: string): Promise<ModbusRTU> {
+    if (this.closedByUs) {
+      throw new ModbusError('MODBUS_DISCONNECTED', `${what}: transport closed`, { device: this.device });
+    }
+    if (this.resyncAfter !== null) {
+      const wait = this.resyncAfter - Date.now();
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      this.resyncAfter = null;
+      if (this.closedByUs) {
+        throw new ModbusError('MODBUS_DISCONNECTED', `${what}: transport closed`, { device: this.device });
+      }
+      try {
+        await this.connect();
+      } catch (err) {
+        this.emit('close');
+        throw err;
+      }
+    }
+    if (!this.client?.isOpen) {
+      throw new ModbusError('MODBUS_DISCONNECTED', `${what}: ${describeSpec(this.spec)} is not open`, {
+        device: this.device,
+      });
+    }
+    return this.client;
+  }
+
+  /**
+   * A late answer must never be taken for the answer to the next request. Modbus TCP is safe:
+   * modbus-serial matches answers by MBAP transaction id and drops the one whose request timed
+   * out. RTU (serial or through a converter) has no transaction id, so after a timeout or a bad
+   * frame we close the line at once and reopen it only `resyncDelayMs` after the failure: a late
+   * answer then arrives while no socket/port is open and is lost, and reopening a serial port
+   * flushes the OS buffers (serialport's open does tcflush). Draining instead would need the
+   * port's private buffer, and reconnecting costs one TCP handshake or port open per failure.
+   */
+  private async failed(client: ModbusRTU, err: unknown, what: string): Promise<ModbusError> {
+    let error = this.toError(err, what);
+    if (error.code === 'MODBUS_TIMEOUT' && !client.isOpen) {
+      error = new ModbusError('MODBUS_DISCONNECTED', `${what}: connection lost while waiting`, {
+        device: this.device,
+        cause: err,
+      });
+    }
+    const desync =
+      error.code === 'MODBUS_TIMEOUT' || error.code === 'MODBUS_CRC' || error.code === 'MODBUS_GARBAGE';
+    if (desync && this.spec.type !== 'modbus-tcp' && !this.closedByUs) {
+      this.resyncAfter = Date.now() + this.resyncDelayMs;
+      this.client = null;
+      await dropClient(client, this.spec);
+    }
+    return error;
+  }
+
+  private toError(err: unknown, what: string): ModbusError {
+    if (err instanceof ModbusError) return err;
+    const { code, exceptionCode } = classifyModbusFailure(err);
+    return new ModbusError(code, `${what}: ${messageOf(err)}`, {
+      device: this.device,
+      cause: err,
+      ...(exceptionCode === undefined ? {} : { exceptionCode }),
+    });
+  }
+}
+
+/** Closes a client without waiting forever: a socket that is already gone never calls back. */
+async function dropClient(client: ModbusRTU, spec: TransportSpec): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, 1_000);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    try {
+      // A serial port has no destroy in modbus-serial (it would leave the port open); TCP ports do.
+      if (spec.type === 'modbus-rtu') client.close(done);
+      else client.destroy(done);
+    } catch {
+      done();
+    }
+  });
+}
+
+/** Opens a transport; rejects with MODBUS_DISCONNECTED when the endpoint cannot be reached. */
+export async function openModbusTransport(
+  spec: TransportSpec,
+  deviceId: string,
+  opts: TransportOptions = {},
+): Promise<ModbusTransport> {
+  const t = new ModbusSerialTransport(spec, deviceId, opts);
+  await t.connect();
+  return t;
+}

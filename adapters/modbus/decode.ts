@@ -1,0 +1,108 @@
+import type { Profile } from '../../config/schemas/profile.ts';
+import { unitFactor, type Quantity } from '../../config/schemas/quantities.ts';
+import { ModbusError } from './errors.ts';
+import type { ReadBlock } from './planner.ts';
+import { decodeValue } from './values.ts';
+
+export interface DecodedPoll {
+  /** Every point of the profile, in the canonical unit of its quantity. */
+  values: Partial<Record<Quantity, number>>;
+  /** The meter's own clock (UTC ms), where the profile exposes one. */
+  deviceTs?: number;
+}
+
+export interface DecodeContext {
+  device?: string;
+  meter?: string;
+}
+
+/**
+ * Decodes the registers of one poll (one array per planned block, in plan order) into values:
+ * raw × scale × 10^exponent × unitFactor(unit → canonical unit). A float register holding NaN or
+ * Infinity is a meter's way of saying "no valid reading"; it fails the poll with MODBUS_BAD_VALUE
+ * rather than being published as a number.
+ */
+export function decodePoll(
+  profile: Profile,
+  blocks: readonly ReadBlock[],
+  registersPerBlock: readonly (readonly number[])[],
+  ctx: DecodeContext = {},
+): DecodedPoll {
+  const errCtx = {
+    device: ctx.device ?? '(unknown)',
+    ...(ctx.meter === undefined ? {} : { meter: ctx.meter }),
+  };
+  if (registersPerBlock.length !== blocks.length) {
+    throw new ModbusError(
+      'MODBUS_GARBAGE',
+      `expected registers for ${blocks.length} blocks, got ${registersPerBlock.length}`,
+      errCtx,
+    );
+  }
+
+  const raw = new Map<number, number>();
+  const exponents = new Map<number, number>();
+  let deviceTs: number | undefined;
+
+  blocks.forEach((block, b) => {
+    const regs = registersPerBlock[b]!;
+    if (regs.length !== block.count) {
+      throw new ModbusError(
+        'MODBUS_GARBAGE',
+        `FC${block.fc} read at ${block.address} returned ${regs.length} registers, expected ${block.count}`,
+        errCtx,
+      );
+    }
+    for (const item of block.items) {
+      switch (item.kind) {
+        case 'point': {
+          const p = item.point;
+          const v = decodeValue(regs, item.offset, p.type, p.wordOrder, p.byteOrder);
+          if (!Number.isFinite(v)) {
+            throw new ModbusError(
+              'MODBUS_BAD_VALUE',
+              `${p.quantity} at FC${p.fc} address ${p.address} decoded to ${v}`,
+              errCtx,
+            );
+          }
+          raw.set(item.pointIndex, v);
+          break;
+        }
+        case 'exponent':
+          exponents.set(item.pointIndex, decodeValue(regs, item.offset, item.point.exponent?.type ?? 'i16'));
+          break;
+        case 'deviceTime': {
+          const dt = item.deviceTime;
+          const v = decodeValue(regs, item.offset, dt.type, dt.wordOrder, dt.byteOrder);
+          // 0 (or a non-finite float) means the converter has not read the meter yet.
+          if (Number.isFinite(v) && v > 0) deviceTs = Math.round(dt.epoch === 'unix-s' ? v * 1000 : v);
+          break;
+        }
+      }
+    }
+  });
+
+  const values: Partial<Record<Quantity, number>> = {};
+  profile.points.forEach((p, i) => {
+    const r = raw.get(i);
+    if (r === undefined) {
+      throw new ModbusError('MODBUS_GARBAGE', `no planned block covers ${p.quantity}`, errCtx);
+    }
+    if (p.quantity === 'relay_closed' && profile.relay) {
+      if (r === profile.relay.closedValue) values.relay_closed = 1;
+      else if (r === profile.relay.openValue) values.relay_closed = 0;
+      else throw new ModbusError('MODBUS_BAD_VALUE', `relay register holds unknown state ${r}`, errCtx);
+      return;
+    }
+    // The schema guarantees the unit fits the quantity, so the factor is defined.
+    const factor = unitFactor(p.unit, p.quantity) ?? NaN;
+    const exp = exponents.get(i) ?? 0;
+    const value = r * p.scale * 10 ** exp * factor;
+    if (!Number.isFinite(value)) {
+      throw new ModbusError('MODBUS_BAD_VALUE', `${p.quantity} scaled to ${value}`, errCtx);
+    }
+    values[p.quantity] = value;
+  });
+
+  return deviceTs === undefined ? { values } : { values, deviceTs };
+}

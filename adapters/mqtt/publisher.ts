@@ -1,0 +1,339 @@
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { GatewayStatusSchema } from '../../config/schemas/reading.ts';
+import type { Outbox, OutboxRow } from '../../gateway/outbox/outbox.ts';
+
+/**
+ * Drains the outbox to an MQTT broker at QoS 1, deleting a row only after the broker's PUBACK.
+ *
+ * How nothing is lost, and per-meter order is kept, across broker outages (checked against the
+ * mqtt.js 5.16 source, `build/lib/client.js`):
+ * - A QoS 1 publish is put into mqtt.js's `outgoingStore` before it is written and removed only on
+ *   PUBACK. A socket close flushes only "volatile" entries (subscribe/unsubscribe); publishes stay.
+ * - On the next CONNACK, `_onConnect` streams the outgoing store and resends every stored publish,
+ *   in the order first sent, one at a time (the next after the previous PUBACK), whatever the
+ *   `clean` flag; the original publish callback fires on that PUBACK. mqtt.js emits `connect` only
+ *   after this resend, so rows taken after `connect` always follow the resent ones.
+ * - Publishes issued while that resend runs would be queued by mqtt.js and failed with "Connection
+ *   closed" if the socket closed first; the publisher avoids this by taking rows only after
+ *   `connect`. Should any outbox publish still fail (mqtt.js calls back with an error, e.g. after
+ *   `end()`), the row stays in the outbox and the publisher, once nothing is in flight, re-reads
+ *   from the oldest row still there. Such failures only hit the newest rows in flight, so order holds.
+ * - A crash of the gateway loses the in-memory store, but every unacked row is still in the outbox
+ *   and is sent again after restart; consumers drop the duplicates by `seq`.
+ *
+ * While disconnected the publisher takes no rows, so mqtt.js never holds more than `maxInFlight`
+ * messages in memory; the backlog stays on disk.
+ */
+
+export interface PublisherOptions {
+  url: string;
+  clientId: string;
+  username?: string;
+  password?: string;
+  outbox: Outbox;
+  /** Retained gateway status topic; also the last-will topic. */
+  statusTopic: string;
+  /**
+   * The retained last will, published by the broker if the gateway vanishes. If it is a
+   * `GatewayStatus` JSON, the `online` status on connect and the `offline` status on `stop()` are
+   * derived from it with a fresh `ts` and the outbox counters.
+   */
+  willPayload: string;
+  /** Overrides the derived `online` status payload. */
+  onlinePayload?: () => string;
+  /** Unacknowledged publishes allowed at once (default 100). */
+  maxInFlight?: number;
+  /** Token-bucket rate for outbox messages, so a backlog replay does not flood the broker (default 2000). */
+  replayRatePerSec?: number;
+  /** First reconnect delay in ms, doubled per failed attempt up to `maxReconnectPeriodMs` (default 1000). */
+  reconnectPeriodMs?: number;
+  /** Ceiling for the reconnect delay in ms (default 30000). */
+  maxReconnectPeriodMs?: number;
+  /** How long `stop()` waits for in-flight messages and the offline status (default 5000 ms). */
+  stopTimeoutMs?: number;
+  logger: Logger;
+}
+
+export interface PublisherStats {
+  /** Outbox rows handed to mqtt.js (a row sent again after an error counts again). */
+  published: number;
+  /** Outbox rows the broker acknowledged. */
+  acked: number;
+  inFlight: number;
+  connected: boolean;
+}
+
+export interface Publisher {
+  stats(): PublisherStats;
+  /**
+   * Publishes a retained QoS 1 message outside the outbox (device health). While disconnected only
+   * the latest payload per topic is kept and sent on reconnect. Resolves true once the broker acked
+   * it, false if it was superseded by a newer payload, failed or the publisher stopped; never rejects.
+   */
+  publishRetained(topic: string, payload: string): Promise<boolean>;
+  /** Resolves once the outbox is empty and nothing is in flight (for tests and orderly shutdown). */
+  drained(timeoutMs?: number): Promise<boolean>;
+  /** Publishes the offline status, waits (bounded) for in-flight messages, and disconnects. */
+  stop(): Promise<void>;
+}
+
+const PEEK_CHUNK = 256;
+
+type PendingWaiter = (acked: boolean) => void;
+
+export function startPublisher(options: PublisherOptions): Publisher {
+  const { outbox, logger } = options;
+  const log = logger.child({ component: 'mqtt-publisher' });
+  const maxInFlight = Math.max(1, options.maxInFlight ?? 100);
+  const rate = Math.max(1, options.replayRatePerSec ?? 2000);
+  // A tenth of a second of burst keeps a replay smooth while letting a poll cycle out at once.
+  const bucketSize = Math.max(1, Math.ceil(rate / 10));
+  const baseReconnect = options.reconnectPeriodMs ?? 1000;
+  const maxReconnect = Math.max(baseReconnect, options.maxReconnectPeriodMs ?? 30_000);
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+
+  let cursor = 0;
+  let inFlight = 0;
+  let published = 0;
+  let acked = 0;
+  let ready = false;
+  let stopping = false;
+  let rewindPending = false;
+  let tokens = bucketSize;
+  let lastRefill = performance.now();
+  let pumpScheduled = false;
+  let refillTimer: NodeJS.Timeout | undefined;
+  let ackFlushScheduled = false;
+  const pendingAcks: number[] = [];
+  const pendingRetained = new Map<string, { payload: string; waiters: PendingWaiter[] }>();
+  const drainWaiters = new Set<(drained: boolean) => void>();
+
+  const client: MqttClient = mqtt.connect(options.url, {
+    clientId: options.clientId,
+    username: options.username,
+    password: options.password,
+    // A persistent session is what MQTT requires for the client to resend unacked QoS 1 messages.
+    clean: false,
+    reconnectPeriod: baseReconnect,
+    connectTimeout: 10_000,
+    queueQoSZero: false,
+    will: { topic: options.statusTopic, payload: Buffer.from(options.willPayload), qos: 1, retain: true },
+  });
+
+  client.on('connect', () => {
+    client.options.reconnectPeriod = baseReconnect;
+    log.info({ url: options.url }, 'connected');
+    ready = true;
+    void publishStatus('online');
+    for (const [topic, pending] of pendingRetained) {
+      pendingRetained.delete(topic);
+      sendRetained(topic, pending.payload, pending.waiters);
+    }
+    schedulePump();
+  });
+  client.on('reconnect', () => {
+    // mqtt.js arms its retry timer from this option after each failed attempt: double it.
+    // Jitter keeps a campus of gateways from reconnecting in lockstep after a broker restart.
+    const jitter = 0.8 + Math.random() * 0.4;
+    client.options.reconnectPeriod = Math.round(
+      Math.min(maxReconnect, (client.options.reconnectPeriod ?? baseReconnect) * 2) * jitter,
+    );
+  });
+  client.on('close', () => {
+    if (ready) log.warn({ inFlight }, 'disconnected; outbox rows stay on disk until reconnected');
+    ready = false;
+  });
+  client.on('error', (err) => log.warn({ err: err.message }, 'mqtt client error'));
+
+  const unsubscribe = outbox.onAppend(schedulePump);
+
+  function schedulePump(): void {
+    if (pumpScheduled) return;
+    pumpScheduled = true;
+    // setImmediate coalesces all appends of one event-loop tick into one pass.
+    setImmediate(pump);
+  }
+
+  function refill(): void {
+    const now = performance.now();
+    tokens = Math.min(bucketSize, tokens + ((now - lastRefill) * rate) / 1000);
+    lastRefill = now;
+  }
+
+  function pump(): void {
+    pumpScheduled = false;
+    if (!ready || stopping || !client.connected) return;
+    if (rewindPending) {
+      if (inFlight > 0) return;
+      flushAcks();
+      cursor = 0;
+      rewindPending = false;
+    }
+    refill();
+    while (inFlight < maxInFlight && tokens >= 1) {
+      const want = Math.min(maxInFlight - inFlight, Math.floor(tokens), PEEK_CHUNK);
+      const rows = outbox.peek(cursor, want);
+      for (const row of rows) send(row);
+      if (rows.length < want) break;
+    }
+    if (tokens < 1 && !refillTimer) {
+      const waitMs = Math.max(1, Math.ceil(((1 - tokens) * 1000) / rate));
+      refillTimer = setTimeout(() => {
+        refillTimer = undefined;
+        schedulePump();
+      }, waitMs);
+    }
+    checkDrained();
+  }
+
+  function send(row: OutboxRow): void {
+    cursor = row.id;
+    tokens -= 1;
+    inFlight += 1;
+    published += 1;
+    client.publish(row.topic, row.payload, { qos: 1 }, (err) => {
+      inFlight -= 1;
+      if (err) {
+        // The row stays in the outbox; it is read again once nothing older is in flight.
+        log.warn({ id: row.id, meter: row.meter, seq: row.seq, err: err.message }, 'publish failed');
+        rewindPending = true;
+      } else {
+        acked += 1;
+        pendingAcks.push(row.id);
+        scheduleAckFlush();
+      }
+      schedulePump();
+    });
+  }
+
+  function scheduleAckFlush(): void {
+    if (ackFlushScheduled) return;
+    ackFlushScheduled = true;
+    setImmediate(() => {
+      ackFlushScheduled = false;
+      flushAcks();
+      checkDrained();
+    });
+  }
+
+  function flushAcks(): void {
+    if (pendingAcks.length === 0) return;
+    const ids = pendingAcks.splice(0);
+    try {
+      outbox.ack(ids);
+    } catch (err) {
+      // Not deleting an acked row only means it is sent once more; the consumer drops it by seq.
+      log.error({ err: (err as Error).message, count: ids.length }, 'could not delete acked rows');
+    }
+  }
+
+  function checkDrained(): void {
+    if (drainWaiters.size === 0 || inFlight > 0 || pendingAcks.length > 0) return;
+    if (outbox.stats().messages > 0) return;
+    for (const resolve of drainWaiters) resolve(true);
+    drainWaiters.clear();
+  }
+
+  function statusPayload(state: 'online' | 'offline'): string {
+    if (state === 'online' && options.onlinePayload) return options.onlinePayload();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(options.willPayload);
+    } catch {
+      return state === 'offline' ? options.willPayload : 'online';
+    }
+    const will = GatewayStatusSchema.safeParse(parsed);
+    if (!will.success) return state === 'offline' ? options.willPayload : 'online';
+    return JSON.stringify({ ...will.data, state, ts: Date.now(), outbox: outbox.stats() });
+  }
+
+  function publishStatus(state: 'online' | 'offline'): Promise<boolean> {
+    return new Promise((resolve) => {
+      client.publish(options.statusTopic, statusPayload(state), { qos: 1, retain: true }, (err) => {
+        if (err) log.warn({ state, err: err.message }, 'status publish failed');
+        resolve(!err);
+      });
+    });
+  }
+
+  function sendRetained(topic: string, payload: string, waiters: PendingWaiter[]): void {
+    client.publish(topic, payload, { qos: 1, retain: true }, (err) => {
+      if (err) log.warn({ topic, err: err.message }, 'retained publish failed');
+      for (const waiter of waiters) waiter(!err);
+    });
+  }
+
+  function withTimeout<T>(promise: Promise<T>, ms: number, fallback: T): Promise<T> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(fallback), ms);
+      promise.then(
+        (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        () => {
+          clearTimeout(timer);
+          resolve(fallback);
+        },
+      );
+    });
+  }
+
+  return {
+    stats: () => ({ published, acked, inFlight, connected: ready && client.connected }),
+
+    publishRetained(topic, payload) {
+      if (stopping) return Promise.resolve(false);
+      return new Promise((resolve) => {
+        if (ready && client.connected) {
+          sendRetained(topic, payload, [resolve]);
+          return;
+        }
+        // Only the latest state matters for a retained health message; older ones are superseded.
+        for (const waiter of pendingRetained.get(topic)?.waiters ?? []) waiter(false);
+        pendingRetained.set(topic, { payload, waiters: [resolve] });
+      });
+    },
+
+    drained(timeoutMs = 30_000) {
+      const done = new Promise<boolean>((resolve) => {
+        drainWaiters.add(resolve);
+        checkDrained();
+      });
+      return withTimeout(done, timeoutMs, false);
+    },
+
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      unsubscribe();
+      if (refillTimer) clearTimeout(refillTimer);
+      let statusAcked = false;
+      if (ready && client.connected) {
+        // Rows still in flight are acked (and deleted) if the broker answers in time; if not they
+        // stay in the outbox and are sent again by the next publisher.
+        let poll: NodeJS.Timeout | undefined;
+        const inFlightDone = new Promise<boolean>((resolve) => {
+          poll = setInterval(() => inFlight === 0 && resolve(true), 5);
+        });
+        await withTimeout(inFlightDone, stopTimeoutMs, false);
+        clearInterval(poll);
+        statusAcked = await withTimeout(publishStatus('offline'), stopTimeoutMs, false);
+      }
+      flushAcks();
+      for (const [, pending] of pendingRetained) {
+        for (const waiter of pending.waiters) waiter(false);
+      }
+      pendingRetained.clear();
+      for (const resolve of drainWaiters) resolve(false);
+      drainWaiters.clear();
+      // A graceful end waits for every outstanding PUBACK, which never comes without a broker.
+      const force = !(statusAcked && ready && client.connected && inFlight === 0);
+      await new Promise<void>((resolve) => client.end(force, {}, () => resolve()));
+      flushAcks();
+      log.info({ published, acked }, 'stopped');
+    },
+  };
+}

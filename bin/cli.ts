@@ -1,0 +1,250 @@
+import { Command, Option } from 'commander';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { loadCampus, validateCampus, type LoadedCampus } from '../config/campus.ts';
+import { ConfigError } from '../config/errors.ts';
+import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
+import { createLogger } from '../gateway/log.ts';
+import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
+import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
+import { startFarm } from '../simulators/farm.ts';
+import { farmSpecFromCampus } from '../simulators/from-campus.ts';
+import { demoBusCount, demoCampus } from '../simulators/campus/demo-campus.ts';
+
+const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
+
+/** Runs `fn`; a bad config prints where and what, and the process exits 1 before polling anything. */
+async function guarded(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+
+function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.error(`\n${signal}: stopping…`);
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+function mqttFor(campus: LoadedCampus, override: string | undefined) {
+  const m = campus.config.mqtt;
+  const url = override ?? m?.url;
+  if (!url) return undefined;
+  const password = m?.passwordEnv ? process.env[m.passwordEnv] : undefined;
+  if (m?.passwordEnv && password === undefined) {
+    throw new Error(`mqtt.passwordEnv names ${m.passwordEnv}, which is not set in the environment`);
+  }
+  return { url, username: m?.username, password };
+}
+
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((res, rej) => {
+          const s = createServer();
+          s.once('error', rej);
+          s.listen(0, '127.0.0.1', () => res(s));
+        }),
+    ),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+const config = program.command('config').description('Campus configuration');
+config
+  .command('check')
+  .argument('<file>', 'campus YAML file')
+  .description('Validate a campus file and its profiles; exit 1 naming the file, path and problem')
+  .action((file: string) =>
+    guarded(async () => {
+      const campus = loadCampus(file);
+      const meters = campus.config.sites.flatMap((s) =>
+        s.gateways.flatMap((g) => g.buses.flatMap((b) => b.meters)),
+      );
+      const byProfile = new Map<string, number>();
+      for (const m of meters) byProfile.set(m.profile, (byProfile.get(m.profile) ?? 0) + 1);
+      console.log(`${file}: OK`);
+      console.log(`  campus: ${campus.config.campus.name} (${campus.config.campus.timezone})`);
+      for (const site of campus.config.sites) {
+        for (const gw of site.gateways) {
+          const n = gw.buses.reduce((k, b) => k + b.meters.length, 0);
+          console.log(`  ${site.id}/${gw.id}: ${gw.buses.length} buses, ${n} meters`);
+        }
+      }
+      console.log(`  profiles: ${[...byProfile].map(([p, n]) => `${p}×${n}`).join(', ')}`);
+      console.log(`  broker: ${campus.config.mqtt?.url ?? 'embedded (no mqtt section)'}`);
+    }),
+  );
+
+program
+  .command('gateway')
+  .description('Poll the meters of one gateway and publish every reading to MQTT')
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .requiredOption('-g, --gateway <id>', 'gateway id in the campus file')
+  .option('--mqtt <url>', 'broker URL (overrides the file)')
+  .option('--outbox <file>', 'outbox SQLite file (overrides the file)')
+  .addOption(
+    new Option('--broker-port <port>', 'port of the embedded broker when none is configured')
+      .default('1883')
+      .argParser(Number),
+  )
+  .addOption(new Option('--log-level <level>').default('info'))
+  .action(
+    (opts: {
+      config: string;
+      gateway: string;
+      mqtt?: string;
+      outbox?: string;
+      brokerPort: number;
+      logLevel: string;
+    }) =>
+      guarded(async () => {
+        const campus = loadCampus(opts.config);
+        const logger = createLogger(opts.logLevel);
+        let mqtt = mqttFor(campus, opts.mqtt);
+        let broker: Awaited<ReturnType<typeof startEmbeddedBroker>> | undefined;
+        if (!mqtt) {
+          broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
+          logger.info({ url: broker.url }, 'no mqtt configured: embedded broker started');
+          mqtt = { url: broker.url, username: undefined, password: undefined };
+        }
+        const gw = await startGateway({
+          campus,
+          gatewayId: opts.gateway,
+          mqtt,
+          logger,
+          outboxPath: opts.outbox ? resolve(opts.outbox) : undefined,
+        });
+        onShutdown(async () => {
+          await gw.stop();
+          await broker?.close();
+        });
+      }),
+  );
+
+program
+  .command('simulate')
+  .description("Serve a campus file's TCP buses from a simulated meter farm")
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .option('-g, --gateway <id...>', 'only the buses of these gateways')
+  .action((opts: { config: string; gateway?: string[] }) =>
+    guarded(async () => {
+      const campus = loadCampus(opts.config);
+      const { spec, skipped } = farmSpecFromCampus(campus, { gateways: opts.gateway });
+      const farm = await startFarm(spec);
+      for (const c of farm.concentrators) console.log(`concentrator ${c.id} on 127.0.0.1:${c.port}`);
+      for (const s of skipped) console.log(`not simulated: ${s}`);
+      onShutdown(() => farm.stop());
+    }),
+  );
+
+program
+  .command('demo')
+  .description('The demo campus on embedded defaults: broker, simulated meters and gateways')
+  .addOption(new Option('--broker-port <port>', 'embedded broker port').default('1883').argParser(Number))
+  .addOption(new Option('--rooms <n>', 'dorm rooms per RS-485 line').default('40').argParser(Number))
+  .addOption(new Option('--data-dir <dir>').default('var/demo'))
+  .addOption(new Option('--log-level <level>').default('warn'))
+  .action((opts: { brokerPort: number; rooms: number; dataDir: string; logLevel: string }) =>
+    guarded(async () => {
+      const logger = createLogger(opts.logLevel);
+      const dataDir = resolve(opts.dataDir);
+      mkdirSync(dataDir, { recursive: true });
+      const raw = demoCampus({
+        ports: await freePorts(demoBusCount()),
+        dataDir,
+        roomsPerFloorLine: opts.rooms,
+      });
+      const campus = validateCampus(raw, { file: '(demo campus)', dir: dataDir });
+      const broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
+      const farm = await startFarm(farmSpecFromCampus(campus).spec);
+      const gateways: RunningGateway[] = [];
+      for (const site of campus.config.sites) {
+        for (const g of site.gateways) {
+          gateways.push(
+            await startGateway({
+              campus,
+              gatewayId: g.id,
+              mqtt: { url: broker.url },
+              logger,
+              outboxPath: join(dataDir, `${g.id}-outbox.sqlite`),
+            }),
+          );
+        }
+      }
+      const meters = gateways.reduce((n, g) => n + g.status().meters!, 0);
+      console.log(`campus-energy demo: ${campus.config.campus.name}`);
+      console.log(
+        `  ${meters} simulated meters on ${farm.concentrators.length} concentrators, ${gateways.length} gateways`,
+      );
+      console.log(`  MQTT broker (embedded): ${broker.url}`);
+      console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
+      console.log(`             or:  mosquitto_sub -p ${broker.port} -t 'campus/v1/#' -v`);
+      console.log('  Ctrl-C stops everything.');
+      const progress = setInterval(() => {
+        for (const g of gateways) {
+          const s = g.status();
+          const p = g.publisher.stats();
+          console.log(
+            `  ${new Date().toISOString()} ${g.id}: published ${p.acked}, outbox ${s.outbox?.messages ?? 0}, broker ${p.connected ? 'connected' : 'DOWN'}`,
+          );
+        }
+      }, 10_000);
+      onShutdown(async () => {
+        clearInterval(progress);
+        for (const g of gateways) await g.stop();
+        await farm.stop();
+        await broker.close();
+      });
+    }),
+  );
+
+program
+  .command('watch')
+  .description('Print readings as they arrive')
+  .requiredOption('--url <url>', 'broker URL')
+  .option('-t, --topic <filter>', 'topic filter', 'campus/v1/+/+/+/reading')
+  .action((opts: { url: string; topic: string }) =>
+    guarded(async () => {
+      const sub = await subscribeReadings({
+        url: opts.url,
+        topic: opts.topic,
+        onReading: (topic, r) => {
+          const values = Object.entries(r.values)
+            .map(([q, v]) => `${q}=${Number(v.toFixed(3))}`)
+            .join(' ');
+          console.log(
+            `${new Date(r.ts).toISOString()} ${r.meter} #${r.seq} ${r.quality} ${values}${r.error ? ` ${r.error.code}: ${r.error.message}` : ''}`,
+          );
+        },
+        onInvalid: (topic, reason) => console.log(`INVALID on ${topic}: ${reason}`),
+      });
+      onShutdown(() => sub.close());
+    }),
+  );
+
+await program.parseAsync(process.argv);

@@ -1,0 +1,170 @@
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseDocument } from 'yaml';
+import { ConfigError, formatPath, zodProblems } from './errors.ts';
+import { BUILTIN_PROFILE_DIR, loadProfiles, type ProfileRegistry } from './profiles.ts';
+import { CampusSchema, type CampusConfig } from './schemas/campus.ts';
+import { lineOf } from './yaml-lines.ts';
+
+export interface LoadedCampus {
+  readonly file: string;
+  readonly config: CampusConfig;
+  readonly profiles: ProfileRegistry;
+  /** `dataDir` resolved against the campus file's folder. */
+  readonly dataDir: string;
+}
+
+type Problem = { path: (string | number)[]; message: string };
+
+/**
+ * Reads, parses and validates a campus file, then checks what a schema cannot: ids unique
+ * campus-wide, profiles that exist and fit the meter kind, a metering tree without cycles.
+ * Throws a ConfigError naming the file, the path, the line and the problem.
+ */
+export function loadCampus(file: string): LoadedCampus {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read: ${(e as Error).message}` }]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message.split('\n')[0]! })),
+    );
+  }
+  return validateCampus(doc.toJS(), { file, dir: dirname(abs), locate: (path) => lineOf(text, doc, path) });
+}
+
+/**
+ * Validates a campus description that is already a plain object (a parsed file, or one built by
+ * the demo generator), with the same checks and the same errors as a file.
+ */
+export function validateCampus(
+  raw: unknown,
+  where: { file: string; dir: string; locate?: (path: (string | number)[]) => number | undefined },
+): LoadedCampus {
+  const located = (problems: Problem[]) =>
+    new ConfigError(
+      where.file,
+      problems.map((p) => ({ path: formatPath(p.path), line: where.locate?.(p.path), message: p.message })),
+    );
+  const parsed = CampusSchema.safeParse(raw);
+  if (!parsed.success) throw located(zodProblems(parsed.error));
+  const config = parsed.data;
+
+  let profiles: ProfileRegistry;
+  try {
+    profiles = loadProfiles([BUILTIN_PROFILE_DIR, ...config.profileDirs.map((d) => resolve(where.dir, d))]);
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw located([{ path: ['profileDirs'], message: (e as Error).message }]);
+  }
+
+  const problems = crossCheck(config, profiles);
+  if (problems.length > 0) throw located(problems);
+  return Object.freeze({
+    file: resolve(where.file),
+    config: deepFreeze(config),
+    profiles,
+    dataDir: resolve(where.dir, config.dataDir),
+  });
+}
+
+export function crossCheck(config: CampusConfig, profiles: ProfileRegistry): Problem[] {
+  const problems: Problem[] = [];
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: config.campus.timezone });
+  } catch {
+    problems.push({ path: ['campus', 'timezone'], message: `unknown time zone "${config.campus.timezone}"` });
+  }
+  const firstSeen = new Map<string, string>();
+  const unique = (kind: string, id: string, path: (string | number)[]) => {
+    const key = `${kind}:${id}`;
+    const prev = firstSeen.get(key);
+    if (prev)
+      problems.push({ path: [...path, 'id'], message: `${kind} id "${id}" is already used at ${prev}` });
+    else firstSeen.set(key, formatPath(path));
+  };
+  const parents = new Map<string, { parent: string | undefined; path: (string | number)[] }>();
+
+  config.sites.forEach((site, si) => {
+    unique('site', site.id, ['sites', si]);
+    site.gateways.forEach((gw, gi) => {
+      const gwPath = ['sites', si, 'gateways', gi];
+      unique('gateway', gw.id, gwPath);
+      const serialPaths = new Map<string, number>();
+      gw.buses.forEach((bus, bi) => {
+        const busPath = [...gwPath, 'buses', bi];
+        unique(`bus of gateway ${gw.id}`, bus.id, busPath);
+        if (bus.type === 'modbus-rtu') {
+          const other = serialPaths.get(bus.path);
+          if (other !== undefined) {
+            problems.push({
+              path: [...busPath, 'path'],
+              message: `serial line ${bus.path} is already used by bus ${gw.buses[other]?.id}`,
+            });
+          }
+          serialPaths.set(bus.path, bi);
+        }
+        const unitIds = new Map<number, string>();
+        bus.meters.forEach((m, mi) => {
+          const mPath = [...busPath, 'meters', mi];
+          unique('meter', m.id, mPath);
+          const clash = unitIds.get(m.unitId);
+          if (clash)
+            problems.push({
+              path: [...mPath, 'unitId'],
+              message: `unit id ${m.unitId} is already meter ${clash} on bus ${bus.id}`,
+            });
+          unitIds.set(m.unitId, m.id);
+          const profile = profiles.get(m.profile);
+          if (!profile) {
+            problems.push({
+              path: [...mPath, 'profile'],
+              message: `unknown profile "${m.profile}" (known: ${[...profiles.keys()].join(', ')})`,
+            });
+          } else if (profile.kind !== m.kind) {
+            problems.push({
+              path: [...mPath, 'kind'],
+              message: `meter kind ${m.kind} but profile ${m.profile} is a ${profile.kind} meter`,
+            });
+          }
+          parents.set(m.id, { parent: m.parent, path: mPath });
+        });
+      });
+    });
+  });
+
+  for (const [id, { parent, path }] of parents) {
+    if (parent === undefined) continue;
+    if (!parents.has(parent)) {
+      problems.push({ path: [...path, 'parent'], message: `parent meter "${parent}" does not exist` });
+      continue;
+    }
+    // Walk up; a tree has no way back to where it started.
+    const seen = new Set([id]);
+    for (let p: string | undefined = parent; p !== undefined; p = parents.get(p)?.parent) {
+      if (seen.has(p)) {
+        problems.push({
+          path: [...path, 'parent'],
+          message: `metering tree has a cycle through meter "${id}"`,
+        });
+        break;
+      }
+      seen.add(p);
+    }
+  }
+  return problems;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+
+/**
+ * The campus file: one YAML document describing sites, their gateways, the buses each gateway
+ * polls and the meters on them. This schema is the only place a default lives.
+ */
+
+const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+/** `250ms`, `15s`, `1m`, `2h`, or a number of milliseconds. */
+export const DurationSchema = z.union([
+  z.number().int().positive(),
+  z
+    .string()
+    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'expected a duration like 500ms, 15s, 1m or 1h')
+    .transform((s) => {
+      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s)!;
+      return Math.round(Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS]);
+    }),
+]);
+
+const Id = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/,
+    'ids are 1–64 letters, digits, "_", "-" or "." (they become MQTT topic levels)',
+  );
+
+export const MeterSchema = z
+  .object({
+    id: Id.describe('Unique campus-wide'),
+    kind: z.enum(['electricity', 'water', 'heat']),
+    profile: z.string().min(1).describe('Profile id: a file name under config/profiles without .yaml'),
+    unitId: z.number().int().min(1).max(247),
+    pollInterval: DurationSchema.default(60_000),
+    parent: Id.optional().describe('The meter upstream of this one in the metering tree'),
+    account: z.string().min(1).optional().describe('The customer account billed for this meter'),
+    name: z.string().optional(),
+    /** Only read by the simulator: what load this meter sees. */
+    simulation: z
+      .object({
+        load: z.enum(['dorm-room', 'office', 'staff-household', 'business']).default('office'),
+        seed: z.number().int().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type MeterConfig = z.infer<typeof MeterSchema>;
+
+const BreakerSchema = z
+  .object({
+    failures: z.number().int().min(1).default(3).describe('Consecutive failed polls that open the breaker'),
+    baseBackoff: DurationSchema.default(5_000),
+    maxBackoff: DurationSchema.default(300_000),
+  })
+  .strict()
+  .prefault({});
+
+const BusCommon = {
+  id: Id,
+  timeout: DurationSchema.default(1_000).describe('Per request'),
+  retries: z.number().int().min(0).max(5).default(1).describe('Retries of a failed request within one poll'),
+  breaker: BreakerSchema,
+  meters: z.array(MeterSchema).default([]),
+};
+
+export const TcpBusSchema = z
+  .object({
+    type: z.literal('modbus-tcp'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535).default(502),
+    ...BusCommon,
+  })
+  .strict();
+
+export const RtuOverTcpBusSchema = z
+  .object({
+    type: z.literal('rtu-over-tcp').describe('An RS-485 line behind a serial-to-Ethernet converter'),
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+    ...BusCommon,
+  })
+  .strict();
+
+export const RtuBusSchema = z
+  .object({
+    type: z.literal('modbus-rtu'),
+    path: z.string().min(1).describe('Serial device, e.g. /dev/ttyUSB0'),
+    baudRate: z.number().int().positive().default(9600),
+    parity: z.enum(['none', 'even', 'odd']).default('none'),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    ...BusCommon,
+  })
+  .strict();
+
+export const BusSchema = z.discriminatedUnion('type', [TcpBusSchema, RtuOverTcpBusSchema, RtuBusSchema]);
+export type BusConfig = z.infer<typeof BusSchema>;
+
+export const OutboxSchema = z
+  .object({
+    path: z.string().optional().describe('SQLite file; default <dataDir>/<gateway>-outbox.sqlite'),
+    maxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024),
+    replayRatePerSec: z.number().int().positive().default(2_000).describe('Publish rate ceiling'),
+    maxInFlight: z.number().int().positive().default(100),
+  })
+  .strict()
+  .prefault({});
+
+export const GatewaySchema = z
+  .object({
+    id: Id,
+    healthInterval: DurationSchema.default(30_000),
+    outbox: OutboxSchema,
+    buses: z.array(BusSchema).default([]),
+  })
+  .strict();
+export type GatewayConfig = z.infer<typeof GatewaySchema>;
+
+export const SiteSchema = z
+  .object({
+    id: Id,
+    name: z.string().optional(),
+    gateways: z.array(GatewaySchema).default([]),
+  })
+  .strict();
+
+export const MqttSchema = z
+  .object({
+    url: z.string().regex(/^mqtts?:\/\/|^wss?:\/\//, 'expected mqtt://, mqtts://, ws:// or wss://'),
+    username: z.string().optional(),
+    passwordEnv: z
+      .string()
+      .optional()
+      .describe('Name of the environment variable holding the password: secrets never in the file'),
+  })
+  .strict();
+
+export const CampusSchema = z
+  .object({
+    campus: z
+      .object({
+        name: z.string().min(1),
+        timezone: z.string().default('Asia/Shanghai').describe('For display only; all data is UTC ms'),
+      })
+      .strict(),
+    dataDir: z.string().default('var').describe('Outboxes and embedded stores, relative to the campus file'),
+    mqtt: MqttSchema.optional().describe('Absent: an embedded broker is started (demo and trials)'),
+    profileDirs: z
+      .array(z.string())
+      .default([])
+      .describe('Extra profile folders, relative to the campus file'),
+    sites: z.array(SiteSchema).min(1),
+  })
+  .strict();
+export type CampusConfig = z.infer<typeof CampusSchema>;

@@ -1,0 +1,275 @@
+import type { Logger } from 'pino';
+import { planReads, type ReadBlock } from '../adapters/modbus/planner.ts';
+import { decodePoll } from '../adapters/modbus/decode.ts';
+import { ModbusError } from '../adapters/modbus/errors.ts';
+import type { BusConfig, MeterConfig } from '../config/schemas/campus.ts';
+import type { Profile } from '../config/schemas/profile.ts';
+import type { ReadingError } from '../config/schemas/reading.ts';
+import { CircuitBreaker } from './breaker.ts';
+import { DeviceHealthTracker } from './device-health.ts';
+import type { PollResult, RegisterTransport } from './types.ts';
+
+export interface PollTarget {
+  readonly meter: MeterConfig;
+  readonly profile: Profile;
+  readonly blocks: readonly ReadBlock[];
+  readonly breaker: CircuitBreaker;
+  readonly health: DeviceHealthTracker;
+  nextDue: number;
+  /** When this meter first became due for the poll it is waiting for. */
+  waitingSince: number;
+}
+
+export interface BusPollerOptions {
+  bus: BusConfig;
+  profiles: ReadonlyMap<string, Profile>;
+  openTransport: () => Promise<RegisterTransport>;
+  onResult: (meter: MeterConfig, result: PollResult) => void;
+  logger: Logger;
+}
+
+/** Time a poll may take beyond its timeout before we call the slack too thin to risk it. */
+const SLACK_MARGIN_MS = 20;
+const RECONNECT_MIN_MS = 500;
+const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * One scheduler per physical bus: a serial line, an RTU-over-TCP converter or a Modbus TCP
+ * endpoint. It keeps exactly one request in flight, because that is all an RS-485 line can carry,
+ * and it protects the healthy meters on the line from a broken one:
+ *
+ * - a timeout opens the meter's breaker at once (other failures after `breaker.failures` in a
+ *   row); while open, the meter gets a BREAKER_OPEN error reading each interval instead of a poll;
+ * - when the backoff has passed, the probe poll waits for slack: a gap of a whole timeout before
+ *   the next healthy meter is due. So a dead meter delays the others once, on the poll that first
+ *   timed out, not every cycle (and at most once per maximum backoff on a line with no slack);
+ * - the backoff doubles on every failed probe, up to a cap;
+ * - a timeout is not retried inside the poll (a retry would cost the line a second timeout);
+ *   fast failures (CRC, garbage) are, up to `bus.retries` times.
+ */
+export class BusPoller {
+  readonly targets: PollTarget[];
+  private transport: RegisterTransport | null = null;
+  private reconnectAt = 0;
+  private reconnectDelay = RECONNECT_MIN_MS;
+  private lastConnectError: ReadingError | null = null;
+  private stopped = false;
+  private wake: (() => void) | null = null;
+  private loopDone: Promise<void> | null = null;
+
+  constructor(private readonly opts: BusPollerOptions) {
+    const start = Date.now();
+    const n = opts.bus.meters.length;
+    this.targets = opts.bus.meters.map((meter, i) => {
+      const profile = opts.profiles.get(meter.profile);
+      if (!profile) throw new Error(`meter ${meter.id}: unknown profile ${meter.profile}`);
+      const breaker = new CircuitBreaker(opts.bus.breaker);
+      // Spread first polls over the interval so a bus does not start with everyone due at once.
+      const nextDue = start + Math.floor((i * meter.pollInterval) / Math.max(1, n));
+      return {
+        meter,
+        profile,
+        blocks: planReads(profile),
+        breaker,
+        health: new DeviceHealthTracker(`${opts.bus.id}/${meter.unitId}`, breaker),
+        nextDue,
+        waitingSince: nextDue,
+      };
+    });
+  }
+
+  get id(): string {
+    return this.opts.bus.id;
+  }
+
+  start(): void {
+    this.loopDone ??= this.loop().catch((err: unknown) => {
+      this.opts.logger.fatal({ err, bus: this.id }, 'bus scheduler crashed');
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loopDone;
+    await this.transport?.close().catch(() => undefined);
+    this.transport = null;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const now = Date.now();
+      const { target, wakeAt } = this.pickNext(now);
+      if (!target) {
+        await this.sleep(Math.max(1, wakeAt - now));
+        continue;
+      }
+      await this.pollTarget(target, now);
+    }
+  }
+
+  /**
+   * The meter to poll now, or when to look again. Meters whose breaker is open are not polled;
+   * when their poll falls due they get an error reading saying so, so that every interval of
+   * every meter is accounted for. A breaker ready for its probe waits for slack on the line.
+   */
+  pickNext(now: number): { target: PollTarget | null; wakeAt: number } {
+    let healthy: PollTarget | null = null;
+    let probe: PollTarget | null = null;
+    let nextHealthyDue = Infinity;
+    let wakeAt = Infinity;
+    const open: PollTarget[] = [];
+    for (const t of this.targets) {
+      if (t.breaker.state === 'closed') {
+        nextHealthyDue = Math.min(nextHealthyDue, t.nextDue);
+        if (t.nextDue <= now) {
+          if (!healthy || t.nextDue < healthy.nextDue) healthy = t;
+        } else wakeAt = Math.min(wakeAt, t.nextDue);
+        continue;
+      }
+      open.push(t);
+      const ready = Math.max(t.waitingSince, t.breaker.notBefore);
+      if (ready <= now) {
+        if (!probe || t.waitingSince < probe.waitingSince) probe = t;
+      } else wakeAt = Math.min(wakeAt, ready);
+    }
+    let target = healthy;
+    if (!target && probe) {
+      // A probe may cost a whole timeout: run it only if the line is free for that long, or if
+      // it has waited longer than the breaker's cap, so that a busy line cannot starve it.
+      const cost = this.opts.bus.timeout + SLACK_MARGIN_MS;
+      const starving = now - probe.waitingSince > this.opts.bus.breaker.maxBackoff;
+      if (now + cost <= nextHealthyDue || starving) target = probe;
+      else wakeAt = Math.min(wakeAt, nextHealthyDue);
+    }
+    for (const t of open) {
+      if (t === target) continue;
+      if (t.nextDue <= now) this.skip(t, now);
+      wakeAt = Math.min(wakeAt, t.nextDue);
+    }
+    return { target, wakeAt: wakeAt === Infinity ? now + 1000 : wakeAt };
+  }
+
+  private skip(t: PollTarget, now: number): void {
+    const last = t.health.snapshot(now).lastError;
+    const error: ReadingError = {
+      code: 'BREAKER_OPEN',
+      message:
+        `bus ${this.id}, meter ${t.meter.id}: not polled, breaker open after ${t.breaker.failures} failed polls` +
+        (last ? ` (last: ${last.code})` : ''),
+    };
+    const ts = t.nextDue;
+    this.advance(t, now, false);
+    this.opts.onResult(t.meter, { ts, error });
+  }
+
+  private async pollTarget(t: PollTarget, now: number): Promise<void> {
+    t.breaker.allow(now);
+    const { result, busDown } = await this.pollOnce(t, now);
+    const finished = Date.now();
+    if ('error' in result) {
+      // A bus that cannot be reached is not the meter's fault: do not trip its breaker for it.
+      if (!busDown) t.breaker.failure(finished, result.error.code === 'MODBUS_TIMEOUT');
+      t.health.record(false, null, result.error);
+    } else {
+      t.breaker.success();
+      t.health.record(true, finished - now);
+    }
+    this.advance(t, finished);
+    this.opts.onResult(t.meter, result);
+  }
+
+  /** Next due time on the meter's own grid; polls missed while the line was busy are skipped. */
+  private advance(t: PollTarget, now: number, polled = true): void {
+    const interval = t.meter.pollInterval;
+    t.nextDue += interval;
+    if (t.nextDue <= now) t.nextDue += Math.ceil((now - t.nextDue) / interval) * interval;
+    if (polled) t.waitingSince = Math.max(t.nextDue, t.breaker.notBefore);
+  }
+
+  private async pollOnce(t: PollTarget, ts: number): Promise<{ result: PollResult; busDown: boolean }> {
+    const transport = await this.ensureTransport();
+    if (!transport) return { result: { ts, error: this.lastConnectError! }, busDown: true };
+    const registers: number[][] = [];
+    try {
+      for (const block of t.blocks) registers.push(await this.readWithRetry(transport, t, block));
+      return {
+        result: { ts, ...decodePoll(t.profile, t.blocks, registers, { device: this.id, meter: t.meter.id }) },
+        busDown: false,
+      };
+    } catch (err) {
+      const error = toReadingError(err, this.id, t.meter.id);
+      if (error.code === 'MODBUS_DISCONNECTED' || !transport.isOpen) await this.dropTransport();
+      return { result: { ts, error }, busDown: false };
+    }
+  }
+
+  private async readWithRetry(
+    transport: RegisterTransport,
+    t: PollTarget,
+    block: ReadBlock,
+  ): Promise<number[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await transport.read(
+          t.meter.unitId,
+          block.fc,
+          block.address,
+          block.count,
+          this.opts.bus.timeout,
+        );
+      } catch (err) {
+        const retriable =
+          err instanceof ModbusError && (err.code === 'MODBUS_CRC' || err.code === 'MODBUS_GARBAGE');
+        if (!retriable || attempt >= this.opts.bus.retries || this.stopped) throw err;
+      }
+    }
+  }
+
+  private async ensureTransport(): Promise<RegisterTransport | null> {
+    if (this.transport?.isOpen) return this.transport;
+    if (this.transport) await this.dropTransport();
+    const now = Date.now();
+    if (now < this.reconnectAt) return null;
+    try {
+      this.transport = await this.opts.openTransport();
+      this.reconnectDelay = RECONNECT_MIN_MS;
+      this.lastConnectError = null;
+      this.opts.logger.info({ bus: this.id }, 'bus connected');
+      return this.transport;
+    } catch (err) {
+      this.reconnectAt = now + this.reconnectDelay;
+      this.reconnectDelay = Math.min(RECONNECT_MAX_MS, this.reconnectDelay * 2);
+      const message = `cannot connect to bus ${this.id}: ${(err as Error).message}`;
+      if (this.lastConnectError?.message !== message)
+        this.opts.logger.warn({ bus: this.id, err }, 'bus connect failed');
+      this.lastConnectError = { code: 'MODBUS_DISCONNECTED', message };
+      return null;
+    }
+  }
+
+  private async dropTransport(): Promise<void> {
+    const t = this.transport;
+    this.transport = null;
+    await t?.close().catch(() => undefined);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+function toReadingError(err: unknown, bus: string, meter: string): ReadingError {
+  if (err instanceof ModbusError) return { code: err.code, message: err.forMeter(meter).message };
+  return {
+    code: 'GATEWAY_INTERNAL',
+    message: `bus ${bus}, meter ${meter}: ${(err as Error)?.message ?? String(err)}`,
+  };
+}

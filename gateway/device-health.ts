@@ -1,0 +1,46 @@
+import type { DeviceHealth, ReadingError } from '../config/schemas/reading.ts';
+import type { CircuitBreaker } from './breaker.ts';
+
+const WINDOW = 20;
+
+/** Rolling health of one device (a meter on a bus): what operators see on the health topic. */
+export class DeviceHealthTracker {
+  polls = 0;
+  errors = 0;
+  private latencyMs: number | null = null;
+  private recent: boolean[] = [];
+  private lastError: ReadingError | null = null;
+
+  constructor(
+    readonly device: string,
+    private readonly breaker: CircuitBreaker,
+  ) {}
+
+  record(ok: boolean, latencyMs: number | null, error?: ReadingError): void {
+    this.polls++;
+    if (!ok) {
+      this.errors++;
+      this.lastError = error ?? null;
+    }
+    if (latencyMs !== null) {
+      // Exponentially weighted, so one slow answer shows but does not dominate.
+      this.latencyMs = this.latencyMs === null ? latencyMs : this.latencyMs * 0.8 + latencyMs * 0.2;
+    }
+    this.recent.push(ok);
+    if (this.recent.length > WINDOW) this.recent.shift();
+  }
+
+  snapshot(now: number): DeviceHealth {
+    const failed = this.recent.filter((ok) => !ok).length;
+    return {
+      device: this.device,
+      ts: now,
+      breaker: this.breaker.state,
+      latencyMs: this.latencyMs === null ? null : Math.round(this.latencyMs * 10) / 10,
+      polls: this.polls,
+      errors: this.errors,
+      errorRate: this.recent.length === 0 ? 0 : failed / this.recent.length,
+      lastError: this.lastError,
+    };
+  }
+}

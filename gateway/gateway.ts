@@ -1,0 +1,178 @@
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { LoadedCampus } from '../config/campus.ts';
+import type { BusConfig, GatewayConfig, MeterConfig } from '../config/schemas/campus.ts';
+import {
+  deviceHealthTopic,
+  readingTopic,
+  statusTopic,
+  type GatewayStatus,
+  type Reading,
+} from '../config/schemas/reading.ts';
+import { openModbusTransport } from '../adapters/modbus/client.ts';
+import { startPublisher, type Publisher } from '../adapters/mqtt/publisher.ts';
+import { Outbox } from './outbox/outbox.ts';
+import { BusPoller } from './bus-poller.ts';
+import type { PollResult, RegisterTransport } from './types.ts';
+
+export interface GatewayOptions {
+  campus: LoadedCampus;
+  gatewayId: string;
+  mqtt: { url: string; username?: string; password?: string };
+  logger: Logger;
+  /** Overrides the configured outbox file (tests). */
+  outboxPath?: string;
+  /** Overrides how a bus is opened (unit tests with fake transports). */
+  openTransport?: (bus: BusConfig) => Promise<RegisterTransport>;
+}
+
+export interface RunningGateway {
+  readonly id: string;
+  readonly site: string;
+  readonly buses: readonly BusPoller[];
+  readonly outbox: Outbox;
+  readonly publisher: Publisher;
+  status(): GatewayStatus;
+  stop(): Promise<void>;
+}
+
+export function findGateway(
+  campus: LoadedCampus,
+  gatewayId: string,
+): { site: string; gateway: GatewayConfig } {
+  for (const site of campus.config.sites) {
+    for (const gateway of site.gateways) if (gateway.id === gatewayId) return { site: site.id, gateway };
+  }
+  const known = campus.config.sites.flatMap((s) => s.gateways.map((g) => g.id));
+  throw new Error(`gateway "${gatewayId}" is not in ${campus.file} (known: ${known.join(', ') || 'none'})`);
+}
+
+/**
+ * Starts one gateway: a scheduler per bus, every poll result through the disk outbox (which
+ * numbers it), and the publisher that drains the outbox to MQTT and deletes only after PUBACK.
+ */
+export async function startGateway(opts: GatewayOptions): Promise<RunningGateway> {
+  const { campus, logger } = opts;
+  const { site, gateway } = findGateway(campus, opts.gatewayId);
+  const log = logger.child({ gateway: gateway.id });
+  const startedAt = Date.now();
+
+  const outboxPath =
+    opts.outboxPath ?? gateway.outbox.path ?? join(campus.dataDir, `${gateway.id}-outbox.sqlite`);
+  mkdirSync(join(outboxPath, '..'), { recursive: true });
+  const outbox = Outbox.open({ path: outboxPath, maxBytes: gateway.outbox.maxBytes });
+
+  const topic = statusTopic(site, gateway.id);
+  const offline: GatewayStatus = { gateway: gateway.id, state: 'offline', ts: startedAt };
+  const publisher = await startPublisher({
+    url: opts.mqtt.url,
+    username: opts.mqtt.username,
+    password: opts.mqtt.password,
+    clientId: `campus-energy-gw-${gateway.id}`,
+    outbox,
+    statusTopic: topic,
+    willPayload: JSON.stringify(offline),
+    onlinePayload: () => JSON.stringify(status()),
+    maxInFlight: gateway.outbox.maxInFlight,
+    replayRatePerSec: gateway.outbox.replayRatePerSec,
+    logger: log.child({ component: 'mqtt' }),
+  });
+
+  // Poll results of one event-loop turn go to the outbox in one transaction.
+  let pending: { meter: MeterConfig; result: PollResult }[] = [];
+  let flushScheduled = false;
+  const flush = () => {
+    flushScheduled = false;
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    try {
+      outbox.append(
+        batch.map(({ meter, result }) => ({
+          meter: meter.id,
+          topic: readingTopic(site, gateway.id, meter.id),
+          build: (seq: number): Reading => toReading(meter.id, seq, result),
+        })),
+      );
+    } catch (err) {
+      // The outbox is the one place readings are kept; if the disk refuses them we must say so
+      // loudly rather than carry on as if they were safe.
+      log.fatal({ err, lost: batch.length }, 'outbox append failed');
+    }
+  };
+  const onResult = (meter: MeterConfig, result: PollResult) => {
+    pending.push({ meter, result });
+    if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  };
+
+  const openTransport = opts.openTransport ?? ((bus: BusConfig) => openModbusTransport(bus, bus.id));
+  const buses = gateway.buses.map(
+    (bus) =>
+      new BusPoller({
+        bus,
+        profiles: campus.profiles,
+        openTransport: () => openTransport(bus),
+        onResult,
+        logger: log.child({ component: 'bus' }),
+      }),
+  );
+
+  function status(): GatewayStatus {
+    return {
+      gateway: gateway.id,
+      state: 'online',
+      ts: Date.now(),
+      startedAt,
+      meters: buses.reduce((n, b) => n + b.targets.length, 0),
+      outbox: outbox.stats(),
+    };
+  }
+
+  const publishHealth = () => {
+    publisher.publishRetained(topic, JSON.stringify(status()));
+    const now = Date.now();
+    for (const bus of buses) {
+      for (const t of bus.targets) {
+        const device = `${bus.id}.${t.meter.unitId}`;
+        publisher.publishRetained(
+          deviceHealthTopic(site, gateway.id, device),
+          JSON.stringify(t.health.snapshot(now)),
+        );
+      }
+    }
+  };
+  const healthTimer = setInterval(publishHealth, gateway.healthInterval);
+  healthTimer.unref();
+
+  for (const bus of buses) bus.start();
+  log.info({ buses: buses.length, meters: status().meters, outbox: outboxPath }, 'gateway started');
+
+  return {
+    id: gateway.id,
+    site,
+    buses,
+    outbox,
+    publisher,
+    status,
+    async stop() {
+      clearInterval(healthTimer);
+      await Promise.all(buses.map((b) => b.stop()));
+      flush();
+      await publisher.stop();
+      outbox.close();
+      log.info('gateway stopped');
+    },
+  };
+}
+
+function toReading(meter: string, seq: number, result: PollResult): Reading {
+  if ('error' in result)
+    return { meter, ts: result.ts, seq, quality: 'error', values: {}, error: result.error };
+  const reading: Reading = { meter, ts: result.ts, seq, quality: 'good', values: result.values };
+  if (result.deviceTs !== undefined) reading.deviceTs = result.deviceTs;
+  return reading;
+}

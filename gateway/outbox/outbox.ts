@@ -1,0 +1,306 @@
+import Database from 'better-sqlite3';
+import type { Reading } from '../../config/schemas/reading.ts';
+
+/**
+ * The gateway's disk-backed store-and-forward queue. Every reading is committed here before
+ * anything tries to publish it, and a row is deleted only once the broker has acknowledged it.
+ *
+ * Durability: WAL with `synchronous=NORMAL` means a committed transaction survives the process
+ * being killed (SIGKILL, OOM, crash); the last transactions before a power cut or kernel panic may
+ * be lost, which is the documented trade of NORMAL against FULL.
+ */
+
+export interface OutboxOptions {
+  /** Path of the SQLite file; ':memory:' works for tests that need no durability. */
+  path: string;
+  /** Upper bound on the sum of payload bytes; when full the oldest messages are dropped and counted. */
+  maxBytes: number;
+}
+
+export interface OutboxItem {
+  meter: string;
+  topic: string;
+  /** Builds the reading once the outbox has assigned its per-meter sequence number. */
+  build: (seq: number) => Reading;
+}
+
+export interface OutboxRow {
+  id: number;
+  topic: string;
+  payload: string;
+  meter: string;
+  seq: number;
+}
+
+/** Same shape as `GatewayStatus.outbox`, so it can be published as is. */
+export interface OutboxStats {
+  messages: number;
+  bytes: number;
+  oldestTs: number | null;
+  dropped: number;
+}
+
+export type OutboxListener = () => void;
+
+/** The first sequence number a meter gets; `seq` then increases by one per reading. */
+export const FIRST_SEQ = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  meter TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  ts INTEGER NOT NULL,
+  payload TEXT NOT NULL,
+  bytes INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meter_seq (
+  meter TEXT PRIMARY KEY,
+  next_seq INTEGER NOT NULL,
+  dropped INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('messages', 0), ('bytes', 0), ('dropped', 0);
+`;
+
+interface MeterState {
+  nextSeq: number;
+  dropped: number;
+}
+
+export class Outbox {
+  private readonly db: Database.Database;
+  private readonly maxBytes: number;
+  private readonly meters = new Map<string, MeterState>();
+  private readonly listeners = new Set<OutboxListener>();
+  private messages = 0;
+  private bytes = 0;
+  private dropped = 0;
+  private closed = false;
+
+  private readonly insertStmt: Database.Statement<[string, number, string, number, string, number]>;
+  private readonly upsertMeterStmt: Database.Statement<[string, number, number]>;
+  private readonly setCounterStmt: Database.Statement<[number, string]>;
+  private readonly oldestStmt: Database.Statement<[number]>;
+  private readonly oldestTsStmt: Database.Statement<[]>;
+  private readonly deleteStmt: Database.Statement<[number]>;
+  private readonly peekStmt: Database.Statement<[number, number]>;
+  private readonly appendTx: (items: readonly OutboxItem[]) => Reading[];
+  private readonly ackTx: (ids: readonly number[]) => number;
+
+  static open(options: OutboxOptions): Outbox {
+    return new Outbox(options);
+  }
+
+  private constructor(options: OutboxOptions) {
+    if (!Number.isFinite(options.maxBytes) || options.maxBytes <= 0) {
+      throw new RangeError(`outbox maxBytes must be a positive number, got ${options.maxBytes}`);
+    }
+    this.maxBytes = options.maxBytes;
+    this.db = new Database(options.path);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.exec(SCHEMA);
+
+    this.loadState();
+
+    this.insertStmt = this.db.prepare(
+      'INSERT INTO messages (meter, seq, topic, ts, payload, bytes) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.upsertMeterStmt = this.db.prepare(
+      `INSERT INTO meter_seq (meter, next_seq, dropped) VALUES (?, ?, ?)
+       ON CONFLICT(meter) DO UPDATE SET next_seq = excluded.next_seq, dropped = excluded.dropped`,
+    );
+    this.setCounterStmt = this.db.prepare('UPDATE counters SET value = ? WHERE name = ?');
+    this.oldestStmt = this.db.prepare('SELECT id, meter, bytes FROM messages ORDER BY id LIMIT ?');
+    this.oldestTsStmt = this.db.prepare('SELECT ts FROM messages ORDER BY id LIMIT 1').pluck();
+    this.deleteStmt = this.db.prepare('DELETE FROM messages WHERE id = ? RETURNING bytes').pluck();
+    this.peekStmt = this.db.prepare(
+      'SELECT id, topic, payload, meter, seq FROM messages WHERE id > ? ORDER BY id LIMIT ?',
+    );
+
+    this.appendTx = this.db.transaction((items: readonly OutboxItem[]) => this.appendInTx(items));
+    this.ackTx = this.db.transaction((ids: readonly number[]) => this.ackInTx(ids));
+  }
+
+  /**
+   * Assigns each item the next sequence number of its meter, stores the built readings and enforces
+   * `maxBytes`, all in one transaction: either every item of the call is committed or none is.
+   * Callers should pass all readings of one poll cycle (or one event-loop tick) in one call, since
+   * a commit costs far more than a row.
+   */
+  append(items: readonly OutboxItem[]): Reading[] {
+    this.assertOpen();
+    if (items.length === 0) return [];
+    let readings: Reading[];
+    try {
+      readings = this.appendTx(items);
+    } catch (err) {
+      // The transaction rolled back, so the in-memory mirror of the counters must as well.
+      this.loadState();
+      throw err;
+    }
+    this.notify();
+    return readings;
+  }
+
+  /** Rows after `afterId`, oldest first; pass 0 to start at the oldest row. */
+  peek(afterId: number, limit: number): OutboxRow[] {
+    this.assertOpen();
+    return this.peekStmt.all(afterId, limit) as OutboxRow[];
+  }
+
+  /** Deletes the given rows (ids that are already gone are ignored); returns how many it deleted. */
+  ack(ids: readonly number[]): number {
+    this.assertOpen();
+    if (ids.length === 0) return 0;
+    try {
+      return this.ackTx(ids);
+    } catch (err) {
+      this.loadState();
+      throw err;
+    }
+  }
+
+  stats(): OutboxStats {
+    this.assertOpen();
+    const oldestTs = this.messages > 0 ? (this.oldestTsStmt.get() as number | undefined) : undefined;
+    return { messages: this.messages, bytes: this.bytes, oldestTs: oldestTs ?? null, dropped: this.dropped };
+  }
+
+  /** Messages dropped because the outbox was full, per meter, since the outbox file was created. */
+  droppedByMeter(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [meter, state] of this.meters) if (state.dropped > 0) out[meter] = state.dropped;
+    return out;
+  }
+
+  /** The sequence number the meter's next reading will get. */
+  nextSeq(meter: string): number {
+    return this.meters.get(meter)?.nextSeq ?? FIRST_SEQ;
+  }
+
+  /**
+   * Calls `listener` synchronously after every committed append; returns the unsubscribe function.
+   * Listeners must not throw: the append has already been committed when they run.
+   */
+  onAppend(listener: OutboxListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.listeners.clear();
+    this.db.close();
+  }
+
+  private appendInTx(items: readonly OutboxItem[]): Reading[] {
+    const readings: Reading[] = [];
+    const touched = new Set<string>();
+    const droppedBefore = this.dropped;
+    for (const item of items) {
+      let state = this.meters.get(item.meter);
+      if (!state) {
+        state = { nextSeq: FIRST_SEQ, dropped: 0 };
+        this.meters.set(item.meter, state);
+      }
+      const seq = state.nextSeq;
+      const reading = item.build(seq);
+      if (reading.seq !== seq || reading.meter !== item.meter) {
+        throw new Error(
+          `outbox item for meter ${item.meter} built a reading for ${reading.meter} seq ${reading.seq}, expected seq ${seq}`,
+        );
+      }
+      const payload = JSON.stringify(reading);
+      const bytes = Buffer.byteLength(payload);
+      this.insertStmt.run(item.meter, seq, item.topic, reading.ts, payload, bytes);
+      state.nextSeq = seq + 1;
+      touched.add(item.meter);
+      this.messages += 1;
+      this.bytes += bytes;
+      if (this.bytes > this.maxBytes) this.evictOldest(touched);
+      readings.push(reading);
+    }
+    for (const meter of touched) {
+      const state = this.meters.get(meter);
+      if (state) this.upsertMeterStmt.run(meter, state.nextSeq, state.dropped);
+    }
+    this.setCounterStmt.run(this.messages, 'messages');
+    this.setCounterStmt.run(this.bytes, 'bytes');
+    if (this.dropped !== droppedBefore) this.setCounterStmt.run(this.dropped, 'dropped');
+    return readings;
+  }
+
+  /** Deletes the oldest rows until the byte budget holds again, counting each per meter. */
+  private evictOldest(touched: Set<string>): void {
+    while (this.bytes > this.maxBytes && this.messages > 0) {
+      const victims = this.oldestStmt.all(64) as { id: number; meter: string; bytes: number }[];
+      if (victims.length === 0) break;
+      for (const victim of victims) {
+        if (this.bytes <= this.maxBytes) break;
+        this.deleteStmt.get(victim.id);
+        this.messages -= 1;
+        this.bytes -= victim.bytes;
+        this.dropped += 1;
+        const state = this.meters.get(victim.meter);
+        if (state) {
+          state.dropped += 1;
+          touched.add(victim.meter);
+        }
+      }
+    }
+  }
+
+  private ackInTx(ids: readonly number[]): number {
+    let deleted = 0;
+    for (const id of ids) {
+      const bytes = this.deleteStmt.get(id) as number | undefined;
+      if (bytes === undefined) continue;
+      deleted += 1;
+      this.messages -= 1;
+      this.bytes -= bytes;
+    }
+    if (deleted > 0) {
+      this.setCounterStmt.run(this.messages, 'messages');
+      this.setCounterStmt.run(this.bytes, 'bytes');
+    }
+    return deleted;
+  }
+
+  /** Reloads the in-memory mirror of the counters and sequence numbers from the database. */
+  private loadState(): void {
+    this.messages = 0;
+    this.bytes = 0;
+    this.dropped = 0;
+    this.meters.clear();
+    for (const row of this.db.prepare('SELECT name, value FROM counters').all() as {
+      name: string;
+      value: number;
+    }[]) {
+      if (row.name === 'messages') this.messages = row.value;
+      else if (row.name === 'bytes') this.bytes = row.value;
+      else if (row.name === 'dropped') this.dropped = row.value;
+    }
+    for (const row of this.db.prepare('SELECT meter, next_seq, dropped FROM meter_seq').all() as {
+      meter: string;
+      next_seq: number;
+      dropped: number;
+    }[]) {
+      this.meters.set(row.meter, { nextSeq: row.next_seq, dropped: row.dropped });
+    }
+  }
+
+  private notify(): void {
+    for (const listener of this.listeners) listener();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('outbox is closed');
+  }
+}

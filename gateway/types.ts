@@ -1,0 +1,17 @@
+import type { ReadingError } from '../config/schemas/reading.ts';
+import type { Quantity } from '../config/schemas/quantities.ts';
+
+/** What one poll of one meter produced: values, or the reason there are none. */
+export type PollResult =
+  | { ts: number; values: Partial<Record<Quantity, number>>; deviceTs?: number }
+  | { ts: number; error: ReadingError };
+
+/**
+ * The narrow view of a Modbus connection the runtime needs; adapters/modbus implements it for
+ * TCP, RTU and RTU-over-TCP, and unit tests implement it with fakes.
+ */
+export interface RegisterTransport {
+  read(unitId: number, fc: 3 | 4, address: number, count: number, timeoutMs: number): Promise<number[]>;
+  close(): Promise<void>;
+  readonly isOpen: boolean;
+}
