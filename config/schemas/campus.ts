@@ -6,17 +6,23 @@ import { z } from 'zod';
  */
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+const DURATION_HINT = 'expected a duration like 500ms, 15s, 1m or 1h, or a positive whole number of milliseconds';
 /** `250ms`, `15s`, `1m`, `2h`, or a number of milliseconds. */
-export const DurationSchema = z.union([
-  z.number().int().positive(),
-  z
-    .string()
-    .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'expected a duration like 500ms, 15s, 1m or 1h')
-    .transform((s) => {
-      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s)!;
-      return Math.round(Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS]);
-    }),
-]);
+export const DurationSchema = z
+  .union([z.number(), z.string()], { error: DURATION_HINT })
+  .transform((v, ctx) => {
+    if (typeof v === 'number') {
+      if (Number.isInteger(v) && v > 0) return v;
+    } else {
+      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(v.trim());
+      if (m) {
+        const ms = Math.round(Number(m[1]) * DURATION_UNITS[m[2] as keyof typeof DURATION_UNITS]);
+        if (ms > 0) return ms;
+      }
+    }
+    ctx.addIssue({ code: 'custom', message: `${DURATION_HINT}, got ${JSON.stringify(v)}` });
+    return z.NEVER;
+  });
 
 const Id = z
   .string()
