@@ -44,8 +44,8 @@ const RECONNECT_MAX_MS = 30_000;
  *   the next healthy meter is due. So a dead meter delays the others once, on the poll that first
  *   timed out, not every cycle (and at most once per maximum backoff on a line with no slack);
  * - the backoff doubles on every failed probe, up to a cap;
- * - a timeout is not retried inside the poll (a retry would cost the line a second timeout);
- *   fast failures (CRC, garbage) are, up to `bus.retries` times.
+ * - a costly failure (timeout; on RTU lines also a bad frame, which forces a line silence) is
+ *   not retried inside the poll; on Modbus TCP a bad frame is, up to `bus.retries` times.
  */
 export class BusPoller {
   readonly targets: PollTarget[];
@@ -137,7 +137,7 @@ export class BusPoller {
     if (!target && probe) {
       // A probe may cost a whole timeout: run it only if the line is free for that long, or if
       // it has waited longer than the breaker's cap, so that a busy line cannot starve it.
-      const cost = this.opts.bus.timeout + SLACK_MARGIN_MS;
+      const cost = this.probeCost;
       const starving = now - probe.waitingSince > this.opts.bus.breaker.maxBackoff;
       if (now + cost <= nextHealthyDue || starving) target = probe;
       else wakeAt = Math.min(wakeAt, nextHealthyDue);
@@ -169,7 +169,7 @@ export class BusPoller {
     const finished = Date.now();
     if ('error' in result) {
       // A bus that cannot be reached is not the meter's fault: do not trip its breaker for it.
-      if (!busDown) t.breaker.failure(finished, result.error.code === 'MODBUS_TIMEOUT');
+      if (!busDown) t.breaker.failure(finished, this.isCostly(result.error.code));
       t.health.record(false, null, result.error);
     } else {
       t.breaker.success();
@@ -220,10 +220,27 @@ export class BusPoller {
         );
       } catch (err) {
         const retriable =
-          err instanceof ModbusError && (err.code === 'MODBUS_CRC' || err.code === 'MODBUS_GARBAGE');
+          err instanceof ModbusError &&
+          (err.code === 'MODBUS_CRC' || err.code === 'MODBUS_GARBAGE') &&
+          !this.isCostly(err.code);
         if (!retriable || attempt >= this.opts.bus.retries || this.stopped) throw err;
       }
     }
+  }
+
+  /**
+   * Failures that cost the line time: a timeout, and on RTU lines also a bad frame, after which
+   * the line is kept silent (`resyncDelay`) so that a late answer cannot be taken for the next.
+   */
+  private isCostly(code: string): boolean {
+    if (code === 'MODBUS_TIMEOUT') return true;
+    return this.opts.bus.type !== 'modbus-tcp' && (code === 'MODBUS_CRC' || code === 'MODBUS_GARBAGE');
+  }
+
+  /** Worst case line time of a probe poll. */
+  private get probeCost(): number {
+    const silence = this.opts.bus.type === 'modbus-tcp' ? 0 : this.opts.bus.resyncDelay;
+    return this.opts.bus.timeout + silence + SLACK_MARGIN_MS;
   }
 
   private async ensureTransport(): Promise<RegisterTransport | null> {

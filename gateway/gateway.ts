@@ -16,6 +16,9 @@ import { Outbox } from './outbox/outbox.ts';
 import { BusPoller } from './bus-poller.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 
+/** How long a clean stop waits for the outbox to drain to the broker. */
+const STOP_DRAIN_MS = 5_000;
+
 export interface GatewayOptions {
   campus: LoadedCampus;
   gatewayId: string;
@@ -109,7 +112,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     }
   };
 
-  const openTransport = opts.openTransport ?? ((bus: BusConfig) => openModbusTransport(bus, bus.id));
+  const openTransport =
+    opts.openTransport ??
+    ((bus: BusConfig) =>
+      openModbusTransport(bus, bus.id, bus.type === 'modbus-tcp' ? {} : { resyncDelayMs: bus.resyncDelay }));
   const buses = gateway.buses.map(
     (bus) =>
       new BusPoller({
@@ -162,6 +168,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       clearInterval(healthTimer);
       await Promise.all(buses.map((b) => b.stop()));
       flush();
+      // Readings already taken get a short chance to leave; whatever does not stays in the
+      // outbox and goes out on the next start.
+      await publisher.drained(STOP_DRAIN_MS);
       await publisher.stop();
       outbox.close();
       log.info('gateway stopped');

@@ -6,7 +6,8 @@ import { z } from 'zod';
  */
 
 const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-const DURATION_HINT = 'expected a duration like 500ms, 15s, 1m or 1h, or a positive whole number of milliseconds';
+const DURATION_HINT =
+  'expected a duration like 500ms, 15s, 1m or 1h, or a positive whole number of milliseconds';
 /** `250ms`, `15s`, `1m`, `2h`, or a number of milliseconds. */
 export const DurationSchema = z
   .union([z.number(), z.string()], { error: DURATION_HINT })
@@ -62,6 +63,10 @@ const BreakerSchema = z
   .strict()
   .prefault({});
 
+const LineSilence = DurationSchema.default(250).describe(
+  'After a timeout or a bad frame the line is closed this long, so a late answer cannot be taken for the next one',
+);
+
 const BusCommon = {
   id: Id,
   timeout: DurationSchema.default(1_000).describe('Per request'),
@@ -84,6 +89,7 @@ export const RtuOverTcpBusSchema = z
     type: z.literal('rtu-over-tcp').describe('An RS-485 line behind a serial-to-Ethernet converter'),
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
+    resyncDelay: LineSilence,
     ...BusCommon,
   })
   .strict();
@@ -96,6 +102,7 @@ export const RtuBusSchema = z
     parity: z.enum(['none', 'even', 'odd']).default('none'),
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
     stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    resyncDelay: LineSilence,
     ...BusCommon,
   })
   .strict();

@@ -56,7 +56,7 @@ function fakeLine(behaviour: Map<number, Behaviour>) {
   return { transport, requests };
 }
 
-function busWith(n: number, interval: number, timeout: number) {
+function busWith(n: number, interval: number, timeout: number, type = 'rtu-over-tcp') {
   const meters = Array.from({ length: n }, (_, i) => ({
     id: `M${i + 1}`,
     kind: 'electricity',
@@ -66,7 +66,7 @@ function busWith(n: number, interval: number, timeout: number) {
   }));
   return BusSchema.parse({
     id: 'line1',
-    type: 'rtu-over-tcp',
+    type,
     host: 'x',
     port: 1,
     timeout,
@@ -130,11 +130,31 @@ describe('BusPoller on a shared serial line', () => {
     const deadRequests = line.requests.filter((r) => r.unitId === 3).length;
     expect(deadRequests).toBeLessThan(20);
     expect(poller.targets[2]!.breaker.state).toBe('open');
-    // Garbage is retried (it is fast), reported, and after three bad polls the breaker opens.
+    // On an RTU line a bad frame forces a line silence, so it is as costly as a timeout: no
+    // retry inside the poll, and the breaker opens at once.
     const garbage = results.get('M5')!;
-    expect(garbage.slice(0, 3).every((r) => 'error' in r && r.error.code === 'MODBUS_GARBAGE')).toBe(true);
+    expect(garbage[0]).toMatchObject({ error: { code: 'MODBUS_GARBAGE' } });
     expect(garbage.every((r) => 'error' in r)).toBe(true);
-    expect(line.requests.filter((r) => r.unitId === 5).length).toBeLessThan(30);
+    expect(line.requests.filter((r) => r.unitId === 5).length).toBeLessThan(20);
+  });
+
+  it('retries a bad frame on Modbus TCP and opens the breaker after three bad polls', async () => {
+    const line = fakeLine(new Map([[1, 'garbage' as const]]));
+    const results: PollResult[] = [];
+    const poller = new BusPoller({
+      bus: busWith(1, 1000, 300, 'modbus-tcp'),
+      profiles,
+      openTransport: async () => line.transport,
+      onResult: (_m, r) => results.push(r),
+      logger: silentLogger(),
+    });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(3_500);
+    await stopUnderFakeTime(poller);
+    // Three polls, each with the first attempt and two retries, then the breaker is open.
+    expect(line.requests.length).toBe(9);
+    expect(results.slice(0, 3).every((r) => 'error' in r && r.error.code === 'MODBUS_GARBAGE')).toBe(true);
+    expect(poller.targets[0]!.breaker.state).toBe('open');
   });
 
   it('closes the breaker again when a dead meter comes back', async () => {
