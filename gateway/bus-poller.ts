@@ -71,7 +71,7 @@ export class BusPoller {
         profile,
         blocks: planReads(profile),
         breaker,
-        health: new DeviceHealthTracker(`${opts.bus.id}/${meter.unitId}`, breaker),
+        health: new DeviceHealthTracker(`${opts.bus.id}.${meter.unitId}`, breaker),
         nextDue,
         waitingSince: nextDue,
       };

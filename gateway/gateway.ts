@@ -143,9 +143,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     const now = Date.now();
     for (const bus of buses) {
       for (const t of bus.targets) {
-        const device = `${bus.id}.${t.meter.unitId}`;
-        publisher.publishRetained(
-          deviceHealthTopic(site, gateway.id, device),
+        void publisher.publishRetained(
+          deviceHealthTopic(site, gateway.id, t.health.device),
           JSON.stringify(t.health.snapshot(now)),
         );
       }

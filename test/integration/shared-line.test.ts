@@ -1,7 +1,8 @@
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { subscribeReadings, type ReadingSubscription } from '../../adapters/mqtt/subscriber.ts';
-import type { Reading } from '../../config/schemas/reading.ts';
+import { DeviceHealthSchema, type DeviceHealth, type Reading } from '../../config/schemas/reading.ts';
 import { startGateway, type RunningGateway } from '../../gateway/gateway.ts';
 import { silentLogger } from '../../gateway/log.ts';
 import { startField, type Field } from '../helpers/field.ts';
@@ -58,7 +59,26 @@ describe('a dead meter and a garbage meter on a shared RTU-over-TCP line', () =>
       mqtt: { url: broker.url },
       logger: silentLogger(),
     });
+    // Operators see the line's health on retained topics.
+    const health = new Map<string, DeviceHealth>();
+    const watcher = await mqtt.connectAsync(broker.url);
+    watcher.on('message', (topic, payload) => {
+      if (topic.endsWith('/health'))
+        health.set(topic, DeviceHealthSchema.parse(JSON.parse(payload.toString())));
+    });
+    await watcher.subscribeAsync('campus/v1/test/gw1/device/+/health', { qos: 1 });
     await new Promise((r) => setTimeout(r, RUN_MS));
+    await watcher.endAsync();
+    const deadHealth = health.get('campus/v1/test/gw1/device/c1.3/health');
+    expect(deadHealth).toMatchObject({
+      device: 'c1.3',
+      breaker: 'open',
+      lastError: { code: 'MODBUS_TIMEOUT' },
+    });
+    expect(deadHealth!.errorRate).toBe(1);
+    const okHealth = health.get('campus/v1/test/gw1/device/c1.1/health');
+    expect(okHealth).toMatchObject({ breaker: 'closed', errors: 0, errorRate: 0 });
+    expect(okHealth!.latencyMs).toBeGreaterThan(0);
     await gw.stop();
     gw = undefined;
     await waitFor(() => sub.readings.length > 0, 5_000, 'readings');
