@@ -28,6 +28,14 @@ export interface BusPollerOptions {
   logger: Logger;
 }
 
+/** Meters of one model share one read plan: ten thousand meters need only a handful of plans. */
+const plans = new WeakMap<Profile, readonly ReadBlock[]>();
+function planFor(profile: Profile): readonly ReadBlock[] {
+  let plan = plans.get(profile);
+  if (!plan) plans.set(profile, (plan = planReads(profile)));
+  return plan;
+}
+
 /** Time a poll may take beyond its timeout before we call the slack too thin to risk it. */
 const SLACK_MARGIN_MS = 20;
 const RECONNECT_MIN_MS = 500;
@@ -69,7 +77,7 @@ export class BusPoller {
       return {
         meter,
         profile,
-        blocks: planReads(profile),
+        blocks: planFor(profile),
         breaker,
         health: new DeviceHealthTracker(`${opts.bus.id}.${meter.unitId}`, breaker),
         nextDue,

@@ -30,6 +30,11 @@ export class DeviceHealthTracker {
     if (this.recent.length > WINDOW) this.recent.shift();
   }
 
+  /** What, when it changes, operators should hear about at once. */
+  signature(): string {
+    return `${this.breaker.state}|${this.errors}|${this.lastError?.code ?? ''}`;
+  }
+
   snapshot(now: number): DeviceHealth {
     const failed = this.recent.filter((ok) => !ok).length;
     return {

@@ -8,12 +8,13 @@ import {
   readingTopic,
   statusTopic,
   type GatewayStatus,
-  type Reading,
 } from '../config/schemas/reading.ts';
 import { openModbusTransport } from '../adapters/modbus/client.ts';
 import { startPublisher, type Publisher } from '../adapters/mqtt/publisher.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { BusPoller } from './bus-poller.ts';
+import { ReadingWriter } from './reading-writer.ts';
+import { HealthPublisher } from './health-publisher.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 
 /** How long a clean stop waits for the outbox to drain to the broker. */
@@ -82,35 +83,17 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     logger: log.child({ component: 'mqtt' }),
   });
 
-  // Poll results of one event-loop turn go to the outbox in one transaction.
-  let pending: { meter: MeterConfig; result: PollResult }[] = [];
-  let flushScheduled = false;
-  const flush = () => {
-    flushScheduled = false;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    try {
-      outbox.append(
-        batch.map(({ meter, result }) => ({
-          meter: meter.id,
-          topic: readingTopic(site, gateway.id, meter.id),
-          build: (seq: number): Reading => toReading(meter.id, seq, result),
-        })),
-      );
-    } catch (err) {
-      // The outbox is the one place readings are kept; if the disk refuses them we must say so
-      // loudly rather than carry on as if they were safe.
-      log.fatal({ err, lost: batch.length }, 'outbox append failed');
-    }
-  };
-  const onResult = (meter: MeterConfig, result: PollResult) => {
-    pending.push({ meter, result });
-    if (!flushScheduled) {
-      flushScheduled = true;
-      setImmediate(flush);
-    }
-  };
+  const topics = new Map<string, string>();
+  const writer = new ReadingWriter({
+    outbox,
+    topicOf: (meter) => {
+      let topic = topics.get(meter);
+      if (topic === undefined) topics.set(meter, (topic = readingTopic(site, gateway.id, meter)));
+      return topic;
+    },
+    logger: log.child({ component: 'outbox' }),
+  });
+  const onResult = (meter: MeterConfig, result: PollResult) => writer.add(meter, result);
 
   const openTransport =
     opts.openTransport ??
@@ -134,21 +117,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ts: Date.now(),
       startedAt,
       meters: buses.reduce((n, b) => n + b.targets.length, 0),
-      outbox: outbox.stats(),
+      // Readings the disk refused for too long count as dropped, like those evicted when full.
+      outbox: (({ dropped, ...rest }) => ({ ...rest, dropped: dropped + writer.lost }))(outbox.stats()),
     };
   }
 
+  const health = new HealthPublisher(
+    buses.flatMap((b) => b.targets.map((t) => t.health)),
+    (device, payload) => void publisher.publishRetained(deviceHealthTopic(site, gateway.id, device.device), payload),
+  );
   const publishHealth = () => {
-    publisher.publishRetained(topic, JSON.stringify(status()));
-    const now = Date.now();
-    for (const bus of buses) {
-      for (const t of bus.targets) {
-        void publisher.publishRetained(
-          deviceHealthTopic(site, gateway.id, t.health.device),
-          JSON.stringify(t.health.snapshot(now)),
-        );
-      }
-    }
+    void publisher.publishRetained(topic, JSON.stringify(status()));
+    health.run(Date.now());
   };
   const healthTimer = setInterval(publishHealth, gateway.healthInterval);
   healthTimer.unref();
@@ -166,7 +146,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async stop() {
       clearInterval(healthTimer);
       await Promise.all(buses.map((b) => b.stop()));
-      flush();
+      writer.close();
       // Readings already taken get a short chance to leave; whatever does not stays in the
       // outbox and goes out on the next start.
       await publisher.drained(STOP_DRAIN_MS);
@@ -175,12 +155,4 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       log.info('gateway stopped');
     },
   };
-}
-
-function toReading(meter: string, seq: number, result: PollResult): Reading {
-  if ('error' in result)
-    return { meter, ts: result.ts, seq, quality: 'error', values: {}, error: result.error };
-  const reading: Reading = { meter, ts: result.ts, seq, quality: 'good', values: result.values };
-  if (result.deviceTs !== undefined) reading.deviceTs = result.deviceTs;
-  return reading;
 }

@@ -72,8 +72,19 @@ interface MeterState {
   dropped: number;
 }
 
+/** Rows kept in memory after append, so that the publisher need not read back what was just written. */
+const TAIL_MAX = 20_000;
+
 export class Outbox {
   private readonly db: Database.Database;
+  /**
+   * The newest rows, in id order, as appended by this process. Every row in the table with an id
+   * above `tailFloor` is either here or already deleted, so `peek` past `tailFloor` is served from
+   * memory; anything older (a backlog from before a restart, a rewind) comes from SQLite.
+   */
+  private tail: OutboxRow[] = [];
+  private tailFloor = 0;
+  private evictedInTx = false;
   private readonly maxBytes: number;
   private readonly meters = new Map<string, MeterState>();
   private readonly listeners = new Set<OutboxListener>();
@@ -88,8 +99,10 @@ export class Outbox {
   private readonly oldestStmt: Database.Statement<[number]>;
   private readonly oldestTsStmt: Database.Statement<[]>;
   private readonly deleteStmt: Database.Statement<[number]>;
+  private readonly rangeSizeStmt: Database.Statement<[number, number]>;
+  private readonly rangeDeleteStmt: Database.Statement<[number, number]>;
   private readonly peekStmt: Database.Statement<[number, number]>;
-  private readonly appendTx: (items: readonly OutboxItem[]) => Reading[];
+  private readonly appendTx: (items: readonly OutboxItem[], rows: OutboxRow[]) => Reading[];
   private readonly ackTx: (ids: readonly number[]) => number;
 
   static open(options: OutboxOptions): Outbox {
@@ -119,11 +132,19 @@ export class Outbox {
     this.oldestStmt = this.db.prepare('SELECT id, meter, bytes FROM messages ORDER BY id LIMIT ?');
     this.oldestTsStmt = this.db.prepare('SELECT ts FROM messages ORDER BY id LIMIT 1').pluck();
     this.deleteStmt = this.db.prepare('DELETE FROM messages WHERE id = ? RETURNING bytes').pluck();
+    this.rangeSizeStmt = this.db.prepare(
+      'SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM messages WHERE id BETWEEN ? AND ?',
+    );
+    this.rangeDeleteStmt = this.db.prepare('DELETE FROM messages WHERE id BETWEEN ? AND ?');
+    this.tailFloor =
+      (this.db.prepare('SELECT coalesce(max(id), 0) FROM messages').pluck().get() as number) ?? 0;
     this.peekStmt = this.db.prepare(
       'SELECT id, topic, payload, meter, seq FROM messages WHERE id > ? ORDER BY id LIMIT ?',
     );
 
-    this.appendTx = this.db.transaction((items: readonly OutboxItem[]) => this.appendInTx(items));
+    this.appendTx = this.db.transaction((items: readonly OutboxItem[], rows: OutboxRow[]) =>
+      this.appendInTx(items, rows),
+    );
     this.ackTx = this.db.transaction((ids: readonly number[]) => this.ackInTx(ids));
   }
 
@@ -136,14 +157,17 @@ export class Outbox {
   append(items: readonly OutboxItem[]): Reading[] {
     this.assertOpen();
     if (items.length === 0) return [];
+    const rows: OutboxRow[] = [];
     let readings: Reading[];
+    this.evictedInTx = false;
     try {
-      readings = this.appendTx(items);
+      readings = this.appendTx(items, rows);
     } catch (err) {
       // The transaction rolled back, so the in-memory mirror of the counters must as well.
       this.loadState();
       throw err;
     }
+    this.remember(rows);
     this.notify();
     return readings;
   }
@@ -151,7 +175,16 @@ export class Outbox {
   /** Rows after `afterId`, oldest first; pass 0 to start at the oldest row. */
   peek(afterId: number, limit: number): OutboxRow[] {
     this.assertOpen();
-    return this.peekStmt.all(afterId, limit) as OutboxRow[];
+    if (afterId < this.tailFloor) return this.peekStmt.all(afterId, limit) as OutboxRow[];
+    // Rows at or below afterId have been handed out; forget them (a rewind reads SQLite).
+    let drop = 0;
+    while (drop < this.tail.length && this.tail[drop]!.id <= afterId) drop++;
+    if (drop > 0) {
+      this.tailFloor = this.tail[drop - 1]!.id;
+      this.tail = this.tail.slice(drop);
+    }
+    this.tailFloor = Math.max(this.tailFloor, afterId);
+    return this.tail.slice(0, limit);
   }
 
   /** Deletes the given rows (ids that are already gone are ignored); returns how many it deleted. */
@@ -159,7 +192,14 @@ export class Outbox {
     this.assertOpen();
     if (ids.length === 0) return 0;
     try {
-      return this.ackTx(ids);
+      const deleted = this.ackTx(ids);
+      // The publisher normally acks rows it has already peeked past; a caller that acks rows
+      // still in the tail must not see them again.
+      if (this.tail.length > 0 && ids.some((id) => id >= this.tail[0]!.id)) {
+        const acked = new Set(ids);
+        this.tail = this.tail.filter((r) => !acked.has(r.id));
+      }
+      return deleted;
     } catch (err) {
       this.loadState();
       throw err;
@@ -200,7 +240,23 @@ export class Outbox {
     this.db.close();
   }
 
-  private appendInTx(items: readonly OutboxItem[]): Reading[] {
+  /** Keeps freshly committed rows for `peek`, within TAIL_MAX. */
+  private remember(rows: OutboxRow[]): void {
+    if (this.evictedInTx) {
+      // Eviction deleted rows that may be in the tail: let SQLite answer for everything so far.
+      this.tail = [];
+      this.tailFloor = rows.at(-1)?.id ?? this.tailFloor;
+      return;
+    }
+    for (const row of rows) this.tail.push(row);
+    if (this.tail.length > TAIL_MAX) {
+      const excess = this.tail.length - TAIL_MAX;
+      this.tailFloor = this.tail[excess - 1]!.id;
+      this.tail = this.tail.slice(excess);
+    }
+  }
+
+  private appendInTx(items: readonly OutboxItem[], rows: OutboxRow[]): Reading[] {
     const readings: Reading[] = [];
     const touched = new Set<string>();
     const droppedBefore = this.dropped;
@@ -219,7 +275,8 @@ export class Outbox {
       }
       const payload = JSON.stringify(reading);
       const bytes = Buffer.byteLength(payload);
-      this.insertStmt.run(item.meter, seq, item.topic, reading.ts, payload, bytes);
+      const info = this.insertStmt.run(item.meter, seq, item.topic, reading.ts, payload, bytes);
+      rows.push({ id: Number(info.lastInsertRowid), topic: item.topic, payload, meter: item.meter, seq });
       state.nextSeq = seq + 1;
       touched.add(item.meter);
       this.messages += 1;
@@ -239,6 +296,7 @@ export class Outbox {
 
   /** Deletes the oldest rows until the byte budget holds again, counting each per meter. */
   private evictOldest(touched: Set<string>): void {
+    this.evictedInTx = true;
     while (this.bytes > this.maxBytes && this.messages > 0) {
       const victims = this.oldestStmt.all(64) as { id: number; meter: string; bytes: number }[];
       if (victims.length === 0) break;
@@ -257,14 +315,22 @@ export class Outbox {
     }
   }
 
+  /** Deletes runs of consecutive ids with one range statement each (acks mostly come in order). */
   private ackInTx(ids: readonly number[]): number {
+    const sorted = [...ids].sort((a, b) => a - b);
     let deleted = 0;
-    for (const id of ids) {
-      const bytes = this.deleteStmt.get(id) as number | undefined;
-      if (bytes === undefined) continue;
-      deleted += 1;
-      this.messages -= 1;
-      this.bytes -= bytes;
+    let start = 0;
+    for (let i = 1; i <= sorted.length; i++) {
+      if (i < sorted.length && sorted[i]! <= sorted[i - 1]! + 1) continue;
+      const lo = sorted[start]!;
+      const hi = sorted[i - 1]!;
+      start = i;
+      const { n, b } = this.rangeSizeStmt.get(lo, hi) as { n: number; b: number };
+      if (n === 0) continue;
+      this.rangeDeleteStmt.run(lo, hi);
+      deleted += n;
+      this.messages -= n;
+      this.bytes -= b;
     }
     if (deleted > 0) {
       this.setCounterStmt.run(this.messages, 'messages');

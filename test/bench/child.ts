@@ -59,6 +59,12 @@ export class JsonChild {
     return new JsonChild(proc);
   }
 
+  /** Spawns `node <file.js> ...args`: compiled JavaScript, no TypeScript loader. */
+  static spawnCompiled(file: string, args: string[], nodeArgs: string[] = []): JsonChild {
+    const proc = spawn(process.execPath, [...nodeArgs, file, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    return new JsonChild(proc);
+  }
+
   get pid(): number {
     return this.proc.pid!;
   }

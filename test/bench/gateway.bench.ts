@@ -11,7 +11,8 @@
  * Prints figures and whether each target is met; exits 0 whatever the figures, 1 only on an error.
  * The farm (and in 5 the gateway) run in child processes so that CPU and RSS are not mixed.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planOnePerValue, planReads, registersRead } from '../../adapters/modbus/planner.ts';
@@ -21,7 +22,6 @@ import { loadProfiles } from '../../config/profiles.ts';
 import { startGateway, type RunningGateway } from '../../gateway/gateway.ts';
 import { silentLogger } from '../../gateway/log.ts';
 import { MOSQUITTO_BIN, startMosquitto } from '../helpers/mosquitto.ts';
-import { existsSync } from 'node:fs';
 import { bareLoop } from './bare-loop.ts';
 import { childPidsNamed, cpuOf, JsonChild, rssOf } from './child.ts';
 import { gatewayCounters, type GatewayCounters } from './gateway-stats.ts';
@@ -374,6 +374,16 @@ async function main(): Promise<void> {
     `## 5. Memory at scale: gateway child polling ${fmt(bigMeters)} meters (${big.length} concentrators × ${MEMORY_LAYOUT[0]!.meters}), ` +
       `pollInterval ${MEMORY_POLL_MS / 1000} s, default outbox settings, ${SCALE_RUN_MS / 1000} s`,
   );
+  // The child runs compiled, as a production gateway does (`npm run build`, then node).
+  // Inside node_modules so that the compiled files resolve the installed packages.
+  const buildDir = join('node_modules', '.cache', 'campus-energy-bench');
+  rmSync(buildDir, { recursive: true, force: true });
+  execFileSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('test', 'bench', 'tsconfig.child.json'), '--outDir', buildDir], {
+    stdio: 'inherit',
+  });
+  cpSync(join('config', 'profiles'), join(buildDir, 'config', 'profiles'), { recursive: true });
+  const childJs = join(buildDir, 'test', 'bench', 'gateway-child.js');
+  log(`gateway child compiled to JavaScript (${childJs}), run with plain node`);
   // Baseline: the same child script polling a single meter, so the per-meter share is visible.
   const baseLayout = mixedLayout(1, 1);
   const { farm: baseFarm, info: baseInfo } = await spawnFarm(baseLayout);
@@ -389,7 +399,7 @@ async function main(): Promise<void> {
       }),
     ),
   );
-  const baseChild = JsonChild.spawn('gateway-child.ts', [
+  const baseChild = JsonChild.spawnCompiled(childJs, [
     baseFile,
     'gw-base',
     brokerUrl,
@@ -405,7 +415,7 @@ async function main(): Promise<void> {
   await baseChild.stop();
   await baseFarm.stop();
   log(
-    `baseline: the same gateway child polling 1 meter: max RSS ${mb(baseRss)} (node + tsx loader + modules)`,
+    `baseline: the same gateway child polling 1 meter: max RSS ${mb(baseRss)} (node + modules, compiled)`,
   );
   const farmStart = performance.now();
   const { farm: bigFarm, info: bigInfo } = await spawnFarm(MEMORY_LAYOUT);
@@ -424,7 +434,7 @@ async function main(): Promise<void> {
       }),
     ),
   );
-  const gwChild = JsonChild.spawn('gateway-child.ts', [
+  const gwChild = JsonChild.spawnCompiled(childJs, [
     campusFile,
     'gw-scale',
     brokerUrl,
@@ -468,7 +478,7 @@ async function main(): Promise<void> {
   const allPolled = last.stats.metersPolled === last.stats.meters;
   log(
     `max RSS ${mb(maxBigRss)} (from /proc/${started.pid}/status VmRSS, sampled every 1 s; ` +
-      `includes the tsx loader) → target ≤ ${TARGET_RSS_MB} MB: ${yes(rssOk)}`,
+      `compiled gateway, no TypeScript loader) → target ≤ ${TARGET_RSS_MB} MB: ${yes(rssOk)}`,
   );
   log(
     `RSS above the 1-meter baseline: ${mb(maxBigRss - baseRss)} for ${fmt(bigMeters)} meters ` +

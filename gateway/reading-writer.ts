@@ -1,0 +1,91 @@
+import type { Logger } from 'pino';
+import type { MeterConfig } from '../config/schemas/campus.ts';
+import type { Reading } from '../config/schemas/reading.ts';
+import type { Outbox } from './outbox/outbox.ts';
+import type { PollResult } from './types.ts';
+
+export interface ReadingWriterOptions {
+  outbox: Outbox;
+  topicOf: (meter: string) => string;
+  logger: Logger;
+  /** A poll result waits at most this long before it is committed (and numbered). */
+  maxDelayMs?: number;
+  /** …or until this many are waiting. */
+  maxBatch?: number;
+  /** Results held in memory while the disk refuses them, before the oldest are dropped (counted). */
+  maxHeld?: number;
+}
+
+/**
+ * Turns poll results into outbox rows. A commit costs far more than a row, so results are
+ * gathered for a few milliseconds and committed together: a result not yet committed has no
+ * sequence number yet, so a crash in that window looks like a poll that did not happen, never
+ * like a gap. If the disk refuses a batch, the results are kept and retried; only beyond
+ * `maxHeld` are the oldest dropped, and those are counted.
+ */
+export class ReadingWriter {
+  private pending: { meter: string; result: PollResult }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private retryAt = 0;
+  private readonly maxDelayMs: number;
+  private readonly maxBatch: number;
+  private readonly maxHeld: number;
+  /** Results dropped because the outbox refused them for too long. */
+  lost = 0;
+
+  constructor(private readonly opts: ReadingWriterOptions) {
+    this.maxDelayMs = opts.maxDelayMs ?? 10;
+    this.maxBatch = opts.maxBatch ?? 500;
+    this.maxHeld = opts.maxHeld ?? 100_000;
+  }
+
+  add(meter: MeterConfig, result: PollResult): void {
+    this.pending.push({ meter: meter.id, result });
+    if (this.pending.length >= this.maxBatch && Date.now() >= this.retryAt) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    try {
+      this.opts.outbox.append(
+        batch.map(({ meter, result }) => ({
+          meter,
+          topic: this.opts.topicOf(meter),
+          build: (seq: number): Reading => toReading(meter, seq, result),
+        })),
+      );
+      this.retryAt = 0;
+    } catch (err) {
+      this.pending = batch.concat(this.pending);
+      const excess = this.pending.length - this.maxHeld;
+      if (excess > 0) {
+        this.pending.splice(0, excess);
+        this.lost += excess;
+      }
+      this.retryAt = Date.now() + 1000;
+      this.opts.logger.error(
+        { err, held: this.pending.length, lost: this.lost },
+        'outbox append failed; readings held in memory and retried',
+      );
+      this.timer = setTimeout(() => this.flush(), 1000);
+    }
+  }
+
+  close(): void {
+    this.flush();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
+export function toReading(meter: string, seq: number, result: PollResult): Reading {
+  if ('error' in result) return { meter, ts: result.ts, seq, quality: 'error', values: {}, error: result.error };
+  const reading: Reading = { meter, ts: result.ts, seq, quality: 'good', values: result.values };
+  if (result.deviceTs !== undefined) reading.deviceTs = result.deviceTs;
+  return reading;
+}
