@@ -61,7 +61,10 @@ export class JsonChild {
 
   /** Spawns `node <file.js> ...args`: compiled JavaScript, no TypeScript loader. */
   static spawnCompiled(file: string, args: string[], nodeArgs: string[] = []): JsonChild {
-    const proc = spawn(process.execPath, [...nodeArgs, file, ...args], { cwd: REPO, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [...nodeArgs, file, ...args], {
+      cwd: REPO,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     return new JsonChild(proc);
   }
 

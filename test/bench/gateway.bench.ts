@@ -378,9 +378,19 @@ async function main(): Promise<void> {
   // Inside node_modules so that the compiled files resolve the installed packages.
   const buildDir = join('node_modules', '.cache', 'campus-energy-bench');
   rmSync(buildDir, { recursive: true, force: true });
-  execFileSync(process.execPath, [join('node_modules', 'typescript', 'bin', 'tsc'), '-p', join('test', 'bench', 'tsconfig.child.json'), '--outDir', buildDir], {
-    stdio: 'inherit',
-  });
+  execFileSync(
+    process.execPath,
+    [
+      join('node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join('test', 'bench', 'tsconfig.child.json'),
+      '--outDir',
+      buildDir,
+    ],
+    {
+      stdio: 'inherit',
+    },
+  );
   cpSync(join('config', 'profiles'), join(buildDir, 'config', 'profiles'), { recursive: true });
   const childJs = join(buildDir, 'test', 'bench', 'gateway-child.js');
   log(`gateway child compiled to JavaScript (${childJs}), run with plain node`);
@@ -414,9 +424,7 @@ async function main(): Promise<void> {
   }
   await baseChild.stop();
   await baseFarm.stop();
-  log(
-    `baseline: the same gateway child polling 1 meter: max RSS ${mb(baseRss)} (node + modules, compiled)`,
-  );
+  log(`baseline: the same gateway child polling 1 meter: max RSS ${mb(baseRss)} (node + modules, compiled)`);
   const farmStart = performance.now();
   const { farm: bigFarm, info: bigInfo } = await spawnFarm(MEMORY_LAYOUT);
   log(`farm child pid ${bigInfo.pid} listening after ${fmt((performance.now() - farmStart) / 1000, 1)} s`);

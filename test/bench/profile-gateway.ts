@@ -16,10 +16,23 @@ const info = await farm.next<{ concentrators: { port: number }[] }>(60_000);
 const mosq = await startMosquitto();
 const tmp = mkdtempSync(join(tmpdir(), 'prof-'));
 const campus = validateCampus(
-  campusOf(layout, { gatewayId: 'gw', ports: info.concentrators.map((c) => c.port), pollInterval: 1, dataDir: tmp, timeout: 1000, outbox: { replayRatePerSec: 1_000_000, maxInFlight: 1000 } }),
+  campusOf(layout, {
+    gatewayId: 'gw',
+    ports: info.concentrators.map((c) => c.port),
+    pollInterval: 1,
+    dataDir: tmp,
+    timeout: 1000,
+    outbox: { replayRatePerSec: 1_000_000, maxInFlight: 1000 },
+  }),
   { file: '(p)', dir: tmp },
 );
-const gw = await startGateway({ campus, gatewayId: 'gw', mqtt: { url: mosq.url }, logger: silentLogger(), outboxPath: join(tmp, 'o.sqlite') });
+const gw = await startGateway({
+  campus,
+  gatewayId: 'gw',
+  mqtt: { url: mosq.url },
+  logger: silentLogger(),
+  outboxPath: join(tmp, 'o.sqlite'),
+});
 await new Promise((r) => setTimeout(r, 3000));
 const s = new Session();
 s.connect();

@@ -1,0 +1,45 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { subscribeReadings } from '../../adapters/mqtt/subscriber.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor } from '../helpers/readings.ts';
+
+describe('campus-energy demo', () => {
+  it('starts the embedded broker, simulated campus and gateways, says where to look, and stops on Ctrl-C', async () => {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'campus-demo-'));
+    const child = spawn(
+      process.execPath,
+      ['bin/campus-energy.js', 'demo', '--broker-port', String(port), '--rooms', '4', '--data-dir', dataDir],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await waitFor(() => out.includes('Ctrl-C'), 30_000, 'the demo banner');
+      expect(out).toContain(`mqtt://127.0.0.1:${port}`);
+      const sub = await subscribeReadings({
+        url: `mqtt://127.0.0.1:${port}`,
+        topic: 'campus/v1/+/+/+/reading',
+      });
+      await waitFor(
+        () => new Set(sub.readings.map((r) => r.meter)).size >= 20,
+        30_000,
+        'readings from the demo campus',
+      );
+      expect(sub.invalid).toEqual([]);
+      // Electricity meters poll every 10 s from the start; heat and water every 30 s, staggered.
+      expect(sub.readings.some((r) => r.meter.startsWith('E-') && r.quality === 'good')).toBe(true);
+      expect(sub.readings.filter((r) => r.quality === 'good').length).toBeGreaterThan(0);
+      await sub.close();
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+  }, 90_000);
+});
