@@ -124,7 +124,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const health = new HealthPublisher(
     buses.flatMap((b) => b.targets.map((t) => t.health)),
-    (device, payload) => void publisher.publishRetained(deviceHealthTopic(site, gateway.id, device.device), payload),
+    (device, payload) =>
+      void publisher.publishRetained(deviceHealthTopic(site, gateway.id, device.device), payload),
   );
   const publishHealth = () => {
     void publisher.publishRetained(topic, JSON.stringify(status()));

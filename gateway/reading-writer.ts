@@ -84,7 +84,8 @@ export class ReadingWriter {
 }
 
 export function toReading(meter: string, seq: number, result: PollResult): Reading {
-  if ('error' in result) return { meter, ts: result.ts, seq, quality: 'error', values: {}, error: result.error };
+  if ('error' in result)
+    return { meter, ts: result.ts, seq, quality: 'error', values: {}, error: result.error };
   const reading: Reading = { meter, ts: result.ts, seq, quality: 'good', values: result.values };
   if (result.deviceTs !== undefined) reading.deviceTs = result.deviceTs;
   return reading;
