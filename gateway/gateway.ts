@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../config/campus.ts';
@@ -62,8 +62,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const log = logger.child({ gateway: gateway.id });
   const startedAt = Date.now();
 
+  // A configured path is relative to the campus file, like dataDir.
   const outboxPath =
-    opts.outboxPath ?? gateway.outbox.path ?? join(campus.dataDir, `${gateway.id}-outbox.sqlite`);
+    opts.outboxPath ??
+    (gateway.outbox.path
+      ? resolve(dirname(campus.file), gateway.outbox.path)
+      : join(campus.dataDir, `${gateway.id}-outbox.sqlite`));
   mkdirSync(join(outboxPath, '..'), { recursive: true });
   const outbox = Outbox.open({ path: outboxPath, maxBytes: gateway.outbox.maxBytes });
 

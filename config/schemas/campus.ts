@@ -112,7 +112,10 @@ export type BusConfig = z.infer<typeof BusSchema>;
 
 export const OutboxSchema = z
   .object({
-    path: z.string().optional().describe('SQLite file; default <dataDir>/<gateway>-outbox.sqlite'),
+    path: z
+      .string()
+      .optional()
+      .describe('SQLite file, relative to the campus file; default <dataDir>/<gateway>-outbox.sqlite'),
     maxBytes: z
       .number()
       .int()
