@@ -156,6 +156,40 @@ export const MqttSchema = z
   })
   .strict();
 
+export const StorageSchema = z
+  .object({
+    influx: z
+      .object({
+        url: z.string().regex(/^https?:\/\//, 'expected http:// or https://'),
+        database: z.string().min(1).default('campus_energy'),
+        username: z.string().optional(),
+        passwordEnv: z.string().optional().describe('Environment variable holding the password'),
+      })
+      .strict()
+      .optional()
+      .describe('InfluxDB 1.x; absent: the embedded SQLite store'),
+    sqlite: z
+      .object({ path: z.string().default('store.sqlite').describe('Relative to dataDir') })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+  .prefault({});
+export type StorageConfig = z.infer<typeof StorageSchema>;
+
+export const IngestSchema = z
+  .object({
+    shareGroup: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+$/)
+      .nullable()
+      .default('ingest')
+      .describe('MQTT 5 shared-subscription group, so several ingest instances split the load; null: plain'),
+    deadLetterPath: z.string().default('dead-letters.sqlite').describe('Relative to dataDir'),
+  })
+  .strict()
+  .prefault({});
+
 export const CampusSchema = z
   .object({
     campus: z
@@ -170,6 +204,8 @@ export const CampusSchema = z
       .array(z.string())
       .default([])
       .describe('Extra profile folders, relative to the campus file'),
+    storage: StorageSchema,
+    ingest: IngestSchema,
     sites: z.array(SiteSchema).min(1),
   })
   .strict();

@@ -1,0 +1,704 @@
+import http from 'node:http';
+import https from 'node:https';
+import { InfluxDB } from 'influx';
+import { pino } from 'pino';
+import type { Logger } from 'pino';
+import { QUANTITIES } from '../../config/schemas/quantities.ts';
+import type { Quantity } from '../../config/schemas/quantities.ts';
+import type {
+  MeterKind,
+  ReadingStore,
+  SeriesPoint,
+  SeriesQuery,
+  StoredReading,
+} from '../../services/storage.ts';
+import { formatReading, MEASUREMENT, QUANTITY_FIELDS } from './line-protocol.ts';
+
+export { formatReading, InfluxFormatError } from './line-protocol.ts';
+
+export interface InfluxStoreOptions {
+  /** `http://host:8086`; credentials, if any, as `http://user:password@host:8086`. */
+  url: string;
+  database?: string;
+  /** InfluxQL durations (`INF`, `52w`, …) of the raw, 15-minute and daily retention policies. */
+  rawRetention?: string;
+  rollup15mRetention?: string;
+  rollup1dRetention?: string;
+  /**
+   * Offset of the campus time zone from UTC in minutes (480 for Asia/Shanghai), so that the daily
+   * rollup's days start at local midnight. A fixed offset: zones with daylight saving get days
+   * that are an hour off for half the year.
+   */
+  dailyUtcOffsetMinutes?: number;
+  /** Most points in one HTTP write. */
+  batchSize?: number;
+  /** Longest a point waits in the buffer before its batch is sent. */
+  flushIntervalMs?: number;
+  /** Points accepted but not yet acknowledged by influxd beyond which `writeReadings` waits. */
+  maxBufferedPoints?: number;
+  /** HTTP writes in flight at once. */
+  concurrency?: number;
+  /** Capped exponential backoff between retries of a write while influxd is unreachable. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** An HTTP request with no answer for this long is abandoned and retried. */
+  requestTimeoutMs?: number;
+  /** How long `close()` keeps trying to write what is buffered before rejecting it. */
+  closeTimeoutMs?: number;
+  logger?: Logger;
+}
+
+/** The retention policies: raw readings and the two rollups the continuous queries fill. */
+export const RETENTION_POLICIES = { raw: 'raw', rollup15m: 'rollup_15m', rollup1d: 'rollup_1d' } as const;
+export const CONTINUOUS_QUERIES = { rollup15m: 'cq_reading_15m', rollup1d: 'cq_reading_1d' } as const;
+
+/**
+ * Registers that only grow: their value at the end of an interval is what consumption needs, so
+ * the rollups keep `last()`; the difference of two consecutive rollup values is the interval's
+ * consumption. A relay state is also a state, not a rate: `last()`. Everything else (power,
+ * voltage, current, power factor, flow, temperatures) is an instantaneous value: `mean()`.
+ */
+const LAST_FIELDS: ReadonlySet<Quantity> = new Set([
+  'energy_import_kwh',
+  'energy_export_kwh',
+  'volume_m3',
+  'heat_kwh',
+  'relay_closed',
+]);
+
+interface Pending {
+  lines: string[];
+  /** Index of the first line not yet taken into a batch. */
+  next: number;
+  /** Lines not yet acknowledged by influxd. */
+  unacked: number;
+  /** When it was queued (for the flush interval). */
+  at: number;
+  settled: boolean;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+interface BatchPart {
+  entry: Pending;
+  lines: string[];
+}
+
+interface HttpResult {
+  status: number;
+  body: string;
+}
+
+interface RawSeries {
+  name: string;
+  tags?: Record<string, string>;
+  columns: string[];
+  values: unknown[][];
+}
+interface RawResults {
+  results: Array<{ series?: RawSeries[]; error?: string }>;
+}
+
+/** Chunk of meter ids per query, so that a query for 10,000 meters stays a few kilobytes. */
+const METERS_PER_QUERY = 500;
+
+/**
+ * InfluxDB 1.x storage of readings (the production store).
+ *
+ * **Point identity and idempotency.** InfluxDB identifies a point by measurement, tag set and
+ * timestamp; writing a point that already exists replaces its fields. A reading's tags (site,
+ * gateway, meter, kind) and timestamp (`ts`) are fixed by the gateway when it is polled and
+ * committed to the outbox, so a redelivered reading (same meter, same seq) is the same point with
+ * the same fields: rewriting it would store nothing new and no duplicate appears. A different
+ * reading at an existing (meter, ts) would overwrite the stored one, so `writeReadings` looks up
+ * readings at or before a meter's newest written ts and skips those already stored (see there).
+ * Two different readings of one meter at the same millisecond therefore keep the first — gateways
+ * never produce that, as each meter has one poll at a time. A meter moved to another gateway
+ * or site starts a new series, so a reading redelivered under its old topic after the move would be
+ * stored twice (`latest` and `series` tolerate that by keeping one point per meter and time).
+ *
+ * **Writes.** Readings are formatted as line protocol here and POSTed over a keep-alive connection
+ * to `/write?precision=ms`: concurrent callers' readings are coalesced into batches of at most
+ * `batchSize` points, sent at least every `flushIntervalMs`. A call resolves only when every one of
+ * its points has been answered with HTTP 204, i.e. written to influxd's WAL. While influxd is
+ * unreachable (or answers 5xx) a batch is retried with capped exponential backoff and its callers
+ * stay pending, so ingest does not acknowledge the MQTT messages. Beyond `maxBufferedPoints`
+ * unacknowledged points, new calls wait for room instead of growing the buffer. A batch refused as
+ * malformed (4xx) is retried one caller at a time, so that only the caller with the bad reading is
+ * rejected.
+ *
+ * **Schema.** On open: the database, the `raw` retention policy (the default, where readings go),
+ * `rollup_15m` and `rollup_1d`, and two continuous queries filling them (see `ensureSchema`).
+ * The `influx` package is used for schema set-up and queries; the write path formats line protocol
+ * itself (shared with the benchmark's raw ceiling) so that batching, retries and backpressure are
+ * under its control. Measured on a 2-core machine (test/influx/write-throughput.ts) the adapter
+ * reached 0.63–0.89 of raw keep-alive line-protocol writes, `influx.writePoints` 0.76–1.13: noisy.
+ */
+export class InfluxStore implements ReadingStore {
+  readonly database: string;
+  private readonly influx: InfluxDB;
+  private readonly log: Logger;
+  private readonly writeUrl: URL;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+  private readonly authHeader: string | undefined;
+  private readonly opts: Required<Omit<InfluxStoreOptions, 'logger' | 'url' | 'database'>>;
+
+  private queue: Pending[] = [];
+  private queuedPoints = 0;
+  private bufferedPoints = 0;
+  private inFlight = 0;
+  private overdue = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly waiters: Array<{ n: number; resolve: () => void; reject: (err: Error) => void }> = [];
+  private readonly idle: Array<() => void> = [];
+  private closed = false;
+  private readonly abandon = new AbortController();
+  private failing = false;
+  private schemaRepair: Promise<void> | undefined;
+  private readonly watermark = new Map<string, number>();
+  private readonly pending = new Set<Promise<void>>();
+
+  private constructor(options: InfluxStoreOptions) {
+    const url = new URL(options.url);
+    this.database = options.database ?? 'campus_energy';
+    this.log = (options.logger ?? pino({ level: 'silent' })).child({ component: 'influx-store' });
+    this.opts = {
+      rawRetention: options.rawRetention ?? 'INF',
+      rollup15mRetention: options.rollup15mRetention ?? 'INF',
+      rollup1dRetention: options.rollup1dRetention ?? 'INF',
+      dailyUtcOffsetMinutes: options.dailyUtcOffsetMinutes ?? 0,
+      batchSize: options.batchSize ?? 5000,
+      flushIntervalMs: options.flushIntervalMs ?? 50,
+      maxBufferedPoints: options.maxBufferedPoints ?? 100_000,
+      concurrency: options.concurrency ?? 2,
+      retryBaseMs: options.retryBaseMs ?? 100,
+      retryMaxMs: options.retryMaxMs ?? 5000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
+    };
+    const username = decodeURIComponent(url.username);
+    const password = decodeURIComponent(url.password);
+    this.influx = new InfluxDB({
+      host: url.hostname,
+      port: url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80,
+      protocol: url.protocol === 'https:' ? 'https' : 'http',
+      path: url.pathname.replace(/\/$/, ''),
+      database: this.database,
+      ...(username ? { username, password } : {}),
+    });
+    this.authHeader = username
+      ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`
+      : undefined;
+    const base = new URL(url.href);
+    base.username = '';
+    base.password = '';
+    base.pathname = `${url.pathname.replace(/\/$/, '')}/write`;
+    base.search = new URLSearchParams({
+      db: this.database,
+      rp: RETENTION_POLICIES.raw,
+      precision: 'ms',
+    }).toString();
+    this.writeUrl = base;
+    const secure = url.protocol === 'https:';
+    this.agent = new (secure ? https.Agent : http.Agent)({
+      keepAlive: true,
+      maxSockets: this.opts.concurrency,
+    });
+    this.request = secure ? https.request : http.request;
+  }
+
+  /** Connects, creates the database, retention policies and continuous queries where missing. */
+  static async open(options: InfluxStoreOptions): Promise<InfluxStore> {
+    const store = new InfluxStore(options);
+    await store.ensureSchema();
+    await store.loadWatermarks();
+    return store;
+  }
+
+  /**
+   * Creates what is missing; never drops or rewrites data. The continuous queries:
+   *
+   * - `cq_reading_15m`, every 5 minutes over the last hour (`RESAMPLE EVERY 5m FOR 1h`, so readings
+   *   replayed by a gateway within the hour are included): per series (`GROUP BY time(15m), *`),
+   *   `last()` of cumulative registers and relay state, `mean()` of instantaneous values,
+   *   `max(power_kw) AS power_kw_max` (peak demand) and `count(seq) AS readings` (good and error).
+   * - `cq_reading_1d`, hourly over the last two days, from the 15-minute rollup: `last()` again,
+   *   `mean()` of the means (the 15-minute slots weigh equally), `max` of the maxima, `sum` of counts.
+   *
+   * Readings that arrive later than the resample window (a gateway that was offline for longer) are
+   * in the raw data but not in the rollups until the rollup is recomputed for that window with the
+   * same SELECT … INTO and a time condition. A changed CQ definition needs `DROP CONTINUOUS QUERY`
+   * first: an existing CQ of the same name is left as it is.
+   */
+  async ensureSchema(): Promise<void> {
+    const db = this.database;
+    await this.influx.createDatabase(db);
+    const existing = await this.influx.showRetentionPolicies(db);
+    const want: Array<[string, string, boolean]> = [
+      [RETENTION_POLICIES.raw, this.opts.rawRetention, true],
+      [RETENTION_POLICIES.rollup15m, this.opts.rollup15mRetention, false],
+      [RETENTION_POLICIES.rollup1d, this.opts.rollup1dRetention, false],
+    ];
+    for (const [name, duration, isDefault] of want) {
+      if (existing.some((rp) => rp.name === name)) continue;
+      await this.influx.createRetentionPolicy(name, { database: db, duration, replication: 1, isDefault });
+    }
+    const cqs = await this.influx.showContinousQueries(db);
+    const have = new Set(cqs.map((cq) => cq.name));
+    const q = (s: string): string => `"${s}"`;
+    const raw = `${q(db)}.${q(RETENTION_POLICIES.raw)}.${q(MEASUREMENT)}`;
+    const r15 = `${q(db)}.${q(RETENTION_POLICIES.rollup15m)}.${q(MEASUREMENT)}`;
+    const r1d = `${q(db)}.${q(RETENTION_POLICIES.rollup1d)}.${q(MEASUREMENT)}`;
+    if (!have.has(CONTINUOUS_QUERIES.rollup15m)) {
+      const fields = QUANTITY_FIELDS.map(
+        (f) => `${LAST_FIELDS.has(f) ? 'last' : 'mean'}(${q(f)}) AS ${q(f)}`,
+      );
+      fields.push(`max("power_kw") AS "power_kw_max"`, `count("seq") AS "readings"`);
+      await this.influx.query(
+        `CREATE CONTINUOUS QUERY ${q(CONTINUOUS_QUERIES.rollup15m)} ON ${q(db)} ` +
+          `RESAMPLE EVERY 5m FOR 1h BEGIN SELECT ${fields.join(', ')} INTO ${r15} FROM ${raw} ` +
+          `GROUP BY time(15m), * END`,
+      );
+    }
+    if (!have.has(CONTINUOUS_QUERIES.rollup1d)) {
+      const fields = QUANTITY_FIELDS.map(
+        (f) => `${LAST_FIELDS.has(f) ? 'last' : 'mean'}(${q(f)}) AS ${q(f)}`,
+      );
+      fields.push(`max("power_kw_max") AS "power_kw_max"`, `sum("readings") AS "readings"`);
+      const offset = -Math.round(this.opts.dailyUtcOffsetMinutes);
+      await this.influx.query(
+        `CREATE CONTINUOUS QUERY ${q(CONTINUOUS_QUERIES.rollup1d)} ON ${q(db)} ` +
+          `RESAMPLE EVERY 1h FOR 2d BEGIN SELECT ${fields.join(', ')} INTO ${r1d} FROM ${r15} ` +
+          `GROUP BY time(1d, ${offset}m), * END`,
+      );
+    }
+  }
+
+  // ---- writes ----
+
+  async writeReadings(readings: readonly StoredReading[]): Promise<void> {
+    if (this.closed) throw new Error('InfluxStore is closed');
+    if (readings.length === 0) return;
+    // Raw data is never overwritten: a reading newer than anything this store has written for its
+    // meter cannot exist yet and goes straight to the buffer; one at or before that watermark (a
+    // redelivery, or readings written out of order) is first looked up, and skipped if a point of
+    // that meter at that ts is already stored. The watermark is loaded at open, so this holds with
+    // one writer per database; two ingest processes writing the same meters could still race.
+    const fresh: string[] = [];
+    const older: StoredReading[] = [];
+    const seen = new Set<string>();
+    for (const r of readings) {
+      const line = formatReading(r);
+      const key = `${r.meter}\u0000${r.ts}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const mark = this.watermark.get(r.meter);
+      if (mark === undefined || r.ts > mark) {
+        this.watermark.set(r.meter, r.ts);
+        fresh.push(line);
+      } else older.push(r);
+    }
+    const lines =
+      older.length === 0 ? fresh : [...fresh, ...(await this.notYetStored(older)).map(formatReading)];
+    if (lines.length === 0) return;
+    await this.admit(lines.length);
+    if (this.closed) {
+      this.bufferedPoints -= lines.length;
+      throw new Error('InfluxStore is closed');
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      this.queue.push({
+        lines,
+        next: 0,
+        unacked: lines.length,
+        at: Date.now(),
+        settled: false,
+        resolve,
+        reject,
+      });
+      this.queuedPoints += lines.length;
+      this.pump(false);
+    });
+    this.pending.add(done);
+    const forget = (): void => void this.pending.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** Of readings at or before their meter's watermark, those not stored yet (by meter and ts). */
+  private async notYetStored(readings: StoredReading[]): Promise<StoredReading[]> {
+    // What is still on its way to influxd must land first, or the lookup would miss it.
+    await Promise.allSettled([...this.pending]);
+    const from = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.raw)}.${quoteIdent(MEASUREMENT)}`;
+    const meters = [...new Set(readings.map((r) => r.meter))];
+    let min = Infinity;
+    let max = -Infinity;
+    for (const r of readings) {
+      min = Math.min(min, r.ts);
+      max = Math.max(max, r.ts);
+    }
+    const stored = new Set<string>();
+    for (const ids of chunk(meters, METERS_PER_QUERY)) {
+      const series = await this.select(
+        `SELECT "seq" FROM ${from} WHERE ${meterCondition(ids)} AND time >= ${msToNs(min)} ` +
+          `AND time <= ${msToNs(max)} GROUP BY "meter"`,
+      );
+      for (const s of series)
+        for (const [time] of s.values) stored.add(`${s.tags?.meter ?? ''}\u0000${String(time)}`);
+    }
+    return readings.filter((r) => !stored.has(`${r.meter}\u0000${r.ts}`));
+  }
+
+  /** Each meter's newest stored ts, the starting watermarks. */
+  private async loadWatermarks(): Promise<void> {
+    const from = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.raw)}.${quoteIdent(MEASUREMENT)}`;
+    const series = await this.select(`SELECT last("seq") FROM ${from} GROUP BY "meter"`);
+    for (const s of series) {
+      const time = s.values[0]?.[0];
+      if (s.tags?.meter !== undefined && typeof time === 'number') this.watermark.set(s.tags.meter, time);
+    }
+  }
+
+  /** Points accepted by `writeReadings` and not yet acknowledged by influxd. */
+  get bufferedPointCount(): number {
+    return this.bufferedPoints;
+  }
+
+  /** Calls waiting for room in the buffer. */
+  get waitingWriteCount(): number {
+    return this.waiters.length;
+  }
+
+  /**
+   * Waits until `n` more points fit under `maxBufferedPoints`, in arrival order. A call larger than
+   * the whole bound is let in when the buffer is empty, or it could never be written.
+   */
+  private admit(n: number): Promise<void> {
+    // Room is taken here, not when the caller resumes, so that waiters released together cannot
+    // overshoot the bound.
+    if (this.waiters.length === 0 && this.fits(n)) {
+      this.bufferedPoints += n;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => this.waiters.push({ n, resolve, reject }));
+  }
+
+  private fits(n: number): boolean {
+    return this.bufferedPoints === 0 || this.bufferedPoints + n <= this.opts.maxBufferedPoints;
+  }
+
+  private release(): void {
+    for (let w = this.waiters[0]; w && this.fits(w.n); w = this.waiters[0]) {
+      this.waiters.shift();
+      this.bufferedPoints += w.n;
+      w.resolve();
+    }
+  }
+
+  /** Sends full batches now, and partial ones when the flush interval has passed or when `force`. */
+  private pump(force: boolean): void {
+    while (this.inFlight < this.opts.concurrency && this.queuedPoints > 0) {
+      const oldest = this.queue[0];
+      const due =
+        force ||
+        this.closed ||
+        this.overdue ||
+        this.queuedPoints >= this.opts.batchSize ||
+        (oldest !== undefined && Date.now() - oldest.at >= this.opts.flushIntervalMs);
+      if (!due) break;
+      this.overdue = false;
+      this.dispatch();
+    }
+    if (this.queuedPoints > 0 && this.timer === undefined && this.inFlight < this.opts.concurrency) {
+      const oldest = this.queue[0];
+      const wait = oldest ? Math.max(0, oldest.at + this.opts.flushIntervalMs - Date.now()) : 0;
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.overdue = true;
+        this.pump(false);
+      }, wait);
+    }
+  }
+
+  private dispatch(): void {
+    const parts: BatchPart[] = [];
+    let room = this.opts.batchSize;
+    while (room > 0) {
+      const entry = this.queue[0];
+      if (!entry) break;
+      const take = Math.min(room, entry.lines.length - entry.next);
+      const lines =
+        entry.next === 0 && take === entry.lines.length
+          ? entry.lines
+          : entry.lines.slice(entry.next, entry.next + take);
+      entry.next += take;
+      room -= take;
+      parts.push({ entry, lines });
+      if (entry.next === entry.lines.length) this.queue.shift();
+    }
+    const count = this.opts.batchSize - room;
+    this.queuedPoints -= count;
+    this.inFlight++;
+    void this.sendBatch(parts).finally(() => {
+      this.inFlight--;
+      this.bufferedPoints -= count;
+      this.release();
+      this.pump(false);
+      if (this.inFlight === 0 && this.queuedPoints === 0) for (const done of this.idle.splice(0)) done();
+    });
+  }
+
+  /** Writes one batch until influxd takes it or refuses it as malformed; settles its callers. */
+  private async sendBatch(parts: BatchPart[]): Promise<void> {
+    const body =
+      parts.length === 1 ? parts[0]!.lines.join('\n') : parts.map((p) => p.lines.join('\n')).join('\n');
+    for (let attempt = 0; ; attempt++) {
+      let res: HttpResult;
+      try {
+        res = await this.post(body);
+      } catch (err) {
+        res = { status: 0, body: err instanceof Error ? err.message : String(err) };
+      }
+      if (res.status === 204) {
+        if (this.failing) {
+          this.failing = false;
+          this.log.info('InfluxDB accepts writes again');
+        }
+        for (const { entry, lines } of parts) {
+          entry.unacked -= lines.length;
+          if (entry.unacked === 0 && !entry.settled) {
+            entry.settled = true;
+            entry.resolve();
+          }
+        }
+        return;
+      }
+      if (res.status === 404 && /database not found/i.test(res.body)) {
+        // The database was dropped under us (or influxd lost its meta data): set it up again.
+        this.schemaRepair ??= this.ensureSchema().finally(() => (this.schemaRepair = undefined));
+        await this.schemaRepair.catch(() => undefined);
+      } else if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) {
+        if (parts.length > 1) {
+          // One caller's bad reading must not fail the others coalesced into this batch.
+          for (const part of parts) await this.sendBatch([part]);
+          return;
+        }
+        const entry = parts[0]!.entry;
+        if (!entry.settled) {
+          entry.settled = true;
+          entry.reject(new Error(`InfluxDB refused the readings (HTTP ${res.status}): ${res.body.trim()}`));
+        }
+        return;
+      }
+      if (this.abandon.signal.aborted) {
+        const err = new Error(`InfluxStore closed before InfluxDB accepted the readings: ${res.body.trim()}`);
+        for (const { entry } of parts) {
+          if (!entry.settled) {
+            entry.settled = true;
+            entry.reject(err);
+          }
+        }
+        return;
+      }
+      if (!this.failing) {
+        this.failing = true;
+        this.log.warn({ status: res.status, error: res.body.trim() }, 'InfluxDB write failed; retrying');
+      }
+      const backoff = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20));
+      await sleep(backoff * (0.5 + Math.random() / 2), this.abandon.signal);
+    }
+  }
+
+  private post(body: string): Promise<HttpResult> {
+    return new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      };
+      if (this.authHeader) headers.Authorization = this.authHeader;
+      const req = this.request(
+        this.writeUrl,
+        { method: 'POST', agent: this.agent, headers, timeout: this.opts.requestTimeoutMs },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+          res.on('error', reject);
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${this.opts.requestTimeoutMs} ms`)));
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  // ---- queries ----
+
+  async latest(meters?: readonly string[]): Promise<StoredReading[]> {
+    // `last(*)` would take each field's last value on its own: the newest error reading would come
+    // back with the values of an older good one. Per series, the newest whole point instead:
+    // `GROUP BY *` makes every tag set a series and LIMIT applies per series.
+    const from = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.raw)}.${quoteIdent(MEASUREMENT)}`;
+    const chunks = meters === undefined ? [undefined] : chunk(meters, METERS_PER_QUERY);
+    const newest = new Map<string, StoredReading>();
+    for (const ids of chunks) {
+      if (ids?.length === 0) continue;
+      const where = ids ? ` WHERE ${meterCondition(ids)}` : '';
+      const series = await this.select(`SELECT * FROM ${from}${where} GROUP BY * ORDER BY time DESC LIMIT 1`);
+      for (const s of series) {
+        const row = s.values[0];
+        if (!row) continue;
+        const reading = toReading(s.tags ?? {}, s.columns, row);
+        const prev = newest.get(reading.meter);
+        if (!prev || reading.ts > prev.ts) newest.set(reading.meter, reading);
+      }
+    }
+    return [...newest.values()].sort((a, b) => compare(a.meter, b.meter));
+  }
+
+  async series(query: SeriesQuery): Promise<SeriesPoint[]> {
+    if (!Object.hasOwn(QUANTITIES, query.quantity)) throw new Error(`unknown quantity ${query.quantity}`);
+    const from = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.raw)}.${quoteIdent(MEASUREMENT)}`;
+    const out: SeriesPoint[] = [];
+    for (const ids of chunk(query.meters, METERS_PER_QUERY)) {
+      const series = await this.select(
+        `SELECT ${quoteIdent(query.quantity)} FROM ${from} WHERE ${meterCondition(ids)} ` +
+          `AND "quality" = 'good' AND time >= ${msToNs(query.from)} AND time < ${msToNs(query.to)} ` +
+          `GROUP BY "meter"`,
+      );
+      for (const s of series) {
+        const meter = s.tags?.meter ?? '';
+        let lastTs = Number.NaN;
+        for (const [time, value] of s.values) {
+          if (typeof time !== 'number' || typeof value !== 'number') continue;
+          // The same reading under two tag sets (a meter moved between gateways) is one point.
+          if (time === lastTs) continue;
+          lastTs = time;
+          out.push({ meter, ts: time, value });
+        }
+      }
+    }
+    // Stable: within a meter the points stay in time order.
+    return out.sort((a, b) => compare(a.meter, b.meter));
+  }
+
+  private async select(q: string): Promise<RawSeries[]> {
+    const res = (await this.influx.queryRaw(q, {
+      database: this.database,
+      precision: 'ms',
+      method: 'POST',
+    })) as RawResults;
+    const result = res.results[0];
+    if (result?.error) throw new Error(`InfluxDB query failed: ${result.error}`);
+    return result?.series ?? [];
+  }
+
+  // ---- lifecycle ----
+
+  /**
+   * Stops taking writes, sends what is buffered and waits up to `closeTimeoutMs` for influxd to
+   * take it; whatever it has not taken by then is rejected, so the callers do not acknowledge it.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const closedErr = new Error('InfluxStore is closed');
+    for (const w of this.waiters.splice(0)) w.reject(closedErr);
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pump(true);
+    if (this.inFlight > 0 || this.queuedPoints > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise<void>((resolve) => this.idle.push(resolve)),
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, this.opts.closeTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      this.abandon.abort();
+      if (this.inFlight > 0 || this.queuedPoints > 0) {
+        await new Promise<void>((resolve) => this.idle.push(resolve));
+      }
+    }
+    this.abandon.abort();
+    this.agent.destroy();
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done);
+  });
+}
+
+function chunk<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function msToNs(ms: number): string {
+  return (BigInt(Math.trunc(ms)) * 1_000_000n).toString();
+}
+
+/** An InfluxQL identifier in double quotes. */
+function quoteIdent(name: string): string {
+  return `"${name.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+/** An InfluxQL string literal in single quotes. */
+function quoteString(value: string): string {
+  return `'${value.replace(/[\\']/g, '\\$&')}'`;
+}
+
+/** `(meter = 'a' OR meter = 'b' …)`: equalities need no regex escaping and use the tag index. */
+function meterCondition(meters: readonly string[]): string {
+  return `(${meters.map((m) => `"meter" = ${quoteString(m)}`).join(' OR ')})`;
+}
+
+function toReading(tags: Record<string, string>, columns: string[], row: unknown[]): StoredReading {
+  const values: Partial<Record<Quantity, number>> = {};
+  let ts = 0;
+  let seq = 0;
+  let quality: 'good' | 'error' = 'good';
+  let deviceTs: number | undefined;
+  let code: string | undefined;
+  let message: string | undefined;
+  for (let i = 0; i < columns.length; i++) {
+    const col = columns[i]!;
+    const v = row[i];
+    if (v === null || v === undefined) continue;
+    if (col === 'time') ts = Number(v);
+    else if (col === 'seq') seq = Number(v);
+    else if (col === 'quality') quality = v === 'error' ? 'error' : 'good';
+    else if (col === 'device_ts') deviceTs = Number(v);
+    else if (col === 'error_code') code = String(v);
+    else if (col === 'error_message') message = String(v);
+    else if (Object.hasOwn(QUANTITIES, col) && typeof v === 'number') values[col as Quantity] = v;
+  }
+  const reading: StoredReading = {
+    meter: tags.meter ?? '',
+    ts,
+    seq,
+    quality,
+    values,
+    site: tags.site ?? '',
+    gateway: tags.gateway ?? '',
+    kind: (tags.kind ?? 'electricity') as MeterKind,
+  };
+  if (deviceTs !== undefined) reading.deviceTs = deviceTs;
+  if (code !== undefined) reading.error = { code, message: message ?? '' };
+  return reading;
+}

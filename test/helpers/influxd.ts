@@ -1,0 +1,148 @@
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './ports.ts';
+
+export const INFLUXD_BIN = '/usr/bin/influxd';
+
+/**
+ * Whether the InfluxDB tier can run here. In CI a missing influxd is a failure, never a skip: CI
+ * installs the `influxdb` package, so its absence means a broken set-up that must not pass quietly.
+ * Tests use `describe.skipIf(!influxdAvailable())`.
+ */
+export function influxdAvailable(): boolean {
+  if (existsSync(INFLUXD_BIN)) return true;
+  if (process.env.CI) {
+    throw new Error(`${INFLUXD_BIN} is missing: CI must install the Debian package "influxdb"`);
+  }
+  return false;
+}
+
+export interface Influxd {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same ports with the same data, meta and WAL dirs. */
+  restart(): Promise<void>;
+  /** SIGKILL and wait for exit: only what the WAL holds survives (every acknowledged write). */
+  kill(): Promise<void>;
+  /** Stops it if running and removes the temp dir. */
+  dispose(): Promise<void>;
+  /** influxd's own log (stderr), for diagnosing a failing test. */
+  log(): string;
+}
+
+/**
+ * Starts the real influxd (1.x) on 127.0.0.1 with a generated config: free ports for HTTP and for
+ * the RPC (backup/restore) listener, which otherwise defaults to 8088 and collides between tests
+ * running in parallel; data, meta and WAL in a temp dir; no usage reporting, no `_internal`
+ * monitoring database, and only errors logged. Resolves once `/ping` answers 204.
+ */
+export async function startInfluxd(): Promise<Influxd> {
+  if (!influxdAvailable()) throw new Error(`${INFLUXD_BIN} is not installed`);
+  const port = await freePort();
+  const rpcPort = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'influxd-'));
+  for (const sub of ['meta', 'data', 'wal']) mkdirSync(join(dataDir, sub));
+  const confPath = join(dataDir, 'influxdb.conf');
+  writeFileSync(
+    confPath,
+    [
+      'reporting-enabled = false',
+      `bind-address = "127.0.0.1:${rpcPort}"`,
+      '[meta]',
+      `  dir = "${join(dataDir, 'meta')}"`,
+      '  logging-enabled = false',
+      '[data]',
+      `  dir = "${join(dataDir, 'data')}"`,
+      `  wal-dir = "${join(dataDir, 'wal')}"`,
+      '  query-log-enabled = false',
+      '[monitor]',
+      '  store-enabled = false',
+      '[subscriber]',
+      '  enabled = false',
+      '[http]',
+      `  bind-address = "127.0.0.1:${port}"`,
+      '  log-enabled = false',
+      '  suppress-write-log = true',
+      '  pprof-enabled = false',
+      '[logging]',
+      '  level = "error"',
+      '  suppress-logo = true',
+      '[continuous_queries]',
+      '  log-enabled = false',
+      '  run-interval = "1s"',
+      '',
+    ].join('\n'),
+  );
+
+  const url = `http://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  let logText = '';
+
+  const exited = (proc: ChildProcess): Promise<void> =>
+    proc.exitCode !== null || proc.signalCode !== null
+      ? Promise.resolve()
+      : new Promise((resolve) => proc.once('exit', () => resolve()));
+
+  async function start(): Promise<void> {
+    const proc = spawn(INFLUXD_BIN, ['-config', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = proc;
+    proc.stderr?.setEncoding('utf8');
+    proc.stderr?.on('data', (chunk: string) => {
+      logText += chunk;
+    });
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline) {
+      if (proc.exitCode !== null || proc.signalCode !== null) {
+        throw new Error(`influxd exited (${proc.exitCode ?? proc.signalCode}) while starting:\n${logText}`);
+      }
+      if (await pings(url)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    proc.kill('SIGKILL');
+    throw new Error(`influxd did not answer /ping on ${port} within 20 s:\n${logText}`);
+  }
+
+  async function signal(sig: NodeJS.Signals): Promise<void> {
+    const proc = child;
+    child = undefined;
+    if (!proc) return;
+    const done = exited(proc);
+    proc.kill(sig);
+    await done;
+  }
+
+  await start();
+  return {
+    url,
+    port,
+    dataDir,
+    stop: () => signal('SIGTERM'),
+    kill: () => signal('SIGKILL'),
+    async restart() {
+      await signal('SIGTERM');
+      await start();
+    },
+    async dispose() {
+      await signal('SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    log: () => logText,
+  };
+}
+
+async function pings(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(`${url}/ping`, { signal: AbortSignal.timeout(1000) });
+    await res.arrayBuffer();
+    return res.status === 204;
+  } catch {
+    return false;
+  }
+}
