@@ -8,6 +8,7 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
 import { createLogger } from '../gateway/log.ts';
 import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
+import { runIngest } from '../services/ingest/run.ts';
 import { startFarm } from '../simulators/farm.ts';
 import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoBusCount, demoCampus } from '../simulators/campus/demo-campus.ts';
@@ -147,6 +148,25 @@ program
   );
 
 program
+  .command('ingest')
+  .description('Store every reading from MQTT in the configured store (InfluxDB or embedded SQLite)')
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .option('--mqtt <url>', 'broker URL (overrides the file)')
+  .option('--instance <name>', 'instance name; several instances share the load', '1')
+  .addOption(new Option('--log-level <level>').default('info'))
+  .action((opts: { config: string; mqtt?: string; instance: string; logLevel: string }) =>
+    guarded(async () => {
+      const campus = loadCampus(opts.config);
+      const logger = createLogger(opts.logLevel);
+      const mqtt = mqttFor(campus, opts.mqtt);
+      if (!mqtt) throw new Error('ingest needs a broker: set mqtt.url in the campus file or pass --mqtt');
+      const running = await runIngest(campus, mqtt, { logger, instance: opts.instance });
+      logger.info({ store: campus.config.storage.influx ? 'influx' : 'sqlite' }, 'ingest started');
+      onShutdown(() => running.stop());
+    }),
+  );
+
+program
   .command('simulate')
   .description("Serve a campus file's TCP buses from a simulated meter farm")
   .requiredOption('-c, --config <file>', 'campus YAML file')
@@ -196,6 +216,12 @@ program
           );
         }
       }
+      // Aedes speaks MQTT 3.1.1, so the demo's single ingest subscribes plainly, without MQTT 5.
+      const ingest = await runIngest(
+        campus,
+        { url: broker.url },
+        { logger, shareGroup: null, protocolVersion: 4 },
+      );
       const meters = gateways.reduce((n, g) => n + g.status().meters!, 0);
       console.log(`campus-energy demo: ${campus.config.campus.name}`);
       console.log(
@@ -204,6 +230,7 @@ program
       console.log(`  MQTT broker (embedded): ${broker.url}`);
       console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
       console.log(`             or:  mosquitto_sub -p ${broker.port} -t 'campus/v1/#' -v`);
+      console.log(`  readings stored in: ${join(dataDir, campus.config.storage.sqlite.path)} (SQLite)`);
       console.log('  Ctrl-C stops everything.');
       const progress = setInterval(() => {
         for (const g of gateways) {
@@ -213,10 +240,15 @@ program
             `  ${new Date().toISOString()} ${g.id}: published ${p.acked}, outbox ${s.outbox?.messages ?? 0}, broker ${p.connected ? 'connected' : 'DOWN'}`,
           );
         }
+        const i = ingest.ingest.stats();
+        console.log(
+          `  ${new Date().toISOString()} ingest: stored ${i.stored}, dead-lettered ${i.deadLettered}`,
+        );
       }, 10_000);
       onShutdown(async () => {
         clearInterval(progress);
         for (const g of gateways) await g.stop();
+        await ingest.stop();
         await farm.stop();
         await broker.close();
       });

@@ -61,6 +61,11 @@ export interface IngestOptions {
   flushMs?: number;
   /** Unacknowledged messages held at most: sent to the broker as MQTT 5 receiveMaximum (default 2 × batchSize). */
   maxUnacked?: number;
+  /**
+   * 5 (default) for shared subscriptions and the receive maximum; 4 (MQTT 3.1.1) for brokers
+   * without MQTT 5, such as the embedded Aedes broker of the demo.
+   */
+  protocolVersion?: 4 | 5;
   /** How long the broker keeps the session while ingest is away (default 7 days). */
   sessionExpirySec?: number;
   /** First delay before a failed write is retried, doubled per failure up to retryMaxMs (default 100). */
@@ -162,18 +167,25 @@ export function startIngest(options: IngestOptions): Ingest {
   let stopping = false;
   const recentlyStored = new Set<string>();
 
+  const mqtt5 = (options.protocolVersion ?? 5) === 5;
   const clientOptions: IClientOptions = {
     clientId: options.clientId,
     username: options.username,
     password: options.password,
-    protocolVersion: 5,
+    protocolVersion: mqtt5 ? 5 : 4,
     clean: false,
     reconnectPeriod: options.reconnectPeriodMs ?? 1000,
     connectTimeout: 10_000,
-    properties: {
-      sessionExpiryInterval: options.sessionExpirySec ?? 7 * 24 * 3600,
-      receiveMaximum: maxUnacked,
-    },
+    // MQTT 3.1.1 has neither: its session lasts until cleaned, and the broker's own in-flight
+    // limit is what bounds the unacknowledged messages held here.
+    ...(mqtt5
+      ? {
+          properties: {
+            sessionExpiryInterval: options.sessionExpirySec ?? 7 * 24 * 3600,
+            receiveMaximum: maxUnacked,
+          },
+        }
+      : {}),
     customHandleAcks: (topic, message, packet: IPublishPacket, cb) => {
       // Never stored or acknowledged while stopping: the broker redelivers it to the next session.
       if (!stopping)
@@ -182,6 +194,10 @@ export function startIngest(options: IngestOptions): Ingest {
     },
   };
   const client: MqttClient = mqtt.connect(options.url, clientOptions);
+  // mqtt.js 5 installs customHandleAcks only for MQTT 5 and otherwise acknowledges on receipt,
+  // which would ack a reading before it is stored. Its publish handler is the same for 3.1.1, so
+  // the hook is installed for both (a test fails if a later mqtt.js changes this).
+  client.options.customHandleAcks = clientOptions.customHandleAcks!;
   const sender = client as unknown as PacketSender;
 
   const ready = new Promise<void>((resolve, reject) => {

@@ -1,12 +1,18 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
+
+/** The broker configuration the project ships; tests run against exactly these settings. */
+export const SHIPPED_MOSQUITTO_CONF = fileURLToPath(
+  new URL('../../config/mosquitto/campus-energy.conf', import.meta.url),
+);
 
 export interface Mosquitto {
   url: string;
@@ -25,28 +31,27 @@ export interface Mosquitto {
 }
 
 export interface MosquittoOptions {
-  /** Seconds between persistence autosaves (default 1800, mosquitto's default). */
+  /** Seconds between persistence autosaves (default: the shipped configuration's). */
   autosaveInterval?: number;
 }
 
 /**
- * Starts the real mosquitto on 127.0.0.1 and a free port, with persistence in a temp dir. Queues and
- * in-flight windows are unbounded so a slow test subscriber never loses QoS 1 messages (stock
- * mosquitto drops them once a client's queue of 1000 is full).
+ * Starts the real mosquitto on 127.0.0.1 and a free port from the shipped configuration
+ * (config/mosquitto/campus-energy.conf: persistence, queue and in-flight limits sized so that no
+ * QoS 1 reading is dropped), adding only the listener, a temp persistence dir and logging.
  */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
   const confPath = join(dataDir, 'mosquitto.conf');
   const lines = [
+    `# ${SHIPPED_MOSQUITTO_CONF}`,
+    readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8'),
+    '# test additions',
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
-    'persistence true',
     `persistence_location ${dataDir}/`,
-    `autosave_interval ${options.autosaveInterval ?? 1800}`,
-    'max_queued_messages 0',
-    'max_queued_bytes 0',
-    'max_inflight_messages 100',
+    ...(options.autosaveInterval === undefined ? [] : [`autosave_interval ${options.autosaveInterval}`]),
     'set_tcp_nodelay true',
     'log_dest stderr',
     'log_type error',

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,5 +42,10 @@ describe('campus-energy demo', () => {
       child.kill('SIGINT');
     }
     expect(await exited).toBe(0);
+    // The demo's ingest stored what the gateways published, in the embedded SQLite store.
+    const db = new Database(join(dataDir, 'store.sqlite'), { readonly: true });
+    const { n } = db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number };
+    db.close();
+    expect(n).toBeGreaterThan(0);
   }, 90_000);
 });
