@@ -86,6 +86,12 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const mosquitto = await startMosquitto();
 try {
   {
+    // What ingest itself costs (MQTT receive, validation, batching, PUBACKs), with a store that
+    // takes everything at once: no store behind one ingest instance can be faster than this.
+    const rate = await throughIngest(mosquitto, 'bench-nostore', { writeReadings: async () => {} }, BATCH);
+    rows.push(['(no store: ingest alone)', '—', fmt(rate), '—', '—']);
+  }
+  {
     const direct = SqliteStore.open({ path: join(dir, 'direct.sqlite') });
     const ceiling = await timed(async () => {
       for (let i = 0; i < N; i += BATCH) await direct.writeReadings(readings.slice(i, i + BATCH));
