@@ -1,9 +1,8 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
+import { startServerProcess } from './server-process.ts';
 
 export const INFLUXD_BIN = '/usr/bin/influxd';
 
@@ -82,59 +81,16 @@ export async function startInfluxd(): Promise<Influxd> {
   );
 
   const url = `http://127.0.0.1:${port}`;
-  let child: ChildProcess | undefined;
-  let logText = '';
-
-  const exited = (proc: ChildProcess): Promise<void> =>
-    proc.exitCode !== null || proc.signalCode !== null
-      ? Promise.resolve()
-      : new Promise((resolve) => proc.once('exit', () => resolve()));
-
-  async function start(): Promise<void> {
-    const proc = spawn(INFLUXD_BIN, ['-config', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = proc;
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk: string) => {
-      logText += chunk;
-    });
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`influxd exited (${proc.exitCode ?? proc.signalCode}) while starting:\n${logText}`);
-      }
-      if (await pings(url)) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    proc.kill('SIGKILL');
-    throw new Error(`influxd did not answer /ping on ${port} within 20 s:\n${logText}`);
-  }
-
-  async function signal(sig: NodeJS.Signals): Promise<void> {
-    const proc = child;
-    child = undefined;
-    if (!proc) return;
-    const done = exited(proc);
-    proc.kill(sig);
-    await done;
-  }
-
-  await start();
-  return {
-    url,
-    port,
+  const server = await startServerProcess({
+    name: 'influxd',
+    bin: INFLUXD_BIN,
+    args: ['-config', confPath],
     dataDir,
-    stop: () => signal('SIGTERM'),
-    kill: () => signal('SIGKILL'),
-    async restart() {
-      await signal('SIGTERM');
-      await start();
-    },
-    async dispose() {
-      await signal('SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-    log: () => logText,
-  };
+    ready: () => pings(url),
+    startTimeoutMs: 20_000,
+    what: `answer /ping on ${port}`,
+  });
+  return { url: url, port, dataDir, ...server };
 }
 
 async function pings(url: string): Promise<boolean> {

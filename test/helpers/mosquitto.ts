@@ -1,11 +1,10 @@
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
+import { startServerProcess } from './server-process.ts';
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
@@ -62,59 +61,16 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   if (process.getuid?.() === 0) lines.push(`user ${userInfo().username}`);
   writeFileSync(confPath, `${lines.join('\n')}\n`);
 
-  let child: ChildProcess | undefined;
-  let logText = '';
-
-  const exited = (proc: ChildProcess): Promise<void> =>
-    proc.exitCode !== null || proc.signalCode !== null
-      ? Promise.resolve()
-      : new Promise((resolve) => proc.once('exit', () => resolve()));
-
-  async function start(): Promise<void> {
-    const proc = spawn(MOSQUITTO_BIN, ['-c', confPath], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child = proc;
-    proc.stderr?.setEncoding('utf8');
-    proc.stderr?.on('data', (chunk: string) => {
-      logText += chunk;
-    });
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null) {
-        throw new Error(`mosquitto exited (${proc.exitCode ?? proc.signalCode}) while starting:\n${logText}`);
-      }
-      if (await accepts(port)) return;
-      await new Promise((resolve) => setTimeout(resolve, 25));
-    }
-    proc.kill('SIGKILL');
-    throw new Error(`mosquitto did not accept connections on ${port} within 10 s:\n${logText}`);
-  }
-
-  async function signal(sig: NodeJS.Signals): Promise<void> {
-    const proc = child;
-    child = undefined;
-    if (!proc) return;
-    const done = exited(proc);
-    proc.kill(sig);
-    await done;
-  }
-
-  await start();
-  return {
-    url: `mqtt://127.0.0.1:${port}`,
-    port,
+  const server = await startServerProcess({
+    name: 'mosquitto',
+    bin: MOSQUITTO_BIN,
+    args: ['-c', confPath],
     dataDir,
-    stop: () => signal('SIGTERM'),
-    kill: () => signal('SIGKILL'),
-    async restart() {
-      await signal('SIGTERM');
-      await start();
-    },
-    async dispose() {
-      await signal('SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-    log: () => logText,
-  };
+    ready: () => accepts(port),
+    startTimeoutMs: 10_000,
+    what: `accept connections on ${port}`,
+  });
+  return { url: `mqtt://127.0.0.1:${port}`, port, dataDir, ...server };
 }
 
 function accepts(port: number): Promise<boolean> {
