@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './ports.ts';
-import { startServerProcess } from './server-process.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
 
 export const INFLUXD_BIN = '/usr/bin/influxd';
 
@@ -19,21 +19,12 @@ export function influxdAvailable(): boolean {
   return false;
 }
 
-export interface Influxd {
+/** `restart()` keeps the ports and the data, meta and WAL dirs; after `kill()` only what the WAL holds survives (every acknowledged write). */
+export interface Influxd extends ServerProcess {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
   dataDir: string;
-  /** SIGTERM and wait for exit. */
-  stop(): Promise<void>;
-  /** Starts it again on the same ports with the same data, meta and WAL dirs. */
-  restart(): Promise<void>;
-  /** SIGKILL and wait for exit: only what the WAL holds survives (every acknowledged write). */
-  kill(): Promise<void>;
-  /** Stops it if running and removes the temp dir. */
-  dispose(): Promise<void>;
-  /** influxd's own log (stderr), for diagnosing a failing test. */
-  log(): string;
 }
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from './ports.ts';
-import { startServerProcess } from './server-process.ts';
+import { startServerProcess, type ServerProcess } from './server-process.ts';
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
 
@@ -13,20 +13,14 @@ export const SHIPPED_MOSQUITTO_CONF = fileURLToPath(
   new URL('../../config/mosquitto/campus-energy.conf', import.meta.url),
 );
 
-export interface Mosquitto {
+/**
+ * `stop()` lets mosquitto write its persistence file; `restart()` keeps the port and data dir (and
+ * so the saved sessions); after `kill()` nothing since the last autosave is kept.
+ */
+export interface Mosquitto extends ServerProcess {
   url: string;
   port: number;
   dataDir: string;
-  /** SIGTERM and wait for exit; mosquitto writes its persistence file on a clean exit. */
-  stop(): Promise<void>;
-  /** Starts it again on the same port with the same data dir (and so the saved sessions). */
-  restart(): Promise<void>;
-  /** SIGKILL and wait for exit: nothing is saved since the last autosave. */
-  kill(): Promise<void>;
-  /** Stops it if running and removes the temp dir. */
-  dispose(): Promise<void>;
-  /** mosquitto's own log lines (stderr), for diagnosing a failing test. */
-  log(): string;
 }
 
 export interface MosquittoOptions {
