@@ -132,6 +132,50 @@ describe('Outbox', () => {
     outbox.close();
   });
 
+  it('serves fresh rows from memory exactly as SQLite would, through partial peeks, acks, rewinds and eviction', () => {
+    const probe = Outbox.open({ path: ':memory:', maxBytes: 1_000_000 });
+    probe.append([readingItem('a', 1)]);
+    const size = probe.stats().bytes;
+    probe.close();
+
+    const outbox = Outbox.open({ path, maxBytes: size * 40 });
+    const fromDb = (afterId: number, limit: number) => {
+      // A fresh handle on the same file reads SQLite only: the reference for what peek must return.
+      const other = Outbox.open({ path, maxBytes: size * 40 });
+      try {
+        return other.peek(afterId, limit);
+      } finally {
+        other.close();
+      }
+    };
+    outbox.append(range(1, 10).map((i) => readingItem(i % 2 ? 'a' : 'b', i)));
+    const first = outbox.peek(0, 4);
+    expect(first).toEqual(fromDb(0, 4));
+    const cursor = first.at(-1)!.id;
+    expect(outbox.peek(cursor, 100)).toEqual(fromDb(cursor, 100));
+
+    // Acking what was handed out, appending more, and reading on from the cursor.
+    outbox.ack(first.map((r) => r.id));
+    outbox.append(range(11, 15).map((i) => readingItem('c', i)));
+    expect(outbox.peek(cursor, 100)).toEqual(fromDb(cursor, 100));
+
+    // A rewind (publish failed) reads everything still stored, in order.
+    expect(outbox.peek(0, 100)).toEqual(fromDb(0, 100));
+    expect(outbox.peek(0, 100).map((r) => r.seq)).toEqual([3, 3, 4, 4, 5, 5, ...range(1, 5)]);
+
+    // Acking rows still ahead of the cursor removes them from what peek returns.
+    const ahead = outbox.peek(cursor, 2).map((r) => r.id);
+    outbox.ack(ahead);
+    expect(outbox.peek(cursor, 100)).toEqual(fromDb(cursor, 100));
+
+    // Eviction when full: the evicted rows are never served again.
+    outbox.append(range(16, 80).map((i) => readingItem('d', i)));
+    expect(outbox.stats().dropped).toBeGreaterThan(0);
+    expect(outbox.peek(cursor, 1000)).toEqual(fromDb(cursor, 1000));
+    expect(outbox.peek(0, 1000)).toEqual(fromDb(0, 1000));
+    outbox.close();
+  });
+
   it('tells listeners about each committed append', () => {
     const outbox = Outbox.open({ path, maxBytes: 10_000_000 });
     let calls = 0;
