@@ -84,7 +84,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     onlinePayload: () => JSON.stringify(status()),
     maxInFlight: gateway.outbox.maxInFlight,
     replayRatePerSec: gateway.outbox.replayRatePerSec,
-    logger: log.child({ component: 'mqtt' }),
+    logger: log, // the publisher names its own component
   });
 
   const topics = new Map<string, string>();

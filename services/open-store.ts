@@ -22,7 +22,7 @@ export async function openStore(campus: LoadedCampus, logger: Logger): Promise<R
     return InfluxStore.open({
       url: withCredentials(influx.url, influx.username, password),
       database: influx.database,
-      logger: logger.child({ component: 'influx' }),
+      logger,
     });
   }
   const path = resolve(campus.dataDir, sqlite.path);

@@ -36,7 +36,7 @@ export async function runIngest(
     meters: meterRegistry(campus),
     writer: store,
     deadLetters,
-    logger: opts.logger.child({ component: 'ingest' }),
+    logger: opts.logger,
   });
   return {
     ingest,
