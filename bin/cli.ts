@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { loadCampus, validateCampus, type LoadedCampus } from '../config/campus.ts';
@@ -9,6 +9,13 @@ import { createLogger } from '../gateway/log.ts';
 import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
 import { runIngest } from '../services/ingest/run.ts';
+import { SqliteDeadLetterStore } from '../services/ingest/dead-letters.ts';
+import { intervalConsumption } from '../services/consumption.ts';
+import { openStore } from '../services/open-store.ts';
+import { consumptionCsv, formatLocalTime, parseLocalTime } from '../services/reports.ts';
+import type { CumulativeQuantity, Step } from '../services/storage.ts';
+import { meterRegistry } from '../config/registry.ts';
+import { QUANTITIES } from '../config/schemas/quantities.ts';
 import { startFarm } from '../simulators/farm.ts';
 import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoBusCount, demoCampus } from '../simulators/campus/demo-campus.ts';
@@ -163,6 +170,83 @@ program
       const running = await runIngest(campus, mqtt, { logger, instance: opts.instance });
       logger.info({ store: campus.config.storage.influx ? 'influx' : 'sqlite' }, 'ingest started');
       onShutdown(() => running.stop());
+    }),
+  );
+
+program
+  .command('consumption')
+  .description('Interval consumption per meter from the stored registers, as CSV in the campus time zone')
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .requiredOption('-m, --meter <id...>', 'meter ids')
+  .requiredOption('--from <date>', 'start, campus time: 2026-11-01 or 2026-11-01T08:00')
+  .requiredOption('--to <date>', 'end (exclusive), campus time')
+  .addOption(new Option('--step <step>', 'interval').choices(['15m', '1h', '1d', '1mo']).default('1d'))
+  .addOption(
+    new Option('--quantity <q>', 'cumulative register')
+      .choices(['energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_kwh'])
+      .default('energy_import_kwh'),
+  )
+  .action(
+    (opts: {
+      config: string;
+      meter: string[];
+      from: string;
+      to: string;
+      step: Step;
+      quantity: CumulativeQuantity;
+    }) =>
+      guarded(async () => {
+        const campus = loadCampus(opts.config);
+        const timezone = campus.config.campus.timezone;
+        const registry = meterRegistry(campus);
+        const unknown = opts.meter.filter((m) => !registry.has(m));
+        if (unknown.length > 0) throw new Error(`not in ${opts.config}: ${unknown.join(', ')}`);
+        const from = parseLocalTime(opts.from, timezone);
+        const to = parseLocalTime(opts.to, timezone);
+        if (to <= from) throw new Error('--to must be after --from');
+        const store = await openStore(campus, createLogger('warn'));
+        try {
+          const rows = await intervalConsumption(store, {
+            meters: opts.meter,
+            quantity: opts.quantity,
+            from,
+            to,
+            step: opts.step,
+            timezone,
+          });
+          process.stdout.write(consumptionCsv(rows, timezone, QUANTITIES[opts.quantity]));
+        } finally {
+          await store.close();
+        }
+      }),
+  );
+
+program
+  .command('dead-letters')
+  .description('What ingest refused, and why')
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .addOption(new Option('--limit <n>', 'newest messages to show').default('20').argParser(Number))
+  .action((opts: { config: string; limit: number }) =>
+    guarded(async () => {
+      const campus = loadCampus(opts.config);
+      const path = resolve(campus.dataDir, campus.config.ingest.deadLetterPath);
+      if (!existsSync(path)) {
+        console.log(`no dead letters: ${path} does not exist (ingest has not refused anything yet)`);
+        return;
+      }
+      const store = SqliteDeadLetterStore.open({ path });
+      try {
+        const { total, byCode } = store.counts();
+        console.log(`${total} dead letters in ${path}`);
+        for (const [code, n] of Object.entries(byCode)) console.log(`  ${code}: ${n}`);
+        for (const d of store.recent(opts.limit)) {
+          console.log(
+            `${formatLocalTime(d.ts, campus.config.campus.timezone)} ${d.code} ${d.topic}: ${d.reason}`,
+          );
+        }
+      } finally {
+        store.close();
+      }
     }),
   );
 
