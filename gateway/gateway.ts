@@ -13,7 +13,7 @@ import { openModbusTransport } from '../adapters/modbus/client.ts';
 import { startPublisher, type Publisher } from '../adapters/mqtt/publisher.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { BusPoller } from './bus-poller.ts';
-import { ReadingWriter } from './reading-writer.ts';
+import { PollBatcher } from './poll-batcher.ts';
 import { HealthPublisher } from './health-publisher.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 
@@ -88,7 +88,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   });
 
   const topics = new Map<string, string>();
-  const writer = new ReadingWriter({
+  const batcher = new PollBatcher({
     outbox,
     topicOf: (meter) => {
       let topic = topics.get(meter);
@@ -97,7 +97,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     },
     logger: log.child({ component: 'outbox' }),
   });
-  const onResult = (meter: MeterConfig, result: PollResult) => writer.add(meter, result);
+  const onResult = (meter: MeterConfig, result: PollResult) => batcher.add(meter, result);
 
   const openTransport =
     opts.openTransport ??
@@ -122,7 +122,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       startedAt,
       meters: buses.reduce((n, b) => n + b.targets.length, 0),
       // Readings the disk refused for too long count as dropped, like those evicted when full.
-      outbox: (({ dropped, ...rest }) => ({ ...rest, dropped: dropped + writer.lost }))(outbox.stats()),
+      outbox: (({ dropped, ...rest }) => ({ ...rest, dropped: dropped + batcher.lost }))(outbox.stats()),
     };
   }
 
@@ -151,7 +151,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     async stop() {
       clearInterval(healthTimer);
       await Promise.all(buses.map((b) => b.stop()));
-      writer.close();
+      batcher.close();
       // Readings already taken get a short chance to leave; whatever does not stays in the
       // outbox and goes out on the next start.
       await publisher.drained(STOP_DRAIN_MS);

@@ -1,7 +1,7 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { socatAvailable, startPtyPair } from '../helpers/socat.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { subscribeReadings, type ReadingSubscription } from '../../adapters/mqtt/subscriber.ts';
@@ -15,9 +15,7 @@ import { startSerialServer, type SerialModbusServer } from '../../simulators/mod
 import { valueMismatches } from '../helpers/field.ts';
 import { waitFor } from '../helpers/readings.ts';
 
-// CI installs socat; only a developer machine without it may skip this.
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
-if (!hasSocat && process.env.CI) throw new Error('socat is required in CI (apt-get install socat)');
+const hasSocat = socatAvailable();
 
 describe.skipIf(!hasSocat)('Modbus RTU over a real serial line (socat pseudo-terminal pair)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'campus-rtu-'));
@@ -37,21 +35,14 @@ describe.skipIf(!hasSocat)('Modbus RTU over a real serial line (socat pseudo-ter
         clock: () => FROZEN,
       }),
   );
-  let socat: ChildProcess;
+  let socat: { close(): void };
   let server: SerialModbusServer;
   let broker: Awaited<ReturnType<typeof startEmbeddedBroker>>;
   let sub: ReadingSubscription;
   let gw: RunningGateway | undefined;
 
   beforeAll(async () => {
-    socat = spawn(
-      'socat',
-      ['-d', '-d', `pty,raw,echo=0,link=${meterEnd}`, `pty,raw,echo=0,link=${gatewayEnd}`],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await waitFor(() => existsSync(meterEnd) && existsSync(gatewayEnd), 5_000, 'socat pseudo-terminals');
+    socat = await startPtyPair(meterEnd, gatewayEnd);
     server = await startSerialServer({ path: meterEnd, lookup: lookupOf(meters), baudRate: 9600 });
     broker = await startEmbeddedBroker({ port: 0 });
     sub = await subscribeReadings({ url: broker.url, topic: 'campus/v1/+/+/+/reading' });
@@ -62,7 +53,7 @@ describe.skipIf(!hasSocat)('Modbus RTU over a real serial line (socat pseudo-ter
     await sub?.close();
     await broker?.close();
     await server?.close();
-    socat?.kill();
+    socat?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -1,16 +1,14 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { socatAvailable, startPtyPair } from '../helpers/socat.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lookupOf } from '../../simulators/farm.ts';
 import { SimMeter } from '../../simulators/meters/sim-meter.ts';
 import { startSerialServer, type SerialModbusServer } from '../../simulators/modbus/serial-server.ts';
 import { ModbusRTU, closeClient, manualClock, readAll, relayMeterLike, sdm630Like } from './fixtures.ts';
 
-const hasSocat = spawnSync('socat', ['-V']).status === 0;
-// CI installs socat; only a developer machine without it may skip this.
-if (!hasSocat && process.env.CI) throw new Error('socat is required in CI (apt-get install socat)');
+const hasSocat = socatAvailable();
 
 describe.skipIf(!hasSocat)('RTU over a serial line (socat pseudo-terminals)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'campus-energy-serial-'));
@@ -28,21 +26,12 @@ describe.skipIf(!hasSocat)('RTU over a serial line (socat pseudo-terminals)', ()
       clock: clock.now,
     }),
   ];
-  let socat: ChildProcess;
+  let socat: { close(): void };
   let server: SerialModbusServer;
   const client = new ModbusRTU();
 
   beforeAll(async () => {
-    socat = spawn(
-      'socat',
-      ['-d', '-d', `pty,raw,echo=0,link=${serverEnd}`, `pty,raw,echo=0,link=${clientEnd}`],
-      {
-        stdio: 'ignore',
-      },
-    );
-    for (let i = 0; i < 100 && !(existsSync(serverEnd) && existsSync(clientEnd)); i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    socat = await startPtyPair(serverEnd, clientEnd);
     server = await startSerialServer({ path: serverEnd, lookup: lookupOf(meters) });
     await client.connectRTUBuffered(clientEnd, { baudRate: 9600 });
     client.setTimeout(500);
@@ -51,7 +40,7 @@ describe.skipIf(!hasSocat)('RTU over a serial line (socat pseudo-terminals)', ()
   afterAll(async () => {
     await closeClient(client);
     await server?.close();
-    socat?.kill();
+    socat?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -4,7 +4,7 @@ import type { Reading } from '../config/schemas/reading.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { PollResult } from './types.ts';
 
-export interface ReadingWriterOptions {
+export interface PollBatcherOptions {
   outbox: Outbox;
   topicOf: (meter: string) => string;
   logger: Logger;
@@ -23,7 +23,7 @@ export interface ReadingWriterOptions {
  * like a gap. If the disk refuses a batch, the results are kept and retried; only beyond
  * `maxHeld` are the oldest dropped, and those are counted.
  */
-export class ReadingWriter {
+export class PollBatcher {
   private pending: { meter: string; result: PollResult }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private retryAt = 0;
@@ -33,7 +33,7 @@ export class ReadingWriter {
   /** Results dropped because the outbox refused them for too long. */
   lost = 0;
 
-  constructor(private readonly opts: ReadingWriterOptions) {
+  constructor(private readonly opts: PollBatcherOptions) {
     this.maxDelayMs = opts.maxDelayMs ?? 10;
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxHeld = opts.maxHeld ?? 100_000;
