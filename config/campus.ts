@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, formatPath, zodProblems } from './errors.ts';
 import { BUILTIN_PROFILE_DIR, loadProfiles, type ProfileRegistry } from './profiles.ts';
-import { CampusSchema, type CampusConfig } from './schemas/campus.ts';
+import { CampusSchema, type CampusConfig, type OpcuaNodeConfig } from './schemas/campus.ts';
+import { QUANTITIES, unitFactor, type Quantity } from './schemas/quantities.ts';
 import { lineOf } from './yaml-lines.ts';
 
 export interface LoadedCampus {
@@ -132,6 +133,23 @@ export function crossCheck(config: CampusConfig, profiles: ProfileRegistry): Pro
               path: [...mPath, 'kind'],
               message: `meter kind ${m.kind} but profile ${m.profile} is a ${profile.kind} meter`,
             });
+          }
+          parents.set(m.id, { parent: m.parent, path: mPath });
+        });
+      });
+      gw.opcua.forEach((dev, di) => {
+        const devPath = [...gwPath, 'opcua', di];
+        unique(`device of gateway ${gw.id}`, dev.id, devPath);
+        dev.meters.forEach((m, mi) => {
+          const mPath = [...devPath, 'meters', mi];
+          unique('meter', m.id, mPath);
+          for (const [quantity, node] of Object.entries(m.nodes) as [Quantity, OpcuaNodeConfig][]) {
+            if (node.unit && unitFactor(node.unit, quantity) === undefined) {
+              problems.push({
+                path: [...mPath, 'nodes', quantity, 'unit'],
+                message: `unit ${node.unit} does not fit quantity ${quantity} (${QUANTITIES[quantity]})`,
+              });
+            }
           }
           parents.set(m.id, { parent: m.parent, path: mPath });
         });

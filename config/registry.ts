@@ -15,6 +15,9 @@ export function meterRegistry(campus: LoadedCampus): ReadonlyMap<string, MeterPl
       for (const bus of gateway.buses) {
         for (const m of bus.meters) out.set(m.id, { site: site.id, gateway: gateway.id, kind: m.kind });
       }
+      for (const device of gateway.opcua) {
+        for (const m of device.meters) out.set(m.id, { site: site.id, gateway: gateway.id, kind: m.kind });
+      }
     }
   }
   return out;

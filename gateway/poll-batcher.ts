@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import type { MeterConfig } from '../config/schemas/campus.ts';
-import type { Reading } from '../config/schemas/reading.ts';
+import { deviceClockInvalid, type Reading } from '../config/schemas/reading.ts';
 import type { Outbox } from './outbox/outbox.ts';
 import type { PollResult } from './types.ts';
 
@@ -39,7 +38,7 @@ export class PollBatcher {
     this.maxHeld = opts.maxHeld ?? 100_000;
   }
 
-  add(meter: MeterConfig, result: PollResult): void {
+  add(meter: { readonly id: string }, result: PollResult): void {
     this.pending.push({ meter: meter.id, result });
     if (this.pending.length >= this.maxBatch && Date.now() >= this.retryAt) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
@@ -86,7 +85,20 @@ export class PollBatcher {
 export function toReading(meter: string, seq: number, result: PollResult): Reading {
   if ('error' in result)
     return { meter, ts: result.ts, seq, quality: 'error', values: {}, error: result.error };
-  const reading: Reading = { meter, ts: result.ts, seq, quality: 'good', values: result.values };
-  if (result.deviceTs !== undefined) reading.deviceTs = result.deviceTs;
+  const reading: Reading = {
+    meter,
+    ts: result.ts,
+    seq,
+    quality: result.quality ?? 'good',
+    values: result.values,
+  };
+  let flags = result.flags;
+  if (result.deviceTs !== undefined) {
+    reading.deviceTs = result.deviceTs;
+    // The meter's clock is reported as it is, but a reset or wildly drifting clock is called out
+    // so nothing downstream mistakes it for the time of the reading.
+    if (deviceClockInvalid(result.deviceTs, result.ts)) flags = [...(flags ?? []), 'DEVICE_CLOCK_INVALID'];
+  }
+  if (flags?.length) reading.flags = flags;
   return reading;
 }

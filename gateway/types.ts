@@ -3,7 +3,14 @@ import type { Quantity } from '../config/schemas/quantities.ts';
 
 /** What one poll of one meter produced: values, or the reason there are none. */
 export type PollResult =
-  | { ts: number; values: Partial<Record<Quantity, number>>; deviceTs?: number }
+  | {
+      ts: number;
+      values: Partial<Record<Quantity, number>>;
+      deviceTs?: number;
+      /** Default good; uncertain needs flags saying why. */
+      quality?: 'good' | 'uncertain';
+      flags?: string[];
+    }
   | { ts: number; error: ReadingError };
 
 /**

@@ -35,7 +35,8 @@ function stringField(value: string): string {
  * One reading as one line of InfluxDB line protocol, with a millisecond timestamp (write with
  * `precision=ms`). Tags, sorted by key as InfluxDB prefers: `gateway`, `kind`, `meter`, `site`.
  * Fields: each quantity present (float), `quality` (string), `seq` (integer), and where present
- * `device_ts` (integer, UTC ms), `error_code` and `error_message` (strings).
+ * `device_ts` (integer, UTC ms), `error_code` and `error_message` (strings), `flags` (string,
+ * comma-separated codes).
  *
  * The adapter's write path and the benchmark's raw ceiling both use this function, so that they
  * write the very same points.
@@ -56,6 +57,7 @@ export function formatReading(r: StoredReading): string {
   if (r.error) {
     line += `,error_code=${stringField(r.error.code)},error_message=${stringField(r.error.message)}`;
   }
+  if (r.flags?.length) line += `,flags=${stringField(r.flags.join(','))}`;
   if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.seq)) {
     throw new InfluxFormatError(`${r.meter}: ts and seq must be integers`);
   }

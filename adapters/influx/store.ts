@@ -672,7 +672,8 @@ function toReading(tags: Record<string, string>, columns: string[], row: unknown
   const values: Partial<Record<Quantity, number>> = {};
   let ts = 0;
   let seq = 0;
-  let quality: 'good' | 'error' = 'good';
+  let quality: StoredReading['quality'] = 'good';
+  let flags: string[] | undefined;
   let deviceTs: number | undefined;
   let code: string | undefined;
   let message: string | undefined;
@@ -682,7 +683,8 @@ function toReading(tags: Record<string, string>, columns: string[], row: unknown
     if (v === null || v === undefined) continue;
     if (col === 'time') ts = Number(v);
     else if (col === 'seq') seq = Number(v);
-    else if (col === 'quality') quality = v === 'error' ? 'error' : 'good';
+    else if (col === 'quality') quality = v === 'error' || v === 'uncertain' ? v : 'good';
+    else if (col === 'flags') flags = String(v).split(',');
     else if (col === 'device_ts') deviceTs = Number(v);
     else if (col === 'error_code') code = String(v);
     else if (col === 'error_message') message = String(v);
@@ -700,5 +702,6 @@ function toReading(tags: Record<string, string>, columns: string[], row: unknown
   };
   if (deviceTs !== undefined) reading.deviceTs = deviceTs;
   if (code !== undefined) reading.error = { code, message: message ?? '' };
+  if (flags !== undefined) reading.flags = flags;
   return reading;
 }

@@ -43,8 +43,11 @@ const QUANTITY_SET = new Set<string>(QUANTITY_COLUMNS);
 
 const QUALITY_GOOD = 0;
 const QUALITY_ERROR = 1;
+const QUALITY_UNCERTAIN = 2;
+const QUALITY_CODE = { good: QUALITY_GOOD, error: QUALITY_ERROR, uncertain: QUALITY_UNCERTAIN } as const;
+const QUALITY_NAME = ['good', 'error', 'uncertain'] as const;
 
-const READING_COLUMNS = `seq, ts, quality, device_ts, error_code, error_message, ${QUANTITY_COLUMNS.join(', ')}`;
+const READING_COLUMNS = `seq, ts, quality, device_ts, error_code, error_message, flags, ${QUANTITY_COLUMNS.join(', ')}`;
 const VALUE_DEFS = QUANTITY_COLUMNS.map((q) => `${q} REAL`).join(',\n  ');
 
 const SCHEMA = `
@@ -63,6 +66,7 @@ CREATE TABLE IF NOT EXISTS readings (
   device_ts INTEGER,
   error_code TEXT,
   error_message TEXT,
+  flags TEXT,
   ${VALUE_DEFS},
   PRIMARY KEY (meter_id, ts, seq)
 ) WITHOUT ROWID;
@@ -78,6 +82,7 @@ CREATE TABLE IF NOT EXISTS latest (
   device_ts INTEGER,
   error_code TEXT,
   error_message TEXT,
+  flags TEXT,
   ${VALUE_DEFS}
 );
 `;
@@ -89,6 +94,7 @@ type Row = [
   deviceTs: number | null,
   errorCode: string | null,
   errorMessage: string | null,
+  flags: string | null,
   ...values: (number | null)[],
 ];
 
@@ -107,21 +113,22 @@ function toRow(r: StoredReading): Row {
   return [
     r.seq,
     r.ts,
-    r.quality === 'good' ? QUALITY_GOOD : QUALITY_ERROR,
+    QUALITY_CODE[r.quality],
     r.deviceTs ?? null,
     r.error?.code ?? null,
     r.error?.message ?? null,
+    r.flags?.length ? r.flags.join(',') : null,
     ...QUANTITY_COLUMNS.map((q) => r.values[q] ?? null),
   ];
 }
 
 function fromRow(meter: string, site: string, gateway: string, kind: MeterKind, row: Row): StoredReading {
-  const [seq, ts, quality, deviceTs, errorCode, errorMessage, ...values] = row;
+  const [seq, ts, quality, deviceTs, errorCode, errorMessage, flags, ...values] = row;
   const reading: StoredReading = {
     meter,
     ts,
     seq,
-    quality: quality === QUALITY_GOOD ? 'good' : 'error',
+    quality: QUALITY_NAME[quality] ?? 'error',
     values: {},
     site,
     gateway,
@@ -132,7 +139,22 @@ function fromRow(meter: string, site: string, gateway: string, kind: MeterKind, 
   });
   if (deviceTs !== null) reading.deviceTs = deviceTs;
   if (errorCode !== null) reading.error = { code: errorCode, message: errorMessage ?? '' };
+  if (flags !== null) reading.flags = flags.split(',');
   return reading;
+}
+
+/**
+ * A store written by an older version lacks the columns of quantities and fields added since;
+ * they are added empty (SQLite's ADD COLUMN rewrites nothing), so old readings stay as stored.
+ */
+function addMissingColumns(db: Database.Database): void {
+  for (const table of ['readings', 'latest']) {
+    const have = new Set(
+      (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name),
+    );
+    if (!have.has('flags')) db.exec(`ALTER TABLE ${table} ADD COLUMN flags TEXT`);
+    for (const q of QUANTITY_COLUMNS) if (!have.has(q)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${q} REAL`);
+  }
 }
 
 function isNewer(a: StoredReading, b: StoredReading): boolean {
@@ -162,6 +184,7 @@ export class SqliteStore implements ReadingStore {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? 64) * 1024)}`);
     this.db.exec(SCHEMA);
+    addMissingColumns(this.db);
     for (const m of this.db.prepare('SELECT id, name, site, gateway, kind FROM meters').all() as (MeterRow & {
       name: string;
     })[]) {
@@ -170,7 +193,7 @@ export class SqliteStore implements ReadingStore {
     this.insertMeter = this.db.prepare('INSERT INTO meters (name, site, gateway, kind) VALUES (?, ?, ?, ?)');
     this.updateMeter = this.db.prepare('UPDATE meters SET site = ?, gateway = ?, kind = ? WHERE id = ?');
     const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
-    const nReading = 6 + QUANTITY_COLUMNS.length;
+    const nReading = 7 + QUANTITY_COLUMNS.length;
     this.insertReading = this.db.prepare(
       `INSERT OR IGNORE INTO readings (meter_id, ${READING_COLUMNS}) VALUES (${placeholders(1 + nReading)})`,
     );

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { QuantitySchema, UnitSchema } from './quantities.ts';
 
 /**
  * The campus file: one YAML document describing sites, their gateways, the buses each gateway
@@ -110,6 +111,109 @@ export const RtuBusSchema = z
 export const BusSchema = z.discriminatedUnion('type', [TcpBusSchema, RtuOverTcpBusSchema, RtuBusSchema]);
 export type BusConfig = z.infer<typeof BusSchema>;
 
+/** A value in an OPC UA server: a node id, or a browse path from the Objects folder. */
+export const OpcuaNodeSchema = z.preprocess(
+  (v) => (typeof v === 'string' ? { nodeId: v } : v),
+  z
+    .object({
+      nodeId: z
+        .string()
+        .regex(/^(ns=\d+;)?[isgb]=.+$/, 'expected a node id like ns=2;s=Feeder1.Energy or i=2258')
+        .optional(),
+      browsePath: z
+        .string()
+        .regex(/^\/.+/, 'expected a browse path from Objects like /2:Substation1/2:Feeder1/2:Energy')
+        .optional(),
+      unit: UnitSchema.optional().describe("The server's engineering unit; default: the quantity's own"),
+      deadband: z
+        .object({ type: z.enum(['absolute', 'percent']), value: z.number().nonnegative() })
+        .strict()
+        .optional()
+        .describe('Data-change filter of the monitored item, where the server supports it'),
+    })
+    .strict()
+    .refine((n) => (n.nodeId === undefined) !== (n.browsePath === undefined), {
+      message: 'give exactly one of nodeId and browsePath',
+    }),
+);
+export type OpcuaNodeConfig = z.infer<typeof OpcuaNodeSchema>;
+
+export const OpcuaMeterSchema = z
+  .object({
+    id: Id.describe('Unique campus-wide, shared with Modbus meters'),
+    kind: z.enum(['electricity', 'water', 'heat']),
+    pollInterval: DurationSchema.default(60_000).describe(
+      'A reading at least this often; with a subscription also on every change',
+    ),
+    parent: Id.optional(),
+    account: z.string().min(1).optional(),
+    name: z.string().optional(),
+    nodes: z
+      .partialRecord(QuantitySchema, OpcuaNodeSchema)
+      .refine((n) => Object.keys(n).length > 0, 'map at least one quantity to a node'),
+  })
+  .strict();
+export type OpcuaMeterConfig = z.infer<typeof OpcuaMeterSchema>;
+
+const OpcuaIdentitySchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('anonymous') }).strict(),
+  z
+    .object({
+      type: z.literal('username'),
+      username: z.string().min(1),
+      passwordEnv: z.string().min(1).describe('Environment variable holding the password'),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('certificate'),
+      certificateFile: z.string().min(1).describe('PEM, relative to the campus file'),
+      privateKeyFile: z.string().min(1).describe('PEM, relative to the campus file'),
+    })
+    .strict(),
+]);
+
+export const SECURITY_POLICIES = [
+  'None',
+  'Basic256Sha256',
+  'Aes128_Sha256_RsaOaep',
+  'Aes256_Sha256_RsaPss',
+] as const;
+
+/** A substation's SCADA or protocol gateway speaking OPC UA. */
+export const OpcuaDeviceSchema = z
+  .object({
+    id: Id,
+    endpoint: z.string().regex(/^opc\.tcp:\/\/[^/:]+(:\d+)?(\/.*)?$/, 'expected opc.tcp://host:port/path'),
+    securityMode: z.enum(['None', 'Sign', 'SignAndEncrypt']).default('SignAndEncrypt'),
+    securityPolicy: z.enum(SECURITY_POLICIES).default('Basic256Sha256'),
+    identity: OpcuaIdentitySchema.prefault({ type: 'anonymous' }),
+    mode: z
+      .enum(['subscribe', 'poll'])
+      .default('subscribe')
+      .describe('subscribe: monitored items, falling back to polled reads where the server refuses them'),
+    publishingInterval: DurationSchema.default(500),
+    samplingInterval: DurationSchema.default(250),
+    queueSize: z.number().int().min(1).max(1000).default(10),
+    timeout: DurationSchema.default(10_000).describe('Per request and for connecting'),
+    reconnect: z
+      .object({ baseBackoff: DurationSchema.default(1_000), maxBackoff: DurationSchema.default(60_000) })
+      .strict()
+      .prefault({}),
+    meters: z.array(OpcuaMeterSchema).default([]),
+  })
+  .strict()
+  .superRefine((d, ctx) => {
+    if ((d.securityMode === 'None') !== (d.securityPolicy === 'None')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['securityPolicy'],
+        message: `security mode ${d.securityMode} needs ${d.securityMode === 'None' ? 'policy None' : 'a policy other than None'}`,
+      });
+    }
+  });
+export type OpcuaDeviceConfig = z.infer<typeof OpcuaDeviceSchema>;
+
 export const OutboxSchema = z
   .object({
     path: z
@@ -133,6 +237,11 @@ export const GatewaySchema = z
     healthInterval: DurationSchema.default(30_000),
     outbox: OutboxSchema,
     buses: z.array(BusSchema).default([]),
+    opcua: z.array(OpcuaDeviceSchema).default([]).describe('OPC UA servers (substations)'),
+    pkiDir: z
+      .string()
+      .optional()
+      .describe('OPC UA certificates, relative to the campus file; default <dataDir>/<gateway>-pki'),
   })
   .strict();
 export type GatewayConfig = z.infer<typeof GatewaySchema>;

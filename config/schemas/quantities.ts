@@ -23,6 +23,8 @@ export const QUANTITIES = {
   supply_c: 'degC',
   return_c: 'degC',
   relay_closed: '1',
+  /** A feeder or incomer circuit breaker: 1 closed, 0 open (substations). */
+  breaker_closed: '1',
 } as const;
 
 export type Quantity = keyof typeof QUANTITIES;
@@ -71,6 +73,7 @@ const QUANTITY_DIM: Record<Quantity, (typeof UNITS)[Unit]['dim']> = {
   supply_c: 'temperature',
   return_c: 'temperature',
   relay_closed: 'ratio',
+  breaker_closed: 'ratio',
 };
 
 /** Factor from `unit` to the canonical unit of `quantity`, or undefined if they do not fit. */

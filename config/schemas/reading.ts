@@ -12,7 +12,28 @@ import { QuantitySchema } from './quantities.ts';
  *   can tell a lost message from a missed poll.
  * - A failed poll is still a reading, with `quality: "error"`, no values and the reason: a stale
  *   value is never re-sent as if it were fresh.
+ * - `quality: "uncertain"` carries values the source itself doubts (an OPC UA Uncertain status);
+ *   its `flags` say why.
+ * - `flags` are machine-readable remarks on a reading that still carries values, e.g.
+ *   `DEVICE_CLOCK_INVALID` when the device's clock is obviously wrong (its `deviceTs` is kept as
+ *   reported but must not be trusted). See READING_FLAGS.
  */
+
+/** Remarks a gateway may attach to a reading; codes with a source prefix name that source's status. */
+export const READING_FLAGS = {
+  DEVICE_CLOCK_INVALID:
+    'The device clock is obviously wrong (before 2020, or more than a day off the gateway clock); deviceTs kept, not trusted',
+  OPCUA_UNCERTAIN: 'The OPC UA server marked the value Uncertain; the flag after it names the status code',
+} as const;
+/** Earliest device time taken as plausible: a meter whose clock reset shows 2000-01-01 or 1970. */
+export const DEVICE_CLOCK_MIN = Date.UTC(2020, 0, 1);
+/** How far a device clock may be from the gateway's before it is flagged. */
+export const DEVICE_CLOCK_MAX_SKEW_MS = 86_400_000;
+
+/** True when a device clock reading is obviously wrong compared with the gateway clock `now`. */
+export function deviceClockInvalid(deviceTs: number, now: number): boolean {
+  return deviceTs < DEVICE_CLOCK_MIN || Math.abs(deviceTs - now) > DEVICE_CLOCK_MAX_SKEW_MS;
+}
 export const ReadingErrorSchema = z
   .object({
     code: z.string().min(1).describe('Machine-readable error code, e.g. MODBUS_TIMEOUT'),
@@ -25,10 +46,14 @@ export const ReadingSchema = z
     meter: z.string().min(1).max(128),
     ts: z.number().int().nonnegative(),
     seq: z.number().int().nonnegative(),
-    quality: z.enum(['good', 'error']),
+    quality: z.enum(['good', 'uncertain', 'error']),
     values: z.partialRecord(QuantitySchema, z.number().finite()),
     deviceTs: z.number().int().nonnegative().optional(),
     error: ReadingErrorSchema.optional(),
+    flags: z
+      .array(z.string().regex(/^[A-Za-z0-9_]{1,64}$/, 'flags are codes of letters, digits and "_"'))
+      .max(16)
+      .optional(),
   })
   .strict()
   .superRefine((r, ctx) => {
@@ -38,8 +63,15 @@ export const ReadingSchema = z
     if (r.quality === 'error' && Object.keys(r.values).length > 0) {
       ctx.addIssue({ code: 'custom', path: ['values'], message: 'an error reading carries no values' });
     }
-    if (r.quality === 'good' && r.error) {
-      ctx.addIssue({ code: 'custom', path: ['error'], message: 'a good reading has no error' });
+    if (r.quality !== 'error' && r.error) {
+      ctx.addIssue({ code: 'custom', path: ['error'], message: `a ${r.quality} reading has no error` });
+    }
+    if (r.quality === 'uncertain' && !r.flags?.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['flags'],
+        message: 'an uncertain reading must say why in flags',
+      });
     }
   });
 

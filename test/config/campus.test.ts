@@ -118,6 +118,87 @@ describe('campus file', () => {
     expect(problemsOf(() => loadCampus(join(dir, 'missing.yaml'))).message).toMatch(/cannot read/);
   });
 
+  it('reads OPC UA devices: node ids or browse paths per quantity, security defaults, shared meter ids', () => {
+    const opcua = (meters: string, device = '') => `
+campus: { name: Test }
+sites:
+  - id: east
+    gateways:
+      - id: gw1
+        buses:
+          - id: line1
+            type: modbus-tcp
+            host: 127.0.0.1
+            meters:
+              - { id: B1, kind: electricity, profile: eastron-sdm630, unitId: 1, parent: SUB1-F1 }
+        opcua:
+          - id: sub1
+            endpoint: opc.tcp://10.0.0.5:4840/UA/Substation
+${device}
+            meters:
+${meters}
+`;
+    const ok = loadCampus(
+      write(
+        'opcua.yaml',
+        opcua(`              - id: SUB1-F1
+                kind: electricity
+                pollInterval: 10s
+                nodes:
+                  energy_import_kwh: { nodeId: "ns=1;s=SUB1.F1.energy_import_kwh", unit: MWh }
+                  power_kw: "ns=1;s=SUB1.F1.power_kw"
+                  breaker_closed: { browsePath: "/1:SUB1/1:F1/1:breaker_closed" }`),
+      ),
+    );
+    const dev = ok.config.sites[0]!.gateways[0]!.opcua[0]!;
+    expect(dev).toMatchObject({
+      securityMode: 'SignAndEncrypt',
+      securityPolicy: 'Basic256Sha256',
+      mode: 'subscribe',
+    });
+    expect(dev.identity).toEqual({ type: 'anonymous' });
+    expect(dev.meters[0]!.nodes.power_kw).toEqual({ nodeId: 'ns=1;s=SUB1.F1.power_kw' });
+    expect(dev.meters[0]!.pollInterval).toBe(10_000);
+
+    const bad = problemsOf(() =>
+      loadCampus(
+        write(
+          'opcua-bad.yaml',
+          opcua(
+            `              - id: B1
+                kind: electricity
+                nodes:
+                  energy_import_kwh: { nodeId: "ns=1;s=X", unit: m3 }
+                  power_kw: { nodeId: "ns=1;s=X", browsePath: "/1:X" }
+                  pf: "Feeder1.PF"`,
+            '            securityMode: None',
+          ),
+        ),
+      ),
+    );
+    const byPath = Object.fromEntries(bad.problems.map((p) => [p.path, p.message]));
+    const m = 'sites[0].gateways[0].opcua[0]';
+    expect(byPath[`${m}.securityPolicy`]).toMatch(/security mode None needs policy None/);
+    expect(byPath[`${m}.meters[0].nodes.power_kw`]).toMatch(/exactly one of nodeId and browsePath/);
+    expect(byPath[`${m}.meters[0].nodes.pf.nodeId`]).toMatch(/expected a node id/);
+    // Schema problems stop before cross-checks; the unit mismatch and duplicate id show once the
+    // schema is satisfied.
+    const cross = problemsOf(() =>
+      loadCampus(
+        write(
+          'opcua-cross.yaml',
+          opcua(`              - id: B1
+                kind: electricity
+                nodes:
+                  energy_import_kwh: { nodeId: "ns=1;s=X", unit: m3 }`),
+        ),
+      ),
+    );
+    const crossByPath = Object.fromEntries(cross.problems.map((p) => [p.path, p.message]));
+    expect(crossByPath[`${m}.meters[0].id`]).toMatch(/meter id "B1" is already used/);
+    expect(crossByPath[`${m}.meters[0].nodes.energy_import_kwh.unit`]).toMatch(/unit m3 does not fit/);
+  });
+
   it('rejects a password in the file in favour of an environment variable name', () => {
     const file = write(
       'secret.yaml',

@@ -117,6 +117,25 @@ export function storageContract(
       expect(await store.latest([meterId('a')])).toEqual([r]);
     });
 
+    it('keeps uncertain quality, flags and breaker state; series holds good values only', async () => {
+      const uncertain: StoredReading = {
+        ...good('u', 1, T0, { energy_import_kwh: 10, breaker_closed: 1 }),
+        quality: 'uncertain',
+        flags: ['OPCUA_UNCERTAIN', 'UncertainLastUsableValue'],
+      };
+      const clock: StoredReading = {
+        ...good('u', 2, T0 + MIN, { energy_import_kwh: 11, breaker_closed: 0 }),
+        deviceTs: Date.UTC(2000, 0, 1),
+        flags: ['DEVICE_CLOCK_INVALID'],
+      };
+      await store.writeReadings([uncertain, clock]);
+      expect(await store.latest([meterId('u')])).toEqual([clock]);
+      const q = { meters: [meterId('u')], from: T0, to: T0 + HOUR };
+      expect(await store.series({ ...q, quantity: 'breaker_closed' })).toEqual([
+        { meter: meterId('u'), ts: T0 + MIN, value: 0 },
+      ]);
+    });
+
     it('stores a redelivered reading (same meter and seq) once, keeping the original', async () => {
       const original = good('a', 1, T0, { energy_import_kwh: 100 });
       await store.writeReadings([original, good('a', 2, T0 + MIN, { energy_import_kwh: 101 })]);

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import type { StoredReading } from '../../services/storage.ts';
@@ -29,6 +30,35 @@ describe('SqliteStore', () => {
     site: 's',
     gateway: 'g',
     kind: 'electricity',
+  });
+
+  it('opens a store written before flags and breaker_closed existed, keeping its readings', async () => {
+    const file = path.join(dir, 'old-schema.sqlite');
+    const db = new Database(file);
+    // The table as version 0.1 created it: no flags column, no breaker_closed quantity.
+    db.exec(`CREATE TABLE meters (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, site TEXT NOT NULL,
+               gateway TEXT NOT NULL, kind TEXT NOT NULL);
+             CREATE TABLE readings (meter_id INTEGER NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL,
+               quality INTEGER NOT NULL, device_ts INTEGER, error_code TEXT, error_message TEXT,
+               energy_import_kwh REAL, PRIMARY KEY (meter_id, ts, seq)) WITHOUT ROWID;
+             CREATE TABLE latest (meter_id INTEGER PRIMARY KEY, site TEXT NOT NULL, gateway TEXT NOT NULL,
+               kind TEXT NOT NULL, seq INTEGER NOT NULL, ts INTEGER NOT NULL, quality INTEGER NOT NULL,
+               device_ts INTEGER, error_code TEXT, error_message TEXT, energy_import_kwh REAL);
+             INSERT INTO meters VALUES (1, 'E-1', 's', 'g', 'electricity');
+             INSERT INTO readings (meter_id, seq, ts, quality, energy_import_kwh) VALUES (1, 1, 1000, 0, 1);
+             INSERT INTO latest (meter_id, site, gateway, kind, seq, ts, quality, energy_import_kwh)
+               VALUES (1, 's', 'g', 'electricity', 1, 1000, 0, 1);`);
+    db.close();
+    const store = SqliteStore.open({ path: file });
+    await store.writeReadings([{ ...reading(2, 2000), values: { energy_import_kwh: 2, breaker_closed: 1 } }]);
+    expect(await store.series({ meters: ['E-1'], quantity: 'energy_import_kwh', from: 0, to: 3000 })).toEqual(
+      [
+        { meter: 'E-1', ts: 1000, value: 1 },
+        { meter: 'E-1', ts: 2000, value: 2 },
+      ],
+    );
+    expect((await store.latest(['E-1']))[0]?.values).toEqual({ energy_import_kwh: 2, breaker_closed: 1 });
+    await store.close();
   });
 
   it('keeps readings and latest across a reopen', async () => {
