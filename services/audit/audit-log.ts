@@ -1,0 +1,272 @@
+import { createHash } from 'node:crypto';
+import type { BackofficeDb, Clock } from '../backoffice/db.ts';
+import { canonicalJson } from './canonical-json.ts';
+
+/**
+ * The tamper-evident audit log: every state change of the back office, appended with who, when,
+ * what it was before and after, and why. Each entry carries the hash of the previous one, so a
+ * changed, inserted or deleted row breaks the chain from that entry on; a deleted *tail* is found
+ * by comparing with a published chain head. There is no update or delete path in this code, and
+ * triggers refuse UPDATE and DELETE on the table to anyone using the database normally.
+ */
+
+export interface AuditInput {
+  /** User name or API token name of who did it; `system:<service>` for automatic actions. */
+  actor: string;
+  /** Dotted verb, e.g. `ledger.topup`, `relay.request`, `relay.approve`, `user.create`. */
+  action: string;
+  /** What it was done to, e.g. `account:E1-101`, `relay-request:42`, `user:li.wei`. */
+  subject: string;
+  before?: unknown;
+  after?: unknown;
+  reason?: string;
+}
+
+export interface AuditEntry {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  before: unknown;
+  after: unknown;
+  reason: string | null;
+  prevHash: string;
+  hash: string;
+}
+
+export interface ChainHead {
+  seq: number;
+  hash: string;
+  at: number;
+}
+
+export type VerifyResult =
+  | { ok: true; entries: number; head: ChainHead | null }
+  | { ok: false; entries: number; firstBroken: { seq: number; problem: string } };
+
+/** The hash before the first entry. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  subject TEXT NOT NULL,
+  before TEXT,
+  after TEXT,
+  reason TEXT,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject, seq);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+`;
+
+interface Row {
+  seq: number;
+  at: number;
+  actor: string;
+  action: string;
+  subject: string;
+  before: string | null;
+  after: string | null;
+  reason: string | null;
+  prev_hash: string;
+  hash: string;
+}
+
+/** The hash of an entry: SHA-256 over the canonical JSON of every field but the hash itself. */
+export function entryHash(e: Omit<AuditEntry, 'hash'>): string {
+  return createHash('sha256')
+    .update(
+      canonicalJson({
+        seq: e.seq,
+        at: e.at,
+        actor: e.actor,
+        action: e.action,
+        subject: e.subject,
+        before: e.before ?? null,
+        after: e.after ?? null,
+        reason: e.reason ?? null,
+        prevHash: e.prevHash,
+      }),
+    )
+    .digest('hex');
+}
+
+function fromRow(r: Row): AuditEntry {
+  return {
+    seq: r.seq,
+    at: r.at,
+    actor: r.actor,
+    action: r.action,
+    subject: r.subject,
+    before: r.before === null ? null : (JSON.parse(r.before) as unknown),
+    after: r.after === null ? null : (JSON.parse(r.after) as unknown),
+    reason: r.reason,
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  };
+}
+
+export interface AuditQuery {
+  subject?: string;
+  actor?: string;
+  /** Prefix match, e.g. `relay.` */
+  action?: string;
+  from?: number;
+  to?: number;
+  afterSeq?: number;
+  limit?: number;
+}
+
+export class AuditLog {
+  private readonly insert;
+  private readonly last;
+  private readonly listeners = new Set<(e: AuditEntry) => void>();
+
+  constructor(
+    private readonly db: BackofficeDb,
+    private readonly clock: Clock = Date.now,
+  ) {
+    db.exec(SCHEMA);
+    this.insert = db.prepare(
+      `INSERT INTO audit_log (seq, at, actor, action, subject, before, after, reason, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.last = db.prepare('SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1');
+  }
+
+  /**
+   * Appends one entry. Synchronous on purpose: call it inside the same `db.transaction` as the
+   * change it records, so both commit or neither does.
+   */
+  append(input: AuditInput): AuditEntry {
+    if (!input.actor || !input.action || !input.subject) {
+      throw new Error('an audit entry needs an actor, an action and a subject');
+    }
+    const prev = this.last.get() as { seq: number; hash: string; at: number } | undefined;
+    const partial = {
+      seq: (prev?.seq ?? 0) + 1,
+      // Never earlier than the entry before, even if the wall clock stepped back.
+      at: Math.max(this.clock(), prev?.at ?? 0),
+      actor: input.actor,
+      action: input.action,
+      subject: input.subject,
+      // Round-tripped through JSON so the stored, hashed and returned values are the same.
+      before: input.before === undefined ? null : (JSON.parse(canonicalJson(input.before)) as unknown),
+      after: input.after === undefined ? null : (JSON.parse(canonicalJson(input.after)) as unknown),
+      reason: input.reason ?? null,
+      prevHash: prev?.hash ?? GENESIS_HASH,
+    };
+    const entry: AuditEntry = { ...partial, hash: entryHash(partial) };
+    this.insert.run(
+      entry.seq,
+      entry.at,
+      entry.actor,
+      entry.action,
+      entry.subject,
+      entry.before === null ? null : canonicalJson(entry.before),
+      entry.after === null ? null : canonicalJson(entry.after),
+      entry.reason,
+      entry.prevHash,
+      entry.hash,
+    );
+    for (const l of this.listeners) queueMicrotask(() => l(entry));
+    return entry;
+  }
+
+  /** Called after each append (on a microtask, outside the caller's transaction). */
+  onAppend(listener: (e: AuditEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  head(): ChainHead | null {
+    const r = this.last.get() as ChainHead | undefined;
+    return r ?? null;
+  }
+
+  query(q: AuditQuery = {}): AuditEntry[] {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.subject !== undefined) (where.push('subject = ?'), args.push(q.subject));
+    if (q.actor !== undefined) (where.push('actor = ?'), args.push(q.actor));
+    if (q.action !== undefined)
+      (where.push("action LIKE ? ESCAPE '\\'"), args.push(`${q.action.replace(/[\\%_]/g, '\\$&')}%`));
+    if (q.from !== undefined) (where.push('at >= ?'), args.push(q.from));
+    if (q.to !== undefined) (where.push('at < ?'), args.push(q.to));
+    if (q.afterSeq !== undefined) (where.push('seq > ?'), args.push(q.afterSeq));
+    const sql =
+      `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq` +
+      ` LIMIT ${Math.min(Math.max(1, q.limit ?? 1000), 10_000)}`;
+    return (this.db.prepare(sql).all(...args) as Row[]).map(fromRow);
+  }
+
+  /**
+   * Walks the whole chain and names the first entry that does not fit: a row whose content no
+   * longer matches its hash (edited), whose prevHash is not its predecessor's hash, or a gap in
+   * the sequence (deleted rows). With `expectedHead` (a published head), also finds a log cut
+   * short or rewritten after that head was published.
+   */
+  verify(expectedHead?: { seq: number; hash: string }): VerifyResult {
+    let prevHash = GENESIS_HASH;
+    let expectedSeq = 1;
+    let entries = 0;
+    let head: ChainHead | null = null;
+    for (const row of this.db.prepare('SELECT * FROM audit_log ORDER BY seq').iterate() as Iterable<Row>) {
+      entries++;
+      const broken = (problem: string): VerifyResult => ({
+        ok: false,
+        entries,
+        firstBroken: { seq: row.seq, problem },
+      });
+      if (row.seq !== expectedSeq) {
+        return {
+          ok: false,
+          entries,
+          firstBroken: {
+            seq: expectedSeq,
+            problem: `entry ${expectedSeq}${row.seq > expectedSeq + 1 ? `–${row.seq - 1}` : ''} missing (deleted?); next entry is ${row.seq}`,
+          },
+        };
+      }
+      let entry: AuditEntry;
+      try {
+        entry = fromRow(row);
+      } catch {
+        return broken(`entry ${row.seq} holds unreadable before/after data`);
+      }
+      if (row.prev_hash !== prevHash) {
+        return broken(`entry ${row.seq} does not follow entry ${row.seq - 1} (prevHash differs)`);
+      }
+      const { hash: _stored, ...content } = entry;
+      if (entryHash(content) !== row.hash) {
+        return broken(`entry ${row.seq} was changed after it was written (content does not match its hash)`);
+      }
+      if (expectedHead && row.seq === expectedHead.seq && row.hash !== expectedHead.hash) {
+        return broken(`entry ${row.seq} differs from the published chain head (history rewritten)`);
+      }
+      prevHash = row.hash;
+      expectedSeq++;
+      head = { seq: row.seq, hash: row.hash, at: row.at };
+    }
+    if (expectedHead && (head?.seq ?? 0) < expectedHead.seq) {
+      return {
+        ok: false,
+        entries,
+        firstBroken: {
+          seq: (head?.seq ?? 0) + 1,
+          problem: `the log ends at entry ${head?.seq ?? 0} but entry ${expectedHead.seq} was published (entries deleted)`,
+        },
+      };
+    }
+    return { ok: true, entries, head };
+  }
+}
