@@ -196,13 +196,20 @@ export class AuditLog {
   query(q: AuditQuery = {}): AuditEntry[] {
     const where: string[] = [];
     const args: (string | number)[] = [];
-    if (q.subject !== undefined) (where.push('subject = ?'), args.push(q.subject));
-    if (q.actor !== undefined) (where.push('actor = ?'), args.push(q.actor));
-    if (q.action !== undefined)
-      (where.push("action LIKE ? ESCAPE '\\'"), args.push(`${q.action.replace(/[\\%_]/g, '\\$&')}%`));
-    if (q.from !== undefined) (where.push('at >= ?'), args.push(q.from));
-    if (q.to !== undefined) (where.push('at < ?'), args.push(q.to));
-    if (q.afterSeq !== undefined) (where.push('seq > ?'), args.push(q.afterSeq));
+    const add = (clause: string, arg: string | number | undefined): void => {
+      if (arg === undefined) return;
+      where.push(clause);
+      args.push(arg);
+    };
+    add('subject = ?', q.subject);
+    add('actor = ?', q.actor);
+    add(
+      "action LIKE ? ESCAPE '\\'",
+      q.action === undefined ? undefined : `${q.action.replace(/[\\%_]/g, '\\$&')}%`,
+    );
+    add('at >= ?', q.from);
+    add('at < ?', q.to);
+    add('seq > ?', q.afterSeq);
     const sql =
       `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq` +
       ` LIMIT ${Math.min(Math.max(1, q.limit ?? 1000), 10_000)}`;
