@@ -19,6 +19,7 @@ import { QUANTITIES } from '../config/schemas/quantities.ts';
 import { startFarm } from '../simulators/farm.ts';
 import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoBusCount, demoCampus } from '../simulators/campus/demo-campus.ts';
+import { registerOpcuaCommands } from './opcua-cli.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 
@@ -362,5 +363,7 @@ program
       onShutdown(() => sub.close());
     }),
   );
+
+registerOpcuaCommands(program, { loadCampus, guarded });
 
 await program.parseAsync(process.argv);

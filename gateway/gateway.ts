@@ -2,7 +2,7 @@ import { dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../config/campus.ts';
-import type { BusConfig, GatewayConfig, MeterConfig } from '../config/schemas/campus.ts';
+import type { BusConfig, GatewayConfig } from '../config/schemas/campus.ts';
 import {
   deviceHealthTopic,
   readingTopic,
@@ -15,6 +15,8 @@ import { Outbox } from './outbox/outbox.ts';
 import { BusPoller } from './bus-poller.ts';
 import { PollBatcher } from './poll-batcher.ts';
 import { HealthPublisher } from './health-publisher.ts';
+import type { OpcuaDevice } from './opcua-device.ts';
+import { gatewayPkiDir } from './pki-dir.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 
 /** How long a clean stop waits for the outbox to drain to the broker. */
@@ -35,6 +37,7 @@ export interface RunningGateway {
   readonly id: string;
   readonly site: string;
   readonly buses: readonly BusPoller[];
+  readonly opcua: readonly OpcuaDevice[];
   readonly outbox: Outbox;
   readonly publisher: Publisher;
   status(): GatewayStatus;
@@ -97,7 +100,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     },
     logger: log.child({ component: 'outbox' }),
   });
-  const onResult = (meter: MeterConfig, result: PollResult) => batcher.add(meter, result);
+  const onResult = (meter: { readonly id: string }, result: PollResult) => batcher.add(meter, result);
 
   const openTransport =
     opts.openTransport ??
@@ -114,20 +117,48 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       }),
   );
 
+  // OPC UA servers (substations): readings through the same batcher, outbox and topics.
+  const pkiDir = gatewayPkiDir(campus, gateway.id);
+  // node-opcua is loaded only by gateways that read OPC UA: it is large, and most gateways poll
+  // Modbus lines only.
+  const opcuaModule = gateway.opcua.length > 0 ? await import('./opcua-device.ts') : undefined;
+  if (opcuaModule) (await import('../adapters/opcua/logging.ts')).routeOpcuaLogs(log);
+  const opcua = gateway.opcua.map((device) => {
+    let password: string | undefined;
+    if (device.identity.type === 'username') {
+      password = process.env[device.identity.passwordEnv];
+      if (password === undefined) {
+        throw new Error(
+          `OPC UA device ${device.id}: identity.passwordEnv names ${device.identity.passwordEnv}, which is not set in the environment`,
+        );
+      }
+    }
+    return new opcuaModule!.OpcuaDevice({
+      device,
+      pkiDir,
+      password,
+      resolveFile: (p) => resolve(dirname(campus.file), p),
+      onResult,
+      logger: log.child({ component: 'opcua', device: device.id }),
+      trustCommand: `campus-energy opcua trust --config ${campus.file} --gateway ${gateway.id}`,
+    });
+  });
+
   function status(): GatewayStatus {
     return {
       gateway: gateway.id,
       state: 'online',
       ts: Date.now(),
       startedAt,
-      meters: buses.reduce((n, b) => n + b.targets.length, 0),
+      meters:
+        buses.reduce((n, b) => n + b.targets.length, 0) + opcua.reduce((n, d) => n + d.meters.length, 0),
       // Readings the disk refused for too long count as dropped, like those evicted when full.
       outbox: (({ dropped, ...rest }) => ({ ...rest, dropped: dropped + batcher.lost }))(outbox.stats()),
     };
   }
 
   const health = new HealthPublisher(
-    buses.flatMap((b) => b.targets.map((t) => t.health)),
+    [...buses.flatMap((b) => b.targets.map((t) => t.health)), ...opcua.map((d) => d.health)],
     (device, payload) =>
       void publisher.publishRetained(deviceHealthTopic(site, gateway.id, device.device), payload),
   );
@@ -139,18 +170,23 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   healthTimer.unref();
 
   for (const bus of buses) bus.start();
-  log.info({ buses: buses.length, meters: status().meters, outbox: outboxPath }, 'gateway started');
+  for (const device of opcua) device.start();
+  log.info(
+    { buses: buses.length, opcua: opcua.length, meters: status().meters, outbox: outboxPath },
+    'gateway started',
+  );
 
   return {
     id: gateway.id,
     site,
     buses,
+    opcua,
     outbox,
     publisher,
     status,
     async stop() {
       clearInterval(healthTimer);
-      await Promise.all(buses.map((b) => b.stop()));
+      await Promise.all([...buses.map((b) => b.stop()), ...opcua.map((d) => d.stop())]);
       batcher.close();
       // Readings already taken get a short chance to leave; whatever does not stays in the
       // outbox and goes out on the next start.

@@ -1,4 +1,5 @@
 import { MODBUS_ERROR_CATALOGUE } from '../adapters/modbus/errors.ts';
+import { OPCUA_ERROR_CATALOGUE } from '../adapters/opcua/errors.ts';
 
 /**
  * Every `error.code` a reading can carry. Consumers (ingest, VEE, the dashboard) switch on
@@ -6,6 +7,7 @@ import { MODBUS_ERROR_CATALOGUE } from '../adapters/modbus/errors.ts';
  */
 export const READING_ERROR_CATALOGUE: Readonly<Record<string, string>> = Object.freeze({
   ...Object.fromEntries(Object.entries(MODBUS_ERROR_CATALOGUE).map(([code, doc]) => [code, doc.description])),
+  ...Object.fromEntries(Object.entries(OPCUA_ERROR_CATALOGUE).map(([code, doc]) => [code, doc.description])),
   BREAKER_OPEN:
     'Not polled: the meter’s circuit breaker is open after failed polls; the message names the last failure. ' +
     'Published once per poll interval so that every interval of every meter is accounted for.',
