@@ -42,6 +42,18 @@ const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
 
 /**
+ * Work that needs the line for itself (a relay write and its read-back), run by the scheduler
+ * between two polls. It gets the open transport and the bus's per-request timeout.
+ */
+export type BusJob<T> = (transport: RegisterTransport, timeoutMs: number) => Promise<T>;
+
+interface QueuedJob {
+  run: BusJob<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
  * One scheduler per physical bus: a serial line, an RTU-over-TCP converter or a Modbus TCP
  * endpoint. It keeps exactly one request in flight, because that is all an RS-485 line can carry,
  * and it protects the healthy meters on the line from a broken one:
@@ -64,6 +76,7 @@ export class BusPoller {
   private stopped = false;
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
+  private readonly jobs: QueuedJob[] = [];
 
   constructor(private readonly opts: BusPollerOptions) {
     const start = Date.now();
@@ -96,16 +109,42 @@ export class BusPoller {
     });
   }
 
+  /**
+   * Runs `job` on this bus's line between two polls, so that the line still carries one request at
+   * a time. Jobs go before any due poll (they are rare and someone is waiting for them). Rejects
+   * with MODBUS_DISCONNECTED if the bus cannot be reached, and if the poller is stopped before the
+   * job ran.
+   */
+  runBetweenPolls<T>(job: BusJob<T>): Promise<T> {
+    if (this.stopped) {
+      return Promise.reject(
+        new ModbusError('MODBUS_DISCONNECTED', `bus ${this.id}: stopped`, { device: this.id }),
+      );
+    }
+    return new Promise<T>((resolve, reject) => {
+      this.jobs.push({ run: job, resolve: resolve as (value: unknown) => void, reject });
+      this.wake?.();
+    });
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
     await this.loopDone;
+    for (const job of this.jobs.splice(0)) {
+      job.reject(new ModbusError('MODBUS_DISCONNECTED', `bus ${this.id}: stopped`, { device: this.id }));
+    }
     await this.transport?.close().catch(() => undefined);
     this.transport = null;
   }
 
   private async loop(): Promise<void> {
     while (!this.stopped) {
+      const job = this.jobs.shift();
+      if (job) {
+        await this.runJob(job);
+        continue;
+      }
       const now = Date.now();
       const { target, wakeAt } = this.pickNext(now);
       if (!target) {
@@ -113,6 +152,22 @@ export class BusPoller {
         continue;
       }
       await this.pollTarget(target, now);
+    }
+  }
+
+  private async runJob(job: QueuedJob): Promise<void> {
+    const transport = await this.ensureTransport();
+    if (!transport) {
+      job.reject(new ModbusError('MODBUS_DISCONNECTED', this.lastConnectError!.message, { device: this.id }));
+      return;
+    }
+    try {
+      job.resolve(await job.run(transport, this.opts.bus.timeout));
+    } catch (err) {
+      if ((err instanceof ModbusError && err.code === 'MODBUS_DISCONNECTED') || !transport.isOpen) {
+        await this.dropTransport();
+      }
+      job.reject(err);
     }
   }
 

@@ -19,6 +19,17 @@ export type PollResult =
  */
 export interface RegisterTransport {
   read(unitId: number, fc: 3 | 4, address: number, count: number, timeoutMs: number): Promise<number[]>;
+  /**
+   * Writes holding registers (FC6: exactly one; FC16: one or more). Optional so that read-only
+   * fakes need not implement it; a transport without it cannot switch relays.
+   */
+  writeRegisters?(
+    unitId: number,
+    address: number,
+    values: number[],
+    fc: 6 | 16,
+    timeoutMs: number,
+  ): Promise<void>;
   close(): Promise<void>;
   readonly isOpen: boolean;
 }

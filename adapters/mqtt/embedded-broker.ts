@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { Aedes } from 'aedes';
+import { Aedes, type AedesOptions } from 'aedes';
 
 /**
  * An in-process MQTT broker (Aedes, in-memory persistence) for tests and the demo. Messages queued
@@ -11,6 +11,11 @@ export interface EmbeddedBrokerOptions {
   /** 0 or absent picks a free port. */
   port?: number;
   host?: '127.0.0.1';
+  /**
+   * Authentication and authorization hooks, e.g. `aedesAuthorizer(...)` from ./acl.ts, which
+   * enforces the same ACL as the generated mosquitto files. Absent: anyone may do anything (demo).
+   */
+  auth?: Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>;
 }
 
 export interface EmbeddedBroker {
@@ -22,7 +27,7 @@ export interface EmbeddedBroker {
 
 export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): Promise<EmbeddedBroker> {
   const host = options.host ?? '127.0.0.1';
-  const broker = await Aedes.createBroker();
+  const broker = await Aedes.createBroker({ ...options.auth });
   const server = createServer((socket) => broker.handle(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

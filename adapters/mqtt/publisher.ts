@@ -3,6 +3,7 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { GatewayStatusSchema } from '../../config/schemas/reading.ts';
 import type { Outbox, OutboxRow } from '../../gateway/outbox/outbox.ts';
+import { topicMatches } from './acl.ts';
 
 /**
  * Drains the outbox to an MQTT broker at QoS 1, deleting a row only after the broker's PUBACK.
@@ -76,6 +77,21 @@ export interface Publisher {
    * it, false if it was superseded by a newer payload, failed or the publisher stopped; never rejects.
    */
   publishRetained(topic: string, payload: string): Promise<boolean>;
+  /**
+   * Publishes a QoS 1, not retained message outside the outbox (relay command acks). Queued by
+   * mqtt.js while disconnected. Resolves true on PUBACK, false on failure or after `stop()`.
+   */
+  publish(topic: string, payload: string): Promise<boolean>;
+  /**
+   * Subscribes at QoS 1 on this same connection (a gateway has one MQTT session) and calls
+   * `onMessage` for each message whose topic matches `filter`. Resolves once the broker granted
+   * the subscription; rejects if it refused it. The session is persistent, so messages sent while
+   * the gateway was offline arrive after it reconnects. The returned function unsubscribes.
+   */
+  subscribe(
+    filter: string,
+    onMessage: (topic: string, payload: Buffer) => void,
+  ): Promise<() => Promise<void>>;
   /** Resolves once the outbox is empty and nothing is in flight (for tests and orderly shutdown). */
   drained(timeoutMs?: number): Promise<boolean>;
   /** Publishes the offline status, waits (bounded) for in-flight messages, and disconnects. */
@@ -149,6 +165,18 @@ export function startPublisher(options: PublisherOptions): Publisher {
     ready = false;
   });
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt client error'));
+
+  const handlers = new Map<string, (topic: string, payload: Buffer) => void>();
+  client.on('message', (topic, payload) => {
+    for (const [filter, handler] of handlers) {
+      if (!topicMatches(filter, topic)) continue;
+      try {
+        handler(topic, payload);
+      } catch (err) {
+        log.error({ topic, err: (err as Error).message }, 'message handler failed');
+      }
+    }
+  });
 
   const unsubscribe = outbox.onAppend(schedulePump);
 
@@ -300,6 +328,38 @@ export function startPublisher(options: PublisherOptions): Publisher {
         // Only the latest state matters for a retained health message; older ones are superseded.
         for (const waiter of pendingRetained.get(topic)?.waiters ?? []) waiter(false);
         pendingRetained.set(topic, { payload, waiters: [resolve] });
+      });
+    },
+
+    publish(topic, payload) {
+      if (stopping) return Promise.resolve(false);
+      return new Promise((resolve) => {
+        client.publish(topic, payload, { qos: 1 }, (err) => {
+          if (err) log.warn({ topic, err: err.message }, 'publish failed');
+          resolve(!err);
+        });
+      });
+    },
+
+    subscribe(filter, onMessage) {
+      if (handlers.has(filter)) return Promise.reject(new Error(`already subscribed to ${filter}`));
+      handlers.set(filter, onMessage);
+      return new Promise((resolve, reject) => {
+        client.subscribe(filter, { qos: 1 }, (err) => {
+          if (err) {
+            handlers.delete(filter);
+            reject(err);
+            return;
+          }
+          resolve(
+            () =>
+              new Promise<void>((done) => {
+                handlers.delete(filter);
+                if (stopping || !client.connected) return done();
+                client.unsubscribe(filter, () => done());
+              }),
+          );
+        });
       });
     },
 

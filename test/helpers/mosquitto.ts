@@ -26,6 +26,11 @@ export interface Mosquitto extends ServerProcess {
 export interface MosquittoOptions {
   /** Seconds between persistence autosaves (default: the shipped configuration's). */
   autosaveInterval?: number;
+  /**
+   * Authentication and ACL files (e.g. from `writeBrokerConfig`): anonymous clients are then
+   * refused. Absent: anonymous access, as before.
+   */
+  auth?: { passwordFile: string; aclFile: string };
 }
 
 /**
@@ -42,7 +47,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8'),
     '# test additions',
     `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
+    ...(options.auth
+      ? [
+          'allow_anonymous false',
+          `password_file ${options.auth.passwordFile}`,
+          `acl_file ${options.auth.aclFile}`,
+        ]
+      : ['allow_anonymous true']),
     `persistence_location ${dataDir}/`,
     ...(options.autosaveInterval === undefined ? [] : [`autosave_interval ${options.autosaveInterval}`]),
     'set_tcp_nodelay true',

@@ -1,0 +1,321 @@
+import Database from 'better-sqlite3';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import { REGISTER_WIDTH, type Profile } from '../config/schemas/profile.ts';
+import {
+  RelayAckSchema,
+  SignedRelayCommandSchema,
+  commandAckTopic,
+  gatewayCommandFilter,
+  parseCommandTopic,
+  verifyCommandSignature,
+  type CommandRefusal,
+  type RelayAck,
+  type RelayState,
+  type SignedRelayCommand,
+} from '../services/control/commands.ts';
+import type { BusJob } from './bus-poller.ts';
+
+/**
+ * The gateway's side of relay control: it takes signed commands for its own meters, refuses
+ * anything it cannot trust (bad signature, expired, replayed, not its meter, no relay) without
+ * touching the line, and otherwise writes the relay through the bus's own scheduler, reads the
+ * state back and acks. Every command received gets an ack, executed or refused.
+ */
+
+/** How far a command's issuedAt may be ahead of the gateway's clock before it is refused. */
+const MAX_CLOCK_AHEAD_MS = 60_000;
+
+/** A bus scheduler that can run a job between its polls (BusPoller). */
+export interface CommandBus {
+  readonly id: string;
+  runBetweenPolls<T>(job: BusJob<T>): Promise<T>;
+}
+
+export interface CommandMeter {
+  bus: CommandBus;
+  unitId: number;
+  profile: Profile;
+}
+
+/** Remembers which command ids were received, durably, so a restart does not reopen replay. */
+export interface SeenStore {
+  /** true the first time `id` is claimed, false ever after. Commands expire, so ids may be forgotten after `expiresAt`. */
+  claim(id: string, expiresAt: number, now: number): boolean;
+  close(): void;
+}
+
+export interface CommandHandlerOptions {
+  /** Subscribes on the gateway's MQTT connection (`Publisher.subscribe`). */
+  subscribe: (
+    filter: string,
+    onMessage: (topic: string, payload: Buffer) => void,
+  ) => Promise<() => Promise<void>>;
+  /** Publishes a QoS 1, not retained message (`Publisher.publish`). */
+  publish: (topic: string, payload: string) => Promise<boolean>;
+  site: string;
+  gateway: string;
+  /** This gateway's meters by id (`commandMetersOf(buses)`). */
+  meters: ReadonlyMap<string, CommandMeter>;
+  /** The control service's Ed25519 public key. */
+  publicKey: KeyObject;
+  logger: Logger;
+  clock?: () => number;
+  seenStore: SeenStore;
+}
+
+export interface CommandOutcome {
+  topic: string;
+  ack: RelayAck;
+}
+
+export interface CommandHandler {
+  /** Resolves once the broker granted the command subscription. */
+  readonly ready: Promise<void>;
+  /** Acks sent so far (tests, diagnostics). */
+  stats(): { received: number; executed: number; refused: number };
+  /** Resolves with the outcome of the next command handled (tests). */
+  next(): Promise<CommandOutcome>;
+  stop(): Promise<void>;
+}
+
+/** The meters of a set of bus pollers, as the command handler needs them. */
+export function commandMetersOf(
+  buses: Iterable<
+    { targets: readonly { meter: { id: string; unitId: number }; profile: Profile }[] } & CommandBus
+  >,
+): Map<string, CommandMeter> {
+  const meters = new Map<string, CommandMeter>();
+  for (const bus of buses) {
+    for (const t of bus.targets) meters.set(t.meter.id, { bus, unitId: t.meter.unitId, profile: t.profile });
+  }
+  return meters;
+}
+
+const SEEN_SCHEMA = `
+CREATE TABLE IF NOT EXISTS command_seen (
+  id TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS command_seen_expiry ON command_seen (expires_at);
+`;
+
+/** How long past its expiry a command id is still remembered (a margin for clock steps). */
+const SEEN_KEEP_AFTER_EXPIRY_MS = 24 * 3_600_000;
+
+/**
+ * The replay memory in SQLite: a small file next to the outbox (or the outbox file itself, as its
+ * own table). Committed with synchronous=FULL before the relay is touched, so a command seen just
+ * before a crash or power cut is still refused after it.
+ */
+export function openSeenStore(path: string): SeenStore {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(SEEN_SCHEMA);
+  const insert = db.prepare('INSERT OR IGNORE INTO command_seen (id, expires_at, seen_at) VALUES (?, ?, ?)');
+  const prune = db.prepare('DELETE FROM command_seen WHERE expires_at < ?');
+  let lastPrune = 0;
+  return {
+    claim(id, expiresAt, now) {
+      if (now - lastPrune > 3_600_000) {
+        prune.run(now - SEEN_KEEP_AFTER_EXPIRY_MS);
+        lastPrune = now;
+      }
+      return insert.run(id, expiresAt, now).changes === 1;
+    },
+    close: () => db.close(),
+  };
+}
+
+class Refusal extends Error {
+  constructor(
+    readonly code: CommandRefusal,
+    message: string,
+    readonly observed: RelayState | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Starts handling relay commands for one gateway. Wire it after the publisher and the bus
+ * pollers exist; stop it before them.
+ */
+export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler {
+  const log = opts.logger.child({ component: 'relay-commands' });
+  const clock = opts.clock ?? Date.now;
+  const counts = { received: 0, executed: 0, refused: 0 };
+  const waiters: ((o: CommandOutcome) => void)[] = [];
+  const running = new Set<Promise<void>>();
+  let stopped = false;
+  let unsubscribe: (() => Promise<void>) | null = null;
+
+  const ready = opts
+    .subscribe(gatewayCommandFilter(opts.site, opts.gateway), (topic, payload) => {
+      if (stopped) return;
+      const p = handle(topic, payload).finally(() => running.delete(p));
+      running.add(p);
+    })
+    .then((unsub) => {
+      unsubscribe = unsub;
+      log.info({ filter: gatewayCommandFilter(opts.site, opts.gateway) }, 'listening for relay commands');
+    });
+  // A caller that never awaits `ready` must not get an unhandled rejection from it.
+  ready.catch((err: unknown) => log.error({ err }, 'could not subscribe to relay commands'));
+
+  async function handle(topic: string, payload: Buffer): Promise<void> {
+    counts.received++;
+    const where = parseCommandTopic(topic);
+    const topicMeter = where?.meter ?? '';
+    let id = '';
+    let meter = topicMeter;
+    let ack: RelayAck;
+    try {
+      const command = check(payload, topicMeter, (cmdId, cmdMeter) => {
+        id = cmdId;
+        meter = cmdMeter;
+      });
+      const observed = await execute(command);
+      ack = { id, meter, ok: true, observed, ts: clock() };
+      counts.executed++;
+      log.info(
+        { id, meter, action: command.action, requestId: command.requestId, observed },
+        'relay switched',
+      );
+    } catch (err) {
+      const refusal =
+        err instanceof Refusal
+          ? err
+          : new Refusal('RELAY_WRITE_FAILED', `internal error: ${(err as Error).message}`);
+      ack = {
+        id,
+        meter,
+        ok: false,
+        observed: refusal.observed,
+        error: refusal.code,
+        message: refusal.message,
+        ts: clock(),
+      };
+      counts.refused++;
+      log.warn(
+        { id, meter, topic, code: refusal.code, reason: refusal.message },
+        'relay command refused or failed',
+      );
+    }
+    const ackTopic = commandAckTopic(opts.site, opts.gateway, meter || topicMeter || 'unknown');
+    const parsed = RelayAckSchema.parse(ack);
+    await opts.publish(ackTopic, JSON.stringify(parsed));
+    for (const w of waiters.splice(0)) w({ topic: ackTopic, ack: parsed });
+  }
+
+  function check(
+    payload: Buffer,
+    topicMeter: string,
+    identify: (id: string, meter: string) => void,
+  ): SignedRelayCommand {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload.toString('utf8'));
+    } catch {
+      throw new Refusal('BAD_PAYLOAD', 'not JSON');
+    }
+    // Name the command in the ack even when it is refused, if it says which it is.
+    if (json && typeof json === 'object') {
+      const { id, meter } = json as { id?: unknown; meter?: unknown };
+      identify(
+        typeof id === 'string' ? id.slice(0, 128) : '',
+        typeof meter === 'string' ? meter.slice(0, 128) : topicMeter,
+      );
+    }
+    const parsed = SignedRelayCommandSchema.safeParse(json);
+    if (!parsed.success)
+      throw new Refusal('BAD_PAYLOAD', parsed.error.issues.map((i) => i.message).join('; '));
+    const command = parsed.data;
+    if (!verifyCommandSignature(command, opts.publicKey)) {
+      throw new Refusal('BAD_SIGNATURE', 'the signature does not verify with the control service key');
+    }
+    // From here on the command was made by the control service; what is left is whether it is
+    // meant for this gateway, now, for the first time.
+    if (command.site !== opts.site || command.gateway !== opts.gateway || command.meter !== topicMeter) {
+      throw new Refusal(
+        'WRONG_TARGET',
+        `command for ${command.site}/${command.gateway}/${command.meter} arrived on ${opts.site}/${opts.gateway}/${topicMeter}`,
+      );
+    }
+    const now = clock();
+    if (command.expiresAt <= now) {
+      throw new Refusal('EXPIRED', `expired ${now - command.expiresAt} ms ago`);
+    }
+    if (command.issuedAt > now + MAX_CLOCK_AHEAD_MS) {
+      throw new Refusal('EXPIRED', `issued ${command.issuedAt - now} ms in the future: clocks disagree`);
+    }
+    if (!opts.seenStore.claim(command.id, command.expiresAt, now)) {
+      throw new Refusal('REPLAYED', `command ${command.id} was already received`);
+    }
+    return command;
+  }
+
+  async function execute(command: SignedRelayCommand): Promise<RelayState | null> {
+    const target = opts.meters.get(command.meter);
+    if (!target)
+      throw new Refusal('UNKNOWN_METER', `meter ${command.meter} is not polled by ${opts.gateway}`);
+    const relay = target.profile.relay;
+    if (!relay)
+      throw new Refusal('NO_RELAY', `meter ${command.meter} (${target.profile.model}) has no relay`);
+    const value = command.action === 'open' ? relay.openValue : relay.closedValue;
+    const wanted: RelayState = command.action === 'open' ? 'open' : 'closed';
+    const point = target.profile.points.find((p) => p.quantity === 'relay_closed');
+
+    type Step =
+      { written: false; error: unknown } | { written: true; raw: number | null; readError?: unknown };
+    const step = await target.bus
+      .runBetweenPolls<Step>(async (transport, timeoutMs) => {
+        if (!transport.writeRegisters) return { written: false, error: new Error('transport cannot write') };
+        try {
+          await transport.writeRegisters(target.unitId, relay.address, [value], relay.writeFc, timeoutMs);
+        } catch (error) {
+          return { written: false, error };
+        }
+        if (!point || REGISTER_WIDTH[point.type] !== 1) return { written: true, raw: null };
+        try {
+          const regs = await transport.read(target.unitId, point.fc, point.address, 1, timeoutMs);
+          return { written: true, raw: regs[0] ?? null };
+        } catch (readError) {
+          return { written: true, raw: null, readError };
+        }
+      })
+      .catch((error: unknown): Step => ({ written: false, error }));
+
+    if (!step.written) {
+      throw new Refusal('RELAY_WRITE_FAILED', (step.error as Error)?.message ?? String(step.error));
+    }
+    if (step.readError !== undefined) {
+      throw new Refusal('READBACK_FAILED', (step.readError as Error)?.message ?? String(step.readError));
+    }
+    if (step.raw === null) return null;
+    const observed: RelayState | null =
+      step.raw === relay.closedValue ? 'closed' : step.raw === relay.openValue ? 'open' : null;
+    if (observed !== wanted) {
+      throw new Refusal(
+        'READBACK_MISMATCH',
+        `relay reads back ${observed ?? `raw ${step.raw}`}, wanted ${wanted}`,
+        observed,
+      );
+    }
+    return observed;
+  }
+
+  return {
+    ready,
+    stats: () => ({ ...counts }),
+    next: () => new Promise((resolve) => waiters.push(resolve)),
+    async stop() {
+      stopped = true;
+      await ready.catch(() => undefined);
+      await unsubscribe?.();
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,307 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import mqtt from 'mqtt';
+import type { MqttClient } from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
+import { startPublisher, type Publisher } from '../../adapters/mqtt/publisher.ts';
+import { openModbusTransport } from '../../adapters/modbus/client.ts';
+import { loadProfiles } from '../../config/profiles.ts';
+import { BusSchema, type MeterConfig } from '../../config/schemas/campus.ts';
+import { BusPoller } from '../../gateway/bus-poller.ts';
+import {
+  commandMetersOf,
+  openSeenStore,
+  startCommandHandler,
+  type CommandHandler,
+  type SeenStore,
+} from '../../gateway/commands.ts';
+import { Outbox } from '../../gateway/outbox/outbox.ts';
+import type { PollResult } from '../../gateway/types.ts';
+import { commandTopic, signCommand, type SignedRelayCommand } from '../../services/control/commands.ts';
+import { connectControlMqtt, type ControlMqtt } from '../../services/control/mqtt.ts';
+import { startFarm, type Farm } from '../../simulators/farm.ts';
+import { testLogger } from '../helpers/logger.ts';
+import { controlFixture, people, type ControlFixture } from './support.ts';
+
+/**
+ * The whole path on loopback: relay request → approval by another person → signed command over
+ * a real MQTT broker → the gateway's handler → FC16 write through the bus scheduler to a
+ * simulated DDS238-2 → read-back → ack → audit. Then what must not move the relay.
+ */
+
+const SITE = 'test';
+const GW = 'gw1';
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('relay control end to end', () => {
+  let broker: EmbeddedBroker;
+  let farm: Farm;
+  let poller: BusPoller;
+  let outbox: Outbox;
+  let publisher: Publisher;
+  let seenPath: string;
+  let seen: SeenStore;
+  let handler: CommandHandler;
+  let link: ControlMqtt;
+  let fx: ControlFixture;
+  let attacker: MqttClient;
+  const results: { meter: string; result: PollResult }[] = [];
+  const logger = testLogger();
+
+  function startHandler(): CommandHandler {
+    return startCommandHandler({
+      subscribe: (filter, onMessage) => publisher.subscribe(filter, onMessage),
+      publish: (topic, payload) => publisher.publish(topic, payload),
+      site: SITE,
+      gateway: GW,
+      meters: commandMetersOf([poller]),
+      publicKey: fx.keys.publicKey,
+      logger,
+      seenStore: seen,
+    });
+  }
+
+  /** The next poll result of E-1 taken after now. */
+  async function nextPoll(): Promise<Extract<PollResult, { values: unknown }>> {
+    const from = results.length;
+    const r = await waitFor('a poll of E-1', () =>
+      results.slice(from).find((x) => x.meter === 'E-1' && 'values' in x.result),
+    );
+    return r.result as Extract<PollResult, { values: unknown }>;
+  }
+
+  async function publishRaw(meter: string, payload: string): Promise<void> {
+    await attacker.publishAsync(commandTopic(SITE, GW, meter), payload, { qos: 1 });
+  }
+
+  beforeAll(async () => {
+    const profiles = loadProfiles();
+    broker = await startEmbeddedBroker();
+    farm = await startFarm({
+      concentrators: [
+        {
+          id: 'c1',
+          transport: 'modbus-tcp',
+          port: 0,
+          meters: [
+            { id: 'E-1', unitId: 1, profile: profiles.get('hiking-dds238-2')!, load: 'business', seed: 7 },
+            { id: 'E-2', unitId: 2, profile: profiles.get('eastron-sdm120')!, load: 'office', seed: 8 },
+          ],
+        },
+      ],
+    });
+    const c = farm.concentrators[0]!;
+    const bus = BusSchema.parse({
+      id: 'bus1',
+      type: 'modbus-tcp',
+      host: c.host,
+      port: c.port,
+      timeout: 500,
+      meters: [
+        { id: 'E-1', kind: 'electricity', profile: 'hiking-dds238-2', unitId: 1, pollInterval: 150 },
+        { id: 'E-2', kind: 'electricity', profile: 'eastron-sdm120', unitId: 2, pollInterval: 150 },
+      ],
+    });
+    poller = new BusPoller({
+      bus,
+      profiles,
+      openTransport: () => openModbusTransport(bus, bus.id),
+      onResult: (meter: MeterConfig, result: PollResult) => results.push({ meter: meter.id, result }),
+      logger,
+    });
+    poller.start();
+
+    outbox = Outbox.open({ path: ':memory:', maxBytes: 1 << 20 });
+    publisher = startPublisher({
+      url: broker.url,
+      clientId: `gw-${GW}`,
+      outbox,
+      statusTopic: `campus/v1/${SITE}/${GW}/status`,
+      willPayload: 'offline',
+      logger,
+    });
+    seenPath = join(mkdtempSync(join(tmpdir(), 'relay-seen-')), 'commands.sqlite');
+    seen = openSeenStore(seenPath);
+    fx = controlFixture({
+      locate: (m) => (m.startsWith('E-') ? { site: SITE, gateway: GW, hasRelay: m === 'E-1' } : undefined),
+      send: (cmd) => link.send(cmd),
+      realTime: true,
+    });
+    link = await connectControlMqtt({ url: broker.url, logger });
+    link.onAck((topic, payload) => fx.control.handleAck(topic, payload));
+    handler = startHandler();
+    await handler.ready;
+    attacker = await mqtt.connectAsync(broker.url, { clientId: 'attacker' });
+  });
+
+  afterAll(async () => {
+    await attacker?.endAsync();
+    await handler?.stop();
+    seen?.close();
+    await link?.close();
+    await poller?.stop();
+    await publisher?.stop();
+    outbox?.close();
+    await farm?.stop();
+    await broker?.close();
+  });
+
+  let cut: SignedRelayCommand;
+
+  it('cuts off after approval: the relay opens, power is 0 at the next poll, the ack is audited', async () => {
+    const before = await nextPoll();
+    expect(before.values.relay_closed).toBe(1);
+    expect(before.values.power_kw).toBeGreaterThan(0);
+
+    const req = fx.control.request({
+      meter: 'E-1',
+      action: 'open',
+      reason: 'arrears',
+      requestedBy: people.clerk,
+    });
+    const acked = handler.next();
+    await fx.control.approve(people.supervisor, req.id);
+    cut = fx.sent[0]!;
+    expect((await acked).ack).toMatchObject({ id: cut.id, meter: 'E-1', ok: true, observed: 'open' });
+    expect(farm.meter('E-1').relayClosed).toBe(false);
+    await waitFor('the ack recorded', () => fx.control.get(req.id).state === 'done');
+    expect(fx.control.get(req.id).observed).toBe('open');
+
+    const after = await nextPoll();
+    expect(after.values).toMatchObject({ relay_closed: 0, power_kw: 0 });
+    expect(fx.audit.query({ subject: `relay-request:${req.id}` }).map((e) => e.action)).toEqual([
+      'relay.request',
+      'relay.approve',
+      'relay.command',
+      'relay.sent',
+      'relay.ack',
+    ]);
+  });
+
+  it('restores after approval: the relay closes and power comes back', async () => {
+    const req = fx.control.request({
+      meter: 'E-1',
+      action: 'close',
+      reason: 'paid',
+      requestedBy: people.operator,
+    });
+    const acked = handler.next();
+    await fx.control.approve(people.operator2, req.id);
+    expect((await acked).ack).toMatchObject({ ok: true, observed: 'closed' });
+    expect(farm.meter('E-1').relayClosed).toBe(true);
+    await waitFor('the ack recorded', () => fx.control.get(req.id).state === 'done');
+    const after = await nextPoll();
+    expect(after.values.relay_closed).toBe(1);
+    expect(after.values.power_kw).toBeGreaterThan(0);
+  });
+
+  it('refuses a forged, an expired and a replayed command without moving the relay, and reports each', async () => {
+    const unknownBefore = fx.audit.query({ action: 'relay.ack-unknown' }).length;
+    const body = {
+      id: randomUUID(),
+      meter: 'E-1',
+      site: SITE,
+      gateway: GW,
+      action: 'open' as const,
+      issuedAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      requestId: 99,
+    };
+    // Signed with a key of the attacker's own.
+    const forged = signCommand(body, (await import('node:crypto')).generateKeyPairSync('ed25519').privateKey);
+    let acked = handler.next();
+    await publishRaw('E-1', JSON.stringify(forged));
+    expect((await acked).ack).toMatchObject({
+      id: body.id,
+      ok: false,
+      error: 'BAD_SIGNATURE',
+      observed: null,
+    });
+
+    // No signature at all.
+    acked = handler.next();
+    await publishRaw('E-1', JSON.stringify({ ...body, id: randomUUID() }));
+    expect((await acked).ack).toMatchObject({ ok: false, error: 'BAD_PAYLOAD' });
+
+    // Properly signed, but expired.
+    const expired = signCommand(
+      { ...body, id: randomUUID(), issuedAt: Date.now() - 600_000, expiresAt: Date.now() - 300_000 },
+      fx.keys.privateKey,
+    );
+    acked = handler.next();
+    await publishRaw('E-1', JSON.stringify(expired));
+    expect((await acked).ack).toMatchObject({ ok: false, error: 'EXPIRED' });
+
+    // The real cut-off command from the first test, captured and sent again.
+    acked = handler.next();
+    await publishRaw('E-1', JSON.stringify(cut));
+    expect((await acked).ack).toMatchObject({ id: cut.id, ok: false, error: 'REPLAYED' });
+
+    // Signed for E-1 but sent on E-2's topic.
+    const moved = signCommand({ ...body, id: randomUUID() }, fx.keys.privateKey);
+    acked = handler.next();
+    await publishRaw('E-2', JSON.stringify(moved));
+    expect((await acked).ack).toMatchObject({ ok: false, error: 'WRONG_TARGET' });
+
+    expect(farm.meter('E-1').relayClosed).toBe(true);
+    expect((await nextPoll()).values.relay_closed).toBe(1);
+    await waitFor(
+      'the refusals recorded',
+      () =>
+        fx.audit.query({ action: 'relay.ack-duplicate' }).length === 1 &&
+        fx.audit.query({ action: 'relay.ack-unknown' }).length === unknownBefore + 4,
+    );
+    const codes = fx.audit
+      .query({ action: 'relay.ack-unknown' })
+      .map((e) => (e.after as { error: string }).error);
+    expect(codes.slice(unknownBefore)).toEqual(['BAD_SIGNATURE', 'BAD_PAYLOAD', 'EXPIRED', 'WRONG_TARGET']);
+  });
+
+  it('refuses commands for meters it does not poll or that have no relay', async () => {
+    const base = {
+      site: SITE,
+      gateway: GW,
+      action: 'open' as const,
+      issuedAt: Date.now(),
+      expiresAt: Date.now() + 60_000,
+      requestId: 5,
+    };
+    let acked = handler.next();
+    await publishRaw(
+      'E-2',
+      JSON.stringify(signCommand({ ...base, id: randomUUID(), meter: 'E-2' }, fx.keys.privateKey)),
+    );
+    expect((await acked).ack).toMatchObject({ ok: false, error: 'NO_RELAY' });
+    acked = handler.next();
+    await publishRaw(
+      'E-9',
+      JSON.stringify(signCommand({ ...base, id: randomUUID(), meter: 'E-9' }, fx.keys.privateKey)),
+    );
+    expect((await acked).ack).toMatchObject({ ok: false, error: 'UNKNOWN_METER' });
+    expect(farm.meter('E-1').relayClosed).toBe(true);
+  });
+
+  it('still refuses a replay after the gateway restarts', async () => {
+    await handler.stop();
+    seen.close();
+    seen = openSeenStore(seenPath);
+    handler = startHandler();
+    await handler.ready;
+    const acked = handler.next();
+    await publishRaw('E-1', JSON.stringify(cut));
+    expect((await acked).ack).toMatchObject({ id: cut.id, ok: false, error: 'REPLAYED' });
+    expect(farm.meter('E-1').relayClosed).toBe(true);
+  });
+});

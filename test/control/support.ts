@@ -1,0 +1,62 @@
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { AuditLog } from '../../services/audit/audit-log.ts';
+import type { Actor } from '../../services/auth/roles.ts';
+import { openBackofficeDb, type BackofficeDb } from '../../services/backoffice/db.ts';
+import type { SignedRelayCommand } from '../../services/control/commands.ts';
+import { RelayControl, type MeterLocator } from '../../services/control/relay-control.ts';
+
+export const people = {
+  operator: { id: 'wang.fang', kind: 'user', roles: ['operator'] },
+  operator2: { id: 'zhao.lei', kind: 'user', roles: ['operator'] },
+  supervisor: { id: 'chen.min', kind: 'user', roles: ['supervisor'] },
+  clerk: { id: 'liu.yang', kind: 'user', roles: ['clerk'] },
+  reader: { id: 'sun.li', kind: 'user', roles: ['reader'] },
+} satisfies Record<string, Actor>;
+
+/** A throwaway Ed25519 key pair: the tests never use a key from the repository. */
+export function testKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
+  return generateKeyPairSync('ed25519');
+}
+
+export interface ControlFixture {
+  db: BackofficeDb;
+  audit: AuditLog;
+  control: RelayControl;
+  sent: SignedRelayCommand[];
+  keys: { privateKey: KeyObject; publicKey: KeyObject };
+  now: { t: number };
+}
+
+export function controlFixture(
+  options: {
+    locate?: MeterLocator;
+    send?: (c: SignedRelayCommand) => Promise<void>;
+    /** The wall clock instead of a fixed, movable one (for tests against real gateways). */
+    realTime?: boolean;
+  } = {},
+): ControlFixture {
+  const now = { t: Date.UTC(2025, 10, 27, 8) };
+  const clock = options.realTime ? Date.now : () => now.t;
+  const db = openBackofficeDb(':memory:');
+  const audit = new AuditLog(db, clock);
+  const keys = testKeys();
+  const sent: SignedRelayCommand[] = [];
+  const locate: MeterLocator =
+    options.locate ??
+    ((meter) =>
+      meter.startsWith('E-')
+        ? { site: 'east', gateway: 'gw1', hasRelay: !meter.endsWith('-norelay') }
+        : undefined);
+  const control = new RelayControl({
+    db,
+    audit,
+    clock,
+    signingKey: keys.privateKey,
+    locate,
+    send: async (c) => {
+      sent.push(c);
+      await options.send?.(c);
+    },
+  });
+  return { db, audit, control, sent, keys, now };
+}
