@@ -20,6 +20,7 @@ import { startFarm } from '../simulators/farm.ts';
 import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoBusCount, demoCampus } from '../simulators/campus/demo-campus.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
+import { registerAuditCommands } from './audit-cli.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 
@@ -365,5 +366,6 @@ program
   );
 
 registerOpcuaCommands(program, { loadCampus, guarded });
+registerAuditCommands(program);
 
 await program.parseAsync(process.argv);

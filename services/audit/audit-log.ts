@@ -123,24 +123,40 @@ export interface AuditQuery {
   from?: number;
   to?: number;
   afterSeq?: number;
+  /** At most this many entries (1 to 10,000; 1000 unless given). */
   limit?: number;
+  /** The newest entries first (for "the last 20 changes"); oldest first unless given. */
+  newestFirst?: boolean;
 }
+
+/** The triggers that refuse UPDATE and DELETE; `missingTriggers` names any that were dropped. */
+export const APPEND_ONLY_TRIGGERS = ['audit_log_no_update', 'audit_log_no_delete'] as const;
 
 export class AuditLog {
   private readonly insert;
   private readonly last;
+  private readonly hashAt;
+  private readonly appendTx;
   private readonly listeners = new Set<(e: AuditEntry) => void>();
 
+  /**
+   * Creates the table and its triggers if they are missing, unless `db` was opened read-only
+   * (`audit verify` opens it so, to look at the evidence without touching it).
+   */
   constructor(
     private readonly db: BackofficeDb,
     private readonly clock: Clock = Date.now,
   ) {
-    db.exec(SCHEMA);
+    if (!db.readonly) db.exec(SCHEMA);
     this.insert = db.prepare(
       `INSERT INTO audit_log (seq, at, actor, action, subject, before, after, reason, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.last = db.prepare('SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1');
+    this.hashAt = db.prepare('SELECT hash FROM audit_log WHERE seq = ?').pluck();
+    // Reading the last entry and inserting the next one are one step, also when `append` is called
+    // outside a transaction; inside the caller's transaction this becomes a savepoint.
+    this.appendTx = db.transaction((input: AuditInput) => this.appendNow(input));
   }
 
   /**
@@ -151,6 +167,12 @@ export class AuditLog {
     if (!input.actor || !input.action || !input.subject) {
       throw new Error('an audit entry needs an actor, an action and a subject');
     }
+    const entry = this.appendTx(input);
+    for (const l of this.listeners) queueMicrotask(() => this.notifyCommitted(l, entry));
+    return entry;
+  }
+
+  private appendNow(input: AuditInput): AuditEntry {
     const prev = this.last.get() as { seq: number; hash: string; at: number } | undefined;
     const partial = {
       seq: (prev?.seq ?? 0) + 1,
@@ -178,14 +200,47 @@ export class AuditLog {
       entry.prevHash,
       entry.hash,
     );
-    for (const l of this.listeners) queueMicrotask(() => l(entry));
     return entry;
   }
 
-  /** Called after each append (on a microtask, outside the caller's transaction). */
+  /**
+   * Tells a listener about an entry once the caller's transaction is over, and only if it
+   * committed: an entry rolled back with its change must not be published as the chain head.
+   */
+  private notifyCommitted(listener: (e: AuditEntry) => void, entry: AuditEntry): void {
+    if (!this.db.open) return;
+    if (this.db.inTransaction) {
+      // A transaction held open across awaits (manual BEGIN): ask again when it may be over.
+      setTimeout(() => this.notifyCommitted(listener, entry), 10);
+      return;
+    }
+    if (this.hashAt.get(entry.seq) !== entry.hash) return;
+    try {
+      listener(entry);
+    } catch {
+      // A failing listener (a publisher that is down) must not take the back office with it on an
+      // uncaught exception; listeners report their own faults.
+    }
+  }
+
+  /**
+   * Called after each committed append (on a microtask, outside the caller's transaction); never
+   * for an entry whose transaction rolled back.
+   */
   onAppend(listener: (e: AuditEntry) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Append-only triggers that are missing: someone dropped them to edit or delete entries. */
+  missingTriggers(): string[] {
+    const present = new Set(
+      this.db
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+        .pluck()
+        .all() as string[],
+    );
+    return APPEND_ONLY_TRIGGERS.filter((t) => !present.has(t));
   }
 
   head(): ChainHead | null {
@@ -210,9 +265,10 @@ export class AuditLog {
     add('at >= ?', q.from);
     add('at < ?', q.to);
     add('seq > ?', q.afterSeq);
+    const limit = Number.isFinite(q.limit) ? Math.min(Math.max(1, Math.trunc(q.limit!)), 10_000) : 1000;
     const sql =
-      `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY seq` +
-      ` LIMIT ${Math.min(Math.max(1, q.limit ?? 1000), 10_000)}`;
+      `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''}` +
+      ` ORDER BY seq${q.newestFirst ? ' DESC' : ''} LIMIT ${limit}`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(fromRow);
   }
 

@@ -26,10 +26,19 @@ export const PERMISSIONS = {
   'refunds.request': ['clerk'],
   'refunds.approve': ['supervisor'],
   'meter-reset.request': ['clerk'],
+  'meter-reset.approve': ['supervisor'],
+  /** Book a correction to a prepaid ledger, with a reason. */
+  'ledger.correct': ['supervisor'],
+  /** Debit metered consumption from prepaid accounts: the metering job's token, not a person. */
+  'consumption.debit': ['billing'],
   'free-quota.credit': ['operator', 'clerk'],
   'free-quota.confirm': ['supervisor'],
   'relay.request': ['operator', 'clerk', 'supervisor', 'inspector'],
-  'relay.approve': ['supervisor', 'operator'],
+  /** DOMAIN.md: a supervisor approves every customer cut-off and restore. */
+  'relay.approve': ['supervisor'],
+  /** Power-room line cut/restore records: an operator records, a second operator or a supervisor confirms. */
+  'lines.record': ['operator'],
+  'lines.confirm': ['operator', 'supervisor'],
   /** Standing approvals for policy-raised cut-offs and restores. */
   'relay.policy-approval': ['supervisor'],
   'handover.report': ['clerk', 'operator', 'supervisor'],
@@ -71,4 +80,37 @@ export function incompatibleRoles(roles: readonly Role[]): string | null {
   for (const [a, b, why] of INCOMPATIBLE_ROLES)
     if (roles.includes(a) && roles.includes(b)) return `${a} + ${b}: ${why}`;
   return null;
+}
+
+/**
+ * Permissions that approve or sign for someone else's request: the second person of a two-person
+ * rule. No administrator role has them (INCOMPATIBLE_ROLES and PERMISSIONS together), and an API
+ * token may never carry them.
+ */
+export const APPROVAL_PERMISSIONS = [
+  'refunds.approve',
+  'free-quota.confirm',
+  'relay.approve',
+  'relay.policy-approval',
+  'accounts.verify-tariff',
+  'meter-reset.approve',
+] as const satisfies readonly Permission[];
+
+/**
+ * Permissions only a person may use, never a machine's API token: approvals, editing readings and
+ * managing users (a token that could create users could grant itself anything).
+ */
+export const PERSON_ONLY_PERMISSIONS: readonly Permission[] = [
+  ...APPROVAL_PERMISSIONS,
+  'readings.edit',
+  'ledger.correct',
+  'users.manage',
+];
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export function isPermission(value: string): value is Permission {
+  return Object.hasOwn(PERMISSIONS, value);
 }

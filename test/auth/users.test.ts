@@ -1,0 +1,413 @@
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { ServiceError } from '../../services/errors.ts';
+import { can, type Actor } from '../../services/auth/roles.ts';
+import { PASSWORD, withAdmin } from './setup.ts';
+
+/** The ServiceError code `fn` throws (or rejects with). */
+async function codeOf(fn: () => unknown): Promise<string> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ServiceError) return e.code;
+    throw e;
+  }
+  throw new Error('did not throw');
+}
+
+async function errorOf(fn: () => unknown): Promise<ServiceError> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ServiceError) return e;
+    throw e;
+  }
+  throw new Error('did not throw');
+}
+
+const clerkInput = {
+  username: 'wang.fang',
+  displayName: 'Wang Fang',
+  roles: ['clerk' as const],
+  password: PASSWORD,
+};
+
+describe('users', () => {
+  it('bootstrap creates the first administrator once, audited as system:bootstrap', async () => {
+    const { users, audit } = await withAdmin();
+    expect(users.getUser('root')).toMatchObject({ roles: ['admin'], disabled: false });
+    expect(await codeOf(() => users.bootstrapAdmin('root2', PASSWORD))).toBe('ALREADY_BOOTSTRAPPED');
+    expect(audit.query({ action: 'user.create' })[0]).toMatchObject({
+      actor: 'system:bootstrap',
+      subject: 'user:root',
+      after: { username: 'root', roles: ['admin'], disabled: false },
+    });
+  });
+
+  it('an administrator creates a user who can log in; the password is checked', async () => {
+    const { users, admin } = await withAdmin();
+    const user = await users.createUser(admin, { ...clerkInput, username: ' Wang.Fang ' });
+    expect(user).toMatchObject({ username: 'wang.fang', roles: ['clerk'] });
+    const session = await users.login('WANG.FANG', PASSWORD, { ip: '10.0.0.2' });
+    expect(session.token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(session.actor).toEqual({ id: 'wang.fang', kind: 'user', roles: ['clerk'] });
+    expect(users.authenticate(session.token)).toEqual(session.actor);
+    expect(await codeOf(() => users.login('wang.fang', `${PASSWORD}!`, { ip: '10.0.0.2' }))).toBe(
+      'INVALID_CREDENTIALS',
+    );
+    expect(await codeOf(() => users.login('nobody', PASSWORD, { ip: '10.0.0.2' }))).toBe(
+      'INVALID_CREDENTIALS',
+    );
+  });
+
+  it('only a user manager creates users or changes them (FORBIDDEN naming permission and roles)', async () => {
+    const { users, admin } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    const clerk = (await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' })).actor;
+    const e = await errorOf(() => users.createUser(clerk, { ...clerkInput, username: 'li.wei' }));
+    expect(e).toMatchObject({ code: 'FORBIDDEN', status: 403 });
+    expect(e.message).toBe('wang.fang (clerk) may not users.manage');
+    expect(await codeOf(() => users.setRoles(clerk, 'root', ['clerk']))).toBe('FORBIDDEN');
+    expect(await codeOf(() => users.disable(clerk, 'root'))).toBe('FORBIDDEN');
+    expect(await codeOf(() => users.resetPassword(clerk, 'root', 'a new long password'))).toBe('FORBIDDEN');
+    expect(await codeOf(() => users.listUsers(clerk))).toBe('FORBIDDEN');
+  });
+
+  it('refuses incompatible roles, naming the rule', async () => {
+    const { users, admin } = await withAdmin();
+    const e = await errorOf(() => users.createUser(admin, { ...clerkInput, roles: ['reader', 'clerk'] }));
+    expect(e).toMatchObject({ code: 'INCOMPATIBLE_DUTIES', status: 409 });
+    expect(e.message).toContain('a meter reader must not also record payments');
+    await users.createUser(admin, { ...clerkInput, username: 'zhou.min', roles: ['supervisor'] });
+    const e2 = await errorOf(() => users.setRoles(admin, 'zhou.min', ['admin', 'supervisor']));
+    expect(e2.code).toBe('INCOMPATIBLE_DUTIES');
+    expect(e2.message).toContain('admin + supervisor');
+    expect(users.getUser('zhou.min')!.roles).toEqual(['supervisor']);
+    expect(await codeOf(() => users.setRoles(admin, 'zhou.min', ['boss' as never]))).toBe('INVALID_ROLE');
+  });
+
+  it('validates names and passwords', async () => {
+    const { users, admin } = await withAdmin();
+    expect(await codeOf(() => users.createUser(admin, { ...clerkInput, username: 'token:x' }))).toBe(
+      'INVALID_USERNAME',
+    );
+    expect(await codeOf(() => users.createUser(admin, { ...clerkInput, password: 'short' }))).toBe(
+      'WEAK_PASSWORD',
+    );
+    expect(
+      await codeOf(() =>
+        users.createUser(admin, { ...clerkInput, username: 'li.wei.1234', password: 'Li.Wei.1234' }),
+      ),
+    ).toBe('WEAK_PASSWORD');
+    await users.createUser(admin, clerkInput);
+    expect(await codeOf(() => users.createUser(admin, clerkInput))).toBe('USER_EXISTS');
+    expect(await codeOf(() => users.setRoles(admin, 'nobody', ['clerk']))).toBe('USER_NOT_FOUND');
+  });
+
+  it('a manager may not change their own roles, nor disable the last administrator', async () => {
+    const { users, admin } = await withAdmin();
+    expect(await codeOf(() => users.setRoles(admin, 'root', ['admin', 'billing']))).toBe('SELF_ROLE_CHANGE');
+    expect(await codeOf(() => users.disable(admin, 'root'))).toBe('SELF_ROLE_CHANGE');
+    await users.createUser(admin, { ...clerkInput, username: 'admin2', roles: ['admin'] });
+    const admin2 = (await users.login('admin2', PASSWORD, { ip: '10.0.0.3' })).actor;
+    users.disable(admin2, 'root');
+    expect(await codeOf(() => users.setRoles({ ...admin, id: 'ghost' }, 'admin2', ['billing']))).toBe(
+      'LAST_ADMIN',
+    );
+  });
+
+  it('disabling a user ends their sessions and stops logins; enabling lets them in again', async () => {
+    const { users, admin } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    const { token } = await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+    users.disable(admin, 'wang.fang', 'left the office');
+    expect(await codeOf(() => users.authenticate(token))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(() => users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' }))).toBe(
+      'INVALID_CREDENTIALS',
+    );
+    users.enable(admin, 'wang.fang');
+    await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+  });
+
+  it('a role change takes effect on the next request', async () => {
+    const { users, admin } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    const { token } = await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+    users.setRoles(admin, 'wang.fang', ['billing'], 'moved to billing');
+    expect(users.authenticate(token).roles).toEqual(['billing']);
+  });
+
+  it('reset and change of password: the old one stops working, sessions end', async () => {
+    const { users, admin } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    const first = await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+    await users.resetPassword(admin, 'wang.fang', 'temporary password 1');
+    expect(await codeOf(() => users.authenticate(first.token))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(() => users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' }))).toBe(
+      'INVALID_CREDENTIALS',
+    );
+    const second = await users.login('wang.fang', 'temporary password 1', { ip: '10.0.0.2' });
+    expect(
+      await codeOf(() =>
+        users.changePassword(second.actor, 'wrong one', 'only wang knows this', { ip: '10.0.0.2' }),
+      ),
+    ).toBe('INVALID_CREDENTIALS');
+    await users.changePassword(second.actor, 'temporary password 1', 'only wang knows this', {
+      ip: '10.0.0.2',
+    });
+    await users.login('wang.fang', 'only wang knows this', { ip: '10.0.0.2' });
+  });
+
+  it('every change is audited in the same transaction, never with a password or its hash', async () => {
+    const { users, admin, audit, path } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    users.setRoles(admin, 'wang.fang', ['billing'], 'moved');
+    users.disable(admin, 'wang.fang', 'left');
+    users.enable(admin, 'wang.fang', 'back');
+    await users.resetPassword(admin, 'wang.fang', 'temporary password 1');
+    await codeOf(() => users.login('wang.fang', PASSWORD, { ip: '10.9.9.9' }));
+    const { token } = users.createApiToken(admin, {
+      name: 'billing-sync',
+      roles: ['billing'],
+      scopes: ['billing.export'],
+    });
+    users.revokeApiToken(admin, 'billing-sync', 'rotated');
+
+    const entries = audit.query();
+    expect(entries.map((e) => e.action)).toEqual([
+      'user.create',
+      'auth.login',
+      'user.create',
+      'user.roles',
+      'user.disable',
+      'user.enable',
+      'user.password',
+      'auth.login-failed',
+      'token.create',
+      'token.revoke',
+    ]);
+    expect(entries.find((e) => e.action === 'user.roles')).toMatchObject({
+      actor: 'root',
+      subject: 'user:wang.fang',
+      before: { roles: ['clerk'] },
+      after: { roles: ['billing'] },
+      reason: 'moved',
+    });
+    expect(entries.find((e) => e.action === 'auth.login-failed')).toMatchObject({
+      actor: 'system:auth',
+      after: { ip: '10.9.9.9' },
+      reason: 'wrong-password',
+    });
+    const raw = new Database(path, { readonly: true });
+    const auditText = (raw.prepare('SELECT * FROM audit_log').all() as object[])
+      .map((r) => JSON.stringify(r))
+      .join('\n');
+    const hashes = raw.prepare('SELECT password_hash FROM users').pluck().all() as string[];
+    raw.close();
+    for (const secret of [
+      PASSWORD,
+      'temporary password 1',
+      token,
+      'scrypt$',
+      ...hashes.map((h) => h.split('$')[5]!),
+    ]) {
+      expect(auditText).not.toContain(secret);
+    }
+    expect(audit.verify().ok).toBe(true);
+    expect(users.checkAgainstAudit()).toEqual([]);
+  });
+
+  it('a failed change leaves neither the change nor its audit entry', async () => {
+    const { users, admin, audit } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    const before = audit.head()!.seq;
+    expect(await codeOf(() => users.setRoles(admin, 'wang.fang', ['clerk', 'reader']))).toBe(
+      'INCOMPATIBLE_DUTIES',
+    );
+    expect(audit.head()!.seq).toBe(before);
+    expect(users.getUser('wang.fang')!.roles).toEqual(['clerk']);
+  });
+
+  it('checkAgainstAudit finds a role granted with SQL behind the service', async () => {
+    const { users, admin, path } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    const raw = new Database(path);
+    raw.prepare(`UPDATE users SET roles = '["clerk","supervisor"]' WHERE username = 'wang.fang'`).run();
+    raw.prepare(`INSERT INTO users VALUES ('mole', 'Mole', '["admin"]', 'x', 0, 0, 0)`).run();
+    raw.close();
+    expect(users.checkAgainstAudit()).toEqual([
+      { subject: 'user:mole', problem: expect.stringContaining('not in the audit log') },
+      {
+        subject: 'user:wang.fang',
+        problem: 'roles ["clerk","supervisor"] differ from the audited ["clerk"]',
+      },
+    ]);
+  });
+});
+
+describe('login rate limit', () => {
+  it('five failures for a user name in 15 minutes refuse further logins until the window passes', async () => {
+    const { users, admin, advance, audit } = await withAdmin();
+    await users.createUser(admin, clerkInput);
+    for (let i = 0; i < 5; i++) {
+      advance(60_000);
+      expect(await codeOf(() => users.login('wang.fang', 'guess number ' + i, { ip: `10.1.0.${i}` }))).toBe(
+        'INVALID_CREDENTIALS',
+      );
+    }
+    // Even the right password is refused now, without being checked.
+    const e = await errorOf(() => users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' }));
+    expect(e).toMatchObject({ code: 'LOGIN_RATE_LIMITED', status: 429 });
+    expect(e.message).toMatch(/try again in 660 s/);
+    expect(audit.query({ action: 'auth.login-failed', newestFirst: true, limit: 1 })[0]!.reason).toBe(
+      'rate-limited',
+    );
+    advance(659_000);
+    expect(await codeOf(() => users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' }))).toBe(
+      'LOGIN_RATE_LIMITED',
+    );
+    advance(1000);
+    await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+    // A success clears the user's failures.
+    expect(await codeOf(() => users.login('wang.fang', 'one more guess', { ip: '10.0.0.2' }))).toBe(
+      'INVALID_CREDENTIALS',
+    );
+  });
+
+  it('counts failures per address across user names, and unknown users like known ones', async () => {
+    const { users } = await withAdmin({ loginLimit: { perUser: 5, perIp: 3, windowMs: 15 * 60_000 } });
+    for (const name of ['a1', 'a2', 'a3']) {
+      expect(await codeOf(() => users.login(name, PASSWORD, { ip: '10.6.6.6' }))).toBe('INVALID_CREDENTIALS');
+    }
+    expect(await codeOf(() => users.login('root', PASSWORD, { ip: '10.6.6.6' }))).toBe('LOGIN_RATE_LIMITED');
+    await users.login('root', PASSWORD, { ip: '10.0.0.7' });
+  });
+
+  it('parallel guesses count before the slow check finishes', async () => {
+    const { users } = await withAdmin();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        codeOf(() => users.login('root', `guess ${i} guess`, { ip: '10.0.0.9' })),
+      ),
+    );
+    expect(results.filter((c) => c === 'INVALID_CREDENTIALS')).toHaveLength(5);
+    expect(results.filter((c) => c === 'LOGIN_RATE_LIMITED')).toHaveLength(3);
+  });
+});
+
+describe('sessions', () => {
+  it('end after the idle limit, and after the absolute limit however busy', async () => {
+    const { users, admin, advance } = await withAdmin({
+      sessionIdleMs: 30 * 60_000,
+      sessionMaxMs: 2 * 3600_000,
+    });
+    await users.createUser(admin, clerkInput);
+    const idle = await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+    advance(29 * 60_000);
+    users.authenticate(idle.token);
+    advance(29 * 60_000);
+    users.authenticate(idle.token);
+    advance(30 * 60_000);
+    const e = await errorOf(() => users.authenticate(idle.token));
+    expect(e).toMatchObject({ code: 'UNAUTHENTICATED', status: 401 });
+    expect(e.message).toMatch(/unused too long/);
+
+    const busy = await users.login('wang.fang', PASSWORD, { ip: '10.0.0.2' });
+    for (let i = 0; i < 7; i++) {
+      advance(15 * 60_000);
+      users.authenticate(busy.token);
+    }
+    advance(15 * 60_000 - 1);
+    users.authenticate(busy.token);
+    advance(1);
+    expect((await errorOf(() => users.authenticate(busy.token))).message).toMatch(/too old/);
+  });
+
+  it('logout ends the session; unknown tokens are refused', async () => {
+    const { users, audit } = await withAdmin();
+    const { token } = await users.login('root', PASSWORD, { ip: '10.0.0.1' });
+    users.logout(token);
+    expect(await codeOf(() => users.authenticate(token))).toBe('UNAUTHENTICATED');
+    expect(audit.query({ action: 'auth.logout' })).toHaveLength(1);
+    expect(await codeOf(() => users.authenticate('made-up'))).toBe('UNAUTHENTICATED');
+    expect(await codeOf(() => users.authenticate(''))).toBe('UNAUTHENTICATED');
+  });
+
+  it('stores only a SHA-256 of the token', async () => {
+    const { users, path } = await withAdmin();
+    const { token } = await users.login('root', PASSWORD, { ip: '10.0.0.1' });
+    const raw = new Database(path, { readonly: true });
+    const dump = JSON.stringify(raw.prepare('SELECT * FROM user_sessions').all());
+    raw.close();
+    expect(dump).not.toContain(token);
+  });
+});
+
+describe('API tokens', () => {
+  it('act as token:<name> within their scopes only; the secret is shown once and stored hashed', async () => {
+    const { users, admin, path } = await withAdmin();
+    const { token, info } = users.createApiToken(admin, {
+      name: 'billing-sync',
+      roles: ['billing'],
+      scopes: ['billing.export'],
+    });
+    expect(token).toMatch(/^cet_/);
+    expect(info).toMatchObject({ name: 'billing-sync', createdBy: 'root', revokedAt: null });
+    const actor: Actor = users.authenticate(token);
+    expect(actor).toEqual({
+      id: 'token:billing-sync',
+      kind: 'token',
+      roles: ['billing'],
+      scopes: ['billing.export'],
+    });
+    expect(can(actor, 'billing.export')).toBe(true);
+    // The billing role could edit tariffs; the token may not.
+    expect(can(actor, 'tariffs.edit')).toBe(false);
+    const raw = new Database(path, { readonly: true });
+    expect(JSON.stringify(raw.prepare('SELECT * FROM api_tokens').all())).not.toContain(token.slice(4));
+    raw.close();
+    expect(users.listApiTokens(admin).map((t) => t.name)).toEqual(['billing-sync']);
+  });
+
+  it('are refused once revoked or expired, and names are not reused', async () => {
+    const { users, admin, advance, clock } = await withAdmin();
+    const a = users.createApiToken(admin, { name: 'kiosk-1', roles: ['clerk'], scopes: ['payments.record'] });
+    users.revokeApiToken(admin, 'kiosk-1', 'kiosk stolen');
+    expect(await codeOf(() => users.authenticate(a.token))).toBe('TOKEN_REVOKED');
+    expect(
+      await codeOf(() =>
+        users.createApiToken(admin, { name: 'kiosk-1', roles: ['clerk'], scopes: ['payments.record'] }),
+      ),
+    ).toBe('TOKEN_EXISTS');
+    expect(await codeOf(() => users.revokeApiToken(admin, 'nope'))).toBe('TOKEN_NOT_FOUND');
+    const b = users.createApiToken(admin, {
+      name: 'kiosk-2',
+      roles: ['clerk'],
+      scopes: ['payments.record'],
+      expiresAt: clock() + 3600_000,
+    });
+    users.authenticate(b.token);
+    advance(3600_000);
+    expect(await codeOf(() => users.authenticate(b.token))).toBe('TOKEN_REVOKED');
+  });
+
+  it('may not carry approvals or user management, nor scopes their roles do not grant; only admins make them', async () => {
+    const { users, admin } = await withAdmin();
+    const make = (roles: never[] | string[], scopes: string[], by: Actor = admin) =>
+      codeOf(() => users.createApiToken(by, { name: 'job', roles: roles as never, scopes: scopes as never }));
+    expect(await make(['supervisor'], ['refunds.approve'])).toBe('SCOPE_NOT_ALLOWED');
+    expect(await make(['admin'], ['users.manage'])).toBe('SCOPE_NOT_ALLOWED');
+    expect(await make(['supervisor'], ['readings.edit'])).toBe('SCOPE_NOT_ALLOWED');
+    expect(await make(['clerk'], ['billing.export'])).toBe('INVALID_SCOPE');
+    expect(await make(['clerk'], ['no.such'])).toBe('INVALID_SCOPE');
+    expect(await make(['clerk'], [])).toBe('INVALID_SCOPE');
+    expect(await make(['reader', 'clerk'], ['payments.record'])).toBe('INCOMPATIBLE_DUTIES');
+    const billingToken = users.authenticate(
+      users.createApiToken(admin, { name: 'sync', roles: ['billing'], scopes: ['billing.export'] }).token,
+    );
+    expect(await make(['clerk'], ['payments.record'], billingToken)).toBe('PERSON_REQUIRED');
+    expect(
+      await make(['clerk'], ['payments.record'], { id: 'wang.fang', kind: 'user', roles: ['clerk'] }),
+    ).toBe('FORBIDDEN');
+  });
+});
