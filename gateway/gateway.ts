@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from 'node:path';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../config/campus.ts';
 import type { BusConfig, GatewayConfig } from '../config/schemas/campus.ts';
@@ -17,6 +17,8 @@ import { PollBatcher } from './poll-batcher.ts';
 import { HealthPublisher } from './health-publisher.ts';
 import type { OpcuaDevice } from './opcua-device.ts';
 import { gatewayPkiDir } from './pki-dir.ts';
+import { commandMetersOf, openSeenStore, startCommandHandler, type CommandHandler } from './commands.ts';
+import { loadVerifyKey } from '../services/control/commands.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 
 /** How long a clean stop waits for the outbox to drain to the broker. */
@@ -29,6 +31,8 @@ export interface GatewayOptions {
   logger: Logger;
   /** Overrides the configured outbox file (tests). */
   outboxPath?: string;
+  /** Overrides the campus's `control.publicKeyFile` (tests). */
+  commandPublicKeyFile?: string;
   /** Overrides how a bus is opened (unit tests with fake transports). */
   openTransport?: (bus: BusConfig) => Promise<RegisterTransport>;
 }
@@ -169,6 +173,29 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const healthTimer = setInterval(publishHealth, gateway.healthInterval);
   healthTimer.unref();
 
+  // Relay commands: only with the control service's public key can a command be verified, so
+  // without it the gateway takes none (and says so).
+  const keyFile = opts.commandPublicKeyFile ?? resolve(campus.dataDir, campus.config.control.publicKeyFile);
+  const relayMeters = commandMetersOf(buses);
+  const hasRelays = [...relayMeters.values()].some((m) => m.profile.relay);
+  let commands: CommandHandler | null = null;
+  let seenStore: ReturnType<typeof openSeenStore> | null = null;
+  if (hasRelays && existsSync(keyFile)) {
+    seenStore = openSeenStore(join(dirname(outboxPath), `${gateway.id}-commands.sqlite`));
+    commands = startCommandHandler({
+      subscribe: (filter, on) => publisher.subscribe(filter, on),
+      publish: (topic, payload) => publisher.publish(topic, payload),
+      site,
+      gateway: gateway.id,
+      meters: relayMeters,
+      publicKey: loadVerifyKey({ file: keyFile }),
+      logger: log,
+      seenStore,
+    });
+  } else if (hasRelays) {
+    log.warn({ keyFile }, 'relay commands disabled: no control public key');
+  }
+
   for (const bus of buses) bus.start();
   for (const device of opcua) device.start();
   log.info(
@@ -186,6 +213,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     status,
     async stop() {
       clearInterval(healthTimer);
+      await commands?.stop();
+      seenStore?.close();
       await Promise.all([...buses.map((b) => b.stop()), ...opcua.map((d) => d.stop())]);
       batcher.close();
       // Readings already taken get a short chance to leave; whatever does not stays in the

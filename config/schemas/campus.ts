@@ -299,6 +299,27 @@ export const IngestSchema = z
   .strict()
   .prefault({});
 
+export const ControlSchema = z
+  .object({
+    publicKeyFile: z
+      .string()
+      .default('control-key.pub.pem')
+      .describe(
+        'Ed25519 public key (PEM) gateways verify relay commands with; relative to dataDir. Absent file: a gateway accepts no relay command',
+      ),
+    privateKeyFile: z
+      .string()
+      .default('control-key.pem')
+      .describe(
+        "The control service's Ed25519 signing key (PEM), relative to dataDir; never in the repository",
+      ),
+    commandTtl: DurationSchema.default(300_000).describe(
+      'A relay command expires this long after it is issued',
+    ),
+  })
+  .strict()
+  .prefault({});
+
 export const CampusSchema = z
   .object({
     campus: z
@@ -315,6 +336,7 @@ export const CampusSchema = z
       .describe('Extra profile folders, relative to the campus file'),
     storage: StorageSchema,
     ingest: IngestSchema,
+    control: ControlSchema.describe('Relay commands (prepaid cut-off and restore)'),
     sites: z.array(SiteSchema).min(1),
   })
   .strict();

@@ -1,12 +1,10 @@
 import { fail, type ErrorCatalogue } from '../errors.ts';
 
-/** Why the control service refuses a request. A test keeps every code documented and used. */
+/**
+ * Why the control service refuses a request. A test keeps every code documented and used. Who may
+ * do what (FORBIDDEN, SELF_APPROVAL, PERSON_REQUIRED) is services/auth's catalogue.
+ */
 export const CONTROL_ERRORS = {
-  FORBIDDEN: { status: 403, description: 'The actor’s roles do not carry the permission this needs' },
-  SELF_APPROVAL: {
-    status: 403,
-    description: 'The approver (or confirmer) is the person who asked: a second person must do it',
-  },
   BAD_INPUT: { status: 400, description: 'A field is missing or invalid (reason, action, line, time)' },
   UNKNOWN_METER: { status: 404, description: 'No meter with this id in the campus configuration' },
   NO_RELAY: { status: 422, description: 'The meter’s profile has no relay to switch' },

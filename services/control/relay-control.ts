@@ -13,7 +13,8 @@ import {
   type SignedRelayCommand,
 } from './commands.ts';
 import { controlError } from './errors.ts';
-import { assertCan, assertNotSelfApproval } from './local-duties.ts';
+import { assertCan, assertNotSelfApproval } from '../auth/duties.ts';
+import { authFail } from '../auth/errors.ts';
 
 /**
  * Cut-off and restore (DOMAIN.md): no relay moves without a second person's approval, and every
@@ -498,7 +499,7 @@ export class RelayControl {
     input: { scope: PolicyApprovalScope; reason: string; until?: number },
   ): PolicyApproval {
     assertCan(supervisor, 'relay.policy-approval', 'grant a standing policy approval');
-    if (supervisor.kind !== 'user') controlError('FORBIDDEN', 'a standing approval is granted by a person');
+    if (supervisor.kind !== 'user') authFail('PERSON_REQUIRED', 'a standing approval is granted by a person');
     const reason = requireText(input.reason, 'a reason');
     const actions = input.scope.actions.map((a) => RelayActionSchema.parse(a));
     if (actions.length === 0) controlError('BAD_INPUT', 'a standing approval names at least one action');
@@ -593,9 +594,7 @@ export class RelayControl {
     by: Actor,
     input: { line: string; action: 'cut' | 'restore'; reason: string; at: number },
   ): LineOperation {
-    // roles.ts has no line-operation permission yet; relay.approve is held by exactly the
-    // power-room operators and supervisors.
-    assertCan(by, 'relay.approve', 'record a line cut or restore');
+    assertCan(by, 'lines.record', 'record a line cut or restore');
     const line = requireText(input.line, 'the line');
     const reason = requireText(input.reason, 'a reason');
     if (input.action !== 'cut' && input.action !== 'restore')
@@ -626,7 +625,7 @@ export class RelayControl {
 
   /** The second person confirms (true) or disputes (false) a line operation record. */
   confirmLineOperation(by: Actor, id: number, confirmed = true, note?: string): LineOperation {
-    assertCan(by, 'relay.approve', 'confirm a line cut or restore');
+    assertCan(by, 'lines.confirm', 'confirm a line cut or restore');
     if (!confirmed) requireText(note, 'a note saying what is wrong');
     return this.db.transaction(() => {
       const op = this.lineOperation(id);

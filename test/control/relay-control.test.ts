@@ -87,9 +87,9 @@ describe('relay requests', () => {
       meter: 'E-101',
       action: 'open',
       reason: 'arrears',
-      requestedBy: people.operator,
+      requestedBy: people.supervisor,
     });
-    expect(await codeAsync(() => control.approve(people.operator, req.id))).toBe('SELF_APPROVAL');
+    expect(await codeAsync(() => control.approve(people.supervisor, req.id))).toBe('SELF_APPROVAL');
     expect(await codeAsync(() => control.approve(people.clerk, req.id))).toBe('FORBIDDEN');
     expect(
       code(() =>
@@ -99,8 +99,9 @@ describe('relay requests', () => {
     expect(control.get(req.id).state).toBe('pending');
     expect(sent).toHaveLength(0);
     expect(audit.query({ action: 'relay.approve' })).toHaveLength(0);
-    // A second operator may approve.
-    expect((await control.approve(people.operator2, req.id)).state).toBe('sent');
+    // Another operator may not: customer cut-offs are approved by a supervisor.
+    expect(await codeAsync(() => control.approve(people.operator2, req.id))).toBe('FORBIDDEN');
+    expect((await control.approve(people.supervisor2, req.id)).state).toBe('sent');
   });
 
   it('validates requests and keeps one open request per meter', () => {

@@ -198,7 +198,7 @@ describe('relay control end to end', () => {
       requestedBy: people.operator,
     });
     const acked = handler.next();
-    await fx.control.approve(people.operator2, req.id);
+    await fx.control.approve(people.supervisor, req.id);
     expect((await acked).ack).toMatchObject({ ok: true, observed: 'closed' });
     expect(farm.meter('E-1').relayClosed).toBe(true);
     await waitFor('the ack recorded', () => fx.control.get(req.id).state === 'done');

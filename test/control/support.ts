@@ -9,6 +9,7 @@ export const people = {
   operator: { id: 'wang.fang', kind: 'user', roles: ['operator'] },
   operator2: { id: 'zhao.lei', kind: 'user', roles: ['operator'] },
   supervisor: { id: 'chen.min', kind: 'user', roles: ['supervisor'] },
+  supervisor2: { id: 'liu.yang', kind: 'user', roles: ['supervisor'] },
   clerk: { id: 'liu.yang', kind: 'user', roles: ['clerk'] },
   reader: { id: 'sun.li', kind: 'user', roles: ['reader'] },
 } satisfies Record<string, Actor>;
