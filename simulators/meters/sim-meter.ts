@@ -40,6 +40,36 @@ export interface SimMeterOptions {
    * to 3 when the profile maps an L2 or L3 quantity, else 1.
    */
   phases?: 1 | 3;
+  /**
+   * Where the meter's physics comes from instead of its own load profile: e.g. a campus scenario
+   * model, so that upstream and downstream meters agree. `load` is then unused.
+   */
+  physics?: MeterPhysics;
+}
+
+/** Counters and instantaneous values an external physics source gives a meter, canonical units. */
+export interface PhysicsState {
+  relayClosed: boolean;
+  energyImportKwh: number;
+  energyExportKwh: number;
+  /** Active power as the meter measures it (negative while it runs backwards). */
+  powerKw: number;
+  pf: number;
+  volumeM3: number;
+  flowM3h: number;
+  heatKwh: number;
+  supplyC: number;
+  returnC: number;
+}
+
+/** An external source of a meter's physics; see SimMeterOptions.physics. */
+export interface MeterPhysics {
+  /** The state at simulated time `t` (UTC ms). */
+  at(t: number): PhysicsState;
+  /** The meter's relay was switched (a Modbus write) at `t`. */
+  setRelay?(closed: boolean, t: number): void;
+  /** A fault the source imposes at `t` (a scheduled communication fault); undefined: none. */
+  faultAt?(t: number): Fault | undefined;
 }
 
 /** Physical state in canonical units (see QUANTITIES), at simulated time `t`. */
@@ -114,7 +144,9 @@ export class SimMeter implements RegisterDevice {
   private readonly images: { 3?: RegisterImage; 4?: RegisterImage } = {};
   private readonly slots: Slot[] = [];
   private readonly rng: () => number;
-  private readonly phaseShare: number[];
+  private readonly phaseShare: readonly number[];
+  private readonly physics: MeterPhysics | undefined;
+  private readonly ctx: ElectricalContext & { offsetMs: number };
 
   private currentFault: Fault = NO_FAULT;
   private relay = true;
@@ -145,10 +177,16 @@ export class SimMeter implements RegisterDevice {
     this.load = opts.load;
     this.seed = opts.seed >>> 0;
     this.unitId = opts.unitId;
-    this.phases = opts.phases ?? (opts.profile.points.some((p) => /_l[23]_/.test(p.quantity)) ? 3 : 1);
-    const w = [1, 0.8 + 0.4 * hash01(this.seed, 4, 100), 0.8 + 0.4 * hash01(this.seed, 5, 100)];
-    const sum = w[0]! + w[1]! + w[2]!;
-    this.phaseShare = this.phases === 3 ? w.map((x) => x / sum) : [1, 0, 0];
+    this.phases = opts.phases ?? defaultPhases(opts.profile);
+    this.phaseShare = phaseShares(this.seed, this.phases);
+    this.physics = opts.physics;
+    this.ctx = {
+      kind: this.kind,
+      seed: this.seed,
+      phases: this.phases,
+      phaseShare: this.phaseShare,
+      offsetMs: (opts.utcOffsetMinutes ?? 0) * MINUTE,
+    };
     this.clock = opts.clock ?? Date.now;
     this.speed = opts.speed ?? 1;
     this.clock0 = this.clock();
@@ -156,10 +194,11 @@ export class SimMeter implements RegisterDevice {
     this.offsetMs = (opts.utcOffsetMinutes ?? 0) * MINUTE;
     this.rng = mulberry32(this.seed ^ 0x5bd1e995);
     this.lastT = this.start;
-    this.energyImport = 500 + Math.floor(hash01(this.seed, 1, 100) * 450_000) / 100;
-    this.energyExport = 0;
-    this.volume = 50 + Math.floor(hash01(this.seed, 2, 100) * 50_000) / 100;
-    this.heat = 1000 + Math.floor(hash01(this.seed, 3, 100) * 900_000) / 100;
+    const initial = initialRegisters(this.seed);
+    this.energyImport = initial.energyImportKwh;
+    this.energyExport = initial.energyExportKwh;
+    this.volume = initial.volumeM3;
+    this.heat = initial.heatKwh;
     this.buildImage();
   }
 
@@ -181,17 +220,19 @@ export class SimMeter implements RegisterDevice {
   }
 
   get relayClosed(): boolean {
-    return this.relay;
+    return this.physics ? this.physics.at(this.now()).relayClosed : this.relay;
   }
 
   /** Switches the relay (or valve); energy and flow stop while it is open. */
   setRelay(closed: boolean): void {
-    this.advance(this.now());
+    const t = this.now();
+    if (this.physics) this.physics.setRelay?.(closed, t);
+    else this.advance(t);
     this.relay = closed;
   }
 
   get fault(): Fault {
-    return this.currentFault;
+    return this.physics?.faultAt?.(this.now()) ?? this.currentFault;
   }
 
   setFault(fault: Fault): void {
@@ -205,40 +246,21 @@ export class SimMeter implements RegisterDevice {
 
   state(): MeterState {
     const t = this.now();
+    if (this.physics) return meterStateOf(this.ctx, t, this.physics.at(t));
     this.advance(t);
     const m = this.minute;
-    const closed = this.relay;
-    const electric = this.kind === 'electricity';
-    const powerKw = electric && closed ? m.powerKw : 0;
-    const localMs = t + this.offsetMs;
-    const hour = (((localMs % DAY) + DAY) % DAY) / 3_600_000;
-    const second = Math.floor(localMs / 1000);
-    const v1 = electric ? voltageV(this.seed, second, 0, hour) : 0;
-    const three = electric && this.phases === 3;
-    const v2 = three ? voltageV(this.seed, second, 1, hour) : 0;
-    const v3 = three ? voltageV(this.seed, second, 2, hour) : 0;
-    const amps = (share: number, v: number): number =>
-      powerKw > 0 && v > 0 ? (powerKw * share * 1000) / (v * m.pf) : 0;
-    const flow = !electric && closed ? m.flowM3h : 0;
-    return {
-      t,
-      relayClosed: closed,
+    return meterStateOf(this.ctx, t, {
+      relayClosed: this.relay,
       energyImportKwh: this.energyImport,
       energyExportKwh: this.energyExport,
-      powerKw,
-      voltageV: v1,
-      voltageL2V: v2,
-      voltageL3V: v3,
-      currentA: amps(this.phaseShare[0]!, v1),
-      currentL2A: amps(this.phaseShare[1]!, v2),
-      currentL3A: amps(this.phaseShare[2]!, v3),
-      pf: electric ? (powerKw > 0 ? m.pf : 1) : 0,
+      powerKw: m.powerKw,
+      pf: m.pf,
       volumeM3: this.volume,
-      flowM3h: flow,
+      flowM3h: m.flowM3h,
       heatKwh: this.heat,
-      supplyC: this.kind === 'heat' ? m.supplyC : 0,
-      returnC: this.kind === 'heat' ? m.returnC : 0,
-    };
+      supplyC: m.supplyC,
+      returnC: m.returnC,
+    });
   }
 
   /** Canonical values of every quantity the profile maps, as a gateway should decode them. */
@@ -310,24 +332,13 @@ export class SimMeter implements RegisterDevice {
 
     for (const pt of p.points) {
       const image = this.images[pt.fc]!;
-      const integer = !FLOAT_TYPES.has(pt.type);
-      const exponent = simulatedExponent(pt);
-      const divisor = pt.scale * unitFactor(pt.unit, pt.quantity)! * 10 ** exponent;
-      const q = pt.quantity;
-      const relay = p.relay;
-      const value =
-        q === 'relay_closed' && relay && relay.address === pt.address
-          ? (s: MeterState) => (s.relayClosed ? relay.closedValue : relay.openValue)
-          : (s: MeterState) => quantityOf(q, s) / divisor;
-      const counter = COUNTERS.has(q) && integer;
       this.slots.push({
         image,
         offset: pt.address - image.base,
         type: pt.type,
         wordOrder: pt.wordOrder,
         byteOrder: pt.byteOrder,
-        // Real meters truncate counters: they never show energy not yet used.
-        value: counter ? (s) => Math.floor(value(s) + 1e-9) : value,
+        value: rawValueOf(pt, p),
       });
       if (pt.exponent) {
         const ex = pt.exponent;
@@ -337,7 +348,7 @@ export class SimMeter implements RegisterDevice {
           type: ex.type,
           wordOrder: 'big',
           byteOrder: 'big',
-          value: () => exponent,
+          value: () => simulatedExponent(pt),
         });
       }
     }
@@ -397,6 +408,158 @@ export class SimMeter implements RegisterDevice {
     else return EXCEPTION.illegalDataValue;
     return 0;
   }
+}
+
+/** How the instantaneous values of a meter follow from its physics; shared with fast rendering. */
+export interface ElectricalContext {
+  readonly kind: MeterKind;
+  readonly seed: number;
+  readonly phases: 1 | 3;
+  readonly phaseShare: readonly number[];
+}
+
+/** 3 when the profile maps an L2 or L3 quantity, else 1. */
+export function defaultPhases(profile: Profile): 1 | 3 {
+  return profile.points.some((p) => /_l[23]_/.test(p.quantity)) ? 3 : 1;
+}
+
+/** How a three-phase meter's power splits (unevenly, by seed) over its phases. */
+export function phaseShares(seed: number, phases: 1 | 3): readonly number[] {
+  if (phases !== 3) return [1, 0, 0];
+  const w = [1, 0.8 + 0.4 * hash01(seed >>> 0, 4, 100), 0.8 + 0.4 * hash01(seed >>> 0, 5, 100)];
+  const sum = w[0]! + w[1]! + w[2]!;
+  return w.map((x) => x / sum);
+}
+
+/** The counters a meter with this seed starts from. */
+export function initialRegisters(seed: number): {
+  energyImportKwh: number;
+  energyExportKwh: number;
+  volumeM3: number;
+  heatKwh: number;
+} {
+  const s = seed >>> 0;
+  return {
+    energyImportKwh: 500 + Math.floor(hash01(s, 1, 100) * 450_000) / 100,
+    energyExportKwh: 0,
+    volumeM3: 50 + Math.floor(hash01(s, 2, 100) * 50_000) / 100,
+    heatKwh: 1000 + Math.floor(hash01(s, 3, 100) * 900_000) / 100,
+  };
+}
+
+/**
+ * The full meter state at `t` from its physics: voltages from the seeded supply model (its daily
+ * swing in the consumers' local time, `offsetMs` ahead of UTC), currents from power, voltage and
+ * power factor per phase.
+ */
+export function meterStateOf(
+  ctx: ElectricalContext & { readonly offsetMs?: number },
+  t: number,
+  p: PhysicsState,
+  /** Filled and returned instead of a new object (fast rendering reuses one). */
+  out?: MeterState,
+): MeterState {
+  const closed = p.relayClosed;
+  const electric = ctx.kind === 'electricity';
+  const powerKw = electric && closed ? p.powerKw : 0;
+  const localMs = t + (ctx.offsetMs ?? 0);
+  const hour = (((localMs % DAY) + DAY) % DAY) / 3_600_000;
+  const second = Math.floor(localMs / 1000);
+  const v1 = electric ? voltageV(ctx.seed, second, 0, hour) : 0;
+  const three = electric && ctx.phases === 3;
+  const v2 = three ? voltageV(ctx.seed, second, 1, hour) : 0;
+  const v3 = three ? voltageV(ctx.seed, second, 2, hour) : 0;
+  const s = out ?? ({} as MeterState);
+  s.t = t;
+  s.relayClosed = closed;
+  s.energyImportKwh = p.energyImportKwh;
+  s.energyExportKwh = p.energyExportKwh;
+  s.powerKw = powerKw;
+  s.voltageV = v1;
+  s.voltageL2V = v2;
+  s.voltageL3V = v3;
+  s.currentA = amps(powerKw, ctx.phaseShare[0]!, v1, p.pf);
+  s.currentL2A = amps(powerKw, ctx.phaseShare[1]!, v2, p.pf);
+  s.currentL3A = amps(powerKw, ctx.phaseShare[2]!, v3, p.pf);
+  s.pf = electric ? (powerKw !== 0 ? p.pf : 1) : 0;
+  s.volumeM3 = p.volumeM3;
+  s.flowM3h = !electric && closed ? p.flowM3h : 0;
+  s.heatKwh = p.heatKwh;
+  s.supplyC = ctx.kind === 'heat' ? p.supplyC : 0;
+  s.returnC = ctx.kind === 'heat' ? p.returnC : 0;
+  return s;
+}
+
+/** Phase current from the total power, the phase's share of it, its voltage and the power factor. */
+function amps(powerKw: number, share: number, v: number, pf: number): number {
+  return powerKw !== 0 && v > 0 ? (Math.abs(powerKw) * share * 1000) / (v * pf) : 0;
+}
+
+/** The raw register value (before encoding) a point of `profile` holds for a state. */
+function rawValueOf(pt: Point, profile: Profile): (s: MeterState) => number {
+  const integer = !FLOAT_TYPES.has(pt.type);
+  const divisor = pt.scale * unitFactor(pt.unit, pt.quantity)! * 10 ** simulatedExponent(pt);
+  const q = pt.quantity;
+  const relay = profile.relay;
+  if (q === 'relay_closed' && relay && relay.address === pt.address)
+    return (s) => (s.relayClosed ? relay.closedValue : relay.openValue);
+  // Real meters truncate counters: they never show energy not yet used.
+  if (COUNTERS.has(q) && integer) return (s) => Math.floor(quantityOf(q, s) / divisor + 1e-9);
+  return (s) => quantityOf(q, s) / divisor;
+}
+
+/** What a register of `type` holds after encoding `raw` (see encodeValue), as a number. */
+function storedAs(type: RegisterType, raw: number): number {
+  if (type === 'f32') return Math.fround(raw);
+  if (type === 'f64') return raw;
+  const int = Math.round(raw);
+  switch (type) {
+    case 'u16':
+      return ((int % 0x10000) + 0x10000) % 0x10000;
+    case 'i16':
+      return ((((int + 0x8000) % 0x10000) + 0x10000) % 0x10000) - 0x8000;
+    case 'u32':
+      return ((int % 2 ** 32) + 2 ** 32) % 2 ** 32;
+    case 'i32':
+      return ((((int + 2 ** 31) % 2 ** 32) + 2 ** 32) % 2 ** 32) - 2 ** 31;
+    case 'u64':
+      return int >= 0 ? int : Number(BigInt.asUintN(64, BigInt(int)));
+    default:
+      return int;
+  }
+}
+
+/**
+ * The values a gateway decodes from a meter's register image, without the image: truncated
+ * counters, float32 rounding, scaling and exponents exactly as the registers carry them. Compiled
+ * once per profile; fast rendering uses it so that its readings equal a live poll's.
+ */
+export function gatewayValues(profile: Profile): (s: MeterState) => Partial<Record<Quantity, number>> {
+  const points = profile.points.map((pt) => {
+    const raw = rawValueOf(pt, profile);
+    const exp = pt.exponent ? simulatedExponent(pt) : 0;
+    const factor = unitFactor(pt.unit, pt.quantity)!;
+    const relay = pt.quantity === 'relay_closed' && profile.relay ? profile.relay : undefined;
+    return { q: pt.quantity, type: pt.type, raw, exp, factor, scale: pt.scale, relay };
+  });
+  return (s) => {
+    const out: Partial<Record<Quantity, number>> = {};
+    for (const p of points) {
+      const r = storedAs(p.type, p.raw(s));
+      if (p.relay) out[p.q] = r === p.relay.closedValue ? 1 : 0;
+      else out[p.q] = r * p.scale * 10 ** p.exp * p.factor;
+    }
+    return out;
+  };
+}
+
+/** The device time a gateway decodes from the profile's clock register at `t`, if it has one. */
+export function gatewayDeviceTs(profile: Profile, t: number, skewMs = 0): number | undefined {
+  const dt = profile.deviceTime;
+  if (!dt) return undefined;
+  const perUnit = dt.epoch === 'unix-s' ? 1000 : 1;
+  const v = storedAs(dt.type, Math.floor((t + skewMs) / perUnit));
+  return v > 0 ? Math.round(dt.epoch === 'unix-s' ? v * 1000 : v) : undefined;
 }
 
 /**
