@@ -1,6 +1,5 @@
 import { Command, Option } from 'commander';
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { loadCampus, validateCampus, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
@@ -18,7 +17,10 @@ import { meterRegistry } from '../config/registry.ts';
 import { QUANTITIES } from '../config/schemas/quantities.ts';
 import { startFarm } from '../simulators/farm.ts';
 import { farmSpecFromCampus } from '../simulators/from-campus.ts';
-import { demoBusCount, demoCampus } from '../simulators/campus/demo-campus.ts';
+import { startScenario } from '../simulators/scenario/live.ts';
+import { demoScenario } from '../simulators/scenario/demo.ts';
+import { gatewayPkiDir } from '../gateway/pki-dir.ts';
+import { ensureControlKeys } from '../services/control/keys.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 
@@ -65,23 +67,6 @@ function mqttFor(campus: LoadedCampus, override: string | undefined) {
     throw new Error(`mqtt.passwordEnv names ${m.passwordEnv}, which is not set in the environment`);
   }
   return { url, username: m?.username, password };
-}
-
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((res, rej) => {
-          const s = createServer();
-          s.once('error', rej);
-          s.listen(0, '127.0.0.1', () => res(s));
-        }),
-    ),
-  );
-  const ports = servers.map((s) => (s.address() as { port: number }).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 const config = program.command('config').description('Campus configuration');
@@ -270,9 +255,11 @@ program
 
 program
   .command('demo')
-  .description('The demo campus on embedded defaults: broker, simulated meters and gateways')
+  .description(
+    'The demo campus on embedded defaults: broker, simulated meters and substations, gateways and ingest',
+  )
   .addOption(new Option('--broker-port <port>', 'embedded broker port').default('1883').argParser(Number))
-  .addOption(new Option('--rooms <n>', 'dorm rooms per RS-485 line').default('40').argParser(Number))
+  .addOption(new Option('--rooms <n>', 'dorm rooms per floor (RS-485 line)').default('20').argParser(Number))
   .addOption(new Option('--data-dir <dir>').default('var/demo'))
   .addOption(new Option('--log-level <level>').default('warn'))
   .action((opts: { brokerPort: number; rooms: number; dataDir: string; logLevel: string }) =>
@@ -280,14 +267,35 @@ program
       const logger = createLogger(opts.logLevel);
       const dataDir = resolve(opts.dataDir);
       mkdirSync(dataDir, { recursive: true });
-      const raw = demoCampus({
-        ports: await freePorts(demoBusCount()),
+      // One seeded scenario drives the Modbus meters and the OPC UA substations, so upstream
+      // meters equal the sum below them plus losses and the injected thefts.
+      const { startSubstation } = await import('../simulators/substation/server.ts');
+      const serverCerts: string[] = [];
+      const scenario = await startScenario(demoScenario({ start: Date.now(), roomsPerFloor: opts.rooms }), {
         dataDir,
-        roomsPerFloorLine: opts.rooms,
+        host: '127.0.0.1',
+        pollInterval: '10s',
+        startSubstation: async (o) => {
+          const sub = await startSubstation(o);
+          serverCerts.push(sub.certificateFile);
+          return sub;
+        },
       });
-      const campus = validateCampus(raw, { file: '(demo campus)', dir: dataDir });
+      const campus = validateCampus(scenario.campus, {
+        file: join(dataDir, 'demo-campus.yaml'),
+        dir: dataDir,
+      });
+      ensureControlKeys(campus);
+      // The demo installs both ends, so it trusts its own substations' certificates the way an
+      // installer would with `campus-energy opcua trust`: explicitly, one by one.
+      const { trustCertificate } = await import('../adapters/opcua/pki.ts');
+      for (const site of campus.config.sites) {
+        for (const g of site.gateways) {
+          if (g.opcua.length === 0) continue;
+          for (const cert of serverCerts) await trustCertificate(gatewayPkiDir(campus, g.id), cert);
+        }
+      }
       const broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
-      const farm = await startFarm(farmSpecFromCampus(campus).spec);
       const gateways: RunningGateway[] = [];
       for (const site of campus.config.sites) {
         for (const g of site.gateways) {
@@ -309,9 +317,13 @@ program
         { logger, shareGroup: null, protocolVersion: 4 },
       );
       const meters = gateways.reduce((n, g) => n + g.status().meters!, 0);
+      const substations = campus.config.sites.reduce(
+        (n, s) => n + s.gateways.reduce((m, g) => m + g.opcua.length, 0),
+        0,
+      );
       console.log(`campus-energy demo: ${campus.config.campus.name}`);
       console.log(
-        `  ${meters} simulated meters on ${farm.concentrators.length} concentrators, ${gateways.length} gateways`,
+        `  ${meters} simulated meters: ${scenario.buses.length} Modbus buses, ${substations} OPC UA substations; ${gateways.length} gateways`,
       );
       console.log(`  MQTT broker (embedded): ${broker.url}`);
       console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
@@ -335,7 +347,7 @@ program
         clearInterval(progress);
         for (const g of gateways) await g.stop();
         await ingest.stop();
-        await farm.stop();
+        await scenario.stop();
         await broker.close();
       });
     }),
@@ -362,6 +374,22 @@ program
         onInvalid: (topic, reason) => console.log(`INVALID on ${topic}: ${reason}`),
       });
       onShutdown(() => sub.close());
+    }),
+  );
+
+program
+  .command('control-keys')
+  .description('Create the Ed25519 key pair relay commands are signed with (if missing) and say where it is')
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .action((opts: { config: string }) =>
+    guarded(async () => {
+      const k = ensureControlKeys(loadCampus(opts.config));
+      console.log(
+        `${k.created ? 'created' : 'exists'}: private key ${k.privateKeyFile} (keep it on the control service's machine)`,
+      );
+      console.log(
+        `${k.created ? 'created' : 'exists'}: public key ${k.publicKeyFile} (copy to every gateway: control.publicKeyFile)`,
+      );
     }),
   );
 

@@ -68,6 +68,10 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   const { site, gateway } = findGateway(campus, opts.gatewayId);
   const log = logger.child({ gateway: gateway.id });
   const startedAt = Date.now();
+  // node-opcua is loaded only by gateways that read OPC UA: it is large, and most gateways poll
+  // Modbus lines only. Loaded before anything starts, so no event runs half-way through start-up.
+  const opcuaModule = gateway.opcua.length > 0 ? await import('./opcua-device.ts') : undefined;
+  if (opcuaModule) (await import('../adapters/opcua/logging.ts')).routeOpcuaLogs(log);
 
   // A configured path is relative to the campus file, like dataDir.
   const outboxPath =
@@ -123,10 +127,6 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   // OPC UA servers (substations): readings through the same batcher, outbox and topics.
   const pkiDir = gatewayPkiDir(campus, gateway.id);
-  // node-opcua is loaded only by gateways that read OPC UA: it is large, and most gateways poll
-  // Modbus lines only.
-  const opcuaModule = gateway.opcua.length > 0 ? await import('./opcua-device.ts') : undefined;
-  if (opcuaModule) (await import('../adapters/opcua/logging.ts')).routeOpcuaLogs(log);
   const opcua = gateway.opcua.map((device) => {
     let password: string | undefined;
     if (device.identity.type === 'username') {

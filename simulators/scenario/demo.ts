@@ -236,8 +236,11 @@ export function demoScenarioInput(opts: DemoScenarioOptions = {}): ScenarioInput
     }
   }
 
+  // Injections name rooms that exist however small the demo is built (--rooms).
+  const room = (dorm: string, floor: number, r: number) =>
+    `${dorm}-${Math.min(floor, floors)}${String(Math.min(r, roomsPerFloor)).padStart(2, '0')}`;
   // The electricity of room E1-205 is cut by its prepaid relay for a day (no credit).
-  const cut = nodes.find((n) => n.id === 'E1-205')!;
+  const cut = nodes.find((n) => n.id === room('E1', 2, 5))!;
   cut.cut = [{ from: '+1d', to: '+2d' }];
 
   return {
@@ -265,11 +268,25 @@ export function demoScenarioInput(opts: DemoScenarioOptions = {}): ScenarioInput
         to: '+4d12h',
         note: 'illegal tap on the dorm E2 feeder',
       },
-      { type: 'heater', node: 'E1-112', kw: 1.5, from: '+3d18h', to: '+3d23h', note: 'resistive heater' },
-      { type: 'heater', node: 'E1-112', kw: 1.5, from: '+4d19h', to: '+4d23h30m', note: 'resistive heater' },
+      {
+        type: 'heater',
+        node: room('E1', 1, 12),
+        kw: 1.5,
+        from: '+3d18h',
+        to: '+3d23h',
+        note: 'resistive heater',
+      },
+      {
+        type: 'heater',
+        node: room('E1', 1, 12),
+        kw: 1.5,
+        from: '+4d19h',
+        to: '+4d23h30m',
+        note: 'resistive heater',
+      },
       { type: 'heating-while-stopped', node: 'H-E-H03', from: '+2d', to: '+4d', note: 'valve reopened' },
       { type: 'meter-backwards', node: 'W-CANTEEN', from: '+5d', to: '+5d12h', note: 'reversed wiring' },
-      { type: 'meter-stopped', node: 'W2-214', from: '+4d', to: '+6d', note: 'stopped register' },
+      { type: 'meter-stopped', node: room('W2', 2, 14), from: '+4d', to: '+6d', note: 'stopped register' },
     ],
   };
 }
