@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadCampus, validateCampus, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
@@ -19,6 +19,11 @@ import { startFarm } from '../simulators/farm.ts';
 import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { startScenario } from '../simulators/scenario/live.ts';
 import { demoScenario } from '../simulators/scenario/demo.ts';
+import { renderScenario } from '../simulators/scenario/render.ts';
+import { loadScenarioFile } from '../simulators/scenario/schema.ts';
+import { writeBrokerConfig } from '../adapters/mqtt/acl.ts';
+import { SqliteStore } from '../adapters/sqlite/store.ts';
+import { DurationSchema } from '../config/schemas/campus.ts';
 import { gatewayPkiDir } from '../gateway/pki-dir.ts';
 import { ensureControlKeys } from '../services/control/keys.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
@@ -390,6 +395,61 @@ program
       console.log(
         `${k.created ? 'created' : 'exists'}: public key ${k.publicKeyFile} (copy to every gateway: control.publicKeyFile)`,
       );
+    }),
+  );
+
+program
+  .command('broker-config')
+  .description(
+    'Write mosquitto acl_file and password_file for the campus, and each principal’s password (0600)',
+  )
+  .requiredOption('-c, --config <file>', 'campus YAML file')
+  .requiredOption('-o, --out <dir>', 'folder for acl, passwd and mqtt-secrets.json')
+  .option('--rotate', 'new passwords for everyone (gateways must then be re-provisioned)')
+  .action((opts: { config: string; out: string; rotate?: boolean }) =>
+    guarded(async () => {
+      const campus = loadCampus(opts.config);
+      const files = writeBrokerConfig({ campus: campus.config, dir: resolve(opts.out), rotate: opts.rotate });
+      console.log(`acl_file ${files.aclFile}`);
+      console.log(`password_file ${files.passwordFile}`);
+      console.log(`passwords (owner-only): ${files.secretsFile}`);
+      console.log('mosquitto.conf: acl_file, password_file and allow_anonymous false');
+    }),
+  );
+
+program
+  .command('scenario-render')
+  .description('Render a simulated campus scenario straight into a SQLite store, with its ground truth')
+  .option('-s, --scenario <file>', 'scenario YAML/JSON (default: the demo scenario)')
+  .requiredOption('-o, --out <file>', 'SQLite store to write')
+  .option('--days <n>', 'simulated days from the scenario start', '7')
+  .option('--step <duration>', 'reading interval', '15m')
+  .option('--truth <file>', 'write the ground truth (loss and theft per node and interval) as JSON')
+  .action((opts: { scenario?: string; out: string; days: string; step: string; truth?: string }) =>
+    guarded(async () => {
+      const scenario = opts.scenario ? loadScenarioFile(opts.scenario) : demoScenario();
+      const stepMs = DurationSchema.parse(opts.step);
+      const days = Number(opts.days);
+      if (!(days > 0)) throw new Error(`--days must be a positive number, got ${opts.days}`);
+      const store = SqliteStore.open({ path: resolve(opts.out) });
+      const started = Date.now();
+      try {
+        const result = await renderScenario(scenario, {
+          from: scenario.start,
+          to: scenario.start + days * 86_400_000,
+          stepMs,
+          writer: store,
+        });
+        console.log(
+          `${result.readings} readings of ${Object.keys(result.nodes).length} nodes, ${result.intervals} intervals, in ${Date.now() - started} ms → ${opts.out}`,
+        );
+        if (opts.truth) {
+          writeFileSync(opts.truth, JSON.stringify(result));
+          console.log(`ground truth → ${opts.truth}`);
+        }
+      } finally {
+        await store.close();
+      }
     }),
   );
 
