@@ -19,7 +19,8 @@ export interface ApiDeps {
 
 export const SESSION_COOKIE = 'ce_session';
 
-function tokenOf(header: string | undefined, cookie: string | undefined): string | undefined {
+/** The session or API token of a request: the Bearer header first, else the session cookie. */
+export function tokenOf(header: string | undefined, cookie: string | undefined): string | undefined {
   const bearer = /^Bearer\s+(\S+)$/i.exec(header ?? '');
   if (bearer) return bearer[1];
   for (const part of (cookie ?? '').split(';')) {
