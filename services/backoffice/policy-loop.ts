@@ -1,0 +1,357 @@
+import type { Logger } from 'pino';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { Actor } from '../auth/roles.ts';
+import { floorToStep } from '../consumption/zone.ts';
+import { POLICY_ACTOR, type RelayControl, type RelayRequest } from '../control/relay-control.ts';
+import type { PolicyAction, Prepaid } from '../prepaid/index.ts';
+import type { ReadingStore, StoredReading } from '../storage.ts';
+import type { BackofficeDb, Clock } from './db.ts';
+
+/**
+ * The prepaid policy loop: every `intervalMs`, for each account whose tariff type is verified,
+ * debit the metered days that have ended since the last debit, then ask the policy what the
+ * balance calls for and do it — raise a cut-off or restore request (which waits for a
+ * supervisor, or a standing policy approval), record a low-balance alarm, or record that a
+ * cut-off is held (friendly hours, protected account).
+ *
+ * The loop remembers what it already said: an alarm is audited once per level change (level 1,
+ * level 2, cleared), a hold once per episode, and a cut-off or restore is not requested again
+ * while one is open for the meter. A policy-raised request still waiting for approval is
+ * cancelled when the balance no longer calls for it (the customer paid) or when friendly hours
+ * begin, so that a supervisor cannot approve a stale cut-off late at night.
+ *
+ * One account's failure (a store that is down, a refused request) is logged with its id and the
+ * loop goes on with the others.
+ */
+
+/**
+ * The loop's identity: a machine (token kind) that may only debit consumption. Relay requests are
+ * raised through `requestFromPolicy`, which records them under the same id.
+ */
+export const POLICY_SYSTEM_ACTOR: Actor = {
+  id: POLICY_ACTOR,
+  kind: 'token',
+  roles: ['billing'],
+  scopes: ['consumption.debit'],
+};
+
+/** Audit actions the loop writes, subject `account:<id>`. */
+export const POLICY_AUDIT = {
+  alarm: 'prepaid.alarm',
+  alarmCleared: 'prepaid.alarm-cleared',
+  held: 'prepaid.cutoff-held',
+} as const;
+
+export type Supply = 'on' | 'off';
+
+export interface PolicyLoopOptions {
+  db: BackofficeDb;
+  prepaid: Prepaid;
+  control: RelayControl;
+  audit: AuditLog;
+  store: ReadingStore;
+  logger: Logger;
+  /** The zone whose local days are debited (the tariff table's). */
+  timezone: string;
+  /** Whether a meter has a relay the control service can switch. */
+  hasRelay: (meter: string) => boolean;
+  clock?: Clock;
+  /** Default 60 s. */
+  intervalMs?: number;
+  /**
+   * A relay reading counts over the last acknowledged command only if it was taken this long after
+   * the ack (clock skew between gateway and back office; default 10 s).
+   */
+  readingGraceMs?: number;
+}
+
+export interface MeterOutcome {
+  meter: string;
+  supply: Supply;
+  pending?: 'cutoff' | 'restore';
+  actions: PolicyAction[];
+  requested?: number;
+  cancelled?: number;
+}
+
+export interface AccountOutcome {
+  account: string;
+  debited: number;
+  balanceFen: number;
+  meters: MeterOutcome[];
+  error?: string;
+}
+
+export interface PolicyLoop {
+  /** One pass over every verified account (also what the timer runs). */
+  runOnce(): Promise<AccountOutcome[]>;
+  /** Stops the timer and waits for a pass under way. */
+  stop(): Promise<void>;
+}
+
+const OPEN_STATES: ReadonlySet<RelayRequest['state']> = new Set(['pending', 'approved', 'sent']);
+
+export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
+  const { db, prepaid, control, audit, store, timezone } = options;
+  const log = options.logger.child({ component: 'prepaid-policy' });
+  const clock = options.clock ?? Date.now;
+  const intervalMs = options.intervalMs ?? 60_000;
+  const graceMs = options.readingGraceMs ?? 10_000;
+
+  // Prepaid has no listing of accounts or of the newest debit; these two reads use its tables.
+  const verifiedAccounts = db.prepare(
+    "SELECT id FROM prepaid_accounts WHERE tariff_status = 'verified' ORDER BY id",
+  );
+  const lastDebitEnd = db.prepare(
+    "SELECT MAX(interval_end) AS t FROM prepaid_ledger WHERE account_id = ? AND type = 'debit'",
+  );
+
+  const alarmLevels = new Map<string, 0 | 1 | 2>();
+  const holds = new Map<string, string>();
+  const reportedSkips = new Set<string>();
+
+  /** The last alarm level the audit log records for the account (0: none, or cleared). */
+  function recordedAlarmLevel(account: string): 0 | 1 | 2 {
+    const known = alarmLevels.get(account);
+    if (known !== undefined) return known;
+    const [last] = audit.query({
+      subject: `account:${account}`,
+      action: POLICY_AUDIT.alarm,
+      newestFirst: true,
+      limit: 1,
+    });
+    const level =
+      last?.action === POLICY_AUDIT.alarm ? ((last.after as { level?: 1 | 2 } | null)?.level ?? 0) : 0;
+    alarmLevels.set(account, level);
+    return level;
+  }
+
+  async function debit(account: string, openedAt: number, now: number): Promise<number> {
+    const last = (lastDebitEnd.get(account) as { t: number | null }).t;
+    const from = last ?? openedAt;
+    // Only days that have ended can be debited; asking for today would read its readings for nothing.
+    const to = floorToStep(now, '1d', timezone);
+    if (from >= to) return 0;
+    const result = await prepaid.debitConsumption(POLICY_SYSTEM_ACTOR, { account, from, to }, store);
+    for (const s of result.skipped) {
+      if (s.why === 'already-debited' || s.why === 'not-ended') continue;
+      const key = `${account}/${s.meter}/${s.start}/${s.why}`;
+      if (reportedSkips.has(key)) continue;
+      reportedSkips.add(key);
+      // A gap is retried on every pass until a later day is debited; then it is left for VEE.
+      log.warn({ account, ...s }, 'consumption not debited');
+    }
+    if (result.debited.length > 0) {
+      log.info(
+        { account, entries: result.debited.length, fen: result.debited.reduce((n, e) => n + e.amountFen, 0) },
+        'consumption debited',
+      );
+    }
+    return result.debited.length;
+  }
+
+  /** When the gateway's ack of a request was recorded (its approval time if the log says nothing). */
+  function ackTime(req: RelayRequest): number {
+    const [ack] = audit.query({
+      subject: `relay-request:${req.id}`,
+      action: 'relay.ack',
+      newestFirst: true,
+      limit: 1,
+    });
+    return ack?.at ?? req.decidedAt ?? req.requestedAt;
+  }
+
+  /**
+   * The relay as last known: the newer of the last carried-out command (its read-back state in
+   * the gateway's ack) and the meter's own newest relay reading. With neither, the relay is
+   * assumed closed, as meters are delivered.
+   */
+  function supplyOf(requests: readonly RelayRequest[], reading: StoredReading | undefined): Supply {
+    const done = requests.findLast((r) => r.state === 'done' && r.observed !== null);
+    const relay = reading?.quality === 'good' ? reading.values.relay_closed : undefined;
+    if (relay !== undefined && (!done || reading!.ts > ackTime(done) + graceMs)) {
+      return relay >= 0.5 ? 'on' : 'off';
+    }
+    if (done) return done.observed === 'open' ? 'off' : 'on';
+    return 'on';
+  }
+
+  async function meterOutcome(
+    account: string,
+    meter: string,
+    reading: StoredReading | undefined,
+    now: number,
+  ): Promise<MeterOutcome> {
+    const requests = control.list({ meter });
+    const supply = supplyOf(requests, reading);
+    const open = requests.find((r) => OPEN_STATES.has(r.state));
+    const out: MeterOutcome = { meter, supply, actions: [] };
+
+    if (open?.state === 'pending' && open.source === 'policy') {
+      const want = open.action === 'open' ? 'request-cutoff' : 'request-restore';
+      const unpended = prepaid.evaluate(account, { supply }, now);
+      if (!unpended.some((a) => a.type === want)) {
+        const hold = unpended.find((a) => a.type === 'hold');
+        const reason = hold
+          ? `no longer due: ${hold.detail}`
+          : `no longer due: balance ${prepaid.balance(account)} fen`;
+        control.cancel(POLICY_SYSTEM_ACTOR, open.id, reason);
+        out.cancelled = open.id;
+        log.info({ account, meter, request: open.id, reason }, 'policy relay request withdrawn');
+        out.actions = unpended;
+        return out;
+      }
+    }
+    if (open) out.pending = open.action === 'open' ? 'cutoff' : 'restore';
+    out.actions = prepaid.evaluate(
+      account,
+      { supply, ...(out.pending ? { pending: out.pending } : {}) },
+      now,
+    );
+    for (const a of out.actions) {
+      if (a.type !== 'request-cutoff' && a.type !== 'request-restore') continue;
+      const req = await control.requestFromPolicy({
+        meter,
+        action: a.type === 'request-cutoff' ? 'open' : 'close',
+        reason: a.reason,
+      });
+      out.requested = req.id;
+      log.info(
+        { account, meter, request: req.id, action: req.action, state: req.state },
+        'policy relay request',
+      );
+    }
+    return out;
+  }
+
+  function recordAlarm(account: string, outcomes: readonly MeterOutcome[], balanceFen: number): void {
+    // Only an evaluation of a supplied meter says anything about alarms; a cut-off account keeps its level.
+    if (!outcomes.some((o) => o.supply === 'on')) return;
+    const alarms = outcomes.flatMap((o) => o.actions).filter((a) => a.type === 'alarm');
+    const top = alarms.reduce<(typeof alarms)[number] | undefined>(
+      (m, a) => (!m || a.level > m.level ? a : m),
+      undefined,
+    );
+    const level = top?.level ?? 0;
+    const before = recordedAlarmLevel(account);
+    if (level === before) return;
+    alarmLevels.set(account, level);
+    if (top) {
+      log.warn({ account, level, balanceFen, thresholdFen: top.thresholdFen }, 'low balance');
+      audit.append({
+        actor: POLICY_ACTOR,
+        action: POLICY_AUDIT.alarm,
+        subject: `account:${account}`,
+        before: { level: before },
+        after: { level, balanceFen, thresholdFen: top.thresholdFen },
+        reason: `balance ${balanceFen} fen is at or below ${top.thresholdFen} fen`,
+      });
+    } else {
+      audit.append({
+        actor: POLICY_ACTOR,
+        action: POLICY_AUDIT.alarmCleared,
+        subject: `account:${account}`,
+        before: { level: before },
+        after: { level: 0, balanceFen },
+      });
+    }
+  }
+
+  function recordHold(account: string, outcomes: readonly MeterOutcome[], balanceFen: number): void {
+    const hold = outcomes.flatMap((o) => o.actions).find((a) => a.type === 'hold');
+    if (!hold) {
+      holds.delete(account);
+      return;
+    }
+    if (holds.get(account) === hold.reason) return;
+    holds.set(account, hold.reason);
+    log.info({ account, reason: hold.reason, balanceFen }, 'cut-off held');
+    audit.append({
+      actor: POLICY_ACTOR,
+      action: POLICY_AUDIT.held,
+      subject: `account:${account}`,
+      after: { hold: hold.reason, balanceFen, meters: outcomes.map((o) => o.meter) },
+      reason: hold.detail,
+    });
+  }
+
+  async function runAccount(account: string): Promise<AccountOutcome> {
+    const a = prepaid.account(account);
+    const debited = await debit(account, a.openedAt, clock());
+    const now = clock();
+    const relayMeters = a.meters.filter(options.hasRelay);
+    const readings = relayMeters.length > 0 ? await store.latest(relayMeters) : [];
+    const outcomes: MeterOutcome[] = [];
+    for (const meter of relayMeters) {
+      try {
+        outcomes.push(
+          await meterOutcome(
+            account,
+            meter,
+            readings.find((r) => r.meter === meter),
+            now,
+          ),
+        );
+      } catch (err) {
+        log.error({ account, meter, err }, 'policy step failed for a meter');
+      }
+    }
+    if (relayMeters.length === 0) {
+      // Nothing to switch: the balance still raises alarms, and a due cut-off shows as held.
+      const actions = prepaid.evaluate(account, { supply: 'on' }, now);
+      outcomes.push({ meter: '', supply: 'on', actions });
+      if (actions.some((x) => x.type === 'request-cutoff')) {
+        log.warn({ account, meters: a.meters }, 'cut-off due but the account has no relay meter');
+      }
+    }
+    const balanceFen = prepaid.balance(account);
+    recordAlarm(account, outcomes, balanceFen);
+    recordHold(account, outcomes, balanceFen);
+    return { account, debited, balanceFen, meters: outcomes.filter((o) => o.meter !== '') };
+  }
+
+  async function pass(): Promise<AccountOutcome[]> {
+    const out: AccountOutcome[] = [];
+    for (const { id } of verifiedAccounts.all() as { id: string }[]) {
+      try {
+        out.push(await runAccount(id));
+      } catch (err) {
+        log.error({ account: id, err }, 'policy step failed for an account');
+        out.push({ account: id, debited: 0, balanceFen: 0, meters: [], error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  // One pass at a time, whether the timer or a caller started it: two passes could both see a
+  // meter without an open request and both raise one.
+  let queue: Promise<unknown> = Promise.resolve();
+  const runOnce = (): Promise<AccountOutcome[]> => {
+    const p = queue.then(pass);
+    queue = p.catch((err: unknown) => log.error({ err }, 'policy pass failed'));
+    return p;
+  };
+
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  const schedule = () => {
+    timer = setTimeout(() => {
+      void runOnce()
+        .catch(() => undefined)
+        .finally(() => {
+          if (!stopped) schedule();
+        });
+    }, intervalMs);
+    timer.unref();
+  };
+  schedule();
+
+  return {
+    runOnce,
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await queue;
+    },
+  };
+}

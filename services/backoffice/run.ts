@@ -1,0 +1,247 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { LoadedCampus } from '../../config/campus.ts';
+import { buildApi } from '../api/app.ts';
+import { backofficeRoutes, type BackofficeServices } from '../api/routes/index.ts';
+import { AuditLog } from '../audit/audit-log.ts';
+import { startHeadPublisher } from '../audit/head-publisher.ts';
+import { backofficePath } from '../audit/paths.ts';
+import { Users } from '../auth/users.ts';
+import { parseTariffTable, type TariffTable } from '../billing/tariffs.ts';
+import { loadSigningKey } from '../control/commands.ts';
+import { ensureControlKeys } from '../control/keys.ts';
+import { connectControlMqtt } from '../control/mqtt.ts';
+import { campusMeterLocator, RelayControl } from '../control/relay-control.ts';
+import { ServiceError } from '../errors.ts';
+import { Prepaid, type FreeQuotaRule, type PolicyInput } from '../prepaid/index.ts';
+import type { ReadingStore } from '../storage.ts';
+import { openBackofficeDb, type BackofficeDb, type Clock } from './db.ts';
+import { startPolicyLoop, type PolicyLoop } from './policy-loop.ts';
+
+/**
+ * The back office as one process: its database, the audit log and its published chain head,
+ * users, prepaid accounts, relay control with its MQTT link to the gateways, the prepaid policy
+ * loop, and (unless `http: false`) the HTTP API.
+ */
+
+export const DEFAULT_TARIFFS_FILE = fileURLToPath(
+  new URL('../billing/tariffs.example.json', import.meta.url),
+);
+
+export interface BackofficeOptions {
+  campus: LoadedCampus;
+  /** The control service's broker login (`svc/control` where the broker has an ACL). */
+  mqtt: { url: string; username?: string; password?: string };
+  /** The reading store consumption is debited from (the one ingest writes). */
+  store: ReadingStore;
+  logger: Logger;
+  clock?: Clock;
+  /**
+   * Where the API listens; default 127.0.0.1:8080; false: no HTTP API. `secureCookie: false` lets
+   * a browser keep its session cookie over plain HTTP (only behind a TLS-terminating proxy or on
+   * loopback); bearer tokens work either way.
+   */
+  http?: { host: string; port: number; secureCookie?: boolean } | false;
+  /** How often the prepaid policy runs (default 60 s). */
+  policyIntervalMs?: number;
+  /** The tariff table (JSON); default the example table shipped with the code. */
+  tariffsFile?: string;
+  /** Low-balance levels and friendly hours; the time zone defaults to the tariff table's. */
+  policy?: PolicyInput;
+  freeQuotaRules?: readonly FreeQuotaRule[];
+  /**
+   * The first administrator, created only while there is no user at all; afterwards ignored.
+   * Comes from the environment of whoever starts the process, never from a file.
+   */
+  bootstrapAdmin?: { username: string; password: string; displayName?: string };
+  /** scrypt N for new password hashes (tests pass a low one). */
+  scryptCost?: number;
+  /** How often the audit chain head is republished (default 60 s; also after each change). */
+  auditHeadIntervalMs?: number;
+  /** How often relay commands without an ack are looked for (default 10 s). */
+  timeoutSweepMs?: number;
+}
+
+export interface RunningBackoffice extends Omit<BackofficeServices, 'secureCookie'> {
+  db: BackofficeDb;
+  policy: PolicyLoop;
+  app?: FastifyInstance;
+  /** The API's base URL, when it listens. */
+  url?: string;
+  stop(): Promise<void>;
+}
+
+export const DEFAULT_HTTP: { host: string; port: number; secureCookie?: boolean } = {
+  host: '127.0.0.1',
+  port: 8080,
+};
+
+export function loadTariffs(file: string): TariffTable {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`tariff table ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return parseTariffTable(raw);
+  } catch (err) {
+    throw new Error(`tariff table ${file}: ${(err as Error).message}`);
+  }
+}
+
+export async function startBackoffice(options: BackofficeOptions): Promise<RunningBackoffice> {
+  const { campus, logger } = options;
+  const log = logger.child({ component: 'backoffice' });
+  const clock = options.clock ?? Date.now;
+  // Whatever has started is stopped again, newest first, if a later step fails.
+  const cleanups: (() => Promise<void> | void)[] = [];
+  const unwind = async () => {
+    for (const c of cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.error({ err }, 'stopping a back-office part failed');
+      }
+    }
+  };
+
+  try {
+    const tariffs = loadTariffs(options.tariffsFile ?? DEFAULT_TARIFFS_FILE);
+    const keys = ensureControlKeys(campus);
+    if (keys.created) {
+      log.warn(
+        { publicKeyFile: keys.publicKeyFile },
+        'relay command key pair created: give every gateway the public key',
+      );
+    }
+    const signingKey = loadSigningKey({ file: keys.privateKeyFile });
+
+    mkdirSync(campus.dataDir, { recursive: true });
+    const db = openBackofficeDb(backofficePath(campus));
+    cleanups.push(() => {
+      db.close();
+    });
+    const audit = new AuditLog(db, clock);
+    const users = new Users({
+      db,
+      audit,
+      clock,
+      ...(options.scryptCost !== undefined ? { scryptCost: options.scryptCost } : {}),
+    });
+    if (options.bootstrapAdmin) {
+      const b = options.bootstrapAdmin;
+      try {
+        await users.bootstrapAdmin(b.username, b.password, b.displayName);
+        log.info({ username: b.username }, 'first administrator created');
+      } catch (err) {
+        if (!(err instanceof ServiceError && err.code === 'ALREADY_BOOTSTRAPPED')) throw err;
+        log.info('users exist: the bootstrap administrator is ignored');
+      }
+    }
+    const prepaid = new Prepaid({
+      db,
+      audit,
+      tariffs,
+      clock,
+      ...(options.policy ? { policy: options.policy } : {}),
+      ...(options.freeQuotaRules ? { freeQuotaRules: options.freeQuotaRules } : {}),
+    });
+
+    const link = await connectControlMqtt({
+      url: options.mqtt.url,
+      username: options.mqtt.username,
+      password: options.mqtt.password,
+      logger,
+    });
+    cleanups.push(() => link.close());
+    const locate = campusMeterLocator(campus);
+    const control = new RelayControl({
+      db,
+      audit,
+      clock,
+      send: link.send,
+      signingKey,
+      locate,
+      commandTtlMs: campus.config.control.commandTtl,
+    });
+    link.onAck((topic, payload) => control.handleAck(topic, payload));
+    cleanups.push(control.startTimeoutSweep(options.timeoutSweepMs));
+
+    const headLog = logger.child({ component: 'audit-head' });
+    const head = startHeadPublisher({
+      audit,
+      clock,
+      intervalMs: options.auditHeadIntervalMs ?? 60_000,
+      publish: async (topic, payload, opts) => {
+        await link.client.publishAsync(topic, payload, opts);
+      },
+      onError: (err) => headLog.warn({ err }, 'audit head not published; retrying'),
+    });
+    cleanups.push(() => head.stop());
+    // A new head goes out soon after each change, once per burst of entries.
+    let headDue = false;
+    const unlisten = audit.onAppend(() => {
+      if (headDue) return;
+      headDue = true;
+      setTimeout(() => {
+        headDue = false;
+        void head.publishNow();
+      }, 100).unref();
+    });
+    cleanups.push(unlisten);
+
+    const policy = startPolicyLoop({
+      db,
+      prepaid,
+      control,
+      audit,
+      store: options.store,
+      logger,
+      clock,
+      timezone: tariffs.timezone,
+      hasRelay: (meter) => !!locate(meter)?.hasRelay,
+      ...(options.policyIntervalMs !== undefined ? { intervalMs: options.policyIntervalMs } : {}),
+    });
+    cleanups.push(() => policy.stop());
+
+    const services = { users, prepaid, control, audit, timezone: campus.config.campus.timezone };
+    let app: FastifyInstance | undefined;
+    let url: string | undefined;
+    const http = options.http === undefined ? DEFAULT_HTTP : options.http;
+    if (http) {
+      const routes = backofficeRoutes({
+        ...services,
+        ...(http.secureCookie !== undefined ? { secureCookie: http.secureCookie } : {}),
+      });
+      // buildApi's `logger` dependency reaches fastify 5 as `logger`, which takes only options;
+      // an instance must go in as `loggerInstance`.
+      app = await buildApi({ auth: users, routes }, { loggerInstance: logger.child({ component: 'api' }) });
+      const started = app;
+      cleanups.push(() => started.close());
+      await app.listen({ host: http.host, port: http.port });
+      const address = app.server.address() as AddressInfo;
+      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    }
+
+    log.info(
+      { db: backofficePath(campus), api: url ?? 'off', policyIntervalMs: options.policyIntervalMs ?? 60_000 },
+      'back office started',
+    );
+    let stopping: Promise<void> | undefined;
+    return {
+      ...services,
+      db,
+      policy,
+      ...(app ? { app } : {}),
+      ...(url ? { url } : {}),
+      stop: () => (stopping ??= unwind().then(() => log.info('back office stopped'))),
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
