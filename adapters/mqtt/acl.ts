@@ -61,8 +61,10 @@ export function campusAcl(campus: Pick<CampusConfig, 'sites'>): BrokerAcl {
     {
       username: SERVICE_USERS.control,
       kind: 'service',
+      // The back-office process connects as this principal: relay commands, the audit chain head
+      // (retained, outside any administrator's reach) and inspection alerts.
       read: [`${TOPIC_ROOT}/+/+/+/cmd/ack`, `${TOPIC_ROOT}/+/+/status`],
-      write: [`${TOPIC_ROOT}/+/+/+/cmd`],
+      write: [`${TOPIC_ROOT}/+/+/+/cmd`, `${TOPIC_ROOT}/audit/head`, `${TOPIC_ROOT}/alerts/+`],
     },
     { username: SERVICE_USERS.ingest, kind: 'service', read: [`${TOPIC_ROOT}/+/+/+/reading`], write: [] },
     { username: SERVICE_USERS.monitor, kind: 'service', read: [`${TOPIC_ROOT}/#`], write: [] },

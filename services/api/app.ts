@@ -36,7 +36,10 @@ export function tokenOf(header: string | undefined, cookie: string | undefined):
  * established from the session or token; a client can't claim a role.
  */
 export async function buildApi(deps: ApiDeps, options: FastifyServerOptions = {}): Promise<FastifyInstance> {
-  const app = Fastify({ logger: deps.logger ?? false, ...options });
+  // fastify 5 takes a ready pino instance as `loggerInstance`; `logger` is only for options.
+  const app = deps.logger
+    ? Fastify({ loggerInstance: deps.logger, ...options })
+    : Fastify({ logger: false, ...options });
   await app.register(swagger, {
     openapi: {
       info: { title: 'campus-energy back office', version: '1' },

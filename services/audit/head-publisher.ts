@@ -45,6 +45,8 @@ export function startHeadPublisher(options: HeadPublisherOptions): HeadPublisher
   const clock = options.clock ?? Date.now;
   let inFlight: Promise<void> = Promise.resolve();
   let stopped = false;
+  /** After the last publish of stop(): the audit database may be closed by then. */
+  let finished = false;
   let busy = false;
 
   const publishOnce = async () => {
@@ -65,7 +67,7 @@ export function startHeadPublisher(options: HeadPublisherOptions): HeadPublisher
     }
   };
   // One publish at a time, in order: a slow broker must not see an older head after a newer one.
-  const publishNow = () => (inFlight = inFlight.then(publishOnce));
+  const publishNow = () => (finished ? inFlight : (inFlight = inFlight.then(publishOnce)));
 
   // A broker that hangs gets no queue of ticks behind the publish that waits for it.
   const timer = setInterval(() => {
@@ -81,6 +83,7 @@ export function startHeadPublisher(options: HeadPublisherOptions): HeadPublisher
       stopped = true;
       clearInterval(timer);
       await publishNow();
+      finished = true;
     },
   };
 }

@@ -217,9 +217,7 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
         ...services,
         ...(http.secureCookie !== undefined ? { secureCookie: http.secureCookie } : {}),
       });
-      // buildApi's `logger` dependency reaches fastify 5 as `logger`, which takes only options;
-      // an instance must go in as `loggerInstance`.
-      app = await buildApi({ auth: users, routes }, { loggerInstance: logger.child({ component: 'api' }) });
+      app = await buildApi({ auth: users, routes, logger: logger.child({ component: 'api' }) });
       const started = app;
       cleanups.push(() => started.close());
       await app.listen({ host: http.host, port: http.port });

@@ -11,10 +11,22 @@ import { waitFor } from '../helpers/readings.ts';
 describe('campus-energy demo', () => {
   it('starts the embedded broker, simulated campus and gateways, says where to look, and stops on Ctrl-C', async () => {
     const port = await freePort();
+    const httpPort = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'campus-demo-'));
     const child = spawn(
       process.execPath,
-      ['bin/campus-energy.js', 'demo', '--broker-port', String(port), '--rooms', '4', '--data-dir', dataDir],
+      [
+        'bin/campus-energy.js',
+        'demo',
+        '--broker-port',
+        String(port),
+        '--http-port',
+        String(httpPort),
+        '--rooms',
+        '4',
+        '--data-dir',
+        dataDir,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -38,10 +50,25 @@ describe('campus-energy demo', () => {
       expect(sub.readings.some((r) => r.meter.startsWith('E-') && r.quality === 'good')).toBe(true);
       expect(sub.readings.filter((r) => r.quality === 'good').length).toBeGreaterThan(0);
       await sub.close();
+
+      // The demo's staff can log in to the back office with the passwords it printed.
+      const printed = /demo\.supervisor\s+(\S+)\s+supervisor/.exec(out);
+      expect(printed).not.toBeNull();
+      const api = `http://127.0.0.1:${httpPort}`;
+      const login = await fetch(`${api}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'demo.supervisor', password: printed![1] }),
+      });
+      expect(login.status).toBe(201);
+      const { token } = (await login.json()) as { token: string };
+      const me = await fetch(`${api}/api/me`, { headers: { authorization: `Bearer ${token}` } });
+      expect(((await me.json()) as { actor: { roles: string[] } }).actor.roles).toEqual(['supervisor']);
     } finally {
       child.kill('SIGINT');
     }
-    expect(await exited).toBe(0);
+    const code = await exited;
+    expect(code, out.slice(-3000)).toBe(0);
     // The demo's ingest stored what the gateways published, in the embedded SQLite store.
     const db = new Database(join(dataDir, 'store.sqlite'), { readonly: true });
     const { n } = db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number };
