@@ -53,6 +53,8 @@ export interface ValidatedInterval {
   billedIn?: string;
   /** Who made an edited version. */
   editedBy?: string;
+  /** How an estimate or edit was made, in words (the readings it spans, the scale factor, the edit note). */
+  note?: string;
 }
 
 /** What billing needs from VEE. */
