@@ -14,6 +14,8 @@ export const PERMISSIONS = {
   'readings.view': ['operator', 'inspector', 'supervisor', 'billing', 'clerk'],
   /** Manual meter readings (always two readers). */
   'readings.enter-manual': ['reader'],
+  /** Draw the two readers of a manual reading round (at random; the draw is recorded). */
+  'readings.assign': ['supervisor'],
   /** Correct a reading: a new version with a reason code. */
   'readings.edit': ['supervisor'],
   'alerts.view': ['inspector', 'supervisor'],

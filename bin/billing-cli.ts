@@ -1,0 +1,140 @@
+import { Option, type Command } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { loadCampus, type LoadedCampus } from '../config/campus.ts';
+import { ConfigError } from '../config/errors.ts';
+import { AuditLog } from '../services/audit/audit-log.ts';
+import { backofficePath } from '../services/audit/paths.ts';
+import type { Actor } from '../services/auth/roles.ts';
+import { openBackofficeDb, type BackofficeDb } from '../services/backoffice/db.ts';
+import { crossCheckAccounts, loadBillingAccounts } from '../services/billing/accounts.ts';
+import { BillRuns } from '../services/billing/bill-run.ts';
+import { EXPORT_LISTS, exportRun, type ExportList } from '../services/billing/export.ts';
+import { formatFen } from '../services/billing/money.ts';
+import { parsePeriod } from '../services/billing/period.ts';
+import { parseTariffTable } from '../services/billing/tariffs.ts';
+import { ServiceError } from '../services/errors.ts';
+import type { ValidatedSource } from '../services/vee/types.ts';
+
+/**
+ * `campus-energy billing export`: bill every post-paid account for a period from VEE-validated
+ * data, record the run (audited) in the back office, and write it, or its payroll-deduction or
+ * payment-notice list, as CSV or JSON. Exit codes: 0 done (blocked meters are listed on stderr), 1 a
+ * bad campus, accounts or tariff file or period, 2 any other error.
+ */
+
+export interface BillingCliIo {
+  out: (text: string) => void;
+  err: (line: string) => void;
+  exitCode: (code: number) => void;
+}
+
+export interface BillingCliDeps {
+  /**
+   * Opens VEE's validated data for the campus (services/vee, e.g. `new Vee({ store, db, audit, … })`
+   * on the campus store and this back-office database, so pins land next to the run). The CLI
+   * refuses to bill without it: raw registers are never billed.
+   */
+  openValidatedSource?: (
+    campus: LoadedCampus,
+    backoffice: { db: BackofficeDb; audit: AuditLog },
+  ) => Promise<ValidatedSource & { close?: () => Promise<void> | void }>;
+  io?: BillingCliIo;
+  clock?: () => number;
+}
+
+const processIo: BillingCliIo = {
+  out: (text) => process.stdout.write(text),
+  err: (line) => console.error(line),
+  exitCode: (code) => {
+    process.exitCode = code;
+  },
+};
+
+/** The machine identity a CLI bill run is recorded under (the shell user is added to it). */
+function cliActor(): Actor {
+  const who = process.env.USER ?? process.env.USERNAME ?? 'unknown';
+  return { id: `system:billing-cli(${who})`, kind: 'token', roles: ['billing'], scopes: ['billing.export'] };
+}
+
+export function registerBillingCommands(program: Command, deps: BillingCliDeps = {}): Command {
+  const io = deps.io ?? processIo;
+  const billing = program.command('billing').description('Post-paid billing: bill runs and their exports');
+  billing
+    .command('export')
+    .description('Bill a period, record the run (audited) and write it as CSV or JSON')
+    .requiredOption('-c, --config <file>', 'campus YAML file')
+    .requiredOption('--period <period>', 'a month (2026-11) or dates (2026-11-05..2026-12-05), campus time')
+    .addOption(new Option('--format <format>', 'output format').choices(['csv', 'json']).default('csv'))
+    .addOption(
+      new Option('--list <list>', 'all lines, the payroll-deduction list or the payment-notice list')
+        .choices([...EXPORT_LISTS])
+        .default('all'),
+    )
+    .option('--out <file>', 'write here instead of stdout')
+    .option(
+      '--accounts <file>',
+      'post-paid accounts (YAML/JSON); default billing-accounts.yaml next to the campus file',
+    )
+    .option('--tariffs <file>', 'tariff table (JSON/YAML); default tariffs.json next to the campus file')
+    .action(
+      async (opts: {
+        config: string;
+        period: string;
+        format: 'csv' | 'json';
+        list: ExportList;
+        out?: string;
+        accounts?: string;
+        tariffs?: string;
+      }) => {
+        try {
+          const campus = loadCampus(opts.config);
+          const dir = dirname(resolve(opts.config));
+          const timezone = campus.config.campus.timezone;
+          const period = parsePeriod(opts.period, timezone);
+          const accountsFile = resolve(opts.accounts ?? join(dir, 'billing-accounts.yaml'));
+          const tariffsFile = resolve(opts.tariffs ?? join(dir, 'tariffs.json'));
+          for (const f of [accountsFile, tariffsFile])
+            if (!existsSync(f)) throw new ConfigError(f, [{ path: '', message: 'file not found' }]);
+          const accounts = loadBillingAccounts(accountsFile);
+          for (const problem of crossCheckAccounts(accounts, campus.config)) io.err(`warning: ${problem}`);
+          const tariffs = parseTariffTable(parseYaml(readFileSync(tariffsFile, 'utf8')));
+          if (!deps.openValidatedSource) {
+            throw new Error(
+              'no VEE source is wired into this command (services/vee); raw registers are never billed',
+            );
+          }
+          const db = openBackofficeDb(backofficePath(campus));
+          const clock = deps.clock ?? Date.now;
+          const audit = new AuditLog(db, clock);
+          let source: Awaited<ReturnType<typeof deps.openValidatedSource>> | undefined;
+          try {
+            source = await deps.openValidatedSource(campus, { db, audit });
+            const runs = new BillRuns({ db, audit, tariffs, source, timezone, clock });
+            const run = await runs.run(cliActor(), { period, accounts });
+            const text = exportRun(run, opts.format, opts.list);
+            if (opts.out) {
+              mkdirSync(dirname(resolve(opts.out)), { recursive: true });
+              writeFileSync(resolve(opts.out), text);
+            } else io.out(text);
+            io.err(
+              `bill run ${run.id} (${period.label}): ${run.lines.length} meters billed, ¥${formatFen(run.totalFen)}; ${run.blocked.length} blocked`,
+            );
+            for (const b of run.blocked) io.err(`  blocked ${b.account}/${b.meter}: ${b.reasons.join('; ')}`);
+          } finally {
+            await source?.close?.();
+            db.close();
+          }
+        } catch (err) {
+          const bad =
+            err instanceof ConfigError ||
+            (err instanceof ServiceError &&
+              ['INVALID_PERIOD', 'INVALID_ACCOUNTS', 'INVALID_TARIFF_TABLE'].includes(err.code));
+          io.err(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
+          io.exitCode(bad ? 1 : 2);
+        }
+      },
+    );
+  return billing;
+}
