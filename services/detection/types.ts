@@ -19,6 +19,11 @@ export interface MeterData {
   /** The meter upstream in the metering tree (campus file `parent`). */
   parent?: string;
   account?: string;
+  /**
+   * What the meter supplies, where known (e.g. `dorm-room`, `staff-household`): detectors that only
+   * apply to some customers (illegal loads in dorm rooms) select by it or by the account.
+   */
+  role?: string;
   /** Cumulative register as the meter gave it: energy_import_kwh, volume_m3 or heat_kwh. */
   register: Sample[];
   /** Other quantities where available (power_kw, pf, flow_m3h, supply_c, return_c, relay_closed…). */
@@ -121,4 +126,9 @@ export interface DetectionResult {
 export interface Detector {
   readonly name: string;
   run(input: DetectionInput): { findings: Finding[]; scores?: Score[] };
+}
+
+/** A detector that scores every meter or node it looks at (the offline report needs them). */
+export interface ScoringDetector extends Detector {
+  run(input: DetectionInput): { findings: Finding[]; scores: Score[] };
 }
