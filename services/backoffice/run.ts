@@ -1,4 +1,5 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
@@ -19,6 +20,17 @@ import { ServiceError } from '../errors.ts';
 import { Prepaid, type FreeQuotaRule, type PolicyInput } from '../prepaid/index.ts';
 import type { ReadingStore } from '../storage.ts';
 import { openBackofficeDb, type BackofficeDb, type Clock } from './db.ts';
+import { AlertStore } from '../detection/alerts.ts';
+import { alertRoutes } from '../detection/service.ts';
+import { Vee } from '../vee/service.ts';
+import { parseVeeConfig } from '../vee/config.ts';
+import { BillRuns } from '../billing/bill-run.ts';
+import { InvoiceChecks, type SupplyPointInput } from '../billing/invoice-check.ts';
+import { billingRoutes } from '../billing/routes.ts';
+import { loadBillingAccounts, type BillingAccount } from '../billing/accounts.ts';
+import { ManualReadings, type ReadingRoute } from '../readings/manual.ts';
+import { readingsRoutes } from '../readings/routes.ts';
+import { meterRegistry } from '../../config/registry.ts';
 import { startPolicyLoop, type PolicyLoop } from './policy-loop.ts';
 
 /**
@@ -63,10 +75,29 @@ export interface BackofficeOptions {
   auditHeadIntervalMs?: number;
   /** How often relay commands without an ack are looked for (default 10 s). */
   timeoutSweepMs?: number;
+  /** Post-paid accounts (YAML); default `billing-accounts.yaml` next to the campus file, if present. */
+  billingAccountsFile?: string;
+  /** Utility supply points for the invoice check (main meter, meters billed below it, prices). */
+  supplyPoints?: readonly SupplyPointInput[];
+  /** Routes of meters read by hand. */
+  readingRoutes?: readonly ReadingRoute[];
+  /** More routes served by the same API (the live view, the web app), given the services. */
+  extraRoutes?: (services: RunningServices) => ((app: FastifyInstance) => void)[];
 }
 
-export interface RunningBackoffice extends Omit<BackofficeServices, 'secureCookie'> {
+/** Every back-office service, for routes added by other modules. */
+export interface RunningServices extends BackofficeServices {
   db: BackofficeDb;
+  alerts: AlertStore;
+  vee: Vee;
+  billRuns: BillRuns;
+  invoices: InvoiceChecks;
+  readings: ManualReadings;
+  campus: LoadedCampus;
+  store: ReadingStore;
+}
+
+export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'> {
   policy: PolicyLoop;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
@@ -208,15 +239,67 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
     });
     cleanups.push(() => policy.stop());
 
-    const services = { users, prepaid, control, audit, timezone: campus.config.campus.timezone };
+    const timezone = campus.config.campus.timezone;
+    const alerts = new AlertStore(db, audit, clock);
+    const registry = meterRegistry(campus);
+    const vee = new Vee({
+      store: options.store,
+      db,
+      audit,
+      config: parseVeeConfig({}),
+      timezone,
+      kindOf: (meter) => registry.get(meter)?.kind,
+      installations: (meter) => prepaid.installations(meter),
+      clock,
+    });
+    const billRuns = new BillRuns({ db, audit, tariffs, source: vee, timezone, clock });
+    const invoices = new InvoiceChecks({
+      db,
+      audit,
+      source: vee,
+      supplyPoints: options.supplyPoints ?? [],
+      timezone,
+      clock,
+    });
+    const readings = new ManualReadings({
+      db,
+      audit,
+      routes: options.readingRoutes ?? [],
+      automatic: vee,
+      clock,
+    });
+    const accountsFile = options.billingAccountsFile ?? join(dirname(campus.file), 'billing-accounts.yaml');
+    const billingAccounts = (): readonly BillingAccount[] =>
+      existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : [];
+    const services: RunningServices = {
+      users,
+      prepaid,
+      control,
+      audit,
+      timezone,
+      db,
+      alerts,
+      vee,
+      billRuns,
+      invoices,
+      readings,
+      campus,
+      store: options.store,
+    };
     let app: FastifyInstance | undefined;
     let url: string | undefined;
     const http = options.http === undefined ? DEFAULT_HTTP : options.http;
     if (http) {
-      const routes = backofficeRoutes({
-        ...services,
-        ...(http.secureCookie !== undefined ? { secureCookie: http.secureCookie } : {}),
-      });
+      const routes = [
+        ...backofficeRoutes({
+          ...services,
+          ...(http.secureCookie !== undefined ? { secureCookie: http.secureCookie } : {}),
+        }),
+        ...alertRoutes(alerts),
+        ...billingRoutes({ billRuns, invoices, accounts: billingAccounts, tariffs, timezone, clock }),
+        ...readingsRoutes({ readings }),
+        ...(options.extraRoutes?.(services) ?? []),
+      ];
       app = await buildApi({ auth: users, routes, logger: logger.child({ component: 'api' }) });
       const started = app;
       cleanups.push(() => started.close());
