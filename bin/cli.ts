@@ -30,6 +30,9 @@ import { startBackoffice } from '../services/backoffice/run.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
+import { registerBillingCommands } from './billing-cli.ts';
+import { Vee } from '../services/vee/service.ts';
+import { parseVeeConfig } from '../services/vee/config.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 
@@ -545,5 +548,22 @@ program
 
 registerOpcuaCommands(program, { loadCampus, guarded });
 registerAuditCommands(program);
+registerBillingCommands(program, {
+  // Bills read VEE's validated intervals over the campus store; the pins land in this database.
+  openValidatedSource: async (campus, { db, audit }) => {
+    const logger = createLogger('warn');
+    const store = await openStore(campus, logger);
+    const registry = meterRegistry(campus);
+    const vee = new Vee({
+      store,
+      db,
+      audit,
+      config: parseVeeConfig({}),
+      timezone: campus.config.campus.timezone,
+      kindOf: (meter) => registry.get(meter)?.kind,
+    });
+    return Object.assign(vee, { close: () => store.close() });
+  },
+});
 
 await program.parseAsync(process.argv);
