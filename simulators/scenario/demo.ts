@@ -239,6 +239,8 @@ export function demoScenarioInput(opts: DemoScenarioOptions = {}): ScenarioInput
   // Injections name rooms that exist however small the demo is built (--rooms).
   const room = (dorm: string, floor: number, r: number) =>
     `${dorm}-${Math.min(floor, floors)}${String(Math.min(r, roomsPerFloor)).padStart(2, '0')}`;
+  const household = (site: string, h: number) =>
+    `${site}-H${String(Math.min(h, households)).padStart(2, '0')}`;
   // The electricity of room E1-205 is cut by its prepaid relay for a day (no credit).
   const cut = nodes.find((n) => n.id === room('E1', 2, 5))!;
   cut.cut = [{ from: '+1d', to: '+2d' }];
@@ -254,7 +256,7 @@ export function demoScenarioInput(opts: DemoScenarioOptions = {}): ScenarioInput
     injections: [
       {
         type: 'bypass',
-        node: 'W-H05',
+        node: household('W', 5),
         factor: 0.3,
         from: '+1d',
         to: '+5d',
@@ -284,7 +286,13 @@ export function demoScenarioInput(opts: DemoScenarioOptions = {}): ScenarioInput
         to: '+4d23h30m',
         note: 'resistive heater',
       },
-      { type: 'heating-while-stopped', node: 'H-E-H03', from: '+2d', to: '+4d', note: 'valve reopened' },
+      {
+        type: 'heating-while-stopped',
+        node: `H-${household('E', 3)}`,
+        from: '+2d',
+        to: '+4d',
+        note: 'valve reopened',
+      },
       { type: 'meter-backwards', node: 'W-CANTEEN', from: '+5d', to: '+5d12h', note: 'reversed wiring' },
       { type: 'meter-stopped', node: room('W2', 2, 14), from: '+4d', to: '+6d', note: 'stopped register' },
     ],
