@@ -30,6 +30,7 @@ import { startBackoffice } from '../services/backoffice/run.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
+import { registerDetectCommands } from './detect-cli.ts';
 import { registerBillingCommands } from './billing-cli.ts';
 import { Vee } from '../services/vee/service.ts';
 import { parseVeeConfig } from '../services/vee/config.ts';
@@ -548,6 +549,7 @@ program
 
 registerOpcuaCommands(program, { loadCampus, guarded });
 registerAuditCommands(program);
+registerDetectCommands(program);
 registerBillingCommands(program, {
   // Bills read VEE's validated intervals over the campus store; the pins land in this database.
   openValidatedSource: async (campus, { db, audit }) => {

@@ -1,0 +1,154 @@
+import type { NodeBalance } from './balance.ts';
+import type { MeterAnomaly } from './meter-anomalies.ts';
+import { FLAG, changePoint, clamp, correlation, median, type SlotStore } from './series.ts';
+import type { Suspect } from './types.ts';
+
+/**
+ * Which of a node's downstream meters explains its unexplained loss. For each child meter c over
+ * the window [from, end) (the loss episode, or the evaluation window):
+ *
+ *   deficit_c(k) = s · expected_c(k) − x_c(k)   (s: the peers' level ratio, e.g. a vacation)
+ *
+ * - correlation of deficit_c with the node's residual: a thief's deficit *is* the residual (shape
+ *   attacks); or, negative, the meter's registered use moving with the residual (a partial bypass
+ *   registers a share of what it takes, the rest shows as loss);
+ * - reconstruction gain: how much closer to its own baseline the meter gets if the whole residual
+ *   is given back to it, (‖x − s·e‖² − ‖x + r − s·e‖²) / ‖x − s·e‖²: ≈ 1 for the thief, < 0 for
+ *   an honest meter, ≈ 0 when the node balances;
+ * - share: Σ deficit / Σ residual (a bypass explains all of a loss, a tap none);
+ * - level drop, shape change and variability collapse vs own history and peers (meter-anomalies);
+ * - timing: the meter's change point against the loss onset;
+ * - a stopped or backwards register in the window.
+ */
+
+export interface SuspectDetail extends Suspect {
+  index: number;
+  corr: number;
+  gain: number;
+  dayGain: number;
+  share: number;
+}
+
+export function rankSuspects(
+  store: SlotStore,
+  b: NodeBalance,
+  anomalies: readonly MeterAnomaly[],
+  window: { from: number; end: number; onset?: number },
+): SuspectDetail[] {
+  const { from, end } = window;
+  const res = b.residual;
+  const kids = b.children;
+  const spd = store.slotsPerDay;
+  const expectedOf = (a: MeterAnomaly, k: number) => {
+    const j = k - a.expectedFrom;
+    return j >= 0 && j < a.expected.length ? a.expected[j]! : Number.NaN;
+  };
+  // The peers' level per local day (a vacation starting mid-window moves everybody at once).
+  const dayOf = (k: number) => Math.floor((k - from + store.slotOfDay(from)) / spd);
+  const days = dayOf(end - 1) + 1;
+  const level = new Float64Array(Math.max(1, days)).fill(1);
+  for (let d = 0; d < days; d++) {
+    const ratios: number[] = [];
+    for (const c of kids) {
+      const a = anomalies[c]!;
+      const x = store.values[c]!;
+      let sx = 0;
+      let se = 0;
+      for (let k = Math.max(from, from + d * spd - store.slotOfDay(from)); k < end && dayOf(k) === d; k++) {
+        const e = expectedOf(a, k);
+        if (x[k]! === x[k]! && e === e) {
+          sx += x[k]!;
+          se += e;
+        }
+      }
+      if (se > 0) ratios.push(sx / se);
+    }
+    if (ratios.length >= 3) level[d] = median(ratios);
+  }
+  let resSum = 0;
+  for (let k = from; k < end; k++) if (res[k]! === res[k]!) resSum += res[k]!;
+  const out: SuspectDetail[] = [];
+  const deficit = new Float64Array(end - from);
+  const resW = res.subarray(from, end);
+  const dayD = new Float64Array(Math.max(1, days));
+  const dayR = new Float64Array(Math.max(1, days));
+  for (const c of kids) {
+    const a = anomalies[c]!;
+    const x = store.values[c]!;
+    const flags = store.flags[c]!;
+    let e0 = 0;
+    let e1 = 0;
+    let dSum = 0;
+    let stoppedOrBack = 0;
+    dayD.fill(0);
+    dayR.fill(0);
+    for (let k = from; k < end; k++) {
+      const e = expectedOf(a, k);
+      const xv = x[k]!;
+      const r = res[k]!;
+      if (xv !== xv || e !== e || (flags[k]! & FLAG.relayOpen) !== 0) {
+        deficit[k - from] = Number.NaN;
+        continue;
+      }
+      const d = level[dayOf(k)]! * e - xv;
+      deficit[k - from] = d;
+      if (r === r) {
+        e0 += d * d;
+        e1 += (d - r) * (d - r);
+        dSum += d;
+        const dd = dayOf(k);
+        dayD[dd] = dayD[dd]! + d;
+        dayR[dd] = dayR[dd]! + r;
+      }
+      if ((flags[k]! & FLAG.decrease) !== 0) stoppedOrBack = 1;
+    }
+    for (const run of a.stopped) if (run.first < end && run.end > from) stoppedOrBack = 1;
+    let f0 = 0;
+    let f1 = 0;
+    for (let d = 0; d < days; d++) {
+      f0 += dayD[d]! ** 2;
+      f1 += (dayD[d]! - dayR[d]!) ** 2;
+    }
+    const corr = correlation(resW, deficit);
+    const gain = e0 > 0 ? (e0 - e1) / e0 : 0;
+    const dayGain = f0 > 0 ? (f0 - f1) / f0 : 0;
+    const share = resSum > 0 ? dSum / resSum : 0;
+    let timing = 0;
+    if (window.onset !== undefined) {
+      const cp = changePoint(
+        deficit.map((v) => -v),
+        spd >> 2,
+      );
+      if (cp && cp.shift < 0) timing = Math.exp(-Math.abs(cp.at + from - window.onset) / spd);
+    }
+    const score =
+      0.35 * clamp(corr === corr ? Math.abs(corr) : 0, 0, 1) +
+      0.25 * clamp(gain, 0, 1) +
+      0.3 * clamp(dayGain, 0, 1) +
+      0.1 * timing +
+      0.5 * stoppedOrBack +
+      0.05 * clamp(a.score / 3, 0, 1);
+    const reasons: string[] = [];
+    if (stoppedOrBack) reasons.push('register stopped or ran backwards in the loss period');
+    if (corr === corr && corr > 0.3)
+      reasons.push(`its deficit follows the unexplained loss (r = ${corr.toFixed(2)})`);
+    if (corr === corr && corr < -0.3)
+      reasons.push(
+        `what it registers moves with the unexplained loss (r = ${(-corr).toFixed(2)}): partial bypass`,
+      );
+    if (gain > 0.2 || dayGain > 0.2)
+      reasons.push(
+        `adding the loss back restores its usual profile (hourly ${gain.toFixed(2)}, daily ${dayGain.toFixed(2)})`,
+      );
+    if (share > 0.3 && share < 3 && corr > 0.2)
+      reasons.push(`its deficit is ${(100 * share).toFixed(0)} % of the unexplained energy`);
+    if (a.features.drop > 1)
+      reasons.push(`level ${(100 * (1 - a.peerRatio)).toFixed(0)} % below own baseline and peers`);
+    if (a.features.shape > 1) reasons.push('daily shape changed (flattened, scrambled or shifted)');
+    if (a.features.zeros > 1) reasons.push('unusual zero-consumption periods');
+    if (timing > 0.5) reasons.push('its change point matches the loss onset');
+    if (reasons.length === 0) reasons.push('no specific evidence');
+    out.push({ meter: store.topology.ids[c]!, index: c, score, reasons, corr, gain, dayGain, share });
+  }
+  return out.sort((p, q) => q.score - p.score);
+}
