@@ -29,6 +29,7 @@ import { ensureControlKeys } from '../services/control/keys.ts';
 import { startBackoffice } from '../services/backoffice/run.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
+import { registerDemoCommand } from './demo.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
 import { registerBillingCommands } from './billing-cli.ts';
@@ -336,121 +337,7 @@ program
     }),
   );
 
-program
-  .command('demo')
-  .description(
-    'The demo campus on embedded defaults: broker, simulated meters and substations, gateways and ingest',
-  )
-  .addOption(new Option('--broker-port <port>', 'embedded broker port').default('1883').argParser(Number))
-  .addOption(new Option('--rooms <n>', 'dorm rooms per floor (RS-485 line)').default('20').argParser(Number))
-  .addOption(new Option('--http-port <port>', 'back-office API port').default('8080').argParser(Number))
-  .addOption(new Option('--data-dir <dir>').default('var/demo'))
-  .addOption(new Option('--log-level <level>').default('warn'))
-  .action(
-    (opts: { brokerPort: number; httpPort: number; rooms: number; dataDir: string; logLevel: string }) =>
-      guarded(async () => {
-        const logger = createLogger(opts.logLevel);
-        const dataDir = resolve(opts.dataDir);
-        mkdirSync(dataDir, { recursive: true });
-        // One seeded scenario drives the Modbus meters and the OPC UA substations, so upstream
-        // meters equal the sum below them plus losses and the injected thefts.
-        const { startSubstation } = await import('../simulators/substation/server.ts');
-        const serverCerts: string[] = [];
-        const scenario = await startScenario(demoScenario({ start: Date.now(), roomsPerFloor: opts.rooms }), {
-          dataDir,
-          host: '127.0.0.1',
-          pollInterval: '10s',
-          startSubstation: async (o) => {
-            const sub = await startSubstation(o);
-            serverCerts.push(sub.certificateFile);
-            return sub;
-          },
-        });
-        const campus = validateCampus(scenario.campus, {
-          file: join(dataDir, 'demo-campus.yaml'),
-          dir: dataDir,
-        });
-        ensureControlKeys(campus);
-        // The demo installs both ends, so it trusts its own substations' certificates the way an
-        // installer would with `campus-energy opcua trust`: explicitly, one by one.
-        const { trustCertificate } = await import('../adapters/opcua/pki.ts');
-        for (const site of campus.config.sites) {
-          for (const g of site.gateways) {
-            if (g.opcua.length === 0) continue;
-            for (const cert of serverCerts) await trustCertificate(gatewayPkiDir(campus, g.id), cert);
-          }
-        }
-        const broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
-        const gateways: RunningGateway[] = [];
-        for (const site of campus.config.sites) {
-          for (const g of site.gateways) {
-            gateways.push(
-              await startGateway({
-                campus,
-                gatewayId: g.id,
-                mqtt: { url: broker.url },
-                logger,
-                outboxPath: join(dataDir, `${g.id}-outbox.sqlite`),
-              }),
-            );
-          }
-        }
-        // Aedes speaks MQTT 3.1.1, so the demo's single ingest subscribes plainly, without MQTT 5.
-        const ingest = await runIngest(
-          campus,
-          { url: broker.url },
-          { logger, shareGroup: null, protocolVersion: 4 },
-        );
-        const backoffice = await startBackoffice({
-          campus,
-          mqtt: { url: broker.url },
-          store: ingest.store,
-          logger,
-          http: { host: '127.0.0.1', port: opts.httpPort, secureCookie: false },
-          policyIntervalMs: 10_000,
-        });
-        const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
-        const meters = gateways.reduce((n, g) => n + g.status().meters!, 0);
-        const substations = campus.config.sites.reduce(
-          (n, s) => n + s.gateways.reduce((m, g) => m + g.opcua.length, 0),
-          0,
-        );
-        console.log(`campus-energy demo: ${campus.config.campus.name}`);
-        console.log(
-          `  ${meters} simulated meters: ${scenario.buses.length} Modbus buses, ${substations} OPC UA substations; ${gateways.length} gateways`,
-        );
-        console.log(`  MQTT broker (embedded): ${broker.url}`);
-        console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
-        console.log(`             or:  mosquitto_sub -p ${broker.port} -t 'campus/v1/#' -v`);
-        console.log(`  readings stored in: ${join(dataDir, campus.config.storage.sqlite.path)} (SQLite)`);
-        console.log(`  back-office API: ${backoffice.url} (OpenAPI: ${backoffice.url}/openapi.json)`);
-        console.log(`  demo users (passwords also in ${join(dataDir, 'demo-users.json')}):`);
-        for (const u of staff)
-          console.log(`    ${u.username.padEnd(18)} ${u.password}  ${u.roles.join(', ')}`);
-        console.log('  Ctrl-C stops everything.');
-        const progress = setInterval(() => {
-          for (const g of gateways) {
-            const s = g.status();
-            const p = g.publisher.stats();
-            console.log(
-              `  ${new Date().toISOString()} ${g.id}: published ${p.acked}, outbox ${s.outbox?.messages ?? 0}, broker ${p.connected ? 'connected' : 'DOWN'}`,
-            );
-          }
-          const i = ingest.ingest.stats();
-          console.log(
-            `  ${new Date().toISOString()} ingest: stored ${i.stored}, dead-lettered ${i.deadLettered}`,
-          );
-        }, 10_000);
-        onShutdown(async () => {
-          clearInterval(progress);
-          await backoffice.stop();
-          for (const g of gateways) await g.stop();
-          await ingest.stop();
-          await scenario.stop();
-          await broker.close();
-        });
-      }),
-  );
+registerDemoCommand(program, { guarded, onShutdown });
 
 program
   .command('watch')

@@ -225,6 +225,24 @@ export class Outbox {
   }
 
   /**
+   * Continues a meter's numbering after readings published before this outbox existed (history
+   * imported from another system or a simulation), so its `seq` stays unique and gap-free for
+   * consumers. Only for a meter that has no number here yet; anything else would reuse or skip.
+   */
+  continueNumberingAt(meter: string, nextSeq: number): void {
+    if (!Number.isSafeInteger(nextSeq) || nextSeq < FIRST_SEQ) {
+      throw new RangeError(`next seq for ${meter} must be an integer ≥ ${FIRST_SEQ}, got ${nextSeq}`);
+    }
+    if (this.meters.has(meter)) {
+      throw new Error(
+        `meter ${meter} already has readings numbered in this outbox (next ${this.nextSeq(meter)})`,
+      );
+    }
+    this.upsertMeterStmt.run(meter, nextSeq, 0);
+    this.meters.set(meter, { nextSeq, dropped: 0 });
+  }
+
+  /**
    * Calls `listener` synchronously after every committed append; returns the unsubscribe function.
    * Listeners must not throw: the append has already been committed when they run.
    */

@@ -21,7 +21,11 @@ import { Prepaid, type FreeQuotaRule, type PolicyInput } from '../prepaid/index.
 import type { ReadingStore } from '../storage.ts';
 import { openBackofficeDb, type BackofficeDb, type Clock } from './db.ts';
 import { AlertStore } from '../detection/alerts.ts';
-import { alertRoutes } from '../detection/service.ts';
+import { alertRoutes, startDetection, type RunningDetection } from '../detection/service.ts';
+import { detect } from '../detection/engine.ts';
+import { illegalLoadDetector } from '../detection/illegal-load.ts';
+import { heatingDetector } from '../detection/heating.ts';
+import type { HeatingRegistration } from '../detection/types.ts';
 import { Vee } from '../vee/service.ts';
 import { parseVeeConfig } from '../vee/config.ts';
 import { BillRuns } from '../billing/bill-run.ts';
@@ -81,6 +85,12 @@ export interface BackofficeOptions {
   supplyPoints?: readonly SupplyPointInput[];
   /** Routes of meters read by hand. */
   readingRoutes?: readonly ReadingRoute[];
+  /**
+   * The detection service: how often it runs and how much history it reads (default every 5 min
+   * over 2 days); false: no detection. Heating registrations come from the heating desk.
+   */
+  detection?:
+    { intervalMs?: number; windowMs?: number; heating?: () => readonly HeatingRegistration[] } | false;
   /** More routes served by the same API (the live view, the web app), given the services. */
   extraRoutes?: (services: RunningServices) => ((app: FastifyInstance) => void)[];
 }
@@ -95,6 +105,8 @@ export interface RunningServices extends BackofficeServices {
   readings: ManualReadings;
   campus: LoadedCampus;
   store: ReadingStore;
+  /** Absent when detection is off. */
+  detection?: RunningDetection;
 }
 
 export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'> {
@@ -271,6 +283,29 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
     const accountsFile = options.billingAccountsFile ?? join(dirname(campus.file), 'billing-accounts.yaml');
     const billingAccounts = (): readonly BillingAccount[] =>
       existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : [];
+    let detection: RunningDetection | undefined;
+    if (options.detection !== false) {
+      const d = options.detection ?? {};
+      const detLog = logger.child({ component: 'detection' });
+      const detectors = [illegalLoadDetector(), heatingDetector()];
+      detection = startDetection({
+        store: options.store,
+        campus,
+        alerts,
+        detect: (input) => detect(input, undefined, detectors),
+        publish: async (topic, payload, opts) => {
+          await link.client.publishAsync(topic, payload, opts);
+        },
+        intervalMs: d.intervalMs ?? 300_000,
+        windowMs: d.windowMs ?? 2 * 86_400_000,
+        clock,
+        ...(d.heating ? { heating: d.heating } : {}),
+        onError: (err, where) =>
+          detLog.warn({ err, where }, 'detection run failed; the next run tries again'),
+      });
+      const running = detection;
+      cleanups.push(() => running.stop());
+    }
     const services: RunningServices = {
       users,
       prepaid,
@@ -285,6 +320,7 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
       readings,
       campus,
       store: options.store,
+      ...(detection ? { detection } : {}),
     };
     let app: FastifyInstance | undefined;
     let url: string | undefined;

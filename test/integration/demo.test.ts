@@ -24,6 +24,8 @@ describe('campus-energy demo', () => {
         String(httpPort),
         '--rooms',
         '4',
+        '--history',
+        '7',
         '--data-dir',
         dataDir,
       ],
@@ -34,7 +36,7 @@ describe('campus-energy demo', () => {
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await waitFor(() => out.includes('Ctrl-C'), 30_000, 'the demo banner');
+      await waitFor(() => out.includes('Ctrl-C'), 60_000, 'the demo banner');
       expect(out).toContain(`mqtt://127.0.0.1:${port}`);
       const sub = await subscribeReadings({
         url: `mqtt://127.0.0.1:${port}`,
@@ -64,6 +66,25 @@ describe('campus-energy demo', () => {
       const { token } = (await login.json()) as { token: string };
       const me = await fetch(`${api}/api/me`, { headers: { authorization: `Bearer ${token}` } });
       expect(((await me.json()) as { actor: { roles: string[] } }).actor.roles).toEqual(['supervisor']);
+
+      // Detection ran over the rendered history: the inspectors' inbox has the injected cases.
+      await waitFor(() => /detection: \d+ alerts opened/.test(out), 60_000, 'the first detection run');
+      const alerts = (await (
+        await fetch(`${api}/api/alerts`, { headers: { authorization: `Bearer ${token}` } })
+      ).json()) as { type: string; meter?: string; node?: string }[];
+      const types = new Set(alerts.map((a) => a.type));
+      expect(types).toContain('illegal-load');
+      expect(types).toContain('energy-balance');
+      // And a prepaid room has run out of credit since it was opened at the start of the history.
+      const balance = async () =>
+        (
+          (await (
+            await fetch(`${api}/api/accounts/ROOM-E1-101`, { headers: { authorization: `Bearer ${token}` } })
+          ).json()) as { balanceFen: number }
+        ).balanceFen;
+      const deadline = Date.now() + 30_000;
+      while ((await balance()) >= 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+      expect(await balance()).toBeLessThan(0);
     } finally {
       child.kill('SIGINT');
     }

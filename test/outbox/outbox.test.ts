@@ -48,6 +48,19 @@ describe('Outbox', () => {
     outbox.close();
   });
 
+  it("continues a meter's numbering after imported history, across a reopen, and only for a new meter", () => {
+    let outbox = Outbox.open({ path, maxBytes: 10_000_000 });
+    outbox.continueNumberingAt('h', 672);
+    expect(outbox.append([readingItem('h')]).map((r) => r.seq)).toEqual([672]);
+    outbox.append([readingItem('a')]);
+    expect(() => outbox.continueNumberingAt('a', 100)).toThrow(/already has readings numbered/);
+    expect(() => outbox.continueNumberingAt('z', 0)).toThrow(RangeError);
+    outbox.close();
+    outbox = Outbox.open({ path, maxBytes: 10_000_000 });
+    expect(outbox.append([readingItem('h')]).map((r) => r.seq)).toEqual([673]);
+    outbox.close();
+  });
+
   it('does not reuse sequence numbers after every row was acked', () => {
     let outbox = Outbox.open({ path, maxBytes: 10_000_000 });
     outbox.append([readingItem('a'), readingItem('a')]);

@@ -1,0 +1,323 @@
+import { Option, type Command } from 'commander';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
+import { SqliteStore } from '../adapters/sqlite/store.ts';
+import { validateCampus, type LoadedCampus } from '../config/campus.ts';
+import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
+import { createLogger } from '../gateway/log.ts';
+import { Outbox } from '../gateway/outbox/outbox.ts';
+import { gatewayPkiDir } from '../gateway/pki-dir.ts';
+import { AuditLog } from '../services/audit/audit-log.ts';
+import type { Actor } from '../services/auth/roles.ts';
+import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
+import type { BackofficeDb } from '../services/backoffice/db.ts';
+import { DEFAULT_TARIFFS_FILE, loadTariffs, startBackoffice } from '../services/backoffice/run.ts';
+import { ensureControlKeys } from '../services/control/keys.ts';
+import { runIngest } from '../services/ingest/run.ts';
+import { Prepaid } from '../services/prepaid/prepaid.ts';
+import { formatLocalTime } from '../services/reports.ts';
+import { demoScenario } from '../simulators/scenario/demo.ts';
+import { startScenario } from '../simulators/scenario/live.ts';
+import { renderScenario } from '../simulators/scenario/render.ts';
+import type { Scenario } from '../simulators/scenario/schema.ts';
+import type { HeatingRegistration } from '../services/detection/types.ts';
+
+const DAY = 86_400_000;
+const STEP = 900_000;
+
+export interface DemoHelpers {
+  guarded: (fn: () => Promise<void>) => Promise<void>;
+  onShutdown: (stop: () => Promise<void>) => void;
+}
+
+interface DemoState {
+  /** The scenario start: the demo's history begins here and the live campus continues it. */
+  start: number;
+  rooms: number;
+}
+
+/** The prepaid rooms the demo opens, with what they were topped up with when opened. */
+const DEMO_ACCOUNTS = [
+  { room: 'E1-101', topUpFen: 300, note: 'runs out of credit' },
+  { room: 'E1-102', topUpFen: 20_000, note: 'healthy' },
+  { room: 'E1-103', topUpFen: 1_200, note: 'low balance' },
+];
+
+/**
+ * `campus-energy demo`: everything on embedded defaults. A seeded scenario campus (~370 meters,
+ * two OPC UA substations) gets `--history` days of readings rendered into the store on first
+ * start — with the scenario's injected thefts, illegal heater and heating used while registered
+ * stopped inside them — and then runs live from the same model, so registers continue and the
+ * gateways number on from the history. The back office opens a few prepaid rooms back then, so
+ * one is out of credit now, and detection runs over the history at once.
+ */
+export function registerDemoCommand(program: Command, h: DemoHelpers): void {
+  program
+    .command('demo')
+    .description(
+      'The demo campus on embedded defaults: broker, simulated meters and substations, gateways, ingest, back office',
+    )
+    .addOption(new Option('--broker-port <port>', 'embedded broker port').default('1883').argParser(Number))
+    .addOption(new Option('--http-port <port>', 'back-office API port').default('8080').argParser(Number))
+    .addOption(
+      new Option('--rooms <n>', 'dorm rooms per floor (RS-485 line)').default('20').argParser(Number),
+    )
+    .addOption(
+      new Option('--history <days>', 'days of history on first start').default('12').argParser(Number),
+    )
+    .addOption(new Option('--data-dir <dir>').default('var/demo'))
+    .addOption(new Option('--log-level <level>').default('warn'))
+    .action(
+      (opts: {
+        brokerPort: number;
+        httpPort: number;
+        rooms: number;
+        history: number;
+        dataDir: string;
+        logLevel: string;
+      }) =>
+        h.guarded(async () => {
+          const logger = createLogger(opts.logLevel);
+          const dataDir = resolve(opts.dataDir);
+          mkdirSync(dataDir, { recursive: true });
+          const stateFile = join(dataDir, 'demo-state.json');
+          const first = !existsSync(stateFile);
+          const now = Date.now();
+          const state: DemoState = first
+            ? { start: Math.floor((now - opts.history * DAY) / STEP) * STEP, rooms: opts.rooms }
+            : (JSON.parse(readFileSync(stateFile, 'utf8')) as DemoState);
+          // The injected thefts and faults happen in the last five days of the history, after a
+          // clean stretch the detection service learns each node's technical loss from.
+          const scenario = shiftInjections(
+            demoScenario({ start: state.start, roomsPerFloor: state.rooms }),
+            Math.max(0, Math.round((now - state.start) / DAY) - 5) * DAY,
+          );
+
+          // One model drives the Modbus meters and the OPC UA substations, from now on.
+          const { startSubstation } = await import('../simulators/substation/server.ts');
+          const serverCerts: string[] = [];
+          const live = await startScenario(scenario, {
+            dataDir,
+            host: '127.0.0.1',
+            pollInterval: '10s',
+            startTime: now,
+            startSubstation: async (o) => {
+              const sub = await startSubstation(o);
+              serverCerts.push(sub.certificateFile);
+              return sub;
+            },
+          });
+          const campus = validateCampus(live.campus, {
+            file: join(dataDir, 'demo-campus.yaml'),
+            dir: dataDir,
+          });
+          ensureControlKeys(campus);
+          const storePath = join(campus.dataDir, campus.config.storage.sqlite.path);
+
+          if (first) {
+            // The history, as if the gateways had published it: into the store, and each
+            // gateway's outbox continues every meter's numbering after it.
+            process.stdout.write(`  rendering ${opts.history} days of history… `);
+            const store = SqliteStore.open({ path: storePath });
+            const rendered = await renderScenario(scenario, {
+              from: state.start,
+              to: now,
+              stepMs: STEP,
+              writer: store,
+              truth: 'totals',
+            });
+            await store.close();
+            const next = rendered.intervals + 1;
+            for (const site of campus.config.sites) {
+              for (const g of site.gateways) {
+                const outbox = Outbox.open({
+                  path: join(dataDir, `${g.id}-outbox.sqlite`),
+                  maxBytes: g.outbox.maxBytes,
+                });
+                for (const b of g.buses) for (const m of b.meters) outbox.continueNumberingAt(m.id, next);
+                for (const d of g.opcua) for (const m of d.meters) outbox.continueNumberingAt(m.id, next);
+                outbox.close();
+              }
+            }
+            console.log(`${rendered.readings} readings`);
+          }
+
+          // The demo installs both ends, so it trusts its own substations' certificates the way
+          // an installer would with `campus-energy opcua trust`: explicitly, one by one.
+          const { trustCertificate } = await import('../adapters/opcua/pki.ts');
+          for (const site of campus.config.sites) {
+            for (const g of site.gateways) {
+              if (g.opcua.length === 0) continue;
+              for (const cert of serverCerts) await trustCertificate(gatewayPkiDir(campus, g.id), cert);
+            }
+          }
+          const broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
+          const gateways: RunningGateway[] = [];
+          for (const site of campus.config.sites) {
+            for (const g of site.gateways) {
+              gateways.push(
+                await startGateway({
+                  campus,
+                  gatewayId: g.id,
+                  mqtt: { url: broker.url },
+                  logger,
+                  outboxPath: join(dataDir, `${g.id}-outbox.sqlite`),
+                }),
+              );
+            }
+          }
+          // Aedes speaks MQTT 3.1.1, so the demo's single ingest subscribes plainly, without MQTT 5.
+          const ingest = await runIngest(
+            campus,
+            { url: broker.url },
+            { logger, shareGroup: null, protocolVersion: 4 },
+          );
+          const backoffice = await startBackoffice({
+            campus,
+            mqtt: { url: broker.url },
+            store: ingest.store,
+            logger,
+            http: { host: '127.0.0.1', port: opts.httpPort, secureCookie: false },
+            policyIntervalMs: 10_000,
+            detection: {
+              intervalMs: 60_000,
+              windowMs: now - state.start + DAY,
+              heating: () => heatingRegistrations(scenario),
+            },
+          });
+          const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
+          if (first) openDemoAccounts(campus, backoffice.db, state.start);
+          writeFileSync(stateFile, JSON.stringify(state));
+
+          const meters = gateways.reduce((n, g) => n + g.status().meters!, 0);
+          const substations = campus.config.sites.reduce(
+            (n, s) => n + s.gateways.reduce((m, g) => m + g.opcua.length, 0),
+            0,
+          );
+          const tz = campus.config.campus.timezone;
+          console.log(`campus-energy demo: ${campus.config.campus.name}`);
+          console.log(
+            `  ${meters} simulated meters: ${live.buses.length} Modbus buses, ${substations} OPC UA substations; ${gateways.length} gateways`,
+          );
+          console.log(
+            `  history from ${formatLocalTime(state.start, tz)} (${tz}), with injected thefts, an illegal heater and heating used while stopped`,
+          );
+          console.log(`  MQTT broker (embedded): ${broker.url}`);
+          console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
+          console.log(`             or:  mosquitto_sub -p ${broker.port} -t 'campus/v1/#' -v`);
+          console.log(`  readings stored in: ${storePath} (SQLite)`);
+          console.log(`  back office: ${backoffice.url} (API: ${backoffice.url}/openapi.json)`);
+          console.log(`  demo users (passwords also in ${join(dataDir, 'demo-users.json')}):`);
+          for (const u of staff)
+            console.log(`    ${u.username.padEnd(18)} ${u.password}  ${u.roles.join(', ')}`);
+          console.log('  Ctrl-C stops everything.');
+
+          // Detection over the history at once, then every minute.
+          void backoffice.detection?.runOnce().then(
+            (r) => console.log(`  detection: ${r.opened.length} alerts opened (inspectors' inbox)`),
+            (err: unknown) => console.log(`  detection failed: ${(err as Error).message}`),
+          );
+          const progress = setInterval(() => {
+            const at = formatLocalTime(Date.now(), tz);
+            for (const g of gateways) {
+              const s = g.status();
+              const p = g.publisher.stats();
+              console.log(
+                `  ${at} ${g.id}: published ${p.acked}, outbox ${s.outbox?.messages ?? 0}, broker ${p.connected ? 'connected' : 'DOWN'}`,
+              );
+            }
+            const i = ingest.ingest.stats();
+            const open = backoffice.alerts.list({}).filter((a) => a.state !== 'closed').length;
+            const balances = DEMO_ACCOUNTS.map((a) => {
+              try {
+                return `ROOM-${a.room} ¥${(backoffice.prepaid.balance(`ROOM-${a.room}`) / 100).toFixed(2)}`;
+              } catch {
+                return `ROOM-${a.room} –`;
+              }
+            }).join(', ');
+            const pending = backoffice.control.list({ state: 'pending' }).length;
+            console.log(
+              `  ${at} ingest: stored ${i.stored}, dead-lettered ${i.deadLettered}; alerts open ${open}; relay requests awaiting approval ${pending}; ${balances}`,
+            );
+          }, 10_000);
+          h.onShutdown(async () => {
+            clearInterval(progress);
+            await backoffice.stop();
+            for (const g of gateways) await g.stop();
+            await ingest.stop();
+            await live.stop();
+            await broker.close();
+          });
+        }),
+    );
+}
+
+/**
+ * Opens the demo's prepaid rooms as of the start of the history (a clerk opens and tops up, a
+ * supervisor verifies the tariff type), through the same Prepaid service and audit log, with a
+ * clock set back to then: the policy loop then debits the days since, and one room is out of
+ * credit now.
+ */
+function openDemoAccounts(campus: LoadedCampus, db: BackofficeDb, start: number): void {
+  const at = start + 3_600_000;
+  const clock = () => at;
+  const prepaid = new Prepaid({
+    db,
+    audit: new AuditLog(db, clock),
+    tariffs: loadTariffs(DEFAULT_TARIFFS_FILE),
+    clock,
+  });
+  const clerk: Actor = { id: 'demo.clerk', kind: 'user', roles: ['clerk'] };
+  const supervisor: Actor = { id: 'demo.supervisor', kind: 'user', roles: ['supervisor'] };
+  const known = new Set(
+    campus.config.sites.flatMap((s) =>
+      s.gateways.flatMap((g) => g.buses.flatMap((b) => b.meters.map((m) => m.id))),
+    ),
+  );
+  for (const a of DEMO_ACCOUNTS) {
+    const meter = `E-${a.room}`;
+    if (!known.has(meter)) continue;
+    const id = `ROOM-${a.room}`;
+    prepaid.openAccount(clerk, {
+      id,
+      customerType: 'student-room',
+      holder: `Dorm room ${a.room} (${a.note})`,
+      meters: [meter],
+      occupants: 4,
+    });
+    prepaid.verifyTariffType(supervisor, id);
+    prepaid.topUp(clerk, { account: id, amountFen: a.topUpFen, method: 'cash', reference: `demo-${id}` });
+  }
+}
+
+/** The scenario with its injections and relay cuts moved later by `ms` (registrations stay). */
+function shiftInjections(scenario: Scenario, ms: number): Scenario {
+  if (ms === 0) return scenario;
+  const win = <W extends { from: number; to: number }>(w: W): W => ({
+    ...w,
+    from: w.from + ms,
+    to: w.to + ms,
+  });
+  return {
+    ...scenario,
+    injections: scenario.injections.map(win),
+    nodes: scenario.nodes.map((n) => ({ ...n, cut: n.cut.map(win) })),
+  };
+}
+
+/** The heating desk's records of the demo: units registered as stopped (two staff confirmed). */
+function heatingRegistrations(scenario: Scenario): HeatingRegistration[] {
+  return scenario.nodes.flatMap((n) =>
+    n.meter && n.utility === 'heat'
+      ? n.heatingStopped.map((w) => ({
+          meter: n.meter!.id,
+          state: 'stopped' as const,
+          from: w.from,
+          ...(Number.isFinite(w.to) ? { to: w.to } : {}),
+          workOrder: `WO-${n.id}`,
+          confirmedBy: ['Sun Qiang', 'Ma Lin'],
+        }))
+      : [],
+  );
+}
