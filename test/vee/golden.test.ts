@@ -6,12 +6,12 @@ import type { ValidatedInterval } from '../../services/vee/types.ts';
 import { build, type CaseInput, localIso, parseTime } from './harness.ts';
 
 /**
- * Golden VEE cases: test/golden/vee/<case>/input.json (readings, installations, config overrides,
+ * Golden VEE cases: test/vee/golden/<case>/input.json (readings, installations, config overrides,
  * the query) and expected.json (the validated intervals). UPDATE_GOLDEN=1 rewrites expected.json
  * from the current output; review the diff before keeping it.
  */
 
-const ROOT = join(import.meta.dirname, '..', 'golden', 'vee');
+const ROOT = join(import.meta.dirname, 'golden');
 const cases = readdirSync(ROOT, { withFileTypes: true })
   .filter((d) => d.isDirectory())
   .map((d) => d.name)
