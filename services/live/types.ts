@@ -54,6 +54,13 @@ export interface SeriesResponse {
   meter: string;
   quantity: Quantity;
   points: [ts: number, value: number][];
+  /**
+   * True when the range held more points than the response may carry: the points are then the
+   * minimum and maximum of each of equal time buckets, in time order (peaks survive).
+   */
+  decimated?: boolean;
+  /** How many points the store returned before decimation. */
+  total?: number;
 }
 
 /** GET /api/health: gateways (retained status topics) and their devices (retained health topics). */
