@@ -1,0 +1,208 @@
+/* global setTimeout, clearTimeout */
+import { get, post, qs } from './api.js';
+import { clear, field, fmtTime, h, note, table } from './dom.js';
+import { t } from './i18n.js';
+
+/**
+ * Cut-off and restore (DOMAIN.md): anyone on duty may ask, with a reason; nothing moves until a
+ * supervisor other than the requester approves. The list shows each request through to what the
+ * gateway read back from the relay.
+ */
+
+const FINAL = ['rejected', 'cancelled', 'done', 'failed', 'timed_out'];
+
+export function relayState(r) {
+  return h('span', { class: `badge state-${r.state}`, dataset: { state: r.state } }, t(`state.${r.state}`));
+}
+
+/**
+ * Approve / reject buttons for a pending relay request, for someone who may approve and did not
+ * ask (the server refuses self-approval anyway; the button is not offered).
+ */
+export function decisionControls(r, ctx, done) {
+  if (r.state !== 'pending') return null;
+  const message = h('span', {});
+  const controls = [];
+  if (ctx.can('relay.approve') && r.requestedBy !== ctx.actor.id) {
+    const reason = h('input', {
+      name: 'reason',
+      placeholder: t('relay.reject.reason'),
+      'aria-label': t('relay.reject.reason'),
+    });
+    controls.push(
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'primary',
+          dataset: { action: 'approve' },
+          onclick: async () => {
+            try {
+              await post(`/api/relay-requests/${r.id}/approve`, {});
+              done();
+            } catch (err) {
+              clear(message).append(note(t('error', { message: err.message }), 'error'));
+            }
+          },
+        },
+        t('relay.approve'),
+      ),
+      reason,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          dataset: { action: 'reject' },
+          onclick: async () => {
+            if (!reason.value.trim()) {
+              reason.focus();
+              return;
+            }
+            try {
+              await post(`/api/relay-requests/${r.id}/reject`, { reason: reason.value.trim() });
+              done();
+            } catch (err) {
+              clear(message).append(note(t('error', { message: err.message }), 'error'));
+            }
+          },
+        },
+        t('relay.reject'),
+      ),
+    );
+  } else if (r.requestedBy === ctx.actor.id && ctx.can('relay.request')) {
+    const reason = h('input', {
+      name: 'reason',
+      placeholder: t('relay.cancel.reason'),
+      'aria-label': t('relay.cancel.reason'),
+    });
+    controls.push(
+      reason,
+      h(
+        'button',
+        {
+          type: 'button',
+          dataset: { action: 'cancel' },
+          onclick: async () => {
+            if (!reason.value.trim()) {
+              reason.focus();
+              return;
+            }
+            try {
+              await post(`/api/relay-requests/${r.id}/cancel`, { reason: reason.value.trim() });
+              done();
+            } catch (err) {
+              clear(message).append(note(t('error', { message: err.message }), 'error'));
+            }
+          },
+        },
+        t('relay.cancel'),
+      ),
+    );
+  }
+  return h('span', { class: 'controls' }, controls, message);
+}
+
+export function relayTable(requests, ctx, done) {
+  return table(
+    requests,
+    [
+      ['col.seq', (r) => `#${r.id}`],
+      ['col.meter', (r) => h('a', { href: `#/meter/${encodeURIComponent(r.meter)}` }, r.meter)],
+      ['col.action', (r) => (r.action === 'open' ? t('relay.open') : t('relay.close'))],
+      ['col.reason', (r) => r.reason],
+      ['col.requested.by', (r) => r.requestedBy],
+      ['col.requested.at', (r) => fmtTime(r.requestedAt)],
+      ['col.state', (r) => relayState(r)],
+      ['col.decided.by', (r) => r.decidedBy ?? ''],
+      ['col.observed', (r) => r.observed ?? (r.error ? `${r.error}` : '')],
+      ['', (r) => decisionControls(r, ctx, done)],
+    ],
+    (r) => ({ dataset: { request: r.id, state: r.state } }),
+  );
+}
+
+export const relayPage = {
+  id: 'relay',
+  nav: 'nav.relay',
+  allowed: (can) => can('relay.request'),
+  async render(main, params, ctx) {
+    const meter = h('input', { name: 'meter', value: params[0] ?? '', required: true, list: 'relay-meters' });
+    const action = h(
+      'select',
+      { name: 'action' },
+      h('option', { value: 'open' }, t('relay.open')),
+      h('option', { value: 'close' }, t('relay.close')),
+    );
+    const reason = h('input', { name: 'reason', required: true, maxlength: 500 });
+    const message = h('div', { 'aria-live': 'polite' });
+    const listBox = h('div', {});
+    const meters = ctx.cache.tree
+      ? Object.values(ctx.cache.tree.nodes)
+          .filter((n) => n.relay)
+          .map((n) => n.id)
+      : [];
+    main.append(
+      h('h1', {}, t('relay.title')),
+      h(
+        'form',
+        {
+          class: 'card inline-form',
+          dataset: { form: 'relay-request' },
+          onsubmit: async (e) => {
+            e.preventDefault();
+            clear(message);
+            try {
+              const r = await post('/api/relay-requests', {
+                meter: meter.value.trim(),
+                action: action.value,
+                reason: reason.value.trim(),
+              });
+              message.append(note(t('relay.requested', { id: r.id }), 'ok'));
+              reason.value = '';
+              await load();
+            } catch (err) {
+              message.append(note(t('error', { message: err.message }), 'error'));
+            }
+          },
+        },
+        h('h2', {}, t('relay.new')),
+        field('relay.meter', meter),
+        h(
+          'datalist',
+          { id: 'relay-meters' },
+          meters.map((m) => h('option', { value: m })),
+        ),
+        field('relay.action', action),
+        field('relay.reason', reason),
+        h(
+          'button',
+          { type: 'submit', class: 'primary', dataset: { action: 'request-relay' } },
+          t('relay.submit'),
+        ),
+        message,
+      ),
+      h('section', { class: 'card' }, h('h2', {}, t('relay.recent')), listBox),
+    );
+    let timer;
+    let shown = '';
+    const load = async () => {
+      clearTimeout(timer);
+      const requests = (await get(`/api/relay-requests${qs({})}`)).slice(-50).reverse();
+      // Redrawn only when something changed, so a reason being typed in the list is not lost.
+      const json = JSON.stringify(requests);
+      if (json !== shown) {
+        shown = json;
+        clear(listBox).append(
+          requests.length ? relayTable(requests, ctx, () => void load()) : note(t('none')),
+        );
+      }
+      // Follow open requests until the gateway has answered: approved elsewhere, sent, read back.
+      if (requests.some((r) => !FINAL.includes(r.state))) {
+        timer = setTimeout(() => void load().catch(() => {}), 2_000);
+      }
+    };
+    ctx.onCleanup(() => clearTimeout(timer));
+    await load();
+  },
+};

@@ -1,0 +1,418 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
+import { validateCampus, type LoadedCampus } from '../../config/campus.ts';
+import { startGateway, type RunningGateway } from '../../gateway/gateway.ts';
+import type { Actor, Role } from '../../services/auth/roles.ts';
+import { startBackoffice, type RunningBackoffice } from '../../services/backoffice/run.ts';
+import type { Finding } from '../../services/detection/types.ts';
+import { runIngest, type RunningIngest } from '../../services/ingest/run.ts';
+import { startLiveHub, type LiveHub } from '../../services/live/hub.ts';
+import { liveRoutes } from '../../services/live/routes.ts';
+import { webRoutes } from '../../services/web/routes.ts';
+import { demoScenario } from '../../simulators/scenario/demo.ts';
+import { startScenario, type RunningScenario } from '../../simulators/scenario/live.ts';
+import { testLogger } from '../helpers/logger.ts';
+
+/**
+ * The web app in a real headless Chromium against the whole stack on loopback: a small simulated
+ * campus (Modbus meters, no substations), its two gateways, an embedded broker, ingest into
+ * SQLite, the live hub, and the back office serving the API and the app.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const PASSWORD = 'correct horse battery staple';
+const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
+const USERS: Record<Role, string> = {
+  operator: 'op.zhang',
+  inspector: 'insp.chen',
+  reader: 'reader.liu',
+  clerk: 'clerk.wang',
+  supervisor: 'sup.li',
+  billing: 'bill.zhao',
+  admin: 'admin.zhou',
+};
+const CUT_METER = 'E-E1-101';
+const LOAD_METER = 'E-W1-102';
+
+async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>) {
+  const until = performance.now() + 15_000;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('web app in a browser', () => {
+  const logger = testLogger();
+  let dir: string;
+  let broker: EmbeddedBroker;
+  let running: RunningScenario;
+  let campus: LoadedCampus;
+  let ingest: RunningIngest;
+  let hub: LiveHub;
+  let bo: RunningBackoffice;
+  const gateways: RunningGateway[] = [];
+  let browser: Browser;
+  const actors = {} as Record<Role, Actor>;
+  const contexts: BrowserContext[] = [];
+  /** Uncaught errors in any page; each test ends with none. */
+  const pageErrors: string[] = [];
+
+  /** A fresh browser session (own cookies) logged in as `role`, on `hash`. */
+  async function loginAs(role: Role, hash = '', viewport = { width: 1366, height: 768 }): Promise<Page> {
+    const context = await browser.newContext({ viewport, locale: 'en-US', timezoneId: 'UTC' });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (err) => pageErrors.push(`${role}: ${err.message}`));
+    await page.goto(`${bo.url!}/`);
+    await page.fill('input[name=username]', USERS[role]);
+    await page.fill('input[name=password]', PASSWORD);
+    await page.click('form[data-form=login] button[type=submit]');
+    await page.waitForSelector(`[data-user="${USERS[role]}"]`, { state: 'attached' });
+    if (hash) await page.goto(`${bo.url!}/#/${hash}`);
+    return page;
+  }
+
+  const shot = (page: Page, name: string) =>
+    page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+  const navOf = (page: Page) =>
+    page.$$eval('nav.app-nav a[data-nav]', (as) => as.map((a) => (a as HTMLElement).dataset.nav));
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    dir = mkdtempSync(join(tmpdir(), 'web-e2e-'));
+    broker = await startEmbeddedBroker();
+    const scenario = demoScenario({ floors: 1, roomsPerFloor: 2, households: 5, start: Date.now() });
+    running = await startScenario(scenario, { dataDir: dir, host: '127.0.0.1', pollInterval: '1s' });
+    campus = validateCampus(running.campus, { file: join(dir, 'campus.yaml'), dir });
+    // One post-paid household (invented), so that a bill run has someone to bill.
+    writeFileSync(
+      join(dir, 'billing-accounts.yaml'),
+      [
+        'accounts:',
+        '  - id: HH-E-H01',
+        '    holder: Staff household E-H01 (invented)',
+        '    customerType: staff-household',
+        '    payrollCode: P000001',
+        '    meters:',
+        '      - { meter: E-E-H01, utility: electricity }',
+        '',
+      ].join('\n'),
+    );
+    ingest = await runIngest(campus, { url: broker.url }, { logger, shareGroup: null, protocolVersion: 4 });
+    hub = await startLiveHub({
+      campus,
+      mqtt: { url: broker.url },
+      store: ingest.store,
+      logger,
+      staleCheckMs: 1_000,
+    });
+    await hub.ready;
+    bo = await startBackoffice({
+      campus,
+      mqtt: { url: broker.url },
+      store: ingest.store,
+      logger,
+      http: { host: '127.0.0.1', port: 0, secureCookie: false },
+      bootstrapAdmin: { username: USERS.admin, password: PASSWORD },
+      scryptCost: 1024,
+      extraRoutes: (s) => [
+        webRoutes({ timezone: s.timezone }),
+        ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
+      ],
+    });
+    // After the back office made the command key pair: gateways take relay commands only with it.
+    for (const site of campus.config.sites) {
+      for (const g of site.gateways) {
+        gateways.push(await startGateway({ campus, gatewayId: g.id, mqtt: { url: broker.url }, logger }));
+      }
+    }
+    const ip = { ip: '127.0.0.1' };
+    const admin = (await bo.users.login(USERS.admin, PASSWORD, ip)).actor;
+    for (const role of Object.keys(USERS) as Role[]) {
+      if (role !== 'admin') {
+        await bo.users.createUser(admin, {
+          username: USERS[role],
+          displayName: USERS[role],
+          roles: [role],
+          password: PASSWORD,
+        });
+      }
+      actors[role] = (await bo.users.login(USERS[role], PASSWORD, ip)).actor;
+    }
+    bo.prepaid.openAccount(actors.clerk, {
+      id: 'E1-101',
+      customerType: 'student-room',
+      holder: 'Room E1-101 (invented)',
+      meters: [CUT_METER],
+    });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--no-first-run',
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close();
+    for (const g of gateways) await g.stop();
+    await bo?.stop();
+    await hub?.stop();
+    await ingest?.stop();
+    await running?.stop();
+    await broker?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  afterEach(() => {
+    expect(pageErrors.splice(0)).toEqual([]);
+  });
+
+  it('shows each role only the pages and actions it may use', async () => {
+    const expected: Record<Role, string[]> = {
+      operator: ['live', 'meter', 'prepaid', 'relay', 'audit', 'health'],
+      inspector: ['live', 'meter', 'alerts', 'relay', 'audit', 'health'],
+      reader: [],
+      clerk: ['live', 'meter', 'prepaid', 'relay', 'audit', 'health'],
+      supervisor: ['live', 'meter', 'alerts', 'prepaid', 'relay', 'approvals', 'billing', 'audit', 'health'],
+      billing: ['live', 'meter', 'prepaid', 'billing', 'audit', 'health'],
+      admin: ['audit'],
+    };
+    const accountActions: Partial<Record<Role, string[]>> = {
+      clerk: ['topup', 'refund', 'free-quota'],
+      supervisor: ['verify-tariff'],
+      operator: ['free-quota'],
+      billing: [],
+    };
+    for (const role of Object.keys(expected) as Role[]) {
+      const page = await loginAs(role);
+      await page.waitForSelector('main#main > *');
+      expect(await navOf(page), role).toEqual(expected[role]);
+      if (role === 'reader') await page.getByText('Your role has no page in this app yet.').waitFor();
+      if (accountActions[role]) {
+        await page.goto(`${bo.url!}/#/prepaid/E1-101`);
+        await page.waitForSelector('[data-account="E1-101"]');
+        const actions = await page.$$eval('form.action-form', (fs) =>
+          fs.map((f) => (f as HTMLElement).dataset.action),
+        );
+        expect(actions, role).toEqual(accountActions[role]);
+        if (role === 'clerk') await shot(page, 'prepaid-account-clerk');
+      }
+      if (role === 'admin' || role === 'operator') {
+        await page.goto(`${bo.url!}/#/audit`);
+        await page.waitForSelector('[data-action=verify]');
+        // Operators may verify the chain but not read it.
+        expect(await page.locator('form[data-form=audit-search]').count(), role).toBe(
+          role === 'admin' ? 1 : 0,
+        );
+      }
+      await page.context().close();
+    }
+  });
+
+  it('updates a live value when the load changes, and marks each meter', async () => {
+    const page = await loginAs('operator', 'live');
+    const row = page.locator(`.node-row[data-meter="${LOAD_METER}"]`);
+    await page.waitForSelector('.conn[data-conn=up]');
+    await waitFor(
+      'a positive power on screen',
+      async () => Number(await row.locator('.power').getAttribute('data-value')) > 0,
+    );
+    expect(await row.getAttribute('data-status')).toBe('ok');
+    expect(await row.locator('.status').textContent()).toBe('OK');
+    await shot(page, 'live-1366x768');
+
+    running.meter(LOAD_METER).setRelay(false);
+    await waitFor(
+      'zero power on screen',
+      async () => (await row.locator('.power').getAttribute('data-value')) === '0',
+    );
+    expect(await row.locator('.power').textContent()).toBe('0 kW');
+
+    // A phone shows the same tree, stacked.
+    const phone = await loginAs('operator', 'live', { width: 390, height: 844 });
+    await phone.waitForSelector(`.node-row[data-meter="${LOAD_METER}"][data-status]`);
+    await shot(phone, 'live-phone');
+
+    // The meter page charts the readings the meter has sent.
+    await page.goto(`${bo.url!}/#/meter/${LOAD_METER}?q=power_kw&range=6h`);
+    await page.waitForSelector('[data-chart=uplot] canvas');
+    await shot(page, 'meter-chart');
+  });
+
+  it('takes an alert from the inbox through assigned, field-checked and confirmed', async () => {
+    const page = await loginAs('inspector', 'alerts');
+    await page.waitForSelector('.page-head h1');
+    const now = Date.now();
+    const points = (base: number): [number, number][] =>
+      Array.from({ length: 48 }, (_, i) => [now - (48 - i) * 300_000, base + Math.sin(i / 4)]);
+    const finding: Finding = {
+      type: 'energy-balance',
+      key: 'energy-balance:E-E1-MAIN',
+      severity: 'high',
+      node: 'E-E1-MAIN',
+      score: 4.2,
+      since: now - 3 * 3_600_000,
+      reason: 'Dorm E1 main meter exceeds the sum of its rooms by 18 %',
+      evidence: {
+        from: now - 4 * 3_600_000,
+        to: now,
+        figures: { main_kwh: 12.5, rooms_kwh: 10.25, unexplained_kwh: 2.25, nights: 3 },
+        series: [
+          { meter: 'E-E1-MAIN', quantity: 'power_kw', points: points(3) },
+          { meter: 'E-E1-102', quantity: 'power_kw', points: points(1.5) },
+        ],
+      },
+      suspects: [
+        { meter: 'E-E1-101', score: 0.2, reasons: ['load follows its peers'] },
+        { meter: 'E-E1-102', score: 0.8, reasons: ['night load 3× its peers', 'power factor near 1'] },
+      ],
+      unexplained: 2.25,
+    };
+    bo.alerts.sync([finding], now);
+    const id = bo.alerts.list({})[0]!.id;
+    // The inbox learns of it from the alert stream, without a reload.
+    await page.click(`[data-alert-link="${id}"]`);
+    await page.waitForSelector('[data-section=suspects] [data-suspect]');
+    const suspects = await page.$$eval('[data-suspect]', (rs) =>
+      rs.map((r) => (r as HTMLElement).dataset.suspect),
+    );
+    expect(suspects).toEqual(['E-E1-102', 'E-E1-101']);
+    await page.waitForSelector('[data-section=series] canvas');
+    expect(await page.locator('[data-section=figures]').textContent()).toContain('unexplained_kwh');
+    await shot(page, 'alert-detail');
+
+    await page.click('form[data-action=assign] button[type=submit]');
+    await page.waitForSelector('[data-field=assignee]');
+    await page.fill('form[data-action=field-check] textarea', 'Found a resistive heater in room E1-102');
+    await page.click('form[data-action=field-check] button[type=submit]');
+    await page.fill('form[data-action=confirm] textarea', 'Heater removed; the student was informed');
+    await page.click('form[data-action=confirm] button[type=submit]');
+    await page.waitForSelector('.page-head [data-state=confirmed]');
+    const alert = bo.alerts.get(id);
+    expect(alert.state).toBe('confirmed');
+    expect(alert.steps.map((s) => `${s.state} ${s.by}`)).toEqual([
+      'open system:detection',
+      `assigned ${USERS.inspector}`,
+      `field-checked ${USERS.inspector}`,
+      `confirmed ${USERS.inspector}`,
+    ]);
+
+    // A supervisor sees the alert but gets no action.
+    const sup = await loginAs('supervisor', `alerts/${id}`);
+    await sup.waitForSelector('[data-section=steps]');
+    expect(await sup.locator('[data-section=actions]').count()).toBe(0);
+  });
+
+  it('cuts off a meter: an operator asks, a supervisor approves, the relay opens', async () => {
+    const op = await loginAs('operator', `relay/${CUT_METER}`);
+    await op.selectOption('form[data-form=relay-request] select[name=action]', 'open');
+    await op.fill(
+      'form[data-form=relay-request] input[name=reason]',
+      'Unpaid balance; approved by the office',
+    );
+    await op.click('[data-action=request-relay]');
+    await op.waitForSelector('.note-ok');
+    const request = bo.control.list({ meter: CUT_METER })[0]!;
+    expect(request).toMatchObject({ state: 'pending', requestedBy: USERS.operator, action: 'open' });
+    // The requester cannot approve it.
+    expect(await op.locator(`[data-request="${request.id}"] [data-action=approve]`).count()).toBe(0);
+
+    const sup = await loginAs('supervisor', 'approvals');
+    const row = sup.locator(`[data-section=relay] [data-request="${request.id}"]`);
+    await row.waitFor();
+    await shot(sup, 'approvals');
+    await row.locator('[data-action=approve]').click();
+    await waitFor('the relay opened', () => bo.control.get(request.id).state === 'done');
+    expect(bo.control.get(request.id)).toMatchObject({ observed: 'open', decidedBy: USERS.supervisor });
+    expect(running.meter(CUT_METER).relayClosed).toBe(false);
+
+    // The operator's list follows the request to what the gateway read back.
+    await op.waitForSelector(`[data-request="${request.id}"][data-state=done]`);
+    await shot(op, 'relay-requests');
+    // And the live page shows the meter with no power.
+    await op.goto(`${bo.url!}/#/live`);
+    const power = op.locator(`.node-row[data-meter="${CUT_METER}"] .power`);
+    await waitFor(
+      'zero power after the cut-off',
+      async () => (await power.getAttribute('data-value')) === '0',
+    );
+  });
+
+  it('switches the language, keeps it, and shows the other pages', async () => {
+    const page = await loginAs('supervisor', 'health');
+    await page.waitForSelector('[data-gateway]');
+    await shot(page, 'health');
+    expect(await page.locator('[data-nav=live]').textContent()).toBe('Live');
+    await page.click('[data-lang=zh]');
+    expect(await page.locator('[data-nav=live]').textContent()).toBe('实时监测');
+    expect(await page.locator('h1').first().textContent()).toBe('网关与设备');
+    await page.reload();
+    await page.waitForSelector('[data-nav=live]');
+    expect(await page.locator('[data-nav=live]').textContent()).toBe('实时监测');
+    await page.goto(`${bo.url!}/#/audit`);
+    await page.waitForSelector('[data-seq]');
+    await page.click('[data-action=verify]');
+    await page.waitForSelector('[data-result=verify] .note-ok');
+    await shot(page, 'audit-zh');
+    await page.click('[data-lang=en]');
+    expect(await page.locator('[data-nav=live]').textContent()).toBe('Live');
+    await page.goto(`${bo.url!}/#/billing`);
+    await page.waitForSelector('[data-section=invoices]');
+    // Last month, in the campus zone: a whole period to bill (no post-paid accounts: an empty run).
+    const [y, m] = new Intl.DateTimeFormat('en-CA', {
+      timeZone: campus.config.campus.timezone,
+      year: 'numeric',
+      month: '2-digit',
+    })
+      .format(new Date())
+      .split('-')
+      .map(Number) as [number, number];
+    const last = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, '0')}`;
+    await page.fill('form[data-form=bill-run] input[name=period]', last);
+    await page.click('form[data-form=bill-run] button[type=submit]');
+    await page.locator('[data-run], [data-section=runs] .note-error').first().waitFor();
+    expect(
+      await page.locator('[data-section=runs] .note-error').count(),
+      (await page.locator('[data-section=runs]').textContent()) ?? '',
+    ).toBe(0);
+    await shot(page, 'billing');
+    await page.goto(`${bo.url!}/#/alerts?all=1`);
+    await page.waitForSelector('[data-alert]');
+    await shot(page, 'alerts-inbox');
+    await page.click('[data-action=logout]');
+    await page.waitForSelector('form[data-form=login]');
+    await shot(page, 'login');
+  });
+
+  it('marks the meters of a gateway gone quiet as stale', async () => {
+    const page = await loginAs('operator', 'live');
+    const row = page.locator(`.node-row[data-meter="${LOAD_METER}"]`);
+    const east = page.locator('.node-row[data-meter="E-E2-101"]');
+    await page.waitForSelector('.conn[data-conn=up]');
+    const west = gateways.findIndex((g) => g.site === 'west');
+    const [quiet] = gateways.splice(west, 1);
+    await quiet!.stop();
+    await page.waitForSelector(`.node-row[data-meter="${LOAD_METER}"][data-status=stale]`);
+    expect(await row.locator('.status').textContent()).toMatch(/^Stale · \d{2}:\d{2}:\d{2}$/);
+    expect(await row.evaluate((el) => getComputedStyle(el).backgroundColor)).not.toBe('rgba(0, 0, 0, 0)');
+    // The other site's meters stay fresh.
+    expect(await east.getAttribute('data-status')).toBe('ok');
+    await shot(page, 'live-stale');
+    await page.goto(`${bo.url!}/#/health`);
+    await page.waitForSelector('[data-gateway]');
+    await shot(page, 'health-one-gateway-quiet');
+  });
+});
