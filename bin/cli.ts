@@ -24,7 +24,10 @@ import { writeBrokerConfig } from '../adapters/mqtt/acl.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
 import { ensureControlKeys } from '../services/control/keys.ts';
-import { startBackoffice } from '../services/backoffice/run.ts';
+import { startBackofficeServer } from '../services/backoffice/server.ts';
+import { startGatewayMetrics } from '../services/metrics/gateway.ts';
+import { startIngestMetrics } from '../services/metrics/ingest.ts';
+import { parseListenAddress } from '../services/metrics/server.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerAuditCommands } from './audit-cli.ts';
@@ -111,6 +114,7 @@ program
   .requiredOption('-g, --gateway <id>', 'gateway id in the campus file')
   .option('--mqtt <url>', 'broker URL (overrides the file)')
   .option('--outbox <file>', 'outbox SQLite file (overrides the file)')
+  .option('--metrics <host:port>', 'serve Prometheus metrics here (e.g. 127.0.0.1:9464)')
   .addOption(
     new Option('--broker-port <port>', 'port of the embedded broker when none is configured')
       .default('1883')
@@ -123,6 +127,7 @@ program
       gateway: string;
       mqtt?: string;
       outbox?: string;
+      metrics?: string;
       brokerPort: number;
       logLevel: string;
     }) =>
@@ -143,7 +148,11 @@ program
           logger,
           outboxPath: opts.outbox ? resolve(opts.outbox) : undefined,
         });
+        const metrics = opts.metrics
+          ? await startGatewayMetrics({ gateway: gw, ...parseListenAddress(opts.metrics), logger })
+          : undefined;
         onShutdown(async () => {
+          await metrics?.close();
           await gw.stop();
           await broker?.close();
         });
@@ -156,8 +165,9 @@ program
   .requiredOption('-c, --config <file>', 'campus YAML file')
   .option('--mqtt <url>', 'broker URL (overrides the file)')
   .option('--instance <name>', 'instance name; several instances share the load', '1')
+  .option('--metrics <host:port>', 'serve Prometheus metrics here')
   .addOption(new Option('--log-level <level>').default('info'))
-  .action((opts: { config: string; mqtt?: string; instance: string; logLevel: string }) =>
+  .action((opts: { config: string; mqtt?: string; instance: string; metrics?: string; logLevel: string }) =>
     guarded(async () => {
       const campus = loadCampus(opts.config);
       const logger = createLogger(opts.logLevel);
@@ -165,7 +175,13 @@ program
       if (!mqtt) throw new Error('ingest needs a broker: set mqtt.url in the campus file or pass --mqtt');
       const running = await runIngest(campus, mqtt, { logger, instance: opts.instance });
       logger.info({ store: campus.config.storage.influx ? 'influx' : 'sqlite' }, 'ingest started');
-      onShutdown(() => running.stop());
+      const metrics = opts.metrics
+        ? await startIngestMetrics({ running, ...parseListenAddress(opts.metrics), logger })
+        : undefined;
+      onShutdown(async () => {
+        await metrics?.close();
+        await running.stop();
+      });
     }),
   );
 
@@ -178,7 +194,7 @@ program
   .option('--mqtt <url>', 'broker URL (overrides the file)')
   .option(
     '--mqtt-user <name>',
-    'broker user (with ACLs: svc/control); password from CAMPUS_BACKOFFICE_MQTT_PASSWORD',
+    'broker user (with ACLs: svc/control; the live view then logs in as svc/monitor with CAMPUS_MONITOR_MQTT_PASSWORD); password from CAMPUS_BACKOFFICE_MQTT_PASSWORD',
   )
   .option('--http <host:port>', 'API address', '127.0.0.1:8080')
   .option('--no-http', 'no HTTP API')
@@ -222,7 +238,16 @@ program
             ? { username: process.env.CAMPUS_ADMIN_USER, password: process.env.CAMPUS_ADMIN_PASSWORD }
             : undefined;
         const store = await openStore(campus, logger);
-        const bo = await startBackoffice({
+        const bo = await startBackofficeServer({
+          ...(opts.mqttUser
+            ? {
+                liveMqtt: {
+                  url: mqtt.url,
+                  username: 'svc/monitor',
+                  password: process.env.CAMPUS_MONITOR_MQTT_PASSWORD,
+                },
+              }
+            : {}),
           campus,
           mqtt,
           store,
@@ -233,7 +258,8 @@ program
           bootstrapAdmin: admin,
         });
         logger.info({ url: bo.url ?? null }, 'back office started');
-        if (bo.url) console.log(`back office API: ${bo.url} (OpenAPI: ${bo.url}/openapi.json)`);
+        if (bo.url)
+          console.log(`back office: ${bo.url}/ (API: ${bo.url}/openapi.json, metrics: ${bo.url}/metrics)`);
         onShutdown(async () => {
           await bo.stop();
           await store.close();

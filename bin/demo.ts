@@ -12,7 +12,8 @@ import { AuditLog } from '../services/audit/audit-log.ts';
 import type { Actor } from '../services/auth/roles.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import type { BackofficeDb } from '../services/backoffice/db.ts';
-import { DEFAULT_TARIFFS_FILE, loadTariffs, startBackoffice } from '../services/backoffice/run.ts';
+import { DEFAULT_TARIFFS_FILE, loadTariffs } from '../services/backoffice/run.ts';
+import { startBackofficeServer } from '../services/backoffice/server.ts';
 import { ensureControlKeys } from '../services/control/keys.ts';
 import { runIngest } from '../services/ingest/run.ts';
 import { Prepaid } from '../services/prepaid/prepaid.ts';
@@ -173,7 +174,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             { url: broker.url },
             { logger, shareGroup: null, protocolVersion: 4 },
           );
-          const backoffice = await startBackoffice({
+          const backoffice = await startBackofficeServer({
             campus,
             mqtt: { url: broker.url },
             store: ingest.store,
@@ -207,7 +208,9 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
           console.log(`             or:  mosquitto_sub -p ${broker.port} -t 'campus/v1/#' -v`);
           console.log(`  readings stored in: ${storePath} (SQLite)`);
-          console.log(`  back office: ${backoffice.url} (API: ${backoffice.url}/openapi.json)`);
+          console.log(
+            `  web app: ${backoffice.url}/  (API: ${backoffice.url}/openapi.json, metrics: ${backoffice.url}/metrics)`,
+          );
           console.log(`  demo users (passwords also in ${join(dataDir, 'demo-users.json')}):`);
           for (const u of staff)
             console.log(`    ${u.username.padEnd(18)} ${u.password}  ${u.roles.join(', ')}`);

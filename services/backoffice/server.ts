@@ -1,0 +1,52 @@
+import { startLiveHub, type LiveHub } from '../live/hub.ts';
+import { liveRoutes } from '../live/routes.ts';
+import { backofficeMetrics, metricsRoutes } from '../metrics/backoffice.ts';
+import { webRoutes } from '../web/routes.ts';
+import { startBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
+
+export interface BackofficeServerOptions extends Omit<BackofficeOptions, 'extraRoutes'> {
+  /**
+   * The live view's broker login: it reads every reading, which the control principal may not
+   * (with ACLs: `svc/monitor`). Default: the back office's own.
+   */
+  liveMqtt?: { url: string; username?: string; password?: string };
+}
+
+export interface RunningBackofficeServer extends RunningBackoffice {
+  hub: LiveHub;
+}
+
+/**
+ * The back office as operators and inspectors use it: its services and API, the live view (tree,
+ * latest readings, SSE), Prometheus metrics and the web app, on one HTTP server.
+ */
+export async function startBackofficeServer(
+  options: BackofficeServerOptions,
+): Promise<RunningBackofficeServer> {
+  const { campus, store, logger } = options;
+  const hub = await startLiveHub({ campus, mqtt: options.liveMqtt ?? options.mqtt, store, logger });
+  let bo: RunningBackoffice;
+  try {
+    bo = await startBackoffice({
+      ...options,
+      extraRoutes: (s) => [
+        ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
+        ...metricsRoutes(backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control })),
+        webRoutes({ timezone: s.timezone }),
+      ],
+    });
+  } catch (err) {
+    await hub.stop();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    ...bo,
+    hub,
+    stop: () =>
+      (stopping ??= (async () => {
+        await bo.stop();
+        await hub.stop();
+      })()),
+  };
+}
