@@ -468,6 +468,8 @@ registerBillingCommands(program, {
     const registry = meterRegistry(campus);
     const vee = new Vee({
       store,
+      // As in the back office (services/backoffice/run.ts): the same rules, the same versions.
+      raw: { readings: (meter, from, to) => store.readings(meter, from, to) },
       db,
       audit,
       config: parseVeeConfig({}),

@@ -49,6 +49,20 @@ export interface ReadingStore extends ReadingWriter {
   latest(meters?: readonly string[]): Promise<StoredReading[]>;
   /** Good values of one quantity for the meters in [from, to), ordered by meter then time. */
   series(query: SeriesQuery): Promise<SeriesPoint[]>;
+  /**
+   * Every stored reading of one meter with ts in [from, to): good, uncertain and error, with all
+   * its fields (seq, quality, values, deviceTs, flags, error), ordered by ts then seq.
+   *
+   * Arrival order is not kept by either adapter (SQLite's table is WITHOUT ROWID, clustered by
+   * (meter, ts, seq); InfluxDB orders by time). `seq` is the gateway's order of the meter's polls
+   * and survives gateway restarts, so a consumer that needs arrival order, e.g. VEE's out-of-order
+   * rule, sorts by seq (as screenReadings does).
+   *
+   * `site`, `gateway` and `kind`: SQLite keeps them per meter, not per reading, and returns the
+   * meter's current ones; InfluxDB returns each reading's own (its tags). A meter that moved to
+   * another gateway may have one reading under both topics in InfluxDB: it is returned once.
+   */
+  readings(meter: string, from: number, to: number): Promise<StoredReading[]>;
   close(): Promise<void>;
 }
 

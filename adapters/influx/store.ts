@@ -584,6 +584,34 @@ export class InfluxStore implements ReadingStore {
     return out.sort((a, b) => compare(a.meter, b.meter));
   }
 
+  /**
+   * Every reading of the meter in [from, to), any quality, ordered by ts then seq. InfluxDB keeps
+   * no arrival order (a point is identified by its tags and ts), so seq, the gateway's order, is
+   * what there is (see ReadingStore.readings). Site, gateway and kind are each reading's own tags;
+   * a reading stored under two tag sets (a meter moved between gateways and a redelivery under
+   * the old topic) is returned once.
+   */
+  async readings(meter: string, from: number, to: number): Promise<StoredReading[]> {
+    if (!(to > from)) return [];
+    const source = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.raw)}.${quoteIdent(MEASUREMENT)}`;
+    const series = await this.select(
+      `SELECT * FROM ${source} WHERE ${meterCondition([meter])} ` +
+        `AND time >= ${msToNs(from)} AND time < ${msToNs(to)} GROUP BY *`,
+    );
+    const out: StoredReading[] = [];
+    const seen = new Set<string>();
+    for (const s of series) {
+      for (const row of s.values) {
+        const reading = toReading(s.tags ?? {}, s.columns, row);
+        const key = `${reading.ts}/${reading.seq}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        out.push(reading);
+      }
+    }
+    return out.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  }
+
   private async select(q: string): Promise<RawSeries[]> {
     const res = (await this.influx.queryRaw(q, {
       database: this.database,

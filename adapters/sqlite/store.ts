@@ -171,6 +171,7 @@ export class SqliteStore implements ReadingStore {
   private readonly latestAll: Database.Statement<[]>;
   private readonly latestKey: Database.Statement<[number]>;
   private readonly seriesStmts = new Map<Quantity, Database.Statement<[number, number, number]>>();
+  private readonly readingsRange: Database.Statement<[number, number, number]>;
   private readonly writeTx: (readings: readonly StoredReading[]) => void;
   private closed = false;
 
@@ -206,6 +207,12 @@ export class SqliteStore implements ReadingStore {
       `SELECT m.name, l.site, l.gateway, l.kind, ${READING_COLUMNS.replace(/(\w+)/g, 'l.$1')}
        FROM latest l JOIN meters m ON m.id = l.meter_id`,
     );
+    // The primary key's order: one range scan of the meter's rows, no sort.
+    this.readingsRange = this.db
+      .prepare<[number, number, number]>(
+        `SELECT ${READING_COLUMNS} FROM readings WHERE meter_id = ? AND ts >= ? AND ts < ? ORDER BY ts, seq`,
+      )
+      .raw();
     this.writeTx = this.db.transaction((readings: readonly StoredReading[]) => this.writeInTx(readings));
   }
 
@@ -309,6 +316,20 @@ export class SqliteStore implements ReadingStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Every reading of the meter in [from, to), ordered by ts then seq (the clustering key). The
+   * table is WITHOUT ROWID, so the order rows were inserted in is not kept: seq is the gateway's
+   * order (see ReadingStore.readings). Site, gateway and kind are the meter's current ones.
+   */
+  async readings(meter: string, from: number, to: number): Promise<StoredReading[]> {
+    this.assertOpen();
+    const m = this.meterIds.get(meter);
+    if (!m) return [];
+    return (this.readingsRange.all(m.id, from, to) as Row[]).map((row) =>
+      fromRow(meter, m.site, m.gateway, m.kind, row),
+    );
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,7 @@ import { heatingDetector } from '../detection/heating.ts';
 import type { HeatingRegistration } from '../detection/types.ts';
 import { Vee } from '../vee/service.ts';
 import { parseVeeConfig } from '../vee/config.ts';
+import { veeRoutes } from '../vee/routes.ts';
 import { BillRuns } from '../billing/bill-run.ts';
 import { InvoiceChecks, type SupplyPointInput } from '../billing/invoice-check.ts';
 import { billingRoutes } from '../billing/routes.ts';
@@ -256,6 +257,8 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
     const registry = meterRegistry(campus);
     const vee = new Vee({
       store: options.store,
+      // Every reading with its seq, quality, device clock and flags, for the timestamp rules.
+      raw: { readings: (meter, from, to) => options.store.readings(meter, from, to) },
       db,
       audit,
       config: parseVeeConfig({}),
@@ -334,6 +337,7 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
         ...alertRoutes(alerts),
         ...billingRoutes({ billRuns, invoices, accounts: billingAccounts, tariffs, timezone, clock }),
         ...readingsRoutes({ readings }),
+        ...veeRoutes(vee),
         ...(options.extraRoutes?.(services) ?? []),
       ];
       app = await buildApi({ auth: users, routes, logger: logger.child({ component: 'api' }) });

@@ -33,6 +33,9 @@ function steadyStore(latest: StoredReading[] = []): ReadingStore {
           out.push({ meter, ts, value: 1000 + (0.5 * (ts - ORIGIN)) / HOUR });
       return out;
     },
+    async readings() {
+      return [];
+    },
     async close() {},
   };
 }

@@ -134,6 +134,25 @@ describe.skipIf(!influxdAvailable())('InfluxStore against a real influxd', () =>
     await store.close();
   });
 
+  it('readings: a reading stored under two tag sets (a moved meter) comes back once, with its own tags', async () => {
+    const store = await open();
+    const moved = reading('E-1', 2, { gateway: 'gw-2' });
+    await store.writeReadings([reading('E-1', 1), moved, errorReading('E-1', 3)]);
+    // seq 2 redelivered under the old topic: the same point under another tag set.
+    await rawLineProtocolWrite(influxd.url, store.database, [formatReading(reading('E-1', 2))], 1);
+    expect(await countPoints(store.database)).toBe(4);
+    const rs = await store.readings('E-1', reading('E-1', 1).ts, reading('E-1', 3).ts + 1);
+    expect(rs.map((r) => [r.seq, r.quality])).toEqual([
+      [1, 'good'],
+      [2, 'good'],
+      [3, 'error'],
+    ]);
+    expect(rs[0]).toEqual(reading('E-1', 1));
+    expect(rs[2]).toEqual(errorReading('E-1', 3));
+    expect([reading('E-1', 2), moved]).toContainEqual(rs[1]);
+    await store.close();
+  });
+
   it('escapes tag values with spaces, commas and = and string fields with quotes, backslashes and line breaks', async () => {
     const store = await open();
     const odd = reading('Hall 3, meter=7', 1, { site: 'north campus', gateway: 'gw=1,a' });

@@ -357,6 +357,7 @@ describe('intervalConsumption', () => {
     const store: ReadingStore = {
       writeReadings: async () => {},
       latest: async () => [],
+      readings: async () => [],
       close: async () => {},
       series: async (q) => {
         asked.push(q);

@@ -263,6 +263,75 @@ export function storageContract(
       expect(Object.is(latest?.values.energy_import_kwh, 12)).toBe(true);
     });
 
+    describe('readings', () => {
+      it('returns every quality with all its fields', async () => {
+        const withClock: StoredReading = {
+          ...good('r', 1, T0, { energy_import_kwh: 10, power_kw: 1.5 }),
+          deviceTs: T0 - 1500,
+        };
+        const uncertain: StoredReading = {
+          ...good('r', 2, T0 + MIN, { energy_import_kwh: 10.1 }),
+          quality: 'uncertain',
+          flags: ['OPCUA_UNCERTAIN', 'UncertainLastUsableValue'],
+        };
+        const clockInvalid: StoredReading = {
+          ...good('r', 3, T0 + 2 * MIN, { energy_import_kwh: 10.2, relay_closed: 1 }),
+          deviceTs: Date.UTC(2000, 0, 1),
+          flags: ['DEVICE_CLOCK_INVALID'],
+        };
+        const error = bad('r', 4, T0 + 3 * MIN);
+        await store.writeReadings([withClock, uncertain, clockInvalid, error]);
+        expect(await store.readings(meterId('r'), T0, T0 + HOUR)).toEqual([
+          withClock,
+          uncertain,
+          clockInvalid,
+          error,
+        ]);
+      });
+
+      it('is [from, to)', async () => {
+        const rs = register('r', T0 - 2 * MIN, T0 + 3 * MIN, MIN, (ts) => (ts - T0) / MIN + 100);
+        await store.writeReadings(rs);
+        const seqs = async (from: number, to: number) =>
+          (await store.readings(meterId('r'), from, to)).map((r) => r.seq);
+        expect(await seqs(T0, T0 + 2 * MIN)).toEqual([3, 4]);
+        expect(await seqs(T0 - HOUR, T0 + HOUR)).toEqual([1, 2, 3, 4, 5]);
+        expect(await seqs(T0 + MIN, T0 + MIN)).toEqual([]);
+        expect(await seqs(T0 + MIN, T0 + MIN + 1)).toEqual([4]);
+        expect(await seqs(T0 + 3 * MIN, T0 + HOUR)).toEqual([]);
+      });
+
+      it('is ordered by ts then seq, whatever the write order and seq order', async () => {
+        // seq 3 was stamped before seq 2 (the gateway's clock stepped back): ts order wins.
+        const rs = [
+          good('r', 1, T0, { energy_import_kwh: 1 }),
+          good('r', 2, T0 + 2 * MIN, { energy_import_kwh: 3 }),
+          good('r', 3, T0 + MIN, { energy_import_kwh: 2 }),
+          bad('r', 4, T0 + 3 * MIN),
+          good('r', 5, T0 + 4 * MIN, { energy_import_kwh: 4 }),
+        ];
+        await store.writeReadings([rs[4]!, rs[1]!]);
+        await store.writeReadings([rs[3]!, rs[0]!, rs[2]!]);
+        const out = await store.readings(meterId('r'), T0, T0 + HOUR);
+        expect(out.map((r) => [r.ts, r.seq])).toEqual([
+          [T0, 1],
+          [T0 + MIN, 3],
+          [T0 + 2 * MIN, 2],
+          [T0 + 3 * MIN, 4],
+          [T0 + 4 * MIN, 5],
+        ]);
+      });
+
+      it('returns only the asked meter, and nothing for an unknown one', async () => {
+        const a = register('a', T0, T0 + 3 * MIN, MIN, () => 1);
+        const ab = register('ab', T0, T0 + 3 * MIN, MIN, () => 2);
+        await store.writeReadings([...ab, ...a, bad('ab', 10, T0 + 3 * MIN)]);
+        const out = await store.readings(meterId('a'), T0, T0 + HOUR);
+        expect(out).toEqual(a);
+        expect(await store.readings(meterId('missing'), T0, T0 + HOUR)).toEqual([]);
+      });
+    });
+
     describe('interval consumption end to end', () => {
       const TZ = 'Asia/Shanghai';
 

@@ -150,7 +150,10 @@ export interface Built {
   close(): Promise<void>;
 }
 
-/** A raw source over the same readings the store holds (the ReadingStore has no raw query). */
+/**
+ * A raw source over the same readings the store holds, in arrival (seq) order; the store's own
+ * ReadingStore.readings answers in ts order, which VEE re-sorts by seq (the golden cases pass on both).
+ */
 export function rawSource(readings: StoredReading[]): RawReadingSource {
   return {
     async readings(meter, from, to) {
