@@ -37,6 +37,11 @@ const USERS: Record<Role, string> = {
 };
 const CUT_METER = 'E-E1-101';
 const LOAD_METER = 'E-W1-102';
+/** The second meter reader: a manual reading round always has two. */
+const READER_2 = 'reader.sun';
+/** A route of meters read by hand (invented for the test; the meters are the simulated ones). */
+const READING_ROUTE = 'R-E1';
+const ROUTE_METER = 'E-E1-102';
 
 async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>) {
   const until = performance.now() + 15_000;
@@ -60,6 +65,7 @@ describe('web app in a browser', () => {
   const gateways: RunningGateway[] = [];
   let browser: Browser;
   const actors = {} as Record<Role, Actor>;
+  let reader2: Actor;
   const contexts: BrowserContext[] = [];
   /** Uncaught errors in any page; each test ends with none. */
   const pageErrors: string[] = [];
@@ -122,6 +128,13 @@ describe('web app in a browser', () => {
       http: { host: '127.0.0.1', port: 0, secureCookie: false },
       bootstrapAdmin: { username: USERS.admin, password: PASSWORD },
       scryptCost: 1024,
+      readingRoutes: [
+        {
+          id: READING_ROUTE,
+          name: 'Dorm E1, read by hand',
+          meters: [{ meter: ROUTE_METER, quantity: 'energy_import_kwh' }],
+        },
+      ],
       extraRoutes: (s) => [
         webRoutes({ timezone: s.timezone }),
         ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
@@ -146,6 +159,13 @@ describe('web app in a browser', () => {
       }
       actors[role] = (await bo.users.login(USERS[role], PASSWORD, ip)).actor;
     }
+    await bo.users.createUser(admin, {
+      username: READER_2,
+      displayName: READER_2,
+      roles: ['reader'],
+      password: PASSWORD,
+    });
+    reader2 = (await bo.users.login(READER_2, PASSWORD, ip)).actor;
     bo.prepaid.openAccount(actors.clerk, {
       id: 'E1-101',
       customerType: 'student-room',
@@ -182,13 +202,26 @@ describe('web app in a browser', () => {
 
   it('shows each role only the pages and actions it may use', async () => {
     const expected: Record<Role, string[]> = {
-      operator: ['live', 'meter', 'prepaid', 'relay', 'audit', 'health'],
-      inspector: ['live', 'meter', 'alerts', 'relay', 'audit', 'health'],
-      reader: [],
-      clerk: ['live', 'meter', 'prepaid', 'relay', 'audit', 'health'],
-      supervisor: ['live', 'meter', 'alerts', 'prepaid', 'relay', 'approvals', 'billing', 'audit', 'health'],
+      operator: ['live', 'meter', 'prepaid', 'handover', 'relay', 'audit', 'health'],
+      inspector: ['live', 'meter', 'alerts', 'readings', 'relay', 'audit', 'health'],
+      reader: ['readings'],
+      clerk: ['live', 'meter', 'prepaid', 'handover', 'relay', 'audit', 'health'],
+      supervisor: [
+        'live',
+        'meter',
+        'alerts',
+        'readings',
+        'prepaid',
+        'handover',
+        'relay',
+        'approvals',
+        'policy',
+        'billing',
+        'audit',
+        'health',
+      ],
       billing: ['live', 'meter', 'prepaid', 'billing', 'audit', 'health'],
-      admin: ['audit'],
+      admin: ['users', 'audit'],
     };
     const accountActions: Partial<Record<Role, string[]>> = {
       clerk: ['topup', 'refund', 'free-quota'],
@@ -200,7 +233,12 @@ describe('web app in a browser', () => {
       const page = await loginAs(role);
       await page.waitForSelector('main#main > *');
       expect(await navOf(page), role).toEqual(expected[role]);
-      if (role === 'reader') await page.getByText('Your role has no page in this app yet.').waitFor();
+      if (role === 'reader') {
+        // A reader may enter readings, and only that: no round lookup, no mismatch alerts.
+        await page.waitForSelector('form[data-form=manual-reading]');
+        expect(await page.locator('form[data-form=round-lookup], [data-section=mismatches]').count()).toBe(0);
+      }
+      if (role === 'admin') await page.waitForSelector('[data-section=users] [data-username]');
       if (accountActions[role]) {
         await page.goto(`${bo.url!}/#/prepaid/E1-101`);
         await page.waitForSelector('[data-account="E1-101"]');
@@ -395,6 +433,195 @@ describe('web app in a browser', () => {
     await page.click('[data-action=logout]');
     await page.waitForSelector('form[data-form=login]');
     await shot(page, 'login');
+  });
+
+  it('lets an administrator manage users and tokens, and shows the server refusing a reader who is a clerk', async () => {
+    const page = await loginAs('admin', 'users');
+    const create = page.locator('form[data-form=user-create]');
+    await create.locator('input[name=username]').fill('clerk.ma');
+    await create.locator('input[name=displayName]').fill('Ma (counter 2)');
+    await create.locator('input[name=password]').fill(PASSWORD);
+    await create.locator('input[data-role=reader]').check();
+    await create.locator('input[data-role=clerk]').check();
+    await create.locator('button[type=submit]').click();
+    const refused = create.locator('.note-error');
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('a meter reader must not also record payments');
+    expect(bo.users.getUser('clerk.ma')).toBeNull();
+
+    await create.locator('input[data-role=reader]').uncheck();
+    await create.locator('button[type=submit]').click();
+    const row = page.locator('[data-section=users] [data-username="clerk.ma"]');
+    await row.waitFor();
+    expect(await row.getAttribute('data-roles')).toBe('clerk');
+    expect(bo.users.getUser('clerk.ma')).toMatchObject({ roles: ['clerk'], disabled: false });
+
+    // Adding the reader role to a clerk later is refused the same way, with the reason.
+    await row.locator('[data-action=manage]').click();
+    await row.locator('input[data-role=reader]').check();
+    await row.locator('[data-action=save-roles]').click();
+    await row.locator('.note-error').waitFor();
+    expect(await row.locator('.note-error').textContent()).toContain('must not also record payments');
+    await row.locator('[data-action=disable]').click();
+    await page.waitForSelector('[data-username="clerk.ma"][data-disabled=true]');
+    expect(bo.users.getUser('clerk.ma')?.disabled).toBe(true);
+
+    // A token for the billing export: its secret is shown once.
+    const token = page.locator('form[data-form=token-create]');
+    await token.locator('input[name=token-name]').fill('billing-export');
+    await token.locator('input[data-role=billing]').check();
+    await token.locator('input[data-scope="billing.export"]').check();
+    await token.locator('button[type=submit]').click();
+    const secret = await page.locator('[data-secret-for=billing-export] [data-secret]').textContent();
+    expect(secret?.length).toBeGreaterThan(40);
+    await page.waitForSelector('[data-section=tokens] [data-token=billing-export][data-state=active]');
+    await shot(page, 'users-admin');
+    const tokenRow = page.locator('[data-token=billing-export]');
+    await tokenRow.locator('input[name=reason]').fill('export job moved');
+    await tokenRow.locator('[data-action=revoke]').click();
+    await page.waitForSelector('[data-token=billing-export][data-state=revoked]');
+    await page.click('[data-lang=zh]');
+    await page.waitForSelector('[data-section=users] [data-username="clerk.ma"]');
+    expect(await page.locator('[data-nav=users]').textContent()).toBe('用户');
+    await shot(page, 'users-admin-zh');
+  });
+
+  it('draws a reading round, takes a reader’s reading, and shows the readers disagreeing', async () => {
+    const sup = await loginAs('supervisor', 'readings');
+    const draw = sup.locator('form[data-form=draw-round]');
+    await draw.locator('input[name=route]').fill(READING_ROUTE);
+    await draw.locator('textarea[name=pool]').fill(`${USERS.reader}, ${READER_2}`);
+    await draw.locator('button[type=submit]').click();
+    const drawn = draw.locator('[data-round]');
+    await drawn.waitFor();
+    const round = Number(await drawn.getAttribute('data-round'));
+    expect(bo.readings.round(round).readers.toSorted()).toEqual([USERS.reader, READER_2].toSorted());
+
+    // The reader enters their reading under their own login, for the round they were given.
+    const reader = await loginAs('reader', `readings/${round}`);
+    const form = reader.locator('form[data-form=manual-reading]');
+    expect(await form.locator('input[name=round]').inputValue()).toBe(String(round));
+    await form.locator('input[name=meter]').fill(ROUTE_METER);
+    await form.locator('input[name=value]').fill('1234.5');
+    await form.locator('[data-action=enter-reading]').click();
+    await form.locator('.note-ok').waitFor();
+    await reader.waitForSelector(`[data-section=mine] [data-reading="${round}:${ROUTE_METER}"]`);
+    await shot(reader, 'readings-reader');
+    expect(bo.readings.readings(round)).toMatchObject([
+      { meter: ROUTE_METER, reader: USERS.reader, value: 1234.5 },
+    ]);
+    // A meter not on the route is refused with the server's reason.
+    await form.locator('input[name=meter]').fill(LOAD_METER);
+    await form.locator('input[name=value]').fill('1');
+    await form.locator('[data-action=enter-reading]').click();
+    await form.locator('.note-error').waitFor();
+    expect(await form.locator('.note-error').textContent()).toContain(`not on route ${READING_ROUTE}`);
+
+    // The second reader reads something else: a mismatch alert for the inspectors.
+    await bo.readings.enter(reader2, { round, meter: ROUTE_METER, value: 1300, readAt: Date.now() });
+    await sup.goto(`${bo.url!}/#/readings/${round}`);
+    await sup.waitForSelector(`[data-round-id="${round}"]`);
+    expect(await sup.locator('[data-section=round] [data-reading]').count()).toBe(2);
+    await sup.waitForSelector(
+      `[data-section=mismatches] [data-kind=readers-disagree][data-meter="${ROUTE_METER}"]`,
+    );
+    await shot(sup, 'readings-supervisor');
+  });
+
+  it('prints a clerk’s handover report with a top-up in it; operators record and confirm line operations', async () => {
+    bo.prepaid.openAccount(actors.clerk, {
+      id: 'E1-102',
+      customerType: 'student-room',
+      holder: 'Room E1-102 (invented)',
+      meters: [ROUTE_METER],
+    });
+    bo.prepaid.verifyTariffType(actors.supervisor, 'E1-102');
+    const clerk = await loginAs('clerk', 'prepaid/E1-102');
+    const topup = clerk.locator('form[data-action=topup]');
+    await topup.locator('input[name=amount]').fill('50');
+    await topup.locator('select[name=method]').selectOption('cash');
+    await topup.locator('input[name=reference]').fill('R-2026-000123');
+    await topup.locator('button[type=submit]').click();
+    await clerk.waitForSelector('[data-entry][data-type=topup]');
+
+    await clerk.goto(`${bo.url!}/#/handover`);
+    // A clerk prints the report and hands over; line operations are the operators'.
+    expect(await clerk.locator('[data-section=lines]').count()).toBe(0);
+    await clerk.click('[data-action=handover-report]');
+    const report = clerk.locator(`[data-section=report][data-clerk="${USERS.clerk}"]`);
+    await report.waitFor();
+    const entry = report.locator('[data-entry][data-type=topup]');
+    expect(await entry.count()).toBe(1);
+    expect(await entry.textContent()).toContain('R-2026-000123');
+    expect(await entry.textContent()).toContain('¥50.00');
+    const cash = report.locator('[data-totals=method] [data-method=cash]');
+    expect(await cash.getAttribute('data-count')).toBe('1');
+    expect(await cash.getAttribute('data-fen')).toBe('5000');
+    expect(await report.locator('[data-field=cash-net]').textContent()).toBe('¥50.00');
+    await shot(clerk, 'handover-clerk');
+    await clerk.click('[data-lang=zh]');
+    await clerk.click('[data-action=handover-report]');
+    await report.locator('[data-entry]').waitFor();
+    expect(await clerk.locator('[data-nav=handover]').textContent()).toBe('交接班');
+    expect(await report.locator('[data-totals=method] [data-method=cash] td').first().textContent()).toBe(
+      '现金',
+    );
+    await shot(clerk, 'handover-clerk-zh');
+
+    // An operator records a line cut; it is open at the shift handover; a supervisor confirms it.
+    const op = await loginAs('operator', 'handover');
+    const line = op.locator('form[data-form=line-operation]');
+    await line.locator('input[name=line]').fill('E1-feeder-2');
+    await line.locator('select[name=action]').selectOption('cut');
+    await line.locator('input[name=reason]').fill('Cable repair in the E1 basement');
+    await line.locator('[data-action=record-line]').click();
+    const recorded = op.locator('[data-section=lines] [data-line-op][data-state=unconfirmed]');
+    await recorded.waitFor();
+    const lineOp = Number(await recorded.getAttribute('data-line-op'));
+    // The operator who recorded it is offered no confirmation.
+    expect(await recorded.locator('[data-action=confirm-line]').count()).toBe(0);
+    const shift = op.locator('form[data-form=shift-handover]');
+    await shift.locator('input[name=to]').fill(USERS.supervisor);
+    await shift.locator('textarea[name=notes]').fill('Feeder 2 is cut for the cable repair.');
+    await shift.locator('[data-action=shift-handover]').click();
+    const handed = shift.locator('[data-handover] [data-open=line-operations]');
+    await handed.waitFor();
+    expect(await handed.textContent()).toContain(`#${lineOp}`);
+    await shot(op, 'handover-operator');
+
+    const sup = await loginAs('supervisor', 'handover');
+    await sup.fill('form[data-form=line-lookup] input[name=line-op-id]', String(lineOp));
+    await sup.click('form[data-form=line-lookup] button[type=submit]');
+    await sup.locator(`[data-line-op="${lineOp}"] [data-action=confirm-line]`).click();
+    await sup.waitForSelector(`[data-line-op="${lineOp}"][data-state=confirmed]`);
+    expect(bo.control.lineOperation(lineOp)).toMatchObject({
+      state: 'confirmed',
+      confirmedBy: USERS.supervisor,
+    });
+  });
+
+  it('lets a supervisor grant and revoke a standing approval for policy restores', async () => {
+    const sup = await loginAs('supervisor', 'policy');
+    const form = sup.locator('form[data-form=policy-grant]');
+    // Restores only, of a meter no account holds: nothing the policy does changes.
+    await form.locator('input[value=open]').uncheck();
+    await form.locator('input[value=close]').check();
+    await form.locator('input[name=meters]').fill('E-W1-101');
+    await form.locator('input[name=reason]').fill('Restore as soon as paid, night shift');
+    await form.locator('[data-action=grant]').click();
+    await form.locator('.note-ok').waitFor();
+    const grant = bo.control.activePolicyApprovals().at(-1)!;
+    expect(grant).toMatchObject({
+      scope: { actions: ['close'], meters: ['E-W1-101'] },
+      grantedBy: USERS.supervisor,
+    });
+    const row = sup.locator(`[data-policy-approval="${grant.id}"]`);
+    await row.waitFor();
+    await shot(sup, 'policy-approvals');
+    await row.locator('input[name=reason]').fill('Night shift staffed again');
+    await row.locator('[data-action=revoke]').click();
+    await row.waitFor({ state: 'detached' });
+    expect(bo.control.activePolicyApprovals().some((g) => g.id === grant.id)).toBe(false);
   });
 
   it('marks the meters of a gateway gone quiet as stale', async () => {

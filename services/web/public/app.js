@@ -6,11 +6,15 @@ import { alertsPage } from './page-alerts.js';
 import { approvalsPage } from './page-approvals.js';
 import { auditPage } from './page-audit.js';
 import { billingPage } from './page-billing.js';
+import { handoverPage } from './page-handover.js';
 import { healthPage } from './page-health.js';
 import { livePage } from './page-live.js';
 import { meterPage } from './page-meter.js';
+import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
+import { readingsPage } from './page-readings.js';
 import { relayPage } from './page-relay.js';
+import { usersPage } from './page-users.js';
 
 /**
  * The app shell: who is logged in, what their roles may do, the navigation, the language, and a
@@ -22,10 +26,14 @@ const PAGES = [
   livePage,
   meterPage,
   alertsPage,
+  readingsPage,
   prepaidPage,
+  handoverPage,
   relayPage,
   approvalsPage,
+  policyPage,
   billingPage,
+  usersPage,
   auditPage,
   healthPage,
 ];
@@ -236,6 +244,8 @@ function render() {
   const ctx = {
     can,
     actor: state.me.actor,
+    /** Every role and what each may do (permissions.json), for pages that assign roles. */
+    perms: state.perms,
     cache: state.cache,
     navigate,
     onCleanup: (fn) => state.cleanups.push(fn),

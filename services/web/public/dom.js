@@ -67,6 +67,37 @@ export function fmtTime(ts) {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}:${p.second}`;
 }
 
+/** A UTC-ms time as a `datetime-local` input value in the campus zone: 2026-11-30T14:05. */
+export function toLocalInput(ts) {
+  return fmtTime(ts).slice(0, 16).replace(' ', 'T');
+}
+
+/** Today in the campus zone, as YYYY-MM-DD. */
+export function localToday() {
+  return fmtTime(Date.now()).slice(0, 10);
+}
+
+/**
+ * A wall-clock time in the campus zone (`2026-11-30T14:05` or `2026-11-30`) → UTC ms, or null
+ * if it is not one. Twice round the zone's offset, so a time next to a DST change lands right.
+ */
+export function fromLocalInput(text) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?$/.exec(String(text).trim());
+  if (!m) return null;
+  const [y, mo, d, hh, mm, ss] = m.slice(1).map((v) => Number(v ?? 0));
+  const wall = Date.UTC(y, mo - 1, d, hh, mm, ss);
+  if (Number.isNaN(wall)) return null;
+  const wallOf = (ts) => {
+    const [date, time] = fmtTime(ts).split(' ');
+    const [a, b, c] = date.split('-').map(Number);
+    const [e, f, g] = time.split(':').map(Number);
+    return Date.UTC(a, b - 1, c, e, f, g);
+  };
+  let ts = wall - (wallOf(wall) - wall);
+  ts = wall - (wallOf(ts) - ts);
+  return ts;
+}
+
 /** A number with at most `digits` decimals, in the current language's grouping. */
 export function fmtNum(n, digits = 2) {
   if (n === null || n === undefined || Number.isNaN(n)) return '–';

@@ -1,0 +1,404 @@
+import { api, get, post } from './api.js';
+import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
+import { t } from './i18n.js';
+
+/**
+ * Users and API tokens, for administrators only ('users.manage'). The server refuses what must
+ * not happen (a reader who records payments, an administrator who approves, changing one's own
+ * roles, removing the last administrator); its message is shown as it comes. A token's secret is
+ * shown once, right after it is made, and never again.
+ */
+
+/** A group of role checkboxes; `values()` is the roles ticked, in the order of roles.ts. */
+function roleChecks(roles, selected, name) {
+  const boxes = roles.map((r) =>
+    h('input', { type: 'checkbox', name, value: r, checked: selected.includes(r), dataset: { role: r } }),
+  );
+  const el = h(
+    'span',
+    { class: 'checks', role: 'group', 'aria-label': t('users.roles') },
+    boxes.map((b, i) => h('label', { class: 'check' }, b, t(`role.${roles[i]}`))),
+  );
+  return { el, boxes, values: () => boxes.filter((b) => b.checked).map((b) => b.value) };
+}
+
+const roleNames = (roles) => (roles.length ? roles.map((r) => t(`role.${r}`)).join(', ') : '–');
+
+/** What to do with one user: roles, disable/enable, a new password. Folded until opened. */
+function userControls(user, ctx, done) {
+  const message = h('span', { 'aria-live': 'polite' });
+  const fail = (err) => clear(message).append(note(t('error', { message: err.message }), 'error'));
+  const checks = roleChecks(ctx.perms.roles, user.roles, `roles-${user.username}`);
+  const reason = h('input', {
+    name: 'reason',
+    maxlength: 500,
+    placeholder: t('users.reason'),
+    'aria-label': t('users.reason'),
+  });
+  const password = h('input', {
+    name: 'new-password',
+    type: 'password',
+    autocomplete: 'new-password',
+    placeholder: t('users.new.password'),
+    'aria-label': t('users.new.password'),
+  });
+  const act = (fn) => async () => {
+    clear(message);
+    try {
+      await fn();
+      await done(t('done'));
+    } catch (err) {
+      fail(err);
+    }
+  };
+  const withReason = () => (reason.value.trim() ? { reason: reason.value.trim() } : {});
+  return h(
+    'details',
+    { class: 'manage' },
+    h('summary', { dataset: { action: 'manage' } }, t('users.manage')),
+    h(
+      'div',
+      { class: 'manage-body' },
+      checks.el,
+      field('users.reason', reason),
+      h(
+        'span',
+        { class: 'controls' },
+        h(
+          'button',
+          {
+            type: 'button',
+            class: 'primary',
+            dataset: { action: 'save-roles' },
+            onclick: act(() =>
+              api('PUT', `/api/users/${encodeURIComponent(user.username)}/roles`, {
+                roles: checks.values(),
+                ...withReason(),
+              }),
+            ),
+          },
+          t('users.save.roles'),
+        ),
+        user.disabled
+          ? h(
+              'button',
+              {
+                type: 'button',
+                dataset: { action: 'enable' },
+                onclick: act(() =>
+                  post(`/api/users/${encodeURIComponent(user.username)}/enable`, withReason()),
+                ),
+              },
+              t('users.enable'),
+            )
+          : h(
+              'button',
+              {
+                type: 'button',
+                class: 'danger',
+                dataset: { action: 'disable' },
+                onclick: act(() =>
+                  post(`/api/users/${encodeURIComponent(user.username)}/disable`, withReason()),
+                ),
+              },
+              t('users.disable'),
+            ),
+      ),
+      h(
+        'span',
+        { class: 'controls' },
+        password,
+        h(
+          'button',
+          {
+            type: 'button',
+            dataset: { action: 'reset-password' },
+            onclick: act(async () => {
+              if (!password.value) {
+                password.focus();
+                throw new Error(t('users.new.password'));
+              }
+              await post(`/api/users/${encodeURIComponent(user.username)}/password`, {
+                password: password.value,
+                ...withReason(),
+              });
+              password.value = '';
+            }),
+          },
+          t('users.reset.password'),
+        ),
+      ),
+      message,
+    ),
+  );
+}
+
+async function usersSection(main, ctx) {
+  const listBox = h('div', {});
+  const listMessage = h('div', { 'aria-live': 'polite' });
+  const message = h('div', { 'aria-live': 'polite' });
+  const username = h('input', { name: 'username', required: true, maxlength: 64, autocomplete: 'off' });
+  const displayName = h('input', { name: 'displayName', required: true, maxlength: 100 });
+  const password = h('input', {
+    name: 'password',
+    type: 'password',
+    required: true,
+    autocomplete: 'new-password',
+  });
+  const checks = roleChecks(ctx.perms.roles, [], 'roles');
+
+  const load = async (said) => {
+    const users = await get('/api/users');
+    clear(listMessage);
+    if (said) listMessage.append(note(said, 'ok'));
+    clear(listBox).append(
+      users.length
+        ? table(
+            users,
+            [
+              ['users.username', (u) => u.username],
+              ['col.name', (u) => u.displayName],
+              ['users.roles', (u) => h('span', { dataset: { field: 'roles' } }, roleNames(u.roles))],
+              [
+                'col.state',
+                (u) =>
+                  h(
+                    'span',
+                    { class: u.disabled ? 'badge state-rejected' : 'badge state-done' },
+                    u.disabled ? t('users.disabled') : t('users.active'),
+                  ),
+              ],
+              ['users.created.at', (u) => fmtTime(u.createdAt)],
+              [
+                '',
+                (u) =>
+                  u.username === ctx.actor.id
+                    ? h('span', { class: 'hint' }, t('users.yourself'))
+                    : userControls(u, ctx, load),
+              ],
+            ],
+            (u) => ({
+              class: u.disabled ? 'inactive' : undefined,
+              dataset: { username: u.username, disabled: String(u.disabled), roles: u.roles.join(',') },
+            }),
+          )
+        : note(t('none')),
+    );
+  };
+
+  main.append(
+    h(
+      'form',
+      {
+        class: 'card inline-form',
+        dataset: { form: 'user-create' },
+        onsubmit: async (e) => {
+          e.preventDefault();
+          clear(message);
+          try {
+            const user = await post('/api/users', {
+              username: username.value.trim(),
+              displayName: displayName.value.trim(),
+              roles: checks.values(),
+              password: password.value,
+            });
+            message.append(note(t('users.created', { username: user.username }), 'ok'));
+            username.value = '';
+            displayName.value = '';
+            password.value = '';
+            for (const b of checks.boxes) b.checked = false;
+            await load();
+          } catch (err) {
+            message.append(note(t('error', { message: err.message }), 'error'));
+          }
+        },
+      },
+      h('h2', {}, t('users.new')),
+      field('users.username', username),
+      field('users.display.name', displayName),
+      field('users.first.password', password),
+      h('div', { class: 'field' }, h('span', {}, t('users.roles')), checks.el),
+      h('button', { type: 'submit', class: 'primary' }, t('users.create')),
+      message,
+    ),
+    h(
+      'section',
+      { class: 'card', dataset: { section: 'users' } },
+      h('h2', {}, t('users.list')),
+      listMessage,
+      listBox,
+    ),
+  );
+  await load();
+}
+
+function tokenState(k) {
+  if (k.revokedAt !== null) return ['revoked', 'state-rejected'];
+  if (k.expiresAt !== null && k.expiresAt <= Date.now()) return ['expired', 'state-timed_out'];
+  return ['active', 'state-done'];
+}
+
+async function tokensSection(main, ctx) {
+  const listBox = h('div', {});
+  const message = h('div', { 'aria-live': 'polite' });
+  const secretBox = h('div', { 'aria-live': 'polite' });
+  const name = h('input', { name: 'token-name', required: true, maxlength: 64, autocomplete: 'off' });
+  const expires = h('input', { name: 'expires', type: 'date' });
+  const scopesBox = h('span', { class: 'checks', role: 'group', 'aria-label': t('tokens.scopes') });
+  let scopeBoxes = [];
+  const checks = roleChecks(ctx.perms.roles, [], 'token-roles');
+  // The scopes offered are those the ticked roles grant; the server refuses the rest (approvals,
+  // user management and reading edits are for people only) with its reason.
+  const drawScopes = () => {
+    const roles = checks.values();
+    const ticked = new Set(scopeBoxes.filter((b) => b.checked).map((b) => b.value));
+    const offered = Object.entries(ctx.perms.permissions)
+      .filter(([, allowed]) => roles.some((r) => allowed.includes(r)))
+      .map(([p]) => p);
+    scopeBoxes = offered.map((p) =>
+      h('input', {
+        type: 'checkbox',
+        name: 'scope',
+        value: p,
+        checked: ticked.has(p),
+        dataset: { scope: p },
+      }),
+    );
+    clear(scopesBox).append(
+      ...(scopeBoxes.length
+        ? scopeBoxes.map((b) => h('label', { class: 'check' }, b, h('code', {}, b.value)))
+        : [h('span', { class: 'hint' }, t('tokens.pick.roles'))]),
+    );
+  };
+  for (const b of checks.boxes) b.addEventListener('change', drawScopes);
+  drawScopes();
+
+  const load = async () => {
+    const tokens = await get('/api/tokens');
+    clear(listBox).append(
+      tokens.length
+        ? table(
+            tokens,
+            [
+              ['tokens.name', (k) => k.name],
+              ['users.roles', (k) => roleNames(k.roles)],
+              ['tokens.scopes', (k) => k.scopes.map((s, i) => [i ? ' ' : '', h('code', {}, s)])],
+              ['col.by', (k) => `${k.createdBy} · ${fmtTime(k.createdAt)}`],
+              ['tokens.expires', (k) => (k.expiresAt === null ? t('tokens.never') : fmtTime(k.expiresAt))],
+              ['tokens.last.used', (k) => (k.lastUsedAt === null ? '–' : fmtTime(k.lastUsedAt))],
+              [
+                'col.state',
+                (k) => {
+                  const [state, cls] = tokenState(k);
+                  return h('span', { class: `badge ${cls}`, dataset: { state } }, t(`tokens.${state}`));
+                },
+              ],
+              ['', (k) => (k.revokedAt === null ? revokeControl(k) : null)],
+            ],
+            (k) => ({
+              class: k.revokedAt === null ? undefined : 'inactive',
+              dataset: { token: k.name, state: tokenState(k)[0] },
+            }),
+          )
+        : note(t('none')),
+    );
+  };
+
+  const revokeControl = (k) => {
+    const reason = h('input', {
+      name: 'reason',
+      maxlength: 500,
+      placeholder: t('users.reason'),
+      'aria-label': t('users.reason'),
+    });
+    const msg = h('span', {});
+    return h(
+      'span',
+      { class: 'controls' },
+      reason,
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'danger',
+          dataset: { action: 'revoke' },
+          onclick: async () => {
+            try {
+              await post(
+                `/api/tokens/${encodeURIComponent(k.name)}/revoke`,
+                reason.value.trim() ? { reason: reason.value.trim() } : {},
+              );
+              await load();
+            } catch (err) {
+              clear(msg).append(note(t('error', { message: err.message }), 'error'));
+            }
+          },
+        },
+        t('tokens.revoke'),
+      ),
+      msg,
+    );
+  };
+
+  main.append(
+    h(
+      'form',
+      {
+        class: 'card inline-form',
+        dataset: { form: 'token-create' },
+        onsubmit: async (e) => {
+          e.preventDefault();
+          clear(message);
+          clear(secretBox);
+          try {
+            let expiresAt;
+            if (expires.value) {
+              expiresAt = fromLocalInput(expires.value);
+              if (expiresAt === null) throw new Error(t('tokens.expires'));
+            }
+            const made = await post('/api/tokens', {
+              name: name.value.trim(),
+              roles: checks.values(),
+              scopes: scopeBoxes.filter((b) => b.checked).map((b) => b.value),
+              ...(expiresAt !== undefined ? { expiresAt } : {}),
+            });
+            secretBox.append(
+              h(
+                'div',
+                { class: 'secret', dataset: { secretFor: made.info.name } },
+                h('p', {}, t('tokens.secret.once', { name: made.info.name })),
+                h('code', { dataset: { secret: '' } }, made.token),
+              ),
+            );
+            name.value = '';
+            await load();
+          } catch (err) {
+            message.append(note(t('error', { message: err.message }), 'error'));
+          }
+        },
+      },
+      h('h2', {}, t('tokens.new')),
+      field('tokens.name', name),
+      h('div', { class: 'field' }, h('span', {}, t('users.roles')), checks.el),
+      h('div', { class: 'field' }, h('span', {}, t('tokens.scopes')), scopesBox),
+      field('tokens.expires', expires),
+      h('button', { type: 'submit', class: 'primary' }, t('tokens.create')),
+      message,
+      secretBox,
+    ),
+    h('section', { class: 'card', dataset: { section: 'tokens' } }, h('h2', {}, t('tokens.list')), listBox),
+  );
+  await load();
+}
+
+export const usersPage = {
+  id: 'users',
+  nav: 'nav.users',
+  allowed: (can) => can('users.manage'),
+  async render(main, _params, ctx) {
+    main.append(h('h1', {}, t('users.title')));
+    await usersSection(main, ctx);
+    main.append(h('h1', {}, t('tokens.title')));
+    await tokensSection(main, ctx);
+  },
+};
