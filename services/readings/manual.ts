@@ -296,6 +296,40 @@ export class ManualReadings {
     return toRound(r);
   }
 
+  /**
+   * The rounds a reader is drawn for that are not past due by more than a day, with the meters to
+   * read and whether this reader has entered each yet — never the other reader's values, so the
+   * two readings stay independent.
+   */
+  roundsFor(
+    reader: string,
+    now: number,
+  ): { round: Round; meters: { meter: string; quantity: CumulativeQuantity; entered: boolean }[] }[] {
+    const rows = this.db
+      .prepare(
+        'SELECT * FROM manual_reading_rounds WHERE (reader_a = ? OR reader_b = ?) AND due_at >= ? ORDER BY due_at, id',
+      )
+      .all(reader, reader, now - 86_400_000) as RoundRow[];
+    return rows.map((row) => {
+      const round = toRound(row);
+      const mine = new Set(
+        this.readings(round.id)
+          .filter((r) => r.reader === reader)
+          .map((r) => r.meter),
+      );
+      const meters = (this.routes.get(round.route)?.meters ?? []).map((m) => ({
+        ...m,
+        entered: mine.has(m.meter),
+      }));
+      return { round, meters };
+    });
+  }
+
+  /** The configured routes (supervisors draw rounds on them). */
+  routeList(): ReadingRoute[] {
+    return [...this.routes.values()];
+  }
+
   readings(round: number): ManualReading[] {
     return (
       this.db

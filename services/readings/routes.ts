@@ -39,6 +39,24 @@ export function readingsRoutes(d: { readings: ManualReadings }): ((app: FastifyI
     (app) =>
       route(app, {
         method: 'GET',
+        url: '/api/readings/my-rounds',
+        summary: "The logged-in reader's open rounds, with the meters to read and which are entered",
+        tags,
+        permission: 'readings.enter-manual',
+        handler: ({ actor }) => d.readings.roundsFor(actor.id, Date.now()),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/readings/routes',
+        summary: 'The routes of meters read by hand',
+        tags,
+        permission: 'readings.assign',
+        handler: () => d.readings.routeList(),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
         url: '/api/readings/rounds/:id',
         summary: 'A round, its readers and the readings entered so far',
         tags,

@@ -110,6 +110,28 @@ describe('drawing readers', () => {
   });
 });
 
+describe("a reader's rounds", () => {
+  it('lists only the rounds the reader is drawn for, which meters they entered, never the other reading', async () => {
+    const { readings } = setup();
+    const round = readings.drawRound({ route: 'west-staff-houses', dueAt: READ_AT, pool: POOL });
+    const [a, b] = round.readers;
+    const outsider = POOL.find((p) => p !== a && p !== b)!;
+    await readings.enter(reader(b), { round: round.id, meter: 'E-W-H-7', value: 4521.2, readAt: READ_AT });
+    const mine = readings.roundsFor(a, READ_AT);
+    expect(mine.map((r) => r.round.id)).toEqual([round.id]);
+    expect(mine[0]!.meters).toEqual([
+      { meter: 'E-W-H-7', quantity: 'energy_import_kwh', entered: false },
+      { meter: 'W-W-H-7', quantity: 'volume_m3', entered: false },
+    ]);
+    expect(JSON.stringify(mine)).not.toContain('4521.2');
+    expect(readings.roundsFor(b, READ_AT)[0]!.meters[0]!.entered).toBe(true);
+    expect(readings.roundsFor(outsider, READ_AT)).toEqual([]);
+    // Past due by more than a day: no longer listed.
+    expect(readings.roundsFor(a, READ_AT + 2 * 86_400_000)).toEqual([]);
+    expect(readings.routeList().map((r) => r.id)).toEqual(['west-staff-houses', 'vendor-laundry']);
+  });
+});
+
 describe('entering readings', () => {
   it('two readers who disagree beyond tolerance raise an inspection alert with the evidence', async () => {
     const { readings, hooked, audit } = setup();

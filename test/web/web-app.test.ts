@@ -497,11 +497,12 @@ describe('web app in a browser', () => {
     const round = Number(await drawn.getAttribute('data-round'));
     expect(bo.readings.round(round).readers.toSorted()).toEqual([USERS.reader, READER_2].toSorted());
 
-    // The reader enters their reading under their own login, for the round they were given.
-    const reader = await loginAs('reader', `readings/${round}`);
+    // The reader sees the round they were drawn for and picks the meter from it.
+    const reader = await loginAs('reader', 'readings');
     const form = reader.locator('form[data-form=manual-reading]');
+    await reader.locator(`[data-section=my-rounds] [data-fill="${round}:${ROUTE_METER}"]`).click();
     expect(await form.locator('input[name=round]').inputValue()).toBe(String(round));
-    await form.locator('input[name=meter]').fill(ROUTE_METER);
+    expect(await form.locator('input[name=meter]').inputValue()).toBe(ROUTE_METER);
     await form.locator('input[name=value]').fill('1234.5');
     await form.locator('[data-action=enter-reading]').click();
     await form.locator('.note-ok').waitFor();

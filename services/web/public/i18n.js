@@ -265,6 +265,8 @@ const en = {
   'readings.submit': 'Enter reading',
   'readings.recorded': 'Your reading of {meter} in round {round} is recorded.',
   'readings.mine': 'Entered in this session',
+  'readings.my.rounds': 'My rounds',
+  'readings.my.rounds.none': 'No open round is drawn for you.',
   'readings.none.entered': 'Nothing entered yet in this session.',
   'readings.draw': 'Draw a round',
   'readings.draw.hint':
@@ -618,6 +620,8 @@ const zh = {
   'readings.submit': '录入读数',
   'readings.recorded': '您在批次 {round} 中对 {meter} 的读数已记录。',
   'readings.mine': '本次登录已录入',
+  'readings.my.rounds': '我的抄表任务',
+  'readings.my.rounds.none': '当前没有分配给您的抄表任务。',
   'readings.none.entered': '本次登录尚未录入。',
   'readings.draw': '抽取抄表批次',
   'readings.draw.hint': '系统从抄表员名单中随机抽取两人，并避开上次抄过该路线的人。',

@@ -4,8 +4,8 @@ import { t } from './i18n.js';
 
 /**
  * Manual meter readings (DOMAIN.md "Readings and billing" 1). A reader enters their own reading of
- * a meter of a round they were drawn for, under their own login; the round's number comes from
- * the supervisor (the server has no "my rounds" list yet, and a reader may not read a round). A
+ * a meter of a round they were drawn for, under their own login; their open rounds are listed
+ * (GET /api/readings/my-rounds) and clicking a meter fills the form. A
  * supervisor has the system draw the two readers of a round; who may view readings looks a round
  * up; supervisors and inspectors see the mismatch alerts. A reader is never shown the other
  * reader's figure: the two readings are meant to be independent.
@@ -97,6 +97,53 @@ function enterSection(main, params, ctx) {
     h('section', { class: 'card', dataset: { section: 'mine' } }, h('h2', {}, t('readings.mine')), mine),
   );
   drawMine();
+  void myRounds(main, { round, meter, value });
+}
+
+/** The reader's open rounds, each meter a button that fills the entry form. */
+async function myRounds(main, form) {
+  const section = h(
+    'section',
+    { class: 'card', dataset: { section: 'my-rounds' } },
+    h('h2', {}, t('readings.my.rounds')),
+  );
+  main.insertBefore(section, main.children[1] ?? null);
+  let rounds;
+  try {
+    rounds = await get('/api/readings/my-rounds');
+  } catch (err) {
+    section.append(note(t('error', { message: err.message }), 'error'));
+    return;
+  }
+  if (rounds.length === 0) {
+    section.append(note(t('readings.my.rounds.none')));
+    return;
+  }
+  for (const { round, meters } of rounds) {
+    section.append(
+      h('p', {}, `#${round.id} · ${round.route} · ${fmtTime(round.dueAt)}`),
+      h(
+        'div',
+        { class: 'actions' },
+        ...meters.map((m) =>
+          h(
+            'button',
+            {
+              type: 'button',
+              class: m.entered ? '' : 'primary',
+              dataset: { fill: `${round.id}:${m.meter}` },
+              onclick: () => {
+                form.round.value = String(round.id);
+                form.meter.value = m.meter;
+                form.value.focus();
+              },
+            },
+            `${m.meter}${m.entered ? ' ✓' : ''}`,
+          ),
+        ),
+      ),
+    );
+  }
 }
 
 function drawSection(main, ctx) {
