@@ -650,6 +650,19 @@ export class RelayControl {
     })();
   }
 
+  /** Line operations, newest first; by state (e.g. those still waiting for a second person). */
+  lineOperations(filter: { state?: LineOperation['state']; limit?: number } = {}): LineOperation[] {
+    const limit = Math.min(Math.max(1, filter.limit ?? 200), 1000);
+    const ids = (
+      filter.state
+        ? this.db
+            .prepare('SELECT id FROM line_operations WHERE state = ? ORDER BY id DESC LIMIT ?')
+            .all(filter.state, limit)
+        : this.db.prepare('SELECT id FROM line_operations ORDER BY id DESC LIMIT ?').all(limit)
+    ) as { id: number }[];
+    return ids.map((r) => this.lineOperation(r.id));
+  }
+
   lineOperation(id: number): LineOperation {
     const r = this.db.prepare('SELECT * FROM line_operations WHERE id = ?').get(id) as
       | (Omit<LineOperation, 'recordedBy' | 'recordedAt' | 'confirmedBy' | 'confirmedAt'> & {

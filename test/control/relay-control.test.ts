@@ -272,6 +272,7 @@ describe('power-room records', () => {
       at: now.t - 60_000,
     });
     expect(op.state).toBe('unconfirmed');
+    expect(control.lineOperations({ state: 'unconfirmed' }).map((o) => o.id)).toEqual([op.id]);
     expect(code(() => control.confirmLineOperation(people.operator, op.id))).toBe('SELF_APPROVAL');
     expect(code(() => control.confirmLineOperation(people.clerk, op.id))).toBe('FORBIDDEN');
     expect(
@@ -290,6 +291,8 @@ describe('power-room records', () => {
       ),
     ).toBe('BAD_INPUT');
     expect(control.confirmLineOperation(people.operator2, op.id).state).toBe('confirmed');
+    expect(control.lineOperations({ state: 'unconfirmed' })).toEqual([]);
+    expect(control.lineOperations().map((o) => [o.id, o.state])).toEqual([[op.id, 'confirmed']]);
     expect(code(() => control.confirmLineOperation(people.supervisor, op.id))).toBe('INVALID_STATE');
     expect(audit.query({ subject: `line-operation:${op.id}` }).map((e) => e.action)).toEqual([
       'line.cut',

@@ -163,6 +163,16 @@ export function relayRoutes(s: BackofficeServices): ((app: FastifyInstance) => v
     (app) =>
       route(app, {
         method: 'GET',
+        url: '/api/line-operations',
+        summary: 'Line operation records, newest first (state=unconfirmed: waiting for a second person)',
+        tags,
+        permission: 'lines.confirm',
+        query: z.object({ state: z.enum(['unconfirmed', 'confirmed', 'disputed']).optional() }).strict(),
+        handler: ({ query }) => control.lineOperations(query.state ? { state: query.state } : {}),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
         url: '/api/line-operations/:id',
         summary: 'One line operation record',
         tags,
