@@ -283,6 +283,34 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
       automatic: vee,
       clock,
     });
+    // A favour reading is the inspectors' business: each mismatch lands in their inbox too.
+    readings.onAlert((a) =>
+      alerts.raise(
+        {
+          type: 'manual-reading-mismatch',
+          key: `manual-reading:${a.round}:${a.meter}:${a.kind}`,
+          severity: 'medium',
+          meter: a.meter,
+          score: 1,
+          since: a.createdAt,
+          reason: a.reason,
+          evidence: {
+            from: Math.min(...a.evidence.readings.map((r) => r.readAt)),
+            to: a.createdAt,
+            figures: {
+              round: a.round,
+              route: a.route,
+              kind: a.kind,
+              difference: a.evidence.difference,
+              allowed: a.evidence.allowed,
+              ...(a.evidence.automatic === null ? {} : { automatic: a.evidence.automatic }),
+              ...Object.fromEntries(a.evidence.readings.map((r) => [r.reader, r.value])),
+            },
+          },
+        },
+        a.createdAt,
+      ),
+    );
     const accountsFile = options.billingAccountsFile ?? join(dirname(campus.file), 'billing-accounts.yaml');
     const billingAccounts = (): readonly BillingAccount[] =>
       existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : [];

@@ -3,7 +3,14 @@ import { assertCan } from '../auth/duties.ts';
 import type { Actor } from '../auth/roles.ts';
 import type { BackofficeDb, Clock } from '../backoffice/db.ts';
 import { detectionError } from './errors.ts';
-import type { AlertType, Evidence, Finding, Severity, Suspect } from './types.ts';
+import {
+  EVENT_ALERT_TYPES,
+  type AlertType,
+  type Evidence,
+  type Finding,
+  type Severity,
+  type Suspect,
+} from './types.ts';
 
 /**
  * The alerts inspectors work on (DOMAIN.md "Inspection"), in the back-office database. Detection
@@ -252,6 +259,20 @@ export class AlertStore {
    * 'condition ended' if undecided, else only marked ended. Findings with the same key are one
    * condition: the highest score wins.
    */
+  /**
+   * Opens an alert for an event (not a detector's condition), unless one with its key is already
+   * open; detection runs never close it: an inspector decides. Returns the alert id.
+   */
+  raise(finding: Finding, now: number = this.clock()): number {
+    if (!EVENT_ALERT_TYPES.has(finding.type)) {
+      throw new Error(`alert type ${finding.type} is a detector's condition: use sync()`);
+    }
+    return this.db.transaction(() => {
+      const row = this.activeByKey.get(finding.key);
+      return row ? row.id : this.open(finding, now);
+    })();
+  }
+
   sync(findings: readonly Finding[], now: number = this.clock()): SyncResult {
     const byKey = new Map<string, Finding>();
     for (const f of findings) {
@@ -299,7 +320,7 @@ export class AlertStore {
         out.updated.push(row.id);
       }
       for (const row of this.activeAll.all()) {
-        if (byKey.has(row.key)) continue;
+        if (byKey.has(row.key) || EVENT_ALERT_TYPES.has(row.type as AlertType)) continue;
         const undecided = UNDECIDED.includes(row.state as AlertState);
         if (undecided) {
           this.db

@@ -68,7 +68,11 @@ export const ALERT_TYPES = [
   'meter-tamper',
   'illegal-load',
   'unauthorized-heating',
+  /** Raised by an event (two manual readings that disagree), not by a detector's condition. */
+  'manual-reading-mismatch',
 ] as const;
+/** Alert types raised by events: they stay open until an inspector decides, whatever detection runs say. */
+export const EVENT_ALERT_TYPES: ReadonlySet<AlertType> = new Set(['manual-reading-mismatch']);
 export type AlertType = (typeof ALERT_TYPES)[number];
 export type Severity = 'low' | 'medium' | 'high';
 

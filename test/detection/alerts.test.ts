@@ -34,6 +34,24 @@ function setup() {
   return { ...t, alerts };
 }
 
+describe('alert store: alerts raised by events', () => {
+  it('raises a manual-reading mismatch once per key; detection runs never close it', () => {
+    const { alerts, advance } = setup();
+    const mismatch: Finding = {
+      ...finding('W-LAUNDRY', 1, 'manual-reading-mismatch'),
+      key: 'manual-reading:7:W-LAUNDRY:readers-disagree',
+    };
+    const id = alerts.raise(mismatch);
+    expect(alerts.raise(mismatch)).toBe(id);
+    advance(60_000);
+    expect(alerts.sync([finding('E-R2')]).closed).toEqual([]);
+    // The detector's own condition ends and closes; the event alert stays.
+    expect(alerts.sync([]).closed.map((a) => a.type)).toEqual(['illegal-load']);
+    expect(alerts.get(id)).toMatchObject({ type: 'manual-reading-mismatch', state: 'open', active: true });
+    expect(() => alerts.raise(finding('E-R9'))).toThrow(/use sync/);
+  });
+});
+
 describe('alert store: one alert per condition', () => {
   it('opens once, updates while it lasts, closes when it ends, opens anew when it comes back', () => {
     const { alerts, audit, advance } = setup();
