@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { BackofficeDb, Clock } from '../backoffice/db.ts';
+import { appendOnlyTriggers, type BackofficeDb, type Clock } from '../backoffice/db.ts';
 import { canonicalJson } from './canonical-json.ts';
 
 /**
@@ -62,11 +62,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
   hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject, seq);
-CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-`;
+${appendOnlyTriggers('audit_log', 'the audit log is append-only')}`;
 
 interface Row {
   seq: number;

@@ -18,3 +18,16 @@ export function openBackofficeDb(path: string): BackofficeDb {
 
 /** A clock in UTC ms; services take one so tests can move time. */
 export type Clock = () => number;
+
+/**
+ * SQL for the two triggers that make a table append-only: UPDATE and DELETE abort with `message`.
+ * Anyone editing the file with the sqlite3 shell can drop them, which is why the audit chain's
+ * hashes, not these triggers, are the proof; they stop the honest mistake and the casual edit.
+ */
+export function appendOnlyTriggers(table: string, message: string, name = table): string {
+  const abort = `BEGIN SELECT RAISE(ABORT, '${message.replace(/'/g, "''")}'); END;`;
+  return (
+    `CREATE TRIGGER IF NOT EXISTS ${name}_no_update BEFORE UPDATE ON ${table}\n  ${abort}\n` +
+    `CREATE TRIGGER IF NOT EXISTS ${name}_no_delete BEFORE DELETE ON ${table}\n  ${abort}\n`
+  );
+}

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { route } from '../api/route.ts';
+import { openEventStream } from '../api/sse.ts';
 import type { Clock } from '../backoffice/db.ts';
 import type { ReadingStore } from '../storage.ts';
 import { ALERT_STATES, type Alert, type AlertChange, type AlertStore, type SyncResult } from './alerts.ts';
@@ -295,23 +296,16 @@ export function alertRoutes(alerts: AlertStore): ((app: FastifyInstance) => void
         },
         config: { permission: 'alerts.view' },
         handler: (req, reply) => {
-          reply.hijack();
-          const res = reply.raw;
-          res.writeHead(200, {
-            'content-type': 'text/event-stream; charset=utf-8',
-            'cache-control': 'no-cache',
-            connection: 'keep-alive',
-            'x-accel-buffering': 'no',
+          const { res, stopKeepAlive } = openEventStream(reply, {
+            comment: 'alerts stream',
+            keepAliveMs: HEARTBEAT_MS,
           });
-          res.write(': alerts stream\n\n');
           const off = alerts.onChange((c) => {
             res.write(`event: alert\ndata: ${JSON.stringify(alertMessage(c, Date.now()))}\n\n`);
           });
-          const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
-          heartbeat.unref();
           const end = () => {
             off();
-            clearInterval(heartbeat);
+            stopKeepAlive();
           };
           req.raw.on('close', end);
           res.on('close', end);

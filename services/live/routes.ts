@@ -4,6 +4,7 @@ import { z } from 'zod';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { QuantitySchema } from '../../config/schemas/quantities.ts';
 import { route } from '../api/route.ts';
+import { openEventStream } from '../api/sse.ts';
 import type { Clock } from '../backoffice/db.ts';
 import { ServiceError } from '../errors.ts';
 import type { ReadingStore } from '../storage.ts';
@@ -239,26 +240,16 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
             );
           }
           const meters = parsed.data.meters ? known(parsed.data.meters) : null;
-          reply.hijack();
-          const res = reply.raw;
-          res.writeHead(200, {
-            'content-type': 'text/event-stream; charset=utf-8',
-            'cache-control': 'no-cache',
-            connection: 'keep-alive',
-            'x-accel-buffering': 'no',
+          const { res, stopKeepAlive } = openEventStream(reply, {
+            comment: 'live readings',
+            keepAliveMs,
+            retryMs: 3000,
           });
-          res.socket?.setNoDelay(true);
-          res.write(': live readings\nretry: 3000\n\n');
           open.add(res);
           const sub = hub.subscribe(meters, res);
-          const keepAlive = setInterval(() => {
-            // A client that is backed up has data waiting anyway.
-            if (!res.writableNeedDrain) res.write(': keep-alive\n\n');
-          }, keepAliveMs);
-          keepAlive.unref();
           const end = () => {
             sub.close();
-            clearInterval(keepAlive);
+            stopKeepAlive();
             open.delete(res);
           };
           req.raw.on('close', end);

@@ -1,3 +1,5 @@
+import { appendOnlyTriggers } from '../backoffice/db.ts';
+
 /**
  * The prepaid tables in the back-office database.
  *
@@ -56,11 +58,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS prepaid_ledger_debit_once
   ON prepaid_ledger (account_id, meter, interval_start, interval_end) WHERE type = 'debit';
 CREATE UNIQUE INDEX IF NOT EXISTS prepaid_ledger_payment_once
   ON prepaid_ledger (method, reference) WHERE type = 'topup';
-CREATE TRIGGER IF NOT EXISTS prepaid_ledger_no_update BEFORE UPDATE ON prepaid_ledger
-  BEGIN SELECT RAISE(ABORT, 'the prepaid ledger is append-only: book a correction'); END;
-CREATE TRIGGER IF NOT EXISTS prepaid_ledger_no_delete BEFORE DELETE ON prepaid_ledger
-  BEGIN SELECT RAISE(ABORT, 'the prepaid ledger is append-only: book a correction'); END;
-
+${appendOnlyTriggers('prepaid_ledger', 'the prepaid ledger is append-only: book a correction')}
 CREATE TABLE IF NOT EXISTS prepaid_requests (
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('refund', 'meter-reset', 'free-quota')),

@@ -1,4 +1,4 @@
-import type { BackofficeDb } from '../backoffice/db.ts';
+import { appendOnlyTriggers, type BackofficeDb } from '../backoffice/db.ts';
 import type { CumulativeQuantity } from '../storage.ts';
 import type { IntervalSource, ValidatedInterval, VeeFlag } from './types.ts';
 
@@ -44,15 +44,7 @@ CREATE TABLE IF NOT EXISTS vee_pins (
   pinned_at INTEGER NOT NULL,
   PRIMARY KEY (meter, quantity, start, bill_run)
 ) WITHOUT ROWID;
-CREATE TRIGGER IF NOT EXISTS vee_versions_no_update BEFORE UPDATE ON vee_interval_versions
-  BEGIN SELECT RAISE(ABORT, 'VEE interval versions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS vee_versions_no_delete BEFORE DELETE ON vee_interval_versions
-  BEGIN SELECT RAISE(ABORT, 'VEE interval versions are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS vee_pins_no_update BEFORE UPDATE ON vee_pins
-  BEGIN SELECT RAISE(ABORT, 'VEE pins are append-only'); END;
-CREATE TRIGGER IF NOT EXISTS vee_pins_no_delete BEFORE DELETE ON vee_pins
-  BEGIN SELECT RAISE(ABORT, 'VEE pins are append-only'); END;
-`;
+${appendOnlyTriggers('vee_interval_versions', 'VEE interval versions are append-only', 'vee_versions')}${appendOnlyTriggers('vee_pins', 'VEE pins are append-only')}`;
 
 interface VersionRow {
   meter: string;
