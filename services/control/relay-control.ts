@@ -328,15 +328,7 @@ export class RelayControl {
         'reject a relay request',
       );
       assertNotSelfApproval(req.requestedBy, approver, 'reject it (cancel it instead)');
-      this.decide(req, 'rejected', approver.id, why, null);
-      this.audit.append({
-        actor: approver.id,
-        action: 'relay.reject',
-        subject: `relay-request:${req.id}`,
-        before: { state: 'pending' },
-        after: { state: 'rejected' },
-        reason: why,
-      });
+      this.endPending(req, 'rejected', approver.id, why);
       return this.get(requestId);
     })();
   }
@@ -348,17 +340,22 @@ export class RelayControl {
       const req = this.pending(requestId);
       const own = req.requestedBy === actor.id;
       if (!own) assertCan(actor, 'relay.approve', 'cancel someone else’s relay request');
-      this.decide(req, 'cancelled', actor.id, why, null);
-      this.audit.append({
-        actor: actor.id,
-        action: 'relay.cancel',
-        subject: `relay-request:${req.id}`,
-        before: { state: 'pending' },
-        after: { state: 'cancelled' },
-        reason: why,
-      });
+      this.endPending(req, 'cancelled', actor.id, why);
       return this.get(requestId);
     })();
+  }
+
+  /** A pending request that ends without a command (rejected or cancelled), audited. */
+  private endPending(req: RelayRequest, state: 'rejected' | 'cancelled', actor: string, why: string): void {
+    this.decide(req, state, actor, why, null);
+    this.audit.append({
+      actor,
+      action: state === 'rejected' ? 'relay.reject' : 'relay.cancel',
+      subject: `relay-request:${req.id}`,
+      before: { state: 'pending' },
+      after: { state },
+      reason: why,
+    });
   }
 
   get(requestId: number): RelayRequest {
