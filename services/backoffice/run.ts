@@ -23,9 +23,13 @@ import { openBackofficeDb, type BackofficeDb, type Clock } from './db.ts';
 import { AlertStore } from '../detection/alerts.ts';
 import { alertRoutes, startDetection, type RunningDetection } from '../detection/service.ts';
 import { detect } from '../detection/engine.ts';
-import { illegalLoadDetector } from '../detection/illegal-load.ts';
+import {
+  IllegalLoadTripPolicy,
+  illegalLoadDetector,
+  type TripPolicyInput,
+} from '../detection/illegal-load.ts';
 import { heatingDetector } from '../detection/heating.ts';
-import type { HeatingRegistration } from '../detection/types.ts';
+import type { DetectionResult, HeatingRegistration } from '../detection/types.ts';
 import { Vee } from '../vee/service.ts';
 import { parseVeeConfig } from '../vee/config.ts';
 import { veeRoutes } from '../vee/routes.ts';
@@ -91,7 +95,18 @@ export interface BackofficeOptions {
    * over 2 days); false: no detection. Heating registrations come from the heating desk.
    */
   detection?:
-    { intervalMs?: number; windowMs?: number; heating?: () => readonly HeatingRegistration[] } | false;
+    | {
+        intervalMs?: number;
+        windowMs?: number;
+        heating?: () => readonly HeatingRegistration[];
+        /**
+         * Automatic trip of rooms with an illegal load (off unless `autoTrip: true`): requests
+         * through relay control like the prepaid policy's, never a direct relay write; they wait
+         * for a supervisor or a standing policy approval.
+         */
+        trip?: TripPolicyInput;
+      }
+    | false;
   /** More routes served by the same API (the live view, the web app), given the services. */
   extraRoutes?: (services: RunningServices) => ((app: FastifyInstance) => void)[];
 }
@@ -319,6 +334,9 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
       const d = options.detection ?? {};
       const detLog = logger.child({ component: 'detection' });
       const detectors = [illegalLoadDetector(), heatingDetector()];
+      const trip = d.trip?.autoTrip
+        ? new IllegalLoadTripPolicy({ timezone: campus.config.campus.timezone, ...d.trip })
+        : undefined;
       detection = startDetection({
         store: options.store,
         campus,
@@ -333,6 +351,19 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
         ...(d.heating ? { heating: d.heating } : {}),
         onError: (err, where) =>
           detLog.warn({ err, where }, 'detection run failed; the next run tries again'),
+        ...(trip
+          ? {
+              onRun: async (result: DetectionResult, _sync: unknown, now: number) => {
+                for (const r of trip.step(result.findings, now)) {
+                  try {
+                    await control.requestFromPolicy(r);
+                  } catch (err) {
+                    detLog.warn({ err, meter: r.meter, action: r.action }, 'automatic trip request refused');
+                  }
+                }
+              },
+            }
+          : {}),
       });
       const running = detection;
       cleanups.push(() => running.stop());
