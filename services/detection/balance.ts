@@ -115,65 +115,222 @@ export interface NodeBalance {
   evidence: number;
 }
 
-/** Balance of one node over the store's slots [from, store.length); the band is fitted on [fitFrom, length). */
+/**
+ * The per-slot series of a node over the store's slots [0, length): its balance against the
+ * children and the band applied to it. Outside the computed range: NaN.
+ */
+export interface BalanceSeries {
+  up: Float64Array;
+  loss: Float64Array;
+  residual: Float64Array;
+  threshold: Float64Array;
+  sigmaEff: Float64Array;
+  band: NodeBalance['band'];
+  /** Learned loss at the median load of the fit, as a share of that load (0 unless learned). */
+  bandShare: number;
+}
+
+/** Node meter minus the sum of the children, slots [from, to), into up and loss (NaN: uncomputable). */
+function fillLoss(
+  store: SlotStore,
+  node: number,
+  from: number,
+  to: number,
+  up: Float64Array,
+  loss: Float64Array,
+): void {
+  const children = store.topology.children[node]!;
+  const own = store.values[node]!;
+  for (let k = from; k < to; k++) {
+    let s = own[k]!;
+    for (let j = 0; j < children.length && s === s; j++) s -= store.values[children[j]!]![k]!;
+    if (s === s) {
+      up[k] = own[k]!;
+      loss[k] = s;
+    } else {
+      up[k] = Number.NaN;
+      loss[k] = Number.NaN;
+    }
+  }
+}
+
+/** The band: configured, or learned from the computable slots of [fitFrom, to). */
+function fitBand(
+  id: string,
+  cfg: BalanceConfig,
+  up: Float64Array,
+  loss: Float64Array,
+  fitFrom: number,
+  to: number,
+): { band: NodeBalance['band']; bandShare: number } {
+  const configured = cfg.bands[id];
+  if (configured) return { band: { ...configured, learned: false, configured: true, n: 0 }, bandShare: 0 };
+  const xs: number[] = [];
+  const ys: number[] = [];
+  const span = to - fitFrom;
+  // Every slot up to ~3000 points: enough for three coefficients and a spread, and fast.
+  const stride = Math.max(1, Math.floor(span / 3000));
+  for (let k = fitFrom; k < to; k += stride) {
+    if (loss[k]! === loss[k]!) {
+      xs.push(up[k]!);
+      ys.push(loss[k]!);
+    }
+  }
+  if (xs.length < cfg.minFitSlots)
+    return {
+      band: { c: [0, 0, 0], sigma: 0, learned: false, configured: false, n: xs.length },
+      bandShare: 0,
+    };
+  const fit = robustQuadratic(Float64Array.from(xs), Float64Array.from(ys), cfg.keep);
+  return {
+    band: { c: fit.c, sigma: fit.sigma, learned: true, configured: false, n: fit.n },
+    bandShare: bandShare(fit.c, up, fitFrom, to),
+  };
+}
+
+/** Residual, σ_eff and threshold of slots [from, to) under a band. */
+function applyBand(
+  band: NodeBalance['band'],
+  kind: MeterKind,
+  cfg: BalanceConfig,
+  from: number,
+  to: number,
+  s: Pick<BalanceSeries, 'up' | 'loss' | 'residual' | 'threshold' | 'sigmaEff'>,
+): void {
+  const { up, loss, residual, threshold, sigmaEff } = s;
+  const [c0, c1, c2] = band.c;
+  const floor = cfg.floorAbs[kind];
+  for (let k = from; k < to; k++) {
+    const u = up[k]!;
+    if (u !== u) {
+      residual[k] = Number.NaN;
+      threshold[k] = Number.NaN;
+      sigmaEff[k] = Number.NaN;
+      continue;
+    }
+    residual[k] = loss[k]! - (c0 + c1 * u + c2 * u * u);
+    const sd = Math.max(band.sigma, floor + cfg.floorRel * Math.abs(u));
+    sigmaEff[k] = sd;
+    threshold[k] = cfg.z * sd;
+  }
+}
+
+/** The series of a node computed afresh: slots [from, length), band fitted on [fitFrom, length). */
+export function balanceSeries(
+  store: SlotStore,
+  node: number,
+  cfg: BalanceConfig,
+  from: number,
+  fitFrom: number,
+) {
+  const L = store.length;
+  const a0 = Math.min(from, fitFrom);
+  const nan = () => new Float64Array(L).fill(Number.NaN);
+  const s = { up: nan(), loss: nan(), residual: nan(), threshold: nan(), sigmaEff: nan() };
+  fillLoss(store, node, a0, L, s.up, s.loss);
+  const { band, bandShare } = fitBand(store.topology.ids[node]!, cfg, s.up, s.loss, fitFrom, L);
+  applyBand(band, store.topology.kind[node]!, cfg, a0, L, s);
+  return { ...s, band, bandShare } satisfies BalanceSeries;
+}
+
+/**
+ * A node's series kept between evaluations of a growing store (incremental mode): only the new
+ * slots are computed, and the band is refitted only when `due` says so (or before any fit). A
+ * refit or a drop of old slots writes new arrays, so series handed out earlier stay as they were.
+ * The band is fitted over all retained slots.
+ */
+export class BalanceTracker {
+  private base = Number.NaN;
+  private filled = 0;
+  private s: Pick<BalanceSeries, 'up' | 'loss' | 'residual' | 'threshold' | 'sigmaEff'> = {
+    up: new Float64Array(0),
+    loss: new Float64Array(0),
+    residual: new Float64Array(0),
+    threshold: new Float64Array(0),
+    sigmaEff: new Float64Array(0),
+  };
+  private fit: { band: NodeBalance['band']; bandShare: number } | undefined;
+  /** Absolute slot (store.base + k) of the newest slot, and the slots, at the last fit. */
+  fittedAt = Number.NaN;
+  fittedSpan = 0;
+
+  constructor(
+    readonly node: number,
+    private readonly cfg: BalanceConfig,
+  ) {}
+
+  /** The series up to store.length; `due(this)`: refit the band now. */
+  update(store: SlotStore, due: (t: BalanceTracker) => boolean): BalanceSeries {
+    const L = store.length;
+    const drop = store.base - this.base;
+    if (!(drop >= 0 && drop <= this.filled && L >= this.filled - drop)) {
+      this.filled = 0;
+      this.fit = undefined;
+    } else this.filled -= drop;
+    const offset = this.filled > 0 ? drop : 0;
+    const cap = Math.max(L, store.values[this.node]!.length);
+    let s = this.s;
+    if (offset > 0 || s.up.length < L) {
+      const grow = (a: Float64Array) => {
+        const x = new Float64Array(cap);
+        x.set(a.subarray(offset, offset + this.filled));
+        return x;
+      };
+      s = {
+        up: grow(s.up),
+        loss: grow(s.loss),
+        residual: grow(s.residual),
+        threshold: grow(s.threshold),
+        sigmaEff: grow(s.sigmaEff),
+      };
+    }
+    this.base = store.base;
+    const kind = store.topology.kind[this.node]!;
+    fillLoss(store, this.node, this.filled, L, s.up, s.loss);
+    if (this.fit === undefined || due(this)) {
+      this.fit = fitBand(store.topology.ids[this.node]!, this.cfg, s.up, s.loss, 0, L);
+      this.fittedAt = store.base + L - 1;
+      this.fittedSpan = L;
+      const n = s.up.length;
+      s = {
+        ...s,
+        residual: new Float64Array(n),
+        threshold: new Float64Array(n),
+        sigmaEff: new Float64Array(n),
+      };
+      applyBand(this.fit.band, kind, this.cfg, 0, L, s);
+    } else applyBand(this.fit.band, kind, this.cfg, this.filled, L, s);
+    this.s = s;
+    this.filled = L;
+    return {
+      up: s.up.subarray(0, L),
+      loss: s.loss.subarray(0, L),
+      residual: s.residual.subarray(0, L),
+      threshold: s.threshold.subarray(0, L),
+      sigmaEff: s.sigmaEff.subarray(0, L),
+      band: this.fit.band,
+      bandShare: this.fit.bandShare,
+    };
+  }
+}
+
+/**
+ * Balance of one node over the store's slots [from, store.length); the band is fitted on
+ * [fitFrom, length), unless the node's series (band included) is given.
+ */
 export function nodeBalance(
   store: SlotStore,
   node: number,
   cfg: BalanceConfig,
   opts: { from: number; fitFrom: number; windowFrom: number },
+  series: BalanceSeries = balanceSeries(store, node, cfg, Math.min(opts.from, opts.windowFrom), opts.fitFrom),
 ): NodeBalance {
   const top = store.topology;
   const id = top.ids[node]!;
   const kind = top.kind[node]!;
   const children = top.children[node]!;
   const L = store.length;
-  const a0 = Math.min(opts.from, opts.fitFrom, opts.windowFrom);
-  const up = new Float64Array(L).fill(Number.NaN);
-  const loss = new Float64Array(L).fill(Number.NaN);
-  const own = store.values[node]!;
-  for (let k = a0; k < L; k++) {
-    let s = own[k]!;
-    for (let j = 0; j < children.length && s === s; j++) s -= store.values[children[j]!]![k]!;
-    if (s === s) {
-      up[k] = own[k]!;
-      loss[k] = s;
-    }
-  }
-
-  // The band: configured, or learned from the computable slots of the fit window.
-  const configured = cfg.bands[id];
-  let band: NodeBalance['band'];
-  if (configured) band = { ...configured, learned: false, configured: true, n: 0 };
-  else {
-    const xs: number[] = [];
-    const ys: number[] = [];
-    const span = L - opts.fitFrom;
-    // Every slot up to ~3000 points: enough for three coefficients and a spread, and fast.
-    const stride = Math.max(1, Math.floor(span / 3000));
-    for (let k = opts.fitFrom; k < L; k += stride) {
-      if (loss[k]! === loss[k]!) {
-        xs.push(up[k]!);
-        ys.push(loss[k]!);
-      }
-    }
-    if (xs.length >= cfg.minFitSlots) {
-      const fit = robustQuadratic(Float64Array.from(xs), Float64Array.from(ys), cfg.keep);
-      band = { c: fit.c, sigma: fit.sigma, learned: true, configured: false, n: fit.n };
-    } else band = { c: [0, 0, 0], sigma: 0, learned: false, configured: false, n: xs.length };
-  }
-
-  const residual = new Float64Array(L).fill(Number.NaN);
-  const threshold = new Float64Array(L).fill(Number.NaN);
-  const sigmaEff = new Float64Array(L).fill(Number.NaN);
-  const [c0, c1, c2] = band.c;
-  for (let k = a0; k < L; k++) {
-    const u = up[k]!;
-    if (u !== u) continue;
-    residual[k] = loss[k]! - (c0 + c1 * u + c2 * u * u);
-    const s = Math.max(band.sigma, cfg.floorAbs[kind] + cfg.floorRel * Math.abs(u));
-    sigmaEff[k] = s;
-    threshold[k] = cfg.z * s;
-  }
+  const { up, loss, residual, threshold, sigmaEff, band } = series;
 
   const slotEpisodes = (sign: 1 | -1) =>
     episodesOf(store, opts.from, L, residual, threshold, sign, cfg.slotK, cfg.slotN, up);
@@ -209,7 +366,7 @@ export function nodeBalance(
     n < 6 ? 0 : clamp(Math.max((meanZ - 4) / 8, (rmsRatio - 2) / 4, episodes.length > 0 ? 0.5 : 0), 0, 1);
 
   // The node's state at the end of the data.
-  const shareOfBand = band.learned ? bandShare(band.c, up, opts.fitFrom, L) : 0;
+  const shareOfBand = band.learned ? series.bandShare : 0;
   let state: NodeState = 'normal';
   let stateReason = 'within the technical-loss band';
   const lastDay = Math.max(opts.from, L - store.slotsPerDay);
@@ -272,34 +429,45 @@ function episodesOf(
   up: Float64Array,
 ): Episode[] {
   const out: Episode[] = [];
-  const ring: number[] = [];
-  const ringHigh: boolean[] = [];
+  // The last N computable slots (circular: oldest at `head`) and how many of them are high.
+  const ring = new Float64Array(N);
+  const ringHigh = new Uint8Array(N);
+  let head = 0;
+  let size = 0;
+  let count = 0;
   let active = false;
   let first = -1;
   let lastHigh = -1;
-  const close = (end: number, ongoing: boolean) =>
-    out.push(summarise(store, first, end, residual, up, ongoing, 'slot'));
   for (let k = from; k < to; k++) {
     const r = residual[k]!;
     if (r !== r) continue;
-    const high = sign * r > threshold[k]!;
-    ring.push(k);
-    ringHigh.push(high);
-    if (ring.length > N) {
-      ring.shift();
-      ringHigh.shift();
+    const high = sign * r > threshold[k]! ? 1 : 0;
+    let at: number;
+    if (size < N) at = (head + size++) % N;
+    else {
+      count -= ringHigh[head]!;
+      at = head;
+      head = (head + 1) % N;
     }
+    ring[at] = k;
+    ringHigh[at] = high;
+    count += high;
     if (high) lastHigh = k;
-    const count = ringHigh.reduce((s, h) => s + (h ? 1 : 0), 0);
     if (!active && count >= K) {
       active = true;
-      first = ring[ringHigh.indexOf(true)]!;
+      for (let i = 0; i < size; i++) {
+        const j = (head + i) % N;
+        if (ringHigh[j]) {
+          first = ring[j]!;
+          break;
+        }
+      }
     } else if (active && count <= 1) {
       active = false;
-      close(lastHigh + 1, false);
+      out.push(summarise(store, first, lastHigh + 1, residual, up, false, 'slot'));
     }
   }
-  if (active) close(to, true);
+  if (active) out.push(summarise(store, first, to, residual, up, true, 'slot'));
   return out;
 }
 

@@ -1,7 +1,24 @@
 import { z } from 'zod';
 import type { MeterKind } from '../storage.ts';
-import { DEFAULT_BALANCE, balanceFindings, nodeBalance, type NodeBalance } from './balance.ts';
-import { DEFAULT_ANOMALIES, anomalyFindings, meterAnomalies, type MeterAnomaly } from './meter-anomalies.ts';
+import {
+  BalanceTracker,
+  DEFAULT_BALANCE,
+  balanceFindings,
+  nodeBalance,
+  type BalanceSeries,
+  type NodeBalance,
+} from './balance.ts';
+import {
+  AnomalyTracker,
+  DEFAULT_ANOMALIES,
+  anomalyFindings,
+  meterAnomalies,
+  type AnomalyWindows,
+  type Calendar,
+  type MeterAnomaly,
+  type MeterBaseline,
+  type MeterWindow,
+} from './meter-anomalies.ts';
 import {
   DAY,
   SlotStore,
@@ -21,8 +38,10 @@ import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Sco
  * the live service (incremental: `createDetector(...).push(instant)`, then `result()` whenever a
  * view is wanted) and the offline CLI and tests (`detect(input)`, which feeds the same detector).
  *
- * Work per pushed instant is O(meters) (a few typed-array operations per meter); `result()` is
- * bounded by the retained window (retentionDays), not by how long the detector has been running.
+ * Work per pushed instant is O(meters) (a few typed-array operations per meter). The first
+ * `result()` is bounded by the retained window (retentionDays); after that, `result()` works on
+ * what changed since the last one (see EvaluationCache): O(meters) small updates per closed slot
+ * plus a day's share of the band and baseline refits. `detect()` evaluates once, afresh.
  */
 
 const Kinds = z.object({
@@ -120,18 +139,104 @@ export function createDetector(
     retentionSlots: opts.capacitySlots ?? Math.ceil((cfg.retentionDays * DAY) / slotMs),
     capacity: opts.capacitySlots,
   });
+  const cache = new EvaluationCache(topology, cfg);
   return {
     topology,
     store,
     push: (d) => store.push(d),
     result: (o = {}) => {
       store.flush();
-      return evaluate(store, cfg, o.scanAll ?? false);
+      return cache.result(store, o.scanAll ?? false);
     },
   };
 }
 
-function evaluate(store: SlotStore, cfg: ResolvedDetectionConfig, scanAll: boolean): EngineResult {
+/**
+ * What the incremental detector keeps between evaluations. What changes slowly is refitted at
+ * most once per local day per node or meter (or as soon as the data it rests on grew or shrank by
+ * a quarter): the loss band of a node and the baseline profile of a meter. Refits are spread over
+ * the day (entity i at slot of day i mod slotsPerDay), so no single evaluation refits everything.
+ * Per-slot balance series are extended by the new slots only; everything judged over the
+ * evaluation window (episodes, persistence, window statistics, anomalies, scores, and the suspects
+ * of every node with evidence) is recomputed from them on every evaluation. A node without
+ * evidence credits no suspect: its suspect list is refreshed once a day (or when it stops being
+ * quiet). While no slot has closed, the last result stands.
+ */
+class EvaluationCache {
+  private readonly trackers: BalanceTracker[];
+  private readonly meters: AnomalyTracker;
+  private spd = 24;
+  private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
+  private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
+
+  constructor(
+    readonly topology: Topology,
+    private readonly cfg: ResolvedDetectionConfig,
+  ) {
+    this.trackers = topology.nodes.map((n) => new BalanceTracker(n, cfg.balance));
+    // A baseline's window ends where the evaluation window starts: its end is the clock.
+    this.meters = new AnomalyTracker(topology, cfg.anomalies, (m, cur, from, to) =>
+      this.due(m, to - 1, cur.to - 1, cur.to - cur.from, to - from),
+    );
+  }
+
+  result(store: SlotStore, scanAll: boolean): EngineResult {
+    const last = this.last;
+    if (last && last.version === store.version && last.base === store.base && last.scanAll === scanAll)
+      return last.result;
+    this.spd = store.slotsPerDay;
+    const newest = store.base + store.length - 1;
+    const result = evaluate(store, this.cfg, scanAll, {
+      series: (b) =>
+        this.trackers[b]!.update(store, (t) => this.due(b, newest, t.fittedAt, t.fittedSpan, store.length)),
+      suspects: (b, balance, rank) => {
+        // A node without evidence credits nobody: its ranking is kept for the day.
+        const quiet = balance.evidence === 0 && balance.episodes.length === 0;
+        const cur = this.suspects[b];
+        if (quiet && cur?.quiet && !this.due(b, newest, cur.at, 1, 1)) return cur.list;
+        const list = rank();
+        this.suspects[b] = { at: newest, quiet, list };
+        return list;
+      },
+      meter: (m, windows, cal) => this.meters.meter(store, m, windows, cal),
+    });
+    this.last = { version: store.version, base: store.base, scanAll, result };
+    return result;
+  }
+
+  /**
+   * Entity i's fit is due once per local day at its phase (`now`, `fittedAt`: absolute slots),
+   * or when the span of data it rests on moved by a quarter.
+   */
+  private due(i: number, now: number, fittedAt: number, fittedSpan: number, span: number): boolean {
+    const spd = this.spd;
+    return (
+      Math.floor((now - (i % spd)) / spd) !== Math.floor((fittedAt - (i % spd)) / spd) ||
+      span > 1.25 * fittedSpan ||
+      span < 0.8 * fittedSpan
+    );
+  }
+}
+
+/** Where evaluate takes slowly changing parts from (incremental mode); computed afresh otherwise. */
+interface EvaluationParts {
+  /** The series of the b-th balance node. */
+  series: (b: number) => BalanceSeries;
+  meter: (
+    m: number,
+    windows: AnomalyWindows,
+    cal: Calendar,
+  ) => { baseline: MeterBaseline; window: MeterWindow };
+  /** The suspects of the b-th balance node over the evaluation window (`rank` computes them). */
+  suspects: (b: number, balance: NodeBalance, rank: () => SuspectDetail[]) => SuspectDetail[];
+}
+
+function evaluate(
+  store: SlotStore,
+  cfg: ResolvedDetectionConfig,
+  scanAll: boolean,
+  parts?: EvaluationParts,
+): EngineResult {
   const top = store.topology;
   const L = store.length;
   const spd = store.slotsPerDay;
@@ -140,9 +245,14 @@ function evaluate(store: SlotStore, cfg: ResolvedDetectionConfig, scanAll: boole
   const baselineFrom = Math.max(0, windowFrom - Math.round(cfg.baselineDays * spd));
   const scanFrom = scanAll ? 0 : windowFrom;
   const windows = { baselineFrom, windowFrom, scanFrom };
-  const anomalies = meterAnomalies(store, windows, cfg.anomalies);
-  const balances = top.nodes.map((n) =>
-    nodeBalance(store, n, cfg.balance, { from: scanFrom, fitFrom: 0, windowFrom }),
+  const anomalies = meterAnomalies(
+    store,
+    windows,
+    cfg.anomalies,
+    parts && ((m, cal) => parts.meter(m, windows, cal)),
+  );
+  const balances = top.nodes.map((n, i) =>
+    nodeBalance(store, n, cfg.balance, { from: scanFrom, fitFrom: 0, windowFrom }, parts?.series(i)),
   );
   confirmStopped(store, anomalies, balances);
   const findings: Finding[] = [];
@@ -150,14 +260,14 @@ function evaluate(store: SlotStore, cfg: ResolvedDetectionConfig, scanAll: boole
   const attribution = new Float64Array(top.ids.length);
   const attributionReason: string[] = top.ids.map(() => '');
   const firstSuspect = new Set<number>();
+  const balanceOf: (NodeBalance | undefined)[] = top.ids.map(() => undefined);
+  for (const b of balances) balanceOf[b.node] ??= b;
 
-  for (const b of balances) {
+  for (const [i, b] of balances.entries()) {
     const unit = UNIT[b.kind];
-    const ranked = rankSuspects(store, b, anomalies, {
-      from: windowFrom,
-      end: L,
-      onset: onsetIn(b, windowFrom),
-    });
+    const rank = () =>
+      rankSuspects(store, b, anomalies, { from: windowFrom, end: L, onset: onsetIn(b, windowFrom) });
+    const ranked = parts ? parts.suspects(i, b, rank) : rank();
     suspects.set(b.id, ranked);
     const best = ranked[0]?.score ?? 0;
     // The first suspect of a node with unexplained loss alerts when it stands out from the rest.
@@ -187,21 +297,20 @@ function evaluate(store: SlotStore, cfg: ResolvedDetectionConfig, scanAll: boole
   }
 
   const scores: Score[] = [];
+  const windowStart = store.slotStart(windowFrom);
   for (const a of anomalies) {
     const unit = UNIT[top.kind[a.meter]!];
     const own = anomalyFindings(a, store, windows, cfg.anomalies, unit);
     findings.push(...own);
     const parent = top.parent[a.meter]!;
-    const parentBalance = parent >= 0 ? balances.find((b) => b.node === parent) : undefined;
+    const parentBalance = parent >= 0 ? balanceOf[parent] : undefined;
     const balanced = parentBalance !== undefined && parentBalance.computable >= 0.5;
     // Where a balance covers the meter, it decides (a legitimate drop leaves the node balanced);
     // elsewhere the meter's own anomaly score is all there is.
     const ownPart = clamp(a.score / 3, 0, 1) * (balanced ? 0.1 : 0.6);
     let score = attribution[a.meter]! + ownPart;
     let reason = attribution[a.meter]! > 0.05 ? attributionReason[a.meter]! : '';
-    const inWindow = own.filter(
-      (f) => f.type !== 'meter-drop' && f.evidence.to > store.slotStart(windowFrom),
-    );
+    const inWindow = own.filter((f) => f.type !== 'meter-drop' && f.evidence.to > windowStart);
     if (inWindow.length > 0) {
       score = Math.max(score, 1 + Math.max(...inWindow.map((f) => f.score)) / 5);
       reason = inWindow.map((f) => f.reason).join('; ');

@@ -99,6 +99,8 @@ export class SlotStore {
   base = Number.NaN;
   /** Completed slots in the arrays. */
   length = 0;
+  /** Bumped whenever completed slots change (a slot closed, old slots dropped): caches key on it. */
+  version = 0;
   values: Float32Array[];
   flags: Uint8Array[];
 
@@ -213,6 +215,7 @@ export class SlotStore {
     }
     this.length = to;
     this.current = to;
+    this.version++;
   }
 
   private write(k: number): void {
@@ -306,11 +309,24 @@ export function utcOffsetMs(timezone: string, ts: number): number {
 // Statistics
 
 export function median(xs: ArrayLike<number>): number {
-  const a = Float64Array.from(xs).filter((x) => x === x);
-  if (a.length === 0) return Number.NaN;
-  a.sort();
-  const h = a.length >> 1;
-  return a.length % 2 ? a[h]! : (a[h - 1]! + a[h]!) / 2;
+  const all = new Float64Array(xs.length);
+  let n = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i]!;
+    if (x === x) all[n++] = x;
+  }
+  if (n === 0) return Number.NaN;
+  const h = n >> 1;
+  if (n <= 32) {
+    const a = all.subarray(0, n).sort();
+    return n % 2 ? a[h]! : (a[h - 1]! + a[h]!) / 2;
+  }
+  // By selection: a[h] is the h-th smallest and a[0, h) holds the smaller ones.
+  const upper = select(all, n, h);
+  if (n % 2) return upper;
+  let lower = -Infinity;
+  for (let i = 0; i < h; i++) if (all[i]! > lower) lower = all[i]!;
+  return (lower + upper) / 2;
 }
 
 /** Median absolute deviation scaled to σ for normal data. */
@@ -424,20 +440,24 @@ export function robustQuadratic(x: Float64Array, y: Float64Array, keep = 0.6, st
   let scale = 0;
   for (let i = 0; i < n; i++) scale = Math.max(scale, Math.abs(x[i]!));
   scale = scale > 0 ? scale : 1;
-  const xs = Float64Array.from(x, (v) => v / scale);
-  let use: Uint32Array = Uint32Array.from({ length: n }, (_, i) => i);
-  let c = quadraticFit(xs, y, use, n);
+  const xs = new Float64Array(n);
+  for (let i = 0; i < n; i++) xs[i] = x[i]! / scale;
+  let use: Uint32Array = new Uint32Array(n);
+  for (let i = 0; i < n; i++) use[i] = i;
+  let m = n;
+  let c = quadraticFit(xs, y, use, m);
   const r = new Float64Array(n);
-  const h = Math.max(3, Math.ceil(keep * n));
+  const work = new Float64Array(n);
+  const h = Math.min(n, Math.max(3, Math.ceil(keep * n)));
   for (let s = 0; s < steps; s++) {
     for (let i = 0; i < n; i++) r[i] = Math.abs(y[i]! - c[0]! - c[1]! * xs[i]! - c[2]! * xs[i]! * xs[i]!);
-    use = use.length === n ? use : Uint32Array.from({ length: n }, (_, i) => i);
-    const order = Uint32Array.from({ length: n }, (_, i) => i).sort((a, b) => r[a]! - r[b]!);
-    use = order.subarray(0, Math.min(h, n));
-    c = quadraticFit(xs, y, use, use.length);
+    // The h points with the smallest residuals (ties: the earlier point), in index order.
+    use = smallest(r, h, work, use);
+    m = h;
+    c = quadraticFit(xs, y, use, m);
   }
-  const kept = new Float64Array(use.length);
-  for (let j = 0; j < use.length; j++) {
+  const kept = new Float64Array(m);
+  for (let j = 0; j < m; j++) {
     const i = use[j]!;
     kept[j] = y[i]! - c[0]! - c[1]! * xs[i]! - c[2]! * xs[i]! * xs[i]!;
   }
@@ -445,6 +465,64 @@ export function robustQuadratic(x: Float64Array, y: Float64Array, keep = 0.6, st
   // normal quantile of the trimmed share.
   const sigma = madSigma(kept, 0) * (keep < 1 ? 0.6745 / normalQuantile(0.5 + keep / 2) : 1);
   return { c: [c[0]!, c[1]! / scale, c[2]! / (scale * scale)], sigma, n };
+}
+
+/**
+ * Indices of the h smallest values of r (ties broken by index), in index order, written to
+ * `out`: the h-th smallest value by selection (O(n)), then one pass. `work` is scratch (≥ n).
+ */
+function smallest(r: Float64Array, h: number, work: Float64Array, out: Uint32Array): Uint32Array {
+  const n = r.length;
+  if (h >= n) {
+    for (let i = 0; i < n; i++) out[i] = i;
+    return out;
+  }
+  work.set(r);
+  const t = select(work, n, h - 1);
+  // Every value below t, then values equal to t in index order until h are taken.
+  let below = 0;
+  for (let i = 0; i < n; i++) if (r[i]! < t) below++;
+  let ties = h - below;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const v = r[i]!;
+    if (v < t || (v === t && ties-- > 0)) out[j++] = i;
+  }
+  return out;
+}
+
+/** The k-th smallest (0-based) of a[0, n) by quickselect (reorders a; values are not NaN). */
+function select(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // Median of three as pivot.
+    const mid = (lo + hi) >> 1;
+    let p0 = a[lo]!;
+    let p1 = a[mid]!;
+    let p2 = a[hi]!;
+    if (p0 > p1) [p0, p1] = [p1, p0];
+    if (p1 > p2) [p1, p2] = [p2, p1];
+    if (p0 > p1) [p0, p1] = [p1, p0];
+    const pivot = p1;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
 }
 
 /** Inverse standard normal CDF (Acklam's rational approximation, good to 1e-9). */

@@ -39,25 +39,30 @@ export function rankSuspects(
   const res = b.residual;
   const kids = b.children;
   const spd = store.slotsPerDay;
-  const expectedOf = (a: MeterAnomaly, k: number) => {
-    const j = k - a.expectedFrom;
-    return j >= 0 && j < a.expected.length ? a.expected[j]! : Number.NaN;
-  };
+  // Local days of the window: day d covers slots [dayStart(d), dayStart(d + 1)) ∩ [from, end).
+  const off = store.slotOfDay(from);
+  const dayStart = (d: number) => Math.max(from, from + d * spd - off);
+  const days = Math.floor((end - 1 - from + off) / spd) + 1;
   // The peers' level per local day (a vacation starting mid-window moves everybody at once).
-  const dayOf = (k: number) => Math.floor((k - from + store.slotOfDay(from)) / spd);
-  const days = dayOf(end - 1) + 1;
   const level = new Float64Array(Math.max(1, days)).fill(1);
+  const ratios: number[] = [];
   for (let d = 0; d < days; d++) {
-    const ratios: number[] = [];
+    ratios.length = 0;
+    const k0 = dayStart(d);
+    const k1 = Math.min(end, dayStart(d + 1));
     for (const c of kids) {
       const a = anomalies[c]!;
+      const ex = a.expected;
+      const j0 = a.expectedFrom;
       const x = store.values[c]!;
       let sx = 0;
       let se = 0;
-      for (let k = Math.max(from, from + d * spd - store.slotOfDay(from)); k < end && dayOf(k) === d; k++) {
-        const e = expectedOf(a, k);
-        if (x[k]! === x[k]! && e === e) {
-          sx += x[k]!;
+      for (let k = k0; k < k1; k++) {
+        const j = k - j0;
+        const e = j >= 0 && j < ex.length ? ex[j]! : Number.NaN;
+        const xv = x[k]!;
+        if (xv === xv && e === e) {
+          sx += xv;
           se += e;
         }
       }
@@ -74,6 +79,8 @@ export function rankSuspects(
   const dayR = new Float64Array(Math.max(1, days));
   for (const c of kids) {
     const a = anomalies[c]!;
+    const ex = a.expected;
+    const j0 = a.expectedFrom;
     const x = store.values[c]!;
     const flags = store.flags[c]!;
     let e0 = 0;
@@ -82,25 +89,30 @@ export function rankSuspects(
     let stoppedOrBack = 0;
     dayD.fill(0);
     dayR.fill(0);
-    for (let k = from; k < end; k++) {
-      const e = expectedOf(a, k);
-      const xv = x[k]!;
-      const r = res[k]!;
-      if (xv !== xv || e !== e || (flags[k]! & FLAG.relayOpen) !== 0) {
-        deficit[k - from] = Number.NaN;
-        continue;
+    for (let dd = 0; dd < days; dd++) {
+      const lv = level[dd]!;
+      const k1 = Math.min(end, dayStart(dd + 1));
+      for (let k = dayStart(dd); k < k1; k++) {
+        const j = k - j0;
+        const e = j >= 0 && j < ex.length ? ex[j]! : Number.NaN;
+        const xv = x[k]!;
+        const r = res[k]!;
+        const fl = flags[k]!;
+        if (xv !== xv || e !== e || (fl & FLAG.relayOpen) !== 0) {
+          deficit[k - from] = Number.NaN;
+          continue;
+        }
+        const d = lv * e - xv;
+        deficit[k - from] = d;
+        if (r === r) {
+          e0 += d * d;
+          e1 += (d - r) * (d - r);
+          dSum += d;
+          dayD[dd] = dayD[dd]! + d;
+          dayR[dd] = dayR[dd]! + r;
+        }
+        if ((fl & FLAG.decrease) !== 0) stoppedOrBack = 1;
       }
-      const d = level[dayOf(k)]! * e - xv;
-      deficit[k - from] = d;
-      if (r === r) {
-        e0 += d * d;
-        e1 += (d - r) * (d - r);
-        dSum += d;
-        const dd = dayOf(k);
-        dayD[dd] = dayD[dd]! + d;
-        dayR[dd] = dayR[dd]! + r;
-      }
-      if ((flags[k]! & FLAG.decrease) !== 0) stoppedOrBack = 1;
     }
     for (const run of a.stopped) if (run.first < end && run.end > from) stoppedOrBack = 1;
     let f0 = 0;

@@ -1,7 +1,8 @@
 // Detection engine throughput: a year of 15-min registers for 5,000 meters in a 200-feeder tree
 // (200 feeder meters, 24 room meters under each), pushed instant by instant into the incremental
-// detector, then evaluated; and the cost of one more instant (push + full evaluation).
-// Run: npx tsx test/bench/detection.bench.ts   (BENCH_DAYS=n to shorten)
+// detector, then evaluated; and the cost of one more instant (push, then result()).
+// Run: npx tsx test/bench/detection.bench.ts   (BENCH_DAYS=n to shorten; BENCH_WARMUP, BENCH_INTERVALS,
+// BENCH_TRACE=1 for every interval)
 import { createDetector } from '../../services/detection/engine.ts';
 import type { MeterSpec } from '../../services/detection/series.ts';
 
@@ -68,17 +69,34 @@ const evalMs = performance.now() - e0;
 peakRss = Math.max(peakRss, process.memoryUsage().rss);
 const total = (performance.now() - t0 - genMs) / 1000;
 
-// Incremental: one more instant, pushed and evaluated; and the push alone.
+// Incremental: one more instant at a time, pushed, then evaluated (the live path). A slot is an
+// hour, so one instant in four closes a slot; the other three leave the completed slots unchanged
+// and result() returns the standing result. The first hours after the full evaluation include the
+// JIT warming up to the incremental code paths: they are reported apart. Then a day of intervals
+// (every node's and meter's daily refit comes once) is measured.
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 24);
+const INTERVALS = Number(process.env.BENCH_INTERVALS ?? 96);
+const warmup: number[] = [];
 const pushes: number[] = [];
 const evals: number[] = [];
-for (let j = instants; j < instants + 8; j++) {
+const closing: number[] = [];
+for (let j = instants; j < instants + WARMUP + INTERVALS; j++) {
   advance(j);
+  const slots = detector.store.version;
   const p = performance.now();
   pushOne(j);
-  pushes.push(performance.now() - p);
+  const pushed = performance.now() - p;
   const e = performance.now();
   detector.result();
-  evals.push(performance.now() - e);
+  const ms = performance.now() - e;
+  if (process.env.BENCH_TRACE) console.log(`    interval ${j - instants}: ${ms.toFixed(1)} ms`);
+  if (j < instants + WARMUP) {
+    warmup.push(pushed + ms);
+    continue;
+  }
+  pushes.push(pushed);
+  evals.push(ms);
+  if (detector.store.version !== slots) closing.push(ms);
 }
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const tapNode = result.balances.find((b) => b.id === 'F7')!;
@@ -94,8 +112,16 @@ console.log(`  total (push + eval)    ${total.toFixed(2)} s   (target ≤ 30 s)`
 console.log(
   `  peak RSS               ${(peakRss / 2 ** 20).toFixed(0)} MiB (retained window ${detector.store.length} slots)`,
 );
+const TARGET = 100;
+const worst = Math.max(...pushes) + Math.max(...evals);
 console.log(
-  `  one new instant: push ${mean(pushes).toFixed(2)} ms, push + full evaluation ${(mean(pushes) + mean(evals)).toFixed(0)} ms (max ${Math.max(...evals).toFixed(0)} ms)   (target ≤ 100 ms)`,
+  `  one new instant, after ${WARMUP} warm-up intervals (push + result() there: max ${Math.max(...warmup).toFixed(1)} ms, first ${warmup[0]?.toFixed(1)} ms):\n` +
+    `    ${INTERVALS} intervals, ${closing.length} closing a slot\n` +
+    `    push                 mean ${mean(pushes).toFixed(2)} ms, max ${Math.max(...pushes).toFixed(2)} ms\n` +
+    `    result() after it    mean ${mean(evals).toFixed(1)} ms, max ${Math.max(...evals).toFixed(1)} ms` +
+    ` (intervals closing a slot: mean ${mean(closing).toFixed(1)} ms)\n` +
+    `    push + result()      max ${worst.toFixed(1)} ms = ${(worst / TARGET).toFixed(2)} × the ${TARGET} ms target;` +
+    ` closing a slot, mean ${((mean(pushes) + mean(closing)) / TARGET).toFixed(2)} ×; all, mean ${((mean(pushes) + mean(evals)) / TARGET).toFixed(2)} ×`,
 );
 console.log(
   `  tap on F7 (1.5 kW, last 3 days): unexplained ${tapNode.window.unexplained.toFixed(1)} kWh in the window (true 108), alerting nodes: ${flagged.join(', ') || 'none'}`,
