@@ -251,20 +251,7 @@ export function meterWindow(
   const expFrom = Math.min(w.scanFrom, w.windowFrom);
   const expected = new Float32Array(Math.max(0, L - expFrom));
   for (let k = expFrom; k < L; k++) expected[k - expFrom] = table[weekendOf[k]! * spd + sodOf[k]!]!;
-  const out: MeterWindow = {
-    n: 0,
-    sx: 0,
-    se: 0,
-    sxx: 0,
-    see: 0,
-    sxe: 0,
-    zeros: 0,
-    relayOpen: 0,
-    gaps: 0,
-    longZeroRun: false,
-    decrease: false,
-    expected,
-  };
+  const out: MeterWindow = { ...emptyWindow(), expected };
   for (let k = w.windowFrom; k < L; k++) {
     const x = v[k]!;
     if ((f[k]! & FLAG.relayOpen) !== 0) out.relayOpen++;

@@ -4,7 +4,7 @@ import type { Clock } from '../backoffice/db.ts';
 import type { RelayControl } from '../control/relay-control.ts';
 import type { AlertStore } from '../detection/alerts.ts';
 import type { LiveHub } from '../live/hub.ts';
-import { CONTENT_TYPE, renderMetrics, type Collector, type MetricFamily } from './exposition.ts';
+import { CONTENT_TYPE, renderMetrics, type Collector, type MetricFamily, single } from './exposition.ts';
 import { processFamilies } from './process.ts';
 
 /**
@@ -68,54 +68,49 @@ export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
     if (deps.hub) {
       const s = deps.hub.stats();
       families.push(
-        {
-          name: 'campus_energy_live_readings_received_total',
-          type: 'counter',
-          help: 'Valid readings the live view received over MQTT',
-          samples: [{ value: s.received }],
-        },
-        {
-          name: 'campus_energy_live_readings_per_second',
-          type: 'gauge',
-          help: 'Readings the live view received per second, averaged over the last 10 s',
-          samples: [{ value: Math.round(s.receivedPerSecond * 10) / 10 }],
-        },
-        {
-          name: 'campus_energy_live_messages_rejected_total',
-          type: 'counter',
-          help: 'MQTT messages the live view did not show (invalid, unknown meter, wrong gateway)',
-          samples: [{ value: s.rejected }],
-        },
-        {
-          name: 'campus_energy_live_meters',
-          type: 'gauge',
-          help: 'Meters with a reading in the live view',
-          samples: [{ value: s.meters }],
-        },
-        {
-          name: 'campus_energy_live_sse_clients',
-          type: 'gauge',
-          help: 'Server-sent-event clients connected to the live stream',
-          samples: [{ value: s.clients }],
-        },
-        {
-          name: 'campus_energy_live_sse_events_sent_total',
-          type: 'counter',
-          help: 'Reading events written to SSE clients',
-          samples: [{ value: s.sent }],
-        },
-        {
-          name: 'campus_energy_live_sse_events_dropped_total',
-          type: 'counter',
-          help: 'Reading events a slow SSE client never got because a newer value of the meter replaced them',
-          samples: [{ value: s.dropped }],
-        },
-        {
-          name: 'campus_energy_live_mqtt_connected',
-          type: 'gauge',
-          help: '1 while the live view is connected to the broker',
-          samples: [{ value: s.connected ? 1 : 0 }],
-        },
+        single(
+          'campus_energy_live_readings_received_total',
+          'counter',
+          'Valid readings the live view received over MQTT',
+          s.received,
+        ),
+        single(
+          'campus_energy_live_readings_per_second',
+          'gauge',
+          'Readings the live view received per second, averaged over the last 10 s',
+          Math.round(s.receivedPerSecond * 10) / 10,
+        ),
+        single(
+          'campus_energy_live_messages_rejected_total',
+          'counter',
+          'MQTT messages the live view did not show (invalid, unknown meter, wrong gateway)',
+          s.rejected,
+        ),
+        single('campus_energy_live_meters', 'gauge', 'Meters with a reading in the live view', s.meters),
+        single(
+          'campus_energy_live_sse_clients',
+          'gauge',
+          'Server-sent-event clients connected to the live stream',
+          s.clients,
+        ),
+        single(
+          'campus_energy_live_sse_events_sent_total',
+          'counter',
+          'Reading events written to SSE clients',
+          s.sent,
+        ),
+        single(
+          'campus_energy_live_sse_events_dropped_total',
+          'counter',
+          'Reading events a slow SSE client never got because a newer value of the meter replaced them',
+          s.dropped,
+        ),
+        single(
+          'campus_energy_live_mqtt_connected',
+          'gauge',
+          '1 while the live view is connected to the broker',
+          s.connected ? 1 : 0,
+        ),
       );
     }
     if (alertCounts) {
@@ -130,12 +125,14 @@ export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
       });
     }
     if (deps.audit) {
-      families.push({
-        name: 'campus_energy_audit_entries_total',
-        type: 'counter',
-        help: 'Entries in the audit log (its chain head sequence number)',
-        samples: [{ value: deps.audit.head()?.seq ?? 0 }],
-      });
+      families.push(
+        single(
+          'campus_energy_audit_entries_total',
+          'counter',
+          'Entries in the audit log (its chain head sequence number)',
+          deps.audit.head()?.seq ?? 0,
+        ),
+      );
     }
     if (relayCounts) {
       families.push({

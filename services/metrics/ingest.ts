@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RunningIngest } from '../ingest/run.ts';
-import { CounterRate, type Collector, type MetricFamily } from './exposition.ts';
+import { CounterRate, type Collector, type MetricFamily, single } from './exposition.ts';
 import { processFamilies } from './process.ts';
 import { startMetricsServer, type MetricsServer } from './server.ts';
 
@@ -20,24 +20,24 @@ export function ingestMetrics(running: IngestMetricsSource, clock: () => number 
     rate.sample(clock(), s.stored);
     const dead = running.deadLetters.counts();
     const families: MetricFamily[] = [
-      {
-        name: 'campus_energy_ingest_received_total',
-        type: 'counter',
-        help: 'Messages received, redeliveries included',
-        samples: [{ value: s.received }],
-      },
-      {
-        name: 'campus_energy_ingest_stored_total',
-        type: 'counter',
-        help: 'Readings in store writes that succeeded',
-        samples: [{ value: s.stored }],
-      },
-      {
-        name: 'campus_energy_ingest_stored_per_second',
-        type: 'gauge',
-        help: 'Readings stored per second since a scrape up to a minute ago',
-        samples: [{ value: Math.round(rate.perSecond() * 10) / 10 }],
-      },
+      single(
+        'campus_energy_ingest_received_total',
+        'counter',
+        'Messages received, redeliveries included',
+        s.received,
+      ),
+      single(
+        'campus_energy_ingest_stored_total',
+        'counter',
+        'Readings in store writes that succeeded',
+        s.stored,
+      ),
+      single(
+        'campus_energy_ingest_stored_per_second',
+        'gauge',
+        'Readings stored per second since a scrape up to a minute ago',
+        Math.round(rate.perSecond() * 10) / 10,
+      ),
       {
         name: 'campus_energy_ingest_dead_lettered_total',
         type: 'counter',
@@ -50,36 +50,31 @@ export function ingestMetrics(running: IngestMetricsSource, clock: () => number 
         help: 'Messages ever dead-lettered into the dead-letter file (every instance and restart), by code',
         samples: Object.entries(dead.byCode).map(([code, value]) => ({ labels: { code }, value })),
       },
-      {
-        name: 'campus_energy_ingest_duplicates_total',
-        type: 'counter',
-        help: 'Messages skipped as a repeat of a reading just stored',
-        samples: [{ value: s.duplicates }],
-      },
-      {
-        name: 'campus_energy_ingest_in_flight',
-        type: 'gauge',
-        help: 'Messages received and not yet acknowledged',
-        samples: [{ value: s.inFlight }],
-      },
-      {
-        name: 'campus_energy_ingest_acked_total',
-        type: 'counter',
-        help: 'PUBACKs sent',
-        samples: [{ value: s.acked }],
-      },
-      {
-        name: 'campus_energy_ingest_write_failures_total',
-        type: 'counter',
-        help: 'Store writes that failed (retried)',
-        samples: [{ value: s.writeFailures }],
-      },
-      {
-        name: 'campus_energy_ingest_mqtt_connected',
-        type: 'gauge',
-        help: '1 while ingest is connected to the broker',
-        samples: [{ value: s.connected ? 1 : 0 }],
-      },
+      single(
+        'campus_energy_ingest_duplicates_total',
+        'counter',
+        'Messages skipped as a repeat of a reading just stored',
+        s.duplicates,
+      ),
+      single(
+        'campus_energy_ingest_in_flight',
+        'gauge',
+        'Messages received and not yet acknowledged',
+        s.inFlight,
+      ),
+      single('campus_energy_ingest_acked_total', 'counter', 'PUBACKs sent', s.acked),
+      single(
+        'campus_energy_ingest_write_failures_total',
+        'counter',
+        'Store writes that failed (retried)',
+        s.writeFailures,
+      ),
+      single(
+        'campus_energy_ingest_mqtt_connected',
+        'gauge',
+        '1 while ingest is connected to the broker',
+        s.connected ? 1 : 0,
+      ),
       ...processFamilies('ingest'),
     ];
     return families;
