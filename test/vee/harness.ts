@@ -202,3 +202,37 @@ export async function build(input: CaseInput): Promise<Built> {
 }
 
 export { t as parseTime };
+
+/** A dorm room's consumption per 15 min, by local hour. */
+export const DORM = [
+  0.02, 0.018, 0.016, 0.015, 0.014, 0.016, 0.03, 0.06, 0.05, 0.04, 0.045, 0.07, 0.09, 0.08, 0.06, 0.05, 0.055,
+  0.08, 0.11, 0.13, 0.15, 0.12, 0.09, 0.05,
+];
+export const DORM_METER = 'E-DORM-201';
+
+/** A dorm meter with 4 weeks of history, silent from 09:00 on 10 March 2026; now is 12:00. */
+export function silentDormMeter(): CaseInput {
+  return {
+    description: 'silent since 09:00',
+    timezone: 'Asia/Shanghai',
+    now: '2026-03-10T12:00+08:00',
+    meters: { [DORM_METER]: 'electricity' },
+    config: { classes: [{ name: 'dorm-room', prefixes: ['E-DORM-'], thresholds: { maxCurrentA: 10 } }] },
+    generate: [
+      {
+        meter: DORM_METER,
+        from: '2026-02-09T00:00+08:00',
+        to: '2026-03-10T09:01+08:00',
+        start: 500,
+        per: DORM,
+      },
+    ],
+    query: {
+      meter: DORM_METER,
+      quantity: 'energy_import_kwh',
+      from: '2026-03-10T08:00+08:00',
+      to: '2026-03-10T12:00+08:00',
+      step: '15m',
+    },
+  };
+}

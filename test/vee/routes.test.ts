@@ -5,19 +5,14 @@ import { Users } from '../../services/auth/users.ts';
 import type { ValidatedInterval } from '../../services/vee/types.ts';
 import { veeRoutes } from '../../services/vee/routes.ts';
 import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
-import { build, type Built, parseTime } from './harness.ts';
+import { build, DORM_METER, parseTime, silentDormMeter, type Built } from './harness.ts';
 
 /**
  * The supervisors' VEE routes over HTTP on real services: VEE over a SQLite reading store and an
  * in-memory back-office db, real users and sessions, the API's own permission check.
  */
 
-/** A dorm room's consumption per 15 min, by local hour (as in vee.test.ts). */
-const DORM = [
-  0.02, 0.018, 0.016, 0.015, 0.014, 0.016, 0.03, 0.06, 0.05, 0.04, 0.045, 0.07, 0.09, 0.08, 0.06, 0.05, 0.055,
-  0.08, 0.11, 0.13, 0.15, 0.12, 0.09, 0.05,
-];
-const METER = 'E-DORM-201';
+const METER = DORM_METER;
 const Q = 'energy_import_kwh' as const;
 const T = (hhmm: string) => parseTime(`2026-03-10T${hhmm}+08:00`);
 
@@ -28,23 +23,7 @@ describe('VEE routes', () => {
 
   beforeAll(async () => {
     // Four weeks of a dorm meter read every 15 min, silent from 09:00 on 10 March; now is 12:00.
-    b = await build({
-      description: 'silent since 09:00',
-      timezone: 'Asia/Shanghai',
-      now: '2026-03-10T12:00+08:00',
-      meters: { [METER]: 'electricity' },
-      config: { classes: [{ name: 'dorm-room', prefixes: ['E-DORM-'], thresholds: { maxCurrentA: 10 } }] },
-      generate: [
-        { meter: METER, from: '2026-02-09T00:00+08:00', to: '2026-03-10T09:01+08:00', start: 500, per: DORM },
-      ],
-      query: {
-        meter: METER,
-        quantity: Q,
-        from: '2026-03-10T08:00+08:00',
-        to: '2026-03-10T12:00+08:00',
-        step: '15m',
-      },
-    });
+    b = await build(silentDormMeter());
     const users = new Users({
       db: b.db,
       audit: b.audit,

@@ -4,13 +4,9 @@ import { ServiceError } from '../../services/errors.ts';
 import type { StoredReading } from '../../services/storage.ts';
 import { classOf, parseVeeConfig, thresholdsFor } from '../../services/vee/config.ts';
 import { VEE_ERRORS } from '../../services/vee/errors.ts';
-import { build, type CaseInput, parseTime } from './harness.ts';
+import { build, DORM_METER, parseTime, silentDormMeter } from './harness.ts';
 
-const DORM = [
-  0.02, 0.018, 0.016, 0.015, 0.014, 0.016, 0.03, 0.06, 0.05, 0.04, 0.045, 0.07, 0.09, 0.08, 0.06, 0.05, 0.055,
-  0.08, 0.11, 0.13, 0.15, 0.12, 0.09, 0.05,
-];
-const METER = 'E-DORM-201';
+const METER = DORM_METER;
 const Q = 'energy_import_kwh' as const;
 const T = (hhmm: string) => parseTime(`2026-03-10T${hhmm}+08:00`);
 
@@ -18,26 +14,7 @@ const supervisor: Actor = { id: 'zhao.min', kind: 'user', roles: ['supervisor'] 
 const clerk: Actor = { id: 'li.wei', kind: 'user', roles: ['clerk'] };
 const token: Actor = { id: 'token:job', kind: 'token', roles: ['supervisor'], scopes: ['readings.edit'] };
 
-/** A dorm meter with 4 weeks of history, silent from 09:00 on 10 March; now is 12:00. */
-function silentMeter(): CaseInput {
-  return {
-    description: 'silent since 09:00',
-    timezone: 'Asia/Shanghai',
-    now: '2026-03-10T12:00+08:00',
-    meters: { [METER]: 'electricity' },
-    config: { classes: [{ name: 'dorm-room', prefixes: ['E-DORM-'], thresholds: { maxCurrentA: 10 } }] },
-    generate: [
-      { meter: METER, from: '2026-02-09T00:00+08:00', to: '2026-03-10T09:01+08:00', start: 500, per: DORM },
-    ],
-    query: {
-      meter: METER,
-      quantity: Q,
-      from: '2026-03-10T08:00+08:00',
-      to: '2026-03-10T12:00+08:00',
-      step: '15m',
-    },
-  };
-}
+const silentMeter = silentDormMeter;
 
 /** The late readings 09:15 to 12:00 that continue the register. */
 function lateReadings(readings: StoredReading[]): StoredReading[] {
