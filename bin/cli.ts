@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
-import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { loadCampus, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
 import { startGateway } from '../gateway/gateway.ts';
@@ -78,7 +78,9 @@ function mqttFor(campus: LoadedCampus, override: string | undefined) {
   if (m?.passwordEnv && password === undefined) {
     throw new Error(`mqtt.passwordEnv names ${m.passwordEnv}, which is not set in the environment`);
   }
-  return { url, username: m?.username, password };
+  // The broker's certificate is always verified; a campus CA is read from the file named.
+  const ca = m?.caFile ? readFileSync(resolve(dirname(campus.file), m.caFile)) : undefined;
+  return { url, username: m?.username, password, ...(ca ? { ca } : {}) };
 }
 
 const config = program.command('config').description('Campus configuration');

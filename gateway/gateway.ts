@@ -11,6 +11,7 @@ import {
 } from '../config/schemas/reading.ts';
 import { openModbusTransport } from '../adapters/modbus/client.ts';
 import { startPublisher, type Publisher } from '../adapters/mqtt/publisher.ts';
+import type { MqttConnection } from '../adapters/mqtt/connection.ts';
 import { Outbox } from './outbox/outbox.ts';
 import { BusPoller } from './bus-poller.ts';
 import { PollBatcher } from './poll-batcher.ts';
@@ -27,7 +28,7 @@ const STOP_DRAIN_MS = 5_000;
 export interface GatewayOptions {
   campus: LoadedCampus;
   gatewayId: string;
-  mqtt: { url: string; username?: string; password?: string };
+  mqtt: MqttConnection;
   logger: Logger;
   /** Overrides the configured outbox file (tests). */
   outboxPath?: string;
@@ -88,6 +89,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     url: opts.mqtt.url,
     username: opts.mqtt.username,
     password: opts.mqtt.password,
+    ...(opts.mqtt.ca ? { ca: opts.mqtt.ca } : {}),
     clientId: `campus-energy-gw-${gateway.id}`,
     outbox,
     statusTopic: topic,

@@ -36,6 +36,8 @@ export interface PublisherOptions {
   clientId: string;
   username?: string;
   password?: string;
+  /** For mqtts://: the CA (PEM) that signed the broker's certificate; default the system CAs. */
+  ca?: string | Buffer;
   outbox: Outbox;
   /** Retained gateway status topic; also the last-will topic. */
   statusTopic: string;
@@ -133,6 +135,7 @@ export function startPublisher(options: PublisherOptions): Publisher {
     clientId: options.clientId,
     username: options.username,
     password: options.password,
+    ...(options.ca ? { ca: options.ca } : {}),
     // A persistent session is what MQTT requires for the client to resend unacked QoS 1 messages.
     clean: false,
     reconnectPeriod: baseReconnect,

@@ -12,6 +12,8 @@ export interface SubscribeReadingsOptions {
   clientId?: string;
   username?: string;
   password?: string;
+  /** For mqtts://: the CA (PEM) that signed the broker's certificate. */
+  ca?: string | Buffer;
   /** false keeps the session (and the broker's queue for it) across disconnects; default true. */
   clean?: boolean;
   reconnectPeriodMs?: number;
@@ -41,6 +43,7 @@ export async function subscribeReadings(options: SubscribeReadingsOptions): Prom
     clientId: options.clientId ?? `readings-${process.pid}-${Math.random().toString(16).slice(2, 10)}`,
     username: options.username,
     password: options.password,
+    ...(options.ca ? { ca: options.ca } : {}),
     clean: options.clean ?? true,
     reconnectPeriod: options.reconnectPeriodMs ?? 200,
   });

@@ -262,6 +262,12 @@ export const MqttSchema = z
       .string()
       .optional()
       .describe('Name of the environment variable holding the password: secrets never in the file'),
+    caFile: z
+      .string()
+      .optional()
+      .describe(
+        "mqtts://: PEM of the CA that signed the broker's certificate, relative to the campus file; default the system CAs",
+      ),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -55,7 +56,7 @@ export const DEFAULT_TARIFFS_FILE = fileURLToPath(
 export interface BackofficeOptions {
   campus: LoadedCampus;
   /** The control service's broker login (`svc/control` where the broker has an ACL). */
-  mqtt: { url: string; username?: string; password?: string };
+  mqtt: MqttConnection;
   /** The reading store consumption is debited from (the one ingest writes). */
   store: ReadingStore;
   logger: Logger;
@@ -214,6 +215,7 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
       url: options.mqtt.url,
       username: options.mqtt.username,
       password: options.mqtt.password,
+      ...(options.mqtt.ca ? { ca: options.mqtt.ca } : {}),
       logger,
     });
     cleanups.push(() => link.close());

@@ -1,3 +1,4 @@
+import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
 import { startLiveHub, type LiveHub } from '../live/hub.ts';
 import { liveRoutes } from '../live/routes.ts';
 import { backofficeMetrics, metricsRoutes } from '../metrics/backoffice.ts';
@@ -9,7 +10,7 @@ export interface BackofficeServerOptions extends Omit<BackofficeOptions, 'extraR
    * The live view's broker login: it reads every reading, which the control principal may not
    * (with ACLs: `svc/monitor`). Default: the back office's own.
    */
-  liveMqtt?: { url: string; username?: string; password?: string };
+  liveMqtt?: MqttConnection;
 }
 
 export interface RunningBackofficeServer extends RunningBackoffice {

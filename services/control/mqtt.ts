@@ -16,6 +16,8 @@ export interface ControlMqttOptions {
   url: string;
   username?: string;
   password?: string;
+  /** For mqtts://: the CA (PEM) that signed the broker's certificate. */
+  ca?: string | Buffer;
   clientId?: string;
   logger: Logger;
 }
@@ -33,6 +35,7 @@ export async function connectControlMqtt(options: ControlMqttOptions): Promise<C
     clientId: options.clientId ?? 'campus-energy-control',
     username: options.username,
     password: options.password,
+    ...(options.ca ? { ca: options.ca } : {}),
     // A persistent session keeps acks that arrive while the service restarts.
     clean: false,
     reconnectPeriod: 1000,

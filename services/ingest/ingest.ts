@@ -47,6 +47,8 @@ export interface IngestOptions {
   clientId: string;
   username?: string;
   password?: string;
+  /** For mqtts://: the CA (PEM) that signed the broker's certificate. */
+  ca?: string | Buffer;
   /** Shared-subscription group, so instances split the stream; null subscribes plainly (default 'ingest'). */
   shareGroup?: string | null;
   /** The campus registry: readings of other meters, or from another site or gateway, are rejected. */
@@ -172,6 +174,7 @@ export function startIngest(options: IngestOptions): Ingest {
     clientId: options.clientId,
     username: options.username,
     password: options.password,
+    ...(options.ca ? { ca: options.ca } : {}),
     protocolVersion: mqtt5 ? 5 : 4,
     clean: false,
     reconnectPeriod: options.reconnectPeriodMs ?? 1000,

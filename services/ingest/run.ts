@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { meterRegistry } from '../../config/registry.ts';
 import { openStore } from '../open-store.ts';
+import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
 import type { ReadingStore } from '../storage.ts';
 import { SqliteDeadLetterStore } from './dead-letters.ts';
 import { startIngest, type Ingest } from './ingest.ts';
@@ -21,7 +22,7 @@ export interface RunningIngest {
  */
 export async function runIngest(
   campus: LoadedCampus,
-  mqtt: { url: string; username?: string; password?: string },
+  mqtt: MqttConnection,
   opts: { logger: Logger; instance?: string; shareGroup?: string | null; protocolVersion?: 4 | 5 },
 ): Promise<RunningIngest> {
   const store = await openStore(campus, opts.logger);

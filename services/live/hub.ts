@@ -1,3 +1,4 @@
+import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../config/campus.ts';
@@ -38,7 +39,7 @@ import type { HealthResponse, LiveReading } from './types.ts';
 
 export interface LiveHubOptions {
   campus: LoadedCampus;
-  mqtt: { url: string; username?: string; password?: string; protocolVersion?: 4 | 5; clientId?: string };
+  mqtt: MqttConnection & { protocolVersion?: 4 | 5; clientId?: string };
   store: ReadingStore;
   clock?: Clock;
   logger: Logger;
@@ -234,6 +235,7 @@ export async function startLiveHub(options: LiveHubOptions): Promise<LiveHub> {
       options.mqtt.clientId ?? `campus-energy-live-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
     username: options.mqtt.username,
     password: options.mqtt.password,
+    ...(options.mqtt.ca ? { ca: options.mqtt.ca } : {}),
     protocolVersion: options.mqtt.protocolVersion ?? 4,
     clean: true,
     reconnectPeriod: 1_000,

@@ -21,6 +21,8 @@ export interface Mosquitto extends ServerProcess {
   url: string;
   port: number;
   dataDir: string;
+  /** With `tls`: `mqtts://127.0.0.1:<port>` of the TLS listener. */
+  tlsUrl?: string;
 }
 
 export interface MosquittoOptions {
@@ -31,6 +33,8 @@ export interface MosquittoOptions {
    * refused. Absent: anonymous access, as before.
    */
   auth?: { passwordFile: string; aclFile: string };
+  /** A second listener with TLS (server certificate and key, PEM), next to the plain one. */
+  tls?: { certfile: string; keyfile: string };
 }
 
 /**
@@ -40,6 +44,7 @@ export interface MosquittoOptions {
  */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mosquitto> {
   const port = await freePort();
+  const tlsPort = options.tls ? await freePort() : undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
   const confPath = join(dataDir, 'mosquitto.conf');
   const lines = [
@@ -62,6 +67,14 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     'log_type warning',
     'log_type notice',
   ];
+  if (options.tls) {
+    // Listener options follow their listener line.
+    lines.push(
+      `listener ${tlsPort} 127.0.0.1`,
+      `certfile ${options.tls.certfile}`,
+      `keyfile ${options.tls.keyfile}`,
+    );
+  }
   // Running as root, mosquitto drops privileges to the user named here, who must own the data dir.
   if (process.getuid?.() === 0) lines.push(`user ${userInfo().username}`);
   writeFileSync(confPath, `${lines.join('\n')}\n`);
@@ -75,7 +88,13 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     startTimeoutMs: 10_000,
     what: `accept connections on ${port}`,
   });
-  return { url: `mqtt://127.0.0.1:${port}`, port, dataDir, ...server };
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    port,
+    dataDir,
+    ...(tlsPort ? { tlsUrl: `mqtts://127.0.0.1:${tlsPort}` } : {}),
+    ...server,
+  };
 }
 
 function accepts(port: number): Promise<boolean> {

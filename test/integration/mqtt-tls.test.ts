@@ -1,0 +1,116 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { subscribeReadings, type ReadingSubscription } from '../../adapters/mqtt/subscriber.ts';
+import { startGateway, type RunningGateway } from '../../gateway/gateway.ts';
+import { silentLogger } from '../../gateway/log.ts';
+import { startField, type Field } from '../helpers/field.ts';
+import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
+import { waitFor } from '../helpers/readings.ts';
+
+/**
+ * Readings over TLS: a campus CA signs mosquitto's certificate, the gateway publishes to mqtts://
+ * trusting that CA (mqtt.caFile in the campus file), a subscriber reads them; a client that does
+ * not trust the CA is refused by its own certificate check.
+ */
+describe('gateway → mosquitto over TLS with the campus CA', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'campus-tls-'));
+  const file = (name: string) => join(dir, name);
+  let field: Field;
+  let broker: Mosquitto;
+  let gw: RunningGateway;
+  let sub: ReadingSubscription;
+  let ca: Buffer;
+
+  beforeAll(async () => {
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=campus-energy test CA',
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'server.key',
+      '-out',
+      'server.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
+    writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'server.pem',
+      '-days',
+      '2',
+      '-extfile',
+      'san.ext',
+    );
+    ca = readFileSync(file('ca.pem'));
+    [field, broker] = await Promise.all([
+      startField({ concentrators: [{ transport: 'modbus-tcp', meters: 3 }], pollInterval: 500 }),
+      startMosquitto({ tls: { certfile: file('server.pem'), keyfile: file('server.key') } }),
+    ]);
+    sub = await subscribeReadings({ url: broker.tlsUrl!, ca, topic: 'campus/v1/+/+/+/reading' });
+    gw = await startGateway({
+      campus: field.campus,
+      gatewayId: 'gw1',
+      mqtt: { url: broker.tlsUrl!, ca },
+      logger: silentLogger(),
+    });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await sub?.close();
+    await broker?.dispose();
+    await field?.stop();
+  });
+
+  it('delivers readings over mqtts:// to a subscriber trusting the same CA', async () => {
+    await waitFor(
+      () => field.meterIds.every((id) => sub.readings.some((r) => r.meter === id)),
+      20_000,
+      'a reading of every meter over TLS',
+    );
+    expect(sub.readings.every((r) => r.quality === 'good')).toBe(true);
+    expect(gw.publisher.stats().connected).toBe(true);
+  });
+
+  it('a client without the campus CA does not connect', async () => {
+    const client = mqtt.connect(broker.tlsUrl!, { reconnectPeriod: 0, connectTimeout: 5_000 });
+    const outcome = await new Promise<string>((resolve) => {
+      client.once('connect', () => resolve('connected'));
+      client.once('error', (err) => resolve(err.message));
+    });
+    client.end(true);
+    expect(outcome).not.toBe('connected');
+    expect(outcome).toMatch(/certificate/i);
+  });
+});
