@@ -7,7 +7,8 @@ import { route } from '../api/route.ts';
 import { openEventStream } from '../api/sse.ts';
 import type { Clock } from '../backoffice/db.ts';
 import { ServiceError } from '../errors.ts';
-import type { ReadingStore } from '../storage.ts';
+import { intervalConsumption } from '../consumption.ts';
+import type { CumulativeQuantity, ReadingStore } from '../storage.ts';
 import type { Vee } from '../vee/service.ts';
 import { liveError } from './errors.ts';
 import type { LiveHub } from './hub.ts';
@@ -25,6 +26,7 @@ import type { SeriesResponse } from './types.ts';
  * | GET | /api/readings/stream?meters=a,b | SSE: `event: reading`, data a LiveReading |
  * | GET | /api/health | HealthResponse (retained gateway status and device health) |
  * | GET | /api/vee/intervals?meter=&quantity=&from=&to=&step= | ValidatedInterval[] (VEE flags) |
+ * | GET | /api/balance?node=&from=&to=&step= | BalanceResponse: a node's register vs Σ its children |
  *
  * The stream first sends the current reading of each meter asked for, then every change; a
  * client that cannot keep up gets the newest value per meter (see fanout.ts). A comment line
@@ -49,6 +51,13 @@ const DAY = 86_400_000;
 /** The longest raw series one request may read (a year of 15-minute readings is ~35,000 points). */
 const MAX_SERIES_RANGE = 400 * DAY;
 const MAX_VEE_RANGE = { '15m': 31 * DAY, '1d': 400 * DAY } as const;
+const MAX_BALANCE_RANGE = { '15m': 31 * DAY, '1h': 93 * DAY, '1d': 400 * DAY } as const;
+/** The register a node's balance is computed from, per meter kind, and its unit. */
+const BALANCE_REGISTER: Record<'electricity' | 'water' | 'heat', [CumulativeQuantity, string]> = {
+  electricity: ['energy_import_kwh', 'kWh'],
+  water: ['volume_m3', 'm³'],
+  heat: ['heat_kwh', 'kWh'],
+};
 
 const Ms = z
   .string()
@@ -81,6 +90,87 @@ const VeeQuery = z
     step: z.enum(['15m', '1d']).default('15m'),
   })
   .strict();
+
+const BalanceQuery = z
+  .object({
+    node: MeterId,
+    from: Ms.optional(),
+    to: Ms.optional(),
+    step: z.enum(['15m', '1h', '1d']).default('1h'),
+  })
+  .strict();
+
+export interface BalanceInterval {
+  start: number;
+  end: number;
+  /** The node's own consumption; null when it cannot be computed. */
+  upstream: number | null;
+  /** Σ of the children's consumption; null when any child's is null. */
+  downstream: number | null;
+  /** upstream − downstream; null when either is null. */
+  loss: number | null;
+  /** loss / upstream × 100; null when loss is null or upstream is 0. */
+  lossPct: number | null;
+  /** 'uncomputable': upstream or downstream is null; 'negative': the children used more than the node. */
+  state: 'ok' | 'negative' | 'uncomputable';
+}
+
+export interface BalanceResponse {
+  node: string;
+  kind: 'electricity' | 'water' | 'heat';
+  children: string[];
+  unit: string;
+  quantity: CumulativeQuantity;
+  step: '15m' | '1h' | '1d';
+  from: number;
+  to: number;
+  intervals: BalanceInterval[];
+}
+
+/** Registers are far coarser than this; rounding keeps float noise from making a zero loss negative. */
+const round6 = (v: number) => Math.round(v * 1e6) / 1e6;
+
+/**
+ * The balance of one node per interval, from the interval consumption of the node (`upstream`)
+ * and of each of its children.
+ */
+export function balanceIntervals(
+  node: string,
+  children: readonly string[],
+  consumption: readonly { meter: string; start: number; end: number; value: number | null }[],
+): BalanceInterval[] {
+  const byStart = new Map<number, { end: number; up: number | null; down: (number | null)[] }>();
+  const slot = (start: number, end: number) => {
+    let e = byStart.get(start);
+    if (!e) byStart.set(start, (e = { end, up: null, down: [] }));
+    return e;
+  };
+  const childSet = new Set(children);
+  for (const c of consumption) {
+    if (c.meter === node) slot(c.start, c.end).up = c.value;
+    else if (childSet.has(c.meter)) slot(c.start, c.end).down.push(c.value);
+  }
+  return [...byStart.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([start, e]) => {
+      const complete = e.down.length === children.length && e.down.every((v) => v !== null);
+      const downstream = complete ? round6((e.down as number[]).reduce((a, b) => a + b, 0)) : null;
+      const upstream = e.up === null ? null : round6(e.up);
+      if (upstream === null || downstream === null) {
+        return { start, end: e.end, upstream, downstream, loss: null, lossPct: null, state: 'uncomputable' };
+      }
+      const loss = round6(upstream - downstream);
+      return {
+        start,
+        end: e.end,
+        upstream,
+        downstream,
+        loss,
+        lossPct: upstream === 0 ? null : (loss / upstream) * 100,
+        state: loss < 0 ? 'negative' : 'ok',
+      };
+    });
+}
 
 /**
  * At most `max` points: if there are more, the range is cut into max/2 equal time buckets and
@@ -203,6 +293,57 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
           }
           if (!options.vee) liveError('VEE_UNAVAILABLE', 'this back office runs without VEE');
           return options.vee.intervals(query);
+        },
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/balance',
+        summary:
+          "Energy balance of a node: its own consumption vs the sum of its children's, per interval (default the last 24 h)",
+        tags,
+        permission: 'readings.view',
+        query: BalanceQuery,
+        handler: async ({ query }): Promise<BalanceResponse> => {
+          const n = tree.nodes[query.node];
+          if (!n || n.kind === 'group') {
+            liveError('UNKNOWN_METER', `no meter ${query.node} in the campus file`);
+          }
+          // A child of another kind (a water meter under a building's electricity meter) is not
+          // part of this balance.
+          const children = n.children.filter((c) => tree.nodes[c]?.kind === n.kind);
+          if (children.length === 0) {
+            liveError('UNKNOWN_METER', `meter ${query.node} has no child meters to balance against`);
+          }
+          const to = query.to ?? clock();
+          const from = query.from ?? to - DAY;
+          const max = MAX_BALANCE_RANGE[query.step];
+          if (!(to > from) || to - from > max) {
+            liveError(
+              'INVALID_RANGE',
+              `[${from}, ${to}) is empty or longer than ${max / DAY} days for step ${query.step}`,
+            );
+          }
+          const [quantity, unit] = BALANCE_REGISTER[n.kind];
+          const consumption = await intervalConsumption(store, {
+            meters: [query.node, ...children],
+            quantity,
+            from,
+            to,
+            step: query.step,
+            timezone: tree.timezone,
+          });
+          return {
+            node: query.node,
+            kind: n.kind,
+            children,
+            unit,
+            quantity,
+            step: query.step,
+            from,
+            to,
+            intervals: balanceIntervals(query.node, children, consumption),
+          };
         },
       }),
     (app) => {

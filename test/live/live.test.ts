@@ -304,6 +304,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
       '/api/readings/stream',
       '/api/health',
       '/api/vee/intervals?meter=E-BLDG-A&quantity=energy_import_kwh&from=0&to=1000',
+      '/api/balance?node=E-BLDG-A',
     ];
     for (const p of paths) {
       const none = await get(r, p, {});

@@ -202,13 +202,14 @@ describe('web app in a browser', () => {
 
   it('shows each role only the pages and actions it may use', async () => {
     const expected: Record<Role, string[]> = {
-      operator: ['live', 'meter', 'prepaid', 'handover', 'relay', 'audit', 'health'],
-      inspector: ['live', 'meter', 'alerts', 'readings', 'relay', 'audit', 'health'],
+      operator: ['live', 'meter', 'balance', 'prepaid', 'handover', 'relay', 'audit', 'health'],
+      inspector: ['live', 'meter', 'balance', 'alerts', 'readings', 'relay', 'audit', 'health'],
       reader: ['readings'],
-      clerk: ['live', 'meter', 'prepaid', 'handover', 'relay', 'audit', 'health'],
+      clerk: ['live', 'meter', 'balance', 'prepaid', 'handover', 'relay', 'audit', 'health'],
       supervisor: [
         'live',
         'meter',
+        'balance',
         'alerts',
         'readings',
         'prepaid',
@@ -220,7 +221,7 @@ describe('web app in a browser', () => {
         'audit',
         'health',
       ],
-      billing: ['live', 'meter', 'prepaid', 'billing', 'audit', 'health'],
+      billing: ['live', 'meter', 'balance', 'prepaid', 'billing', 'audit', 'health'],
       admin: ['users', 'audit'],
     };
     const accountActions: Partial<Record<Role, string[]>> = {
@@ -288,6 +289,28 @@ describe('web app in a browser', () => {
     await page.goto(`${bo.url!}/#/meter/${LOAD_METER}?q=power_kw&range=6h`);
     await page.waitForSelector('[data-chart=uplot] canvas');
     await shot(page, 'meter-chart');
+  });
+
+  it('draws the energy balance of a node with sub-meters', async () => {
+    const page = await loginAs('operator', 'balance');
+    // Without a node: a picker of the meters that have sub-meters.
+    await page.waitForSelector('form[data-form=balance] select[name=node] option[value]:not([value=""])', {
+      state: 'attached',
+    });
+    type Tree = { nodes: Record<string, { id: string; kind: string; children: string[] }> };
+    const tree = (await page.evaluate(async () => (await fetch('/api/campus/tree')).json())) as Tree;
+    const node = Object.values(tree.nodes).find(
+      (n) => n.kind !== 'group' && n.children.some((c) => tree.nodes[c]?.kind === n.kind),
+    );
+    expect(node).toBeDefined();
+    await page.goto(`${bo.url!}/#/balance/${encodeURIComponent(node!.id)}`);
+    await page.waitForSelector('[data-section=balance-chart] [data-chart=uplot] canvas');
+    await page.waitForSelector('[data-section=balance-loss] [data-chart=uplot] canvas');
+    expect(
+      await page.locator('[data-section=balance-chart] [data-children]').getAttribute('data-children'),
+    ).toBe(node!.children.filter((c) => tree.nodes[c]?.kind === node!.kind).join(','));
+    await page.waitForSelector('[data-section=balance-uncomputable] h2');
+    await shot(page, 'balance');
   });
 
   it('takes an alert from the inbox through assigned, field-checked and confirmed', async () => {

@@ -5,6 +5,7 @@ import { getLang, LANGUAGES, setLang, t } from './i18n.js';
 import { alertsPage } from './page-alerts.js';
 import { approvalsPage } from './page-approvals.js';
 import { auditPage } from './page-audit.js';
+import { balancePage } from './page-balance.js';
 import { billingPage } from './page-billing.js';
 import { handoverPage } from './page-handover.js';
 import { healthPage } from './page-health.js';
@@ -25,6 +26,7 @@ import { usersPage } from './page-users.js';
 const PAGES = [
   livePage,
   meterPage,
+  balancePage,
   alertsPage,
   readingsPage,
   prepaidPage,
