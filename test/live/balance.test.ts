@@ -1,20 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
+import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../config/schemas/reading.ts';
 import type { BalanceResponse } from '../../services/live/routes.ts';
-import { OPERATOR, reading, startRig, type Rig } from './support.ts';
+import { brokerForFile, OPERATOR, reading, startRig } from './support.ts';
 
-let broker: EmbeddedBroker;
-const rigs: Rig[] = [];
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0 });
-});
-afterEach(async () => {
-  for (const r of rigs.splice(0)) await r.close();
-});
-afterAll(async () => {
-  await broker.close();
-});
+const { url: brokerUrl, rigs } = brokerForFile();
 
 const HOUR = 3_600_000;
 // On the hour in UTC, so on the hour in Asia/Shanghai too.
@@ -36,7 +25,7 @@ describe('GET /api/balance', () => {
       ...registers('E-DORM-A-101', [100, 106, 112, 118, 124]),
       ...registers('E-SHOP-1', [50, 53, 56, 59, undefined]),
     ];
-    const r = await startRig({ brokerUrl: broker.url, seed });
+    const r = await startRig({ brokerUrl: brokerUrl(), seed });
     rigs.push(r);
     const res = await fetch(`${r.url}/api/balance?node=E-BLDG-A&from=${T0}&to=${T0 + 4 * HOUR}&step=1h`, {
       headers: OPERATOR,
@@ -93,7 +82,7 @@ describe('GET /api/balance', () => {
   });
 
   it('404 UNKNOWN_METER for an unknown meter, a group or a meter without children; 400 for a bad range', async () => {
-    const r = await startRig({ brokerUrl: broker.url });
+    const r = await startRig({ brokerUrl: brokerUrl() });
     rigs.push(r);
     const get = (q: string) => fetch(`${r.url}/api/balance?${q}`, { headers: OPERATOR });
     for (const node of ['NOPE', 'E-SHOP-1', 'W-BLDG-A', encodeURIComponent('gw1/ss1')]) {

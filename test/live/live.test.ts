@@ -1,25 +1,23 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { deviceHealthTopic, statusTopic } from '../../config/schemas/reading.ts';
 import { floorToStep } from '../../services/consumption/zone.ts';
 import type { LiveReading } from '../../services/live/types.ts';
-import { OPERATOR, parseMetrics, publisher, reading, SseReader, startRig, type Rig } from './support.ts';
+import {
+  brokerForFile,
+  OPERATOR,
+  parseMetrics,
+  publisher,
+  reading,
+  SseReader,
+  startRig,
+  type Rig,
+} from './support.ts';
 
-let broker: EmbeddedBroker;
-const rigs: Rig[] = [];
-beforeAll(async () => {
-  broker = await startEmbeddedBroker({ port: 0 });
-});
-afterEach(async () => {
-  for (const r of rigs.splice(0)) await r.close();
-});
-afterAll(async () => {
-  await broker.close();
-});
+const { url: brokerUrl, rigs } = brokerForFile();
 
 async function rig(opts: Omit<Parameters<typeof startRig>[0], 'brokerUrl'> = {}): Promise<Rig> {
-  const r = await startRig({ brokerUrl: broker.url, ...opts });
+  const r = await startRig({ brokerUrl: brokerUrl(), ...opts });
   rigs.push(r);
   return r;
 }
@@ -44,7 +42,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     const sse = new SseReader(res);
-    const pub = await publisher(broker.url);
+    const pub = await publisher(brokerUrl());
     try {
       const t0 = Date.now();
       await pub.reading(reading('E-BLDG-A', 7, t0, { energy_import_kwh: 1234.5 }));
@@ -82,7 +80,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
     expect(r.hub.latest(['E-BLDG-A'])[0]).toMatchObject({ seq: 41 });
     const sse = new SseReader(await get(r, '/api/readings/stream?meters=E-BLDG-A'));
     expect((await sse.next(() => true)).seq).toBe(41);
-    const pub = await publisher(broker.url);
+    const pub = await publisher(brokerUrl());
     try {
       // A replayed older reading and a repeated one change nothing; the next one does.
       await pub.reading(reading('E-BLDG-A', 39, now - 2000));
@@ -97,7 +95,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
   });
 
   it('closing the API ends open streams instead of waiting for their clients', async () => {
-    const r = await startRig({ brokerUrl: broker.url });
+    const r = await startRig({ brokerUrl: brokerUrl() });
     const sse = new SseReader(await get(r, '/api/readings/stream'));
     await until(() => (r.hub.stats().clients === 1 ? true : undefined));
     const closing = r.app.close();
@@ -111,7 +109,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
 
   it('ignores unknown meters, readings from the wrong gateway and invalid payloads, counting them', async () => {
     const r = await rig();
-    const client = await mqtt.connectAsync(broker.url);
+    const client = await mqtt.connectAsync(brokerUrl());
     try {
       const now = Date.now();
       await client.publishAsync(
@@ -135,7 +133,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
     let now = Date.now();
     const r = await rig({ clock: () => now });
     const sse = new SseReader(await get(r, '/api/readings/stream'));
-    const pub = await publisher(broker.url);
+    const pub = await publisher(brokerUrl());
     try {
       // E-BLDG-A polls every 15 s; W-BLDG-A has the default 60 s.
       await pub.reading(reading('E-BLDG-A', 1, now));
@@ -186,7 +184,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
     const today = () => Object.fromEntries(r.hub.latest().map((x) => [x.meter, x.today]));
     expect(today()).toEqual({ 'E-BLDG-A': 10.2, 'E-SHOP-1': null, 'W-BLDG-A': 2.5 });
     const sse = new SseReader(await get(r, '/api/readings/stream?meters=E-BLDG-A,E-SHOP-1'));
-    const pub = await publisher(broker.url);
+    const pub = await publisher(brokerUrl());
     try {
       await pub.reading(reading('E-BLDG-A', 5, now, { energy_import_kwh: 112.6 }));
       expect(await sse.next((e) => e.seq === 5)).toMatchObject({ today: 12.5 });
@@ -221,7 +219,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
   });
 
   it('health from retained gateway status and device health topics', async () => {
-    const client = await mqtt.connectAsync(broker.url);
+    const client = await mqtt.connectAsync(brokerUrl());
     const ts = Date.now();
     try {
       await client.publishAsync(
@@ -394,7 +392,7 @@ describe('live view over MQTT, HTTP and SSE', () => {
       0,
     );
     const sse = new SseReader(await get(r, '/api/readings/stream'));
-    const pub = await publisher(broker.url);
+    const pub = await publisher(brokerUrl());
     try {
       await pub.reading(reading('E-BLDG-A', 1, Date.now()));
       await pub.reading(reading('E-SHOP-1', 1, Date.now()));

@@ -1,3 +1,5 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -286,4 +288,23 @@ export function parseMetrics(text: string): Map<string, number> {
     out.set(`${m[1]}${m[2] ?? ''}`, value);
   }
   return out;
+}
+
+/**
+ * One embedded broker per test file and the rigs a test starts, closed after each test: the
+ * set-up every live test file shares. `url()` is the broker's, once started.
+ */
+export function brokerForFile(): { url: () => string; rigs: Rig[] } {
+  let broker: EmbeddedBroker | undefined;
+  const rigs: Rig[] = [];
+  beforeAll(async () => {
+    broker = await startEmbeddedBroker({ port: 0 });
+  });
+  afterEach(async () => {
+    for (const r of rigs.splice(0)) await r.close();
+  });
+  afterAll(async () => {
+    await broker?.close();
+  });
+  return { url: () => broker!.url, rigs };
 }
