@@ -33,8 +33,7 @@ import { registerDemoCommand } from './demo.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
 import { registerBillingCommands } from './billing-cli.ts';
-import { Vee } from '../services/vee/service.ts';
-import { parseVeeConfig } from '../services/vee/config.ts';
+import { campusVee } from '../services/vee/campus.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 
@@ -467,17 +466,7 @@ registerBillingCommands(program, {
   openValidatedSource: async (campus, { db, audit }) => {
     const logger = createLogger('warn');
     const store = await openStore(campus, logger);
-    const registry = meterRegistry(campus);
-    const vee = new Vee({
-      store,
-      // As in the back office (services/backoffice/run.ts): the same rules, the same versions.
-      raw: { readings: (meter, from, to) => store.readings(meter, from, to) },
-      db,
-      audit,
-      config: parseVeeConfig({}),
-      timezone: campus.config.campus.timezone,
-      kindOf: (meter) => registry.get(meter)?.kind,
-    });
+    const vee = campusVee({ campus, store, db, audit });
     return Object.assign(vee, { close: () => store.close() });
   },
 });

@@ -31,8 +31,8 @@ import {
 } from '../detection/illegal-load.ts';
 import { heatingDetector } from '../detection/heating.ts';
 import type { DetectionResult, HeatingRegistration } from '../detection/types.ts';
-import { Vee } from '../vee/service.ts';
-import { parseVeeConfig } from '../vee/config.ts';
+import type { Vee } from '../vee/service.ts';
+import { campusVee } from '../vee/campus.ts';
 import { veeRoutes } from '../vee/routes.ts';
 import { BillRuns } from '../billing/bill-run.ts';
 import { InvoiceChecks, type SupplyPointInput } from '../billing/invoice-check.ts';
@@ -40,7 +40,6 @@ import { billingRoutes } from '../billing/routes.ts';
 import { loadBillingAccounts, type BillingAccount } from '../billing/accounts.ts';
 import { ManualReadings, type ReadingRoute } from '../readings/manual.ts';
 import { readingsRoutes } from '../readings/routes.ts';
-import { meterRegistry } from '../../config/registry.ts';
 import { startPolicyLoop, type PolicyLoop } from './policy-loop.ts';
 
 /**
@@ -271,19 +270,7 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
 
     const timezone = campus.config.campus.timezone;
     const alerts = new AlertStore(db, audit, clock);
-    const registry = meterRegistry(campus);
-    const vee = new Vee({
-      store: options.store,
-      // Every reading with its seq, quality, device clock and flags, for the timestamp rules.
-      raw: { readings: (meter, from, to) => options.store.readings(meter, from, to) },
-      db,
-      audit,
-      config: parseVeeConfig({}),
-      timezone,
-      kindOf: (meter) => registry.get(meter)?.kind,
-      installations: (meter) => prepaid.installations(meter),
-      clock,
-    });
+    const vee = campusVee({ campus, store: options.store, db, audit, clock });
     const billRuns = new BillRuns({ db, audit, tariffs, source: vee, timezone, clock });
     const invoices = new InvoiceChecks({
       db,

@@ -32,6 +32,7 @@ import {
   type PolicyInput,
 } from './policy.ts';
 import { PREPAID_SCHEMA } from './schema.ts';
+import { resetInstallations } from './installations.ts';
 
 /**
  * Prepaid electricity at the business office: accounts, a ledger in integer fen, and the
@@ -778,35 +779,7 @@ export class Prepaid {
    * Empty when the meter was never reset (one open-ended installation is the default).
    */
   installations(meter: string): Installation[] {
-    const resets = this.db
-      .prepare(
-        `SELECT reset_at, register_before, register_after FROM prepaid_requests
-          WHERE kind = 'meter-reset' AND status = 'approved' AND meter = ? ORDER BY reset_at`,
-      )
-      .all(meter) as { reset_at: number; register_before: number | null; register_after: number | null }[];
-    if (resets.length === 0) return [];
-    const out: Installation[] = [];
-    let start = -8_640_000_000_000_000;
-    let startRegister: number | undefined;
-    resets.forEach((r, i) => {
-      out.push({
-        meter,
-        serial: `${meter}#${i}`,
-        installedAt: start,
-        removedAt: r.reset_at,
-        ...(startRegister !== undefined ? { startRegister } : {}),
-        ...(r.register_before !== null ? { endRegister: r.register_before } : {}),
-      });
-      start = r.reset_at;
-      startRegister = r.register_after ?? 0;
-    });
-    out.push({
-      meter,
-      serial: `${meter}#${resets.length}`,
-      installedAt: start,
-      startRegister: startRegister!,
-    });
-    return out;
+    return resetInstallations(this.db, meter);
   }
 
   // ── Consumption ──────────────────────────────────────────────────────────────────────────────
