@@ -1,3 +1,4 @@
+import { zoneOffset } from '../consumption/zone.ts';
 import type { MeterKind } from '../storage.ts';
 
 /**
@@ -277,29 +278,13 @@ function rolloverOf(prev: number): number {
   return 10 ** Math.ceil(Math.log10(Math.max(prev, 1) + 1e-9));
 }
 
-/** UTC offset (ms) of an IANA zone at `ts`: days and weekdays use it (no DST change inside a run). */
+/**
+ * UTC offset (ms) of an IANA zone at `ts`: days and weekdays use it (no DST change inside a run).
+ * An unknown zone counts as UTC (the campus file's zone is checked when it is loaded).
+ */
 export function utcOffsetMs(timezone: string, ts: number): number {
   try {
-    const parts = new Intl.DateTimeFormat('en-US', {
-      timeZone: timezone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    }).formatToParts(new Date(ts));
-    const get = (t: string) => Number(parts.find((p) => p.type === t)?.value ?? 0);
-    const local = Date.UTC(
-      get('year'),
-      get('month') - 1,
-      get('day'),
-      get('hour'),
-      get('minute'),
-      get('second'),
-    );
-    return local - Math.floor(ts / 1000) * 1000;
+    return zoneOffset(ts, timezone);
   } catch {
     return 0;
   }
