@@ -5,7 +5,7 @@ import { floorToStep } from '../consumption/zone.ts';
 import { POLICY_ACTOR, type RelayControl, type RelayRequest } from '../control/relay-control.ts';
 import type { PolicyAction, Prepaid } from '../prepaid/index.ts';
 import type { ReadingStore, StoredReading } from '../storage.ts';
-import type { BackofficeDb, Clock } from './db.ts';
+import type { Clock } from './db.ts';
 
 /**
  * The prepaid policy loop: every `intervalMs`, for each account whose tariff type is verified,
@@ -45,7 +45,6 @@ export const POLICY_AUDIT = {
 export type Supply = 'on' | 'off';
 
 export interface PolicyLoopOptions {
-  db: BackofficeDb;
   prepaid: Prepaid;
   control: RelayControl;
   audit: AuditLog;
@@ -92,20 +91,13 @@ export interface PolicyLoop {
 const OPEN_STATES: ReadonlySet<RelayRequest['state']> = new Set(['pending', 'approved', 'sent']);
 
 export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
-  const { db, prepaid, control, audit, store, timezone } = options;
+  const { prepaid, control, audit, store, timezone } = options;
   const log = options.logger.child({ component: 'prepaid-policy' });
   const clock = options.clock ?? Date.now;
   const intervalMs = options.intervalMs ?? 60_000;
   const graceMs = options.readingGraceMs ?? 10_000;
 
   // Prepaid has no listing of accounts or of the newest debit; these two reads use its tables.
-  const verifiedAccounts = db.prepare(
-    "SELECT id FROM prepaid_accounts WHERE tariff_status = 'verified' ORDER BY id",
-  );
-  const lastDebitEnd = db.prepare(
-    "SELECT MAX(interval_end) AS t FROM prepaid_ledger WHERE account_id = ? AND type = 'debit'",
-  );
-
   const alarmLevels = new Map<string, 0 | 1 | 2>();
   const holds = new Map<string, string>();
   const reportedSkips = new Set<string>();
@@ -127,7 +119,7 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
   }
 
   async function debit(account: string, openedAt: number, now: number): Promise<number> {
-    const last = (lastDebitEnd.get(account) as { t: number | null }).t;
+    const last = prepaid.lastDebitEnd(account);
     const from = last ?? openedAt;
     // Only days that have ended can be debited; asking for today would read its readings for nothing.
     const to = floorToStep(now, '1d', timezone);
@@ -312,7 +304,7 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
 
   async function pass(): Promise<AccountOutcome[]> {
     const out: AccountOutcome[] = [];
-    for (const { id } of verifiedAccounts.all() as { id: string }[]) {
+    for (const id of prepaid.verifiedAccounts()) {
       try {
         out.push(await runAccount(id));
       } catch (err) {

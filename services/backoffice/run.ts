@@ -255,7 +255,6 @@ export async function startBackoffice(options: BackofficeOptions): Promise<Runni
     cleanups.push(unlisten);
 
     const policy = startPolicyLoop({
-      db,
       prepaid,
       control,
       audit,

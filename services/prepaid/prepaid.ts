@@ -446,6 +446,25 @@ export class Prepaid {
     });
   }
 
+  /** Ids of the accounts whose tariff type is verified: the only ones that are debited and sold to. */
+  verifiedAccounts(): string[] {
+    return (
+      this.db
+        .prepare("SELECT id FROM prepaid_accounts WHERE tariff_status = 'verified' ORDER BY id")
+        .all() as {
+        id: string;
+      }[]
+    ).map((r) => r.id);
+  }
+
+  /** Where the account's consumption debits end so far (UTC ms), or null before the first one. */
+  lastDebitEnd(id: string): number | null {
+    const row = this.db
+      .prepare("SELECT MAX(interval_end) AS t FROM prepaid_ledger WHERE account_id = ? AND type = 'debit'")
+      .get(id) as { t: number | null };
+    return row.t;
+  }
+
   account(id: string): PrepaidAccount {
     const r = this.requireAccount(id);
     const meters = (

@@ -64,7 +64,6 @@ describe('prepaid policy loop', () => {
 
   function start(store: ReadingStore) {
     loop = startPolicyLoop({
-      db,
       prepaid,
       control,
       audit,
