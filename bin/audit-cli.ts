@@ -3,11 +3,11 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { loadCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
-import { AuditLog, type AuditEntry, type ChainHead } from '../services/audit/audit-log.ts';
-import { backofficePath } from '../services/audit/paths.ts';
-import { Users } from '../services/auth/users.ts';
-import type { BackofficeDb } from '../services/backoffice/db.ts';
-import { formatLocalTime } from '../services/reports.ts';
+import { AuditLog, type AuditEntry, type ChainHead } from '../services/platform/audit/audit-log.ts';
+import { backofficePath } from '../services/platform/audit/paths.ts';
+import { Users } from '../services/platform/auth/users.ts';
+import type { BackofficeDb } from '../services/platform/db.ts';
+import { formatLocalTime } from '../services/metering/consumption/local-time.ts';
 
 /**
  * `campus-energy audit …`: check the back office's audit log, print its head, show entries. The

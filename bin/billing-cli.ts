@@ -4,18 +4,18 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadCampus, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
-import { AuditLog } from '../services/audit/audit-log.ts';
-import { backofficePath } from '../services/audit/paths.ts';
-import type { Actor } from '../services/auth/roles.ts';
-import { openBackofficeDb, type BackofficeDb } from '../services/backoffice/db.ts';
-import { crossCheckAccounts, loadBillingAccounts } from '../services/billing/accounts.ts';
-import { BillRuns } from '../services/billing/bill-run.ts';
-import { EXPORT_LISTS, exportRun, type ExportList } from '../services/billing/export.ts';
-import { formatFen } from '../services/billing/money.ts';
-import { parsePeriod } from '../services/billing/period.ts';
-import { parseTariffTable } from '../services/billing/tariffs.ts';
-import { ServiceError } from '../services/errors.ts';
-import type { ValidatedSource } from '../services/vee/types.ts';
+import { AuditLog } from '../services/platform/audit/audit-log.ts';
+import { backofficePath } from '../services/platform/audit/paths.ts';
+import type { Actor } from '../services/platform/auth/roles.ts';
+import { openBackofficeDb, type BackofficeDb } from '../services/platform/db.ts';
+import { crossCheckAccounts, loadBillingAccounts } from '../services/money/billing/accounts.ts';
+import { BillRuns } from '../services/money/billing/bill-run.ts';
+import { EXPORT_LISTS, exportRun, type ExportList } from '../services/money/billing/export.ts';
+import { formatFen } from '../services/money/billing/money.ts';
+import { parsePeriod } from '../services/money/billing/period.ts';
+import { parseTariffTable } from '../services/money/billing/tariffs.ts';
+import { ServiceError } from '../services/platform/errors.ts';
+import type { ValidatedSource } from '../services/metering/vee/types.ts';
 
 /**
  * `campus-energy billing export`: bill every post-paid account for a period from VEE-validated
@@ -32,7 +32,7 @@ export interface BillingCliIo {
 
 export interface BillingCliDeps {
   /**
-   * Opens VEE's validated data for the campus (services/vee, e.g. `new Vee({ store, db, audit, … })`
+   * Opens VEE's validated data for the campus (services/metering/vee, e.g. `new Vee({ store, db, audit, … })`
    * on the campus store and this back-office database, so pins land next to the run). The CLI
    * refuses to bill without it: raw registers are never billed.
    */
@@ -102,7 +102,7 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           const tariffs = parseTariffTable(parseYaml(readFileSync(tariffsFile, 'utf8')));
           if (!deps.openValidatedSource) {
             throw new Error(
-              'no VEE source is wired into this command (services/vee); raw registers are never billed',
+              'no VEE source is wired into this command (services/metering/vee); raw registers are never billed',
             );
           }
           const db = openBackofficeDb(backofficePath(campus));

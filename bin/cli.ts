@@ -7,12 +7,16 @@ import { startGateway } from '../gateway/gateway.ts';
 import { createLogger } from '../gateway/log.ts';
 import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
-import { runIngest } from '../services/ingest/run.ts';
-import { SqliteDeadLetterStore } from '../services/ingest/dead-letters.ts';
-import { intervalConsumption } from '../services/consumption.ts';
-import { openStore } from '../services/open-store.ts';
-import { consumptionCsv, formatLocalTime, parseLocalTime } from '../services/reports.ts';
-import type { CumulativeQuantity, Step } from '../services/storage.ts';
+import { runIngest } from '../services/metering/ingest/run.ts';
+import { SqliteDeadLetterStore } from '../services/metering/ingest/dead-letters.ts';
+import { intervalConsumption } from '../services/metering/consumption/consumption.ts';
+import { openStore } from '../services/metering/open-store.ts';
+import {
+  consumptionCsv,
+  formatLocalTime,
+  parseLocalTime,
+} from '../services/metering/consumption/local-time.ts';
+import type { CumulativeQuantity, Step } from '../services/metering/storage.ts';
 import { meterRegistry } from '../config/registry.ts';
 import { QUANTITIES } from '../config/schemas/quantities.ts';
 import { startFarm } from '../simulators/farm.ts';
@@ -23,17 +27,17 @@ import { loadScenarioFile } from '../simulators/scenario/schema.ts';
 import { writeBrokerConfig } from '../adapters/mqtt/acl.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
-import { ensureControlKeys } from '../services/control/keys.ts';
+import { ensureControlKeys } from '../services/operations/control/keys.ts';
 import { startBackofficeServer } from '../services/backoffice/server.ts';
-import { startGatewayMetrics } from '../services/metrics/gateway.ts';
-import { startIngestMetrics } from '../services/metrics/ingest.ts';
-import { parseListenAddress } from '../services/metrics/server.ts';
+import { startGatewayMetrics } from '../gateway/metrics.ts';
+import { startIngestMetrics } from '../services/metering/ingest/metrics.ts';
+import { parseListenAddress } from '../services/platform/metrics/server.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
 import { registerBillingCommands } from './billing-cli.ts';
-import { campusVee } from '../services/vee/campus.ts';
+import { campusVee } from '../services/metering/vee/campus.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 

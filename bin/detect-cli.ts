@@ -2,17 +2,17 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { loadCampus as loadCampusFile, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
-import { detect } from '../services/detection/engine.ts';
-import { heatingDetector } from '../services/detection/heating.ts';
-import { illegalLoadDetector } from '../services/detection/illegal-load.ts';
-import { InputFileError, campusMeters, inputFromCsv } from '../services/detection/input.ts';
+import { detect } from '../services/inspection/detection/engine.ts';
+import { heatingDetector } from '../services/inspection/detection/heating.ts';
+import { illegalLoadDetector } from '../services/inspection/detection/illegal-load.ts';
+import { InputFileError, campusMeters, inputFromCsv } from '../services/inspection/detection/input.ts';
 import type {
   DetectionInput,
   DetectionResult,
   Detector,
   Finding,
   Suspect,
-} from '../services/detection/types.ts';
+} from '../services/inspection/detection/types.ts';
 
 /**
  * `campus-energy detect`: the live service's engine over files, for audits and evaluations. Reads
@@ -40,7 +40,7 @@ const processIo: DetectCliIo = {
 export interface DetectDeps {
   io?: DetectCliIo;
   loadCampus?: (file: string) => LoadedCampus;
-  /** The engine; default services/detection/engine.ts `detect`. */
+  /** The engine; default services/inspection/detection/engine.ts `detect`. */
   detect?: (input: DetectionInput, config?: undefined, detectors?: readonly Detector[]) => DetectionResult;
   /** Extra detectors; default the illegal-load and heating detectors with their defaults. */
   detectors?: readonly Detector[];

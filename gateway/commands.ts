@@ -13,7 +13,7 @@ import {
   type RelayAck,
   type RelayState,
   type SignedRelayCommand,
-} from '../services/control/commands.ts';
+} from '../services/operations/control/commands.ts';
 import type { BusJob } from './bus-poller.ts';
 
 /**

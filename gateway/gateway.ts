@@ -19,7 +19,7 @@ import { HealthPublisher } from './health-publisher.ts';
 import type { OpcuaDevice } from './opcua-device.ts';
 import { gatewayPkiDir } from './pki-dir.ts';
 import { commandMetersOf, openSeenStore, startCommandHandler, type CommandHandler } from './commands.ts';
-import { loadVerifyKey } from '../services/control/commands.ts';
+import { loadVerifyKey } from '../services/operations/control/commands.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 
 /** How long a clean stop waits for the outbox to drain to the broker. */

@@ -1,6 +1,6 @@
 import { QUANTITIES } from '../../config/schemas/quantities.ts';
 import type { Quantity } from '../../config/schemas/quantities.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 
 export const MEASUREMENT = 'reading';
 

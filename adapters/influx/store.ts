@@ -11,7 +11,7 @@ import type {
   SeriesPoint,
   SeriesQuery,
   StoredReading,
-} from '../../services/storage.ts';
+} from '../../services/metering/storage.ts';
 import { formatReading, MEASUREMENT, QUANTITY_FIELDS } from './line-protocol.ts';
 
 export { formatReading, InfluxFormatError } from './line-protocol.ts';

@@ -6,7 +6,7 @@ import type {
   SeriesPoint,
   SeriesQuery,
   StoredReading,
-} from '../../services/storage.ts';
+} from '../../services/metering/storage.ts';
 
 /**
  * The zero-setup ReadingStore: one SQLite file (WAL, synchronous=NORMAL: a committed write

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { Role } from '../auth/roles.ts';
-import type { Users } from '../auth/users.ts';
+import type { Role } from '../platform/auth/roles.ts';
+import type { Users } from '../platform/auth/users.ts';
 
 /** The demo's staff, one or two per role (two where the rules need a second person). Invented names. */
 export const DEMO_STAFF: readonly { username: string; displayName: string; roles: Role[] }[] = [

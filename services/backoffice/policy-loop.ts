@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import type { AuditLog } from '../audit/audit-log.ts';
-import type { Actor } from '../auth/roles.ts';
-import { floorToStep } from '../consumption/zone.ts';
-import { POLICY_ACTOR, type RelayControl, type RelayRequest } from '../control/relay-control.ts';
-import type { PolicyAction, Prepaid } from '../prepaid/index.ts';
-import type { ReadingStore, StoredReading } from '../storage.ts';
-import type { Clock } from './db.ts';
+import type { AuditLog } from '../platform/audit/audit-log.ts';
+import type { Actor } from '../platform/auth/roles.ts';
+import { floorToStep } from '../metering/consumption/zone.ts';
+import { POLICY_ACTOR, type RelayControl, type RelayRequest } from '../operations/control/relay-control.ts';
+import type { PolicyAction, Prepaid } from '../money/prepaid/index.ts';
+import type { ReadingStore, StoredReading } from '../metering/storage.ts';
+import type { Clock } from '../platform/db.ts';
 
 /**
  * The prepaid policy loop: every `intervalMs`, for each account whose tariff type is verified,

@@ -6,40 +6,40 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../config/campus.ts';
-import { buildApi } from '../api/app.ts';
-import { backofficeRoutes, type BackofficeServices } from '../api/routes/index.ts';
-import { AuditLog } from '../audit/audit-log.ts';
-import { startHeadPublisher } from '../audit/head-publisher.ts';
-import { backofficePath } from '../audit/paths.ts';
-import { Users } from '../auth/users.ts';
-import { parseTariffTable, type TariffTable } from '../billing/tariffs.ts';
-import { loadSigningKey } from '../control/commands.ts';
-import { ensureControlKeys } from '../control/keys.ts';
-import { connectControlMqtt } from '../control/mqtt.ts';
-import { campusMeterLocator, RelayControl } from '../control/relay-control.ts';
-import { ServiceError } from '../errors.ts';
-import { Prepaid, type FreeQuotaRule, type PolicyInput } from '../prepaid/index.ts';
-import type { ReadingStore } from '../storage.ts';
-import { openBackofficeDb, type BackofficeDb, type Clock } from './db.ts';
-import { AlertStore } from '../detection/alerts.ts';
-import { alertRoutes, startDetection, type RunningDetection } from '../detection/service.ts';
-import { detect } from '../detection/engine.ts';
+import { buildApi } from '../platform/http/app.ts';
+import { backofficeRoutes, type BackofficeServices } from './api-routes.ts';
+import { AuditLog } from '../platform/audit/audit-log.ts';
+import { startHeadPublisher } from '../platform/audit/head-publisher.ts';
+import { backofficePath } from '../platform/audit/paths.ts';
+import { Users } from '../platform/auth/users.ts';
+import { parseTariffTable, type TariffTable } from '../money/billing/tariffs.ts';
+import { loadSigningKey } from '../operations/control/commands.ts';
+import { ensureControlKeys } from '../operations/control/keys.ts';
+import { connectControlMqtt } from '../operations/control/mqtt.ts';
+import { campusMeterLocator, RelayControl } from '../operations/control/relay-control.ts';
+import { ServiceError } from '../platform/errors.ts';
+import { Prepaid, type FreeQuotaRule, type PolicyInput } from '../money/prepaid/index.ts';
+import type { ReadingStore } from '../metering/storage.ts';
+import { openBackofficeDb, type BackofficeDb, type Clock } from '../platform/db.ts';
+import { AlertStore } from '../inspection/detection/alerts.ts';
+import { alertRoutes, startDetection, type RunningDetection } from '../inspection/detection/service.ts';
+import { detect } from '../inspection/detection/engine.ts';
 import {
   IllegalLoadTripPolicy,
   illegalLoadDetector,
   type TripPolicyInput,
-} from '../detection/illegal-load.ts';
-import { heatingDetector } from '../detection/heating.ts';
-import type { DetectionResult, HeatingRegistration } from '../detection/types.ts';
-import type { Vee } from '../vee/service.ts';
-import { campusVee } from '../vee/campus.ts';
-import { veeRoutes } from '../vee/routes.ts';
-import { BillRuns } from '../billing/bill-run.ts';
-import { InvoiceChecks, type SupplyPointInput } from '../billing/invoice-check.ts';
-import { billingRoutes } from '../billing/routes.ts';
-import { loadBillingAccounts, type BillingAccount } from '../billing/accounts.ts';
-import { ManualReadings, type ReadingRoute } from '../readings/manual.ts';
-import { readingsRoutes } from '../readings/routes.ts';
+} from '../inspection/detection/illegal-load.ts';
+import { heatingDetector } from '../inspection/detection/heating.ts';
+import type { DetectionResult, HeatingRegistration } from '../inspection/detection/types.ts';
+import type { Vee } from '../metering/vee/service.ts';
+import { campusVee } from '../metering/vee/campus.ts';
+import { veeRoutes } from '../metering/vee/routes.ts';
+import { BillRuns } from '../money/billing/bill-run.ts';
+import { InvoiceChecks, type SupplyPointInput } from '../money/billing/invoice-check.ts';
+import { billingRoutes } from '../money/billing/routes.ts';
+import { loadBillingAccounts, type BillingAccount } from '../money/billing/accounts.ts';
+import { ManualReadings, type ReadingRoute } from '../metering/readings/manual.ts';
+import { readingsRoutes } from '../metering/readings/routes.ts';
 import { startPolicyLoop, type PolicyLoop } from './policy-loop.ts';
 
 /**
@@ -49,7 +49,7 @@ import { startPolicyLoop, type PolicyLoop } from './policy-loop.ts';
  */
 
 export const DEFAULT_TARIFFS_FILE = fileURLToPath(
-  new URL('../billing/tariffs.example.json', import.meta.url),
+  new URL('../money/billing/tariffs.example.json', import.meta.url),
 );
 
 export interface BackofficeOptions {

@@ -1,8 +1,8 @@
 import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
-import { startLiveHub, type LiveHub } from '../live/hub.ts';
-import { liveRoutes } from '../live/routes.ts';
-import { backofficeMetrics, metricsRoutes } from '../metrics/backoffice.ts';
-import { webRoutes } from '../web/routes.ts';
+import { startLiveHub, type LiveHub } from '../metering/live/hub.ts';
+import { liveRoutes } from '../metering/live/routes.ts';
+import { backofficeMetrics, metricsRoutes } from './metrics.ts';
+import { webRoutes } from './web/routes.ts';
 import { startBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
 
 export interface BackofficeServerOptions extends Omit<BackofficeOptions, 'extraRoutes'> {

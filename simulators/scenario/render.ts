@@ -1,7 +1,7 @@
 import { loadProfiles, type ProfileRegistry } from '../../config/profiles.ts';
 import type { Profile } from '../../config/schemas/profile.ts';
 import { unitFactor, type Quantity } from '../../config/schemas/quantities.ts';
-import type { ReadingWriter, StoredReading } from '../../services/storage.ts';
+import type { ReadingWriter, StoredReading } from '../../services/metering/storage.ts';
 import type { Fault } from '../modbus/faults.ts';
 import {
   defaultPhases,

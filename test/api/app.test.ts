@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../../services/api/app.ts';
-import { route } from '../../services/api/route.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
+import { buildApi } from '../../services/platform/http/app.ts';
+import { route } from '../../services/platform/http/route.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 
 const actors: Record<string, Actor> = {
   'tok-clerk': { id: 'wang.fang', kind: 'user', roles: ['clerk'] },

@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registerAuditCommands } from '../../bin/audit-cli.ts';
-import { Users } from '../../services/auth/users.ts';
+import { Users } from '../../services/platform/auth/users.ts';
 import { tempBackoffice, tempCampusFile } from './helpers.ts';
 
 /** Runs `campus-energy audit …` in-process; what it printed and the exit code it set. */

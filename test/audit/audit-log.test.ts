@@ -1,7 +1,12 @@
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
-import { AuditLog, entryHash, GENESIS_HASH, type AuditEntry } from '../../services/audit/audit-log.ts';
-import { canonicalJson } from '../../services/audit/canonical-json.ts';
+import {
+  AuditLog,
+  entryHash,
+  GENESIS_HASH,
+  type AuditEntry,
+} from '../../services/platform/audit/audit-log.ts';
+import { canonicalJson } from '../../services/platform/audit/canonical-json.ts';
 import { tempBackoffice } from './helpers.ts';
 
 const opened: { close(): void }[] = [];

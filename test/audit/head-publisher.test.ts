@@ -1,10 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { GENESIS_HASH } from '../../services/audit/audit-log.ts';
+import { GENESIS_HASH } from '../../services/platform/audit/audit-log.ts';
 import {
   AUDIT_HEAD_TOPIC,
   AuditHeadPayloadSchema,
   startHeadPublisher,
-} from '../../services/audit/head-publisher.ts';
+} from '../../services/platform/audit/head-publisher.ts';
 import { tempBackoffice } from './helpers.ts';
 
 beforeEach(() => {

@@ -1,8 +1,8 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/backoffice/db.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
 
 /** A fresh back-office database in a temp folder, with a clock the test moves. */
 export function tempBackoffice(file = 'backoffice.sqlite') {

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { assertCan, assertDistinctPeople, assertNotSelfApproval } from '../../services/auth/duties.ts';
+import {
+  assertCan,
+  assertDistinctPeople,
+  assertNotSelfApproval,
+} from '../../services/platform/auth/duties.ts';
 import {
   APPROVAL_PERMISSIONS,
   can,
@@ -8,8 +12,8 @@ import {
   PERSON_ONLY_PERMISSIONS,
   ROLES,
   type Actor,
-} from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
+} from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 
 const supervisor: Actor = { id: 'zhou.min', kind: 'user', roles: ['supervisor'] };
 const clerk: Actor = { id: 'wang.fang', kind: 'user', roles: ['clerk'] };

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AUTH_ERRORS } from '../../services/auth/errors.ts';
+import { AUTH_ERRORS } from '../../services/platform/auth/errors.ts';
 
 describe('auth error catalogue', () => {
   it.each(Object.entries(AUTH_ERRORS))('%s has a status and a description', (_code, entry) => {
@@ -8,10 +8,10 @@ describe('auth error catalogue', () => {
     expect(entry.description.length).toBeGreaterThan(20);
   });
 
-  it('services/auth uses no code outside the catalogue, and every code is used', () => {
-    const source = readdirSync('services/auth')
+  it('services/platform/auth uses no code outside the catalogue, and every code is used', () => {
+    const source = readdirSync('services/platform/auth')
       .filter((f) => f.endsWith('.ts') && f !== 'errors.ts')
-      .map((f) => readFileSync(`services/auth/${f}`, 'utf8'))
+      .map((f) => readFileSync(`services/platform/auth/${f}`, 'utf8'))
       .join('\n');
     const used = new Set([...source.matchAll(/authFail\(\s*'([A-Z_]+)'/g)].map((m) => m[1]!));
     expect([...used].sort()).toEqual(Object.keys(AUTH_ERRORS).sort());

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_SCRYPT_COST, hashPassword, verifyPassword } from '../../services/auth/password.ts';
+import { DEFAULT_SCRYPT_COST, hashPassword, verifyPassword } from '../../services/platform/auth/password.ts';
 
 describe('password hashes', () => {
   it('verify the password and reject any other', async () => {

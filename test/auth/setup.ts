@@ -1,5 +1,5 @@
-import { Users, type UsersOptions } from '../../services/auth/users.ts';
-import type { Actor } from '../../services/auth/roles.ts';
+import { Users, type UsersOptions } from '../../services/platform/auth/users.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
 import { tempBackoffice } from '../audit/helpers.ts';
 
 /** scrypt N=2^10 instead of 2^15: the same code, a thousandth of the work. */

@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../services/errors.ts';
-import { can, type Actor } from '../../services/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import { can, type Actor } from '../../services/platform/auth/roles.ts';
 import { PASSWORD, withAdmin } from './setup.ts';
 
 /** The ServiceError code `fn` throws (or rejects with). */

@@ -1,11 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import { openBackofficeDb } from '../../services/backoffice/db.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
 import { POLICY_AUDIT, startPolicyLoop, type PolicyLoop } from '../../services/backoffice/policy-loop.ts';
-import type { SignedRelayCommand } from '../../services/control/commands.ts';
-import { POLICY_ACTOR, RelayControl } from '../../services/control/relay-control.ts';
-import { Prepaid } from '../../services/prepaid/prepaid.ts';
-import type { ReadingStore, StoredReading } from '../../services/storage.ts';
+import type { SignedRelayCommand } from '../../services/operations/control/commands.ts';
+import { POLICY_ACTOR, RelayControl } from '../../services/operations/control/relay-control.ts';
+import { Prepaid } from '../../services/money/prepaid/prepaid.ts';
+import type { ReadingStore, StoredReading } from '../../services/metering/storage.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { testKeys } from '../control/support.ts';
 import { clerk, local, supervisor, tariffs } from '../prepaid/support.ts';

@@ -7,12 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import { openBackofficeDb } from '../../services/backoffice/db.ts';
-import type { BillingAccount } from '../../services/billing/accounts.ts';
-import { BillRuns } from '../../services/billing/bill-run.ts';
-import { billRunCsv, payrollCsv } from '../../services/billing/export.ts';
-import { parsePeriod } from '../../services/billing/period.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import type { BillingAccount } from '../../services/money/billing/accounts.ts';
+import { BillRuns } from '../../services/money/billing/bill-run.ts';
+import { billRunCsv, payrollCsv } from '../../services/money/billing/export.ts';
+import { parsePeriod } from '../../services/money/billing/period.ts';
 import { fixtureTariffs } from '../billing/fixture.ts';
 import { failFlag, MemoryValidatedSource, TZ } from '../billing/support.ts';
 

@@ -3,8 +3,8 @@
 // detector, then evaluated; and the cost of one more instant (push, then result()).
 // Run: npx tsx test/bench/detection.bench.ts   (BENCH_DAYS=n to shorten; BENCH_WARMUP, BENCH_INTERVALS,
 // BENCH_TRACE=1 for every interval)
-import { createDetector } from '../../services/detection/engine.ts';
-import type { MeterSpec } from '../../services/detection/series.ts';
+import { createDetector } from '../../services/inspection/detection/engine.ts';
+import type { MeterSpec } from '../../services/inspection/detection/series.ts';
 
 const FEEDERS = 200;
 const ROOMS = 24;

@@ -4,7 +4,7 @@
 // Figures: a simulated year at a 1 h step (loads sampled every hour or every 15 min; minute-exact
 // with BENCH_EXACT=1), and a simulated month at a 15 min step (minute-exact physics, as the live
 // meters integrate, and sampled every 15 min).
-import type { ReadingWriter, StoredReading } from '../../services/storage.ts';
+import type { ReadingWriter, StoredReading } from '../../services/metering/storage.ts';
 import { demoScenario } from '../../simulators/scenario/demo.ts';
 import { renderScenario } from '../../simulators/scenario/render.ts';
 

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 
 const YEAR_METERS = Number(process.argv[2] ?? 40);
 const CAMPUS_METERS = 10_000;

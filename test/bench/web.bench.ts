@@ -201,9 +201,9 @@ async function runParent(): Promise<void> {
   const { startEmbeddedBroker } = await import('../../adapters/mqtt/embedded-broker.ts');
   const { SqliteStore } = await import('../../adapters/sqlite/store.ts');
   const { validateCampus } = await import('../../config/campus.ts');
-  const { buildApi } = await import('../../services/api/app.ts');
-  const { startLiveHub } = await import('../../services/live/hub.ts');
-  const { liveRoutes } = await import('../../services/live/routes.ts');
+  const { buildApi } = await import('../../services/platform/http/app.ts');
+  const { startLiveHub } = await import('../../services/metering/live/hub.ts');
+  const { liveRoutes } = await import('../../services/metering/live/routes.ts');
 
   const perBus = 100;
   const dir = mkdtempSync(join(tmpdir(), 'bench-web-'));

@@ -1,17 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseBillingAccounts } from '../../services/billing/accounts.ts';
-import { BillRuns, mergeDays, type BillRun } from '../../services/billing/bill-run.ts';
-import { charge, tariffVersions, type ChargeInterval } from '../../services/billing/tariffs.ts';
+import { parseBillingAccounts } from '../../services/money/billing/accounts.ts';
+import { BillRuns, mergeDays, type BillRun } from '../../services/money/billing/bill-run.ts';
+import { charge, tariffVersions, type ChargeInterval } from '../../services/money/billing/tariffs.ts';
 import {
   billRunCsv,
   exportRun,
   paymentNotices,
   payrollCsv,
   payrollDeductions,
-} from '../../services/billing/export.ts';
-import { parsePeriod } from '../../services/billing/period.ts';
-import { ServiceError } from '../../services/errors.ts';
+} from '../../services/money/billing/export.ts';
+import { parsePeriod } from '../../services/money/billing/period.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 import { days, fixtureAccounts, fixtureRun, fixtureSource, fixtureTariffs } from './fixture.ts';
 import { backoffice, billing, clerk, local, TZ } from './support.ts';
 

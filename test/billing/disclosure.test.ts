@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { BillRuns } from '../../services/billing/bill-run.ts';
+import { BillRuns } from '../../services/money/billing/bill-run.ts';
 import {
   buildDisclosure,
   disclosureCsv,
   disclosureHtml,
   formatPrice,
-} from '../../services/billing/disclosure.ts';
-import { monthsOfQuarter, parsePeriod } from '../../services/billing/period.ts';
+} from '../../services/money/billing/disclosure.ts';
+import { monthsOfQuarter, parsePeriod } from '../../services/money/billing/period.ts';
 import { fixtureAccounts, fixtureTariffs } from './fixture.ts';
 import { backoffice, billing, local, MemoryValidatedSource, TZ } from './support.ts';
 

@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BILLING_ERRORS } from '../../services/billing/errors.ts';
-import { READINGS_ERRORS } from '../../services/readings/errors.ts';
+import { BILLING_ERRORS } from '../../services/money/billing/errors.ts';
+import { READINGS_ERRORS } from '../../services/metering/readings/errors.ts';
 
 const sources = (dir: string) =>
   readdirSync(dir)
@@ -12,8 +12,8 @@ const sources = (dir: string) =>
 
 describe('error catalogues', () => {
   for (const [name, catalogue, dir] of [
-    ['billing', BILLING_ERRORS, 'services/billing'],
-    ['readings', READINGS_ERRORS, 'services/readings'],
+    ['billing', BILLING_ERRORS, 'services/money/billing'],
+    ['readings', READINGS_ERRORS, 'services/metering/readings'],
   ] as const) {
     it(`${name}: every code is described and used`, () => {
       const code = sources(dir);

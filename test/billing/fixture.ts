@@ -1,8 +1,8 @@
-import type { BillingAccount } from '../../services/billing/accounts.ts';
-import { parseBillingAccounts } from '../../services/billing/accounts.ts';
-import { BillRuns } from '../../services/billing/bill-run.ts';
-import { parsePeriod } from '../../services/billing/period.ts';
-import { parseTariffTable, type TariffTableInput } from '../../services/billing/tariffs.ts';
+import type { BillingAccount } from '../../services/money/billing/accounts.ts';
+import { parseBillingAccounts } from '../../services/money/billing/accounts.ts';
+import { BillRuns } from '../../services/money/billing/bill-run.ts';
+import { parsePeriod } from '../../services/money/billing/period.ts';
+import { parseTariffTable, type TariffTableInput } from '../../services/money/billing/tariffs.ts';
 import {
   backoffice,
   billing,

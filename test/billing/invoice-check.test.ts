@@ -1,9 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from '../../config/profiles.ts';
-import { InvoiceChecks, type SupplyPointInput } from '../../services/billing/invoice-check.ts';
-import { parsePeriod } from '../../services/billing/period.ts';
-import { ServiceError } from '../../services/errors.ts';
-import type { CumulativeQuantity, StoredReading } from '../../services/storage.ts';
+import { InvoiceChecks, type SupplyPointInput } from '../../services/money/billing/invoice-check.ts';
+import { parsePeriod } from '../../services/money/billing/period.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import type { CumulativeQuantity, StoredReading } from '../../services/metering/storage.ts';
 import { renderScenario, type RenderResult } from '../../simulators/scenario/render.ts';
 import { byMeter, memoryWriter, smallScenario } from '../scenario/support.ts';
 import { backoffice, billing, clerk, MemoryValidatedSource, TZ } from './support.ts';

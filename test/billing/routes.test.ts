@@ -1,13 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { buildApi } from '../../services/api/app.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { BillRuns } from '../../services/billing/bill-run.ts';
-import { billingRoutes } from '../../services/billing/routes.ts';
-import { InvoiceChecks } from '../../services/billing/invoice-check.ts';
-import { ManualReadings, seededRandom } from '../../services/readings/manual.ts';
-import { readingsRoutes } from '../../services/readings/routes.ts';
-import { ServiceError } from '../../services/errors.ts';
+import { buildApi } from '../../services/platform/http/app.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { BillRuns } from '../../services/money/billing/bill-run.ts';
+import { billingRoutes } from '../../services/money/billing/routes.ts';
+import { InvoiceChecks } from '../../services/money/billing/invoice-check.ts';
+import { ManualReadings, seededRandom } from '../../services/metering/readings/manual.ts';
+import { readingsRoutes } from '../../services/metering/readings/routes.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 import { fixtureAccounts, fixtureSource, fixtureTariffs } from './fixture.ts';
 import { backoffice, TZ } from './support.ts';
 

@@ -1,14 +1,14 @@
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { openBackofficeDb } from '../../services/backoffice/db.ts';
-import { localTimeToUtc } from '../../services/consumption/zone.ts';
-import type { CumulativeQuantity } from '../../services/storage.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
+import type { CumulativeQuantity } from '../../services/metering/storage.ts';
 import type {
   IntervalSource,
   ValidatedInterval,
   ValidatedSource,
   VeeFlag,
-} from '../../services/vee/types.ts';
+} from '../../services/metering/vee/types.ts';
 
 export const TZ = 'Asia/Shanghai';
 /** A local (Shanghai) time as UTC ms. */
@@ -26,7 +26,7 @@ export type DayInput = number | null | { value: number | null; source?: Interval
 const key = (meter: string, quantity: string) => `${meter}/${quantity}`;
 
 /**
- * An in-memory ValidatedSource (services/vee/types.ts) for tests and benches: daily intervals as
+ * An in-memory ValidatedSource (services/metering/vee/types.ts) for tests and benches: daily intervals as
  * given, registers at each local midnight from a start value plus the days' values (linear in
  * between), and pins recorded.
  */

@@ -1,21 +1,21 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { divRoundHalfUp, formatFen, isExactAtScale, toScaled } from '../../services/billing/money.ts';
+import { divRoundHalfUp, formatFen, isExactAtScale, toScaled } from '../../services/money/billing/money.ts';
 import {
   charge,
   parseTariffTable,
   TARIFF_ERRORS,
   type ChargeRequest,
   type TariffTableInput,
-} from '../../services/billing/tariffs.ts';
-import { localTimeToUtc } from '../../services/consumption/zone.ts';
-import { ServiceError } from '../../services/errors.ts';
+} from '../../services/money/billing/tariffs.ts';
+import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 
 const TZ = 'Asia/Shanghai';
 const local = (y: number, m: number, d: number, h = 0): number => localTimeToUtc(TZ, y, m, d, h);
 const example = JSON.parse(
-  readFileSync(new URL('../../services/billing/tariffs.example.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../services/money/billing/tariffs.example.json', import.meta.url), 'utf8'),
 ) as TariffTableInput;
 const table = parseTariffTable(example);
 

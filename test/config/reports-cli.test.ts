@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { SqliteDeadLetterStore } from '../../services/ingest/dead-letters.ts';
-import { formatLocalTime, parseLocalTime } from '../../services/reports.ts';
+import { SqliteDeadLetterStore } from '../../services/metering/ingest/dead-letters.ts';
+import { formatLocalTime, parseLocalTime } from '../../services/metering/consumption/local-time.ts';
 
 const cli = (...args: string[]) =>
   spawnSync(process.execPath, ['bin/campus-energy.js', ...args], { encoding: 'utf8' });

@@ -1,14 +1,14 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../services/errors.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 import {
   SignedRelayCommandSchema,
   commandAckTopic,
   verifyCommandSignature,
   type RelayAck,
-} from '../../services/control/commands.ts';
-import { CONTROL_ERRORS } from '../../services/control/errors.ts';
-import { POLICY_ACTOR } from '../../services/control/relay-control.ts';
+} from '../../services/operations/control/commands.ts';
+import { CONTROL_ERRORS } from '../../services/operations/control/errors.ts';
+import { POLICY_ACTOR } from '../../services/operations/control/relay-control.ts';
 import { controlFixture, people } from './support.ts';
 
 function code(fn: () => unknown): string | undefined {
@@ -321,9 +321,9 @@ describe('power-room records', () => {
 
 describe('error catalogue', () => {
   it('documents every code and every code is used', () => {
-    const sources = readdirSync(new URL('../../services/control/', import.meta.url))
+    const sources = readdirSync(new URL('../../services/operations/control/', import.meta.url))
       .filter((f) => f.endsWith('.ts') && f !== 'errors.ts')
-      .map((f) => readFileSync(new URL(`../../services/control/${f}`, import.meta.url), 'utf8'))
+      .map((f) => readFileSync(new URL(`../../services/operations/control/${f}`, import.meta.url), 'utf8'))
       .join('\n');
     for (const [c, entry] of Object.entries(CONTROL_ERRORS)) {
       expect(entry.description.length, c).toBeGreaterThan(10);

@@ -20,8 +20,12 @@ import {
 } from '../../gateway/commands.ts';
 import { Outbox } from '../../gateway/outbox/outbox.ts';
 import type { PollResult } from '../../gateway/types.ts';
-import { commandTopic, signCommand, type SignedRelayCommand } from '../../services/control/commands.ts';
-import { connectControlMqtt, type ControlMqtt } from '../../services/control/mqtt.ts';
+import {
+  commandTopic,
+  signCommand,
+  type SignedRelayCommand,
+} from '../../services/operations/control/commands.ts';
+import { connectControlMqtt, type ControlMqtt } from '../../services/operations/control/mqtt.ts';
 import { startFarm, type Farm } from '../../simulators/farm.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { controlFixture, people, type ControlFixture } from './support.ts';

@@ -1,9 +1,9 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/backoffice/db.ts';
-import type { SignedRelayCommand } from '../../services/control/commands.ts';
-import { RelayControl, type MeterLocator } from '../../services/control/relay-control.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
+import type { SignedRelayCommand } from '../../services/operations/control/commands.ts';
+import { RelayControl, type MeterLocator } from '../../services/operations/control/relay-control.ts';
 
 export const people = {
   operator: { id: 'wang.fang', kind: 'user', roles: ['operator'] },

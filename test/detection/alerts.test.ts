@@ -1,12 +1,16 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { buildApi } from '../../services/api/app.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
-import { AlertStore, type AlertChange } from '../../services/detection/alerts.ts';
-import { DETECTION_ERRORS } from '../../services/detection/errors.ts';
-import { AlertMessageSchema, alertRoutes, startDetection } from '../../services/detection/service.ts';
-import type { Finding } from '../../services/detection/types.ts';
+import { buildApi } from '../../services/platform/http/app.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import { AlertStore, type AlertChange } from '../../services/inspection/detection/alerts.ts';
+import { DETECTION_ERRORS } from '../../services/inspection/detection/errors.ts';
+import {
+  AlertMessageSchema,
+  alertRoutes,
+  startDetection,
+} from '../../services/inspection/detection/service.ts';
+import type { Finding } from '../../services/inspection/detection/types.ts';
 import { tempBackoffice } from '../audit/helpers.ts';
 import { campusScenario, scenarioCampus } from './heating-loads-support.ts';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
@@ -159,9 +163,9 @@ describe('detection error catalogue', () => {
     expect(e.description.length).toBeGreaterThan(10);
   });
   it('every code is used and none outside it', () => {
-    const src = readdirSync('services/detection')
+    const src = readdirSync('services/inspection/detection')
       .filter((f) => f.endsWith('.ts') && f !== 'errors.ts')
-      .map((f) => readFileSync(`services/detection/${f}`, 'utf8'))
+      .map((f) => readFileSync(`services/inspection/detection/${f}`, 'utf8'))
       .join('\n');
     const used = new Set([...src.matchAll(/detectionError\(\s*'([A-Z_]+)'/g)].map((m) => m[1]!));
     expect([...used].sort()).toEqual(Object.keys(DETECTION_ERRORS).sort());

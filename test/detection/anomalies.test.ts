@@ -1,6 +1,15 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDetector, detectInput, type EngineResult } from '../../services/detection/engine.ts';
-import { SlotStore, buildTopology, FLAG, type MeterSpec } from '../../services/detection/series.ts';
+import {
+  createDetector,
+  detectInput,
+  type EngineResult,
+} from '../../services/inspection/detection/engine.ts';
+import {
+  SlotStore,
+  buildTopology,
+  FLAG,
+  type MeterSpec,
+} from '../../services/inspection/detection/series.ts';
 import { parseScenario } from '../../simulators/scenario/schema.ts';
 import {
   ATTACKS,

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { detectInput, type EngineResult } from '../../services/detection/engine.ts';
+import { detectInput, type EngineResult } from '../../services/inspection/detection/engine.ts';
 import { parseScenario } from '../../simulators/scenario/schema.ts';
 import { campusInput, renderInput, type Rendered } from './support.ts';
 

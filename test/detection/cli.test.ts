@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDetectCommands, type DetectReport } from '../../bin/detect-cli.ts';
-import { readingsCsv } from '../../services/detection/input.ts';
+import { readingsCsv } from '../../services/inspection/detection/input.ts';
 import { MIN, campusScenario, renderInput, type Rendered } from './heating-loads-support.ts';
 
 describe('campus-energy detect', () => {

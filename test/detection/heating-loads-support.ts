@@ -1,7 +1,11 @@
 import { validateCampus, type LoadedCampus } from '../../config/campus.ts';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { inputFromStore } from '../../services/detection/input.ts';
-import type { DetectionInput, HeatingRegistration, WeatherSample } from '../../services/detection/types.ts';
+import { inputFromStore } from '../../services/inspection/detection/input.ts';
+import type {
+  DetectionInput,
+  HeatingRegistration,
+  WeatherSample,
+} from '../../services/inspection/detection/types.ts';
 import { dayInfo, outdoorC } from '../../simulators/meters/load-profiles.ts';
 import { campusFromScenario, scenarioBuses } from '../../simulators/scenario/live.ts';
 import { renderScenario } from '../../simulators/scenario/render.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fitDegreeDays, heatingDetector } from '../../services/detection/heating.ts';
-import type { DetectionInput, MeterData, Sample } from '../../services/detection/types.ts';
+import { fitDegreeDays, heatingDetector } from '../../services/inspection/detection/heating.ts';
+import type { DetectionInput, MeterData, Sample } from '../../services/inspection/detection/types.ts';
 import {
   DAY,
   HOUR,

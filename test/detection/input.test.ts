@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { InputFileError, inputFromCsv, readingsCsv } from '../../services/detection/input.ts';
+import { InputFileError, inputFromCsv, readingsCsv } from '../../services/inspection/detection/input.ts';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { HOUR, MIN, campusScenario, renderInput, type Rendered } from './heating-loads-support.ts';
 

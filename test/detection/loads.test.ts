@@ -4,7 +4,7 @@ import {
   illegalLoadDetector,
   resistiveSteps,
   IllegalLoadConfigSchema,
-} from '../../services/detection/illegal-load.ts';
+} from '../../services/inspection/detection/illegal-load.ts';
 import { HOUR, MIN, campusScenario, renderInput, type Rendered } from './heating-loads-support.ts';
 
 describe('illegal resistive loads in dorm rooms, on a rendered scenario at 1 min', () => {

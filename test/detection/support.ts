@@ -1,7 +1,7 @@
 import { loadProfiles } from '../../config/profiles.ts';
 import type { Quantity } from '../../config/schemas/quantities.ts';
-import type { DetectionInput, MeterData, Sample } from '../../services/detection/types.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { DetectionInput, MeterData, Sample } from '../../services/inspection/detection/types.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 import { mulberry32 } from '../../simulators/meters/random.ts';
 import { renderScenario, type RenderResult } from '../../simulators/scenario/render.ts';
 import type { Scenario, ScenarioInput, ScenarioNodeInput } from '../../simulators/scenario/schema.ts';

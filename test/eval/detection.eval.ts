@@ -9,8 +9,8 @@
 // building main still measures the truth). Benign confounders on other rooms: a room vacated (a
 // real step down, seen upstream too), communication gaps (error readings and lost messages) and
 // prepaid relay cut-offs.
-import { detectInput, type EngineResult } from '../../services/detection/engine.ts';
-import type { DetectionInput } from '../../services/detection/types.ts';
+import { detectInput, type EngineResult } from '../../services/inspection/detection/engine.ts';
+import type { DetectionInput } from '../../services/inspection/detection/types.ts';
 import { parseScenario, type ScenarioInput } from '../../simulators/scenario/schema.ts';
 import {
   ATTACKS,

@@ -2,7 +2,7 @@ import { InfluxDB } from 'influx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxFormatError, InfluxStore, formatReading } from '../../adapters/influx/store.ts';
 import type { InfluxStoreOptions } from '../../adapters/influx/store.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 import { influxdAvailable, startInfluxd } from '../helpers/influxd.ts';
 import type { Influxd } from '../helpers/influxd.ts';
 import { rawLineProtocolWrite } from '../helpers/influx-raw.ts';

@@ -2,7 +2,7 @@
 // `influx` package's writePoints, with the same points. Run: npx tsx test/influx/write-throughput.ts
 import { InfluxDB } from 'influx';
 import { InfluxStore, formatReading } from '../../adapters/influx/store.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 import { rawLineProtocolWrite } from '../helpers/influx-raw.ts';
 import { startInfluxd } from '../helpers/influxd.ts';
 

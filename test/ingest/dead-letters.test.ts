@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { payloadForStorage, SqliteDeadLetterStore } from '../../services/ingest/dead-letters.ts';
+import { payloadForStorage, SqliteDeadLetterStore } from '../../services/metering/ingest/dead-letters.ts';
 
 describe('SqliteDeadLetterStore', () => {
   const dirs: string[] = [];

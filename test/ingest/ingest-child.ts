@@ -1,7 +1,7 @@
 // Child process for sigkill.test.ts: ingest into a SqliteStore until it is SIGKILLed.
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { SqliteDeadLetterStore } from '../../services/ingest/dead-letters.ts';
-import { startIngest } from '../../services/ingest/ingest.ts';
+import { SqliteDeadLetterStore } from '../../services/metering/ingest/dead-letters.ts';
+import { startIngest } from '../../services/metering/ingest/ingest.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registry } from './support.ts';
 

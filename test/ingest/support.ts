@@ -2,8 +2,8 @@ import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import { readingTopic, type Reading } from '../../config/schemas/reading.ts';
-import type { RegisteredMeter } from '../../services/ingest/validate.ts';
-import type { ReadingWriter, StoredReading } from '../../services/storage.ts';
+import type { RegisteredMeter } from '../../services/metering/ingest/validate.ts';
+import type { ReadingWriter, StoredReading } from '../../services/metering/storage.ts';
 
 /** A registry of `n` electricity meters `E-<i>` on site `east`, gateway `gw<i % gateways>`. */
 export function registry(n: number, gateways = 2): Map<string, RegisteredMeter> {

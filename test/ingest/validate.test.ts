@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { DEAD_LETTER_CODES, validateMessage, type DeadLetterCode } from '../../services/ingest/validate.ts';
+import {
+  DEAD_LETTER_CODES,
+  validateMessage,
+  type DeadLetterCode,
+} from '../../services/metering/ingest/validate.ts';
 import { goodReading, registry } from './support.ts';
 
 const reg = registry(4);

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { aedesAuthorizer, campusAcl, hashPassword, SERVICE_USERS } from '../../adapters/mqtt/acl.ts';
 import { startEmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { startLiveHub } from '../../services/live/hub.ts';
+import { startLiveHub } from '../../services/metering/live/hub.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { testCampus } from './support.ts';
 

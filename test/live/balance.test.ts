@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reading } from '../../config/schemas/reading.ts';
-import type { BalanceResponse } from '../../services/live/routes.ts';
+import type { BalanceResponse } from '../../services/metering/live/routes.ts';
 import { brokerForFile, OPERATOR, reading, startRig } from './support.ts';
 
 const { url: brokerUrl, rigs } = brokerForFile();

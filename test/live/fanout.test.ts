@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LIVE_ERRORS } from '../../services/live/errors.ts';
-import { Fanout, type SseSink } from '../../services/live/fanout.ts';
-import { decimate } from '../../services/live/routes.ts';
+import { LIVE_ERRORS } from '../../services/metering/live/errors.ts';
+import { Fanout, type SseSink } from '../../services/metering/live/fanout.ts';
+import { decimate } from '../../services/metering/live/routes.ts';
 
 /** A socket whose buffer fills after `capacity` writes until drained by hand. */
 class FakeSink implements SseSink {
@@ -89,7 +89,7 @@ describe('series decimation', () => {
 
 describe('live error catalogue', () => {
   it('every code is described and used', () => {
-    const source = readFileSync(new URL('../../services/live/routes.ts', import.meta.url), 'utf8');
+    const source = readFileSync(new URL('../../services/metering/live/routes.ts', import.meta.url), 'utf8');
     for (const [code, entry] of Object.entries(LIVE_ERRORS)) {
       expect(entry.description.length).toBeGreaterThan(10);
       expect(source).toContain(`'${code}'`);

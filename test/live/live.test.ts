@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { deviceHealthTopic, statusTopic } from '../../config/schemas/reading.ts';
-import { floorToStep } from '../../services/consumption/zone.ts';
-import type { LiveReading } from '../../services/live/types.ts';
+import { floorToStep } from '../../services/metering/consumption/zone.ts';
+import type { LiveReading } from '../../services/metering/live/types.ts';
 import {
   brokerForFile,
   OPERATOR,

@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceHealth } from '../../config/schemas/reading.ts';
-import { backofficeMetrics } from '../../services/metrics/backoffice.ts';
-import { renderMetrics } from '../../services/metrics/exposition.ts';
-import {
-  gatewayMetrics,
-  startGatewayMetrics,
-  type GatewayMetricsSource,
-} from '../../services/metrics/gateway.ts';
-import { ingestMetrics } from '../../services/metrics/ingest.ts';
-import { parseListenAddress } from '../../services/metrics/server.ts';
-import type { IngestStats } from '../../services/ingest/ingest.ts';
+import { backofficeMetrics } from '../../services/backoffice/metrics.ts';
+import { renderMetrics } from '../../services/platform/metrics/exposition.ts';
+import { gatewayMetrics, startGatewayMetrics, type GatewayMetricsSource } from '../../gateway/metrics.ts';
+import { ingestMetrics } from '../../services/metering/ingest/metrics.ts';
+import { parseListenAddress } from '../../services/platform/metrics/server.ts';
+import type { IngestStats } from '../../services/metering/ingest/ingest.ts';
 import { parseMetrics } from './support.ts';
 
 function fakeGateway() {

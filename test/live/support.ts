@@ -9,14 +9,14 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import { validateCampus, type LoadedCampus } from '../../config/campus.ts';
 import { readingTopic, type Reading } from '../../config/schemas/reading.ts';
-import { buildApi } from '../../services/api/app.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
-import { startLiveHub, type LiveHub } from '../../services/live/hub.ts';
-import { liveRoutes, type LiveRoutesOptions } from '../../services/live/routes.ts';
-import type { LiveReading } from '../../services/live/types.ts';
-import { backofficeMetrics, metricsRoutes } from '../../services/metrics/backoffice.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import { buildApi } from '../../services/platform/http/app.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import { startLiveHub, type LiveHub } from '../../services/metering/live/hub.ts';
+import { liveRoutes, type LiveRoutesOptions } from '../../services/metering/live/routes.ts';
+import type { LiveReading } from '../../services/metering/live/types.ts';
+import { backofficeMetrics, metricsRoutes } from '../../services/backoffice/metrics.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 import { testLogger } from '../helpers/logger.ts';
 
 /**

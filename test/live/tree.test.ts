@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { campusTree } from '../../services/live/tree.ts';
+import { campusTree } from '../../services/metering/live/tree.ts';
 import { testCampus } from './support.ts';
 
 describe('campus tree', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { Actor } from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 import {
   clerk,
   clerk2,

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { evaluate, friendlyReason, parsePolicy, type AccountState } from '../../services/prepaid/policy.ts';
+import {
+  evaluate,
+  friendlyReason,
+  parsePolicy,
+  type AccountState,
+} from '../../services/money/prepaid/policy.ts';
 import { clerk, local, openVerified, setup } from './support.ts';
 
 // Campus calendar 2024, Asia/Shanghai: 1–7 Oct National Day holiday; Sat 12 Oct worked in exchange.

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import type { IntervalConsumption } from '../../services/storage.ts';
-import { PREPAID_ERRORS } from '../../services/prepaid/errors.ts';
+import type { IntervalConsumption } from '../../services/metering/storage.ts';
+import { PREPAID_ERRORS } from '../../services/money/prepaid/errors.ts';
 import {
   clerk,
   clerk2,
@@ -572,7 +572,7 @@ describe('error catalogue', () => {
 
   it('the service refuses with no code outside the catalogue', () => {
     const sources = ['prepaid.ts', 'duties.ts']
-      .map((f) => readFileSync(new URL(`../../services/prepaid/${f}`, import.meta.url), 'utf8'))
+      .map((f) => readFileSync(new URL(`../../services/money/prepaid/${f}`, import.meta.url), 'utf8'))
       .join('\n');
     const used = new Set([...sources.matchAll(/refuse\(\s*'([A-Z_]+)'/g)].map((m) => m[1]!));
     expect(used.size).toBeGreaterThan(10);

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import type { Actor } from '../../services/auth/roles.ts';
-import { openBackofficeDb } from '../../services/backoffice/db.ts';
-import { localTimeToUtc } from '../../services/consumption/zone.ts';
-import { parseTariffTable } from '../../services/billing/tariffs.ts';
-import { ServiceError } from '../../services/errors.ts';
-import { Prepaid, type PrepaidOptions } from '../../services/prepaid/prepaid.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
+import { parseTariffTable } from '../../services/money/billing/tariffs.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import { Prepaid, type PrepaidOptions } from '../../services/money/prepaid/prepaid.ts';
 
 export const TZ = 'Asia/Shanghai';
 /** A local (Shanghai) time as UTC ms. */
@@ -14,7 +14,9 @@ export const local = (y: number, m: number, d: number, h = 0, min = 0): number =
   localTimeToUtc(TZ, y, m, d, h, min);
 
 export const tariffs = parseTariffTable(
-  JSON.parse(readFileSync(new URL('../../services/billing/tariffs.example.json', import.meta.url), 'utf8')),
+  JSON.parse(
+    readFileSync(new URL('../../services/money/billing/tariffs.example.json', import.meta.url), 'utf8'),
+  ),
 );
 
 const user = (id: string, ...roles: Actor['roles']): Actor => ({ id, kind: 'user', roles });

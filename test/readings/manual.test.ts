@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Actor } from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
 import {
   ManualReadings,
   seededRandom,
   type ManualReadingAlert,
   type ReadingRoute,
-} from '../../services/readings/manual.ts';
+} from '../../services/metering/readings/manual.ts';
 import { withAdmin } from '../auth/setup.ts';
 import { backoffice, local, MemoryValidatedSource } from '../billing/support.ts';
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from '../../config/profiles.ts';
 import type { Quantity } from '../../config/schemas/quantities.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 import { demoScenario } from '../../simulators/scenario/demo.ts';
 import { counterResolution, renderScenario, type RenderResult } from '../../simulators/scenario/render.ts';
 import type { Scenario } from '../../simulators/scenario/schema.ts';

@@ -1,4 +1,4 @@
-import type { ReadingWriter, StoredReading } from '../../services/storage.ts';
+import type { ReadingWriter, StoredReading } from '../../services/metering/storage.ts';
 import { parseScenario, type Scenario, type ScenarioInput } from '../../simulators/scenario/schema.ts';
 
 /** A ReadingWriter that keeps every reading in memory. */

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { computeIntervals, intervalConsumption } from '../../services/consumption.ts';
-import { localTimeToUtc, stepBoundaries } from '../../services/consumption/zone.ts';
+import { computeIntervals, intervalConsumption } from '../../services/metering/consumption/consumption.ts';
+import { localTimeToUtc, stepBoundaries } from '../../services/metering/consumption/zone.ts';
 import type {
   Installation,
   IntervalQuery,
   ReadingStore,
   SeriesPoint,
   SeriesQuery,
-} from '../../services/storage.ts';
+} from '../../services/metering/storage.ts';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { intervalConsumption } from '../../services/consumption.ts';
-import type { Installation, ReadingStore, StoredReading } from '../../services/storage.ts';
+import { intervalConsumption } from '../../services/metering/consumption/consumption.ts';
+import type { Installation, ReadingStore, StoredReading } from '../../services/metering/storage.ts';
 
 /**
  * What every ReadingStore adapter must do, run by each adapter's own test file:

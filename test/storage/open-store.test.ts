@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InfluxStore } from '../../adapters/influx/store.ts';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import { validateCampus } from '../../config/campus.ts';
-import { openStore } from '../../services/open-store.ts';
+import { openStore } from '../../services/metering/open-store.ts';
 import { influxdAvailable, startInfluxd, type Influxd } from '../helpers/influxd.ts';
 import { testLogger } from '../helpers/logger.ts';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import type { StoredReading } from '../../services/storage.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
 import { storageContract } from './contract.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'campus-sqlite-store-'));

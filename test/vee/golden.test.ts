@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { CumulativeQuantity } from '../../services/storage.ts';
-import type { ValidatedInterval } from '../../services/vee/types.ts';
+import type { CumulativeQuantity } from '../../services/metering/storage.ts';
+import type { ValidatedInterval } from '../../services/metering/vee/types.ts';
 import { build, type CaseInput, localIso, parseTime } from './harness.ts';
 
 /**

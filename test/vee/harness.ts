@@ -1,12 +1,12 @@
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import type { Reading } from '../../config/schemas/reading.ts';
 import type { Quantity } from '../../config/schemas/quantities.ts';
-import { AuditLog } from '../../services/audit/audit-log.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/backoffice/db.ts';
-import { wallClock, zoneOffset } from '../../services/consumption/zone.ts';
-import type { Installation, MeterKind, StoredReading } from '../../services/storage.ts';
-import { parseVeeConfig } from '../../services/vee/config.ts';
-import { Vee, type RawReadingSource } from '../../services/vee/service.ts';
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
+import { wallClock, zoneOffset } from '../../services/metering/consumption/zone.ts';
+import type { Installation, MeterKind, StoredReading } from '../../services/metering/storage.ts';
+import { parseVeeConfig } from '../../services/metering/vee/config.ts';
+import { Vee, type RawReadingSource } from '../../services/metering/vee/service.ts';
 
 /**
  * Builds a VEE over a real SQLite reading store and back-office db from a compact description:

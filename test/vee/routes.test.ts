@@ -1,9 +1,9 @@
 import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApi } from '../../services/api/app.ts';
-import { Users } from '../../services/auth/users.ts';
-import type { ValidatedInterval } from '../../services/vee/types.ts';
-import { veeRoutes } from '../../services/vee/routes.ts';
+import { buildApi } from '../../services/platform/http/app.ts';
+import { Users } from '../../services/platform/auth/users.ts';
+import type { ValidatedInterval } from '../../services/metering/vee/types.ts';
+import { veeRoutes } from '../../services/metering/vee/routes.ts';
 import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
 import { build, DORM_METER, parseTime, silentDormMeter, type Built } from './harness.ts';
 

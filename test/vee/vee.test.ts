@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Actor } from '../../services/auth/roles.ts';
-import { ServiceError } from '../../services/errors.ts';
-import type { StoredReading } from '../../services/storage.ts';
-import { classOf, parseVeeConfig, thresholdsFor } from '../../services/vee/config.ts';
-import { VEE_ERRORS } from '../../services/vee/errors.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
+import { classOf, parseVeeConfig, thresholdsFor } from '../../services/metering/vee/config.ts';
+import { VEE_ERRORS } from '../../services/metering/vee/errors.ts';
 import { build, DORM_METER, parseTime, silentDormMeter } from './harness.ts';
 
 const METER = DORM_METER;

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PERMISSIONS, ROLES } from '../../services/auth/roles.ts';
-import { webRoutes } from '../../services/web/routes.ts';
+import { PERMISSIONS, ROLES } from '../../services/platform/auth/roles.ts';
+import { webRoutes } from '../../services/backoffice/web/routes.ts';
 
 describe('webRoutes', () => {
   let app: FastifyInstance;

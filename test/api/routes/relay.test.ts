@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SignedRelayCommandSchema, verifyCommandSignature } from '../../../services/control/commands.ts';
+import {
+  SignedRelayCommandSchema,
+  verifyCommandSignature,
+} from '../../../services/operations/control/commands.ts';
 import { apiFixture, type ApiFixture } from './support.ts';
 
 let f: ApiFixture;

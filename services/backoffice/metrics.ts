@@ -1,0 +1,166 @@
+import type { FastifyInstance } from 'fastify';
+import type { AuditLog } from '../platform/audit/audit-log.ts';
+import type { Clock } from '../platform/db.ts';
+import type { RelayControl } from '../operations/control/relay-control.ts';
+import type { AlertStore } from '../inspection/detection/alerts.ts';
+import type { LiveHub } from '../metering/live/hub.ts';
+import {
+  CONTENT_TYPE,
+  renderMetrics,
+  type Collector,
+  type MetricFamily,
+  single,
+} from '../platform/metrics/exposition.ts';
+import { processFamilies } from '../platform/metrics/process.ts';
+
+/**
+ * The back office's metrics: the live view (readings received, SSE clients and drops), alerts by
+ * state and type, audit entries, relay requests by state.
+ *
+ * `GET /metrics` is public, like Prometheus expects, and shows counts only (no meter, account or
+ * user). Still, the back office should listen on loopback behind the TLS proxy, and the proxy
+ * should not forward /metrics (or only from the monitoring network); otherwise anyone who can
+ * reach the API learns how busy inspectors and relays are.
+ */
+
+export interface BackofficeMetricsDeps {
+  hub?: Pick<LiveHub, 'stats'>;
+  alerts?: Pick<AlertStore, 'list'>;
+  audit?: Pick<AuditLog, 'head'>;
+  control?: Pick<RelayControl, 'list'>;
+  clock?: Clock;
+  /**
+   * Alerts and relay requests are counted from their stores' list(), which reads every row; the
+   * counts are reused this long (default 15 s) so that frequent scrapes stay cheap.
+   */
+  cacheMs?: number;
+}
+
+const ALERT_LIMIT = 1_000_000;
+
+function cached<T>(ttlMs: number, clock: Clock, compute: () => T): () => T {
+  let value: T | undefined;
+  let at = -Infinity;
+  return () => {
+    const now = clock();
+    if (value === undefined || now - at >= ttlMs) {
+      value = compute();
+      at = now;
+    }
+    return value;
+  };
+}
+
+function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const i of items) out.set(key(i), (out.get(key(i)) ?? 0) + 1);
+  return out;
+}
+
+export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
+  const clock = deps.clock ?? Date.now;
+  const ttl = deps.cacheMs ?? 15_000;
+  const alertCounts = deps.alerts
+    ? cached(ttl, clock, () =>
+        countBy(deps.alerts!.list({ limit: ALERT_LIMIT }), (a) => `${a.state}\u0000${a.type}`),
+      )
+    : null;
+  const relayCounts = deps.control
+    ? cached(ttl, clock, () => countBy(deps.control!.list(), (r) => r.state))
+    : null;
+
+  return () => {
+    const families: MetricFamily[] = [];
+    if (deps.hub) {
+      const s = deps.hub.stats();
+      families.push(
+        single(
+          'campus_energy_live_readings_received_total',
+          'counter',
+          'Valid readings the live view received over MQTT',
+          s.received,
+        ),
+        single(
+          'campus_energy_live_readings_per_second',
+          'gauge',
+          'Readings the live view received per second, averaged over the last 10 s',
+          Math.round(s.receivedPerSecond * 10) / 10,
+        ),
+        single(
+          'campus_energy_live_messages_rejected_total',
+          'counter',
+          'MQTT messages the live view did not show (invalid, unknown meter, wrong gateway)',
+          s.rejected,
+        ),
+        single('campus_energy_live_meters', 'gauge', 'Meters with a reading in the live view', s.meters),
+        single(
+          'campus_energy_live_sse_clients',
+          'gauge',
+          'Server-sent-event clients connected to the live stream',
+          s.clients,
+        ),
+        single(
+          'campus_energy_live_sse_events_sent_total',
+          'counter',
+          'Reading events written to SSE clients',
+          s.sent,
+        ),
+        single(
+          'campus_energy_live_sse_events_dropped_total',
+          'counter',
+          'Reading events a slow SSE client never got because a newer value of the meter replaced them',
+          s.dropped,
+        ),
+        single(
+          'campus_energy_live_mqtt_connected',
+          'gauge',
+          '1 while the live view is connected to the broker',
+          s.connected ? 1 : 0,
+        ),
+      );
+    }
+    if (alertCounts) {
+      families.push({
+        name: 'campus_energy_alerts',
+        type: 'gauge',
+        help: 'Alerts by state and type',
+        samples: [...alertCounts()].map(([k, value]) => {
+          const [state, type] = k.split('\u0000');
+          return { labels: { state: state!, type: type! }, value };
+        }),
+      });
+    }
+    if (deps.audit) {
+      families.push(
+        single(
+          'campus_energy_audit_entries_total',
+          'counter',
+          'Entries in the audit log (its chain head sequence number)',
+          deps.audit.head()?.seq ?? 0,
+        ),
+      );
+    }
+    if (relayCounts) {
+      families.push({
+        name: 'campus_energy_relay_requests',
+        type: 'gauge',
+        help: 'Relay (cut-off and restore) requests by state',
+        samples: [...relayCounts()].map(([state, value]) => ({ labels: { state }, value })),
+      });
+    }
+    families.push(...processFamilies('backoffice'));
+    return families;
+  };
+}
+
+/** `GET /metrics` (public: see above) for `buildApi({ routes })` or the back office's extraRoutes. */
+export function metricsRoutes(collect: Collector): ((app: FastifyInstance) => void)[] {
+  return [
+    (app) => {
+      app.get('/metrics', { schema: { hide: true } }, async (_req, reply) => {
+        const text = renderMetrics(await collect());
+        return reply.header('content-type', CONTENT_TYPE).header('cache-control', 'no-store').send(text);
+      });
+    },
+  ];
+}

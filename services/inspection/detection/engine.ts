@@ -1,0 +1,501 @@
+import { z } from 'zod';
+import type { MeterKind } from '../../metering/storage.ts';
+import {
+  BalanceTracker,
+  DEFAULT_BALANCE,
+  balanceFindings,
+  nodeBalance,
+  type BalanceSeries,
+  type NodeBalance,
+} from './balance.ts';
+import {
+  AnomalyTracker,
+  DEFAULT_ANOMALIES,
+  anomalyFindings,
+  meterAnomalies,
+  type AnomalyWindows,
+  type Calendar,
+  type MeterAnomaly,
+  type MeterBaseline,
+  type MeterWindow,
+} from './meter-anomalies.ts';
+import {
+  DAY,
+  SlotStore,
+  buildTopology,
+  clamp,
+  utcOffsetMs,
+  type IntervalData,
+  type MeterSpec,
+  type Topology,
+} from './series.ts';
+import { rankSuspects, type SuspectDetail } from './suspects.ts';
+import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
+
+/**
+ * The detection engine: energy balance of every metering-tree node, suspects for each loss, and
+ * per-meter anomalies, plus any extra detectors (illegal loads, heating) passed in. One engine for
+ * the live service (incremental: `createDetector(...).push(instant)`, then `result()` whenever a
+ * view is wanted) and the offline CLI and tests (`detect(input)`, which feeds the same detector).
+ *
+ * Work per pushed instant is O(meters) (a few typed-array operations per meter). The first
+ * `result()` is bounded by the retained window (retentionDays); after that, `result()` works on
+ * what changed since the last one (see EvaluationCache): O(meters) small updates per closed slot
+ * plus a day's share of the band and baseline refits. `detect()` evaluates once, afresh.
+ */
+
+const Kinds = z.object({
+  electricity: z.number().nonnegative(),
+  water: z.number().nonnegative(),
+  heat: z.number().nonnegative(),
+});
+
+const Band = z.object({
+  c: z.tuple([z.number(), z.number(), z.number()]).describe('loss = c0 + c1·load + c2·load² per slot'),
+  sigma: z.number().nonnegative(),
+});
+
+export const DetectionConfigSchema = z.object({
+  recentDays: z.number().positive().default(7).describe('Evaluation window: meters are judged on these days'),
+  baselineDays: z.number().positive().default(28).describe('History before the window used as baseline'),
+  retentionDays: z
+    .number()
+    .positive()
+    .default(63)
+    .describe('Incremental mode: slots kept (band fit, baseline, window); detect() keeps its whole input'),
+  meterAlert: z.number().positive().default(0.5).describe('Meter score at which a meter counts as alerting'),
+  nodeAlert: z.number().positive().default(0.5).describe('Node evidence at which a node counts as alerting'),
+  balance: z
+    .object({
+      z: z.number().positive().default(DEFAULT_BALANCE.z).describe('Slot threshold in band σ'),
+      floorAbs: Kinds.default(DEFAULT_BALANCE.floorAbs).describe('σ floor per slot (kWh, m³)'),
+      floorRel: z
+        .number()
+        .nonnegative()
+        .default(DEFAULT_BALANCE.floorRel)
+        .describe('σ floor, share of throughput'),
+      slotK: z.number().int().positive().default(DEFAULT_BALANCE.slotK),
+      slotN: z.number().int().positive().default(DEFAULT_BALANCE.slotN),
+      dayK: z.number().int().positive().default(DEFAULT_BALANCE.dayK),
+      dayN: z.number().int().positive().default(DEFAULT_BALANCE.dayN),
+      dayZ: z.number().positive().default(DEFAULT_BALANCE.dayZ),
+      keep: z
+        .number()
+        .min(0.5)
+        .max(1)
+        .default(DEFAULT_BALANCE.keep)
+        .describe('Robust fit: share of points kept'),
+      minFitSlots: z.number().int().positive().default(DEFAULT_BALANCE.minFitSlots),
+      maxTechnicalShare: z.number().positive().default(DEFAULT_BALANCE.maxTechnicalShare),
+      bands: z.record(z.string(), Band).default({}).describe('Configured bands per node meter id'),
+    })
+    .default(DEFAULT_BALANCE),
+  anomalies: z
+    .object({
+      dropAlert: z.number().positive().default(DEFAULT_ANOMALIES.dropAlert),
+      stoppedMinSlots: z.number().int().positive().default(DEFAULT_ANOMALIES.stoppedMinSlots),
+      stoppedMaxLogProb: z.number().negative().default(DEFAULT_ANOMALIES.stoppedMaxLogProb),
+      zeroFloor: z.number().positive().max(1).default(DEFAULT_ANOMALIES.zeroFloor),
+      backwardsMin: z.number().nonnegative().default(DEFAULT_ANOMALIES.backwardsMin),
+    })
+    .default(DEFAULT_ANOMALIES),
+});
+export type DetectionConfig = z.input<typeof DetectionConfigSchema>;
+export type ResolvedDetectionConfig = z.output<typeof DetectionConfigSchema>;
+
+const UNIT: Record<MeterKind, string> = { electricity: 'kWh', water: 'm³', heat: 'kWh' };
+
+export interface EngineResult extends DetectionResult {
+  balances: NodeBalance[];
+  anomalies: MeterAnomaly[];
+  /** Suspects per node over the evaluation window. */
+  suspects: Map<string, SuspectDetail[]>;
+  /** Slots of the evaluation window [windowFrom, length) and of the store. */
+  windowFrom: number;
+  store: SlotStore;
+}
+
+export interface IncrementalDetector {
+  readonly topology: Topology;
+  readonly store: SlotStore;
+  /** Adds the registers of every meter at one instant (time order). */
+  push(data: IntervalData): void;
+  /** Evaluates the retained data: findings and scores. `scanAll`: report episodes over all retained slots. */
+  result(opts?: { scanAll?: boolean }): EngineResult;
+}
+
+export function createDetector(
+  meters: readonly MeterSpec[],
+  opts: { step: number; timezone?: string; offsetMs?: number; start?: number; capacitySlots?: number },
+  config: DetectionConfig = {},
+): IncrementalDetector {
+  const cfg = DetectionConfigSchema.parse(config);
+  const topology = buildTopology(meters);
+  const offsetMs = opts.offsetMs ?? utcOffsetMs(opts.timezone ?? 'UTC', opts.start ?? Date.now());
+  const slotMs = 3_600_000 % opts.step === 0 ? 3_600_000 : opts.step;
+  const store = new SlotStore(topology, {
+    step: opts.step,
+    offsetMs,
+    retentionSlots: opts.capacitySlots ?? Math.ceil((cfg.retentionDays * DAY) / slotMs),
+    capacity: opts.capacitySlots,
+  });
+  const cache = new EvaluationCache(topology, cfg);
+  return {
+    topology,
+    store,
+    push: (d) => store.push(d),
+    result: (o = {}) => {
+      store.flush();
+      return cache.result(store, o.scanAll ?? false);
+    },
+  };
+}
+
+/**
+ * What the incremental detector keeps between evaluations. What changes slowly is refitted at
+ * most once per local day per node or meter (or as soon as the data it rests on grew or shrank by
+ * a quarter): the loss band of a node and the baseline profile of a meter. Refits are spread over
+ * the day (entity i at slot of day i mod slotsPerDay), so no single evaluation refits everything.
+ * Per-slot balance series are extended by the new slots only; everything judged over the
+ * evaluation window (episodes, persistence, window statistics, anomalies, scores, and the suspects
+ * of every node with evidence) is recomputed from them on every evaluation. A node without
+ * evidence credits no suspect: its suspect list is refreshed once a day (or when it stops being
+ * quiet). While no slot has closed, the last result stands.
+ */
+class EvaluationCache {
+  private readonly trackers: BalanceTracker[];
+  private readonly meters: AnomalyTracker;
+  private spd = 24;
+  private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
+  private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
+
+  constructor(
+    readonly topology: Topology,
+    private readonly cfg: ResolvedDetectionConfig,
+  ) {
+    this.trackers = topology.nodes.map((n) => new BalanceTracker(n, cfg.balance));
+    // A baseline's window ends where the evaluation window starts: its end is the clock.
+    this.meters = new AnomalyTracker(topology, cfg.anomalies, (m, cur, from, to) =>
+      this.due(m, to - 1, cur.to - 1, cur.to - cur.from, to - from),
+    );
+  }
+
+  result(store: SlotStore, scanAll: boolean): EngineResult {
+    const last = this.last;
+    if (last && last.version === store.version && last.base === store.base && last.scanAll === scanAll)
+      return last.result;
+    this.spd = store.slotsPerDay;
+    const newest = store.base + store.length - 1;
+    const result = evaluate(store, this.cfg, scanAll, {
+      series: (b) =>
+        this.trackers[b]!.update(store, (t) => this.due(b, newest, t.fittedAt, t.fittedSpan, store.length)),
+      suspects: (b, balance, rank) => {
+        // A node without evidence credits nobody: its ranking is kept for the day.
+        const quiet = balance.evidence === 0 && balance.episodes.length === 0;
+        const cur = this.suspects[b];
+        if (quiet && cur?.quiet && !this.due(b, newest, cur.at, 1, 1)) return cur.list;
+        const list = rank();
+        this.suspects[b] = { at: newest, quiet, list };
+        return list;
+      },
+      meter: (m, windows, cal) => this.meters.meter(store, m, windows, cal),
+    });
+    this.last = { version: store.version, base: store.base, scanAll, result };
+    return result;
+  }
+
+  /**
+   * Entity i's fit is due once per local day at its phase (`now`, `fittedAt`: absolute slots),
+   * or when the span of data it rests on moved by a quarter.
+   */
+  private due(i: number, now: number, fittedAt: number, fittedSpan: number, span: number): boolean {
+    const spd = this.spd;
+    return (
+      Math.floor((now - (i % spd)) / spd) !== Math.floor((fittedAt - (i % spd)) / spd) ||
+      span > 1.25 * fittedSpan ||
+      span < 0.8 * fittedSpan
+    );
+  }
+}
+
+/** Where evaluate takes slowly changing parts from (incremental mode); computed afresh otherwise. */
+interface EvaluationParts {
+  /** The series of the b-th balance node. */
+  series: (b: number) => BalanceSeries;
+  meter: (
+    m: number,
+    windows: AnomalyWindows,
+    cal: Calendar,
+  ) => { baseline: MeterBaseline; window: MeterWindow };
+  /** The suspects of the b-th balance node over the evaluation window (`rank` computes them). */
+  suspects: (b: number, balance: NodeBalance, rank: () => SuspectDetail[]) => SuspectDetail[];
+}
+
+function evaluate(
+  store: SlotStore,
+  cfg: ResolvedDetectionConfig,
+  scanAll: boolean,
+  parts?: EvaluationParts,
+): EngineResult {
+  const top = store.topology;
+  const L = store.length;
+  const spd = store.slotsPerDay;
+  const recent = Math.min(Math.round(cfg.recentDays * spd), Math.floor(L / 2));
+  const windowFrom = L - recent;
+  const baselineFrom = Math.max(0, windowFrom - Math.round(cfg.baselineDays * spd));
+  const scanFrom = scanAll ? 0 : windowFrom;
+  const windows = { baselineFrom, windowFrom, scanFrom };
+  const anomalies = meterAnomalies(
+    store,
+    windows,
+    cfg.anomalies,
+    parts && ((m, cal) => parts.meter(m, windows, cal)),
+  );
+  const balances = top.nodes.map((n, i) =>
+    nodeBalance(store, n, cfg.balance, { from: scanFrom, fitFrom: 0, windowFrom }, parts?.series(i)),
+  );
+  confirmStopped(store, anomalies, balances);
+  const findings: Finding[] = [];
+  const suspects = new Map<string, SuspectDetail[]>();
+  const attribution = new Float64Array(top.ids.length);
+  const attributionReason: string[] = top.ids.map(() => '');
+  const firstSuspect = new Set<number>();
+  const balanceOf: (NodeBalance | undefined)[] = top.ids.map(() => undefined);
+  for (const b of balances) balanceOf[b.node] ??= b;
+
+  for (const [i, b] of balances.entries()) {
+    const unit = UNIT[b.kind];
+    const rank = () =>
+      rankSuspects(store, b, anomalies, { from: windowFrom, end: L, onset: onsetIn(b, windowFrom) });
+    const ranked = parts ? parts.suspects(i, b, rank) : rank();
+    suspects.set(b.id, ranked);
+    const best = ranked[0]?.score ?? 0;
+    // The first suspect of a node with unexplained loss alerts when it stands out from the rest.
+    if (b.evidence >= cfg.nodeAlert && best > 0.2 && best >= 1.3 * (ranked[1]?.score ?? 0))
+      firstSuspect.add(ranked[0]!.index);
+    for (const s of ranked) {
+      // Credit shrinks with the distance to the first suspect: one thief per loss is the rule.
+      const a = clamp(b.evidence, 0, 1) * s.score * (best > 0 ? (s.score / best) ** 2 : 0);
+      if (a > attribution[s.index]!) {
+        attribution[s.index] = a;
+        attributionReason[s.index] = `top suspect of ${b.id}'s unexplained loss: ${s.reasons.join('; ')}`;
+      }
+    }
+    for (const f of balanceFindings(b, unit)) {
+      const e = b.episodes.find((x) => f.since === x.from && f.key.indexOf(':negative:') < 0);
+      if (e) {
+        const list = rankSuspects(store, b, anomalies, { from: e.first, end: e.end, onset: e.first });
+        f.suspects = list.slice(0, 5).map(({ meter, score, reasons }) => ({ meter, score, reasons }));
+        const top1 = list[0];
+        if (!top1 || (top1.gain < 0.2 && top1.share < 0.3))
+          f.reason +=
+            '; no downstream meter explains it: look for a tap or unmetered load between the meters';
+        else f.reason += `; first suspect ${top1.meter}`;
+      }
+      findings.push(f);
+    }
+  }
+
+  const scores: Score[] = [];
+  const windowStart = store.slotStart(windowFrom);
+  for (const a of anomalies) {
+    const unit = UNIT[top.kind[a.meter]!];
+    const own = anomalyFindings(a, store, windows, cfg.anomalies, unit);
+    findings.push(...own);
+    const parent = top.parent[a.meter]!;
+    const parentBalance = parent >= 0 ? balanceOf[parent] : undefined;
+    const balanced = parentBalance !== undefined && parentBalance.computable >= 0.5;
+    // Where a balance covers the meter, it decides (a legitimate drop leaves the node balanced);
+    // elsewhere the meter's own anomaly score is all there is.
+    const ownPart = clamp(a.score / 3, 0, 1) * (balanced ? 0.1 : 0.6);
+    let score = attribution[a.meter]! + ownPart;
+    let reason = attribution[a.meter]! > 0.05 ? attributionReason[a.meter]! : '';
+    const inWindow = own.filter((f) => f.type !== 'meter-drop' && f.evidence.to > windowStart);
+    if (inWindow.length > 0) {
+      score = Math.max(score, 1 + Math.max(...inWindow.map((f) => f.score)) / 5);
+      reason = inWindow.map((f) => f.reason).join('; ');
+    }
+    if (!reason) reason = own[0]?.reason ?? (a.judged ? 'normal' : 'not enough data to judge');
+    scores.push({
+      id: a.id,
+      kind: 'meter',
+      score,
+      alert: score >= cfg.meterAlert || firstSuspect.has(a.meter) || own.some((f) => f.severity !== 'low'),
+      reason,
+    });
+  }
+  for (const b of balances) {
+    const active = b.episodes.some((e) => e.end > windowFrom);
+    scores.push({
+      id: b.id,
+      kind: 'node',
+      score: b.evidence + (active ? 0.5 : 0),
+      alert: active || b.evidence >= cfg.nodeAlert,
+      reason: `${b.state}: ${b.stateReason}`,
+    });
+  }
+  return { findings, scores, balances, anomalies, suspects, windowFrom, store };
+}
+
+/**
+ * A meter at zero with no relay information may be stopped (its use still flows through the
+ * parent) or simply unsupplied or vacant (the parent sees nothing either). Where the parent's
+ * balance is computable over the run, a stop must show there as unexplained loss.
+ */
+function confirmStopped(store: SlotStore, anomalies: MeterAnomaly[], balances: NodeBalance[]): void {
+  const byNode = new Map(balances.map((b) => [b.node, b]));
+  for (const a of anomalies) {
+    if (a.stopped.length === 0) continue;
+    const b = byNode.get(store.topology.parent[a.meter]!);
+    if (!b) continue;
+    a.stopped = a.stopped.filter((run) => {
+      const len = run.end - run.first;
+      const meanRes = (from: number, to: number) => {
+        let sum = 0;
+        let n = 0;
+        for (let k = Math.max(0, from); k < to; k++) {
+          const r = b.residual[k]!;
+          if (r === r) {
+            sum += r;
+            n++;
+          }
+        }
+        return { mean: n > 0 ? sum / n : Number.NaN, n };
+      };
+      let exp = 0;
+      for (let k = run.first; k < run.end; k++) {
+        const j = k - a.expectedFrom;
+        const e = j >= 0 && j < a.expected.length ? a.expected[j]! : Number.NaN;
+        if (e === e) exp += e;
+      }
+      const during = meanRes(run.first, run.end);
+      if (during.n < len / 2) return true;
+      // Against the residual just before the run (another theft under the same node may be there).
+      const before = meanRes(run.first - len, run.first);
+      const ref = before.n > 0 ? Math.max(0, before.mean) : 0;
+      return (during.mean - ref) * len > 0.3 * exp;
+    });
+  }
+}
+
+function onsetIn(b: NodeBalance, windowFrom: number): number | undefined {
+  const e = b.episodes.find((x) => x.end > windowFrom);
+  return e?.first;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch mode over a DetectionInput
+
+/** The sampling step of the registers: the most common spacing between consecutive samples. */
+export function inferStep(meters: Iterable<MeterData>): number {
+  const counts = new Map<number, number>();
+  let seen = 0;
+  for (const m of meters) {
+    const r = m.register;
+    for (let i = 1; i < Math.min(r.length, 200); i++) {
+      const d = r[i]!.ts - r[i - 1]!.ts;
+      if (d > 0) counts.set(d, (counts.get(d) ?? 0) + 1);
+    }
+    if (++seen >= 100) break;
+  }
+  let best = 900_000;
+  let n = 0;
+  for (const [d, c] of counts) {
+    if (c > n) {
+      best = d;
+      n = c;
+    }
+  }
+  return best;
+}
+
+/**
+ * Runs every detector over one input: balance, suspects and anomalies, plus `detectors` (e.g. the
+ * illegal-load and heating detectors). Returns every finding and a score for every meter and node.
+ */
+export function detect(
+  input: DetectionInput,
+  config: DetectionConfig = {},
+  detectors: readonly Detector[] = [],
+): DetectionResult {
+  const base = detectInput(input, config);
+  const result: DetectionResult = { findings: [...base.findings], scores: [...base.scores] };
+  for (const d of detectors) {
+    const r = d.run(input);
+    result.findings.push(...r.findings);
+    for (const s of r.scores ?? []) mergeScore(result.scores, s, d.name);
+  }
+  return result;
+}
+
+function mergeScore(scores: Score[], s: Score, source: string): void {
+  const i = scores.findIndex((x) => x.id === s.id && x.kind === s.kind);
+  if (i < 0) return void scores.push(s);
+  const cur = scores[i]!;
+  scores[i] = {
+    id: s.id,
+    kind: s.kind,
+    score: Math.max(cur.score, s.score),
+    alert: cur.alert || s.alert,
+    reason: s.score > cur.score ? `${source}: ${s.reason}` : cur.reason,
+  };
+}
+
+/** The engine's own detectors over an input, with the full engine result (balances, anomalies). */
+export function detectInput(input: DetectionInput, config: DetectionConfig = {}): EngineResult {
+  const list = [...input.meters.values()];
+  const specs: MeterSpec[] = list.map((m) => ({
+    id: m.meter,
+    kind: m.kind,
+    ...(m.parent === undefined ? {} : { parent: m.parent }),
+  }));
+  const step = inferStep(list);
+  const t0 = Math.ceil(input.from / step) * step;
+  const instants = Math.max(0, Math.floor((input.to - t0) / step) + 1);
+  const slotMs = 3_600_000 % step === 0 ? 3_600_000 : step;
+  const detector = createDetector(
+    specs,
+    {
+      step,
+      timezone: input.timezone,
+      start: input.from,
+      capacitySlots: Math.ceil((instants * step) / slotMs) + 2,
+    },
+    config,
+  );
+  const n = list.length;
+  const regs = new Float64Array(n);
+  const errors = new Uint8Array(n);
+  const relay = new Uint8Array(n);
+  const cursors = list.map((m) => ({
+    reg: 0,
+    err: 0,
+    relay: 0,
+    relaySeries: m.series.relay_closed ?? m.series.breaker_closed ?? [],
+    errs: m.errors ? [...m.errors].sort((a, b) => a - b) : [],
+  }));
+  const half = step / 2;
+  for (let j = 0; j < instants; j++) {
+    const t = t0 + j * step;
+    for (let i = 0; i < n; i++) {
+      const m = list[i]!;
+      const c = cursors[i]!;
+      const r = m.register;
+      while (c.reg < r.length && r[c.reg]!.ts < t) c.reg++;
+      const after = r[c.reg];
+      const before = r[c.reg - 1];
+      if (after && after.ts === t) regs[i] = after.value;
+      else if (after && before && after.ts - before.ts <= 2 * step)
+        regs[i] = before.value + ((after.value - before.value) * (t - before.ts)) / (after.ts - before.ts);
+      else regs[i] = Number.NaN;
+      while (c.err < c.errs.length && c.errs[c.err]! <= t - half) c.err++;
+      errors[i] = c.err < c.errs.length && c.errs[c.err]! <= t + half ? 1 : 0;
+      const rs = c.relaySeries;
+      while (c.relay + 1 < rs.length && rs[c.relay + 1]!.ts <= t) c.relay++;
+      const rv = rs[c.relay];
+      relay[i] = rv && rv.ts <= t && rv.ts > t - 2 * step && rv.value === 0 ? 1 : 0;
+    }
+    detector.push({ ts: t, registers: regs, errors, relayOpen: relay });
+  }
+  return detector.result({ scanAll: true });
+}

@@ -1,0 +1,580 @@
+import { z } from 'zod';
+import { zoneOffset } from '../../metering/consumption/zone.ts';
+import type {
+  DetectionInput,
+  ScoringDetector,
+  Finding,
+  HeatingRegistration,
+  MeterData,
+  Sample,
+  Score,
+  WeatherSample,
+} from './types.ts';
+
+/**
+ * Heating used without paying for it (DOMAIN.md "Heating start/stop", REFERENCE.md):
+ *
+ * (a) A unit registered as stopped whose heat meter shows space heating: flow above the meter's
+ *     start flow with a supply−return ΔT beyond what hot water alone explains, sustained for hours;
+ *     or more heat in a local day than a domestic-hot-water allowance.
+ * (b) Electric heaters: a customer's daily kWh regressed on heating degree days
+ *     (kWh = a + b·HDD + c·weekend); a recent HDD slope that jumps against the meter's own earlier
+ *     slope (or, without history, its peers under the same parent meter) is flagged, with the fit
+ *     quality (CV(RMSE), ASHRAE Guideline 14 style) and the night base load as evidence.
+ */
+
+const H = 3_600_000;
+const DAY = 86_400_000;
+
+export const HeatingConfigSchema = z
+  .object({
+    stopped: z
+      .object({
+        minFlowM3h: z.number().nonnegative().default(0.05).describe("Flow above the meter's start flow"),
+        minDeltaK: z.number().nonnegative().default(5).describe('Supply − return ΔT of space heating'),
+        minDurationMs: z
+          .number()
+          .int()
+          .positive()
+          .default(2 * H)
+          .describe('Heating-like samples sustained this long'),
+        dhwAllowanceKwhPerDay: z
+          .number()
+          .nonnegative()
+          .default(10)
+          .describe('Heat a stopped unit may use in a local day for hot water'),
+      })
+      .strict()
+      .prefault({}),
+    degreeDay: z
+      .object({
+        enabled: z.boolean().default(true),
+        baseC: z.number().default(15.5).describe('Heating degree days below this daily mean'),
+        recentDays: z.number().int().min(5).default(14).describe('The recent period whose slope is judged'),
+        minBaselineDays: z.number().int().min(5).default(14).describe('Earlier days needed for a baseline'),
+        minSlopeKwhPerK: z.number().nonnegative().default(0.5).describe('Recent slope, kWh per degree day'),
+        minJumpKwhPerK: z
+          .number()
+          .nonnegative()
+          .default(0.5)
+          .describe('Rise of the slope over its reference'),
+        minRatio: z.number().min(1).default(2).describe('Recent slope over its reference'),
+        minT: z.number().nonnegative().default(2.5).describe('t statistic of the recent slope'),
+        minHddSpreadK: z
+          .number()
+          .nonnegative()
+          .default(1.5)
+          .describe('Standard deviation of HDD in the recent period'),
+        accountPattern: z.string().default('.').describe('Electricity meters whose account matches'),
+        nightHours: z
+          .tuple([z.number().int().min(0).max(23), z.number().int().min(1).max(24)])
+          .default([1, 5])
+          .describe('Local hours [from, to) of the night base load'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type HeatingConfig = z.infer<typeof HeatingConfigSchema>;
+export type HeatingConfigInput = z.input<typeof HeatingConfigSchema>;
+
+/** Local day and hour of instants in one zone; the zone's offset is looked up once per hour. */
+export function localCalendar(timezone: string): (ts: number) => { day: number; hour: number } {
+  const offsets = new Map<number, number>();
+  return (ts) => {
+    const bucket = Math.floor(ts / H);
+    let off = offsets.get(bucket);
+    if (off === undefined) {
+      off = zoneOffset(bucket * H, timezone);
+      offsets.set(bucket, off);
+    }
+    const local = ts + off;
+    return { day: Math.floor(local / DAY), hour: Math.floor((local % DAY) / H) };
+  };
+}
+
+const round = (x: number, digits = 3): number => Number(x.toFixed(digits));
+
+function medianStep(ts: readonly number[]): number {
+  const d: number[] = [];
+  for (let i = 1; i < ts.length; i++) d.push(ts[i]! - ts[i - 1]!);
+  if (d.length === 0) return 0;
+  d.sort((a, b) => a - b);
+  return d[d.length >> 1]!;
+}
+
+// ── (a) heat used while registered stopped ──
+
+interface HeatPoint {
+  ts: number;
+  flow: number;
+  deltaK: number;
+}
+
+function heatPoints(m: MeterData, from: number, to: number): HeatPoint[] {
+  const supply = new Map((m.series.supply_c ?? []).map((s) => [s.ts, s.value]));
+  const ret = new Map((m.series.return_c ?? []).map((s) => [s.ts, s.value]));
+  const out: HeatPoint[] = [];
+  for (const s of m.series.flow_m3h ?? []) {
+    if (s.ts < from || s.ts >= to) continue;
+    const sc = supply.get(s.ts);
+    const rc = ret.get(s.ts);
+    if (sc === undefined || rc === undefined) continue;
+    out.push({ ts: s.ts, flow: s.value, deltaK: sc - rc });
+  }
+  return out;
+}
+
+/** Energy per local day from a cumulative register, inside [from, to). Decreases are left out. */
+function dailyDeltas(
+  register: readonly Sample[],
+  from: number,
+  to: number,
+  calendar: (ts: number) => { day: number; hour: number },
+  maxGapMs: number,
+): Map<number, number> {
+  const out = new Map<number, number>();
+  for (let i = 1; i < register.length; i++) {
+    const a = register[i - 1]!;
+    const b = register[i]!;
+    if (a.ts < from || b.ts > to || b.ts - a.ts > maxGapMs) continue;
+    const delta = b.value - a.value;
+    if (delta < 0) continue;
+    const { day } = calendar(a.ts);
+    out.set(day, (out.get(day) ?? 0) + delta);
+  }
+  return out;
+}
+
+/** Merged stopped windows per heat meter, clipped to the input's range. */
+function stoppedWindows(
+  input: DetectionInput,
+): Map<string, { reg: HeatingRegistration; from: number; to: number }[]> {
+  const out = new Map<string, { reg: HeatingRegistration; from: number; to: number }[]>();
+  for (const reg of input.heating ?? []) {
+    if (reg.state !== 'stopped') continue;
+    const from = Math.max(reg.from, input.from);
+    const to = Math.min(reg.to ?? Infinity, input.to);
+    if (to <= from) continue;
+    const list = out.get(reg.meter) ?? [];
+    list.push({ reg, from, to });
+    out.set(reg.meter, list);
+  }
+  // A later "on" registration ends a stop where the desk recorded no end: the latest record wins.
+  for (const reg of input.heating ?? []) {
+    if (reg.state !== 'on') continue;
+    for (const w of out.get(reg.meter) ?? []) {
+      if (reg.from > w.reg.from && reg.from < w.to) w.to = Math.max(w.from, reg.from);
+    }
+  }
+  return out;
+}
+
+function stoppedFinding(
+  m: MeterData,
+  windows: { reg: HeatingRegistration; from: number; to: number }[],
+  c: HeatingConfig['stopped'],
+  timezone: string,
+): { finding?: Finding; score: Score } {
+  const calendar = localCalendar(timezone);
+  let best: HeatPoint[] = [];
+  let bestMs = 0;
+  let firstRun: number | undefined;
+  let maxDay = 0;
+  let maxDayAt: number | undefined;
+  let firstDay: number | undefined;
+  for (const w of windows) {
+    const pts = heatPoints(m, w.from, w.to);
+    const step = medianStep(pts.map((p) => p.ts));
+    let run: HeatPoint[] = [];
+    const close = () => {
+      if (run.length === 0) return;
+      const ms = run[run.length - 1]!.ts - run[0]!.ts + step;
+      if (ms >= c.minDurationMs && firstRun === undefined) firstRun = run[0]!.ts;
+      if (ms > bestMs) {
+        bestMs = ms;
+        best = run;
+      }
+      run = [];
+    };
+    for (const p of pts) {
+      if (p.flow >= c.minFlowM3h && p.deltaK >= c.minDeltaK) run.push(p);
+      else close();
+    }
+    close();
+    const registerStep = medianStep(m.register.map((s) => s.ts));
+    const days = dailyDeltas(m.register, w.from, w.to, calendar, Math.max(3 * registerStep, H));
+    for (const [day, kwh] of [...days].sort((a, b) => a[0] - b[0])) {
+      if (kwh > maxDay) {
+        maxDay = kwh;
+        maxDayAt = day;
+      }
+      if (kwh > c.dhwAllowanceKwhPerDay && firstDay === undefined) firstDay = day;
+    }
+  }
+  const sustained = bestMs >= c.minDurationMs;
+  const overAllowance = maxDay > c.dhwAllowanceKwhPerDay;
+  const score = round(
+    Math.max(bestMs / c.minDurationMs, c.dhwAllowanceKwhPerDay > 0 ? maxDay / c.dhwAllowanceKwhPerDay : 0),
+  );
+  const reg = windows[0]!.reg;
+  const hours = bestMs / H;
+  const meanFlow = best.length ? best.reduce((s, p) => s + p.flow, 0) / best.length : 0;
+  const meanDelta = best.length ? best.reduce((s, p) => s + p.deltaK, 0) / best.length : 0;
+  if (!sustained && !overAllowance) {
+    return {
+      score: {
+        id: m.meter,
+        kind: 'meter',
+        score,
+        alert: false,
+        reason: `registered stopped; longest heating-like run ${hours.toFixed(1)} h, most heat in a day ${maxDay.toFixed(1)} kWh (hot water at most)`,
+      },
+    };
+  }
+  const reasons: string[] = [];
+  if (sustained)
+    reasons.push(
+      `flow ${meanFlow.toFixed(2)} m³/h with ΔT ${meanDelta.toFixed(1)} K for ${hours.toFixed(1)} h`,
+    );
+  if (overAllowance)
+    reasons.push(`${maxDay.toFixed(1)} kWh of heat in a day (allowance ${c.dhwAllowanceKwhPerDay} kWh)`);
+  const reason = `heating used while registered stopped: ${reasons.join('; ')}`;
+  const dayStart = (day: number) => day * DAY - zoneOffset(day * DAY, timezone);
+  const since = Math.min(
+    firstRun ?? Infinity,
+    firstDay !== undefined ? Math.max(windows[0]!.from, dayStart(firstDay)) : Infinity,
+  );
+  const every = Math.max(1, Math.ceil(best.length / 200));
+  const sampled = best.filter((_, i) => i % every === 0);
+  const finding: Finding = {
+    type: 'unauthorized-heating',
+    key: `unauthorized-heating:${m.meter}`,
+    severity: sustained && overAllowance ? 'high' : 'medium',
+    meter: m.meter,
+    score,
+    since,
+    reason,
+    evidence: {
+      from: best[0]?.ts ?? windows[0]!.from,
+      to: best[best.length - 1]?.ts ?? windows[windows.length - 1]!.to,
+      figures: {
+        longestRunHours: round(hours, 2),
+        meanFlowM3h: round(meanFlow),
+        meanDeltaK: round(meanDelta, 2),
+        maxDayKwh: round(maxDay, 2),
+        ...(maxDayAt !== undefined
+          ? { maxDayLocal: new Date(maxDayAt * DAY).toISOString().slice(0, 10) }
+          : {}),
+        dhwAllowanceKwh: c.dhwAllowanceKwhPerDay,
+        registeredStoppedFrom: new Date(reg.from).toISOString(),
+        ...(reg.workOrder ? { workOrder: reg.workOrder } : {}),
+        ...(reg.confirmedBy ? { confirmedBy: reg.confirmedBy.join('; ') } : {}),
+      },
+      series: [
+        { meter: m.meter, quantity: 'flow_m3h', points: sampled.map((p) => [p.ts, p.flow]) },
+        { meter: m.meter, quantity: 'delta_t_k', points: sampled.map((p) => [p.ts, round(p.deltaK, 2)]) },
+      ],
+    },
+  };
+  return { finding, score: { id: m.meter, kind: 'meter', score, alert: true, reason } };
+}
+
+// ── (b) electric heating by degree days ──
+
+export interface DegreeDayFit {
+  /** kWh per day at 0 HDD on a weekday. */
+  intercept: number;
+  /** kWh per heating degree day. */
+  slope: number;
+  /** Standard error of the slope. */
+  slopeSe: number;
+  /** CV(RMSE) of the fit, in percent. */
+  cvRmse: number;
+  days: number;
+  hddSpread: number;
+}
+
+/** Ordinary least squares of y on [1, x, w] (w dropped when constant); null if singular. */
+export function fitDegreeDays(
+  rows: readonly { hdd: number; weekend: boolean; kwh: number }[],
+): DegreeDayFit | null {
+  const n = rows.length;
+  if (n < 4) return null;
+  const useW = rows.some((r) => r.weekend) && rows.some((r) => !r.weekend);
+  const X = rows.map((r) => (useW ? [1, r.hdd, r.weekend ? 1 : 0] : [1, r.hdd]));
+  const k = X[0]!.length;
+  const A = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const b = new Array<number>(k).fill(0);
+  rows.forEach((r, i) => {
+    const x = X[i]!;
+    for (let p = 0; p < k; p++) {
+      b[p]! += x[p]! * r.kwh;
+      for (let q = 0; q < k; q++) A[p]![q]! += x[p]! * x[q]!;
+    }
+  });
+  const inv = invert(A);
+  if (!inv) return null;
+  const beta = inv.map((row) => row.reduce((s, v, q) => s + v * b[q]!, 0));
+  let sse = 0;
+  let mean = 0;
+  rows.forEach((r, i) => {
+    const fit = X[i]!.reduce((s, v, q) => s + v * beta[q]!, 0);
+    sse += (r.kwh - fit) ** 2;
+    mean += r.kwh / n;
+  });
+  const dof = Math.max(1, n - k);
+  const sigma2 = sse / dof;
+  const hddMean = rows.reduce((s, r) => s + r.hdd, 0) / n;
+  const hddSpread = Math.sqrt(rows.reduce((s, r) => s + (r.hdd - hddMean) ** 2, 0) / n);
+  return {
+    intercept: beta[0]!,
+    slope: beta[1]!,
+    slopeSe: Math.sqrt(Math.max(0, sigma2 * inv[1]![1]!)),
+    cvRmse: mean > 0 ? (100 * Math.sqrt(sse / dof)) / mean : Infinity,
+    days: n,
+    hddSpread,
+  };
+}
+
+function invert(m: number[][]): number[][] | null {
+  const n = m.length;
+  const a = m.map((row, i) => [...row, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
+  for (let col = 0; col < n; col++) {
+    let pivot = col;
+    for (let r = col + 1; r < n; r++) if (Math.abs(a[r]![col]!) > Math.abs(a[pivot]![col]!)) pivot = r;
+    if (Math.abs(a[pivot]![col]!) < 1e-9) return null;
+    [a[col], a[pivot]] = [a[pivot]!, a[col]!];
+    const p = a[col]![col]!;
+    for (let j = 0; j < 2 * n; j++) a[col]![j]! /= p;
+    for (let r = 0; r < n; r++) {
+      if (r === col) continue;
+      const f = a[r]![col]!;
+      for (let j = 0; j < 2 * n; j++) a[r]![j]! -= f * a[col]![j]!;
+    }
+  }
+  return a.map((row) => row.slice(n));
+}
+
+/** Daily mean outdoor temperature per local day with at least `minSamples` samples. */
+function dailyWeather(
+  weather: readonly WeatherSample[],
+  calendar: (ts: number) => { day: number; hour: number },
+): Map<number, number> {
+  const acc = new Map<number, { sum: number; n: number }>();
+  for (const w of weather) {
+    const { day } = calendar(w.ts);
+    const a = acc.get(day) ?? { sum: 0, n: 0 };
+    a.sum += w.outdoorC;
+    a.n++;
+    acc.set(day, a);
+  }
+  const out = new Map<number, number>();
+  for (const [day, a] of acc) if (a.n >= 4) out.set(day, a.sum / a.n);
+  return out;
+}
+
+interface MeterDays {
+  meter: MeterData;
+  rows: { day: number; hdd: number; weekend: boolean; kwh: number; nightKw: number }[];
+}
+
+function meterDays(
+  m: MeterData,
+  temps: Map<number, number>,
+  baseC: number,
+  nightHours: readonly [number, number],
+  calendar: (ts: number) => { day: number; hour: number },
+): MeterDays {
+  const reg = m.register;
+  const step = medianStep(reg.map((s) => s.ts));
+  const maxGap = Math.max(3 * step, H);
+  const days = new Map<number, { kwh: number; covered: number; night: number; nightMs: number }>();
+  for (let i = 1; i < reg.length; i++) {
+    const a = reg[i - 1]!;
+    const b = reg[i]!;
+    const delta = b.value - a.value;
+    if (b.ts - a.ts > maxGap || delta < 0) continue;
+    const { day, hour } = calendar(a.ts);
+    const d = days.get(day) ?? { kwh: 0, covered: 0, night: 0, nightMs: 0 };
+    d.kwh += delta;
+    d.covered += b.ts - a.ts;
+    if (hour >= nightHours[0] && hour < nightHours[1]) {
+      d.night += delta;
+      d.nightMs += b.ts - a.ts;
+    }
+    days.set(day, d);
+  }
+  const rows: MeterDays['rows'] = [];
+  for (const [day, d] of [...days].sort((x, y) => x[0] - y[0])) {
+    const t = temps.get(day);
+    if (t === undefined || d.covered < 0.9 * DAY) continue;
+    const weekday = (((day + 4) % 7) + 7) % 7;
+    rows.push({
+      day,
+      hdd: Math.max(0, baseC - t),
+      weekend: weekday === 0 || weekday === 6,
+      kwh: (d.kwh * DAY) / d.covered,
+      nightKw: d.nightMs > 0 ? d.night / (d.nightMs / H) : 0,
+    });
+  }
+  return { meter: m, rows };
+}
+
+function electricHeating(
+  input: DetectionInput,
+  c: HeatingConfig['degreeDay'],
+): { findings: Finding[]; scores: Score[] } {
+  const findings: Finding[] = [];
+  const scores: Score[] = [];
+  if (!c.enabled || !input.weather || input.weather.length === 0) return { findings, scores };
+  const calendar = localCalendar(input.timezone);
+  const temps = dailyWeather(input.weather, calendar);
+  const hasChild = new Set<string>();
+  for (const m of input.meters.values()) if (m.parent) hasChild.add(m.parent);
+  const pattern = new RegExp(c.accountPattern);
+  const candidates = [...input.meters.values()].filter(
+    (m) =>
+      m.kind === 'electricity' &&
+      !hasChild.has(m.meter) &&
+      m.account !== undefined &&
+      pattern.test(m.account),
+  );
+  const all = candidates.map((m) => meterDays(m, temps, c.baseC, c.nightHours, calendar));
+  const fits = new Map<
+    string,
+    { recent: DegreeDayFit | null; baseline: DegreeDayFit | null; md: MeterDays }
+  >();
+  for (const md of all) {
+    const recentRows = md.rows.slice(-c.recentDays);
+    const baseRows = md.rows.slice(0, Math.max(0, md.rows.length - c.recentDays));
+    fits.set(md.meter.meter, {
+      md,
+      recent: recentRows.length >= c.recentDays ? fitDegreeDays(recentRows) : null,
+      baseline: baseRows.length >= c.minBaselineDays ? fitDegreeDays(baseRows) : null,
+    });
+  }
+  const peerMedian = (m: MeterData): number | undefined => {
+    const slopes = [...fits.values()]
+      .filter((f) => f.md.meter.meter !== m.meter && f.md.meter.parent === m.parent && f.recent)
+      .map((f) => f.recent!.slope)
+      .sort((a, b) => a - b);
+    return slopes.length >= 3 ? slopes[slopes.length >> 1] : undefined;
+  };
+  for (const { md, recent, baseline } of fits.values()) {
+    const m = md.meter;
+    if (!recent) {
+      scores.push({
+        id: m.meter,
+        kind: 'meter',
+        score: 0,
+        alert: false,
+        reason: 'too few whole days for a degree-day fit',
+      });
+      continue;
+    }
+    const peers = peerMedian(m);
+    const ref = baseline ? baseline.slope : peers;
+    const refName = baseline ? 'its own earlier slope' : 'the median of its peers';
+    if (ref === undefined || recent.hddSpread < c.minHddSpreadK) {
+      scores.push({
+        id: m.meter,
+        kind: 'meter',
+        score: 0,
+        alert: false,
+        reason:
+          ref === undefined
+            ? 'no earlier slope and too few peers to compare the degree-day slope with'
+            : `recent weather too even to judge (HDD spread ${recent.hddSpread.toFixed(1)} K)`,
+      });
+      continue;
+    }
+    const jump = recent.slope - ref;
+    const t = recent.slopeSe > 0 ? recent.slope / recent.slopeSe : Infinity;
+    const ratio = recent.slope / Math.max(ref, 0.05);
+    const alert =
+      recent.slope >= c.minSlopeKwhPerK && jump >= c.minJumpKwhPerK && ratio >= c.minRatio && t >= c.minT;
+    const score = round(Math.max(0, jump) / Math.max(c.minJumpKwhPerK, 1e-9));
+    const recentRows = md.rows.slice(-c.recentDays);
+    const baseRows = md.rows.slice(0, md.rows.length - c.recentDays);
+    const nightFit = (rows: MeterDays['rows']) => fitDegreeDays(rows.map((r) => ({ ...r, kwh: r.nightKw })));
+    const reason = `degree-day slope ${recent.slope.toFixed(2)} kWh/K·day over the last ${recent.days} days vs ${ref.toFixed(2)} (${refName})`;
+    scores.push({
+      id: m.meter,
+      kind: 'meter',
+      score,
+      alert,
+      reason: alert ? `electric heating: ${reason}` : reason,
+    });
+    if (!alert) continue;
+    const dayStart = (day: number) => day * DAY - zoneOffset(day * DAY, input.timezone);
+    const nightRecent = nightFit(recentRows);
+    const nightBase = baseRows.length >= c.minBaselineDays ? nightFit(baseRows) : null;
+    findings.push({
+      type: 'illegal-load',
+      key: `electric-heating:${m.meter}`,
+      severity: ratio >= 4 ? 'high' : 'medium',
+      meter: m.meter,
+      score,
+      since: dayStart(recentRows[0]!.day),
+      reason: `electricity rises with cold weather beyond its history (electric heating?): ${reason}`,
+      evidence: {
+        from: dayStart(recentRows[0]!.day),
+        to: dayStart(recentRows[recentRows.length - 1]!.day + 1),
+        figures: {
+          recentSlopeKwhPerK: round(recent.slope),
+          recentSlopeT: round(t, 2),
+          referenceSlopeKwhPerK: round(ref),
+          reference: refName,
+          ...(baseline ? { baselineCvRmsePct: round(baseline.cvRmse, 1), baselineDays: baseline.days } : {}),
+          ...(peers !== undefined ? { peerSlopeKwhPerK: round(peers) } : {}),
+          recentCvRmsePct: round(recent.cvRmse, 1),
+          recentHddSpreadK: round(recent.hddSpread, 2),
+          ...(nightRecent ? { nightBaseSlopeKwPerK: round(nightRecent.slope, 4) } : {}),
+          ...(nightBase ? { nightBaseSlopeBeforeKwPerK: round(nightBase.slope, 4) } : {}),
+        },
+        series: [
+          {
+            meter: m.meter,
+            quantity: 'daily_kwh_vs_hdd',
+            points: md.rows.map((r) => [round(r.hdd, 2), round(r.kwh, 3)]),
+          },
+        ],
+      },
+    });
+  }
+  return { findings, scores };
+}
+
+export function heatingDetector(config: HeatingConfigInput = {}): ScoringDetector {
+  const c = HeatingConfigSchema.parse(config);
+  return {
+    name: 'heating',
+    run(input: DetectionInput) {
+      const findings: Finding[] = [];
+      const scores: Score[] = [];
+      const stopped = stoppedWindows(input);
+      for (const [meter, windows] of stopped) {
+        const m = input.meters.get(meter);
+        if (!m) continue;
+        const r = stoppedFinding(m, windows, c.stopped, input.timezone);
+        if (r.finding) findings.push(r.finding);
+        scores.push(r.score);
+      }
+      for (const reg of input.heating ?? []) {
+        if (reg.state === 'on' && !stopped.has(reg.meter) && input.meters.has(reg.meter)) {
+          stopped.set(reg.meter, []);
+          scores.push({
+            id: reg.meter,
+            kind: 'meter',
+            score: 0,
+            alert: false,
+            reason: 'heating registered on',
+          });
+        }
+      }
+      const electric = electricHeating(input, c.degreeDay);
+      return { findings: [...findings, ...electric.findings], scores: [...scores, ...electric.scores] };
+    },
+  };
+}

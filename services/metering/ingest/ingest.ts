@@ -1,0 +1,407 @@
+import mqtt from 'mqtt';
+import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { TOPIC_ROOT } from '../../../config/schemas/reading.ts';
+import type { ReadingWriter, StoredReading } from '../storage.ts';
+import type { DeadLetterStore } from './dead-letters.ts';
+import { validateMessage, type DeadLetterCode, type MeterRegistry } from './validate.ts';
+
+/**
+ * Ingest: subscribes to every reading topic at QoS 1 and writes the readings to a store in
+ * batches, acknowledging each MQTT message only after the write that holds its reading resolved.
+ *
+ * How the acknowledgement is deferred (checked against the mqtt.js 5.16 source,
+ * `build/lib/handlers/publish.js` and `client.js` `connect()`):
+ * - mqtt.js hands incoming packets to its handlers one at a time: the next packet is taken only
+ *   after the current one's `done`, and for a QoS 1 PUBLISH `done` runs after the PUBACK was
+ *   written. Its `customHandleAcks(topic, message, packet, cb)` option (MQTT 5 only) sends the
+ *   PUBACK when `cb(null, 0)` is called — so holding `cb` until a write resolves stalls the whole
+ *   connection (pings included) and allows one message per write: measured, about 100 messages/s
+ *   with a 10 ms store.
+ * - Calling `cb(error)` instead releases the packet pipeline at once *without* a PUBACK (mqtt.js
+ *   then emits the error on the client; ingest passes a sentinel that its error listener ignores).
+ *   Ingest does that for every QoS 1 message and later writes the PUBACK itself with mqtt.js's
+ *   internal `_sendPacket` — the same call mqtt.js's own path makes. This is the one mqtt.js
+ *   internal ingest uses; the tests (ack only after the write, redelivery after a failed write,
+ *   batching of many messages) fail if a new mqtt.js changes it.
+ *
+ * What bounds memory: the CONNECT carries MQTT 5 `receiveMaximum` = `maxUnacked`, and the broker
+ * must not send more unacknowledged QoS 1 messages than that (mosquitto 2.0 honours it in place of
+ * its `max_inflight_messages`). So ingest never holds more than `maxUnacked` messages, whatever the
+ * store does; while the store is down the backlog waits in the broker's queue for this session.
+ *
+ * Reconnects: a PUBACK is only ever sent on the connection its PUBLISH came in on. When that
+ * connection closes, unacknowledged messages are forgotten (those not yet written are dropped from
+ * the batch): the broker redelivers them on the next connection of this persistent session, and a
+ * late PUBACK could otherwise acknowledge whatever new message the broker gave that packet id. A
+ * write already under way completes, so a redelivered reading may be written twice — harmless,
+ * because the store is idempotent per (meter, seq).
+ *
+ * PUBACKs go out in the order the PUBLISHes arrived (MQTT 5 §4.6): a dead letter or a duplicate
+ * is acknowledged once every message before it is.
+ */
+
+export interface IngestOptions {
+  url: string;
+  /** Fixed per instance: the broker keeps this client's session (and queue) under it. */
+  clientId: string;
+  username?: string;
+  password?: string;
+  /** For mqtts://: the CA (PEM) that signed the broker's certificate. */
+  ca?: string | Buffer;
+  /** Shared-subscription group, so instances split the stream; null subscribes plainly (default 'ingest'). */
+  shareGroup?: string | null;
+  /** The campus registry: readings of other meters, or from another site or gateway, are rejected. */
+  meters: MeterRegistry;
+  writer: ReadingWriter;
+  deadLetters: DeadLetterStore;
+  /** Larger payloads are dead-lettered (default 16 KiB). */
+  maxPayloadBytes?: number;
+  /** Readings per write (default 500). */
+  batchSize?: number;
+  /** How long a reading may wait for others to share its write (default 20 ms). */
+  flushMs?: number;
+  /** Unacknowledged messages held at most: sent to the broker as MQTT 5 receiveMaximum (default 2 × batchSize). */
+  maxUnacked?: number;
+  /**
+   * 5 (default) for shared subscriptions and the receive maximum; 4 (MQTT 3.1.1) for brokers
+   * without MQTT 5, such as the embedded Aedes broker of the demo.
+   */
+  protocolVersion?: 4 | 5;
+  /** How long the broker keeps the session while ingest is away (default 7 days). */
+  sessionExpirySec?: number;
+  /** First delay before a failed write is retried, doubled per failure up to retryMaxMs (default 100). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  /** Stored (meter, seq) keys remembered to skip exact duplicates without a write (default 100,000; 0 = off). */
+  dedupeWindow?: number;
+  reconnectPeriodMs?: number;
+  /** How long `stop()` waits for the write in progress and the PUBACKs (default 5000 ms). */
+  stopTimeoutMs?: number;
+  logger: Logger;
+}
+
+export interface IngestStats {
+  /** Messages received, redeliveries included. */
+  received: number;
+  /** Readings in writes that resolved (a redelivered reading may be written, and counted, twice). */
+  stored: number;
+  deadLettered: number;
+  deadLetteredByCode: Partial<Record<DeadLetterCode, number>>;
+  /** Messages skipped because this instance had stored that (meter, seq) moments ago. */
+  duplicates: number;
+  /** Messages received and not yet acknowledged. */
+  inFlight: number;
+  /** PUBACKs sent. */
+  acked: number;
+  writeFailures: number;
+  lastWriteError: string | null;
+  connected: boolean;
+}
+
+export interface Ingest {
+  /** Resolves once the broker acknowledged the first subscription. */
+  readonly ready: Promise<void>;
+  stats(): IngestStats;
+  /**
+   * Stops taking messages, finishes the write in progress and acknowledges what it stored (bounded
+   * by stopTimeoutMs), then disconnects. The session stays: nothing published meanwhile is lost.
+   */
+  stop(): Promise<void>;
+}
+
+/** A received QoS 1 message awaiting its PUBACK. */
+interface Held {
+  stream: unknown;
+  messageId: number;
+  done: boolean;
+}
+
+interface Pending {
+  /** null for a QoS 0 message, which has nothing to acknowledge. */
+  held: Held | null;
+  reading: StoredReading;
+  key: string;
+}
+
+/** The mqtt.js internal that writes a packet on the current connection (see the note above). */
+interface PacketSender {
+  _sendPacket(packet: { cmd: 'puback'; messageId: number; reasonCode: number }): void;
+}
+
+const DEFERRED = new Error('ingest acknowledges this message after its write');
+const MAX_RECEIVE_MAXIMUM = 65_535;
+
+export function readingFilter(shareGroup: string | null): string {
+  const filter = `${TOPIC_ROOT}/+/+/+/reading`;
+  return shareGroup === null ? filter : `$share/${shareGroup}/${filter}`;
+}
+
+export function startIngest(options: IngestOptions): Ingest {
+  const log = options.logger.child({ component: 'ingest' });
+  const batchSize = Math.max(1, options.batchSize ?? 500);
+  const flushMs = Math.max(0, options.flushMs ?? 20);
+  const maxUnacked = Math.min(MAX_RECEIVE_MAXIMUM, Math.max(1, options.maxUnacked ?? 2 * batchSize));
+  const maxPayloadBytes = options.maxPayloadBytes ?? 16 * 1024;
+  const retryBaseMs = Math.max(1, options.retryBaseMs ?? 100);
+  const retryMaxMs = Math.max(retryBaseMs, options.retryMaxMs ?? 5000);
+  const dedupeWindow = Math.max(0, options.dedupeWindow ?? 100_000);
+  const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
+  const filter = readingFilter(options.shareGroup === undefined ? 'ingest' : options.shareGroup);
+
+  const stats = {
+    received: 0,
+    stored: 0,
+    deadLettered: 0,
+    duplicates: 0,
+    acked: 0,
+    writeFailures: 0,
+    lastWriteError: null as string | null,
+  };
+  const deadLetteredByCode: Partial<Record<DeadLetterCode, number>> = {};
+  const ackQueue = new Fifo<Held>();
+  let unwritten: Pending[] = [];
+  let writing: Pending[] | null = null;
+  let writeDone: Promise<void> = Promise.resolve();
+  let failures = 0;
+  let flushTimer: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let stopping = false;
+  const recentlyStored = new Set<string>();
+
+  const mqtt5 = (options.protocolVersion ?? 5) === 5;
+  const clientOptions: IClientOptions = {
+    clientId: options.clientId,
+    username: options.username,
+    password: options.password,
+    ...(options.ca ? { ca: options.ca } : {}),
+    protocolVersion: mqtt5 ? 5 : 4,
+    clean: false,
+    reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+    connectTimeout: 10_000,
+    // MQTT 3.1.1 has neither: its session lasts until cleaned, and the broker's own in-flight
+    // limit is what bounds the unacknowledged messages held here.
+    ...(mqtt5
+      ? {
+          properties: {
+            sessionExpiryInterval: options.sessionExpirySec ?? 7 * 24 * 3600,
+            receiveMaximum: maxUnacked,
+          },
+        }
+      : {}),
+    customHandleAcks: (topic, message, packet: IPublishPacket, cb) => {
+      // Never stored or acknowledged while stopping: the broker redelivers it to the next session.
+      if (!stopping)
+        receive(topic, message, { stream: client.stream, messageId: packet.messageId!, done: false });
+      cb(DEFERRED);
+    },
+  };
+  const client: MqttClient = mqtt.connect(options.url, clientOptions);
+  // mqtt.js 5 installs customHandleAcks only for MQTT 5 and otherwise acknowledges on receipt,
+  // which would ack a reading before it is stored. Its publish handler is the same for 3.1.1, so
+  // the hook is installed for both (a test fails if a later mqtt.js changes this).
+  client.options.customHandleAcks = clientOptions.customHandleAcks!;
+  const sender = client as unknown as PacketSender;
+
+  const ready = new Promise<void>((resolve, reject) => {
+    client.once('connect', () => {
+      client.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
+  });
+  // A caller that never awaits `ready` must not get an unhandled rejection from it.
+  ready.catch(() => undefined);
+
+  client.on('connect', (connack) => {
+    log.info({ url: options.url, filter, sessionPresent: connack.sessionPresent }, 'connected');
+    drainAcks();
+  });
+  client.on('close', () => {
+    // Unacknowledged messages of the closed connection are the broker's again: it redelivers them.
+    const dropped = ackQueue.size;
+    ackQueue.clear();
+    unwritten = unwritten.filter((p) => p.held === null);
+    if (dropped > 0) log.warn({ dropped }, 'disconnected; unacknowledged messages will be redelivered');
+  });
+  client.on('error', (err) => {
+    if (err !== DEFERRED) log.warn({ err: err.message }, 'mqtt client error');
+  });
+  // Only QoS 0 messages arrive here (QoS 1 ones go through customHandleAcks, which never lets
+  // mqtt.js emit them). Readings are QoS 1 by contract, but a QoS 0 one is stored all the same.
+  client.on('message', (topic, message, packet) => {
+    if (packet.qos === 0 && !stopping) receive(topic, message, null);
+  });
+
+  function receive(topic: string, payload: Buffer, held: Held | null): void {
+    stats.received += 1;
+    if (held) ackQueue.push(held);
+    const result = validateMessage(topic, payload, options.meters, maxPayloadBytes);
+    if (!result.ok) {
+      deadLetter(topic, payload, result.code, result.reason);
+      complete(held);
+      return;
+    }
+    const { reading } = result;
+    const key = `${reading.meter}\u0000${reading.seq}`;
+    if (recentlyStored.has(key)) {
+      stats.duplicates += 1;
+      complete(held);
+      return;
+    }
+    unwritten.push({ held, reading, key });
+    scheduleFlush();
+  }
+
+  function deadLetter(topic: string, payload: Buffer, code: DeadLetterCode, reason: string): void {
+    stats.deadLettered += 1;
+    const seen = deadLetteredByCode[code] ?? 0;
+    deadLetteredByCode[code] = seen + 1;
+    // The first of each kind is worth an operator's attention; a flood of them is not.
+    if (seen === 0) log.warn({ topic, code, reason }, 'dead-lettered a message');
+    else log.debug({ topic, code, reason }, 'dead-lettered a message');
+    try {
+      options.deadLetters.add(topic, payload, code, reason);
+    } catch (err) {
+      // The message can never become valid, so it is acknowledged all the same; only its record is lost.
+      log.error({ topic, code, err: (err as Error).message }, 'could not record a dead letter');
+    }
+  }
+
+  function complete(held: Held | null): void {
+    if (!held) return;
+    held.done = true;
+    drainAcks();
+  }
+
+  function drainAcks(): void {
+    for (let head = ackQueue.peek(); head?.done; head = ackQueue.peek()) {
+      if (head.stream === client.stream && !client.connected) return; // sent once CONNACK is in
+      ackQueue.shift();
+      if (head.stream !== client.stream) continue; // its connection is gone: it will be redelivered
+      sender._sendPacket({ cmd: 'puback', messageId: head.messageId, reasonCode: 0 });
+      stats.acked += 1;
+    }
+  }
+
+  function scheduleFlush(): void {
+    if (writing || retryTimer) return; // the end of the write or the retry flushes
+    if (unwritten.length >= batchSize) {
+      flush();
+    } else if (!flushTimer && unwritten.length > 0) {
+      flushTimer = setTimeout(flush, flushMs);
+    }
+  }
+
+  function flush(): void {
+    clearTimeout(flushTimer);
+    flushTimer = undefined;
+    retryTimer = undefined;
+    if (writing || unwritten.length === 0) return;
+    const batch = unwritten.length <= batchSize ? unwritten : unwritten.slice(0, batchSize);
+    unwritten = batch === unwritten ? [] : unwritten.slice(batchSize);
+    writing = batch;
+    let write: Promise<void>;
+    try {
+      write = options.writer.writeReadings(batch.map((p) => p.reading));
+    } catch (err) {
+      write = Promise.reject(err);
+    }
+    writeDone = write.then(
+      () => {
+        writing = null;
+        failures = 0;
+        stats.stored += batch.length;
+        for (const pending of batch) {
+          remember(pending.key);
+          if (pending.held) pending.held.done = true;
+        }
+        drainAcks();
+        scheduleFlush();
+      },
+      (err: unknown) => {
+        writing = null;
+        failures += 1;
+        stats.writeFailures += 1;
+        stats.lastWriteError = err instanceof Error ? err.message : String(err);
+        // Back to the front, except messages whose connection closed meanwhile (redelivered).
+        const keep = batch.filter((p) => p.held === null || p.held.stream === client.stream);
+        unwritten = keep.concat(unwritten);
+        const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 20));
+        log.warn(
+          { err: stats.lastWriteError, readings: batch.length, failures, retryInMs: delay },
+          'write failed; holding the messages unacknowledged and retrying',
+        );
+        if (!stopping) retryTimer = setTimeout(flush, delay * (0.8 + Math.random() * 0.4));
+      },
+    );
+  }
+
+  function remember(key: string): void {
+    if (dedupeWindow === 0) return;
+    recentlyStored.add(key);
+    if (recentlyStored.size > dedupeWindow) {
+      recentlyStored.delete(recentlyStored.values().next().value!);
+    }
+  }
+
+  return {
+    ready,
+    stats: () => ({
+      ...stats,
+      deadLetteredByCode: { ...deadLetteredByCode },
+      inFlight: ackQueue.size,
+      connected: client.connected,
+    }),
+    async stop() {
+      if (stopping) return;
+      stopping = true;
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
+      const deadline = Date.now() + stopTimeoutMs;
+      const failuresBefore = failures;
+      // Write what was received (in batches) while time allows, so that its PUBACKs can go out. If
+      // the store fails, the rest is left to the broker, which redelivers it to the next session.
+      while ((writing || unwritten.length > 0) && Date.now() < deadline && failures <= failuresBefore) {
+        if (!writing) flush();
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        });
+        await Promise.race([writeDone, timeout]);
+        clearTimeout(timer);
+      }
+      clearTimeout(flushTimer);
+      await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
+      log.info({ ...stats }, 'stopped');
+    },
+  };
+}
+
+/** A FIFO queue with O(1) push and shift. */
+class Fifo<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+  push(item: T): void {
+    this.items.push(item);
+  }
+  peek(): T | undefined {
+    return this.items[this.head];
+  }
+  shift(): T | undefined {
+    const item = this.items[this.head];
+    if (item === undefined) return undefined;
+    this.head += 1;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+  clear(): void {
+    this.items = [];
+    this.head = 0;
+  }
+}

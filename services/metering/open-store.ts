@@ -1,0 +1,39 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { InfluxStore } from '../../adapters/influx/store.ts';
+import { SqliteStore } from '../../adapters/sqlite/store.ts';
+import type { LoadedCampus } from '../../config/campus.ts';
+import type { ReadingStore } from './storage.ts';
+
+/**
+ * The campus's reading store: InfluxDB when the campus file names one, else the embedded SQLite
+ * file under dataDir. Every service gets its store from here, behind the one interface.
+ */
+export async function openStore(campus: LoadedCampus, logger: Logger): Promise<ReadingStore> {
+  const { influx, sqlite } = campus.config.storage;
+  if (influx) {
+    const password = influx.passwordEnv ? process.env[influx.passwordEnv] : undefined;
+    if (influx.passwordEnv && password === undefined) {
+      throw new Error(
+        `storage.influx.passwordEnv names ${influx.passwordEnv}, which is not set in the environment`,
+      );
+    }
+    return InfluxStore.open({
+      url: withCredentials(influx.url, influx.username, password),
+      database: influx.database,
+      logger,
+    });
+  }
+  const path = resolve(campus.dataDir, sqlite.path);
+  mkdirSync(dirname(path), { recursive: true });
+  return SqliteStore.open({ path });
+}
+
+function withCredentials(url: string, username: string | undefined, password: string | undefined): string {
+  if (!username) return url;
+  const u = new URL(url);
+  u.username = username;
+  if (password !== undefined) u.password = password;
+  return u.toString();
+}

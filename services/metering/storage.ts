@@ -1,0 +1,117 @@
+import type { Quantity } from '../../config/schemas/quantities.ts';
+import type { Reading } from '../../config/schemas/reading.ts';
+
+/**
+ * The one storage interface every service uses. Two adapters implement it: InfluxDB 1.x
+ * (adapters/influx/, production) and SQLite (adapters/sqlite/, the zero-setup default); both
+ * pass the same contract suite (test/storage/contract.ts).
+ *
+ * Time is always UTC milliseconds. Raw readings are never overwritten or deleted by a write:
+ * writing a reading that is already stored (same meter and seq) changes nothing, which is what
+ * makes redelivery and gateway replay harmless.
+ */
+
+export type MeterKind = 'electricity' | 'water' | 'heat';
+
+/** A published reading plus where it came from (from its topic) and what kind of meter made it. */
+export interface StoredReading extends Reading {
+  site: string;
+  gateway: string;
+  kind: MeterKind;
+}
+
+export interface SeriesPoint {
+  meter: string;
+  ts: number;
+  value: number;
+}
+
+export interface SeriesQuery {
+  meters: readonly string[];
+  quantity: Quantity;
+  /** Inclusive. */
+  from: number;
+  /** Exclusive. */
+  to: number;
+}
+
+export interface ReadingWriter {
+  /**
+   * Stores the readings durably before resolving; idempotent per (meter, seq). Rejects if the
+   * store cannot take them (the caller keeps them and retries: ingest does not acknowledge the
+   * MQTT message until this resolves).
+   */
+  writeReadings(readings: readonly StoredReading[]): Promise<void>;
+}
+
+export interface ReadingStore extends ReadingWriter {
+  /** The newest reading of each meter (all meters when `meters` is omitted), good or error. */
+  latest(meters?: readonly string[]): Promise<StoredReading[]>;
+  /** Good values of one quantity for the meters in [from, to), ordered by meter then time. */
+  series(query: SeriesQuery): Promise<SeriesPoint[]>;
+  /**
+   * Every stored reading of one meter with ts in [from, to): good, uncertain and error, with all
+   * its fields (seq, quality, values, deviceTs, flags, error), ordered by ts then seq.
+   *
+   * Arrival order is not kept by either adapter (SQLite's table is WITHOUT ROWID, clustered by
+   * (meter, ts, seq); InfluxDB orders by time). `seq` is the gateway's order of the meter's polls
+   * and survives gateway restarts, so a consumer that needs arrival order, e.g. VEE's out-of-order
+   * rule, sorts by seq (as screenReadings does).
+   *
+   * `site`, `gateway` and `kind`: SQLite keeps them per meter, not per reading, and returns the
+   * meter's current ones; InfluxDB returns each reading's own (its tags). A meter that moved to
+   * another gateway may have one reading under both topics in InfluxDB: it is returned once.
+   */
+  readings(meter: string, from: number, to: number): Promise<StoredReading[]>;
+  close(): Promise<void>;
+}
+
+/** Consumption steps. Days and months follow the campus time zone. */
+export type Step = '15m' | '1h' | '1d' | '1mo';
+
+/** The cumulative quantities consumption can be computed from. */
+export type CumulativeQuantity = Extract<
+  Quantity,
+  'energy_import_kwh' | 'energy_export_kwh' | 'volume_m3' | 'heat_kwh'
+>;
+
+/**
+ * One physical meter's time under a meter id. A meter id's register history is split at every
+ * replacement: readings are attributed to the installation in force at their timestamp.
+ */
+export interface Installation {
+  meter: string;
+  /** The physical device (serial number); informational. */
+  serial: string;
+  installedAt: number;
+  /** Absent while installed. */
+  removedAt?: number;
+  /** Register values the installer read at installation and at removal, where known. */
+  startRegister?: number;
+  endRegister?: number;
+  /**
+   * The register wraps to zero after reaching this value (e.g. 999999.99 kWh for an 8-digit
+   * counter with two decimals). A decrease is a rollover only if the register's max is known.
+   */
+  rolloverAt?: number;
+}
+
+export interface IntervalQuery {
+  meters: readonly string[];
+  quantity: CumulativeQuantity;
+  from: number;
+  to: number;
+  step: Step;
+  /** IANA zone for day and month boundaries, e.g. Asia/Shanghai. */
+  timezone: string;
+  installations?: readonly Installation[];
+}
+
+export interface IntervalConsumption {
+  meter: string;
+  start: number;
+  end: number;
+  /** Consumption in the quantity's unit; null when it cannot be computed (a gap, never a zero). */
+  value: number | null;
+  status: 'ok' | 'gap' | 'rollover' | 'replacement' | 'decrease';
+}

@@ -1,0 +1,40 @@
+import { fail, type ErrorCatalogue } from '../../platform/errors.ts';
+
+/** Every code services/metering/vee refuses a request with. */
+export const VEE_ERRORS = {
+  VEE_UNKNOWN_METER: {
+    status: 404,
+    description:
+      'The meter has no readings and no kind was configured for it, so VEE cannot tell which rules apply.',
+  },
+  VEE_INVALID_QUERY: {
+    status: 400,
+    description:
+      'The window is empty or not finite, or the quantity is not the register of the meter’s kind.',
+  },
+  VEE_INVALID_EDIT: {
+    status: 400,
+    description:
+      'An edit without a known reason code, without a note, or with a value that is not a finite number ≥ 0.',
+  },
+  VEE_INTERVAL_NOT_FOUND: {
+    status: 404,
+    description:
+      'No validated version of this interval exists yet; VEE validates an interval when it is first asked for.',
+  },
+  VEE_VERSION_CONFLICT: {
+    status: 409,
+    description: 'The interval got a newer version since the one the editor saw; reload and edit again.',
+  },
+  VEE_STALE_PIN: {
+    status: 409,
+    description:
+      'A bill run asked to pin an interval version that does not exist, or a daily interval whose 15-min versions changed since it was read.',
+  },
+} as const satisfies ErrorCatalogue;
+
+export type VeeErrorCode = keyof typeof VEE_ERRORS;
+
+export function veeFail(code: VeeErrorCode, message: string): never {
+  fail(VEE_ERRORS, code, message);
+}

@@ -1,0 +1,410 @@
+import type { Reading } from '../../../config/schemas/reading.ts';
+import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import type { Actor } from '../../platform/auth/roles.ts';
+import { floorToStep, stepBoundaries } from '../consumption/zone.ts';
+import { ROLLOVER_PLAUSIBLE_FRACTION } from '../consumption/consumption.ts';
+import type { CumulativeQuantity, Installation, MeterKind, ReadingStore } from '../storage.ts';
+import { thresholdsFor, type VeeConfig } from './config.ts';
+import { editInterval, type EditInput, type EditResult } from './edit.ts';
+import { veeFail } from './errors.ts';
+import { estimateRuns } from './estimate.ts';
+import { dayFlags, lastAtOrBefore, type RawReading, screenReadings, validateIntervals } from './rules.ts';
+import type { ValidatedInterval, ValidatedSource, VeeFlag } from './types.ts';
+import { VeeStore, type VersionContent } from './vee-store.ts';
+
+/**
+ * The VEE service billing reads from (ValidatedSource). Asked for [from, to), it validates and
+ * estimates the meter's 15-min intervals on demand from the raw readings, records the results as
+ * versions (a new version only where something changed, so asking twice adds nothing) and answers
+ * with the current versions. Daily intervals are the sum of the day's current 15-min versions,
+ * with the day's own checks (completeness, Σ intervals vs the register difference).
+ *
+ * Only intervals that have ended (end ≤ now) are validated and returned.
+ */
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const STEP = 15 * MINUTE;
+
+/** The register each kind is billed by (and the one VEE validates). */
+export const REGISTER_OF_KIND: Record<MeterKind, readonly CumulativeQuantity[]> = {
+  electricity: ['energy_import_kwh', 'energy_export_kwh'],
+  water: ['volume_m3'],
+  heat: ['heat_kwh'],
+};
+
+/**
+ * Raw readings with everything a reading carries (seq, deviceTs, flags, quality). The
+ * ReadingStore interface only offers good values by time; without this source the timestamp rules
+ * see only what series() returns (no seq order, no device clock).
+ */
+export interface RawReadingSource {
+  /** Every reading of the meter with ts in [from, to), any quality. */
+  readings(meter: string, from: number, to: number): Promise<readonly Reading[]>;
+}
+
+export interface VeeDeps {
+  store: ReadingStore;
+  raw?: RawReadingSource;
+  db: BackofficeDb;
+  audit: AuditLog;
+  config: VeeConfig;
+  /** IANA zone for local 15-min and day boundaries and like-days. */
+  timezone: string;
+  /** The meter's kind; by default the kind its latest reading came with. */
+  kindOf?: (meter: string) => MeterKind | undefined | Promise<MeterKind | undefined>;
+  /** The meter's installations (replacements, register maximum); none means one open-ended installation. */
+  installations?: (meter: string) => readonly Installation[] | Promise<readonly Installation[]>;
+  clock?: Clock;
+}
+
+export interface IntervalsQuery {
+  meter: string;
+  quantity: CumulativeQuantity;
+  from: number;
+  to: number;
+  step: '15m' | '1d';
+}
+
+interface Computed {
+  results: VersionContent[];
+  trusted: { ts: number; value: number }[];
+  installations: readonly Installation[];
+  kind: MeterKind;
+}
+
+function worstSource(parts: readonly ValidatedInterval[]): ValidatedInterval['source'] {
+  if (parts.some((p) => p.source === 'edited')) return 'edited';
+  if (parts.some((p) => p.source === 'estimated')) return 'estimated';
+  return 'actual';
+}
+
+/** A day's 15-min flags, one per rule and severity: how many intervals, and the first reason. */
+function summariseFlags(parts: readonly ValidatedInterval[]): VeeFlag[] {
+  const groups = new Map<string, { flag: VeeFlag; n: number }>();
+  for (const p of parts) {
+    const seen = new Set<string>();
+    for (const f of p.flags) {
+      const k = `${f.rule}/${f.severity}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const g = groups.get(k);
+      if (g) g.n++;
+      else groups.set(k, { flag: f, n: 1 });
+    }
+  }
+  return [...groups.values()].map(({ flag, n }) => ({
+    rule: flag.rule,
+    severity: flag.severity,
+    reason: `${n} of ${parts.length} intervals, first: ${flag.reason}`,
+  }));
+}
+
+export class Vee implements ValidatedSource {
+  readonly versions: VeeStore;
+  private readonly clock: Clock;
+
+  constructor(private readonly deps: VeeDeps) {
+    this.versions = new VeeStore(deps.db);
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  private async kindOf(meter: string): Promise<MeterKind> {
+    const kind = (await this.deps.kindOf?.(meter)) ?? (await this.deps.store.latest([meter]))[0]?.kind;
+    if (!kind) veeFail('VEE_UNKNOWN_METER', `meter ${meter}: no readings and no configured kind`);
+    return kind;
+  }
+
+  private async rawReadings(
+    meter: string,
+    quantity: CumulativeQuantity,
+    from: number,
+    to: number,
+  ): Promise<RawReading[]> {
+    if (this.deps.raw) {
+      // Readings stamped in the future are fetched too, so the future-timestamp rule can see them.
+      const rs = await this.deps.raw.readings(meter, from, Math.max(to, this.clock() + 366 * DAY));
+      return rs.map((r) => ({
+        ts: r.ts,
+        seq: r.seq,
+        quality: r.quality,
+        ...(r.values[quantity] !== undefined ? { value: r.values[quantity] } : {}),
+        ...(r.deviceTs !== undefined ? { deviceTs: r.deviceTs } : {}),
+        ...(r.flags ? { flags: r.flags } : {}),
+      }));
+    }
+    const points = await this.deps.store.series({ meters: [meter], quantity, from, to });
+    return points.map((p, i) => ({ ts: p.ts, seq: i, quality: 'good' as const, value: p.value }));
+  }
+
+  /** Validates and estimates the 15-min intervals of [from, to) that have ended; nothing is stored. */
+  private async compute(
+    meter: string,
+    quantity: CumulativeQuantity,
+    from: number,
+    to: number,
+  ): Promise<Computed> {
+    const { config, timezone } = this.deps;
+    const kind = await this.kindOf(meter);
+    if (!REGISTER_OF_KIND[kind].includes(quantity)) {
+      veeFail('VEE_INVALID_QUERY', `meter ${meter} is a ${kind} meter; ${quantity} is not its register`);
+    }
+    const th = thresholdsFor(config, meter, kind);
+    const est = config.estimation;
+    const now = this.clock();
+    const installations = (await this.deps.installations?.(meter)) ?? [];
+    const lastEnded = floorToStep(now, '15m', timezone);
+    const first = floorToStep(from, '15m', timezone);
+    const calcFrom = first - est.searchMarginMs;
+    const calcTo = Math.min(to + est.searchMarginMs, lastEnded);
+    const histFrom = calcFrom - Math.max(th.historyDays, 7 * est.likeDayWeeks + 1) * DAY;
+    if (!(calcTo > first)) return { results: [], trusted: [], installations, kind };
+
+    const fetchFrom = histFrom - HOUR;
+    const fetchTo = calcTo + HOUR + 1;
+    const raw = await this.rawReadings(meter, quantity, fetchFrom, fetchTo);
+    const screened = screenReadings(raw, th, now);
+    const relay =
+      kind === 'electricity'
+        ? await this.deps.store.series({
+            meters: [meter],
+            quantity: 'relay_closed',
+            from: fetchFrom - 31 * DAY,
+            to: fetchTo,
+          })
+        : [];
+    const exportRegister =
+      kind === 'electricity' && quantity === 'energy_import_kwh' && !th.bidirectional
+        ? await this.deps.store.series({
+            meters: [meter],
+            quantity: 'energy_export_kwh',
+            from: fetchFrom,
+            to: fetchTo,
+          })
+        : [];
+    const data = {
+      meter,
+      kind,
+      quantity,
+      timezone,
+      th,
+      trusted: screened.trusted,
+      findings: screened.findings,
+      installations,
+      relay: relay.map((p) => ({ ts: p.ts, value: p.value })),
+      exportRegister: exportRegister.map((p) => ({ ts: p.ts, value: p.value })),
+    };
+    const { intervals, history } = validateIntervals(data, histFrom, calcTo);
+    const wantedTo = Math.min(to, lastEnded);
+    estimateRuns(
+      { meter, kind, timezone, th, est, trusted: screened.trusted, installations, history },
+      intervals,
+      first,
+      wantedTo,
+    );
+    const results: VersionContent[] = intervals
+      .filter((c) => c.start >= first && c.start < wantedTo && c.end <= lastEnded)
+      .map((c) => ({
+        start: c.start,
+        end: c.end,
+        value: c.value,
+        source: c.source,
+        ...(c.method !== undefined ? { method: c.method } : {}),
+        ...(c.note !== undefined ? { note: c.note } : {}),
+        flags: c.flags,
+      }));
+    return { results, trusted: screened.trusted, installations, kind };
+  }
+
+  /** Validates, estimates and records [from, to); returns the computation for the daily checks. */
+  private async refresh(
+    meter: string,
+    quantity: CumulativeQuantity,
+    from: number,
+    to: number,
+  ): Promise<Computed> {
+    const computed = await this.compute(meter, quantity, from, to);
+    this.versions.record(meter, quantity, computed.results, this.clock());
+    return computed;
+  }
+
+  async intervals(q: IntervalsQuery): Promise<ValidatedInterval[]> {
+    if (!Number.isFinite(q.from) || !Number.isFinite(q.to) || !(q.to > q.from)) {
+      veeFail('VEE_INVALID_QUERY', `window [${q.from}, ${q.to}) is empty or not finite`);
+    }
+    const { timezone } = this.deps;
+    if (q.step === '15m') {
+      await this.refresh(q.meter, q.quantity, q.from, q.to);
+      const first = floorToStep(q.from, '15m', timezone);
+      return this.versions.current(q.meter, q.quantity, first, q.to);
+    }
+    const days = stepBoundaries(q.from, q.to, '1d', timezone);
+    if (days.length < 2) return [];
+    const computed = await this.refresh(q.meter, q.quantity, days[0]!, days[days.length - 1]!);
+    const th = thresholdsFor(this.deps.config, q.meter, computed.kind);
+    const now = this.clock();
+    const out: ValidatedInterval[] = [];
+    for (let i = 1; i < days.length; i++) {
+      const start = days[i - 1]!;
+      const end = days[i]!;
+      if (end > now) break;
+      const parts = this.versions.current(q.meter, q.quantity, start, end);
+      const expected = stepBoundaries(start, end - 1, '15m', timezone).length - 1;
+      const complete = parts.length === expected && parts.every((p) => p.value !== null);
+      const sum = complete ? parts.reduce((a, p) => a + p.value!, 0) : null;
+      const methods = [...new Set(parts.map((p) => p.method).filter((m): m is string => m !== undefined))];
+      const editors = [...new Set(parts.map((p) => p.editedBy).filter((m): m is string => m !== undefined))];
+      const billed = [...new Set(parts.map((p) => p.billedIn))];
+      out.push({
+        meter: q.meter,
+        quantity: q.quantity,
+        start,
+        end,
+        value: sum === null ? null : Math.round(sum * 1e6) / 1e6,
+        source: worstSource(parts),
+        ...(methods.length ? { method: methods.sort().join('+') } : {}),
+        flags: [
+          ...summariseFlags(parts),
+          ...dayFlags({
+            meter: q.meter,
+            quantity: q.quantity,
+            timezone,
+            th,
+            trusted: computed.trusted,
+            installations: computed.installations,
+            start,
+            end,
+            sum,
+          }),
+        ],
+        version: Math.max(0, ...parts.map((p) => p.version)),
+        ...(billed.length === 1 && billed[0] !== undefined ? { billedIn: billed[0] } : {}),
+        ...(editors.length ? { editedBy: editors.join(',') } : {}),
+      });
+    }
+    return out;
+  }
+
+  /**
+   * The register at `ts`: interpolated between trusted readings at most 1 h apart around it (not
+   * estimated); otherwise the last trusted reading before it plus the current validated 15-min
+   * values since (estimated). Null when there is no reading before `ts` in the past 31 days.
+   */
+  async registerAt(
+    meter: string,
+    quantity: CumulativeQuantity,
+    ts: number,
+  ): Promise<{ value: number; estimated: boolean } | null> {
+    const kind = await this.kindOf(meter);
+    const th = thresholdsFor(this.deps.config, meter, kind);
+    const installations = (await this.deps.installations?.(meter)) ?? [];
+    const raw = await this.rawReadings(meter, quantity, ts - 31 * DAY, ts + HOUR + 1);
+    const trusted = screenReadings(raw, th, this.clock()).trusted;
+    const inst = installations.find(
+      (i) => i.meter === meter && i.installedAt <= ts && ts < (i.removedAt ?? Infinity),
+    );
+    const own = trusted.filter(
+      (p) => !inst || (p.ts >= inst.installedAt && p.ts < (inst.removedAt ?? Infinity)),
+    );
+    const before = lastAtOrBefore(own, ts);
+    if (!before) return null;
+    if (before.ts === ts) return { value: before.value, estimated: false };
+    const after = own.find((p) => p.ts > ts);
+    const wrap = (v: number) =>
+      inst?.rolloverAt !== undefined && v >= inst.rolloverAt ? v - inst.rolloverAt : v;
+    if (after && after.ts - before.ts <= HOUR) {
+      let next = after.value;
+      if (next < before.value && inst?.rolloverAt !== undefined) {
+        const through = next + inst.rolloverAt - before.value;
+        if (through >= 0 && through <= ROLLOVER_PLAUSIBLE_FRACTION * inst.rolloverAt) next += inst.rolloverAt;
+      }
+      if (next >= before.value) {
+        return {
+          value: wrap(before.value + ((next - before.value) * (ts - before.ts)) / (after.ts - before.ts)),
+          estimated: false,
+        };
+      }
+    }
+    // From the last reading on, add the validated intervals (prorated at both ends).
+    const parts = await this.intervals({ meter, quantity, from: before.ts, to: ts, step: '15m' });
+    let value = before.value;
+    for (const p of parts) {
+      const ms = Math.max(0, Math.min(p.end, ts) - Math.max(p.start, before.ts));
+      if (ms === 0) continue;
+      if (p.value === null) return null;
+      value += (p.value * ms) / (p.end - p.start);
+    }
+    const covered = parts.length > 0 && parts[parts.length - 1]!.end >= ts && parts[0]!.start <= before.ts;
+    return covered ? { value: wrap(value), estimated: true } : null;
+  }
+
+  /**
+   * Pins the versions a bill run used: a 15-min interval pins its version; a daily interval pins
+   * the day's current 15-min versions, refused (VEE_STALE_PIN) if they changed since it was read.
+   */
+  async pin(billRun: string, intervals: readonly ValidatedInterval[]): Promise<void> {
+    const at = this.clock();
+    this.deps.db.transaction(() => {
+      let pinned = 0;
+      for (const i of intervals) {
+        const key = { meter: i.meter, quantity: i.quantity, start: i.start };
+        if (i.end - i.start === STEP) {
+          if (!this.versions.exists(key, i.version)) {
+            veeFail(
+              'VEE_STALE_PIN',
+              `${i.meter} ${new Date(i.start).toISOString()} has no version ${i.version}`,
+            );
+          }
+          this.versions.pin(key, i.version, billRun, at);
+          pinned++;
+          continue;
+        }
+        const parts = this.versions.current(i.meter, i.quantity, i.start, i.end);
+        const sum = parts.every((p) => p.value !== null) ? parts.reduce((a, p) => a + p.value!, 0) : null;
+        const same =
+          Math.max(0, ...parts.map((p) => p.version)) === i.version &&
+          (sum === null ? i.value === null : i.value !== null && Math.abs(sum - i.value) < 1e-6);
+        if (!same) {
+          veeFail(
+            'VEE_STALE_PIN',
+            `${i.meter} day ${new Date(i.start).toISOString()} changed since it was read`,
+          );
+        }
+        for (const p of parts) this.versions.pin({ ...key, start: p.start }, p.version, billRun, at);
+        pinned += parts.length;
+      }
+      this.deps.audit.append({
+        actor: 'system:vee',
+        action: 'vee.pin',
+        subject: `bill-run:${billRun}`,
+        after: { intervals: pinned, meters: [...new Set(intervals.map((i) => i.meter))].sort() },
+      });
+    })();
+  }
+
+  /** Versions that arrived after billing (late reads, re-estimates, edits), waiting for a bill run. */
+  pendingCorrections(
+    meter: string,
+    quantity: CumulativeQuantity,
+    from: number,
+    to: number,
+  ): ValidatedInterval[] {
+    return this.versions.pending(meter, quantity, from, to);
+  }
+
+  /** Every version of one 15-min interval, oldest first. */
+  history(meter: string, quantity: CumulativeQuantity, start: number): ValidatedInterval[] {
+    return this.versions.versions({ meter, quantity, start });
+  }
+
+  /** A supervisor's correction of one 15-min interval (see edit.ts). */
+  edit(actor: Actor, input: EditInput): EditResult {
+    return editInterval(
+      { db: this.deps.db, store: this.versions, audit: this.deps.audit, clock: this.clock },
+      actor,
+      input,
+    );
+  }
+}

@@ -1,0 +1,40 @@
+import { fail, type ErrorCatalogue } from '../../platform/errors.ts';
+
+/**
+ * Why post-paid billing (bill runs, the utility invoice check, the quarterly disclosure) refuses a
+ * request. Who may do it at all (FORBIDDEN) is services/platform/auth's catalogue; tariff problems are
+ * TARIFF_ERRORS in tariffs.ts.
+ */
+export const BILLING_ERRORS = {
+  INVALID_ACCOUNTS: {
+    status: 422,
+    description:
+      'The billing accounts file does not pass its schema or is inconsistent (a meter in two accounts)',
+  },
+  INVALID_PERIOD: {
+    status: 400,
+    description:
+      'The billing period is not a month like 2026-11, a quarter like 2026-Q4, or two dates in order',
+  },
+  BILL_RUN_NOT_FOUND: { status: 404, description: 'No bill run with this id' },
+  NO_ACCOUNTS: { status: 409, description: 'A bill run was asked for with no account to bill' },
+  INVALID_INVOICE: {
+    status: 400,
+    description:
+      'A utility invoice is missing a field, has a non-integer amount, or elements that do not add up',
+  },
+  UNKNOWN_SUPPLY_POINT: {
+    status: 404,
+    description: 'The invoice names a supply point that is not configured',
+  },
+  INVOICE_NOT_FOUND: { status: 404, description: 'No stored invoice check with this id' },
+  DUPLICATE_INVOICE: {
+    status: 409,
+    description: 'An invoice with this number was already entered for the supply point',
+  },
+} as const satisfies ErrorCatalogue;
+export type BillingErrorCode = keyof typeof BILLING_ERRORS;
+
+export function billingError(code: BillingErrorCode, message: string): never {
+  return fail(BILLING_ERRORS, code, message);
+}

@@ -1,0 +1,118 @@
+/**
+ * Roles and what each may do: the energy center's integrity rules as data. Checked on the server
+ * for every request (services/platform/http), never trusted from a client.
+ *
+ * Duties that must not meet in one person (DOMAIN.md): a meter reader never records payments; an
+ * administrator who manages users never approves operations (and has no role that could); and
+ * nobody approves their own request (checked per request, see `assertNotSelfApproval`).
+ */
+export const ROLES = ['operator', 'inspector', 'reader', 'clerk', 'supervisor', 'billing', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = {
+  /** Live readings, substations, gateway health. */
+  'readings.view': ['operator', 'inspector', 'supervisor', 'billing', 'clerk'],
+  /** Manual meter readings (always two readers). */
+  'readings.enter-manual': ['reader'],
+  /** Draw the two readers of a manual reading round (at random; the draw is recorded). */
+  'readings.assign': ['supervisor'],
+  /** Correct a reading: a new version with a reason code. */
+  'readings.edit': ['supervisor'],
+  'alerts.view': ['inspector', 'supervisor'],
+  'alerts.handle': ['inspector'],
+  'accounts.view': ['clerk', 'supervisor', 'billing', 'operator'],
+  'accounts.open': ['clerk'],
+  /** Confirm an account's tariff type; no sale before it. */
+  'accounts.verify-tariff': ['supervisor'],
+  'payments.record': ['clerk'],
+  'refunds.request': ['clerk'],
+  'refunds.approve': ['supervisor'],
+  'meter-reset.request': ['clerk'],
+  'meter-reset.approve': ['supervisor'],
+  /** Book a correction to a prepaid ledger, with a reason. */
+  'ledger.correct': ['supervisor'],
+  /** Debit metered consumption from prepaid accounts: the metering job's token, not a person. */
+  'consumption.debit': ['billing'],
+  'free-quota.credit': ['operator', 'clerk'],
+  'free-quota.confirm': ['supervisor'],
+  'relay.request': ['operator', 'clerk', 'supervisor', 'inspector'],
+  /** DOMAIN.md: a supervisor approves every customer cut-off and restore. */
+  'relay.approve': ['supervisor'],
+  /** Power-room line cut/restore records: an operator records, a second operator or a supervisor confirms. */
+  'lines.record': ['operator'],
+  'lines.confirm': ['operator', 'supervisor'],
+  /** Standing approvals for policy-raised cut-offs and restores. */
+  'relay.policy-approval': ['supervisor'],
+  'handover.report': ['clerk', 'operator', 'supervisor'],
+  'billing.export': ['billing', 'supervisor'],
+  'tariffs.edit': ['billing'],
+  'invoices.check': ['billing', 'supervisor'],
+  'audit.view': ['supervisor', 'inspector', 'admin', 'billing'],
+  'audit.verify': ['supervisor', 'inspector', 'admin', 'billing', 'operator', 'clerk'],
+  'users.manage': ['admin'],
+} as const satisfies Record<string, readonly Role[]>;
+export type Permission = keyof typeof PERMISSIONS;
+
+/** Pairs of roles one user may not hold together, with the reason shown when refused. */
+export const INCOMPATIBLE_ROLES: readonly [Role, Role, string][] = [
+  ['reader', 'clerk', 'a meter reader must not also record payments'],
+  ['admin', 'supervisor', 'an administrator who manages users must not approve operations'],
+  ['admin', 'operator', 'an administrator who manages users must not approve operations'],
+  ['admin', 'clerk', 'an administrator who manages users must not move money'],
+];
+
+/** Who is acting: a person logged in, or a machine with a scoped API token. */
+export interface Actor {
+  /** The user name, or `token:<name>` for an API token. */
+  id: string;
+  kind: 'user' | 'token';
+  roles: readonly Role[];
+  /** For tokens: the only permissions it has, whatever its roles say. */
+  scopes?: readonly Permission[];
+}
+
+export function can(actor: Actor, permission: Permission): boolean {
+  if (actor.scopes && !actor.scopes.includes(permission)) return false;
+  const allowed: readonly Role[] = PERMISSIONS[permission];
+  return actor.roles.some((r) => allowed.includes(r));
+}
+
+/** The problem with holding these roles together, or null. */
+export function incompatibleRoles(roles: readonly Role[]): string | null {
+  for (const [a, b, why] of INCOMPATIBLE_ROLES)
+    if (roles.includes(a) && roles.includes(b)) return `${a} + ${b}: ${why}`;
+  return null;
+}
+
+/**
+ * Permissions that approve or sign for someone else's request: the second person of a two-person
+ * rule. No administrator role has them (INCOMPATIBLE_ROLES and PERMISSIONS together), and an API
+ * token may never carry them.
+ */
+export const APPROVAL_PERMISSIONS = [
+  'refunds.approve',
+  'free-quota.confirm',
+  'relay.approve',
+  'relay.policy-approval',
+  'accounts.verify-tariff',
+  'meter-reset.approve',
+] as const satisfies readonly Permission[];
+
+/**
+ * Permissions only a person may use, never a machine's API token: approvals, editing readings and
+ * managing users (a token that could create users could grant itself anything).
+ */
+export const PERSON_ONLY_PERMISSIONS: readonly Permission[] = [
+  ...APPROVAL_PERMISSIONS,
+  'readings.edit',
+  'ledger.correct',
+  'users.manage',
+];
+
+export function isRole(value: string): value is Role {
+  return (ROLES as readonly string[]).includes(value);
+}
+
+export function isPermission(value: string): value is Permission {
+  return Object.hasOwn(PERMISSIONS, value);
+}
