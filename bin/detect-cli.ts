@@ -70,6 +70,13 @@ export interface DetectReport {
   findings: Finding[];
 }
 
+/** The balance finding whose suspects and unexplained energy the report shows for a node. */
+export function nodeBalanceFinding(result: DetectionResult, node: string): Finding | undefined {
+  return result.findings
+    .filter((f) => f.node === node && (f.suspects?.length || f.unexplained !== undefined))
+    .sort((a, b) => b.score - a.score)[0];
+}
+
 /** Every meter and every node (a meter with meters below it) of the campus, scored. */
 export function buildReport(
   campus: LoadedCampus,
@@ -94,9 +101,7 @@ export function buildReport(
     .filter((m) => parents.has(m.meter))
     .map((m) => {
       const s = scoreOf(m.meter, 'node');
-      const balance = result.findings
-        .filter((f) => f.node === m.meter && (f.suspects?.length || f.unexplained !== undefined))
-        .sort((a, b) => b.score - a.score)[0];
+      const balance = nodeBalanceFinding(result, m.meter);
       return {
         id: m.meter,
         kind: m.kind,
