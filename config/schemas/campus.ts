@@ -33,6 +33,16 @@ const Id = z
     'ids are 1–64 letters, digits, "_", "-" or "." (they become MQTT topic levels)',
   );
 
+/** A meter's own register maximum, where it differs from its profile's (a display re-set by the maker). */
+const RolloverAt = z
+  .number()
+  .positive()
+  .finite()
+  .optional()
+  .describe(
+    "Where this meter's cumulative registers wrap back to zero, in the quantity's unit (kWh, m³): the register reads 0 again at this value. Overrides the profile's rolloverAt",
+  );
+
 export const MeterSchema = z
   .object({
     id: Id.describe('Unique campus-wide'),
@@ -43,6 +53,7 @@ export const MeterSchema = z
     parent: Id.optional().describe('The meter upstream of this one in the metering tree'),
     account: z.string().min(1).optional().describe('The customer account billed for this meter'),
     name: z.string().optional(),
+    rolloverAt: RolloverAt,
     /** Only read by the simulator: what load this meter sees. */
     simulation: z
       .object({
@@ -148,6 +159,7 @@ export const OpcuaMeterSchema = z
     parent: Id.optional(),
     account: z.string().min(1).optional(),
     name: z.string().optional(),
+    rolloverAt: RolloverAt,
     nodes: z
       .partialRecord(QuantitySchema, OpcuaNodeSchema)
       .refine((n) => Object.keys(n).length > 0, 'map at least one quantity to a node'),

@@ -48,9 +48,22 @@ export const PointSchema = z
       .optional()
       .describe('Register holding a power-of-ten exponent applied to the value (M-Bus style)'),
     note: z.string().optional(),
+    rolloverAt: z
+      .union([z.number().positive().finite(), z.literal('register')])
+      .optional()
+      .describe(
+        "Where a cumulative register wraps back to zero, in the point's unit (raw × scale): a number (e.g. 100000 for a display of 99999.99 kWh), or 'register' for the full width of an integer register (2^32 × scale for u32). Absent: the register is taken never to wrap",
+      ),
   })
   .strict()
   .superRefine((p, ctx) => {
+    if (p.rolloverAt === 'register' && !/^u(16|32|64)$/.test(p.type)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rolloverAt'],
+        message: `rolloverAt 'register' needs an unsigned integer register (u16, u32, u64), not ${p.type}`,
+      });
+    }
     if (unitFactor(p.unit, p.quantity) === undefined) {
       ctx.addIssue({
         code: 'custom',
@@ -130,3 +143,18 @@ export const ProfileSchema = z
     });
   });
 export type Profile = z.infer<typeof ProfileSchema>;
+
+/** Bits of each unsigned integer register type: what 'register' wraps at (2^bits × scale). */
+const UNSIGNED_BITS: Partial<Record<RegisterType, number>> = { u16: 16, u32: 32, u64: 64 };
+
+/**
+ * The value in the quantity's canonical unit at which a point's register reads zero again, or
+ * undefined when it does not wrap (rolloverAt absent). `2^32 × 0.001 m³` for a u32 litre counter.
+ */
+export function pointRollover(p: Point): number | undefined {
+  if (p.rolloverAt === undefined) return undefined;
+  const inUnit = p.rolloverAt === 'register' ? 2 ** UNSIGNED_BITS[p.type]! * p.scale : p.rolloverAt;
+  const factor = unitFactor(p.unit, p.quantity);
+  // Rounded to 1e-6 of the unit (a litre is 0.001 m³): 2^32 × 0.001 is not exact in binary.
+  return factor === undefined ? undefined : Math.round(inUnit * factor * 1e6) / 1e6;
+}

@@ -146,6 +146,77 @@ export function screenReadings(readings: readonly RawReading[], th: Thresholds, 
   return { trusted, findings };
 }
 
+/** Which installation of `meter` a reading at `ts` belongs to (-1 before any, or with none recorded). */
+function installationIndex(installations: readonly Installation[], meter: string, ts: number): number {
+  const own = installations.filter((i) => i.meter === meter);
+  if (own.length === 0) return 0;
+  return own.findIndex((i) => i.installedAt <= ts && ts < (i.removedAt ?? Infinity));
+}
+
+/**
+ * a, b, c, d where b is above c but c is not below a: either b jumped or c dipped. The one further
+ * from the straight line between a and d is the bad one (the other then lies on it).
+ */
+function dipIsLikelier(a: TsValue, b: TsValue, c: TsValue, d: TsValue | undefined): boolean {
+  if (!d || d.value < b.value) return false;
+  const line = (p: TsValue) => a.value + ((d.value - a.value) * (p.ts - a.ts)) / (d.ts - a.ts);
+  return Math.abs(c.value - line(c)) > Math.abs(b.value - line(b));
+}
+
+/**
+ * A single bad reading: one register value out of line with its two neighbours of the same
+ * installation while they agree with each other, i.e. below the reading before it while the one
+ * after is back at or above that (a dip), or above the reading after it while that one is at or
+ * above the reading before (a jump). A register cannot do that, so the reading is left out and the
+ * intervals around it are computed across it from its neighbours: the energy of the dip's rebound
+ * is then counted once, never twice. A fall that the next reading confirms is not a bad reading
+ * (a wrap, an exchange or a real decrease, judged by the interval rules); the newest reading has
+ * no next one yet and is judged when it arrives.
+ */
+export function rejectSingleBadReadings(
+  trusted: readonly TsValue[],
+  installations: readonly Installation[],
+  meter: string,
+): Screened {
+  const kept: { p: TsValue; inst: number }[] = [];
+  const findings: ReadingFinding[] = [];
+  const inst = trusted.map((p) => installationIndex(installations, meter, p.ts));
+  for (let k = 0; k < trusted.length; k++) {
+    const b = trusted[k]!;
+    const here = inst[k]!;
+    const keep = () => kept.push({ p: b, inst: here });
+    const before = kept[kept.length - 1];
+    const c = trusted[k + 1];
+    if (!before || !c || before.inst !== here || inst[k + 1] !== here) {
+      keep();
+      continue;
+    }
+    const a = before.p;
+    // The neighbours must themselves be in line (the reading before a not above it, the one after
+    // c not below it), otherwise this is one of several bad readings or a real decrease.
+    const beforeA = kept[kept.length - 2];
+    const afterC = trusted[k + 2];
+    const steady =
+      (!beforeA || beforeA.inst !== here || beforeA.p.value <= a.value) &&
+      (!afterC || inst[k + 2] !== here || afterC.value >= c.value);
+    if (steady) {
+      const dip = b.value < a.value && c.value >= a.value;
+      const jump = b.value > c.value && c.value >= a.value && !dipIsLikelier(a, b, c, afterC);
+      if (dip || jump) {
+        findings.push({
+          ts: b.ts,
+          rule: 'bad-reading',
+          severity: 'info',
+          reason: `the register at ${iso(b.ts)} (${fmt(b.value)}) is ${dip ? 'below' : 'above'} both neighbours (${fmt(a.value)} at ${iso(a.ts)}, ${fmt(c.value)} at ${iso(c.ts)}): one bad reading, left out; the intervals are computed across it`,
+        });
+        continue;
+      }
+    }
+    keep();
+  }
+  return { trusted: kept.map((k) => k.p), findings };
+}
+
 /** One 15-min interval under validation. */
 export interface Candidate {
   start: number;
@@ -318,7 +389,10 @@ function installationAt(installations: readonly Installation[], meter: string, t
   );
 }
 
-/** Why an interval's register went down: a one-reading jump, a reset/exchange, or running backwards. */
+/**
+ * Why an interval's register went down and stayed down (single bad readings are already left out):
+ * a reset or an unrecorded exchange (a large fall), or a meter running backwards.
+ */
 function decreaseFlag(d: MeterData, c: Candidate): VeeFlag {
   const pts = d.trusted;
   const from = lastAtOrBefore(pts, c.start)?.ts ?? c.start;
@@ -328,14 +402,6 @@ function decreaseFlag(d: MeterData, c: Candidate): VeeFlag {
     const p = inRange[k - 1]!;
     const q = inRange[k]!;
     if (q.value >= p.value) continue;
-    const before = lastAtOrBefore(pts, p.ts - 1);
-    if (before && q.value >= before.value && p.value > before.value) {
-      return {
-        rule: 'spike',
-        severity: 'fail',
-        reason: `one-reading jump: the register at ${iso(p.ts)} (${fmt(p.value)}) is above both neighbours (${fmt(before.value)}, ${fmt(q.value)})`,
-      };
-    }
     const inst = installationAt(d.installations, d.meter, q.ts);
     const wrapNote =
       inst?.rolloverAt !== undefined
@@ -481,22 +547,6 @@ export function validateIntervals(
         history.history.get(history.dayOf(c.start)),
       );
       if (spike) c.flags.push(spike);
-    }
-  }
-
-  // A one-reading jump shows as a rise then a fall: mark the rise too, so both are estimated.
-  for (let k = 1; k < intervals.length; k++) {
-    const c = intervals[k]!;
-    const prev = intervals[k - 1]!;
-    if (
-      c.flags.some((f) => f.rule === 'spike' && f.reason.startsWith('one-reading jump')) &&
-      !prev.flags.some((f) => f.rule === 'spike')
-    ) {
-      prev.flags.push({
-        rule: 'spike',
-        severity: 'fail',
-        reason: `rise of a one-reading jump (${fmt(prev.value ?? NaN)})`,
-      });
     }
   }
 

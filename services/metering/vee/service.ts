@@ -9,7 +9,15 @@ import { thresholdsFor, type VeeConfig } from './config.ts';
 import { editInterval, type EditInput, type EditResult } from './edit.ts';
 import { veeFail } from './errors.ts';
 import { estimateRuns } from './estimate.ts';
-import { dayFlags, lastAtOrBefore, type RawReading, screenReadings, validateIntervals } from './rules.ts';
+import {
+  dayFlags,
+  lastAtOrBefore,
+  type RawReading,
+  rejectSingleBadReadings,
+  type Screened,
+  screenReadings,
+  validateIntervals,
+} from './rules.ts';
 import type { ValidatedInterval, ValidatedSource, VeeFlag } from './types.ts';
 import { VeeStore, type VersionContent } from './vee-store.ts';
 
@@ -55,8 +63,14 @@ export interface VeeDeps {
   timezone: string;
   /** The meter's kind; by default the kind its latest reading came with. */
   kindOf?: (meter: string) => MeterKind | undefined | Promise<MeterKind | undefined>;
-  /** The meter's installations (replacements, register maximum); none means one open-ended installation. */
-  installations?: (meter: string) => readonly Installation[] | Promise<readonly Installation[]>;
+  /**
+   * The meter's installations (replacements, and the register's rolloverAt for `quantity`); none
+   * means one open-ended installation whose register never wraps.
+   */
+  installations?: (
+    meter: string,
+    quantity: CumulativeQuantity,
+  ) => readonly Installation[] | Promise<readonly Installation[]>;
   clock?: Clock;
 }
 
@@ -100,6 +114,19 @@ function summariseFlags(parts: readonly ValidatedInterval[]): VeeFlag[] {
     severity: flag.severity,
     reason: `${n} of ${parts.length} intervals, first: ${flag.reason}`,
   }));
+}
+
+/** The timestamp rules, then single bad readings left out: the readings VEE computes with. */
+function screenTrusted(
+  raw: readonly RawReading[],
+  th: ReturnType<typeof thresholdsFor>,
+  now: number,
+  installations: readonly Installation[],
+  meter: string,
+): Screened {
+  const timed = screenReadings(raw, th, now);
+  const single = rejectSingleBadReadings(timed.trusted, installations, meter);
+  return { trusted: single.trusted, findings: [...timed.findings, ...single.findings] };
 }
 
 export class Vee implements ValidatedSource {
@@ -154,7 +181,7 @@ export class Vee implements ValidatedSource {
     const th = thresholdsFor(config, meter, kind);
     const est = config.estimation;
     const now = this.clock();
-    const installations = (await this.deps.installations?.(meter)) ?? [];
+    const installations = (await this.deps.installations?.(meter, quantity)) ?? [];
     const lastEnded = floorToStep(now, '15m', timezone);
     const first = floorToStep(from, '15m', timezone);
     const calcFrom = first - est.searchMarginMs;
@@ -165,7 +192,7 @@ export class Vee implements ValidatedSource {
     const fetchFrom = histFrom - HOUR;
     const fetchTo = calcTo + HOUR + 1;
     const raw = await this.rawReadings(meter, quantity, fetchFrom, fetchTo);
-    const screened = screenReadings(raw, th, now);
+    const screened = screenTrusted(raw, th, now, installations, meter);
     const relay =
       kind === 'electricity'
         ? await this.deps.store.series({
@@ -299,9 +326,9 @@ export class Vee implements ValidatedSource {
   ): Promise<{ value: number; estimated: boolean } | null> {
     const kind = await this.kindOf(meter);
     const th = thresholdsFor(this.deps.config, meter, kind);
-    const installations = (await this.deps.installations?.(meter)) ?? [];
+    const installations = (await this.deps.installations?.(meter, quantity)) ?? [];
     const raw = await this.rawReadings(meter, quantity, ts - 31 * DAY, ts + HOUR + 1);
-    const trusted = screenReadings(raw, th, this.clock()).trusted;
+    const trusted = screenTrusted(raw, th, this.clock(), installations, meter).trusted;
     const inst = installations.find(
       (i) => i.meter === meter && i.installedAt <= ts && ts < (i.removedAt ?? Infinity),
     );

@@ -15,6 +15,7 @@ export const VEE_RULES = [
   'rollover',
   'meter-replaced',
   'running-backwards',
+  'bad-reading',
   'spike',
   'gap',
   'zero-consumption',
