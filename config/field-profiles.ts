@@ -1,0 +1,53 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { FIELD_PROTOCOLS, type FieldProfile } from '../adapters/protocols.ts';
+import { ConfigError, formatPath, zodProblems } from './errors.ts';
+import { BUILTIN_PROFILE_DIR } from './profiles.ts';
+import { lineOf } from './yaml-lines.ts';
+
+/**
+ * Profiles of the field protocols besides Modbus, one subfolder per protocol under each profile
+ * folder (`config/profiles/dlt645/*.yaml`), parsed with that protocol's schema. Keyed by file name
+ * without extension, like Modbus profiles, and sharing their namespace (a campus names a profile
+ * by id alone).
+ */
+export type FieldProfileRegistry = ReadonlyMap<string, FieldProfile>;
+
+export function loadFieldProfileFile(file: string, protocol: keyof typeof FIELD_PROTOCOLS): FieldProfile {
+  const text = readFileSync(file, 'utf8');
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message })),
+    );
+  }
+  const parsed = FIELD_PROTOCOLS[protocol].profileSchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    throw new ConfigError(
+      file,
+      zodProblems(parsed.error).map((p) => ({
+        path: formatPath(p.path),
+        line: lineOf(text, doc, p.path),
+        message: p.message,
+      })),
+    );
+  }
+  return Object.freeze(parsed.data);
+}
+
+export function loadFieldProfiles(dirs: readonly string[] = [BUILTIN_PROFILE_DIR]): FieldProfileRegistry {
+  const out = new Map<string, FieldProfile>();
+  for (const dir of dirs) {
+    for (const protocol of Object.keys(FIELD_PROTOCOLS) as (keyof typeof FIELD_PROTOCOLS)[]) {
+      const sub = join(dir, protocol);
+      if (!existsSync(sub)) continue;
+      for (const name of readdirSync(sub).sort()) {
+        if (extname(name) !== '.yaml' && extname(name) !== '.yml') continue;
+        out.set(basename(name, extname(name)), loadFieldProfileFile(join(sub, name), protocol));
+      }
+    }
+  }
+  return out;
+}
