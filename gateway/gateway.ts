@@ -90,7 +90,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     username: opts.mqtt.username,
     password: opts.mqtt.password,
     ...(opts.mqtt.ca ? { ca: opts.mqtt.ca } : {}),
-    clientId: `campus-energy-gw-${gateway.id}`,
+    // On a broker that binds ids to accounts, the username is the id of this account's one session.
+    clientId: opts.mqtt.username ?? `campus-energy-gw-${gateway.id}`,
     outbox,
     statusTopic: topic,
     willPayload: JSON.stringify(offline),

@@ -39,6 +39,23 @@ export const SERVICE_USERS = {
   monitor: 'svc/monitor',
 } as const;
 
+/**
+ * Client ids are bound to usernames: a client id belongs to the account it names. The account
+ * `gw/east/gw1` owns the id `gw/east/gw1` and every id under `gw/east/gw1/`; no other account can
+ * open, take over or wipe a session with one of them. A broker that authenticates applies this
+ * to every CONNECT: mosquitto with `use_username_as_clientid true` (the id becomes the username,
+ * the one id of the account; see config/mosquitto/campus-energy.conf), the embedded Aedes broker
+ * by placing an id that is not the account's under the account (`gw/east/gw1` asking for
+ * `svc/ingest` gets `gw/east/gw1/svc/ingest`, a session of its own). Our own clients connect with
+ * their username as client id, which is the same session on both brokers.
+ *
+ * This holds because no username is another's followed by "/": ids contain no "/", and
+ * `campusAcl` checks it.
+ */
+export function boundClientId(username: string, clientId: string): string {
+  return clientId === username || clientId.startsWith(`${username}/`) ? clientId : `${username}/${clientId}`;
+}
+
 /** The username of a gateway; "/" cannot occur in ids, so it cannot be confused with another. */
 export function gatewayUsername(site: string, gateway: string): string {
   return `gw/${site}/${gateway}`;
@@ -69,6 +86,11 @@ export function campusAcl(campus: Pick<CampusConfig, 'sites'>): BrokerAcl {
     { username: SERVICE_USERS.ingest, kind: 'service', read: [`${TOPIC_ROOT}/+/+/+/reading`], write: [] },
     { username: SERVICE_USERS.monitor, kind: 'service', read: [`${TOPIC_ROOT}/#`], write: [] },
   );
+  // The client-id namespaces of two accounts must not overlap (see boundClientId).
+  for (const a of principals) {
+    const inside = principals.find((b) => b !== a && b.username.startsWith(`${a.username}/`));
+    if (inside) throw new Error(`MQTT account ${inside.username} lies inside ${a.username}'s client ids`);
+  }
   return { principals };
 }
 
@@ -226,7 +248,9 @@ export function writeBrokerConfig(options: WriteBrokerConfigOptions): BrokerConf
 type AedesAuth = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
 
 /**
- * The same rules for the embedded Aedes broker: authenticate against the password hashes,
+ * The same rules for the embedded Aedes broker: authenticate against the password hashes (no
+ * username or no password: refused), bind the client id to the account (`boundClientId`; Aedes
+ * registers the id, and so takes over an earlier connection with it, only after this hook),
  * refuse publishes outside the principal's write grants (Aedes then drops the message and closes
  * the connection) and negate subscriptions outside its read grants (SUBACK 0x80).
  */
@@ -237,6 +261,7 @@ export function aedesAuthorizer(acl: BrokerAcl, passwordHashes: ReadonlyMap<stri
       const hash = username === undefined ? undefined : passwordHashes.get(username);
       if (hash && password && verifyPassword(password.toString('utf8'), hash)) {
         users.set(client, username!);
+        client.id = boundClientId(username!, client.id);
         done(null, true);
         return;
       }

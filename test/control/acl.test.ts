@@ -144,17 +144,45 @@ function aclScenario(
 
   /**
    * Subscribes as `username`; the broker may refuse (SUBACK 0x80: Aedes) or grant and then never
-   * deliver what the ACL does not allow (mosquitto 2 checks read access per message).
+   * deliver what the ACL does not allow (mosquitto 2 checks read access per message). The spies of
+   * one account share its connection: mosquitto binds the client id to the account
+   * (`use_username_as_clientid`), so a second connection would replace the first. Each spy keeps
+   * the distinct topics its own filter matches.
    */
+  const accounts = new Map<
+    string,
+    Promise<{ client: MqttClient; spies: { filter: string; got: string[] }[] }>
+  >();
   async function spy(
     username: string,
     filter: string,
   ): Promise<{ got: string[]; close: () => Promise<void> }> {
-    const c = await connectAs(creds, username);
+    let account = accounts.get(username);
+    if (!account) {
+      account = connectAs(creds, username).then((client) => {
+        const entry = { client, spies: [] as { filter: string; got: string[] }[] };
+        client.on('message', (topic) => {
+          for (const s of entry.spies) {
+            if (topicMatches(s.filter.replace(/^\$share\/[^/]+\//, ''), topic) && !s.got.includes(topic))
+              s.got.push(topic);
+          }
+        });
+        return entry;
+      });
+      accounts.set(username, account);
+    }
+    const { client, spies } = await account;
     const got: string[] = [];
-    c.on('message', (topic) => got.push(topic));
-    await c.subscribeAsync(filter, { qos: 1 }).catch(() => undefined);
-    return { got, close: () => c.endAsync(true) };
+    spies.push({ filter, got });
+    await client.subscribeAsync(filter, { qos: 1 }).catch(() => undefined);
+    return {
+      got,
+      close: async () => {
+        if (accounts.get(username) !== account) return;
+        accounts.delete(username);
+        await client.endAsync(true);
+      },
+    };
   }
 
   async function until(what: string, fn: () => boolean): Promise<void> {
@@ -187,13 +215,15 @@ function aclScenario(
   });
 
   it('lets ingest read readings, including through a shared subscription, and publish nothing', async () => {
+    // Before ingest's spies connect: on mosquitto a second connection of the account replaces theirs.
+    await tryPublish(SERVICE_USERS.ingest, 'campus/v1/east/gw1/E-77/reading');
     const plain = await spy(SERVICE_USERS.ingest, 'campus/v1/+/+/+/reading');
     // Aedes has no shared subscriptions; mosquitto checks them against the $share/ grant.
     const shared = opts.sharedSubscriptions
       ? await spy(SERVICE_USERS.ingest, '$share/ingest/campus/v1/+/+/+/reading')
       : plain;
     const cmds = await spy(SERVICE_USERS.ingest, 'campus/v1/+/+/+/cmd');
-    await tryPublish(SERVICE_USERS.ingest, 'campus/v1/east/gw1/E-77/reading');
+
     const control = await connectAs(creds, SERVICE_USERS.control);
     await control.publishAsync('campus/v1/east/gw1/E-3/cmd', '{}', { qos: 1 });
     await control.endAsync(true);

@@ -48,17 +48,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const dataDir = mkdtempSync(join(tmpdir(), 'mosquitto-'));
   const confPath = join(dataDir, 'mosquitto.conf');
   const lines = [
-    `# ${SHIPPED_MOSQUITTO_CONF}`,
-    readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8'),
+    `# ${SHIPPED_MOSQUITTO_CONF}, its listener on a free loopback port`,
+    ...shippedWithListener(readFileSync(SHIPPED_MOSQUITTO_CONF, 'utf8'), port, options.auth),
     '# test additions',
-    `listener ${port} 127.0.0.1`,
-    ...(options.auth
-      ? [
-          'allow_anonymous false',
-          `password_file ${options.auth.passwordFile}`,
-          `acl_file ${options.auth.aclFile}`,
-        ]
-      : ['allow_anonymous true']),
     `persistence_location ${dataDir}/`,
     ...(options.autosaveInterval === undefined ? [] : [`autosave_interval ${options.autosaveInterval}`]),
     'set_tcp_nodelay true',
@@ -71,6 +63,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     // Listener options follow their listener line.
     lines.push(
       `listener ${tlsPort} 127.0.0.1`,
+      // Per listener in mosquitto 2, as the shipped file says for its TLS listener.
+      ...(options.auth ? ['use_username_as_clientid true'] : []),
       `certfile ${options.tls.certfile}`,
       `keyfile ${options.tls.keyfile}`,
     );
@@ -95,6 +89,39 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     ...(tlsPort ? { tlsUrl: `mqtts://127.0.0.1:${tlsPort}` } : {}),
     ...server,
   };
+}
+
+/**
+ * The shipped file with its listener moved to `port` on 127.0.0.1 and its account files replaced
+ * by the test's; without `auth`, anonymous access and no account-bound client ids (mosquitto
+ * refuses clients without a username there). Every other line as shipped; a shipped file
+ * without these lines fails.
+ */
+function shippedWithListener(text: string, port: number, auth: MosquittoOptions['auth']): string[] {
+  const replaced = new Set<string>();
+  const out = text.split('\n').flatMap((line) => {
+    const key = /^(listener|allow_anonymous|password_file|acl_file|use_username_as_clientid)\b/.exec(
+      line,
+    )?.[1];
+    if (!key) return [line];
+    replaced.add(key);
+    // mosquitto refuses a client without a username on a listener that takes ids from usernames.
+    if (key === 'use_username_as_clientid') return auth ? [line] : [];
+    if (key === 'listener') return [`listener ${port} 127.0.0.1`];
+    if (key === 'allow_anonymous') return [`allow_anonymous ${auth ? 'false' : 'true'}`];
+    if (!auth) return [];
+    return [key === 'password_file' ? `password_file ${auth.passwordFile}` : `acl_file ${auth.aclFile}`];
+  });
+  for (const key of [
+    'listener',
+    'allow_anonymous',
+    'password_file',
+    'acl_file',
+    'use_username_as_clientid',
+  ]) {
+    if (!replaced.has(key)) throw new Error(`${SHIPPED_MOSQUITTO_CONF} has no ${key} line`);
+  }
+  return out;
 }
 
 function accepts(port: number): Promise<boolean> {
