@@ -14,6 +14,8 @@ export const DEMO_STAFF: readonly { username: string; displayName: string; roles
   { username: 'demo.supervisor', displayName: 'Zhao Lei (supervisor)', roles: ['supervisor'] },
   { username: 'demo.supervisor2', displayName: 'Huang Li (supervisor)', roles: ['supervisor'] },
   { username: 'demo.billing', displayName: 'Zhou Jie (billing)', roles: ['billing'] },
+  // User administration takes two administrators (one proposes, the other approves).
+  { username: 'demo.admin2', displayName: 'Sun Qiang (administrator)', roles: ['admin'] },
 ];
 
 export interface DemoCredential {
@@ -33,16 +35,15 @@ export async function ensureDemoUsers(users: Users, credentialsFile: string): Pr
   const password = () => randomBytes(9).toString('base64url');
   const admin: DemoCredential = { username: 'demo.admin', password: password(), roles: ['admin'] };
   const created = [admin];
-  const adminUser = await users.bootstrapAdmin(admin.username, admin.password, 'Demo administrator');
-  const by = { id: adminUser.username, kind: 'user' as const, roles: adminUser.roles };
+  await users.bootstrapAdmin(admin.username, admin.password, 'Demo administrator');
   for (const s of DEMO_STAFF) {
     const c = { username: s.username, password: password(), roles: s.roles };
-    await users.createUser(by, {
-      username: s.username,
-      displayName: s.displayName,
-      roles: s.roles,
-      password: c.password,
-    });
+    // Set up by the system, not by the demo administrator: no person stands behind these
+    // accounts, so any two of them can be the two people of a two-person act.
+    await users.provisionUser(
+      { username: s.username, displayName: s.displayName, roles: s.roles, password: c.password },
+      'system:demo',
+    );
     created.push(c);
   }
   writeFileSync(credentialsFile, JSON.stringify(created, null, 2), { mode: 0o600 });

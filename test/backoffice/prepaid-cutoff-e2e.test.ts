@@ -152,12 +152,11 @@ describe('prepaid cut-off and restore, end to end', () => {
     gateway = await startGateway({ campus, gatewayId: GW, mqtt: { url: broker.url }, logger });
 
     const ip = { ip: '127.0.0.1' };
-    const admin = (await bo.users.login('admin.zhou', PASSWORD, ip)).actor;
     for (const [username, role] of [
       ['clerk.wang', 'clerk'],
       ['sup.li', 'supervisor'],
     ] as const) {
-      await bo.users.createUser(admin, {
+      await bo.users.provisionUser({
         username,
         displayName: username,
         roles: [role],

@@ -233,10 +233,10 @@ describe('a reader never records payments', () => {
   it('a user cannot be created, or given roles, as both reader and clerk', async () => {
     const { users, admin } = await withAdmin();
     const input = { username: 'li.na', displayName: 'Li Na', password: 'correct horse battery' };
-    expect(await codeOf(() => users.createUser(admin, { ...input, roles: ['reader', 'clerk'] }))).toBe(
+    expect(await codeOf(() => users.proposeUser(admin, { ...input, roles: ['reader', 'clerk'] }))).toBe(
       'INCOMPATIBLE_DUTIES',
     );
-    await users.createUser(admin, { ...input, roles: ['reader'] });
+    await users.provisionUser({ ...input, roles: ['reader'] });
     expect(await codeOf(() => users.setRoles(admin, 'li.na', ['reader', 'clerk']))).toBe(
       'INCOMPATIBLE_DUTIES',
     );

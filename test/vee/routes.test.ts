@@ -32,9 +32,8 @@ describe('VEE routes', () => {
     });
     await users.bootstrapAdmin('admin', PASSWORD);
     const ip = { ip: '10.9.9.9' };
-    const admin = (await users.login('admin', PASSWORD, ip)).actor;
     for (const who of ['supervisor', 'clerk'] as const) {
-      await users.createUser(admin, {
+      await users.provisionUser({
         username: `${who}.test`,
         displayName: `Test ${who}`,
         roles: [who],

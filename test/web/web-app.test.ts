@@ -147,10 +147,9 @@ describe('web app in a browser', () => {
       }
     }
     const ip = { ip: '127.0.0.1' };
-    const admin = (await bo.users.login(USERS.admin, PASSWORD, ip)).actor;
     for (const role of Object.keys(USERS) as Role[]) {
       if (role !== 'admin') {
-        await bo.users.createUser(admin, {
+        await bo.users.provisionUser({
           username: USERS[role],
           displayName: USERS[role],
           roles: [role],
@@ -159,7 +158,7 @@ describe('web app in a browser', () => {
       }
       actors[role] = (await bo.users.login(USERS[role], PASSWORD, ip)).actor;
     }
-    await bo.users.createUser(admin, {
+    await bo.users.provisionUser({
       username: READER_2,
       displayName: READER_2,
       roles: ['reader'],

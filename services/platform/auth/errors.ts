@@ -23,6 +23,11 @@ export const AUTH_ERRORS = {
     description: "The actor's roles (or, for an API token, its scopes) do not include the permission needed.",
   },
   SELF_APPROVAL: { status: 403, description: 'The approver is the person who made the request.' },
+  LINKED_ACCOUNTS: {
+    status: 403,
+    description:
+      'The two people of a two-person act are not independent: one created, re-enabled, reset or granted a role to the other within the link window, or one person did so for both. The message names the link.',
+  },
   SAME_PERSON: {
     status: 403,
     description: 'A two-person rule (two readers, two signatures) was given the same person twice.',
@@ -62,6 +67,20 @@ export const AUTH_ERRORS = {
     description:
       'An API token with this name exists. Token names are never reused, not even after revocation.',
   },
+  REQUEST_NOT_FOUND: { status: 404, description: 'No user administration request with this id.' },
+  REQUEST_NOT_PENDING: {
+    status: 409,
+    description: 'The user administration request was decided already, or expired unanswered (7 days).',
+  },
+  REQUEST_PENDING: {
+    status: 409,
+    description: 'The same change to the same user or token is waiting for a second administrator already.',
+  },
+  INVALID_CODE: {
+    status: 400,
+    description:
+      'A wrong, used or expired one-time code (valid 3 days; five wrong tries void it). An administrator proposes a new reset.',
+  },
   USER_NOT_FOUND: { status: 404, description: 'No user with this user name.' },
   TOKEN_NOT_FOUND: { status: 404, description: 'No API token with this name.' },
   INVALID_USERNAME: {
@@ -83,7 +102,7 @@ export const AUTH_ERRORS = {
   LOGIN_RATE_LIMITED: {
     status: 429,
     description:
-      'Too many failed logins for this user name or from this address in the window (5 per user, 20 per address in 15 minutes by default); the message says when to try again.',
+      'Too many failed logins: after 3 failures an account waits 1 s, doubling with each failure up to 30 s (an administrator can clear it); an address is refused after 20 failures in 15 minutes. The message says when to try again.',
   },
 } as const satisfies ErrorCatalogue;
 

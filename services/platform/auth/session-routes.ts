@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { SESSION_COOKIE, tokenOf } from '../http/app.ts';
 import { route } from '../http/route.ts';
 import type { Users } from './users.ts';
+import { passwordCodeRoutes } from './user-routes.ts';
 
 const tags = ['session'];
 
@@ -28,6 +29,7 @@ export function sessionRoutes(s: {
 }): ((app: FastifyInstance) => void)[] {
   const secure = s.secureCookie ?? true;
   return [
+    ...passwordCodeRoutes(s),
     (app) =>
       route(app, {
         method: 'POST',

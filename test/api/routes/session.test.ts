@@ -67,15 +67,14 @@ describe('login and logout', () => {
     ]);
   });
 
-  it('429 after repeated failures for a user name, even with the right password, until the window passes', async () => {
-    for (let i = 0; i < 5; i++)
-      expect((await login('operator.test', `wrong password ${i}`)).statusCode).toBe(401);
+  it('429 after repeated failures for a user name, even with the right password, for seconds, not a lock-out', async () => {
+    for (let i = 0; i < 4; i++) await login('operator.test', `wrong password ${i}`);
     const limited = await login('operator.test', PASSWORD);
     expect(limited.statusCode).toBe(429);
     expect(limited.json().code).toBe('LOGIN_RATE_LIMITED');
-    // Another person is not locked out by it.
+    // Another person is not slowed down by it.
     expect((await login('operator2.test', PASSWORD)).statusCode).toBe(201);
-    f.advance(15 * 60_000);
+    f.advance(30_000);
     expect((await login('operator.test', PASSWORD)).statusCode).toBe(201);
   });
 

@@ -27,7 +27,7 @@ export const STAFF = {
   /** Clerk and supervisor at once: only the two-person rules stop them approving their own work. */
   lead: ['clerk', 'supervisor'],
 } satisfies Record<string, Role[]>;
-export type Staff = keyof typeof STAFF | 'admin';
+export type Staff = keyof typeof STAFF | 'admin' | 'admin2';
 
 /** Every `E-…` meter is on the east gateway and has a relay, but `E-…-norelay`. */
 const locate: MeterLocator = (meter) =>
@@ -62,11 +62,18 @@ export async function apiFixture() {
 
   await users.bootstrapAdmin('admin', PASSWORD, 'Test Admin');
   const ip = { ip: '10.9.9.9' };
-  const admin = (await users.login('admin', PASSWORD, ip)).actor;
   const tokens = {} as Record<Staff, string>;
   tokens.admin = (await users.login('admin', PASSWORD, ip)).token;
+  // User administration takes a second administrator.
+  await users.provisionUser({
+    username: 'admin2',
+    displayName: 'Test Admin 2',
+    roles: ['admin'],
+    password: PASSWORD,
+  });
+  tokens.admin2 = (await users.login('admin2', PASSWORD, ip)).token;
   for (const [key, roles] of Object.entries(STAFF)) {
-    await users.createUser(admin, {
+    await users.provisionUser({
       username: `${key}.test`,
       displayName: `Test ${key}`,
       roles,
@@ -100,4 +107,4 @@ export async function apiFixture() {
 export type ApiFixture = Awaited<ReturnType<typeof apiFixture>>;
 
 /** The user name of a test staff member. */
-export const nameOf = (who: Staff): string => (who === 'admin' ? 'admin' : `${who}.test`);
+export const nameOf = (who: Staff): string => (who === 'admin' || who === 'admin2' ? who : `${who}.test`);
