@@ -28,7 +28,7 @@ import { writeBrokerConfig } from '../adapters/mqtt/acl.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
-import { startBackofficeServer } from '../services/backoffice/server.ts';
+import { createBackofficeServer } from '../services/backoffice/server.ts';
 import { startGatewayMetrics } from '../gateway/metrics.ts';
 import { startIngestMetrics } from '../services/metering/ingest/metrics.ts';
 import { parseListenAddress } from '../services/platform/metrics/server.ts';
@@ -243,7 +243,7 @@ program
             ? { username: process.env.CAMPUS_ADMIN_USER, password: process.env.CAMPUS_ADMIN_PASSWORD }
             : undefined;
         const store = await openStore(campus, logger);
-        const bo = await startBackofficeServer({
+        const bo = await createBackofficeServer({
           ...(opts.mqttUser
             ? {
                 liveMqtt: {

@@ -13,7 +13,7 @@ import type { Actor } from '../services/platform/auth/roles.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import type { BackofficeDb } from '../services/platform/db.ts';
 import { DEFAULT_TARIFFS_FILE, loadTariffs } from '../services/backoffice/run.ts';
-import { startBackofficeServer } from '../services/backoffice/server.ts';
+import { createBackofficeServer } from '../services/backoffice/server.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
 import { runIngest } from '../services/metering/ingest/run.ts';
 import { Prepaid } from '../services/money/prepaid/prepaid.ts';
@@ -174,7 +174,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             { url: broker.url },
             { logger, shareGroup: null, protocolVersion: 4 },
           );
-          const backoffice = await startBackofficeServer({
+          const backoffice = await createBackofficeServer({
             campus,
             mqtt: { url: broker.url },
             store: ingest.store,

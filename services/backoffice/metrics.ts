@@ -3,7 +3,7 @@ import type { AuditLog } from '../platform/audit/audit-log.ts';
 import type { Clock } from '../platform/db.ts';
 import type { RelayControl } from '../operations/control/relay-control.ts';
 import type { AlertStore } from '../inspection/detection/alerts.ts';
-import type { LiveHub } from '../metering/live/hub.ts';
+import type { LiveHub, LiveHubStats } from '../metering/live/hub.ts';
 import {
   CONTENT_TYPE,
   renderMetrics,
@@ -57,6 +57,57 @@ function countBy<T>(items: readonly T[], key: (t: T) => string): Map<string, num
   return out;
 }
 
+/** The live view's figures: name, type, help and the figure from its stats, one row each. */
+const LIVE_METRICS: readonly [string, 'counter' | 'gauge', string, (s: LiveHubStats) => number][] = [
+  [
+    'campus_energy_live_readings_received_total',
+    'counter',
+    'Valid readings the live view received over MQTT',
+    (s) => s.received,
+  ],
+  [
+    'campus_energy_live_readings_per_second',
+    'gauge',
+    'Readings the live view received per second, averaged over the last 10 s',
+    (s) => Math.round(s.receivedPerSecond * 10) / 10,
+  ],
+  [
+    'campus_energy_live_messages_rejected_total',
+    'counter',
+    'MQTT messages the live view did not show (invalid, unknown meter, wrong gateway)',
+    (s) => s.rejected,
+  ],
+  ['campus_energy_live_meters', 'gauge', 'Meters with a reading in the live view', (s) => s.meters],
+  [
+    'campus_energy_live_sse_clients',
+    'gauge',
+    'Server-sent-event clients connected to the live stream',
+    (s) => s.clients,
+  ],
+  [
+    'campus_energy_live_sse_events_sent_total',
+    'counter',
+    'Reading events written to SSE clients',
+    (s) => s.sent,
+  ],
+  [
+    'campus_energy_live_sse_events_dropped_total',
+    'counter',
+    'Reading events a slow SSE client never got because a newer value of the meter replaced them',
+    (s) => s.dropped,
+  ],
+  [
+    'campus_energy_live_mqtt_connected',
+    'gauge',
+    '1 while the live view is connected to the broker',
+    (s) => (s.connected ? 1 : 0),
+  ],
+];
+
+function liveFamilies(stats: LiveHubStats): MetricFamily[] {
+  return LIVE_METRICS.map(([name, type, help, value]) => single(name, type, help, value(stats)));
+}
+
 export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
   const clock = deps.clock ?? Date.now;
   const ttl = deps.cacheMs ?? 15_000;
@@ -71,54 +122,7 @@ export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
 
   return () => {
     const families: MetricFamily[] = [];
-    if (deps.hub) {
-      const s = deps.hub.stats();
-      families.push(
-        single(
-          'campus_energy_live_readings_received_total',
-          'counter',
-          'Valid readings the live view received over MQTT',
-          s.received,
-        ),
-        single(
-          'campus_energy_live_readings_per_second',
-          'gauge',
-          'Readings the live view received per second, averaged over the last 10 s',
-          Math.round(s.receivedPerSecond * 10) / 10,
-        ),
-        single(
-          'campus_energy_live_messages_rejected_total',
-          'counter',
-          'MQTT messages the live view did not show (invalid, unknown meter, wrong gateway)',
-          s.rejected,
-        ),
-        single('campus_energy_live_meters', 'gauge', 'Meters with a reading in the live view', s.meters),
-        single(
-          'campus_energy_live_sse_clients',
-          'gauge',
-          'Server-sent-event clients connected to the live stream',
-          s.clients,
-        ),
-        single(
-          'campus_energy_live_sse_events_sent_total',
-          'counter',
-          'Reading events written to SSE clients',
-          s.sent,
-        ),
-        single(
-          'campus_energy_live_sse_events_dropped_total',
-          'counter',
-          'Reading events a slow SSE client never got because a newer value of the meter replaced them',
-          s.dropped,
-        ),
-        single(
-          'campus_energy_live_mqtt_connected',
-          'gauge',
-          '1 while the live view is connected to the broker',
-          s.connected ? 1 : 0,
-        ),
-      );
-    }
+    if (deps.hub) families.push(...liveFamilies(deps.hub.stats()));
     if (alertCounts) {
       families.push({
         name: 'campus_energy_alerts',

@@ -44,6 +44,7 @@ export const POLICY_AUDIT = {
 
 export type Supply = 'on' | 'off';
 
+/** The policy loop's deps. */
 export interface PolicyLoopOptions {
   prepaid: Prepaid;
   control: RelayControl;
@@ -90,23 +91,71 @@ export interface PolicyLoop {
 
 const OPEN_STATES: ReadonlySet<RelayRequest['state']> = new Set(['pending', 'approved', 'sent']);
 
-export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
-  const { prepaid, control, audit, store, timezone } = options;
-  const log = options.logger.child({ component: 'prepaid-policy' });
-  const clock = options.clock ?? Date.now;
-  const intervalMs = options.intervalMs ?? 60_000;
-  const graceMs = options.readingGraceMs ?? 10_000;
+/** One pass over the accounts, and what the loop remembers between passes. */
+class PolicyPass {
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly graceMs: number;
+  /** The last alarm level said per account, so that an alarm is audited once per level change. */
+  private readonly alarmLevels = new Map<string, 0 | 1 | 2>();
+  /** The hold reason said per account, so that a hold is audited once per episode. */
+  private readonly holds = new Map<string, string>();
+  private readonly reportedSkips = new Set<string>();
 
-  // Prepaid has no listing of accounts or of the newest debit; these two reads use its tables.
-  const alarmLevels = new Map<string, 0 | 1 | 2>();
-  const holds = new Map<string, string>();
-  const reportedSkips = new Set<string>();
+  constructor(private readonly o: PolicyLoopOptions) {
+    this.log = o.logger.child({ component: 'prepaid-policy' });
+    this.clock = o.clock ?? Date.now;
+    this.graceMs = o.readingGraceMs ?? 10_000;
+  }
+
+  async run(): Promise<AccountOutcome[]> {
+    const out: AccountOutcome[] = [];
+    for (const id of this.o.prepaid.verifiedAccounts()) {
+      try {
+        out.push(await this.runAccount(id));
+      } catch (err) {
+        this.log.error({ account: id, err }, 'policy step failed for an account');
+        out.push({ account: id, debited: 0, balanceFen: 0, meters: [], error: (err as Error).message });
+      }
+    }
+    return out;
+  }
+
+  private async runAccount(account: string): Promise<AccountOutcome> {
+    const { prepaid, store } = this.o;
+    const a = prepaid.account(account);
+    const debited = await this.debit(account, a.openedAt, this.clock());
+    const now = this.clock();
+    const relayMeters = a.meters.filter(this.o.hasRelay);
+    const readings = relayMeters.length > 0 ? await store.latest(relayMeters) : [];
+    const outcomes: MeterOutcome[] = [];
+    for (const meter of relayMeters) {
+      try {
+        const reading = readings.find((r) => r.meter === meter);
+        outcomes.push(await this.meterOutcome(account, meter, reading, now));
+      } catch (err) {
+        this.log.error({ account, meter, err }, 'policy step failed for a meter');
+      }
+    }
+    if (relayMeters.length === 0) {
+      // Nothing to switch: the balance still raises alarms, and a due cut-off shows as held.
+      const actions = prepaid.evaluate(account, { supply: 'on' }, now);
+      outcomes.push({ meter: '', supply: 'on', actions });
+      if (actions.some((x) => x.type === 'request-cutoff')) {
+        this.log.warn({ account, meters: a.meters }, 'cut-off due but the account has no relay meter');
+      }
+    }
+    const balanceFen = prepaid.balance(account);
+    this.recordAlarm(account, outcomes, balanceFen);
+    this.recordHold(account, outcomes, balanceFen);
+    return { account, debited, balanceFen, meters: outcomes.filter((o) => o.meter !== '') };
+  }
 
   /** The last alarm level the audit log records for the account (0: none, or cleared). */
-  function recordedAlarmLevel(account: string): 0 | 1 | 2 {
-    const known = alarmLevels.get(account);
+  private recordedAlarmLevel(account: string): 0 | 1 | 2 {
+    const known = this.alarmLevels.get(account);
     if (known !== undefined) return known;
-    const [last] = audit.query({
+    const [last] = this.o.audit.query({
       subject: `account:${account}`,
       action: POLICY_AUDIT.alarm,
       newestFirst: true,
@@ -114,13 +163,13 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
     });
     const level =
       last?.action === POLICY_AUDIT.alarm ? ((last.after as { level?: 1 | 2 } | null)?.level ?? 0) : 0;
-    alarmLevels.set(account, level);
+    this.alarmLevels.set(account, level);
     return level;
   }
 
-  async function debit(account: string, openedAt: number, now: number): Promise<number> {
-    const last = prepaid.lastDebitEnd(account);
-    const from = last ?? openedAt;
+  private async debit(account: string, openedAt: number, now: number): Promise<number> {
+    const { prepaid, timezone, store } = this.o;
+    const from = prepaid.lastDebitEnd(account) ?? openedAt;
     // Only days that have ended can be debited; asking for today would read its readings for nothing.
     const to = floorToStep(now, '1d', timezone);
     if (from >= to) return 0;
@@ -128,23 +177,21 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
     for (const s of result.skipped) {
       if (s.why === 'already-debited' || s.why === 'not-ended') continue;
       const key = `${account}/${s.meter}/${s.start}/${s.why}`;
-      if (reportedSkips.has(key)) continue;
-      reportedSkips.add(key);
+      if (this.reportedSkips.has(key)) continue;
+      this.reportedSkips.add(key);
       // A gap is retried on every pass until a later day is debited; then it is left for VEE.
-      log.warn({ account, ...s }, 'consumption not debited');
+      this.log.warn({ account, ...s }, 'consumption not debited');
     }
     if (result.debited.length > 0) {
-      log.info(
-        { account, entries: result.debited.length, fen: result.debited.reduce((n, e) => n + e.amountFen, 0) },
-        'consumption debited',
-      );
+      const fen = result.debited.reduce((n, e) => n + e.amountFen, 0);
+      this.log.info({ account, entries: result.debited.length, fen }, 'consumption debited');
     }
     return result.debited.length;
   }
 
   /** When the gateway's ack of a request was recorded (its approval time if the log says nothing). */
-  function ackTime(req: RelayRequest): number {
-    const [ack] = audit.query({
+  private ackTime(req: RelayRequest): number {
+    const [ack] = this.o.audit.query({
       subject: `relay-request:${req.id}`,
       action: 'relay.ack',
       newestFirst: true,
@@ -158,57 +205,48 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
    * the gateway's ack) and the meter's own newest relay reading. With neither, the relay is
    * assumed closed, as meters are delivered.
    */
-  function supplyOf(requests: readonly RelayRequest[], reading: StoredReading | undefined): Supply {
+  private supplyOf(requests: readonly RelayRequest[], reading: StoredReading | undefined): Supply {
     const done = requests.findLast((r) => r.state === 'done' && r.observed !== null);
     const relay = reading?.quality === 'good' ? reading.values.relay_closed : undefined;
-    if (relay !== undefined && (!done || reading!.ts > ackTime(done) + graceMs)) {
+    if (relay !== undefined && (!done || reading!.ts > this.ackTime(done) + this.graceMs)) {
       return relay >= 0.5 ? 'on' : 'off';
     }
     if (done) return done.observed === 'open' ? 'off' : 'on';
     return 'on';
   }
 
-  async function meterOutcome(
+  private async meterOutcome(
     account: string,
     meter: string,
     reading: StoredReading | undefined,
     now: number,
   ): Promise<MeterOutcome> {
-    const requests = control.list({ meter });
-    const supply = supplyOf(requests, reading);
+    const requests = this.o.control.list({ meter });
+    const supply = this.supplyOf(requests, reading);
     const open = requests.find((r) => OPEN_STATES.has(r.state));
     const out: MeterOutcome = { meter, supply, actions: [] };
-
-    if (open?.state === 'pending' && open.source === 'policy') {
-      const want = open.action === 'open' ? 'request-cutoff' : 'request-restore';
-      const unpended = prepaid.evaluate(account, { supply }, now);
-      if (!unpended.some((a) => a.type === want)) {
-        const hold = unpended.find((a) => a.type === 'hold');
-        const reason = hold
-          ? `no longer due: ${hold.detail}`
-          : `no longer due: balance ${prepaid.balance(account)} fen`;
-        control.cancel(POLICY_SYSTEM_ACTOR, open.id, reason);
-        out.cancelled = open.id;
-        log.info({ account, meter, request: open.id, reason }, 'policy relay request withdrawn');
-        out.actions = unpended;
-        return out;
-      }
+    if (
+      open?.state === 'pending' &&
+      open.source === 'policy' &&
+      this.withdrawIfStale(account, open, out, now)
+    ) {
+      return out;
     }
     if (open) out.pending = open.action === 'open' ? 'cutoff' : 'restore';
-    out.actions = prepaid.evaluate(
+    out.actions = this.o.prepaid.evaluate(
       account,
       { supply, ...(out.pending ? { pending: out.pending } : {}) },
       now,
     );
     for (const a of out.actions) {
       if (a.type !== 'request-cutoff' && a.type !== 'request-restore') continue;
-      const req = await control.requestFromPolicy({
+      const req = await this.o.control.requestFromPolicy({
         meter,
         action: a.type === 'request-cutoff' ? 'open' : 'close',
         reason: a.reason,
       });
       out.requested = req.id;
-      log.info(
+      this.log.info(
         { account, meter, request: req.id, action: req.action, state: req.state },
         'policy relay request',
       );
@@ -216,7 +254,27 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
     return out;
   }
 
-  function recordAlarm(account: string, outcomes: readonly MeterOutcome[], balanceFen: number): void {
+  /**
+   * Cancels the policy's own pending request when the balance no longer calls for it (the customer
+   * paid, or friendly hours began); returns whether it did, with `out` filled in.
+   */
+  private withdrawIfStale(account: string, open: RelayRequest, out: MeterOutcome, now: number): boolean {
+    const { prepaid, control } = this.o;
+    const want = open.action === 'open' ? 'request-cutoff' : 'request-restore';
+    const unpended = prepaid.evaluate(account, { supply: out.supply }, now);
+    if (unpended.some((a) => a.type === want)) return false;
+    const hold = unpended.find((a) => a.type === 'hold');
+    const reason = hold
+      ? `no longer due: ${hold.detail}`
+      : `no longer due: balance ${prepaid.balance(account)} fen`;
+    control.cancel(POLICY_SYSTEM_ACTOR, open.id, reason);
+    out.cancelled = open.id;
+    this.log.info({ account, meter: out.meter, request: open.id, reason }, 'policy relay request withdrawn');
+    out.actions = unpended;
+    return true;
+  }
+
+  private recordAlarm(account: string, outcomes: readonly MeterOutcome[], balanceFen: number): void {
     // Only an evaluation of a supplied meter says anything about alarms; a cut-off account keeps its level.
     if (!outcomes.some((o) => o.supply === 'on')) return;
     const alarms = outcomes.flatMap((o) => o.actions).filter((a) => a.type === 'alarm');
@@ -225,40 +283,41 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
       undefined,
     );
     const level = top?.level ?? 0;
-    const before = recordedAlarmLevel(account);
+    const before = this.recordedAlarmLevel(account);
     if (level === before) return;
-    alarmLevels.set(account, level);
+    this.alarmLevels.set(account, level);
+    const subject = `account:${account}`;
     if (top) {
-      log.warn({ account, level, balanceFen, thresholdFen: top.thresholdFen }, 'low balance');
-      audit.append({
+      this.log.warn({ account, level, balanceFen, thresholdFen: top.thresholdFen }, 'low balance');
+      this.o.audit.append({
         actor: POLICY_ACTOR,
         action: POLICY_AUDIT.alarm,
-        subject: `account:${account}`,
+        subject,
         before: { level: before },
         after: { level, balanceFen, thresholdFen: top.thresholdFen },
         reason: `balance ${balanceFen} fen is at or below ${top.thresholdFen} fen`,
       });
     } else {
-      audit.append({
+      this.o.audit.append({
         actor: POLICY_ACTOR,
         action: POLICY_AUDIT.alarmCleared,
-        subject: `account:${account}`,
+        subject,
         before: { level: before },
         after: { level: 0, balanceFen },
       });
     }
   }
 
-  function recordHold(account: string, outcomes: readonly MeterOutcome[], balanceFen: number): void {
+  private recordHold(account: string, outcomes: readonly MeterOutcome[], balanceFen: number): void {
     const hold = outcomes.flatMap((o) => o.actions).find((a) => a.type === 'hold');
     if (!hold) {
-      holds.delete(account);
+      this.holds.delete(account);
       return;
     }
-    if (holds.get(account) === hold.reason) return;
-    holds.set(account, hold.reason);
-    log.info({ account, reason: hold.reason, balanceFen }, 'cut-off held');
-    audit.append({
+    if (this.holds.get(account) === hold.reason) return;
+    this.holds.set(account, hold.reason);
+    this.log.info({ account, reason: hold.reason, balanceFen }, 'cut-off held');
+    this.o.audit.append({
       actor: POLICY_ACTOR,
       action: POLICY_AUDIT.held,
       subject: `account:${account}`,
@@ -266,60 +325,18 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
       reason: hold.detail,
     });
   }
+}
 
-  async function runAccount(account: string): Promise<AccountOutcome> {
-    const a = prepaid.account(account);
-    const debited = await debit(account, a.openedAt, clock());
-    const now = clock();
-    const relayMeters = a.meters.filter(options.hasRelay);
-    const readings = relayMeters.length > 0 ? await store.latest(relayMeters) : [];
-    const outcomes: MeterOutcome[] = [];
-    for (const meter of relayMeters) {
-      try {
-        outcomes.push(
-          await meterOutcome(
-            account,
-            meter,
-            readings.find((r) => r.meter === meter),
-            now,
-          ),
-        );
-      } catch (err) {
-        log.error({ account, meter, err }, 'policy step failed for a meter');
-      }
-    }
-    if (relayMeters.length === 0) {
-      // Nothing to switch: the balance still raises alarms, and a due cut-off shows as held.
-      const actions = prepaid.evaluate(account, { supply: 'on' }, now);
-      outcomes.push({ meter: '', supply: 'on', actions });
-      if (actions.some((x) => x.type === 'request-cutoff')) {
-        log.warn({ account, meters: a.meters }, 'cut-off due but the account has no relay meter');
-      }
-    }
-    const balanceFen = prepaid.balance(account);
-    recordAlarm(account, outcomes, balanceFen);
-    recordHold(account, outcomes, balanceFen);
-    return { account, debited, balanceFen, meters: outcomes.filter((o) => o.meter !== '') };
-  }
-
-  async function pass(): Promise<AccountOutcome[]> {
-    const out: AccountOutcome[] = [];
-    for (const id of prepaid.verifiedAccounts()) {
-      try {
-        out.push(await runAccount(id));
-      } catch (err) {
-        log.error({ account: id, err }, 'policy step failed for an account');
-        out.push({ account: id, debited: 0, balanceFen: 0, meters: [], error: (err as Error).message });
-      }
-    }
-    return out;
-  }
-
+/** Starts the loop: one pass every `intervalMs`, and `runOnce()` for a pass now. */
+export function createPolicyLoop(deps: PolicyLoopOptions): PolicyLoop {
+  const passes = new PolicyPass(deps);
+  const log = deps.logger.child({ component: 'prepaid-policy' });
+  const intervalMs = deps.intervalMs ?? 60_000;
   // One pass at a time, whether the timer or a caller started it: two passes could both see a
   // meter without an open request and both raise one.
   let queue: Promise<unknown> = Promise.resolve();
   const runOnce = (): Promise<AccountOutcome[]> => {
-    const p = queue.then(pass);
+    const p = queue.then(() => passes.run());
     queue = p.catch((err: unknown) => log.error({ err }, 'policy pass failed'));
     return p;
   };
@@ -347,3 +364,6 @@ export function startPolicyLoop(options: PolicyLoopOptions): PolicyLoop {
     },
   };
 }
+
+/** The former name of createPolicyLoop: the same factory. */
+export const startPolicyLoop = createPolicyLoop;

@@ -1,52 +1,47 @@
 import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../config/campus.ts';
-import { buildApi } from '../platform/http/app.ts';
 import { backofficeRoutes, type BackofficeServices } from './api-routes.ts';
-import { AuditLog } from '../platform/audit/audit-log.ts';
-import { startHeadPublisher } from '../platform/audit/head-publisher.ts';
-import { backofficePath } from '../platform/audit/paths.ts';
-import { Users } from '../platform/auth/users.ts';
 import { parseTariffTable, type TariffTable } from '../money/billing/tariffs.ts';
-import { loadSigningKey } from '../operations/control/commands.ts';
-import { ensureControlKeys } from '../operations/control/keys.ts';
-import { connectControlMqtt } from '../operations/control/mqtt.ts';
-import { campusMeterLocator, RelayControl } from '../operations/control/relay-control.ts';
-import { ServiceError } from '../platform/errors.ts';
-import { Prepaid, type FreeQuotaRule, type PolicyInput } from '../money/prepaid/index.ts';
+import { billingRoutes } from '../money/billing/routes.ts';
+import { createPrepaid, type FreeQuotaRule, type PolicyInput, type Prepaid } from '../money/prepaid/index.ts';
+import type { AuditLog } from '../platform/audit/audit-log.ts';
+import type { Users } from '../platform/auth/users.ts';
+import type { ControlMqtt } from '../operations/control/mqtt.ts';
 import type { ReadingStore } from '../metering/storage.ts';
-import { openBackofficeDb, type BackofficeDb, type Clock } from '../platform/db.ts';
+import type { BackofficeDb, Clock } from '../platform/db.ts';
 import { AlertStore } from '../inspection/detection/alerts.ts';
-import { alertRoutes, startDetection, type RunningDetection } from '../inspection/detection/service.ts';
-import { detect } from '../inspection/detection/engine.ts';
-import {
-  IllegalLoadTripPolicy,
-  illegalLoadDetector,
-  type TripPolicyInput,
-} from '../inspection/detection/illegal-load.ts';
-import { heatingDetector } from '../inspection/detection/heating.ts';
-import type { DetectionResult, HeatingRegistration } from '../inspection/detection/types.ts';
+import { alertRoutes, type RunningDetection } from '../inspection/detection/service.ts';
 import type { Vee } from '../metering/vee/service.ts';
 import { campusVee } from '../metering/vee/campus.ts';
 import { veeRoutes } from '../metering/vee/routes.ts';
-import { BillRuns } from '../money/billing/bill-run.ts';
-import { InvoiceChecks, type SupplyPointInput } from '../money/billing/invoice-check.ts';
-import { billingRoutes } from '../money/billing/routes.ts';
-import { loadBillingAccounts, type BillingAccount } from '../money/billing/accounts.ts';
-import { ManualReadings, type ReadingRoute } from '../metering/readings/manual.ts';
+import type { BillRuns } from '../money/billing/bill-run.ts';
+import type { InvoiceChecks, SupplyPointInput } from '../money/billing/invoice-check.ts';
+import type { ManualReadings, ReadingRoute } from '../metering/readings/manual.ts';
 import { readingsRoutes } from '../metering/readings/routes.ts';
-import { startPolicyLoop, type PolicyLoop } from './policy-loop.ts';
+import { createPolicyLoop, type PolicyLoop } from './policy-loop.ts';
+import { Lifecycle } from './lifecycle.ts';
+import { createApi, DEFAULT_HTTP, type HttpSettings, type RouteFn } from './parts/api.ts';
+import { createAuditHead } from './parts/audit-head.ts';
+import { createBilling, type Billing } from './parts/billing.ts';
+import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
+import { createDetection, type DetectionSettings } from './parts/detection.ts';
+import { createManualReadings } from './parts/readings.ts';
+import { createStorage } from './parts/storage.ts';
+import { createUsers } from './parts/users.ts';
 
 /**
  * The back office as one process: its database, the audit log and its published chain head,
  * users, prepaid accounts, relay control with its MQTT link to the gateways, the prepaid policy
- * loop, and (unless `http: false`) the HTTP API.
+ * loop, and (unless `http: false`) the HTTP API. `createBackoffice` is the composition root: a list
+ * of factory calls, each part taking only what it needs; tests, the demo and `campus-energy run`
+ * all start the back office through it.
  */
+
+export { DEFAULT_HTTP };
 
 export const DEFAULT_TARIFFS_FILE = fileURLToPath(
   new URL('../money/billing/tariffs.example.json', import.meta.url),
@@ -60,12 +55,8 @@ export interface BackofficeOptions {
   store: ReadingStore;
   logger: Logger;
   clock?: Clock;
-  /**
-   * Where the API listens; default 127.0.0.1:8080; false: no HTTP API. `secureCookie: false` lets
-   * a browser keep its session cookie over plain HTTP (only behind a TLS-terminating proxy or on
-   * loopback); bearer tokens work either way.
-   */
-  http?: { host: string; port: number; secureCookie?: boolean } | false;
+  /** Where the API listens; default 127.0.0.1:8080; false: no HTTP API. */
+  http?: HttpSettings | false;
   /** How often the prepaid policy runs (default 60 s). */
   policyIntervalMs?: number;
   /** The tariff table (JSON); default the example table shipped with the code. */
@@ -91,24 +82,12 @@ export interface BackofficeOptions {
   /** Routes of meters read by hand. */
   readingRoutes?: readonly ReadingRoute[];
   /**
-   * The detection service: how often it runs and how much history it reads (default every 5 min
-   * over 2 days); false: no detection. Heating registrations come from the heating desk.
+   * The detection service (default every 5 min over 2 days); false: no detection. Heating
+   * registrations come from the heating desk.
    */
-  detection?:
-    | {
-        intervalMs?: number;
-        windowMs?: number;
-        heating?: () => readonly HeatingRegistration[];
-        /**
-         * Automatic trip of rooms with an illegal load (off unless `autoTrip: true`): requests
-         * through relay control like the prepaid policy's, never a direct relay write; they wait
-         * for a supervisor or a standing policy approval.
-         */
-        trip?: TripPolicyInput;
-      }
-    | false;
+  detection?: DetectionSettings | false;
   /** More routes served by the same API (the live view, the web app), given the services. */
-  extraRoutes?: (services: RunningServices) => ((app: FastifyInstance) => void)[];
+  extraRoutes?: (services: RunningServices) => RouteFn[];
 }
 
 /** Every back-office service, for routes added by other modules. */
@@ -133,11 +112,6 @@ export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'>
   stop(): Promise<void>;
 }
 
-export const DEFAULT_HTTP: { host: string; port: number; secureCookie?: boolean } = {
-  host: '127.0.0.1',
-  port: 8080,
-};
-
 export function loadTariffs(file: string): TariffTable {
   let raw: unknown;
   try {
@@ -152,264 +126,156 @@ export function loadTariffs(file: string): TariffTable {
   }
 }
 
-export async function startBackoffice(options: BackofficeOptions): Promise<RunningBackoffice> {
-  const { campus, logger } = options;
-  const log = logger.child({ component: 'backoffice' });
-  const clock = options.clock ?? Date.now;
-  // Whatever has started is stopped again, newest first, if a later step fails.
-  const cleanups: (() => Promise<void> | void)[] = [];
-  const unwind = async () => {
-    for (const c of cleanups.splice(0).reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log.error({ err }, 'stopping a back-office part failed');
-      }
-    }
-  };
-
+export async function createBackoffice(options: BackofficeOptions): Promise<RunningBackoffice> {
+  const log = options.logger.child({ component: 'backoffice' });
+  const life = new Lifecycle(log);
   try {
-    const tariffs = loadTariffs(options.tariffsFile ?? DEFAULT_TARIFFS_FILE);
-    const keys = ensureControlKeys(campus);
-    if (keys.created) {
-      log.warn(
-        { publicKeyFile: keys.publicKeyFile },
-        'relay command key pair created: give every gateway the public key',
-      );
-    }
-    const signingKey = loadSigningKey({ file: keys.privateKeyFile });
-
-    mkdirSync(campus.dataDir, { recursive: true });
-    const db = openBackofficeDb(backofficePath(campus));
-    cleanups.push(() => {
-      db.close();
-    });
-    const audit = new AuditLog(db, clock);
-    const users = new Users({
-      db,
-      audit,
-      clock,
-      ...(options.scryptCost !== undefined ? { scryptCost: options.scryptCost } : {}),
-    });
-    if (options.bootstrapAdmin) {
-      const b = options.bootstrapAdmin;
-      try {
-        await users.bootstrapAdmin(b.username, b.password, b.displayName);
-        log.info({ username: b.username }, 'first administrator created');
-      } catch (err) {
-        if (!(err instanceof ServiceError && err.code === 'ALREADY_BOOTSTRAPPED')) throw err;
-        log.info('users exist: the bootstrap administrator is ignored');
-      }
-    }
-    const prepaid = new Prepaid({
-      db,
-      audit,
-      tariffs,
-      clock,
-      ...(options.policy ? { policy: options.policy } : {}),
-      ...(options.freeQuotaRules ? { freeQuotaRules: options.freeQuotaRules } : {}),
-    });
-
-    const link = await connectControlMqtt({
-      url: options.mqtt.url,
-      username: options.mqtt.username,
-      password: options.mqtt.password,
-      ...(options.mqtt.ca ? { ca: options.mqtt.ca } : {}),
-      logger,
-    });
-    cleanups.push(() => link.close());
-    const locate = campusMeterLocator(campus);
-    const control = new RelayControl({
-      db,
-      audit,
-      clock,
-      send: link.send,
-      signingKey,
-      locate,
-      commandTtlMs: campus.config.control.commandTtl,
-    });
-    link.onAck((topic, payload) => control.handleAck(topic, payload));
-    cleanups.push(control.startTimeoutSweep(options.timeoutSweepMs));
-
-    const headLog = logger.child({ component: 'audit-head' });
-    const head = startHeadPublisher({
-      audit,
-      clock,
-      intervalMs: options.auditHeadIntervalMs ?? 60_000,
-      publish: async (topic, payload, opts) => {
-        await link.client.publishAsync(topic, payload, opts);
-      },
-      onError: (err) => headLog.warn({ err }, 'audit head not published; retrying'),
-    });
-    cleanups.push(() => head.stop());
-    // A new head goes out soon after each change, once per burst of entries.
-    let headDue = false;
-    const unlisten = audit.onAppend(() => {
-      if (headDue) return;
-      headDue = true;
-      setTimeout(() => {
-        headDue = false;
-        void head.publishNow();
-      }, 100).unref();
-    });
-    cleanups.push(unlisten);
-
-    const policy = startPolicyLoop({
-      prepaid,
-      control,
-      audit,
-      store: options.store,
-      logger,
-      clock,
-      timezone: tariffs.timezone,
-      hasRelay: (meter) => !!locate(meter)?.hasRelay,
-      ...(options.policyIntervalMs !== undefined ? { intervalMs: options.policyIntervalMs } : {}),
-    });
-    cleanups.push(() => policy.stop());
-
-    const timezone = campus.config.campus.timezone;
-    const alerts = new AlertStore(db, audit, clock);
-    const vee = campusVee({ campus, store: options.store, db, audit, clock });
-    const billRuns = new BillRuns({ db, audit, tariffs, source: vee, timezone, clock });
-    const invoices = new InvoiceChecks({
-      db,
-      audit,
-      source: vee,
-      supplyPoints: options.supplyPoints ?? [],
-      timezone,
-      clock,
-    });
-    const readings = new ManualReadings({
-      db,
-      audit,
-      routes: options.readingRoutes ?? [],
-      automatic: vee,
-      clock,
-    });
-    // A favour reading is the inspectors' business: each mismatch lands in their inbox too.
-    readings.onAlert((a) =>
-      alerts.raise(
-        {
-          type: 'manual-reading-mismatch',
-          key: `manual-reading:${a.round}:${a.meter}:${a.kind}`,
-          severity: 'medium',
-          meter: a.meter,
-          score: 1,
-          since: a.createdAt,
-          reason: a.reason,
-          evidence: {
-            from: Math.min(...a.evidence.readings.map((r) => r.readAt)),
-            to: a.createdAt,
-            figures: {
-              round: a.round,
-              route: a.route,
-              kind: a.kind,
-              difference: a.evidence.difference,
-              allowed: a.evidence.allowed,
-              ...(a.evidence.automatic === null ? {} : { automatic: a.evidence.automatic }),
-              ...Object.fromEntries(a.evidence.readings.map((r) => [r.reader, r.value])),
-            },
-          },
-        },
-        a.createdAt,
-      ),
-    );
-    const accountsFile = options.billingAccountsFile ?? join(dirname(campus.file), 'billing-accounts.yaml');
-    const billingAccounts = (): readonly BillingAccount[] =>
-      existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : [];
-    let detection: RunningDetection | undefined;
-    if (options.detection !== false) {
-      const d = options.detection ?? {};
-      const detLog = logger.child({ component: 'detection' });
-      const detectors = [illegalLoadDetector(), heatingDetector()];
-      const trip = d.trip?.autoTrip
-        ? new IllegalLoadTripPolicy({ timezone: campus.config.campus.timezone, ...d.trip })
-        : undefined;
-      detection = startDetection({
-        store: options.store,
-        campus,
-        alerts,
-        detect: (input) => detect(input, undefined, detectors),
-        publish: async (topic, payload, opts) => {
-          await link.client.publishAsync(topic, payload, opts);
-        },
-        intervalMs: d.intervalMs ?? 300_000,
-        windowMs: d.windowMs ?? 2 * 86_400_000,
-        clock,
-        ...(d.heating ? { heating: d.heating } : {}),
-        onError: (err, where) =>
-          detLog.warn({ err, where }, 'detection run failed; the next run tries again'),
-        ...(trip
-          ? {
-              onRun: async (result: DetectionResult, _sync: unknown, now: number) => {
-                for (const r of trip.step(result.findings, now)) {
-                  try {
-                    await control.requestFromPolicy(r);
-                  } catch (err) {
-                    detLog.warn({ err, meter: r.meter, action: r.action }, 'automatic trip request refused');
-                  }
-                }
-              },
-            }
-          : {}),
-      });
-      const running = detection;
-      cleanups.push(() => running.stop());
-    }
-    const services: RunningServices = {
-      users,
-      prepaid,
-      control,
-      audit,
-      timezone,
-      db,
-      alerts,
-      vee,
-      billRuns,
-      invoices,
-      readings,
-      campus,
-      store: options.store,
-      ...(detection ? { detection } : {}),
-    };
-    let app: FastifyInstance | undefined;
-    let url: string | undefined;
-    const http = options.http === undefined ? DEFAULT_HTTP : options.http;
-    if (http) {
-      const routes = [
-        ...backofficeRoutes({
-          ...services,
-          ...(http.secureCookie !== undefined ? { secureCookie: http.secureCookie } : {}),
-        }),
-        ...alertRoutes(alerts),
-        ...billingRoutes({ billRuns, invoices, accounts: billingAccounts, tariffs, timezone, clock }),
-        ...readingsRoutes({ readings }),
-        ...veeRoutes(vee),
-        ...(options.extraRoutes?.(services) ?? []),
-      ];
-      app = await buildApi({ auth: users, routes, logger: logger.child({ component: 'api' }) });
-      const started = app;
-      cleanups.push(() => started.close());
-      await app.listen({ host: http.host, port: http.port });
-      const address = app.server.address() as AddressInfo;
-      url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    }
-
+    const running = await startParts(options, life, log);
     log.info(
-      { db: backofficePath(campus), api: url ?? 'off', policyIntervalMs: options.policyIntervalMs ?? 60_000 },
+      { db: running.dbPath, api: running.url ?? 'off', policyIntervalMs: options.policyIntervalMs ?? 60_000 },
       'back office started',
     );
-    let stopping: Promise<void> | undefined;
-    return {
-      ...services,
-      db,
-      policy,
-      ...(app ? { app } : {}),
-      ...(url ? { url } : {}),
-      stop: () => (stopping ??= unwind().then(() => log.info('back office stopped'))),
-    };
+    const { dbPath: _path, ...backoffice } = running;
+    return { ...backoffice, stop: () => life.stop().then(() => log.info('back office stopped')) };
   } catch (err) {
-    await unwind();
+    await life.stop();
     throw err;
   }
+}
+
+/** The former name of createBackoffice: the same factory. */
+export const startBackoffice = createBackoffice;
+
+/** What the first parts give the later ones. */
+interface Core {
+  clock: Clock;
+  tariffs: TariffTable;
+  db: BackofficeDb;
+  audit: AuditLog;
+  dbPath: string;
+  users: Users;
+  prepaid: Prepaid;
+  link: ControlMqtt;
+  relay: RunningRelayControl;
+}
+
+/** Each part in the order it depends on the others; `life` stops them newest first. */
+async function startParts(
+  options: BackofficeOptions,
+  life: Lifecycle,
+  log: Logger,
+): Promise<Omit<RunningBackoffice, 'stop'> & { dbPath: string }> {
+  const core = await startCore(options, life, log);
+  const policy = life.own(
+    createPolicyLoop({
+      ...{ prepaid: core.prepaid, audit: core.audit, clock: core.clock },
+      ...{ store: options.store, logger: options.logger },
+      control: core.relay.control,
+      timezone: core.tariffs.timezone,
+      hasRelay: (meter) => !!core.relay.locate(meter)?.hasRelay,
+      ...(options.policyIntervalMs !== undefined ? { intervalMs: options.policyIntervalMs } : {}),
+    }),
+    (p) => p.stop(),
+  );
+  const { services, billing } = startRecords(core, options, life);
+  const http = options.http === undefined ? DEFAULT_HTTP : options.http;
+  const api = http
+    ? life.own(
+        await createApi({
+          http,
+          auth: core.users,
+          routes: apiRoutes(services, billing, core.tariffs, http, options),
+          logger: options.logger,
+        }),
+        (a) => a.app.close(),
+      )
+    : undefined;
+  return { ...services, policy, dbPath: core.dbPath, ...(api ? { app: api.app, url: api.url } : {}) };
+}
+
+/** The database and audit log, users, prepaid, and relay control with its MQTT link. */
+async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logger): Promise<Core> {
+  const { campus, logger } = options;
+  const clock = options.clock ?? Date.now;
+  const tariffs = loadTariffs(options.tariffsFile ?? DEFAULT_TARIFFS_FILE);
+  const { db, audit, path } = life.own(createStorage({ campus, clock }), (s) => s.close());
+  const users = await createUsers({
+    db,
+    audit,
+    clock,
+    log,
+    ...pick(options, 'scryptCost', 'bootstrapAdmin'),
+  });
+  const prepaid = createPrepaid({ db, audit, tariffs, clock, ...pick(options, 'policy', 'freeQuotaRules') });
+  const link = life.own(await createControlLink({ mqtt: options.mqtt, logger }), (l) => l.close());
+  const relay = life.own(
+    createRelayControl({ campus, db, audit, clock, link, log, ...pick(options, 'timeoutSweepMs') }),
+    (r) => r.stop(),
+  );
+  const intervalMs = options.auditHeadIntervalMs;
+  life.own(createAuditHead({ audit, clock, link, logger, intervalMs }), (h) => h.stop());
+  return { clock, tariffs, db, audit, dbPath: path, users, prepaid, link, relay };
+}
+
+/** The services over the readings: alerts, VEE, manual readings, billing, and detection unless off. */
+function startRecords(
+  core: Core,
+  options: BackofficeOptions,
+  life: Lifecycle,
+): { services: RunningServices; billing: Billing } {
+  const { campus, store, logger } = options;
+  const { db, audit, clock, link } = core;
+  const control = core.relay.control;
+  const alerts = new AlertStore(db, audit, clock);
+  const vee = campusVee({ campus, store, db, audit, clock });
+  const readings = createManualReadings({ db, audit, clock, vee, alerts, routes: options.readingRoutes });
+  const billing = createBilling({
+    ...{ campus, db, audit, clock, tariffs: core.tariffs, vee },
+    accountsFile: options.billingAccountsFile,
+    supplyPoints: options.supplyPoints,
+  });
+  const settings = options.detection;
+  const detection =
+    settings === false
+      ? undefined
+      : life.own(
+          createDetection({ campus, store, alerts, control, link, clock, logger, settings: settings ?? {} }),
+          (d) => d.stop(),
+        );
+  const services: RunningServices = {
+    ...{ users: core.users, prepaid: core.prepaid, control, audit, db, alerts, vee, readings, campus, store },
+    ...{ timezone: campus.config.campus.timezone, billRuns: billing.billRuns, invoices: billing.invoices },
+    ...(detection ? { detection } : {}),
+  };
+  return { services, billing };
+}
+
+/** Every route the API serves: the back office's own, each service's, and the caller's extras. */
+function apiRoutes(
+  services: RunningServices,
+  billing: Billing,
+  tariffs: TariffTable,
+  http: HttpSettings,
+  options: BackofficeOptions,
+): RouteFn[] {
+  const { billRuns, invoices, accounts } = billing;
+  const { timezone, clock } = { timezone: services.timezone, clock: options.clock };
+  return [
+    ...backofficeRoutes({ ...services, ...pick(http, 'secureCookie') }),
+    ...alertRoutes(services.alerts),
+    ...billingRoutes({ billRuns, invoices, accounts, tariffs, timezone, ...(clock ? { clock } : {}) }),
+    ...readingsRoutes({ readings: services.readings }),
+    ...veeRoutes(services.vee),
+    ...(options.extraRoutes?.(services) ?? []),
+  ];
+}
+
+/** The given keys of `o` that are set: optional settings passed on without `undefined` values. */
+function pick<T extends object, K extends keyof T>(
+  o: T,
+  ...keys: K[]
+): { [P in K]?: Exclude<T[P], undefined> } {
+  const out: { [P in K]?: Exclude<T[P], undefined> } = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k] as Exclude<T[K], undefined>;
+  return out;
 }

@@ -1,9 +1,9 @@
 import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
-import { startLiveHub, type LiveHub } from '../metering/live/hub.ts';
+import { createLiveHub, type LiveHub } from '../metering/live/hub.ts';
 import { liveRoutes } from '../metering/live/routes.ts';
 import { backofficeMetrics, metricsRoutes } from './metrics.ts';
 import { webRoutes } from './web/routes.ts';
-import { startBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
+import { createBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
 
 export interface BackofficeServerOptions extends Omit<BackofficeOptions, 'extraRoutes'> {
   /**
@@ -21,14 +21,14 @@ export interface RunningBackofficeServer extends RunningBackoffice {
  * The back office as operators and inspectors use it: its services and API, the live view (tree,
  * latest readings, SSE), Prometheus metrics and the web app, on one HTTP server.
  */
-export async function startBackofficeServer(
+export async function createBackofficeServer(
   options: BackofficeServerOptions,
 ): Promise<RunningBackofficeServer> {
   const { campus, store, logger } = options;
-  const hub = await startLiveHub({ campus, mqtt: options.liveMqtt ?? options.mqtt, store, logger });
+  const hub = await createLiveHub({ campus, mqtt: options.liveMqtt ?? options.mqtt, store, logger });
   let bo: RunningBackoffice;
   try {
-    bo = await startBackoffice({
+    bo = await createBackoffice({
       ...options,
       extraRoutes: (s) => [
         ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
@@ -51,3 +51,6 @@ export async function startBackofficeServer(
       })()),
   };
 }
+
+/** The former name of createBackofficeServer: the same factory. */
+export const startBackofficeServer = createBackofficeServer;

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog } from '../../services/platform/audit/audit-log.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
-import { POLICY_AUDIT, startPolicyLoop, type PolicyLoop } from '../../services/backoffice/policy-loop.ts';
+import { POLICY_AUDIT, createPolicyLoop, type PolicyLoop } from '../../services/backoffice/policy-loop.ts';
 import type { SignedRelayCommand } from '../../services/operations/control/commands.ts';
 import { POLICY_ACTOR, RelayControl } from '../../services/operations/control/relay-control.ts';
 import { Prepaid } from '../../services/money/prepaid/prepaid.ts';
@@ -63,7 +63,7 @@ describe('prepaid policy loop', () => {
   let db: ReturnType<typeof openBackofficeDb>;
 
   function start(store: ReadingStore) {
-    loop = startPolicyLoop({
+    loop = createPolicyLoop({
       prepaid,
       control,
       audit,

@@ -1196,3 +1196,8 @@ export class Prepaid {
     return entry;
   }
 }
+
+/** The prepaid service as the composition root builds it. */
+export function createPrepaid(deps: PrepaidOptions): Prepaid {
+  return new Prepaid(deps);
+}

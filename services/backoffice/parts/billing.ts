@@ -1,0 +1,50 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import type { LoadedCampus } from '../../../config/campus.ts';
+import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { loadBillingAccounts, type BillingAccount } from '../../money/billing/accounts.ts';
+import { BillRuns } from '../../money/billing/bill-run.ts';
+import { InvoiceChecks, type SupplyPointInput } from '../../money/billing/invoice-check.ts';
+import type { TariffTable } from '../../money/billing/tariffs.ts';
+import type { Vee } from '../../metering/vee/service.ts';
+
+export interface BillingDeps {
+  campus: LoadedCampus;
+  db: BackofficeDb;
+  audit: AuditLog;
+  clock: Clock;
+  tariffs: TariffTable;
+  /** Validated readings: what is billed and what the utility's invoice is checked against. */
+  vee: Vee;
+  /** Post-paid accounts (YAML); default `billing-accounts.yaml` next to the campus file, if present. */
+  accountsFile?: string;
+  /** Utility supply points for the invoice check. */
+  supplyPoints?: readonly SupplyPointInput[];
+}
+
+export interface Billing {
+  billRuns: BillRuns;
+  invoices: InvoiceChecks;
+  /** The post-paid accounts, read from their file at each call (edited without a restart). */
+  accounts: () => readonly BillingAccount[];
+}
+
+/** Post-paid billing runs and the check of the utility's invoices, both from VEE's readings. */
+export function createBilling(deps: BillingDeps): Billing {
+  const { db, audit, clock, tariffs } = deps;
+  const timezone = deps.campus.config.campus.timezone;
+  const accountsFile = deps.accountsFile ?? join(dirname(deps.campus.file), 'billing-accounts.yaml');
+  return {
+    billRuns: new BillRuns({ db, audit, tariffs, source: deps.vee, timezone, clock }),
+    invoices: new InvoiceChecks({
+      db,
+      audit,
+      source: deps.vee,
+      supplyPoints: deps.supplyPoints ?? [],
+      timezone,
+      clock,
+    }),
+    accounts: () => (existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : []),
+  };
+}

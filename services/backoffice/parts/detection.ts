@@ -1,0 +1,81 @@
+import type { Logger } from 'pino';
+import type { LoadedCampus } from '../../../config/campus.ts';
+import type { Clock } from '../../platform/db.ts';
+import type { ReadingStore } from '../../metering/storage.ts';
+import type { ControlMqtt } from '../../operations/control/mqtt.ts';
+import type { RelayControl } from '../../operations/control/relay-control.ts';
+import type { AlertStore } from '../../inspection/detection/alerts.ts';
+import { detect } from '../../inspection/detection/engine.ts';
+import { heatingDetector } from '../../inspection/detection/heating.ts';
+import {
+  IllegalLoadTripPolicy,
+  illegalLoadDetector,
+  type TripPolicyInput,
+} from '../../inspection/detection/illegal-load.ts';
+import { startDetection, type RunningDetection } from '../../inspection/detection/service.ts';
+import type { DetectionResult, HeatingRegistration } from '../../inspection/detection/types.ts';
+
+/** The detection service's settings (BackofficeOptions.detection). */
+export interface DetectionSettings {
+  /** How often it runs (default 5 min). */
+  intervalMs?: number;
+  /** How much history each run reads (default 2 days). */
+  windowMs?: number;
+  /** Heating registrations in force, from the heating desk. */
+  heating?: () => readonly HeatingRegistration[];
+  /**
+   * Automatic trip of rooms with an illegal load (off unless `autoTrip: true`): requests
+   * through relay control like the prepaid policy's, never a direct relay write; they wait
+   * for a supervisor or a standing policy approval.
+   */
+  trip?: TripPolicyInput;
+}
+
+export interface DetectionDeps {
+  campus: LoadedCampus;
+  store: ReadingStore;
+  alerts: AlertStore;
+  control: RelayControl;
+  link: ControlMqtt;
+  clock: Clock;
+  logger: Logger;
+  settings: DetectionSettings;
+}
+
+/** Detection of illegal loads and heating used while registered stopped, publishing its alerts. */
+export function createDetection(deps: DetectionDeps): RunningDetection {
+  const { settings: d, campus } = deps;
+  const log = deps.logger.child({ component: 'detection' });
+  const detectors = [illegalLoadDetector(), heatingDetector()];
+  const trip = d.trip?.autoTrip
+    ? new IllegalLoadTripPolicy({ timezone: campus.config.campus.timezone, ...d.trip })
+    : undefined;
+  return startDetection({
+    store: deps.store,
+    campus,
+    alerts: deps.alerts,
+    detect: (input) => detect(input, undefined, detectors),
+    publish: async (topic, payload, opts) => {
+      await deps.link.client.publishAsync(topic, payload, opts);
+    },
+    intervalMs: d.intervalMs ?? 300_000,
+    windowMs: d.windowMs ?? 2 * 86_400_000,
+    clock: deps.clock,
+    ...(d.heating ? { heating: d.heating } : {}),
+    onError: (err, where) => log.warn({ err, where }, 'detection run failed; the next run tries again'),
+    ...(trip ? { onRun: tripRequests(trip, deps.control, log) } : {}),
+  });
+}
+
+/** After each run, the trip policy's requests go to relay control, one refusal not stopping the others. */
+function tripRequests(trip: IllegalLoadTripPolicy, control: RelayControl, log: Logger) {
+  return async (result: DetectionResult, _sync: unknown, now: number): Promise<void> => {
+    for (const r of trip.step(result.findings, now)) {
+      try {
+        await control.requestFromPolicy(r);
+      } catch (err) {
+        log.warn({ err, meter: r.meter, action: r.action }, 'automatic trip request refused');
+      }
+    }
+  };
+}
