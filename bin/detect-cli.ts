@@ -70,11 +70,24 @@ export interface DetectReport {
   findings: Finding[];
 }
 
-/** The balance finding whose suspects and unexplained energy the report shows for a node. */
+/**
+ * The balance finding whose unexplained energy the report shows for a node: the current one (the
+ * latest episode), not the year's highest-scored.
+ */
 export function nodeBalanceFinding(result: DetectionResult, node: string): Finding | undefined {
   return result.findings
     .filter((f) => f.node === node && (f.suspects?.length || f.unexplained !== undefined))
-    .sort((a, b) => b.score - a.score)[0];
+    .sort((a, b) => b.evidence.to - a.evidence.to || b.score - a.score)[0];
+}
+
+/**
+ * The suspects the report shows for a node: the engine's current ranking (by this run's meter
+ * scores), else those of the node's current balance finding.
+ */
+export function nodeSuspects(result: DetectionResult, node: string): Suspect[] {
+  const current = result.scores.find((s) => s.kind === 'node' && s.id === node)?.suspects;
+  if (current && current.length > 0) return current;
+  return [...(nodeBalanceFinding(result, node)?.suspects ?? [])].sort((a, b) => b.score - a.score);
 }
 
 /** Every meter and every node (a meter with meters below it) of the campus, scored. */
@@ -108,7 +121,7 @@ export function buildReport(
         score: s?.score ?? 0,
         alert: s?.alert ?? false,
         reason: s?.reason ?? 'balanced',
-        suspects: [...(balance?.suspects ?? [])].sort((a, b) => b.score - a.score),
+        suspects: nodeSuspects(result, m.meter),
         unexplained: balance?.unexplained ?? null,
       };
     });

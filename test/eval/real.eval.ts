@@ -6,7 +6,7 @@
 // with the illegal-load and heating detectors, the report's suspect list), and a naive z-score
 // baseline on the same inputs. Buildings are split by id into a tuning and a test half
 // (test/eval/real/data.ts); only the tuning half may guide changes to the engine.
-import { nodeBalanceFinding } from '../../bin/detect-cli.ts';
+import { nodeSuspects } from '../../bin/detect-cli.ts';
 import { detect } from '../../services/inspection/detection/engine.ts';
 import { heatingDetector } from '../../services/inspection/detection/heating.ts';
 import { illegalLoadDetector } from '../../services/inspection/detection/illegal-load.ts';
@@ -53,6 +53,7 @@ interface Run {
   kind: string;
   labels: Labels;
   result: DetectionResult;
+  heating: Map<string, number> | undefined;
   naive: ReturnType<typeof naiveScores>;
   meters: string[];
   feeders: string[];
@@ -61,7 +62,8 @@ interface Run {
   ms: number;
 }
 
-const detectors = [illegalLoadDetector(), heatingDetector()];
+const heatingOnly = heatingDetector();
+const detectors = [illegalLoadDetector(), heatingOnly];
 let runs = 0;
 let detectMs = 0;
 let hours = 0;
@@ -75,10 +77,16 @@ function run(data: RealData, campus: Campus, kind: string, labels: Labels): Run 
   detectMs += ms;
   hours += (input.to - input.from) / HOUR;
   const meters = [...input.meters.values()].filter((m) => m.parent).map((m) => m.meter);
+  // Heater cases are judged on the heating detector's own scores (the same detector, run alone),
+  // so a theft score elsewhere does not blur them.
+  const heating = kind.startsWith('heat:')
+    ? new Map(heatingOnly.run(input).scores.map((s) => [s.id, s.score]))
+    : undefined;
   return {
     kind,
     labels,
     result,
+    heating,
     naive: naiveScores(input, feeders),
     meters,
     feeders,
@@ -182,7 +190,7 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
           pos.push(s);
           const ranked =
             which === 'engine'
-              ? (nodeBalanceFinding(r.result, feeder)?.suspects ?? []).map((x) => x.meter)
+              ? nodeSuspects(r.result, feeder).map((x) => x.meter)
               : r.naive.ranked.get(feeder)!;
           n++;
           if (ranked[0] === thief) first++;
@@ -261,7 +269,7 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
       const neg: number[] = [];
       for (const r of of(`heat:${level}`)) {
         for (const m of r.meters) {
-          const s = which === 'engine' ? meterScore(r, m) : r.naive.meter.get(m)!;
+          const s = which === 'engine' ? (r.heating!.get(m) ?? 0) : r.naive.meter.get(m)!;
           (r.labels.heater.has(m) ? pos : neg).push(s);
           const season = r.kind.split(':')[2]!;
           pool(

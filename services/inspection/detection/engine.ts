@@ -29,6 +29,7 @@ import {
   type MeterSpec,
   type Topology,
 } from './series.ts';
+import { DEFAULT_LONG_MEMORY, longMemory, type LongMemory } from './long-memory.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
 
@@ -99,6 +100,20 @@ export const DetectionConfigSchema = z.object({
       backwardsMin: z.number().nonnegative().default(DEFAULT_ANOMALIES.backwardsMin),
     })
     .default(DEFAULT_ANOMALIES),
+  longMemory: z
+    .object({
+      maxOnsetDays: z.number().int().positive().default(DEFAULT_LONG_MEMORY.maxOnsetDays),
+      minOnsetDays: z.number().int().positive().default(DEFAULT_LONG_MEMORY.minOnsetDays),
+      referenceDays: z.number().int().positive().default(DEFAULT_LONG_MEMORY.referenceDays),
+      minReferenceDays: z.number().int().positive().default(DEFAULT_LONG_MEMORY.minReferenceDays),
+      dependence: z.number().min(1).default(DEFAULT_LONG_MEMORY.dependence),
+      alertStat: z
+        .number()
+        .positive()
+        .default(8)
+        .describe('Step statistic at which a lasting drop or shape change against the peers alerts'),
+    })
+    .default({ ...DEFAULT_LONG_MEMORY, alertStat: 8 }),
 });
 export type DetectionConfig = z.input<typeof DetectionConfigSchema>;
 export type ResolvedDetectionConfig = z.output<typeof DetectionConfigSchema>;
@@ -298,19 +313,29 @@ function evaluate(
 
   const scores: Score[] = [];
   const windowStart = store.slotStart(windowFrom);
+  const long = longMemory(store, cfg.longMemory);
   for (const a of anomalies) {
     const unit = UNIT[top.kind[a.meter]!];
-    const own = anomalyFindings(a, store, windows, cfg.anomalies, unit);
+    const lm = long[a.meter]!;
+    const lasting =
+      lm.stat >= cfg.longMemory.alertStat ? lastingChange(store, lm, a.id, unit, cfg) : undefined;
+    // The lasting change against the peers replaces the window's drop finding (one condition).
+    const own = anomalyFindings(a, store, windows, cfg.anomalies, unit).filter(
+      (f) => !(lasting && f.type === 'meter-drop'),
+    );
+    if (lasting) own.push(lasting);
     findings.push(...own);
-    const parent = top.parent[a.meter]!;
-    const parentBalance = parent >= 0 ? balanceOf[parent] : undefined;
-    const balanced = parentBalance !== undefined && parentBalance.computable >= 0.5;
-    // Where a balance covers the meter, it decides (a legitimate drop leaves the node balanced);
-    // elsewhere the meter's own anomaly score is all there is.
-    const ownPart = clamp(a.score / 3, 0, 1) * (balanced ? 0.1 : 0.6);
+    // A meter's own evidence counts whether or not a balance covers it: a thief whose feeder
+    // shows no loss (a tap elsewhere hides it, the band absorbed it) must still stand out. The
+    // window's drop is weighed against its 28-day baseline; the lasting step against the peers
+    // over months (alertStat maps to 0.5, the meter alert).
+    const ownPart = Math.max(clamp(a.score / 3, 0, 1) * 0.6, (0.5 * lm.stat) / cfg.longMemory.alertStat);
     let score = attribution[a.meter]! + ownPart;
     let reason = attribution[a.meter]! > 0.05 ? attributionReason[a.meter]! : '';
-    const inWindow = own.filter((f) => f.type !== 'meter-drop' && f.evidence.to > windowStart);
+    if (lasting && !reason) reason = lasting.reason;
+    const inWindow = own.filter(
+      (f) => f.type !== 'meter-drop' && f.type !== 'meter-drift' && f.evidence.to > windowStart,
+    );
     if (inWindow.length > 0) {
       score = Math.max(score, 1 + Math.max(...inWindow.map((f) => f.score)) / 5);
       reason = inWindow.map((f) => f.reason).join('; ');
@@ -324,14 +349,28 @@ function evaluate(
       reason,
     });
   }
+  const meterScore = new Float64Array(top.ids.length);
+  for (const sc of scores) meterScore[top.index.get(sc.id)!] = sc.score;
   for (const b of balances) {
-    const active = b.episodes.some((e) => e.end > windowFrom);
+    // Only an episode still going on at the end counts: one that ended in the window is history.
+    const active = b.episodes.some((e) => e.ongoing);
+    // The current suspects: the children by their scores of this run (attribution of the current
+    // loss plus their own evidence), not the ranking of some older episode.
+    const current = [...b.children]
+      .sort((x, y) => meterScore[y]! - meterScore[x]!)
+      .slice(0, 5)
+      .map((c) => ({
+        meter: top.ids[c]!,
+        score: Math.round(meterScore[c]! * 1e4) / 1e4,
+        reasons: [scores.find((x) => x.id === top.ids[c])?.reason ?? ''],
+      }));
     scores.push({
       id: b.id,
       kind: 'node',
       score: b.evidence + (active ? 0.5 : 0),
       alert: active || b.evidence >= cfg.nodeAlert,
       reason: `${b.state}: ${b.stateReason}`,
+      suspects: current,
     });
   }
   return { findings, scores, balances, anomalies, suspects, windowFrom, store };
@@ -376,6 +415,55 @@ function confirmStopped(store: SlotStore, anomalies: MeterAnomaly[], balances: N
       return (during.mean - ref) * len > 0.3 * exp;
     });
   }
+}
+
+/**
+ * The finding of a lasting drop or shape change against the peer buildings: what was expected
+ * (the meter's ratio to its peers over the reference days before the onset), what was seen, since
+ * when, and the energy short.
+ */
+function lastingChange(
+  store: SlotStore,
+  lm: LongMemory,
+  id: string,
+  unit: string,
+  cfg: ResolvedDetectionConfig,
+): Finding {
+  const level = lm.level && lm.level.stat >= (lm.shape?.stat ?? 0);
+  const t = (level ? lm.level : lm.shape)!;
+  const since = store.slotStart(t.onsetSlot);
+  const short = lm.expectedSince - lm.seenSince;
+  const what = level
+    ? `consumption ${(100 * (1 - Math.exp(t.shift))).toFixed(0)} % below its usual ratio to its peer buildings`
+    : 'daily load shape no longer follows its own profile while its peers still follow theirs';
+  return {
+    type: 'meter-drop',
+    key: `meter-drop:${id}`,
+    severity: lm.stat >= 2 * cfg.longMemory.alertStat ? 'high' : 'medium',
+    meter: id,
+    score: (0.5 * lm.stat) / cfg.longMemory.alertStat,
+    since,
+    reason:
+      `${id}: ${what} since ${new Date(since).toISOString().slice(0, 10)} (${t.after} days, step test ${lm.stat.toFixed(1)} ` +
+      `against the ${t.reference} days before)` +
+      (level && short > 0 ? `; about ${short.toFixed(0)} ${unit} less than expected` : ''),
+    evidence: {
+      from: since,
+      to: store.slotStart(store.length),
+      figures: {
+        model: level ? 'daily energy / peer buildings, step test' : 'daily shape vs own profile, step test',
+        stepStatistic: Math.round(lm.stat * 100) / 100,
+        shift: Math.round(t.shift * 1e4) / 1e4,
+        daysSince: t.after,
+        referenceDays: t.reference,
+        ...(level
+          ? { expectedSince: Math.round(lm.expectedSince), seenSince: Math.round(lm.seenSince) }
+          : {}),
+        unit,
+      },
+    },
+    ...(level && short > 0 ? { unexplained: short } : {}),
+  };
 }
 
 function onsetIn(b: NodeBalance, windowFrom: number): number | undefined {

@@ -52,14 +52,23 @@ export const HeatingConfigSchema = z
         baseC: z.number().default(15.5).describe('Heating degree days below this daily mean'),
         recentDays: z.number().int().min(5).default(14).describe('The recent period whose slope is judged'),
         minBaselineDays: z.number().int().min(5).default(14).describe('Earlier days needed for a baseline'),
-        minSlopeKwhPerK: z.number().nonnegative().default(0.5).describe('Recent slope, kWh per degree day'),
-        minJumpKwhPerK: z
+        baselineDays: z.number().int().min(7).default(56).describe('Days of own history before the gap'),
+        gapDays: z
+          .number()
+          .int()
+          .nonnegative()
+          .default(14)
+          .describe('Days left out between the baseline and the recent period'),
+        minZ: z
+          .number()
+          .positive()
+          .default(4)
+          .describe('Recent extra use ∝ HDD, in baseline residual spreads'),
+        minShare: z
           .number()
           .nonnegative()
-          .default(0.5)
-          .describe('Rise of the slope over its reference'),
-        minRatio: z.number().min(1).default(2).describe('Recent slope over its reference'),
-        minT: z.number().nonnegative().default(2.5).describe('t statistic of the recent slope'),
+          .default(0.03)
+          .describe('…and at least this share of its consumption'),
         minHddSpreadK: z
           .number()
           .nonnegative()
@@ -421,6 +430,91 @@ function meterDays(
   return { meter: m, rows };
 }
 
+/** Least squares of y on the columns of X; null if singular. */
+function ols(X: readonly number[][], y: readonly number[]): number[] | null {
+  const k = X[0]?.length ?? 0;
+  if (X.length <= k) return null;
+  const A = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const b = new Array<number>(k).fill(0);
+  X.forEach((x, i) => {
+    for (let p = 0; p < k; p++) {
+      b[p]! += x[p]! * y[i]!;
+      for (let q = 0; q < k; q++) A[p]![q]! += x[p]! * x[q]!;
+    }
+  });
+  const inv = invert(A);
+  return inv && inv.map((row) => row.reduce((s, v, q) => s + v * b[q]!, 0));
+}
+
+function medianOf(xs: number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const a = [...xs].sort((p, q) => p - q);
+  const h = a.length >> 1;
+  return a.length % 2 ? a[h]! : (a[h - 1]! + a[h]!) / 2;
+}
+
+/**
+ * The meter's own temperature response, learned over its history: daily kWh = a + b·HDD + c·weekend
+ * (+ a level of its own for last year's days), fitted on the days before a gap before the recent
+ * period and on the same season a year earlier. Its relative residuals ((kWh − fit) / its mean
+ * day), less the peers' median residual of the same day (term, vacations, a cold snap everybody
+ * answers), are projected on the recent days' HDD: a heater adds energy in proportion to the cold.
+ * The projection in units of the baseline residuals' own spread is the score's statistic, so a
+ * large building and a small room are judged alike.
+ */
+interface WeatherJudgement {
+  md: MeterDays;
+  recentRows: MeterDays['rows'];
+  baseRows: MeterDays['rows'];
+  /** Peer-adjusted relative residual per day (recent and baseline days). */
+  rel: Map<number, number>;
+  scale: number;
+  fit: number[];
+  lastYearFrom: number;
+}
+
+function judgeAgainstWeather(
+  md: MeterDays,
+  recentFrom: number,
+  c: HeatingConfig['degreeDay'],
+): WeatherJudgement | null {
+  const rows = md.rows;
+  const recentRows = rows.filter((r) => r.day >= recentFrom);
+  const before = rows.filter((r) => r.day < recentFrom);
+  // A heater bought a few weeks ago must not sit in the baseline: leave a gap if history allows.
+  const gap = Math.max(0, Math.min(c.gapDays, before.length - c.minBaselineDays));
+  const baseEnd = recentFrom - gap;
+  const lastYearFrom = recentFrom - 365 - c.baselineDays;
+  const lastYearTo = recentFrom - 365 + c.recentDays + c.baselineDays;
+  const baseRows = rows.filter(
+    (r) =>
+      (r.day < baseEnd && r.day >= baseEnd - c.baselineDays) || (r.day >= lastYearFrom && r.day < lastYearTo),
+  );
+  if (baseRows.length < c.minBaselineDays || recentRows.length < c.recentDays) return null;
+  const hasLastYear = baseRows.some((r) => r.day < baseEnd - c.baselineDays);
+  const hasWeekend = baseRows.some((r) => r.weekend) && baseRows.some((r) => !r.weekend);
+  const hasCold = baseRows.some((r) => r.hdd > 0) && baseRows.some((r) => r.hdd !== baseRows[0]!.hdd);
+  const x = (r: MeterDays['rows'][number], lastYear: boolean) => [
+    1,
+    ...(hasCold ? [r.hdd] : []),
+    ...(hasWeekend ? [r.weekend ? 1 : 0] : []),
+    ...(hasLastYear ? [lastYear ? 1 : 0] : []),
+  ];
+  const isLast = (r: MeterDays['rows'][number]) => r.day < baseEnd - c.baselineDays;
+  const fit = ols(
+    baseRows.map((r) => x(r, isLast(r))),
+    baseRows.map((r) => r.kwh),
+  );
+  if (!fit) return null;
+  const scale = Math.max(1e-6, baseRows.reduce((s, r) => s + r.kwh, 0) / baseRows.length);
+  const rel = new Map<number, number>();
+  for (const r of [...baseRows, ...recentRows]) {
+    const f = x(r, isLast(r)).reduce((s, v, q) => s + v * fit[q]!, 0);
+    rel.set(r.day, (r.kwh - f) / scale);
+  }
+  return { md, recentRows, baseRows, rel, scale, fit, lastYearFrom };
+}
+
 function electricHeating(
   input: DetectionInput,
   c: HeatingConfig['degreeDay'],
@@ -433,36 +527,57 @@ function electricHeating(
   const hasChild = new Set<string>();
   for (const m of input.meters.values()) if (m.parent) hasChild.add(m.parent);
   const pattern = new RegExp(c.accountPattern);
+  // The heating desk's registrations name each unit's electricity meter: those units are judged
+  // even without an account, and a unit registered as heated electrically (the registration's
+  // meter is its electricity meter, heating on) pays for it and is left out.
+  const registered = new Map<string, HeatingRegistration[]>();
+  for (const reg of input.heating ?? [])
+    if (reg.electricityMeter)
+      registered.set(reg.electricityMeter, [...(registered.get(reg.electricityMeter) ?? []), reg]);
+  const electricOn = (id: string) =>
+    (registered.get(id) ?? []).some(
+      (r) => r.state === 'on' && r.meter === id && (r.to ?? Infinity) >= input.to,
+    );
   const candidates = [...input.meters.values()].filter(
     (m) =>
       m.kind === 'electricity' &&
       !hasChild.has(m.meter) &&
-      m.account !== undefined &&
-      pattern.test(m.account),
+      !electricOn(m.meter) &&
+      ((m.account !== undefined && pattern.test(m.account)) || registered.has(m.meter)),
   );
   const all = candidates.map((m) => meterDays(m, temps, c.baseC, c.nightHours, calendar));
-  const fits = new Map<
-    string,
-    { recent: DegreeDayFit | null; baseline: DegreeDayFit | null; md: MeterDays }
-  >();
+  const lastDay = Math.max(-Infinity, ...all.map((md) => md.rows.at(-1)?.day ?? -Infinity));
+  const recentFrom = lastDay - c.recentDays + 1;
+  const judged = new Map<string, WeatherJudgement>();
   for (const md of all) {
-    const recentRows = md.rows.slice(-c.recentDays);
-    const baseRows = md.rows.slice(0, Math.max(0, md.rows.length - c.recentDays));
-    fits.set(md.meter.meter, {
-      md,
-      recent: recentRows.length >= c.recentDays ? fitDegreeDays(recentRows) : null,
-      baseline: baseRows.length >= c.minBaselineDays ? fitDegreeDays(baseRows) : null,
-    });
+    const j = judgeAgainstWeather(md, recentFrom, c);
+    if (j) judged.set(md.meter.meter, j);
   }
-  const peerMedian = (m: MeterData): number | undefined => {
-    const slopes = [...fits.values()]
-      .filter((f) => f.md.meter.meter !== m.meter && f.md.meter.parent === m.parent && f.recent)
-      .map((f) => f.recent!.slope)
-      .sort((a, b) => a - b);
-    return slopes.length >= 3 ? slopes[slopes.length >> 1] : undefined;
+  const peersOf = (m: MeterData): WeatherJudgement[] => {
+    const others = [...judged.values()].filter((j) => j.md.meter.meter !== m.meter);
+    const siblings = others.filter((j) => j.md.meter.parent === m.parent);
+    return siblings.length >= 3 ? siblings : others;
   };
-  for (const { md, recent, baseline } of fits.values()) {
+  const recentFits = new Map(
+    all.map((md) => {
+      const rows = md.rows.filter((r) => r.day >= recentFrom);
+      return [md.meter.meter, rows.length >= c.recentDays ? fitDegreeDays(rows) : null] as const;
+    }),
+  );
+  const peerMedianSlope = (m: MeterData): number | undefined => {
+    const slopes = all
+      .filter(
+        (md) => md.meter.meter !== m.meter && md.meter.parent === m.parent && recentFits.get(md.meter.meter),
+      )
+      .map((md) => recentFits.get(md.meter.meter)!.slope / Math.max(1e-6, meanKwh(md.rows)));
+    return slopes.length >= 3 ? medianOf(slopes) : undefined;
+  };
+  const dayStart = (day: number) => day * DAY - zoneOffset(day * DAY, input.timezone);
+
+  for (const md of all) {
     const m = md.meter;
+    const recent = recentFits.get(m.meter) ?? null;
+    const j = judged.get(m.meter);
     if (!recent) {
       scores.push({
         id: m.meter,
@@ -473,32 +588,75 @@ function electricHeating(
       });
       continue;
     }
-    const peers = peerMedian(m);
-    const ref = baseline ? baseline.slope : peers;
-    const refName = baseline ? 'its own earlier slope' : 'the median of its peers';
-    if (ref === undefined || recent.hddSpread < c.minHddSpreadK) {
-      scores.push({
-        id: m.meter,
-        kind: 'meter',
-        score: 0,
-        alert: false,
-        reason:
-          ref === undefined
-            ? 'no earlier slope and too few peers to compare the degree-day slope with'
-            : `recent weather too even to judge (HDD spread ${recent.hddSpread.toFixed(1)} K)`,
-      });
-      continue;
+    let z: number;
+    let share: number;
+    let refName: string;
+    let refSlope: number;
+    if (j) {
+      // Peer-adjusted residuals, their spread over the baseline, and the recent projection on HDD.
+      const peers = peersOf(m);
+      const adj = (day: number) => {
+        const own = j.rel.get(day)!;
+        const others = peers.map((p) => p.rel.get(day)).filter((v): v is number => v !== undefined);
+        return own - (others.length >= 3 ? medianOf(others) : 0);
+      };
+      const baseAdj = j.baseRows.map((r) => adj(r.day));
+      const mid = medianOf(baseAdj);
+      // The spread of few days is itself uncertain, and so is the fit: widened for short histories.
+      const sigma =
+        Math.max(0.01, 1.4826 * medianOf(baseAdj.map((v) => Math.abs(v - mid)))) *
+        Math.sqrt(1 + 10 / baseAdj.length);
+      let shh = 0;
+      let srh = 0;
+      for (const r of j.recentRows) {
+        shh += r.hdd * r.hdd;
+        srh += (adj(r.day) - mid) * r.hdd;
+      }
+      const beta = shh > 0 ? srh / shh : 0;
+      // Neighbouring days share weather and habits: half as many independent days.
+      z = shh > 0 ? (beta * Math.sqrt(shh)) / (sigma * Math.SQRT2) : 0;
+      share = (beta * j.recentRows.reduce((s, r) => s + r.hdd, 0)) / j.recentRows.length;
+      refName = 'its own earlier slope';
+      refSlope = j.fit.length > 1 && j.baseRows.some((r) => r.hdd > 0) ? j.fit[1]! : 0;
+      if (shh === 0) {
+        scores.push({
+          id: m.meter,
+          kind: 'meter',
+          score: 0,
+          alert: false,
+          reason: 'no heating degree days in the recent period: nothing to judge',
+        });
+        continue;
+      }
+    } else {
+      // No history of its own: its recent slope, relative to its size, against its peers'.
+      const peer = peerMedianSlope(m);
+      if (peer === undefined || recent.hddSpread < c.minHddSpreadK) {
+        scores.push({
+          id: m.meter,
+          kind: 'meter',
+          score: 0,
+          alert: false,
+          reason:
+            peer === undefined
+              ? 'no earlier slope and too few peers to compare the degree-day slope with'
+              : `no history and recent weather too even to judge (HDD spread ${recent.hddSpread.toFixed(1)} K)`,
+        });
+        continue;
+      }
+      const mean = meanKwh(md.rows);
+      const rel = recent.slope / Math.max(1e-6, mean);
+      const meanHdd = md.rows.reduce((s, r) => s + r.hdd, 0) / md.rows.length;
+      share = (rel - peer) * meanHdd;
+      z = recent.slopeSe > 0 ? (recent.slope - peer * mean) / recent.slopeSe : 0;
+      refName = 'the median of its peers';
+      refSlope = peer * mean;
     }
-    const jump = recent.slope - ref;
-    const t = recent.slopeSe > 0 ? recent.slope / recent.slopeSe : Infinity;
-    const ratio = recent.slope / Math.max(ref, 0.05);
-    const alert =
-      recent.slope >= c.minSlopeKwhPerK && jump >= c.minJumpKwhPerK && ratio >= c.minRatio && t >= c.minT;
-    const score = round(Math.max(0, jump) / Math.max(c.minJumpKwhPerK, 1e-9));
-    const recentRows = md.rows.slice(-c.recentDays);
-    const baseRows = md.rows.slice(0, md.rows.length - c.recentDays);
-    const nightFit = (rows: MeterDays['rows']) => fitDegreeDays(rows.map((r) => ({ ...r, kwh: r.nightKw })));
-    const reason = `degree-day slope ${recent.slope.toFixed(2)} kWh/K·day over the last ${recent.days} days vs ${ref.toFixed(2)} (${refName})`;
+    const alert = z >= c.minZ && share >= c.minShare;
+    const score = round(Math.max(0, (0.5 * z) / c.minZ));
+    const reason =
+      `${(100 * share).toFixed(1)} % more electricity in proportion to the cold over the last ${c.recentDays} days ` +
+      `than ${refName} predicts (z ${z.toFixed(1)})`;
     scores.push({
       id: m.meter,
       kind: 'meter',
@@ -507,43 +665,59 @@ function electricHeating(
       reason: alert ? `electric heating: ${reason}` : reason,
     });
     if (!alert) continue;
-    const dayStart = (day: number) => day * DAY - zoneOffset(day * DAY, input.timezone);
-    const nightRecent = nightFit(recentRows);
-    const nightBase = baseRows.length >= c.minBaselineDays ? nightFit(baseRows) : null;
+    const recentRows = md.rows.filter((r) => r.day >= recentFrom);
+    const extraKwh = share * (j?.scale ?? meanKwh(md.rows)) * recentRows.length;
+    const regs = registered.get(m.meter) ?? [];
+    const stopped = regs.find((r) => r.state === 'stopped');
     findings.push({
       type: 'illegal-load',
       key: `electric-heating:${m.meter}`,
-      severity: ratio >= 4 ? 'high' : 'medium',
+      severity: share >= 0.15 || stopped ? 'high' : 'medium',
       meter: m.meter,
       score,
       since: dayStart(recentRows[0]!.day),
-      reason: `electricity rises with cold weather beyond its history (electric heating?): ${reason}`,
+      reason: `electricity rises with cold weather beyond its history (electric heating?): ${reason}; about ${extraKwh.toFixed(0)} kWh`,
       evidence: {
         from: dayStart(recentRows[0]!.day),
         to: dayStart(recentRows[recentRows.length - 1]!.day + 1),
         figures: {
+          model: j
+            ? 'daily kWh = a + b·HDD + c·weekend, own history and last year, peer-adjusted'
+            : 'degree-day slope vs peers',
           recentSlopeKwhPerK: round(recent.slope),
-          recentSlopeT: round(t, 2),
-          referenceSlopeKwhPerK: round(ref),
+          referenceSlopeKwhPerK: round(refSlope),
           reference: refName,
-          ...(baseline ? { baselineCvRmsePct: round(baseline.cvRmse, 1), baselineDays: baseline.days } : {}),
-          ...(peers !== undefined ? { peerSlopeKwhPerK: round(peers) } : {}),
-          recentCvRmsePct: round(recent.cvRmse, 1),
+          z: round(z, 2),
+          extraShare: round(share),
+          extraKwh: round(extraKwh, 1),
+          ...(j ? { baselineDays: j.baseRows.length, baselineCvRmsePct: round(cvRmse(j), 1) } : {}),
           recentHddSpreadK: round(recent.hddSpread, 2),
-          ...(nightRecent ? { nightBaseSlopeKwPerK: round(nightRecent.slope, 4) } : {}),
-          ...(nightBase ? { nightBaseSlopeBeforeKwPerK: round(nightBase.slope, 4) } : {}),
+          ...(regs.length > 0
+            ? { heatingRegistration: regs.map((r) => `${r.meter} ${r.state}`).join('; ') }
+            : {}),
         },
         series: [
           {
             meter: m.meter,
             quantity: 'daily_kwh_vs_hdd',
-            points: md.rows.map((r) => [round(r.hdd, 2), round(r.kwh, 3)]),
+            points: md.rows.slice(-120).map((r) => [round(r.hdd, 2), round(r.kwh, 3)]),
           },
         ],
       },
     });
   }
   return { findings, scores };
+}
+
+function meanKwh(rows: MeterDays['rows']): number {
+  return rows.length > 0 ? rows.reduce((s, r) => s + r.kwh, 0) / rows.length : 0;
+}
+
+/** CV(RMSE) of the baseline fit, in percent (ASHRAE Guideline 14 style). */
+function cvRmse(j: WeatherJudgement): number {
+  let sse = 0;
+  for (const r of j.baseRows) sse += (j.rel.get(r.day)! * j.scale) ** 2;
+  return (100 * Math.sqrt(sse / Math.max(1, j.baseRows.length - j.fit.length))) / j.scale;
 }
 
 export function heatingDetector(config: HeatingConfigInput = {}): ScoringDetector {

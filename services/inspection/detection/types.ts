@@ -63,6 +63,8 @@ export interface DetectionInput {
 export const ALERT_TYPES = [
   'energy-balance',
   'meter-drop',
+  /** A meter's error growing slowly (a current transformer drifting): for the metering team. */
+  'meter-drift',
   'meter-stopped',
   'meter-backwards',
   'meter-tamper',
@@ -120,6 +122,8 @@ export interface Score {
   score: number;
   alert: boolean;
   reason: string;
+  /** Nodes: the downstream meters most likely behind the node's current loss, best first. */
+  suspects?: Suspect[];
 }
 
 export interface DetectionResult {

@@ -1,0 +1,293 @@
+import { FLAG, clamp, median, type SlotStore } from './series.ts';
+
+/**
+ * Long-memory step test of every meter: has the meter, against its peer buildings, dropped (level)
+ * or changed its daily shape at some day in the last `maxOnsetDays`, and stayed so since?
+ *
+ * A theft is a lasting change that starts one day and that the peers do not share; the evaluation
+ * window's 28-day baseline absorbs any theft older than a month. Here, per local day d:
+ *
+ *   level(d) = log X(d) − typical(day type) − median over the peer group of the same
+ *   shape(d)  = 1 − corr(day d's slots, the meter's profile of that day type before the scan),
+ *               minus the peers' median of the same
+ *
+ * (X: the meter's daily energy; peers: its siblings under the same parent meter, or every meter of
+ * the kind when there are fewer than four siblings; so a vacation, a cold spell or the seasons move
+ * everybody and nobody). For every candidate onset t the mean after t is compared with the
+ * `referenceDays` before t, in units of the reference's own spread; the meter's statistic is the
+ * largest over t, and that t is the onset reported. Only days with every slot known count.
+ */
+
+export interface LongMemoryConfig {
+  /** Candidate onsets from this many days back… */
+  maxOnsetDays: number;
+  /** …to this many days back (a shorter run is the evaluation window's business). */
+  minOnsetDays: number;
+  /** Days before each candidate onset that make its reference. */
+  referenceDays: number;
+  /** Fewer reference days than this: no statistic. */
+  minReferenceDays: number;
+  /** Neighbouring days are not independent (weather, weeks): effective days = days / this. */
+  dependence: number;
+}
+
+export const DEFAULT_LONG_MEMORY: LongMemoryConfig = {
+  maxOnsetDays: 150,
+  minOnsetDays: 3,
+  referenceDays: 56,
+  minReferenceDays: 21,
+  dependence: 2,
+};
+
+export interface StepTest {
+  /** Standardised step of the statistic (≥ 0; larger: more suspicious). */
+  stat: number;
+  /** First day (store slot of its start) of the changed period. */
+  onsetSlot: number;
+  /** Mean of the series after the onset minus the reference mean (level: log ratio; shape: 1 − corr). */
+  shift: number;
+  /** Days after the onset and in the reference. */
+  after: number;
+  reference: number;
+}
+
+export interface LongMemory {
+  meter: number;
+  level: StepTest | undefined;
+  shape: StepTest | undefined;
+  /** The larger of the two statistics (0 without enough days). */
+  stat: number;
+  /** Energy expected since the level onset (from the reference ratio to peers) and seen. */
+  expectedSince: number;
+  seenSince: number;
+}
+
+const EPS = 1e-9;
+
+/** Whole local days of the store: [first slot, day count). */
+function wholeDays(store: SlotStore): { k0: number; days: number } {
+  const spd = store.slotsPerDay;
+  const k0 = (spd - store.slotOfDay(0)) % spd;
+  return { k0, days: Math.max(0, Math.floor((store.length - k0) / spd)) };
+}
+
+/** Peer groups: siblings of the same kind when at least four, else all meters of the kind. */
+function peerGroups(store: SlotStore): number[][] {
+  const top = store.topology;
+  const sib = new Map<string, number[]>();
+  const kind = new Map<string, number[]>();
+  for (let m = 0; m < top.ids.length; m++) {
+    const k = `${top.kind[m]}:${top.parent[m]}`;
+    (sib.get(k) ?? sib.set(k, []).get(k)!).push(m);
+    (kind.get(top.kind[m]!) ?? kind.set(top.kind[m]!, []).get(top.kind[m]!)!).push(m);
+  }
+  const out: number[][] = top.ids.map(() => []);
+  for (const [k, members] of sib) {
+    const peers = members.length >= 4 ? members : kind.get(k.split(':')[0]!)!;
+    for (const m of members) out[m] = peers;
+  }
+  return out;
+}
+
+/**
+ * Largest standardised step in ys over candidate onsets [tFrom, tTo] (sign −1: a drop counts,
+ * +1: a rise), each against the `ref` days before it. Winsorised so one odd day cannot decide.
+ */
+export function stepTest(
+  ys: Float64Array,
+  tFrom: number,
+  tTo: number,
+  sign: 1 | -1,
+  cfg: LongMemoryConfig,
+  clip: number,
+): (Omit<StepTest, 'onsetSlot'> & { t: number }) | undefined {
+  const D = ys.length;
+  const c = new Float64Array(D + 1);
+  const c2 = new Float64Array(D + 1);
+  const n = new Float64Array(D + 1);
+  for (let d = 0; d < D; d++) {
+    const y = ys[d]!;
+    const ok = y === y;
+    const v = ok ? clamp(y, -clip, clip) : 0;
+    c[d + 1] = c[d]! + v;
+    c2[d + 1] = c2[d]! + v * v;
+    n[d + 1] = n[d]! + (ok ? 1 : 0);
+  }
+  let best: (Omit<StepTest, 'onsetSlot'> & { t: number }) | undefined;
+  for (let t = Math.max(1, tFrom); t <= Math.min(D - 1, tTo); t++) {
+    const r0 = Math.max(0, t - cfg.referenceDays);
+    const nr = n[t]! - n[r0]!;
+    const na = n[D]! - n[t]!;
+    if (nr < cfg.minReferenceDays || na < 1) continue;
+    const mr = (c[t]! - c[r0]!) / nr;
+    const vr = Math.max((c2[t]! - c2[r0]!) / nr - mr * mr, EPS);
+    const ma = (c[D]! - c[t]!) / na;
+    const k = cfg.dependence;
+    const se = Math.sqrt(vr * (k / Math.max(1, na) + k / nr) + (0.02 * clip) ** 2);
+    const stat = (sign * (ma - mr)) / se;
+    if (!best || stat > best.stat) best = { stat, t, shift: ma - mr, after: na, reference: nr };
+  }
+  return best;
+}
+
+export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LONG_MEMORY): LongMemory[] {
+  const top = store.topology;
+  const M = top.ids.length;
+  const spd = store.slotsPerDay;
+  const { k0, days: D } = wholeDays(store);
+  const weekend = new Uint8Array(D);
+  for (let d = 0; d < D; d++) {
+    const wd = store.weekdayOf(k0 + d * spd);
+    weekend[d] = wd === 0 || wd === 6 ? 1 : 0;
+  }
+  const tFrom = D - cfg.maxOnsetDays;
+  const tTo = D - cfg.minOnsetDays;
+  // The shape reference: the days before any candidate onset (or the first half, if too few).
+  const refEnd = tFrom >= cfg.minReferenceDays ? tFrom : Math.floor(D / 2);
+  const refStart = Math.max(0, refEnd - 2 * cfg.referenceDays);
+
+  const daily: Float64Array[] = [];
+  const level: Float64Array[] = [];
+  const shape: Float64Array[] = [];
+  const centroid: Float64Array[] = [];
+  for (let m = 0; m < M; m++) {
+    const v = store.values[m]!;
+    const f = store.flags[m]!;
+    const X = new Float64Array(D).fill(Number.NaN);
+    // Profile per day type over the reference days (sums per slot of day).
+    const prof = new Float64Array(2 * spd);
+    for (let d = 0; d < D; d++) {
+      let s = 0;
+      let ok = true;
+      const k1 = k0 + d * spd;
+      for (let k = k1; k < k1 + spd; k++) {
+        const x = v[k]!;
+        if (x !== x || (f[k]! & (FLAG.relayOpen | FLAG.decrease)) !== 0) {
+          ok = false;
+          break;
+        }
+        s += x;
+      }
+      if (!ok) continue;
+      X[d] = s;
+      if (d >= refStart && d < refEnd)
+        for (let j = 0; j < spd; j++) prof[weekend[d]! * spd + j] = prof[weekend[d]! * spd + j]! + v[k1 + j]!;
+    }
+    daily.push(X);
+    // log level, centred per day type on the meter's own median.
+    const L = new Float64Array(D).fill(Number.NaN);
+    for (const w of [0, 1]) {
+      const logs: number[] = [];
+      for (let d = 0; d < D; d++) if (weekend[d] === w && X[d]! > EPS) logs.push(Math.log(X[d]!));
+      const mid = logs.length > 0 ? median(logs) : 0;
+      for (let d = 0; d < D; d++) if (weekend[d] === w && X[d]! > EPS) L[d] = Math.log(X[d]!) - mid;
+    }
+    level.push(L);
+    // 1 − correlation of each day with the profile of its type.
+    const S = new Float64Array(D).fill(Number.NaN);
+    for (let d = 0; d < D; d++) {
+      if (X[d]! !== X[d]!) continue;
+      const p = weekend[d]! * spd;
+      const k1 = k0 + d * spd;
+      let sx = 0;
+      let sp = 0;
+      let sxx = 0;
+      let spp = 0;
+      let sxp = 0;
+      for (let j = 0; j < spd; j++) {
+        const x = v[k1 + j]!;
+        const q = prof[p + j]!;
+        sx += x;
+        sp += q;
+        sxx += x * x;
+        spp += q * q;
+        sxp += x * q;
+      }
+      const cxx = sxx - (sx * sx) / spd;
+      const cpp = spp - (sp * sp) / spd;
+      const cxp = sxp - (sx * sp) / spd;
+      if (cpp <= EPS) continue;
+      // A flat day (no variance) follows no profile: correlation 0.
+      S[d] = 1 - (cxx > EPS * Math.max(1, sx * sx) ? cxp / Math.sqrt(cxx * cpp) : 0);
+    }
+    shape.push(S);
+    // Where in the day the energy goes (its centroid, in days): a reversed or shifted day moves it
+    // even where the profile's correlation hardly changes.
+    const C = new Float64Array(D).fill(Number.NaN);
+    for (let d = 0; d < D; d++) {
+      if (!(X[d]! > EPS)) continue;
+      const k1 = k0 + d * spd;
+      let sh = 0;
+      for (let j = 0; j < spd; j++) sh += j * v[k1 + j]!;
+      C[d] = sh / X[d]! / spd;
+    }
+    centroid.push(C);
+  }
+
+  // Peer adjustment, per day: minus the median of the peer group (medians kept per group).
+  const groups = peerGroups(store);
+  const adjusted = (series: Float64Array[]) => {
+    const cache = new Map<number[], Float64Array>();
+    const tmp: number[] = [];
+    return series.map((s, m) => {
+      const g = groups[m]!;
+      let med = cache.get(g);
+      if (!med) {
+        med = new Float64Array(D);
+        for (let d = 0; d < D; d++) {
+          tmp.length = 0;
+          for (const p of g) {
+            const y = series[p]![d]!;
+            if (y === y) tmp.push(y);
+          }
+          med[d] = tmp.length >= 3 ? median(tmp) : 0;
+        }
+        cache.set(g, med);
+      }
+      return s.map((y, d) => y - med[d]!);
+    });
+  };
+  const lv = adjusted(level);
+  const sh = adjusted(shape);
+  const ce = adjusted(centroid);
+
+  const out: LongMemory[] = [];
+  for (let m = 0; m < M; m++) {
+    const l = stepTest(lv[m]!, tFrom, tTo, -1, cfg, 2);
+    const s0 = stepTest(sh[m]!, tFrom, tTo, 1, cfg, 1);
+    const cUp = stepTest(ce[m]!, tFrom, tTo, 1, cfg, 0.5);
+    const cDown = stepTest(ce[m]!, tFrom, tTo, -1, cfg, 0.5);
+    // Shape: the profile's correlation or the day's centroid, whichever moved more.
+    const s = [s0, cUp, cDown].reduce((a, b) => (b && (!a || b.stat > a.stat) ? b : a), undefined);
+    const asStep = (x: typeof l): StepTest | undefined =>
+      x && {
+        stat: Math.max(0, x.stat),
+        onsetSlot: k0 + x.t * spd,
+        shift: x.shift,
+        after: x.after,
+        reference: x.reference,
+      };
+    let expectedSince = 0;
+    let seenSince = 0;
+    if (l) {
+      const X = daily[m]!;
+      const keep = Math.exp(l.shift);
+      for (let d = l.t; d < D; d++) {
+        if (X[d]! !== X[d]!) continue;
+        seenSince += X[d]!;
+        expectedSince += X[d]! / Math.max(keep, EPS);
+      }
+    }
+    const level = asStep(l);
+    const shapeT = asStep(s);
+    out.push({
+      meter: m,
+      level,
+      shape: shapeT,
+      stat: Math.max(level?.stat ?? 0, shapeT?.stat ?? 0),
+      expectedSince,
+      seenSince,
+    });
+  }
+  return out;
+}
