@@ -4,6 +4,7 @@ import type { RunningGateway } from './gateway.ts';
 import type { Collector, MetricFamily, Sample } from '../services/platform/metrics/exposition.ts';
 import { processFamilies } from '../services/platform/metrics/process.ts';
 import { startMetricsServer, type MetricsServer } from '../services/platform/metrics/server.ts';
+import type { BrokerRefusals } from '../adapters/mqtt/embedded-broker.ts';
 
 /**
  * A gateway's metrics: polls and errors per device and bus, breaker state and latency per device,
@@ -25,7 +26,26 @@ interface DeviceRow {
 
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
 
-export function gatewayMetrics(gateway: GatewayMetricsSource, clock: () => number = Date.now): Collector {
+/** What the embedded broker a gateway runs (no broker configured) refused: forged or misdirected clients. */
+function embeddedBrokerFamilies(gw: string, refused: BrokerRefusals): MetricFamily[] {
+  const what = [
+    ['connections', 'Connections the embedded broker refused (no or wrong credentials)'],
+    ['publishes', "Publishes the embedded broker refused (outside the account's grants)"],
+    ['subscriptions', "Subscriptions the embedded broker refused (outside the account's grants)"],
+  ] as const;
+  return what.map(([kind, help]) => ({
+    name: `campus_energy_broker_refused_${kind}_total`,
+    type: 'counter' as const,
+    help,
+    samples: [{ labels: { gateway: gw }, value: refused[kind] }],
+  }));
+}
+
+export function gatewayMetrics(
+  gateway: GatewayMetricsSource,
+  clock: () => number = Date.now,
+  broker?: { refused(): BrokerRefusals },
+): Collector {
   const seenErrors = new Map<string, number>();
   const byCode = new Map<string, number>();
 
@@ -165,6 +185,13 @@ export function gatewayMetrics(gateway: GatewayMetricsSource, clock: () => numbe
         help: '1 while the gateway is connected to the broker',
         samples: [{ labels: g, value: pub.connected ? 1 : 0 }],
       },
+      {
+        name: 'campus_energy_gateway_mqtt_connect_failures_total',
+        type: 'counter',
+        help: 'Connections to the broker refused, failed or lost (each retried within 1.5 s)',
+        samples: [{ labels: g, value: pub.connectFailures }],
+      },
+      ...(broker ? embeddedBrokerFamilies(gw, broker.refused()) : []),
       ...processFamilies('gateway'),
     ];
     return families;
@@ -173,6 +200,8 @@ export function gatewayMetrics(gateway: GatewayMetricsSource, clock: () => numbe
 
 export interface GatewayMetricsOptions {
   gateway: GatewayMetricsSource;
+  /** The embedded broker this process runs, if any: its refusals are exported too. */
+  broker?: { refused(): BrokerRefusals };
   /** Default 127.0.0.1: the endpoint has no authentication. */
   host?: string;
   port: number;
@@ -182,7 +211,7 @@ export interface GatewayMetricsOptions {
 /** Serves `GET /metrics` for a running gateway (`campus-energy gateway --metrics host:port`). */
 export function startGatewayMetrics(options: GatewayMetricsOptions): Promise<MetricsServer> {
   return startMetricsServer({
-    collect: gatewayMetrics(options.gateway),
+    collect: gatewayMetrics(options.gateway, Date.now, options.broker),
     port: options.port,
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.logger ? { logger: options.logger } : {}),

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { GatewayStatusSchema } from '../../config/schemas/reading.ts';
 import type { Outbox, OutboxRow } from '../../gateway/outbox/outbox.ts';
 import { topicMatches } from './acl.ts';
+import { DEFAULT_RECONNECT, applyReconnectPolicy } from './reconnect.ts';
 
 /**
  * Drains the outbox to an MQTT broker at QoS 1, deleting a row only after the broker's PUBACK.
@@ -53,9 +54,9 @@ export interface PublisherOptions {
   maxInFlight?: number;
   /** Token-bucket rate for outbox messages, so a backlog replay does not flood the broker (default 2000). */
   replayRatePerSec?: number;
-  /** First reconnect delay in ms, doubled per failed attempt up to `maxReconnectPeriodMs` (default 1000). */
+  /** First reconnect delay in ms, doubled per failed attempt up to `maxReconnectPeriodMs` (default 200). */
   reconnectPeriodMs?: number;
-  /** Ceiling for the reconnect delay in ms (default 30000). */
+  /** Ceiling for the reconnect delay in ms (default 1500: back within 2 s of the broker; see reconnect.ts). */
   maxReconnectPeriodMs?: number;
   /** How long `stop()` waits for in-flight messages and the offline status (default 5000 ms). */
   stopTimeoutMs?: number;
@@ -69,6 +70,8 @@ export interface PublisherStats {
   acked: number;
   inFlight: number;
   connected: boolean;
+  /** Connection attempts refused or failed and connections lost, since the start. */
+  connectFailures: number;
 }
 
 export interface Publisher {
@@ -111,8 +114,10 @@ export function startPublisher(options: PublisherOptions): Publisher {
   const rate = Math.max(1, options.replayRatePerSec ?? 2000);
   // A tenth of a second of burst keeps a replay smooth while letting a poll cycle out at once.
   const bucketSize = Math.max(1, Math.ceil(rate / 10));
-  const baseReconnect = options.reconnectPeriodMs ?? 1000;
-  const maxReconnect = Math.max(baseReconnect, options.maxReconnectPeriodMs ?? 30_000);
+  const reconnect = {
+    baseMs: options.reconnectPeriodMs ?? DEFAULT_RECONNECT.baseMs,
+    capMs: Math.max(options.reconnectPeriodMs ?? 0, options.maxReconnectPeriodMs ?? DEFAULT_RECONNECT.capMs),
+  };
   const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
 
   let cursor = 0;
@@ -138,14 +143,18 @@ export function startPublisher(options: PublisherOptions): Publisher {
     ...(options.ca ? { ca: options.ca } : {}),
     // A persistent session is what MQTT requires for the client to resend unacked QoS 1 messages.
     clean: false,
-    reconnectPeriod: baseReconnect,
+    reconnectPeriod: reconnect.baseMs,
+    // mqtt.js stops for good after a refused CONNACK unless told otherwise: a gateway keeps trying
+    // (an account being provisioned, a broker being reconfigured), logging and counting each refusal.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
     queueQoSZero: false,
     will: { topic: options.statusTopic, payload: Buffer.from(options.willPayload), qos: 1, retain: true },
   });
 
+  const reconnects = applyReconnectPolicy(client, reconnect);
+
   client.on('connect', () => {
-    client.options.reconnectPeriod = baseReconnect;
     log.info({ url: options.url }, 'connected');
     ready = true;
     void publishStatus('online');
@@ -154,14 +163,6 @@ export function startPublisher(options: PublisherOptions): Publisher {
       sendRetained(topic, pending.payload, pending.waiters);
     }
     schedulePump();
-  });
-  client.on('reconnect', () => {
-    // mqtt.js arms its retry timer from this option after each failed attempt: double it.
-    // Jitter keeps a campus of gateways from reconnecting in lockstep after a broker restart.
-    const jitter = 0.8 + Math.random() * 0.4;
-    client.options.reconnectPeriod = Math.round(
-      Math.min(maxReconnect, (client.options.reconnectPeriod ?? baseReconnect) * 2) * jitter,
-    );
   });
   client.on('close', () => {
     if (ready) log.warn({ inFlight }, 'disconnected; outbox rows stay on disk until reconnected');
@@ -319,7 +320,13 @@ export function startPublisher(options: PublisherOptions): Publisher {
   }
 
   return {
-    stats: () => ({ published, acked, inFlight, connected: ready && client.connected }),
+    stats: () => ({
+      published,
+      acked,
+      inFlight,
+      connected: ready && client.connected,
+      connectFailures: reconnects.failures,
+    }),
 
     publishRetained(topic, payload) {
       if (stopping) return Promise.resolve(false);

@@ -5,6 +5,12 @@ import { TOPIC_ROOT } from '../../../config/schemas/reading.ts';
 import type { ReadingWriter, StoredReading } from '../storage.ts';
 import type { DeadLetterStore } from './dead-letters.ts';
 import { validateMessage, type DeadLetterCode, type MeterRegistry } from './validate.ts';
+import {
+  applyReconnectPolicy,
+  DEFAULT_RECONNECT,
+  type ReconnectPolicy,
+} from '../../../adapters/mqtt/reconnect.ts';
+import { connectRefusal } from '../../../adapters/mqtt/refusal.ts';
 
 /**
  * Ingest: subscribes to every reading topic at QoS 1 and writes the readings to a store in
@@ -64,10 +70,11 @@ export interface IngestOptions {
   /** Unacknowledged messages held at most: sent to the broker as MQTT 5 receiveMaximum (default 2 × batchSize). */
   maxUnacked?: number;
   /**
-   * 5 (default) for shared subscriptions and the receive maximum; 4 (MQTT 3.1.1) for brokers
-   * without MQTT 5, such as the embedded Aedes broker of the demo.
+   * 5 for shared subscriptions and the receive maximum; 4 (MQTT 3.1.1) for brokers without MQTT 5,
+   * such as the embedded Aedes broker. 'auto' (default) asks for 5 and, when the broker refuses
+   * that version, connects with 4 and subscribes plainly (3.1.1 has no shared subscriptions).
    */
-  protocolVersion?: 4 | 5;
+  protocolVersion?: 4 | 5 | 'auto';
   /** How long the broker keeps the session while ingest is away (default 7 days). */
   sessionExpirySec?: number;
   /** First delay before a failed write is retried, doubled per failure up to retryMaxMs (default 100). */
@@ -75,6 +82,9 @@ export interface IngestOptions {
   retryMaxMs?: number;
   /** Stored (meter, seq) keys remembered to skip exact duplicates without a write (default 100,000; 0 = off). */
   dedupeWindow?: number;
+  /** Retrying a refused or lost connection (default: from 200 ms doubling to 1.5 s, jittered). */
+  reconnect?: ReconnectPolicy;
+  /** The first retry delay alone (the cap stays the default's); `reconnect` takes precedence. */
   reconnectPeriodMs?: number;
   /** How long `stop()` waits for the write in progress and the PUBACKs (default 5000 ms). */
   stopTimeoutMs?: number;
@@ -97,10 +107,19 @@ export interface IngestStats {
   writeFailures: number;
   lastWriteError: string | null;
   connected: boolean;
+  /** The MQTT version in use (after negotiation). */
+  protocolVersion: 4 | 5;
+  /** Connection attempts refused or failed and connections lost, since the start. */
+  connectFailures: number;
 }
 
 export interface Ingest {
-  /** Resolves once the broker acknowledged the first subscription. */
+  /**
+   * Resolves once the broker acknowledged the first subscription. Rejects, naming the cause, when
+   * the broker refuses ingest before it ever connected for a reason retrying cannot cure (wrong
+   * password, not authorized, client id rejected, no MQTT version in common): a supervisor should
+   * see the process fail rather than wait. A broker that is down is retried and counted instead.
+   */
   readonly ready: Promise<void>;
   stats(): IngestStats;
   /**
@@ -147,7 +166,8 @@ export function startIngest(options: IngestOptions): Ingest {
   const retryMaxMs = Math.max(retryBaseMs, options.retryMaxMs ?? 5000);
   const dedupeWindow = Math.max(0, options.dedupeWindow ?? 100_000);
   const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
-  const filter = readingFilter(options.shareGroup === undefined ? 'ingest' : options.shareGroup);
+  const shareGroup = options.shareGroup === undefined ? 'ingest' : options.shareGroup;
+  let filter = readingFilter(options.protocolVersion === 4 ? null : shareGroup);
 
   const stats = {
     received: 0,
@@ -169,7 +189,12 @@ export function startIngest(options: IngestOptions): Ingest {
   let stopping = false;
   const recentlyStored = new Set<string>();
 
-  const mqtt5 = (options.protocolVersion ?? 5) === 5;
+  const negotiate = (options.protocolVersion ?? 'auto') === 'auto';
+  const mqtt5 = options.protocolVersion !== 4;
+  const reconnect = options.reconnect ?? {
+    baseMs: options.reconnectPeriodMs ?? DEFAULT_RECONNECT.baseMs,
+    capMs: Math.max(DEFAULT_RECONNECT.capMs, options.reconnectPeriodMs ?? 0),
+  };
   const clientOptions: IClientOptions = {
     clientId: options.clientId,
     username: options.username,
@@ -177,7 +202,10 @@ export function startIngest(options: IngestOptions): Ingest {
     ...(options.ca ? { ca: options.ca } : {}),
     protocolVersion: mqtt5 ? 5 : 4,
     clean: false,
-    reconnectPeriod: options.reconnectPeriodMs ?? 1000,
+    reconnectPeriod: reconnect.baseMs,
+    // mqtt.js stops for good after a refused CONNACK unless told otherwise; ingest decides itself
+    // what a refusal means (see `ready`), and a process left with no connection would exit 0.
+    reconnectOnConnackError: true,
     connectTimeout: 10_000,
     // MQTT 3.1.1 has neither: its session lasts until cleaned, and the broker's own in-flight
     // limit is what bounds the unacknowledged messages held here.
@@ -202,14 +230,41 @@ export function startIngest(options: IngestOptions): Ingest {
   // the hook is installed for both (a test fails if a later mqtt.js changes this).
   client.options.customHandleAcks = clientOptions.customHandleAcks!;
   const sender = client as unknown as PacketSender;
+  const reconnects = applyReconnectPolicy(client, reconnect);
+  let everConnected = false;
 
   const ready = new Promise<void>((resolve, reject) => {
     client.once('connect', () => {
+      everConnected = true;
       client.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+    });
+    client.on('error', (err) => {
+      const refusal = connectRefusal(err);
+      // Once ingest has run, a refusal may be a broker being reconfigured: retried and counted.
+      if (!refusal || everConnected) return;
+      if (refusal === 'protocol' && negotiate && client.options.protocolVersion === 5) {
+        fallBackToMqtt311();
+        return;
+      }
+      client.end(true);
+      reject(
+        new Error(`the broker at ${options.url} refused ingest (${err.message}): ${refusalHint(refusal)}`),
+      );
     });
   });
   // A caller that never awaits `ready` must not get an unhandled rejection from it.
   ready.catch(() => undefined);
+
+  /** The broker speaks no MQTT 5: ask for 3.1.1 on the next attempt, and subscribe plainly. */
+  function fallBackToMqtt311(): void {
+    client.options.protocolVersion = 4;
+    delete client.options.properties;
+    filter = readingFilter(null);
+    log.warn(
+      { url: options.url, shareGroup },
+      'the broker refused MQTT 5; connecting with MQTT 3.1.1 and a plain subscription (several ingest instances would each receive every reading)',
+    );
+  }
 
   client.on('connect', (connack) => {
     log.info({ url: options.url, filter, sessionPresent: connack.sessionPresent }, 'connected');
@@ -350,6 +405,8 @@ export function startIngest(options: IngestOptions): Ingest {
       deadLetteredByCode: { ...deadLetteredByCode },
       inFlight: ackQueue.size,
       connected: client.connected,
+      protocolVersion: client.options.protocolVersion === 5 ? 5 : 4,
+      connectFailures: reconnects.failures,
     }),
     async stop() {
       if (stopping) return;
@@ -374,6 +431,19 @@ export function startIngest(options: IngestOptions): Ingest {
       log.info({ ...stats }, 'stopped');
     },
   };
+}
+
+function refusalHint(refusal: string): string {
+  switch (refusal) {
+    case 'credentials':
+      return 'check the username and password (mqtt.username, mqtt.passwordEnv)';
+    case 'authorization':
+      return 'the account may not connect; check the broker ACL and password file';
+    case 'client-id':
+      return 'the broker rejected the client id';
+    default:
+      return 'the broker speaks no MQTT version ingest can use (3.1.1 or 5)';
+  }
 }
 
 /** A FIFO queue with O(1) push and shift. */

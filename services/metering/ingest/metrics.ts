@@ -75,6 +75,18 @@ export function ingestMetrics(running: IngestMetricsSource, clock: () => number 
         '1 while ingest is connected to the broker',
         s.connected ? 1 : 0,
       ),
+      single(
+        'campus_energy_ingest_mqtt_connect_failures_total',
+        'counter',
+        'Connections to the broker refused, failed or lost (each retried with a capped backoff)',
+        s.connectFailures,
+      ),
+      single(
+        'campus_energy_ingest_mqtt_protocol_version',
+        'gauge',
+        'The MQTT version in use: 5, or 4 (3.1.1) where the broker refused 5',
+        s.protocolVersion,
+      ),
       ...processFamilies('ingest'),
     ];
     return families;

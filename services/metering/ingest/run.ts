@@ -23,7 +23,12 @@ export interface RunningIngest {
 export async function runIngest(
   campus: LoadedCampus,
   mqtt: MqttConnection,
-  opts: { logger: Logger; instance?: string; shareGroup?: string | null; protocolVersion?: 4 | 5 },
+  opts: {
+    logger: Logger;
+    instance?: string;
+    shareGroup?: string | null;
+    protocolVersion?: 4 | 5 | 'auto';
+  },
 ): Promise<RunningIngest> {
   const store = await openStore(campus, opts.logger);
   const deadPath = resolve(campus.dataDir, campus.config.ingest.deadLetterPath);
@@ -31,7 +36,8 @@ export async function runIngest(
   const deadLetters = SqliteDeadLetterStore.open({ path: deadPath });
   const ingest = startIngest({
     ...mqtt,
-    clientId: `campus-energy-ingest-${opts.instance ?? '1'}`,
+    // On a broker that binds ids to accounts, the username is the id of this account's one session.
+    clientId: mqtt.username ?? `campus-energy-ingest-${opts.instance ?? '1'}`,
     shareGroup: opts.shareGroup === undefined ? campus.config.ingest.shareGroup : opts.shareGroup,
     protocolVersion: opts.protocolVersion,
     meters: meterRegistry(campus),
