@@ -284,6 +284,8 @@ export class Vee implements ValidatedSource {
       const methods = [...new Set(parts.map((p) => p.method).filter((m): m is string => m !== undefined))];
       const editors = [...new Set(parts.map((p) => p.editedBy).filter((m): m is string => m !== undefined))];
       const billed = [...new Set(parts.map((p) => p.billedIn))];
+      const partSum = (source: ValidatedInterval['source']) =>
+        Math.round(parts.reduce((a, p) => a + (p.source === source ? (p.value ?? 0) : 0), 0) * 1e6) / 1e6;
       out.push({
         meter: q.meter,
         quantity: q.quantity,
@@ -291,6 +293,7 @@ export class Vee implements ValidatedSource {
         end,
         value: sum === null ? null : Math.round(sum * 1e6) / 1e6,
         source: worstSource(parts),
+        ...(sum === null ? {} : { estimatedValue: partSum('estimated'), editedValue: partSum('edited') }),
         ...(methods.length ? { method: methods.sort().join('+') } : {}),
         flags: [
           ...summariseFlags(parts),

@@ -54,6 +54,12 @@ export interface ValidatedInterval {
   billedIn?: string;
   /** Who made an edited version. */
   editedBy?: string;
+  /**
+   * Of `value`, how much was estimated and how much edited (daily intervals: the sums of their
+   * estimated and edited 15-min parts, so a day with one estimated quarter-hour is not all estimated).
+   */
+  estimatedValue?: number;
+  editedValue?: number;
   /** How an estimate or edit was made, in words (the readings it spans, the scale factor, the edit note). */
   note?: string;
 }

@@ -416,8 +416,10 @@ export class BillRuns {
     for (const iv of billed) {
       const q = milli(iv.value!);
       total += q;
-      if (iv.source === 'estimated') estimated += q;
-      if (iv.source === 'edited') edited += q;
+      // The estimated and edited parts of the day, where VEE gives them; else the whole day by its source.
+      estimated +=
+        iv.estimatedValue !== undefined ? milli(iv.estimatedValue) : iv.source === 'estimated' ? q : 0n;
+      edited += iv.editedValue !== undefined ? milli(iv.editedValue) : iv.source === 'edited' ? q : 0n;
       chargeIntervals.push({ start: iv.start, end: iv.end, quantity: iv.value! });
       for (const f of iv.flags) {
         const k = `${f.rule}/${f.severity}`;
