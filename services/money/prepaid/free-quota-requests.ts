@@ -1,0 +1,129 @@
+import { localTimeToUtc } from '../../metering/consumption/zone.ts';
+import type { Actor } from '../../platform/auth/roles.ts';
+import { toSafeNumber, toScaled } from '../billing/money.ts';
+import { charge, type CustomerType } from '../billing/tariffs.ts';
+import { requireVerified } from './accounts.ts';
+import type { PrepaidContext } from './context.ts';
+import { price } from './debits.ts';
+import { assertCan, assertNotSelfApproval } from './duties.ts';
+import { freeQuotaAllowanceMilli } from './free-quota.ts';
+import { DecisionSchema, FreeQuotaSchema, parse, refuse } from './inputs.ts';
+import { book } from './ledger.ts';
+import { decide, getRequest, insertRequest, quotaRequest } from './requests.ts';
+import type { LedgerEntry, PrepaidRequest } from './types.ts';
+
+/**
+ * Free quota: credited in kWh by one person, booked in fen once a supervisor other than that
+ * person confirms it, within what the free-electricity rules allow.
+ */
+
+/** An operator credits free electricity for a period; it counts only once a supervisor confirms. */
+export function creditFreeQuota(
+  ctx: PrepaidContext,
+  by: Actor,
+  input: { account: string; period: string; kwh: number },
+): PrepaidRequest {
+  assertCan(by, 'free-quota.credit');
+  const q = parse(FreeQuotaSchema, input);
+  const kwhMilli = toSafeNumber(toScaled(q.kwh, 3), 'kWh');
+  return ctx.tx(() => {
+    const row = requireVerified(ctx, q.account);
+    const existing = ctx.db
+      .prepare(
+        `SELECT id FROM prepaid_requests WHERE kind = 'free-quota' AND account_id = ? AND period = ? AND status <> 'rejected'`,
+      )
+      .get(q.account, q.period) as { id: number } | undefined;
+    if (existing)
+      refuse('QUOTA_ALREADY_CREDITED', `${q.account} already has free quota ${existing.id} for ${q.period}`);
+    if (ctx.quotaRules) {
+      const allowed = freeQuotaAllowanceMilli(
+        ctx.quotaRules,
+        { customerType: row.customer_type, occupants: row.occupants ?? 0 },
+        q.period,
+      );
+      if (BigInt(kwhMilli) > allowed) {
+        refuse(
+          'QUOTA_NOT_ELIGIBLE',
+          `the rules give ${q.account} ${Number(allowed) / 1000} kWh for ${q.period}, not ${q.kwh}`,
+        );
+      }
+    }
+    valueQuota(ctx, row.customer_type, q.period, kwhMilli);
+    const id = insertRequest(ctx, 'free-quota', q.account, by.id, {
+      period: q.period,
+      kwh_milli: kwhMilli,
+    });
+    const req = getRequest(ctx, id);
+    ctx.audit.append({
+      actor: by.id,
+      action: 'free-quota.credit',
+      subject: `free-quota:${id}`,
+      after: req,
+    });
+    return req;
+  });
+}
+
+/** A supervisor other than the crediting person confirms: the quota is booked in fen. */
+export function confirmFreeQuota(ctx: PrepaidContext, by: Actor, requestId: number): LedgerEntry {
+  assertCan(by, 'free-quota.confirm');
+  return ctx.tx(() => {
+    const req = quotaRequest(ctx, requestId);
+    assertNotSelfApproval(req.requestedBy, by);
+    const row = requireVerified(ctx, req.accountId);
+    const value = valueQuota(ctx, row.customer_type, req.period!, req.kwhMilli!);
+    const entry = book(ctx, by.id, req.accountId, {
+      type: 'free-quota',
+      amountFen: value.totalFen,
+      recordedBy: req.requestedBy,
+      approvedBy: by.id,
+      quantityMilli: req.kwhMilli!,
+      month: req.period!,
+      requestId,
+      detail: { period: req.period, kwh: req.kwhMilli! / 1000, components: value.components },
+    });
+    decide(ctx, by, req, 'approved', undefined, entry.id);
+    return entry;
+  });
+}
+
+export function rejectFreeQuota(
+  ctx: PrepaidContext,
+  by: Actor,
+  requestId: number,
+  decision: { reason?: string } = {},
+): PrepaidRequest {
+  assertCan(by, 'free-quota.confirm');
+  const d = parse(DecisionSchema, decision);
+  return ctx.tx(() => {
+    const req = quotaRequest(ctx, requestId);
+    assertNotSelfApproval(req.requestedBy, by);
+    return decide(ctx, by, req, 'rejected', d.reason);
+  });
+}
+
+/** The quota's kWh valued as if used evenly over its month, at the tariff then in force. */
+export function valueQuota(
+  ctx: PrepaidContext,
+  customerType: CustomerType,
+  period: string,
+  kwhMilli: number,
+) {
+  const [y, m] = period.split('-').map(Number) as [number, number];
+  const tz = ctx.tariffs.timezone;
+  const priced = price(ctx, () =>
+    charge(ctx.tariffs, {
+      utility: 'electricity',
+      customerType,
+      intervals: [
+        {
+          start: localTimeToUtc(tz, y, m, 1),
+          end: localTimeToUtc(tz, y, m + 1, 1),
+          quantity: kwhMilli / 1000,
+        },
+      ],
+    }),
+  );
+  if (priced.totalFen <= 0) refuse('INVALID_AMOUNT', `${kwhMilli / 1000} kWh is worth less than one fen`);
+  return priced;
+}
