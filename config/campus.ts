@@ -3,6 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import { ConfigError, formatPath, zodProblems } from './errors.ts';
 import { BUILTIN_PROFILE_DIR, loadProfiles, type ProfileRegistry } from './profiles.ts';
+import { loadFieldProfiles, type FieldProfileRegistry } from './field-profiles.ts';
+import { fieldProtocol } from '../adapters/protocols.ts';
 import { CampusSchema, type CampusConfig, type OpcuaNodeConfig } from './schemas/campus.ts';
 import { QUANTITIES, unitFactor, type Quantity } from './schemas/quantities.ts';
 import { lineOf } from './yaml-lines.ts';
@@ -11,6 +13,8 @@ export interface LoadedCampus {
   readonly file: string;
   readonly config: CampusConfig;
   readonly profiles: ProfileRegistry;
+  /** DL/T 645, CJ/T 188 (… any field protocol's) profiles, from `<profile dir>/<protocol>/`. */
+  readonly fieldProfiles: FieldProfileRegistry;
   /** `dataDir` resolved against the campus file's folder. */
   readonly dataDir: string;
 }
@@ -58,24 +62,32 @@ export function validateCampus(
   const config = parsed.data;
 
   let profiles: ProfileRegistry;
+  let fieldProfiles: FieldProfileRegistry;
   try {
-    profiles = loadProfiles([BUILTIN_PROFILE_DIR, ...config.profileDirs.map((d) => resolve(where.dir, d))]);
+    const dirs = [BUILTIN_PROFILE_DIR, ...config.profileDirs.map((d) => resolve(where.dir, d))];
+    profiles = loadProfiles(dirs);
+    fieldProfiles = loadFieldProfiles(dirs);
   } catch (e) {
     if (e instanceof ConfigError) throw e;
     throw located([{ path: ['profileDirs'], message: (e as Error).message }]);
   }
 
-  const problems = crossCheck(config, profiles);
+  const problems = crossCheck(config, profiles, fieldProfiles);
   if (problems.length > 0) throw located(problems);
   return Object.freeze({
     file: resolve(where.file),
     config: deepFreeze(config),
     profiles,
+    fieldProfiles,
     dataDir: resolve(where.dir, config.dataDir),
   });
 }
 
-export function crossCheck(config: CampusConfig, profiles: ProfileRegistry): Problem[] {
+export function crossCheck(
+  config: CampusConfig,
+  profiles: ProfileRegistry,
+  fieldProfiles: FieldProfileRegistry = new Map(),
+): Problem[] {
   const problems: Problem[] = [];
   try {
     new Intl.DateTimeFormat('en', { timeZone: config.campus.timezone });
@@ -112,6 +124,14 @@ export function crossCheck(config: CampusConfig, profiles: ProfileRegistry): Pro
           serialPaths.set(bus.path, bi);
         }
         const unitIds = new Map<number, string>();
+        if (bus.type !== 'modbus-tcp' && bus.protocol !== 'modbus') {
+          problems.push(...fieldBusProblems(bus, busPath, fieldProfiles));
+          bus.meters.forEach((m, mi) => {
+            unique('meter', m.id, [...busPath, 'meters', mi]);
+            parents.set(m.id, { parent: m.parent, path: [...busPath, 'meters', mi] });
+          });
+          return;
+        }
         bus.meters.forEach((m, mi) => {
           const mPath = [...busPath, 'meters', mi];
           unique('meter', m.id, mPath);
@@ -123,7 +143,13 @@ export function crossCheck(config: CampusConfig, profiles: ProfileRegistry): Pro
             });
           unitIds.set(m.unitId, m.id);
           const profile = profiles.get(m.profile);
-          if (!profile) {
+          const other = fieldProfiles.get(m.profile);
+          if (!profile && other) {
+            problems.push({
+              path: [...mPath, 'profile'],
+              message: `profile "${m.profile}" is a ${other.protocol} meter; bus ${bus.id} speaks Modbus (set its protocol)`,
+            });
+          } else if (!profile) {
             problems.push({
               path: [...mPath, 'profile'],
               message: `unknown profile "${m.profile}" (known: ${[...profiles.keys()].join(', ')})`,
@@ -175,6 +201,76 @@ export function crossCheck(config: CampusConfig, profiles: ProfileRegistry): Pro
       }
       seen.add(p);
     }
+  }
+  return problems;
+}
+
+/**
+ * A DL/T 645 or CJ/T 188 line: every meter has an address of its protocol's form, unique on the
+ * line, and a profile of that protocol and kind; time sync only where the campus owns every clock.
+ */
+function fieldBusProblems(
+  bus: Extract<CampusConfig['sites'][number]['gateways'][number]['buses'][number], { protocol: string }>,
+  busPath: (string | number)[],
+  fieldProfiles: FieldProfileRegistry,
+): Problem[] {
+  const problems: Problem[] = [];
+  const protocol = fieldProtocol(bus.protocol)!;
+  const addresses = new Map<string, string>();
+  const unitIds = new Map<number, string>();
+  bus.meters.forEach((m, mi) => {
+    const mPath = [...busPath, 'meters', mi];
+    const clash = unitIds.get(m.unitId);
+    if (clash)
+      problems.push({
+        path: [...mPath, 'unitId'],
+        message: `unit id ${m.unitId} is already meter ${clash} on bus ${bus.id}`,
+      });
+    unitIds.set(m.unitId, m.id);
+    if (m.address === undefined || !protocol.address.pattern.test(m.address)) {
+      problems.push({
+        path: [...mPath, 'address'],
+        message: `a ${protocol.title} meter needs its address: ${protocol.address.hint}`,
+      });
+    } else {
+      const other = addresses.get(m.address);
+      if (other)
+        problems.push({
+          path: [...mPath, 'address'],
+          message: `address ${m.address} is already meter ${other} on bus ${bus.id}`,
+        });
+      addresses.set(m.address, m.id);
+    }
+    const profile = fieldProfiles.get(m.profile);
+    if (!profile || profile.protocol !== bus.protocol) {
+      const known = [...fieldProfiles].filter(([, p]) => p.protocol === bus.protocol).map(([id]) => id);
+      problems.push({
+        path: [...mPath, 'profile'],
+        message: `no ${protocol.title} profile "${m.profile}" (known: ${known.join(', ') || 'none'})`,
+      });
+    } else if (profile.kind !== m.kind) {
+      problems.push({
+        path: [...mPath, 'kind'],
+        message: `meter kind ${m.kind} but profile ${m.profile} is a ${profile.kind} meter`,
+      });
+    }
+    if (bus.timeSync && m.clockOwner !== 'campus') {
+      problems.push({
+        path: [...mPath, 'clockOwner'],
+        message: `bus ${bus.id} broadcasts the time (timeSync), which would set the clock of meter ${m.id} that the ${m.clockOwner} owns: move the meter or drop timeSync`,
+      });
+    }
+  });
+  if (bus.timeSync && bus.protocol !== 'dlt645') {
+    problems.push({
+      path: [...busPath, 'timeSync'],
+      message: `timeSync is a DL/T 645 broadcast; bus ${bus.id} speaks ${bus.protocol}`,
+    });
+  }
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: bus.clockZone });
+  } catch {
+    problems.push({ path: [...busPath, 'clockZone'], message: `unknown time zone "${bus.clockZone}"` });
   }
   return problems;
 }

@@ -8,10 +8,23 @@ import type { ReadingError } from '../config/schemas/reading.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { DeviceHealthTracker } from './device-health.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
+import type { FieldProfile } from '../adapters/protocols.ts';
+import {
+  fieldSwitchOf,
+  isCostlyFieldCode,
+  fieldBusOf,
+  isFieldError,
+  isFieldProfile,
+  pollFieldMeter,
+  type FieldSwitch,
+} from './field-line.ts';
 
 export interface PollTarget {
   readonly meter: MeterConfig;
-  readonly profile: Profile;
+  /** A Modbus profile, or a DL/T 645 / CJ/T 188 one on a line of that protocol. */
+  readonly profile: Profile | FieldProfile;
+  /** The relay or valve switch of a field-protocol meter (field-line.ts); Modbus relays are written by commands.ts. */
+  readonly switchField?: FieldSwitch;
   readonly blocks: readonly ReadBlock[];
   readonly breaker: CircuitBreaker;
   readonly health: DeviceHealthTracker;
@@ -22,7 +35,7 @@ export interface PollTarget {
 
 export interface BusPollerOptions {
   bus: BusConfig;
-  profiles: ReadonlyMap<string, Profile>;
+  profiles: ReadonlyMap<string, Profile | FieldProfile>;
   openTransport: () => Promise<RegisterTransport>;
   onResult: (meter: MeterConfig, result: PollResult) => void;
   logger: Logger;
@@ -87,14 +100,16 @@ export class BusPoller {
       const breaker = new CircuitBreaker(opts.bus.breaker);
       // Spread first polls over the interval so a bus does not start with everyone due at once.
       const nextDue = start + Math.floor((i * meter.pollInterval) / Math.max(1, n));
+      const switchField = fieldSwitchOf(opts.bus, meter, profile);
       return {
         meter,
         profile,
-        blocks: planFor(profile),
+        blocks: isFieldProfile(profile) ? [] : planFor(profile),
         breaker,
         health: new DeviceHealthTracker(`${opts.bus.id}.${meter.unitId}`, breaker),
         nextDue,
         waitingSince: nextDue,
+        ...(switchField ? { switchField } : {}),
       };
     });
   }
@@ -255,6 +270,15 @@ export class BusPoller {
     if (!transport) return { result: { ts, error: this.lastConnectError! }, busDown: true };
     const registers: number[][] = [];
     try {
+      const line = fieldBusOf(this.opts.bus);
+      if (line && isFieldProfile(t.profile)) {
+        return {
+          result: { ts, ...(await pollFieldMeter(transport, line, t.meter, t.profile)) },
+          busDown: false,
+        };
+      }
+      if (isFieldProfile(t.profile))
+        throw new Error(`profile ${t.meter.profile} needs a ${t.profile.protocol} bus`);
       for (const block of t.blocks) registers.push(await this.readWithRetry(transport, t, block));
       return {
         result: { ts, ...decodePoll(t.profile, t.blocks, registers, { device: this.id, meter: t.meter.id }) },
@@ -296,7 +320,7 @@ export class BusPoller {
    * the line is kept silent (`resyncDelay`) so that a late answer cannot be taken for the next.
    */
   private isCostly(code: string): boolean {
-    if (code === 'MODBUS_TIMEOUT') return true;
+    if (code === 'MODBUS_TIMEOUT' || isCostlyFieldCode(code)) return true;
     return this.opts.bus.type !== 'modbus-tcp' && (code === 'MODBUS_CRC' || code === 'MODBUS_GARBAGE');
   }
 
@@ -348,6 +372,7 @@ export class BusPoller {
 
 function toReadingError(err: unknown, bus: string, meter: string): ReadingError {
   if (err instanceof ModbusError) return { code: err.code, message: err.forMeter(meter).message };
+  if (isFieldError(err)) return { code: err.code, message: err.forMeter(meter).message };
   return {
     code: 'GATEWAY_INTERNAL',
     message: `bus ${bus}, meter ${meter}: ${(err as Error)?.message ?? String(err)}`,

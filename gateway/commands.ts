@@ -15,6 +15,8 @@ import {
   type SignedRelayCommand,
 } from '../services/operations/control/commands.ts';
 import type { BusJob } from './bus-poller.ts';
+import type { FieldProfile } from '../adapters/protocols.ts';
+import { isFieldProfile, runFieldSwitch, type FieldSwitch } from './field-line.ts';
 
 /**
  * The gateway's side of relay control: it takes signed commands for its own meters, refuses
@@ -35,7 +37,9 @@ export interface CommandBus {
 export interface CommandMeter {
   bus: CommandBus;
   unitId: number;
-  profile: Profile;
+  profile: Profile | FieldProfile;
+  /** DL/T 645 relay or CJ/T 188 valve: the protocol's own write and read-back (field-line.ts). */
+  switchField?: FieldSwitch;
 }
 
 /** Remembers which command ids were received, durably, so a restart does not reopen replay. */
@@ -82,12 +86,25 @@ export interface CommandHandler {
 /** The meters of a set of bus pollers, as the command handler needs them. */
 export function commandMetersOf(
   buses: Iterable<
-    { targets: readonly { meter: { id: string; unitId: number }; profile: Profile }[] } & CommandBus
+    {
+      targets: readonly {
+        meter: { id: string; unitId: number };
+        profile: Profile | FieldProfile;
+        switchField?: FieldSwitch;
+      }[];
+    } & CommandBus
   >,
 ): Map<string, CommandMeter> {
   const meters = new Map<string, CommandMeter>();
   for (const bus of buses) {
-    for (const t of bus.targets) meters.set(t.meter.id, { bus, unitId: t.meter.unitId, profile: t.profile });
+    for (const t of bus.targets) {
+      meters.set(t.meter.id, {
+        bus,
+        unitId: t.meter.unitId,
+        profile: t.profile,
+        ...(t.switchField ? { switchField: t.switchField } : {}),
+      });
+    }
   }
   return meters;
 }
@@ -261,6 +278,13 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
     const target = opts.meters.get(command.meter);
     if (!target)
       throw new Refusal('UNKNOWN_METER', `meter ${command.meter} is not polled by ${opts.gateway}`);
+    if (target.switchField) {
+      const done = await runFieldSwitch(target.bus, target.switchField, command.action);
+      if (!done.ok) throw new Refusal(done.code, done.message, done.observed);
+      return done.observed;
+    }
+    if (isFieldProfile(target.profile))
+      throw new Refusal('NO_RELAY', `meter ${command.meter} (${target.profile.model}) has no relay or valve`);
     const relay = target.profile.relay;
     if (!relay)
       throw new Refusal('NO_RELAY', `meter ${command.meter} (${target.profile.model}) has no relay`);

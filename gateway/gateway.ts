@@ -21,6 +21,7 @@ import { gatewayPkiDir } from './pki-dir.ts';
 import { commandMetersOf, openSeenStore, startCommandHandler, type CommandHandler } from './commands.ts';
 import { loadVerifyKey } from '../services/operations/control/commands.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
+import { allProfiles, fieldBusOf, openFieldLine, startTimeSync } from './field-line.ts';
 
 /** How long a clean stop waits for the outbox to drain to the broker. */
 const STOP_DRAIN_MS = 5_000;
@@ -115,13 +116,21 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
 
   const openTransport =
     opts.openTransport ??
-    ((bus: BusConfig) =>
-      openModbusTransport(bus, bus.id, bus.type === 'modbus-tcp' ? {} : { resyncDelayMs: bus.resyncDelay }));
+    ((bus: BusConfig) => {
+      const line = fieldBusOf(bus);
+      if (line) return openFieldLine(line);
+      return openModbusTransport(
+        bus,
+        bus.id,
+        bus.type === 'modbus-tcp' ? {} : { resyncDelayMs: bus.resyncDelay },
+      );
+    });
+  const profiles = allProfiles(campus);
   const buses = gateway.buses.map(
     (bus) =>
       new BusPoller({
         bus,
-        profiles: campus.profiles,
+        profiles,
         openTransport: () => openTransport(bus),
         onResult,
         logger: log.child({ component: 'bus' }),
@@ -180,7 +189,9 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   // without it the gateway takes none (and says so).
   const keyFile = opts.commandPublicKeyFile ?? resolve(campus.dataDir, campus.config.control.publicKeyFile);
   const relayMeters = commandMetersOf(buses);
-  const hasRelays = [...relayMeters.values()].some((m) => m.profile.relay);
+  const hasRelays = [...relayMeters.values()].some(
+    (m) => m.switchField || ('relay' in m.profile && m.profile.relay),
+  );
   let commands: CommandHandler | null = null;
   let seenStore: ReturnType<typeof openSeenStore> | null = null;
   if (hasRelays && existsSync(keyFile)) {
@@ -200,6 +211,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
   }
 
   for (const bus of buses) bus.start();
+  const stopTimeSync = startTimeSync(buses, gateway.buses, log.child({ component: 'time-sync' }));
   for (const device of opcua) device.start();
   log.info(
     { buses: buses.length, opcua: opcua.length, meters: status().meters, outbox: outboxPath },
@@ -216,6 +228,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     status,
     async stop() {
       clearInterval(healthTimer);
+      stopTimeSync();
       await commands?.stop();
       seenStore?.close();
       await Promise.all([...buses.map((b) => b.stop()), ...opcua.map((d) => d.stop())]);

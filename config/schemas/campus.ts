@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
+import { FIELD_PROTOCOL_IDS } from '../../adapters/protocols.ts';
 
 /**
  * The campus file: one YAML document describing sites, their gateways, the buses each gateway
@@ -48,7 +49,28 @@ export const MeterSchema = z
     id: Id.describe('Unique campus-wide'),
     kind: z.enum(['electricity', 'water', 'heat']),
     profile: z.string().min(1).describe('Profile id: a file name under config/profiles without .yaml'),
-    unitId: z.number().int().min(1).max(247),
+    unitId: z
+      .number()
+      .int()
+      .min(1)
+      .max(247)
+      .describe(
+        'Modbus unit id; on a DL/T 645 or CJ/T 188 line the meter’s place on the line (names its health record)',
+      ),
+    address: z
+      .string()
+      .regex(
+        /^\d{12}$|^\d{14}$/,
+        'a DL/T 645 address is 12 digits, a CJ/T 188 address 14, as on the nameplate',
+      )
+      .optional()
+      .describe('DL/T 645 / CJ/T 188 meter address; required on those lines'),
+    clockOwner: z
+      .enum(['campus', 'utility'])
+      .default('campus')
+      .describe(
+        'Whose clock the meter keeps: a bus with timeSync may carry only meters whose clock the campus owns',
+      ),
     pollInterval: DurationSchema.default(60_000),
     parent: Id.optional().describe('The meter upstream of this one in the metering tree'),
     account: z.string().min(1).optional().describe('The customer account billed for this meter'),
@@ -102,6 +124,39 @@ export const RtuOverTcpBusSchema = z
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
     resyncDelay: LineSilence,
+    protocol: z
+      .enum(['modbus', ...FIELD_PROTOCOL_IDS])
+      .default('modbus')
+      .describe(
+        'What the meters on this line speak: modbus (RTU), dlt645 (DL/T 645-2007) or cjt188 (CJ/T 188-2004)',
+      ),
+    clockZone: z
+      .string()
+      .default('Asia/Shanghai')
+      .describe('Time zone the meters’ clocks run in (DL/T 645 and CJ/T 188 clocks carry none)'),
+    timeSync: z
+      .object({
+        every: DurationSchema.default(86_400_000).describe('How often the broadcast time set is sent'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'DL/T 645 broadcast time set on this line; refused if a meter on it keeps a clock the campus does not own',
+      ),
+    control: z
+      .object({
+        passwordEnv: z
+          .string()
+          .min(1)
+          .describe('Environment variable holding the relay password: level (2 digits) + password (6)'),
+        operator: z
+          .string()
+          .regex(/^\d{8}$/, 'the operator code is 8 digits')
+          .default('00000000'),
+      })
+      .strict()
+      .optional()
+      .describe('DL/T 645 relay control credentials for the meters on this line'),
     ...BusCommon,
   })
   .strict();
@@ -115,6 +170,39 @@ export const RtuBusSchema = z
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
     stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
     resyncDelay: LineSilence,
+    protocol: z
+      .enum(['modbus', ...FIELD_PROTOCOL_IDS])
+      .default('modbus')
+      .describe(
+        'What the meters on this line speak: modbus (RTU), dlt645 (DL/T 645-2007) or cjt188 (CJ/T 188-2004)',
+      ),
+    clockZone: z
+      .string()
+      .default('Asia/Shanghai')
+      .describe('Time zone the meters’ clocks run in (DL/T 645 and CJ/T 188 clocks carry none)'),
+    timeSync: z
+      .object({
+        every: DurationSchema.default(86_400_000).describe('How often the broadcast time set is sent'),
+      })
+      .strict()
+      .optional()
+      .describe(
+        'DL/T 645 broadcast time set on this line; refused if a meter on it keeps a clock the campus does not own',
+      ),
+    control: z
+      .object({
+        passwordEnv: z
+          .string()
+          .min(1)
+          .describe('Environment variable holding the relay password: level (2 digits) + password (6)'),
+        operator: z
+          .string()
+          .regex(/^\d{8}$/, 'the operator code is 8 digits')
+          .default('00000000'),
+      })
+      .strict()
+      .optional()
+      .describe('DL/T 645 relay control credentials for the meters on this line'),
     ...BusCommon,
   })
   .strict();
