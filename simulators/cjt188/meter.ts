@@ -9,7 +9,7 @@ import {
   type Cjt188Frame,
 } from '../../adapters/cjt188/frame.ts';
 import { fieldBytes, type Cjt188Profile } from '../../adapters/cjt188/profile.ts';
-import { CANONICAL_UNIT_CODE } from '../../adapters/cjt188/units.ts';
+import { CANONICAL_UNIT_CODE, CJT188_UNITS } from '../../adapters/cjt188/units.ts';
 import { civilTimeOf, utcOf } from '../../adapters/line/civil-time.ts';
 import type { Quantity } from '../../config/schemas/quantities.ts';
 import type { LoadProfileName } from '../meters/load-profiles.ts';
@@ -157,8 +157,10 @@ export class Cjt188SimMeter {
       switch (f.type) {
         case 'bcd': {
           const dim = f.quantity ? DIM[f.quantity] : undefined;
-          const code = dim ? this.unitCodes[dim] : CANONICAL_UNIT_CODE.energy;
-          const v = f.quantity ? quantityValue(f.quantity, s) * (PER_CANONICAL[code] ?? 1) : 0;
+          // A field the profile does not map (a settlement-day value) is the meter's main counter.
+          const code = this.unitCodes[dim ?? (this.profile.kind === 'water' ? 'volume' : 'energy')];
+          // The meter's unit: canonical value ÷ (canonical units per one of the meter's units).
+          const v = f.quantity ? quantityValue(f.quantity, s) / CJT188_UNITS[code]!.factor : 0;
           parts.push(valueToBcd(Math.max(0, v), f));
           if (f.unitCode) parts.push(Buffer.from([code]));
           break;
