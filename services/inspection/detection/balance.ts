@@ -362,8 +362,10 @@ export function nodeBalance(
   const computable = total > 0 ? n / total : 0;
   // Evidence: a sustained positive mean (taps, scaling) or a residual far noisier than the band
   // (shape attacks that keep the daily total: peak-shifting, flattening).
-  const evidence =
-    n < 6 ? 0 : clamp(Math.max((meanZ - 4) / 8, (rmsRatio - 2) / 4, episodes.length > 0 ? 0.5 : 0), 0, 1);
+  // Only an episode reaching into the window is evidence now: one long over is history (with a
+  // year's scan every clean feeder had some, and tied with the thieves' at 0.5).
+  const current = episodes.some((e) => e.end > opts.windowFrom);
+  const evidence = n < 6 ? 0 : clamp(Math.max((meanZ - 4) / 8, (rmsRatio - 2) / 4, current ? 0.5 : 0), 0, 1);
 
   // The node's state at the end of the data.
   const shareOfBand = band.learned ? series.bandShare : 0;
