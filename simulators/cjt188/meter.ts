@@ -46,19 +46,6 @@ const DIM: Partial<Record<Quantity, 'energy' | 'power' | 'volume' | 'flow'>> = {
   volume_m3: 'volume',
   flow_m3h: 'flow',
 };
-/** Canonical units per unit code, to scale a value into the unit the meter reports in. */
-const PER_CANONICAL: Record<number, number> = {
-  0x05: 1,
-  0x02: 1000,
-  0x08: 0.001,
-  0x11: 3.6 / 1000,
-  0x2c: 1,
-  0x29: 1000,
-  0x35: 1,
-  0x32: 1000,
-  0x17: 1,
-  0x14: 1000,
-};
 
 /**
  * A simulated CJ/T 188 water or heat meter: the 901F answer laid out by its profile, the valve
