@@ -4,13 +4,16 @@ import type { Logger } from 'pino';
 import { REGISTER_WIDTH, type Profile } from '../config/schemas/profile.ts';
 import {
   RelayAckSchema,
+  RelayRefusalSchema,
   SignedRelayCommandSchema,
   commandAckTopic,
   gatewayCommandFilter,
   parseCommandTopic,
+  signGatewayMessage,
   verifyCommandSignature,
   type CommandRefusal,
   type RelayAck,
+  type RelayRefusal,
   type RelayState,
   type SignedRelayCommand,
 } from '../services/operations/control/commands.ts';
@@ -22,7 +25,13 @@ import { isFieldProfile, runFieldSwitch, type FieldSwitch } from './field-line.t
  * The gateway's side of relay control: it takes signed commands for its own meters, refuses
  * anything it cannot trust (bad signature, expired, replayed, not its meter, no relay) without
  * touching the line, and otherwise writes the relay through the bus's own scheduler, reads the
- * state back and acks. Every command received gets an ack, executed or refused.
+ * state back and acks.
+ *
+ * Every message gets an answer on the ack topic, signed with the gateway's own key. A message the
+ * gateway cannot take as a command of the control service — not one, badly signed, for another
+ * gateway, or received before — gets a *refusal* naming the id it claimed, never an ack: an ack
+ * is bound to a verified command id that this delivery claimed first, so nobody can make the
+ * control service record a refused copy as the outcome of a genuine command.
  */
 
 /** How far a command's issuedAt may be ahead of the gateway's clock before it is refused. */
@@ -63,6 +72,8 @@ export interface CommandHandlerOptions {
   meters: ReadonlyMap<string, CommandMeter>;
   /** The control service's Ed25519 public key. */
   publicKey: KeyObject;
+  /** This gateway's own Ed25519 key, which signs its acks and refusals (`ensureGatewayKey`). */
+  ackKey: KeyObject;
   logger: Logger;
   clock?: () => number;
   seenStore: SeenStore;
@@ -70,7 +81,8 @@ export interface CommandHandlerOptions {
 
 export interface CommandOutcome {
   topic: string;
-  ack: RelayAck;
+  /** The ack of a command this delivery claimed, or the refusal of a message it could not trust. */
+  ack: RelayAck | RelayRefusal;
 }
 
 export interface CommandHandler {
@@ -151,6 +163,8 @@ class Refusal extends Error {
     readonly code: CommandRefusal,
     message: string,
     readonly observed: RelayState | null = null,
+    /** The command, once its signature, target and first receipt are established. */
+    readonly command: SignedRelayCommand | null = null,
   ) {
     super(message);
   }
@@ -186,51 +200,91 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
     counts.received++;
     const where = parseCommandTopic(topic);
     const topicMeter = where?.meter ?? '';
-    let id = '';
-    let meter = topicMeter;
-    let ack: RelayAck;
+    let claimedId = '';
+    let answer: RelayAck | RelayRefusal;
     try {
-      const command = check(payload, topicMeter, (cmdId, cmdMeter) => {
-        id = cmdId;
-        meter = cmdMeter;
+      const command = check(payload, topicMeter, (id) => {
+        claimedId = id;
       });
-      const observed = await execute(command);
-      ack = { id, meter, ok: true, observed, ts: clock() };
-      counts.executed++;
-      log.info(
-        { id, meter, action: command.action, requestId: command.requestId, observed },
-        'relay switched',
-      );
+      answer = await executeAndAck(command);
     } catch (err) {
       const refusal =
         err instanceof Refusal
           ? err
+          : new Refusal('BAD_PAYLOAD', `internal error: ${(err as Error).message}`);
+      counts.refused++;
+      log.warn({ claimedId, topic, code: refusal.code, reason: refusal.message }, 'relay command refused');
+      answer = RelayRefusalSchema.parse(
+        signGatewayMessage(
+          {
+            refused: true as const,
+            claimedId,
+            meter: topicMeter.slice(0, 128),
+            site: opts.site,
+            gateway: opts.gateway,
+            error: refusal.code,
+            message: refusal.message.slice(0, 1000),
+            ts: clock(),
+          },
+          opts.ackKey,
+        ),
+      );
+    }
+    const ackTopic = commandAckTopic(opts.site, opts.gateway, topicMeter || 'unknown');
+    await opts.publish(ackTopic, JSON.stringify(answer));
+    for (const w of waiters.splice(0)) w({ topic: ackTopic, ack: answer });
+  }
+
+  /** Runs a claimed command and signs its outcome, executed or failed. */
+  async function executeAndAck(command: SignedRelayCommand): Promise<RelayAck> {
+    const base = {
+      id: command.id,
+      meter: command.meter,
+      site: opts.site,
+      gateway: opts.gateway,
+      action: command.action,
+    };
+    let body: Omit<RelayAck, 'sig'>;
+    try {
+      const observed = await execute(command);
+      body = { ...base, ok: true, observed, ts: clock() };
+      counts.executed++;
+      log.info(
+        {
+          id: command.id,
+          meter: command.meter,
+          action: command.action,
+          requestId: command.requestId,
+          observed,
+        },
+        'relay switched',
+      );
+    } catch (err) {
+      const failure =
+        err instanceof Refusal
+          ? err
           : new Refusal('RELAY_WRITE_FAILED', `internal error: ${(err as Error).message}`);
-      ack = {
-        id,
-        meter,
+      body = {
+        ...base,
         ok: false,
-        observed: refusal.observed,
-        error: refusal.code,
-        message: refusal.message,
+        observed: failure.observed,
+        error: failure.code,
+        message: failure.message.slice(0, 1000),
         ts: clock(),
       };
       counts.refused++;
       log.warn(
-        { id, meter, topic, code: refusal.code, reason: refusal.message },
-        'relay command refused or failed',
+        { id: command.id, meter: command.meter, code: failure.code, reason: failure.message },
+        'relay command failed',
       );
     }
-    const ackTopic = commandAckTopic(opts.site, opts.gateway, meter || topicMeter || 'unknown');
-    const parsed = RelayAckSchema.parse(ack);
-    await opts.publish(ackTopic, JSON.stringify(parsed));
-    for (const w of waiters.splice(0)) w({ topic: ackTopic, ack: parsed });
+    return RelayAckSchema.parse(signGatewayMessage(body, opts.ackKey));
   }
 
   function check(
     payload: Buffer,
     topicMeter: string,
-    identify: (id: string, meter: string) => void,
+    identify: (claimedId: string) => void,
   ): SignedRelayCommand {
     let json: unknown;
     try {
@@ -238,13 +292,10 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
     } catch {
       throw new Refusal('BAD_PAYLOAD', 'not JSON');
     }
-    // Name the command in the ack even when it is refused, if it says which it is.
+    // Name the id the message claims in the refusal, for the audit log; it is not trusted.
     if (json && typeof json === 'object') {
-      const { id, meter } = json as { id?: unknown; meter?: unknown };
-      identify(
-        typeof id === 'string' ? id.slice(0, 128) : '',
-        typeof meter === 'string' ? meter.slice(0, 128) : topicMeter,
-      );
+      const { id } = json as { id?: unknown };
+      identify(typeof id === 'string' ? id.slice(0, 128) : '');
     }
     const parsed = SignedRelayCommandSchema.safeParse(json);
     if (!parsed.success)
@@ -262,12 +313,6 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
       );
     }
     const now = clock();
-    if (command.expiresAt <= now) {
-      throw new Refusal('EXPIRED', `expired ${now - command.expiresAt} ms ago`);
-    }
-    if (command.issuedAt > now + MAX_CLOCK_AHEAD_MS) {
-      throw new Refusal('EXPIRED', `issued ${command.issuedAt - now} ms in the future: clocks disagree`);
-    }
     if (!opts.seenStore.claim(command.id, command.expiresAt, now)) {
       throw new Refusal('REPLAYED', `command ${command.id} was already received`);
     }
@@ -275,6 +320,13 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
   }
 
   async function execute(command: SignedRelayCommand): Promise<RelayState | null> {
+    const now = clock();
+    if (command.expiresAt <= now) {
+      throw new Refusal('EXPIRED', `expired ${now - command.expiresAt} ms ago`);
+    }
+    if (command.issuedAt > now + MAX_CLOCK_AHEAD_MS) {
+      throw new Refusal('EXPIRED', `issued ${command.issuedAt - now} ms in the future: clocks disagree`);
+    }
     const target = opts.meters.get(command.meter);
     if (!target)
       throw new Refusal('UNKNOWN_METER', `meter ${command.meter} is not polled by ${opts.gateway}`);

@@ -20,6 +20,7 @@ import type { OpcuaDevice } from './opcua-device.ts';
 import { gatewayPkiDir } from './pki-dir.ts';
 import { commandMetersOf, openSeenStore, startCommandHandler, type CommandHandler } from './commands.ts';
 import { loadVerifyKey } from '../services/operations/control/commands.ts';
+import { ensureGatewayKey } from '../services/operations/control/keys.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 import { allProfiles, fieldBusOf, openFieldLine, startTimeSync } from './field-line.ts';
 
@@ -203,6 +204,8 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       gateway: gateway.id,
       meters: relayMeters,
       publicKey: loadVerifyKey({ file: keyFile }),
+      // The gateway's own key signs its acks: the control service trusts no other.
+      ackKey: ensureGatewayKey(campus, site, gateway.id),
       logger: log,
       seenStore,
     });

@@ -423,6 +423,12 @@ export const ControlSchema = z
       'A relay command expires this long after it is issued',
     ),
   })
+    gatewayKeyDir: z
+      .string()
+      .default('gateway-keys')
+      .describe(
+        "Relative to dataDir: each gateway's Ed25519 key pair for signing its command acknowledgements (<site>.<gateway>.pem on the gateway, made on first start; <site>.<gateway>.pub.pem copied to the back office, which refuses an ack that does not verify with it)",
+      ),
   .strict()
   .prefault({});
 

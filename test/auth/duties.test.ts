@@ -1,3 +1,5 @@
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import { LINKS_SCHEMA, recordLink } from '../../services/platform/auth/independence.ts';
 import { describe, expect, it } from 'vitest';
 import {
   assertCan,
@@ -43,16 +45,50 @@ describe('duties', () => {
   });
 
   it('nobody approves their own request, and a token approves nothing', () => {
-    assertNotSelfApproval('wang.fang', supervisor);
-    expect(thrown(() => assertNotSelfApproval('zhou.min', supervisor)).code).toBe('SELF_APPROVAL');
-    expect(thrown(() => assertNotSelfApproval(' Zhou.Min', supervisor)).code).toBe('SELF_APPROVAL');
-    expect(thrown(() => assertNotSelfApproval('wang.fang', token)).code).toBe('PERSON_REQUIRED');
-    expect(thrown(() => assertNotSelfApproval('zhou.min', supervisor, 'confirm the quota')).message).toBe(
-      'zhou.min requested this and may not also confirm the quota; another person must',
+    const links = { db: openBackofficeDb(':memory:'), now: 0 };
+    assertNotSelfApproval('wang.fang', supervisor, 'approve it', links);
+    expect(thrown(() => assertNotSelfApproval('zhou.min', supervisor, 'approve it', links)).code).toBe(
+      'SELF_APPROVAL',
     );
+    expect(thrown(() => assertNotSelfApproval(' Zhou.Min', supervisor, 'approve it', links)).code).toBe(
+      'SELF_APPROVAL',
+    );
+    expect(thrown(() => assertNotSelfApproval('wang.fang', token, 'approve it', links)).code).toBe(
+      'PERSON_REQUIRED',
+    );
+    expect(
+      thrown(() => assertNotSelfApproval('zhou.min', supervisor, 'confirm the quota', links)).message,
+    ).toBe('zhou.min requested this and may not also confirm the quota; another person must');
     expect(thrown(() => assertCan(clerk, 'relay.approve', 'approve a relay request')).message).toBe(
       'wang.fang (clerk) may not approve a relay request (needs relay.approve)',
     );
+  });
+
+  it('the approver must be independent of the requester: not made by them, not their maker, not made by the same person', () => {
+    const db = openBackofficeDb(':memory:');
+    db.exec(LINKS_SCHEMA);
+    const day = 86_400_000;
+    const links = { db, now: 10 * day };
+    // root created wang.fang (an operator) and zhou.min (a supervisor) on day 1; li.na made root.
+    recordLink(db, { account: 'wang.fang', by: 'root', action: 'user.create', at: day, days: 30 });
+    recordLink(db, { account: 'zhou.min', by: 'root', action: 'user.create', at: day, days: 30 });
+    recordLink(db, { account: 'root', by: 'li.na', action: 'user.password', at: day, days: 30 });
+    const e = thrown(() => assertNotSelfApproval('wang.fang', supervisor, 'approve it', links));
+    expect(e.code).toBe('LINKED_ACCOUNTS');
+    expect(e.message).toMatch(/wang\.fang was created by root .* zhou\.min was created by root/);
+    const rootAsApprover = { id: 'root', kind: 'user' as const, roles: ['supervisor' as const] };
+    expect(thrown(() => assertNotSelfApproval('wang.fang', rootAsApprover, 'approve it', links)).code).toBe(
+      'LINKED_ACCOUNTS',
+    );
+    const liNa = { id: 'li.na', kind: 'user' as const, roles: ['supervisor' as const] };
+    expect(thrown(() => assertNotSelfApproval('root', liNa, 'approve it', links)).code).toBe(
+      'LINKED_ACCOUNTS',
+    );
+    // An independent supervisor may approve; the system's requests are linked to nobody.
+    assertNotSelfApproval('wang.fang', liNa, 'approve it', links);
+    assertNotSelfApproval('system:prepaid-policy', supervisor, 'approve it', links);
+    // The links end with their window.
+    assertNotSelfApproval('wang.fang', supervisor, 'approve it', { db, now: 32 * day });
   });
 
   it('two-person rules need two different people', () => {

@@ -95,6 +95,7 @@ describe('prepaid policy loop', () => {
       audit,
       clock: () => time.now,
       signingKey: testKeys().privateKey,
+      ackKeys: () => undefined,
       locate: (m) => (m.startsWith('E-') ? { site: 'east', gateway: 'gw1', hasRelay: true } : undefined),
       send: async (c) => {
         sent.push(c);

@@ -9,7 +9,7 @@ import {
 } from '../../services/operations/control/commands.ts';
 import { CONTROL_ERRORS } from '../../services/operations/control/errors.ts';
 import { POLICY_ACTOR } from '../../services/operations/control/relay-control.ts';
-import { controlFixture, people } from './support.ts';
+import { controlFixture, people, signedAck } from './support.ts';
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -32,8 +32,8 @@ async function codeAsync(fn: () => Promise<unknown>): Promise<string | undefined
 }
 
 const ackTopic = commandAckTopic('east', 'gw1', 'E-101');
-function ack(id: string, extra: Partial<RelayAck> = {}): string {
-  return JSON.stringify({ id, meter: 'E-101', ok: true, observed: 'open', ts: 1, ...extra });
+function ack(id: string, extra: Partial<Omit<RelayAck, 'sig'>> = {}): string {
+  return signedAck({ id, ...extra });
 }
 
 describe('relay requests', () => {
@@ -158,7 +158,7 @@ describe('relay requests', () => {
     const req = control.request({ meter: 'E-101', action: 'open', reason: 'r', requestedBy: people.clerk });
     await control.approve(people.supervisor, req.id);
     const id = sent[0]!.id;
-    expect(control.handleAck(commandAckTopic('east', 'gw2', 'E-101'), ack(id))).toEqual({
+    expect(control.handleAck(commandAckTopic('east', 'gw2', 'E-101'), signedAck({ id }, 'gw2'))).toEqual({
       kind: 'mismatch',
       commandId: id,
     });
@@ -180,11 +180,14 @@ describe('relay requests', () => {
     ).toMatchObject({
       kind: 'unknown',
     });
-    expect(control.handleAck(ackTopic, '{"id": 3}')).toMatchObject({ kind: 'invalid' });
+    expect(control.handleAck(ackTopic, 'not json')).toMatchObject({ kind: 'invalid' });
+    // Not signed by the gateway: nobody's outcome.
+    expect(control.handleAck(ackTopic, '{"id": 3}')).toMatchObject({ kind: 'forged' });
     expect(audit.query({ action: 'relay.ack-' }).map((e) => e.action)).toEqual([
       'relay.ack-mismatch',
       'relay.ack-duplicate',
       'relay.ack-unknown',
+      'relay.ack-forged',
     ]);
   });
 

@@ -28,7 +28,7 @@ import {
 import { connectControlMqtt, type ControlMqtt } from '../../services/operations/control/mqtt.ts';
 import { startFarm, type Farm } from '../../simulators/farm.ts';
 import { testLogger } from '../helpers/logger.ts';
-import { controlFixture, people, type ControlFixture } from './support.ts';
+import { controlFixture, gatewayKeys, people, type ControlFixture } from './support.ts';
 
 /**
  * The whole path on loopback: relay request → approval by another person → signed command over
@@ -72,6 +72,7 @@ describe('relay control end to end', () => {
       gateway: GW,
       meters: commandMetersOf([poller]),
       publicKey: fx.keys.publicKey,
+      ackKey: gatewayKeys.gw1.privateKey,
       logger,
       seenStore: seen,
     });
@@ -213,6 +214,7 @@ describe('relay control end to end', () => {
 
   it('refuses a forged, an expired and a replayed command without moving the relay, and reports each', async () => {
     const unknownBefore = fx.audit.query({ action: 'relay.ack-unknown' }).length;
+    const refusedBefore = fx.audit.query({ action: 'relay.command-refused' }).length;
     const body = {
       id: randomUUID(),
       meter: 'E-1',
@@ -223,54 +225,117 @@ describe('relay control end to end', () => {
       expiresAt: Date.now() + 60_000,
       requestId: 99,
     };
-    // Signed with a key of the attacker's own.
+    // Signed with a key of the attacker's own: refused, naming only the id it claimed.
     const forged = signCommand(body, (await import('node:crypto')).generateKeyPairSync('ed25519').privateKey);
     let acked = handler.next();
     await publishRaw('E-1', JSON.stringify(forged));
-    expect((await acked).ack).toMatchObject({
-      id: body.id,
-      ok: false,
-      error: 'BAD_SIGNATURE',
-      observed: null,
-    });
+    expect((await acked).ack).toMatchObject({ refused: true, claimedId: body.id, error: 'BAD_SIGNATURE' });
 
     // No signature at all.
     acked = handler.next();
     await publishRaw('E-1', JSON.stringify({ ...body, id: randomUUID() }));
-    expect((await acked).ack).toMatchObject({ ok: false, error: 'BAD_PAYLOAD' });
+    expect((await acked).ack).toMatchObject({ refused: true, error: 'BAD_PAYLOAD' });
 
-    // Properly signed, but expired.
+    // Properly signed, but expired: the command's own outcome (it did nothing).
     const expired = signCommand(
       { ...body, id: randomUUID(), issuedAt: Date.now() - 600_000, expiresAt: Date.now() - 300_000 },
       fx.keys.privateKey,
     );
     acked = handler.next();
     await publishRaw('E-1', JSON.stringify(expired));
-    expect((await acked).ack).toMatchObject({ ok: false, error: 'EXPIRED' });
+    expect((await acked).ack).toMatchObject({ id: expired.id, ok: false, error: 'EXPIRED' });
 
-    // The real cut-off command from the first test, captured and sent again.
+    // The real cut-off command from the first test, captured and sent again: a refusal, never a
+    // second outcome of the genuine command.
     acked = handler.next();
     await publishRaw('E-1', JSON.stringify(cut));
-    expect((await acked).ack).toMatchObject({ id: cut.id, ok: false, error: 'REPLAYED' });
+    expect((await acked).ack).toMatchObject({ refused: true, claimedId: cut.id, error: 'REPLAYED' });
 
     // Signed for E-1 but sent on E-2's topic.
     const moved = signCommand({ ...body, id: randomUUID() }, fx.keys.privateKey);
     acked = handler.next();
     await publishRaw('E-2', JSON.stringify(moved));
-    expect((await acked).ack).toMatchObject({ ok: false, error: 'WRONG_TARGET' });
+    expect((await acked).ack).toMatchObject({ refused: true, error: 'WRONG_TARGET' });
 
     expect(farm.meter('E-1').relayClosed).toBe(true);
     expect((await nextPoll()).values.relay_closed).toBe(1);
     await waitFor(
       'the refusals recorded',
       () =>
-        fx.audit.query({ action: 'relay.ack-duplicate' }).length === 1 &&
-        fx.audit.query({ action: 'relay.ack-unknown' }).length === unknownBefore + 4,
+        fx.audit.query({ action: 'relay.command-refused' }).length === refusedBefore + 4 &&
+        fx.audit.query({ action: 'relay.ack-unknown' }).length === unknownBefore + 1,
     );
     const codes = fx.audit
-      .query({ action: 'relay.ack-unknown' })
+      .query({ action: 'relay.command-refused' })
       .map((e) => (e.after as { error: string }).error);
-    expect(codes.slice(unknownBefore)).toEqual(['BAD_SIGNATURE', 'BAD_PAYLOAD', 'EXPIRED', 'WRONG_TARGET']);
+    expect(codes.slice(refusedBefore)).toEqual(['BAD_SIGNATURE', 'BAD_PAYLOAD', 'REPLAYED', 'WRONG_TARGET']);
+    expect(fx.audit.query({ action: 'relay.ack-duplicate' })).toHaveLength(0);
+    expect(fx.control.ackStats()).toMatchObject({ refusedByGateway: refusedBefore + 4 });
+  });
+
+  it('race: real commands interleaved with replayed copies, forged commands and forged acks; every recorded outcome is the relay state', async () => {
+    // The attacker sees every command on the broker and at once replays it three times, sends a
+    // forged command of its own and a forged failure ack for the real command's id.
+    const spy = await mqtt.connectAsync(broker.url, { clientId: 'attacker-spy' });
+    const attackerKey = (await import('node:crypto')).generateKeyPairSync('ed25519').privateKey;
+    await spy.subscribeAsync(`campus/v1/${SITE}/${GW}/+/cmd`, { qos: 1 });
+    const pending: Promise<unknown>[] = [];
+    const send = (topic: string, payload: string | Buffer) =>
+      pending.push(spy.publishAsync(topic, payload, { qos: 1 }));
+    // Only the control service's own commands, once each: the copies come back to the spy too.
+    const seenIds = new Set<string>();
+    spy.on('message', (topic, payload) => {
+      const cmd = JSON.parse(payload.toString()) as SignedRelayCommand;
+      if (typeof cmd.sig !== 'string' || seenIds.has(cmd.id) || !fx.sent.some((c) => c.id === cmd.id)) return;
+      seenIds.add(cmd.id);
+      const ackTopic = `${topic}/ack`;
+      for (let i = 0; i < 3; i++) send(topic, payload);
+      const flipped = cmd.action === 'open' ? 'close' : 'open';
+      send(topic, JSON.stringify(signCommand({ ...cmd, id: randomUUID(), action: flipped }, attackerKey)));
+      const fake = {
+        id: cmd.id,
+        meter: cmd.meter,
+        site: SITE,
+        gateway: GW,
+        action: cmd.action,
+        ok: false,
+        observed: null,
+        error: 'RELAY_WRITE_FAILED',
+        ts: Date.now(),
+      };
+      send(ackTopic, JSON.stringify(fake));
+      send(ackTopic, JSON.stringify({ ...fake, sig: Buffer.alloc(64).toString('base64') }));
+    });
+    const forgedBefore = fx.control.ackStats().forged;
+    try {
+      const actions = ['open', 'close', 'open', 'close', 'open', 'close'] as const;
+      for (const action of actions) {
+        const req = fx.control.request({ meter: 'E-1', action, reason: 'race', requestedBy: people.clerk });
+        await fx.control.approve(people.supervisor, req.id);
+        const end = await waitFor('an outcome', () => {
+          const r = fx.control.get(req.id);
+          return ['done', 'failed', 'timed_out'].includes(r.state) ? r : undefined;
+        });
+        // Give the attacker's messages time to arrive after the genuine ack.
+        await new Promise((r) => setTimeout(r, 150));
+        const now = fx.control.get(req.id);
+        const relay = farm.meter('E-1').relayClosed ? 'closed' : 'open';
+        expect(end.state, `request ${req.id} (${action})`).toBe('done');
+        expect(now.state).toBe('done');
+        expect(now.observed, `request ${req.id} (${action})`).toBe(relay);
+        expect(relay).toBe(action === 'open' ? 'open' : 'closed');
+      }
+      expect(fx.control.ackStats().forged - forgedBefore).toBeGreaterThanOrEqual(actions.length * 2);
+    } finally {
+      await Promise.allSettled(pending);
+      // Let the gateway answer the last copies before the next test listens for its answers.
+      let seen = -1;
+      while (handler.stats().received !== seen) {
+        seen = handler.stats().received;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      await spy.endAsync();
+    }
   });
 
   it('refuses commands for meters it does not poll or that have no relay', async () => {
@@ -305,7 +370,7 @@ describe('relay control end to end', () => {
     await handler.ready;
     const acked = handler.next();
     await publishRaw('E-1', JSON.stringify(cut));
-    expect((await acked).ack).toMatchObject({ id: cut.id, ok: false, error: 'REPLAYED' });
+    expect((await acked).ack).toMatchObject({ refused: true, claimedId: cut.id, error: 'REPLAYED' });
     expect(farm.meter('E-1').relayClosed).toBe(true);
   });
 });

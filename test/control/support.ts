@@ -2,7 +2,11 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { AuditLog } from '../../services/platform/audit/audit-log.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
-import type { SignedRelayCommand } from '../../services/operations/control/commands.ts';
+import {
+  signGatewayMessage,
+  type RelayAck,
+  type SignedRelayCommand,
+} from '../../services/operations/control/commands.ts';
 import { RelayControl, type MeterLocator } from '../../services/operations/control/relay-control.ts';
 
 export const people = {
@@ -17,6 +21,29 @@ export const people = {
 /** A throwaway Ed25519 key pair: the tests never use a key from the repository. */
 export function testKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
   return generateKeyPairSync('ed25519');
+}
+
+/** Each test gateway's own ack key pair (gw1 and gw2, whatever the site). */
+export const gatewayKeys = { gw1: testKeys(), gw2: testKeys() };
+const ackKeys = (_site: string, gateway: string) =>
+  gateway === 'gw1' || gateway === 'gw2' ? gatewayKeys[gateway].publicKey : undefined;
+
+/** An ack as gateway `east/<gateway>` sends it: signed with its own key. */
+export function signedAck(
+  body: Partial<Omit<RelayAck, 'sig'>> & { id: string },
+  gateway: 'gw1' | 'gw2' = 'gw1',
+): string {
+  const full = {
+    meter: 'E-101',
+    site: 'east',
+    gateway,
+    action: 'open' as const,
+    ok: true,
+    observed: 'open' as const,
+    ts: 1,
+    ...body,
+  } as Omit<RelayAck, 'sig'>;
+  return JSON.stringify(signGatewayMessage(full, gatewayKeys[gateway].privateKey));
 }
 
 export interface ControlFixture {
@@ -54,6 +81,7 @@ export function controlFixture(
     clock,
     signingKey: keys.privateKey,
     locate,
+    ackKeys,
     send: async (c) => {
       sent.push(c);
       await options.send?.(c);

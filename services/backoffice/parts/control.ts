@@ -4,7 +4,7 @@ import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { loadSigningKey } from '../../operations/control/commands.ts';
-import { ensureControlKeys } from '../../operations/control/keys.ts';
+import { ensureControlKeys, gatewayAckKeys } from '../../operations/control/keys.ts';
 import { connectControlMqtt, type ControlMqtt } from '../../operations/control/mqtt.ts';
 import {
   campusMeterLocator,
@@ -67,6 +67,8 @@ export function createRelayControl(deps: RelayControlDeps): RunningRelayControl 
     signingKey: loadSigningKey({ file: keys.privateKeyFile }),
     locate,
     commandTtlMs: deps.campus.config.control.commandTtl,
+    // Each gateway signs its acks with its own key; the control service trusts no other.
+    ackKeys: gatewayAckKeys(deps.campus),
   });
   deps.link.onAck((topic, payload) => control.handleAck(topic, payload));
   const stopSweep = control.startTimeoutSweep(deps.timeoutSweepMs);

@@ -62,7 +62,7 @@ export function verifyTariffType(ctx: PrepaidContext, by: Actor, id: string): Pr
   assertCan(by, 'accounts.verify-tariff');
   return ctx.tx(() => {
     const row = requireAccount(ctx, id);
-    assertNotSelfApproval(row.opened_by, by);
+    assertNotSelfApproval(row.opened_by, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     if (row.tariff_status === 'verified')
       refuse('TARIFF_TYPE_ALREADY_VERIFIED', `account ${id} is already verified`);
     if (!hasTariff(ctx.tariffs, 'electricity', row.customer_type, ctx.clock())) {

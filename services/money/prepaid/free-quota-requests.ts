@@ -69,7 +69,7 @@ export function confirmFreeQuota(ctx: PrepaidContext, by: Actor, requestId: numb
   assertCan(by, 'free-quota.confirm');
   return ctx.tx(() => {
     const req = quotaRequest(ctx, requestId);
-    assertNotSelfApproval(req.requestedBy, by);
+    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     const row = requireVerified(ctx, req.accountId);
     const value = valueQuota(ctx, row.customer_type, req.period!, req.kwhMilli!);
     const entry = book(ctx, by.id, req.accountId, {
@@ -97,7 +97,7 @@ export function rejectFreeQuota(
   const d = parse(DecisionSchema, decision);
   return ctx.tx(() => {
     const req = quotaRequest(ctx, requestId);
-    assertNotSelfApproval(req.requestedBy, by);
+    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     return decide(ctx, by, req, 'rejected', d.reason);
   });
 }

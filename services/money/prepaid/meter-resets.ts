@@ -51,7 +51,7 @@ export function approveMeterReset(ctx: PrepaidContext, by: Actor, requestId: num
   assertCan(by, 'meter-reset.approve');
   return ctx.tx(() => {
     const req = pendingOf(ctx, requestId, 'meter-reset');
-    assertNotSelfApproval(req.requestedBy, by);
+    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     const entry = book(ctx, by.id, req.accountId, {
       type: 'meter-reset',
       amountFen: 0,
@@ -78,7 +78,7 @@ export function rejectMeterReset(
   const d = parse(DecisionSchema, decision);
   return ctx.tx(() => {
     const req = pendingOf(ctx, requestId, 'meter-reset');
-    assertNotSelfApproval(req.requestedBy, by);
+    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     return decide(ctx, by, req, 'rejected', d.reason);
   });
 }

@@ -44,7 +44,7 @@ export function approveRefund(ctx: PrepaidContext, by: Actor, requestId: number)
   assertCan(by, 'refunds.approve');
   return ctx.tx(() => {
     const req = pendingOf(ctx, requestId, 'refund');
-    assertNotSelfApproval(req.requestedBy, by);
+    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     assertRefundable(ctx, req.accountId, req.amountFen!);
     const entry = book(ctx, by.id, req.accountId, {
       type: 'refund',
@@ -70,7 +70,7 @@ export function rejectRefund(
   const d = parse(DecisionSchema, decision);
   return ctx.tx(() => {
     const req = pendingOf(ctx, requestId, 'refund');
-    assertNotSelfApproval(req.requestedBy, by);
+    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     return decide(ctx, by, req, 'rejected', d.reason);
   });
 }

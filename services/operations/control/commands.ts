@@ -51,10 +51,19 @@ export type SignedRelayCommand = z.infer<typeof SignedRelayCommandSchema>;
 export const RelayStateSchema = z.enum(['open', 'closed']);
 export type RelayState = z.infer<typeof RelayStateSchema>;
 
+/**
+ * A gateway's answer to a command it took on: it verified the command's signature and target and
+ * claimed its id (first receipt), then executed it or failed. Signed by the gateway's own key over
+ * every field but `sig`, so the outcome is bound to the verified command id, its action and the
+ * relay state read back: a forged or altered ack does not verify and changes nothing.
+ */
 export const RelayAckSchema = z
   .object({
-    id: z.string().max(128).describe('The command id; empty if the command had none readable'),
-    meter: z.string().max(128),
+    id: z.uuid().describe('The verified command id'),
+    meter: TopicLevel,
+    site: TopicLevel,
+    gateway: TopicLevel,
+    action: RelayActionSchema.describe('The action of the verified command'),
     ok: z.boolean().describe('true: the relay was switched and reads back in the wanted state'),
     observed: RelayStateSchema.nullable().describe('Relay state read back after the write; null if unknown'),
     error: z
@@ -64,12 +73,64 @@ export const RelayAckSchema = z
       .describe('A COMMAND_REFUSALS code when ok is false'),
     message: z.string().max(1000).optional(),
     ts: z.number().int().nonnegative(),
+    sig: z.base64().describe("Ed25519 by the gateway's key over canonical JSON of the other fields"),
   })
   .strict()
   .refine((a) => a.ok === (a.error === undefined), {
     message: 'an ack has an error exactly when ok is false',
   });
 export type RelayAck = z.infer<typeof RelayAckSchema>;
+export type RelayAckBody = Omit<RelayAck, 'sig'>;
+
+/**
+ * A message the gateway refused before it could trust it as a command of the control service
+ * (not JSON, bad signature, another gateway's, already received). It names the id the message
+ * claimed, unverified, and is never an outcome of that command: the command's own delivery, if
+ * it is genuine, gives the ack. Signed like an ack; published on the same topic.
+ */
+export const RelayRefusalSchema = z
+  .object({
+    refused: z.literal(true),
+    claimedId: z.string().max(128).describe('The id the refused message claimed; unverified'),
+    meter: z.string().max(128),
+    site: TopicLevel,
+    gateway: TopicLevel,
+    error: z.string().regex(/^[A-Z_]{1,64}$/),
+    message: z.string().max(1000),
+    ts: z.number().int().nonnegative(),
+    sig: z.base64(),
+  })
+  .strict();
+export type RelayRefusal = z.infer<typeof RelayRefusalSchema>;
+export type RelayRefusalBody = Omit<RelayRefusal, 'sig'>;
+
+/** Signs an ack or a refusal with the gateway's Ed25519 key. */
+export function signGatewayMessage<T extends RelayAckBody | RelayRefusalBody>(
+  body: T,
+  privateKey: KeyObject,
+): T & { sig: string } {
+  if (privateKey.asymmetricKeyType !== 'ed25519')
+    throw new Error('gateway messages are signed with an Ed25519 key');
+  const bytes = Buffer.from(canonicalJson(withoutSig(body)), 'utf8');
+  return { ...body, sig: sign(null, bytes, privateKey).toString('base64') };
+}
+
+/** Whether an ack or refusal was signed by the holder of `publicKey` and not altered. */
+export function verifyGatewayMessage(message: RelayAck | RelayRefusal, publicKey: KeyObject): boolean {
+  if (publicKey.asymmetricKeyType !== 'ed25519') return false;
+  try {
+    const bytes = Buffer.from(canonicalJson(withoutSig(message)), 'utf8');
+    return verify(null, bytes, publicKey, Buffer.from(message.sig, 'base64'));
+  } catch {
+    return false;
+  }
+}
+
+function withoutSig(m: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(m)) if (k !== 'sig' && v !== undefined) out[k] = v;
+  return out;
+}
 
 /** Why a gateway did not (or could not) carry out a command; the `error` of a failed ack. */
 export const COMMAND_REFUSALS = {

@@ -1,5 +1,5 @@
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { LoadedCampus } from '../../../config/campus.ts';
 
@@ -41,4 +41,58 @@ export function ensureControlKeys(campus: LoadedCampus): ControlKeyFiles {
   writeFileSync(files.privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(files.publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
   return { ...files, created: true };
+}
+
+/** A gateway's ack-signing key pair files under the campus's `control.gatewayKeyDir`. */
+export function gatewayKeyFiles(
+  campus: LoadedCampus,
+  site: string,
+  gateway: string,
+): { privateKeyFile: string; publicKeyFile: string } {
+  const dir = resolve(campus.dataDir, campus.config.control.gatewayKeyDir);
+  return {
+    privateKeyFile: resolve(dir, `${site}.${gateway}.pem`),
+    publicKeyFile: resolve(dir, `${site}.${gateway}.pub.pem`),
+  };
+}
+
+/**
+ * The gateway's own Ed25519 key, made on its first start: it signs every acknowledgement, so the
+ * control service can tell the gateway's outcome of a command from anyone else's message on the
+ * ack topic. The private half never leaves the gateway (0600); the public half goes to the back
+ * office (in one data folder, as in the demo, it is already there).
+ */
+export function ensureGatewayKey(campus: LoadedCampus, site: string, gateway: string): KeyObject {
+  const files = gatewayKeyFiles(campus, site, gateway);
+  if (!existsSync(files.privateKeyFile)) {
+    const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+    mkdirSync(dirname(files.privateKeyFile), { recursive: true, mode: 0o700 });
+    writeFileSync(files.privateKeyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+    writeFileSync(files.publicKeyFile, publicKey.export({ type: 'spki', format: 'pem' }), { mode: 0o644 });
+  }
+  const key = createPrivateKey(readFileSync(files.privateKeyFile));
+  if (key.asymmetricKeyType !== 'ed25519') throw new Error(`${files.privateKeyFile} is not an Ed25519 key`);
+  return key;
+}
+
+/**
+ * The control service's lookup of each gateway's ack key: the `.pub.pem` files under
+ * `control.gatewayKeyDir`, read when first needed and again while missing (a gateway started
+ * after the back office). No file: that gateway's acks are refused.
+ */
+export function gatewayAckKeys(
+  campus: LoadedCampus,
+): (site: string, gateway: string) => KeyObject | undefined {
+  const cache = new Map<string, KeyObject>();
+  return (site, gateway) => {
+    const k = `${site}/${gateway}`;
+    const known = cache.get(k);
+    if (known) return known;
+    const file = gatewayKeyFiles(campus, site, gateway).publicKeyFile;
+    if (!existsSync(file)) return undefined;
+    const key = createPublicKey(readFileSync(file));
+    if (key.asymmetricKeyType !== 'ed25519') return undefined;
+    cache.set(k, key);
+    return key;
+  };
 }

@@ -1,253 +1,71 @@
 import { randomUUID, type KeyObject } from 'node:crypto';
-import type { LoadedCampus } from '../../../config/campus.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
-import {
-  RelayAckSchema,
-  RelayActionSchema,
-  parseCommandTopic,
-  signCommand,
-  type RelayAction,
-  type RelayState,
-  type SignedRelayCommand,
-} from './commands.ts';
-import { controlError } from './errors.ts';
 import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts';
-import { authFail } from '../../platform/auth/errors.ts';
+import { RelayActionSchema, signCommand, type RelayAction, type SignedRelayCommand } from './commands.ts';
+import { RelayAcks, type AckStats } from './acks.ts';
+import { controlError } from './errors.ts';
+import { LineOperations } from './line-operations.ts';
+import { covers, PolicyApprovals } from './policy-approvals.ts';
+import {
+  CONTROL_ACTOR,
+  POLICY_ACTOR,
+  RELAY_SCHEMA,
+  requireText,
+  toRequest,
+  type AckOutcome,
+  type Handover,
+  type LineOperation,
+  type PolicyApproval,
+  type PolicyApprovalScope,
+  type RelayControlOptions,
+  type RelayRequest,
+  type RequestRow,
+  type RequestState,
+} from './relay-types.ts';
+
+export {
+  campusMeterLocator,
+  POLICY_ACTOR,
+  type AckOutcome,
+  type Handover,
+  type LineOperation,
+  type MeterLocation,
+  type MeterLocator,
+  type PolicyApproval,
+  type PolicyApprovalScope,
+  type RelayControlOptions,
+  type RelayRequest,
+  type RequestState,
+} from './relay-types.ts';
+export type { AckStats } from './acks.ts';
 
 /**
  * Cut-off and restore (DOMAIN.md): no relay moves without a second person's approval, and every
  * step is in the audit log, in the same transaction as the state change it records.
  *
- * request (pending) → approve by another person → command signed and published (sent) → the
- * gateway's ack: done (ok) or failed; no ack by the deadline: timed_out. A pending request can
- * instead be rejected (by an approver) or cancelled (by its requester or an approver).
+ * request (pending) → approve by another, independent person → command signed and published
+ * (sent) → the gateway's signed ack: done (ok) or failed; no ack by the deadline: timed_out. A
+ * pending request can instead be rejected (by an approver) or cancelled (by its requester or an
+ * approver).
  *
  * Requests the prepaid policy raises (actor `system:prepaid-policy`) are approved by a supervisor
  * (`relay.policy-approval`), or at once by a standing policy approval a supervisor granted for
  * their scope; a standing approval never approves a request a person raised.
+ *
+ * The parts: relay-types.ts (records and tables), acks.ts (acknowledgements and deadlines),
+ * policy-approvals.ts, line-operations.ts (the power room's records and handovers).
  */
-
-export const POLICY_ACTOR = 'system:prepaid-policy';
-const CONTROL_ACTOR = 'system:control';
-
-export type RequestState =
-  'pending' | 'rejected' | 'cancelled' | 'approved' | 'sent' | 'done' | 'failed' | 'timed_out';
-
-export interface RelayRequest {
-  id: number;
-  meter: string;
-  site: string;
-  gateway: string;
-  action: RelayAction;
-  reason: string;
-  source: 'user' | 'policy';
-  requestedBy: string;
-  requestedAt: number;
-  state: RequestState;
-  /** Who approved, rejected or cancelled; `policy-approval:<id>` for a standing approval. */
-  decidedBy: string | null;
-  decidedAt: number | null;
-  decisionNote: string | null;
-  commandId: string | null;
-  /** From the gateway's ack: the relay state read back, and the refusal code if not ok. */
-  observed: RelayState | null;
-  error: string | null;
-}
-
-export interface PolicyApprovalScope {
-  actions: RelayAction[];
-  /** Absent with `meters` absent: the whole campus. */
-  sites?: string[];
-  meters?: string[];
-}
-
-export interface PolicyApproval {
-  id: number;
-  scope: PolicyApprovalScope;
-  reason: string;
-  grantedBy: string;
-  grantedAt: number;
-  until: number | null;
-  revokedBy: string | null;
-  revokedAt: number | null;
-}
-
-export interface LineOperation {
-  id: number;
-  line: string;
-  action: 'cut' | 'restore';
-  reason: string;
-  /** When the operation was done in the power room (UTC ms). */
-  at: number;
-  recordedBy: string;
-  recordedAt: number;
-  state: 'unconfirmed' | 'confirmed' | 'disputed';
-  confirmedBy: string | null;
-  confirmedAt: number | null;
-  note: string | null;
-}
-
-export interface Handover {
-  id: number;
-  from: string;
-  to: string;
-  notes: string;
-  at: number;
-  /** What was open at handover: pending requests, commands under way, unconfirmed line operations. */
-  open: { requests: number[]; lineOperations: number[] };
-}
-
-export type AckOutcome =
-  | { kind: 'recorded'; requestId: number; ok: boolean; late: boolean }
-  | { kind: 'duplicate' | 'mismatch'; commandId: string }
-  | { kind: 'unknown'; commandId: string }
-  | { kind: 'invalid'; reason: string };
-
-export interface MeterLocation {
-  site: string;
-  gateway: string;
-  hasRelay: boolean;
-}
-export type MeterLocator = (meter: string) => MeterLocation | undefined;
-
-/** Where each Modbus meter of the campus is polled, and whether its profile has a relay. */
-export function campusMeterLocator(campus: LoadedCampus): MeterLocator {
-  const map = new Map<string, MeterLocation>();
-  for (const site of campus.config.sites)
-    for (const gateway of site.gateways)
-      for (const bus of gateway.buses)
-        for (const m of bus.meters)
-          map.set(m.id, {
-            site: site.id,
-            gateway: gateway.id,
-            hasRelay: !!campus.profiles.get(m.profile)?.relay,
-          });
-  return (meter) => map.get(meter);
-}
-
-export interface RelayControlOptions {
-  db: BackofficeDb;
-  audit: AuditLog;
-  clock?: Clock;
-  /** Publishes a signed command (QoS 1) on its topic; rejects if the broker did not take it. */
-  send: (command: SignedRelayCommand) => Promise<void>;
-  /** The Ed25519 private key (`loadSigningKey`), from a file or env outside the repository. */
-  signingKey: KeyObject;
-  locate: MeterLocator;
-  /** How long a command is valid (default 5 min). */
-  commandTtlMs?: number;
-  /** How long after a command expired its ack is still waited for (default 30 s). */
-  ackGraceMs?: number;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS relay_requests (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  meter TEXT NOT NULL, site TEXT NOT NULL, gateway TEXT NOT NULL,
-  action TEXT NOT NULL CHECK (action IN ('open', 'close')),
-  reason TEXT NOT NULL,
-  source TEXT NOT NULL CHECK (source IN ('user', 'policy')),
-  requested_by TEXT NOT NULL, requested_at INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  decided_by TEXT, decided_at INTEGER, decision_note TEXT,
-  policy_approval_id INTEGER REFERENCES relay_policy_approvals (id),
-  command_id TEXT
-);
-CREATE INDEX IF NOT EXISTS relay_requests_meter ON relay_requests (meter, state);
-CREATE TABLE IF NOT EXISTS relay_commands (
-  id TEXT PRIMARY KEY,
-  request_id INTEGER NOT NULL REFERENCES relay_requests (id),
-  payload TEXT NOT NULL,
-  issued_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, ack_deadline INTEGER NOT NULL,
-  state TEXT NOT NULL,
-  ack_at INTEGER, ok INTEGER, observed TEXT, error TEXT
-);
-CREATE INDEX IF NOT EXISTS relay_commands_state ON relay_commands (state, ack_deadline);
-CREATE TABLE IF NOT EXISTS relay_policy_approvals (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  scope TEXT NOT NULL, reason TEXT NOT NULL,
-  granted_by TEXT NOT NULL, granted_at INTEGER NOT NULL, until INTEGER,
-  revoked_by TEXT, revoked_at INTEGER, revoke_reason TEXT
-);
-CREATE TABLE IF NOT EXISTS line_operations (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  line TEXT NOT NULL, action TEXT NOT NULL CHECK (action IN ('cut', 'restore')),
-  reason TEXT NOT NULL, at INTEGER NOT NULL,
-  recorded_by TEXT NOT NULL, recorded_at INTEGER NOT NULL,
-  state TEXT NOT NULL, confirmed_by TEXT, confirmed_at INTEGER, note TEXT
-);
-CREATE TABLE IF NOT EXISTS shift_handovers (
-  id INTEGER PRIMARY KEY AUTOINCREMENT,
-  from_user TEXT NOT NULL, to_user TEXT NOT NULL, notes TEXT NOT NULL, at INTEGER NOT NULL,
-  open_items TEXT NOT NULL
-);
-`;
-
-/** States in which a request still occupies its meter: a second one would race it. */
-const OPEN_STATES = ['pending', 'approved', 'sent'];
-/** A line operation dated this far ahead of the clock is a typo, not a record. */
-const MAX_FUTURE_MS = 5 * 60_000;
-
-interface RequestRow {
-  id: number;
-  meter: string;
-  site: string;
-  gateway: string;
-  action: RelayAction;
-  reason: string;
-  source: 'user' | 'policy';
-  requested_by: string;
-  requested_at: number;
-  state: RequestState;
-  decided_by: string | null;
-  decided_at: number | null;
-  decision_note: string | null;
-  command_id: string | null;
-  observed: RelayState | null;
-  error: string | null;
-}
-
-interface CommandRow {
-  id: string;
-  request_id: number;
-  payload: string;
-  state: 'issued' | 'sent' | 'acked' | 'timed_out' | 'send_failed';
-}
-
-function toRequest(r: RequestRow): RelayRequest {
-  return {
-    id: r.id,
-    meter: r.meter,
-    site: r.site,
-    gateway: r.gateway,
-    action: r.action,
-    reason: r.reason,
-    source: r.source,
-    requestedBy: r.requested_by,
-    requestedAt: r.requested_at,
-    state: r.state,
-    decidedBy: r.decided_by,
-    decidedAt: r.decided_at,
-    decisionNote: r.decision_note,
-    commandId: r.command_id,
-    observed: r.observed,
-    error: r.error,
-  };
-}
-
-function requireText(value: unknown, what: string): string {
-  if (typeof value !== 'string' || value.trim() === '') controlError('BAD_INPUT', `${what} is required`);
-  return value.trim();
-}
-
 export class RelayControl {
   private readonly db: BackofficeDb;
   private readonly audit: AuditLog;
   private readonly clock: Clock;
   private readonly ttl: number;
   private readonly grace: number;
+  private readonly acks: RelayAcks;
+  private readonly policies: PolicyApprovals;
+  private readonly lines: LineOperations;
 
   constructor(private readonly opts: RelayControlOptions) {
     this.db = opts.db;
@@ -255,7 +73,10 @@ export class RelayControl {
     this.clock = opts.clock ?? Date.now;
     this.ttl = opts.commandTtlMs ?? 5 * 60_000;
     this.grace = opts.ackGraceMs ?? 30_000;
-    this.db.exec(SCHEMA);
+    this.db.exec(RELAY_SCHEMA);
+    this.acks = new RelayAcks(this.db, this.audit, this.clock, opts.ackKeys, (id) => this.get(id));
+    this.policies = new PolicyApprovals(this.db, this.audit, this.clock);
+    this.lines = new LineOperations(this.db, this.audit, this.clock);
   }
 
   // --- Relay requests -----------------------------------------------------------------------
@@ -277,7 +98,7 @@ export class RelayControl {
   }): Promise<RelayRequest> {
     const issued = this.db.transaction(() => {
       const req = this.insertRequest(input, 'policy', POLICY_ACTOR);
-      const grant = this.activePolicyApprovals().find((g) => covers(g.scope, req));
+      const grant = this.policies.activePolicyApprovals().find((g) => covers(g.scope, req));
       if (!grant) return { req, command: null };
       const decidedBy = `policy-approval:${grant.id}`;
       this.decide(req, 'approved', decidedBy, `standing approval granted by ${grant.grantedBy}`, grant.id);
@@ -302,7 +123,7 @@ export class RelayControl {
       if (req.source === 'policy')
         assertCan(approver, 'relay.policy-approval', 'approve a policy-raised relay request');
       else assertCan(approver, 'relay.approve', 'approve a relay request');
-      assertNotSelfApproval(req.requestedBy, approver, 'approve it');
+      assertNotSelfApproval(req.requestedBy, approver, 'approve it', { db: this.db, now: this.clock() });
       this.decide(req, 'approved', approver.id, note ?? null, null);
       this.audit.append({
         actor: approver.id,
@@ -327,7 +148,10 @@ export class RelayControl {
         req.source === 'policy' ? 'relay.policy-approval' : 'relay.approve',
         'reject a relay request',
       );
-      assertNotSelfApproval(req.requestedBy, approver, 'reject it (cancel it instead)');
+      assertNotSelfApproval(req.requestedBy, approver, 'reject it (cancel it instead)', {
+        db: this.db,
+        now: this.clock(),
+      });
       this.endPending(req, 'rejected', approver.id, why);
       return this.get(requestId);
     })();
@@ -380,106 +204,24 @@ export class RelayControl {
     return rows.map(toRequest);
   }
 
-  // --- Acks and timeouts ----------------------------------------------------------------------
+  // --- Acks and timeouts (acks.ts) ---------------------------------------------------------
 
   /**
-   * Records a gateway's ack (`campus/v1/<site>/<gateway>/<meter>/cmd/ack`). Acks for unknown
-   * commands, second acks (a replay the gateway refused) and acks from the wrong gateway are
-   * recorded too: they are how an attempt to move a relay outside this service shows up.
+   * Records a gateway's signed ack (`campus/v1/<site>/<gateway>/<meter>/cmd/ack`), or audits a
+   * refusal, a forged or a mismatched message without changing any request.
    */
   handleAck(topic: string, payload: Buffer | string): AckOutcome {
-    const where = parseCommandTopic(topic);
-    let json: unknown;
-    try {
-      json = JSON.parse(payload.toString());
-    } catch {
-      return { kind: 'invalid', reason: 'not JSON' };
-    }
-    const parsed = RelayAckSchema.safeParse(json);
-    if (!where?.ack || !parsed.success) {
-      return {
-        kind: 'invalid',
-        reason: parsed.success ? `not an ack topic: ${topic}` : parsed.error.message,
-      };
-    }
-    const ack = parsed.data;
-    const reporter = `gateway:${where.site}/${where.gateway}`;
-    return this.db.transaction((): AckOutcome => {
-      const cmd = this.db.prepare('SELECT * FROM relay_commands WHERE id = ?').get(ack.id) as
-        CommandRow | undefined;
-      if (!cmd) {
-        this.audit.append({
-          actor: reporter,
-          action: 'relay.ack-unknown',
-          subject: `meter:${ack.meter || where.meter}`,
-          after: ack,
-          reason: `a command this service did not issue reached the gateway${ack.error ? ` (${ack.error})` : ''}`,
-        });
-        return { kind: 'unknown', commandId: ack.id };
-      }
-      const req = this.get(cmd.request_id);
-      if (req.site !== where.site || req.gateway !== where.gateway || req.meter !== where.meter) {
-        this.audit.append({
-          actor: reporter,
-          action: 'relay.ack-mismatch',
-          subject: `relay-command:${cmd.id}`,
-          after: ack,
-          reason: `ack on ${topic} for a command to ${req.site}/${req.gateway}/${req.meter}`,
-        });
-        return { kind: 'mismatch', commandId: cmd.id };
-      }
-      if (cmd.state === 'acked') {
-        this.audit.append({
-          actor: reporter,
-          action: 'relay.ack-duplicate',
-          subject: `relay-command:${cmd.id}`,
-          after: ack,
-          reason: ack.error ? `the command was received again and refused (${ack.error})` : 'second ack',
-        });
-        return { kind: 'duplicate', commandId: cmd.id };
-      }
-      const late = cmd.state === 'timed_out';
-      const now = this.clock();
-      this.db
-        .prepare(
-          `UPDATE relay_commands SET state = 'acked', ack_at = ?, ok = ?, observed = ?, error = ? WHERE id = ?`,
-        )
-        .run(now, ack.ok ? 1 : 0, ack.observed, ack.error ?? null, cmd.id);
-      const state: RequestState = ack.ok ? 'done' : 'failed';
-      this.db.prepare('UPDATE relay_requests SET state = ? WHERE id = ?').run(state, req.id);
-      this.audit.append({
-        actor: reporter,
-        action: 'relay.ack',
-        subject: `relay-request:${req.id}`,
-        before: { state: req.state },
-        after: { state, command: cmd.id, ok: ack.ok, observed: ack.observed, error: ack.error ?? null, late },
-        reason: ack.message,
-      });
-      return { kind: 'recorded', requestId: req.id, ok: ack.ok, late };
-    })();
+    return this.acks.handle(topic, payload);
+  }
+
+  /** Acks since start by outcome, for /metrics. */
+  ackStats(): AckStats {
+    return this.acks.stats();
   }
 
   /** Marks commands whose ack did not come by their deadline; returns how many. */
   checkTimeouts(): number {
-    const now = this.clock();
-    return this.db.transaction(() => {
-      const due = this.db
-        .prepare(`SELECT * FROM relay_commands WHERE state IN ('issued', 'sent') AND ack_deadline <= ?`)
-        .all(now) as CommandRow[];
-      for (const cmd of due) {
-        this.db.prepare(`UPDATE relay_commands SET state = 'timed_out' WHERE id = ?`).run(cmd.id);
-        this.db.prepare(`UPDATE relay_requests SET state = 'timed_out' WHERE id = ?`).run(cmd.request_id);
-        this.audit.append({
-          actor: CONTROL_ACTOR,
-          action: 'relay.timeout',
-          subject: `relay-request:${cmd.request_id}`,
-          before: { state: 'sent' },
-          after: { state: 'timed_out', command: cmd.id },
-          reason: 'no ack from the gateway before the command expired; the relay state is unknown',
-        });
-      }
-      return due.length;
-    })();
+    return this.acks.checkTimeouts();
   }
 
   /** Runs `checkTimeouts` every `intervalMs`; returns the stop function. */
@@ -489,240 +231,50 @@ export class RelayControl {
     return () => clearInterval(timer);
   }
 
-  // --- Standing policy approvals --------------------------------------------------------------
+  // --- Standing policy approvals (policy-approvals.ts) -------------------------------------
 
   grantPolicyApproval(
     supervisor: Actor,
     input: { scope: PolicyApprovalScope; reason: string; until?: number },
   ): PolicyApproval {
-    assertCan(supervisor, 'relay.policy-approval', 'grant a standing policy approval');
-    if (supervisor.kind !== 'user') authFail('PERSON_REQUIRED', 'a standing approval is granted by a person');
-    const reason = requireText(input.reason, 'a reason');
-    const actions = input.scope.actions.map((a) => RelayActionSchema.parse(a));
-    if (actions.length === 0) controlError('BAD_INPUT', 'a standing approval names at least one action');
-    const scope: PolicyApprovalScope = { actions, sites: input.scope.sites, meters: input.scope.meters };
-    const now = this.clock();
-    if (input.until !== undefined && input.until <= now) controlError('BAD_INPUT', 'until is in the past');
-    return this.db.transaction(() => {
-      const id = Number(
-        this.db
-          .prepare(
-            'INSERT INTO relay_policy_approvals (scope, reason, granted_by, granted_at, until) VALUES (?, ?, ?, ?, ?)',
-          )
-          .run(JSON.stringify(scope), reason, supervisor.id, now, input.until ?? null).lastInsertRowid,
-      );
-      this.audit.append({
-        actor: supervisor.id,
-        action: 'relay.policy-approval.grant',
-        subject: `relay-policy-approval:${id}`,
-        after: { scope, until: input.until ?? null },
-        reason,
-      });
-      return this.policyApproval(id);
-    })();
+    return this.policies.grantPolicyApproval(supervisor, input);
   }
 
   revokePolicyApproval(supervisor: Actor, id: number, reason: string): PolicyApproval {
-    assertCan(supervisor, 'relay.policy-approval', 'revoke a standing policy approval');
-    const why = requireText(reason, 'a reason');
-    return this.db.transaction(() => {
-      const grant = this.policyApproval(id);
-      if (grant.revokedAt !== null)
-        controlError('INVALID_STATE', `standing approval ${id} is already revoked`);
-      const now = this.clock();
-      this.db
-        .prepare(
-          'UPDATE relay_policy_approvals SET revoked_by = ?, revoked_at = ?, revoke_reason = ? WHERE id = ?',
-        )
-        .run(supervisor.id, now, why, id);
-      this.audit.append({
-        actor: supervisor.id,
-        action: 'relay.policy-approval.revoke',
-        subject: `relay-policy-approval:${id}`,
-        before: { revokedAt: null },
-        after: { revokedAt: now },
-        reason: why,
-      });
-      return this.policyApproval(id);
-    })();
+    return this.policies.revokePolicyApproval(supervisor, id, reason);
   }
 
   activePolicyApprovals(): PolicyApproval[] {
-    const now = this.clock();
-    return (
-      this.db
-        .prepare(
-          'SELECT id FROM relay_policy_approvals WHERE revoked_at IS NULL AND (until IS NULL OR until > ?)',
-        )
-        .all(now) as { id: number }[]
-    ).map((r) => this.policyApproval(r.id));
+    return this.policies.activePolicyApprovals();
   }
 
   policyApproval(id: number): PolicyApproval {
-    const r = this.db.prepare('SELECT * FROM relay_policy_approvals WHERE id = ?').get(id) as
-      | {
-          id: number;
-          scope: string;
-          reason: string;
-          granted_by: string;
-          granted_at: number;
-          until: number | null;
-          revoked_by: string | null;
-          revoked_at: number | null;
-        }
-      | undefined;
-    if (!r) controlError('NOT_FOUND', `no standing policy approval ${id}`);
-    return {
-      id: r.id,
-      scope: JSON.parse(r.scope) as PolicyApprovalScope,
-      reason: r.reason,
-      grantedBy: r.granted_by,
-      grantedAt: r.granted_at,
-      until: r.until,
-      revokedBy: r.revoked_by,
-      revokedAt: r.revoked_at,
-    };
+    return this.policies.policyApproval(id);
   }
 
-  // --- Power-room records -----------------------------------------------------------------------
+  // --- Power-room records (line-operations.ts) ---------------------------------------------
 
-  /** A duty operator records a line cut or restore done in the power room; a second person confirms it. */
   recordLineOperation(
     by: Actor,
     input: { line: string; action: 'cut' | 'restore'; reason: string; at: number },
   ): LineOperation {
-    assertCan(by, 'lines.record', 'record a line cut or restore');
-    const line = requireText(input.line, 'the line');
-    const reason = requireText(input.reason, 'a reason');
-    if (input.action !== 'cut' && input.action !== 'restore')
-      controlError('BAD_INPUT', 'action is cut or restore');
-    const now = this.clock();
-    if (!Number.isInteger(input.at) || input.at > now + MAX_FUTURE_MS) {
-      controlError('BAD_INPUT', 'at must be the time of the operation (UTC ms), not in the future');
-    }
-    return this.db.transaction(() => {
-      const id = Number(
-        this.db
-          .prepare(
-            `INSERT INTO line_operations (line, action, reason, at, recorded_by, recorded_at, state)
-             VALUES (?, ?, ?, ?, ?, ?, 'unconfirmed')`,
-          )
-          .run(line, input.action, reason, input.at, by.id, now).lastInsertRowid,
-      );
-      this.audit.append({
-        actor: by.id,
-        action: `line.${input.action}`,
-        subject: `line-operation:${id}`,
-        after: { line, action: input.action, at: input.at, state: 'unconfirmed' },
-        reason,
-      });
-      return this.lineOperation(id);
-    })();
+    return this.lines.recordLineOperation(by, input);
   }
 
-  /** The second person confirms (true) or disputes (false) a line operation record. */
   confirmLineOperation(by: Actor, id: number, confirmed = true, note?: string): LineOperation {
-    assertCan(by, 'lines.confirm', 'confirm a line cut or restore');
-    if (!confirmed) requireText(note, 'a note saying what is wrong');
-    return this.db.transaction(() => {
-      const op = this.lineOperation(id);
-      if (op.state !== 'unconfirmed')
-        controlError('INVALID_STATE', `line operation ${id} is already ${op.state}`);
-      assertNotSelfApproval(op.recordedBy, by, 'confirm it');
-      const state = confirmed ? 'confirmed' : 'disputed';
-      this.db
-        .prepare(
-          'UPDATE line_operations SET state = ?, confirmed_by = ?, confirmed_at = ?, note = ? WHERE id = ?',
-        )
-        .run(state, by.id, this.clock(), note ?? null, id);
-      this.audit.append({
-        actor: by.id,
-        action: confirmed ? 'line.confirm' : 'line.dispute',
-        subject: `line-operation:${id}`,
-        before: { state: 'unconfirmed' },
-        after: { state },
-        reason: note,
-      });
-      return this.lineOperation(id);
-    })();
+    return this.lines.confirmLineOperation(by, id, confirmed, note);
   }
 
-  /** Line operations, newest first; by state (e.g. those still waiting for a second person). */
   lineOperations(filter: { state?: LineOperation['state']; limit?: number } = {}): LineOperation[] {
-    const limit = Math.min(Math.max(1, filter.limit ?? 200), 1000);
-    const ids = (
-      filter.state
-        ? this.db
-            .prepare('SELECT id FROM line_operations WHERE state = ? ORDER BY id DESC LIMIT ?')
-            .all(filter.state, limit)
-        : this.db.prepare('SELECT id FROM line_operations ORDER BY id DESC LIMIT ?').all(limit)
-    ) as { id: number }[];
-    return ids.map((r) => this.lineOperation(r.id));
+    return this.lines.lineOperations(filter);
   }
 
   lineOperation(id: number): LineOperation {
-    const r = this.db.prepare('SELECT * FROM line_operations WHERE id = ?').get(id) as
-      | (Omit<LineOperation, 'recordedBy' | 'recordedAt' | 'confirmedBy' | 'confirmedAt'> & {
-          recorded_by: string;
-          recorded_at: number;
-          confirmed_by: string | null;
-          confirmed_at: number | null;
-        })
-      | undefined;
-    if (!r) controlError('NOT_FOUND', `no line operation ${id}`);
-    return {
-      id: r.id,
-      line: r.line,
-      action: r.action,
-      reason: r.reason,
-      at: r.at,
-      recordedBy: r.recorded_by,
-      recordedAt: r.recorded_at,
-      state: r.state,
-      confirmedBy: r.confirmed_by,
-      confirmedAt: r.confirmed_at,
-      note: r.note,
-    };
+    return this.lines.lineOperation(id);
   }
 
-  /** Shift handover: the note, and a snapshot of what is still open, so nothing falls between shifts. */
   handover(by: Actor, to: string, notes: string): Handover {
-    assertCan(by, 'handover.report', 'hand over a shift');
-    const toUser = requireText(to, 'who takes over');
-    if (toUser === by.id) controlError('BAD_INPUT', 'a shift is handed over to someone else');
-    const text = requireText(notes, 'handover notes');
-    return this.db.transaction(() => {
-      const open = {
-        requests: (
-          this.db
-            .prepare(
-              `SELECT id FROM relay_requests WHERE state IN (${OPEN_STATES.map(() => '?').join(', ')}) ORDER BY id`,
-            )
-            .all(...OPEN_STATES) as { id: number }[]
-        ).map((r) => r.id),
-        lineOperations: (
-          this.db.prepare(`SELECT id FROM line_operations WHERE state = 'unconfirmed' ORDER BY id`).all() as {
-            id: number;
-          }[]
-        ).map((r) => r.id),
-      };
-      const at = this.clock();
-      const id = Number(
-        this.db
-          .prepare(
-            'INSERT INTO shift_handovers (from_user, to_user, notes, at, open_items) VALUES (?, ?, ?, ?, ?)',
-          )
-          .run(by.id, toUser, text, at, JSON.stringify(open)).lastInsertRowid,
-      );
-      this.audit.append({
-        actor: by.id,
-        action: 'shift.handover',
-        subject: `handover:${id}`,
-        after: { to: toUser, open },
-        reason: text,
-      });
-      return { id, from: by.id, to: toUser, notes: text, at, open };
-    })();
+    return this.lines.handover(by, to, notes);
   }
 
   // --- Internals ------------------------------------------------------------------------------
@@ -855,10 +407,4 @@ export class RelayControl {
       });
     })();
   }
-}
-
-function covers(scope: PolicyApprovalScope, req: RelayRequest): boolean {
-  if (!scope.actions.includes(req.action)) return false;
-  if (!scope.sites && !scope.meters) return true;
-  return !!scope.sites?.includes(req.site) || !!scope.meters?.includes(req.meter);
 }

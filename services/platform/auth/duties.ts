@@ -1,4 +1,6 @@
+import type { BackofficeDb } from '../db.ts';
 import { authFail } from './errors.ts';
+import { assertIndependent } from './independence.ts';
 import { can, type Actor, type Permission } from './roles.ts';
 
 /**
@@ -31,17 +33,32 @@ export function assertCan(actor: Actor, permission: Permission, what?: string): 
 /** User names are lower case; compare them so, whoever passed them in. */
 const same = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
 
+/** Where the links between accounts are kept (the back office's database) and the time now. */
+export interface IndependenceContext {
+  db: BackofficeDb;
+  now: number;
+}
+
 /**
- * The approver of a request must be a person other than whoever requested it. `requester` is the
- * actor id stored with the request; `what` names the act for the message ("confirm the quota").
+ * The approver of a request must be a person other than whoever requested it, and independent of
+ * them: not an account the requester created, re-enabled, reset or granted a role to within the
+ * link window, nor one that did so for the requester, nor one made by the same person
+ * (independence.ts). `requester` is the actor id stored with the request; `what` names the act for
+ * the message ("confirm the quota"). Requests raised by the system (`system:…`) are linked to nobody.
  */
-export function assertNotSelfApproval(requester: string, approver: Actor, what = 'approve it'): void {
+export function assertNotSelfApproval(
+  requester: string,
+  approver: Actor,
+  what: string,
+  links: IndependenceContext,
+): void {
   if (approver.kind !== 'user') {
     authFail('PERSON_REQUIRED', `${approver.id} is an API token; only a person may ${what}`);
   }
   if (same(requester, approver.id)) {
     authFail('SELF_APPROVAL', `${approver.id} requested this and may not also ${what}; another person must`);
   }
+  if (!requester.includes(':')) assertIndependent(links.db, requester, approver, what, links.now);
 }
 
 /**

@@ -50,6 +50,7 @@ export async function apiFixture() {
     audit: t.audit,
     clock: t.clock,
     signingKey: keys.privateKey,
+    ackKeys: () => undefined,
     locate,
     send: async (c) => {
       sent.push(c);
