@@ -33,6 +33,7 @@ import { startGatewayMetrics } from '../gateway/metrics.ts';
 import { startIngestMetrics } from '../services/metering/ingest/metrics.ts';
 import { parseListenAddress } from '../services/platform/metrics/server.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
+import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
@@ -463,6 +464,7 @@ program
   );
 
 registerOpcuaCommands(program, { loadCampus, guarded });
+registerDlt645Commands(program, { guarded });
 registerAuditCommands(program);
 registerDetectCommands(program);
 registerBillingCommands(program, {
