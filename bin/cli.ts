@@ -5,7 +5,8 @@ import { loadCampus, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
 import { startGateway } from '../gateway/gateway.ts';
 import { createLogger } from '../gateway/log.ts';
-import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
+import type { MqttConnection } from '../adapters/mqtt/connection.ts';
+import { embeddedBrokerLogin, startCampusBroker, type CampusBroker } from '../adapters/mqtt/campus-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
 import { runIngest } from '../services/metering/ingest/run.ts';
 import { SqliteDeadLetterStore } from '../services/metering/ingest/dead-letters.ts';
@@ -24,7 +25,7 @@ import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoScenario } from '../simulators/scenario/demo.ts';
 import { renderScenario } from '../simulators/scenario/render.ts';
 import { loadScenarioFile } from '../simulators/scenario/schema.ts';
-import { writeBrokerConfig } from '../adapters/mqtt/acl.ts';
+import { gatewayUsername, SERVICE_USERS, writeBrokerConfig } from '../adapters/mqtt/acl.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
@@ -140,12 +141,19 @@ program
       guarded(async () => {
         const campus = loadCampus(opts.config);
         const logger = createLogger(opts.logLevel);
-        let mqtt = mqttFor(campus, opts.mqtt);
-        let broker: Awaited<ReturnType<typeof startEmbeddedBroker>> | undefined;
+        let mqtt: MqttConnection | undefined = mqttFor(campus, opts.mqtt);
+        let broker: CampusBroker | undefined;
         if (!mqtt) {
-          broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
-          logger.info({ url: broker.url }, 'no mqtt configured: embedded broker started');
-          mqtt = { url: broker.url, username: undefined, password: undefined };
+          // Every client of the embedded broker logs in with an account of its own (generated into
+          // the data folder, owner-only), under the same ACL as the mosquitto files.
+          const site = campus.config.sites.find((s) => s.gateways.some((g) => g.id === opts.gateway));
+          if (!site) throw new Error(`no gateway ${opts.gateway} in ${opts.config}`);
+          broker = await startCampusBroker(campus, { port: opts.brokerPort });
+          logger.info(
+            { url: broker.url, credentials: broker.secretsFile },
+            'no mqtt configured: embedded broker started (clients log in with the accounts in the credentials file)',
+          );
+          mqtt = broker.login(gatewayUsername(site.id, opts.gateway));
         }
         const gw = await startGateway({
           campus,
@@ -155,7 +163,12 @@ program
           outboxPath: opts.outbox ? resolve(opts.outbox) : undefined,
         });
         const metrics = opts.metrics
-          ? await startGatewayMetrics({ gateway: gw, ...parseListenAddress(opts.metrics), logger })
+          ? await startGatewayMetrics({
+              gateway: gw,
+              ...(broker ? { broker } : {}),
+              ...parseListenAddress(opts.metrics),
+              logger,
+            })
           : undefined;
         onShutdown(async () => {
           await metrics?.close();
@@ -172,23 +185,54 @@ program
   .option('--mqtt <url>', 'broker URL (overrides the file)')
   .option('--instance <name>', 'instance name; several instances share the load', '1')
   .option('--metrics <host:port>', 'serve Prometheus metrics here')
+  .addOption(
+    new Option('--protocol <version>', 'MQTT version: auto asks for 5 and falls back to 3.1.1')
+      .choices(['auto', '4', '5'])
+      .default('auto'),
+  )
   .addOption(new Option('--log-level <level>').default('info'))
-  .action((opts: { config: string; mqtt?: string; instance: string; metrics?: string; logLevel: string }) =>
-    guarded(async () => {
-      const campus = loadCampus(opts.config);
-      const logger = createLogger(opts.logLevel);
-      const mqtt = mqttFor(campus, opts.mqtt);
-      if (!mqtt) throw new Error('ingest needs a broker: set mqtt.url in the campus file or pass --mqtt');
-      const running = await runIngest(campus, mqtt, { logger, instance: opts.instance });
-      logger.info({ store: campus.config.storage.influx ? 'influx' : 'sqlite' }, 'ingest started');
-      const metrics = opts.metrics
-        ? await startIngestMetrics({ running, ...parseListenAddress(opts.metrics), logger })
-        : undefined;
-      onShutdown(async () => {
-        await metrics?.close();
-        await running.stop();
-      });
-    }),
+  .action(
+    (opts: {
+      config: string;
+      mqtt?: string;
+      instance: string;
+      metrics?: string;
+      protocol: 'auto' | '4' | '5';
+      logLevel: string;
+    }) =>
+      guarded(async () => {
+        const campus = loadCampus(opts.config);
+        const logger = createLogger(opts.logLevel);
+        // No mqtt section: the embedded broker of `campus-energy gateway` (its default port unless
+        // --mqtt says otherwise), with ingest's account from the credentials that broker wrote.
+        const mqtt = campus.config.mqtt
+          ? mqttFor(campus, opts.mqtt)!
+          : embeddedBrokerLogin(campus, opts.mqtt ?? 'mqtt://127.0.0.1:1883', SERVICE_USERS.ingest);
+        const running = await runIngest(campus, mqtt, {
+          logger,
+          instance: opts.instance,
+          protocolVersion: opts.protocol === 'auto' ? 'auto' : opts.protocol === '4' ? 4 : 5,
+        });
+        const metrics = opts.metrics
+          ? await startIngestMetrics({ running, ...parseListenAddress(opts.metrics), logger })
+          : undefined;
+        onShutdown(async () => {
+          await metrics?.close();
+          await running.stop();
+        });
+        // A broker that is down is waited for (retried, counted in the metrics); one that refuses
+        // ingest for good fails the start, so that a supervisor sees it and no one waits on it.
+        logger.info({ url: mqtt.url }, 'ingest connecting');
+        await running.ingest.ready;
+        const s = running.ingest.stats();
+        logger.info(
+          {
+            store: campus.config.storage.influx ? 'influx' : 'sqlite',
+            mqtt: s.protocolVersion === 5 ? '5' : '3.1.1',
+          },
+          'ingest started',
+        );
+      }),
   );
 
 program

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startEmbeddedBroker } from '../adapters/mqtt/embedded-broker.ts';
+import { gatewayUsername, SERVICE_USERS } from '../adapters/mqtt/acl.ts';
+import { startCampusBroker } from '../adapters/mqtt/campus-broker.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { validateCampus, type LoadedCampus } from '../config/campus.ts';
 import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
@@ -153,7 +154,9 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
               for (const cert of serverCerts) await trustCertificate(gatewayPkiDir(campus, g.id), cert);
             }
           }
-          const broker = await startEmbeddedBroker({ port: opts.brokerPort, host: '127.0.0.1' });
+          // Every client logs in with its own account (generated into the data folder, owner-only)
+          // under the same ACL as the mosquitto files: nobody on the host can forge a reading.
+          const broker = await startCampusBroker(campus, { port: opts.brokerPort });
           const gateways: RunningGateway[] = [];
           for (const site of campus.config.sites) {
             for (const g of site.gateways) {
@@ -161,7 +164,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
                 await startGateway({
                   campus,
                   gatewayId: g.id,
-                  mqtt: { url: broker.url },
+                  mqtt: broker.login(gatewayUsername(site.id, g.id)),
                   logger,
                   outboxPath: join(dataDir, `${g.id}-outbox.sqlite`),
                 }),
@@ -169,14 +172,15 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             }
           }
           // Aedes speaks MQTT 3.1.1, so the demo's single ingest subscribes plainly, without MQTT 5.
-          const ingest = await runIngest(
-            campus,
-            { url: broker.url },
-            { logger, shareGroup: null, protocolVersion: 4 },
-          );
+          const ingest = await runIngest(campus, broker.login(SERVICE_USERS.ingest), {
+            logger,
+            shareGroup: null,
+            protocolVersion: 4,
+          });
           const backoffice = await createBackofficeServer({
             campus,
-            mqtt: { url: broker.url },
+            mqtt: broker.login(SERVICE_USERS.control),
+            liveMqtt: broker.login(SERVICE_USERS.monitor),
             store: ingest.store,
             logger,
             http: { host: '127.0.0.1', port: opts.httpPort, secureCookie: false },
@@ -204,9 +208,11 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           console.log(
             `  history from ${formatLocalTime(state.start, tz)} (${tz}), with injected thefts, an illegal heater and heating used while stopped`,
           );
-          console.log(`  MQTT broker (embedded): ${broker.url}`);
-          console.log(`  watch readings:  npx campus-energy watch --url ${broker.url}`);
-          console.log(`             or:  mosquitto_sub -p ${broker.port} -t 'campus/v1/#' -v`);
+          console.log(`  MQTT broker (embedded, every client logs in): ${broker.url}`);
+          console.log(`  accounts and passwords (owner-only): ${broker.secretsFile}`);
+          console.log(
+            `  watch readings:  mosquitto_sub -p ${broker.port} -u svc/monitor -P "$(node -pe 'require(process.argv[1])["svc/monitor"]' ${broker.secretsFile})" -t 'campus/v1/#' -v`,
+          );
           console.log(`  readings stored in: ${storePath} (SQLite)`);
           console.log(
             `  web app: ${backoffice.url}/  (API: ${backoffice.url}/openapi.json, metrics: ${backoffice.url}/metrics)`,

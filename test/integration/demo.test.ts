@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { subscribeReadings } from '../../adapters/mqtt/subscriber.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -38,9 +39,18 @@ describe('campus-energy demo', () => {
     try {
       await waitFor(() => out.includes('Ctrl-C'), 60_000, 'the demo banner');
       expect(out).toContain(`mqtt://127.0.0.1:${port}`);
+      // The embedded broker lets in only the campus's accounts; a dashboard logs in as the monitor.
+      await expect(mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 })).rejects.toThrow(
+        /Not authorized|Bad username/i,
+      );
+      const secrets = JSON.parse(
+        readFileSync(join(dataDir, 'broker', 'mqtt-secrets.json'), 'utf8'),
+      ) as Record<string, string>;
       const sub = await subscribeReadings({
         url: `mqtt://127.0.0.1:${port}`,
         topic: 'campus/v1/+/+/+/reading',
+        username: 'svc/monitor',
+        password: secrets['svc/monitor'],
       });
       await waitFor(
         () => new Set(sub.readings.map((r) => r.meter)).size >= 20,
