@@ -136,7 +136,7 @@ export function rankSuspects(
     }
     const expl = explained.get(c) ?? 0;
     const score =
-      0.5 * clamp(expl, 0, 1) +
+      0.15 * clamp(expl, 0, 1) +
       0.35 * clamp(corr === corr ? Math.abs(corr) : 0, 0, 1) +
       0.25 * clamp(gain, 0, 1) +
       0.3 * clamp(dayGain, 0, 1) +
