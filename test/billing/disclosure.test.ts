@@ -7,10 +7,11 @@ import {
   formatPrice,
 } from '../../services/money/billing/disclosure.ts';
 import { monthsOfQuarter, parsePeriod } from '../../services/money/billing/period.ts';
-import { fixtureAccounts, fixtureTariffs } from './fixture.ts';
+import { parseTariffTable } from '../../services/money/billing/tariffs.ts';
+import { fixtureAccounts, fixtureTariffInput, fixtureTariffs } from './fixture.ts';
 import { backoffice, billing, local, MemoryValidatedSource, TZ } from './support.ts';
 
-async function quarter() {
+async function quarter(publishWith = fixtureTariffs) {
   const src = new MemoryValidatedSource();
   // Student room 3 kWh a day, staff household 10 kWh a day, all quarter (92 days from 1 October).
   src.setDays('E-E1-101', 'energy_import_kwh', [2026, 10, 1], Array(92).fill(3), 1000);
@@ -24,7 +25,7 @@ async function quarter() {
   return buildDisclosure({
     quarter: parsePeriod('2026-Q4', TZ),
     runs: runsOfQuarter,
-    tariffs: fixtureTariffs,
+    tariffs: publishWith,
     timezone: TZ,
   });
 }
@@ -56,18 +57,22 @@ describe('quarterly disclosure', () => {
     const zh = disclosureCsv(d, 'zh');
     const en = disclosureCsv(d, 'en');
     expect(zh.split('\n')[0]).toBe(
-      '季度,户号,户名,用户类别,月份,表号,类别,起码时间,起码,止码时间,止码,用量,单位,金额（分）,金额,执行价格',
+      '季度,户号,户名,用户类别,月份,表号,类别,起码时间,起码,止码时间,止码,用量,估算占比,单位,说明,分项金额,金额（分）,金额,执行价格',
     );
     expect(en.split('\n')[0]).toContain('Opening reading,Closing read at,Closing reading,Consumption');
     const oct = zh.split('\n').find((l) => l.includes('S-E1-101') && l.includes('2026-10,'))!;
     expect(oct).toContain('学生宿舍');
-    expect(oct).toContain('2026-10-01 00:00,1000,2026-11-01 00:00,1093,93.000,千瓦时,5468,¥54.68');
+    expect(oct).toContain(
+      '2026-10-01 00:00,1000.000,2026-11-01 00:00,1093.000,93.000,,千瓦时,,电度电费 ¥54.68,5468,¥54.68',
+    );
     expect(oct).toContain('电度电费 0.588 (元/千瓦时, 起 2024-01-01)');
     const tiers = en.split('\n').find((l) => l.includes('E-H-12-301') && l.includes('2026-12,'))!;
     expect(tiers).toContain('Energy up to 200 0.5283, up to 400 0.5783, above 400 0.8283');
     const water = en.split('\n').find((l) => l.includes('W-H-12-301') && l.includes('2026-10,'))!;
     // 15.5 m³: water 15.5 × 192 = 2976, resource 15.5 × 30 = 465, sewage 15.5 × 170 = 2635 → 6076 fen
-    expect(water).toContain(',6076,¥60.76,');
+    expect(water).toContain(
+      'Water ¥29.76; Water-resource fee ¥4.65; Sewage-treatment fee ¥26.35,6076,¥60.76,',
+    );
     expect(water).toContain('Water-resource fee 0.30');
   });
 
@@ -81,6 +86,19 @@ describe('quarterly disclosure', () => {
     expect(html).not.toContain('<household>');
     expect(html).toContain(`¥${((5468 + 5391 + 5673) / 100).toFixed(2)}`);
     expect(disclosureHtml(d, 'en', 0)).toContain('Quarterly energy charges disclosure');
+  });
+
+  it('prints the prices the lines were billed at, not those of a table changed since', async () => {
+    const changed = parseTariffTable({
+      ...fixtureTariffInput,
+      tariffs: fixtureTariffInput.tariffs.map((t) => ({
+        ...t,
+        components: t.components.map((c) => ('price' in c && c.price ? { ...c, price: '9.99' } : c)),
+      })),
+    });
+    const csv = disclosureCsv(await quarter(changed), 'en');
+    expect(csv).toContain('Energy 0.588 (yuan/kWh, from 2024-01-01)');
+    expect(csv).not.toContain('9.99');
   });
 
   it('formats prices from milli-fen without floating point', () => {

@@ -10,6 +10,7 @@ import { BILLED_QUANTITY, type BillingAccount } from './accounts.ts';
 import { billingError } from './errors.ts';
 import { divRoundHalfUp, toSafeNumber, toScaled, type Fen } from './money.ts';
 import type { BillingPeriod } from './period.ts';
+import { tariffsInForce, type PricedTariff } from './prices-billed.ts';
 import {
   charge,
   monthOf,
@@ -91,6 +92,8 @@ export interface MeterBill {
   totalFen: Fen;
   /** The VEE version of each day billed, in day order from the period start (what was pinned). */
   versions: number[];
+  /** The tariff versions this line was priced with: what a disclosure prints beside its amounts. */
+  prices?: PricedTariff[];
 }
 
 export interface BlockedDay {
@@ -470,6 +473,7 @@ export class BillRuns {
         components: priced.components.map((c) => ({ name: c.name, amountFen: c.amountFen })),
         totalFen: priced.totalFen,
         versions: billed.map((iv) => iv.version),
+        prices: tariffsInForce(this.tariffs, utility, account.customerType, period.from, period.to),
       },
     };
   }

@@ -1,17 +1,30 @@
 import { formatLocalTime } from '../../metering/consumption/local-time.ts';
 import type { BillRun } from './bill-run.ts';
 import { toCsv } from './csv.ts';
-import { formatMilli } from './export.ts';
+import type { FlagSummary } from './bill-run.ts';
 import { formatFen, type Fen } from './money.ts';
 import type { BillingPeriod } from './period.ts';
-import { tariffVersions, type CustomerType, type TariffTable, type Utility } from './tariffs.ts';
+import {
+  formatMilli,
+  formatPrice,
+  formatRegister,
+  formatShare,
+  tariffsInForce,
+  type PricedTariff,
+} from './prices-billed.ts';
+import type { CustomerType, TariffTable, Utility } from './tariffs.ts';
+
+export { formatPrice };
 
 /**
  * The quarterly disclosure (DOMAIN.md "Readings and billing" 5): per account, the opening and
  * closing reading of each month, the tariff in force (components and prices, with their effective
  * dates) and the charges, as CSV and as a printable HTML page, in Chinese or English. It is built
- * from the quarter's recorded bill runs, so what is published is what was billed. Dates are in the
- * campus zone; amounts are ¥ with two decimals formatted from integer fen.
+ * from the quarter's recorded bill runs, so what is published is what was billed: the prices are
+ * those each line was priced with (recorded on the line), the charge of every tariff component is
+ * shown, estimated use is marked with its share, and a wrap, an exchange or a bad reading left out
+ * is noted beside the reads it explains. Dates are in the campus zone; amounts are ¥ with two
+ * decimals and registers with three, all formatted from integers.
  */
 
 export const LANGUAGES = ['zh', 'en'] as const;
@@ -43,6 +56,12 @@ const LABELS = {
   estimated: { zh: '估', en: 'est.' },
   upTo: { zh: '至', en: 'up to' },
   above: { zh: '以上', en: 'above' },
+  estimatedShare: { zh: '估算占比', en: 'Estimated share' },
+  notes: { zh: '说明', en: 'Notes' },
+  charges: { zh: '分项金额', en: 'Charges by component' },
+  rollover: { zh: '表码超过最大值归零（翻转）', en: 'register wrapped past its maximum' },
+  exchanged: { zh: '换表或清零', en: 'meter exchanged or reset' },
+  badReading: { zh: '剔除错误读数', en: 'bad reading left out' },
 } as const satisfies Record<string, Record<Language, string>>;
 
 const CUSTOMER_TYPE_LABELS: Record<CustomerType, Record<Language, string>> = {
@@ -78,14 +97,6 @@ const componentLabel = (name: string, lang: Language) => COMPONENT_LABELS[name]?
 /** ¥ with two decimals, from integer fen. */
 export const yuan = (fen: Fen): string => `¥${formatFen(fen)}`;
 
-/** A price in milli-fen per unit (0.00001 yuan) as yuan, at least two decimals: 58830 → "0.5883". */
-export function formatPrice(milliFen: number): string {
-  const whole = Math.floor(milliFen / 100_000);
-  let frac = String(milliFen % 100_000).padStart(5, '0');
-  while (frac.length > 2 && frac.endsWith('0')) frac = frac.slice(0, -1);
-  return `${whole}.${frac}`;
-}
-
 export interface DisclosureMeterMonth {
   meter: string;
   utility: Utility;
@@ -95,16 +106,14 @@ export interface DisclosureMeterMonth {
   closing: number | null;
   closingEstimated: boolean;
   quantityMilli: number;
+  estimatedMilli: number;
+  /** What explains the reads: a wrap, an exchange or reset, a bad reading left out. */
+  notes: ('rollover' | 'exchanged' | 'badReading')[];
   components: { name: string; amountFen: Fen }[];
   totalFen: Fen;
 }
 
-export interface DisclosureTariff {
-  utility: Utility;
-  effectiveFrom: string;
-  unit: string;
-  components: { name: string; tiers: { upToMilli: number | null; price: string }[] }[];
-}
+export type DisclosureTariff = PricedTariff;
 
 export interface DisclosureAccount {
   account: string;
@@ -127,29 +136,13 @@ export interface Disclosure {
   accounts: DisclosureAccount[];
 }
 
-/** The tariff versions of a utility and customer type that are in force at some time in [from, to). */
-function tariffsInForce(
-  table: TariffTable,
-  utility: Utility,
-  customerType: CustomerType,
-  from: number,
-  to: number,
-): DisclosureTariff[] {
-  const versions = tariffVersions(table, utility, customerType);
-  return versions
-    .filter((v, i) => v.from < to && (versions[i + 1]?.from ?? Infinity) > from)
-    .map((v) => ({
-      utility,
-      effectiveFrom: v.effectiveFrom,
-      unit: v.unit,
-      components: v.components.map((c) => ({
-        name: c.name,
-        tiers: c.tiers.map((t) => ({
-          upToMilli: t.upTo === null ? null : Number(t.upTo),
-          price: formatPrice(Number(t.priceMilliFen)),
-        })),
-      })),
-    }));
+function notesOf(flags: readonly FlagSummary[]): DisclosureMeterMonth['notes'] {
+  const has = (rule: string) => flags.some((f) => f.rule === rule);
+  const notes: DisclosureMeterMonth['notes'] = [];
+  if (has('rollover')) notes.push('rollover');
+  if (has('meter-replaced')) notes.push('exchanged');
+  if (has('bad-reading')) notes.push('badReading');
+  return notes;
 }
 
 /**
@@ -191,6 +184,8 @@ export function buildDisclosure(input: {
           closing: l.closing,
           closingEstimated: l.closingEstimated,
           quantityMilli: l.quantityMilli,
+          estimatedMilli: l.estimatedMilli,
+          notes: notesOf(l.flags),
           components: l.components,
           totalFen: l.totalFen,
         })),
@@ -200,14 +195,25 @@ export function buildDisclosure(input: {
       d.totalFen += totalFen;
     }
   }
+  // The prices each line was billed at; the table given is only read for runs recorded before
+  // lines carried their prices.
   for (const d of accounts.values()) {
-    const utilities = new Set(
-      runs.flatMap((r) =>
-        r.accounts.filter((a) => a.id === d.account).flatMap((a) => a.meters.map((m) => m.utility)),
-      ),
-    );
-    d.tariffs = [...utilities].flatMap((u) =>
-      tariffsInForce(tariffs, u, d.customerType, quarter.from, quarter.to),
+    const seen = new Map<string, DisclosureTariff>();
+    for (const run of runs) {
+      const account = run.accounts.find((a) => a.id === d.account);
+      for (const l of run.lines.filter((x) => x.account === d.account)) {
+        const prices =
+          l.prices ?? tariffsInForce(tariffs, l.utility, d.customerType, run.period.from, run.period.to);
+        for (const p of prices) seen.set(`${p.utility}/${p.effectiveFrom}`, p);
+      }
+      if (account && run.lines.every((x) => x.account !== d.account)) {
+        for (const m of account.meters)
+          for (const p of tariffsInForce(tariffs, m.utility, d.customerType, run.period.from, run.period.to))
+            if (!seen.has(`${p.utility}/${p.effectiveFrom}`)) seen.set(`${p.utility}/${p.effectiveFrom}`, p);
+      }
+    }
+    d.tariffs = [...seen.values()].sort(
+      (a, b) => a.utility.localeCompare(b.utility) || a.effectiveFrom.localeCompare(b.effectiveFrom),
     );
   }
   return { quarter, timezone, accounts: [...accounts.values()] };
@@ -235,6 +241,19 @@ function tariffText(t: DisclosureTariff, lang: Language): string {
   return `${UTILITY_LABELS[t.utility][lang]}: ${parts.join('; ')} (${lang === 'zh' ? '元/' : 'yuan/'}${unit}, ${label('from', lang)} ${t.effectiveFrom})`;
 }
 
+/** Every component's charge: "水费 ¥98.98; 水资源费 ¥15.47; …". */
+function chargesText(x: DisclosureMeterMonth, lang: Language): string {
+  return x.components.map((c) => `${componentLabel(c.name, lang)} ${yuan(c.amountFen)}`).join('; ');
+}
+
+/** The consumption, with the estimated share beside it when some of it was estimated. */
+function consumptionText(x: DisclosureMeterMonth, lang: Language): string {
+  const q = formatMilli(x.quantityMilli);
+  return x.estimatedMilli > 0
+    ? `${q} (${label('estimated', lang)} ${formatShare(x.estimatedMilli, x.quantityMilli)})`
+    : q;
+}
+
 /** One row per account, month and meter; the tariff in force in a column. */
 export function disclosureCsv(d: Disclosure, lang: Language): string {
   const tz = d.timezone;
@@ -251,7 +270,10 @@ export function disclosureCsv(d: Disclosure, lang: Language): string {
     label('closingAt', lang),
     label('closing', lang),
     label('consumption', lang),
+    label('estimatedShare', lang),
     label('unit', lang),
+    label('notes', lang),
+    label('charges', lang),
     label('amountFen', lang),
     label('amount', lang),
     label('tariff', lang),
@@ -269,13 +291,16 @@ export function disclosureCsv(d: Disclosure, lang: Language): string {
         formatLocalTime(m.period.from, tz),
         x.opening === null
           ? null
-          : `${x.opening}${x.openingEstimated ? ` (${label('estimated', lang)})` : ''}`,
+          : `${formatRegister(x.opening)}${x.openingEstimated ? ` (${label('estimated', lang)})` : ''}`,
         formatLocalTime(m.period.to, tz),
         x.closing === null
           ? null
-          : `${x.closing}${x.closingEstimated ? ` (${label('estimated', lang)})` : ''}`,
+          : `${formatRegister(x.closing)}${x.closingEstimated ? ` (${label('estimated', lang)})` : ''}`,
         formatMilli(x.quantityMilli),
+        x.estimatedMilli > 0 ? formatShare(x.estimatedMilli, x.quantityMilli) : null,
         UNIT_LABELS[x.unit]?.[lang] ?? x.unit,
+        x.notes.map((n) => label(n, lang)).join('; '),
+        chargesText(x, lang),
         x.totalFen,
         yuan(x.totalFen),
         a.tariffs
@@ -306,9 +331,10 @@ export function disclosureHtml(d: Disclosure, lang: Language, generatedAt: numbe
       m.meters.map(
         (x) =>
           `<tr><td>${esc(m.period.label)}</td><td>${esc(x.meter)}</td><td>${esc(UTILITY_LABELS[x.utility][lang])}</td>` +
-          `<td class="n">${esc(x.opening ?? '')}${x.openingEstimated ? ` <small>${L('estimated')}</small>` : ''}</td>` +
-          `<td class="n">${esc(x.closing ?? '')}${x.closingEstimated ? ` <small>${L('estimated')}</small>` : ''}</td>` +
-          `<td class="n">${esc(formatMilli(x.quantityMilli))}</td><td>${esc(UNIT_LABELS[x.unit]?.[lang] ?? x.unit)}</td>` +
+          `<td class="n">${esc(formatRegister(x.opening))}${x.openingEstimated ? ` <small>${L('estimated')}</small>` : ''}</td>` +
+          `<td class="n">${esc(formatRegister(x.closing))}${x.closingEstimated ? ` <small>${L('estimated')}</small>` : ''}</td>` +
+          `<td class="n">${esc(consumptionText(x, lang))}</td><td>${esc(UNIT_LABELS[x.unit]?.[lang] ?? x.unit)}</td>` +
+          `<td>${esc(x.notes.map((n) => label(n, lang)).join('; '))}</td><td>${esc(chargesText(x, lang))}</td>` +
           `<td class="n">${esc(yuan(x.totalFen))}</td></tr>`,
       ),
     );
@@ -316,11 +342,11 @@ export function disclosureHtml(d: Disclosure, lang: Language, generatedAt: numbe
     return `<section>
 <h2>${esc(a.account)} · ${esc(a.holder)} · ${esc(CUSTOMER_TYPE_LABELS[a.customerType][lang])}</h2>
 <table>
-<thead><tr><th>${L('month')}</th><th>${L('meter')}</th><th>${L('utility')}</th><th>${L('opening')}</th><th>${L('closing')}</th><th>${L('consumption')}</th><th>${L('unit')}</th><th>${L('amount')}</th></tr></thead>
+<thead><tr><th>${L('month')}</th><th>${L('meter')}</th><th>${L('utility')}</th><th>${L('opening')}</th><th>${L('closing')}</th><th>${L('consumption')}</th><th>${L('unit')}</th><th>${L('notes')}</th><th>${L('charges')}</th><th>${L('amount')}</th></tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
-<tfoot><tr><th colspan="7">${L('quarterTotal')}</th><th class="n">${esc(yuan(a.totalFen))}</th></tr></tfoot>
+<tfoot><tr><th colspan="9">${L('quarterTotal')}</th><th class="n">${esc(yuan(a.totalFen))}</th></tr></tfoot>
 </table>
 <p>${L('tariff')}:</p>
 <ul>

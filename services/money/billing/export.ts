@@ -2,6 +2,7 @@ import { formatLocalTime } from '../../metering/consumption/local-time.ts';
 import type { BillRun, MeterBill } from './bill-run.ts';
 import { toCsv } from './csv.ts';
 import { formatFen, type Fen } from './money.ts';
+import { formatMilli, formatRegister, formatShare } from './prices-billed.ts';
 
 /**
  * What finance gets from a bill run (DOMAIN.md "Readings and billing" 3): every line as CSV or
@@ -10,11 +11,19 @@ import { formatFen, type Fen } from './money.ts';
  * every figure column, with a yuan column for people, formatted from the integer.
  */
 
-/** Milli-units as a decimal with three places, from the integer (never float division). */
-export function formatMilli(milli: number): string {
-  const sign = milli < 0 ? '-' : '';
-  const abs = Math.abs(milli);
-  return `${sign}${Math.floor(abs / 1000)}.${String(abs % 1000).padStart(3, '0')}`;
+export { formatMilli };
+
+/**
+ * Why a closing read may be below the opening one, or a read is missing from the sum, in words:
+ * the register wrapped, the meter was exchanged or reset, a bad reading was left out.
+ */
+export function registerNotes(l: Pick<MeterBill, 'flags'>): string[] {
+  const days = (rule: string) => l.flags.find((f) => f.rule === rule)?.days ?? 0;
+  const notes: string[] = [];
+  if (days('rollover')) notes.push(`register wrapped past its maximum (${days('rollover')} d)`);
+  if (days('meter-replaced')) notes.push(`meter exchanged or reset (${days('meter-replaced')} d)`);
+  if (days('bad-reading')) notes.push(`bad reading left out (${days('bad-reading')} d)`);
+  return notes;
 }
 
 /** Component names in the order they first appear in the run's lines. */
@@ -50,6 +59,7 @@ export function billRunCsv(run: BillRun): string {
     'estimated share',
     'register difference',
     'flags',
+    'notes',
     ...names.map((n) => `${n} (fen)`),
     'total (fen)',
     'total (yuan)',
@@ -70,16 +80,17 @@ export function billRunCsv(run: BillRun): string {
     l.meter,
     l.utility,
     l.unit,
-    l.opening,
+    formatRegister(l.opening),
     l.openingEstimated ? 'yes' : 'no',
-    l.closing,
+    formatRegister(l.closing),
     l.closingEstimated ? 'yes' : 'no',
     formatMilli(l.quantityMilli),
     formatMilli(l.estimatedMilli),
     formatMilli(l.editedMilli),
-    l.estimatedShare,
+    formatShare(l.estimatedMilli, l.quantityMilli),
     l.registerDifferenceMilli === null ? null : formatMilli(l.registerDifferenceMilli),
     l.flags.map((f) => `${f.rule}:${f.severity}×${f.days}`).join(' '),
+    registerNotes(l).join('; '),
     ...names.map((n) => l.components.find((c) => c.name === n)?.amountFen ?? null),
     l.totalFen,
     formatFen(l.totalFen),
@@ -96,6 +107,7 @@ export function billRunCsv(run: BillRun): string {
       a?.payrollCode ?? null,
       b.meter,
       b.utility,
+      null,
       null,
       null,
       null,
@@ -218,8 +230,8 @@ export function noticesCsv(run: BillRun): string {
         a.customerType,
         l?.meter,
         l?.utility,
-        l?.opening,
-        l?.closing,
+        l ? formatRegister(l.opening) : null,
+        l ? formatRegister(l.closing) : null,
         l ? formatMilli(l.quantityMilli) : null,
         l?.totalFen,
         l ? formatFen(l.totalFen) : null,

@@ -230,7 +230,7 @@ describe('the golden quarter, computed by hand, billed by the CLI and the API', 
     }
   }, 300_000);
 
-  it('the API bills each month to the fen', async () => {
+  it('the API bills each month to the fen; its exports and disclosure print integers with fixed decimals and say what happened', async () => {
     const db = openBackofficeDb(':memory:');
     const audit = new AuditLog(db, () => NOW);
     const vee = campusVee({ campus, store, db, audit, clock: () => NOW });
@@ -261,6 +261,12 @@ describe('the golden quarter, computed by hand, billed by the CLI and the API', 
         clock: () => NOW,
       }),
     });
+    const outputs: { name: string; text: string }[] = [];
+    const get = async (url: string) => {
+      const r = await app.inject({ method: 'GET', url, headers: { authorization: 'Bearer fin' } });
+      expect(r.statusCode, url).toBe(200);
+      return r.body;
+    };
     try {
       for (const month of expected.months) {
         const made = await app.inject({
@@ -271,13 +277,51 @@ describe('the golden quarter, computed by hand, billed by the CLI and the API', 
         });
         expect(made.statusCode).toBe(201);
         const { id } = made.json() as { id: string };
-        const run = await app.inject({
-          method: 'GET',
-          url: `/api/billing/runs/${id}`,
-          headers: { authorization: 'Bearer fin' },
-        });
-        compare(run.json() as BillRun, month);
+        compare(JSON.parse(await get(`/api/billing/runs/${id}`)) as BillRun, month);
+        for (const list of ['all', 'payroll', 'notices']) {
+          const csv = await get(`/api/billing/runs/${id}/export?format=csv&list=${list}`);
+          outputs.push({ name: `${month.period} ${list}.csv`, text: csv });
+        }
       }
+      for (const lang of ['zh', 'en']) {
+        for (const format of ['csv', 'html']) {
+          const text = await get(`/api/billing/disclosure?quarter=2026-Q4&format=${format}&lang=${lang}`);
+          outputs.push({ name: `disclosure.${lang}.${format}`, text });
+        }
+      }
+      // Every figure printed from integers: no fraction longer than a register's three places,
+      // except the tariff prices billed (up to five places, as the table writes them).
+      const table = JSON.parse(readFileSync(join(DIR, 'tariffs.json'), 'utf8')) as {
+        tariffs: { components: { price?: string; tiers?: { price: string }[] }[] }[];
+      };
+      const prices = new Set(
+        table.tariffs.flatMap((t) =>
+          t.components.flatMap((c) => [c.price, ...(c.tiers ?? []).map((x) => x.price)]),
+        ),
+      );
+      for (const o of outputs) {
+        const long = [...o.text.matchAll(/(?<![\d.])\d+\.\d{4,}(?![\d.])/g)]
+          .map((m) => m[0])
+          .filter((n) => !prices.has(n));
+        expect(long, o.name).toEqual([]);
+      }
+      const en = outputs.find((o) => o.name === 'disclosure.en.csv')!.text.split('\n');
+      const row = (meter: string, month: string) => en.find((l) => l.includes(`,${month},${meter},`))!;
+      expect(row('W-H-1', '2026-12')).toContain('register wrapped past its maximum');
+      expect(row('E-B-1', '2026-11')).toContain('register wrapped past its maximum');
+      expect(row('E-H-1', '2026-10')).toContain('bad reading left out');
+      // 23:15–00:45 estimated across the price change: 0.364 of 121.650 kWh.
+      expect(row('E-S-1', '2026-11')).toContain(',121.650,0.30 %,');
+      expect(row('W-H-1', '2026-12')).toMatch(
+        /Water ¥[\d.]+; Water-resource fee ¥[\d.]+; Sewage-treatment fee ¥[\d.]+/,
+      );
+      expect(row('E-B-1', '2026-10')).toMatch(/Energy ¥[\d.]+; Campus network fee ¥[\d.]+/);
+      expect(row('E-S-1', '2026-11')).toContain(
+        'Energy 0.588 (yuan/kWh, from 2024-01-01) | Electricity: Energy 0.61',
+      );
+      const zh = outputs.find((o) => o.name === 'disclosure.zh.html')!.text;
+      expect(zh).toContain('表码超过最大值归零（翻转）');
+      expect(zh).toContain('污水处理费 ¥');
     } finally {
       await app.close();
       db.close();
