@@ -51,6 +51,13 @@ function planFor(profile: Profile): readonly ReadBlock[] {
 
 /** Time a poll may take beyond its timeout before we call the slack too thin to risk it. */
 const SLACK_MARGIN_MS = 20;
+/**
+ * The share of a line's time that probes of open breakers may take from healthy meters (a probe of
+ * a dead meter costs a whole timeout). A quarter keeps a line with one dead meter among busy ones
+ * within a quarter of its capacity while still probing each open breaker on time; probes that find
+ * the line idle cost nothing from it.
+ */
+export const PROBE_SHARE = 0.25;
 const RECONNECT_MIN_MS = 500;
 const RECONNECT_MAX_MS = 30_000;
 
@@ -71,12 +78,16 @@ interface QueuedJob {
  * endpoint. It keeps exactly one request in flight, because that is all an RS-485 line can carry,
  * and it protects the healthy meters on the line from a broken one:
  *
- * - a timeout opens the meter's breaker at once (other failures after `breaker.failures` in a
- *   row); while open, the meter gets a BREAKER_OPEN error reading each interval instead of a poll;
- * - when the backoff has passed, the probe poll waits for slack: a gap of a whole timeout before
- *   the next healthy meter is due. So a dead meter delays the others once, on the poll that first
- *   timed out, not every cycle (and at most once per maximum backoff on a line with no slack);
- * - the backoff doubles on every failed probe, up to a cap;
+ * - a timeout opens the meter's breaker at once (it cost the line a whole timeout); any other
+ *   failure, a bad frame included, only after `breaker.failures` in a row, so a single bad frame
+ *   leaves the meter on its next poll; while open, the meter gets a BREAKER_OPEN error reading
+ *   each interval instead of a poll;
+ * - an open breaker is probed again within max(the meter's poll interval, `breaker.baseBackoff`)
+ *   (the probe interval): its backoff doubles from `baseBackoff` but never beyond that (nor beyond
+ *   `breaker.maxBackoff`), so a meter that recovers is read again within it;
+ * - a probe may cost a whole timeout. It runs in slack (no healthy meter due before it could end),
+ *   or else ahead of the healthy meters out of a budget of PROBE_SHARE of the line's time, so
+ *   that probes cannot starve on a saturated line and cannot take it over on a line of dead meters;
  * - a costly failure (timeout; on RTU lines also a bad frame, which forces a line silence) is
  *   not retried inside the poll; on Modbus TCP a bad frame is, up to `bus.retries` times.
  */
@@ -90,14 +101,23 @@ export class BusPoller {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private readonly jobs: QueuedJob[] = [];
+  /** Line time (ms) probes may still take from healthy meters; refilled at PROBE_SHARE. */
+  private probeBudget = 0;
+  private probeBudgetAt: number;
 
   constructor(private readonly opts: BusPollerOptions) {
     const start = Date.now();
+    this.probeBudgetAt = start;
     const n = opts.bus.meters.length;
     this.targets = opts.bus.meters.map((meter, i) => {
       const profile = opts.profiles.get(meter.profile);
       if (!profile) throw new Error(`meter ${meter.id}: unknown profile ${meter.profile}`);
-      const breaker = new CircuitBreaker(opts.bus.breaker);
+      // The probe interval: a recovering meter is read again within it, however long it was away.
+      const probeEvery = Math.max(meter.pollInterval, opts.bus.breaker.baseBackoff);
+      const breaker = new CircuitBreaker({
+        ...opts.bus.breaker,
+        maxBackoff: Math.min(opts.bus.breaker.maxBackoff, probeEvery),
+      });
       // Spread first polls over the interval so a bus does not start with everyone due at once.
       const nextDue = start + Math.floor((i * meter.pollInterval) / Math.max(1, n));
       const switchField = fieldSwitchOf(opts.bus, meter, profile);
@@ -212,13 +232,20 @@ export class BusPoller {
       } else wakeAt = Math.min(wakeAt, ready);
     }
     let target = healthy;
-    if (!target && probe) {
-      // A probe may cost a whole timeout: run it only if the line is free for that long, or if
-      // it has waited longer than the breaker's cap, so that a busy line cannot starve it.
+    if (probe) {
+      // In slack the probe costs the healthy meters nothing; otherwise it goes first, paid from
+      // the budget, so that a line that is never idle still probes (a recovering meter was left
+      // unread for the whole maximum backoff there).
       const cost = this.probeCost;
-      const starving = now - probe.waitingSince > this.opts.bus.breaker.maxBackoff;
-      if (now + cost <= nextHealthyDue || starving) target = probe;
-      else wakeAt = Math.min(wakeAt, nextHealthyDue);
+      const budget = this.refillProbeBudget(now, cost);
+      if (!healthy && now + cost <= nextHealthyDue) target = probe;
+      else if (budget >= cost) {
+        this.probeBudget -= cost;
+        target = probe;
+      } else if (!healthy) wakeAt = Math.min(wakeAt, nextHealthyDue);
+      if (target !== probe) {
+        wakeAt = Math.min(wakeAt, now + Math.ceil((cost - budget) / PROBE_SHARE));
+      }
     }
     for (const t of open) {
       if (t === target) continue;
@@ -226,6 +253,16 @@ export class BusPoller {
       wakeAt = Math.min(wakeAt, t.nextDue);
     }
     return { target, wakeAt: wakeAt === Infinity ? now + 1000 : wakeAt };
+  }
+
+  /**
+   * The probe budget at `now`: PROBE_SHARE of the time since the last refill, at most one probe,
+   * so that a healthy meter waits for one probe at a time, never for a run of them.
+   */
+  private refillProbeBudget(now: number, cost: number): number {
+    this.probeBudget = Math.min(cost, this.probeBudget + (now - this.probeBudgetAt) * PROBE_SHARE);
+    this.probeBudgetAt = now;
+    return this.probeBudget;
   }
 
   private skip(t: PollTarget, now: number): void {
@@ -247,7 +284,7 @@ export class BusPoller {
     const finished = Date.now();
     if ('error' in result) {
       // A bus that cannot be reached is not the meter's fault: do not trip its breaker for it.
-      if (!busDown) t.breaker.failure(finished, this.isCostly(result.error.code));
+      if (!busDown) t.breaker.failure(finished, this.opensAtOnce(result.error.code));
       t.health.record(false, null, result.error);
     } else {
       t.breaker.success();
@@ -322,6 +359,15 @@ export class BusPoller {
   private isCostly(code: string): boolean {
     if (code === 'MODBUS_TIMEOUT' || isCostlyFieldCode(code)) return true;
     return this.opts.bus.type !== 'modbus-tcp' && (code === 'MODBUS_CRC' || code === 'MODBUS_GARBAGE');
+  }
+
+  /**
+   * Failures that open the breaker at once: those that made the line wait a whole timeout, which
+   * each further attempt would cost again. A bad frame is answered at once; one alone (noise on
+   * the line) must not cost a meter that answers its next poll.
+   */
+  private opensAtOnce(code: string): boolean {
+    return code === 'MODBUS_TIMEOUT' || isCostlyFieldCode(code);
   }
 
   /** Worst case line time of a probe poll. */

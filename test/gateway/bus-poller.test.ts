@@ -18,10 +18,10 @@ const profiles = new Map([['test', profile]]);
 type Behaviour = 'ok' | 'timeout' | 'garbage';
 
 /**
- * A serial line: one request at a time (asserted), 20 ms per answer, a dead meter costs the
+ * A serial line: one request at a time (asserted), 20 ms per answer (or `answerMs`), a dead meter costs the
  * full timeout, a garbage-spewing one answers at once with an error.
  */
-function fakeLine(behaviour: Map<number, Behaviour>) {
+function fakeLine(behaviour: Map<number, Behaviour>, answerMs = 20) {
   let busy = false;
   const requests: { unitId: number; at: number }[] = [];
   const transport: RegisterTransport = {
@@ -48,7 +48,7 @@ function fakeLine(behaviour: Map<number, Behaviour>) {
             5,
           );
         } else {
-          setTimeout(() => done(() => resolve(Array.from({ length: count }, () => unitId))), 20);
+          setTimeout(() => done(() => resolve(Array.from({ length: count }, () => unitId))), answerMs);
         }
       });
     },
@@ -115,10 +115,12 @@ describe('BusPoller on a shared serial line', () => {
       expect(rs.length).toBeGreaterThanOrEqual(118);
       expect(rs.every((r) => 'values' in r)).toBe(true);
       const gaps = rs.slice(1).map((r, i) => r.ts - rs[i]!.ts);
-      // Each healthy meter keeps its interval; the dead one may cost it one timeout, once.
+      // Each healthy meter keeps its interval, except where a probe of the dead or the garbage
+      // meter went first: then it is late by at most the probe's line time.
       const late = gaps.filter((g) => g !== interval);
-      expect(late.length).toBeLessThanOrEqual(2);
-      for (const g of late) expect(Math.abs(g - interval)).toBeLessThanOrEqual(timeout + 50);
+      const probes = line.requests.filter((r) => r.unitId === 3 || r.unitId === 5).length;
+      expect(late.length).toBeLessThanOrEqual(2 * probes);
+      for (const g of late) expect(Math.abs(g - interval)).toBeLessThanOrEqual(timeout + 250 + 50 + 20);
     }
     // The dead meter is reported, as errors with its own id, not silently skipped …
     const dead = results.get('M3')!;
@@ -126,16 +128,22 @@ describe('BusPoller on a shared serial line', () => {
     expect(dead.every((r) => 'error' in r && r.error.message.includes('M3'))).toBe(true);
     const codes = new Set(dead.map((r) => ('error' in r ? r.error.code : 'good')));
     expect(codes).toEqual(new Set(['MODBUS_TIMEOUT', 'BREAKER_OPEN']));
-    // … but its breaker keeps it from costing the line a timeout every cycle.
-    const deadRequests = line.requests.filter((r) => r.unitId === 3).length;
-    expect(deadRequests).toBeLessThan(20);
+    // … its breaker keeps it from costing the line a timeout every cycle, but it is probed every
+    // probe interval (max(poll interval, breaker.baseBackoff) = 5 s), however busy the line.
+    const deadAt = line.requests.filter((r) => r.unitId === 3).map((r) => r.at);
+    expect(deadAt.length).toBeLessThanOrEqual(120 / 5 + 2);
+    expect(Math.max(...deadAt.slice(1).map((t, i) => t - deadAt[i]!))).toBeLessThanOrEqual(5000 + interval);
     expect(poller.targets[2]!.breaker.state).toBe('open');
-    // On an RTU line a bad frame forces a line silence, so it is as costly as a timeout: no
-    // retry inside the poll, and the breaker opens at once.
+    // On an RTU line a bad frame forces a line silence: no retry inside the poll. It opens the
+    // breaker after three in a row (one alone is noise), then is probed like the dead meter.
     const garbage = results.get('M5')!;
-    expect(garbage[0]).toMatchObject({ error: { code: 'MODBUS_GARBAGE' } });
+    expect(garbage.slice(0, 3).map((r) => ('error' in r ? r.error.code : 'good'))).toEqual([
+      'MODBUS_GARBAGE',
+      'MODBUS_GARBAGE',
+      'MODBUS_GARBAGE',
+    ]);
     expect(garbage.every((r) => 'error' in r)).toBe(true);
-    expect(line.requests.filter((r) => r.unitId === 5).length).toBeLessThan(20);
+    expect(line.requests.filter((r) => r.unitId === 5).length).toBeLessThanOrEqual(3 + 120 / 5 + 2);
   });
 
   it('retries a bad frame on Modbus TCP and opens the breaker after three bad polls', async () => {
@@ -172,8 +180,8 @@ describe('BusPoller on a shared serial line', () => {
     await vi.advanceTimersByTimeAsync(30_000);
     expect(poller.targets[1]!.breaker.state).not.toBe('closed');
     behaviour.delete(2);
-    // The breaker's backoff is capped (5 min default), so within it the meter is polled again.
-    await vi.advanceTimersByTimeAsync(310_000);
+    // Probed at least every probe interval (5 s here), so it is good again within it.
+    await vi.advanceTimersByTimeAsync(6_500);
     await stopUnderFakeTime(poller);
     expect(poller.targets[1]!.breaker.state).toBe('closed');
     expect(results.at(-1)).toHaveProperty('values');
@@ -197,4 +205,87 @@ describe('BusPoller on a shared serial line', () => {
     expect(results.every((r) => 'error' in r && r.error.code === 'MODBUS_DISCONNECTED')).toBe(true);
     expect(poller.targets.every((t) => t.breaker.state === 'closed')).toBe(true);
   });
+
+  it('probes a recovering meter within the probe interval on a line that is never idle', async () => {
+    // Eight meters at 1 s with 100 ms answers keep the line 80 % busy: never a free 570 ms for a
+    // probe (300 ms timeout, 250 ms silence). Before, the probe waited for the 5-minute cap.
+    const behaviour = new Map<number, Behaviour>([[3, 'timeout']]);
+    const line = fakeLine(behaviour, 100);
+    const results: PollResult[] = [];
+    const poller = new BusPoller({
+      bus: busWith(8, 1000, 300),
+      profiles,
+      openTransport: async () => line.transport,
+      onResult: (m, r) => m.id === 'M3' && results.push(r),
+      logger: silentLogger(),
+    });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(poller.targets[2]!.breaker.state).not.toBe('closed');
+    behaviour.delete(3);
+    const released = Date.now();
+    await vi.advanceTimersByTimeAsync(8_000);
+    await stopUnderFakeTime(poller);
+    const firstGood = results.find((r) => 'values' in r && r.ts >= released);
+    expect(firstGood).toBeDefined();
+    expect(firstGood!.ts - released).toBeLessThanOrEqual(5000 + 1000);
+  });
+
+  for (const type of ['modbus-tcp', 'rtu-over-tcp'] as const) {
+    it(`${type}: four meters at 1 s frozen for 10 s are all good again within 5 s of release`, async () => {
+      const behaviour = new Map<number, Behaviour>();
+      const line = fakeLine(behaviour);
+      const results = new Map<string, PollResult[]>();
+      const bus = BusSchema.parse({
+        ...busWith(4, 1000, 500, type),
+        breaker: { baseBackoff: '2s' },
+      });
+      const poller = new BusPoller({
+        bus,
+        profiles,
+        openTransport: async () => line.transport,
+        onResult: (m, r) => results.set(m.id, [...(results.get(m.id) ?? []), r]),
+        logger: silentLogger(),
+      });
+      poller.start();
+      await vi.advanceTimersByTimeAsync(5_000);
+      for (const u of [1, 2, 3, 4]) behaviour.set(u, 'timeout');
+      await vi.advanceTimersByTimeAsync(10_000);
+      behaviour.clear();
+      const released = Date.now();
+      await vi.advanceTimersByTimeAsync(5_000);
+      await stopUnderFakeTime(poller);
+      for (const id of ['M1', 'M2', 'M3', 'M4']) {
+        const good = results.get(id)!.find((r) => 'values' in r && r.ts >= released);
+        expect(good, id).toBeDefined();
+        expect(good!.ts - released, id).toBeLessThan(5000);
+      }
+    });
+
+    it(`${type}: after a single bad frame a meter is good again at its next poll`, async () => {
+      const behaviour = new Map<number, Behaviour>();
+      const line = fakeLine(behaviour);
+      const results: PollResult[] = [];
+      const poller = new BusPoller({
+        bus: BusSchema.parse({ ...busWith(2, 1000, 500, type), retries: 0 }),
+        profiles,
+        openTransport: async () => line.transport,
+        onResult: (m, r) => m.id === 'M1' && results.push(r),
+        logger: silentLogger(),
+      });
+      poller.start();
+      await vi.advanceTimersByTimeAsync(2_500);
+      behaviour.set(1, 'garbage');
+      const before = line.requests.filter((r) => r.unitId === 1).length;
+      while (line.requests.filter((r) => r.unitId === 1).length === before)
+        await vi.advanceTimersByTimeAsync(10);
+      behaviour.clear();
+      await vi.advanceTimersByTimeAsync(2_000);
+      await stopUnderFakeTime(poller);
+      const bad = results.findIndex((r) => 'error' in r);
+      expect(results[bad]).toMatchObject({ error: { code: 'MODBUS_GARBAGE' } });
+      expect(results[bad + 1]).toHaveProperty('values');
+      expect(results[bad + 1]!.ts - results[bad]!.ts).toBe(1000);
+    });
+  }
 });
