@@ -4,6 +4,12 @@ import type { ModbusUnit, ServerCounters, UnitLookup } from './modbus/dispatch.t
 import { startTcpServer, type TcpModbusServer, type TcpTransport } from './modbus/tcp-server.ts';
 import type { LoadProfileName } from './meters/load-profiles.ts';
 import { SimMeter, type MeterKind } from './meters/sim-meter.ts';
+import {
+  startFieldLines,
+  type FieldLineSpec,
+  type FieldLines,
+  type FieldSimMeter,
+} from './dlt645/farm-lines.ts';
 
 export interface FarmMeterSpec {
   id: string;
@@ -28,6 +34,8 @@ export interface ConcentratorSpec {
 
 export interface FarmSpec {
   concentrators: ConcentratorSpec[];
+  /** DL/T 645 and CJ/T 188 lines behind transparent converters (simulators/dlt645/farm-lines.ts). */
+  lines?: FieldLineSpec[];
   /** Wall clock in ms (default Date.now); inject one to move time in tests. */
   clock?: () => number;
   /** Simulated ms per clock ms, for every meter. */
@@ -41,6 +49,9 @@ export interface Farm {
   readonly concentrators: readonly { id: string; transport: TcpTransport; host: string; port: number }[];
   meter(id: string): SimMeter;
   meters(): readonly SimMeter[];
+  /** The DL/T 645 / CJ/T 188 lines and their meters (faults, relay button, clock). */
+  readonly lines: FieldLines['lines'];
+  fieldMeter(id: string): FieldSimMeter;
   setFault(meterId: string, fault: Fault): void;
   stats(): { requests: number };
   stop(): Promise<void>;
@@ -96,6 +107,7 @@ export async function startFarm(spec: FarmSpec): Promise<Farm> {
   const byId = new Map<string, SimMeter>();
   const servers: TcpModbusServer[] = [];
   const concentrators: { id: string; transport: TcpTransport; host: string; port: number }[] = [];
+  let fieldLines: FieldLines | undefined;
   try {
     for (const c of spec.concentrators) {
       const meters = c.meters.map(
@@ -118,6 +130,9 @@ export async function startFarm(spec: FarmSpec): Promise<Farm> {
       servers.push(server);
       concentrators.push({ id: c.id, transport: c.transport, host: server.host, port: server.port });
     }
+    fieldLines = await startFieldLines(spec.lines ?? [], spec);
+    // Field meters' physics are SimMeters too: meter(id) and meters() cover them.
+    for (const m of fieldLines.meters.values()) byId.set(m.id, m.physics);
   } catch (err) {
     await Promise.all(servers.map((s) => s.close()));
     throw err;
@@ -132,10 +147,16 @@ export async function startFarm(spec: FarmSpec): Promise<Farm> {
     concentrators,
     meter,
     meters: () => [...byId.values()],
+    lines: fieldLines.lines,
+    fieldMeter: (id) => {
+      const m = fieldLines.meters.get(id);
+      if (!m) throw new Error(`no simulated DL/T 645 or CJ/T 188 meter ${id}`);
+      return m;
+    },
     setFault: (meterId, fault) => meter(meterId).setFault(fault),
-    stats: () => ({ requests: counters.requests }),
+    stats: () => ({ requests: counters.requests + fieldLines.requests() }),
     stop: async () => {
-      await Promise.all(servers.map((s) => s.close()));
+      await Promise.all([...servers.map((s) => s.close()), fieldLines.close()]);
     },
   };
 }

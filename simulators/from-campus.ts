@@ -27,6 +27,21 @@ export function farmSpecFromCampus(
           skipped.push(`${gw.id}/${bus.id} (serial ${bus.path})`);
           continue;
         }
+        if (bus.type === 'rtu-over-tcp' && bus.protocol !== 'modbus') {
+          (spec.lines ??= []).push({
+            id: bus.id,
+            protocol: bus.protocol,
+            port: opts.portZero ? 0 : bus.port,
+            meters: bus.meters.map((m) => ({
+              id: m.id,
+              address: m.address ?? '',
+              profile: campus.fieldProfiles.get(m.profile)!,
+              load: m.simulation?.load ?? defaultLoad(m.kind, m.account),
+              seed: m.simulation?.seed ?? seedOf(m.id),
+            })),
+          });
+          continue;
+        }
         spec.concentrators.push({
           id: bus.id,
           transport: bus.type,

@@ -14,14 +14,19 @@ export interface DemoCampusOptions {
 }
 
 const SITES = [
-  { id: 'east', name: 'East campus', dorms: ['E1', 'E2'], households: 12 },
-  { id: 'west', name: 'West campus', dorms: ['W1', 'W2'], households: 12 },
+  { id: 'east', name: 'East campus', dorms: ['E1', 'E2'], households: 12, chineseMeters: 'E3' },
+  { id: 'west', name: 'West campus', dorms: ['W1', 'W2'], households: 12, chineseMeters: undefined },
 ];
+/** Buses of a site's DL/T 645 dorm building and CJ/T 188 water and heat line. */
+const CHINESE_METER_BUSES = 2;
 const LINES_PER_DORM = 2;
 
 /** How many buses (TCP ports) the demo campus has. */
 export function demoBusCount(): number {
-  return SITES.reduce((n, s) => n + 1 + s.dorms.length * LINES_PER_DORM + 1, 0);
+  return SITES.reduce(
+    (n, s) => n + 1 + s.dorms.length * LINES_PER_DORM + 1 + (s.chineseMeters ? CHINESE_METER_BUSES : 0),
+    0,
+  );
 }
 
 /**
@@ -171,6 +176,8 @@ export function demoCampus(opts: DemoCampusOptions): RawCampus {
         timeout: '300ms',
         meters: households,
       });
+      if (site.chineseMeters)
+        buses.push(...chineseMeterBuses(site.chineseMeters, S, incomer, rooms, nextPort));
       return {
         id: site.id,
         name: site.name,
@@ -178,4 +185,86 @@ export function demoCampus(opts: DemoCampusOptions): RawCampus {
       };
     }),
   };
+}
+
+/**
+ * A dorm building whose room meters speak DL/T 645-2007 (prepaid, with relays; the campus owns
+ * their clocks, so the line broadcasts the time daily) behind a transparent converter, and a
+ * CJ/T 188 line with the building's water meter (with a valve) and heat meter. A DL/T 645 poll
+ * takes about two seconds at 2400 baud, so these rooms are polled once a minute, not every 10 s.
+ */
+function chineseMeterBuses(
+  d: string,
+  S: string,
+  incomer: string,
+  rooms: number,
+  nextPort: () => number,
+): RawBus[] {
+  const roomsOnLine = Math.min(rooms, 25);
+  return [
+    {
+      id: `${d}-dlt645`,
+      type: 'rtu-over-tcp',
+      protocol: 'dlt645',
+      host: '127.0.0.1',
+      port: nextPort(),
+      timeout: '500ms',
+      timeSync: { every: '24h' },
+      control: { passwordEnv: 'CAMPUS_DLT645_PASSWORD', operator: '00000001' },
+      meters: [
+        {
+          id: `E-${d}-MAIN`,
+          kind: 'electricity',
+          profile: 'dlt645-three-phase',
+          unitId: 1,
+          address: `0000${S === 'E' ? '01' : '02'}000000`,
+          parent: incomer,
+          name: `Dorm ${d} main`,
+          pollInterval: '1m',
+          simulation: { load: 'dorm-room' },
+        },
+        ...Array.from({ length: roomsOnLine }, (_, r): RawMeter => {
+          const room = `${d}-1${String(r + 1).padStart(2, '0')}`;
+          return {
+            id: `E-${room}`,
+            kind: 'electricity',
+            profile: 'dlt645-single-phase-prepaid',
+            unitId: r + 2,
+            address: `0000${S === 'E' ? '01' : '02'}0001${String(r + 1).padStart(2, '0')}`,
+            parent: `E-${d}-MAIN`,
+            account: `ROOM-${room}`,
+            pollInterval: '1m',
+            simulation: { load: 'dorm-room' },
+          };
+        }),
+      ],
+    },
+    {
+      id: `${S.toLowerCase()}-cjt188`,
+      type: 'rtu-over-tcp',
+      protocol: 'cjt188',
+      host: '127.0.0.1',
+      port: nextPort(),
+      timeout: '500ms',
+      meters: [
+        {
+          id: `W-${d}`,
+          kind: 'water',
+          profile: 'cjt188-cold-water-valve',
+          unitId: 1,
+          address: '00000000000301',
+          parent: `W-${S}-MASTER`,
+          pollInterval: '30s',
+        },
+        {
+          id: `H-${d}`,
+          kind: 'heat',
+          profile: 'cjt188-heat',
+          unitId: 2,
+          address: '00000000000302',
+          pollInterval: '30s',
+        },
+      ],
+    },
+  ];
 }
