@@ -6,7 +6,7 @@
 export class ServiceError extends Error {
   constructor(
     readonly code: string,
-    readonly status: 400 | 401 | 403 | 404 | 409 | 422 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 415 | 422 | 429 | 500 | 503,
     message: string,
   ) {
     super(message);

@@ -1,8 +1,9 @@
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import type { Logger } from 'pino';
 import { can, type Actor } from '../auth/roles.ts';
 import { ServiceError } from '../errors.ts';
+import { httpFail } from './errors.ts';
 
 /** How the API learns who is calling; services/platform/auth implements it. */
 export interface Authenticator {
@@ -15,6 +16,12 @@ export interface ApiDeps {
   logger?: Logger;
   /** Routes, each a fastify plugin registered inside the authorized context. */
   routes: ((app: FastifyInstance) => void | Promise<void>)[];
+  /**
+   * The origins the web app is served from (`https://energy.example.edu`). State-changing requests
+   * from any other origin are refused. Absent: the origin of the request's own Host, so a page on
+   * another port or host is refused without configuration; set it behind a reverse proxy.
+   */
+  publicOrigins?: readonly string[];
 }
 
 export const SESSION_COOKIE = 'ce_session';
@@ -28,6 +35,47 @@ export function tokenOf(header: string | undefined, cookie: string | undefined):
     if (k === SESSION_COOKIE) return decodeURIComponent(v.join('='));
   }
   return undefined;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Cross-site request forgery: a page of another site — another port of the same host counts, and
+ * SameSite cookies do not separate those — must not act with a logged-in user's session. Every
+ * state-changing request whose Origin header is present must come from the back office's own
+ * origin; a browser request that carries the session cookie must say where it comes from (Origin,
+ * or Sec-Fetch-Site: same-origin). Bodies are JSON, which a cross-site form cannot send without a
+ * CORS preflight that this server never grants. Machines with a Bearer token send no cookie and
+ * no Origin, and are not affected.
+ */
+function assertSameSite(req: FastifyRequest, publicOrigins: readonly string[] | undefined): void {
+  if (SAFE_METHODS.has(req.method)) return;
+  const origin = req.headers.origin;
+  const site = req.headers['sec-fetch-site'];
+  const allowed = publicOrigins ?? [`http://${req.headers.host}`, `https://${req.headers.host}`];
+  const cookie = tokenOf(undefined, req.headers.cookie) !== undefined;
+  const bearer = /^Bearer\s/i.test(req.headers.authorization ?? '');
+  if (origin !== undefined) {
+    if (!allowed.includes(origin)) {
+      httpFail('CROSS_SITE_REQUEST', `a request from ${origin.slice(0, 100)} may not change anything here`);
+    }
+  } else if (site !== undefined) {
+    if (site !== 'same-origin') {
+      httpFail('CROSS_SITE_REQUEST', `a ${String(site).slice(0, 20)} request may not change anything here`);
+    }
+  } else if (cookie && !bearer) {
+    httpFail('CROSS_SITE_REQUEST', 'a browser request with a session must say where it comes from (Origin)');
+  }
+  if (
+    BODY_METHODS.has(req.method) &&
+    !/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')
+  ) {
+    httpFail(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `${req.method} bodies are application/json; send {} when there is nothing to say`,
+    );
+  }
 }
 
 /**
@@ -62,6 +110,8 @@ export async function buildApi(deps: ApiDeps, options: FastifyServerOptions = {}
     req.log.error({ err }, 'request failed');
     return reply.code(500).send({ code: 'INTERNAL', message: 'internal error; see the server log' });
   });
+
+  app.addHook('onRequest', async (req) => assertSameSite(req, deps.publicOrigins));
 
   app.addHook('onRequest', async (req) => {
     const permission = req.routeOptions.config.permission;

@@ -83,7 +83,10 @@ export async function apiFixture() {
     tokens[key as Staff] = (await users.login(`${key}.test`, PASSWORD, ip)).token;
   }
 
-  /** A request as `who` (a Bearer token), or anonymous. */
+  /**
+   * A request as `who` (a Bearer token), or anonymous. A POST, PUT or PATCH without a payload
+   * sends `{}`, as the web app does: the server takes only JSON bodies.
+   */
   const call = (
     who: Staff | null,
     method: InjectOptions['method'],
@@ -94,7 +97,7 @@ export async function apiFixture() {
     app.inject({
       method,
       url,
-      payload,
+      payload: payload ?? (['POST', 'PUT', 'PATCH'].includes(String(method)) ? {} : undefined),
       headers: who ? { authorization: `Bearer ${tokens[who]}`, ...headers } : headers,
     });
 

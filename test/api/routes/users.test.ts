@@ -123,9 +123,10 @@ describe('API tokens', () => {
       200,
     );
     // Billing may verify the chain, but this token was not given that scope.
-    expect((await f.app.inject({ method: 'POST', url: '/api/audit/verify', headers: auth })).statusCode).toBe(
-      403,
-    );
+    expect(
+      (await f.app.inject({ method: 'POST', url: '/api/audit/verify', headers: auth, payload: {} }))
+        .statusCode,
+    ).toBe(403);
     const tokens = await f.call('admin', 'GET', '/api/tokens');
     expect(tokens.body).not.toContain(token);
 
