@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PrepaidSettingsSchema } from './prepaid.ts';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
 import { FIELD_PROTOCOL_IDS } from '../../adapters/protocols.ts';
 
@@ -422,13 +423,13 @@ export const ControlSchema = z
     commandTtl: DurationSchema.default(300_000).describe(
       'A relay command expires this long after it is issued',
     ),
-  })
     gatewayKeyDir: z
       .string()
       .default('gateway-keys')
       .describe(
         "Relative to dataDir: each gateway's Ed25519 key pair for signing its command acknowledgements (<site>.<gateway>.pem on the gateway, made on first start; <site>.<gateway>.pub.pem copied to the back office, which refuses an ack that does not verify with it)",
       ),
+  })
   .strict()
   .prefault({});
 
@@ -449,6 +450,7 @@ export const CampusSchema = z
     storage: StorageSchema,
     ingest: IngestSchema,
     control: ControlSchema.describe('Relay commands (prepaid cut-off and restore)'),
+    prepaid: PrepaidSettingsSchema.describe('The business office: free quota per room and term'),
     sites: z.array(SiteSchema).min(1),
   })
   .strict();

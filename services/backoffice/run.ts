@@ -206,7 +206,10 @@ async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logge
     log,
     ...pick(options, 'scryptCost', 'bootstrapAdmin'),
   });
-  const prepaid = createPrepaid({ db, audit, tariffs, clock, ...pick(options, 'policy', 'freeQuotaRules') });
+  const prepaid = createPrepaid({
+    ...{ db, audit, tariffs, clock, freeQuota: campus.config.prepaid.freeQuota },
+    ...pick(options, 'policy', 'freeQuotaRules'),
+  });
   const link = life.own(await createControlLink({ mqtt: options.mqtt, logger }), (l) => l.close());
   const relay = life.own(
     createRelayControl({ campus, db, audit, clock, link, log, ...pick(options, 'timeoutSweepMs') }),

@@ -155,8 +155,11 @@ describe('top-ups', () => {
     expectRefused(s, 'DUPLICATE_REFERENCE', () =>
       s.prepaid.topUp(clerk2, { account: 'B', amountFen: 100, method: 'card', reference: 'POS-1' }),
     );
-    // The same number under another method is another payment.
-    s.prepaid.topUp(clerk, { account: 'A', amountFen: 100, method: 'cash', reference: 'POS-1' });
+    // Issue 22: nor under another method, nor in other letters.
+    expectRefused(s, 'DUPLICATE_REFERENCE', () =>
+      s.prepaid.topUp(clerk, { account: 'A', amountFen: 100, method: 'cash', reference: 'pos-1' }),
+    );
+    s.prepaid.topUp(clerk, { account: 'A', amountFen: 100, method: 'cash', reference: 'POS-2' });
     expect(s.prepaid.balance('A')).toBe(200);
   });
 

@@ -1,6 +1,7 @@
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { TariffTable } from '../billing/tariffs.ts';
+import type { FreeQuotaSettings } from '../../../config/schemas/prepaid.ts';
 import type { FreeQuotaRule } from './free-quota.ts';
 import type { Policy } from './policy.ts';
 
@@ -12,6 +13,8 @@ export interface PrepaidContext {
   clock: Clock;
   policy: Policy;
   quotaRules: readonly FreeQuotaRule[] | null;
+  /** The campus file's cap on free quota per room and term. */
+  freeQuota: FreeQuotaSettings;
   /** Runs `fn` in one transaction: a change and its audit entry commit together or not at all. */
   tx<T>(fn: () => T): T;
 }

@@ -35,7 +35,7 @@ export const PREPAID_ERRORS = {
   DUPLICATE_REFERENCE: {
     status: 409,
     description:
-      'A top-up with this payment method and reference is already recorded (a payment counted twice)',
+      'A top-up with this payment reference is already recorded, under any method and in any letter case (a payment counted twice)',
   },
   INSUFFICIENT_BALANCE: {
     status: 409,
@@ -48,10 +48,15 @@ export const PREPAID_ERRORS = {
     description: 'A free quota for this account and period is already credited (pending or confirmed)',
   },
   QUOTA_ALREADY_CONFIRMED: { status: 409, description: 'The free-quota credit was already confirmed' },
+  QUOTA_CAP_EXCEEDED: {
+    status: 409,
+    description:
+      'The grant would take the room’s free quota over the campus file’s cap per room and term (prepaid.freeQuota), counting grants still waiting for confirmation',
+  },
   QUOTA_NOT_ELIGIBLE: {
     status: 409,
     description:
-      'The free-quota rules give this account nothing for this period, or less than the kWh credited',
+      'The free-quota rules give this account nothing for this period (or it is in no term of the campus file), or less than the kWh credited',
   },
 } as const satisfies ErrorCatalogue;
 

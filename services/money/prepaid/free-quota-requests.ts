@@ -6,7 +6,7 @@ import { requireVerified } from './accounts.ts';
 import type { PrepaidContext } from './context.ts';
 import { price } from './debits.ts';
 import { assertCan, assertNotSelfApproval } from './duties.ts';
-import { freeQuotaAllowanceMilli } from './free-quota.ts';
+import { freeQuotaAllowanceMilli, termOf } from './free-quota.ts';
 import { DecisionSchema, FreeQuotaSchema, parse, refuse } from './inputs.ts';
 import { book } from './ledger.ts';
 import { decide, getRequest, insertRequest, quotaRequest } from './requests.ts';
@@ -48,6 +48,7 @@ export function creditFreeQuota(
         );
       }
     }
+    assertWithinTermCap(ctx, q.account, q.period, kwhMilli, ['pending', 'approved']);
     valueQuota(ctx, row.customer_type, q.period, kwhMilli);
     const id = insertRequest(ctx, 'free-quota', q.account, by.id, {
       period: q.period,
@@ -71,6 +72,8 @@ export function confirmFreeQuota(ctx: PrepaidContext, by: Actor, requestId: numb
     const req = quotaRequest(ctx, requestId);
     assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
     const row = requireVerified(ctx, req.accountId);
+    // Checked again against what is confirmed: the cap may have been lowered since the credit.
+    assertWithinTermCap(ctx, req.accountId, req.period!, req.kwhMilli!, ['approved']);
     const value = valueQuota(ctx, row.customer_type, req.period!, req.kwhMilli!);
     const entry = book(ctx, by.id, req.accountId, {
       type: 'free-quota',
@@ -126,4 +129,38 @@ export function valueQuota(
   );
   if (priced.totalFen <= 0) refuse('INVALID_AMOUNT', `${kwhMilli / 1000} kWh is worth less than one fen`);
   return priced;
+}
+
+/**
+ * Refuses a grant that would take the account's free quota in the period's term over the campus
+ * file's cap (`prepaid.freeQuota`), counting the grants in `counted` states (pending ones too when
+ * crediting, so that two grants waiting side by side cannot pass it together). A period in no term
+ * gets nothing.
+ */
+function assertWithinTermCap(
+  ctx: PrepaidContext,
+  account: string,
+  period: string,
+  kwhMilli: number,
+  counted: readonly ('pending' | 'approved')[],
+): void {
+  const { capKwhPerRoomPerTerm: cap, terms } = ctx.freeQuota;
+  const term = termOf(terms, period);
+  if (!term) refuse('QUOTA_NOT_ELIGIBLE', `${period} is in no free-quota term of the campus file`);
+  const granted = (
+    ctx.db
+      .prepare(
+        `SELECT COALESCE(SUM(kwh_milli), 0) AS milli FROM prepaid_requests
+          WHERE kind = 'free-quota' AND account_id = ? AND status IN (${counted.map(() => '?').join(', ')})
+            AND period IN (${term.periods.map(() => '?').join(', ')})`,
+      )
+      .get(account, ...counted, ...term.periods) as { milli: number }
+  ).milli;
+  const capMilli = Math.round(cap * 1000);
+  if (granted + kwhMilli > capMilli) {
+    refuse(
+      'QUOTA_CAP_EXCEEDED',
+      `${account} already has ${granted / 1000} kWh of free quota in the ${term.label} term (${term.periods[0]} to ${term.periods.at(-1)}); ${kwhMilli / 1000} kWh more would pass the cap of ${cap} kWh per room per term`,
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isExactAtScale, toScaled } from '../billing/money.ts';
 import { CUSTOMER_TYPES, type CustomerType } from '../billing/tariffs.ts';
+import type { FreeQuotaTerm } from '../../../config/schemas/prepaid.ts';
 
 /**
  * The free-electricity rules as data: how many kWh a room gets per person per month, in which
@@ -42,4 +43,32 @@ export function freeQuotaAllowanceMilli(
     }
   }
   return total;
+}
+
+/** One term of one academic year: its name with the year it starts, and its months (YYYY-MM). */
+export interface TermInstance {
+  label: string;
+  periods: string[];
+}
+
+/**
+ * The term (of the campus file's `prepaid.freeQuota.terms`) a period belongs to, with all its
+ * months: a term listed as [9, 10, 11, 12, 1] holds 2025-09 … 2026-01 for the one starting in 2025.
+ * Null when the period is in no term.
+ */
+export function termOf(terms: readonly FreeQuotaTerm[], period: string): TermInstance | null {
+  const [y, m] = period.split('-').map(Number) as [number, number];
+  for (const t of terms) {
+    if (!t.months.includes(m)) continue;
+    for (const start of [y, y - 1]) {
+      const periods: string[] = [];
+      let year = start;
+      t.months.forEach((month, i) => {
+        if (i > 0 && month < t.months[i - 1]!) year++;
+        periods.push(`${year}-${String(month).padStart(2, '0')}`);
+      });
+      if (periods.includes(period)) return { label: `${t.name} ${start}`, periods };
+    }
+  }
+  return null;
 }

@@ -1,9 +1,11 @@
+import type { z } from 'zod';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { Installation, IntervalConsumption, ReadingStore } from '../../metering/storage.ts';
 import type { Fen } from '../billing/money.ts';
 import type { TariffTable } from '../billing/tariffs.ts';
+import { FreeQuotaSettingsSchema } from '../../../config/schemas/prepaid.ts';
 import * as accounts from './accounts.ts';
 import type { PrepaidContext } from './context.ts';
 import * as debits from './debits.ts';
@@ -34,6 +36,8 @@ import type {
 } from './types.ts';
 
 export * from './types.ts';
+
+type FreeQuotaSettingsInput = z.input<typeof FreeQuotaSettingsSchema>;
 export type { OpenAccountInput } from './inputs.ts';
 
 /**
@@ -69,8 +73,10 @@ export interface PrepaidOptions {
   clock?: Clock;
   /** Low-balance, cut-off and friendly-hours policy; defaults from policy.ts. */
   policy?: PolicyInput;
-  /** Free-electricity rules; without any, credits are limited only by the two signatures. */
+  /** Free-electricity rules; without any, credits are limited by the two signatures and the term cap. */
   freeQuotaRules?: readonly FreeQuotaRule[];
+  /** The campus file's `prepaid.freeQuota` (cap per room and term); its schema's defaults when absent. */
+  freeQuota?: FreeQuotaSettingsInput;
 }
 
 type Decision = { reason?: string };
@@ -89,9 +95,11 @@ export class Prepaid {
       clock: options.clock ?? Date.now,
       policy: this.policy,
       quotaRules: options.freeQuotaRules ? FreeQuotaRulesSchema.parse(options.freeQuotaRules) : null,
+      freeQuota: FreeQuotaSettingsSchema.parse(options.freeQuota ?? {}),
       tx: (fn) => db.transaction(fn)(),
     };
     db.exec(PREPAID_SCHEMA);
+    ledger.fileOldPaymentReferences(this.ctx);
   }
 
   // ── Accounts ────────────────────────────────────────────────────────────────────────────────

@@ -7,7 +7,10 @@ import { appendOnlyTriggers } from '../../platform/db.ts';
  * stored column that could drift. Entries are append-only (triggers refuse UPDATE and DELETE; a
  * mistake is put right by a correction entry) and every amount is an SQLite INTEGER of fen (a
  * CHECK refuses a REAL). Two partial unique indexes make the two double-counting mistakes
- * impossible: a metered interval debited twice, and one payment (method + reference) recorded twice.
+ * impossible: a metered interval debited twice, and one payment (method + reference) recorded twice;
+ * prepaid_payment_references goes further and holds each top-up's reference once, compared without
+ * regard to method, letter case or character width (its primary key), so that `PAY-0001` in cash
+ * and `pay-0001` by card cannot both be booked.
  *
  * Requests that need a second person (refund, meter reset, free quota) live in prepaid_requests
  * until approved or rejected; approval books the ledger entry in the same transaction.
@@ -59,6 +62,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS prepaid_ledger_debit_once
 CREATE UNIQUE INDEX IF NOT EXISTS prepaid_ledger_payment_once
   ON prepaid_ledger (method, reference) WHERE type = 'topup';
 ${appendOnlyTriggers('prepaid_ledger', 'the prepaid ledger is append-only: book a correction')}
+CREATE TABLE IF NOT EXISTS prepaid_payment_references (
+  key TEXT PRIMARY KEY,
+  ledger_id INTEGER NOT NULL UNIQUE REFERENCES prepaid_ledger (id)
+);
+${appendOnlyTriggers('prepaid_payment_references', 'a payment reference, once filed, stays with its top-up')}
 CREATE TABLE IF NOT EXISTS prepaid_requests (
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('refund', 'meter-reset', 'free-quota')),
