@@ -46,6 +46,10 @@ export interface BalanceConfig {
   maxTechnicalShare: number;
   /** Configured bands per node (node meter id), instead of learned ones. */
   bands: Record<string, BandConfig>;
+  /** A slot episode shorter than a day needs at least this share of the throughput. */
+  minSlotShare: number;
+  /** Daily σ floor, share of the day's throughput (class-1 meters' systematic error). */
+  dayFloorRel: number;
 }
 
 export const DEFAULT_BALANCE: BalanceConfig = {
@@ -61,6 +65,8 @@ export const DEFAULT_BALANCE: BalanceConfig = {
   minFitSlots: 48,
   maxTechnicalShare: 0.1,
   bands: {},
+  minSlotShare: 0.02,
+  dayFloorRel: 0.002,
 };
 
 export interface Episode {
@@ -336,7 +342,13 @@ export function nodeBalance(
     episodesOf(store, opts.from, L, residual, threshold, sign, cfg.slotK, cfg.slotN, up);
   const days = dailyBalances(store, opts.from, L, up, loss, residual, sigmaEff, cfg);
   const dayEpisodes = (sign: 1 | -1) => dayEpisodesOf(store, days, sign, cfg, residual, up);
-  const episodes = merge(slotEpisodes(1), dayEpisodes(1));
+  // Real feeders: a few hours at 1–2 % of throughput is the meters' own class, not a theft; an
+  // hours-long episode must be larger than minSlotShare (or last a day, where the daily test
+  // judges it).
+  const episodes = merge(
+    slotEpisodes(1).filter((e) => e.share >= cfg.minSlotShare || e.slots >= store.slotsPerDay),
+    dayEpisodes(1),
+  );
   const negative = merge(slotEpisodes(-1), dayEpisodes(-1));
 
   // The evaluation window: how unusual is the residual there?
@@ -542,7 +554,8 @@ function dailyBalances(
       r += residual[j]!;
       s2 += sigmaEff[j]! ** 2;
     }
-    const sigma = Math.sqrt(s2);
+    // Hourly errors of real meters are not independent over a day (timing, CT ratio): a floor.
+    const sigma = Math.max(Math.sqrt(s2), cfg.dayFloorRel * u);
     const state: NodeState = !ok
       ? 'uncomputable'
       : r > cfg.dayZ * sigma

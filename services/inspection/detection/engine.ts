@@ -29,6 +29,7 @@ import {
   type MeterSpec,
   type Topology,
 } from './series.ts';
+import { driftFinding, driftOf } from './drift.ts';
 import { DEFAULT_LONG_MEMORY, longMemory, type LongMemory } from './long-memory.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
@@ -89,6 +90,16 @@ export const DetectionConfigSchema = z.object({
       minFitSlots: z.number().int().positive().default(DEFAULT_BALANCE.minFitSlots),
       maxTechnicalShare: z.number().positive().default(DEFAULT_BALANCE.maxTechnicalShare),
       bands: z.record(z.string(), Band).default({}).describe('Configured bands per node meter id'),
+      minSlotShare: z
+        .number()
+        .nonnegative()
+        .default(DEFAULT_BALANCE.minSlotShare)
+        .describe('A slot episode shorter than a day needs this share of throughput'),
+      dayFloorRel: z
+        .number()
+        .nonnegative()
+        .default(DEFAULT_BALANCE.dayFloorRel)
+        .describe('Daily σ floor, share of the day’s throughput'),
     })
     .default(DEFAULT_BALANCE),
   anomalies: z
@@ -296,7 +307,19 @@ function evaluate(
         attributionReason[s.index] = `top suspect of ${b.id}'s unexplained loss: ${s.reasons.join('; ')}`;
       }
     }
+    // A steady ramp of the unexplained share is a drifting meter: its own alert, and the node's
+    // ongoing loss episodes are that drift, not a theft.
+    const drift = b.kind === 'electricity' ? driftOf(b) : undefined;
+    if (drift)
+      findings.push(
+        driftFinding(
+          b,
+          drift,
+          ranked.slice(0, 3).map(({ meter, score, reasons }) => ({ meter, score, reasons })),
+        ),
+      );
     for (const f of balanceFindings(b, unit)) {
+      if (drift && b.episodes.some((e) => e.ongoing && e.from === f.since)) continue;
       const e = b.episodes.find((x) => f.since === x.from && f.key.indexOf(':negative:') < 0);
       if (e) {
         const list = rankSuspects(store, b, anomalies, { from: e.first, end: e.end, onset: e.first });
