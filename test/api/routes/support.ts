@@ -39,7 +39,7 @@ const locate: MeterLocator = (meter) =>
  * The back-office API on real services and a temp SQLite file: an administrator `admin` and one
  * user per STAFF entry (named `<key>.test`), each logged in with a Bearer token in `tokens`.
  */
-export async function apiFixture() {
+export async function apiFixture(options: { secureCookie?: boolean } = {}) {
   const t = tempBackoffice();
   const users = new Users({ db: t.db, audit: t.audit, clock: t.clock, scryptCost: TEST_SCRYPT_COST });
   const prepaid = new Prepaid({ db: t.db, audit: t.audit, tariffs, clock: t.clock });
@@ -58,7 +58,14 @@ export async function apiFixture() {
   });
   const app = await buildApi({
     auth: users,
-    routes: backofficeRoutes({ users, prepaid, control, audit: t.audit, timezone: tariffs.timezone }),
+    routes: backofficeRoutes({
+      users,
+      prepaid,
+      control,
+      audit: t.audit,
+      timezone: tariffs.timezone,
+      ...(options.secureCookie === undefined ? {} : { secureCookie: options.secureCookie }),
+    }),
   });
 
   await users.bootstrapAdmin('admin', PASSWORD, 'Test Admin');
