@@ -1,0 +1,97 @@
+import { describe, expect, it } from 'vitest';
+import { nodeSuspects } from '../../bin/detect-cli.ts';
+import { detect, detectInput } from '../../services/inspection/detection/engine.ts';
+import { DAY, HOUR, START, syntheticFeeder } from './synthetic-feeder.ts';
+
+const DAYS = 200;
+const ONSET_DAY = 140; // 60 days before the end: far older than the 28-day baseline
+
+describe('long memory: a theft older than the baseline is still found', () => {
+  const onsetHour = ONSET_DAY * 24;
+  const f = syntheticFeeder({
+    seed: 7,
+    days: DAYS,
+    buildings: 8,
+    edit: {
+      // Registers 60 % of what it takes from day 140 on.
+      B3: (x, h) => (h >= onsetHour ? 0.6 * x : x),
+      // An earlier, ended incident on another meter: stopped for two days at day 60.
+      B5: (x, h) => (h >= 60 * 24 && h < 62 * 24 ? 0 : x),
+    },
+  });
+  const res = detectInput(f.input);
+
+  it('raises the thief with since, expected and seen energy, and leaves the honest meters alone', () => {
+    const drop = res.findings.find((x) => x.type === 'meter-drop' && x.meter === 'B3');
+    expect(drop).toBeDefined();
+    expect(Math.abs(drop!.since - (START + ONSET_DAY * DAY))).toBeLessThanOrEqual(DAY);
+    const fig = drop!.evidence.figures;
+    // Expected from the ratio to its peers before the onset: seen is about 60 % of it.
+    const ratio = Number(fig.seenSince) / Number(fig.expectedSince);
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(0.7);
+    // What was taken, by the truth: 40 % of its use since the onset.
+    let taken = 0;
+    const x = f.truth.get('B3')!;
+    for (let h = Math.floor(drop!.since - START) / HOUR; h < DAYS * 24; h++) taken += 0.4 * x[h]!;
+    expect(drop!.unexplained!).toBeGreaterThan(0.7 * taken);
+    expect(drop!.unexplained!).toBeLessThan(1.3 * taken);
+    expect(drop!.reason).toMatch(/below its usual ratio to its peer buildings since/);
+    const score = (id: string) => res.scores.find((s) => s.kind === 'meter' && s.id === id)!;
+    expect(score('B3').alert).toBe(true);
+    for (const id of ['B1', 'B2', 'B4', 'B6', 'B7', 'B8'])
+      expect(score(id).score).toBeLessThan(score('B3').score / 2);
+  });
+
+  it("the report's suspects are the current episode's (the thief), not an older incident's", () => {
+    const result = detect(f.input);
+    // The older incident is in the findings, with its own suspect first.
+    const old = result.findings.find(
+      (x) => x.type === 'energy-balance' && x.node === 'F' && x.since < START + 70 * DAY,
+    );
+    expect(old?.suspects?.[0]?.meter).toBe('B5');
+    expect(nodeSuspects(result, 'F')[0]!.meter).toBe('B3');
+  });
+
+  it('a clean feeder: no lasting-change finding and no node alert', () => {
+    const clean = detectInput(syntheticFeeder({ seed: 7, days: DAYS, buildings: 8 }).input);
+    expect(clean.findings.filter((x) => x.type === 'meter-drop' || x.type === 'energy-balance')).toEqual([]);
+    expect(clean.scores.filter((s) => s.alert)).toEqual([]);
+  });
+});
+
+describe('meter drift is its own alert, a step is a theft', () => {
+  const ramp = (from: number, to: number, by: number) => (x: number, h: number) =>
+    h < from ? x : x * (1 - (by * Math.min(h - from, to - from)) / (to - from));
+  const sizes = [4, 1, 1, 1, 1, 1, 1, 1];
+
+  it('a big building meter drifting −5 % over 60 days: meter-drift on its feeder, no theft', () => {
+    const f = syntheticFeeder({
+      seed: 3,
+      days: 200,
+      buildings: 8,
+      sizes,
+      edit: { B1: ramp(140 * 24, 200 * 24, 0.05) },
+    });
+    const res = detectInput(f.input);
+    const drift = res.findings.filter((x) => x.type === 'meter-drift');
+    expect(drift.map((x) => x.node)).toEqual(['F']);
+    expect(drift[0]!.evidence.series?.[0]?.quantity).toBe('daily_unexplained_share');
+    expect(
+      res.findings.filter((x) => x.type === 'energy-balance' && x.evidence.to >= f.input.to - DAY),
+    ).toEqual([]);
+  });
+
+  it('the same building registering 95 % from one day on: a loss, not a drift', () => {
+    const f = syntheticFeeder({
+      seed: 3,
+      days: 200,
+      buildings: 8,
+      sizes,
+      edit: { B1: (x, h) => (h >= 170 * 24 ? 0.95 * x : x) },
+    });
+    const res = detectInput(f.input);
+    expect(res.findings.filter((x) => x.type === 'meter-drift')).toEqual([]);
+    expect(res.findings.some((x) => x.type === 'energy-balance' && x.node === 'F')).toBe(true);
+  });
+});
