@@ -11,6 +11,7 @@ import { openBackofficeDb, type BackofficeDb } from '../services/platform/db.ts'
 import { crossCheckAccounts, loadBillingAccounts } from '../services/money/billing/accounts.ts';
 import { BillRuns } from '../services/money/billing/bill-run.ts';
 import { EXPORT_LISTS, exportRun, type ExportList } from '../services/money/billing/export.ts';
+import { InvoiceChecks, type InvoiceCheck } from '../services/money/billing/invoice-check.ts';
 import { formatFen } from '../services/money/billing/money.ts';
 import { parsePeriod } from '../services/money/billing/period.ts';
 import { parseTariffTable } from '../services/money/billing/tariffs.ts';
@@ -52,10 +53,32 @@ const processIo: BillingCliIo = {
   },
 };
 
-/** The machine identity a CLI bill run is recorded under (the shell user is added to it). */
+/** The machine identity a CLI bill run or invoice check is recorded under (the shell user is added to it). */
 function cliActor(): Actor {
   const who = process.env.USER ?? process.env.USERNAME ?? 'unknown';
-  return { id: `system:billing-cli(${who})`, kind: 'token', roles: ['billing'], scopes: ['billing.export'] };
+  return {
+    id: `system:billing-cli(${who})`,
+    kind: 'token',
+    roles: ['billing'],
+    scopes: ['billing.export', 'invoices.check'],
+  };
+}
+
+/** An invoice check for people: the verdict, each figure and each reason. */
+function invoiceText(c: InvoiceCheck): string {
+  const pct = (p: number | null) => (p === null ? '–' : `${p.toFixed(2)} %`);
+  const lines = [
+    `invoice check #${c.id}: ${c.supplyPoint} ${c.invoiceNo} (${c.period.label}): ${c.flagged ? 'FLAGGED' : 'agrees'} (threshold ${c.thresholdPercent} %, at or beyond is flagged)`,
+    `  amount: invoiced ¥${formatFen(c.amount.billedFen)}, expected ¥${formatFen(c.amount.expectedFen)}, difference ¥${formatFen(c.amount.differenceFen)} (${pct(c.amount.differencePercent)})${c.amount.flagged ? ' FLAGGED' : ''}`,
+    `  quantity: invoiced ${c.quantity.invoiced}, main meter ${c.quantity.metered} (${pct(c.quantity.differencePercent)})${c.quantity.flagged ? ' FLAGGED' : ''}`,
+    ...c.elements.map(
+      (e) =>
+        `  ${e.name}: invoiced ¥${formatFen(e.billedFen)}, expected ${e.expectedFen === null ? 'none' : `¥${formatFen(e.expectedFen)}`} (${pct(e.differencePercent)})${e.flagged ? ' FLAGGED' : ''}`,
+    ),
+    `  loss: main − internal ${c.loss.gap} (${pct(c.loss.gapPercent)}), technical ${c.loss.lossPercent} % (${c.loss.lossSource}), unexplained ${c.loss.unexplained} (${pct(c.loss.unexplainedPercent)})${c.loss.flagged ? ' FLAGGED' : ''}`,
+    ...c.reasons.map((r) => `  reason: ${r}`),
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 export function registerBillingCommands(program: Command, deps: BillingCliDeps = {}): Command {
@@ -136,5 +159,59 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
         }
       },
     );
+  billing
+    .command('invoice-check')
+    .description(
+      "Check a utility's invoice for a supply point (campus file, billing.supplyPoints) against the campus's validated meters; recorded and audited",
+    )
+    .requiredOption('-c, --config <file>', 'campus YAML file')
+    .requiredOption('--period <period>', 'the invoice period: a month (2026-11) or dates, campus time')
+    .requiredOption(
+      '--invoice <file>',
+      'the invoice (YAML/JSON): supplyPoint, invoiceNo, quantity, amountFen, elements [{ name, amountFen, quantity? }]',
+    )
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: { config: string; period: string; invoice: string; format: 'text' | 'json' }) => {
+      try {
+        const campus = loadCampus(opts.config);
+        const timezone = campus.config.campus.timezone;
+        const period = parsePeriod(opts.period, timezone);
+        const file = resolve(opts.invoice);
+        if (!existsSync(file)) throw new ConfigError(file, [{ path: '', message: 'file not found' }]);
+        const invoice: unknown = parseYaml(readFileSync(file, 'utf8'));
+        if (!deps.openValidatedSource) {
+          throw new Error('no VEE source is wired into this command (services/metering/vee)');
+        }
+        const db = openBackofficeDb(backofficePath(campus));
+        const clock = deps.clock ?? Date.now;
+        const audit = new AuditLog(db, clock);
+        let source: Awaited<ReturnType<typeof deps.openValidatedSource>> | undefined;
+        try {
+          source = await deps.openValidatedSource(campus, { db, audit });
+          const checks = new InvoiceChecks({
+            db,
+            audit,
+            source,
+            supplyPoints: campus.config.billing.supplyPoints,
+            timezone,
+            clock,
+          });
+          const result = await checks.check(cliActor(), { period, invoice });
+          io.out(opts.format === 'json' ? `${JSON.stringify(result, null, 2)}\n` : invoiceText(result));
+        } finally {
+          await source?.close?.();
+          db.close();
+        }
+      } catch (err) {
+        const bad =
+          err instanceof ConfigError ||
+          (err instanceof ServiceError &&
+            ['INVALID_PERIOD', 'INVALID_INVOICE', 'UNKNOWN_SUPPLY_POINT', 'DUPLICATE_INVOICE'].includes(
+              err.code,
+            ));
+        io.err(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
+        io.exitCode(bad ? 1 : 2);
+      }
+    });
   return billing;
 }

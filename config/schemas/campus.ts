@@ -433,6 +433,75 @@ export const ControlSchema = z
   .strict()
   .prefault({});
 
+const SupplyPointId = z
+  .string()
+  .regex(/^[A-Za-z0-9._:/-]{1,64}$/, 'ids are 1–64 letters, digits and . _ : / -');
+const SupplyPrice = z.string().regex(/^\d{1,6}(\.\d{1,5})?$/, 'a price is a decimal string in yuan');
+
+/**
+ * Where the power company's or the water company's meter hands over to the campus: what the
+ * utility's invoice for it is checked against (services/money/billing/invoice-check.ts).
+ */
+export const SupplyPointSchema = z
+  .object({
+    id: SupplyPointId,
+    utility: z.enum(['electricity', 'water', 'heat']),
+    meter: SupplyPointId.describe("The campus's main meter at the supply point"),
+    billedMeters: z
+      .array(SupplyPointId)
+      .describe('The internal meters billed to customers below the main meter'),
+    lossPercent: z
+      .number()
+      .min(0)
+      .max(50)
+      .optional()
+      .describe('Expected technical loss, % of the main meter; absent: learned from earlier checks'),
+    thresholdPercent: z
+      .number()
+      .positive()
+      .max(100)
+      .default(3)
+      .describe(
+        'A figure is flagged when |invoiced − expected| ≥ thresholdPercent % of expected, compared exactly in integers (fen, litres, Wh): exactly 3.00 % above is flagged, one fen less is not',
+      ),
+    contract: z
+      .array(
+        z
+          .object({
+            effectiveFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+            components: z
+              .array(z.object({ name: z.string().min(1), price: SupplyPrice }).strict())
+              .min(1)
+              .describe('Per-unit elements, e.g. energy, water, water-resource-fee, sewage-treatment-fee'),
+          })
+          .strict(),
+      )
+      .min(1)
+      .describe("The utility's per-unit prices to the campus, by effective date"),
+    fixed: z
+      .array(
+        z
+          .object({
+            name: z.string().min(1).describe('e.g. basic-charge, demand-charge'),
+            quantity: z.number().positive().describe('e.g. contracted kVA'),
+            price: SupplyPrice.describe('Yuan per quantity per month'),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export const BillingSchema = z
+  .object({
+    supplyPoints: z
+      .array(SupplyPointSchema)
+      .default([])
+      .describe("The utility supply points whose invoices are checked against the campus's meters"),
+  })
+  .strict()
+  .prefault({});
+
 export const CampusSchema = z
   .object({
     campus: z
@@ -450,6 +519,9 @@ export const CampusSchema = z
     storage: StorageSchema,
     ingest: IngestSchema,
     control: ControlSchema.describe('Relay commands (prepaid cut-off and restore)'),
+    billing: BillingSchema.describe(
+      'Post-paid billing: the utility supply points and their invoice thresholds',
+    ),
     prepaid: PrepaidSettingsSchema.describe('The business office: free quota per room and term'),
     sites: z.array(SiteSchema).min(1),
   })

@@ -71,3 +71,126 @@ describe('campus-energy billing export', () => {
     expect(none.err).toContain('no VEE source');
   });
 });
+
+describe('campus-energy billing invoice-check', () => {
+  function withSupplyPoint() {
+    const { dir, config } = campusDir();
+    const text = readFileSync(config, 'utf8');
+    writeFileSync(
+      config,
+      `${text}\nbilling:\n  supplyPoints:\n    - id: SP-WATER-EAST\n      utility: water\n      meter: W-H-12-301\n      billedMeters: [W-H-12-301]\n      lossPercent: 0\n      contract:\n        - effectiveFrom: '2024-01-01'\n          components: [{ name: water, price: '4.30' }]\n`,
+    );
+    const invoice = (name: string, body: object) => {
+      const file = join(dir, `${name}.json`);
+      writeFileSync(file, JSON.stringify({ supplyPoint: 'SP-WATER-EAST', ...body }));
+      return file;
+    };
+    return { config, invoice };
+  }
+
+  it("checks the utility's invoice against the supply point from the campus file, and says why it is flagged", async () => {
+    const { config, invoice } = withSupplyPoint();
+    const args = (file: string, format = 'json') => [
+      'billing',
+      'invoice-check',
+      '--config',
+      config,
+      '--period',
+      '2026-11',
+      '--invoice',
+      file,
+      '--format',
+      format,
+    ];
+    const first = await cli(
+      args(
+        invoice('zero', {
+          invoiceNo: 'W-1',
+          quantity: 0,
+          amountFen: 0,
+          elements: [{ name: 'water', amountFen: 0 }],
+        }),
+      ),
+    );
+    expect(first.code).toBe(0);
+    const check = JSON.parse(first.out) as {
+      flagged: boolean;
+      amount: { expectedFen: number };
+      quantity: { metered: number };
+    };
+    expect(check.flagged).toBe(true);
+    expect(check.amount.expectedFen).toBeGreaterThan(0);
+    const { expectedFen } = check.amount;
+    const fair = await cli(
+      args(
+        invoice('fair', {
+          invoiceNo: 'W-2',
+          quantity: check.quantity.metered,
+          amountFen: expectedFen,
+          elements: [{ name: 'water', amountFen: expectedFen }],
+        }),
+        'text',
+      ),
+    );
+    expect(fair.code).toBe(0);
+    expect(fair.out).toContain(
+      'SP-WATER-EAST W-2 (2026-11): agrees (threshold 3 %, at or beyond is flagged)',
+    );
+    const high = Math.ceil(expectedFen * 1.03);
+    const over = await cli(
+      args(
+        invoice('over', {
+          invoiceNo: 'W-3',
+          quantity: check.quantity.metered,
+          amountFen: high,
+          elements: [{ name: 'water', amountFen: high }],
+        }),
+        'text',
+      ),
+    );
+    expect(over.out).toContain('W-3 (2026-11): FLAGGED');
+    expect(over.out).toMatch(/reason: amount differs from the expected \d+ fen by 3(\.0\d)? %/);
+  });
+
+  it('names an unknown supply point and a repeated invoice, exit 1', async () => {
+    const { config, invoice } = withSupplyPoint();
+    const bad = invoice('bad', {
+      supplyPoint: 'SP-NOPE',
+      invoiceNo: 'X',
+      quantity: 1,
+      amountFen: 1,
+      elements: [{ name: 'water', amountFen: 1 }],
+    });
+    const r = await cli([
+      'billing',
+      'invoice-check',
+      '--config',
+      config,
+      '--period',
+      '2026-11',
+      '--invoice',
+      bad,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.err).toContain('no supply point SP-NOPE');
+    const ok = invoice('ok', {
+      invoiceNo: 'Y',
+      quantity: 1,
+      amountFen: 1,
+      elements: [{ name: 'water', amountFen: 1 }],
+    });
+    await cli(['billing', 'invoice-check', '--config', config, '--period', '2026-11', '--invoice', ok]);
+    const again = await cli([
+      'billing',
+      'invoice-check',
+      '--config',
+      config,
+      '--period',
+      '2026-11',
+      '--invoice',
+      ok,
+    ]);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('invoice Y of SP-WATER-EAST was entered already');
+  });
+});

@@ -1,6 +1,10 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadProfiles } from '../../config/profiles.ts';
-import { InvoiceChecks, type SupplyPointInput } from '../../services/money/billing/invoice-check.ts';
+import {
+  atOrBeyond,
+  InvoiceChecks,
+  type SupplyPointInput,
+} from '../../services/money/billing/invoice-check.ts';
 import { parsePeriod } from '../../services/money/billing/period.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import type { CumulativeQuantity, StoredReading } from '../../services/metering/storage.ts';
@@ -277,5 +281,50 @@ describe('learned loss', () => {
       flagged: true,
     });
     expect(jan.loss.unexplainedPercent).toBe(6.5);
+  });
+});
+
+describe('the invoice threshold at its boundary (|invoiced − expected| ≥ 3 % of expected, exactly)', () => {
+  const period = parsePeriod('2026-12', TZ);
+  // 100 kWh a day for 31 days at 0.50 yuan: 155,000 fen expected; 3 % of it is 4,650 fen.
+  const src = new MemoryValidatedSource();
+  src.setDays('E-M', 'energy_import_kwh', [2026, 12, 1], Array(31).fill(100), 1000);
+  const point: SupplyPointInput = {
+    id: 'SP-M',
+    utility: 'electricity',
+    meter: 'E-M',
+    billedMeters: ['E-M'],
+    lossPercent: 0,
+    contract: [{ effectiveFrom: '2024-01-01', components: [{ name: 'energy', price: '0.50' }] }],
+  };
+  const check = async (amountFen: number, no: string) => {
+    const checks = new InvoiceChecks({ ...backoffice(), source: src, supplyPoints: [point], timezone: TZ });
+    return checks.check(billing, {
+      period,
+      invoice: {
+        supplyPoint: 'SP-M',
+        invoiceNo: no,
+        quantity: 3100,
+        amountFen,
+        elements: [{ name: 'energy', amountFen }],
+      },
+    });
+  };
+
+  it('flags exactly 3.00 % above or below, and not one fen inside it', async () => {
+    expect((await check(159_650, 'up-at')).amount).toMatchObject({ differencePercent: 3, flagged: true });
+    expect((await check(159_649, 'up-in')).amount.flagged).toBe(false);
+    expect((await check(150_350, 'down-at')).amount).toMatchObject({ differencePercent: -3, flagged: true });
+    expect((await check(150_351, 'down-in')).flagged).toBe(false);
+  });
+
+  it('compares exactly, not on the rounded percentage', () => {
+    // 2.996 % rounds to 3.00 % for display but is inside the threshold.
+    expect(atOrBeyond(2996n, 100_000n, 3)).toBe(false);
+    expect(atOrBeyond(3000n, 100_000n, 3)).toBe(true);
+    expect(atOrBeyond(-3000n, 100_000n, 3)).toBe(true);
+    expect(atOrBeyond(1n, 0n, 3)).toBe(true);
+    expect(atOrBeyond(0n, 0n, 3)).toBe(false);
+    expect(atOrBeyond(2500n, 100_000n, 2.5)).toBe(true);
   });
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SupplyPointSchema } from '../../../config/schemas/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import { assertCan } from '../../platform/auth/duties.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
@@ -8,7 +9,7 @@ import { BILLED_QUANTITY } from './accounts.ts';
 import { billingError } from './errors.ts';
 import { divRoundHalfUp, toSafeNumber, toScaled, type Fen } from './money.ts';
 import type { BillingPeriod } from './period.ts';
-import { charge, parseTariffTable, UTILITIES, type TariffTable, type Utility } from './tariffs.ts';
+import { charge, parseTariffTable, type TariffTable, type Utility } from './tariffs.ts';
 
 /**
  * The utility's bill against the campus's own meters (DOMAIN.md "The utility's bill vs. the
@@ -23,7 +24,7 @@ import { charge, parseTariffTable, UTILITIES, type TariffTable, type Utility } f
  *   expected technical loss (the configured loss %, else the median of this supply point's earlier
  *   checks whose loss was not flagged: learned) and the unexplained rest, which is what the
  *   utility must explain or the inspectors must find (loss, theft).
- * Anything beyond the supply point's threshold (3 % unless configured) is flagged. Every check is
+ * Anything at or beyond the supply point's threshold (3 % unless configured) is flagged (atOrBeyond). Every check is
  * stored with its figures and audited in the same transaction.
  *
  * Quantities are summed as integer milli-units; percentages are shares × 100 to two decimals for
@@ -31,48 +32,9 @@ import { charge, parseTariffTable, UTILITIES, type TariffTable, type Utility } f
  */
 
 const Id = z.string().regex(/^[A-Za-z0-9._:/-]{1,64}$/, 'ids are 1–64 letters, digits and . _ : / -');
-const PRICE = z.string().regex(/^\d{1,6}(\.\d{1,5})?$/, 'a price is a decimal string in yuan');
 
-export const SupplyPointSchema = z
-  .object({
-    id: Id,
-    utility: z.enum(UTILITIES),
-    meter: Id.describe("The campus's main meter at the supply point"),
-    billedMeters: z.array(Id).describe('The internal meters billed to customers below the main meter'),
-    lossPercent: z
-      .number()
-      .min(0)
-      .max(50)
-      .optional()
-      .describe('Expected technical loss, % of the main meter; absent: learned from earlier checks'),
-    thresholdPercent: z.number().positive().max(100).default(3),
-    contract: z
-      .array(
-        z
-          .object({
-            effectiveFrom: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
-            components: z
-              .array(z.object({ name: z.string().min(1), price: PRICE }).strict())
-              .min(1)
-              .describe('Per-unit elements, e.g. energy, water, water-resource-fee, sewage-treatment-fee'),
-          })
-          .strict(),
-      )
-      .min(1)
-      .describe("The utility's per-unit prices to the campus, by effective date"),
-    fixed: z
-      .array(
-        z
-          .object({
-            name: z.string().min(1).describe('e.g. basic-charge'),
-            quantity: z.number().positive().describe('e.g. contracted kVA'),
-            price: PRICE.describe('Yuan per quantity per month'),
-          })
-          .strict(),
-      )
-      .default([]),
-  })
-  .strict();
+/** Supply points are part of the campus file (config/schemas/campus.ts): one schema for both. */
+export { SupplyPointSchema };
 export type SupplyPointInput = z.input<typeof SupplyPointSchema>;
 export type SupplyPoint = z.infer<typeof SupplyPointSchema>;
 
@@ -173,7 +135,19 @@ function percent(a: bigint, b: bigint): number | null {
   return Number(divRoundHalfUp(a * 10_000n, b < 0n ? -b : b)) / 100;
 }
 const units = (milli: bigint): number => toSafeNumber(milli, 'quantity') / 1000;
-const beyond = (p: number | null, threshold: number): boolean => p !== null && Math.abs(p) > threshold;
+/**
+ * The one comparison of every flag: |difference| ≥ threshold % of the base, exactly, in the
+ * integers the figures are held in (fen, milli-units), never on a rounded percentage. At the
+ * threshold counts as beyond it: an invoice exactly 3.00 % above what the campus expects is
+ * challenged. Against a base of 0, any difference is beyond.
+ */
+export function atOrBeyond(difference: bigint, base: bigint, thresholdPercent: number): boolean {
+  const abs = (n: bigint) => (n < 0n ? -n : n);
+  if (base === 0n) return difference !== 0n;
+  // thresholdPercent has at most a few decimals: compare in millionths of a percent.
+  const t = toScaled(thresholdPercent, 6);
+  return abs(difference) * 100_000_000n >= t * abs(base);
+}
 
 /** Whole months between two instants of the same zone (at least one). */
 function monthsIn(period: BillingPeriod): number {
@@ -306,8 +280,7 @@ export class InvoiceChecks {
         expectedFen: exp,
         differenceFen,
         differencePercent,
-        flagged:
-          exp === null ? billedFen !== 0 : exp === 0 ? billedFen !== 0 : beyond(differencePercent, threshold),
+        flagged: exp === null ? billedFen !== 0 : atOrBeyond(BigInt(differenceFen), BigInt(exp), threshold),
       };
     });
     const expectedFen = [...expected.values()].reduce((s, v) => s + v, 0);
@@ -326,7 +299,7 @@ export class InvoiceChecks {
     const unexplainedPercent = percent(unexplained, main.milli);
 
     const reasons: string[] = [];
-    const quantityFlag = beyond(qPercent, threshold);
+    const quantityFlag = atOrBeyond(qDiff, main.milli, threshold);
     if (quantityFlag) reasons.push(`invoiced quantity differs from the main meter by ${qPercent} %`);
     for (const e of elements.filter((x) => x.flagged)) {
       reasons.push(
@@ -335,9 +308,9 @@ export class InvoiceChecks {
           : `element ${e.name}: billed ${e.billedFen} fen, expected ${e.expectedFen} fen (${e.differencePercent ?? '∞'} %)`,
       );
     }
-    const amountFlag = beyond(amountPercent, threshold);
+    const amountFlag = atOrBeyond(BigInt(amountDiff), BigInt(expectedFen), threshold);
     if (amountFlag) reasons.push(`amount differs from the expected ${expectedFen} fen by ${amountPercent} %`);
-    const lossFlag = beyond(unexplainedPercent, threshold);
+    const lossFlag = atOrBeyond(unexplained, main.milli, threshold);
     if (lossFlag)
       reasons.push(
         `${units(unexplained)} ${point.utility === 'water' ? 'm³' : 'kWh'} (${unexplainedPercent} % of the main meter) not explained by the internal meters and ${lossPercent} % technical loss`,
