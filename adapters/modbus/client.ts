@@ -98,6 +98,10 @@ export function classifyModbusFailure(err: unknown): { code: ModbusErrorCode; ex
   if (message.startsWith('Data length error') || message.startsWith('Unexpected data error')) {
     return { code: 'MODBUS_GARBAGE' };
   }
+  // A byte count that promises more than the frame holds: modbus-serial reads past the buffer.
+  if (err instanceof RangeError || e.code === 'ERR_OUT_OF_RANGE' || e.code === 'ERR_BUFFER_OUT_OF_BOUNDS') {
+    return { code: 'MODBUS_GARBAGE' };
+  }
   if (message.includes('Port Not Open') || message.includes('Connection Timed Out')) {
     return { code: 'MODBUS_DISCONNECTED' };
   }
@@ -262,11 +266,21 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
       const client = await this.ready(what);
       client.setID(unitId);
       client.setTimeout(timeoutMs);
+      let result: T;
       try {
-        return await fn(client);
+        result = await fn(client);
       } catch (err) {
         throw await this.failed(client, err, what);
       }
+      if (strayBytes(client) > 0 && !this.closedByUs) {
+        // The answer was whole and matched the request, but bytes followed it that answer
+        // nothing: left in the port's buffer they would misalign the stream for the next
+        // request. The answer stands; the connection is renewed before the next request.
+        this.resyncAfter = Date.now();
+        this.client = null;
+        await dropClient(client, this.spec);
+      }
+      return result;
     };
     const result = this.queue.then(run, run);
     this.queue = result.catch(() => undefined);
@@ -300,13 +314,16 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
   }
 
   /**
-   * A late answer must never be taken for the answer to the next request. Modbus TCP is safe:
-   * modbus-serial matches answers by MBAP transaction id and drops the one whose request timed
-   * out. RTU (serial or through a converter) has no transaction id, so after a timeout or a bad
-   * frame we close the line at once and reopen it only `resyncDelayMs` after the failure: a late
-   * answer then arrives while no socket/port is open and is lost, and reopening a serial port
-   * flushes the OS buffers (serialport's open does tcflush). Draining instead would need the
-   * port's private buffer, and reconnecting costs one TCP handshake or port open per failure.
+   * A late or malformed answer must never be taken for the answer to the next request, and must
+   * not leave the stream misaligned. RTU (serial or through a converter) has no transaction id, so
+   * after a timeout or a bad frame we close the line at once and reopen it only `resyncDelayMs`
+   * after the failure: a late answer then arrives while no socket/port is open and is lost, and
+   * reopening a serial port flushes the OS buffers (serialport's open does tcflush). Modbus TCP
+   * matches answers by MBAP transaction id, but a truncated frame, trailing bytes or a frame glued
+   * to the next leave modbus-serial's parser out of step with the stream for good (a meter that
+   * answered correctly then timed out for minutes), and a timeout may be just that: so TCP drops
+   * the connection too, and reconnects at once on the next request. Draining instead would need
+   * the port's private buffer; reconnecting costs one TCP handshake or port open per failure.
    */
   private async failed(client: ModbusRTU, err: unknown, what: string): Promise<ModbusError> {
     let error = this.toError(err, what);
@@ -318,8 +335,8 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
     }
     const desync =
       error.code === 'MODBUS_TIMEOUT' || error.code === 'MODBUS_CRC' || error.code === 'MODBUS_GARBAGE';
-    if (desync && this.spec.type !== 'modbus-tcp' && !this.closedByUs) {
-      this.resyncAfter = Date.now() + this.resyncDelayMs;
+    if (desync && !this.closedByUs) {
+      this.resyncAfter = Date.now() + (this.spec.type === 'modbus-tcp' ? 0 : this.resyncDelayMs);
       this.client = null;
       await dropClient(client, this.spec);
     }
@@ -335,6 +352,17 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
       ...(exceptionCode === undefined ? {} : { exceptionCode }),
     });
   }
+}
+
+/**
+ * Bytes modbus-serial's TCP port holds after the last whole frame (its private `_clientRcvData`,
+ * checked against modbus-serial 8.x: the hostile-meter test fails if a later version moves it).
+ * RTU ports have no such buffer: there stray bytes corrupt the next frame's CRC, which resyncs.
+ */
+function strayBytes(client: ModbusRTU): number {
+  const port = (client as unknown as { _port?: { _clientRcvData?: unknown } })._port;
+  const rest = port?._clientRcvData;
+  return Buffer.isBuffer(rest) ? rest.length : 0;
 }
 
 /** Closes a client without waiting forever: a socket that is already gone never calls back. */

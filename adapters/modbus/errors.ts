@@ -39,8 +39,9 @@ export const MODBUS_ERROR_CATALOGUE: Readonly<Record<ModbusErrorCode, ModbusErro
   },
   MODBUS_GARBAGE: {
     description:
-      'A frame arrived that does not answer the request (wrong length, unit id or function code), or a ' +
-      'block came back with the wrong number of registers.',
+      'A frame arrived that does not answer the request (wrong length, unit id or function code, a byte ' +
+      'count the frame does not hold), or a block came back with the wrong number of registers. The ' +
+      'connection is renewed before the next request, on Modbus TCP as on RTU.',
     reconnects: true,
   },
   MODBUS_DISCONNECTED: {
