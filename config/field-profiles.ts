@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
-import { FIELD_PROTOCOLS, type FieldProfile } from '../adapters/protocols.ts';
+import { FIELD_PROTOCOLS, fieldProtocol, type FieldProfile } from '../adapters/protocols.ts';
 import { ConfigError, formatPath, zodProblems } from './errors.ts';
 import { BUILTIN_PROFILE_DIR } from './profiles.ts';
 import { lineOf } from './yaml-lines.ts';
@@ -50,4 +50,18 @@ export function loadFieldProfiles(dirs: readonly string[] = [BUILTIN_PROFILE_DIR
     }
   }
   return out;
+}
+
+/**
+ * Whether meters of profile `id` have something the relay command path can switch: a Modbus
+ * relay, a DL/T 645 relay or a CJ/T 188 valve (back office and live view use it to offer cut-off
+ * and restore).
+ */
+export function profileCanSwitch(
+  campus: { profiles: ReadonlyMap<string, { relay?: unknown }>; fieldProfiles: FieldProfileRegistry },
+  id: string,
+): boolean {
+  if (campus.profiles.get(id)?.relay) return true;
+  const field = campus.fieldProfiles.get(id);
+  return field !== undefined && fieldProtocol(field.protocol)!.canSwitch(field);
 }

@@ -4,6 +4,7 @@ import { ConfigError } from '../../config/errors.ts';
 import { loadFieldProfiles } from '../../config/field-profiles.ts';
 import { Dlt645ProfileSchema } from '../../adapters/dlt645/profile.ts';
 import { Cjt188ProfileSchema } from '../../adapters/cjt188/profile.ts';
+import { campusMeterLocator } from '../../services/operations/control/relay-types.ts';
 
 /** A campus with one DL/T 645 line, patched per case. */
 function campus(bus: Record<string, unknown>, meters: Record<string, unknown>[]) {
@@ -140,5 +141,25 @@ describe('DL/T 645 and CJ/T 188 in the campus file', () => {
         valve: {},
       }).error?.issues[0]?.message,
     ).toMatch(/a valve needs a status field/);
+  });
+
+  it('the back office offers cut-off for a DL/T 645 relay and a CJ/T 188 valve, not for a meter without either', () => {
+    const loaded = validateCampus(
+      campus({ protocol: 'dlt645' }, [
+        meter(),
+        meter({ id: 'm2', unitId: 2, address: '000012345679', profile: 'dlt645-three-phase' }),
+      ]),
+      { file: 'campus.yaml', dir: '/tmp' },
+    );
+    const locate = campusMeterLocator(loaded);
+    expect(locate('m1')?.hasRelay).toBe(true);
+    expect(locate('m2')?.hasRelay).toBe(false);
+    const water = validateCampus(
+      campus({ protocol: 'cjt188' }, [
+        meter({ kind: 'water', profile: 'cjt188-cold-water-valve', address: '00000012345678' }),
+      ]),
+      { file: 'campus.yaml', dir: '/tmp' },
+    );
+    expect(campusMeterLocator(water)('m1')?.hasRelay).toBe(true);
   });
 });

@@ -1,5 +1,6 @@
 import type { LoadedCampus } from '../../../config/campus.ts';
 import type { CampusTree, NodeRole, TreeNode } from './types.ts';
+import { profileCanSwitch } from '../../../config/field-profiles.ts';
 
 /**
  * The campus as the operators' tree, built from the campus file alone.
@@ -72,7 +73,7 @@ export function campusTree(campus: LoadedCampus): CampusTree {
               gateway: gateway.id,
               parent: m.parent ?? null,
               children: [],
-              relay: !!campus.profiles.get(m.profile)?.relay,
+              relay: profileCanSwitch(campus, m.profile),
               ...(m.account !== undefined ? { account: m.account } : {}),
             },
           });

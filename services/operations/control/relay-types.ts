@@ -4,6 +4,7 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { RelayAction, RelayState, SignedRelayCommand } from './commands.ts';
 import { controlError } from './errors.ts';
+import { profileCanSwitch } from '../../../config/field-profiles.ts';
 
 /**
  * What relay control keeps and returns: requests, commands, standing approvals, line operations
@@ -108,7 +109,7 @@ export function campusMeterLocator(campus: LoadedCampus): MeterLocator {
           map.set(m.id, {
             site: site.id,
             gateway: gateway.id,
-            hasRelay: !!campus.profiles.get(m.profile)?.relay,
+            hasRelay: profileCanSwitch(campus, m.profile),
           });
   return (meter) => map.get(meter);
 }
