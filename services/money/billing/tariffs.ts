@@ -116,6 +116,12 @@ export const TariffVersionSchema = z
 export const TariffTableSchema = z
   .object({
     timezone: z.string().default('Asia/Shanghai').describe('IANA zone of effective dates and tier months'),
+    tierLimitsWithinMonth: z
+      .enum(['cumulative', 'pro-rata'])
+      .default('cumulative')
+      .describe(
+        "When a version with other tier limits takes effect inside a month. cumulative: the month's use is counted from its first day, each part against the limits in force when it is used. pro-rata: each version's days of the month are a block of their own, counted from zero against its limits × its share of the month's days",
+      ),
     tariffs: z.array(TariffVersionSchema),
   })
   .strict();
@@ -141,6 +147,8 @@ interface CompiledVersion {
 /** A validated tariff table, ready to charge with. Build it with `parseTariffTable`. */
 export interface TariffTable {
   readonly timezone: string;
+  /** How tier limits apply when they change inside a month (see the schema); cumulative when absent. */
+  readonly tierLimitsWithinMonth?: 'cumulative' | 'pro-rata';
   /** Versions per `${utility}/${customerType}`, by effective date. */
   readonly versions: ReadonlyMap<string, readonly CompiledVersion[]>;
 }
@@ -151,7 +159,7 @@ const key = (utility: Utility, customerType: CustomerType): string => `${utility
 export function parseTariffTable(input: unknown): TariffTable {
   const parsed = TariffTableSchema.safeParse(input);
   if (!parsed.success) fail(TARIFF_ERRORS, 'INVALID_TARIFF_TABLE', z.prettifyError(parsed.error));
-  const { timezone, tariffs } = parsed.data;
+  const { timezone, tariffs, tierLimitsWithinMonth } = parsed.data;
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
   } catch {
@@ -186,7 +194,7 @@ export function parseTariffTable(input: unknown): TariffTable {
     }
   }
   for (const list of versions.values()) list.sort((a, b) => a.from - b.from);
-  return { timezone, versions };
+  return { timezone, tierLimitsWithinMonth, versions };
 }
 
 export interface ChargeInterval {
@@ -274,6 +282,29 @@ function cutsInside(start: number, end: number, versions: readonly CompiledVersi
 }
 
 /**
+ * Under 'pro-rata', when versions change inside the month of `at`: the span of that month the
+ * version is in force (ms), the month's length, and whether it is the month's first span (which
+ * counts the prior usage). Undefined under 'cumulative' or when one version covers the month.
+ */
+function tierBlock(
+  table: TariffTable,
+  versions: readonly CompiledVersion[],
+  version: CompiledVersion,
+  at: number,
+): { ms: bigint; monthMs: bigint; first: boolean } | undefined {
+  if (table.tierLimitsWithinMonth !== 'pro-rata') return undefined;
+  const tz = table.timezone;
+  const w = wallClock(at, tz);
+  const monthStart = localTimeToUtc(tz, w.year, w.month, 1);
+  const monthEnd = localTimeToUtc(tz, w.year, w.month + 1, 1);
+  const next = versions.find((v) => v.from > version.from)?.from ?? Infinity;
+  const from = Math.max(monthStart, version.from);
+  const to = Math.min(monthEnd, next);
+  if (from === monthStart && to === monthEnd) return undefined;
+  return { ms: BigInt(to - from), monthMs: BigInt(monthEnd - monthStart), first: from === monthStart };
+}
+
+/**
  * Prices consumption: per component the exact amount and the amount in fen (rounded half up once
  * per component), and the total. Pure: everything it needs is in its arguments.
  */
@@ -321,11 +352,18 @@ export function charge(table: TariffTable, request: ChargeRequest): ChargeResult
         );
       }
       const month = monthOf(pStart, tz);
-      const before = usage.get(month) ?? 0n;
+      const block = tierBlock(table, versions, version, pStart);
+      const counter = block ? `${month}/${version.effectiveFrom}` : month;
+      // Pro-rata: a version's own days of a month count from zero, as the first version's days
+      // count from the prior usage; cumulative: the whole month counts from its first day.
+      const before = usage.get(counter) ?? (block && !block.first ? 0n : (usage.get(month) ?? 0n));
       for (const c of version.components) {
         if (!componentTotals.has(c.name)) componentTotals.set(c.name, 0n);
         let lower = 0n;
-        c.tiers.forEach((tier, tierIndex) => {
+        c.tiers.forEach((t, tierIndex) => {
+          const tier = block
+            ? { ...t, upTo: t.upTo === null ? null : divRoundHalfUp(t.upTo * block.ms, block.monthMs) }
+            : t;
           // The part's share of this block: [before, before + part) ∩ [lower, upTo).
           const from = before > lower ? before : lower;
           const to = tier.upTo === null || before + part < tier.upTo ? before + part : tier.upTo;
@@ -345,7 +383,7 @@ export function charge(table: TariffTable, request: ChargeRequest): ChargeResult
           });
         });
       }
-      usage.set(month, before + part);
+      usage.set(counter, before + part);
       usageThisCharge.set(month, (usageThisCharge.get(month) ?? 0n) + part);
     }
   }
