@@ -53,6 +53,29 @@ describe('long memory: a theft older than the baseline is still found', () => {
     expect(nodeSuspects(result, 'F')[0]!.meter).toBe('B3');
   });
 
+  it('every finding carries checkable evidence: model, expected vs seen energy, daily chart series', () => {
+    expect(res.findings.length).toBeGreaterThan(0);
+    for (const x of res.findings) {
+      const ev = x.evidence;
+      expect(ev.model, x.key).toBeTruthy();
+      expect(ev.unit, x.key).toBe('kWh');
+      expect(Number.isFinite(ev.expected) && Number.isFinite(ev.seen), x.key).toBe(true);
+      const seen = ev.series?.find((s) => s.quantity === 'daily_seen');
+      expect(seen?.points.length, x.key).toBeGreaterThan(0);
+      expect(
+        ev.series!.some((s) => s.quantity.startsWith('daily_expected')),
+        x.key,
+      ).toBe(true);
+    }
+    // The thief's: less seen than expected, by the energy the finding reports.
+    const drop = res.findings.find((x) => x.type === 'meter-drop' && x.meter === 'B3')!;
+    expect(drop.evidence.expected! - drop.evidence.seen!).toBeCloseTo(drop.unexplained!, -1);
+    // The feeder's current loss: its meter saw more than the meters below plus the band.
+    const loss = res.findings.find((x) => x.type === 'energy-balance' && x.since > START + 100 * DAY)!;
+    expect(loss.evidence.seen!).toBeGreaterThan(loss.evidence.expected!);
+    expect(loss.evidence.seen! - loss.evidence.expected!).toBeCloseTo(loss.unexplained!, -1);
+  });
+
   it('a clean feeder: no lasting-change finding and no node alert', () => {
     const clean = detectInput(syntheticFeeder({ seed: 7, days: DAYS, buildings: 8 }).input);
     expect(clean.findings.filter((x) => x.type === 'meter-drop' || x.type === 'energy-balance')).toEqual([]);

@@ -110,6 +110,11 @@ export function driftFinding(b: NodeBalance, d: Drift, suspects: Finding['suspec
       `${new Date(d.since).toISOString().slice(0, 10)} (${(100 * d.move).toFixed(2)} % in all): a meter under or at ${b.id} ` +
       `drifting (${d.move > 0 ? 'a downstream meter' : 'the node meter'} ${dir}?), for the metering team to check; not a theft pattern`,
     evidence: {
+      model:
+        "the node's daily unexplained share (its meter − Σ meters below − technical-loss band, over its throughput): ramp vs step vs flat",
+      expected: Math.round((d.points.at(-1)![1] - d.move) * 1e5) / 1e5,
+      seen: d.points.at(-1)![1],
+      unit: 'share of throughput',
       from: d.since,
       to: d.points.at(-1)![0] + 86_400_000,
       figures: {

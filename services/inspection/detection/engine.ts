@@ -30,6 +30,7 @@ import {
   type Topology,
 } from './series.ts';
 import { driftFinding, driftOf } from './drift.ts';
+import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { DEFAULT_LONG_MEMORY, longMemory, type LongMemory } from './long-memory.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
@@ -320,6 +321,7 @@ function evaluate(
       );
     for (const f of balanceFindings(b, unit)) {
       if (drift && b.episodes.some((e) => e.ongoing && e.from === f.since)) continue;
+      balanceEvidence(f, store, b, unit);
       const e = b.episodes.find((x) => f.since === x.from && f.key.indexOf(':negative:') < 0);
       if (e) {
         const list = rankSuspects(store, b, anomalies, { from: e.first, end: e.end, onset: e.first });
@@ -347,6 +349,7 @@ function evaluate(
       (f) => !(lasting && f.type === 'meter-drop'),
     );
     if (lasting) own.push(lasting);
+    for (const f of own) meterEvidence(f, store, a, unit);
     findings.push(...own);
     // A meter's own evidence counts whether or not a balance covers it: a thief whose feeder
     // shows no loss (a tap elsewhere hides it, the band absorbed it) must still stand out. The

@@ -680,6 +680,15 @@ function electricHeating(
       evidence: {
         from: dayStart(recentRows[0]!.day),
         to: dayStart(recentRows[recentRows.length - 1]!.day + 1),
+        model: j
+          ? "daily kWh = a + b·HDD + c·weekend from the meter's own history (the weeks before and last year's same season), peer-adjusted"
+          : "the recent degree-day slope of its peers, scaled to the meter's size",
+        seen: round(
+          recentRows.reduce((t, r) => t + r.kwh, 0),
+          1,
+        ),
+        expected: round(recentRows.reduce((t, r) => t + r.kwh, 0) - extraKwh, 1),
+        unit: 'kWh',
         figures: {
           model: j
             ? 'daily kWh = a + b·HDD + c·weekend, own history and last year, peer-adjusted'

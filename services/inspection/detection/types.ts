@@ -85,10 +85,18 @@ export interface Suspect {
   reasons: string[];
 }
 
-/** What a detector saw: the figures and the series window that made it decide. */
+/**
+ * What a detector saw: the figures and the series window that made it decide. An inspector checks
+ * an alert by `model` (what the expectation comes from), `expected` against `seen` (energy over
+ * [from, to), in `unit`), the alert's `since`, and the series (daily seen and expected) as a chart.
+ */
 export interface Evidence {
   from: number;
   to: number;
+  model?: string;
+  expected?: number;
+  seen?: number;
+  unit?: string;
   figures: Record<string, number | string>;
   series?: { meter: string; quantity: string; points: [ts: number, value: number][] }[];
 }
