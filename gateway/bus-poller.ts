@@ -393,7 +393,8 @@ export class BusPoller {
       const message = `cannot connect to bus ${this.id}: ${(err as Error).message}`;
       if (this.lastConnectError?.message !== message)
         this.opts.logger.warn({ bus: this.id, err }, 'bus connect failed');
-      this.lastConnectError = { code: 'MODBUS_DISCONNECTED', message };
+      // A DL/T 645 or CJ/T 188 line reports in its own protocol's code.
+      this.lastConnectError = { code: isFieldError(err) ? err.code : 'MODBUS_DISCONNECTED', message };
       return null;
     }
   }

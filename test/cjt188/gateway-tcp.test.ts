@@ -12,6 +12,7 @@ import { silentLogger } from '../../gateway/log.ts';
 import { Cjt188SimMeter, startCjt188Line } from '../../simulators/cjt188/meter.ts';
 import type { LineServer } from '../../simulators/dlt645/line-server.ts';
 import { waitFor } from '../helpers/readings.ts';
+import { freePort } from '../helpers/ports.ts';
 
 /**
  * CJ/T 188 water and heat meters behind a serial-to-Ethernet converter in transparent mode (raw
@@ -130,5 +131,74 @@ describe('CJ/T 188 through a TCP transparent converter', () => {
       w2.every((r) => r.quality === 'error' && ['CJT188_GARBAGE', 'BREAKER_OPEN'].includes(r.error!.code)),
     ).toBe(true);
     expect(w2[0]!.error!.message).toContain('00000000000204');
+  }, 40_000);
+
+  it('an unreachable converter gives CJT188_DISCONNECTED readings each interval, and polling resumes when it is back', async () => {
+    const port = await freePort();
+    const raw = (p: number) => ({
+      campus: { name: 'CJ/T 188 reconnect' },
+      dataDir: dir,
+      sites: [
+        {
+          id: 'test',
+          gateways: [
+            {
+              id: 'gw2',
+              buses: [
+                {
+                  id: 'water-line-2',
+                  type: 'rtu-over-tcp',
+                  protocol: 'cjt188',
+                  host: '127.0.0.1',
+                  port: p,
+                  timeout: '500ms',
+                  meters: [
+                    {
+                      id: 'W9',
+                      kind: 'water',
+                      profile: 'cjt188-cold-water-valve',
+                      unitId: 1,
+                      address: '00000000000209',
+                      pollInterval: '300ms',
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const campus = validateCampus(raw(port), { file: '(cjt188 reconnect)', dir });
+    gw = await startGateway({
+      campus,
+      gatewayId: 'gw2',
+      mqtt: { url: broker.url },
+      logger: silentLogger(),
+      outboxPath: join(dir, 'gw2-outbox.sqlite'),
+    });
+    const mine = () => sub.readings.filter((r) => r.meter === 'W9');
+    await waitFor(() => mine().length >= 2, 10_000, 'error readings while the converter is down');
+    expect(mine().every((r) => r.error?.code === 'CJT188_DISCONNECTED')).toBe(true);
+    const w9 = new Cjt188SimMeter({
+      id: 'W9',
+      address: '00000000000209',
+      profile: water,
+      load: 'office',
+      seed: 9,
+      clock: () => FROZEN,
+    });
+    const back = await startCjt188Line({ transport: { kind: 'tcp', port }, meters: [w9] });
+    try {
+      await waitFor(
+        () => mine().some((r) => r.quality === 'good'),
+        15_000,
+        'a good reading after the converter is back',
+      );
+    } finally {
+      await gw.stop();
+      gw = undefined;
+      await back.close();
+    }
   }, 40_000);
 });
