@@ -71,12 +71,14 @@ beforeAll(async () => {
     await users.provisionUser({ username: `${who}.test`, displayName: who, roles, password: PASSWORD });
     tokens[who] = (await users.login(`${who}.test`, PASSWORD, { ip: '10.0.0.1' })).token;
   }
+  // A POST always carries a JSON body, `{}` for an approval, as the web app sends it: the
+  // server takes state-changing requests only as JSON.
   call = (who, method, url, body) =>
     app.inject({
       method,
       url,
       headers: { authorization: `Bearer ${tokens[who]}` },
-      ...(body ? { payload: body } : {}),
+      ...(method === 'POST' ? { payload: body ?? {} } : {}),
     });
   close = async () => {
     await app.close();

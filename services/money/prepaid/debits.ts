@@ -1,12 +1,11 @@
 import { intervalConsumption } from '../../metering/consumption/consumption.ts';
 import type { IntervalConsumption, ReadingStore } from '../../metering/storage.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
-import { ServiceError } from '../../platform/errors.ts';
 import { charge, monthOf } from '../billing/tariffs.ts';
 import { accountView, requireVerified } from './accounts.ts';
 import type { PrepaidContext } from './context.ts';
 import { assertCan } from './duties.ts';
-import { refuse } from './inputs.ts';
+import { price } from './inputs.ts';
 import { book } from './ledger.ts';
 import { installations } from './meter-resets.ts';
 import type { ConsumptionResult, SkipReason } from './types.ts';
@@ -122,14 +121,4 @@ export function applyConsumption(
     }
     return result;
   });
-}
-
-/** Tariff errors surface as the prepaid service's NO_TARIFF. */
-export function price<T>(ctx: PrepaidContext, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof ServiceError && e.code === 'TARIFF_NOT_FOUND') refuse('NO_TARIFF', e.message);
-    throw e;
-  }
 }

@@ -4,7 +4,8 @@ import { CUSTOMER_TYPES } from '../billing/tariffs.ts';
 import { PREPAID_ERRORS, type PrepaidErrorCode } from './errors.ts';
 import { PeriodSchema } from './free-quota.ts';
 import { MAX_ENTRY_FEN, PAYMENT_METHODS } from './types.ts';
-import { fail } from '../../platform/errors.ts';
+import { fail, ServiceError } from '../../platform/errors.ts';
+import type { PrepaidContext } from './context.ts';
 
 /** What each prepaid operation accepts (zod), and how a refusal is raised. */
 
@@ -78,5 +79,15 @@ export function assertAmount(amount: unknown, allowNegative = false): asserts am
       'INVALID_AMOUNT',
       `${String(amount)} is not a ${allowNegative ? 'non-zero' : 'positive'} whole number of fen up to ${MAX_ENTRY_FEN}`,
     );
+  }
+}
+
+/** Tariff errors surface as the prepaid service's NO_TARIFF. */
+export function price<T>(_ctx: PrepaidContext, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof ServiceError && e.code === 'TARIFF_NOT_FOUND') refuse('NO_TARIFF', e.message);
+    throw e;
   }
 }

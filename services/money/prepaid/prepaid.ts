@@ -14,6 +14,7 @@ import { FreeQuotaRulesSchema, type FreeQuotaRule } from './free-quota.ts';
 import * as handover from './handover.ts';
 import type { OpenAccountInput } from './inputs.ts';
 import * as ledger from './ledger.ts';
+import * as payments from './payments.ts';
 import * as resets from './meter-resets.ts';
 import {
   evaluate,
@@ -99,7 +100,7 @@ export class Prepaid {
       tx: (fn) => db.transaction(fn)(),
     };
     db.exec(PREPAID_SCHEMA);
-    ledger.fileOldPaymentReferences(this.ctx);
+    payments.fileOldPaymentReferences(this.ctx);
   }
 
   // ── Accounts ────────────────────────────────────────────────────────────────────────────────
@@ -142,11 +143,11 @@ export class Prepaid {
     by: Actor,
     input: { account: string; amountFen: Fen; method: PaymentMethod; reference: string },
   ): LedgerEntry {
-    return ledger.topUp(this.ctx, by, input);
+    return payments.topUp(this.ctx, by, input);
   }
   /** A supervisor's correction of a ledger (either sign), with the reason. */
   correct(by: Actor, input: { account: string; amountFen: Fen; reason: string }): LedgerEntry {
-    return ledger.correct(this.ctx, by, input);
+    return payments.correct(this.ctx, by, input);
   }
 
   // ── Two-person requests ─────────────────────────────────────────────────────────────────────
