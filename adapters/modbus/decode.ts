@@ -1,6 +1,7 @@
 import type { Profile } from '../../config/schemas/profile.ts';
 import { unitFactor, type Quantity } from '../../config/schemas/quantities.ts';
 import { ModbusError } from './errors.ts';
+import { isNotAvailable, MIN_NORMAL_F32, outOfRangeFlag, PHYSICAL_RANGES } from './physical-ranges.ts';
 import type { ReadBlock } from './planner.ts';
 import { decodeValue } from './values.ts';
 
@@ -9,6 +10,9 @@ export interface DecodedPoll {
   values: Partial<Record<Quantity, number>>;
   /** The meter's own clock (UTC ms), where the profile exposes one. */
   deviceTs?: number;
+  /** Uncertain when a value was withheld as physically impossible; `flags` name each one. */
+  quality?: 'uncertain';
+  flags?: string[];
 }
 
 export interface DecodeContext {
@@ -20,7 +24,11 @@ export interface DecodeContext {
  * Decodes the registers of one poll (one array per planned block, in plan order) into values:
  * raw × scale × 10^exponent × unitFactor(unit → canonical unit). A float register holding NaN or
  * Infinity is a meter's way of saying "no valid reading"; it fails the poll with MODBUS_BAD_VALUE
- * rather than being published as a number.
+ * rather than being published as a number. A finite value that is physically impossible (outside
+ * the point's `range`, by default its quantity's physical range; a float32 denormal; an integer
+ * register holding a "not available" pattern) is never
+ * published: the reading goes out uncertain without it, flagged `OUT_OF_RANGE_<quantity>`, and a
+ * poll with nothing left fails with MODBUS_BAD_VALUE.
  */
 export function decodePoll(
   profile: Profile,
@@ -83,6 +91,8 @@ export function decodePoll(
   });
 
   const values: Partial<Record<Quantity, number>> = {};
+  const withheld: string[] = [];
+  const flags: string[] = [];
   profile.points.forEach((p, i) => {
     const r = raw.get(i);
     if (r === undefined) {
@@ -101,8 +111,24 @@ export function decodePoll(
     if (!Number.isFinite(value)) {
       throw new ModbusError('MODBUS_BAD_VALUE', `${p.quantity} scaled to ${value}`, errCtx);
     }
+    const range = p.range ?? PHYSICAL_RANGES[p.quantity];
+    const denormal = (p.type === 'f32' || p.type === 'f64') && r !== 0 && Math.abs(r) < MIN_NORMAL_F32;
+    if (denormal || isNotAvailable(p.type, r) || value < range.min || value > range.max) {
+      withheld.push(`${p.quantity} = ${value} (outside ${range.min}…${range.max})`);
+      flags.push(outOfRangeFlag(p.quantity));
+      return;
+    }
     values[p.quantity] = value;
   });
 
-  return deviceTs === undefined ? { values } : { values, deviceTs };
+  if (withheld.length > 0 && Object.keys(values).length === 0) {
+    throw new ModbusError('MODBUS_BAD_VALUE', `physically impossible: ${withheld.join(', ')}`, errCtx);
+  }
+  const out: DecodedPoll = { values };
+  if (deviceTs !== undefined) out.deviceTs = deviceTs;
+  if (flags.length > 0) {
+    out.quality = 'uncertain';
+    out.flags = flags;
+  }
+  return out;
 }

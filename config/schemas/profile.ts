@@ -48,6 +48,14 @@ export const PointSchema = z
       .optional()
       .describe('Register holding a power-of-ten exponent applied to the value (M-Bus style)'),
     note: z.string().optional(),
+    range: z
+      .object({ min: z.number().finite(), max: z.number().finite() })
+      .strict()
+      .refine((r) => r.min < r.max, 'range: min must be below max')
+      .optional()
+      .describe(
+        "What this meter can physically measure, in the quantity's canonical unit; a value outside is withheld and the reading marked uncertain. Default: the quantity's physical range (adapters/modbus/physical-ranges.ts)",
+      ),
     rolloverAt: z
       .union([z.number().positive().finite(), z.literal('register')])
       .optional()
