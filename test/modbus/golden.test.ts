@@ -6,6 +6,7 @@ import { ProfileSchema, type Profile } from '../../config/schemas/profile.ts';
 import { decodePoll } from '../../adapters/modbus/decode.ts';
 import { ModbusError } from '../../adapters/modbus/errors.ts';
 import { planReads, type ReadBlock } from '../../adapters/modbus/planner.ts';
+import { FIELD_PROTOCOLS } from '../../adapters/protocols.ts';
 
 /**
  * Golden decoding cases, one folder each: test/golden/<profile-id>/<case>/ with
@@ -60,6 +61,8 @@ function slice(blocks: readonly ReadBlock[], golden: GoldenBlock[]): number[][] 
 
 const cases = readdirSync(GOLDEN)
   .sort()
+  // test/golden/<protocol>/ holds another protocol's hand-computed frames (test/<protocol>/golden.test.ts).
+  .filter((profileId) => !Object.hasOwn(FIELD_PROTOCOLS, profileId))
   .flatMap((profileId) =>
     readdirSync(join(GOLDEN, profileId))
       .sort()
