@@ -31,12 +31,20 @@ const STAFF: Record<string, Role[]> = {
 };
 type Who = keyof typeof STAFF;
 
+/** The example campus file (in `dir`) without its own `prepaid` section, and where it is. */
+function exampleWithoutPrepaid(dir: string): { file: string; text: string } {
+  const file = tempCampusFile(dir);
+  const text = readFileSync(file, 'utf8').replace(/^prepaid:\n(?:(?: .*)?\n)*/m, '');
+  expect(text).not.toMatch(/^prepaid:/m);
+  return { file, text };
+}
+
 /** The example campus file with a cap of 50 kWh per room and term, as a campus would write it. */
 function campusFreeQuota(dir: string): FreeQuotaSettings {
-  const file = tempCampusFile(dir);
+  const { file, text } = exampleWithoutPrepaid(dir);
   writeFileSync(
     file,
-    `${readFileSync(file, 'utf8')}\nprepaid:\n  freeQuota:\n    capKwhPerRoomPerTerm: 50\n    terms:\n      - { name: autumn, months: [9, 10, 11, 12, 1] }\n      - { name: spring, months: [2, 3, 4, 5, 6, 7] }\n`,
+    `${text}\nprepaid:\n  freeQuota:\n    capKwhPerRoomPerTerm: 50\n    terms:\n      - { name: autumn, months: [9, 10, 11, 12, 1] }\n      - { name: spring, months: [2, 3, 4, 5, 6, 7] }\n`,
   );
   return loadCampus(file).config.prepaid.freeQuota;
 }
@@ -244,9 +252,15 @@ describe('free quota: two people, and a cap per room and term from the campus fi
 
 describe('the campus file section', () => {
   it('refuses a bad cap or terms with the line and path, and defaults when absent', () => {
-    const file = tempCampusFile(t.dir);
-    const base = readFileSync(file, 'utf8');
-    expect(loadCampus(file).config.prepaid.freeQuota.capKwhPerRoomPerTerm).toBe(300);
+    const { file, text: base } = exampleWithoutPrepaid(t.dir);
+    writeFileSync(file, base);
+    expect(loadCampus(file).config.prepaid.freeQuota).toEqual({
+      capKwhPerRoomPerTerm: 300,
+      terms: [
+        { name: 'autumn', months: [9, 10, 11, 12, 1] },
+        { name: 'spring', months: [2, 3, 4, 5, 6, 7, 8] },
+      ],
+    });
     writeFileSync(
       file,
       `${base}\nprepaid:\n  freeQuota:\n    capKwhPerRoomPerTerm: -1\n    terms:\n      - { name: autumn, months: [9, 10] }\n      - { name: winter, months: [10, 11] }\n`,
