@@ -6,7 +6,6 @@ import { ProfileSchema, type Profile } from '../../config/schemas/profile.ts';
 import { decodePoll } from '../../adapters/modbus/decode.ts';
 import { ModbusError } from '../../adapters/modbus/errors.ts';
 import { planReads, type ReadBlock } from '../../adapters/modbus/planner.ts';
-import { FIELD_PROTOCOLS } from '../../adapters/protocols.ts';
 
 /**
  * Golden decoding cases, one folder each: test/golden/<profile-id>/<case>/ with
@@ -61,8 +60,9 @@ function slice(blocks: readonly ReadBlock[], golden: GoldenBlock[]): number[][] 
 
 const cases = readdirSync(GOLDEN)
   .sort()
-  // test/golden/<protocol>/ holds another protocol's hand-computed frames (test/<protocol>/golden.test.ts).
-  .filter((profileId) => !Object.hasOwn(FIELD_PROTOCOLS, profileId))
+  // Only folders named after a Modbus profile: test/golden/ also holds other suites' cases
+  // (DL/T 645 and CJ/T 188 frames, billing quarters), each read by its own test.
+  .filter((id) => existsSync(join(BUILTIN_PROFILE_DIR, `${id}.yaml`)))
   .flatMap((profileId) =>
     readdirSync(join(GOLDEN, profileId))
       .sort()
