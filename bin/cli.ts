@@ -405,6 +405,7 @@ program
       const { spec, skipped } = farmSpecFromCampus(campus, { gateways: opts.gateway });
       const farm = await startFarm(spec);
       for (const c of farm.concentrators) console.log(`concentrator ${c.id} on 127.0.0.1:${c.port}`);
+      for (const l of farm.lines) console.log(`${l.protocol} line ${l.id} on ${l.host}:${l.port}`);
       for (const s of skipped) console.log(`not simulated: ${s}`);
       onShutdown(() => farm.stop());
     }),
