@@ -4,7 +4,7 @@ import { processFamilies } from '../../services/platform/metrics/process.ts';
 /** Issue 26 item 7 (the gauge only): every process exports how late its event loop ran. */
 function lag(quantile: string): number {
   const family = processFamilies('gateway').find((f) => f.name === 'campus_energy_event_loop_lag_seconds');
-  const sample = family?.samples.find((s) => s.labels.quantile === quantile);
+  const sample = family?.samples.find((s) => s.labels?.quantile === quantile);
   if (!sample) throw new Error(`no lag sample for quantile ${quantile}`);
   return sample.value;
 }
