@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { loadCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
 import { AuditLog, type AuditEntry, type ChainHead } from '../services/platform/audit/audit-log.ts';
-import { backofficePath } from '../services/platform/audit/paths.ts';
+import { auditKeyPath, backofficePath } from '../services/platform/audit/paths.ts';
+import { readAuditKey } from '../services/platform/audit/audit-key.ts';
 import { Users } from '../services/platform/auth/users.ts';
 import type { BackofficeDb } from '../services/platform/db.ts';
 import { formatLocalTime } from '../services/metering/consumption/local-time.ts';
@@ -71,7 +72,15 @@ function open(configFile: string): Opened {
   const hasTable = db
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
     .get();
-  return { db, path, timezone: campus.config.campus.timezone, audit: hasTable ? new AuditLog(db) : null };
+  // With the MAC key (where this user may read it), verify also names an entry rewritten with its
+  // later hashes recomputed.
+  const key = readAuditKey(auditKeyPath(campus));
+  return {
+    db,
+    path,
+    timezone: campus.config.campus.timezone,
+    audit: hasTable ? new AuditLog(db, Date.now, key) : null,
+  };
 }
 
 function formatHead(head: ChainHead | null, timezone: string): string {

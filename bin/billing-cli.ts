@@ -4,8 +4,8 @@ import { dirname, join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { loadCampus, type LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
-import { AuditLog } from '../services/platform/audit/audit-log.ts';
-import { backofficePath } from '../services/platform/audit/paths.ts';
+import { openAuditLog, type AuditLog } from '../services/platform/audit/audit-log.ts';
+import { auditKeyPath, backofficePath } from '../services/platform/audit/paths.ts';
 import type { Actor } from '../services/platform/auth/roles.ts';
 import { openBackofficeDb, type BackofficeDb } from '../services/platform/db.ts';
 import { crossCheckAccounts, loadBillingAccounts } from '../services/money/billing/accounts.ts';
@@ -130,7 +130,7 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           }
           const db = openBackofficeDb(backofficePath(campus));
           const clock = deps.clock ?? Date.now;
-          const audit = new AuditLog(db, clock);
+          const audit = openAuditLog(db, clock, auditKeyPath(campus));
           let source: Awaited<ReturnType<typeof deps.openValidatedSource>> | undefined;
           try {
             source = await deps.openValidatedSource(campus, { db, audit });
@@ -184,7 +184,7 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
         }
         const db = openBackofficeDb(backofficePath(campus));
         const clock = deps.clock ?? Date.now;
-        const audit = new AuditLog(db, clock);
+        const audit = openAuditLog(db, clock, auditKeyPath(campus));
         let source: Awaited<ReturnType<typeof deps.openValidatedSource>> | undefined;
         try {
           source = await deps.openValidatedSource(campus, { db, audit });

@@ -9,7 +9,8 @@ import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
 import { createLogger } from '../gateway/log.ts';
 import { Outbox } from '../gateway/outbox/outbox.ts';
 import { gatewayPkiDir } from '../gateway/pki-dir.ts';
-import { AuditLog } from '../services/platform/audit/audit-log.ts';
+import { openAuditLog } from '../services/platform/audit/audit-log.ts';
+import { auditKeyPath } from '../services/platform/audit/paths.ts';
 import type { Actor } from '../services/platform/auth/roles.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import type { BackofficeDb } from '../services/platform/db.ts';
@@ -273,7 +274,7 @@ function openDemoAccounts(campus: LoadedCampus, db: BackofficeDb, start: number)
   const clock = () => at;
   const prepaid = new Prepaid({
     db,
-    audit: new AuditLog(db, clock),
+    audit: openAuditLog(db, clock, auditKeyPath(campus)),
     tariffs: loadTariffs(DEFAULT_TARIFFS_FILE),
     clock,
   });

@@ -13,6 +13,9 @@ export function openBackofficeDb(path: string): BackofficeDb {
   // Money and approvals: a committed change survives a power cut.
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
+  // A REPLACE deletes the row it replaces: with this on, that delete fires the append-only
+  // tables' DELETE triggers and is refused (appendOnlyTriggers).
+  db.pragma('recursive_triggers = ON');
   return db;
 }
 
@@ -20,14 +23,30 @@ export function openBackofficeDb(path: string): BackofficeDb {
 export type Clock = () => number;
 
 /**
- * SQL for the two triggers that make a table append-only: UPDATE and DELETE abort with `message`.
- * Anyone editing the file with the sqlite3 shell can drop them, which is why the audit chain's
- * hashes, not these triggers, are the proof; they stop the honest mistake and the casual edit.
+ * SQL for the triggers that make a table append-only: UPDATE and DELETE abort with `message`. With
+ * `key` (the primary key columns), so does an INSERT whose key is taken — which is what
+ * `INSERT OR REPLACE`, `REPLACE` and an upsert would otherwise turn into a silent rewrite (SQLite's
+ * REPLACE deletes the old row without firing DELETE triggers unless recursive_triggers is on).
+ * Tables the service fills with `INSERT OR IGNORE` pass no key: on the service's connections
+ * `openBackofficeDb` turns recursive_triggers on, so a REPLACE's delete is refused there too.
+ * Anyone editing the file with the sqlite3 shell can drop triggers, which is why the audit chain's
+ * hashes and MACs, not these triggers, are the proof; they stop the honest mistake and the casual
+ * edit.
  */
-export function appendOnlyTriggers(table: string, message: string, name = table): string {
+export function appendOnlyTriggers(
+  table: string,
+  message: string,
+  name = table,
+  key: readonly string[] | null = null,
+): string {
   const abort = `BEGIN SELECT RAISE(ABORT, '${message.replace(/'/g, "''")}'); END;`;
+  const replace = key
+    ? `CREATE TRIGGER IF NOT EXISTS ${name}_no_replace BEFORE INSERT ON ${table}\n` +
+      `  WHEN EXISTS (SELECT 1 FROM ${table} WHERE ${key.map((k) => `${k} = NEW.${k}`).join(' AND ')})\n  ${abort}\n`
+    : '';
   return (
     `CREATE TRIGGER IF NOT EXISTS ${name}_no_update BEFORE UPDATE ON ${table}\n  ${abort}\n` +
-    `CREATE TRIGGER IF NOT EXISTS ${name}_no_delete BEFORE DELETE ON ${table}\n  ${abort}\n`
+    `CREATE TRIGGER IF NOT EXISTS ${name}_no_delete BEFORE DELETE ON ${table}\n  ${abort}\n` +
+    replace
   );
 }

@@ -64,7 +64,7 @@ describe('campus-energy audit', () => {
     expect(r.out).toContain('BROKEN at entry 2: entry 2 was changed after it was written');
     expect(r.out).toContain('audit_log_no_update dropped');
     // Read-only: the evidence (a missing trigger) is still there after the check.
-    expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").pluck().get()).toBe(1);
+    expect(db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'trigger'").pluck().get()).toBe(2);
   });
 
   it('verify finds a deleted tail with --head from "audit head"', async () => {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import type { LoadedCampus } from '../../../config/campus.ts';
-import { AuditLog } from '../../platform/audit/audit-log.ts';
-import { backofficePath } from '../../platform/audit/paths.ts';
+import { openAuditLog, type AuditLog } from '../../platform/audit/audit-log.ts';
+import { auditKeyPath, backofficePath } from '../../platform/audit/paths.ts';
 import { openBackofficeDb, type BackofficeDb, type Clock } from '../../platform/db.ts';
 
 export interface StorageDeps {
@@ -22,5 +22,7 @@ export function createStorage(deps: StorageDeps): Storage {
   mkdirSync(deps.campus.dataDir, { recursive: true });
   const path = backofficePath(deps.campus);
   const db = openBackofficeDb(path);
-  return { db, audit: new AuditLog(db, deps.clock), path, close: () => db.close() };
+  // The MAC key lives beside the database, never in it (audit-key.ts).
+  const audit = openAuditLog(db, deps.clock, auditKeyPath(deps.campus));
+  return { db, audit, path, close: () => db.close() };
 }

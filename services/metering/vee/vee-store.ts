@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS vee_pins (
   pinned_at INTEGER NOT NULL,
   PRIMARY KEY (meter, quantity, start, bill_run)
 ) WITHOUT ROWID;
-${appendOnlyTriggers('vee_interval_versions', 'VEE interval versions are append-only', 'vee_versions')}${appendOnlyTriggers('vee_pins', 'VEE pins are append-only')}`;
+${appendOnlyTriggers('vee_interval_versions', 'VEE interval versions are append-only', 'vee_versions', ['meter', 'quantity', 'start', 'version'])}${appendOnlyTriggers('vee_pins', 'VEE pins are append-only', 'vee_pins')}`;
 
 interface VersionRow {
   meter: string;

@@ -61,12 +61,12 @@ CREATE UNIQUE INDEX IF NOT EXISTS prepaid_ledger_debit_once
   ON prepaid_ledger (account_id, meter, interval_start, interval_end) WHERE type = 'debit';
 CREATE UNIQUE INDEX IF NOT EXISTS prepaid_ledger_payment_once
   ON prepaid_ledger (method, reference) WHERE type = 'topup';
-${appendOnlyTriggers('prepaid_ledger', 'the prepaid ledger is append-only: book a correction')}
+${appendOnlyTriggers('prepaid_ledger', 'the prepaid ledger is append-only: book a correction', 'prepaid_ledger', ['id'])}
 CREATE TABLE IF NOT EXISTS prepaid_payment_references (
   key TEXT PRIMARY KEY,
   ledger_id INTEGER NOT NULL UNIQUE REFERENCES prepaid_ledger (id)
 );
-${appendOnlyTriggers('prepaid_payment_references', 'a payment reference, once filed, stays with its top-up')}
+${appendOnlyTriggers('prepaid_payment_references', 'a payment reference, once filed, stays with its top-up', 'prepaid_payment_references')}
 CREATE TABLE IF NOT EXISTS prepaid_requests (
   id INTEGER PRIMARY KEY,
   kind TEXT NOT NULL CHECK (kind IN ('refund', 'meter-reset', 'free-quota')),

@@ -1,4 +1,5 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { ensureAuditKey, type AuditKey } from './audit-key.ts';
 import { appendOnlyTriggers, type BackofficeDb, type Clock } from '../db.ts';
 import { canonicalJson } from './canonical-json.ts';
 
@@ -59,10 +60,11 @@ CREATE TABLE IF NOT EXISTS audit_log (
   after TEXT,
   reason TEXT,
   prev_hash TEXT NOT NULL,
-  hash TEXT NOT NULL
+  hash TEXT NOT NULL,
+  mac TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject, seq);
-${appendOnlyTriggers('audit_log', 'the audit log is append-only')}`;
+${appendOnlyTriggers('audit_log', 'the audit log is append-only', 'audit_log', ['seq'])}`;
 
 interface Row {
   seq: number;
@@ -75,6 +77,12 @@ interface Row {
   reason: string | null;
   prev_hash: string;
   hash: string;
+  mac: string | null;
+}
+
+/** The MAC of an entry: HMAC-SHA256 of its hash under the audit key (audit-key.ts). */
+export function entryMac(key: Buffer, hash: string): string {
+  return createHmac('sha256', key).update(hash).digest('hex');
 }
 
 /** The hash of an entry: SHA-256 over the canonical JSON of every field but the hash itself. */
@@ -126,7 +134,11 @@ export interface AuditQuery {
 }
 
 /** The triggers that refuse UPDATE and DELETE; `missingTriggers` names any that were dropped. */
-export const APPEND_ONLY_TRIGGERS = ['audit_log_no_update', 'audit_log_no_delete'] as const;
+export const APPEND_ONLY_TRIGGERS = [
+  'audit_log_no_update',
+  'audit_log_no_delete',
+  'audit_log_no_replace',
+] as const;
 
 export class AuditLog {
   private readonly insert;
@@ -142,11 +154,20 @@ export class AuditLog {
   constructor(
     private readonly db: BackofficeDb,
     private readonly clock: Clock = Date.now,
+    /**
+     * The MAC key (audit-key.ts): entries from `since` on are written with, and verified against,
+     * an HMAC of their hash. Without it entries carry no MAC and verify checks none.
+     */
+    private readonly key: AuditKey | null = null,
   ) {
-    if (!db.readonly) db.exec(SCHEMA);
+    if (!db.readonly) {
+      db.exec(SCHEMA);
+      const columns = db.prepare('PRAGMA table_info(audit_log)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'mac')) db.exec('ALTER TABLE audit_log ADD COLUMN mac TEXT');
+    }
     this.insert = db.prepare(
-      `INSERT INTO audit_log (seq, at, actor, action, subject, before, after, reason, prev_hash, hash)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO audit_log (seq, at, actor, action, subject, before, after, reason, prev_hash, hash, mac)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.last = db.prepare('SELECT seq, hash, at FROM audit_log ORDER BY seq DESC LIMIT 1');
     this.hashAt = db.prepare('SELECT hash FROM audit_log WHERE seq = ?').pluck();
@@ -195,6 +216,7 @@ export class AuditLog {
       entry.reason,
       entry.prevHash,
       entry.hash,
+      this.key && entry.seq >= this.key.since ? entryMac(this.key.key, entry.hash) : null,
     );
     return entry;
   }
@@ -309,6 +331,11 @@ export class AuditLog {
       if (entryHash(content) !== row.hash) {
         return broken(`entry ${row.seq} was changed after it was written (content does not match its hash)`);
       }
+      if (this.key && row.seq >= this.key.since && !macMatches(this.key.key, row)) {
+        return broken(
+          `entry ${row.seq} does not carry the audit key's MAC: it was written or rewritten by someone without the key (every later hash may have been recomputed to match)`,
+        );
+      }
       if (expectedHead && row.seq === expectedHead.seq && row.hash !== expectedHead.hash) {
         return broken(`entry ${row.seq} differs from the published chain head (history rewritten)`);
       }
@@ -328,4 +355,23 @@ export class AuditLog {
     }
     return { ok: true, entries, head };
   }
+}
+
+function macMatches(key: Buffer, row: Row): boolean {
+  if (typeof row.mac !== 'string' || !/^[0-9a-f]{64}$/.test(row.mac)) return false;
+  return timingSafeEqual(Buffer.from(row.mac, 'hex'), Buffer.from(entryMac(key, row.hash), 'hex'));
+}
+
+/**
+ * The back office's audit log with its MAC key from `keyFile`, made on first use to cover every
+ * entry after the newest one now.
+ */
+export function openAuditLog(db: BackofficeDb, clock: Clock, keyFile: string): AuditLog {
+  const hasTable = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'")
+    .get();
+  const head = hasTable
+    ? ((db.prepare('SELECT max(seq) FROM audit_log').pluck().get() as number | null) ?? 0)
+    : 0;
+  return new AuditLog(db, clock, ensureAuditKey(keyFile, head));
 }

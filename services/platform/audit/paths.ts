@@ -4,3 +4,8 @@ import { join } from 'node:path';
 export function backofficePath(campus: { readonly dataDir: string }): string {
   return join(campus.dataDir, 'backoffice.sqlite');
 }
+
+/** The audit log's MAC key (audit-key.ts), beside the database, never inside it. */
+export function auditKeyPath(campus: { readonly dataDir: string }): string {
+  return join(campus.dataDir, 'audit-key.json');
+}
