@@ -29,7 +29,7 @@ import {
   type MeterSpec,
   type Topology,
 } from './series.ts';
-import { driftFinding, driftOf } from './drift.ts';
+import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { DEFAULT_LONG_MEMORY, longMemory, type LongMemory } from './long-memory.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
@@ -195,6 +195,8 @@ class EvaluationCache {
   private spd = 24;
   private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
   private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
+  private long: { day: number; base: number; list: LongMemory[] } | undefined;
+  private readonly drifts: ({ day: number; drift: Drift | undefined } | undefined)[] = [];
 
   constructor(
     readonly topology: Topology,
@@ -226,6 +228,31 @@ class EvaluationCache {
         return list;
       },
       meter: (m, windows, cal) => this.meters.meter(store, m, windows, cal),
+      drift: (b, compute) => {
+        const day = store.dayOf(store.length - 1);
+        const c = this.drifts[b];
+        if (c && c.day === day) return c.drift;
+        const drift = compute();
+        this.drifts[b] = { day, drift };
+        return drift;
+      },
+      // Day-level statistics: they change when a local day completes (or old days are dropped).
+      long: (compute) => {
+        const day = store.dayOf(store.length - 1);
+        const c = this.long;
+        if (c && c.day === day) {
+          if (c.base === store.base) return c.list;
+          // Old slots dropped since: the same days, their slots renumbered.
+          const shift = c.base - store.base;
+          const move = (t: LongMemory['level']) => t && { ...t, onsetSlot: t.onsetSlot + shift };
+          const list = c.list.map((x) => ({ ...x, level: move(x.level), shape: move(x.shape) }));
+          this.long = { day, base: store.base, list };
+          return list;
+        }
+        const list = compute();
+        this.long = { day, base: store.base, list };
+        return list;
+      },
     });
     this.last = { version: store.version, base: store.base, scanAll, result };
     return result;
@@ -256,6 +283,10 @@ interface EvaluationParts {
   ) => { baseline: MeterBaseline; window: MeterWindow };
   /** The suspects of the b-th balance node over the evaluation window (`rank` computes them). */
   suspects: (b: number, balance: NodeBalance, rank: () => SuspectDetail[]) => SuspectDetail[];
+  /** The b-th node's drift test, on whole days (`compute` computes it). */
+  drift: (b: number, compute: () => Drift | undefined) => Drift | undefined;
+  /** The long-memory step tests (`compute` computes them). */
+  long: (compute: () => LongMemory[]) => LongMemory[];
 }
 
 function evaluate(
@@ -310,7 +341,8 @@ function evaluate(
     }
     // A steady ramp of the unexplained share is a drifting meter: its own alert, and the node's
     // ongoing loss episodes are that drift, not a theft.
-    const drift = b.kind === 'electricity' ? driftOf(b) : undefined;
+    const computeDrift = () => (b.kind === 'electricity' ? driftOf(b) : undefined);
+    const drift = parts ? parts.drift(i, computeDrift) : computeDrift();
     if (drift)
       findings.push(
         driftFinding(
@@ -338,7 +370,8 @@ function evaluate(
 
   const scores: Score[] = [];
   const windowStart = store.slotStart(windowFrom);
-  const long = longMemory(store, cfg.longMemory);
+  const computeLong = () => longMemory(store, cfg.longMemory);
+  const long = parts ? parts.long(computeLong) : computeLong();
   for (const a of anomalies) {
     const unit = UNIT[top.kind[a.meter]!];
     const lm = long[a.meter]!;
@@ -376,20 +409,22 @@ function evaluate(
     });
   }
   const meterScore = new Float64Array(top.ids.length);
-  for (const sc of scores) meterScore[top.index.get(sc.id)!] = sc.score;
+  const meterReason: string[] = [];
+  for (const sc of scores) {
+    const i = top.index.get(sc.id)!;
+    meterScore[i] = sc.score;
+    meterReason[i] = sc.reason;
+  }
   for (const b of balances) {
     // Only an episode still going on at the end counts: one that ended in the window is history.
     const active = b.episodes.some((e) => e.ongoing);
     // The current suspects: the children by their scores of this run (attribution of the current
     // loss plus their own evidence), not the ranking of some older episode.
-    const current = [...b.children]
-      .sort((x, y) => meterScore[y]! - meterScore[x]!)
-      .slice(0, 5)
-      .map((c) => ({
-        meter: top.ids[c]!,
-        score: Math.round(meterScore[c]! * 1e4) / 1e4,
-        reasons: [scores.find((x) => x.id === top.ids[c])?.reason ?? ''],
-      }));
+    const current = topBy(b.children, meterScore, 5).map((c) => ({
+      meter: top.ids[c]!,
+      score: Math.round(meterScore[c]! * 1e4) / 1e4,
+      reasons: [meterReason[c] ?? ''],
+    }));
     scores.push({
       id: b.id,
       kind: 'node',
@@ -490,6 +525,21 @@ function lastingChange(
     },
     ...(level && short > 0 ? { unexplained: short } : {}),
   };
+}
+
+/** The k entries of `ids` with the highest `score`, best first (one pass, k small). */
+function topBy(ids: readonly number[], score: Float64Array, k: number): number[] {
+  const out: number[] = [];
+  for (const i of ids) {
+    if (out.length === k && score[i]! <= score[out[k - 1]!]!) continue;
+    let j = Math.min(out.length, k - 1);
+    out[j] = i;
+    while (j > 0 && score[out[j - 1]!]! < score[i]!) {
+      out[j] = out[j - 1]!;
+      out[--j] = i;
+    }
+  }
+  return out;
 }
 
 function onsetIn(b: NodeBalance, windowFrom: number): number | undefined {
