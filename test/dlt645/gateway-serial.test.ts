@@ -12,6 +12,8 @@ import { silentLogger } from '../../gateway/log.ts';
 import { startDlt645Line } from '../../simulators/dlt645/bus.ts';
 import type { LineServer } from '../../simulators/dlt645/line-server.ts';
 import { Dlt645SimMeter } from '../../simulators/dlt645/meter.ts';
+import { Cjt188SimMeter, startCjt188Line } from '../../simulators/cjt188/meter.ts';
+import type { Cjt188Profile } from '../../adapters/cjt188/profile.ts';
 import { waitFor } from '../helpers/readings.ts';
 import { socatAvailable, startPtyPair } from '../helpers/socat.ts';
 
@@ -22,7 +24,7 @@ const hasSocat = socatAvailable();
  * the same bus scheduler, breaker and outbox as Modbus: answers are paced at 2400 baud by the
  * simulated line, one meter is silent and must not hold up the others.
  */
-describe.skipIf(!hasSocat)('DL/T 645 over a serial line at 2400 8E1 (socat)', () => {
+describe.skipIf(!hasSocat)('DL/T 645 and CJ/T 188 over serial lines at 2400 8E1 (socat)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'campus-dlt645-'));
   const meterEnd = join(dir, 'ttyMeters');
   const gatewayEnd = join(dir, 'ttyGateway');
@@ -135,4 +137,97 @@ describe.skipIf(!hasSocat)('DL/T 645 over a serial line at 2400 8E1 (socat)', ()
     // Nine requests a poll at 2400 baud: seconds, not milliseconds — the line really is that slow.
     expect(elapsed).toBeGreaterThan(2_000);
   }, 60_000);
+
+  it('reads CJ/T 188 water and heat meters on a second 2400 8E1 line', async () => {
+    const waterEnd = join(dir, 'ttyWaterMeters');
+    const gatewayWater = join(dir, 'ttyGatewayWater');
+    const pair = await startPtyPair(waterEnd, gatewayWater);
+    const fp = loadFieldProfiles();
+    const sims = [
+      new Cjt188SimMeter({
+        id: 'W1',
+        address: '00000000000201',
+        profile: fp.get('cjt188-cold-water-valve') as Cjt188Profile,
+        load: 'office',
+        seed: 5,
+        clock: () => FROZEN,
+      }),
+      new Cjt188SimMeter({
+        id: 'H1',
+        address: '00000000000202',
+        profile: fp.get('cjt188-heat') as Cjt188Profile,
+        load: 'office',
+        seed: 6,
+        clock: () => FROZEN,
+      }),
+    ];
+    for (const m of sims) m.physics.setClockSkew(Date.now() - FROZEN);
+    const water = await startCjt188Line({
+      transport: { kind: 'serial', path: waterEnd, baudRate: 2400, parity: 'even' },
+      meters: sims,
+      baudRate: 2400,
+      latencyMs: 20,
+    });
+    try {
+      const campus = validateCampus(
+        {
+          campus: { name: 'CJ/T 188 serial test' },
+          dataDir: dir,
+          sites: [
+            {
+              id: 'test',
+              gateways: [
+                {
+                  id: 'gw2',
+                  buses: [
+                    {
+                      id: 'water-485',
+                      type: 'modbus-rtu',
+                      protocol: 'cjt188',
+                      path: gatewayWater,
+                      baudRate: 2400,
+                      parity: 'even',
+                      timeout: '1500ms',
+                      meters: sims.map((m, i) => ({
+                        id: m.id,
+                        kind: m.profile.kind,
+                        profile: m.id === 'W1' ? 'cjt188-cold-water-valve' : 'cjt188-heat',
+                        unitId: i + 1,
+                        address: m.address,
+                        pollInterval: '2s',
+                      })),
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+        { file: '(cjt188 serial test)', dir },
+      );
+      gw = await startGateway({
+        campus,
+        gatewayId: 'gw2',
+        mqtt: { url: broker.url },
+        logger: silentLogger(),
+        outboxPath: join(dir, 'gw2.sqlite'),
+      });
+      await waitFor(
+        () => sims.every((m) => sub.readings.some((r) => r.meter === m.id)),
+        20_000,
+        'a reading from each water and heat meter',
+      );
+      await gw.stop();
+      gw = undefined;
+      for (const m of sims) {
+        const r = sub.readings.find((x) => x.meter === m.id)!;
+        expect(r.quality, `${m.id}: ${r.error?.message}`).toBe('good');
+        for (const [q, v] of Object.entries(m.values()))
+          expect(r.values[q as keyof typeof r.values], q).toBeCloseTo(v, 1);
+      }
+    } finally {
+      await water.close();
+      pair.close();
+    }
+  }, 40_000);
 });
