@@ -125,8 +125,25 @@ function messageOf(err: unknown): string {
   return String(err);
 }
 
+/**
+ * Modbus RTU separates frames by silence: a request may start only after 3.5 character times of
+ * quiet on the line (Modbus over Serial Line V1.02, 2.5.1.1), or a meter may take it for the tail
+ * of the previous frame. A character is a start bit, the data bits, a parity bit if any and the
+ * stop bits; above 19,200 baud the spec fixes the gap at 1.75 ms. 0 for Modbus TCP, which has no
+ * such rule, and for RTU over TCP, whose converter paces the serial side itself.
+ */
+export function interFrameSilenceMs(spec: TransportSpec): number {
+  if (spec.type !== 'modbus-rtu') return 0;
+  if (spec.baudRate > 19_200) return 1.75;
+  const bitsPerChar = 1 + spec.dataBits + (spec.parity === 'none' ? 0 : 1) + spec.stopBits;
+  return (3.5 * bitsPerChar * 1000) / spec.baudRate;
+}
+
 class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
   private client: ModbusRTU | null = null;
+  /** performance.now() before which the line must stay silent (the end of the last exchange + t3.5). */
+  private quietUntil = 0;
+  private readonly silenceMs: number;
   private closedByUs = false;
   /** Set after a failure that may leave a late answer on an RTU line; cleared by reopening. */
   private resyncAfter: number | null = null;
@@ -142,6 +159,7 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
     super();
     this.connectTimeoutMs = opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
     this.resyncDelayMs = opts.resyncDelayMs ?? DEFAULT_RESYNC_DELAY_MS;
+    this.silenceMs = interFrameSilenceMs(spec);
   }
 
   get isOpen(): boolean {
@@ -266,11 +284,23 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
       const client = await this.ready(what);
       client.setID(unitId);
       client.setTimeout(timeoutMs);
+      // Timers run on the event loop's cached millisecond clock and may fire a fraction of a
+      // millisecond early by performance.now(): sleep again until the silence has really passed.
+      for (
+        let wait = this.quietUntil - performance.now();
+        wait > 0;
+        wait = this.quietUntil - performance.now()
+      ) {
+        await new Promise((r) => setTimeout(r, Math.ceil(wait)));
+      }
       let result: T;
       try {
         result = await fn(client);
       } catch (err) {
         throw await this.failed(client, err, what);
+      } finally {
+        // The answer's last byte (or the timeout) ends the exchange: silence starts now.
+        if (this.silenceMs > 0) this.quietUntil = performance.now() + this.silenceMs;
       }
       if (strayBytes(client) > 0 && !this.closedByUs) {
         // The answer was whole and matched the request, but bytes followed it that answer
