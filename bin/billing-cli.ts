@@ -135,7 +135,11 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           try {
             source = await deps.openValidatedSource(campus, { db, audit });
             const runs = new BillRuns({ db, audit, tariffs, source, timezone, clock });
-            const run = await runs.run(cliActor(), { period, accounts });
+            // A billed month is closed: asked again, the CLI exports the run as recorded.
+            const recorded = runs.latest(period.label);
+            if (recorded)
+              io.err(`${period.label} was billed in ${recorded.id}: exported as recorded, not re-billed`);
+            const run = recorded ?? (await runs.run(cliActor(), { period, accounts }));
             const text = exportRun(run, opts.format, opts.list);
             if (opts.out) {
               mkdirSync(dirname(resolve(opts.out)), { recursive: true });
@@ -153,7 +157,9 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           const bad =
             err instanceof ConfigError ||
             (err instanceof ServiceError &&
-              ['INVALID_PERIOD', 'INVALID_ACCOUNTS', 'INVALID_TARIFF_TABLE'].includes(err.code));
+              ['INVALID_PERIOD', 'INVALID_ACCOUNTS', 'INVALID_TARIFF_TABLE', 'PERIOD_CLOSED'].includes(
+                err.code,
+              ));
           io.err(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
           io.exitCode(bad ? 1 : 2);
         }

@@ -18,7 +18,7 @@ import {
   screenReadings,
   validateIntervals,
 } from './rules.ts';
-import type { ValidatedInterval, ValidatedSource, VeeFlag } from './types.ts';
+import type { Correction, ValidatedInterval, ValidatedSource, VeeFlag } from './types.ts';
 import { VeeStore, type VersionContent } from './vee-store.ts';
 
 /**
@@ -412,6 +412,51 @@ export class Vee implements ValidatedSource {
         after: { intervals: pinned, meters: [...new Set(intervals.map((i) => i.meter))].sort() },
       });
     })();
+  }
+
+  /**
+   * What changed in [from, to) since it was billed (see ValidatedSource.corrections): the span is
+   * re-validated first, so a reset or exchange recorded since, or a late read, shows as a version.
+   */
+  async corrections(
+    meter: string,
+    quantity: CumulativeQuantity,
+    from: number,
+    to: number,
+  ): Promise<Correction> {
+    await this.refresh(meter, quantity, from, to);
+    const current = this.versions.current(meter, quantity, from, to);
+    const newest = new Map<number, ValidatedInterval>();
+    for (const p of this.versions.pending(meter, quantity, from, to)) {
+      if ((newest.get(p.start)?.version ?? 0) < p.version) newest.set(p.start, p);
+    }
+    const changed = [...newest.values()].sort((a, b) => a.start - b.start);
+    if (changed.length === 0) return { changed, days: [], reasons: [] };
+    const reasons = new Set<string>();
+    for (const c of changed) {
+      const was = current.find((i) => i.start === c.start);
+      if (c.source === 'edited')
+        reasons.add(`edited by ${c.editedBy ?? '?'} (${c.method ?? 'no reason code'})`);
+      else if (c.source === 'actual' && was?.source === 'estimated')
+        reasons.add('actual reading replaces estimate');
+      else if (c.flags.some((f) => f.rule === 'meter-replaced'))
+        reasons.add('meter reset or exchange recorded');
+      else reasons.add(`re-validated (${c.source}${c.method ? `, ${c.method}` : ''})`);
+    }
+    const days = stepBoundaries(from, to - 1, '1d', this.deps.timezone);
+    const out: Correction['days'] = [];
+    for (let i = 1; i < days.length; i++) {
+      const start = days[i - 1]!;
+      const end = days[i]!;
+      const parts = current
+        .filter((p) => p.start >= start && p.start < end)
+        .map((p) => newest.get(p.start) ?? p);
+      const value = parts.some((p) => p.value === null)
+        ? null
+        : Math.round(parts.reduce((a, p) => a + p.value!, 0) * 1e6) / 1e6;
+      out.push({ start, end, value });
+    }
+    return { changed, days: out, reasons: [...reasons] };
   }
 
   /** Versions that arrived after billing (late reads, re-estimates, edits), waiting for a bill run. */

@@ -82,4 +82,21 @@ export interface ValidatedSource {
   ): Promise<{ value: number; estimated: boolean } | null>;
   /** Pins the versions used by a bill run so later reads do not change a billed number. */
   pin(billRun: string, intervals: readonly ValidatedInterval[]): Promise<void>;
+  /**
+   * Corrections that arrived after [from, to) was billed (edits, recorded resets and exchanges,
+   * actual reads replacing estimates): VEE re-validates the span, then gives per local day the use
+   * with every correction applied, and the 15-min versions to pin when the correction is billed.
+   * Absent on a source that cannot correct (nothing is then adjusted).
+   */
+  corrections?(meter: string, quantity: CumulativeQuantity, from: number, to: number): Promise<Correction>;
+}
+
+/** What changed in a billed span since it was billed. */
+export interface Correction {
+  /** The newest version of each interval that changed since it was billed (empty: nothing to adjust). */
+  changed: ValidatedInterval[];
+  /** Per local day of the span: its use with the changes applied (null when a day has no value). */
+  days: { start: number; end: number; value: number | null }[];
+  /** In words, each kind of change once: "edited by sup.li (METER_FAULT)", "actual replaces estimate". */
+  reasons: string[];
 }

@@ -94,6 +94,12 @@ export interface MeterBill {
   versions: number[];
   /** The tariff versions this line was priced with: what a disclosure prints beside its amounts. */
   prices?: PricedTariff[];
+  /**
+   * Set on an adjustment line: the earlier run and period it corrects and why. Its quantity and
+   * amounts are the differences (credit when negative) between that period re-priced with the
+   * corrections and what was billed for it so far.
+   */
+  adjusts?: { run: string; period: BillingPeriod; reason: string };
 }
 
 export interface BlockedDay {
@@ -286,6 +292,15 @@ export class BillRuns {
     assertCan(actor, 'billing.export', 'make a bill run');
     const { period } = input;
     if (input.accounts.length === 0) billingError('NO_ACCOUNTS', `no accounts to bill for ${period.label}`);
+    const closed = this.db
+      .prepare('SELECT id, label FROM bill_runs WHERE from_ts < ? AND to_ts > ? ORDER BY created_at LIMIT 1')
+      .get(period.to, period.from) as { id: string; label: string } | undefined;
+    if (closed) {
+      billingError(
+        'PERIOD_CLOSED',
+        `${period.label} overlaps ${closed.label}, billed in ${closed.id}: a billed period is closed; corrections to it are billed as adjustments in the next period's run`,
+      );
+    }
     const days = dayBounds(period.from, period.to, this.tz);
     const jobs = input.accounts.flatMap((account) => account.meters.map((m) => ({ account, ...m })));
     const outcomes = await mapLimit(jobs, this.concurrency, (j) =>
@@ -299,6 +314,16 @@ export class BillRuns {
       else {
         lines.push(o.bill);
         for (const iv of o.intervals) pinned.push(iv);
+      }
+    }
+    const adjustments = await mapLimit(jobs, this.concurrency, (j) =>
+      this.adjustMeter(j.account, j.meter, j.utility, period),
+    );
+    for (const a of adjustments.flat()) {
+      if ('blocked' in a) blocked.push(a.blocked);
+      else {
+        if (a.bill) lines.push(a.bill);
+        for (const iv of a.intervals) pinned.push(iv);
       }
     }
     const id = `br-${period.label.replace(/[^0-9A-Za-z-]/g, '_')}-${randomBytes(4).toString('hex')}`;
@@ -476,6 +501,133 @@ export class BillRuns {
         prices: tariffsInForce(this.tariffs, utility, account.customerType, period.from, period.to),
       },
     };
+  }
+
+  /**
+   * Adjustment lines for the meter's earlier billed periods that VEE corrected since: each period is
+   * re-priced with the corrections (its own tariffs, tiers and rounding) and the line is the
+   * difference from what was billed for it so far (its line plus earlier adjustments). The
+   * corrected versions are pinned with this run, so a correction is billed once.
+   */
+  private async adjustMeter(
+    account: BillingAccount,
+    meter: string,
+    utility: Utility,
+    period: BillingPeriod,
+  ): Promise<({ bill: MeterBill | null; intervals: ValidatedInterval[] } | { blocked: BlockedMeter })[]> {
+    const source = this.source;
+    if (!source.corrections) return [];
+    const quantity = BILLED_QUANTITY[utility];
+    const rows = this.db
+      .prepare(
+        `SELECT r.id, r.label, r.from_ts, r.to_ts, l.line FROM bill_run_lines l JOIN bill_runs r ON r.id = l.run_id
+          WHERE l.meter = ? AND r.to_ts <= ? ORDER BY r.from_ts, r.created_at, l.seq`,
+      )
+      .all(meter, period.from) as {
+      id: string;
+      label: string;
+      from_ts: number;
+      to_ts: number;
+      line: string;
+    }[];
+    const billed = new Map<string, { period: BillingPeriod; base: MeterBill; adjustments: MeterBill[] }>();
+    for (const r of rows) {
+      const line = JSON.parse(r.line) as MeterBill;
+      if (line.adjusts) billed.get(line.adjusts.run)?.adjustments.push(line);
+      else
+        billed.set(r.id, {
+          period: { label: r.label, from: r.from_ts, to: r.to_ts },
+          base: line,
+          adjustments: [],
+        });
+    }
+    const out: ({ bill: MeterBill | null; intervals: ValidatedInterval[] } | { blocked: BlockedMeter })[] =
+      [];
+    for (const [run, { period: earlier, base, adjustments }] of billed) {
+      const corr = await source.corrections(meter, quantity, earlier.from, earlier.to);
+      if (corr.changed.length === 0) continue;
+      if (corr.days.some((d) => d.value === null)) {
+        out.push({
+          blocked: {
+            account: account.id,
+            meter,
+            utility,
+            reasons: [`a correction to ${earlier.label} (${run}) leaves a day without a value: not adjusted`],
+            days: [],
+          },
+        });
+        continue;
+      }
+      let priced;
+      try {
+        priced = charge(this.tariffs, {
+          utility,
+          customerType: base.customerType,
+          intervals: mergeDays(
+            corr.days.map((d) => ({ start: d.start, end: d.end, quantity: d.value! })),
+            this.priceCuts(utility, base.customerType, earlier),
+          ),
+          priorUsage: await this.priorUsage(meter, quantity, earlier.from),
+        });
+      } catch (err) {
+        if (err instanceof ServiceError)
+          out.push({
+            blocked: {
+              account: account.id,
+              meter,
+              utility,
+              reasons: [`${err.code}: ${err.message}`],
+              days: [],
+            },
+          });
+        else throw err;
+        continue;
+      }
+      const sofar = [base, ...adjustments];
+      const fenSoFar = (name: string) =>
+        sofar.reduce((a, l) => a + (l.components.find((c) => c.name === name)?.amountFen ?? 0), 0);
+      const names = [
+        ...new Set([
+          ...sofar.flatMap((l) => l.components.map((c) => c.name)),
+          ...priced.components.map((c) => c.name),
+        ]),
+      ];
+      const components = names.map((name) => ({
+        name,
+        amountFen: (priced.components.find((c) => c.name === name)?.amountFen ?? 0) - fenSoFar(name),
+      }));
+      const quantityMilli = priced.quantityMilli - sofar.reduce((a, l) => a + l.quantityMilli, 0);
+      const totalFen = components.reduce((a, c) => a + c.amountFen, 0);
+      const bill: MeterBill | null =
+        quantityMilli === 0 && totalFen === 0
+          ? null
+          : {
+              account: account.id,
+              holder: account.holder,
+              customerType: base.customerType,
+              payrollCode: account.payrollCode ?? null,
+              meter,
+              utility,
+              unit: UNITS[utility],
+              opening: null,
+              openingEstimated: false,
+              closing: null,
+              closingEstimated: false,
+              quantityMilli,
+              estimatedMilli: 0,
+              editedMilli: 0,
+              estimatedShare: null,
+              registerDifferenceMilli: null,
+              flags: [],
+              components,
+              totalFen,
+              versions: [],
+              prices: tariffsInForce(this.tariffs, utility, base.customerType, earlier.from, earlier.to),
+              adjusts: { run, period: earlier, reason: corr.reasons.join('; ') },
+            };
+      out.push({ bill, intervals: corr.changed });
+    }
+    return out;
   }
 
   /** Validated use of the period's first month before the period, for tiers; undefined at a month start. */

@@ -62,6 +62,7 @@ const LABELS = {
   rollover: { zh: '表码超过最大值归零（翻转）', en: 'register wrapped past its maximum' },
   exchanged: { zh: '换表或清零', en: 'meter exchanged or reset' },
   badReading: { zh: '剔除错误读数', en: 'bad reading left out' },
+  adjustment: { zh: '更正', en: 'adjustment of' },
 } as const satisfies Record<string, Record<Language, string>>;
 
 const CUSTOMER_TYPE_LABELS: Record<CustomerType, Record<Language, string>> = {
@@ -109,6 +110,8 @@ export interface DisclosureMeterMonth {
   estimatedMilli: number;
   /** What explains the reads: a wrap, an exchange or reset, a bad reading left out. */
   notes: ('rollover' | 'exchanged' | 'badReading')[];
+  /** On an adjustment line: the earlier period it corrects and why. */
+  adjusts?: { period: string; reason: string };
   components: { name: string; amountFen: Fen }[];
   totalFen: Fen;
 }
@@ -134,6 +137,13 @@ export interface Disclosure {
   quarter: BillingPeriod;
   timezone: string;
   accounts: DisclosureAccount[];
+}
+
+/** The notes column: what explains the reads, or which period an adjustment corrects and why. */
+function notesText(x: DisclosureMeterMonth, lang: Language): string {
+  const notes: string[] = x.notes.map((n) => label(n, lang));
+  if (x.adjusts) notes.unshift(`${label('adjustment', lang)} ${x.adjusts.period}: ${x.adjusts.reason}`);
+  return notes.join('; ');
 }
 
 function notesOf(flags: readonly FlagSummary[]): DisclosureMeterMonth['notes'] {
@@ -186,6 +196,7 @@ export function buildDisclosure(input: {
           quantityMilli: l.quantityMilli,
           estimatedMilli: l.estimatedMilli,
           notes: notesOf(l.flags),
+          ...(l.adjusts ? { adjusts: { period: l.adjusts.period.label, reason: l.adjusts.reason } } : {}),
           components: l.components,
           totalFen: l.totalFen,
         })),
@@ -299,7 +310,7 @@ export function disclosureCsv(d: Disclosure, lang: Language): string {
         formatMilli(x.quantityMilli),
         x.estimatedMilli > 0 ? formatShare(x.estimatedMilli, x.quantityMilli) : null,
         UNIT_LABELS[x.unit]?.[lang] ?? x.unit,
-        x.notes.map((n) => label(n, lang)).join('; '),
+        notesText(x, lang),
         chargesText(x, lang),
         x.totalFen,
         yuan(x.totalFen),
@@ -334,7 +345,7 @@ export function disclosureHtml(d: Disclosure, lang: Language, generatedAt: numbe
           `<td class="n">${esc(formatRegister(x.opening))}${x.openingEstimated ? ` <small>${L('estimated')}</small>` : ''}</td>` +
           `<td class="n">${esc(formatRegister(x.closing))}${x.closingEstimated ? ` <small>${L('estimated')}</small>` : ''}</td>` +
           `<td class="n">${esc(consumptionText(x, lang))}</td><td>${esc(UNIT_LABELS[x.unit]?.[lang] ?? x.unit)}</td>` +
-          `<td>${esc(x.notes.map((n) => label(n, lang)).join('; '))}</td><td>${esc(chargesText(x, lang))}</td>` +
+          `<td>${esc(notesText(x, lang))}</td><td>${esc(chargesText(x, lang))}</td>` +
           `<td class="n">${esc(yuan(x.totalFen))}</td></tr>`,
       ),
     );

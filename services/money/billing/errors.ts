@@ -18,6 +18,11 @@ export const BILLING_ERRORS = {
   },
   BILL_RUN_NOT_FOUND: { status: 404, description: 'No bill run with this id' },
   NO_ACCOUNTS: { status: 409, description: 'A bill run was asked for with no account to bill' },
+  PERIOD_CLOSED: {
+    status: 409,
+    description:
+      'The period (or part of it) was billed already: it is closed, and corrections to it are billed as adjustment lines in the next period’s run',
+  },
   INVALID_INVOICE: {
     status: 400,
     description:

@@ -94,7 +94,7 @@ export function billRunCsv(run: BillRun): string {
     ...names.map((n) => l.components.find((c) => c.name === n)?.amountFen ?? null),
     l.totalFen,
     formatFen(l.totalFen),
-    'billed',
+    l.adjusts ? `adjustment of ${l.adjusts.period.label} (${l.adjusts.run}): ${l.adjusts.reason}` : 'billed',
   ]);
   const account = new Map(run.accounts.map((a) => [a.id, a]));
   for (const b of run.blocked) {
