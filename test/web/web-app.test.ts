@@ -39,6 +39,8 @@ const CUT_METER = 'E-E1-101';
 const LOAD_METER = 'E-W1-102';
 /** The second meter reader: a manual reading round always has two. */
 const READER_2 = 'reader.sun';
+/** The second administrator: user administration takes two. */
+const ADMIN_2 = 'admin.wu';
 /** A route of meters read by hand (invented for the test; the meters are the simulated ones). */
 const READING_ROUTE = 'R-E1';
 const ROUTE_METER = 'E-E1-102';
@@ -165,6 +167,12 @@ describe('web app in a browser', () => {
       password: PASSWORD,
     });
     reader2 = (await bo.users.login(READER_2, PASSWORD, ip)).actor;
+    await bo.users.provisionUser({
+      username: ADMIN_2,
+      displayName: ADMIN_2,
+      roles: ['admin'],
+      password: PASSWORD,
+    });
     bo.prepaid.openAccount(actors.clerk, {
       id: 'E1-101',
       customerType: 'student-room',
@@ -457,27 +465,66 @@ describe('web app in a browser', () => {
     await shot(page, 'login');
   });
 
-  it('lets an administrator manage users and tokens, and shows the server refusing a reader who is a clerk', async () => {
+  it('user administration under four eyes: one administrator proposes, another approves and gets the one-time code, the user sets a password; the server refuses a reader who is a clerk', async () => {
     const page = await loginAs('admin', 'users');
     const create = page.locator('form[data-form=user-create]');
     await create.locator('input[name=username]').fill('clerk.ma');
     await create.locator('input[name=displayName]').fill('Ma (counter 2)');
-    await create.locator('input[name=password]').fill(PASSWORD);
     await create.locator('input[data-role=reader]').check();
     await create.locator('input[data-role=clerk]').check();
     await create.locator('button[type=submit]').click();
     const refused = create.locator('.note-error');
     await refused.waitFor();
     expect(await refused.textContent()).toContain('a meter reader must not also record payments');
-    expect(bo.users.getUser('clerk.ma')).toBeNull();
 
     await create.locator('input[data-role=reader]').uncheck();
     await create.locator('button[type=submit]').click();
+    await create.locator('.note-ok').waitFor();
+    const pending = page.locator('[data-section=user-requests] [data-kind=create]');
+    await pending.waitFor();
+    // Nobody exists yet, and the proposer may only withdraw their own request.
+    expect(bo.users.getUser('clerk.ma')).toBeNull();
+    expect(await pending.locator('[data-action=approve-request]').count()).toBe(0);
+
+    // The second administrator approves in their own browser and is shown the code, once.
+    const page2 = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' }).then((c) => {
+      contexts.push(c);
+      return c.newPage();
+    });
+    await page2.goto(`${bo.url!}/`);
+    await page2.fill('form[data-form=login] input[name=username]', ADMIN_2);
+    await page2.fill('form[data-form=login] input[name=password]', PASSWORD);
+    await page2.click('form[data-form=login] button[type=submit]');
+    await page2.waitForSelector(`[data-user="${ADMIN_2}"]`, { state: 'attached' });
+    await page2.goto(`${bo.url!}/#/users`);
+    await page2
+      .locator('[data-section=user-requests] [data-kind=create] [data-action=approve-request]')
+      .click();
+    const code = await page2.locator('[data-code-for="clerk.ma"] [data-code]').textContent();
+    expect(code?.length).toBeGreaterThan(20);
+    expect(bo.users.getUser('clerk.ma')).toMatchObject({ roles: ['clerk'], disabled: false });
+    await shot(page2, 'users-approve');
+
+    // The new clerk sets a password on the login page with the code and logs in.
+    const newcomer = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' }).then((c) => {
+      contexts.push(c);
+      return c.newPage();
+    });
+    await newcomer.goto(`${bo.url!}/`);
+    const redeem = newcomer.locator('form[data-form=redeem]');
+    await redeem.locator('input[name=redeem-username]').fill('clerk.ma');
+    await redeem.locator('input[name=code]').fill(code!);
+    await redeem.locator('input[name=new-password]').fill('only ma knows this one');
+    await redeem.locator('button[type=submit]').click();
+    await redeem.locator('.note-ok').waitFor();
+    expect((await bo.users.login('clerk.ma', 'only ma knows this one', { ip: '127.0.0.1' })).actor.id).toBe(
+      'clerk.ma',
+    );
+
+    await page.reload();
     const row = page.locator('[data-section=users] [data-username="clerk.ma"]');
     await row.waitFor();
     expect(await row.getAttribute('data-roles')).toBe('clerk');
-    expect(bo.users.getUser('clerk.ma')).toMatchObject({ roles: ['clerk'], disabled: false });
-
     // Adding the reader role to a clerk later is refused the same way, with the reason.
     await row.locator('[data-action=manage]').click();
     await row.locator('input[data-role=reader]').check();
@@ -488,14 +535,20 @@ describe('web app in a browser', () => {
     await page.waitForSelector('[data-username="clerk.ma"][data-disabled=true]');
     expect(bo.users.getUser('clerk.ma')?.disabled).toBe(true);
 
-    // A token for the billing export: its secret is shown once.
+    // A token for the billing export: proposed here, its secret shown once to the approver.
     const token = page.locator('form[data-form=token-create]');
     await token.locator('input[name=token-name]').fill('billing-export');
     await token.locator('input[data-role=billing]').check();
     await token.locator('input[data-scope="billing.export"]').check();
     await token.locator('button[type=submit]').click();
-    const secret = await page.locator('[data-secret-for=billing-export] [data-secret]').textContent();
+    await token.locator('.note-ok').waitFor();
+    await page2.reload();
+    await page2
+      .locator('[data-section=user-requests] [data-kind=token] [data-action=approve-request]')
+      .click();
+    const secret = await page2.locator('[data-secret-for=billing-export] [data-secret]').textContent();
     expect(secret?.length).toBeGreaterThan(40);
+    await page.reload();
     await page.waitForSelector('[data-section=tokens] [data-token=billing-export][data-state=active]');
     await shot(page, 'users-admin');
     const tokenRow = page.locator('[data-token=billing-export]');

@@ -187,8 +187,51 @@ function loginView(main) {
     h('button', { type: 'submit', class: 'primary' }, t('login.submit')),
     message,
   );
-  main.append(form);
+  main.append(form, redeemForm());
   username.focus();
+}
+
+/** A new or reset user sets their own password with the one-time code an administrator handed them. */
+function redeemForm() {
+  const username = h('input', { name: 'redeem-username', autocomplete: 'username', required: true });
+  const code = h('input', { name: 'code', autocomplete: 'one-time-code', required: true });
+  const password = h('input', {
+    name: 'new-password',
+    type: 'password',
+    autocomplete: 'new-password',
+    required: true,
+    minlength: 12,
+  });
+  const message = h('div', { 'aria-live': 'polite' });
+  return h(
+    'form',
+    {
+      class: 'card login',
+      dataset: { form: 'redeem' },
+      onsubmit: async (e) => {
+        e.preventDefault();
+        clear(message);
+        try {
+          await api('POST', '/api/password/redeem', {
+            username: username.value.trim(),
+            code: code.value.trim(),
+            password: password.value,
+          });
+          code.value = '';
+          password.value = '';
+          message.append(note(t('login.redeemed'), 'ok'));
+        } catch (err) {
+          message.append(note(t('error', { message: err.message }), 'error'));
+        }
+      },
+    },
+    h('h2', {}, t('login.redeem')),
+    field('login.username', username),
+    field('login.code', code),
+    field('login.new.password', password),
+    h('button', { type: 'submit' }, t('login.redeem.submit')),
+    message,
+  );
 }
 
 async function loadMe(actor) {

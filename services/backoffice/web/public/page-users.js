@@ -3,10 +3,13 @@ import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js'
 import { t } from './i18n.js';
 
 /**
- * Users and API tokens, for administrators only ('users.manage'). The server refuses what must
- * not happen (a reader who records payments, an administrator who approves, changing one's own
- * roles, removing the last administrator); its message is shown as it comes. A token's secret is
- * shown once, right after it is made, and never again.
+ * Users and API tokens, for administrators only ('users.manage'), under four eyes: creating a
+ * user, granting a role, enabling, resetting a password and making a token are proposed here and
+ * take effect when another administrator approves them in the list of requests. The approver is
+ * shown, once, the new user's one-time code (which the user redeems on the login page to set a
+ * password of their own) or the token's secret. The server refuses what must not happen (a reader
+ * who records payments, approving one's own proposal, an approver linked to the proposer); its
+ * message is shown as it comes.
  */
 
 /** A group of role checkboxes; `values()` is the roles ticked, in the order of roles.ts. */
@@ -35,18 +38,15 @@ function userControls(user, ctx, done) {
     placeholder: t('users.reason'),
     'aria-label': t('users.reason'),
   });
-  const password = h('input', {
-    name: 'new-password',
-    type: 'password',
-    autocomplete: 'new-password',
-    placeholder: t('users.new.password'),
-    'aria-label': t('users.new.password'),
-  });
   const act = (fn) => async () => {
     clear(message);
     try {
-      await fn();
-      await done(t('done'));
+      const result = await fn();
+      await done(
+        result && result.kind && result.state === 'pending'
+          ? t('users.proposed', { id: result.id })
+          : t('done'),
+      );
     } catch (err) {
       fail(err);
     }
@@ -107,23 +107,14 @@ function userControls(user, ctx, done) {
       h(
         'span',
         { class: 'controls' },
-        password,
         h(
           'button',
           {
             type: 'button',
             dataset: { action: 'reset-password' },
-            onclick: act(async () => {
-              if (!password.value) {
-                password.focus();
-                throw new Error(t('users.new.password'));
-              }
-              await post(`/api/users/${encodeURIComponent(user.username)}/password`, {
-                password: password.value,
-                ...withReason(),
-              });
-              password.value = '';
-            }),
+            onclick: act(() =>
+              post(`/api/users/${encodeURIComponent(user.username)}/password`, withReason()),
+            ),
           },
           t('users.reset.password'),
         ),
@@ -139,12 +130,6 @@ async function usersSection(main, ctx) {
   const message = h('div', { 'aria-live': 'polite' });
   const username = h('input', { name: 'username', required: true, maxlength: 64, autocomplete: 'off' });
   const displayName = h('input', { name: 'displayName', required: true, maxlength: 100 });
-  const password = h('input', {
-    name: 'password',
-    type: 'password',
-    required: true,
-    autocomplete: 'new-password',
-  });
   const checks = roleChecks(ctx.perms.roles, [], 'roles');
 
   const load = async (said) => {
@@ -196,18 +181,17 @@ async function usersSection(main, ctx) {
           e.preventDefault();
           clear(message);
           try {
-            const user = await post('/api/users', {
+            const req = await post('/api/users', {
               username: username.value.trim(),
               displayName: displayName.value.trim(),
               roles: checks.values(),
-              password: password.value,
             });
-            message.append(note(t('users.created', { username: user.username }), 'ok'));
+            message.append(note(t('users.proposed', { id: req.id }), 'ok'));
             username.value = '';
             displayName.value = '';
-            password.value = '';
             for (const b of checks.boxes) b.checked = false;
             await load();
+            await ctx.reloadRequests?.();
           } catch (err) {
             message.append(note(t('error', { message: err.message }), 'error'));
           }
@@ -216,7 +200,6 @@ async function usersSection(main, ctx) {
       h('h2', {}, t('users.new')),
       field('users.username', username),
       field('users.display.name', displayName),
-      field('users.first.password', password),
       h('div', { class: 'field' }, h('span', {}, t('users.roles')), checks.el),
       h('button', { type: 'submit', class: 'primary' }, t('users.create')),
       message,
@@ -241,7 +224,6 @@ function tokenState(k) {
 async function tokensSection(main, ctx) {
   const listBox = h('div', {});
   const message = h('div', { 'aria-live': 'polite' });
-  const secretBox = h('div', { 'aria-live': 'polite' });
   const name = h('input', { name: 'token-name', required: true, maxlength: 64, autocomplete: 'off' });
   const expires = h('input', { name: 'expires', type: 'date' });
   const scopesBox = h('span', { class: 'checks', role: 'group', 'aria-label': t('tokens.scopes') });
@@ -349,29 +331,22 @@ async function tokensSection(main, ctx) {
         onsubmit: async (e) => {
           e.preventDefault();
           clear(message);
-          clear(secretBox);
           try {
             let expiresAt;
             if (expires.value) {
               expiresAt = fromLocalInput(expires.value);
               if (expiresAt === null) throw new Error(t('tokens.expires'));
             }
-            const made = await post('/api/tokens', {
+            const req = await post('/api/tokens', {
               name: name.value.trim(),
               roles: checks.values(),
               scopes: scopeBoxes.filter((b) => b.checked).map((b) => b.value),
               ...(expiresAt !== undefined ? { expiresAt } : {}),
             });
-            secretBox.append(
-              h(
-                'div',
-                { class: 'secret', dataset: { secretFor: made.info.name } },
-                h('p', {}, t('tokens.secret.once', { name: made.info.name })),
-                h('code', { dataset: { secret: '' } }, made.token),
-              ),
-            );
+            message.append(note(t('users.proposed', { id: req.id }), 'ok'));
             name.value = '';
             await load();
+            await ctx.reloadRequests?.();
           } catch (err) {
             message.append(note(t('error', { message: err.message }), 'error'));
           }
@@ -384,10 +359,129 @@ async function tokensSection(main, ctx) {
       field('tokens.expires', expires),
       h('button', { type: 'submit', class: 'primary' }, t('tokens.create')),
       message,
-      secretBox,
     ),
     h('section', { class: 'card', dataset: { section: 'tokens' } }, h('h2', {}, t('tokens.list')), listBox),
   );
+  await load();
+}
+
+/** What a request would do, in words. */
+function requestChange(r) {
+  const c = r.change;
+  if (r.kind === 'create') return `${c.username} (${c.displayName}): ${roleNames(c.roles)}`;
+  if (r.kind === 'roles') return `${c.username}: ${roleNames(c.before)} → ${roleNames(c.roles)}`;
+  if (r.kind === 'token') return `${c.name}: ${roleNames(c.roles)} · ${c.scopes.join(' ')}`;
+  return c.username;
+}
+
+/**
+ * Requests waiting for a second administrator: approve or reject another administrator's, cancel
+ * one's own. An approval's one-time code or token secret is shown here, once.
+ */
+async function requestsSection(main, ctx, reloadUsers) {
+  const listBox = h('div', {});
+  const resultBox = h('div', { 'aria-live': 'polite' });
+  const load = async () => {
+    const pending = await get('/api/user-requests?state=pending');
+    clear(listBox).append(
+      pending.length
+        ? table(
+            pending,
+            [
+              ['col.id', (r) => String(r.id)],
+              ['users.request.kind', (r) => t(`users.request.${r.kind}`)],
+              ['users.request.change', (r) => requestChange(r)],
+              ['col.by', (r) => `${r.requestedBy} · ${fmtTime(r.requestedAt)}`],
+              ['', (r) => requestControls(r)],
+            ],
+            (r) => ({ dataset: { request: String(r.id), kind: r.kind } }),
+          )
+        : note(t('none')),
+    );
+  };
+  const decide = (r, what) => async () => {
+    clear(resultBox);
+    try {
+      const out = await post(`/api/user-requests/${r.id}/${what}`, {});
+      if (out.oneTimeCode) {
+        resultBox.append(
+          h(
+            'div',
+            { class: 'secret', dataset: { codeFor: out.oneTimeCode.username } },
+            h(
+              'p',
+              {},
+              t('users.code.once', {
+                username: out.oneTimeCode.username,
+                until: fmtTime(out.oneTimeCode.expiresAt),
+              }),
+            ),
+            h('code', { dataset: { code: '' } }, out.oneTimeCode.code),
+          ),
+        );
+      }
+      if (out.token) {
+        resultBox.append(
+          h(
+            'div',
+            { class: 'secret', dataset: { secretFor: out.token.info.name } },
+            h('p', {}, t('tokens.secret.once', { name: out.token.info.name })),
+            h('code', { dataset: { secret: '' } }, out.token.token),
+          ),
+        );
+      }
+      await load();
+      await reloadUsers();
+    } catch (err) {
+      resultBox.append(note(t('error', { message: err.message }), 'error'));
+    }
+  };
+  const requestControls = (r) =>
+    r.requestedBy === ctx.actor.id
+      ? h(
+          'span',
+          { class: 'controls' },
+          h(
+            'button',
+            { type: 'button', dataset: { action: 'cancel-request' }, onclick: decide(r, 'cancel') },
+            t('users.request.cancel'),
+          ),
+        )
+      : h(
+          'span',
+          { class: 'controls' },
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'primary',
+              dataset: { action: 'approve-request' },
+              onclick: decide(r, 'approve'),
+            },
+            t('users.request.approve'),
+          ),
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'danger',
+              dataset: { action: 'reject-request' },
+              onclick: decide(r, 'reject'),
+            },
+            t('users.request.reject'),
+          ),
+        );
+  main.append(
+    h(
+      'section',
+      { class: 'card', dataset: { section: 'user-requests' } },
+      h('h2', {}, t('users.requests')),
+      h('p', { class: 'hint' }, t('users.requests.hint')),
+      resultBox,
+      listBox,
+    ),
+  );
+  ctx.reloadRequests = load;
   await load();
 }
 
@@ -397,7 +491,14 @@ export const usersPage = {
   allowed: (can) => can('users.manage'),
   async render(main, _params, ctx) {
     main.append(h('h1', {}, t('users.title')));
-    await usersSection(main, ctx);
+    const usersBox = h('div', {});
+    const requestsBox = h('div', {});
+    main.append(requestsBox, usersBox);
+    await usersSection(usersBox, ctx);
+    await requestsSection(requestsBox, ctx, async () => {
+      clear(usersBox);
+      await usersSection(usersBox, ctx);
+    });
     main.append(h('h1', {}, t('tokens.title')));
     await tokensSection(main, ctx);
   },
