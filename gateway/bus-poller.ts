@@ -6,6 +6,7 @@ import type { BusConfig, MeterConfig } from '../config/schemas/campus.ts';
 import type { Profile } from '../config/schemas/profile.ts';
 import type { ReadingError } from '../config/schemas/reading.ts';
 import { CircuitBreaker } from './breaker.ts';
+import { lineBudget, type LineBudget } from './line-budget.ts';
 import { DeviceHealthTracker } from './device-health.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 import type { FieldProfile } from '../adapters/protocols.ts';
@@ -101,6 +102,8 @@ export class BusPoller {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private readonly jobs: QueuedJob[] = [];
+  /** The wire time the configured polls need (serial lines), or null where it is not known. */
+  readonly budget: LineBudget | null;
   /** Line time (ms) probes may still take from healthy meters; refilled at PROBE_SHARE. */
   private probeBudget = 0;
   private probeBudgetAt: number;
@@ -132,6 +135,21 @@ export class BusPoller {
         ...(switchField ? { switchField } : {}),
       };
     });
+    this.budget = lineBudget(
+      opts.bus,
+      this.targets.map((t) => ({ pollInterval: t.meter.pollInterval, blocks: t.blocks })),
+    );
+    if (this.budget && this.budget.load > 1) {
+      const achievable = this.targets.map((t) => Math.ceil(t.meter.pollInterval * this.budget!.stretch));
+      opts.logger.warn(
+        {
+          bus: opts.bus.id,
+          wireLoad: Number(this.budget.load.toFixed(2)),
+          achievableIntervalMs: Math.max(...achievable),
+        },
+        `bus ${opts.bus.id} is overloaded: its polls need ${Math.round(this.budget.load * 100)} % of the line's wire time; every meter will be read less often than configured (achievable: each interval × ${this.budget.stretch.toFixed(2)})`,
+      );
+    }
   }
 
   get id(): string {

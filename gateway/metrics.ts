@@ -192,6 +192,14 @@ export function gatewayMetrics(
         samples: [{ labels: g, value: pub.connectFailures }],
       },
       ...(broker ? embeddedBrokerFamilies(gw, broker.refused()) : []),
+      {
+        name: 'campus_energy_gateway_bus_wire_load_ratio',
+        type: 'gauge',
+        help: "Wire time a serial line's configured polls need per second (above 1: overloaded, meters read less often than configured)",
+        samples: gateway.buses.flatMap((b) =>
+          b.budget ? [{ labels: { gateway: gw, bus: b.id }, value: b.budget.load }] : [],
+        ),
+      },
       ...processFamilies('gateway'),
     ];
     return families;
