@@ -582,7 +582,15 @@ export function detect(
   config: DetectionConfig = {},
   detectors: readonly Detector[] = [],
 ): DetectionResult {
-  const base = detectInput(input, config);
+  return withDetectors(detectInput(input, config), input, detectors);
+}
+
+/** The engine's result plus the findings and scores of `detectors` run over `input`. */
+export function withDetectors(
+  base: DetectionResult,
+  input: DetectionInput,
+  detectors: readonly Detector[],
+): DetectionResult {
   const result: DetectionResult = { findings: [...base.findings], scores: [...base.scores] };
   for (const d of detectors) {
     const r = d.run(input);
@@ -627,6 +635,22 @@ export function detectInput(input: DetectionInput, config: DetectionConfig = {})
     },
     config,
   );
+  feedInstants(detector, list, step, t0, instants);
+  return detector.result({ scanAll: true });
+}
+
+/**
+ * Pushes `instants` instants from t0 on (step apart) of the meters' registers into a detector, in
+ * the detector's meter order (`list`): a register between two samples at most two steps apart is
+ * interpolated, otherwise unknown; error readings and an open relay are flagged.
+ */
+export function feedInstants(
+  detector: IncrementalDetector,
+  list: readonly MeterData[],
+  step: number,
+  t0: number,
+  instants: number,
+): void {
   const n = list.length;
   const regs = new Float64Array(n);
   const errors = new Uint8Array(n);
@@ -661,5 +685,30 @@ export function detectInput(input: DetectionInput, config: DetectionConfig = {})
     }
     detector.push({ ts: t, registers: regs, errors, relayOpen: relay });
   }
-  return detector.result({ scanAll: true });
+}
+
+/**
+ * The instants of `input` after `after` (UTC ms, exclusive) pushed into a detector made for the
+ * same meters (`detector.topology`): the live path's new readings. Returns the last instant pushed
+ * (or `after` when none was new).
+ */
+export function feedNew(
+  detector: IncrementalDetector,
+  input: DetectionInput,
+  step: number,
+  after: number,
+): number {
+  const list = detector.topology.ids.map(
+    (id) =>
+      input.meters.get(id) ?? {
+        meter: id,
+        kind: detector.topology.kind[detector.topology.index.get(id)!]!,
+        register: [],
+        series: {},
+      },
+  );
+  const t0 = Math.floor(after / step) * step + step;
+  const instants = Math.max(0, Math.floor((input.to - t0) / step) + 1);
+  feedInstants(detector, list, step, t0, instants);
+  return instants > 0 ? t0 + (instants - 1) * step : after;
 }

@@ -108,6 +108,8 @@ export interface DetectionOptions {
   weather?: (from: number, to: number) => readonly WeatherSample[] | Promise<readonly WeatherSample[]>;
   /** Roles of meters where known (dorm-room, staff-household). */
   roles?: ReadonlyMap<string, string>;
+  /** Before each run (awaited): e.g. the live detector priming itself from the store once. */
+  prepare?: (now: number) => Promise<void>;
   /** After each run: e.g. to feed an IllegalLoadTripPolicy and route its requests to RelayControl. */
   onRun?: (result: DetectionResult, sync: SyncResult, now: number) => void | Promise<void>;
   onError?: (err: Error, where: 'run' | 'publish') => void;
@@ -136,6 +138,7 @@ export function startDetection(opts: DetectionOptions): RunningDetection {
   let running: Promise<SyncResult> | undefined;
   const run = async (): Promise<SyncResult> => {
     const now = clock();
+    await opts.prepare?.(now);
     const from = now - opts.windowMs;
     const input = await inputFromStore(opts.store, opts.campus, {
       from,
