@@ -65,7 +65,7 @@ describe('wire time of a serial line', () => {
     expect(lineBudget(BusSchema.parse({ id: 't', type: 'modbus-tcp', host: 'h' }), [])).toBeNull();
   });
 
-  it('warns at start with the achievable interval, and exports the load', () => {
+  it('warns at start with the achievable interval, and exports the load', async () => {
     const lines: string[] = [];
     const logger = pino(
       { level: 'warn' },
@@ -86,7 +86,7 @@ describe('wire time of a serial line', () => {
     const warning = JSON.parse(lines.find((l) => l.includes('overloaded'))!) as Record<string, unknown>;
     expect(warning).toMatchObject({ bus: 'line1' });
     expect(warning.achievableIntervalMs).toBe(Math.ceil(1000 * poller.budget!.stretch));
-    const families = gatewayMetrics({
+    const families = await gatewayMetrics({
       id: 'gw1',
       buses: [poller],
       opcua: [],
