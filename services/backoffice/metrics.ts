@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { AuditLog } from '../platform/audit/audit-log.ts';
 import type { Clock } from '../platform/db.ts';
 import type { RelayControl } from '../operations/control/relay-control.ts';
+import type { Users } from '../platform/auth/users.ts';
 import type { AlertStore } from '../inspection/detection/alerts.ts';
 import type { LiveHub, LiveHubStats } from '../metering/live/hub.ts';
 import {
@@ -27,7 +28,9 @@ export interface BackofficeMetricsDeps {
   hub?: Pick<LiveHub, 'stats'>;
   alerts?: Pick<AlertStore, 'list'>;
   audit?: Pick<AuditLog, 'head'>;
-  control?: Pick<RelayControl, 'list'>;
+  control?: Pick<RelayControl, 'list' | 'ackStats'>;
+  /** Logins, and refused ones by reason. */
+  users?: Pick<Users, 'loginStats'>;
   clock?: Clock;
   /**
    * Alerts and relay requests are counted from their stores' list(), which reads every row; the
@@ -152,6 +155,8 @@ export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
         samples: [...relayCounts()].map(([state, value]) => ({ labels: { state }, value })),
       });
     }
+    if (deps.users) families.push(...loginFamilies(deps.users.loginStats()));
+    if (deps.control) families.push(ackFamily(deps.control.ackStats()));
     families.push(...processFamilies('backoffice'));
     return families;
   };
@@ -167,4 +172,39 @@ export function metricsRoutes(collect: Collector): ((app: FastifyInstance) => vo
       });
     },
   ];
+}
+
+/** Logins since start, and the refused ones by reason: a flood or a guessing run shows here first. */
+function loginFamilies(s: ReturnType<Users['loginStats']>): MetricFamily[] {
+  const reasons = ['wrong-password', 'unknown-user', 'disabled', 'no-password', 'rate-limited'];
+  return [
+    single('campus_energy_logins_total', 'counter', 'Successful logins since start', s.succeeded),
+    {
+      name: 'campus_energy_logins_refused_total',
+      type: 'counter',
+      help: 'Refused logins since start by reason',
+      samples: reasons.map((reason) => ({ labels: { reason }, value: s.refused[reason] ?? 0 })),
+    },
+  ];
+}
+
+/**
+ * What came back on the relay acknowledgement topics: outcomes recorded, messages the gateways
+ * refused as commands, and acks refused as forged, unknown, mismatched, duplicate or malformed.
+ */
+function ackFamily(s: ReturnType<RelayControl['ackStats']>): MetricFamily {
+  return {
+    name: 'campus_energy_relay_acks_total',
+    type: 'counter',
+    help: 'Relay acknowledgement messages since start by outcome (refused_by_gateway: commands a gateway refused)',
+    samples: [
+      ['recorded', s.recorded],
+      ['refused_by_gateway', s.refusedByGateway],
+      ['forged', s.forged],
+      ['unknown', s.unknown],
+      ['mismatched', s.mismatched],
+      ['duplicate', s.duplicates],
+      ['invalid', s.invalid],
+    ].map(([outcome, value]) => ({ labels: { outcome: outcome as string }, value: value as number })),
+  };
 }

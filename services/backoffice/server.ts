@@ -32,7 +32,9 @@ export async function createBackofficeServer(
       ...options,
       extraRoutes: (s) => [
         ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
-        ...metricsRoutes(backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control })),
+        ...metricsRoutes(
+          backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control, users: s.users }),
+        ),
         webRoutes({ timezone: s.timezone }),
       ],
     });

@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import type { DeviceHealth } from '../../config/schemas/reading.ts';
 import { backofficeMetrics } from '../../services/backoffice/metrics.ts';
+import { commandAckTopic } from '../../services/operations/control/commands.ts';
+import { ServiceError } from '../../services/platform/errors.ts';
+import { PASSWORD, withAdmin } from '../auth/setup.ts';
+import { controlFixture, signedAck } from '../control/support.ts';
+
+async function codeOf(fn: () => unknown): Promise<string | null> {
+  try {
+    await fn();
+    return null;
+  } catch (e) {
+    if (e instanceof ServiceError) return e.code;
+    throw e;
+  }
+}
 import { renderMetrics } from '../../services/platform/metrics/exposition.ts';
 import { gatewayMetrics, startGatewayMetrics, type GatewayMetricsSource } from '../../gateway/metrics.ts';
 import { ingestMetrics } from '../../services/metering/ingest/metrics.ts';
@@ -145,12 +159,43 @@ describe('Prometheus metrics', () => {
           ] as never,
       },
       audit: { head: () => ({ seq: 42, hash: 'h', at: 0 }) },
-      control: { list: () => [{ state: 'pending' }, { state: 'done' }, { state: 'done' }] as never },
+      control: {
+        list: () => [{ state: 'pending' }, { state: 'done' }, { state: 'done' }] as never,
+        ackStats: () => ({
+          recorded: 2,
+          forged: 0,
+          refusedByGateway: 0,
+          unknown: 0,
+          mismatched: 0,
+          duplicates: 0,
+          invalid: 0,
+        }),
+      },
     });
     const m = parseMetrics(renderMetrics(await collect()));
     expect(m.get('campus_energy_alerts{state="open",type="meter-stopped"}')).toBe(2);
     expect(m.get('campus_energy_alerts{state="confirmed",type="energy-balance"}')).toBe(1);
     expect(m.get('campus_energy_audit_entries_total')).toBe(42);
     expect(m.get('campus_energy_relay_requests{state="done"}')).toBe(2);
+  });
+
+  it('back office: refused logins by reason and relay acknowledgements by outcome, from the real services', async () => {
+    const { users } = await withAdmin();
+    await codeOf(() => users.login('root', 'a wrong password', { ip: '10.1.1.1' }));
+    await codeOf(() => users.login('nobody.here', 'whatever it is', { ip: '10.1.1.1' }));
+    await users.login('root', PASSWORD, { ip: '10.1.1.1' });
+    const { control } = controlFixture();
+    control.handleAck(commandAckTopic('east', 'gw1', 'E-101'), JSON.stringify({ id: 'x', ok: false }));
+    control.handleAck(
+      commandAckTopic('east', 'gw1', 'E-101'),
+      signedAck({ id: '6f1c1f40-0000-4000-8000-000000000001' }),
+    );
+    const m = parseMetrics(renderMetrics(await backofficeMetrics({ users, control })()));
+    expect(m.get('campus_energy_logins_total')).toBe(2);
+    expect(m.get('campus_energy_logins_refused_total{reason="wrong-password"}')).toBe(1);
+    expect(m.get('campus_energy_logins_refused_total{reason="unknown-user"}')).toBe(1);
+    expect(m.get('campus_energy_relay_acks_total{outcome="forged"}')).toBe(1);
+    expect(m.get('campus_energy_relay_acks_total{outcome="unknown"}')).toBe(1);
+    expect(m.get('campus_energy_relay_acks_total{outcome="recorded"}')).toBe(0);
   });
 });
