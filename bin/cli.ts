@@ -37,6 +37,7 @@ import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerAuditCommands } from './audit-cli.ts';
+import { registerUsersCommands } from './users-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
 import { registerBillingCommands } from './billing-cli.ts';
 import { campusVee } from '../services/metering/vee/campus.ts';
@@ -511,6 +512,7 @@ program
 registerOpcuaCommands(program, { loadCampus, guarded });
 registerDlt645Commands(program, { guarded });
 registerAuditCommands(program);
+registerUsersCommands(program);
 registerDetectCommands(program);
 registerBillingCommands(program, {
   // Bills read VEE's validated intervals over the campus store; the pins land in this database.
