@@ -5,14 +5,14 @@ import type { ReadingStore } from '../../metering/storage.ts';
 import type { ControlMqtt } from '../../operations/control/mqtt.ts';
 import type { RelayControl } from '../../operations/control/relay-control.ts';
 import type { AlertStore } from '../../inspection/detection/alerts.ts';
-import { detect } from '../../inspection/detection/engine.ts';
 import { heatingDetector } from '../../inspection/detection/heating.ts';
 import {
   IllegalLoadTripPolicy,
   illegalLoadDetector,
   type TripPolicyInput,
 } from '../../inspection/detection/illegal-load.ts';
-import { startDetection, type RunningDetection } from '../../inspection/detection/service.ts';
+import { createLiveDetection } from '../../inspection/detection/live.ts';
+import type { RunningDetection } from '../../inspection/detection/service.ts';
 import type { DetectionResult, HeatingRegistration } from '../../inspection/detection/types.ts';
 
 /** The detection service's settings (BackofficeOptions.detection). */
@@ -50,11 +50,12 @@ export function createDetection(deps: DetectionDeps): RunningDetection {
   const trip = d.trip?.autoTrip
     ? new IllegalLoadTripPolicy({ timezone: campus.config.campus.timezone, ...d.trip })
     : undefined;
-  return startDetection({
+  // The incremental engine on the live readings (primed once, then only what arrived since).
+  return createLiveDetection({
     store: deps.store,
     campus,
     alerts: deps.alerts,
-    detect: (input) => detect(input, undefined, detectors),
+    detectors,
     publish: async (topic, payload, opts) => {
       await deps.link.client.publishAsync(topic, payload, opts);
     },
