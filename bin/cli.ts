@@ -277,11 +277,19 @@ program
           mqtt.username = opts.mqttUser;
           mqtt.password = process.env.CAMPUS_BACKOFFICE_MQTT_PASSWORD;
         }
-        let http: { host: string; port: number; secureCookie: boolean } | false = false;
+        let http: { host: string; port: number; secureCookie: boolean; publicOrigins?: string[] } | false =
+          false;
         if (opts.http !== false) {
           const m = /^(.+):(\d+)$/.exec(opts.http);
           if (!m) throw new Error(`--http: expected host:port, got ${opts.http}`);
           http = { host: m[1]!, port: Number(m[2]), secureCookie: !opts.insecureCookie };
+          // Behind a reverse proxy the browser's Origin is the proxy's, not this listener's.
+          if (process.env.CAMPUS_PUBLIC_ORIGIN) {
+            http = {
+              ...http,
+              publicOrigins: process.env.CAMPUS_PUBLIC_ORIGIN.split(',').map((o) => o.trim()),
+            };
+          }
         }
         // The first administrator comes from the environment only, and only while no user exists.
         const admin =

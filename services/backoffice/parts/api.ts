@@ -14,6 +14,11 @@ export interface HttpSettings {
    * proxy or on loopback); bearer tokens work either way.
    */
   secureCookie?: boolean;
+  /**
+   * The origins the web app is reached at (`https://energy.example.edu`), for the cross-site check
+   * on state-changing requests; absent, the request's own Host. Set it behind a reverse proxy.
+   */
+  publicOrigins?: readonly string[];
 }
 
 export const DEFAULT_HTTP: HttpSettings = { host: '127.0.0.1', port: 8080 };
@@ -38,6 +43,7 @@ export async function createApi(deps: ApiDeps): Promise<RunningApi> {
     auth: deps.auth,
     routes: [...deps.routes],
     logger: deps.logger.child({ component: 'api' }),
+    ...(deps.http.publicOrigins ? { publicOrigins: deps.http.publicOrigins } : {}),
   });
   try {
     await app.listen({ host: deps.http.host, port: deps.http.port });
