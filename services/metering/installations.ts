@@ -2,7 +2,24 @@ import type { BackofficeDb } from '../platform/db.ts';
 import type { Installation } from './storage.ts';
 
 /**
- * A meter's history split at its approved meter resets, as installation records: consumption
+ * Approved exchanges and resets of post-paid meters, recorded without a prepaid account
+ * (services/metering/vee/exchanges.ts): the same split of the history as a prepaid reset.
+ */
+function exchangesOf(db: BackofficeDb, meter: string) {
+  const has = db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meter_exchanges'")
+    .get();
+  if (!has) return [];
+  return db
+    .prepare(
+      `SELECT at AS reset_at, register_before, register_after FROM meter_exchanges
+        WHERE status = 'approved' AND meter = ? ORDER BY at`,
+    )
+    .all(meter) as { reset_at: number; register_before: number | null; register_after: number | null }[];
+}
+
+/**
+ * A meter's history split at its approved meter resets and exchanges (prepaid or post-paid), as installation records: consumption
  * across a reset is then computed from the registers before and after it, never as a negative
  * jump. Read straight from the back-office database, so anything that computes consumption from
  * it (the prepaid ledger, VEE for bill runs, the billing CLI) sees the same resets. Empty for a
@@ -12,13 +29,18 @@ export function resetInstallations(db: BackofficeDb, meter: string): Installatio
   const hasTable = db
     .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'prepaid_requests'")
     .get();
-  if (!hasTable) return [];
-  const resets = db
-    .prepare(
-      `SELECT reset_at, register_before, register_after FROM prepaid_requests
-        WHERE kind = 'meter-reset' AND status = 'approved' AND meter = ? ORDER BY reset_at`,
-    )
-    .all(meter) as { reset_at: number; register_before: number | null; register_after: number | null }[];
+  type Reset = { reset_at: number; register_before: number | null; register_after: number | null };
+  const resets = (
+    hasTable
+      ? (db
+          .prepare(
+            `SELECT reset_at, register_before, register_after FROM prepaid_requests
+              WHERE kind = 'meter-reset' AND status = 'approved' AND meter = ? ORDER BY reset_at`,
+          )
+          .all(meter) as Reset[])
+      : []
+  ).concat(exchangesOf(db, meter));
+  resets.sort((a, b) => a.reset_at - b.reset_at);
   if (resets.length === 0) return [];
   const out: Installation[] = [];
   let start = -8_640_000_000_000_000;

@@ -31,6 +31,16 @@ export const VEE_ERRORS = {
     description:
       'A bill run asked to pin an interval version that does not exist, or a daily interval whose 15-min versions changed since it was read.',
   },
+  VEE_INVALID_EXCHANGE: {
+    status: 400,
+    description:
+      'A meter exchange or reset without a meter, a past time, registers that are finite numbers ≥ 0, a new serial (for an exchange) or a note.',
+  },
+  VEE_EXCHANGE_NOT_FOUND: { status: 404, description: 'No recorded meter exchange or reset with this id.' },
+  VEE_EXCHANGE_DECIDED: {
+    status: 409,
+    description: 'The meter exchange or reset was approved or rejected already.',
+  },
 } as const satisfies ErrorCatalogue;
 
 export type VeeErrorCode = keyof typeof VEE_ERRORS;

@@ -9,6 +9,7 @@ import { thresholdsFor, type VeeConfig } from './config.ts';
 import { editInterval, type EditInput, type EditResult } from './edit.ts';
 import { veeFail } from './errors.ts';
 import { estimateRuns } from './estimate.ts';
+import { MeterExchanges } from './exchanges.ts';
 import {
   dayFlags,
   lastAtOrBefore,
@@ -131,11 +132,14 @@ function screenTrusted(
 
 export class Vee implements ValidatedSource {
   readonly versions: VeeStore;
+  /** Post-paid meter exchanges and resets, recorded by a clerk and approved by a supervisor. */
+  readonly exchanges: MeterExchanges;
   private readonly clock: Clock;
 
   constructor(private readonly deps: VeeDeps) {
     this.versions = new VeeStore(deps.db);
     this.clock = deps.clock ?? Date.now;
+    this.exchanges = new MeterExchanges({ db: deps.db, audit: deps.audit, clock: this.clock });
   }
 
   private async kindOf(meter: string): Promise<MeterKind> {

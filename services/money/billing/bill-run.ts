@@ -208,6 +208,12 @@ function dayBounds(from: number, to: number, tz: string): number[] {
 
 const milli = (v: number): bigint => toScaled(v, 3);
 
+/**
+ * How far back a run looks for corrections to bill: a year of periods. Older ones are re-validated
+ * by nobody (each look costs a VEE pass over the period); a correction to them needs a decision.
+ */
+const CORRECTION_WINDOW_MS = 366 * 86_400_000;
+
 function digestOf(lines: readonly MeterBill[], blocked: readonly BlockedMeter[]): string {
   return createHash('sha256').update(canonicalJson({ lines, blocked })).digest('hex');
 }
@@ -521,9 +527,9 @@ export class BillRuns {
     const rows = this.db
       .prepare(
         `SELECT r.id, r.label, r.from_ts, r.to_ts, l.line FROM bill_run_lines l JOIN bill_runs r ON r.id = l.run_id
-          WHERE l.meter = ? AND r.to_ts <= ? ORDER BY r.from_ts, r.created_at, l.seq`,
+          WHERE l.meter = ? AND r.to_ts <= ? AND r.from_ts >= ? ORDER BY r.from_ts, r.created_at, l.seq`,
       )
-      .all(meter, period.from) as {
+      .all(meter, period.from, period.from - CORRECTION_WINDOW_MS) as {
       id: string;
       label: string;
       from_ts: number;
