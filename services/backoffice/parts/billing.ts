@@ -19,7 +19,7 @@ export interface BillingDeps {
   vee: Vee;
   /** Post-paid accounts (YAML); default `billing-accounts.yaml` next to the campus file, if present. */
   accountsFile?: string;
-  /** Utility supply points for the invoice check. */
+  /** Utility supply points for the invoice check; default the campus file's billing.supplyPoints. */
   supplyPoints?: readonly SupplyPointInput[];
 }
 
@@ -41,7 +41,7 @@ export function createBilling(deps: BillingDeps): Billing {
       db,
       audit,
       source: deps.vee,
-      supplyPoints: deps.supplyPoints ?? [],
+      supplyPoints: deps.supplyPoints ?? deps.campus.config.billing.supplyPoints,
       timezone,
       clock,
     }),
