@@ -48,6 +48,8 @@ export interface RunningGateway {
   readonly outbox: Outbox;
   readonly publisher: Publisher;
   status(): GatewayStatus;
+  /** Relay commands received, executed and refused since start (null: commands are disabled). */
+  commandStats(): { received: number; executed: number; refused: number } | null;
   stop(): Promise<void>;
 }
 
@@ -229,6 +231,7 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     outbox,
     publisher,
     status,
+    commandStats: () => commands?.stats() ?? null,
     async stop() {
       clearInterval(healthTimer);
       stopTimeSync();

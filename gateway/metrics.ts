@@ -17,7 +17,8 @@ import type { BrokerRefusals } from '../adapters/mqtt/embedded-broker.ts';
  * scrapes (the usual case: a meter that times out keeps timing out), approximate otherwise.
  */
 
-export type GatewayMetricsSource = Pick<RunningGateway, 'id' | 'buses' | 'opcua' | 'publisher' | 'status'>;
+export type GatewayMetricsSource = Pick<RunningGateway, 'id' | 'buses' | 'opcua' | 'publisher' | 'status'> &
+  Partial<Pick<RunningGateway, 'commandStats'>>;
 
 interface DeviceRow {
   bus: string;
@@ -200,6 +201,7 @@ export function gatewayMetrics(
           b.budget ? [{ labels: { gateway: gw, bus: b.id }, value: b.budget.load }] : [],
         ),
       },
+      ...commandFamilies(gw, gateway.commandStats?.() ?? null),
       ...processFamilies('gateway'),
     ];
     return families;
@@ -224,4 +226,23 @@ export function startGatewayMetrics(options: GatewayMetricsOptions): Promise<Met
     ...(options.host !== undefined ? { host: options.host } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
   });
+}
+
+/** Relay commands this gateway took on and executed, and messages it refused (forged, replayed…). */
+function commandFamilies(
+  gw: string,
+  stats: { received: number; executed: number; refused: number } | null,
+): MetricFamily[] {
+  if (!stats) return [];
+  return [
+    {
+      name: 'campus_energy_gateway_relay_commands_total',
+      type: 'counter',
+      help: 'Relay command messages since start: received, executed, and refused or failed (each answered, signed)',
+      samples: (['received', 'executed', 'refused'] as const).map((outcome) => ({
+        labels: { gateway: gw, outcome },
+        value: stats[outcome],
+      })),
+    },
+  ];
 }

@@ -78,7 +78,7 @@ describe('four eyes against one insider administrator', () => {
         const approve = async (r: unknown) => {
           if (!r || typeof r !== 'object' || !('kind' in r) || !('state' in r)) return;
           try {
-            const out = await w.users.approveRequest(gullible, (r as { id: number }).id);
+            const out = await w.users.approveRequest(gullible, (r as unknown as { id: number }).id);
             if (out.oneTimeCode) held.add(out.oneTimeCode.username);
           } catch (e) {
             if (!(e instanceof ServiceError)) throw e;
