@@ -85,7 +85,7 @@ export interface MeterBill {
   editedMilli: number;
   /** estimatedMilli / quantityMilli to 4 decimals; null when nothing was used. */
   estimatedShare: number | null;
-  /** (closing − opening) − consumption in milli-units; null without both registers. */
+  /** (closing − opening) − consumption in milli-units; null without both registers, or across a wrap or an exchange. */
   registerDifferenceMilli: number | null;
   flags: FlagSummary[];
   components: ComponentAmount[];
@@ -477,8 +477,11 @@ export class BillRuns {
       throw err;
     }
     const quantityMilli = toSafeNumber(total, 'quantity');
+    // Across a wrap, an exchange or a reset the registers are not comparable: no difference is
+    // shown (the line's notes say why) rather than a meaningless −4,294,967,253.
+    const comparable = !flagDays.has('rollover/info') && !flagDays.has('meter-replaced/info');
     const registerDifferenceMilli =
-      opening && closing
+      opening && closing && comparable
         ? toSafeNumber(milli(closing.value) - milli(opening.value) - total, 'quantity')
         : null;
     return {

@@ -173,6 +173,10 @@ function compare(run: BillRun, month: Expected['months'][number]) {
   expect(got, month.period).toEqual(want);
   expect(run.totalFen).toBe(month.totalFen);
   for (const [i, l] of month.lines.entries()) {
+    // Closing − opening − use is 0 where the registers compare, and not shown across a wrap.
+    expect(run.lines[i]!.registerDifferenceMilli, `${month.period} ${l.meter}`).toBe(
+      l.named.includes('rollover') ? null : 0,
+    );
     const rules = new Set(run.lines[i]!.flags.map((f) => f.rule));
     for (const rule of l.named)
       expect(rules.has(rule as never), `${month.period} ${l.meter} names ${rule}`).toBe(true);
