@@ -6,8 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { registerBillingCommands } from '../../../bin/billing-cli.ts';
 import { loadCampus, type LoadedCampus } from '../../../config/campus.ts';
-import { createLogger } from '../../../gateway/log.ts';
-import { openStore } from '../../../services/metering/open-store.ts';
+import mqtt from 'mqtt';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../../adapters/mqtt/embedded-broker.ts';
+import { readingTopic } from '../../../config/schemas/reading.ts';
+import { runIngest, type RunningIngest } from '../../../services/metering/ingest/run.ts';
 import type { ReadingStore, StoredReading } from '../../../services/metering/storage.ts';
 import { campusVee } from '../../../services/metering/vee/campus.ts';
 import { loadBillingAccounts } from '../../../services/money/billing/accounts.ts';
@@ -20,12 +22,14 @@ import type { Actor } from '../../../services/platform/auth/roles.ts';
 import { openBackofficeDb } from '../../../services/platform/db.ts';
 import { ServiceError } from '../../../services/platform/errors.ts';
 import { buildApi } from '../../../services/platform/http/app.ts';
+import { testLogger } from '../../helpers/logger.ts';
 
 /**
  * The golden quarter (issue 23, item 9): quarter/spec.json is the recipe of six meters' readings
  * and four accounts; quarter/compute.py worked out every account-month line by hand from the
- * written rules (no product code) into quarter/expected.json. Here the same readings are stored,
- * and the quarter is billed month by month through the CLI and through the API: every line must
+ * written rules (no product code) into quarter/expected.json. Here the same readings are published
+ * over MQTT to the campus's ingest (an embedded broker on loopback), which stores them, and the
+ * quarter is billed month by month through the CLI and through the API: every line must
  * agree to the fen and to the 0.001 unit.
  */
 
@@ -190,16 +194,61 @@ describe('the golden quarter, computed by hand, billed by the CLI and the API', 
   let config: string;
   let campus: LoadedCampus;
   let store: ReadingStore;
+  let broker: EmbeddedBroker;
+  let ingest: RunningIngest;
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'golden-quarter-'));
     config = campusFile(dir);
     campus = loadCampus(config);
-    store = await openStore(campus, createLogger('warn'));
-    await store.writeReadings(readings());
-  }, 120_000);
+    // As a user would: the readings are published over MQTT and `campus-energy ingest` stores them.
+    broker = await startEmbeddedBroker();
+    ingest = await runIngest(
+      campus,
+      { url: broker.url },
+      { logger: testLogger(), shareGroup: null, protocolVersion: 4 },
+    );
+    await ingest.ingest.ready;
+    const all = readings();
+    const publisher = await mqtt.connectAsync(broker.url, {
+      protocolVersion: 4,
+      clientId: 'golden-publisher',
+    });
+    try {
+      for (let i = 0; i < all.length; i += 500) {
+        await Promise.all(
+          all
+            .slice(i, i + 500)
+            .map(({ site, gateway, kind: _kind, ...r }) =>
+              publisher.publishAsync(readingTopic(site, gateway, r.meter), JSON.stringify(r), { qos: 1 }),
+            ),
+        );
+      }
+    } finally {
+      await publisher.endAsync();
+    }
+    store = ingest.store;
+    const last = Math.max(...all.map((r) => r.ts));
+    for (const meter of Object.keys(spec.meters)) {
+      const want = all.filter((r) => r.meter === meter).length;
+      for (let tries = 0; ; tries++) {
+        const got = (
+          await store.series({
+            meters: [meter],
+            quantity: spec.meters[meter]!.kind === 'water' ? 'volume_m3' : 'energy_import_kwh',
+            from: 0,
+            to: last + 1,
+          })
+        ).length;
+        if (got === want) break;
+        if (tries > 600) throw new Error(`${meter}: ${got} of ${want} readings stored`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }, 240_000);
   afterAll(async () => {
-    await store?.close();
+    await ingest?.stop();
+    await broker?.close();
   });
 
   it('the CLI bills each month to the fen', async () => {
