@@ -1,5 +1,5 @@
 import { get, post } from './api.js';
-import { clear, field, fmtFen, fmtNum, fmtTime, h, note, table } from './dom.js';
+import { clear, field, fmtFen, fmtNum, fmtTime, h, note, parseYuan, table } from './dom.js';
 import { t } from './i18n.js';
 
 /**
@@ -83,13 +83,128 @@ async function runsSection(main) {
   await load();
 }
 
+/**
+ * The invoice's charge elements as typed, one a line: "name, amount in yuan[, quantity]". Amounts
+ * become integer fen from their digits (parseYuan), never through floating point. Returns the
+ * elements, or the number of the first line that is not one.
+ */
+function parseElements(text) {
+  const elements = [];
+  const lines = text.split('\n').map((l) => l.trim());
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]) continue;
+    const [name, amount, quantity, ...rest] = lines[i].split(/\s*[,，]\s*/);
+    const fen = amount === undefined ? null : parseYuan(amount);
+    const q = quantity === undefined || quantity === '' ? undefined : Number(quantity);
+    if (!name || fen === null || rest.length > 0 || (q !== undefined && !(Number.isFinite(q) && q >= 0))) {
+      return { badLine: i + 1 };
+    }
+    elements.push({ name, amountFen: fen, ...(q !== undefined ? { quantity: q } : {}) });
+  }
+  return { elements };
+}
+
+/** Enter (or import from the utility's JSON) one invoice and check it; the result says why it is flagged. */
+function invoiceForm(reload) {
+  const message = h('div', { 'aria-live': 'polite' });
+  const period = h('input', { name: 'period', required: true, placeholder: '2026-11' });
+  const supplyPoint = h('input', { name: 'supplyPoint', required: true, placeholder: 'SP-EAST-10KV' });
+  const invoiceNo = h('input', { name: 'invoiceNo', required: true });
+  const quantity = h('input', { name: 'quantity', required: true, inputmode: 'decimal' });
+  const elements = h('textarea', {
+    name: 'elements',
+    required: true,
+    rows: 4,
+    placeholder: 'energy, 123456.78, 183000',
+  });
+  const total = h('p', { class: 'note', dataset: { total: '' } });
+  const showTotal = () => {
+    const parsed = parseElements(elements.value);
+    clear(total).append(
+      parsed.elements
+        ? t('billing.invoice.total', { amount: fmtFen(parsed.elements.reduce((a, e) => a + e.amountFen, 0)) })
+        : '',
+    );
+  };
+  elements.addEventListener('input', showTotal);
+  const file = h('input', {
+    type: 'file',
+    name: 'import',
+    accept: '.json,application/json',
+    onchange: async () => {
+      clear(message);
+      try {
+        const inv = JSON.parse(await file.files[0].text());
+        supplyPoint.value = inv.supplyPoint ?? '';
+        invoiceNo.value = inv.invoiceNo ?? '';
+        quantity.value = String(inv.quantity ?? '');
+        elements.value = (inv.elements ?? [])
+          .map((e) =>
+            [e.name, fmtFen(e.amountFen).replace('¥', ''), e.quantity]
+              .filter((x) => x !== undefined)
+              .join(', '),
+          )
+          .join('\n');
+        showTotal();
+      } catch (err) {
+        message.append(note(t('error', { message: err.message }), 'error'));
+      }
+    },
+  });
+  return h(
+    'form',
+    {
+      class: 'inline-form',
+      dataset: { form: 'invoice-check', action: 'invoice-check' },
+      onsubmit: async (e) => {
+        e.preventDefault();
+        clear(message);
+        const parsed = parseElements(elements.value);
+        if (!parsed.elements) {
+          message.append(note(t('billing.invoice.bad.line', { line: parsed.badLine }), 'error'));
+          return;
+        }
+        const invoice = {
+          supplyPoint: supplyPoint.value.trim(),
+          invoiceNo: invoiceNo.value.trim(),
+          quantity: Number(quantity.value),
+          amountFen: parsed.elements.reduce((a, x) => a + x.amountFen, 0),
+          elements: parsed.elements,
+        };
+        try {
+          const c = await post('/api/billing/invoice-checks', { period: period.value.trim(), invoice });
+          message.append(
+            c.flagged
+              ? note(
+                  t('billing.invoice.flagged', { no: c.invoiceNo, reasons: c.reasons.join('; ') }),
+                  'error',
+                )
+              : note(t('billing.invoice.agrees', { no: c.invoiceNo, threshold: c.thresholdPercent }), 'ok'),
+          );
+          await reload();
+        } catch (err) {
+          message.append(note(t('error', { message: err.message }), 'error'));
+        }
+      },
+    },
+    h('h3', {}, t('billing.invoice.enter')),
+    field('billing.invoice.import', file),
+    field('billing.period', period),
+    field('billing.supply.point', supplyPoint),
+    field('billing.invoice.no', invoiceNo),
+    field('billing.invoice.quantity', quantity),
+    field('billing.invoice.elements', elements),
+    total,
+    h('button', { type: 'submit', class: 'primary' }, t('billing.invoice.check')),
+    message,
+  );
+}
+
 async function invoicesSection(main) {
-  const checks = await get('/api/billing/invoice-checks');
-  main.append(
-    h(
-      'section',
-      { class: 'card', dataset: { section: 'invoices' } },
-      h('h2', {}, t('billing.invoices')),
+  const box = h('div', {});
+  const load = async () => {
+    const checks = await get('/api/billing/invoice-checks');
+    clear(box).append(
       checks.length
         ? table(
             checks,
@@ -102,7 +217,9 @@ async function invoicesSection(main) {
               [
                 'col.reason',
                 (c) =>
-                  `Δ ${fmtNum(c.quantity.differencePercent, 2)} % · loss ${fmtNum(c.loss.unexplainedPercent, 2)} %`,
+                  c.reasons.length
+                    ? c.reasons.join('; ')
+                    : `Δ ${fmtNum(c.quantity.differencePercent, 2)} % · loss ${fmtNum(c.loss.unexplainedPercent, 2)} %`,
               ],
               ['col.flagged', (c) => h('span', { class: c.flagged ? 'warn' : 'ok' }, c.flagged ? '⚠' : '✓')],
               ['col.by', (c) => `${c.enteredBy} · ${fmtTime(c.enteredAt)}`],
@@ -110,8 +227,18 @@ async function invoicesSection(main) {
             (c) => ({ dataset: { check: c.id }, class: c.flagged ? 'flagged' : '' }),
           )
         : note(t('none')),
+    );
+  };
+  main.append(
+    h(
+      'section',
+      { class: 'card', dataset: { section: 'invoices' } },
+      h('h2', {}, t('billing.invoices')),
+      invoiceForm(load),
+      box,
     ),
   );
+  await load();
 }
 
 export const billingPage = {
