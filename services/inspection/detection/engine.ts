@@ -31,7 +31,7 @@ import {
 } from './series.ts';
 import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
-import { DEFAULT_LONG_MEMORY, longMemory, type LongMemory } from './long-memory.ts';
+import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
 
@@ -195,7 +195,7 @@ class EvaluationCache {
   private spd = 24;
   private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
   private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
-  private long: { day: number; base: number; list: LongMemory[] } | undefined;
+  private readonly longCache = new LongMemoryCache();
   private readonly drifts: ({ day: number; drift: Drift | undefined } | undefined)[] = [];
 
   constructor(
@@ -236,23 +236,8 @@ class EvaluationCache {
         this.drifts[b] = { day, drift };
         return drift;
       },
-      // Day-level statistics: they change when a local day completes (or old days are dropped).
-      long: (compute) => {
-        const day = store.dayOf(store.length - 1);
-        const c = this.long;
-        if (c && c.day === day) {
-          if (c.base === store.base) return c.list;
-          // Old slots dropped since: the same days, their slots renumbered.
-          const shift = c.base - store.base;
-          const move = (t: LongMemory['level']) => t && { ...t, onsetSlot: t.onsetSlot + shift };
-          const list = c.list.map((x) => ({ ...x, level: move(x.level), shape: move(x.shape) }));
-          this.long = { day, base: store.base, list };
-          return list;
-        }
-        const list = compute();
-        this.long = { day, base: store.base, list };
-        return list;
-      },
+      // Day-level statistics, recomputed once a local day per meter at its phase.
+      long: () => this.longCache.update(store, this.cfg.longMemory),
     });
     this.last = { version: store.version, base: store.base, scanAll, result };
     return result;

@@ -18,6 +18,14 @@ import { FLAG, clamp, median, type SlotStore } from './series.ts';
  * largest over t, and that t is the onset reported. Only days with every slot known count.
  */
 
+/** Median of a short list, sorted in place (no allocation: it runs per day per group). */
+function smallMedian(xs: number[]): number {
+  if (xs.length > 64) return median(xs);
+  xs.sort((a, b) => a - b);
+  const h = xs.length >> 1;
+  return xs.length % 2 ? xs[h]! : (xs[h - 1]! + xs[h]!) / 2;
+}
+
 export interface LongMemoryConfig {
   /** Candidate onsets from this many days back… */
   maxOnsetDays: number;
@@ -130,9 +138,27 @@ export function stepTest(
   return best;
 }
 
-export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LONG_MEMORY): LongMemory[] {
-  const top = store.topology;
-  const M = top.ids.length;
+/** A meter's daily features over the store's whole days (absolute local day `firstDay` on). */
+export interface MeterDaily {
+  firstDay: number;
+  X: Float64Array;
+  L: Float64Array;
+  S: Float64Array;
+  C: Float64Array;
+}
+
+interface Days {
+  k0: number;
+  D: number;
+  firstDay: number;
+  weekend: Uint8Array;
+  tFrom: number;
+  tTo: number;
+  refStart: number;
+  refEnd: number;
+}
+
+function daysOf(store: SlotStore, cfg: LongMemoryConfig): Days {
   const spd = store.slotsPerDay;
   const { k0, days: D } = wholeDays(store);
   const weekend = new Uint8Array(D);
@@ -141,153 +167,253 @@ export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LON
     weekend[d] = wd === 0 || wd === 6 ? 1 : 0;
   }
   const tFrom = D - cfg.maxOnsetDays;
-  const tTo = D - cfg.minOnsetDays;
   // The shape reference: the days before any candidate onset (or the first half, if too few).
   const refEnd = tFrom >= cfg.minReferenceDays ? tFrom : Math.floor(D / 2);
-  const refStart = Math.max(0, refEnd - 2 * cfg.referenceDays);
+  return {
+    k0,
+    D,
+    firstDay: store.dayOf(k0),
+    weekend,
+    tFrom,
+    tTo: D - cfg.minOnsetDays,
+    refStart: Math.max(0, refEnd - 2 * cfg.referenceDays),
+    refEnd,
+  };
+}
 
-  const daily: Float64Array[] = [];
-  const level: Float64Array[] = [];
-  const shape: Float64Array[] = [];
-  const centroid: Float64Array[] = [];
-  for (let m = 0; m < M; m++) {
-    const v = store.values[m]!;
-    const f = store.flags[m]!;
-    const X = new Float64Array(D).fill(Number.NaN);
-    // Profile per day type over the reference days (sums per slot of day).
-    const prof = new Float64Array(2 * spd);
-    for (let d = 0; d < D; d++) {
-      let s = 0;
-      let ok = true;
-      const k1 = k0 + d * spd;
-      for (let k = k1; k < k1 + spd; k++) {
-        const x = v[k]!;
-        if (x !== x || (f[k]! & (FLAG.relayOpen | FLAG.decrease)) !== 0) {
-          ok = false;
-          break;
-        }
-        s += x;
+function meterDaily(store: SlotStore, m: number, days: Days): MeterDaily {
+  const { k0, D, weekend, refStart, refEnd } = days;
+  const spd = store.slotsPerDay;
+  const v = store.values[m]!;
+  const f = store.flags[m]!;
+  const X = new Float64Array(D).fill(Number.NaN);
+  // Profile per day type over the reference days (sums per slot of day).
+  const prof = new Float64Array(2 * spd);
+  for (let d = 0; d < D; d++) {
+    let s = 0;
+    let ok = true;
+    const k1 = k0 + d * spd;
+    for (let k = k1; k < k1 + spd; k++) {
+      const x = v[k]!;
+      if (x !== x || (f[k]! & (FLAG.relayOpen | FLAG.decrease)) !== 0) {
+        ok = false;
+        break;
       }
-      if (!ok) continue;
-      X[d] = s;
-      if (d >= refStart && d < refEnd)
-        for (let j = 0; j < spd; j++) prof[weekend[d]! * spd + j] = prof[weekend[d]! * spd + j]! + v[k1 + j]!;
+      s += x;
     }
-    daily.push(X);
-    // log level, centred per day type on the meter's own median.
-    const L = new Float64Array(D).fill(Number.NaN);
-    for (const w of [0, 1]) {
-      const logs: number[] = [];
-      for (let d = 0; d < D; d++) if (weekend[d] === w && X[d]! > EPS) logs.push(Math.log(X[d]!));
-      const mid = logs.length > 0 ? median(logs) : 0;
-      for (let d = 0; d < D; d++) if (weekend[d] === w && X[d]! > EPS) L[d] = Math.log(X[d]!) - mid;
-    }
-    level.push(L);
-    // 1 − correlation of each day with the profile of its type.
-    const S = new Float64Array(D).fill(Number.NaN);
-    for (let d = 0; d < D; d++) {
-      if (X[d]! !== X[d]!) continue;
-      const p = weekend[d]! * spd;
-      const k1 = k0 + d * spd;
-      let sx = 0;
-      let sp = 0;
-      let sxx = 0;
-      let spp = 0;
-      let sxp = 0;
-      for (let j = 0; j < spd; j++) {
-        const x = v[k1 + j]!;
-        const q = prof[p + j]!;
-        sx += x;
-        sp += q;
-        sxx += x * x;
-        spp += q * q;
-        sxp += x * q;
-      }
-      const cxx = sxx - (sx * sx) / spd;
-      const cpp = spp - (sp * sp) / spd;
-      const cxp = sxp - (sx * sp) / spd;
-      if (cpp <= EPS) continue;
-      // A flat day (no variance) follows no profile: correlation 0.
-      S[d] = 1 - (cxx > EPS * Math.max(1, sx * sx) ? cxp / Math.sqrt(cxx * cpp) : 0);
-    }
-    shape.push(S);
-    // Where in the day the energy goes (its centroid, in days): a reversed or shifted day moves it
-    // even where the profile's correlation hardly changes.
-    const C = new Float64Array(D).fill(Number.NaN);
-    for (let d = 0; d < D; d++) {
-      if (!(X[d]! > EPS)) continue;
-      const k1 = k0 + d * spd;
-      let sh = 0;
-      for (let j = 0; j < spd; j++) sh += j * v[k1 + j]!;
-      C[d] = sh / X[d]! / spd;
-    }
-    centroid.push(C);
+    if (!ok) continue;
+    X[d] = s;
+    if (d >= refStart && d < refEnd)
+      for (let j = 0; j < spd; j++) prof[weekend[d]! * spd + j] = prof[weekend[d]! * spd + j]! + v[k1 + j]!;
   }
+  // log level, centred per day type on the meter's own median.
+  const L = new Float64Array(D).fill(Number.NaN);
+  for (const w of [0, 1]) {
+    const logs: number[] = [];
+    for (let d = 0; d < D; d++) if (weekend[d] === w && X[d]! > EPS) logs.push(Math.log(X[d]!));
+    const mid = logs.length > 0 ? median(logs) : 0;
+    for (let d = 0; d < D; d++) if (weekend[d] === w && X[d]! > EPS) L[d] = Math.log(X[d]!) - mid;
+  }
+  // 1 − correlation of each day with the profile of its type; and where in the day the energy
+  // goes (its centroid, in days): a reversed or shifted day moves it even where the profile's
+  // correlation hardly changes.
+  const S = new Float64Array(D).fill(Number.NaN);
+  const C = new Float64Array(D).fill(Number.NaN);
+  for (let d = 0; d < D; d++) {
+    if (X[d]! !== X[d]!) continue;
+    const p = weekend[d]! * spd;
+    const k1 = k0 + d * spd;
+    let sx = 0;
+    let sp = 0;
+    let sxx = 0;
+    let spp = 0;
+    let sxp = 0;
+    let sh = 0;
+    for (let j = 0; j < spd; j++) {
+      const x = v[k1 + j]!;
+      const q = prof[p + j]!;
+      sx += x;
+      sp += q;
+      sxx += x * x;
+      spp += q * q;
+      sxp += x * q;
+      sh += j * x;
+    }
+    if (X[d]! > EPS) C[d] = sh / X[d]! / spd;
+    const cxx = sxx - (sx * sx) / spd;
+    const cpp = spp - (sp * sp) / spd;
+    const cxp = sxp - (sx * sp) / spd;
+    if (cpp <= EPS) continue;
+    // A flat day (no variance) follows no profile: correlation 0.
+    S[d] = 1 - (cxx > EPS * Math.max(1, sx * sx) ? cxp / Math.sqrt(cxx * cpp) : 0);
+  }
+  return { firstDay: days.firstDay, X, L, S, C };
+}
 
+const groupsOf = new WeakMap<SlotStore['topology'], number[][]>();
+
+/** The peer groups of a topology, kept (the same arrays each call: they key the medians). */
+function cachedPeerGroups(store: SlotStore): number[][] {
+  let g = groupsOf.get(store.topology);
+  if (!g) groupsOf.set(store.topology, (g = peerGroups(store)));
+  return g;
+}
+
+/** Per day of `days`, the median of a feature over the members that have that (absolute) day. */
+function groupMedian(
+  members: readonly (MeterDaily | undefined)[],
+  days: Days,
+  key: 'L' | 'S' | 'C',
+): Float64Array {
+  const med = new Float64Array(days.D);
+  const tmp: number[] = [];
+  for (let d = 0; d < days.D; d++) {
+    tmp.length = 0;
+    const abs = days.firstDay + d;
+    for (const p of members) {
+      if (!p) continue;
+      const i = abs - p.firstDay;
+      const y = i >= 0 && i < p[key].length ? p[key][i]! : Number.NaN;
+      if (y === y) tmp.push(y);
+    }
+    // Fewer than three peers with the day (gaps; or, in incremental mode, peers not yet
+    // refreshed since it completed): the day cannot be judged against them and is left out.
+    med[d] = tmp.length >= 3 ? smallMedian(tmp) : Number.NaN;
+  }
+  return med;
+}
+
+function testsOf(
+  m: number,
+  own: MeterDaily,
+  med: { L: Float64Array; S: Float64Array; C: Float64Array },
+  days: Days,
+  spd: number,
+  cfg: LongMemoryConfig,
+): LongMemory {
+  const { tFrom, tTo, k0, D } = days;
+  const minus = (s: Float64Array, md: Float64Array) => s.map((y, d) => y - md[d]!);
+  const l = stepTest(minus(own.L, med.L), tFrom, tTo, -1, cfg, 2);
+  const ce = minus(own.C, med.C);
+  const s0 = stepTest(minus(own.S, med.S), tFrom, tTo, 1, cfg, 1);
+  const cUp = stepTest(ce, tFrom, tTo, 1, cfg, 0.5);
+  const cDown = stepTest(ce, tFrom, tTo, -1, cfg, 0.5);
+  // Shape: the profile's correlation or the day's centroid, whichever moved more.
+  const s = [s0, cUp, cDown].reduce((a, b) => (b && (!a || b.stat > a.stat) ? b : a), undefined);
+  const asStep = (x: typeof l): StepTest | undefined =>
+    x && {
+      stat: Math.max(0, x.stat),
+      onsetSlot: k0 + x.t * spd,
+      shift: x.shift,
+      after: x.after,
+      reference: x.reference,
+    };
+  let expectedSince = 0;
+  let seenSince = 0;
+  if (l) {
+    const keep = Math.exp(l.shift);
+    for (let d = l.t; d < D; d++) {
+      const x = own.X[d]!;
+      if (x !== x) continue;
+      seenSince += x;
+      expectedSince += x / Math.max(keep, EPS);
+    }
+  }
+  const level = asStep(l);
+  const shapeT = asStep(s);
+  return {
+    meter: m,
+    level,
+    shape: shapeT,
+    stat: Math.max(level?.stat ?? 0, shapeT?.stat ?? 0),
+    expectedSince,
+    seenSince,
+  };
+}
+
+/**
+ * What the incremental engine keeps: each meter's daily features and result, recomputed once a
+ * local day at the meter's phase (meter m when the newest slot is slot m mod slotsPerDay of its
+ * day), so no single evaluation recomputes them all. Onsets are kept as absolute slots.
+ */
+export class LongMemoryCache {
+  private daily: (MeterDaily | undefined)[] = [];
+  private results: (LongMemory | undefined)[] = [];
+  private at: number[] = [];
+  private readonly medians = new Map<
+    readonly number[],
+    { day: number; firstDay: number; D: number; med: { L: Float64Array; S: Float64Array; C: Float64Array } }
+  >();
+
+  update(store: SlotStore, cfg: LongMemoryConfig): LongMemory[] {
+    const M = store.topology.ids.length;
+    const spd = store.slotsPerDay;
+    const newest = store.base + store.length - 1;
+    const today = Math.floor(newest / spd);
+    const phase = newest % spd;
+    const groups = cachedPeerGroups(store);
+    let days: Days | undefined;
+    const due: number[] = [];
+    for (let m = 0; m < M; m++) {
+      const r = this.results[m];
+      // Due at its phase once a day, or never computed; a missed phase (no evaluation then) is
+      // caught up the next day at the latest.
+      if (!r || (m % spd === phase && this.at[m] !== today) || today - this.at[m]! > 1) due.push(m);
+    }
+    if (due.length > 0) {
+      days = daysOf(store, cfg);
+      for (const m of due) this.daily[m] = meterDaily(store, m, days);
+      for (const m of due) {
+        // The peers' medians: once a day per group (members refreshed later that day count the
+        // next day; a day fewer than three peers cover is left out, not judged unadjusted).
+        const group = groups[m]!;
+        let gm = this.medians.get(group);
+        if (!gm || gm.day !== today || gm.firstDay !== days.firstDay || gm.D !== days.D) {
+          const members = group.map((p) => this.daily[p]);
+          gm = {
+            day: today,
+            firstDay: days.firstDay,
+            D: days.D,
+            med: {
+              L: groupMedian(members, days, 'L'),
+              S: groupMedian(members, days, 'S'),
+              C: groupMedian(members, days, 'C'),
+            },
+          };
+          this.medians.set(group, gm);
+        }
+        const med = gm.med;
+        const r = testsOf(m, this.daily[m]!, med, days, spd, cfg);
+        const abs = (t: StepTest | undefined) => t && { ...t, onsetSlot: t.onsetSlot + store.base };
+        this.results[m] = { ...r, level: abs(r.level), shape: abs(r.shape) };
+        this.at[m] = today;
+      }
+    }
+    const rel = (t: StepTest | undefined) => t && { ...t, onsetSlot: t.onsetSlot - store.base };
+    return this.results.map((r) => ({ ...r!, level: rel(r!.level), shape: rel(r!.shape) }));
+  }
+}
+
+export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LONG_MEMORY): LongMemory[] {
+  const M = store.topology.ids.length;
+  const spd = store.slotsPerDay;
+  const days = daysOf(store, cfg);
+  const daily = Array.from({ length: M }, (_, m) => meterDaily(store, m, days));
   // Peer adjustment, per day: minus the median of the peer group (medians kept per group).
   const groups = peerGroups(store);
-  const adjusted = (series: Float64Array[]) => {
-    const cache = new Map<number[], Float64Array>();
-    const tmp: number[] = [];
-    return series.map((s, m) => {
-      const g = groups[m]!;
-      let med = cache.get(g);
-      if (!med) {
-        med = new Float64Array(D);
-        for (let d = 0; d < D; d++) {
-          tmp.length = 0;
-          for (const p of g) {
-            const y = series[p]![d]!;
-            if (y === y) tmp.push(y);
-          }
-          med[d] = tmp.length >= 3 ? median(tmp) : 0;
-        }
-        cache.set(g, med);
-      }
-      return s.map((y, d) => y - med[d]!);
-    });
-  };
-  const lv = adjusted(level);
-  const sh = adjusted(shape);
-  const ce = adjusted(centroid);
-
-  const out: LongMemory[] = [];
-  for (let m = 0; m < M; m++) {
-    const l = stepTest(lv[m]!, tFrom, tTo, -1, cfg, 2);
-    const s0 = stepTest(sh[m]!, tFrom, tTo, 1, cfg, 1);
-    const cUp = stepTest(ce[m]!, tFrom, tTo, 1, cfg, 0.5);
-    const cDown = stepTest(ce[m]!, tFrom, tTo, -1, cfg, 0.5);
-    // Shape: the profile's correlation or the day's centroid, whichever moved more.
-    const s = [s0, cUp, cDown].reduce((a, b) => (b && (!a || b.stat > a.stat) ? b : a), undefined);
-    const asStep = (x: typeof l): StepTest | undefined =>
-      x && {
-        stat: Math.max(0, x.stat),
-        onsetSlot: k0 + x.t * spd,
-        shift: x.shift,
-        after: x.after,
-        reference: x.reference,
+  const medians = new Map<number[], { L: Float64Array; S: Float64Array; C: Float64Array }>();
+  return daily.map((own, m) => {
+    const g = groups[m]!;
+    let med = medians.get(g);
+    if (!med) {
+      const members = g.map((p) => daily[p]);
+      med = {
+        L: groupMedian(members, days, 'L'),
+        S: groupMedian(members, days, 'S'),
+        C: groupMedian(members, days, 'C'),
       };
-    let expectedSince = 0;
-    let seenSince = 0;
-    if (l) {
-      const X = daily[m]!;
-      const keep = Math.exp(l.shift);
-      for (let d = l.t; d < D; d++) {
-        if (X[d]! !== X[d]!) continue;
-        seenSince += X[d]!;
-        expectedSince += X[d]! / Math.max(keep, EPS);
-      }
+      medians.set(g, med);
     }
-    const level = asStep(l);
-    const shapeT = asStep(s);
-    out.push({
-      meter: m,
-      level,
-      shape: shapeT,
-      stat: Math.max(level?.stat ?? 0, shapeT?.stat ?? 0),
-      expectedSince,
-      seenSince,
-    });
-  }
-  return out;
+    return testsOf(m, own, med, days, spd, cfg);
+  });
 }
