@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { backofficeRoutes, type BackofficeServices } from './api-routes.ts';
 import { parseTariffTable, type TariffTable } from '../money/billing/tariffs.ts';
+import { campusTariffsFile } from '../money/billing/tariff-source.ts';
 import { billingRoutes } from '../money/billing/routes.ts';
 import { createPrepaid, type FreeQuotaRule, type PolicyInput, type Prepaid } from '../money/prepaid/index.ts';
 import type { AuditLog } from '../platform/audit/audit-log.ts';
@@ -59,7 +60,7 @@ export interface BackofficeOptions {
   http?: HttpSettings | false;
   /** How often the prepaid policy runs (default 60 s). */
   policyIntervalMs?: number;
-  /** The tariff table (JSON); default the example table shipped with the code. */
+  /** The tariff table (JSON); default tariffs.json next to the campus file, as the billing CLI; else the example table (demo). */
   tariffsFile?: string;
   /** Low-balance levels and friendly hours; the time zone defaults to the tariff table's. */
   policy?: PolicyInput;
@@ -197,7 +198,13 @@ async function startParts(
 async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logger): Promise<Core> {
   const { campus, logger } = options;
   const clock = options.clock ?? Date.now;
-  const tariffs = loadTariffs(options.tariffsFile ?? DEFAULT_TARIFFS_FILE);
+  const tariffsFile = campusTariffsFile(campus, options.tariffsFile);
+  if (!tariffsFile)
+    log.warn(
+      { file: DEFAULT_TARIFFS_FILE },
+      'no tariffs.json next to the campus file: the example tariffs are used (demo only)',
+    );
+  const tariffs = loadTariffs(tariffsFile ?? DEFAULT_TARIFFS_FILE);
   const { db, audit, path } = life.own(createStorage({ campus, clock }), (s) => s.close());
   const users = await createUsers({
     db,
