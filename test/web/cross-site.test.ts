@@ -1,13 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiFixture, nameOf, PASSWORD, type ApiFixture } from '../api/routes/support.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
 
 /**
  * Cross-site request forgery, tried as an attacker would: a page served from another port of the
@@ -23,7 +19,6 @@ describe('cross-site requests from another origin of the same host', () => {
   let attackerUrl: string;
   let browser: Browser;
   let page: Page;
-  let userDir: string;
   let refundId: number;
 
   beforeAll(async () => {
@@ -71,18 +66,7 @@ describe('cross-site requests from another origin of the same host', () => {
     await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', () => r()));
     attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}`;
 
-    userDir = mkdtempSync(join(tmpdir(), 'chromium-csrf-'));
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-        `--user-data-dir=${userDir}`,
-      ].filter((a) => !a.startsWith('--user-data-dir')),
-    });
+    browser = await launchChromium();
     page = await (await browser.newContext()).newPage();
     // The supervisor logs in to the back office in this browser: the session cookie is set.
     await page.goto(`${api}/openapi.json`);
@@ -104,7 +88,6 @@ describe('cross-site requests from another origin of the same host', () => {
     await browser?.close();
     await new Promise((r) => attacker?.close(r));
     await f?.close();
-    rmSync(userDir, { recursive: true, force: true });
   });
 
   async function approvalRoutes(): Promise<string[]> {

@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium.ts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { validateCampus, type LoadedCampus } from '../../config/campus.ts';
@@ -23,7 +24,6 @@ import { testLogger } from '../helpers/logger.ts';
  * SQLite, the live hub, and the back office serving the API and the app.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
 const PASSWORD = 'correct horse battery staple';
 const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
 const USERS: Record<Role, string> = {
@@ -179,16 +179,7 @@ describe('web app in a browser', () => {
       holder: 'Room E1-101 (invented)',
       meters: [CUT_METER],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--no-first-run',
-      ],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
