@@ -502,6 +502,24 @@ export const BillingSchema = z
   .strict()
   .prefault({});
 
+export const AuthSchema = z
+  .object({
+    linkDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .default(30)
+      .describe(
+        'Days an account counts as its maker’s: whoever created, re-enabled, reset or granted it a role may not be the other person of a two-person act with it (nor may two accounts one person made)',
+      ),
+    maxLoginDelay: DurationSchema.default(30_000).describe(
+      'The longest a wrong password can make an account wait before the next try (never a lock-out)',
+    ),
+  })
+  .strict()
+  .prefault({});
+
 export const CampusSchema = z
   .object({
     campus: z
@@ -523,6 +541,7 @@ export const CampusSchema = z
       'Post-paid billing: the utility supply points and their invoice thresholds',
     ),
     prepaid: PrepaidSettingsSchema.describe('The business office: free quota per room and term'),
+    auth: AuthSchema.describe('Staff accounts: the four-eyes link window and the failed-login delay'),
     sites: z.array(SiteSchema).min(1),
   })
   .strict();

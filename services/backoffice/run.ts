@@ -211,6 +211,7 @@ async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logge
     audit,
     clock,
     log,
+    settings: campus.config.auth,
     ...pick(options, 'scryptCost', 'bootstrapAdmin'),
   });
   const prepaid = createPrepaid({

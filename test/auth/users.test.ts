@@ -509,3 +509,19 @@ describe('API tokens', () => {
     ).toBe('FORBIDDEN');
   });
 });
+
+describe('the link window (campus file auth.linkDays)', () => {
+  it('an account counts as its maker’s for linkDays, then as an independent person', async () => {
+    const t = await withTwoAdmins({ linkDays: 2 });
+    await t.addUser({ username: 'made.op', displayName: 'x', roles: ['operator'] });
+    await t.addUser({ username: 'made.sup', displayName: 'y', roles: ['supervisor'] });
+    const { assertNotSelfApproval } = await import('../../services/platform/auth/duties.ts');
+    const sup = { id: 'made.sup', kind: 'user' as const, roles: ['supervisor' as const] };
+    const links = () => ({ db: t.db, now: t.clock() });
+    expect(await codeOf(() => assertNotSelfApproval('made.op', sup, 'approve it', links()))).toBe(
+      'LINKED_ACCOUNTS',
+    );
+    t.advance(2 * 86_400_000 + 1);
+    assertNotSelfApproval('made.op', sup, 'approve it', links());
+  });
+});

@@ -11,6 +11,8 @@ export interface UsersDeps {
   log: Logger;
   /** scrypt N for new password hashes (tests pass a low one). */
   scryptCost?: number;
+  /** The campus file's `auth` settings: the link window and the longest failed-login delay. */
+  settings?: { linkDays: number; maxLoginDelay: number };
   /** The first administrator, created only while there is no user at all; afterwards ignored. */
   bootstrapAdmin?: { username: string; password: string; displayName?: string };
 }
@@ -22,6 +24,9 @@ export async function createUsers(deps: UsersDeps): Promise<Users> {
     audit: deps.audit,
     clock: deps.clock,
     ...(deps.scryptCost !== undefined ? { scryptCost: deps.scryptCost } : {}),
+    ...(deps.settings
+      ? { linkDays: deps.settings.linkDays, loginPolicy: { maxDelayMs: deps.settings.maxLoginDelay } }
+      : {}),
   });
   const b = deps.bootstrapAdmin;
   if (!b) return users;
