@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import ModbusSerial from 'modbus-serial';
+import { describeSettings, readPortSettings, settingsMismatch } from './port-settings.ts';
 import { ModbusError, type ModbusErrorCode } from './errors.ts';
 
 /**
@@ -162,6 +163,27 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
     this.silenceMs = interFrameSilenceMs(spec);
   }
 
+  /**
+   * A serial line that cannot get its configured settings must not run at others: every frame
+   * would be garbage to the meters, or worse, half of them. Refused with an error naming what the
+   * port refused; the bus then reports it on every meter's reading instead of polling.
+   */
+  private async checkPortSettings(
+    client: ModbusRTU,
+    spec: Extract<TransportSpec, { type: 'modbus-rtu' }>,
+  ): Promise<void> {
+    const actual = await readPortSettings(spec.path);
+    if (!actual) return;
+    const wrong = settingsMismatch(spec, actual);
+    if (wrong.length === 0) return;
+    await dropClient(client, spec);
+    throw new ModbusError(
+      'MODBUS_DISCONNECTED',
+      `serial port ${spec.path} refused ${wrong.join(', ')}: it runs at ${describeSettings(actual)}, configured ${describeSettings(spec)}`,
+      { device: this.device },
+    );
+  }
+
   get isOpen(): boolean {
     if (this.closedByUs) return false;
     if (this.resyncAfter !== null) return true;
@@ -208,6 +230,7 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
     } finally {
       clearTimeout(timer);
     }
+    if (this.spec.type === 'modbus-rtu') await this.checkPortSettings(client, this.spec);
     this.client = client;
   }
 
