@@ -1,3 +1,7 @@
+import { AuditLog } from '../../services/platform/audit/audit-log.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import { AlertStore } from '../../services/inspection/detection/alerts.ts';
+import { alertRoutes } from '../../services/inspection/detection/service.ts';
 import { describe, expect, it } from 'vitest';
 import mqtt from 'mqtt';
 import { deviceHealthTopic, statusTopic } from '../../config/schemas/reading.ts';
@@ -10,6 +14,7 @@ import {
   publisher,
   reading,
   SseReader,
+  SUPERVISOR,
   startRig,
   type Rig,
 } from './support.ts';
@@ -105,6 +110,24 @@ describe('live view over MQTT, HTTP and SSE', () => {
     expect(r.hub.stats().clients).toBe(0);
     await r.hub.stop();
     await r.store.close();
+  });
+
+  it('shutdown ends both event streams, live readings and alerts, and finishes within 5 s with their clients connected', async () => {
+    const db = openBackofficeDb(':memory:');
+    const alerts = new AlertStore(db, new AuditLog(db));
+    const r = await startRig({ brokerUrl: brokerUrl(), extraRoutes: alertRoutes(alerts) });
+    const live = new SseReader(await get(r, '/api/readings/stream', SUPERVISOR));
+    const inbox = new SseReader(await get(r, '/api/alerts/stream', SUPERVISOR));
+    await until(() => (r.hub.stats().clients === 1 ? true : undefined));
+    const started = Date.now();
+    await r.app.close();
+    expect(Date.now() - started).toBeLessThan(5000);
+    await expect(live.next(() => false, 2000)).rejects.toThrow(/ended/);
+    await expect(inbox.next(() => false, 2000)).rejects.toThrow(/ended/);
+    expect(r.hub.stats().clients).toBe(0);
+    await r.hub.stop();
+    await r.store.close();
+    db.close();
   });
 
   it('ignores unknown meters, readings from the wrong gateway and invalid payloads, counting them', async () => {

@@ -135,8 +135,10 @@ export function testCampus(): LoadedCampus {
 export const ACTORS: Record<string, Actor> = {
   'tok-operator': { id: 'li.ming', kind: 'user', roles: ['operator'] },
   'tok-admin': { id: 'root', kind: 'user', roles: ['admin'] },
+  'tok-supervisor': { id: 'zhao.lei', kind: 'user', roles: ['supervisor'] },
 };
 export const OPERATOR = { authorization: 'Bearer tok-operator' };
+export const SUPERVISOR = { authorization: 'Bearer tok-supervisor' };
 
 export const fakeAuth = {
   authenticate: (token: string): Actor => {
@@ -169,6 +171,8 @@ export async function startRig(opts: {
   clock?: () => number;
   seed?: readonly Reading[];
   routes?: Partial<LiveRoutesOptions>;
+  /** More routes on the same API (another stream, say). */
+  extraRoutes?: ((app: FastifyInstance) => void)[];
 }): Promise<Rig> {
   const campus = testCampus();
   const store = SqliteStore.open({ path: ':memory:' });
@@ -187,6 +191,7 @@ export async function startRig(opts: {
     routes: [
       ...liveRoutes({ hub, campus, store, ...opts.routes }),
       ...metricsRoutes(backofficeMetrics({ hub })),
+      ...(opts.extraRoutes ?? []),
     ],
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LoadedCampus } from '../../../config/campus.ts';
@@ -347,17 +346,6 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
         },
       }),
     (app) => {
-      const open = new Set<ServerResponse>();
-      // Streams never end by themselves: end them, and close their connections once the end is
-      // written (a keep-alive client would otherwise hold the server open), so that closing the
-      // server does not wait.
-      app.addHook('preClose', (done) => {
-        for (const res of open) {
-          res.end();
-          res.socket?.destroySoon();
-        }
-        done();
-      });
       app.route({
         method: 'GET',
         url: '/api/readings/stream',
@@ -386,12 +374,10 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
             keepAliveMs,
             retryMs: 3000,
           });
-          open.add(res);
           const sub = hub.subscribe(meters, res);
           const end = () => {
             sub.close();
             stopKeepAlive();
-            open.delete(res);
           };
           req.raw.on('close', end);
           res.on('close', end);

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { can, type Actor } from '../auth/roles.ts';
 import { ServiceError } from '../errors.ts';
 import { httpFail } from './errors.ts';
+import { endEventStreams } from './sse.ts';
 
 /** How the API learns who is calling; services/platform/auth implements it. */
 export interface Authenticator {
@@ -127,6 +128,12 @@ export async function buildApi(deps: ApiDeps, options: FastifyServerOptions = {}
         `${actor.id} (${actor.roles.join(', ') || 'no role'}) may not ${permission}`,
       );
     }
+  });
+
+  // Event streams never end by themselves: end them before the server closes, or it waits.
+  app.addHook('preClose', (done) => {
+    endEventStreams(app.server);
+    done();
   });
 
   for (const r of deps.routes) await app.register(async (scope) => r(scope));

@@ -1,11 +1,32 @@
-import type { ServerResponse } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
 import type { FastifyReply } from 'fastify';
+
+/** The streams open on each HTTP server, so that closing the server can end them. */
+const openStreams = new WeakMap<object, Set<ServerResponse>>();
+
+/**
+ * Ends every event stream open on `server` and closes its connection once the end is written.
+ * Streams never end by themselves, and a keep-alive client would otherwise hold the server open:
+ * `buildApi` calls this before the server closes, so that shutdown does not wait for clients.
+ */
+export function endEventStreams(server: Server | object): number {
+  const open = openStreams.get(server);
+  if (!open) return 0;
+  const n = open.size;
+  for (const res of open) {
+    res.end();
+    res.socket?.destroySoon();
+  }
+  open.clear();
+  return n;
+}
 
 /**
  * Takes over a fastify reply as a server-sent-events stream: the headers proxies must not buffer
  * behind, a first comment (so the client sees the stream open at once), and a keep-alive comment
  * every `keepAliveMs` unless the client is backed up anyway. Returns the raw response and a
  * function that stops the keep-alive; the caller ends its subscriptions on the response's close.
+ * The stream is ended when the server closes (`endEventStreams`).
  */
 export function openEventStream(
   reply: FastifyReply,
@@ -25,5 +46,10 @@ export function openEventStream(
     if (!res.writableNeedDrain) res.write(': keep-alive\n\n');
   }, opts.keepAliveMs);
   keepAlive.unref();
+  const server = reply.server.server;
+  let open = openStreams.get(server);
+  if (!open) openStreams.set(server, (open = new Set()));
+  open.add(res);
+  res.on('close', () => open.delete(res));
   return { res, stopKeepAlive: () => clearInterval(keepAlive) };
 }
