@@ -14,7 +14,8 @@ import { EXPORT_LISTS, exportRun, type ExportList } from '../services/money/bill
 import { InvoiceChecks, type InvoiceCheck } from '../services/money/billing/invoice-check.ts';
 import { formatFen } from '../services/money/billing/money.ts';
 import { parsePeriod } from '../services/money/billing/period.ts';
-import { parseTariffTable } from '../services/money/billing/tariffs.ts';
+import { assertFileInForce, seedTariffs } from '../services/money/billing/tariff-source.ts';
+import { TariffStore } from '../services/money/billing/tariff-store.ts';
 import { ServiceError } from '../services/platform/errors.ts';
 import type { ValidatedSource } from '../services/metering/vee/types.ts';
 
@@ -100,7 +101,10 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
       '--accounts <file>',
       'post-paid accounts (YAML/JSON); default billing-accounts.yaml next to the campus file',
     )
-    .option('--tariffs <file>', 'tariff table (JSON/YAML); default tariffs.json next to the campus file')
+    .option(
+      '--tariffs <file>',
+      "tariff table (JSON/YAML), imported only into a back office with none yet; otherwise it must be the back office's version in force (default tariffs.json next to the campus file, compared with a warning)",
+    )
     .action(
       async (opts: {
         config: string;
@@ -117,12 +121,16 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           const timezone = campus.config.campus.timezone;
           const period = parsePeriod(opts.period, timezone);
           const accountsFile = resolve(opts.accounts ?? join(dir, 'billing-accounts.yaml'));
-          const tariffsFile = resolve(opts.tariffs ?? join(dir, 'tariffs.json'));
-          for (const f of [accountsFile, tariffsFile])
+          const defaultTariffs = join(dir, 'tariffs.json');
+          const tariffsFile = opts.tariffs
+            ? resolve(opts.tariffs)
+            : existsSync(defaultTariffs)
+              ? defaultTariffs
+              : undefined;
+          for (const f of [accountsFile, ...(opts.tariffs ? [resolve(opts.tariffs)] : [])])
             if (!existsSync(f)) throw new ConfigError(f, [{ path: '', message: 'file not found' }]);
           const accounts = loadBillingAccounts(accountsFile);
           for (const problem of crossCheckAccounts(accounts, campus.config)) io.err(`warning: ${problem}`);
-          const tariffs = parseTariffTable(parseYaml(readFileSync(tariffsFile, 'utf8')));
           if (!deps.openValidatedSource) {
             throw new Error(
               'no VEE source is wired into this command (services/metering/vee); raw registers are never billed',
@@ -133,6 +141,14 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           const audit = openAuditLog(db, clock, auditKeyPath(campus));
           let source: Awaited<ReturnType<typeof deps.openValidatedSource>> | undefined;
           try {
+            // The tariffs in force are the back office's (one source for the CLI, the API and the
+            // disclosure); a file is imported only into a database that has none yet.
+            const tariffStore = new TariffStore({ db, audit, clock });
+            const stored = seedTariffs(tariffStore, tariffsFile);
+            if (opts.tariffs) assertFileInForce(stored);
+            else if (stored.differs) io.err(`warning: ${stored.differs}`);
+            if (stored.imported) io.err(`tariffs: ${tariffsFile} imported as version 1 into the back office`);
+            const tariffs = tariffStore.current();
             source = await deps.openValidatedSource(campus, { db, audit });
             const runs = new BillRuns({ db, audit, tariffs, source, timezone, clock });
             // A billed month is closed: asked again, the CLI exports the run as recorded.
@@ -157,9 +173,14 @@ export function registerBillingCommands(program: Command, deps: BillingCliDeps =
           const bad =
             err instanceof ConfigError ||
             (err instanceof ServiceError &&
-              ['INVALID_PERIOD', 'INVALID_ACCOUNTS', 'INVALID_TARIFF_TABLE', 'PERIOD_CLOSED'].includes(
-                err.code,
-              ));
+              [
+                'INVALID_PERIOD',
+                'INVALID_ACCOUNTS',
+                'INVALID_TARIFF_TABLE',
+                'PERIOD_CLOSED',
+                'NO_TARIFFS',
+                'TARIFF_FILE_DIFFERS',
+              ].includes(err.code));
           io.err(err instanceof ConfigError ? err.message : `error: ${(err as Error).message}`);
           io.exitCode(bad ? 1 : 2);
         }

@@ -6,7 +6,9 @@ import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { backofficeRoutes, type BackofficeServices } from './api-routes.ts';
 import { parseTariffTable, type TariffTable } from '../money/billing/tariffs.ts';
-import { campusTariffsFile } from '../money/billing/tariff-source.ts';
+import { tariffRoutes } from '../money/billing/tariff-routes.ts';
+import { campusTariffsFile, seedTariffs } from '../money/billing/tariff-source.ts';
+import { liveTariffs, TariffStore } from '../money/billing/tariff-store.ts';
 import { billingRoutes } from '../money/billing/routes.ts';
 import { createPrepaid, type FreeQuotaRule, type PolicyInput, type Prepaid } from '../money/prepaid/index.ts';
 import type { AuditLog } from '../platform/audit/audit-log.ts';
@@ -60,7 +62,11 @@ export interface BackofficeOptions {
   http?: HttpSettings | false;
   /** How often the prepaid policy runs (default 60 s). */
   policyIntervalMs?: number;
-  /** The tariff table (JSON); default tariffs.json next to the campus file, as the billing CLI; else the example table (demo). */
+  /**
+   * The tariff file imported as version 1 when the database holds no tariff version yet; default
+   * tariffs.json next to the campus file, else the example table (demo). Later it is only compared
+   * (a warning if it differs): the tariffs in force are the back office's, changed by two people.
+   */
   tariffsFile?: string;
   /** Low-balance levels and friendly hours; the time zone defaults to the tariff table's. */
   policy?: PolicyInput;
@@ -150,7 +156,9 @@ export const startBackoffice = createBackoffice;
 /** What the first parts give the later ones. */
 interface Core {
   clock: Clock;
+  /** Always the version in force in `tariffStore` (prepaid sales price with it). */
   tariffs: TariffTable;
+  tariffStore: TariffStore;
   db: BackofficeDb;
   audit: AuditLog;
   dbPath: string;
@@ -185,7 +193,7 @@ async function startParts(
         await createApi({
           http,
           auth: core.users,
-          routes: apiRoutes(services, billing, core.tariffs, http, options),
+          routes: apiRoutes(services, billing, core.tariffStore, http, options),
           logger: options.logger,
         }),
         (a) => a.app.close(),
@@ -198,14 +206,23 @@ async function startParts(
 async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logger): Promise<Core> {
   const { campus, logger } = options;
   const clock = options.clock ?? Date.now;
-  const tariffsFile = campusTariffsFile(campus, options.tariffsFile);
-  if (!tariffsFile)
+  const { db, audit, path } = life.own(createStorage({ campus, clock }), (s) => s.close());
+  // The tariffs are the back office's, versioned and changed by two people (tariff-store.ts); a
+  // file is imported once, at the first start.
+  const tariffStore = new TariffStore({ db, audit, clock });
+  let tariffsFile = campusTariffsFile(campus, options.tariffsFile);
+  if (!tariffsFile && tariffStore.currentVersion() === 0) {
     log.warn(
       { file: DEFAULT_TARIFFS_FILE },
-      'no tariffs.json next to the campus file: the example tariffs are used (demo only)',
+      'no tariffs.json next to the campus file: the example tariffs are imported as version 1 (demo only)',
     );
-  const tariffs = loadTariffs(tariffsFile ?? DEFAULT_TARIFFS_FILE);
-  const { db, audit, path } = life.own(createStorage({ campus, clock }), (s) => s.close());
+    tariffsFile = DEFAULT_TARIFFS_FILE;
+  }
+  const seeded = seedTariffs(tariffStore, tariffsFile);
+  if (seeded.imported)
+    log.info({ file: tariffsFile, version: seeded.version }, 'tariffs imported as version 1');
+  if (seeded.differs) log.warn({ version: seeded.version }, seeded.differs);
+  const tariffs = liveTariffs(tariffStore);
   const users = await createUsers({
     db,
     audit,
@@ -225,7 +242,7 @@ async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logge
   );
   const intervalMs = options.auditHeadIntervalMs;
   life.own(createAuditHead({ audit, clock, link, logger, intervalMs }), (h) => h.stop());
-  return { clock, tariffs, db, audit, dbPath: path, users, prepaid, link, relay };
+  return { clock, tariffs, tariffStore, db, audit, dbPath: path, users, prepaid, link, relay };
 }
 
 /** The services over the readings: alerts, VEE, manual readings, billing, and detection unless off. */
@@ -241,7 +258,7 @@ function startRecords(
   const vee = campusVee({ campus, store, db, audit, clock });
   const readings = createManualReadings({ db, audit, clock, vee, alerts, routes: options.readingRoutes });
   const billing = createBilling({
-    ...{ campus, db, audit, clock, tariffs: core.tariffs, vee },
+    ...{ campus, db, audit, clock, tariffs: core.tariffStore, vee },
     accountsFile: options.billingAccountsFile,
     supplyPoints: options.supplyPoints,
   });
@@ -265,7 +282,7 @@ function startRecords(
 function apiRoutes(
   services: RunningServices,
   billing: Billing,
-  tariffs: TariffTable,
+  tariffStore: TariffStore,
   http: HttpSettings,
   options: BackofficeOptions,
 ): RouteFn[] {
@@ -274,7 +291,11 @@ function apiRoutes(
   return [
     ...backofficeRoutes({ ...services, ...pick(http, 'secureCookie') }),
     ...alertRoutes(services.alerts),
-    ...billingRoutes({ billRuns, invoices, accounts, tariffs, timezone, ...(clock ? { clock } : {}) }),
+    ...billingRoutes({
+      ...{ billRuns, invoices, accounts, timezone, ...(clock ? { clock } : {}) },
+      tariffs: () => tariffStore.current(),
+    }),
+    ...tariffRoutes(tariffStore),
     ...readingsRoutes({ readings: services.readings }),
     ...veeRoutes(services.vee),
     ...(options.extraRoutes?.(services) ?? []),

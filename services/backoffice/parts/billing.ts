@@ -6,7 +6,7 @@ import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { loadBillingAccounts, type BillingAccount } from '../../money/billing/accounts.ts';
 import { BillRuns } from '../../money/billing/bill-run.ts';
 import { InvoiceChecks, type SupplyPointInput } from '../../money/billing/invoice-check.ts';
-import type { TariffTable } from '../../money/billing/tariffs.ts';
+import type { TariffStore } from '../../money/billing/tariff-store.ts';
 import type { Vee } from '../../metering/vee/service.ts';
 
 export interface BillingDeps {
@@ -14,7 +14,8 @@ export interface BillingDeps {
   db: BackofficeDb;
   audit: AuditLog;
   clock: Clock;
-  tariffs: TariffTable;
+  /** The back office's tariffs: each bill run prices with the version in force when it starts. */
+  tariffs: TariffStore;
   /** Validated readings: what is billed and what the utility's invoice is checked against. */
   vee: Vee;
   /** Post-paid accounts (YAML); default `billing-accounts.yaml` next to the campus file, if present. */
@@ -36,7 +37,14 @@ export function createBilling(deps: BillingDeps): Billing {
   const timezone = deps.campus.config.campus.timezone;
   const accountsFile = deps.accountsFile ?? join(dirname(deps.campus.file), 'billing-accounts.yaml');
   return {
-    billRuns: new BillRuns({ db, audit, tariffs, source: deps.vee, timezone, clock }),
+    billRuns: new BillRuns({
+      db,
+      audit,
+      tariffs: () => tariffs.current(),
+      source: deps.vee,
+      timezone,
+      clock,
+    }),
     invoices: new InvoiceChecks({
       db,
       audit,

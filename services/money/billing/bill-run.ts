@@ -144,7 +144,11 @@ export interface BillRunSummary {
 export interface BillRunsOptions {
   db: BackofficeDb;
   audit: AuditLog;
-  tariffs: TariffTable;
+  /**
+   * The tariff table, or where to read the one in force (the back office's TariffStore): read once
+   * at the start of each run, so one run is priced from one version.
+   */
+  tariffs: TariffTable | (() => TariffTable);
   source: ValidatedSource;
   /** The campus zone: days, months and the period. */
   timezone: string;
@@ -269,17 +273,19 @@ export function mergeDays(days: readonly ChargeInterval[], cuts: readonly number
 export class BillRuns {
   private readonly db: BackofficeDb;
   private readonly audit: AuditLog;
-  private readonly tariffs: TariffTable;
+  private readonly tariffs: () => TariffTable;
   private readonly source: ValidatedSource;
   private readonly tz: string;
   private readonly clock: Clock;
   private readonly concurrency: number;
-  private readonly cutCache = new Map<string, number[]>();
+  /** Per table: an approved tariff change is a new table object, so its cuts are computed anew. */
+  private readonly cutCache = new WeakMap<TariffTable, Map<string, number[]>>();
 
   constructor(o: BillRunsOptions) {
     this.db = o.db;
     this.audit = o.audit;
-    this.tariffs = o.tariffs;
+    const tariffs = o.tariffs;
+    this.tariffs = typeof tariffs === 'function' ? tariffs : () => tariffs;
     this.source = o.source;
     this.tz = o.timezone;
     this.clock = o.clock ?? Date.now;
@@ -307,10 +313,11 @@ export class BillRuns {
         `${period.label} overlaps ${closed.label}, billed in ${closed.id}: a billed period is closed; corrections to it are billed as adjustments in the next period's run`,
       );
     }
+    const table = this.tariffs();
     const days = dayBounds(period.from, period.to, this.tz);
     const jobs = input.accounts.flatMap((account) => account.meters.map((m) => ({ account, ...m })));
     const outcomes = await mapLimit(jobs, this.concurrency, (j) =>
-      this.billMeter(j.account, j.meter, j.utility, period, days),
+      this.billMeter(table, j.account, j.meter, j.utility, period, days),
     );
     const lines: MeterBill[] = [];
     const blocked: BlockedMeter[] = [];
@@ -323,7 +330,7 @@ export class BillRuns {
       }
     }
     const adjustments = await mapLimit(jobs, this.concurrency, (j) =>
-      this.adjustMeter(j.account, j.meter, j.utility, period),
+      this.adjustMeter(table, j.account, j.meter, j.utility, period),
     );
     for (const a of adjustments.flat()) {
       if ('blocked' in a) blocked.push(a.blocked);
@@ -396,6 +403,7 @@ export class BillRuns {
   }
 
   private async billMeter(
+    table: TariffTable,
     account: BillingAccount,
     meter: string,
     utility: Utility,
@@ -466,10 +474,10 @@ export class BillRuns {
     const priorUsage = await this.priorUsage(meter, quantity, period.from);
     let priced;
     try {
-      priced = charge(this.tariffs, {
+      priced = charge(table, {
         utility,
         customerType: account.customerType,
-        intervals: mergeDays(chargeIntervals, this.priceCuts(utility, account.customerType, period)),
+        intervals: mergeDays(chargeIntervals, this.priceCuts(table, utility, account.customerType, period)),
         priorUsage,
       });
     } catch (err) {
@@ -507,7 +515,7 @@ export class BillRuns {
         components: priced.components.map((c) => ({ name: c.name, amountFen: c.amountFen })),
         totalFen: priced.totalFen,
         versions: billed.map((iv) => iv.version),
-        prices: tariffsInForce(this.tariffs, utility, account.customerType, period.from, period.to),
+        prices: tariffsInForce(table, utility, account.customerType, period.from, period.to),
       },
     };
   }
@@ -519,6 +527,7 @@ export class BillRuns {
    * corrected versions are pinned with this run, so a correction is billed once.
    */
   private async adjustMeter(
+    table: TariffTable,
     account: BillingAccount,
     meter: string,
     utility: Utility,
@@ -569,12 +578,12 @@ export class BillRuns {
       }
       let priced;
       try {
-        priced = charge(this.tariffs, {
+        priced = charge(table, {
           utility,
           customerType: base.customerType,
           intervals: mergeDays(
             corr.days.map((d) => ({ start: d.start, end: d.end, quantity: d.value! })),
-            this.priceCuts(utility, base.customerType, earlier),
+            this.priceCuts(table, utility, base.customerType, earlier),
           ),
           priorUsage: await this.priorUsage(meter, quantity, earlier.from),
         });
@@ -631,7 +640,7 @@ export class BillRuns {
               components,
               totalFen,
               versions: [],
-              prices: tariffsInForce(this.tariffs, utility, base.customerType, earlier.from, earlier.to),
+              prices: tariffsInForce(table, utility, base.customerType, earlier.from, earlier.to),
               adjusts: { run, period: earlier, reason: corr.reasons.join('; ') },
             };
       out.push({ bill, intervals: corr.changed });
@@ -656,12 +665,19 @@ export class BillRuns {
   }
 
   /** Instants in the period where the price may change: effective dates and local month starts. */
-  private priceCuts(utility: Utility, customerType: CustomerType, period: BillingPeriod): number[] {
+  private priceCuts(
+    table: TariffTable,
+    utility: Utility,
+    customerType: CustomerType,
+    period: BillingPeriod,
+  ): number[] {
     const key = `${utility}/${customerType}/${period.from}/${period.to}`;
-    let cuts = this.cutCache.get(key);
+    let cache = this.cutCache.get(table);
+    if (!cache) this.cutCache.set(table, (cache = new Map()));
+    let cuts = cache.get(key);
     if (!cuts) {
       const set = new Set(
-        tariffVersions(this.tariffs, utility, customerType)
+        tariffVersions(table, utility, customerType)
           .map((v) => v.from)
           .filter((t) => t > period.from && t < period.to),
       );
@@ -672,7 +688,7 @@ export class BillRuns {
         set.add(monthStart);
       }
       cuts = [...set].sort((a, b) => a - b);
-      this.cutCache.set(key, cuts);
+      cache.set(key, cuts);
     }
     return cuts;
   }

@@ -37,6 +37,31 @@ export const BILLING_ERRORS = {
     status: 409,
     description: 'An invoice with this number was already entered for the supply point',
   },
+  NO_TARIFFS: {
+    status: 409,
+    description:
+      'The back office holds no tariff version yet: it imports tariffs.json (or the demo example) at its first start',
+  },
+  TARIFF_PROPOSAL_NOT_FOUND: { status: 404, description: 'No tariff change proposal with this id' },
+  TARIFF_PROPOSAL_DECIDED: {
+    status: 409,
+    description: 'The tariff change proposal was approved or rejected already; a decision is final',
+  },
+  TARIFF_PROPOSAL_STALE: {
+    status: 409,
+    description:
+      'Another tariff version was approved since this proposal was made: approving it would undo that change, so propose again on the version in force',
+  },
+  TARIFF_CHANGE_IN_PAST: {
+    status: 422,
+    description:
+      'A tariff change would alter prices already in force (today or earlier), the time zone or the tier-limit rule: changes take effect from a later day',
+  },
+  TARIFF_FILE_DIFFERS: {
+    status: 409,
+    description:
+      'A tariff file given to the CLI differs from the tariffs in force in the back office, which are the only source once imported',
+  },
 } as const satisfies ErrorCatalogue;
 export type BillingErrorCode = keyof typeof BILLING_ERRORS;
 

@@ -17,7 +17,8 @@ export interface BillingRouteDeps {
   invoices: InvoiceChecks;
   /** The post-paid accounts as they are now (read from the accounts file at each run). */
   accounts: () => readonly BillingAccount[];
-  tariffs: TariffTable;
+  /** The table in force, or where to read it at each request (the back office's TariffStore). */
+  tariffs: TariffTable | (() => TariffTable);
   /** The campus zone. */
   timezone: string;
   clock?: Clock;
@@ -142,7 +143,7 @@ export function billingRoutes(d: BillingRouteDeps): ((app: FastifyInstance) => v
           const disclosure = buildDisclosure({
             quarter: parsePeriod(query.quarter, d.timezone),
             runs,
-            tariffs: d.tariffs,
+            tariffs: typeof d.tariffs === 'function' ? d.tariffs() : d.tariffs,
             timezone: d.timezone,
           });
           if (query.format === 'csv') {

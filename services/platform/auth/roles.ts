@@ -45,7 +45,10 @@ export const PERMISSIONS = {
   'relay.policy-approval': ['supervisor'],
   'handover.report': ['clerk', 'operator', 'supervisor'],
   'billing.export': ['billing', 'supervisor'],
+  /** Propose a tariff change (a new table or one new tariff version); nothing takes effect before approval. */
   'tariffs.edit': ['billing'],
+  /** The second person of a tariff change: approve or reject what billing proposed. */
+  'tariffs.approve': ['supervisor'],
   'invoices.check': ['billing', 'supervisor'],
   'audit.view': ['supervisor', 'inspector', 'admin', 'billing'],
   'audit.verify': ['supervisor', 'inspector', 'admin', 'billing', 'operator', 'clerk'],
@@ -96,6 +99,7 @@ export const APPROVAL_PERMISSIONS = [
   'relay.policy-approval',
   'accounts.verify-tariff',
   'meter-reset.approve',
+  'tariffs.approve',
 ] as const satisfies readonly Permission[];
 
 /**
