@@ -107,6 +107,8 @@ export class BusPoller {
   /** Line time (ms) probes may still take from healthy meters; refilled at PROBE_SHARE. */
   private probeBudget = 0;
   private probeBudgetAt: number;
+  /** The probe paid from the budget that is running, with what it was charged. */
+  private chargedProbe: { target: PollTarget; cost: number } | null = null;
 
   constructor(private readonly opts: BusPollerOptions) {
     const start = Date.now();
@@ -258,7 +260,9 @@ export class BusPoller {
       const budget = this.refillProbeBudget(now, cost);
       if (!healthy && now + cost <= nextHealthyDue) target = probe;
       else if (budget >= cost) {
+        // Charged its worst case now; what it did not use is refunded when it ends (pollTarget).
         this.probeBudget -= cost;
+        this.chargedProbe = { target: probe, cost };
         target = probe;
       } else if (!healthy) wakeAt = Math.min(wakeAt, nextHealthyDue);
       if (target !== probe) {
@@ -300,6 +304,13 @@ export class BusPoller {
     t.breaker.allow(now);
     const { result, busDown } = await this.pollOnce(t, now);
     const finished = Date.now();
+    if (this.chargedProbe?.target === t) {
+      // The share is of line time really taken: a probe that found the meter back cost a poll,
+      // not a timeout, so the next recovering meter need not wait for a timeout's worth of budget.
+      const unused = this.chargedProbe.cost - (finished - now);
+      this.probeBudget = Math.min(this.chargedProbe.cost, this.probeBudget + Math.max(0, unused));
+      this.chargedProbe = null;
+    }
     if ('error' in result) {
       // A bus that cannot be reached is not the meter's fault: do not trip its breaker for it.
       if (!busDown) t.breaker.failure(finished, this.opensAtOnce(result.error.code));
