@@ -289,10 +289,10 @@ export class TariffStore {
       nextInput = { ...baseInput, tariffs: [...baseInput.tariffs, one.data] };
     }
     const next = normalise(nextInput);
+    this.assertNothingInForceChanges(base, next.table);
     const changes = tariffChanges(base, next.table);
     if (changes.length === 0)
       fail(TARIFF_ERRORS, 'INVALID_TARIFF_TABLE', 'the proposed table changes no price');
-    this.assertNothingInForceChanges(base, next.table);
     const kind = tariff !== undefined ? 'tariff' : 'table';
     const change = tariff !== undefined ? TariffVersionSchema.parse(tariff) : JSON.parse(next.json);
     const id = this.db.transaction(() => {
