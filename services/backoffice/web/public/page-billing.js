@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, h, note, parseYuan, table } from './dom.js';
 import { t } from './i18n.js';
+import { tariffsSection } from './page-billing-tariffs.js';
 
 /**
  * Post-paid billing: bill runs (run a period, download its lines, payroll deductions and payment
@@ -249,5 +250,6 @@ export const billingPage = {
     main.append(h('h1', {}, t('billing.title')));
     if (ctx.can('billing.export')) await runsSection(main);
     if (ctx.can('invoices.check')) await invoicesSection(main);
+    if (ctx.can('billing.export')) await tariffsSection(main, ctx);
   },
 };
