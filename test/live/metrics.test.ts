@@ -43,7 +43,9 @@ function fakeGateway() {
       },
     ],
     opcua: [{ health: { device: 'ss1', snapshot: () => health('ss1', 5, 0, null) } }],
-    publisher: { stats: () => ({ published: 100, acked: 98, inFlight: 2, connected: true }) },
+    publisher: {
+      stats: () => ({ published: 100, acked: 98, inFlight: 2, connected: true, connectFailures: 3 }),
+    },
     status: () => ({
       gateway: 'gw1',
       state: 'online' as const,
@@ -102,9 +104,9 @@ describe('Prometheus metrics', () => {
       expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
       const res = await fetch(server.url);
       expect(res.headers.get('content-type')).toMatch(/version=0\.0\.4/);
-      expect(parseMetrics(await res.text()).get('campus_energy_gateway_mqtt_connected{gateway="gw1"}')).toBe(
-        1,
-      );
+      const scraped = parseMetrics(await res.text());
+      expect(scraped.get('campus_energy_gateway_mqtt_connected{gateway="gw1"}')).toBe(1);
+      expect(scraped.get('campus_energy_gateway_mqtt_connect_failures_total{gateway="gw1"}')).toBe(3);
       expect((await fetch(server.url.replace('/metrics', '/other'))).status).toBe(404);
     } finally {
       await server.close();
@@ -128,6 +130,8 @@ describe('Prometheus metrics', () => {
       writeFailures: 0,
       lastWriteError: null,
       connected: true,
+      protocolVersion: 5,
+      connectFailures: 1,
     };
     const collect = ingestMetrics(
       {
@@ -143,6 +147,7 @@ describe('Prometheus metrics', () => {
     stats.stored = 1008;
     const m = parseMetrics(renderMetrics(await collect()));
     expect(m.get('campus_energy_ingest_stored_total')).toBe(1008);
+    expect(m.get('campus_energy_ingest_mqtt_connect_failures_total')).toBe(1);
     expect(m.get('campus_energy_ingest_stored_per_second')).toBe(100);
     expect(m.get('campus_energy_ingest_dead_lettered_total{code="UNKNOWN_METER"}')).toBe(2);
     expect(m.get('campus_energy_ingest_dead_letters_file_total{code="UNKNOWN_METER"}')).toBe(5);
