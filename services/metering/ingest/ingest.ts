@@ -55,7 +55,7 @@ export interface IngestOptions {
   password?: string;
   /** For mqtts://: the CA (PEM) that signed the broker's certificate. */
   ca?: string | Buffer;
-  /** Shared-subscription group, so instances split the stream; null subscribes plainly (default 'ingest'). */
+  /** Shared-subscription group, so instances split the stream; null or absent subscribes plainly (campus file ingest.shareGroup). */
   shareGroup?: string | null;
   /** The campus registry: readings of other meters, or from another site or gateway, are rejected. */
   meters: MeterRegistry;
@@ -166,7 +166,7 @@ export function startIngest(options: IngestOptions): Ingest {
   const retryMaxMs = Math.max(retryBaseMs, options.retryMaxMs ?? 5000);
   const dedupeWindow = Math.max(0, options.dedupeWindow ?? 100_000);
   const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
-  const shareGroup = options.shareGroup === undefined ? 'ingest' : options.shareGroup;
+  const shareGroup = options.shareGroup ?? null;
   let filter = readingFilter(options.protocolVersion === 4 ? null : shareGroup);
 
   const stats = {
