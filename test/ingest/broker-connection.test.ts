@@ -72,7 +72,7 @@ describe('ingest and the embedded campus broker', () => {
   it('negotiates MQTT 3.1.1 with its own account and stores every reading, before and after it subscribed', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'campus-'));
     broker = await startCampusBroker({ ...campus, dataDir });
-    // The default: ask for MQTT 5 with a shared subscription, as against mosquitto.
+    // The default: ask for MQTT 5 (with a plain subscription), as against mosquitto.
     const { ingest, writer } = ingestOn(broker.url, { ...broker.login(SERVICE_USERS.ingest) });
     await ingest.ready;
     expect(ingest.stats().protocolVersion).toBe(4);
