@@ -157,4 +157,28 @@ describe('VEE routes', () => {
     expect(res.json()).toMatchObject({ code: 'VEE_INTERVAL_NOT_FOUND' });
     expect((await call('supervisor', 'GET', historyUrl(start))).json()).toEqual([]);
   });
+
+  it('a post-paid meter exchange over HTTP: a clerk records it, may not decide it, a supervisor approves it once', async () => {
+    const recorded = await call('clerk', 'POST', '/api/vee/exchanges', {
+      meter: METER,
+      kind: 'exchange',
+      at: T('10:00'),
+      registerBefore: 1234.5,
+      registerAfter: 0,
+      newSerial: 'SN-NEW-1',
+      note: 'meter burnt out; fitter read the old register',
+    });
+    expect(recorded.statusCode, recorded.body).toBe(201);
+    const id = recorded.json().id as number;
+    const byClerk = await call('clerk', 'POST', `/api/vee/exchanges/${id}/decision`, { approve: true });
+    expect(byClerk.statusCode).toBe(403);
+    expect(byClerk.json().code).toBe('FORBIDDEN');
+    const approved = await call('supervisor', 'POST', `/api/vee/exchanges/${id}/decision`, { approve: true });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json()).toMatchObject({ id, status: 'approved' });
+    const again = await call('supervisor', 'POST', `/api/vee/exchanges/${id}/decision`, { approve: false });
+    expect(again.json().code).toBe('VEE_EXCHANGE_DECIDED');
+    const list = await call('supervisor', 'GET', '/api/vee/exchanges?status=approved');
+    expect(list.json()).toEqual([expect.objectContaining({ id, meter: METER, status: 'approved' })]);
+  });
 });
