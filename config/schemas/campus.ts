@@ -119,45 +119,53 @@ export const TcpBusSchema = z
   })
   .strict();
 
+/**
+ * What a serial line (on the gateway's own port or behind a converter) says of the meters on it:
+ * their protocol, the zone their clocks run in, time setting and relay credentials.
+ */
+const SerialLineCommon = {
+  protocol: z
+    .enum(['modbus', ...FIELD_PROTOCOL_IDS])
+    .default('modbus')
+    .describe(
+      'What the meters on this line speak: modbus (RTU), dlt645 (DL/T 645-2007) or cjt188 (CJ/T 188-2004)',
+    ),
+  clockZone: z
+    .string()
+    .default('Asia/Shanghai')
+    .describe('Time zone the meters’ clocks run in (DL/T 645 and CJ/T 188 clocks carry none)'),
+  timeSync: z
+    .object({
+      every: DurationSchema.default(86_400_000).describe('How often the broadcast time set is sent'),
+    })
+    .strict()
+    .optional()
+    .describe(
+      'DL/T 645 broadcast time set on this line; refused if a meter on it keeps a clock the campus does not own',
+    ),
+  control: z
+    .object({
+      passwordEnv: z
+        .string()
+        .min(1)
+        .describe('Environment variable holding the relay password: level (2 digits) + password (6)'),
+      operator: z
+        .string()
+        .regex(/^\d{8}$/, 'the operator code is 8 digits')
+        .default('00000000'),
+    })
+    .strict()
+    .optional()
+    .describe('DL/T 645 relay control credentials for the meters on this line'),
+};
+
 export const RtuOverTcpBusSchema = z
   .object({
     type: z.literal('rtu-over-tcp').describe('An RS-485 line behind a serial-to-Ethernet converter'),
     host: z.string().min(1),
     port: z.number().int().min(1).max(65535),
     resyncDelay: LineSilence,
-    protocol: z
-      .enum(['modbus', ...FIELD_PROTOCOL_IDS])
-      .default('modbus')
-      .describe(
-        'What the meters on this line speak: modbus (RTU), dlt645 (DL/T 645-2007) or cjt188 (CJ/T 188-2004)',
-      ),
-    clockZone: z
-      .string()
-      .default('Asia/Shanghai')
-      .describe('Time zone the meters’ clocks run in (DL/T 645 and CJ/T 188 clocks carry none)'),
-    timeSync: z
-      .object({
-        every: DurationSchema.default(86_400_000).describe('How often the broadcast time set is sent'),
-      })
-      .strict()
-      .optional()
-      .describe(
-        'DL/T 645 broadcast time set on this line; refused if a meter on it keeps a clock the campus does not own',
-      ),
-    control: z
-      .object({
-        passwordEnv: z
-          .string()
-          .min(1)
-          .describe('Environment variable holding the relay password: level (2 digits) + password (6)'),
-        operator: z
-          .string()
-          .regex(/^\d{8}$/, 'the operator code is 8 digits')
-          .default('00000000'),
-      })
-      .strict()
-      .optional()
-      .describe('DL/T 645 relay control credentials for the meters on this line'),
+    ...SerialLineCommon,
     ...BusCommon,
   })
   .strict();
@@ -171,39 +179,7 @@ export const RtuBusSchema = z
     dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
     stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
     resyncDelay: LineSilence,
-    protocol: z
-      .enum(['modbus', ...FIELD_PROTOCOL_IDS])
-      .default('modbus')
-      .describe(
-        'What the meters on this line speak: modbus (RTU), dlt645 (DL/T 645-2007) or cjt188 (CJ/T 188-2004)',
-      ),
-    clockZone: z
-      .string()
-      .default('Asia/Shanghai')
-      .describe('Time zone the meters’ clocks run in (DL/T 645 and CJ/T 188 clocks carry none)'),
-    timeSync: z
-      .object({
-        every: DurationSchema.default(86_400_000).describe('How often the broadcast time set is sent'),
-      })
-      .strict()
-      .optional()
-      .describe(
-        'DL/T 645 broadcast time set on this line; refused if a meter on it keeps a clock the campus does not own',
-      ),
-    control: z
-      .object({
-        passwordEnv: z
-          .string()
-          .min(1)
-          .describe('Environment variable holding the relay password: level (2 digits) + password (6)'),
-        operator: z
-          .string()
-          .regex(/^\d{8}$/, 'the operator code is 8 digits')
-          .default('00000000'),
-      })
-      .strict()
-      .optional()
-      .describe('DL/T 645 relay control credentials for the meters on this line'),
+    ...SerialLineCommon,
     ...BusCommon,
   })
   .strict();
