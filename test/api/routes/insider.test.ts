@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LightMyRequestResponse } from 'fastify';
-import { apiFixture, type ApiFixture } from './support.ts';
+import { apiFixture, takeOverAccount, type ApiFixture } from './support.ts';
 
 /**
  * One administrator alone, with every role they can reach, against every two-person rule, over
@@ -28,25 +28,9 @@ async function as(
   });
 }
 
-/** The insider proposes, the gullible second administrator approves, the insider redeems the code. */
+/** The insider's way to an account (support.ts). */
 async function takeOver(proposal: LightMyRequestResponse, username: string): Promise<void> {
-  expect(proposal.statusCode, proposal.body).toBe(202);
-  const ok = await f.call('admin2', 'POST', `/api/user-requests/${proposal.json().id}/approve`);
-  expect(ok.statusCode, ok.body).toBe(200);
-  const code = ok.json().oneTimeCode.code as string;
-  const redeem = await f.app.inject({
-    method: 'POST',
-    url: '/api/password/redeem',
-    payload: { username, code, password: PW },
-  });
-  expect(redeem.statusCode, redeem.body).toBe(204);
-  const login = await f.app.inject({
-    method: 'POST',
-    url: '/api/session',
-    payload: { username, password: PW },
-  });
-  expect(login.statusCode).toBe(201);
-  sessions[username] = login.json().token;
+  sessions[username] = await takeOverAccount(f, proposal, username, PW);
 }
 
 const linked = (res: LightMyRequestResponse, what: string) => {

@@ -1,3 +1,4 @@
+import { expect } from 'vitest';
 import { rmSync } from 'node:fs';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApi } from '../../../services/platform/http/app.ts';
@@ -119,3 +120,29 @@ export type ApiFixture = Awaited<ReturnType<typeof apiFixture>>;
 
 /** The user name of a test staff member. */
 export const nameOf = (who: Staff): string => (who === 'admin' || who === 'admin2' ? who : `${who}.test`);
+
+/**
+ * The insider's way to an account: one administrator's proposal (a new user, a password reset) is
+ * approved by the gullible second administrator, and the one-time code reaches the insider, who
+ * sets `password` and logs in. Returns the account's session token.
+ */
+export async function takeOverAccount(
+  f: ApiFixture,
+  proposal: LightMyRequestResponse,
+  username: string,
+  password: string,
+): Promise<string> {
+  expect(proposal.statusCode, proposal.body).toBe(202);
+  const ok = await f.call('admin2', 'POST', `/api/user-requests/${proposal.json().id}/approve`);
+  expect(ok.statusCode, ok.body).toBe(200);
+  const code = ok.json().oneTimeCode.code as string;
+  const redeem = await f.app.inject({
+    method: 'POST',
+    url: '/api/password/redeem',
+    payload: { username, code, password },
+  });
+  expect(redeem.statusCode, redeem.body).toBe(204);
+  const login = await f.app.inject({ method: 'POST', url: '/api/session', payload: { username, password } });
+  expect(login.statusCode, login.body).toBe(201);
+  return login.json().token as string;
+}

@@ -8,7 +8,7 @@ import { tariffRoutes } from '../../../services/money/billing/tariff-routes.ts';
 import { TariffStore } from '../../../services/money/billing/tariff-store.ts';
 import { fixtureAccounts, fixtureSource, fixtureTariffInput } from '../../billing/fixture.ts';
 import { TZ } from '../../billing/support.ts';
-import { apiFixture, PASSWORD, type ApiFixture } from './support.ts';
+import { apiFixture, PASSWORD, takeOverAccount, type ApiFixture } from './support.ts';
 
 /**
  * Tariff changes over HTTP, on the real users, independence links and audit log of the back office:
@@ -60,19 +60,9 @@ async function billStudentRoom(period: string) {
   return { id: run.id as string, line };
 }
 
-/** The insider proposes user administration, the gullible second administrator approves, the insider redeems. */
+/** The insider's way to an account (support.ts), then a session for it here. */
 async function takeOver(proposal: LightMyRequestResponse, username: string): Promise<void> {
-  expect(proposal.statusCode, proposal.body).toBe(202);
-  const ok = await f.call('admin2', 'POST', `/api/user-requests/${proposal.json().id}/approve`);
-  expect(ok.statusCode, ok.body).toBe(200);
-  const code = ok.json().oneTimeCode.code as string;
-  const redeem = await f.app.inject({
-    method: 'POST',
-    url: '/api/password/redeem',
-    payload: { username, code, password: PW },
-  });
-  expect(redeem.statusCode, redeem.body).toBe(204);
-  await login(username, PW);
+  sessions[username] = await takeOverAccount(f, proposal, username, PW);
 }
 
 beforeAll(async () => {
