@@ -1,10 +1,9 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import type { z } from 'zod';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { parseDocument } from 'yaml';
 import { FIELD_PROTOCOLS, fieldProtocol, type FieldProfile } from '../adapters/protocols.ts';
-import { ConfigError, formatPath, zodProblems } from './errors.ts';
 import { BUILTIN_PROFILE_DIR } from './profiles.ts';
-import { lineOf } from './yaml-lines.ts';
+import { loadYamlFile } from './yaml-lines.ts';
 
 /**
  * Profiles of the field protocols besides Modbus, one subfolder per protocol under each profile
@@ -15,26 +14,8 @@ import { lineOf } from './yaml-lines.ts';
 export type FieldProfileRegistry = ReadonlyMap<string, FieldProfile>;
 
 export function loadFieldProfileFile(file: string, protocol: keyof typeof FIELD_PROTOCOLS): FieldProfile {
-  const text = readFileSync(file, 'utf8');
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message })),
-    );
-  }
-  const parsed = FIELD_PROTOCOLS[protocol].profileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw new ConfigError(
-      file,
-      zodProblems(parsed.error).map((p) => ({
-        path: formatPath(p.path),
-        line: lineOf(text, doc, p.path),
-        message: p.message,
-      })),
-    );
-  }
-  return Object.freeze(parsed.data);
+  const schema: z.ZodType<FieldProfile> = FIELD_PROTOCOLS[protocol].profileSchema;
+  return loadYamlFile(file, schema);
 }
 
 export function loadFieldProfiles(dirs: readonly string[] = [BUILTIN_PROFILE_DIR]): FieldProfileRegistry {

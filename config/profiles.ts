@@ -1,9 +1,7 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseDocument } from 'yaml';
-import { ConfigError, formatPath, zodProblems } from './errors.ts';
-import { lineOf } from './yaml-lines.ts';
+import { loadYamlFile } from './yaml-lines.ts';
 import { ProfileSchema, type Profile } from './schemas/profile.ts';
 
 export const BUILTIN_PROFILE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'profiles');
@@ -12,26 +10,7 @@ export const BUILTIN_PROFILE_DIR = join(dirname(fileURLToPath(import.meta.url)),
 export type ProfileRegistry = ReadonlyMap<string, Profile>;
 
 export function loadProfileFile(file: string): Profile {
-  const text = readFileSync(file, 'utf8');
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => ({ path: '', line: e.linePos?.[0]?.line, message: e.message })),
-    );
-  }
-  const parsed = ProfileSchema.safeParse(doc.toJS());
-  if (!parsed.success) {
-    throw new ConfigError(
-      file,
-      zodProblems(parsed.error).map((p) => ({
-        path: formatPath(p.path),
-        line: lineOf(text, doc, p.path),
-        message: p.message,
-      })),
-    );
-  }
-  return Object.freeze(parsed.data);
+  return loadYamlFile(file, ProfileSchema);
 }
 
 /** Loads every `*.yaml` in the given folders; a later folder's profile overrides an earlier one. */
