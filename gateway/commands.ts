@@ -170,6 +170,11 @@ class Refusal extends Error {
   }
 }
 
+/** A close the meter took as permission only (DL/T 645 allow closing): armed, awaiting the customer. */
+class Armed {
+  constructor(readonly message: string) {}
+}
+
 /**
  * Starts handling relay commands for one gateway. Wire it after the publisher and the bus
  * pollers exist; stop it before them.
@@ -247,7 +252,12 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
     let body: Omit<RelayAck, 'sig'>;
     try {
       const observed = await execute(command);
-      body = { ...base, ok: true, observed, ts: clock() };
+      // Armed: the meter took the close as permission, the relay stays open for the customer's
+      // button. Not ok (nothing closed) and no error (nothing failed): its own outcome.
+      body =
+        observed instanceof Armed
+          ? { ...base, ok: false, armed: true, observed: 'open', message: observed.message, ts: clock() }
+          : { ...base, ok: true, observed, ts: clock() };
       counts.executed++;
       log.info(
         {
@@ -319,7 +329,7 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
     return command;
   }
 
-  async function execute(command: SignedRelayCommand): Promise<RelayState | null> {
+  async function execute(command: SignedRelayCommand): Promise<RelayState | null | Armed> {
     const now = clock();
     if (command.expiresAt <= now) {
       throw new Refusal('EXPIRED', `expired ${now - command.expiresAt} ms ago`);
@@ -332,6 +342,7 @@ export function startCommandHandler(opts: CommandHandlerOptions): CommandHandler
       throw new Refusal('UNKNOWN_METER', `meter ${command.meter} is not polled by ${opts.gateway}`);
     if (target.switchField) {
       const done = await runFieldSwitch(target.bus, target.switchField, command.action);
+      if (!done.ok && 'armed' in done) return new Armed(done.message);
       if (!done.ok) throw new Refusal(done.code, done.message, done.observed);
       return done.observed;
     }

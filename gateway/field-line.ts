@@ -93,7 +93,7 @@ export function isFieldError(err: unknown): err is FieldbusError {
 }
 
 export type SwitchOutcome =
-  | { ok: true; observed: 'open' | 'closed' | null }
+  | { ok: true; observed: 'open' | 'closed' | 'armed' | null }
   | { ok: false; code: 'RELAY_WRITE_FAILED' | 'NO_RELAY'; message: string };
 
 /**
@@ -194,7 +194,8 @@ export type FieldSwitch = (
 /**
  * Runs a field meter's switch on its bus between polls and judges the read-back for the command
  * handler: ok only if the meter reports the wanted state. A DL/T 645 "allow closing" leaves the
- * relay open until the customer presses the button, so it is reported as not (yet) closed.
+ * relay open until the customer presses the button: a meter that says so is `armed`, its own
+ * outcome (neither closed nor a mismatch); one that still says tripped is a mismatch.
  */
 export async function runFieldSwitch(
   bus: JobRunner,
@@ -202,6 +203,7 @@ export async function runFieldSwitch(
   action: 'open' | 'close',
 ): Promise<
   | { ok: true; observed: 'open' | 'closed' }
+  | { ok: false; armed: true; observed: 'open'; message: string }
   | {
       ok: false;
       code: 'RELAY_WRITE_FAILED' | 'READBACK_MISMATCH';
@@ -218,6 +220,14 @@ export async function runFieldSwitch(
     }));
   if (!outcome.ok) return { ok: false, code: 'RELAY_WRITE_FAILED', message: outcome.message, observed: null };
   const wanted = action === 'open' ? 'open' : 'closed';
+  if (action === 'close' && outcome.observed === 'armed') {
+    return {
+      ok: false,
+      armed: true,
+      observed: 'open',
+      message: 'closing allowed: the relay stays open until the customer presses the meter’s button',
+    };
+  }
   if (outcome.observed !== wanted) {
     return {
       ok: false,
@@ -227,7 +237,7 @@ export async function runFieldSwitch(
         (action === 'close' && outcome.observed === 'open'
           ? ' (an "allow closing" meter closes when the customer presses its button)'
           : ''),
-      observed: outcome.observed,
+      observed: outcome.observed === 'armed' ? 'open' : outcome.observed,
     };
   }
   return { ok: true, observed: wanted };

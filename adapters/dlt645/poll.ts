@@ -57,6 +57,16 @@ export async function pollDlt645(
   return { values };
 }
 
+/**
+ * Whether the meter's last relay command is "closed" (通): status word 3 bit 6 is the relay
+ * command state (0 closed, 1 open), beside bit 4, the relay itself. After 1B allow closing a
+ * meter that took the permission says command closed while its relay is still open: armed.
+ */
+export function relayCommandClosedOf(word: Buffer, commandBit: number, device: string): boolean {
+  if (word.length < 2) throw dlt645Error('DLT645_GARBAGE', `status word of ${word.length} bytes`, device);
+  return ((word[0]! | (word[1]! << 8)) & (1 << commandBit)) === 0;
+}
+
 /** Status words are bit strings (not BCD), lowest byte first. */
 export function relayClosedOf(word: Buffer, openBit: number, device: string): 0 | 1 {
   if (word.length < 2) throw dlt645Error('DLT645_GARBAGE', `status word of ${word.length} bytes`, device);

@@ -39,6 +39,15 @@ export const Dlt645RelaySchema = z
   .object({
     statusDi: Di.default('04000503').describe('Run status word 3'),
     openBit: z.number().int().min(0).max(15).default(4).describe('Bit of the status word: 1 = relay open'),
+    commandBit: z
+      .number()
+      .int()
+      .min(0)
+      .max(15)
+      .default(6)
+      .describe(
+        'Bit of the status word: the relay command state, 1 = open (tripped); 0 with the relay open after "allow closing" = armed',
+      ),
     restore: z
       .enum(['allow-closing', 'close-directly'])
       .default('allow-closing')

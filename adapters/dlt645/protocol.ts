@@ -3,7 +3,7 @@ import type { ByteLine } from '../line/transport.ts';
 import { civilTimeOf } from '../line/civil-time.ts';
 import { Dlt645Client } from './client.ts';
 import { DLT645_ERROR_CATALOGUE, DLT645_LINE_CODES, dlt645Error } from './errors.ts';
-import { pollDlt645, relayClosedOf } from './poll.ts';
+import { pollDlt645, relayClosedOf, relayCommandClosedOf } from './poll.ts';
 import { Dlt645ProfileSchema, type Dlt645Profile } from './profile.ts';
 
 const clients = new WeakMap<ByteLine, Dlt645Client>();
@@ -16,8 +16,9 @@ function clientOf(line: ByteLine): Dlt645Client {
 /**
  * DL/T 645-2007 for the gateway. Relay control: trip (1A) to open; to close, what the profile's
  * `relay.restore` says (1B allow closing, or 1C close directly). Either way the gateway then reads
- * status word 3 and reports what the meter says, so "allow closing" acks `open` until the customer
- * presses the button — which is the truth.
+ * status word 3 and reports what the meter says. After "allow closing" the relay stays open until
+ * the customer presses the button: a meter whose command state (bit 6) says closed while the relay
+ * (bit 4) is open is `armed`; one still saying open (tripped) did not take the permission: `open`.
  */
 export const dlt645: FieldProtocol<Dlt645Profile> = {
   id: 'dlt645',
@@ -49,6 +50,9 @@ export const dlt645: FieldProtocol<Dlt645Profile> = {
       ctx.timeoutMs,
     );
     const word = await client.read(address, relay.statusDi, ctx.timeoutMs);
-    return relayClosedOf(word, relay.openBit, ctx.device) ? 'closed' : 'open';
+    if (relayClosedOf(word, relay.openBit, ctx.device)) return 'closed';
+    return n1 === 'allowClosing' && relayCommandClosedOf(word, relay.commandBit, ctx.device)
+      ? 'armed'
+      : 'open';
   },
 };

@@ -27,7 +27,9 @@ export interface FieldProtocol<P extends FieldProfileBase = FieldProfileBase> {
   /**
    * Switches the relay or valve: `open` cuts the supply, `close` restores it. Resolves with the
    * state read back (the meter's own status, never assumed from the write); rejects with a
-   * FieldbusError if the meter refused (wrong password: `…_DENIED`) or did not answer.
+   * FieldbusError if the meter refused (wrong password: `…_DENIED`) or did not answer. `armed`:
+   * the meter took a close as permission only (DL/T 645 "allow closing") and its relay stays open
+   * until the customer presses the button — neither closed nor a failure.
    */
   control?(
     line: ByteLine,
@@ -35,7 +37,7 @@ export interface FieldProtocol<P extends FieldProfileBase = FieldProfileBase> {
     profile: P,
     action: 'open' | 'close',
     ctx: ControlContext,
-  ): Promise<'open' | 'closed' | null>;
+  ): Promise<'open' | 'closed' | 'armed' | null>;
 }
 
 export interface FieldProfileBase {

@@ -177,9 +177,10 @@ export class Dlt645SimMeter {
   private read(di: string): Buffer | null {
     const relay = this.profile.relay;
     if (relay && di === relay.statusDi) {
+      // Bit 6 is the relay command state (1 open): an armed meter's command is closed, its relay open.
       const bits =
         (this.physics.relayClosed ? 0 : 1 << relay.openBit) |
-        (this.armed || !this.physics.relayClosed ? 1 << 6 : 0);
+        (!this.armed && !this.physics.relayClosed ? 1 << relay.commandBit : 0);
       return Buffer.from([bits & 0xff, bits >> 8]);
     }
     const t: CivilTime = civilTimeOf(this.deviceTime(), this.clockZone);

@@ -23,6 +23,7 @@ const GW = 'gw1';
 
 interface Ack {
   ok: boolean;
+  armed?: true;
   observed: 'open' | 'closed' | null;
   error?: string;
   message?: string;
@@ -208,11 +209,13 @@ describe('DL/T 645 relay and CJ/T 188 valve through signed commands', () => {
     expect((lines.meters.get('R1') as Dlt645SimMeter).relayClosed).toBe(false);
   });
 
-  it('restores by "allow closing": not acked as closed until the student presses the button', async () => {
+  it('restores by "allow closing": acked armed (neither closed nor a mismatch) until the student presses the button', async () => {
     const r1 = lines.meters.get('R1') as Dlt645SimMeter;
     const ack = await command('R1', 'close');
-    expect(ack).toMatchObject({ ok: false, observed: 'open', error: 'READBACK_MISMATCH' });
-    expect(ack.message).toMatch(/presses its button/);
+    expect(ack).toMatchObject({ ok: false, armed: true, observed: 'open' });
+    expect(ack.error).toBeUndefined();
+    expect(ack.message).toMatch(/presses the meter’s button/);
+    expect(r1.relayClosed).toBe(false);
     r1.pressButton();
     expect(r1.relayClosed).toBe(true);
     expect(r1.events.map((e) => e.action)).toEqual(['trip', 'allowClosing']);

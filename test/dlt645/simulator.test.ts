@@ -103,7 +103,8 @@ describe('DL/T 645 simulator and adapter on a TCP converter line', () => {
     const ctl = { ...ctx, now: FROZEN, auth };
     expect(await dlt645.control!(l, m.address, dorm, 'open', ctl)).toBe('open');
     expect(m.relayClosed).toBe(false);
-    expect(await dlt645.control!(l, m.address, dorm, 'close', ctl)).toBe('open'); // armed, not closed
+    expect(await dlt645.control!(l, m.address, dorm, 'close', ctl)).toBe('armed'); // not closed
+    expect(m.relayClosed).toBe(false);
     m.pressButton();
     expect((await dlt645.poll(l, m.address, dorm, ctx)).values.relay_closed).toBe(1);
     await dlt645.control!(l, m.address, dorm, 'open', ctl);

@@ -163,17 +163,32 @@ export class RelayAcks {
           `UPDATE relay_commands SET state = 'acked', ack_at = ?, ok = ?, observed = ?, error = ? WHERE id = ?`,
         )
         .run(now, ack.ok ? 1 : 0, ack.observed, ack.error ?? null, cmd.id);
-      const state: RequestState = ack.ok ? 'done' : 'failed';
+      // Armed is its own outcome: the meter allows closing, the customer closes it; never done, never failed.
+      const state: RequestState = ack.ok ? 'done' : ack.armed ? 'armed' : 'failed';
       this.db.prepare('UPDATE relay_requests SET state = ? WHERE id = ?').run(state, req.id);
       this.audit.append({
         actor: reporter,
         action: 'relay.ack',
         subject: `relay-request:${req.id}`,
         before: { state: req.state },
-        after: { state, command: cmd.id, ok: ack.ok, observed: ack.observed, error: ack.error ?? null, late },
+        after: {
+          state,
+          command: cmd.id,
+          ok: ack.ok,
+          ...(ack.armed ? { armed: true } : {}),
+          observed: ack.observed,
+          error: ack.error ?? null,
+          late,
+        },
         reason: ack.message,
       });
-      return this.count('recorded', { kind: 'recorded', requestId: req.id, ok: ack.ok, late });
+      return this.count('recorded', {
+        kind: 'recorded',
+        requestId: req.id,
+        ok: ack.ok,
+        late,
+        ...(ack.armed ? { armed: true as const } : {}),
+      });
     })();
   }
 

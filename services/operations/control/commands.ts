@@ -65,6 +65,12 @@ export const RelayAckSchema = z
     gateway: TopicLevel,
     action: RelayActionSchema.describe('The action of the verified command'),
     ok: z.boolean().describe('true: the relay was switched and reads back in the wanted state'),
+    armed: z
+      .literal(true)
+      .optional()
+      .describe(
+        'A close the meter took as permission only (DL/T 645 "allow closing"): ok false, observed open, no error; the customer closes the relay with the button',
+      ),
     observed: RelayStateSchema.nullable().describe('Relay state read back after the write; null if unknown'),
     error: z
       .string()
@@ -76,8 +82,11 @@ export const RelayAckSchema = z
     sig: z.base64().describe("Ed25519 by the gateway's key over canonical JSON of the other fields"),
   })
   .strict()
-  .refine((a) => a.ok === (a.error === undefined), {
-    message: 'an ack has an error exactly when ok is false',
+  .refine((a) => (a.ok || a.armed === true) === (a.error === undefined), {
+    message: 'an ack has an error exactly when ok is false and it is not armed',
+  })
+  .refine((a) => a.armed === undefined || (!a.ok && a.action === 'close' && a.observed === 'open'), {
+    message: 'only a close that reads back open can be armed',
   });
 export type RelayAck = z.infer<typeof RelayAckSchema>;
 export type RelayAckBody = Omit<RelayAck, 'sig'>;

@@ -16,7 +16,16 @@ export const POLICY_ACTOR = 'system:prepaid-policy';
 export const CONTROL_ACTOR = 'system:control';
 
 export type RequestState =
-  'pending' | 'rejected' | 'cancelled' | 'approved' | 'sent' | 'done' | 'failed' | 'timed_out';
+  | 'pending'
+  | 'rejected'
+  | 'cancelled'
+  | 'approved'
+  | 'sent'
+  | 'done'
+  /** A restore the meter took as permission only (DL/T 645 allow closing): the customer closes it. */
+  | 'armed'
+  | 'failed'
+  | 'timed_out';
 
 export interface RelayRequest {
   id: number;
@@ -83,7 +92,7 @@ export interface Handover {
 }
 
 export type AckOutcome =
-  | { kind: 'recorded'; requestId: number; ok: boolean; late: boolean }
+  | { kind: 'recorded'; requestId: number; ok: boolean; late: boolean; armed?: true }
   | { kind: 'duplicate' | 'mismatch'; commandId: string }
   | { kind: 'unknown'; commandId: string }
   /** A gateway's refusal of a message it could not trust as a command: audited, changes nothing. */

@@ -14,6 +14,7 @@ const REQUEST_STATES = [
   'approved',
   'sent',
   'done',
+  'armed',
   'failed',
   'timed_out',
 ] as const satisfies readonly RequestState[];

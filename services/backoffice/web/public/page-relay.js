@@ -9,7 +9,9 @@ import { t } from './i18n.js';
  * gateway read back from the relay.
  */
 
-const FINAL = ['rejected', 'cancelled', 'done', 'failed', 'timed_out'];
+// Armed (DL/T 645 allow closing) is final here: the control service's part is done, the customer
+// closes the relay with the meter's button.
+const FINAL = ['rejected', 'cancelled', 'done', 'armed', 'failed', 'timed_out'];
 
 export function relayState(r) {
   return h('span', { class: `badge state-${r.state}`, dataset: { state: r.state } }, t(`state.${r.state}`));
