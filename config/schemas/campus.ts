@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PrepaidSettingsSchema } from './prepaid.ts';
+import { NoticesSchema, PaymentsSchema, SelfServiceSchema } from './self-service.ts';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
 import { FIELD_PROTOCOL_IDS } from '../../adapters/protocols.ts';
 
@@ -520,6 +521,13 @@ export const CampusSchema = z
     ),
     prepaid: PrepaidSettingsSchema.describe('The business office: free quota per room and term'),
     auth: AuthSchema.describe('Staff accounts: the four-eyes link window and the failed-login delay'),
+    payments: PaymentsSchema.describe('Self top-up through payment providers (campus card, wallets)'),
+    selfService: SelfServiceSchema.describe(
+      "Customers' own sign-in: codes, sessions, the remaining-days window",
+    ),
+    notices: NoticesSchema.describe(
+      'Low-balance, cut-off and restore notices to customers: email, webhook, MQTT',
+    ),
     sites: z.array(SiteSchema).min(1),
   })
   .strict();

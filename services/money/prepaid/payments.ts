@@ -102,3 +102,51 @@ export function correct(
     });
   });
 }
+
+/**
+ * Money paid through a payment provider (campus card, WeChat Pay or Alipay style), booked by the
+ * payments service when the provider's signed notice or its answer to a query says the order is
+ * paid. No person records it, so it belongs to no clerk's handover; `recordedBy` names the
+ * provider's system actor. The reference is the provider's own transaction id: the same reference
+ * filing as a counter sale (prepaid_payment_references) makes a second booking of one transaction
+ * impossible, whatever path it comes by. Call it inside the caller's transaction when the caller
+ * records its own row with it.
+ */
+export function creditFromProvider(
+  ctx: PrepaidContext,
+  input: {
+    account: string;
+    amountFen: Fen;
+    method: PaymentMethod;
+    reference: string;
+    recordedBy: string;
+    detail?: unknown;
+  },
+): LedgerEntry {
+  assertAmount(input.amountFen);
+  const key = paymentReferenceKey(input.reference);
+  if (key === '') refuse('INVALID_REQUEST', 'reference: a provider payment needs its transaction id');
+  return ctx.tx(() => {
+    requireVerified(ctx, input.account);
+    const dup = ctx.db.prepare('SELECT ledger_id FROM prepaid_payment_references WHERE key = ?').get(key) as
+      { ledger_id: number } | undefined;
+    if (dup) {
+      refuse(
+        'DUPLICATE_REFERENCE',
+        `transaction ${input.reference} is already booked (ledger entry ${dup.ledger_id})`,
+      );
+    }
+    const entry = book(ctx, input.recordedBy, input.account, {
+      type: 'topup',
+      amountFen: input.amountFen,
+      recordedBy: input.recordedBy,
+      method: input.method,
+      reference: input.reference,
+      ...(input.detail !== undefined ? { detail: input.detail } : {}),
+    });
+    ctx.db
+      .prepare('INSERT INTO prepaid_payment_references (key, ledger_id) VALUES (?, ?)')
+      .run(key, entry.id);
+    return entry;
+  });
+}

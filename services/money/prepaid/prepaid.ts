@@ -145,6 +145,13 @@ export class Prepaid {
   ): LedgerEntry {
     return payments.topUp(this.ctx, by, input);
   }
+  /**
+   * Money paid through a payment provider, booked by the payments service (no person records it);
+   * the reference is the provider's transaction id, filed once like a counter sale's.
+   */
+  creditFromProvider(input: Parameters<typeof payments.creditFromProvider>[1]): LedgerEntry {
+    return payments.creditFromProvider(this.ctx, input);
+  }
   /** A supervisor's correction of a ledger (either sign), with the reason. */
   correct(by: Actor, input: { account: string; amountFen: Fen; reason: string }): LedgerEntry {
     return payments.correct(this.ctx, by, input);
