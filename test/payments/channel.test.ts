@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { signedHeaders } from '../../services/money/payments/signing.ts';
+import { local } from '../prepaid/support.ts';
 import { paymentHarness, postNotice } from './support.ts';
 
 /**
@@ -260,5 +261,26 @@ describe('an order whose notice never came', () => {
       code: 'ACCOUNT_NOT_FOUND',
     });
     expect(h.bo.db.prepare('SELECT COUNT(*) AS n FROM payment_orders').get()).toEqual({ n: 0 });
+  });
+});
+
+describe('the provider interface’s refund, against the simulated provider', () => {
+  it('refunds up to what was paid, once per refund number; refund lines are on the statement and not the ledger’s', async () => {
+    h.time.skew = local(2026, 12, 1, 12) - Date.now(); // noon: the day's edges are not this test's
+    const { order } = await paidOrder('E1-101', 3000);
+    const provider = h.bo.payments.provider('campus-card');
+    const refund = { orderNo: order.orderNo, refundNo: 'R-1', amountFen: 1000, reason: 'moved out' };
+    expect(await provider.refund(refund)).toEqual({ refundNo: 'R-1', status: 'succeeded' });
+    expect(await provider.refund(refund)).toEqual({ refundNo: 'R-1', status: 'succeeded' });
+    expect(await provider.refund({ ...refund, refundNo: 'R-2', amountFen: 2001 })).toMatchObject({
+      status: 'refused',
+    });
+    const date = '2026-12-01';
+    const lines = await provider.statement(date);
+    expect(lines.map((l) => [l.kind, l.amountFen])).toEqual([
+      ['payment', 3000],
+      ['refund', 1000],
+    ]);
+    expect((await h.bo.payments.reconcile('clerk.wang', 'campus-card', date)).mismatches).toEqual([]);
   });
 });
