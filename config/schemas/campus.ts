@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PrepaidSettingsSchema } from './prepaid.ts';
+import { CircuitSchema, PowerLimitsSchema, powerProblems, SchedulesSchema } from './power.ts';
 import { NoticesSchema, PaymentsSchema, SelfServiceSchema } from './self-service.ts';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
 import { FIELD_PROTOCOL_IDS } from '../../adapters/protocols.ts';
@@ -76,6 +77,9 @@ export const MeterSchema = z
     pollInterval: DurationSchema.default(60_000),
     parent: Id.optional().describe('The meter upstream of this one in the metering tree'),
     account: z.string().min(1).optional().describe('The customer account billed for this meter'),
+    circuit: CircuitSchema.default('room').describe(
+      'What its relay switches: the whole room, or one circuit (lighting, sockets, air-conditioning) of a room with several relays',
+    ),
     name: z.string().optional(),
     rolloverAt: RolloverAt,
     /** Only read by the simulator: what load this meter sees. */
@@ -528,7 +532,16 @@ export const CampusSchema = z
     notices: NoticesSchema.describe(
       'Low-balance, cut-off and restore notices to customers: email, webhook, MQTT',
     ),
+    schedules: SchedulesSchema.describe(
+      'Dorm lights-out and power-on schedules; each acts only once a supervisor approved its current text',
+    ),
+    powerLimits: PowerLimitsSchema.describe(
+      'The most a room may draw, per customer type; over it for a while trips the relay',
+    ),
     sites: z.array(SiteSchema).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    for (const p of powerProblems(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+  });
 export type CampusConfig = z.infer<typeof CampusSchema>;

@@ -90,6 +90,8 @@ export interface PolicyLoop {
 }
 
 const OPEN_STATES: ReadonlySet<RelayRequest['state']> = new Set(['pending', 'approved', 'sent']);
+/** The open reason (relay-holds.ts) the balance adds and releases. */
+const CREDIT_HOLD = 'credit';
 
 /** One pass over the accounts, and what the loop remembers between passes. */
 class PolicyPass {
@@ -222,28 +224,42 @@ class PolicyPass {
     now: number,
   ): Promise<MeterOutcome> {
     const requests = this.o.control.list({ meter });
-    const supply = this.supplyOf(requests, reading);
+    const holds = this.o.control.holds(meter).map((h) => h.hold);
+    // Held open by something else (a schedule, a trip, a person): the balance is judged as if the
+    // room were supplied, so that its own cut-off is on record before anything closes the relay.
+    const heldByOthers = holds.some((h) => h !== CREDIT_HOLD);
+    const supply = heldByOthers
+      ? holds.includes(CREDIT_HOLD)
+        ? 'off'
+        : 'on'
+      : this.supplyOf(requests, reading);
     const open = requests.find((r) => OPEN_STATES.has(r.state));
     const out: MeterOutcome = { meter, supply, actions: [] };
     if (
       open?.state === 'pending' &&
       open.source === 'policy' &&
+      open.requestedBy === POLICY_ACTOR &&
       this.withdrawIfStale(account, open, out, now)
     ) {
       return out;
     }
     if (open) out.pending = open.action === 'open' ? 'cutoff' : 'restore';
-    out.actions = this.o.prepaid.evaluate(
-      account,
-      { supply, ...(out.pending ? { pending: out.pending } : {}) },
-      now,
-    );
+    out.actions = this.o.prepaid
+      .evaluate(account, { supply, ...(out.pending ? { pending: out.pending } : {}) }, now)
+      .map((a) =>
+        // Friendly hours keep a room's power on; a relay another reason already holds open is not
+        // on, so recording the credit cut-off now moves nothing and keeps the morning from closing it.
+        heldByOthers && a.type === 'hold' && a.reason !== 'protected'
+          ? { type: 'request-cutoff' as const, reason: `${a.detail}; the relay is already open` }
+          : a,
+      );
     for (const a of out.actions) {
       if (a.type !== 'request-cutoff' && a.type !== 'request-restore') continue;
       const req = await this.o.control.requestFromPolicy({
         meter,
         action: a.type === 'request-cutoff' ? 'open' : 'close',
         reason: a.reason,
+        hold: CREDIT_HOLD,
       });
       out.requested = req.id;
       this.log.info(

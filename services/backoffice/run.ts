@@ -32,6 +32,7 @@ import { createAuditHead } from './parts/audit-head.ts';
 import { createBilling, type Billing } from './parts/billing.ts';
 import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
 import { createDetection, type DetectionSettings } from './parts/detection.ts';
+import { createDormPower, creditVeto, type RunningDormPower } from './parts/dorm-power.ts';
 import { createManualReadings } from './parts/readings.ts';
 import { createStorage } from './parts/storage.ts';
 import { createUsers } from './parts/users.ts';
@@ -113,6 +114,8 @@ export interface RunningServices extends BackofficeServices {
 
 export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'> {
   policy: PolicyLoop;
+  /** Lights-out schedules and power limits (parts/dorm-power.ts). */
+  dormPower: RunningDormPower;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
   url?: string;
@@ -187,19 +190,38 @@ async function startParts(
     (p) => p.stop(),
   );
   const { services, billing } = startRecords(core, options, life);
+  const dormPower = life.own(
+    createDormPower({
+      ...core,
+      control: core.relay.control,
+      locate: core.relay.locate,
+      campus: options.campus,
+      logger: options.logger,
+    }),
+    (p) => p.stop(),
+  );
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const api = http
     ? life.own(
         await createApi({
           http,
           auth: core.users,
-          routes: apiRoutes(services, billing, core.tariffStore, http, options),
+          routes: [
+            ...apiRoutes(services, billing, core.tariffStore, http, options),
+            ...dormPower.routes(core.clock),
+          ],
           logger: options.logger,
         }),
         (a) => a.app.close(),
       )
     : undefined;
-  return { ...services, policy, dbPath: core.dbPath, ...(api ? { app: api.app, url: api.url } : {}) };
+  return {
+    ...services,
+    policy,
+    dormPower,
+    dbPath: core.dbPath,
+    ...(api ? { app: api.app, url: api.url } : {}),
+  };
 }
 
 /** The database and audit log, users, prepaid, and relay control with its MQTT link. */
@@ -237,7 +259,10 @@ async function startCore(options: BackofficeOptions, life: Lifecycle, log: Logge
   });
   const link = life.own(await createControlLink({ mqtt: options.mqtt, logger }), (l) => l.close());
   const relay = life.own(
-    createRelayControl({ campus, db, audit, clock, link, log, ...pick(options, 'timeoutSweepMs') }),
+    createRelayControl({
+      ...{ campus, db, audit, clock, link, log, ...pick(options, 'timeoutSweepMs') },
+      closeVeto: creditVeto(prepaid, clock),
+    }),
     (r) => r.stop(),
   );
   const intervalMs = options.auditHeadIntervalMs;

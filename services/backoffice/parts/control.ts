@@ -38,6 +38,8 @@ export interface RelayControlDeps {
   log: Logger;
   /** How often relay commands without an ack are looked for (default 10 s). */
   timeoutSweepMs?: number;
+  /** Why a meter's relay may not be closed now (its account out of credit), or null. */
+  closeVeto?: (meter: string) => string | null;
 }
 
 export interface RunningRelayControl {
@@ -69,6 +71,7 @@ export function createRelayControl(deps: RelayControlDeps): RunningRelayControl 
     commandTtlMs: deps.campus.config.control.commandTtl,
     // Each gateway signs its acks with its own key; the control service trusts no other.
     ackKeys: gatewayAckKeys(deps.campus),
+    ...(deps.closeVeto ? { closeVeto: deps.closeVeto } : {}),
   });
   deps.link.onAck((topic, payload) => control.handleAck(topic, payload));
   const stopSweep = control.startTimeoutSweep(deps.timeoutSweepMs);

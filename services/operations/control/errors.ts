@@ -20,6 +20,16 @@ export const CONTROL_ERRORS = {
     status: 409,
     description: 'The request or record is no longer in a state that allows this (decided, sent, revoked)',
   },
+  NO_APPROVAL: {
+    status: 409,
+    description:
+      'No standing approval on record covers this automatic request (its schedule or limits version is not approved, or was changed after approval); nothing was asked',
+  },
+  CLOSE_VETOED: {
+    status: 409,
+    description:
+      'The relay may not be closed: the meter’s account is out of credit (a top-up restores it), whatever else asked for the restore',
+  },
   SEND_FAILED: { status: 503, description: 'The signed command could not be handed to the MQTT broker' },
 } as const satisfies ErrorCatalogue;
 export type ControlErrorCode = keyof typeof CONTROL_ERRORS;

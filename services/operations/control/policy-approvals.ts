@@ -5,6 +5,7 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { RelayActionSchema } from './commands.ts';
 import { controlError } from './errors.ts';
+import { isHold } from './relay-holds.ts';
 import {
   requireText,
   type PolicyApproval,
@@ -33,7 +34,16 @@ export class PolicyApprovals {
     const reason = requireText(input.reason, 'a reason');
     const actions = input.scope.actions.map((a) => RelayActionSchema.parse(a));
     if (actions.length === 0) controlError('BAD_INPUT', 'a standing approval names at least one action');
-    const scope: PolicyApprovalScope = { actions, sites: input.scope.sites, meters: input.scope.meters };
+    const holds = input.scope.holds;
+    if (holds !== undefined && (holds.length === 0 || !holds.every(isHold)))
+      controlError('BAD_INPUT', 'a standing approval names known open reasons (holds)');
+    const scope: PolicyApprovalScope = {
+      actions,
+      sites: input.scope.sites,
+      meters: input.scope.meters,
+      ...(holds ? { holds } : {}),
+      ...(input.scope.basis !== undefined ? { basis: input.scope.basis } : {}),
+    };
     const now = this.clock();
     if (input.until !== undefined && input.until <= now) controlError('BAD_INPUT', 'until is in the past');
     return this.db.transaction(() => {
@@ -71,6 +81,33 @@ export class PolicyApprovals {
       this.audit.append({
         actor: supervisor.id,
         action: 'relay.policy-approval.revoke',
+        subject: `relay-policy-approval:${id}`,
+        before: { revokedAt: null },
+        after: { revokedAt: now },
+        reason: why,
+      });
+      return this.policyApproval(id);
+    })();
+  }
+
+  /**
+   * Ends a standing approval whose policy changed under it (a schedule edited after approval):
+   * recorded as revoked by `by` (a `system:` id), audited.
+   */
+  voidPolicyApproval(id: number, by: string, reason: string): PolicyApproval {
+    const why = requireText(reason, 'a reason');
+    return this.db.transaction(() => {
+      const grant = this.policyApproval(id);
+      if (grant.revokedAt !== null) return grant;
+      const now = this.clock();
+      this.db
+        .prepare(
+          'UPDATE relay_policy_approvals SET revoked_by = ?, revoked_at = ?, revoke_reason = ? WHERE id = ?',
+        )
+        .run(by, now, why, id);
+      this.audit.append({
+        actor: by,
+        action: 'relay.policy-approval.void',
         subject: `relay-policy-approval:${id}`,
         before: { revokedAt: null },
         after: { revokedAt: now },
@@ -119,8 +156,14 @@ export class PolicyApprovals {
 }
 
 /** Whether a standing approval's scope covers a request. */
-export function covers(scope: PolicyApprovalScope, req: RelayRequest): boolean {
+export function covers(
+  scope: PolicyApprovalScope,
+  req: Pick<RelayRequest, 'action' | 'site' | 'meter'> & { hold?: string | null; basis?: string | null },
+): boolean {
   if (!scope.actions.includes(req.action)) return false;
+  const hold = req.hold ?? 'policy';
+  if (scope.holds ? !scope.holds.includes(hold) : hold !== 'credit' && hold !== 'policy') return false;
+  if (scope.basis !== undefined && scope.basis !== req.basis) return false;
   if (!scope.sites && !scope.meters) return true;
   return !!scope.sites?.includes(req.site) || !!scope.meters?.includes(req.meter);
 }

@@ -7,9 +7,11 @@ import { RelayActionSchema, signCommand, type RelayAction, type SignedRelayComma
 import { RelayAcks, type AckStats } from './acks.ts';
 import { controlError } from './errors.ts';
 import { LineOperations } from './line-operations.ts';
+import { isHold, PERSON_CANNOT_RELEASE, RelayHolds, type RelayHold } from './relay-holds.ts';
 import { covers, PolicyApprovals } from './policy-approvals.ts';
 import {
   CONTROL_ACTOR,
+  migrateRelaySchema,
   POLICY_ACTOR,
   RELAY_SCHEMA,
   requireText,
@@ -40,6 +42,7 @@ export {
   type RequestState,
 } from './relay-types.ts';
 export type { AckStats } from './acks.ts';
+export { scheduleHold, type RelayHold } from './relay-holds.ts';
 
 /**
  * Cut-off and restore (DOMAIN.md): no relay moves without a second person's approval, and every
@@ -54,8 +57,13 @@ export type { AckStats } from './acks.ts';
  * (`relay.policy-approval`), or at once by a standing policy approval a supervisor granted for
  * their scope; a standing approval never approves a request a person raised.
  *
+ * Open reasons (relay-holds.ts): an approved cut-off adds its reason (`hold`) to the meter; an
+ * approved restore releases its reason and sends a command only when no other reason remains
+ * (else the request ends `held`). A restore of a meter whose account is out of credit is refused
+ * (`closeVeto`), whoever asks.
+ *
  * The parts: relay-types.ts (records and tables), acks.ts (acknowledgements and deadlines),
- * policy-approvals.ts, line-operations.ts (the power room's records and handovers).
+ * policy-approvals.ts, relay-holds.ts, line-operations.ts (the power room's records and handovers).
  */
 export class RelayControl {
   private readonly db: BackofficeDb;
@@ -66,6 +74,7 @@ export class RelayControl {
   private readonly acks: RelayAcks;
   private readonly policies: PolicyApprovals;
   private readonly lines: LineOperations;
+  private readonly holdSet: RelayHolds;
 
   constructor(private readonly opts: RelayControlOptions) {
     this.db = opts.db;
@@ -74,6 +83,8 @@ export class RelayControl {
     this.ttl = opts.commandTtlMs ?? 5 * 60_000;
     this.grace = opts.ackGraceMs ?? 30_000;
     this.db.exec(RELAY_SCHEMA);
+    migrateRelaySchema(this.db);
+    this.holdSet = new RelayHolds(this.db, this.audit, this.clock);
     this.acks = new RelayAcks(this.db, this.audit, this.clock, opts.ackKeys, (id) => this.get(id));
     this.policies = new PolicyApprovals(this.db, this.audit, this.clock);
     this.lines = new LineOperations(this.db, this.audit, this.clock);
@@ -81,24 +92,77 @@ export class RelayControl {
 
   // --- Relay requests -----------------------------------------------------------------------
 
-  /** A person asks for a cut-off (`open`) or restore (`close`); nothing moves until approved. */
-  request(input: { meter: string; action: RelayAction; reason: string; requestedBy: Actor }): RelayRequest {
+  /**
+   * A person asks for a cut-off (`open`) or restore (`close`); nothing moves until approved. A
+   * cut-off holds the relay open as `manual` (or `illegal-load`, an inspector's finding on site);
+   * a restore releases every hold but `credit`.
+   */
+  request(input: {
+    meter: string;
+    action: RelayAction;
+    reason: string;
+    requestedBy: Actor;
+    hold?: 'manual' | 'illegal-load';
+  }): RelayRequest {
     assertCan(input.requestedBy, 'relay.request', 'request a relay operation');
-    return this.db.transaction(() => this.insertRequest(input, 'user', input.requestedBy.id))();
+    if (input.hold !== undefined && input.hold !== 'manual' && input.hold !== 'illegal-load')
+      controlError('BAD_INPUT', 'a person’s cut-off is held as manual or illegal-load');
+    if (input.action === 'close') this.assertMayClose(input.meter);
+    const hold = input.action === 'open' ? (input.hold ?? 'manual') : null;
+    return this.db.transaction(() =>
+      this.insertRequest({ ...input, hold, basis: null }, 'user', input.requestedBy.id),
+    )();
+  }
+
+  /** Why the meter's relay is to be open, oldest first (empty: nothing holds it). */
+  holds(meter: string): RelayHold[] {
+    return this.holdSet.of(meter);
+  }
+
+  /** Every hold on every meter. */
+  allHolds(): RelayHold[] {
+    return this.holdSet.all();
+  }
+
+  /** Whether some standing approval on record covers an automatic request like this one. */
+  hasStandingApproval(probe: { meter: string; action: RelayAction; hold: string; basis?: string }): boolean {
+    const where = this.opts.locate(probe.meter);
+    if (!where) return false;
+    const req = { ...probe, site: where.site, basis: probe.basis ?? null };
+    return this.policies.activePolicyApprovals().some((g) => covers(g.scope, req));
   }
 
   /**
-   * The prepaid policy asks (actor `system:prepaid-policy`). A standing approval covering it
-   * approves it at once and the command goes out; otherwise it waits for a supervisor.
+   * An automatic policy asks: the prepaid policy (actor `system:prepaid-policy`, hold `credit`), a
+   * schedule or a power limit (their own actor, hold and `basis`, the version approved). A
+   * standing approval covering it approves it at once and the command goes out; otherwise it
+   * waits for a supervisor, or with `requireGrant` is refused (NO_APPROVAL) and nothing is asked.
    */
   async requestFromPolicy(input: {
     meter: string;
     action: RelayAction;
     reason: string;
+    /** The open reason it adds or releases; default `policy`. */
+    hold?: string;
+    /** Who asks, a `system:<service>` id; default the prepaid policy. */
+    by?: string;
+    basis?: string;
+    requireGrant?: boolean;
   }): Promise<RelayRequest> {
+    const hold = input.hold ?? 'policy';
+    if (!isHold(hold)) controlError('BAD_INPUT', `unknown open reason "${hold}"`);
+    const by = input.by ?? POLICY_ACTOR;
+    if (!by.startsWith('system:'))
+      controlError('BAD_INPUT', 'an automatic request is made by a system:<service>');
+    if (input.action === 'close') this.assertMayClose(input.meter);
     const issued = this.db.transaction(() => {
-      const req = this.insertRequest(input, 'policy', POLICY_ACTOR);
+      const req = this.insertRequest({ ...input, hold, basis: input.basis ?? null }, 'policy', by);
       const grant = this.policies.activePolicyApprovals().find((g) => covers(g.scope, req));
+      if (!grant && input.requireGrant)
+        controlError(
+          'NO_APPROVAL',
+          `no standing approval covers ${input.action} of ${input.meter} for ${hold}`,
+        );
       if (!grant) return { req, command: null };
       const decidedBy = `policy-approval:${grant.id}`;
       this.decide(req, 'approved', decidedBy, `standing approval granted by ${grant.grantedBy}`, grant.id);
@@ -110,7 +174,7 @@ export class RelayControl {
         after: { state: 'approved', by: decidedBy, grantedBy: grant.grantedBy },
         reason: `standing policy approval ${grant.id}: ${grant.reason}`,
       });
-      return { req, command: this.issue(req.id) };
+      return { req, command: this.carryOut(req.id, CONTROL_ACTOR) };
     })();
     if (issued.command) await this.dispatch(issued.command);
     return this.get(issued.req.id);
@@ -124,6 +188,7 @@ export class RelayControl {
         assertCan(approver, 'relay.policy-approval', 'approve a policy-raised relay request');
       else assertCan(approver, 'relay.approve', 'approve a relay request');
       assertNotSelfApproval(req.requestedBy, approver, 'approve it', { db: this.db, now: this.clock() });
+      if (req.action === 'close') this.assertMayClose(req.meter);
       this.decide(req, 'approved', approver.id, note ?? null, null);
       this.audit.append({
         actor: approver.id,
@@ -133,9 +198,9 @@ export class RelayControl {
         after: { state: 'approved', meter: req.meter, action: req.action },
         reason: note,
       });
-      return this.issue(req.id);
+      return this.carryOut(req.id, approver.id);
     })();
-    await this.dispatch(command);
+    if (command) await this.dispatch(command);
     return this.get(requestId);
   }
 
@@ -244,6 +309,11 @@ export class RelayControl {
     return this.policies.revokePolicyApproval(supervisor, id, reason);
   }
 
+  /** Ends a standing approval whose policy changed under it (by a `system:` id), audited. */
+  voidPolicyApproval(id: number, by: string, reason: string): PolicyApproval {
+    return this.policies.voidPolicyApproval(id, by, reason);
+  }
+
   activePolicyApprovals(): PolicyApproval[] {
     return this.policies.activePolicyApprovals();
   }
@@ -279,8 +349,46 @@ export class RelayControl {
 
   // --- Internals ------------------------------------------------------------------------------
 
+  /** Refuses a restore the close veto forbids (an account out of credit), naming why. */
+  private assertMayClose(meter: string): void {
+    const veto = this.opts.closeVeto?.(meter);
+    if (veto) controlError('CLOSE_VETOED', `meter ${meter} may not be closed: ${veto}`);
+  }
+
+  /**
+   * What an approved request does to the open reasons (inside the caller's transaction): a cut-off
+   * adds its hold and is issued; a restore releases its hold(s) and is issued only when none is
+   * left, else it ends `held` with no command. Returns the command to dispatch, if any.
+   */
+  private carryOut(requestId: number, actor: string): SignedRelayCommand | null {
+    const req = this.get(requestId);
+    if (req.action === 'open') {
+      this.holdSet.add(req.meter, req.hold ?? 'manual', req.id, actor);
+      return this.issue(req.id);
+    }
+    const releases =
+      req.source === 'user'
+        ? this.holdSet
+            .of(req.meter)
+            .map((h) => h.hold)
+            .filter((h) => !PERSON_CANNOT_RELEASE.has(h))
+        : [req.hold ?? 'policy'];
+    const remain = this.holdSet.release(req.meter, releases, req.id, actor);
+    if (remain.length === 0) return this.issue(req.id);
+    this.db.prepare(`UPDATE relay_requests SET state = 'held' WHERE id = ?`).run(req.id);
+    this.audit.append({
+      actor: CONTROL_ACTOR,
+      action: 'relay.held',
+      subject: `relay-request:${req.id}`,
+      before: { state: 'approved' },
+      after: { state: 'held', holds: remain },
+      reason: `not closed: still open because of ${remain.join(', ')}`,
+    });
+    return null;
+  }
+
   private insertRequest(
-    input: { meter: string; action: RelayAction; reason: string },
+    input: { meter: string; action: RelayAction; reason: string; hold: string | null; basis: string | null },
     source: 'user' | 'policy',
     requestedBy: string,
   ): RelayRequest {
@@ -301,17 +409,34 @@ export class RelayControl {
     const id = Number(
       this.db
         .prepare(
-          `INSERT INTO relay_requests (meter, site, gateway, action, reason, source, requested_by, requested_at, state)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending')`,
+          `INSERT INTO relay_requests (meter, site, gateway, action, reason, source, requested_by, requested_at, state, hold, basis)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)`,
         )
-        .run(input.meter, where.site, where.gateway, action.data, reason, source, requestedBy, now)
-        .lastInsertRowid,
+        .run(
+          input.meter,
+          where.site,
+          where.gateway,
+          action.data,
+          reason,
+          source,
+          requestedBy,
+          now,
+          input.hold,
+          input.basis,
+        ).lastInsertRowid,
     );
     this.audit.append({
       actor: requestedBy,
       action: 'relay.request',
       subject: `relay-request:${id}`,
-      after: { meter: input.meter, action: action.data, source, state: 'pending' },
+      after: {
+        meter: input.meter,
+        action: action.data,
+        source,
+        state: 'pending',
+        ...(input.hold ? { hold: input.hold } : {}),
+        ...(input.basis ? { basis: input.basis } : {}),
+      },
       reason,
     });
     return this.get(id);

@@ -25,7 +25,9 @@ export type RequestState =
   /** A restore the meter took as permission only (DL/T 645 allow closing): the customer closes it. */
   | 'armed'
   | 'failed'
-  | 'timed_out';
+  | 'timed_out'
+  /** An approved restore that released its reason while others still hold the relay open: no command. */
+  | 'held';
 
 export interface RelayRequest {
   id: number;
@@ -43,6 +45,13 @@ export interface RelayRequest {
   decidedAt: number | null;
   decisionNote: string | null;
   commandId: string | null;
+  /**
+   * Why the relay is to be open (relay-holds.ts): the reason an open request adds, or a
+   * policy restore releases; null for a person's restore (which releases every reason but credit).
+   */
+  hold: string | null;
+  /** The standing policy version a schedule or limit request acts under (`<subject>@<sha256>`). */
+  basis: string | null;
   /** From the gateway's ack: the relay state read back, and the refusal code if not ok. */
   observed: RelayState | null;
   error: string | null;
@@ -53,6 +62,17 @@ export interface PolicyApprovalScope {
   /** Absent with `meters` absent: the whole campus. */
   sites?: string[];
   meters?: string[];
+  /**
+   * The open reasons (relay-holds.ts) it approves requests for. Absent: `credit` and `policy`
+   * only (the prepaid policy and the automatic illegal-load trip), so that a grant made for
+   * prepaid never approves a schedule or a power limit.
+   */
+  holds?: string[];
+  /**
+   * The exact version of the standing policy approved (`schedule:<id>@<sha256>`): a request made
+   * under any other version, e.g. the schedule edited after approval, is not covered.
+   */
+  basis?: string;
 }
 
 export interface PolicyApproval {
@@ -132,6 +152,12 @@ export interface RelayControlOptions {
   /** The Ed25519 private key (`loadSigningKey`), from a file or env outside the repository. */
   signingKey: KeyObject;
   locate: MeterLocator;
+  /**
+   * Why a meter's relay may not be closed now (its account is out of credit), or null. Given by
+   * the composition root from the prepaid accounts, which this group may not import; every
+   * restore, a person's or an automatic one, is refused while it says so.
+   */
+  closeVeto?: (meter: string) => string | null;
   /** How long a command is valid (default 5 min). */
   commandTtlMs?: number;
   /** How long after a command expired its ack is still waited for (default 30 s). */
@@ -153,6 +179,7 @@ CREATE TABLE IF NOT EXISTS relay_requests (
   source TEXT NOT NULL CHECK (source IN ('user', 'policy')),
   requested_by TEXT NOT NULL, requested_at INTEGER NOT NULL,
   state TEXT NOT NULL,
+  hold TEXT, basis TEXT,
   decided_by TEXT, decided_at INTEGER, decision_note TEXT,
   policy_approval_id INTEGER REFERENCES relay_policy_approvals (id),
   command_id TEXT
@@ -187,6 +214,19 @@ CREATE TABLE IF NOT EXISTS shift_handovers (
 );
 `;
 
+/** Columns added after the first release: a database made before them gets them at start. */
+export const RELAY_MIGRATIONS: readonly { table: string; column: string; ddl: string }[] = [
+  { table: 'relay_requests', column: 'hold', ddl: 'ALTER TABLE relay_requests ADD COLUMN hold TEXT' },
+  { table: 'relay_requests', column: 'basis', ddl: 'ALTER TABLE relay_requests ADD COLUMN basis TEXT' },
+];
+
+export function migrateRelaySchema(db: BackofficeDb): void {
+  for (const m of RELAY_MIGRATIONS) {
+    const cols = db.prepare(`PRAGMA table_info(${m.table})`).all() as { name: string }[];
+    if (!cols.some((c) => c.name === m.column)) db.exec(m.ddl);
+  }
+}
+
 /** States in which a request still occupies its meter: a second one would race it. */
 export const OPEN_STATES = ['pending', 'approved', 'sent'];
 /** A line operation dated this far ahead of the clock is a typo, not a record. */
@@ -207,6 +247,8 @@ export interface RequestRow {
   decided_at: number | null;
   decision_note: string | null;
   command_id: string | null;
+  hold: string | null;
+  basis: string | null;
   observed: RelayState | null;
   error: string | null;
 }
@@ -234,6 +276,8 @@ export function toRequest(r: RequestRow): RelayRequest {
     decidedAt: r.decided_at,
     decisionNote: r.decision_note,
     commandId: r.command_id,
+    hold: r.hold ?? null,
+    basis: r.basis ?? null,
     observed: r.observed,
     error: r.error,
   };

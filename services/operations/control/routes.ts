@@ -17,6 +17,7 @@ const REQUEST_STATES = [
   'armed',
   'failed',
   'timed_out',
+  'held',
 ] as const satisfies readonly RequestState[];
 const Action = RelayActionSchema.describe('open: cut off; close: restore');
 const Note = z.string().trim().max(500).optional();
@@ -94,6 +95,18 @@ export function relayRoutes(s: { control: RelayControl }): ((app: FastifyInstanc
         params: IdParams,
         body: z.object({ reason: Text }).strict(),
         handler: ({ params, body, actor }) => control.cancel(actor, params.id, body.reason),
+      }),
+
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/relay-holds',
+        summary:
+          'Why relays are held open (credit, schedule:<id>, power-limit, illegal-load, manual): a relay closes only when none is left',
+        tags,
+        permission: 'relay.request',
+        query: z.object({ meter: Id.optional() }).strict(),
+        handler: ({ query }) => (query.meter ? control.holds(query.meter) : control.allHolds()),
       }),
 
     // ── Standing approvals for policy-raised requests ──

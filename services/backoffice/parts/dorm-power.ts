@@ -1,0 +1,111 @@
+import type { Logger } from 'pino';
+import type { LoadedCampus } from '../../../config/campus.ts';
+import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { levelsFor, type Prepaid } from '../../money/prepaid/index.ts';
+import type { MeterLocator, RelayControl } from '../../operations/control/relay-control.ts';
+import { PolicyProposals, type PolicyVersion } from '../../operations/schedules/proposals.ts';
+import { standingPolicyRoutes } from '../../operations/schedules/routes.ts';
+import { ScheduleRunner } from '../../operations/schedules/runner.ts';
+import { campusMeters } from '../../operations/schedules/targets.ts';
+import type { RouteFn } from './api.ts';
+
+/**
+ * Dorm power: the campus file's lights-out schedules carried out through relay control, their
+ * proposals and approvals, and the prepaid accounts' veto on closing a relay out of credit.
+ */
+
+export interface DormPowerDeps {
+  campus: LoadedCampus;
+  db: BackofficeDb;
+  audit: AuditLog;
+  clock: Clock;
+  control: RelayControl;
+  locate: MeterLocator;
+  logger: Logger;
+  /** How often the schedules are looked at (default 30 s: a lights-out is carried out within it). */
+  scheduleTickMs?: number;
+}
+
+export interface RunningDormPower {
+  proposals: PolicyProposals;
+  schedules: ScheduleRunner;
+  routes: (clock: Clock) => RouteFn[];
+  /** One pass now (also what the timer runs). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The meter's prepaid account, from the accounts' own meter lists (refreshed at most once a minute). */
+function meterAccounts(prepaid: Prepaid, clock: Clock): (meter: string) => string | undefined {
+  let map = new Map<string, string>();
+  let at = -Infinity;
+  return (meter) => {
+    if (clock() - at > 60_000) {
+      map = new Map();
+      for (const id of prepaid.verifiedAccounts()) for (const m of prepaid.account(id).meters) map.set(m, id);
+      at = clock();
+    }
+    return map.get(meter);
+  };
+}
+
+/**
+ * Why a meter's relay may not be closed: its prepaid account is at or below its cut-off level
+ * (zero, or minus the emergency credit) and not protected. Given to relay control, which refuses
+ * every restore while it says so — a schedule's morning, a power-limit restore, a person's.
+ */
+export function creditVeto(prepaid: Prepaid, clock: Clock): (meter: string) => string | null {
+  const accountOf = meterAccounts(prepaid, clock);
+  return (meter) => {
+    const id = accountOf(meter);
+    if (!id) return null;
+    const a = prepaid.account(id);
+    if (a.protected) return null;
+    const cutoffAt = -levelsFor(prepaid.policy, a.customerType).emergencyCreditFen;
+    return a.balanceFen <= cutoffAt
+      ? `account ${id} is out of credit (${a.balanceFen} fen, cut-off at ${cutoffAt} fen); a top-up restores it`
+      : null;
+  };
+}
+
+export function createDormPower(d: DormPowerDeps): RunningDormPower {
+  const log = d.logger.child({ component: 'dorm-power' });
+  const proposals = new PolicyProposals(d.db, d.audit, d.control, d.clock);
+  const timezone = d.campus.config.campus.timezone;
+  const schedules = new ScheduleRunner({
+    ...{ db: d.db, audit: d.audit, control: d.control, proposals, clock: d.clock, logger: d.logger },
+    schedules: d.campus.config.schedules,
+    meters: campusMeters(d.campus.config),
+    locate: d.locate,
+    timezone,
+  });
+  const current = (subject: string): PolicyVersion | undefined => {
+    if (!subject.startsWith('schedule:')) return undefined;
+    const s = schedules.schedule(subject.slice('schedule:'.length));
+    return s ? schedules.version(s).version : undefined;
+  };
+
+  // One pass at a time: two could both see an order undone and both ask.
+  let queue: Promise<void> = Promise.resolve();
+  const tick = (): Promise<void> => {
+    const p = queue.then(async () => {
+      await schedules.tick();
+    });
+    queue = p.catch((err: unknown) => log.error({ err }, 'dorm power pass failed'));
+    return p;
+  };
+  const timer = setInterval(() => void tick().catch(() => undefined), d.scheduleTickMs ?? 30_000);
+  timer.unref();
+
+  return {
+    proposals,
+    schedules,
+    tick,
+    routes: (clock) => standingPolicyRoutes({ proposals, runner: schedules, timezone, clock, current }),
+    async stop() {
+      clearInterval(timer);
+      await queue;
+    },
+  };
+}
