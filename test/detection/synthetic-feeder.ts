@@ -6,7 +6,7 @@ import { mulberry32 } from '../../simulators/meters/random.ts';
  * lower, a shared seasonal swing and day-to-day weather, each building its own size, shape and
  * noise), written as cumulative registers under a feeder meter that measures the true sum plus a
  * 2 % technical loss. `edit` changes what one building's meter registers per hour (a theft, a
- * drift) without changing the truth.
+ * drift) without changing the truth; `use` changes the truth (a real change of use).
  */
 
 export const HOUR = 3_600_000;
@@ -26,6 +26,8 @@ export function syntheticFeeder(o: {
   /** Relative size per building (default all 1). */
   sizes?: number[];
   edit?: Record<string, (x: number, hour: number) => number>;
+  /** Changes what a building really uses per hour (its meter and the feeder both see it). */
+  use?: Record<string, (x: number, hour: number) => number>;
 }): SyntheticFeeder {
   const rand = mulberry32(o.seed);
   const H = o.days * 24;
@@ -49,6 +51,8 @@ export function syntheticFeeder(o: {
       const season = 1 + 0.15 * Math.cos((2 * Math.PI * day) / 365);
       const shape = 1 + (hod >= open && hod < close ? bump * working : 0);
       x[h] = size * shape * season * dayLevel[day]! * (1 + 0.04 * (rand() - 0.5) * 2);
+      const use = o.use?.[id];
+      if (use) x[h] = use(x[h]!, h);
       sum[h] = sum[h]! + x[h]!;
     }
     truth.set(id, x);

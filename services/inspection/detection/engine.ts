@@ -31,6 +31,7 @@ import {
 } from './series.ts';
 import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
+import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
@@ -357,11 +358,26 @@ function evaluate(
   const windowStart = store.slotStart(windowFrom);
   const computeLong = () => longMemory(store, cfg.longMemory);
   const long = parts ? parts.long(computeLong) : computeLong();
+  const parentBalance = new Map<number, NodeBalance>();
+  for (const b of balances) for (const c of b.children) parentBalance.set(c, b);
   for (const a of anomalies) {
     const unit = UNIT[top.kind[a.meter]!];
     const lm = long[a.meter]!;
+    // The upstream meter's word on a lasting change (only worth computing for one that shows).
+    const nb = parentBalance.get(a.meter);
+    const checks = nb
+      ? feederChecks(store, nb, a.meter, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays)
+      : [];
+    const check = checks[0];
+    // Raised on the node's word alone only if the meter's own shape moved too: under a feeder with
+    // another thief, an honest meter's ordinary departures from its profile follow the occupancy
+    // that the thief's missing energy follows as well.
+    const upstream = (lm.shape?.stat ?? 0) >= 2 ? Math.max(0, ...checks.map(feederEvidence)) : 0;
+    const longStat = Math.max(lm.stat * feederFactor(check), 2 * upstream * cfg.longMemory.alertStat);
     const lasting =
-      lm.stat >= cfg.longMemory.alertStat ? lastingChange(store, lm, a.id, unit, cfg) : undefined;
+      longStat >= cfg.longMemory.alertStat
+        ? lastingChange(store, lm, longStat, check, a.id, unit, cfg)
+        : undefined;
     // The lasting change against the peers replaces the window's drop finding (one condition).
     const own = anomalyFindings(a, store, windows, cfg.anomalies, unit).filter(
       (f) => !(lasting && f.type === 'meter-drop'),
@@ -373,7 +389,7 @@ function evaluate(
     // shows no loss (a tap elsewhere hides it, the band absorbed it) must still stand out. The
     // window's drop is weighed against its 28-day baseline; the lasting step against the peers
     // over months (alertStat maps to 0.5, the meter alert).
-    const ownPart = Math.max(clamp(a.score / 3, 0, 1) * 0.6, (0.5 * lm.stat) / cfg.longMemory.alertStat);
+    const ownPart = Math.max(clamp(a.score / 3, 0, 1) * 0.6, (0.5 * longStat) / cfg.longMemory.alertStat);
     let score = attribution[a.meter]! + ownPart;
     let reason = attribution[a.meter]! > 0.05 ? attributionReason[a.meter]! : '';
     if (lasting && !reason) reason = lasting.reason;
@@ -471,6 +487,8 @@ function confirmStopped(store: SlotStore, anomalies: MeterAnomaly[], balances: N
 function lastingChange(
   store: SlotStore,
   lm: LongMemory,
+  stat: number,
+  check: FeederCheck | undefined,
   id: string,
   unit: string,
   cfg: ResolvedDetectionConfig,
@@ -485,20 +503,32 @@ function lastingChange(
   return {
     type: 'meter-drop',
     key: `meter-drop:${id}`,
-    severity: lm.stat >= 2 * cfg.longMemory.alertStat ? 'high' : 'medium',
+    severity: stat >= 2 * cfg.longMemory.alertStat ? 'high' : 'medium',
     meter: id,
-    score: (0.5 * lm.stat) / cfg.longMemory.alertStat,
+    score: (0.5 * stat) / cfg.longMemory.alertStat,
     since,
     reason:
       `${id}: ${what} since ${new Date(since).toISOString().slice(0, 10)} (${t.after} days, step test ${lm.stat.toFixed(1)} ` +
       `against the ${t.reference} days before)` +
-      (level && short > 0 ? `; about ${short.toFixed(0)} ${unit} less than expected` : ''),
+      (level && short > 0 ? `; about ${short.toFixed(0)} ${unit} less than expected` : '') +
+      (check
+        ? check.ratio >= 0.5
+          ? `; its upstream meter lost ${(100 * check.ratio).toFixed(0)} % of that change since (the energy still flows)`
+          : `; its upstream meter saw the change too (${(100 * Math.max(0, check.ratio)).toFixed(0)} % unexplained): more likely a real change of use`
+        : ''),
     evidence: {
       from: since,
       to: store.slotStart(store.length),
       figures: {
         model: level ? 'daily energy / peer buildings, step test' : 'daily shape vs own profile, step test',
         stepStatistic: Math.round(lm.stat * 100) / 100,
+        ...(check
+          ? {
+              upstreamCheck: check.kind,
+              upstreamShare: Math.round(check.ratio * 100) / 100,
+              upstreamPower: Math.round(check.power * 10) / 10,
+            }
+          : {}),
         shift: Math.round(t.shift * 1e4) / 1e4,
         daysSince: t.after,
         referenceDays: t.reference,

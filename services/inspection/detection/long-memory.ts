@@ -11,6 +11,9 @@ import { FLAG, clamp, median, type SlotStore } from './series.ts';
  *   shape(d)  = 1 − corr(day d's slots, the meter's profile of that day type before the scan),
  *               minus the peers' median of the same
  *
+ *   year(d)   = level(d) minus the same weekdays a year before (a building's own seasons), minus
+ *               the peers' median of the same; the level test takes whichever of the two is surer
+ *
  * (X: the meter's daily energy; peers: its siblings under the same parent meter, or every meter of
  * the kind when there are fewer than four siblings; so a vacation, a cold spell or the seasons move
  * everybody and nobody). For every candidate onset t the mean after t is compared with the
@@ -145,6 +148,8 @@ export interface MeterDaily {
   L: Float64Array;
   S: Float64Array;
   C: Float64Array;
+  /** L against the same weekdays a year before (see `yearOnYear`). */
+  Y: Float64Array;
 }
 
 interface Days {
@@ -247,7 +252,32 @@ function meterDaily(store: SlotStore, m: number, days: Days): MeterDaily {
     // A flat day (no variance) follows no profile: correlation 0.
     S[d] = 1 - (cxx > EPS * Math.max(1, sx * sx) ? cxp / Math.sqrt(cxx * cpp) : 0);
   }
-  return { firstDay: days.firstDay, X, L, S, C };
+  return { firstDay: days.firstDay, X, L, S, C, Y: yearOnYear(L) };
+}
+
+/**
+ * Each day's log level minus the mean of the same weekday 51, 52 and 53 weeks before (at least two
+ * of them known). A building's seasons are its own (a laboratory's summer is not a lecture hall's,
+ * a building with electric heaters rises every autumn), so the peers' median cannot remove them;
+ * last year's same weeks can. A theft is then a drop against last year that the peers do not share.
+ */
+function yearOnYear(L: Float64Array): Float64Array {
+  const Y = new Float64Array(L.length).fill(Number.NaN);
+  for (let d = 371; d < L.length; d++) {
+    const y = L[d]!;
+    if (y !== y) continue;
+    let s = 0;
+    let n = 0;
+    for (const back of [357, 364, 371]) {
+      const x = L[d - back]!;
+      if (x === x) {
+        s += x;
+        n++;
+      }
+    }
+    if (n >= 2) Y[d] = y - s / n;
+  }
+  return Y;
 }
 
 const groupsOf = new WeakMap<SlotStore['topology'], number[][]>();
@@ -260,11 +290,7 @@ function cachedPeerGroups(store: SlotStore): number[][] {
 }
 
 /** Per day of `days`, the median of a feature over the members that have that (absolute) day. */
-function groupMedian(
-  members: readonly (MeterDaily | undefined)[],
-  days: Days,
-  key: 'L' | 'S' | 'C',
-): Float64Array {
+function groupMedian(members: readonly (MeterDaily | undefined)[], days: Days, key: keyof Med): Float64Array {
   const med = new Float64Array(days.D);
   const tmp: number[] = [];
   for (let d = 0; d < days.D; d++) {
@@ -283,17 +309,23 @@ function groupMedian(
   return med;
 }
 
+/** The peer group's median of each daily feature. */
+type Med = Record<'L' | 'S' | 'C' | 'Y', Float64Array>;
+
 function testsOf(
   m: number,
   own: MeterDaily,
-  med: { L: Float64Array; S: Float64Array; C: Float64Array },
+  med: Med,
   days: Days,
   spd: number,
   cfg: LongMemoryConfig,
 ): LongMemory {
   const { tFrom, tTo, k0, D } = days;
   const minus = (s: Float64Array, md: Float64Array) => s.map((y, d) => y - md[d]!);
-  const l = stepTest(minus(own.L, med.L), tFrom, tTo, -1, cfg, 2);
+  const l0 = stepTest(minus(own.L, med.L), tFrom, tTo, -1, cfg, 2);
+  const ly = stepTest(minus(own.Y, med.Y), tFrom, tTo, -1, cfg, 2);
+  // Level: against the peers, or against the peers and last year's same weeks, whichever is surer.
+  const l = ly && (!l0 || ly.stat > l0.stat) ? ly : l0;
   const ce = minus(own.C, med.C);
   const s0 = stepTest(minus(own.S, med.S), tFrom, tTo, 1, cfg, 1);
   const cUp = stepTest(ce, tFrom, tTo, 1, cfg, 0.5);
@@ -342,7 +374,7 @@ export class LongMemoryCache {
   private at: number[] = [];
   private readonly medians = new Map<
     readonly number[],
-    { day: number; firstDay: number; D: number; med: { L: Float64Array; S: Float64Array; C: Float64Array } }
+    { day: number; firstDay: number; D: number; med: Med }
   >();
 
   update(store: SlotStore, cfg: LongMemoryConfig): LongMemory[] {
@@ -378,6 +410,7 @@ export class LongMemoryCache {
               L: groupMedian(members, days, 'L'),
               S: groupMedian(members, days, 'S'),
               C: groupMedian(members, days, 'C'),
+              Y: groupMedian(members, days, 'Y'),
             },
           };
           this.medians.set(group, gm);
@@ -401,7 +434,7 @@ export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LON
   const daily = Array.from({ length: M }, (_, m) => meterDaily(store, m, days));
   // Peer adjustment, per day: minus the median of the peer group (medians kept per group).
   const groups = peerGroups(store);
-  const medians = new Map<number[], { L: Float64Array; S: Float64Array; C: Float64Array }>();
+  const medians = new Map<number[], Med>();
   return daily.map((own, m) => {
     const g = groups[m]!;
     let med = medians.get(g);
@@ -411,6 +444,7 @@ export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LON
         L: groupMedian(members, days, 'L'),
         S: groupMedian(members, days, 'S'),
         C: groupMedian(members, days, 'C'),
+        Y: groupMedian(members, days, 'Y'),
       };
       medians.set(g, med);
     }

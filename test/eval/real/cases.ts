@@ -16,6 +16,8 @@ export interface Labels {
   drift: Map<string, number>;
   heater: Map<string, number>;
   fault: Map<string, 'stop' | 'backwards' | 'silent'>;
+  /** Meter → grid hour its case starts (thefts, drifts, heaters). */
+  onset: Map<string, number>;
   /** Feeders nobody touched. */
   clean: Set<string>;
 }
@@ -26,6 +28,7 @@ const emptyLabels = (): Labels => ({
   drift: new Map(),
   heater: new Map(),
   fault: new Map(),
+  onset: new Map(),
   clean: new Set(),
 });
 
@@ -40,8 +43,10 @@ export function jokarCase(c: Campus, firstType: number): Labels {
   const chosen = [...all].sort(() => c.rand() - 0.5).slice(0, n);
   chosen.forEach((copy, i) => {
     const type: AttackType = ATTACKS[(firstType + i) % ATTACKS.length]!;
-    attackDays(copy, onsetHour(c), c.endHour, jokar(type, c.rand));
+    const from = onsetHour(c);
+    attackDays(copy, from, c.endHour, jokar(type, c.rand));
     l.thief.set(copy.meter, type);
+    l.onset.set(copy.meter, from);
     l.thiefOf.set(copy.feeder, copy.meter);
   });
   for (const f of c.feeders) if (!l.thiefOf.has(f.id)) l.clean.add(f.id);
@@ -78,6 +83,7 @@ export function underReportCase(c: Campus, factor?: number): Labels {
       l.thief.set(copy.meter, factor === undefined ? 'under' : 'small');
     }
     l.thiefOf.set(f.id, copy.meter);
+    l.onset.set(copy.meter, from);
   });
   return l;
 }
@@ -94,6 +100,7 @@ export function driftCase(c: Campus): Labels {
     const drift = -(0.01 + 0.02 * c.rand());
     copy.drift = { fromHour: c.endHour - 60 * 24, drift };
     l.drift.set(copy.meter, drift);
+    l.onset.set(copy.meter, copy.drift.fromHour);
   });
   return l;
 }
@@ -126,6 +133,7 @@ export function heaterCase(c: Campus, data: RealData, level: number): Labels {
         if (copy.reported[h] === copy.reported[h]) copy.reported[h]! += add;
       }
       l.heater.set(copy.meter, level);
+      l.onset.set(copy.meter, from);
       touched = true;
     }
     if (!touched) l.clean.add(f.id);
