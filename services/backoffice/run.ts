@@ -189,17 +189,18 @@ async function startParts(
     }),
     (p) => p.stop(),
   );
-  const { services, billing } = startRecords(core, options, life);
   const dormPower = life.own(
     createDormPower({
       ...core,
       control: core.relay.control,
       locate: core.relay.locate,
       campus: options.campus,
+      store: options.store,
       logger: options.logger,
     }),
     (p) => p.stop(),
   );
+  const { services, billing } = startRecords(core, options, life, dormPower.tripIllegalLoad);
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const api = http
     ? life.own(
@@ -275,6 +276,7 @@ function startRecords(
   core: Core,
   options: BackofficeOptions,
   life: Lifecycle,
+  illegalLoadTrip: (meter: string, evidence: unknown) => Promise<unknown>,
 ): { services: RunningServices; billing: Billing } {
   const { campus, store, logger } = options;
   const { db, audit, clock, link } = core;
@@ -292,7 +294,10 @@ function startRecords(
     settings === false
       ? undefined
       : life.own(
-          createDetection({ campus, store, alerts, control, link, clock, logger, settings: settings ?? {} }),
+          createDetection({
+            ...{ campus, store, alerts, control, link, clock, logger, settings: settings ?? {} },
+            illegalLoadTrip,
+          }),
           (d) => d.stop(),
         );
   const services: RunningServices = {

@@ -40,6 +40,12 @@ export interface DetectionDeps {
   clock: Clock;
   logger: Logger;
   settings: DetectionSettings;
+  /**
+   * With autoTrip: trips a room with an illegal load through the power-limit trips (durable
+   * daily restore count, the illegal-load restore rule of the campus file, under the approved
+   * limits) instead of the in-memory trip policy.
+   */
+  illegalLoadTrip?: (meter: string, evidence: unknown) => Promise<unknown>;
 }
 
 /** Detection of illegal loads and heating used while registered stopped, publishing its alerts. */
@@ -64,8 +70,26 @@ export function createDetection(deps: DetectionDeps): RunningDetection {
     clock: deps.clock,
     ...(d.heating ? { heating: d.heating } : {}),
     onError: (err, where) => log.warn({ err, where }, 'detection run failed; the next run tries again'),
-    ...(trip ? { onRun: tripRequests(trip, deps.control, log) } : {}),
+    ...(trip && deps.illegalLoadTrip
+      ? { onRun: tripThrough(deps.illegalLoadTrip, log) }
+      : trip
+        ? { onRun: tripRequests(trip, deps.control, log) }
+        : {}),
   });
+}
+
+/** After each run, each illegal-load finding trips its room (a room already tripped is left alone). */
+function tripThrough(illegalLoadTrip: (meter: string, evidence: unknown) => Promise<unknown>, log: Logger) {
+  return async (result: DetectionResult): Promise<void> => {
+    for (const f of result.findings) {
+      if (f.type !== 'illegal-load' || !f.meter) continue;
+      try {
+        await illegalLoadTrip(f.meter, f.evidence);
+      } catch (err) {
+        log.warn({ err, meter: f.meter }, 'illegal-load trip refused');
+      }
+    }
+  };
 }
 
 /** After each run, the trip policy's requests go to relay control, one refusal not stopping the others. */

@@ -8,11 +8,16 @@ import { PolicyProposals, type PolicyVersion } from '../../operations/schedules/
 import { standingPolicyRoutes } from '../../operations/schedules/routes.ts';
 import { ScheduleRunner } from '../../operations/schedules/runner.ts';
 import { campusMeters } from '../../operations/schedules/targets.ts';
+import { powerLimitRoutes } from '../../operations/power-limits/routes.ts';
+import { Trips } from '../../operations/power-limits/trips.ts';
+import { PowerLimitWatcher } from '../../operations/power-limits/watcher.ts';
+import type { ReadingStore } from '../../metering/storage.ts';
 import type { RouteFn } from './api.ts';
 
 /**
- * Dorm power: the campus file's lights-out schedules carried out through relay control, their
- * proposals and approvals, and the prepaid accounts' veto on closing a relay out of credit.
+ * Dorm power: the campus file's lights-out schedules and power limits carried out through relay
+ * control, their proposals and approvals, and the prepaid accounts' veto on closing a relay out of
+ * credit. A room's customer type for its limit is its verified prepaid account's.
  */
 
 export interface DormPowerDeps {
@@ -22,6 +27,9 @@ export interface DormPowerDeps {
   clock: Clock;
   control: RelayControl;
   locate: MeterLocator;
+  prepaid: Prepaid;
+  /** The live readings (the store ingest writes) the power limits are compared with. */
+  store: ReadingStore;
   logger: Logger;
   /** How often the schedules are looked at (default 30 s: a lights-out is carried out within it). */
   scheduleTickMs?: number;
@@ -30,6 +38,9 @@ export interface DormPowerDeps {
 export interface RunningDormPower {
   proposals: PolicyProposals;
   schedules: ScheduleRunner;
+  limits: PowerLimitWatcher;
+  /** An illegal load found by detection trips the room like a power limit. */
+  tripIllegalLoad: (meter: string, evidence: unknown) => Promise<unknown>;
   routes: (clock: Clock) => RouteFn[];
   /** One pass now (also what the timer runs). */
   tick(): Promise<void>;
@@ -73,14 +84,28 @@ export function createDormPower(d: DormPowerDeps): RunningDormPower {
   const log = d.logger.child({ component: 'dorm-power' });
   const proposals = new PolicyProposals(d.db, d.audit, d.control, d.clock);
   const timezone = d.campus.config.campus.timezone;
+  const meters = campusMeters(d.campus.config);
   const schedules = new ScheduleRunner({
     ...{ db: d.db, audit: d.audit, control: d.control, proposals, clock: d.clock, logger: d.logger },
     schedules: d.campus.config.schedules,
-    meters: campusMeters(d.campus.config),
+    meters,
     locate: d.locate,
     timezone,
   });
+  const accountOf = meterAccounts(d.prepaid, d.clock);
+  const trips = new Trips(d.db, d.audit, d.clock);
+  const limitsConfig = d.campus.config.powerLimits;
+  const limits = new PowerLimitWatcher({
+    ...{ control: d.control, proposals, trips, store: d.store, clock: d.clock, logger: d.logger, timezone },
+    config: limitsConfig,
+    relayMeters: meters.filter((m) => d.locate(m.id)?.hasRelay).map((m) => m.id),
+    customerTypeOf: (meter) => {
+      const id = accountOf(meter);
+      return id ? d.prepaid.account(id).customerType : undefined;
+    },
+  });
   const current = (subject: string): PolicyVersion | undefined => {
+    if (subject === 'power-limits') return limits.version();
     if (!subject.startsWith('schedule:')) return undefined;
     const s = schedules.schedule(subject.slice('schedule:'.length));
     return s ? schedules.version(s).version : undefined;
@@ -88,23 +113,36 @@ export function createDormPower(d: DormPowerDeps): RunningDormPower {
 
   // One pass at a time: two could both see an order undone and both ask.
   let queue: Promise<void> = Promise.resolve();
-  const tick = (): Promise<void> => {
+  const serial = (fn: () => Promise<unknown>): Promise<void> => {
     const p = queue.then(async () => {
-      await schedules.tick();
+      await fn();
     });
     queue = p.catch((err: unknown) => log.error({ err }, 'dorm power pass failed'));
     return p;
   };
-  const timer = setInterval(() => void tick().catch(() => undefined), d.scheduleTickMs ?? 30_000);
-  timer.unref();
+  const tick = () =>
+    serial(async () => {
+      await schedules.tick();
+      await limits.tick();
+    });
+  const timers = [
+    setInterval(() => void serial(() => schedules.tick()).catch(() => undefined), d.scheduleTickMs ?? 30_000),
+    setInterval(() => void serial(() => limits.tick()).catch(() => undefined), limitsConfig.checkEvery),
+  ];
+  for (const t of timers) t.unref();
 
   return {
     proposals,
     schedules,
+    limits,
     tick,
-    routes: (clock) => standingPolicyRoutes({ proposals, runner: schedules, timezone, clock, current }),
+    tripIllegalLoad: (meter, evidence) => serial(() => limits.tripIllegalLoad(meter, evidence)),
+    routes: (clock) => [
+      ...standingPolicyRoutes({ proposals, runner: schedules, timezone, clock, current }),
+      ...powerLimitRoutes({ watcher: limits, trips, limits: limitsConfig }),
+    ],
     async stop() {
-      clearInterval(timer);
+      for (const t of timers) clearInterval(t);
       await queue;
     },
   };
