@@ -23,6 +23,7 @@ import { loadVerifyKey } from '../services/operations/control/commands.ts';
 import { ensureGatewayKey } from '../services/operations/control/keys.ts';
 import type { PollResult, RegisterTransport } from './types.ts';
 import { allProfiles, fieldBusOf, openFieldLine, startTimeSync } from './field-line.ts';
+import { startReplayService, type ReplayService } from './replay.ts';
 
 /** How long a clean stop waits for the outbox to drain to the broker. */
 const STOP_DRAIN_MS = 5_000;
@@ -47,6 +48,7 @@ export interface RunningGateway {
   readonly opcua: readonly OpcuaDevice[];
   readonly outbox: Outbox;
   readonly publisher: Publisher;
+  readonly replay: ReplayService;
   status(): GatewayStatus;
   /** Relay commands received, executed and refused since start (null: commands are disabled). */
   commandStats(): { received: number; executed: number; refused: number } | null;
@@ -85,7 +87,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       ? resolve(dirname(campus.file), gateway.outbox.path)
       : join(campus.dataDir, `${gateway.id}-outbox.sqlite`));
   mkdirSync(join(outboxPath, '..'), { recursive: true });
-  const outbox = Outbox.open({ path: outboxPath, maxBytes: gateway.outbox.maxBytes });
+  const outbox = Outbox.open({
+    path: outboxPath,
+    maxBytes: gateway.outbox.maxBytes,
+    keepMs: gateway.outbox.keep,
+    keepMaxBytes: gateway.outbox.keepMaxBytes,
+  });
 
   const topic = statusTopic(site, gateway.id);
   const offline: GatewayStatus = { gateway: gateway.id, state: 'offline', ts: startedAt };
@@ -215,6 +222,21 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     log.warn({ keyFile }, 'relay commands disabled: no control public key');
   }
 
+  const replay = startReplayService({
+    site,
+    gateway: gateway.id,
+    outbox,
+    meters: new Set([
+      ...buses.flatMap((b) => b.targets.map((t) => t.meter.id)),
+      ...gateway.opcua.flatMap((d) => d.meters.map((m) => m.id)),
+    ]),
+    subscribe: (filter, on) => publisher.subscribe(filter, on),
+    publish: (t, payload) => publisher.publish(t, payload),
+    publishRetained: (t, payload) => publisher.publishRetained(t, payload),
+    announceEveryMs: gateway.outbox.announceInterval,
+    logger: log,
+  });
+
   for (const bus of buses) bus.start();
   const stopTimeSync = startTimeSync(buses, gateway.buses, log.child({ component: 'time-sync' }));
   for (const device of opcua) device.start();
@@ -230,10 +252,12 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     opcua,
     outbox,
     publisher,
+    replay,
     status,
     commandStats: () => commands?.stats() ?? null,
     async stop() {
       clearInterval(healthTimer);
+      replay.stop();
       stopTimeSync();
       await commands?.stop();
       seenStore?.close();

@@ -11,7 +11,9 @@ import type {
   SeriesPoint,
   SeriesQuery,
   StoredReading,
+  SeqIndex,
 } from '../../services/metering/storage.ts';
+import { missingRuns } from '../../services/metering/storage.ts';
 import { formatReading, MEASUREMENT, QUANTITY_FIELDS } from './line-protocol.ts';
 
 export { formatReading, InfluxFormatError } from './line-protocol.ts';
@@ -134,7 +136,7 @@ const METERS_PER_QUERY = 500;
  * under its control. Measured on a 2-core machine (test/influx/write-throughput.ts) the adapter
  * reached 0.63–0.89 of raw keep-alive line-protocol writes, `influx.writePoints` 0.76–1.13: noisy.
  */
-export class InfluxStore implements ReadingStore {
+export class InfluxStore implements ReadingStore, SeqIndex {
   readonly database: string;
   private readonly influx: InfluxDB;
   private readonly log: Logger;
@@ -610,6 +612,41 @@ export class InfluxStore implements ReadingStore {
       }
     }
     return out.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
+  }
+
+  // ---- end-to-end acknowledgement (SeqIndex) ----
+
+  async seqMarks(): Promise<Map<string, number>> {
+    await Promise.allSettled([...this.pending]);
+    const series = await this.select(`SELECT max("seq") FROM ${this.rawFrom()} GROUP BY "meter"`);
+    const out = new Map<string, number>();
+    for (const s of series) {
+      const seq = s.values[0]?.[1];
+      if (s.tags?.meter !== undefined && typeof seq === 'number') out.set(s.tags.meter, seq);
+    }
+    return out;
+  }
+
+  async missingSeqs(meter: string, from: number, to: number): Promise<[number, number][]> {
+    // What is still on its way to influxd must land first, or it would be asked for again.
+    await Promise.allSettled([...this.pending]);
+    // seq is a field, not indexed: this scans the meter's series, which is why ingest asks only
+    // about a range that stayed open past its grace period.
+    const series = await this.select(
+      `SELECT "seq" FROM ${this.rawFrom()} WHERE ${meterCondition([meter])} AND "seq" >= ${Math.trunc(from)} ` +
+        `AND "seq" <= ${Math.trunc(to)}`,
+    );
+    const seqs = new Set<number>();
+    for (const s of series) for (const row of s.values) if (typeof row[1] === 'number') seqs.add(row[1]);
+    return missingRuns(
+      [...seqs].sort((a, b) => a - b),
+      from,
+      to,
+    );
+  }
+
+  private rawFrom(): string {
+    return `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.raw)}.${quoteIdent(MEASUREMENT)}`;
   }
 
   private async select(q: string): Promise<RawSeries[]> {

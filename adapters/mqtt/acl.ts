@@ -10,11 +10,13 @@ import { TOPIC_ROOT } from '../../config/schemas/reading.ts';
  * per gateway and per service, each allowed exactly the topics its job needs. The same rules are
  * written for mosquitto (`acl_file` + `password_file`) and enforced in the embedded Aedes broker.
  *
- * - A gateway publishes only its own readings, status, device health and command acks, under
- *   `campus/v1/<site>/<gateway>/`, and subscribes only to its own meters' commands. It cannot
+ * - A gateway publishes only its own readings, status, device health, command acks, seq
+ *   announcements and replay answers, under `campus/v1/<site>/<gateway>/`, and subscribes only to
+ *   its own meters' commands and its own replay requests. It cannot
  *   publish a command, not even to itself: only the control service can.
  * - The control service publishes commands and reads acks and gateway status.
- * - Ingest reads readings (plainly or through a shared subscription).
+ * - Ingest reads readings (plainly or through a shared subscription), the gateways' seq
+ *   announcements and replay answers, and alone may ask a gateway to replay (config/schemas/replay.ts).
  * - The monitor (dashboards, `campus-energy watch`) reads everything and publishes nothing.
  */
 
@@ -69,8 +71,15 @@ export function campusAcl(campus: Pick<CampusConfig, 'sites'>): BrokerAcl {
       principals.push({
         username: gatewayUsername(site.id, gw.id),
         kind: 'gateway',
-        read: [`${own}/+/cmd`],
-        write: [`${own}/+/reading`, `${own}/status`, `${own}/device/+/health`, `${own}/+/cmd/ack`],
+        read: [`${own}/+/cmd`, `${own}/replay`],
+        write: [
+          `${own}/+/reading`,
+          `${own}/status`,
+          `${own}/device/+/health`,
+          `${own}/+/cmd/ack`,
+          `${own}/seqs`,
+          `${own}/replay/answer`,
+        ],
       });
     }
   }
@@ -83,7 +92,12 @@ export function campusAcl(campus: Pick<CampusConfig, 'sites'>): BrokerAcl {
       read: [`${TOPIC_ROOT}/+/+/+/cmd/ack`, `${TOPIC_ROOT}/+/+/status`],
       write: [`${TOPIC_ROOT}/+/+/+/cmd`, `${TOPIC_ROOT}/audit/head`, `${TOPIC_ROOT}/alerts/+`],
     },
-    { username: SERVICE_USERS.ingest, kind: 'service', read: [`${TOPIC_ROOT}/+/+/+/reading`], write: [] },
+    {
+      username: SERVICE_USERS.ingest,
+      kind: 'service',
+      read: [`${TOPIC_ROOT}/+/+/+/reading`, `${TOPIC_ROOT}/+/+/seqs`, `${TOPIC_ROOT}/+/+/replay/answer`],
+      write: [`${TOPIC_ROOT}/+/+/replay`, `${TOPIC_ROOT}/alerts/readings-lost`],
+    },
     { username: SERVICE_USERS.monitor, kind: 'service', read: [`${TOPIC_ROOT}/#`], write: [] },
   );
   // The client-id namespaces of two accounts must not overlap (see boundClientId).

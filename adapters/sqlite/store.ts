@@ -6,7 +6,9 @@ import type {
   SeriesPoint,
   SeriesQuery,
   StoredReading,
+  SeqIndex,
 } from '../../services/metering/storage.ts';
+import { missingRuns } from '../../services/metering/storage.ts';
 
 /**
  * The zero-setup ReadingStore: one SQLite file (WAL, synchronous=NORMAL: a committed write
@@ -161,7 +163,7 @@ function isNewer(a: StoredReading, b: StoredReading): boolean {
   return a.ts > b.ts || (a.ts === b.ts && a.seq > b.seq);
 }
 
-export class SqliteStore implements ReadingStore {
+export class SqliteStore implements ReadingStore, SeqIndex {
   private readonly db: Database.Database;
   private readonly meterIds = new Map<string, MeterRow>();
   private readonly insertMeter: Database.Statement<[string, string, string, string]>;
@@ -252,6 +254,28 @@ export class SqliteStore implements ReadingStore {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('SqliteStore is closed');
+  }
+
+  async seqMarks(): Promise<Map<string, number>> {
+    this.assertOpen();
+    const rows = this.db
+      .prepare(
+        'SELECT m.name AS meter, max(r.seq) AS seq FROM readings r JOIN meters m ON m.id = r.meter_id GROUP BY r.meter_id',
+      )
+      .all() as { meter: string; seq: number }[];
+    return new Map(rows.map((r) => [r.meter, r.seq]));
+  }
+
+  async missingSeqs(meter: string, from: number, to: number): Promise<[number, number][]> {
+    this.assertOpen();
+    const id = this.meterIds.get(meter)?.id;
+    if (id === undefined) return from <= to ? [[from, to]] : [];
+    // The unique (meter_id, seq) index: a range scan of the seqs present.
+    const seqs = this.db
+      .prepare('SELECT seq FROM readings WHERE meter_id = ? AND seq BETWEEN ? AND ? ORDER BY seq')
+      .pluck()
+      .all(id, from, to) as number[];
+    return missingRuns(seqs, from, to);
   }
 
   async writeReadings(readings: readonly StoredReading[]): Promise<void> {

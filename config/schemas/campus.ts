@@ -309,6 +309,18 @@ export const OutboxSchema = z
       .default(256 * 1024 * 1024),
     replayRatePerSec: z.number().int().positive().default(2_000).describe('Publish rate ceiling'),
     maxInFlight: z.number().int().positive().default(100),
+    keep: DurationSchema.default(7 * 24 * 3_600_000).describe(
+      'Replay window: how long a reading the broker acknowledged stays on the gateway for ingest to ask for again (end-to-end acknowledgement), e.g. 168h',
+    ),
+    keepMaxBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(256 * 1024 * 1024)
+      .describe('Disk budget of the replay window; past it the oldest acknowledged readings go first'),
+    announceInterval: DurationSchema.default(10_000).describe(
+      "How often the gateway announces each meter's last seq (retained), so ingest can ask for a missing tail",
+    ),
   })
   .strict()
   .prefault({});
@@ -385,6 +397,26 @@ export const IngestSchema = z
         'MQTT 5 shared-subscription group, so several ingest instances split the load. Default null (a plain subscription): mosquitto 2.0.11 keeps a shared subscription across a restart but delivers nothing to it until ingest renews it, and readings published in that gap are lost (the fault suite lost 153 of 265 on a 5 s stop); a plain one loses none',
       ),
     deadLetterPath: z.string().default('dead-letters.sqlite').describe('Relative to dataDir'),
+    gapLedgerPath: z
+      .string()
+      .default('ingest-gaps.sqlite')
+      .describe('Open gaps and lost ranges of the end-to-end acknowledgement; relative to dataDir'),
+    replay: z
+      .object({
+        grace: DurationSchema.default(10_000).describe(
+          'How long a hole in a meter’s seqs may stay open (readings in flight) before the store and the gateway are asked',
+        ),
+        retry: DurationSchema.default(30_000).describe('Between two replay requests for the same meter'),
+        giveUpAfter: DurationSchema.default(7 * 24 * 3_600_000).describe(
+          "A hole open this long with no answer from its gateway is reported lost (the gateways' outbox.keep)",
+        ),
+      })
+      .strict()
+      .nullable()
+      .prefault({})
+      .describe(
+        'End-to-end acknowledgement: ingest asks gateways to replay what no store holds; null turns it off',
+      ),
   })
   .strict()
   .prefault({});

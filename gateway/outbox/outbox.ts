@@ -3,7 +3,13 @@ import type { Reading } from '../../config/schemas/reading.ts';
 
 /**
  * The gateway's disk-backed store-and-forward queue. Every reading is committed here before
- * anything tries to publish it, and a row is deleted only once the broker has acknowledged it.
+ * anything tries to publish it, and a row leaves the queue only once the broker has acknowledged it.
+ *
+ * The broker's PUBACK is one hop, not the end: a broker killed before it saved, or a reading
+ * published before ingest first subscribed, is acknowledged here and stored nowhere. So an
+ * acknowledged row moves, in the same transaction, to the replay window (`kept`), where it stays
+ * for `keepMs` or until `keepMaxBytes` pushes the oldest out; ingest, which knows what it stored,
+ * asks for missing ranges and `replay` puts them back in the queue (see gateway/replay.ts).
  *
  * Durability: WAL with `synchronous=NORMAL` means a committed transaction survives the process
  * being killed (SIGKILL, OOM, crash); the last transactions before a power cut or kernel panic may
@@ -15,6 +21,22 @@ export interface OutboxOptions {
   path: string;
   /** Upper bound on the sum of payload bytes; when full the oldest messages are dropped and counted. */
   maxBytes: number;
+  /** How long an acknowledged reading stays replayable (default 7 days; 0 keeps none). */
+  keepMs?: number;
+  /** Upper bound on the payload bytes kept for replay; the oldest go first (default 256 MiB). */
+  keepMaxBytes?: number;
+  /** The clock the replay window is measured by (tests). */
+  now?: () => number;
+}
+
+/** What `replay` did for one requested range. */
+export interface ReplayResult {
+  /** Readings put back in the queue. */
+  queued: number;
+  /** Readings of the range that were still in the queue, unsent or unacknowledged: nothing to do. */
+  pending: number;
+  /** Sub-ranges (inclusive) that this gateway numbered and no longer holds: past the window, or dropped when full. */
+  missing: [number, number][];
 }
 
 export interface OutboxItem {
@@ -40,6 +62,18 @@ export interface OutboxStats {
   dropped: number;
 }
 
+/** The replay window: acknowledged readings still held for ingest to ask for again. */
+export interface KeptStats {
+  messages: number;
+  bytes: number;
+}
+
+/** A replay of one call queues at most this many readings; the asker asks again for the rest. */
+export const MAX_REPLAY_PER_CALL = 20_000;
+/** How often (at most) acks also prune the replay window. */
+const PRUNE_EVERY_MS = 10_000;
+const DAY_MS = 86_400_000;
+
 export type OutboxListener = () => void;
 
 /** The first sequence number a meter gets; `seq` then increases by one per reading. */
@@ -60,11 +94,23 @@ CREATE TABLE IF NOT EXISTS meter_seq (
   next_seq INTEGER NOT NULL,
   dropped INTEGER NOT NULL DEFAULT 0
 );
+CREATE INDEX IF NOT EXISTS messages_meter_seq ON messages (meter, seq);
+CREATE TABLE IF NOT EXISTS kept (
+  meter TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  topic TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  bytes INTEGER NOT NULL,
+  ts INTEGER NOT NULL,
+  acked_at INTEGER NOT NULL,
+  PRIMARY KEY (meter, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS kept_acked_at ON kept (acked_at);
 CREATE TABLE IF NOT EXISTS counters (
   name TEXT PRIMARY KEY,
   value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO counters (name, value) VALUES ('messages', 0), ('bytes', 0), ('dropped', 0);
+INSERT OR IGNORE INTO counters (name, value) VALUES ('messages', 0), ('bytes', 0), ('dropped', 0), ('kept', 0), ('kept_bytes', 0);
 `;
 
 interface MeterState {
@@ -91,6 +137,12 @@ export class Outbox {
   private messages = 0;
   private bytes = 0;
   private dropped = 0;
+  private kept = 0;
+  private keptBytes = 0;
+  private lastPrune = 0;
+  private readonly keepMs: number;
+  private readonly keepMaxBytes: number;
+  private readonly now: () => number;
   private closed = false;
 
   private readonly insertStmt: Database.Statement<[string, number, string, number, string, number]>;
@@ -102,8 +154,13 @@ export class Outbox {
   private readonly rangeSizeStmt: Database.Statement<[number, number]>;
   private readonly rangeDeleteStmt: Database.Statement<[number, number]>;
   private readonly peekStmt: Database.Statement<[number, number]>;
+  private readonly keepSizeStmt: Database.Statement<[number, number]>;
+  private readonly keepStmt: Database.Statement<[number, number, number]>;
+  private readonly keptInRangeStmt: Database.Statement<[string, number, number]>;
+  private readonly queuedInRangeStmt: Database.Statement<[string, number, number]>;
   private readonly appendTx: (items: readonly OutboxItem[], rows: OutboxRow[]) => Reading[];
   private readonly ackTx: (ids: readonly number[]) => number;
+  private readonly replayTx: (meter: string, from: number, to: number, rows: OutboxRow[]) => ReplayResult;
 
   static open(options: OutboxOptions): Outbox {
     return new Outbox(options);
@@ -114,6 +171,9 @@ export class Outbox {
       throw new RangeError(`outbox maxBytes must be a positive number, got ${options.maxBytes}`);
     }
     this.maxBytes = options.maxBytes;
+    this.keepMs = options.keepMs ?? 7 * DAY_MS;
+    this.keepMaxBytes = options.keepMaxBytes ?? 256 * 1024 * 1024;
+    this.now = options.now ?? Date.now;
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -142,10 +202,30 @@ export class Outbox {
       'SELECT id, topic, payload, meter, seq FROM messages WHERE id > ? ORDER BY id LIMIT ?',
     );
 
+    // What an ack moves to the replay window: rows not kept already (a replayed row acked again
+    // keeps its first acknowledgement time, so the window is not stretched by replays).
+    this.keepSizeStmt = this.db.prepare(
+      `SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM messages m WHERE id BETWEEN ? AND ?
+       AND NOT EXISTS (SELECT 1 FROM kept k WHERE k.meter = m.meter AND k.seq = m.seq)`,
+    );
+    this.keepStmt = this.db.prepare(
+      `INSERT OR IGNORE INTO kept (meter, seq, topic, payload, bytes, ts, acked_at)
+       SELECT meter, seq, topic, payload, bytes, ts, ? FROM messages WHERE id BETWEEN ? AND ?`,
+    );
+    this.keptInRangeStmt = this.db.prepare(
+      'SELECT seq, topic, payload, bytes, ts FROM kept WHERE meter = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+    );
+    this.queuedInRangeStmt = this.db
+      .prepare('SELECT seq FROM messages WHERE meter = ? AND seq BETWEEN ? AND ?')
+      .pluck();
+
     this.appendTx = this.db.transaction((items: readonly OutboxItem[], rows: OutboxRow[]) =>
       this.appendInTx(items, rows),
     );
     this.ackTx = this.db.transaction((ids: readonly number[]) => this.ackInTx(ids));
+    this.replayTx = this.db.transaction((meter: string, from: number, to: number, rows: OutboxRow[]) =>
+      this.replayInTx(meter, from, to, rows),
+    );
   }
 
   /**
@@ -187,7 +267,10 @@ export class Outbox {
     return this.tail.slice(0, limit);
   }
 
-  /** Deletes the given rows (ids that are already gone are ignored); returns how many it deleted. */
+  /**
+   * Takes the given rows out of the queue into the replay window (ids already gone are ignored);
+   * returns how many it took.
+   */
   ack(ids: readonly number[]): number {
     this.assertOpen();
     if (ids.length === 0) return 0;
@@ -210,6 +293,45 @@ export class Outbox {
     this.assertOpen();
     const oldestTs = this.messages > 0 ? (this.oldestTsStmt.get() as number | undefined) : undefined;
     return { messages: this.messages, bytes: this.bytes, oldestTs: oldestTs ?? null, dropped: this.dropped };
+  }
+
+  keptStats(): KeptStats {
+    this.assertOpen();
+    return { messages: this.kept, bytes: this.keptBytes };
+  }
+
+  /** Each meter's newest sequence number (the last one handed out), for ingest to spot a missing tail. */
+  highWater(): Record<string, number> {
+    this.assertOpen();
+    const out: Record<string, number> = {};
+    for (const [meter, state] of this.meters) if (state.nextSeq > FIRST_SEQ) out[meter] = state.nextSeq - 1;
+    return out;
+  }
+
+  /**
+   * Puts the meter's readings `from`..`to` (inclusive) back in the queue from the replay window,
+   * in seq order, so that the publisher sends them again. Readings still queued are left alone;
+   * those numbered here and held no more are reported as missing; seqs not yet numbered are
+   * ignored. At most MAX_REPLAY_PER_CALL are queued, and never past `maxBytes`, so a replay
+   * cannot push live readings out: the rest is left for the next request.
+   */
+  replay(meter: string, from: number, to: number): ReplayResult {
+    this.assertOpen();
+    const rows: OutboxRow[] = [];
+    const last = Math.min(to, this.nextSeq(meter) - 1);
+    if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from > last || from < FIRST_SEQ) {
+      return { queued: 0, pending: 0, missing: [] };
+    }
+    let result: ReplayResult;
+    try {
+      result = this.replayTx(meter, from, last, rows);
+    } catch (err) {
+      this.loadState();
+      throw err;
+    }
+    this.remember(rows);
+    if (rows.length > 0) this.notify();
+    return result;
   }
 
   /** Messages dropped because the outbox was full, per meter, since the outbox file was created. */
@@ -336,6 +458,8 @@ export class Outbox {
   /** Deletes runs of consecutive ids with one range statement each (acks mostly come in order). */
   private ackInTx(ids: readonly number[]): number {
     const sorted = [...ids].sort((a, b) => a - b);
+    const now = this.now();
+    let keptChanged = false;
     let deleted = 0;
     let start = 0;
     for (let i = 1; i <= sorted.length; i++) {
@@ -345,6 +469,15 @@ export class Outbox {
       start = i;
       const { n, b } = this.rangeSizeStmt.get(lo, hi) as { n: number; b: number };
       if (n === 0) continue;
+      if (this.keepMs > 0) {
+        const fresh = this.keepSizeStmt.get(lo, hi) as { n: number; b: number };
+        if (fresh.n > 0) {
+          this.keepStmt.run(now, lo, hi);
+          this.kept += fresh.n;
+          this.keptBytes += fresh.b;
+          keptChanged = true;
+        }
+      }
       this.rangeDeleteStmt.run(lo, hi);
       deleted += n;
       this.messages -= n;
@@ -354,7 +487,82 @@ export class Outbox {
       this.setCounterStmt.run(this.messages, 'messages');
       this.setCounterStmt.run(this.bytes, 'bytes');
     }
+    if (this.keepMs > 0 && (now - this.lastPrune >= PRUNE_EVERY_MS || this.keptBytes > this.keepMaxBytes)) {
+      this.pruneKept(now);
+    } else if (keptChanged) {
+      this.setCounterStmt.run(this.kept, 'kept');
+      this.setCounterStmt.run(this.keptBytes, 'kept_bytes');
+    }
     return deleted;
+  }
+
+  private replayInTx(meter: string, from: number, to: number, rows: OutboxRow[]): ReplayResult {
+    const queuedSeqs = new Set(this.queuedInRangeStmt.all(meter, from, to) as number[]);
+    const kept = this.keptInRangeStmt.all(meter, from, to) as {
+      seq: number;
+      topic: string;
+      payload: string;
+      bytes: number;
+      ts: number;
+    }[];
+    const budget = Math.floor(this.maxBytes * 0.9);
+    const missing: [number, number][] = [];
+    const miss = (seq: number) => {
+      const run = missing.at(-1);
+      if (run && run[1] === seq - 1) run[1] = seq;
+      else missing.push([seq, seq]);
+    };
+    let queued = 0;
+    let k = 0;
+    let seq = from;
+    for (; seq <= to; seq++) {
+      while (k < kept.length && kept[k]!.seq < seq) k++;
+      if (queuedSeqs.has(seq)) continue;
+      const row = kept[k]?.seq === seq ? kept[k]! : undefined;
+      if (!row) {
+        miss(seq);
+        continue;
+      }
+      if (queued >= MAX_REPLAY_PER_CALL || this.bytes + row.bytes > budget) break;
+      const info = this.insertStmt.run(meter, seq, row.topic, row.ts, row.payload, row.bytes);
+      rows.push({ id: Number(info.lastInsertRowid), topic: row.topic, payload: row.payload, meter, seq });
+      this.messages += 1;
+      this.bytes += row.bytes;
+      queued += 1;
+    }
+    if (queued > 0) {
+      this.setCounterStmt.run(this.messages, 'messages');
+      this.setCounterStmt.run(this.bytes, 'bytes');
+    }
+    return { queued, pending: queuedSeqs.size, missing };
+  }
+
+  /** Ends the replay window of rows older than keepMs, then of the oldest while over keepMaxBytes. */
+  private pruneKept(now: number): void {
+    this.lastPrune = now;
+    const cutoff = now - this.keepMs;
+    const old = this.db
+      .prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM kept WHERE acked_at < ?')
+      .get(cutoff) as { n: number; b: number };
+    if (old.n > 0) {
+      this.db.prepare('DELETE FROM kept WHERE acked_at < ?').run(cutoff);
+      this.kept -= old.n;
+      this.keptBytes -= old.b;
+    }
+    const oldest = this.db.prepare('SELECT meter, seq, bytes FROM kept ORDER BY acked_at LIMIT 512');
+    const del = this.db.prepare('DELETE FROM kept WHERE meter = ? AND seq = ?');
+    while (this.keptBytes > this.keepMaxBytes && this.kept > 0) {
+      const victims = oldest.all() as { meter: string; seq: number; bytes: number }[];
+      if (victims.length === 0) break;
+      for (const v of victims) {
+        if (this.keptBytes <= this.keepMaxBytes) break;
+        del.run(v.meter, v.seq);
+        this.kept -= 1;
+        this.keptBytes -= v.bytes;
+      }
+    }
+    this.setCounterStmt.run(this.kept, 'kept');
+    this.setCounterStmt.run(this.keptBytes, 'kept_bytes');
   }
 
   /** Reloads the in-memory mirror of the counters and sequence numbers from the database. */
@@ -362,6 +570,8 @@ export class Outbox {
     this.messages = 0;
     this.bytes = 0;
     this.dropped = 0;
+    this.kept = 0;
+    this.keptBytes = 0;
     this.meters.clear();
     for (const row of this.db.prepare('SELECT name, value FROM counters').all() as {
       name: string;
@@ -370,6 +580,8 @@ export class Outbox {
       if (row.name === 'messages') this.messages = row.value;
       else if (row.name === 'bytes') this.bytes = row.value;
       else if (row.name === 'dropped') this.dropped = row.value;
+      else if (row.name === 'kept') this.kept = row.value;
+      else if (row.name === 'kept_bytes') this.keptBytes = row.value;
     }
     for (const row of this.db.prepare('SELECT meter, next_seq, dropped FROM meter_seq').all() as {
       meter: string;

@@ -44,6 +44,32 @@ export interface ReadingWriter {
   writeReadings(readings: readonly StoredReading[]): Promise<void>;
 }
 
+/**
+ * What ingest asks a store to find holes in the gateways' numbering (end-to-end acknowledgement,
+ * config/schemas/replay.ts). Both stores answer it from what they hold, so it stays right with
+ * several ingest instances sharing the stream and across ingest restarts.
+ */
+export interface SeqIndex {
+  /** Each meter's highest stored seq. */
+  seqMarks(): Promise<Map<string, number>>;
+  /** The sub-ranges (inclusive) of from..to with no stored reading of the meter, ascending. */
+  missingSeqs(meter: string, from: number, to: number): Promise<[number, number][]>;
+}
+
+/** Folds ascending stored seqs into the missing runs of from..to. */
+export function missingRuns(stored: Iterable<number>, from: number, to: number): [number, number][] {
+  const out: [number, number][] = [];
+  let next = from;
+  for (const seq of stored) {
+    if (seq < next) continue;
+    if (seq > to) break;
+    if (seq > next) out.push([next, seq - 1]);
+    next = seq + 1;
+  }
+  if (next <= to) out.push([next, to]);
+  return out;
+}
+
 export interface ReadingStore extends ReadingWriter {
   /** The newest reading of each meter (all meters when `meters` is omitted), good or error. */
   latest(meters?: readonly string[]): Promise<StoredReading[]>;

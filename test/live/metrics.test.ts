@@ -124,6 +124,8 @@ describe('Prometheus metrics', () => {
       stored: 8,
       deadLettered: 2,
       deadLetteredByCode: { UNKNOWN_METER: 2 },
+      gaps: null,
+      invalidControl: 0,
       duplicates: 0,
       inFlight: 0,
       acked: 10,
@@ -135,7 +137,7 @@ describe('Prometheus metrics', () => {
     };
     const collect = ingestMetrics(
       {
-        ingest: { stats: () => stats, ready: Promise.resolve(), stop: async () => {} },
+        ingest: { stats: () => stats, lost: () => [], ready: Promise.resolve(), stop: async () => {} },
         deadLetters: { counts: () => ({ total: 5, byCode: { UNKNOWN_METER: 5 } }) },
       } as unknown as Parameters<typeof ingestMetrics>[0],
       () => t,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { intervalConsumption } from '../../services/metering/consumption/consumption.ts';
-import type { Installation, ReadingStore, StoredReading } from '../../services/metering/storage.ts';
+import type { Installation, ReadingStore, SeqIndex, StoredReading } from '../../services/metering/storage.ts';
 
 /**
  * What every ReadingStore adapter must do, run by each adapter's own test file:
@@ -261,6 +261,30 @@ export function storageContract(
       expect(series.map((p) => p.value)).toEqual(values);
       const [latest] = await store.latest([meterId('a')]);
       expect(Object.is(latest?.values.energy_import_kwh, 12)).toBe(true);
+    });
+
+    it("knows each meter's highest seq and the seqs it lacks (end-to-end acknowledgement)", async () => {
+      const index = store as ReadingStore & Partial<SeqIndex>;
+      expect(typeof index.seqMarks).toBe('function');
+      const readings = [1, 2, 3, 6, 7, 10].map((seq) =>
+        good('a', seq, T0 + seq * MIN, { energy_import_kwh: seq }),
+      );
+      // An error reading counts as stored: it is the gateway's answer for that seq.
+      await store.writeReadings([
+        ...readings,
+        bad('a', 11, T0 + 11 * MIN),
+        good('b', 5, T0, { energy_import_kwh: 1 }),
+      ]);
+      const marks = await index.seqMarks!();
+      expect(marks.get(meterId('a'))).toBe(11);
+      expect(marks.get(meterId('b'))).toBe(5);
+      expect(await index.missingSeqs!(meterId('a'), 1, 14)).toEqual([
+        [4, 5],
+        [8, 9],
+        [12, 14],
+      ]);
+      expect(await index.missingSeqs!(meterId('a'), 6, 7)).toEqual([]);
+      expect(await index.missingSeqs!(meterId('unknown'), 1, 3)).toEqual([[1, 3]]);
     });
 
     describe('readings', () => {

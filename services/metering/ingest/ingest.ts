@@ -11,6 +11,14 @@ import {
   type ReconnectPolicy,
 } from '../../../adapters/mqtt/reconnect.ts';
 import { connectRefusal } from '../../../adapters/mqtt/refusal.ts';
+import {
+  ReplayAnswerSchema,
+  replayTopic,
+  SeqsAnnouncementSchema,
+  type ReplayRange,
+} from '../../../config/schemas/replay.ts';
+import type { SeqIndex } from '../storage.ts';
+import { GapTracker, type GapStats, type LostRange } from './seq-gaps.ts';
 
 /**
  * Ingest: subscribes to every reading topic at QoS 1 and writes the readings to a store in
@@ -88,6 +96,21 @@ export interface IngestOptions {
   reconnectPeriodMs?: number;
   /** How long `stop()` waits for the write in progress and the PUBACKs (default 5000 ms). */
   stopTimeoutMs?: number;
+  /**
+   * End-to-end acknowledgement (config/schemas/replay.ts): with both, ingest finds the readings
+   * the gateways numbered that the store lacks and asks the gateways to replay them; without, it
+   * trusts the broker hop by hop.
+   */
+  seqIndex?: SeqIndex;
+  /** The ledger of open gaps and lost ranges (SQLite). */
+  gapLedgerPath?: string;
+  gaps?: {
+    graceMs?: number;
+    retryMs?: number;
+    giveUpMs?: number;
+    maxReplays?: number;
+    checkEveryMs?: number;
+  };
   logger: Logger;
 }
 
@@ -111,6 +134,10 @@ export interface IngestStats {
   protocolVersion: 4 | 5;
   /** Connection attempts refused or failed and connections lost, since the start. */
   connectFailures: number;
+  /** End-to-end acknowledgement; null when it is off. */
+  gaps: GapStats | null;
+  /** Seq announcements and replay answers that were not valid. */
+  invalidControl: number;
 }
 
 export interface Ingest {
@@ -122,6 +149,8 @@ export interface Ingest {
    */
   readonly ready: Promise<void>;
   stats(): IngestStats;
+  /** The newest lost ranges (end-to-end acknowledgement), oldest first. */
+  lost(limit?: number): LostRange[];
   /**
    * Stops taking messages, finishes the write in progress and acknowledges what it stored (bounded
    * by stopTimeoutMs), then disconnects. The session stays: nothing published meanwhile is lost.
@@ -150,6 +179,12 @@ interface PacketSender {
 
 const DEFERRED = new Error('ingest acknowledges this message after its write');
 const MAX_RECEIVE_MAXIMUM = 65_535;
+
+/** Gateways' seq announcements and replay answers (never shared: every instance follows them). */
+const CONTROL_FILTERS = [`${TOPIC_ROOT}/+/+/seqs`, `${TOPIC_ROOT}/+/+/replay/answer`];
+const SEQS_TOPIC = /^campus\/v1\/([^/]+)\/([^/]+)\/seqs$/;
+const ANSWER_TOPIC = /^campus\/v1\/([^/]+)\/([^/]+)\/replay\/answer$/;
+export const READINGS_LOST_TOPIC = `${TOPIC_ROOT}/alerts/readings-lost`;
 
 export function readingFilter(shareGroup: string | null): string {
   const filter = `${TOPIC_ROOT}/+/+/+/reading`;
@@ -188,6 +223,67 @@ export function startIngest(options: IngestOptions): Ingest {
   let retryTimer: NodeJS.Timeout | undefined;
   let stopping = false;
   const recentlyStored = new Set<string>();
+  let invalidControlCount = 0;
+  const tracker =
+    options.seqIndex && options.gapLedgerPath
+      ? new GapTracker({
+          index: options.seqIndex,
+          ledgerPath: options.gapLedgerPath,
+          ...options.gaps,
+          placeOf: (meter) => options.meters.get(meter),
+          request: (site, gateway, ranges) => requestReplay(site, gateway, ranges),
+          onLost: (lost) => {
+            log.error(
+              {
+                meter: lost.meter,
+                from: lost.from,
+                to: lost.to,
+                readings: lost.to - lost.from + 1,
+                reason: lost.reason,
+              },
+              'readings lost: no store and no gateway holds them',
+            );
+            const place = options.meters.get(lost.meter);
+            client.publish(
+              READINGS_LOST_TOPIC,
+              JSON.stringify({ ...lost, ...place }),
+              { qos: 1 },
+              () => undefined,
+            );
+          },
+        })
+      : null;
+  let seeded = false;
+  const seeding = tracker
+    ? tracker.seed().then(
+        () => void (seeded = true),
+        (err: Error) =>
+          log.error(
+            { err: err.message },
+            'could not read the stored seqs: replay requests wait for the next start',
+          ),
+      )
+    : Promise.resolve();
+  const gapTimer = tracker
+    ? setInterval(() => {
+        if (!seeded || !client.connected) return;
+        tracker.check().catch((err: Error) => log.warn({ err: err.message }, 'gap check failed; retried'));
+      }, options.gaps?.checkEveryMs ?? 1_000)
+    : undefined;
+  gapTimer?.unref();
+  let replayRequests = 0;
+  function requestReplay(site: string, gateway: string, ranges: ReplayRange[]): void {
+    replayRequests += 1;
+    const id = `${options.clientId}-${Date.now()}-${replayRequests}`;
+    const readings = ranges.reduce((n, r) => n + r.to - r.from + 1, 0);
+    log.info(
+      { site, gateway, ranges: ranges.length, readings, id },
+      'asking a gateway to replay readings no store holds',
+    );
+    client.publish(replayTopic(site, gateway), JSON.stringify({ id, ranges }), { qos: 1 }, (err) => {
+      if (err) log.warn({ gateway, err: err.message }, 'replay request not sent; asked again later');
+    });
+  }
 
   const negotiate = (options.protocolVersion ?? 'auto') === 'auto';
   const mqtt5 = options.protocolVersion !== 4;
@@ -219,8 +315,12 @@ export function startIngest(options: IngestOptions): Ingest {
       : {}),
     customHandleAcks: (topic, message, packet: IPublishPacket, cb) => {
       // Never stored or acknowledged while stopping: the broker redelivers it to the next session.
-      if (!stopping)
-        receive(topic, message, { stream: client.stream, messageId: packet.messageId!, done: false });
+      const held = { stream: client.stream, messageId: packet.messageId!, done: false };
+      if (isControl(topic)) {
+        ackQueue.push(held);
+        control(topic, message);
+        complete(held);
+      } else if (!stopping) receive(topic, message, held);
       cb(DEFERRED);
     },
   };
@@ -237,6 +337,16 @@ export function startIngest(options: IngestOptions): Ingest {
     client.once('connect', () => {
       everConnected = true;
       client.subscribe(filter, { qos: 1 }, (err) => (err ? reject(err) : resolve()));
+      if (tracker) {
+        client.subscribe(CONTROL_FILTERS, { qos: 1 }, (err, granted) => {
+          const refused = granted?.filter((g) => g.qos === 128).map((g) => g.topic) ?? [];
+          if (err || refused.length > 0)
+            log.error(
+              { err: err?.message, refused },
+              'the broker refused the seq and replay subscriptions: lost readings cannot be asked for again (regenerate the broker ACL: campus-energy broker-config)',
+            );
+        });
+      }
     });
     client.on('error', (err) => {
       const refusal = connectRefusal(err);
@@ -307,8 +417,56 @@ export function startIngest(options: IngestOptions): Ingest {
   // Only QoS 0 messages arrive here (QoS 1 ones go through customHandleAcks, which never lets
   // mqtt.js emit them). Readings are QoS 1 by contract, but a QoS 0 one is stored all the same.
   client.on('message', (topic, message, packet) => {
-    if (packet.qos === 0 && !stopping) receive(topic, message, null);
+    if (packet.qos !== 0) return;
+    if (isControl(topic)) control(topic, message);
+    else if (!stopping) receive(topic, message, null);
   });
+
+  function isControl(topic: string): boolean {
+    return (
+      tracker !== null &&
+      (topic.endsWith('/seqs') || topic.endsWith('/replay/answer')) &&
+      (SEQS_TOPIC.test(topic) || ANSWER_TOPIC.test(topic))
+    );
+  }
+
+  /** A gateway's seq announcement or replay answer: checked, then handed to the gap tracker. */
+  function control(topic: string, payload: Buffer): void {
+    if (!tracker) return;
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      body = undefined;
+    }
+    const seqs = SEQS_TOPIC.exec(topic);
+    if (seqs) {
+      const parsed = SeqsAnnouncementSchema.safeParse(body);
+      if (!parsed.success || parsed.data.gateway !== seqs[2])
+        return invalidControl(topic, parsed.error?.issues[0]?.message ?? 'gateway differs from the topic');
+      for (const [meter, seq] of Object.entries(parsed.data.seqs)) {
+        const place = options.meters.get(meter);
+        // A gateway speaks only for its own meters.
+        if (place && place.site === seqs[1] && place.gateway === seqs[2]) tracker.announced(meter, seq);
+      }
+      return;
+    }
+    const answer = ANSWER_TOPIC.exec(topic)!;
+    const parsed = ReplayAnswerSchema.safeParse(body);
+    if (!parsed.success || parsed.data.gateway !== answer[2])
+      return invalidControl(topic, parsed.error?.issues[0]?.message ?? 'gateway differs from the topic');
+    const own = parsed.data.ranges.filter((r) => {
+      const place = options.meters.get(r.meter);
+      return place && place.site === answer[1] && place.gateway === answer[2];
+    });
+    tracker.answered({ ...parsed.data, ranges: own });
+  }
+
+  function invalidControl(topic: string, reason: string): void {
+    invalidControlCount += 1;
+    if (invalidControlCount === 1)
+      log.warn({ topic, reason }, 'ignored a seq announcement or replay answer that is not valid');
+  }
 
   function receive(topic: string, payload: Buffer, held: Held | null): void {
     stats.received += 1;
@@ -392,6 +550,7 @@ export function startIngest(options: IngestOptions): Ingest {
         for (const pending of batch) {
           remember(pending.key);
           if (pending.held) pending.held.done = true;
+          if (seeded) tracker?.stored(pending.reading.meter, pending.reading.seq);
         }
         drainAcks();
         scheduleFlush();
@@ -431,11 +590,15 @@ export function startIngest(options: IngestOptions): Ingest {
       connected: client.connected,
       protocolVersion: client.options.protocolVersion === 5 ? 5 : 4,
       connectFailures: reconnects.failures,
+      gaps: tracker?.gapStats() ?? null,
+      invalidControl: invalidControlCount,
     }),
+    lost: (limit) => tracker?.lost(limit) ?? [],
     async stop() {
       if (stopping) return;
       stopping = true;
       clearTimeout(retryTimer);
+      clearInterval(gapTimer);
       retryTimer = undefined;
       const deadline = Date.now() + stopTimeoutMs;
       const failuresBefore = failures;
@@ -452,6 +615,8 @@ export function startIngest(options: IngestOptions): Ingest {
       }
       clearTimeout(flushTimer);
       await new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve()));
+      await seeding;
+      tracker?.close();
       log.info({ ...stats }, 'stopped');
     },
   };

@@ -87,10 +87,54 @@ export function ingestMetrics(running: IngestMetricsSource, clock: () => number 
         'The MQTT version in use: 5, or 4 (3.1.1) where the broker refused 5',
         s.protocolVersion,
       ),
+      ...gapFamilies(running),
       ...processFamilies('ingest'),
     ];
     return families;
   };
+}
+
+/** End-to-end acknowledgement: holes followed, replay requests, and each lost range by name. */
+function gapFamilies(running: IngestMetricsSource): MetricFamily[] {
+  const gaps = running.ingest.stats().gaps;
+  if (!gaps) return [];
+  return [
+    single(
+      'campus_energy_ingest_gap_meters',
+      'gauge',
+      'Meters with readings numbered by their gateway and not yet stored',
+      gaps.openMeters,
+    ),
+    single(
+      'campus_energy_ingest_gap_readings',
+      'gauge',
+      'Readings found missing in the store at the last check, being asked for again',
+      gaps.missing,
+    ),
+    single(
+      'campus_energy_ingest_replay_requests_total',
+      'counter',
+      'Replay requests sent to gateways',
+      gaps.requests,
+    ),
+    single(
+      'campus_energy_ingest_readings_lost_total',
+      'counter',
+      'Readings no store and no gateway holds (past the replay window)',
+      gaps.lostReadings,
+    ),
+    {
+      name: 'campus_energy_ingest_lost_range',
+      type: 'gauge',
+      help: 'The newest lost ranges, by meter and seq range; the value is the number of readings',
+      samples: running.ingest
+        .lost(50)
+        .map((l) => ({
+          labels: { meter: l.meter, from: String(l.from), to: String(l.to) },
+          value: l.to - l.from + 1,
+        })),
+    },
+  ];
 }
 
 export interface IngestMetricsOptions {

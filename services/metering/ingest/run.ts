@@ -8,6 +8,11 @@ import type { MqttConnection } from '../../../adapters/mqtt/connection.ts';
 import type { ReadingStore } from '../storage.ts';
 import { SqliteDeadLetterStore } from './dead-letters.ts';
 import { startIngest, type Ingest } from './ingest.ts';
+import type { SeqIndex } from '../storage.ts';
+
+function isSeqIndex(store: object): store is SeqIndex {
+  return typeof (store as Partial<SeqIndex>).missingSeqs === 'function';
+}
 
 export interface RunningIngest {
   ingest: Ingest;
@@ -34,6 +39,8 @@ export async function runIngest(
   const deadPath = resolve(campus.dataDir, campus.config.ingest.deadLetterPath);
   mkdirSync(dirname(deadPath), { recursive: true });
   const deadLetters = SqliteDeadLetterStore.open({ path: deadPath });
+  const gapLedgerPath = resolve(campus.dataDir, campus.config.ingest.gapLedgerPath);
+  const seqIndex = isSeqIndex(store) ? store : undefined;
   const ingest = startIngest({
     ...mqtt,
     // On a broker that binds ids to accounts, the username is the id of this account's one session.
@@ -43,6 +50,17 @@ export async function runIngest(
     meters: meterRegistry(campus),
     writer: store,
     deadLetters,
+    ...(seqIndex && campus.config.ingest.replay
+      ? {
+          seqIndex,
+          gapLedgerPath,
+          gaps: {
+            graceMs: campus.config.ingest.replay.grace,
+            retryMs: campus.config.ingest.replay.retry,
+            giveUpMs: campus.config.ingest.replay.giveUpAfter,
+          },
+        }
+      : {}),
     logger: opts.logger,
   });
   return {
