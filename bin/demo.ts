@@ -21,6 +21,11 @@ import { runIngest } from '../services/metering/ingest/run.ts';
 import { Prepaid } from '../services/money/prepaid/prepaid.ts';
 import { formatLocalTime } from '../services/metering/consumption/local-time.ts';
 import { demoScenario } from '../simulators/scenario/demo.ts';
+import {
+  DEMO_DLT645_PASSWORD,
+  DEMO_DLT645_PASSWORD_ENV,
+  startDemoFieldLines,
+} from '../simulators/scenario/field-lines.ts';
 import { startScenario } from '../simulators/scenario/live.ts';
 import { renderScenario } from '../simulators/scenario/render.ts';
 import type { Scenario } from '../simulators/scenario/schema.ts';
@@ -53,7 +58,9 @@ const DEMO_ACCOUNTS = [
  * start — with the scenario's injected thefts, illegal heater and heating used while registered
  * stopped inside them — and then runs live from the same model, so registers continue and the
  * gateways number on from the history. The back office opens a few prepaid rooms back then, so
- * one is out of credit now, and detection runs over the history at once.
+ * one is out of credit now, and detection runs over the history at once. Dorm E3's DL/T 645 meters
+ * and a CJ/T 188 water and heat line join the first gateway live (no history), served by the same
+ * farm lines as `campus-energy simulate`.
  */
 export function registerDemoCommand(program: Command, h: DemoHelpers): void {
   program
@@ -111,6 +118,18 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
               return sub;
             },
           });
+          // Dorm E3 on DL/T 645 and a CJ/T 188 water and heat line, served as `simulate` serves
+          // them and read by the same gateway. The simulated meters take the delivered password;
+          // a password set in the environment wins (and a wrong one is refused by the meters).
+          process.env[DEMO_DLT645_PASSWORD_ENV] ??= DEMO_DLT645_PASSWORD;
+          const field = await startDemoFieldLines(live.campus, {
+            rooms: state.rooms,
+            host: '127.0.0.1',
+            dataDir,
+          }).catch(async (err: unknown) => {
+            await live.stop();
+            throw err;
+          });
           const campus = validateCampus(live.campus, {
             file: join(dataDir, 'demo-campus.yaml'),
             dir: dataDir,
@@ -120,7 +139,8 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
 
           if (first) {
             // The history, as if the gateways had published it: into the store, and each
-            // gateway's outbox continues every meter's numbering after it.
+            // gateway's outbox continues every meter's numbering after it. The field-protocol
+            // lines have no history: their meters number from 1, or ingest would miss 1..n.
             process.stdout.write(`  rendering ${opts.history} days of history… `);
             const store = SqliteStore.open({ path: storePath });
             const rendered = await renderScenario(scenario, {
@@ -138,7 +158,10 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
                   path: join(dataDir, `${g.id}-outbox.sqlite`),
                   maxBytes: g.outbox.maxBytes,
                 });
-                for (const b of g.buses) for (const m of b.meters) outbox.continueNumberingAt(m.id, next);
+                for (const b of g.buses) {
+                  if (field.buses.includes(b.id)) continue;
+                  for (const m of b.meters) outbox.continueNumberingAt(m.id, next);
+                }
                 for (const d of g.opcua) for (const m of d.meters) outbox.continueNumberingAt(m.id, next);
                 outbox.close();
               }
@@ -207,6 +230,9 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             `  ${meters} simulated meters: ${live.buses.length} Modbus buses, ${substations} OPC UA substations; ${gateways.length} gateways`,
           );
           console.log(
+            `  ${field.meters} meters on Chinese field protocols: ${field.farm.lines.map((l) => `${l.id} (${l.protocol === 'dlt645' ? 'DL/T 645' : 'CJ/T 188'}) on ${l.host}:${l.port}`).join(', ')}`,
+          );
+          console.log(
             `  history from ${formatLocalTime(state.start, tz)} (${tz}), with injected thefts, an illegal heater and heating used while stopped`,
           );
           console.log(`  MQTT broker (embedded, every client logs in): ${broker.url}`);
@@ -257,6 +283,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             for (const g of gateways) await g.stop();
             await ingest.stop();
             await live.stop();
+            await field.farm.stop();
             await broker.close();
           });
         }),

@@ -9,6 +9,10 @@ import { subscribeReadings } from '../../adapters/mqtt/subscriber.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
 
+/** The demo's dorm E3 on DL/T 645 and its CJ/T 188 water and heat meters. */
+const dlt645 = (m: string) => m === 'E-E3-MAIN' || m.startsWith('E-E3-1');
+const cjt188 = (m: string) => m === 'W-E3' || m === 'H-E3';
+
 describe('campus-energy demo', () => {
   it('starts the embedded broker, simulated campus and gateways, says where to look, and stops on Ctrl-C', async () => {
     const port = await freePort();
@@ -58,6 +62,14 @@ describe('campus-energy demo', () => {
         'readings from the demo campus',
       );
       expect(sub.invalid).toEqual([]);
+      // Dorm E3 on DL/T 645 and a CJ/T 188 water and heat line, read by the east gateway.
+      expect(out).toMatch(/E3-dlt645 \(DL\/T 645\) on 127\.0\.0\.1:\d+, E3-cjt188 \(CJ\/T 188\)/);
+      await waitFor(
+        () =>
+          [dlt645, cjt188].every((line) => sub.readings.some((r) => line(r.meter) && r.quality === 'good')),
+        45_000,
+        'good readings from the DL/T 645 and CJ/T 188 lines',
+      );
       // Electricity meters poll every 10 s from the start; heat and water every 30 s, staggered.
       expect(sub.readings.some((r) => r.meter.startsWith('E-') && r.quality === 'good')).toBe(true);
       expect(sub.readings.filter((r) => r.quality === 'good').length).toBeGreaterThan(0);
@@ -103,7 +115,16 @@ describe('campus-energy demo', () => {
     // The demo's ingest stored what the gateways published, in the embedded SQLite store.
     const db = new Database(join(dataDir, 'store.sqlite'), { readonly: true });
     const { n } = db.prepare('SELECT count(*) AS n FROM readings').get() as { n: number };
+    // Both field protocols reached the store through the same gateway, broker and ingest.
+    const field = db
+      .prepare(
+        `SELECT m.name AS meter, r.energy_import_kwh AS kwh, r.volume_m3 AS m3, r.heat_kwh AS heat
+           FROM readings r JOIN meters m ON m.id = r.meter_id WHERE m.name LIKE '%-E3%' AND r.quality = 0`,
+      )
+      .all() as { meter: string; kwh: number | null; m3: number | null; heat: number | null }[];
     db.close();
     expect(n).toBeGreaterThan(0);
+    expect(field.some((r) => dlt645(r.meter) && r.kwh! > 0)).toBe(true);
+    expect(field.some((r) => cjt188(r.meter) && (r.m3 ?? r.heat)! > 0)).toBe(true);
   }, 90_000);
 });
