@@ -33,6 +33,7 @@ import { createBilling, type Billing } from './parts/billing.ts';
 import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
 import { createDetection, type DetectionSettings } from './parts/detection.ts';
 import { createDormPower, creditVeto, type RunningDormPower } from './parts/dorm-power.ts';
+import { createCustomerSide, type CustomerSide } from './parts/customers.ts';
 import { createManualReadings } from './parts/readings.ts';
 import { createStorage } from './parts/storage.ts';
 import { createUsers } from './parts/users.ts';
@@ -116,6 +117,8 @@ export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'>
   policy: PolicyLoop;
   /** Lights-out schedules and power limits (parts/dorm-power.ts). */
   dormPower: RunningDormPower;
+  /** Customers' sign-in and self-service page, self top-up through payment providers. */
+  customers: CustomerSide;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
   url?: string;
@@ -202,6 +205,15 @@ async function startParts(
   );
   const { services, billing } = startRecords(core, options, life, dormPower.tripIllegalLoad);
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
+  const customers = life.own(
+    createCustomerSide({
+      ...{ db: core.db, audit: core.audit, prepaid: core.prepaid, clock: core.clock, tariffs: core.tariffs },
+      ...pick(options, 'scryptCost'),
+      ...(http ? pick(http, 'secureCookie') : {}),
+      ...{ campus: options.campus, logger: options.logger },
+    }),
+    (c) => c.stop(),
+  );
   const api = http
     ? life.own(
         await createApi({
@@ -210,16 +222,19 @@ async function startParts(
           routes: [
             ...apiRoutes(services, billing, core.tariffStore, http, options),
             ...dormPower.routes(core.clock),
+            ...customers.routes,
           ],
           logger: options.logger,
         }),
         (a) => a.app.close(),
       )
     : undefined;
+  if (api) customers.setApiUrl(api.url);
   return {
     ...services,
     policy,
     dormPower,
+    customers,
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),
   };
