@@ -205,10 +205,14 @@ class PolicyPass {
   /**
    * The relay as last known: the newer of the last carried-out command (its read-back state in
    * the gateway's ack) and the meter's own newest relay reading. With neither, the relay is
-   * assumed closed, as meters are delivered.
+   * assumed closed, as meters are delivered. A restore acked `armed` (DL/T 645 allow closing) is
+   * supplied: the customer closes the relay with the button when they choose, so an open reading
+   * after it is not a cut-off to restore again (each pass would send another command).
    */
   private supplyOf(requests: readonly RelayRequest[], reading: StoredReading | undefined): Supply {
-    const done = requests.findLast((r) => r.state === 'done' && r.observed !== null);
+    const last = requests.findLast((r) => (r.state === 'done' || r.state === 'armed') && r.observed !== null);
+    if (last?.state === 'armed') return 'on';
+    const done = last;
     const relay = reading?.quality === 'good' ? reading.values.relay_closed : undefined;
     if (relay !== undefined && (!done || reading!.ts > this.ackTime(done) + this.graceMs)) {
       return relay >= 0.5 ? 'on' : 'off';
