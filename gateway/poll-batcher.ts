@@ -31,6 +31,8 @@ export class PollBatcher {
   private readonly maxHeld: number;
   /** Results dropped because the outbox refused them for too long. */
   lost = 0;
+  /** Per meter, results dropped since its last committed reading: that reading is flagged. */
+  private readonly notKept = new Map<string, number>();
 
   constructor(private readonly opts: PollBatcherOptions) {
     this.maxDelayMs = opts.maxDelayMs ?? 10;
@@ -55,15 +57,18 @@ export class PollBatcher {
         batch.map(({ meter, result }) => ({
           meter,
           topic: this.opts.topicOf(meter),
-          build: (seq: number): Reading => toReading(meter, seq, result),
+          build: (seq: number): Reading => this.mark(toReading(meter, seq, result)),
         })),
       );
+      if (this.notKept.size > 0) for (const { meter } of batch) this.notKept.delete(meter);
       this.retryAt = 0;
     } catch (err) {
       this.pending = batch.concat(this.pending);
       const excess = this.pending.length - this.maxHeld;
       if (excess > 0) {
-        this.pending.splice(0, excess);
+        for (const dropped of this.pending.splice(0, excess)) {
+          this.notKept.set(dropped.meter, (this.notKept.get(dropped.meter) ?? 0) + 1);
+        }
         this.lost += excess;
       }
       this.retryAt = Date.now() + 1000;
@@ -75,12 +80,24 @@ export class PollBatcher {
     }
   }
 
+  /**
+   * The first reading a meter gets after some of its polls were dropped says so: those polls
+   * never got a seq, so no consumer could see the hole otherwise (the count is in `lost`).
+   */
+  private mark(reading: Reading): Reading {
+    if (!this.notKept.has(reading.meter)) return reading;
+    return { ...reading, flags: [...(reading.flags ?? []), POLLS_NOT_KEPT] };
+  }
+
   close(): void {
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 }
+
+/** Flag of a reading whose meter had polls dropped before it (the gateway's disk refused them). */
+export const POLLS_NOT_KEPT = 'POLLS_NOT_KEPT';
 
 export function toReading(meter: string, seq: number, result: PollResult): Reading {
   if ('error' in result)

@@ -31,6 +31,8 @@ import { DEFAULT_RECONNECT, applyReconnectPolicy } from './reconnect.ts';
 
 /** How long acked rows wait before they are deleted together. */
 const ACK_FLUSH_MS = 20;
+/** After the disk refused to take acked rows out of the queue. */
+const ACK_RETRY_MS = 1_000;
 
 export interface PublisherOptions {
   url: string;
@@ -132,6 +134,7 @@ export function startPublisher(options: PublisherOptions): Publisher {
   let pumpScheduled = false;
   let refillTimer: NodeJS.Timeout | undefined;
   let ackFlushScheduled = false;
+  let ackRetryTimer: NodeJS.Timeout | undefined;
   const pendingAcks: number[] = [];
   const pendingRetained = new Map<string, { payload: string; waiters: PendingWaiter[] }>();
   const drainWaiters = new Set<(drained: boolean) => void>();
@@ -262,8 +265,21 @@ export function startPublisher(options: PublisherOptions): Publisher {
     try {
       outbox.ack(ids);
     } catch (err) {
-      // Not deleting an acked row only means it is sent once more; the consumer drops it by seq.
-      log.error({ err: (err as Error).message, count: ids.length }, 'could not delete acked rows');
+      // The disk refused (full, or failing): the rows stay queued, and the publisher has already
+      // read past them, so the acks are kept and tried again; a crash meanwhile only means those
+      // rows are sent once more, and consumers drop them by seq.
+      pendingAcks.unshift(...ids);
+      log.error(
+        { err: (err as Error).message, count: ids.length },
+        'could not take acked rows out of the outbox; retrying',
+      );
+      if (!ackRetryTimer && !stopping) {
+        ackRetryTimer = setTimeout(() => {
+          ackRetryTimer = undefined;
+          flushAcks();
+          checkDrained();
+        }, ACK_RETRY_MS);
+      }
     }
   }
 
@@ -386,6 +402,7 @@ export function startPublisher(options: PublisherOptions): Publisher {
       stopping = true;
       unsubscribe();
       if (refillTimer) clearTimeout(refillTimer);
+      clearTimeout(ackRetryTimer);
       let statusAcked = false;
       if (ready && client.connected) {
         // Rows still in flight are acked (and deleted) if the broker answers in time; if not they
