@@ -110,6 +110,10 @@ function say(text) {
 }
 
 function bars(el, points) {
+  if (points.length === 0) {
+    el.textContent = t('noRate');
+    return;
+  }
   const w = 300;
   const h = 110;
   const max = Math.max(1, ...points.map((p) => p.kwh));
