@@ -1,3 +1,4 @@
+import { monotonicNow, wallTimeOf } from './monotonic.ts';
 import type { Logger } from 'pino';
 import { planReads, type ReadBlock } from '../adapters/modbus/planner.ts';
 import { decodePoll } from '../adapters/modbus/decode.ts';
@@ -111,7 +112,7 @@ export class BusPoller {
   private chargedProbe: { target: PollTarget; cost: number } | null = null;
 
   constructor(private readonly opts: BusPollerOptions) {
-    const start = Date.now();
+    const start = monotonicNow();
     this.probeBudgetAt = start;
     const n = opts.bus.meters.length;
     this.targets = opts.bus.meters.map((meter, i) => {
@@ -200,7 +201,7 @@ export class BusPoller {
         await this.runJob(job);
         continue;
       }
-      const now = Date.now();
+      const now = monotonicNow();
       const { target, wakeAt } = this.pickNext(now);
       if (!target) {
         await this.sleep(Math.max(1, wakeAt - now));
@@ -288,22 +289,22 @@ export class BusPoller {
   }
 
   private skip(t: PollTarget, now: number): void {
-    const last = t.health.snapshot(now).lastError;
+    const last = t.health.snapshot(Date.now()).lastError;
     const error: ReadingError = {
       code: 'BREAKER_OPEN',
       message:
         `bus ${this.id}, meter ${t.meter.id}: not polled, breaker open after ${t.breaker.failures} failed polls` +
         (last ? ` (last: ${last.code})` : ''),
     };
-    const ts = t.nextDue;
+    const ts = wallTimeOf(t.nextDue);
     this.advance(t, now, false);
     this.opts.onResult(t.meter, { ts, error });
   }
 
   private async pollTarget(t: PollTarget, now: number): Promise<void> {
     t.breaker.allow(now);
-    const { result, busDown } = await this.pollOnce(t, now);
-    const finished = Date.now();
+    const { result, busDown } = await this.pollOnce(t, Date.now());
+    const finished = monotonicNow();
     if (this.chargedProbe?.target === t) {
       // The share is of line time really taken: a probe that found the meter back cost a poll,
       // not a timeout, so the next recovering meter need not wait for a timeout's worth of budget.
@@ -408,7 +409,7 @@ export class BusPoller {
   private async ensureTransport(): Promise<RegisterTransport | null> {
     if (this.transport?.isOpen) return this.transport;
     if (this.transport) await this.dropTransport();
-    const now = Date.now();
+    const now = monotonicNow();
     if (now < this.reconnectAt) return null;
     try {
       this.transport = await this.opts.openTransport();

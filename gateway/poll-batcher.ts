@@ -42,7 +42,7 @@ export class PollBatcher {
 
   add(meter: { readonly id: string }, result: PollResult): void {
     this.pending.push({ meter: meter.id, result });
-    if (this.pending.length >= this.maxBatch && Date.now() >= this.retryAt) this.flush();
+    if (this.pending.length >= this.maxBatch && performance.now() >= this.retryAt) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
   }
 
@@ -71,7 +71,7 @@ export class PollBatcher {
         }
         this.lost += excess;
       }
-      this.retryAt = Date.now() + 1000;
+      this.retryAt = performance.now() + 1000;
       this.opts.logger.error(
         { err, held: this.pending.length, lost: this.lost },
         'outbox append failed; readings held in memory and retried',

@@ -329,7 +329,7 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
         // The answer was whole and matched the request, but bytes followed it that answer
         // nothing: left in the port's buffer they would misalign the stream for the next
         // request. The answer stands; the connection is renewed before the next request.
-        this.resyncAfter = Date.now();
+        this.resyncAfter = performance.now();
         this.client = null;
         await dropClient(client, this.spec);
       }
@@ -345,7 +345,7 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
       throw new ModbusError('MODBUS_DISCONNECTED', `${what}: transport closed`, { device: this.device });
     }
     if (this.resyncAfter !== null) {
-      const wait = this.resyncAfter - Date.now();
+      const wait = this.resyncAfter - performance.now();
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       this.resyncAfter = null;
       if (this.closedByUs) {
@@ -389,7 +389,7 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
     const desync =
       error.code === 'MODBUS_TIMEOUT' || error.code === 'MODBUS_CRC' || error.code === 'MODBUS_GARBAGE';
     if (desync && !this.closedByUs) {
-      this.resyncAfter = Date.now() + (this.spec.type === 'modbus-tcp' ? 0 : this.resyncDelayMs);
+      this.resyncAfter = performance.now() + (this.spec.type === 'modbus-tcp' ? 0 : this.resyncDelayMs);
       this.client = null;
       await dropClient(client, this.spec);
     }

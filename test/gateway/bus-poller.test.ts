@@ -288,4 +288,38 @@ describe('BusPoller on a shared serial line', () => {
       expect(results[bad + 1]!.ts - results[bad]!.ts).toBe(1000);
     });
   }
+
+  it('keeps its poll grid when the wall clock steps back an hour or forward a day, and stamps readings with the wall clock', async () => {
+    const interval = 1000;
+    const line = fakeLine(new Map());
+    const results: PollResult[] = [];
+    const poller = new BusPoller({
+      bus: busWith(2, interval, 300),
+      profiles,
+      openTransport: async () => line.transport,
+      onResult: (m: MeterConfig, r) => void (m.id === 'M1' && results.push(r)),
+      logger: silentLogger(),
+    });
+    poller.start();
+    await vi.advanceTimersByTimeAsync(10_000);
+    const before = results.length;
+    const lastBefore = results.at(-1)!.ts;
+    // NTP (or an operator) sets the clock back an hour: a grid in wall-clock time stalled here
+    // for the hour; on the monotonic clock polling goes on at the meter's interval.
+    vi.setSystemTime(Date.now() - 3_600_000);
+    await vi.advanceTimersByTimeAsync(10_000);
+    const afterBack = results.slice(before);
+    expect(afterBack.length).toBeGreaterThanOrEqual(9);
+    expect(afterBack.every((r) => 'values' in r)).toBe(true);
+    // The readings say what the clock said when they were taken.
+    expect(afterBack.at(-1)!.ts).toBeLessThan(lastBefore - 3_580_000);
+    // Forward a day: no burst of the day's missed polls either.
+    const mid = results.length;
+    vi.setSystemTime(Date.now() + 86_400_000);
+    await vi.advanceTimersByTimeAsync(10_000);
+    const afterForward = results.length - mid;
+    expect(afterForward).toBeGreaterThanOrEqual(9);
+    expect(afterForward).toBeLessThanOrEqual(11);
+    await stopUnderFakeTime(poller);
+  });
 });
