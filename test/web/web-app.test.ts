@@ -200,10 +200,10 @@ describe('web app in a browser', () => {
 
   it('shows each role only the pages and actions it may use', async () => {
     const expected: Record<Role, string[]> = {
-      operator: ['live', 'meter', 'balance', 'prepaid', 'handover', 'relay', 'audit', 'health'],
-      inspector: ['live', 'meter', 'balance', 'alerts', 'readings', 'relay', 'audit', 'health'],
+      operator: ['live', 'meter', 'balance', 'prepaid', 'handover', 'relay', 'schedules', 'audit', 'health'],
+      inspector: ['live', 'meter', 'balance', 'alerts', 'readings', 'relay', 'schedules', 'audit', 'health'],
       reader: ['readings'],
-      clerk: ['live', 'meter', 'balance', 'prepaid', 'handover', 'relay', 'audit', 'health'],
+      clerk: ['live', 'meter', 'balance', 'prepaid', 'handover', 'relay', 'schedules', 'audit', 'health'],
       supervisor: [
         'live',
         'meter',
@@ -215,6 +215,7 @@ describe('web app in a browser', () => {
         'relay',
         'approvals',
         'policy',
+        'schedules',
         'billing',
         'audit',
         'health',

@@ -15,6 +15,7 @@ import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
 import { readingsPage } from './page-readings.js';
 import { relayPage } from './page-relay.js';
+import { schedulesPage } from './page-schedules.js';
 import { usersPage } from './page-users.js';
 
 /**
@@ -34,6 +35,7 @@ const PAGES = [
   relayPage,
   approvalsPage,
   policyPage,
+  schedulesPage,
   billingPage,
   usersPage,
   auditPage,
