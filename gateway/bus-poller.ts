@@ -1,10 +1,11 @@
 import { monotonicNow, wallTimeOf } from './monotonic.ts';
+import { EnergySteps } from './energy-steps.ts';
 import type { Logger } from 'pino';
 import { planReads, type ReadBlock } from '../adapters/modbus/planner.ts';
 import { decodePoll } from '../adapters/modbus/decode.ts';
 import { ModbusError } from '../adapters/modbus/errors.ts';
 import type { BusConfig, MeterConfig } from '../config/schemas/campus.ts';
-import type { Profile } from '../config/schemas/profile.ts';
+import { pointRollover, type Profile } from '../config/schemas/profile.ts';
 import type { ReadingError } from '../config/schemas/reading.ts';
 import { CircuitBreaker } from './breaker.ts';
 import { lineBudget, type LineBudget } from './line-budget.ts';
@@ -30,6 +31,8 @@ export interface PollTarget {
   readonly blocks: readonly ReadBlock[];
   readonly breaker: CircuitBreaker;
   readonly health: DeviceHealthTracker;
+  /** Whether each reading's cumulative registers moved plausibly since the last. */
+  readonly steps: EnergySteps;
   nextDue: number;
   /** When this meter first became due for the poll it is waiting for. */
   waitingSince: number;
@@ -133,6 +136,14 @@ export class BusPoller {
         blocks: isFieldProfile(profile) ? [] : planFor(profile),
         breaker,
         health: new DeviceHealthTracker(`${opts.bus.id}.${meter.unitId}`, breaker),
+        steps: new EnergySteps({
+          ...(meter.maxPowerKw !== undefined ? { maxPowerKw: meter.maxPowerKw } : {}),
+          rolloverAt: (q) => {
+            if (meter.rolloverAt !== undefined) return meter.rolloverAt;
+            const point = isFieldProfile(profile) ? undefined : profile.points.find((p) => p.quantity === q);
+            return point ? pointRollover(point) : undefined;
+          },
+        }),
         nextDue,
         waitingSince: nextDue,
         ...(switchField ? { switchField } : {}),
@@ -321,7 +332,7 @@ export class BusPoller {
       t.health.record(true, finished - now);
     }
     this.advance(t, finished);
-    this.opts.onResult(t.meter, result);
+    this.opts.onResult(t.meter, t.steps.judge(result));
   }
 
   /** Next due time on the meter's own grid; polls missed while the line was busy are skipped. */

@@ -82,6 +82,14 @@ export const MeterSchema = z
     ),
     name: z.string().optional(),
     rolloverAt: RolloverAt,
+    maxPowerKw: z
+      .number()
+      .positive()
+      .finite()
+      .optional()
+      .describe(
+        'The most this installation can draw (its breaker or supply rating): an energy register rising faster than 1.5 × this between two readings is published uncertain (IMPLAUSIBLE_STEP_…), never as good',
+      ),
     /** Only read by the simulator: what load this meter sees. */
     simulation: z
       .object({
