@@ -224,6 +224,33 @@ describe('power limits', () => {
     expect(f.control.holds('E-A-101').map((h) => h.hold)).toEqual(['credit']);
   });
 
+  it('a crash between the trip request and its record still restores the room after the delay', async () => {
+    const f = fixture();
+    f.approve();
+    // What the watcher asks for, as if the process died before it recorded the trip.
+    await f.control.requestFromPolicy({
+      meter: 'E-A-101',
+      action: 'open',
+      hold: 'power-limit',
+      by: 'system:power-limits',
+      basis: `power-limits@${f.proposals.list()[0]!.sha256}`,
+      requireGrant: true,
+      reason: 'power 2.2 kW over the limit',
+    });
+    f.ack();
+    const restarted = f.make();
+    await f.tick(restarted);
+    expect(f.audit.query({ action: 'power-limit.trip' })).toHaveLength(1);
+    f.now.t += 4 * MIN;
+    expect((await f.tick(restarted)).restored).toEqual([]);
+    f.now.t += MIN;
+    expect((await f.tick(restarted)).restored).toEqual(['E-A-101']);
+    expect(f.actions('E-A-101')).toEqual(['open', 'close']);
+    // Once recorded, it is not adopted again.
+    await f.tick(f.make());
+    expect(f.audit.query({ action: 'power-limit.trip' })).toHaveLength(1);
+  });
+
   it('trips an illegal load the same way, by the illegal-load rule', async () => {
     const f = fixture();
     expect(await f.watcher.tripIllegalLoad('E-A-201', { deltaPKw: 1.1, pf: 0.99 })).toBeNull();

@@ -148,4 +148,57 @@ describe('a schedule and the prepaid policy on one room', () => {
     expect(room('E-A-101')).toEqual(['open', 'open', 'close']);
     expect(audit.verify().ok).toBe(true);
   });
+
+  it('the prepaid policy does not restore a paid-up room an inspector cut for an illegal load', async () => {
+    const time = { now: local(2026, 9, 15, 10) };
+    const clock = () => time.now;
+    const db = openBackofficeDb(':memory:');
+    const audit = new AuditLog(db, clock);
+    const prepaid = new Prepaid({ db, audit, tariffs, clock });
+    const sent: SignedRelayCommand[] = [];
+    const control = new RelayControl({
+      ...{ db, audit, clock, locate },
+      signingKey: testKeys().privateKey,
+      ackKeys: (_s, gw) => (gw === 'gw1' ? gatewayKeys.gw1.publicKey : undefined),
+      send: async (c) => {
+        sent.push(c);
+      },
+      closeVeto: creditVeto(prepaid, clock),
+    });
+    prepaid.openAccount(clerk, {
+      id: 'ROOM-A-101',
+      customerType: 'student-room',
+      holder: 'x',
+      meters: ['E-A-101'],
+    });
+    prepaid.verifyTariffType(supervisor, 'ROOM-A-101');
+    prepaid.topUp(clerk, { account: 'ROOM-A-101', amountFen: 20_000, method: 'cash', reference: 'R-1' });
+    control.grantPolicyApproval(supervisor, {
+      scope: { actions: ['open', 'close'] },
+      reason: 'prepaid rules',
+    });
+    const inspector = { id: 'insp.chen', kind: 'user' as const, roles: ['inspector' as const] };
+    const cut = control.request({
+      meter: 'E-A-101',
+      action: 'open',
+      reason: 'resistive heater found on site',
+      requestedBy: inspector,
+      hold: 'illegal-load',
+    });
+    await control.approve(supervisor, cut.id);
+    control.handleAck(
+      commandAckTopic('east', 'gw1', 'E-A-101'),
+      signedAck({ id: sent[0]!.id, meter: 'E-A-101', action: 'open', observed: 'open' }),
+    );
+    loop = createPolicyLoop({
+      ...{ prepaid, control, audit, store, clock, timezone: TZ, logger: testLogger() },
+      hasRelay: (m) => !!locate(m)?.hasRelay,
+      intervalMs: HOUR,
+    });
+    // The relay reads open and the balance is fine: before open reasons, this asked for a restore.
+    await loop.runOnce();
+    await loop.runOnce();
+    expect(control.list().map((r) => [r.action, r.requestedBy])).toEqual([['open', 'insp.chen']]);
+    expect(control.holds('E-A-101').map((h) => h.hold)).toEqual(['illegal-load']);
+  });
 });

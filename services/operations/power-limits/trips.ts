@@ -153,6 +153,14 @@ export class Trips {
     return r ? toTrip(r) : undefined;
   }
 
+  /** The newest trip of a meter for a cause, whatever its state. */
+  latest(meter: string, cause: TripCause): Trip | undefined {
+    const r = this.db
+      .prepare(`SELECT * FROM power_trips WHERE meter = ? AND cause = ? ORDER BY id DESC LIMIT 1`)
+      .get(meter, cause) as Row | undefined;
+    return r ? toTrip(r) : undefined;
+  }
+
   /** Automatic restores of a meter and cause on a local day. */
   autoRestores(meter: string, cause: TripCause, day: string): number {
     return (

@@ -168,7 +168,30 @@ export class PowerLimitWatcher {
     });
   }
 
+  /**
+   * A trip whose hold is on record but whose trip is not (the process stopped between the two):
+   * recorded now, its restore counted from when the hold was added, so it is restored as usual.
+   */
+  private adoptOrphans(): void {
+    for (const h of this.d.control.allHolds()) {
+      if (h.hold !== 'power-limit' && h.hold !== 'illegal-load') continue;
+      if (this.d.trips.latest(h.meter, h.hold)?.openRequest === h.requestId) continue;
+      const limit = limitFor(this.d.config, h.meter, this.d.customerTypeOf(h.meter));
+      const rule = restoreRule(this.d.config, h.hold, limit);
+      this.d.trips.record({
+        meter: h.meter,
+        cause: h.hold,
+        trippedAt: h.since,
+        day: this.day(h.since),
+        restoreDue: h.since + rule.restoreAfterMs,
+        openRequest: h.requestId,
+        evidence: { recovered: 'the relay was held open for this cause with no trip on record' },
+      });
+    }
+  }
+
   private async restoreDue(out: LimitTickOutcome): Promise<void> {
+    this.adoptOrphans();
     const now = this.d.clock();
     for (const trip of this.d.trips.open()) {
       // Someone (two people) restored it already: the reason is gone, the trip is over.
