@@ -196,6 +196,10 @@ describe('power limits', () => {
     f.ack();
     expect(f.actions('E-A-101').at(-1)).toBe('close');
     expect(f.control.holds('E-A-101')).toEqual([]);
+    await f.tick();
+    expect(f.audit.query({ action: 'power-limit.closed' }).map((e) => e.before)).toEqual([
+      { trip: 4, state: 'manual' },
+    ]);
 
     // The next day, automatic restores again.
     f.now.t = local(2026, 9, 15, 9);

@@ -47,12 +47,17 @@ export interface RunningDormPower {
   stop(): Promise<void>;
 }
 
-/** The meter's prepaid account, from the accounts' own meter lists (refreshed at most once a minute). */
+/**
+ * The meter's prepaid account, from the accounts' own meter lists: read again once a minute, and
+ * at once (at most once a second) for a meter not found, so that a room opened a moment ago is
+ * not missed.
+ */
 function meterAccounts(prepaid: Prepaid, clock: Clock): (meter: string) => string | undefined {
   let map = new Map<string, string>();
   let at = -Infinity;
   return (meter) => {
-    if (clock() - at > 60_000) {
+    const age = clock() - at;
+    if (age > 60_000 || (!map.has(meter) && age > 1_000)) {
       map = new Map();
       for (const id of prepaid.verifiedAccounts()) for (const m of prepaid.account(id).meters) map.set(m, id);
       at = clock();

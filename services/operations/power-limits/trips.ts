@@ -8,8 +8,8 @@ import type { TripCause } from './limits.ts';
  * by crashing the back office).
  *
  * tripped → restored (automatically, after the delay, while fewer than K restores happened that
- * local day) or → manual (the K-th was used: people restore it, two of them); a person's restore
- * before the delay also ends it (`closed`).
+ * local day) or → manual (the K-th was used: people restore it, two of them) → closed once they
+ * did; a person's restore before the delay also ends it (`closed`).
  */
 
 export type TripState = 'tripped' | 'restored' | 'manual' | 'closed';
@@ -121,14 +121,14 @@ export class Trips {
     this.db.transaction(() => {
       this.db
         .prepare(
-          `UPDATE power_trips SET state = ?, close_request = ?, ended_at = ? WHERE id = ? AND state = 'tripped'`,
+          `UPDATE power_trips SET state = ?, close_request = ?, ended_at = ? WHERE id = ? AND state IN ('tripped', 'manual')`,
         )
         .run(state, closeRequest, this.clock(), trip.id);
       this.audit.append({
         actor: TRIPS_ACTOR,
         action: `${trip.cause}.${state === 'restored' ? 'auto-restore' : state === 'manual' ? 'manual-restore-needed' : 'closed'}`,
         subject: `meter:${trip.meter}`,
-        before: { trip: trip.id, state: 'tripped' },
+        before: { trip: trip.id, state: trip.state },
         after: { trip: trip.id, state, ...(closeRequest !== null ? { request: closeRequest } : {}) },
         reason,
       });
@@ -143,6 +143,13 @@ export class Trips {
   open(): Trip[] {
     return (
       this.db.prepare(`SELECT * FROM power_trips WHERE state = 'tripped' ORDER BY id`).all() as Row[]
+    ).map(toTrip);
+  }
+
+  /** Trips waiting for people to restore them. */
+  manual(): Trip[] {
+    return (
+      this.db.prepare(`SELECT * FROM power_trips WHERE state = 'manual' ORDER BY id`).all() as Row[]
     ).map(toTrip);
   }
 

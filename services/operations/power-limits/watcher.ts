@@ -192,6 +192,9 @@ export class PowerLimitWatcher {
 
   private async restoreDue(out: LimitTickOutcome): Promise<void> {
     this.adoptOrphans();
+    for (const trip of this.d.trips.manual())
+      if (!this.d.control.holds(trip.meter).some((h) => h.hold === trip.cause))
+        this.d.trips.end(trip, 'closed', null, `${trip.cause} released by a restore two people approved`);
     const now = this.d.clock();
     for (const trip of this.d.trips.open()) {
       // Someone (two people) restored it already: the reason is gone, the trip is over.
