@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { PrepaidSettingsSchema } from './prepaid.ts';
+import { CollectionSettingsSchema } from './collection.ts';
 import { CircuitSchema, PowerLimitsSchema, powerProblems, SchedulesSchema } from './power.ts';
 import { NoticesSchema, PaymentsSchema, SelfServiceSchema } from './self-service.ts';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
@@ -564,6 +565,9 @@ export const CampusSchema = z
       'Post-paid billing: the utility supply points and their invoice thresholds',
     ),
     prepaid: PrepaidSettingsSchema.describe('The business office: free quota per room and term'),
+    collection: CollectionSettingsSchema.describe(
+      'Post-paid collection: the objection period, the due date, late-payment penalties',
+    ),
     auth: AuthSchema.describe('Staff accounts: the four-eyes link window and the failed-login delay'),
     payments: PaymentsSchema.describe('Self top-up through payment providers (campus card, wallets)'),
     selfService: SelfServiceSchema.describe(

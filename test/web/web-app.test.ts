@@ -34,6 +34,8 @@ const USERS: Record<Role, string> = {
   supervisor: 'sup.li',
   billing: 'bill.zhao',
   admin: 'admin.zhou',
+  finance: 'fin.qian',
+  assistant: 'asst.sun',
 };
 const CUT_METER = 'E-E1-101';
 const LOAD_METER = 'E-W1-102';
@@ -222,6 +224,8 @@ describe('web app in a browser', () => {
       ],
       billing: ['live', 'meter', 'balance', 'prepaid', 'billing', 'audit', 'health'],
       admin: ['users', 'audit'],
+      finance: [],
+      assistant: [],
     };
     const accountActions: Partial<Record<Role, string[]>> = {
       clerk: ['topup', 'refund', 'free-quota'],

@@ -6,7 +6,19 @@
  * administrator who manages users never approves operations (and has no role that could); and
  * nobody approves their own request (checked per request, see `assertNotSelfApproval`).
  */
-export const ROLES = ['operator', 'inspector', 'reader', 'clerk', 'supervisor', 'billing', 'admin'] as const;
+export const ROLES = [
+  'operator',
+  'inspector',
+  'reader',
+  'clerk',
+  'supervisor',
+  'billing',
+  'admin',
+  /** Finance department: enters the cash and bank records the business office is reconciled against. */
+  'finance',
+  /** The department head's assistant: the second signature of a half-monthly reconciliation. */
+  'assistant',
+] as const;
 export type Role = (typeof ROLES)[number];
 
 export const PERMISSIONS = {
@@ -53,6 +65,29 @@ export const PERMISSIONS = {
   'audit.view': ['supervisor', 'inspector', 'admin', 'billing'],
   'audit.verify': ['supervisor', 'inspector', 'admin', 'billing', 'operator', 'clerk'],
   'users.manage': ['admin'],
+  /** Post-paid collection (services/money/collection): fee tables, notices, payroll lists. */
+  'collection.view': ['clerk', 'billing', 'supervisor', 'finance', 'assistant'],
+  /** Publish a bill run's fee table for objections, confirm it, issue notices and payroll lists. */
+  'collection.publish': ['billing'],
+  /** Record a customer's objection to the fee table, a reminder, or ask for a penalty waiver. */
+  'collection.objection': ['clerk', 'billing'],
+  'collection.remind': ['clerk', 'billing'],
+  'penalty-waiver.request': ['clerk', 'billing'],
+  /** Decide an objection (it may change what a customer owes): a supervisor, not whoever recorded it. */
+  'collection.resolve-objection': ['supervisor'],
+  /** The second person of a penalty waiver. */
+  'penalty-waiver.approve': ['supervisor'],
+  /** Half-monthly reconciliation (services/money/reconciliation). */
+  'reconciliation.view': ['clerk', 'finance', 'assistant', 'supervisor', 'inspector', 'billing'],
+  /** Cash deposited and bank records for a half month, as finance has them. */
+  'reconciliation.finance-records': ['finance'],
+  /** The inspection department's own list of post-paid payments for a half month. */
+  'reconciliation.inspection-list': ['inspector'],
+  /** Prepare a report (a new version) and explain its differences; the first signature. */
+  'reconciliation.prepare': ['clerk'],
+  'reconciliation.sign-clerk': ['clerk'],
+  'reconciliation.sign-assistant': ['assistant'],
+  'reconciliation.sign-supervisor': ['supervisor'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -62,6 +97,19 @@ export const INCOMPATIBLE_ROLES: readonly [Role, Role, string][] = [
   ['admin', 'supervisor', 'an administrator who manages users must not approve operations'],
   ['admin', 'operator', 'an administrator who manages users must not approve operations'],
   ['admin', 'clerk', 'an administrator who manages users must not move money'],
+  [
+    'admin',
+    'finance',
+    'an administrator who manages users must not keep the records money is checked against',
+  ],
+  ['admin', 'assistant', 'an administrator who manages users must not approve operations'],
+  [
+    'clerk',
+    'finance',
+    'whoever takes the money must not also enter the cash and bank records it is reconciled against',
+  ],
+  ['clerk', 'assistant', 'a clerk must not countersign the reconciliation of their own takings'],
+  ['reader', 'finance', 'a meter reader must not also keep the payment records'],
 ];
 
 /** Who is acting: a person logged in, or a machine with a scoped API token. */
@@ -100,6 +148,10 @@ export const APPROVAL_PERMISSIONS = [
   'accounts.verify-tariff',
   'meter-reset.approve',
   'tariffs.approve',
+  'penalty-waiver.approve',
+  'collection.resolve-objection',
+  'reconciliation.sign-assistant',
+  'reconciliation.sign-supervisor',
 ] as const satisfies readonly Permission[];
 
 /**
