@@ -124,14 +124,6 @@ export class RelayControl {
     return this.holdSet.all();
   }
 
-  /** Whether some standing approval on record covers an automatic request like this one. */
-  hasStandingApproval(probe: { meter: string; action: RelayAction; hold: string; basis?: string }): boolean {
-    const where = this.opts.locate(probe.meter);
-    if (!where) return false;
-    const req = { ...probe, site: where.site, basis: probe.basis ?? null };
-    return this.policies.activePolicyApprovals().some((g) => covers(g.scope, req));
-  }
-
   /**
    * An automatic policy asks: the prepaid policy (actor `system:prepaid-policy`, hold `credit`), a
    * schedule or a power limit (their own actor, hold and `basis`, the version approved). A
