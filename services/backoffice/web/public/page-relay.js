@@ -11,7 +11,7 @@ import { t } from './i18n.js';
 
 // Armed (DL/T 645 allow closing) is final here: the control service's part is done, the customer
 // closes the relay with the meter's button.
-const FINAL = ['rejected', 'cancelled', 'done', 'armed', 'failed', 'timed_out'];
+const FINAL = ['rejected', 'cancelled', 'done', 'armed', 'failed', 'timed_out', 'held'];
 
 export function relayState(r) {
   return h('span', { class: `badge state-${r.state}`, dataset: { state: r.state } }, t(`state.${r.state}`));
