@@ -369,10 +369,13 @@ function evaluate(
       ? feederChecks(store, nb, a.meter, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays)
       : [];
     const check = checks[0];
-    // Raised on the node's word alone only if the meter's own shape moved too: under a feeder with
-    // another thief, an honest meter's ordinary departures from its profile follow the occupancy
-    // that the thief's missing energy follows as well.
-    const upstream = (lm.shape?.stat ?? 0) >= 2 ? Math.max(0, ...checks.map(feederEvidence)) : 0;
+    // Raised on the node's word alone only where the meter's own data moved the same way: under
+    // a feeder with another thief, an honest meter's ordinary departures from its profile follow
+    // the occupancy that the thief's missing energy follows as well.
+    const upstream = Math.max(
+      0,
+      ...checks.map((c) => ((lm[c.kind]?.stat ?? 0) >= 2 ? feederEvidence(c) : 0)),
+    );
     const longStat = Math.max(lm.stat * feederFactor(check), 2 * upstream * cfg.longMemory.alertStat);
     const lasting =
       longStat >= cfg.longMemory.alertStat

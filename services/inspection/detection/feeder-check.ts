@@ -228,11 +228,14 @@ export function feederFactor(check: FeederCheck | undefined): number {
 }
 
 /**
- * Evidence from the node alone, 0..1: its hourly residual follows the meter's departure from its
- * own profile (shape check) with a slope near 1 and many standard errors, which an honest meter,
- * whose energy all reaches its register, cannot produce whatever its own use does.
+ * Evidence from the node alone, 0..1: the node lost about what the meter no longer shows (a ratio
+ * near 1, many standard errors from 0): after the meter's own level drop (level check), or hour by
+ * hour along its departure from its own profile (shape check). An honest meter's energy all
+ * reaches its register, so the node cannot lose it, whatever the building's own use does. The
+ * caller gates each on the meter's own lasting change of that kind.
  */
 export function feederEvidence(check: FeederCheck | undefined): number {
-  if (!check || check.kind !== 'shape' || check.ratio < 0.5 || check.ratio > 2) return 0;
+  if (!check || check.ratio < 0.5 || check.ratio > 2) return 0;
   return clamp((check.ratio * check.power - 4) / 8, 0, 1);
 }
+
