@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { zoneOffset } from '../../metering/consumption/zone.ts';
+import { heatingOnset, type HeatingOnset, type OnsetRow } from './heating-onset.ts';
 import type {
   DetectionInput,
   ScoringDetector,
@@ -20,10 +21,16 @@ import type {
  * (b) Electric heaters: a customer's daily kWh regressed on heating degree days
  *     (kWh = a + b·HDD + c·weekend); a recent HDD slope that jumps against the meter's own earlier
  *     slope (or, without history, its peers under the same parent meter) is flagged, with the fit
- *     quality (CV(RMSE), ASHRAE Guideline 14 style) and the night base load as evidence.
+ *     quality (CV(RMSE), ASHRAE Guideline 14 style) as evidence; and the night base load against
+ *     the night's degree-hours over the last months, scanned for the day a new response to the
+ *     cold began (heating-onset.ts), for a heater left on since weeks ago. Whichever is surer.
  */
 
 const H = 3_600_000;
+/** Days of a meter's history its heating onset scan learns its own response to the cold over. */
+const SCAN_HISTORY_DAYS = 180;
+/** Earliest heating onset the scan considers (days before the last). */
+const SCAN_ONSET_DAYS = 90;
 const DAY = 86_400_000;
 
 export const HeatingConfigSchema = z
@@ -52,6 +59,12 @@ export const HeatingConfigSchema = z
         baseC: z.number().default(15.5).describe('Heating degree days below this daily mean'),
         recentDays: z.number().int().min(5).default(14).describe('The recent period whose slope is judged'),
         minBaselineDays: z.number().int().min(5).default(14).describe('Earlier days needed for a baseline'),
+        minAfterDays: z
+          .number()
+          .int()
+          .min(3)
+          .default(7)
+          .describe('Fewest days after a heating onset for it to be judged'),
         baselineDays: z.number().int().min(7).default(56).describe('Days of own history before the gap'),
         gapDays: z
           .number()
@@ -383,6 +396,27 @@ function dailyWeather(
   return out;
 }
 
+/** Per local day, the mean over its hourly samples of max(0, base − T): the cold a thermostat sees. */
+function dailyDegreeHours(
+  weather: readonly WeatherSample[],
+  calendar: (ts: number) => { day: number; hour: number },
+  baseC: number,
+  hours: readonly [number, number] = [0, 24],
+): Map<number, number> {
+  const acc = new Map<number, { sum: number; n: number }>();
+  for (const w of weather) {
+    const { day, hour } = calendar(w.ts);
+    if (hour < hours[0] || hour >= hours[1]) continue;
+    const a = acc.get(day) ?? { sum: 0, n: 0 };
+    a.sum += Math.max(0, baseC - w.outdoorC);
+    a.n++;
+    acc.set(day, a);
+  }
+  const out = new Map<number, number>();
+  for (const [day, a] of acc) if (a.n >= 4) out.set(day, a.sum / a.n);
+  return out;
+}
+
 interface MeterDays {
   meter: MeterData;
   rows: { day: number; hdd: number; weekend: boolean; kwh: number; nightKw: number }[];
@@ -548,6 +582,15 @@ function electricHeating(
   const all = candidates.map((m) => meterDays(m, temps, c.baseC, c.nightHours, calendar));
   const lastDay = Math.max(-Infinity, ...all.map((md) => md.rows.at(-1)?.day ?? -Infinity));
   const recentFrom = lastDay - c.recentDays + 1;
+  // The night base load: a building's own night use is its steadiest part (no occupants, plant on
+  // timers), and the nights are the coldest hours, so a heater on a thermostat shows there most.
+  const dayHeat = dailyDegreeHours(input.weather, calendar, c.baseC);
+  const onsets = scanOnsets(
+    all.map((md) => ({ ...md, rows: md.rows.map((r) => ({ ...r, kwh: r.nightKw })) })),
+    dailyDegreeHours(input.weather, calendar, c.baseC, c.nightHours),
+    lastDay,
+    c,
+  );
   const judged = new Map<string, WeatherJudgement>();
   for (const md of all) {
     const j = judgeAgainstWeather(md, recentFrom, c);
@@ -652,10 +695,22 @@ function electricHeating(
       refName = 'the median of its peers';
       refSlope = peer * mean;
     }
+    // The onset scan of the night base load learns the building's response over months and finds
+    // a heater left on however long ago it came; the daily judgement above finds one used by day
+    // (a student's heater in the afternoon). Whichever is surer.
+    const on0 = onsets.get(m.meter);
+    const on = on0 && on0.z > z ? on0 : undefined;
+    let since = recentFrom;
+    if (on) {
+      z = on.z;
+      share = on.share;
+      since = on.day;
+      refName = `its own night base load's response to the cold before ${new Date(dayStart(on.day)).toISOString().slice(0, 10)}`;
+    }
     const alert = z >= c.minZ && share >= c.minShare;
     const score = round(Math.max(0, (0.5 * z) / c.minZ));
     const reason =
-      `${(100 * share).toFixed(1)} % more electricity in proportion to the cold over the last ${c.recentDays} days ` +
+      `${(100 * share).toFixed(1)} % more ${on ? 'night load' : 'electricity'} in proportion to the cold over the last ${lastDay - since + 1} days ` +
       `than ${refName} predicts (z ${z.toFixed(1)})`;
     scores.push({
       id: m.meter,
@@ -665,8 +720,11 @@ function electricHeating(
       reason: alert ? `electric heating: ${reason}` : reason,
     });
     if (!alert) continue;
-    const recentRows = md.rows.filter((r) => r.day >= recentFrom);
-    const extraKwh = share * (j?.scale ?? meanKwh(md.rows)) * recentRows.length;
+    const recentRows = md.rows.filter((r) => r.day >= since);
+    // A heater on a thermostat draws by the hourly cold all day: g · mean night kW per K of cold.
+    const extraKwh = on
+      ? recentRows.reduce((t, r) => t + on.g * on.scale * 24 * (dayHeat.get(r.day) ?? 0), 0)
+      : share * (j?.scale ?? meanKwh(md.rows)) * recentRows.length;
     const regs = registered.get(m.meter) ?? [];
     const stopped = regs.find((r) => r.state === 'stopped');
     findings.push({
@@ -680,9 +738,11 @@ function electricHeating(
       evidence: {
         from: dayStart(recentRows[0]!.day),
         to: dayStart(recentRows[recentRows.length - 1]!.day + 1),
-        model: j
-          ? "daily kWh = a + b·HDD + c·weekend from the meter's own history (the weeks before and last year's same season), peer-adjusted"
-          : "the recent degree-day slope of its peers, scaled to the meter's size",
+        model: on
+          ? "night base load = a + b·degree-hours + c·weekend + g·degree-hours since the onset, over the meter's last months, peer-adjusted"
+          : j
+            ? "daily kWh = a + b·HDD + c·weekend from the meter's own history (the weeks before and last year's same season), peer-adjusted"
+            : "the recent degree-day slope of its peers, scaled to the meter's size",
         seen: round(
           recentRows.reduce((t, r) => t + r.kwh, 0),
           1,
@@ -690,9 +750,12 @@ function electricHeating(
         expected: round(recentRows.reduce((t, r) => t + r.kwh, 0) - extraKwh, 1),
         unit: 'kWh',
         figures: {
-          model: j
-            ? 'daily kWh = a + b·HDD + c·weekend, own history and last year, peer-adjusted'
-            : 'degree-day slope vs peers',
+          model: on
+            ? 'night base load vs degree-hours, onset scan, peer-adjusted'
+            : j
+              ? 'daily kWh = a + b·HDD + c·weekend, own history and last year, peer-adjusted'
+              : 'degree-day slope vs peers',
+          ...(on ? { onsetNightShare: round(on.share), nightKwPerK: round(on.g * on.scale, 4) } : {}),
           recentSlopeKwhPerK: round(recent.slope),
           referenceSlopeKwhPerK: round(refSlope),
           reference: refName,
@@ -716,6 +779,55 @@ function electricHeating(
     });
   }
   return { findings, scores };
+}
+
+/**
+ * Each meter's heating onset scan (heating-onset.ts) over its last SCAN_HISTORY_DAYS days: its
+ * daily energy (here: its night base load) in units of its mean, less the median of its peers' (siblings under the same
+ * parent when at least three, else all judged meters), against the day's degree-hours.
+ */
+function scanOnsets(
+  all: readonly MeterDays[],
+  degreeHours: Map<number, number>,
+  lastDay: number,
+  c: HeatingConfig['degreeDay'],
+): Map<string, HeatingOnset & { scale: number }> {
+  const from = lastDay - SCAN_HISTORY_DAYS;
+  const rel = new Map<string, Map<number, number>>();
+  const scales = new Map<string, number>();
+  for (const md of all) {
+    const rows = md.rows.filter((r) => r.day > from);
+    const scale = meanKwh(rows);
+    if (rows.length < 30 || !(scale > 0)) continue;
+    scales.set(md.meter.meter, scale);
+    rel.set(md.meter.meter, new Map(rows.map((r) => [r.day, r.kwh / scale - 1])));
+  }
+  const out = new Map<string, HeatingOnset & { scale: number }>();
+  for (const md of all) {
+    const own = rel.get(md.meter.meter);
+    if (!own) continue;
+    const siblings = all.filter(
+      (p) => p !== md && p.meter.parent === md.meter.parent && rel.has(p.meter.meter),
+    );
+    const peers = (
+      siblings.length >= 3 ? siblings : all.filter((p) => p !== md && rel.has(p.meter.meter))
+    ).map((p) => rel.get(p.meter.meter)!);
+    const rows: OnsetRow[] = [];
+    for (const r of md.rows) {
+      const y = own.get(r.day);
+      const h = degreeHours.get(r.day);
+      if (y === undefined || h === undefined) continue;
+      const others = peers.map((p) => p.get(r.day)).filter((v): v is number => v !== undefined);
+      rows.push({ day: r.day, y: y - (others.length >= 3 ? medianOf(others) : 0), h, weekend: r.weekend });
+    }
+    const on = heatingOnset(rows, {
+      maxOnsetDays: SCAN_ONSET_DAYS,
+      minAfterDays: c.minAfterDays,
+      minBeforeDays: c.minBaselineDays,
+    });
+    if (on) out.set(md.meter.meter, { ...on, scale: scales.get(md.meter.meter)! });
+  }
+  return out;
 }
 
 function meanKwh(rows: MeterDays['rows']): number {

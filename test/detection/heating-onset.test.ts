@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import { heatingDetector } from '../../services/inspection/detection/heating.ts';
+import type { DetectionInput, MeterData } from '../../services/inspection/detection/types.ts';
+import { mulberry32 } from '../../simulators/meters/random.ts';
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const START = Date.UTC(2025, 8, 1); // September: autumn into winter
+const DAYS = 180;
+const ONSET_DAY = 140; // 40 days before the end: older than the 14 + 14 days the daily test looks at
+
+/**
+ * Ten buildings on one feeder through an autumn into winter, hourly. Each has its own size, office
+ * hours and noise; B2 always answered the cold (its own heating's pumps: 3 % of its night load per
+ * K); B1 gets a heater on a thermostat from ONSET_DAY, drawing by the hourly cold day and night.
+ */
+function campus(heaterKwPerK: number): DetectionInput {
+  const rand = mulberry32(3);
+  const H = DAYS * 24;
+  const temp = new Float64Array(H);
+  let spell = 0;
+  for (let h = 0; h < H; h++) {
+    const day = h / 24;
+    if (h % 24 === 0) spell = 0.7 * spell + 2.5 * (rand() - 0.5);
+    temp[h] = 16 - (14 * day) / DAYS + spell * 2 + 3 * Math.sin((2 * Math.PI * ((h % 24) - 9)) / 24);
+  }
+  const meters = new Map<string, MeterData>();
+  for (let b = 1; b <= 10; b++) {
+    const id = `B${b}`;
+    const base = 5 + 10 * rand();
+    const bump = 1 + rand();
+    let reg = 100;
+    const register = [{ ts: START, value: reg }];
+    for (let h = 0; h < H; h++) {
+      const hod = h % 24;
+      const wd = (Math.floor(h / 24) + 1) % 7; // 2025-09-01 is a Monday
+      const open = wd !== 0 && wd !== 6 && hod >= 8 && hod < 18;
+      const cold = Math.max(0, 15.5 - temp[h]!);
+      let kw = base * (1 + (open ? bump : 0)) * (1 + 0.03 * (rand() - 0.5) * 2);
+      if (id === 'B2') kw += 0.03 * base * cold;
+      if (id === 'B1' && h >= ONSET_DAY * 24) kw += heaterKwPerK * base * cold;
+      reg += kw;
+      register.push({ ts: START + (h + 1) * HOUR, value: Math.round(reg * 100) / 100 });
+    }
+    meters.set(id, {
+      meter: id,
+      kind: 'electricity',
+      parent: 'F',
+      account: `acct-${id}`,
+      register,
+      series: {},
+    });
+  }
+  const weather = Array.from(temp, (t, h) => ({ ts: START + h * HOUR, outdoorC: t }));
+  return { timezone: 'UTC', from: START, to: START + H * HOUR, meters, weather };
+}
+
+describe("electric heating against the building's own response to the cold", () => {
+  it('finds a heater left on since weeks ago, with its onset, and not the building that always answered the cold', () => {
+    // 2 % of B1's night load per K of cold: about 10 % more at night by the end.
+    const { findings, scores } = heatingDetector().run(campus(0.02));
+    const alerted = scores.filter((s) => s.alert).map((s) => s.id);
+    expect(alerted).toEqual(['B1']);
+    const f = findings.find((x) => x.meter === 'B1')!;
+    expect(f.evidence.figures.model).toMatch(/night base load/);
+    expect(Math.abs(f.since - (START + ONSET_DAY * DAY))).toBeLessThanOrEqual(7 * DAY);
+    expect(f.reason).toMatch(/night load in proportion to the cold/);
+    // The energy it reports is the heater's, within a third.
+    const truth = campus(0.02);
+    let heater = 0;
+    const b1 = truth.meters.get('B1')!.register;
+    const plain = campus(0).meters.get('B1')!.register;
+    const fromIdx = Math.round((f.since - START) / HOUR);
+    heater = b1.at(-1)!.value - b1[fromIdx]!.value - (plain.at(-1)!.value - plain[fromIdx]!.value);
+    expect(Number(f.evidence.figures.extraKwh)).toBeGreaterThan(0.67 * heater);
+    expect(Number(f.evidence.figures.extraKwh)).toBeLessThan(1.33 * heater);
+  });
+
+  it('raises nothing on the same campus without the heater', () => {
+    const { scores } = heatingDetector().run(campus(0));
+    expect(scores.filter((s) => s.alert)).toEqual([]);
+  });
+});
