@@ -211,6 +211,8 @@ async function startParts(
       ...pick(options, 'scryptCost'),
       ...(http ? pick(http, 'secureCookie') : {}),
       ...{ campus: options.campus, logger: options.logger },
+      publish: async (topic, payload) =>
+        void (await core.link.client.publishAsync(topic, payload, { qos: 1 })),
     }),
     (c) => c.stop(),
   );

@@ -17,6 +17,14 @@ import {
 import type { Prepaid } from '../../money/prepaid/index.ts';
 import type { TariffTable } from '../../money/billing/tariffs.ts';
 import { CustomerLogins, selfServiceRoutes } from '../../money/selfservice/index.ts';
+import {
+  emailNotifier,
+  mqttNotifier,
+  noticeRoutes,
+  Notices,
+  webhookNotifier,
+  type Notifier,
+} from '../../money/notices/index.ts';
 import type { RouteFn } from './api.ts';
 
 /**
@@ -38,11 +46,14 @@ export interface CustomerSideDeps {
   /** scrypt N for customers' passwords (tests pass a low one). */
   scryptCost?: number;
   secureCookie?: boolean;
+  /** Publishes on the back office's broker (notices on MQTT, when the campus file names a topic). */
+  publish?: (topic: string, payload: string) => Promise<void>;
 }
 
 export interface CustomerSide {
   payments: Payments;
   logins: CustomerLogins;
+  notices: Notices;
   routes: RouteFn[];
   /** The API's own URL, where notices go unless the campus file names a public one. */
   setApiUrl(url: string): void;
@@ -145,6 +156,42 @@ function createSelfService(d: CustomerSideDeps, payments: Payments) {
   return { logins, routes };
 }
 
+/** A secret file named in the campus file, relative to it. */
+function secret(campusFile: string, file: string, what: string): Buffer {
+  const path = resolve(dirname(campusFile), file);
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`${what}: cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Notices to customers over the campus file's channels, read from the audit log as it grows. */
+function createNotices(d: CustomerSideDeps, logins: CustomerLogins, log: Logger): Notices {
+  const cfg = d.campus.config.notices;
+  const notifiers: Notifier[] = [];
+  if (cfg.email) {
+    const { passwordFile, username, ...smtp } = cfg.email;
+    const password = passwordFile
+      ? secret(d.campus.file, passwordFile, 'notices.email.passwordFile').toString('utf8').trim()
+      : undefined;
+    notifiers.push(
+      emailNotifier({ ...smtp, ...(username ? { username } : {}), ...(password ? { password } : {}) }),
+    );
+  }
+  if (cfg.webhook) {
+    const key = secret(d.campus.file, cfg.webhook.secretFile, 'notices.webhook.secretFile');
+    notifiers.push(webhookNotifier({ url: cfg.webhook.url, key, clock: d.clock }));
+  }
+  if (cfg.mqttTopic && d.publish) notifiers.push(mqttNotifier({ topic: cfg.mqttTopic, publish: d.publish }));
+  return new Notices({
+    ...{ db: d.db, audit: d.audit, notifiers, timezone: d.campus.config.campus.timezone, clock: d.clock },
+    contacts: (account) => logins.contactsOf(account),
+    retries: cfg.retries,
+    onFailed: (f) => log.warn(f, 'notice not delivered after its retries'),
+  });
+}
+
 export function createCustomerSide(d: CustomerSideDeps): CustomerSide {
   const log = d.logger.child({ component: 'payments' });
   const { payments, providers, settings } = createPayments(d);
@@ -155,17 +202,28 @@ export function createCustomerSide(d: CustomerSideDeps): CustomerSide {
   }, d.campus.config.payments.sweepInterval * 1000);
   timer.unref();
   const { logins, routes } = createSelfService(d, payments);
+  const notices = createNotices(d, logins, d.logger.child({ component: 'notices' }));
+  // Deliveries refused earlier are tried again on the payments timer's beat.
+  const retry = setInterval(
+    () => void notices.kick().catch((err: unknown) => log.error({ err }, 'notices failed')),
+    30_000,
+  );
+  retry.unref();
+  void notices.kick();
   return {
     payments,
     logins,
-    routes: [...paymentRoutes(payments), ...routes, selfPage()],
+    notices,
+    routes: [...paymentRoutes(payments), ...routes, ...noticeRoutes(notices), selfPage()],
     setApiUrl: (url) => {
       if (d.campus.config.payments.publicUrl === null) settings.publicUrl = url;
     },
     tick,
     stop: async () => {
       clearInterval(timer);
+      clearInterval(retry);
       await running;
+      await notices.close();
     },
   };
 }
