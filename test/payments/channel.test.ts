@@ -162,6 +162,18 @@ describe('a notice that must not be believed', () => {
     expect(h.bo.prepaid.balance('E1-101')).toBe(5000);
   });
 
+  it('signed but not a notice (not JSON, a field missing or of the wrong type): MALFORMED_NOTICE, nothing booked', async () => {
+    const { body } = await unpaid();
+    for (const text of [
+      'not json',
+      JSON.stringify({ event: 'payment.succeeded', ...body, amountFen: '5000' }),
+    ]) {
+      const r = await postNotice(h.bo.url, signedHeaders(h.key, text, Date.now()), text);
+      expect(r).toMatchObject({ status: 400, body: { reason: 'MALFORMED_NOTICE' } });
+    }
+    expect(credits().n).toBe(0);
+  });
+
   it('replayed: an old message (stale) and a captured nonce on another body are refused', async () => {
     const { body } = await unpaid();
     const old = await send(body, h.key, Date.now() - 10 * 60_000);

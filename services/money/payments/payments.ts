@@ -270,7 +270,8 @@ export class Payments {
         signed = provider.readNotice(headers, rawBody);
       } catch (err) {
         if (!(err instanceof NoticeRefused)) throw err;
-        throw new Refusal(err.why === 'bad-signature' ? 'BAD_SIGNATURE' : 'MALFORMED_NOTICE', err.message);
+        if (err.why === 'bad-signature') throw new Refusal('BAD_SIGNATURE', err.message);
+        throw new Refusal('MALFORMED_NOTICE', err.message);
       }
       nonce = signed.nonce;
       const n = signed.notice;
