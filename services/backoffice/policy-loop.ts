@@ -243,20 +243,12 @@ class PolicyPass {
       open?.state === 'pending' &&
       open.source === 'policy' &&
       open.requestedBy === POLICY_ACTOR &&
-      this.withdrawIfStale(account, open, out, now)
+      this.withdrawIfStale(account, open, out, heldByOthers, now)
     ) {
       return out;
     }
     if (open) out.pending = open.action === 'open' ? 'cutoff' : 'restore';
-    out.actions = this.o.prepaid
-      .evaluate(account, { supply, ...(out.pending ? { pending: out.pending } : {}) }, now)
-      .map((a) =>
-        // Friendly hours keep a room's power on; a relay another reason already holds open is not
-        // on, so recording the credit cut-off now moves nothing and keeps the morning from closing it.
-        heldByOthers && a.type === 'hold' && a.reason !== 'protected'
-          ? { type: 'request-cutoff' as const, reason: `${a.detail}; the relay is already open` }
-          : a,
-      );
+    out.actions = this.evaluate(account, supply, out.pending, heldByOthers, now);
     for (const a of out.actions) {
       if (a.type !== 'request-cutoff' && a.type !== 'request-restore') continue;
       const req = await this.o.control.requestFromPolicy({
@@ -275,13 +267,40 @@ class PolicyPass {
   }
 
   /**
+   * What the balance calls for. Friendly hours keep a room's power on; a relay another reason
+   * already holds open is not on, so the credit cut-off is recorded at once (it moves nothing) and
+   * the morning cannot close the room.
+   */
+  private evaluate(
+    account: string,
+    supply: Supply,
+    pending: MeterOutcome['pending'],
+    heldByOthers: boolean,
+    now: number,
+  ): PolicyAction[] {
+    return this.o.prepaid
+      .evaluate(account, { supply, ...(pending ? { pending } : {}) }, now)
+      .map((a) =>
+        heldByOthers && a.type === 'hold' && a.reason !== 'protected'
+          ? { type: 'request-cutoff' as const, reason: `${a.detail}; the relay is already open` }
+          : a,
+      );
+  }
+
+  /**
    * Cancels the policy's own pending request when the balance no longer calls for it (the customer
    * paid, or friendly hours began); returns whether it did, with `out` filled in.
    */
-  private withdrawIfStale(account: string, open: RelayRequest, out: MeterOutcome, now: number): boolean {
+  private withdrawIfStale(
+    account: string,
+    open: RelayRequest,
+    out: MeterOutcome,
+    heldByOthers: boolean,
+    now: number,
+  ): boolean {
     const { prepaid, control } = this.o;
     const want = open.action === 'open' ? 'request-cutoff' : 'request-restore';
-    const unpended = prepaid.evaluate(account, { supply: out.supply }, now);
+    const unpended = this.evaluate(account, out.supply, undefined, heldByOthers, now);
     if (unpended.some((a) => a.type === want)) return false;
     const hold = unpended.find((a) => a.type === 'hold');
     const reason = hold

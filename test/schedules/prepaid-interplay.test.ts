@@ -201,4 +201,54 @@ describe('a schedule and the prepaid policy on one room', () => {
     expect(control.list().map((r) => [r.action, r.requestedBy])).toEqual([['open', 'insp.chen']]);
     expect(control.holds('E-A-101').map((h) => h.hold)).toEqual(['illegal-load']);
   });
+
+  it('at night, a credit cut-off of a room already held open waits for a supervisor without churning', async () => {
+    const time = { now: local(2026, 9, 15, 23, 30) };
+    const clock = () => time.now;
+    const db = openBackofficeDb(':memory:');
+    const audit = new AuditLog(db, clock);
+    const prepaid = new Prepaid({ db, audit, tariffs, clock });
+    const control = new RelayControl({
+      ...{ db, audit, clock, locate },
+      signingKey: testKeys().privateKey,
+      ackKeys: (_s, gw) => (gw === 'gw1' ? gatewayKeys.gw1.publicKey : undefined),
+      send: async (c) => {
+        sent.push(c);
+      },
+      closeVeto: creditVeto(prepaid, clock),
+    });
+    const sent: SignedRelayCommand[] = [];
+    prepaid.openAccount(clerk, {
+      id: 'ROOM-A-101',
+      customerType: 'student-room',
+      holder: 'x',
+      meters: ['E-A-101'],
+    });
+    prepaid.verifyTariffType(supervisor, 'ROOM-A-101');
+    const inspector = { id: 'insp.chen', kind: 'user' as const, roles: ['inspector' as const] };
+    const cut = control.request({
+      meter: 'E-A-101',
+      action: 'open',
+      reason: 'heater',
+      requestedBy: inspector,
+    });
+    await control.approve(supervisor, cut.id);
+    control.handleAck(
+      commandAckTopic('east', 'gw1', 'E-A-101'),
+      signedAck({ id: sent[0]!.id, meter: 'E-A-101', action: 'open', observed: 'open' }),
+    );
+    loop = createPolicyLoop({
+      ...{ prepaid, control, audit, store, clock, timezone: TZ, logger: testLogger() },
+      hasRelay: (m) => !!locate(m)?.hasRelay,
+      intervalMs: HOUR,
+    });
+    // Balance 0 at 23:30, no standing approval for prepaid: the cut-off waits for a supervisor,
+    // and later passes neither withdraw it as "held for the night" nor raise another.
+    for (let i = 0; i < 3; i++) {
+      await loop.runOnce();
+      time.now += 10 * 60_000;
+    }
+    const policy = control.list().filter((r) => r.requestedBy !== 'insp.chen');
+    expect(policy.map((r) => [r.action, r.state, r.hold])).toEqual([['open', 'pending', 'credit']]);
+  });
 });
