@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ScheduleSchema } from '../../config/schemas/power.ts';
 import { phaseAt, upcoming } from '../../services/operations/schedules/schedule-time.ts';
@@ -98,5 +99,48 @@ describe('the schedule in the campus file', () => {
       'on and off are the same time',
       'effectiveTo is before effectiveFrom',
     ]);
+  });
+});
+
+describe('phaseAt against a minute-by-minute recomputation', () => {
+  // Shanghai keeps UTC+8 all year: the recomputation uses that fixed offset and plain date
+  // strings instead of the zone arithmetic phaseAt uses.
+  const H8 = 8 * 3_600_000;
+  const dateOf = (t: number) => new Date(t + H8).toISOString().slice(0, 10);
+  const at = (date: string, hhmm: string) => Date.parse(`${date}T${hhmm}:00Z`) - H8;
+  const nextDate = (date: string) => dateOf(at(date, '12:00') + 86_400_000);
+  const WEEK = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
+
+  it('agrees on whether the power is off, for random schedules and instants', () => {
+    const hhmm = fc
+      .tuple(fc.integer({ min: 0, max: 23 }), fc.constantFrom(0, 15, 30, 45))
+      .map(([h, m]) => `${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}`);
+    const day = fc.integer({ min: 0, max: 60 }).map((k) => dateOf(Date.UTC(2026, 8, 1, 4) + k * 86_400_000));
+    fc.assert(
+      fc.property(
+        hhmm,
+        hhmm,
+        fc.subarray([...WEEK], { minLength: 1 }),
+        fc.array(day, { maxLength: 6 }),
+        fc.integer({ min: Date.UTC(2026, 8, 1), max: Date.UTC(2026, 10, 1) }),
+        (off, on, days, holidays, t) => {
+          fc.pre(off !== on);
+          const s = dormSchedule({ off, on, days, holidays, terms: [], effectiveFrom: '2026-09-01' });
+          const active = (date: string) =>
+            date >= '2026-09-01' &&
+            !holidays.includes(date) &&
+            days.includes(WEEK[new Date(`${date}T12:00:00Z`).getUTCDay()]!);
+          const today = dateOf(t);
+          const yesterday = dateOf(at(today, '12:00') - 86_400_000);
+          const off1 = [yesterday, today].some((d) => {
+            if (!active(d)) return false;
+            const end = on <= off ? at(nextDate(d), on) : at(d, on);
+            return t >= at(d, off) && t < end;
+          });
+          expect(phaseAt(s, t, TZ).want).toBe(off1 ? 'open' : 'close');
+        },
+      ),
+      { numRuns: 2000, seed: 13 },
+    );
   });
 });
