@@ -5,6 +5,7 @@ import { gatewayUsername, SERVICE_USERS } from '../adapters/mqtt/acl.ts';
 import { startCampusBroker } from '../adapters/mqtt/campus-broker.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { validateCampus, type LoadedCampus } from '../config/campus.ts';
+import { ensureDemoCustomers, startDemoPayments } from '../simulators/payment/demo.ts';
 import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
 import { createLogger } from '../gateway/log.ts';
 import { Outbox } from '../gateway/outbox/outbox.ts';
@@ -130,10 +131,15 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             await live.stop();
             throw err;
           });
-          const campus = validateCampus(live.campus, {
-            file: join(dataDir, 'demo-campus.yaml'),
-            dir: dataDir,
-          });
+          // The simulated campus-card provider, for self top-up from the customers' page.
+          const payments = await startDemoPayments(dataDir);
+          const campus = validateCampus(
+            { ...live.campus, payments: { providers: [payments.provider] } },
+            {
+              file: join(dataDir, 'demo-campus.yaml'),
+              dir: dataDir,
+            },
+          );
           ensureControlKeys(campus);
           const storePath = join(campus.dataDir, campus.config.storage.sqlite.path);
 
@@ -217,6 +223,11 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           });
           const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
           if (first) openDemoAccounts(campus, backoffice.db, state.start);
+          const customers = await ensureDemoCustomers(
+            backoffice.customers.logins,
+            join(dataDir, 'demo-customers.json'),
+            DEMO_ACCOUNTS.map((a) => `ROOM-${a.room}`),
+          );
           writeFileSync(stateFile, JSON.stringify(state));
 
           const meters = gateways.reduce((n, g) => n + g.status().meters!, 0);
@@ -247,6 +258,9 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           console.log(`  demo users (passwords also in ${join(dataDir, 'demo-users.json')}):`);
           for (const u of staff)
             console.log(`    ${u.username.padEnd(18)} ${u.password}  ${u.roles.join(', ')}`);
+          console.log(`  customers' self-service (phone): ${backoffice.url}/self/`);
+          for (const c of customers) console.log(`    ${c.username.padEnd(18)} ${c.password}  ${c.account}`);
+          console.log(`  payment provider (simulated campus card): ${payments.sim.url}`);
           console.log('  Ctrl-C stops everything.');
 
           // Detection over the history at once, then every minute.
@@ -285,6 +299,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             await live.stop();
             await field.farm.stop();
             await broker.close();
+            await payments.sim.close();
           });
         }),
     );
