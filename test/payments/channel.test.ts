@@ -262,6 +262,20 @@ describe('an order whose notice never came', () => {
     expect(h.bo.prepaid.balance('E1-101')).toBe(0);
   });
 
+  it('at most five unpaid orders open per account: a script looping on top-up fills neither table nor provider', async () => {
+    for (let i = 0; i < 5; i++)
+      await h.bo.payments.createOrder('customer:E1-101', { account: 'E1-101', amountFen: 1000 });
+    await expect(
+      h.bo.payments.createOrder('customer:E1-101', { account: 'E1-101', amountFen: 1000 }),
+    ).rejects.toMatchObject({
+      code: 'TOO_MANY_OPEN_ORDERS',
+    });
+    expect(h.sim.orders.size).toBe(5);
+    await h.bo.payments.createOrder('customer:E1-102', { account: 'E1-102', amountFen: 1000 }); // another account is not held up
+    h.time.skew += 15 * 60_000 + 1; // they expire
+    await h.bo.payments.createOrder('customer:E1-101', { account: 'E1-101', amountFen: 1000 });
+  });
+
   it('refuses an amount outside the campus limits and an account that cannot be sold to', async () => {
     await expect(
       h.bo.payments.createOrder('customer:E1-101', { account: 'E1-101', amountFen: 99 }),

@@ -11,6 +11,11 @@ export const PAYMENT_ERRORS = {
     description:
       'A top-up amount is not whole fen, or outside the campus file’s payments.minTopUpFen–maxTopUpFen',
   },
+  TOO_MANY_OPEN_ORDERS: {
+    status: 429,
+    description:
+      'The account already has as many unpaid orders open as allowed (MAX_OPEN_ORDERS): pay one or let them expire',
+  },
   UNKNOWN_PROVIDER: {
     status: 404,
     description: 'No payment provider of this id is configured in the campus file',

@@ -98,6 +98,8 @@ interface OrderRow {
 }
 
 export const PAYMENTS_ACTOR = 'system:payments';
+/** Unpaid, unexpired orders one account may have at once. */
+export const MAX_OPEN_ORDERS = 5;
 const ORDER_SELECT = `SELECT o.*, c.transaction_id, c.paid_at, c.ledger_id FROM payment_orders o
   LEFT JOIN payment_credits c ON c.order_no = o.order_no`;
 
@@ -197,6 +199,20 @@ export class Payments {
     const orderNo = `P${now.toString(36).toUpperCase()}${randomBytes(5).toString('hex').toUpperCase()}`;
     const expiresAt = now + this.settings.orderTtlMs;
     this.db.transaction(() => {
+      // Each order is a row and a call to the provider: a script looping on "top up" must not
+      // fill either. Orders past their time no longer count, paid or not.
+      const open = this.db
+        .prepare(
+          `SELECT COUNT(*) AS n FROM payment_orders o LEFT JOIN payment_credits c ON c.order_no = o.order_no
+            WHERE o.account_id = ? AND c.order_no IS NULL AND o.closed_at IS NULL AND o.expires_at > ?`,
+        )
+        .get(account.id, now) as { n: number };
+      if (open.n >= MAX_OPEN_ORDERS) {
+        refusePayment(
+          'TOO_MANY_OPEN_ORDERS',
+          `account ${account.id} has ${open.n} unpaid orders still open: pay one or wait until they expire`,
+        );
+      }
       this.db
         .prepare(
           `INSERT INTO payment_orders (order_no, provider, account_id, amount_fen, created_by, created_at, expires_at)

@@ -203,10 +203,10 @@ export class CustomerLogins {
         );
     }
     const ok =
+      (await verifyPassword(String(password), r?.password_hash ?? (await this.decoy()))) &&
       !!r &&
       r.disabled === 0 &&
-      !!r.password_hash &&
-      (await verifyPassword(String(password), r.password_hash));
+      !!r.password_hash;
     if (!ok) {
       if (r) this.recordFailure(r, ip);
       refuseSelf('LOGIN_FAILED', 'wrong sign-in name or password');
@@ -248,6 +248,15 @@ export class CustomerLogins {
         });
       }
     })();
+  }
+
+  private decoyHash?: Promise<string>;
+  /**
+   * A hash no password matches, checked when the name is unknown or has no password yet, so that
+   * the answer takes as long as for a real one: timing does not tell which names exist.
+   */
+  private decoy(): Promise<string> {
+    return (this.decoyHash ??= hashPassword(randomBytes(24).toString('base64url'), this.o.scryptCost));
   }
 
   /** The customer of a session token; it ends when idle or too old. */
