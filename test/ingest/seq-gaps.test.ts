@@ -212,6 +212,22 @@ describe('GapTracker', () => {
     s.tracker.close();
   });
 
+  it("trusts the ledger, not the store's highest seq: a hole left by an ingest killed before it wrote its marks is found", async () => {
+    const index = new MemoryIndex();
+    const t = { now: 0 };
+    // The previous ingest stored 2–10 and died before its ledger said anything; 1 never came.
+    index.add('m', 2, 3, 4, 5, 6, 7, 8, 9, 10);
+    // A complete history (rendered, imported) is verified once and asks for nothing.
+    index.add('h', ...Array.from({ length: 500 }, (_, i) => i + 1));
+    const { tracker, requests } = setup(index, t);
+    await tracker.seed();
+    t.now = 11_000;
+    await tracker.check();
+    expect(requests).toEqual([{ gateway: 'gw1', ranges: [{ meter: 'm', from: 1, to: 1 }] }]);
+    expect(tracker.gapStats().openMeters).toBe(1);
+    tracker.close();
+  });
+
   it('ignores meters outside the registry', async () => {
     const index = new MemoryIndex();
     const t = { now: 0 };

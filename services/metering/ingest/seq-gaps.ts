@@ -78,11 +78,11 @@ const CHECK_SPAN = 50_000;
 const REQUEST_RANGES = 500;
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS open_gaps (
+CREATE TABLE IF NOT EXISTS marks (
   meter TEXT PRIMARY KEY,
   done INTEGER NOT NULL,
   seen INTEGER NOT NULL,
-  since INTEGER NOT NULL
+  since INTEGER
 );
 CREATE TABLE IF NOT EXISTS lost (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -104,6 +104,8 @@ export class GapTracker {
   private readonly maxReplays: number;
   private readonly stats = { requests: 0, lostRanges: 0, lostReadings: 0 };
   private checking = false;
+  /** Meters whose marks changed since the ledger last wrote them. */
+  private readonly dirty = new Set<string>();
 
   constructor(private readonly opts: GapTrackerOptions) {
     this.now = opts.now ?? Date.now;
@@ -124,31 +126,41 @@ export class GapTracker {
     this.stats.lostReadings = lost.r;
   }
 
-  /** Starting marks: the store's highest seq per meter, lowered to the open gaps the ledger holds. */
+  /**
+   * Starting marks. `done` is what the ledger vouches for, never the store's highest seq: a hole
+   * below it (a reading lost while a previous ingest was being killed, before it wrote its
+   * marks) would otherwise be forgotten. A meter the ledger does not know (a first start on an
+   * existing store) is verified from seq 1 — once, through the store's own index.
+   */
   async seed(): Promise<void> {
-    const marks = await this.opts.index.seqMarks();
-    for (const [meter, seq] of marks) {
-      if (this.opts.placeOf(meter)) this.meters.set(meter, fresh(seq));
-    }
-    const open = this.db.prepare('SELECT meter, done, seen, since FROM open_gaps').all() as {
+    const storeMarks = await this.opts.index.seqMarks();
+    const rows = this.db.prepare('SELECT meter, done, seen, since FROM marks').all() as {
       meter: string;
       done: number;
       seen: number;
-      since: number;
+      since: number | null;
     }[];
-    for (const row of open) {
+    const now = this.now();
+    for (const row of rows) {
       if (!this.opts.placeOf(row.meter)) continue;
-      const m = this.meters.get(row.meter) ?? fresh(row.done);
-      m.done = Math.min(m.done, row.done);
-      m.seen = Math.max(m.seen, row.seen);
-      m.since = row.since;
-      this.meters.set(row.meter, m);
+      const m = fresh(row.done);
+      m.seen = Math.max(row.seen, storeMarks.get(row.meter) ?? 0);
+      m.since = m.done < m.seen ? (row.since ?? now) : null;
       const lost = this.db
         .prepare(
           'SELECT from_seq AS a, to_seq AS b FROM lost WHERE meter = ? AND to_seq > ? ORDER BY from_seq',
         )
         .all(row.meter, m.done) as { a: number; b: number }[];
       m.accounted = lost.map((r) => [r.a, r.b]);
+      this.meters.set(row.meter, m);
+    }
+    for (const [meter, seq] of storeMarks) {
+      if (this.meters.has(meter) || !this.opts.placeOf(meter)) continue;
+      const m = fresh(0);
+      m.seen = seq;
+      m.since = now;
+      this.meters.set(meter, m);
+      this.dirty.add(meter);
     }
   }
 
@@ -156,6 +168,7 @@ export class GapTracker {
   stored(meter: string, seq: number): void {
     const m = this.meters.get(meter) ?? this.add(meter);
     if (!m) return;
+    this.dirty.add(meter);
     if (seq === m.done + 1 && m.since === null) {
       m.done = seq;
       m.seen = Math.max(m.seen, seq);
@@ -170,6 +183,7 @@ export class GapTracker {
   announced(meter: string, seq: number): void {
     const m = this.meters.get(meter) ?? this.add(meter);
     if (!m || seq <= m.seen) return;
+    this.dirty.add(meter);
     m.seen = seq;
     this.settle(m, meter);
   }
@@ -205,6 +219,7 @@ export class GapTracker {
       const now = this.now();
       for (const [meter, m] of this.meters) {
         if (m.since === null || now - m.since < this.graceMs || now - m.lastAsk < this.retryMs) continue;
+        this.dirty.add(meter);
         const to = Math.min(m.seen, m.done + CHECK_SPAN);
         m.accounted = m.accounted.filter(([, b]) => b > m.done);
         const missing = subtract(await this.opts.index.missingSeqs(meter, m.done + 1, to), m.accounted);
@@ -292,6 +307,7 @@ export class GapTracker {
 
   private lose(meter: string, from: number, to: number, reason: string): void {
     const m = this.meters.get(meter)!;
+    this.dirty.add(meter);
     const at = this.now();
     this.db
       .prepare('INSERT INTO lost (meter, from_seq, to_seq, at, reason) VALUES (?, ?, ?, ?, ?)')
@@ -305,15 +321,21 @@ export class GapTracker {
     this.opts.onLost({ meter, from, to, at, reason });
   }
 
-  /** Writes the open gaps, so that an ingest restart follows them on. */
+  /** Writes the marks that changed, so that an ingest restart starts from what was verified. */
   private persist(): void {
-    const rows = [...this.meters].filter(([, m]) => m.since !== null);
+    if (this.dirty.size === 0) return;
+    const upsert = this.db.prepare(
+      `INSERT INTO marks (meter, done, seen, since) VALUES (?, ?, ?, ?)
+       ON CONFLICT(meter) DO UPDATE SET done = excluded.done, seen = excluded.seen, since = excluded.since`,
+    );
     const tx = this.db.transaction(() => {
-      this.db.prepare('DELETE FROM open_gaps').run();
-      const insert = this.db.prepare('INSERT INTO open_gaps (meter, done, seen, since) VALUES (?, ?, ?, ?)');
-      for (const [meter, m] of rows) insert.run(meter, m.done, m.seen, m.since);
+      for (const meter of this.dirty) {
+        const m = this.meters.get(meter);
+        if (m) upsert.run(meter, m.done, m.seen, m.since);
+      }
     });
     tx();
+    this.dirty.clear();
   }
 }
 
