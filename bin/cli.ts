@@ -36,6 +36,7 @@ import { parseListenAddress } from '../services/platform/metrics/server.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
+import { registerRunCommand } from './run-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerUsersCommands } from './users-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
@@ -144,10 +145,18 @@ program
         const logger = createLogger(opts.logLevel);
         let mqtt: MqttConnection | undefined = mqttFor(campus, opts.mqtt);
         let broker: CampusBroker | undefined;
+        const site = campus.config.sites.find((s) => s.gateways.some((g) => g.id === opts.gateway));
+        if (!mqtt && site && process.env.CAMPUS_EMBEDDED_BROKER) {
+          // Under `campus-energy run`: the embedded broker is the supervisor's; log in to it.
+          mqtt = embeddedBrokerLogin(
+            campus,
+            process.env.CAMPUS_EMBEDDED_BROKER,
+            gatewayUsername(site.id, opts.gateway),
+          );
+        }
         if (!mqtt) {
           // Every client of the embedded broker logs in with an account of its own (generated into
           // the data folder, owner-only), under the same ACL as the mosquitto files.
-          const site = campus.config.sites.find((s) => s.gateways.some((g) => g.id === opts.gateway));
           if (!site) throw new Error(`no gateway ${opts.gateway} in ${opts.config}`);
           broker = await startCampusBroker(campus, { port: opts.brokerPort });
           logger.info(
@@ -208,7 +217,11 @@ program
         // --mqtt says otherwise), with ingest's account from the credentials that broker wrote.
         const mqtt = campus.config.mqtt
           ? mqttFor(campus, opts.mqtt)!
-          : embeddedBrokerLogin(campus, opts.mqtt ?? 'mqtt://127.0.0.1:1883', SERVICE_USERS.ingest);
+          : embeddedBrokerLogin(
+              campus,
+              opts.mqtt ?? process.env.CAMPUS_EMBEDDED_BROKER ?? 'mqtt://127.0.0.1:1883',
+              SERVICE_USERS.ingest,
+            );
         const running = await runIngest(campus, mqtt, {
           logger,
           instance: opts.instance,
@@ -270,7 +283,11 @@ program
       guarded(async () => {
         const campus = loadCampus(opts.config);
         const logger = createLogger(opts.logLevel);
-        const mqtt = mqttFor(campus, opts.mqtt);
+        // Under `campus-energy run` with the embedded broker: log in with the back office's accounts.
+        const embedded = !campus.config.mqtt && !opts.mqtt ? process.env.CAMPUS_EMBEDDED_BROKER : undefined;
+        const mqtt = embedded
+          ? embeddedBrokerLogin(campus, embedded, SERVICE_USERS.control)
+          : mqttFor(campus, opts.mqtt);
         if (!mqtt)
           throw new Error('the back office needs a broker: set mqtt.url in the campus file or pass --mqtt');
         if (opts.mqttUser) {
@@ -298,6 +315,7 @@ program
             : undefined;
         const store = await openStore(campus, logger);
         const bo = await createBackofficeServer({
+          ...(embedded ? { liveMqtt: embeddedBrokerLogin(campus, embedded, SERVICE_USERS.monitor) } : {}),
           ...(opts.mqttUser
             ? {
                 liveMqtt: {
@@ -421,6 +439,7 @@ program
   );
 
 registerDemoCommand(program, { guarded, onShutdown });
+registerRunCommand(program, { guarded, onShutdown });
 
 program
   .command('watch')

@@ -1,0 +1,138 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startField, type Field } from '../helpers/field.ts';
+import { freePort } from '../helpers/ports.ts';
+import { waitFor } from '../helpers/readings.ts';
+import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
+
+/**
+ * Issue 17 item 1 (and issue 26 item 7's "its own process"): `campus-energy run` starts the
+ * embedded broker and each part — the gateway, ingest, the back office — as a process of its own,
+ * restarts a part that dies, alone, and loses no reading doing so; SIGTERM stops the whole tree.
+ */
+
+/** The supervisor's children: pid and command line. */
+function children(pid: number): { pid: number; args: string }[] {
+  const out = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid=,args='], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), args: m[2]! }));
+}
+
+const part = (pid: number, name: string) => children(pid).find((c) => c.args.includes(` ${name} -c `));
+
+describe('campus-energy run', () => {
+  let field: Field;
+  let run: ChildProcess | undefined;
+
+  afterAll(async () => {
+    if (run?.pid) for (const c of children(run.pid)) process.kill(c.pid, 'SIGKILL');
+    await killHard(run);
+    await field?.stop();
+  });
+
+  it('runs every part in its own process, restarts a killed part alone, loses nothing, and stops on SIGTERM', async () => {
+    field = await startField({ concentrators: [{ transport: 'modbus-tcp', meters: 3 }], pollInterval: 500 });
+    const config = join(field.dir, 'campus.yaml');
+    writeFileSync(config, stringify({ ...field.raw, ingest: { replay: { grace: '2s', retry: '5s' } } }));
+    const brokerPort = await freePort();
+    const httpPort = await freePort();
+    run = spawn(
+      process.execPath,
+      [
+        'bin/campus-energy.js',
+        'run',
+        '-c',
+        config,
+        '--broker-port',
+        String(brokerPort),
+        '--http',
+        `127.0.0.1:${httpPort}`,
+        '--insecure-cookie',
+        '--log-level',
+        process.env.FAULT_LOG ?? 'error',
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'] },
+    );
+    const pid = run.pid!;
+    const store = join(field.dir, 'store.sqlite');
+    const outbox = join(field.dir, 'gw1-outbox.sqlite');
+    await waitFor(
+      () => new Set(storedSeqs(store).map((r) => r.meter)).size === 3,
+      60_000,
+      'readings of every meter',
+    );
+    for (let i = 0; ; i++) {
+      const res = await fetch(`http://127.0.0.1:${httpPort}/`).catch(() => null);
+      if (res?.ok) break;
+      if (i > 300) throw new Error('the back office never answered');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const before = children(pid);
+    expect(before.map((c) => c.args.split(' ').slice(2, 3)[0]).sort()).toEqual([
+      'backoffice',
+      'gateway',
+      'ingest',
+    ]);
+
+    // Kill the gateway and ingest outright: each comes back on its own, the back office untouched.
+    const gw = part(pid, 'gateway')!;
+    const ing = part(pid, 'ingest')!;
+    const bo = part(pid, 'backoffice')!;
+    process.kill(gw.pid, 'SIGKILL');
+    process.kill(ing.pid, 'SIGKILL');
+    await waitFor(
+      () => {
+        const g = part(pid, 'gateway');
+        const i = part(pid, 'ingest');
+        return !!g && !!i && g.pid !== gw.pid && i.pid !== ing.pid;
+      },
+      30_000,
+      'the gateway and ingest restarted',
+    );
+    expect(part(pid, 'backoffice')?.pid).toBe(bo.pid);
+
+    // Nothing lost, nothing twice: every seq the gateway numbered is stored once.
+    await new Promise((r) => setTimeout(r, 3_000));
+    const numbered = numberedSeqs(outbox);
+    const missing = () => {
+      const stored = storedSeqs(store);
+      return [...numbered].flatMap(([meter, n]) => {
+        const got = new Set(stored.filter((r) => r.meter === meter).map((r) => r.seq));
+        return Array.from({ length: n }, (_, i) => i + 1)
+          .filter((seq) => !got.has(seq))
+          .map((seq) => `${meter}#${seq}`);
+      });
+    };
+    await waitFor(
+      () => {
+        const stored = storedSeqs(store);
+        return [...numbered].every(([meter, n]) => {
+          const got = new Set(stored.filter((r) => r.meter === meter).map((r) => r.seq));
+          for (let seq = 1; seq <= n; seq++) if (!got.has(seq)) return false;
+          return true;
+        });
+      },
+      60_000,
+      'every reading numbered before and across the kills stored',
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; missing ${missing().slice(0, 30).join(', ')} (${missing().length})`);
+    });
+    const stored = storedSeqs(store);
+    expect(stored.length).toBe(new Set(stored.map((r) => `${r.meter}#${r.seq}`)).size);
+
+    // SIGTERM stops the tree: every part exits, then the supervisor.
+    const started = Date.now();
+    run.kill('SIGTERM');
+    await exited(run);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(run.exitCode).toBe(0);
+    expect(children(pid)).toEqual([]);
+    for (const c of before) expect(spawnSync('kill', ['-0', String(c.pid)]).status).not.toBe(0);
+  }, 240_000);
+});

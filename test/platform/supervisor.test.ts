@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { startSupervisor } from '../../services/platform/supervisor/supervisor.ts';
+import { testLogger } from '../helpers/logger.ts';
+
+/** Real child processes (`node -e`): what the supervisor restarts, how often, and how it stops. */
+
+const node = process.execPath;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('startSupervisor', () => {
+  it('restarts a failing part alone, backing off, and leaves a healthy one running', async () => {
+    const sup = startSupervisor({
+      logger: testLogger(),
+      restartBaseMs: 100,
+      restartMaxMs: 400,
+      children: [
+        { name: 'crashy', command: node, args: ['-e', 'process.exit(3)'] },
+        { name: 'steady', command: node, args: ['-e', 'setInterval(() => {}, 1000)'] },
+      ],
+    });
+    await sleep(2_000);
+    const [crashy, steady] = sup.stats();
+    // 100 + 200 + 400 + 400 … ms between starts: about 5–6 restarts in 2 s, not dozens.
+    expect(crashy!.restarts).toBeGreaterThanOrEqual(3);
+    expect(crashy!.restarts).toBeLessThanOrEqual(8);
+    expect(crashy!.lastExit?.code).toBe(3);
+    expect(steady!.restarts).toBe(0);
+    expect(steady!.running).toBe(true);
+    const pid = steady!.pid!;
+    await sup.stop();
+    expect(sup.stats().every((s) => !s.running)).toBe(true);
+    expect(() => process.kill(pid, 0)).toThrow();
+  });
+
+  it('kills a part that ignores SIGTERM once the stop timeout has passed', async () => {
+    const sup = startSupervisor({
+      logger: testLogger(),
+      stopTimeoutMs: 500,
+      children: [
+        {
+          name: 'stubborn',
+          command: node,
+          args: ['-e', "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"],
+        },
+      ],
+    });
+    await sleep(500);
+    const started = Date.now();
+    await sup.stop();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(sup.stats()[0]!.lastExit?.signal).toBe('SIGKILL');
+  });
+});
