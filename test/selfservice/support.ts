@@ -5,6 +5,7 @@ import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/em
 import { loadCampus } from '../../config/campus.ts';
 import type { Actor, Role } from '../../services/platform/auth/roles.ts';
 import { startBackoffice, type RunningBackoffice } from '../../services/backoffice/run.ts';
+import { webRoutes } from '../../services/backoffice/web/routes.ts';
 import { openStore } from '../../services/metering/open-store.ts';
 import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
 import { startPaymentSimulator, type PaymentSimulator } from '../../simulators/payment/server.ts';
@@ -58,7 +59,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
+export async function startStack(o: { web?: boolean } = {}): Promise<Stack> {
   const logger = testLogger();
   const { dir, db } = tempBackoffice('unused.sqlite');
   db.close();
@@ -85,6 +86,8 @@ export async function startStack(): Promise<Stack> {
     detection: false,
     scryptCost: TEST_SCRYPT_COST,
     policyIntervalMs: 3_600_000,
+    // The staff web app too, for the clerk's page.
+    ...(o.web ? { extraRoutes: (svc: { timezone: string }) => [webRoutes({ timezone: svc.timezone })] } : {}),
   });
   const url = bo.url!;
   const tokens: Record<string, string> = {};

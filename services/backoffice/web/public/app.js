@@ -8,6 +8,7 @@ import { auditPage } from './page-audit.js';
 import { balancePage } from './page-balance.js';
 import { billingPage } from './page-billing.js';
 import { handoverPage } from './page-handover.js';
+import { customersPage } from './page-customers.js';
 import { healthPage } from './page-health.js';
 import { livePage } from './page-live.js';
 import { meterPage } from './page-meter.js';
@@ -32,6 +33,7 @@ const PAGES = [
   readingsPage,
   prepaidPage,
   handoverPage,
+  customersPage,
   relayPage,
   approvalsPage,
   policyPage,
