@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PrepaidSettingsSchema } from './prepaid.ts';
 import { CollectionSettingsSchema } from './collection.ts';
+import { OutagesSettingsSchema } from './operations-desk.ts';
 import { CircuitSchema, PowerLimitsSchema, powerProblems, SchedulesSchema } from './power.ts';
 import { NoticesSchema, PaymentsSchema, SelfServiceSchema } from './self-service.ts';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
@@ -581,6 +582,9 @@ export const CampusSchema = z
     ),
     powerLimits: PowerLimitsSchema.describe(
       'The most a room may draw, per customer type; over it for a while trips the relay',
+    ),
+    outages: OutagesSettingsSchema.describe(
+      'Planned water, power and heat outages: who approves them per utility, the notice period',
     ),
     sites: z.array(SiteSchema).min(1),
   })

@@ -88,6 +88,12 @@ export const PERMISSIONS = {
   'reconciliation.sign-clerk': ['clerk'],
   'reconciliation.sign-assistant': ['assistant'],
   'reconciliation.sign-supervisor': ['supervisor'],
+  /** Planned water, power and heat outages (services/operations/outages). */
+  'outages.view': ['operator', 'supervisor', 'inspector', 'clerk', 'billing'],
+  /** Plan an outage on a node of the topology, or withdraw one's plan. */
+  'outages.plan': ['operator'],
+  /** The second person: a supervisor of that utility approves, rejects or cancels an outage. */
+  'outages.approve': ['supervisor'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -152,6 +158,7 @@ export const APPROVAL_PERMISSIONS = [
   'collection.resolve-objection',
   'reconciliation.sign-assistant',
   'reconciliation.sign-supervisor',
+  'outages.approve',
 ] as const satisfies readonly Permission[];
 
 /**
