@@ -3,7 +3,14 @@ import { fileURLToPath } from 'node:url';
 import { loadCampus } from '../config/campus.ts';
 import { createLogger } from '../gateway/log.ts';
 import { startCampusBroker, type CampusBroker } from '../adapters/mqtt/campus-broker.ts';
-import { startSupervisor, type ChildSpec } from '../services/platform/supervisor/supervisor.ts';
+import {
+  startSupervisor,
+  type ChildSpec,
+  type Supervisor,
+} from '../services/platform/supervisor/supervisor.ts';
+import { embeddedBrokerFamilies } from '../gateway/metrics.ts';
+import type { MetricFamily } from '../services/platform/metrics/exposition.ts';
+import { parseListenAddress, startMetricsServer } from '../services/platform/metrics/server.ts';
 
 interface RunHelpers {
   guarded(fn: () => Promise<void>): Promise<void>;
@@ -28,6 +35,10 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
     .option('--mqtt <url>', 'external broker URL (overrides the file; default: the embedded broker)')
     .option('--http <host:port>', 'back-office address', '127.0.0.1:8080')
     .option('--insecure-cookie', 'session cookie without Secure (plain http on a LAN address)')
+    .option(
+      '--metrics <host:port>',
+      "serve the supervisor's metrics here: parts up and restarted, the embedded broker's refusals",
+    )
     .addOption(
       new Option('--broker-port <port>', 'embedded broker port (127.0.0.1 only)')
         .default('1883')
@@ -40,6 +51,7 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
         mqtt?: string;
         http: string;
         insecureCookie?: boolean;
+        metrics?: string;
         brokerPort: number;
         logLevel: string;
       }) =>
@@ -82,6 +94,13 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
             },
           ];
           const supervisor = startSupervisor({ children, logger });
+          const metrics = opts.metrics
+            ? await startMetricsServer({
+                collect: () => runFamilies(supervisor, broker),
+                ...parseListenAddress(opts.metrics),
+                logger,
+              })
+            : undefined;
           console.log(`campus-energy run: ${campus.config.campus.name}`);
           console.log(
             `  broker: ${broker ? `${broker.url} (embedded; accounts in ${broker.secretsFile})` : (opts.mqtt ?? campus.config.mqtt?.url)}`,
@@ -91,9 +110,30 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
           );
           console.log(`  back office: http://${opts.http}/`);
           h.onShutdown(async () => {
+            await metrics?.close();
             await supervisor.stop();
             await broker?.close();
           });
         }),
     );
+}
+
+/** The supervisor's own metrics: each part up or not and how often it was restarted, and what the embedded broker refused. */
+function runFamilies(supervisor: Supervisor, broker: CampusBroker | undefined): MetricFamily[] {
+  const parts = supervisor.stats();
+  return [
+    {
+      name: 'campus_energy_part_up',
+      type: 'gauge',
+      help: 'Whether the part (a gateway, ingest, the back office) is running',
+      samples: parts.map((p) => ({ labels: { part: p.name }, value: p.running ? 1 : 0 })),
+    },
+    {
+      name: 'campus_energy_part_restarts_total',
+      type: 'counter',
+      help: 'Times the supervisor restarted the part after it exited',
+      samples: parts.map((p) => ({ labels: { part: p.name }, value: p.restarts })),
+    },
+    ...(broker ? embeddedBrokerFamilies({ host: 'run' }, broker.refused()) : []),
+  ];
 }

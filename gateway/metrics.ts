@@ -28,7 +28,10 @@ interface DeviceRow {
 const BREAKER_STATES = ['closed', 'half-open', 'open'] as const;
 
 /** What the embedded broker a gateway runs (no broker configured) refused: forged or misdirected clients. */
-function embeddedBrokerFamilies(gw: string, refused: BrokerRefusals): MetricFamily[] {
+export function embeddedBrokerFamilies(
+  labels: Record<string, string>,
+  refused: BrokerRefusals,
+): MetricFamily[] {
   const what = [
     ['connections', 'Connections the embedded broker refused (no or wrong credentials)'],
     ['publishes', "Publishes the embedded broker refused (outside the account's grants)"],
@@ -38,7 +41,7 @@ function embeddedBrokerFamilies(gw: string, refused: BrokerRefusals): MetricFami
     name: `campus_energy_broker_refused_${kind}_total`,
     type: 'counter' as const,
     help,
-    samples: [{ labels: { gateway: gw }, value: refused[kind] }],
+    samples: [{ labels, value: refused[kind] }],
   }));
 }
 
@@ -192,7 +195,7 @@ export function gatewayMetrics(
         help: 'Connections to the broker refused, failed or lost (each retried within 1.5 s)',
         samples: [{ labels: g, value: pub.connectFailures }],
       },
-      ...(broker ? embeddedBrokerFamilies(gw, broker.refused()) : []),
+      ...(broker ? embeddedBrokerFamilies({ gateway: gw }, broker.refused()) : []),
       {
         name: 'campus_energy_gateway_bus_wire_load_ratio',
         type: 'gauge',

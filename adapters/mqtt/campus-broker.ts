@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { LoadedCampus } from '../../config/campus.ts';
 import { aedesAuthorizer, parsePasswordFile, writeBrokerConfig } from './acl.ts';
 import type { MqttConnection } from './connection.ts';
@@ -24,15 +24,17 @@ export interface CampusBroker extends EmbeddedBroker {
 }
 
 export async function startCampusBroker(
-  campus: Pick<LoadedCampus, 'config' | 'dataDir'>,
+  campus: Pick<LoadedCampus, 'config' | 'dataDir'> & Partial<Pick<LoadedCampus, 'file'>>,
   options: { port?: number; host?: string } = {},
 ): Promise<CampusBroker> {
   const files = writeBrokerConfig({ campus: campus.config, dir: embeddedBrokerDir(campus) });
   const hashes = parsePasswordFile(readFileSync(files.passwordFile, 'utf8'));
+  const tls = brokerTls(campus);
   const broker = await startEmbeddedBroker({
     port: options.port,
-    host: options.host ?? '127.0.0.1',
+    host: options.host ?? campus.config.embeddedBroker?.host ?? '127.0.0.1',
     auth: aedesAuthorizer(files.acl, hashes),
+    ...(tls ? { tls: { cert: tls.cert, key: tls.key } } : {}),
   });
   const secrets = readSecrets(files.secretsFile);
   return {
@@ -41,9 +43,25 @@ export async function startCampusBroker(
     login(username) {
       const password = secrets[username];
       if (password === undefined) throw new Error(`the campus broker has no account ${username}`);
-      return { url: broker.url, username, password };
+      return { url: broker.url, username, password, ...(tls ? { ca: tls.ca } : {}) };
     },
   };
+}
+
+/** The embedded broker's certificate, key and the CA its own parts trust, read from the campus file's paths. */
+function brokerTls(
+  campus: Pick<LoadedCampus, 'config'> & Partial<Pick<LoadedCampus, 'file'>>,
+): { cert: Buffer; key: Buffer; ca: Buffer } | undefined {
+  // Optional chaining: tests hand in configs that did not go through the schema's defaults.
+  const t = campus.config.embeddedBroker?.tls;
+  if (!t) return undefined;
+  const read = (p: string, what: string) => {
+    const path = campus.file ? resolve(dirname(campus.file), p) : resolve(p);
+    if (!existsSync(path)) throw new Error(`embeddedBroker.tls.${what}: ${path} does not exist`);
+    return readFileSync(path);
+  };
+  const cert = read(t.certFile, 'certFile');
+  return { cert, key: read(t.keyFile, 'keyFile'), ca: t.caFile ? read(t.caFile, 'caFile') : cert };
 }
 
 /**
@@ -52,7 +70,7 @@ export async function startCampusBroker(
  * readable by others.
  */
 export function embeddedBrokerLogin(
-  campus: Pick<LoadedCampus, 'dataDir'>,
+  campus: Pick<LoadedCampus, 'dataDir'> & Partial<Pick<LoadedCampus, 'config' | 'file'>>,
   url: string,
   username: string,
 ): MqttConnection {
@@ -69,7 +87,9 @@ export function embeddedBrokerLogin(
   }
   const password = readSecrets(file)[username];
   if (password === undefined) throw new Error(`${file} has no password for ${username}`);
-  return { url, username, password };
+  const tls =
+    campus.config && campus.file ? brokerTls({ config: campus.config, file: campus.file }) : undefined;
+  return { url, username, password, ...(tls ? { ca: tls.ca } : {}) };
 }
 
 function readSecrets(file: string): Record<string, string> {

@@ -1,5 +1,6 @@
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AedesOptions } from 'aedes';
 
 /**
@@ -20,6 +21,8 @@ export interface EmbeddedBrokerOptions {
    * enforces the same ACL as the generated mosquitto files. Absent: anyone may do anything (tests).
    */
   auth?: BrokerAuth;
+  /** A certificate and key (PEM): the broker then speaks TLS only, at mqtts://. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
 }
 
 /** What the broker refused since it started (exported as metrics by its host process). */
@@ -69,7 +72,9 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const host = options.host ?? '127.0.0.1';
   const refused: BrokerRefusals = { connections: 0, publishes: 0, subscriptions: 0 };
   const broker = await Aedes.createBroker(options.auth ? counting(options.auth, refused) : {});
-  const server = createServer((socket) => broker.handle(socket));
+  const server: Server = options.tls
+    ? createTlsServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => broker.handle(socket))
+    : createServer((socket) => broker.handle(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, host, () => {
@@ -80,7 +85,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   const port = (server.address() as AddressInfo).port;
   let closed = false;
   return {
-    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: `${options.tls ? 'mqtts' : 'mqtt'}://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
     broker,
     refused: () => ({ ...refused }),

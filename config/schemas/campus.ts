@@ -375,6 +375,28 @@ export const MqttSchema = z
   })
   .strict();
 
+export const EmbeddedBrokerSchema = z
+  .object({
+    host: z
+      .string()
+      .default('127.0.0.1')
+      .describe('Where the embedded broker listens: loopback unless told otherwise (then configure tls)'),
+    tls: z
+      .object({
+        certFile: z.string().describe("The broker's certificate (PEM), relative to the campus file"),
+        keyFile: z.string().describe('Its private key (PEM), relative to the campus file; never in the repository'),
+        caFile: z
+          .string()
+          .optional()
+          .describe("The CA that signed the certificate, for the campus's own parts; default the certificate itself"),
+      })
+      .strict()
+      .optional()
+      .describe('With a certificate the embedded broker speaks TLS only (mqtts://)'),
+  })
+  .strict()
+  .prefault({});
+
 export const StorageSchema = z
   .object({
     influx: z
@@ -555,6 +577,7 @@ export const CampusSchema = z
       .strict(),
     dataDir: z.string().default('var').describe('Outboxes and embedded stores, relative to the campus file'),
     mqtt: MqttSchema.optional().describe('Absent: an embedded broker is started (demo and trials)'),
+    embeddedBroker: EmbeddedBrokerSchema.describe('The embedded broker, where no mqtt section names one'),
     profileDirs: z
       .array(z.string())
       .default([])

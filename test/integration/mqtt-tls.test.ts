@@ -1,7 +1,3 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subscribeReadings, type ReadingSubscription } from '../../adapters/mqtt/subscriber.ts';
@@ -10,6 +6,7 @@ import { silentLogger } from '../../gateway/log.ts';
 import { startField, type Field } from '../helpers/field.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/readings.ts';
+import { makeTestCerts, type TestCerts } from '../helpers/tls-certs.ts';
 
 /**
  * Readings over TLS: a campus CA signs mosquitto's certificate, the gateway publishes to mqtts://
@@ -17,8 +14,7 @@ import { waitFor } from '../helpers/readings.ts';
  * not trust the CA is refused by its own certificate check.
  */
 describe('gateway → mosquitto over TLS with the campus CA', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'campus-tls-'));
-  const file = (name: string) => join(dir, name);
+  let certs: TestCerts;
   let field: Field;
   let broker: Mosquitto;
   let gw: RunningGateway;
@@ -26,56 +22,11 @@ describe('gateway → mosquitto over TLS with the campus CA', () => {
   let ca: Buffer;
 
   beforeAll(async () => {
-    const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    openssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.pem',
-      '-days',
-      '2',
-      '-subj',
-      '/CN=campus-energy test CA',
-    );
-    openssl(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'server.key',
-      '-out',
-      'server.csr',
-      '-subj',
-      '/CN=127.0.0.1',
-    );
-    writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(
-      'x509',
-      '-req',
-      '-in',
-      'server.csr',
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'server.pem',
-      '-days',
-      '2',
-      '-extfile',
-      'san.ext',
-    );
-    ca = readFileSync(file('ca.pem'));
+    certs = makeTestCerts();
+    ca = certs.ca;
     [field, broker] = await Promise.all([
       startField({ concentrators: [{ transport: 'modbus-tcp', meters: 3 }], pollInterval: 500 }),
-      startMosquitto({ tls: { certfile: file('server.pem'), keyfile: file('server.key') } }),
+      startMosquitto({ tls: { certfile: certs.certFile, keyfile: certs.keyFile } }),
     ]);
     sub = await subscribeReadings({ url: broker.tlsUrl!, ca, topic: 'campus/v1/+/+/+/reading' });
     gw = await startGateway({

@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startField, type Field } from '../helpers/field.ts';
@@ -42,6 +43,7 @@ describe('campus-energy run', () => {
     writeFileSync(config, stringify({ ...field.raw, ingest: { replay: { grace: '2s', retry: '5s' } } }));
     const brokerPort = await freePort();
     const httpPort = await freePort();
+    const metricsPort = await freePort();
     run = spawn(
       process.execPath,
       [
@@ -54,6 +56,8 @@ describe('campus-energy run', () => {
         '--http',
         `127.0.0.1:${httpPort}`,
         '--insecure-cookie',
+        '--metrics',
+        `127.0.0.1:${metricsPort}`,
         '--log-level',
         process.env.FAULT_LOG ?? 'error',
       ],
@@ -125,6 +129,27 @@ describe('campus-energy run', () => {
     });
     const stored = storedSeqs(store);
     expect(stored.length).toBe(new Set(stored.map((r) => `${r.meter}#${r.seq}`)).size);
+
+    // The supervisor's metrics: each part up, the two killed ones restarted once, and an
+    // anonymous client of the embedded broker refused and counted.
+    const anonymous = await mqtt
+      .connectAsync(`mqtt://127.0.0.1:${brokerPort}`, { reconnectPeriod: 0, connectTimeout: 3_000 })
+      .then(
+        async (c) => {
+          await c.endAsync();
+          return 'connected';
+        },
+        (err: Error) => err.message,
+      );
+    expect(anonymous).not.toBe('connected');
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const sample = (name: string, labels: string) =>
+      Number(new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
+    expect(sample('campus_energy_part_restarts_total', 'part="gateway gw1"')).toBe(1);
+    expect(sample('campus_energy_part_restarts_total', 'part="ingest"')).toBe(1);
+    expect(sample('campus_energy_part_restarts_total', 'part="backoffice"')).toBe(0);
+    expect(sample('campus_energy_part_up', 'part="backoffice"')).toBe(1);
+    expect(sample('campus_energy_broker_refused_connections_total', 'host="run"')).toBeGreaterThanOrEqual(1);
 
     // SIGTERM stops the tree: every part exits, then the supervisor.
     const started = Date.now();
