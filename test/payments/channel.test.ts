@@ -72,7 +72,7 @@ describe('a payment through the provider', () => {
     expect(h.bo.prepaid.balance('E1-101')).toBe(1234);
     expect(h.bo.prepaid.balance('E1-102')).toBe(777);
     const outcomes = h.bo.db
-      .prepare('SELECT outcome, COUNT(*) AS n FROM payment_notices GROUP BY outcome ORDER BY outcome')
+      .prepare('SELECT outcome, COUNT(*) AS n FROM provider_notices GROUP BY outcome ORDER BY outcome')
       .all();
     expect(outcomes).toEqual([
       { outcome: 'credited', n: 2 },
@@ -132,7 +132,7 @@ describe('a notice that must not be believed', () => {
     // one is in the table of notices received.
     expect(refusals().map((e) => (e.after as { code: string }).code)).toEqual(['BAD_SIGNATURE']);
     expect(
-      h.bo.db.prepare("SELECT COUNT(*) AS n FROM payment_notices WHERE outcome = 'refused'").get(),
+      h.bo.db.prepare("SELECT COUNT(*) AS n FROM provider_notices WHERE outcome = 'refused'").get(),
     ).toEqual({ n: 3 });
   });
 

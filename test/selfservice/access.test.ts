@@ -195,6 +195,25 @@ describe('what the customer sees, and top-up', () => {
     expect(list.every((e) => e.recordedBy === undefined)).toBe(true);
   });
 
+  it('the notices about the account: a low balance the policy loop raised, without who else got it', async () => {
+    await s.openAccount('E1-103');
+    const carl = await s.signUp('E1-103', 'stu.carl', 'carl@example.edu');
+    await s.bo.prepaid.topUp(s.actor('clerk.wang'), {
+      account: 'E1-103',
+      amountFen: 300,
+      method: 'cash',
+      reference: 'R-E1-103-1',
+    });
+    await s.bo.policy.runOnce();
+    await s.bo.customers.notices.kick();
+    const seen = (await s.customer(carl, 'GET', '/api/self/notices')).body;
+    expect(seen).toEqual([{ at: expect.any(Number), kind: 'low-balance', level: 2, sentBy: [] }]);
+    // Bob's room (at 0 fen here) has its own notices, and only those.
+    const bobs = (await s.customer(bob, 'GET', '/api/self/notices')).body as unknown as { at: number }[];
+    expect(bobs.map((n) => n.at)).toEqual(s.bo.customers.notices.list('E1-102', 20).map((n) => n.at));
+    expect(s.bo.customers.notices.list('E1-102').every((n) => n.account === 'E1-102')).toBe(true);
+  });
+
   it('a top-up at the provider: the order, the customer pays on its page, the notice credits the account once', async () => {
     const before = (await s.customer(bob, 'GET', '/api/self/account')).body.balanceFen as number;
     const order = await s.customer(bob, 'POST', '/api/self/topups', { amountFen: 5_000 });

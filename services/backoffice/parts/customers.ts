@@ -139,7 +139,7 @@ function paymentRound(
 }
 
 /** Customers' sign-in and what they see of their account. */
-function createSelfService(d: CustomerSideDeps, payments: Payments) {
+function createSelfService(d: CustomerSideDeps, payments: Payments, log: Logger) {
   const self = d.campus.config.selfService;
   const logins = new CustomerLogins({
     ...{ db: d.db, audit: d.audit, prepaid: d.prepaid, clock: d.clock },
@@ -148,12 +148,13 @@ function createSelfService(d: CustomerSideDeps, payments: Payments) {
     sessionMaxMs: self.sessionMax * 1000,
     ...(d.scryptCost !== undefined ? { scryptCost: d.scryptCost } : {}),
   });
+  const notices = createNotices(d, logins, log);
   const routes = selfServiceRoutes({
     ...{ db: d.db, prepaid: d.prepaid, tariffs: () => d.tariffs, clock: d.clock },
     ...{ timezone: d.campus.config.campus.timezone, recentDays: self.recentDays },
-    ...{ logins, payments, secureCookie: d.secureCookie ?? true },
+    ...{ logins, payments, notices, secureCookie: d.secureCookie ?? true },
   });
-  return { logins, routes };
+  return { logins, notices, routes };
 }
 
 /** A secret file named in the campus file, relative to it. */
@@ -201,8 +202,11 @@ export function createCustomerSide(d: CustomerSideDeps): CustomerSide {
     running = running.then(tick).catch((err: unknown) => log.error({ err }, 'payments round failed'));
   }, d.campus.config.payments.sweepInterval * 1000);
   timer.unref();
-  const { logins, routes } = createSelfService(d, payments);
-  const notices = createNotices(d, logins, d.logger.child({ component: 'notices' }));
+  const { logins, notices, routes } = createSelfService(
+    d,
+    payments,
+    d.logger.child({ component: 'notices' }),
+  );
   // Deliveries refused earlier are tried again on the payments timer's beat.
   const retry = setInterval(
     () => void notices.kick().catch((err: unknown) => log.error({ err }, 'notices failed')),

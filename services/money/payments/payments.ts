@@ -32,7 +32,7 @@ import { PAYMENTS_SCHEMA } from './schema.ts';
  * What a notice is never believed for: its signature must hold under the provider's key; it must
  * be fresh (noticeMaxAgeMs) and its nonce unused by any other message; it must name an order we
  * created, for that order's account and amount. The money goes to the order's account, never to
- * one the notice names. Every notice is recorded (payment_notices); every refusal is audited
+ * one the notice names. Every notice is recorded (provider_notices); every refusal is audited
  * (unsigned ones at most once a minute per provider, so that a flood of junk cannot flood the
  * chain — the table still has each).
  */
@@ -319,7 +319,7 @@ export class Payments {
     ip: string,
   ): NoticeAnswer {
     const seen = this.db
-      .prepare('SELECT body_sha256 FROM payment_notices WHERE provider = ? AND nonce = ? LIMIT 1')
+      .prepare('SELECT body_sha256 FROM provider_notices WHERE provider = ? AND nonce = ? LIMIT 1')
       .get(provider.id, nonce) as { body_sha256: string } | undefined;
     // The very same message again is the provider's retry (our answer was lost) or a replay; either
     // way it can only ever repeat what it already said, which the transaction id makes harmless.
@@ -451,7 +451,7 @@ export class Payments {
   ): void {
     this.db
       .prepare(
-        `INSERT INTO payment_notices (at, provider, nonce, body_sha256, order_no, transaction_id, outcome, code, detail, ip)
+        `INSERT INTO provider_notices (at, provider, nonce, body_sha256, order_no, transaction_id, outcome, code, detail, ip)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(

@@ -4,7 +4,7 @@ import { appendOnlyTriggers } from '../../platform/db.ts';
  * The payments tables. An order is ours (our order number) and is paid at most once:
  * payment_credits holds each provider transaction once (its primary key) and each order once
  * (UNIQUE), and is written in the same transaction as the ledger entry it books, so a crash leaves
- * both or neither. Every notice received, believed or not, is a row of payment_notices; both are
+ * both or neither. Every notice received, believed or not, is a row of provider_notices; both are
  * append-only. Reconciliation mismatches wait in the clerk's queue until resolved with a note.
  */
 export const PAYMENTS_SCHEMA = `
@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS payment_credits (
   PRIMARY KEY (provider, transaction_id)
 );
 ${appendOnlyTriggers('payment_credits', 'a payment credit is booked once and stays', 'payment_credits', ['provider', 'transaction_id'])}
-CREATE TABLE IF NOT EXISTS payment_notices (
+CREATE TABLE IF NOT EXISTS provider_notices (
   id INTEGER PRIMARY KEY,
   at INTEGER NOT NULL,
   provider TEXT NOT NULL,
@@ -47,8 +47,8 @@ CREATE TABLE IF NOT EXISTS payment_notices (
   detail TEXT,
   ip TEXT
 );
-CREATE INDEX IF NOT EXISTS payment_notices_nonce ON payment_notices (provider, nonce);
-${appendOnlyTriggers('payment_notices', 'the record of notices received is append-only', 'payment_notices')}
+CREATE INDEX IF NOT EXISTS provider_notices_nonce ON provider_notices (provider, nonce);
+${appendOnlyTriggers('provider_notices', 'the record of notices received is append-only', 'provider_notices')}
 CREATE TABLE IF NOT EXISTS payment_reconciliations (
   id INTEGER PRIMARY KEY,
   provider TEXT NOT NULL,

@@ -18,6 +18,18 @@ export interface SelfServiceRouteDeps extends ViewDeps {
   payments: Payments;
   /** Mark the cookie Secure (HTTPS only); true unless given. */
   secureCookie?: boolean;
+  /** The notices sent to an account (low balance, cut-off ahead, restored), newest first. */
+  notices?: {
+    list(
+      account: string,
+      limit?: number,
+    ): {
+      at: number;
+      kind: string;
+      level: number | null;
+      deliveries: { channel: string; status: string }[];
+    }[];
+  };
 }
 
 declare module 'fastify' {
@@ -194,6 +206,18 @@ export function selfServiceRoutes(d: SelfServiceRouteDeps): ((app: FastifyInstan
           paidAt: o.paidAt,
         };
       },
+    );
+    app.get(
+      '/api/self/notices',
+      { schema: { summary: 'The notices sent about your account', tags } },
+      async (req) =>
+        (d.notices?.list(me(req).account, 20) ?? []).map((n) => ({
+          at: n.at,
+          kind: n.kind,
+          level: n.level,
+          // Which ways it went out; not to whom (a room's other customers are not yours to see).
+          sentBy: [...new Set(n.deliveries.filter((x) => x.status === 'sent').map((x) => x.channel))],
+        })),
     );
     app.get(
       '/api/self/orders',

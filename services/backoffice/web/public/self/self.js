@@ -36,6 +36,12 @@ const T = {
     refund: '退款',
     correction: '更正',
     kwh: '度',
+    notices: '通知',
+    'low-balance-1': '余额偏低提醒',
+    'low-balance-2': '余额不足紧急提醒',
+    'cutoff-ahead': '断电预告',
+    restored: '已恢复供电',
+    noNotices: '暂无通知',
     badAmount: '请输入正确的金额',
     lang: 'English',
     upTo: (u) => `${u} 度以内`,
@@ -72,6 +78,12 @@ const T = {
     refund: 'Refund',
     correction: 'Correction',
     kwh: 'kWh',
+    notices: 'Notices',
+    'low-balance-1': 'Low balance',
+    'low-balance-2': 'Urgent: low balance',
+    'cutoff-ahead': 'Supply cut ahead',
+    restored: 'Supply restored',
+    noNotices: 'No notices yet',
     badAmount: 'Enter a valid amount',
     lang: '中文',
     upTo: (u) => `up to ${u} kWh`,
@@ -140,10 +152,11 @@ function time(ms) {
 }
 
 async function showHome() {
-  const [me, use, list] = await Promise.all([
+  const [me, use, list, notices] = await Promise.all([
     api('GET', '/account'),
     api('GET', '/usage'),
     api('GET', '/entries'),
+    api('GET', '/notices'),
   ]);
   zone = me.timezone;
   $('signin').hidden = true;
@@ -170,6 +183,13 @@ async function showHome() {
       )
       .join('; ')}`;
     $('tariff').append(p);
+  }
+  $('notices').textContent = notices.length ? '' : t('noNotices');
+  for (const n of notices) {
+    const li = document.createElement('li');
+    li.textContent = `${time(n.at)} ${t(n.kind === 'low-balance' ? `low-balance-${n.level}` : n.kind)}`;
+    li.dataset.kind = n.kind;
+    $('notices').append(li);
   }
   $('entries').textContent = '';
   for (const e of list) {
