@@ -1,6 +1,16 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is TypeScript, run through tsx's loader so that there is no build step
-// between a checkout and a running gateway.
-import { register } from 'tsx/esm/api';
-register();
-await import('./cli.ts');
+// Launcher. In a checkout the CLI is TypeScript, run through tsx's loader so that there is no
+// build step between an edit and a running gateway. In an installed package (npm pack / npm
+// install -g: no .ts sources, dist/ built by prepack) and inside dist/ itself, it runs the
+// compiled JavaScript on node alone.
+import { existsSync } from 'node:fs';
+
+if (existsSync(new URL('./cli.ts', import.meta.url))) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('./cli.ts');
+} else if (existsSync(new URL('./cli.js', import.meta.url))) {
+  await import('./cli.js');
+} else {
+  await import('../dist/bin/cli.js');
+}
