@@ -4,6 +4,7 @@
 // install -g: no .ts sources, dist/ built by prepack) and inside dist/ itself, it runs the
 // compiled JavaScript on node alone.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 if (existsSync(new URL('./cli.ts', import.meta.url))) {
   const { register } = await import('tsx/esm/api');
