@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.ts';
-import { startStack, type Stack } from './support.ts';
+import { POLICY_SYSTEM_ACTOR } from '../../services/backoffice/policy-loop.ts';
+import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
+import { startStack, TZ, type Stack } from './support.ts';
 
 /**
  * The customers' page in headless Chromium on a phone-sized screen, against the whole back office
@@ -102,6 +104,17 @@ describe('the self-service page on a phone', () => {
 
   it('a wrong amount and a wrong password are said on the page, nothing is ordered', async () => {
     await s.signUp('E2-201', 'stu.ma');
+    // Three charged days, 3 kWh each: the charts have bars and the days left a rate.
+    const day = (d: number) => localTimeToUtc(TZ, 2026, 11, d);
+    const intervals = [28, 29, 30].map((d) => ({
+      meter: 'm-E2-201',
+      start: day(d),
+      end: day(d + 1),
+      value: 3,
+      status: 'ok' as const,
+    }));
+    const debited = s.bo.prepaid.applyConsumption(POLICY_SYSTEM_ACTOR, 'E2-201', intervals).debited;
+    const rate = Math.round(-debited.reduce((n, e) => n + e.amountFen, 0) / 3);
     const page = await phone('en-US');
     await page.goto(`${s.url}/self/`);
     await page.waitForSelector('#signin:not([hidden])');
@@ -114,6 +127,12 @@ describe('the self-service page on a phone', () => {
     await page.fill('#login-form input[name=password]', 'correct horse battery staple');
     await page.click('#login-form button[type=submit]');
     await page.waitForSelector('#home:not([hidden])');
+    expect(await page.$$eval('#daily-chart rect', (r) => r.length)).toBe(3);
+    expect(await page.$$eval('#monthly-chart rect', (r) => r.length)).toBe(1);
+    const left = Math.floor(s.bo.prepaid.balance('E2-201') / rate);
+    expect(await page.textContent('#days')).toBe(
+      `About ${left} days left at your recent use (¥${(rate / 100).toFixed(2)} a day)`,
+    );
     const orders = s.bo.customers.payments.orders().length;
     await page.fill('#topup-form input[name=yuan]', '1.234');
     await page.click('#topup-form button[type=submit]');

@@ -25,7 +25,7 @@ export interface AccountSummary {
   holder: string;
   customerType: string;
   balanceFen: number;
-  /** Mean daily debit over the recent days (fen), or null before any debit. */
+  /** Mean daily debit over the recent days charged (fen), or null before any debit. */
   dailyRateFen: number | null;
   /** Whole days the balance lasts at that rate; null without a rate; 0 when nothing is left. */
   remainingDays: number | null;
@@ -73,11 +73,13 @@ export function summary(d: ViewDeps, accountId: string): AccountSummary {
   const since = localTimeToUtc(d.timezone, w.year, w.month, w.day - d.recentDays);
   const r = d.db
     .prepare(
-      `SELECT COALESCE(-SUM(amount_fen), 0) AS fen, COUNT(*) AS n FROM prepaid_ledger
+      `SELECT COALESCE(-SUM(amount_fen), 0) AS fen, COUNT(DISTINCT interval_start) AS days FROM prepaid_ledger
         WHERE account_id = ? AND type = 'debit' AND interval_start >= ? AND interval_start < ?`,
     )
-    .get(accountId, since, today) as { fen: number; n: number };
-  const dailyRateFen = r.n === 0 ? null : Math.round(r.fen / d.recentDays);
+    .get(accountId, since, today) as { fen: number; days: number };
+  // Over the days actually charged (one debit per local day and meter): a room opened three days
+  // ago is not assumed to have used nothing on the eleven days before.
+  const dailyRateFen = r.days === 0 ? null : Math.round(r.fen / r.days);
   const remainingDays =
     dailyRateFen === null
       ? null
