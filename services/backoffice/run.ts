@@ -30,6 +30,7 @@ import { Lifecycle } from './lifecycle.ts';
 import { createApi, DEFAULT_HTTP, type HttpSettings, type RouteFn } from './parts/api.ts';
 import { createAuditHead } from './parts/audit-head.ts';
 import { createBilling, type Billing } from './parts/billing.ts';
+import { createCollection, type CollectionSide } from './parts/collection.ts';
 import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
 import { createDetection, type DetectionSettings } from './parts/detection.ts';
 import { createDormPower, creditVeto, type RunningDormPower } from './parts/dorm-power.ts';
@@ -119,6 +120,8 @@ export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'>
   dormPower: RunningDormPower;
   /** Customers' sign-in and self-service page, self top-up through payment providers. */
   customers: CustomerSide;
+  /** Post-paid collection and the half-monthly reconciliation (parts/collection.ts). */
+  collection: CollectionSide;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
   url?: string;
@@ -204,6 +207,7 @@ async function startParts(
     (p) => p.stop(),
   );
   const { services, billing } = startRecords(core, options, life, dormPower.tripIllegalLoad);
+  const collection = createCollection({ ...core, campus: options.campus, billRuns: billing.billRuns });
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const customers = life.own(
     createCustomerSide({
@@ -225,6 +229,7 @@ async function startParts(
             ...apiRoutes(services, billing, core.tariffStore, http, options),
             ...dormPower.routes(core.clock),
             ...customers.routes,
+            ...collection.routes,
           ],
           logger: options.logger,
         }),
@@ -237,6 +242,7 @@ async function startParts(
     policy,
     dormPower,
     customers,
+    collection,
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),
   };

@@ -469,6 +469,48 @@ export class Reconciliation {
     });
   }
 
+  /** Finance's records and the inspection list of a half month, as entered (reversals included). */
+  records(halfLabel: string) {
+    const half = this.half(halfLabel);
+    const finance = (
+      this.db.prepare('SELECT * FROM recon_finance_records WHERE half = ? ORDER BY id').all(half.label) as {
+        id: number;
+        method: string;
+        amount_fen: number;
+        reference: string;
+        note: string | null;
+        entered_by: string;
+        entered_at: number;
+      }[]
+    ).map((f) => ({
+      id: f.id,
+      method: f.method,
+      amountFen: f.amount_fen,
+      reference: f.reference,
+      note: f.note,
+      enteredBy: f.entered_by,
+      enteredAt: f.entered_at,
+    }));
+    const inspection = (
+      this.db.prepare('SELECT * FROM recon_inspection_items WHERE half = ? ORDER BY id').all(half.label) as {
+        id: number;
+        notice: string;
+        amount_fen: number;
+        note: string | null;
+        entered_by: string;
+        entered_at: number;
+      }[]
+    ).map((i) => ({
+      id: i.id,
+      notice: i.notice,
+      amountFen: i.amount_fen,
+      note: i.note,
+      enteredBy: i.entered_by,
+      enteredAt: i.entered_at,
+    }));
+    return { half, finance, inspection };
+  }
+
   /** Whether a report's stored figures still hash to the digest recorded (and audited) when prepared. */
   verify(id: number): { ok: boolean } {
     const r = this.db.prepare('SELECT figures, digest FROM recon_reports WHERE id = ?').get(id) as

@@ -7,6 +7,8 @@ import { approvalsPage } from './page-approvals.js';
 import { auditPage } from './page-audit.js';
 import { balancePage } from './page-balance.js';
 import { billingPage } from './page-billing.js';
+import { collectionPage } from './page-collection.js';
+import { reconciliationPage } from './page-reconciliation.js';
 import { handoverPage } from './page-handover.js';
 import { customersPage } from './page-customers.js';
 import { healthPage } from './page-health.js';
@@ -39,6 +41,8 @@ const PAGES = [
   policyPage,
   schedulesPage,
   billingPage,
+  collectionPage,
+  reconciliationPage,
   usersPage,
   auditPage,
   healthPage,
