@@ -14,6 +14,9 @@ export const DEMO_STAFF: readonly { username: string; displayName: string; roles
   { username: 'demo.supervisor', displayName: 'Zhao Lei (supervisor)', roles: ['supervisor'] },
   { username: 'demo.supervisor2', displayName: 'Huang Li (supervisor)', roles: ['supervisor'] },
   { username: 'demo.billing', displayName: 'Zhou Jie (billing)', roles: ['billing'] },
+  // The half-monthly reconciliation: finance keeps the records, the assistant countersigns.
+  { username: 'demo.finance', displayName: 'Wu Hong (finance)', roles: ['finance'] },
+  { username: 'demo.assistant', displayName: 'Xu Lan (assistant)', roles: ['assistant'] },
   // User administration takes two administrators (one proposes, the other approves).
   { username: 'demo.admin2', displayName: 'Sun Qiang (administrator)', roles: ['admin'] },
 ];
