@@ -258,6 +258,45 @@ describe('notices to customers', () => {
     expect(smtp.mails).toHaveLength(0);
   });
 
+  it('a round that fails (a contact lookup throws) is reported, and the next one records what it missed', async () => {
+    const errors: unknown[] = [];
+    let broken = true;
+    const logins = new CustomerLogins({
+      db: f.db,
+      audit: f.audit,
+      prepaid,
+      codeTtlMs: 1e6,
+      sessionIdleMs: 1e6,
+      sessionMaxMs: 1e6,
+    });
+    notices = new Notices({
+      ...{ db: f.db, audit: f.audit, timezone: tariffs.timezone, clock: () => f.now.t },
+      notifiers: [
+        emailNotifier({
+          host: '127.0.0.1',
+          port: smtp.port,
+          secure: false,
+          ignoreTls: true,
+          from: 'energy-center@example.edu',
+        }),
+        webhookNotifier({ url: hook.url, key: hookKey }),
+      ],
+      contacts: (account) => {
+        if (broken) throw new Error('contacts unavailable');
+        return logins.contactsOf(account);
+      },
+      onError: (err) => errors.push(err),
+    });
+    prepaid.topUp(clerk, { account: 'R1', amountFen: 1500, method: 'cash', reference: 'N-1' });
+    await expect(pass()).rejects.toThrow('contacts unavailable');
+    expect(notices.list('R1')).toEqual([]);
+    expect(errors.length).toBeGreaterThan(0); // the round the audit entry itself started
+    broken = false;
+    await notices.kick();
+    expect(notices.list('R1').map((e) => e.kind)).toEqual(['low-balance']);
+    expect(hook.posts).toHaveLength(1);
+  });
+
   it('an account with no e-mail address still gets its webhook and MQTT notices, and the event is recorded', async () => {
     notices = startNotices().notices;
     prepaid.topUp(clerk, { account: 'R1', amountFen: 300, method: 'cash', reference: 'N-1' });

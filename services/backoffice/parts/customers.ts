@@ -190,6 +190,7 @@ function createNotices(d: CustomerSideDeps, logins: CustomerLogins, log: Logger)
     contacts: (account) => logins.contactsOf(account),
     retries: cfg.retries,
     onFailed: (f) => log.warn(f, 'notice not delivered after its retries'),
+    onError: (err) => log.error({ err }, 'notices round failed; the next one tries again'),
   });
 }
 
@@ -213,7 +214,7 @@ export function createCustomerSide(d: CustomerSideDeps): CustomerSide {
     30_000,
   );
   retry.unref();
-  void notices.kick();
+  void notices.kick().catch((err: unknown) => log.error({ err }, 'notices failed'));
   return {
     payments,
     logins,

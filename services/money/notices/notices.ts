@@ -37,6 +37,8 @@ export interface NoticesOptions {
   retryBaseMs?: number;
   /** Told about a delivery that failed for good (the caller logs it). */
   onFailed?: (d: { id: number; channel: string; recipient: string; error: string }) => void;
+  /** Told about a round that failed (the database, a contact lookup); the next entry tries again. */
+  onError?: (err: unknown) => void;
 }
 
 export interface NoticeRecord {
@@ -88,17 +90,21 @@ export class Notices {
     o.db.exec(NOTICES_SCHEMA);
     // A new back office starts reading at the present: old alarms are not announced late.
     o.db.prepare('INSERT OR IGNORE INTO notice_cursor (id, seq) VALUES (1, ?)').run(o.audit.head()?.seq ?? 0);
-    this.unsubscribe = o.audit.onAppend(() => this.kick());
+    this.unsubscribe = o.audit.onAppend(() => void this.kick().catch((err: unknown) => o.onError?.(err)));
   }
 
   /** Reads what is new in the audit log and sends what is due; runs one at a time. */
   kick(): Promise<void> {
     if (this.closed) return this.work;
-    this.work = this.work.then(() => {
-      this.record();
-      return this.deliver();
-    });
-    return this.work;
+    // A failed round (the caller hears of it) must not stop every later one: chain on settled.
+    const round = this.work
+      .catch(() => {})
+      .then(() => {
+        this.record();
+        return this.deliver();
+      });
+    this.work = round.catch(() => {});
+    return round;
   }
 
   /** Resolves when no reading or sending is under way. */
