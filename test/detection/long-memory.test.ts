@@ -105,6 +105,21 @@ describe('meter drift is its own alert, a step is a theft', () => {
     ).toEqual([]);
   });
 
+  it('a −1 % drift (0.4 % of the feeder): still meter-drift, and neither its node nor its meter raised as theft', () => {
+    const f = syntheticFeeder({
+      seed: 3,
+      days: 200,
+      buildings: 8,
+      sizes,
+      edit: { B1: ramp(140 * 24, 200 * 24, 0.01) },
+    });
+    const res = detectInput(f.input);
+    const drift = res.findings.filter((x) => x.type === 'meter-drift');
+    expect(drift.map((x) => x.node)).toEqual(['F']);
+    expect(res.findings.filter((x) => x.type === 'energy-balance' && x.since >= drift[0]!.since)).toEqual([]);
+    expect(res.scores.find((s) => s.id === 'B1')!.alert).toBe(false);
+  });
+
   it('the same building registering 95 % from one day on: a loss, not a drift', () => {
     const f = syntheticFeeder({
       seed: 3,

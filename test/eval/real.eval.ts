@@ -249,13 +249,21 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
     let asDrift = 0;
     let asTheft = 0;
     let n = 0;
+    // Drifts that move their feeder's unexplained share by at least 0.5 % (a 1–3 % drift of a
+    // building of a few percent of its feeder moves it by hundredths: no feeder meter sees that).
+    let visible = 0;
+    let visibleAsDrift = 0;
     for (const r of of('drift'))
       for (const [m] of r.labels.drift) {
         n++;
         const feeder = feederOf(m);
+        const big = (r.labels.driftMove.get(m) ?? 0) >= 0.005;
+        if (big) visible++;
         // The drift alert names the feeder (a 1–3 % drift is below what one meter's own data shows).
-        if (r.result.findings.some((x) => x.type === 'meter-drift' && (x.meter === m || x.node === feeder)))
+        if (r.result.findings.some((x) => x.type === 'meter-drift' && (x.meter === m || x.node === feeder))) {
           asDrift++;
+          if (big) visibleAsDrift++;
+        }
         const theft =
           r.result.findings.some(
             (x) =>
@@ -268,6 +276,7 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
         if (theft) asTheft++;
       }
     f.set('engine:driftAsDrift', share(asDrift, n));
+    f.set('engine:visibleDriftAsDrift', visible > 0 ? share(visibleAsDrift, visible) : Number.NaN);
     f.set('engine:driftAsTheft', share(asTheft, n));
   }
 
@@ -372,6 +381,7 @@ const engineRows: [string, string, string][] = [
   ['clean building meters alerting at the end', 'cleanMeterAlert', '—'],
   ['clean feeders raised as meter drift', 'cleanDrift', '0'],
   ['drifting meter raised as meter drift', 'driftAsDrift', '1'],
+  ['…of those moving their feeder ≥ 0.5 %', 'visibleDriftAsDrift', '1'],
   ['drifting meter raised as theft', 'driftAsTheft', '0'],
   ['stopped meter found (meter-stopped)', 'stopFound', '1'],
   ['backwards meter found (meter-backwards)', 'backwardsFound', '1'],

@@ -25,7 +25,7 @@ export interface DriftConfig {
 export const DEFAULT_DRIFT: DriftConfig = {
   days: 120,
   minMove: 0.0015,
-  maxRampVsStep: 0.85,
+  maxRampVsStep: 0.97,
   minF: 20,
   minRampDays: 20,
 };

@@ -304,6 +304,8 @@ function evaluate(
   const attribution = new Float64Array(top.ids.length);
   const attributionReason: string[] = top.ids.map(() => '');
   const firstSuspect = new Set<number>();
+  /** Nodes whose unexplained share ramps (a drifting meter): their residual is no theft's word. */
+  const drifting = new Set<number>();
   const balanceOf: (NodeBalance | undefined)[] = top.ids.map(() => undefined);
   for (const b of balances) balanceOf[b.node] ??= b;
 
@@ -313,23 +315,13 @@ function evaluate(
       rankSuspects(store, b, anomalies, { from: windowFrom, end: L, onset: onsetIn(b, windowFrom) });
     const ranked = parts ? parts.suspects(i, b, rank) : rank();
     suspects.set(b.id, ranked);
-    const best = ranked[0]?.score ?? 0;
-    // The first suspect of a node with unexplained loss alerts when it stands out from the rest.
-    if (b.evidence >= cfg.nodeAlert && best > 0.2 && best >= 1.3 * (ranked[1]?.score ?? 0))
-      firstSuspect.add(ranked[0]!.index);
-    for (const s of ranked) {
-      // Credit shrinks with the distance to the first suspect: one thief per loss is the rule.
-      const a = clamp(b.evidence, 0, 1) * s.score * (best > 0 ? (s.score / best) ** 2 : 0);
-      if (a > attribution[s.index]!) {
-        attribution[s.index] = a;
-        attributionReason[s.index] = `top suspect of ${b.id}'s unexplained loss: ${s.reasons.join('; ')}`;
-      }
-    }
-    // A steady ramp of the unexplained share is a drifting meter: its own alert, and the node's
-    // ongoing loss episodes are that drift, not a theft.
+    // A steady ramp of the unexplained share is a drifting meter: its own alert (naming the
+    // suspects for the metering team), and the node's loss is that drift, not a theft: no meter
+    // is raised as its thief.
     const computeDrift = () => (b.kind === 'electricity' ? driftOf(b) : undefined);
     const drift = parts ? parts.drift(i, computeDrift) : computeDrift();
-    if (drift)
+    if (drift) {
+      drifting.add(b.node);
       findings.push(
         driftFinding(
           b,
@@ -337,8 +329,27 @@ function evaluate(
           ranked.slice(0, 3).map(({ meter, score, reasons }) => ({ meter, score, reasons })),
         ),
       );
+    }
+    const best = ranked[0]?.score ?? 0;
+    // The first suspect of a node with unexplained loss alerts when it stands out from the rest.
+    if (!drift && b.evidence >= cfg.nodeAlert && best > 0.2 && best >= 1.3 * (ranked[1]?.score ?? 0))
+      firstSuspect.add(ranked[0]!.index);
+    for (const s of drift ? [] : ranked) {
+      // Credit shrinks with the distance to the first suspect: one thief per loss is the rule.
+      const a = clamp(b.evidence, 0, 1) * s.score * (best > 0 ? (s.score / best) ** 2 : 0);
+      if (a > attribution[s.index]!) {
+        attribution[s.index] = a;
+        attributionReason[s.index] = `top suspect of ${b.id}'s unexplained loss: ${s.reasons.join('; ')}`;
+      }
+    }
     for (const f of balanceFindings(b, unit)) {
-      if (drift && b.episodes.some((e) => e.ongoing && e.from === f.since)) continue;
+      // The drift explains the loss since its ramp began, and what is still going on: not a theft.
+      if (
+        drift &&
+        !f.key.includes(':negative:') &&
+        (f.since >= drift.since || b.episodes.some((e) => e.ongoing && e.from === f.since))
+      )
+        continue;
       balanceEvidence(f, store, b, unit);
       const e = b.episodes.find((x) => f.since === x.from && f.key.indexOf(':negative:') < 0);
       if (e) {
@@ -365,9 +376,10 @@ function evaluate(
     const lm = long[a.meter]!;
     // The upstream meter's word on a lasting change (only worth computing for one that shows).
     const nb = parentBalance.get(a.meter);
-    const checks = nb
-      ? feederChecks(store, nb, a.meter, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays)
-      : [];
+    const checks =
+      nb && !drifting.has(nb.node)
+        ? feederChecks(store, nb, a.meter, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays)
+        : [];
     const check = checks[0];
     // Raised on the node's word alone only where the meter's own data moved the same way: under
     // a feeder with another thief, an honest meter's ordinary departures from its profile follow

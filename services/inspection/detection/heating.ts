@@ -77,6 +77,11 @@ export const HeatingConfigSchema = z
           .positive()
           .default(4)
           .describe('Recent extra use ∝ HDD, in baseline residual spreads'),
+        onsetMinZ: z
+          .number()
+          .positive()
+          .default(7)
+          .describe('The night base load onset scan alerts from this statistic (best of many onsets)'),
         minShare: z
           .number()
           .nonnegative()
@@ -699,16 +704,21 @@ function electricHeating(
     // a heater left on however long ago it came; the daily judgement above finds one used by day
     // (a student's heater in the afternoon). Whichever is surer.
     const on0 = onsets.get(m.meter);
-    const on = on0 && on0.z > z ? on0 : undefined;
+    // Compared in units of each one's own alert level.
+    const on = on0 && on0.z / c.onsetMinZ > z / c.minZ ? on0 : undefined;
+    let minZ = c.minZ;
     let since = recentFrom;
     if (on) {
       z = on.z;
       share = on.share;
       since = on.day;
+      minZ = c.onsetMinZ;
       refName = `its own night base load's response to the cold before ${new Date(dayStart(on.day)).toISOString().slice(0, 10)}`;
     }
-    const alert = z >= c.minZ && share >= c.minShare;
-    const score = round(Math.max(0, (0.5 * z) / c.minZ));
+    // The scan takes the best of many onsets, and real buildings' nights answer the cold in ways
+    // of their own (frost protection, a plant room): it alerts from a higher statistic.
+    const alert = z >= minZ && share >= c.minShare;
+    const score = round(Math.max(0, (0.5 * z) / minZ));
     const reason =
       `${(100 * share).toFixed(1)} % more ${on ? 'night load' : 'electricity'} in proportion to the cold over the last ${lastDay - since + 1} days ` +
       `than ${refName} predicts (z ${z.toFixed(1)})`;

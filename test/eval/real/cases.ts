@@ -16,6 +16,8 @@ export interface Labels {
   drift: Map<string, number>;
   heater: Map<string, number>;
   fault: Map<string, 'stop' | 'backwards' | 'silent'>;
+  /** Drifting meter → how much its drift moves its feeder's unexplained share at the end. */
+  driftMove: Map<string, number>;
   /** Meter → grid hour its case starts (thefts, drifts, heaters). */
   onset: Map<string, number>;
   /** Feeders nobody touched. */
@@ -29,6 +31,7 @@ const emptyLabels = (): Labels => ({
   heater: new Map(),
   fault: new Map(),
   onset: new Map(),
+  driftMove: new Map(),
   clean: new Set(),
 });
 
@@ -100,6 +103,14 @@ export function driftCase(c: Campus): Labels {
     const drift = -(0.01 + 0.02 * c.rand());
     copy.drift = { fromHour: c.endHour - 60 * 24, drift };
     l.drift.set(copy.meter, drift);
+    // Its share of the feeder's energy over the drift's last week, times the drift.
+    let own = 0;
+    let all = 0;
+    for (let h = c.endHour - 7 * 24; h < c.endHour; h++) {
+      own += copy.truth[h]!;
+      for (const x of f.copies) all += x.truth[h]!;
+    }
+    l.driftMove.set(copy.meter, (Math.abs(drift) * own) / Math.max(all, 1e-9));
     l.onset.set(copy.meter, copy.drift.fromHour);
   });
   return l;
