@@ -63,6 +63,11 @@ export interface PolicyLoopOptions {
    * the ack (clock skew between gateway and back office; default 10 s).
    */
   readingGraceMs?: number;
+  /**
+   * The planned outage a meter is in at `now`, if any (parts/operations-desk.ts): its relay is
+   * neither cut nor restored then — the supply is off on purpose and comes back by the plan.
+   */
+  plannedOutage?: (meter: string, now: number) => number | undefined;
 }
 
 export interface MeterOutcome {
@@ -128,7 +133,7 @@ class PolicyPass {
     const a = prepaid.account(account);
     const debited = await this.debit(account, a.openedAt, this.clock());
     const now = this.clock();
-    const relayMeters = a.meters.filter(this.o.hasRelay);
+    const relayMeters = a.meters.filter((m) => this.o.hasRelay(m) && !this.o.plannedOutage?.(m, now));
     const readings = relayMeters.length > 0 ? await store.latest(relayMeters) : [];
     const outcomes: MeterOutcome[] = [];
     for (const meter of relayMeters) {

@@ -34,6 +34,7 @@ import { createCollection, type CollectionSide } from './parts/collection.ts';
 import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
 import { createDetection, type DetectionSettings } from './parts/detection.ts';
 import { createDormPower, creditVeto, type RunningDormPower } from './parts/dorm-power.ts';
+import { createOperationsDesk, type OperationsDesk } from './parts/operations-desk.ts';
 import { createCustomerSide, type CustomerSide } from './parts/customers.ts';
 import { createManualReadings } from './parts/readings.ts';
 import { createStorage } from './parts/storage.ts';
@@ -112,6 +113,8 @@ export interface RunningServices extends BackofficeServices {
   store: ReadingStore;
   /** Absent when detection is off. */
   detection?: RunningDetection;
+  /** Planned outages and the public window (parts/operations-desk.ts). */
+  desk: OperationsDesk;
 }
 
 export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'> {
@@ -184,6 +187,10 @@ async function startParts(
   log: Logger,
 ): Promise<Omit<RunningBackoffice, 'stop'> & { dbPath: string }> {
   const core = await startCore(options, life, log);
+  const desk = life.own(
+    createOperationsDesk({ ...core, campus: options.campus, store: options.store, logger: options.logger }),
+    (d) => d.stop(),
+  );
   const policy = life.own(
     createPolicyLoop({
       ...{ prepaid: core.prepaid, audit: core.audit, clock: core.clock },
@@ -191,6 +198,7 @@ async function startParts(
       control: core.relay.control,
       timezone: core.tariffs.timezone,
       hasRelay: (meter) => !!core.relay.locate(meter)?.hasRelay,
+      plannedOutage: desk.outageOf,
       ...(options.policyIntervalMs !== undefined ? { intervalMs: options.policyIntervalMs } : {}),
     }),
     (p) => p.stop(),
@@ -206,7 +214,7 @@ async function startParts(
     }),
     (p) => p.stop(),
   );
-  const { services, billing } = startRecords(core, options, life, dormPower.tripIllegalLoad);
+  const { services, billing } = startRecords(core, options, life, dormPower.tripIllegalLoad, desk);
   const collection = createCollection({ ...core, campus: options.campus, billRuns: billing.billRuns });
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const customers = life.own(
@@ -228,6 +236,7 @@ async function startParts(
           routes: [
             ...apiRoutes(services, billing, core.tariffStore, http, options),
             ...dormPower.routes(core.clock),
+            ...desk.routes,
             ...customers.routes,
             ...collection.routes,
           ],
@@ -300,6 +309,7 @@ function startRecords(
   options: BackofficeOptions,
   life: Lifecycle,
   illegalLoadTrip: (meter: string, evidence: unknown) => Promise<unknown>,
+  desk: OperationsDesk,
 ): { services: RunningServices; billing: Billing } {
   const { campus, store, logger } = options;
   const { db, audit, clock, link } = core;
@@ -320,6 +330,7 @@ function startRecords(
           createDetection({
             ...{ campus, store, alerts, control, link, clock, logger, settings: settings ?? {} },
             illegalLoadTrip,
+            explained: desk.explains,
           }),
           (d) => d.stop(),
         );
@@ -327,6 +338,7 @@ function startRecords(
     ...{ users: core.users, prepaid: core.prepaid, control, audit, db, alerts, vee, readings, campus, store },
     ...{ timezone: campus.config.campus.timezone, billRuns: billing.billRuns, invoices: billing.invoices },
     ...(detection ? { detection } : {}),
+    desk,
   };
   return { services, billing };
 }

@@ -31,7 +31,7 @@ export async function createBackofficeServer(
     bo = await createBackoffice({
       ...options,
       extraRoutes: (s) => [
-        ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
+        ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee, outageOf: s.desk.outageNow }),
         ...metricsRoutes(
           backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control, users: s.users }),
         ),

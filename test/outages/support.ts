@@ -43,7 +43,7 @@ export function setup(settings: unknown = {}) {
     clock,
     tree,
     settings: OutagesSettingsSchema.parse(settings),
-    accountsOf: (m) => (m === 'E-E1-101' ? ['PRE-E1-101'] : []),
+    accounts: () => new Map([['E-E1-101', ['PRE-E1-101']]]),
   });
   return { dir, campus, time, clock, db, audit, tree, outages };
 }

@@ -12,7 +12,7 @@ import {
   type TripPolicyInput,
 } from '../../inspection/detection/illegal-load.ts';
 import { createLiveDetection } from '../../inspection/detection/live.ts';
-import type { RunningDetection } from '../../inspection/detection/service.ts';
+import type { DetectionOptions, RunningDetection } from '../../inspection/detection/service.ts';
 import type { DetectionResult, HeatingRegistration } from '../../inspection/detection/types.ts';
 
 /** The detection service's settings (BackofficeOptions.detection). */
@@ -46,6 +46,8 @@ export interface DetectionDeps {
    * limits) instead of the in-memory trip policy.
    */
   illegalLoadTrip?: (meter: string, evidence: unknown) => Promise<unknown>;
+  /** Findings a planned outage explains raise no alert (parts/operations-desk.ts). */
+  explained?: DetectionOptions['explained'];
 }
 
 /** Detection of illegal loads and heating used while registered stopped, publishing its alerts. */
@@ -69,6 +71,7 @@ export function createDetection(deps: DetectionDeps): RunningDetection {
     windowMs: d.windowMs ?? 2 * 86_400_000,
     clock: deps.clock,
     ...(d.heating ? { heating: d.heating } : {}),
+    ...(deps.explained ? { explained: deps.explained } : {}),
     onError: (err, where) => log.warn({ err, where }, 'detection run failed; the next run tries again'),
     ...(trip && deps.illegalLoadTrip
       ? { onRun: tripThrough(deps.illegalLoadTrip, log) }

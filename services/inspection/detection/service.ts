@@ -11,6 +11,7 @@ import {
   ALERT_TYPES,
   type DetectionInput,
   type DetectionResult,
+  type Finding,
   type HeatingRegistration,
   type WeatherSample,
 } from './types.ts';
@@ -113,6 +114,11 @@ export interface DetectionOptions {
   /** After each run: e.g. to feed an IllegalLoadTripPolicy and route its requests to RelayControl. */
   onRun?: (result: DetectionResult, sync: SyncResult, now: number) => void | Promise<void>;
   onError?: (err: Error, where: 'run' | 'publish') => void;
+  /**
+   * Whether a finding is explained by something known (a planned outage: the supply was off on
+   * purpose): an explained finding raises no alert.
+   */
+  explained?: (finding: Finding, now: number) => boolean;
 }
 
 export interface RunningDetection {
@@ -148,7 +154,10 @@ export function startDetection(opts: DetectionOptions): RunningDetection {
       ...(opts.roles ? { roles: opts.roles } : {}),
     });
     const result = opts.detect(input);
-    const sync = opts.alerts.sync(result.findings, now);
+    const findings = opts.explained
+      ? result.findings.filter((f) => !opts.explained!(f, now))
+      : result.findings;
+    const sync = opts.alerts.sync(findings, now);
     await opts.onRun?.(result, sync, now);
     return sync;
   };

@@ -43,6 +43,8 @@ export interface LiveRoutesOptions {
   maxSeriesPoints?: number;
   /** SSE keep-alive period (default 25 s). */
   keepAliveMs?: number;
+  /** The planned outage a meter is in now, if any: marked on its latest reading (`plannedOutage`). */
+  outageOf?: (meter: string) => number | undefined;
 }
 
 const tags = ['live'];
@@ -232,7 +234,15 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
         tags,
         permission: 'readings.view',
         query: LatestQuery,
-        handler: ({ query }) => hub.latest(query.meters ? known(query.meters) : undefined),
+        handler: ({ query }) => {
+          const latest = hub.latest(query.meters ? known(query.meters) : undefined);
+          const outageOf = options.outageOf;
+          if (!outageOf) return latest;
+          return latest.map((r) => {
+            const outage = outageOf(r.meter);
+            return outage === undefined ? r : { ...r, plannedOutage: outage };
+          });
+        },
       }),
     (app) =>
       route(app, {

@@ -47,6 +47,8 @@ export interface LiveReading {
   stale: boolean;
   /** Energy (kWh) or volume (m³) since local midnight, where computable. */
   today?: number | null;
+  /** The id of the planned outage the meter is in (its supply is off on purpose), if any. */
+  plannedOutage?: number;
 }
 
 /** GET /api/readings/series?meter=&quantity=&from=&to= */

@@ -137,9 +137,15 @@ export interface OutagesDeps {
   clock: Clock;
   tree: CampusTree;
   settings: OutagesSettings;
-  /** Prepaid accounts listing a meter (the campus file names only post-paid ones). */
-  accountsOf?: (meter: string) => readonly string[];
-  /** Told of each approved notice (the notifier); a failure is logged by the caller, never undoes the approval. */
+  /**
+   * The prepaid accounts of each meter (the campus file names only post-paid ones), read once per
+   * plan so that a room opened yesterday is on today's notice.
+   */
+  accounts?: () => ReadonlyMap<string, readonly string[]>;
+  /**
+   * Told of each notice published or withdrawn (approval, cancellation of an approved one): the
+   * notifier. It cannot undo the change; channels record their own failures.
+   */
   onPublished?: (outage: PlannedOutage) => void;
 }
 
@@ -159,7 +165,8 @@ export class PlannedOutages {
     const reason = input.reason.trim();
     let affected: Downstream;
     try {
-      affected = downstreamOf(this.d.tree, input.node, input.utility, this.d.accountsOf);
+      const accounts = this.d.accounts?.();
+      affected = downstreamOf(this.d.tree, input.node, input.utility, (m) => accounts?.get(m) ?? []);
     } catch (e) {
       if (e instanceof TopologyError) outageFail('UNKNOWN_NODE', e.message);
       throw e;
@@ -218,11 +225,7 @@ export class PlannedOutages {
       );
     }
     const approved = this.decide(actor, o, 'approved', note?.trim() || null, now);
-    try {
-      this.d.onPublished?.(approved);
-    } catch {
-      // The notice is published on the public page whatever a channel does; channels record their own failures.
-    }
+    this.tell(approved);
     return approved;
   }
 
@@ -255,7 +258,7 @@ export class PlannedOutages {
     } else {
       outageFail('OUTAGE_STATE', `outage ${id} is ${o.state}`);
     }
-    return this.d.db.transaction(() => {
+    const cancelled = this.d.db.transaction(() => {
       this.d.db
         .prepare(
           `UPDATE planned_outages SET state = 'cancelled', decision_note = ? WHERE id = ? AND state = ?`,
@@ -272,6 +275,17 @@ export class PlannedOutages {
       this.current = null;
       return this.get(id);
     })();
+    if (o.state === 'approved') this.tell(cancelled);
+    return cancelled;
+  }
+
+  /** The public page shows the notice whatever a channel does; a channel's failure is its own. */
+  private tell(o: PlannedOutage): void {
+    try {
+      this.d.onPublished?.(o);
+    } catch {
+      // Channels log and record their own failures.
+    }
   }
 
   get(id: number): PlannedOutage {

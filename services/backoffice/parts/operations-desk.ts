@@ -1,0 +1,109 @@
+import type { Logger } from 'pino';
+import type { LoadedCampus } from '../../../config/campus.ts';
+import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { campusTree } from '../../metering/live/tree.ts';
+import type { ReadingStore } from '../../metering/storage.ts';
+import type { Prepaid } from '../../money/prepaid/index.ts';
+import type { ControlMqtt } from '../../operations/control/mqtt.ts';
+import { PlannedOutages, type PlannedOutage } from '../../operations/outages/outages.ts';
+import { outageRoutes } from '../../operations/outages/routes.ts';
+import { publicRoutes } from '../public/routes.ts';
+import type { RouteFn } from './api.ts';
+
+/**
+ * The operations desk and the public window: planned outages (their coverage for the live view,
+ * detection and the prepaid policy, and the timer that records what the readings showed) and the
+ * public routes. An approved or cancelled notice is published retained on
+ * `campus/v1/outages/<id>` for the campus's messaging platform (which knows how to reach each
+ * account); a failed publish is logged and retried by the next change, never undoes the approval.
+ */
+
+export interface OperationsDeskDeps {
+  campus: LoadedCampus;
+  db: BackofficeDb;
+  audit: AuditLog;
+  clock: Clock;
+  prepaid: Prepaid;
+  store: ReadingStore;
+  logger: Logger;
+  /** The back office's broker connection: notices are published on it, retained. */
+  link?: ControlMqtt;
+  /** How often finished outages are judged from their readings (default 5 min). */
+  judgeEveryMs?: number;
+}
+
+export interface OperationsDesk {
+  outages: PlannedOutages;
+  /** For the prepaid policy loop: the outage a meter is in at `now`, if any. */
+  outageOf: (meter: string, now: number) => number | undefined;
+  /** For the live view: the outage a meter is in now, by the back office's clock. */
+  outageNow: (meter: string) => number | undefined;
+  /** For detection: whether a finding is explained by a planned outage. */
+  explains: PlannedOutages['explains'];
+  routes: RouteFn[];
+  /** Judges finished outages now (also what the timer runs). */
+  tick(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const OUTAGE_TOPIC = 'campus/v1/outages';
+
+export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
+  const log = d.logger.child({ component: 'operations-desk' });
+  const timezone = d.campus.config.campus.timezone;
+  const announce = (o: PlannedOutage) => {
+    const client = d.link?.client;
+    if (!client) return;
+    const payload = {
+      ...{ v: 1, id: o.id, state: o.state, utility: o.utility, node: o.node },
+      ...{ startsAt: o.startsAt, endsAt: o.endsAt, reason: o.reason },
+      ...{ buildings: o.affected.buildings, accounts: o.affected.accounts },
+    };
+    client
+      .publishAsync(`${OUTAGE_TOPIC}/${o.id}`, JSON.stringify(payload), { qos: 1, retain: true })
+      .catch((err: unknown) => log.warn({ err, outage: o.id }, 'outage notice not published on MQTT'));
+  };
+  const outages = new PlannedOutages({
+    ...{ db: d.db, audit: d.audit, clock: d.clock, tree: campusTree(d.campus) },
+    settings: d.campus.config.outages,
+    accounts: () => {
+      const map = new Map<string, string[]>();
+      for (const id of d.prepaid.verifiedAccounts())
+        for (const m of d.prepaid.account(id).meters) map.set(m, [...(map.get(m) ?? []), id]);
+      return map;
+    },
+    onPublished: announce,
+  });
+
+  let running: Promise<void> | undefined;
+  const tick = () =>
+    (running ??= outages
+      .judge(d.store)
+      .then((done) => {
+        for (const o of done)
+          log.info({ outage: o.id, verdicts: o.observation?.verdicts }, 'outage observed');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'judging outages failed; the next round tries again'))
+      .finally(() => {
+        running = undefined;
+      }));
+  const timer = setInterval(() => void tick(), d.judgeEveryMs ?? 300_000);
+  timer.unref();
+
+  return {
+    outages,
+    outageOf: (meter, now) => outages.outageOf(meter, now)?.id,
+    outageNow: (meter) => outages.outageOf(meter, d.clock())?.id,
+    explains: (f, now) => outages.explains(f, now),
+    routes: [
+      ...outageRoutes({ outages, clock: d.clock }),
+      ...publicRoutes({ outages, timezone, clock: d.clock }),
+    ],
+    tick,
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
