@@ -124,6 +124,26 @@ describe('the daily reconciliation', () => {
     ).toHaveLength(4);
   });
 
+  it('a clerk makes an order at the counter (the customer scans its pay link); a reader may not; orders are listed', async () => {
+    const made = await call('clerk.wang', 'POST', '/api/payments/orders', {
+      account: 'E1-102',
+      amountFen: 8000,
+    });
+    expect(made).toMatchObject({
+      status: 201,
+      body: { accountId: 'E1-102', amountFen: 8000, createdBy: 'clerk.wang', status: 'open' },
+    });
+    expect(
+      (await call('reader.chen', 'POST', '/api/payments/orders', { account: 'E1-102', amountFen: 8000 }))
+        .status,
+    ).toBe(403);
+    await h.sim.pay(String(made.body.orderNo));
+    await h.sim.noticesSettled();
+    const paid = await call('clerk.wang', 'GET', '/api/payments/orders?account=E1-102&status=paid');
+    expect(paid.body.map((o) => (o as { orderNo: string }).orderNo)).toEqual([made.body.orderNo]);
+    expect(h.bo.prepaid.balance('E1-102')).toBe(8000);
+  });
+
   it('a day that is not a date, and a provider that is not configured, are refused by name', async () => {
     expect(
       await call('clerk.wang', 'POST', '/api/payments/reconciliations', {
