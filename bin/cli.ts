@@ -37,6 +37,7 @@ import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerRunCommand } from './run-cli.ts';
+import { registerBackupCommands } from './backup-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerUsersCommands } from './users-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
@@ -440,6 +441,7 @@ program
 
 registerDemoCommand(program, { guarded, onShutdown });
 registerRunCommand(program, { guarded, onShutdown });
+registerBackupCommands(program, { guarded });
 
 program
   .command('watch')
