@@ -146,9 +146,13 @@ describe('payments', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 20_000,
+      reference: 'RC-7',
       ...extra,
     });
-    const first = s.collection.pay(clerk, pay({}));
+    const first = s.collection.pay(clerk, pay({ reference: 'RC-100' }));
+    // The same receipt sent again (a double click, a replayed request) is not booked twice.
+    expectRefused(s.db, 'DUPLICATE_REFERENCE', () => s.collection.pay(clerk, pay({ reference: 'rc-100' })));
+    expectRefused(s.db, 'REFERENCE_REQUIRED', () => s.collection.pay(clerk, pay({ reference: undefined })));
     expect(first.notice.principalDueFen).toBe(31_009);
     expect(first.payment).toMatchObject({
       principalFen: 20_000,
@@ -163,7 +167,9 @@ describe('payments', () => {
     for (const bad of [-100, 0, 10.5, '100', 1e12, Number.NaN, null])
       expectRefused(s.db, 'INVALID_AMOUNT', () => s.collection.pay(clerk, pay({ amountFen: bad })));
     expectRefused(s.db, 'NOTICE_NOT_FOUND', () => s.collection.pay(clerk, pay({ notice: '2026-11-0099' })));
-    expectRefused(s.db, 'REFERENCE_REQUIRED', () => s.collection.pay(clerk, pay({ method: 'transfer' })));
+    expectRefused(s.db, 'REFERENCE_REQUIRED', () =>
+      s.collection.pay(clerk, pay({ method: 'transfer', reference: undefined })),
+    );
     expectRefused(s.db, 'FORBIDDEN', () => s.collection.pay(reader, pay({})));
     expectRefused(s.db, 'FORBIDDEN', () => s.collection.pay(billing, pay({})));
     s.collection.pay(clerk2, pay({ method: 'card', amountFen: 1009, reference: 'POS-77' }));
@@ -196,6 +202,7 @@ describe('payments', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 6257,
+      reference: 'RC-1',
     });
     expect(s.collection.creditBalance('S-E1-101')).toBe(500);
     s.src.setDays('E-E1-101', 'energy_import_kwh', [2026, 12, 1], days(31, 3), 1616.5);
@@ -255,6 +262,7 @@ describe('arrears, reminders, penalties, waivers', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 3000,
+      reference: 'RC-2',
     });
     // The fee first: 2757 left, charged from 4 February; 28.785 + 2757 × 0.0005 × 7 = 38.4345.
     st = s.collection.notice(n, local(2027, 2, 10, 12));
@@ -268,6 +276,7 @@ describe('arrears, reminders, penalties, waivers', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 3295,
+      reference: 'RC-3',
     });
     expect(done.payment).toMatchObject({ principalFen: 2757, penaltyFen: 38, creditFen: 500 });
     // Paid in full: the penalty stops.
@@ -306,6 +315,7 @@ describe('arrears, reminders, penalties, waivers', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 327_627 + 300,
+      reference: 'RC-4',
     });
     expectRefused(s.db, 'WAIVER_EXCEEDS_PENALTY', () =>
       s.collection.decideWaiver(supervisor, more.id, { approve: true }),

@@ -72,6 +72,7 @@ describe('collection and reconciliation API', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 100.5,
+      reference: 'RC-9',
     };
     const bad = await call('clerk.wang', 'POST', '/api/collection/payments', payment);
     expect([bad.statusCode, bad.json().code]).toEqual([400, 'INVALID_AMOUNT']);

@@ -95,7 +95,7 @@ async function halfMonth() {
       amountFen,
       ...(reference ? { reference } : {}),
     });
-  at(local(2026, 12, 22, 10), () => pay('2026-11-0003', 'V-LAUNDRY', 'cash', 20_000));
+  at(local(2026, 12, 22, 10), () => pay('2026-11-0003', 'V-LAUNDRY', 'cash', 20_000, 'RC-1'));
   at(local(2026, 12, 23, 10), () => pay('2026-11-0001', 'B-CAFE', 'transfer', 327_627, 'BK-CAFE'));
   at(local(2026, 12, 31, 23, 59), () => pay('2026-11-0002', 'S-E1-101', 'card', 5757, 'POS-2'));
   at(local(2027, 1, 1, 0, 0), () =>

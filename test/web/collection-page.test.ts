@@ -74,18 +74,21 @@ describe('post-paid collection page', () => {
     s.time.now = local(2026, 12, 20, 10);
     const clerk = await s.pageAs('clerk.wang', 'en', '#/collection');
     const form = clerk.locator('form[data-form=collection-payment]');
-    const pay = async (period: string, yuan: string) => {
+    const pay = async (period: string, yuan: string, receipt: string) => {
       await form.locator('input[name=notice]').fill('2026-11-0003');
       await form.locator('input[name=account]').fill('V-LAUNDRY');
       await form.locator('input[name=period]').fill(period);
       await form.locator('select[name=method]').selectOption('cash');
       await form.locator('input[name=amount]').fill(yuan);
+      await form.locator('input[name=reference]').fill(receipt);
       await form.locator('button[type=submit]').click();
       return form.locator('[data-result=payment] .note').first();
     };
-    expect(await (await pay('2026-12', '100.00')).textContent()).toContain('is for 2026-11, not 2026-12');
+    expect(await (await pay('2026-12', '100.00', 'RC-0001')).textContent()).toContain(
+      'is for 2026-11, not 2026-12',
+    );
     expect(s.collection.notice('2026-11-0003').paidPrincipalFen).toBe(0);
-    const ok = await pay('2026-11', '200.00');
+    const ok = await pay('2026-11', '200.00', 'RC-0002');
     await clerk.waitForSelector('[data-result=payment] .note-ok');
     expect(await ok.textContent()).toContain('¥200.00 to the fee');
     expect(s.collection.notice('2026-11-0003').principalDueFen).toBe(31_009);

@@ -29,6 +29,7 @@ describe('half-monthly reconciliation page', () => {
       period: '2026-11',
       method: 'cash',
       amountFen: 20_000,
+      reference: 'RC-1',
     });
     s.collection.pay(clerk, {
       notice: '2026-11-0001',

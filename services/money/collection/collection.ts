@@ -69,7 +69,7 @@ export const PaymentSchema = z
       .min(1)
       .max(64)
       .optional()
-      .describe('Bank reference (card, transfer) or receipt'),
+      .describe('Receipt number (cash) or bank reference (card, transfer); each recorded once'),
   })
   .strict();
 export const ReminderSchema = z
@@ -647,8 +647,15 @@ export class Collection {
     assertCan(by, 'payments.record', 'record a payment');
     const p = parse(PaymentSchema, input);
     const fen = amount(p.amountFen, 'the amount paid');
-    if (p.method !== 'cash' && !p.reference)
-      collectionError('REFERENCE_REQUIRED', `a ${p.method} payment needs its bank reference`);
+    // Every payment carries its receipt or bank reference, so that the same payment sent twice (a
+    // double click, a replayed request) is refused as DUPLICATE_REFERENCE instead of booked twice.
+    if (!p.reference)
+      collectionError(
+        'REFERENCE_REQUIRED',
+        p.method === 'cash'
+          ? 'a cash payment needs its receipt number'
+          : `a ${p.method} payment needs its bank reference`,
+      );
     return this.tx(() => {
       const n = this.noticeRow(p.notice);
       if (n.account !== p.account)

@@ -51,7 +51,10 @@ export const COLLECTION_ERRORS = {
     description:
       'The payment is for another period than the notice’s: a payment is recorded against its own period’s notice',
   },
-  REFERENCE_REQUIRED: { status: 400, description: 'A card or transfer payment needs its bank reference' },
+  REFERENCE_REQUIRED: {
+    status: 400,
+    description: 'A payment needs its receipt number (cash) or bank reference (card, transfer)',
+  },
   DUPLICATE_REFERENCE: {
     status: 409,
     description: 'A payment with this method and reference (any letter case) is already recorded',

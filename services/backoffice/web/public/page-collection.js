@@ -196,7 +196,7 @@ function paymentForm(reload) {
     ['cash', 'card', 'transfer'].map((m) => h('option', { value: m }, t(`method.${m}`))),
   );
   const amount = h('input', { name: 'amount', required: true, inputmode: 'decimal' });
-  const reference = h('input', { name: 'reference', maxlength: 64 });
+  const reference = h('input', { name: 'reference', required: true, maxlength: 64 });
   const msg = h('div', { 'aria-live': 'polite', dataset: { result: 'payment' } });
   return h(
     'form',
