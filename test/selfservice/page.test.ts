@@ -65,6 +65,7 @@ describe('the self-service page on a phone', () => {
     expect(await page.textContent('#balance')).toBe('¥0.00');
     expect(await page.textContent('#who')).toContain('E2-201');
     expect(await page.textContent('#days')).toBe('余额已用完，请尽快充值');
+    expect(await page.textContent('#tariff')).toMatch(/^电费: ¥0\.\d+\/kWh$/);
     // Nothing wider than the phone.
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     await page.screenshot({ path: join(SHOTS, 'self-home-zh.png'), fullPage: true });

@@ -91,6 +91,22 @@ const T = {
   },
 };
 
+/** Tariff components by their names in the tariff table; another name is shown as it is. */
+const COMPONENTS = {
+  zh: {
+    energy: '电费',
+    water: '水费',
+    'water-resource-fee': '水资源费',
+    'sewage-treatment-fee': '污水处理费',
+  },
+  en: {
+    energy: 'Energy',
+    water: 'Water',
+    'water-resource-fee': 'Water-resource fee',
+    'sewage-treatment-fee': 'Sewage-treatment fee',
+  },
+};
+
 let lang = localStorage.getItem('self.lang') || (navigator.language.startsWith('zh') ? 'zh' : 'en');
 let zone = 'Asia/Shanghai';
 const $ = (id) => document.getElementById(id);
@@ -176,7 +192,7 @@ async function showHome() {
   $('tariff').textContent = '';
   for (const c of me.tariff?.components ?? []) {
     const p = document.createElement('p');
-    p.textContent = `${c.name}: ${c.tiers
+    p.textContent = `${COMPONENTS[lang][c.name] ?? c.name}: ${c.tiers
       .map(
         (tier) =>
           `¥${tier.yuanPerUnit}/${me.tariff.unit}${c.tiers.length > 1 ? ` (${tier.upTo === null ? t('above') : t('upTo', tier.upTo)})` : ''}`,
