@@ -134,7 +134,7 @@ describe('backup and restore', () => {
     expect(cli(['backup', '-c', config, '-o', damaged]).status).toBe(0);
     const store = join(damaged, 'store.sqlite');
     const bytes = readFileSync(store);
-    bytes[bytes.length - 100] ^= 0xff;
+    bytes.writeUInt8(bytes.readUInt8(bytes.length - 100) ^ 0xff, bytes.length - 100);
     writeFileSync(store, bytes);
     const r = cli(['restore', '-c', campusAt('from-damaged').file, '--from', damaged]);
     expect(r.status).not.toBe(0);
