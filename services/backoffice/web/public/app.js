@@ -14,6 +14,7 @@ import { customersPage } from './page-customers.js';
 import { healthPage } from './page-health.js';
 import { livePage } from './page-live.js';
 import { meterPage } from './page-meter.js';
+import { outagesPage } from './page-outages.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
 import { readingsPage } from './page-readings.js';
@@ -40,6 +41,7 @@ const PAGES = [
   approvalsPage,
   policyPage,
   schedulesPage,
+  outagesPage,
   billingPage,
   collectionPage,
   reconciliationPage,
