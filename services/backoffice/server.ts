@@ -3,6 +3,8 @@ import { createLiveHub, type LiveHub } from '../metering/live/hub.ts';
 import { liveRoutes } from '../metering/live/routes.ts';
 import { backofficeMetrics, metricsRoutes } from './metrics.ts';
 import { webRoutes } from './web/routes.ts';
+import { overviewRoutes } from './overview/routes.ts';
+import { campusTree } from '../metering/live/tree.ts';
 import { createBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
 
 export interface BackofficeServerOptions extends Omit<BackofficeOptions, 'extraRoutes'> {
@@ -36,6 +38,12 @@ export async function createBackofficeServer(
           backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control, users: s.users }),
         ),
         webRoutes({ timezone: s.timezone }),
+        ...overviewRoutes({
+          ...s,
+          tree: campusTree(s.campus),
+          hub,
+          ...(options.clock ? { clock: options.clock } : {}),
+        }),
       ],
     });
   } catch (err) {

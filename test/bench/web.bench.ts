@@ -10,6 +10,13 @@
  * server's own event loop would measure the clients, not the server.
  *
  * Environment: BENCH_CLIENTS (200), BENCH_RATE (1000), BENCH_SECONDS (15), BENCH_METERS (500).
+ *
+ * Second part, the overview's load time on the demo campus (issue 15, target ≤ 1 s): the demo
+ * scenario's 12 days of history rendered into SQLite, the back office with the live hub, and
+ * headless Chromium logged in as a supervisor. Reported: GET /api/overview cold and warm, and the
+ * page from navigation to its figures on screen, against a ceiling measured in the same run: the
+ * same browser loading the health page (the app shell and one light API call), so a slow or busy
+ * machine slows both. BENCH_PART=fanout|overview runs one part only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
@@ -299,7 +306,144 @@ async function runParent(): Promise<void> {
   await broker.close();
 }
 
+// ---------------------------------------------------------------- overview on the demo campus
+const OVERVIEW_TARGET_MS = 1000;
+
+async function runOverview(): Promise<void> {
+  const { SqliteStore } = await import('../../adapters/sqlite/store.ts');
+  const { startEmbeddedBroker } = await import('../../adapters/mqtt/embedded-broker.ts');
+  const { validateCampus } = await import('../../config/campus.ts');
+  const { demoScenario } = await import('../../simulators/scenario/demo.ts');
+  const { renderScenario } = await import('../../simulators/scenario/render.ts');
+  const { campusFromScenario, scenarioBuses } = await import('../../simulators/scenario/live.ts');
+  const { startLiveHub } = await import('../../services/metering/live/hub.ts');
+  const { campusTree } = await import('../../services/metering/live/tree.ts');
+  const { startBackoffice } = await import('../../services/backoffice/run.ts');
+  const { webRoutes } = await import('../../services/backoffice/web/routes.ts');
+  const { liveRoutes } = await import('../../services/metering/live/routes.ts');
+  const { overviewRoutes } = await import('../../services/backoffice/overview/routes.ts');
+  const { launchChromium } = await import('../helpers/chromium.ts');
+
+  const STEP = 900_000;
+  const now = Date.now();
+  const start = Math.floor((now - 12 * 86_400_000) / STEP) * STEP;
+  const scenario = demoScenario({ start });
+  const dir = mkdtempSync(join(tmpdir(), 'bench-overview-'));
+  const raw = campusFromScenario(scenario, {
+    ports: scenarioBuses(scenario).map((_, i) => 1 + i),
+    dataDir: dir,
+    host: '127.0.0.1',
+    // Substation meters are part of the tree the overview sums; nothing polls them here.
+    substationEndpoints: Object.fromEntries(
+      scenario.sites.flatMap((s) => s.substations.map((x) => [x.id, 'opc.tcp://127.0.0.1:4840'])),
+    ),
+  });
+  const campus = validateCampus(raw, { file: join(dir, 'campus.yaml'), dir });
+  const store = SqliteStore.open({ path: join(dir, 'store.sqlite') });
+  const t0 = performance.now();
+  const rendered = await renderScenario(scenario, {
+    from: start,
+    to: now,
+    stepMs: STEP,
+    writer: store,
+    truth: 'totals',
+  });
+  console.log(
+    `overview on the demo campus: ${Object.keys(campusTree(campus).nodes).length} tree nodes, ${rendered.readings.toLocaleString('en-US')} readings over 12 days rendered in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+  const logger = pino({ level: 'warn' });
+  const broker = await startEmbeddedBroker({ port: 0 });
+  const hub = await startLiveHub({ campus, mqtt: { url: broker.url }, store, logger });
+  const password = 'bench password, long enough';
+  const bo = await startBackoffice({
+    campus,
+    mqtt: { url: broker.url },
+    store,
+    logger,
+    http: { host: '127.0.0.1', port: 0, secureCookie: false },
+    bootstrapAdmin: { username: 'bench.admin', password },
+    scryptCost: 1024,
+    detection: false,
+    extraRoutes: (s) => [
+      webRoutes({ timezone: s.timezone }),
+      ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee }),
+      ...overviewRoutes({ ...s, tree: campusTree(s.campus), hub }),
+    ],
+  });
+  await bo.users.provisionUser({
+    username: 'bench.sup',
+    displayName: 'bench',
+    roles: ['supervisor'],
+    password,
+  });
+  const { token } = await bo.users.login('bench.sup', password, { ip: '127.0.0.1' });
+  const api = async () => {
+    const t = performance.now();
+    const res = await fetch(`${bo.url!}/api/overview`, { headers: { authorization: `Bearer ${token}` } });
+    if (res.status !== 200) throw new Error(`GET /api/overview: HTTP ${res.status}`);
+    await res.arrayBuffer();
+    return performance.now() - t;
+  };
+  // The store's figures uncached (the routes compute them once per quarter hour and at start).
+  const { computeConsumption } = await import('../../services/backoffice/overview/overview.ts');
+  const uncached: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    await computeConsumption(campusTree(campus), store, Date.now());
+    uncached.push(performance.now() - t);
+  }
+  const cold = await api();
+  const warm: number[] = [];
+  for (let i = 0; i < 10; i++) warm.push(await api());
+
+  const browser = await launchChromium();
+  const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+  const page = await context.newPage();
+  await page.goto(`${bo.url!}/`);
+  await page.fill('input[name=username]', 'bench.sup');
+  await page.fill('input[name=password]', password);
+  await page.click('form[data-form=login] button[type=submit]');
+  await page.waitForSelector('[data-user="bench.sup"]', { state: 'attached' });
+  /** From a fresh navigation to `ready` on screen, ms. */
+  const load = async (hash: string, ready: string) => {
+    await page.goto('about:blank');
+    const t = performance.now();
+    await page.goto(`${bo.url!}/#/${hash}`);
+    await page.waitForSelector(ready);
+    return performance.now() - t;
+  };
+  const overview: number[] = [];
+  const reference: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    overview.push(await load('overview', '[data-overview=ready]'));
+    reference.push(await load('health', 'main table, main .note'));
+  }
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const ms = (x: number) => `${Math.round(x)} ms`;
+  console.log(
+    `  the store's figures computed uncached: median ${ms(med(uncached))}, max ${ms(Math.max(...uncached))} (once per quarter hour, shared by every caller)`,
+  );
+  console.log(
+    `  GET /api/overview: first ${ms(cold)}, then median ${ms(med(warm))}, max ${ms(Math.max(...warm))}`,
+  );
+  console.log(
+    `  page to figures on screen (median of 5): overview ${ms(med(overview))}, max ${ms(Math.max(...overview))}; ceiling measured in this run (the health page: shell + one light call) ${ms(med(reference))}`,
+  );
+  console.log(
+    `  overview / ceiling = ${(med(overview) / med(reference)).toFixed(2)}; target ≤ ${OVERVIEW_TARGET_MS} ms: ${(med(overview) / OVERVIEW_TARGET_MS).toFixed(2)} × target ${Math.max(...overview) <= OVERVIEW_TARGET_MS ? '(met, worst run too)' : med(overview) <= OVERVIEW_TARGET_MS ? '(met at the median)' : '(MISSED)'}`,
+  );
+  await browser.close();
+  await bo.stop();
+  await hub.stop();
+  await store.close();
+  await broker.close();
+}
+
 const [role, arg] = process.argv.slice(2);
+const part = process.env.BENCH_PART ?? 'all';
 if (role === 'clients') await runClients(arg!);
 else if (role === 'publisher') await runPublisher(arg!);
-else await runParent();
+else {
+  if (part !== 'overview') await runParent();
+  if (part !== 'fanout') await runOverview();
+}

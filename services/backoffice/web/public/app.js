@@ -14,6 +14,7 @@ import { customersPage } from './page-customers.js';
 import { healthPage } from './page-health.js';
 import { livePage } from './page-live.js';
 import { meterPage } from './page-meter.js';
+import { overviewPage } from './page-overview.js';
 import { outagesPage } from './page-outages.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
@@ -29,6 +30,8 @@ import { usersPage } from './page-users.js';
  */
 
 const PAGES = [
+  // First: the landing page of those who may see it (the first allowed page is where one lands).
+  overviewPage,
   livePage,
   meterPage,
   balancePage,

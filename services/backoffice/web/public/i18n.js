@@ -4,6 +4,8 @@
  * then to the key itself, so a forgotten string shows up as its key rather than as nothing.
  */
 
+import * as overviewWords from './words-overview.js';
+
 const LANG_KEY = 'campus-energy.lang';
 export const LANGUAGES = ['zh', 'en'];
 
@@ -1179,6 +1181,11 @@ const zh = {
   'recon.sign': '以{step}身份签字',
 };
 
+// Pages whose words live in their own file (so that several authors can add words at once).
+for (const words of [overviewWords]) {
+  Object.assign(en, words.en);
+  Object.assign(zh, words.zh);
+}
 const STRINGS = { en, zh };
 
 function initialLang() {
