@@ -198,6 +198,7 @@ class EvaluationCache {
   private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
   private readonly longCache = new LongMemoryCache();
   private readonly drifts: ({ day: number; drift: Drift | undefined } | undefined)[] = [];
+  private readonly checks: ({ at: number; list: FeederCheck[] } | undefined)[] = [];
 
   constructor(
     readonly topology: Topology,
@@ -239,6 +240,13 @@ class EvaluationCache {
       },
       // Day-level statistics, recomputed once a local day per meter at its phase.
       long: () => this.longCache.update(store, this.cfg.longMemory),
+      checks: (m, compute) => {
+        const cur = this.checks[m];
+        if (cur && !this.due(m, newest, cur.at, 1, 1)) return cur.list;
+        const list = compute();
+        this.checks[m] = { at: newest, list };
+        return list;
+      },
     });
     this.last = { version: store.version, base: store.base, scanAll, result };
     return result;
@@ -273,6 +281,8 @@ interface EvaluationParts {
   drift: (b: number, compute: () => Drift | undefined) => Drift | undefined;
   /** The long-memory step tests (`compute` computes them). */
   long: (compute: () => LongMemory[]) => LongMemory[];
+  /** The m-th meter's feeder checks, day-level (`compute` computes them). */
+  checks: (m: number, compute: () => FeederCheck[]) => FeederCheck[];
 }
 
 function evaluate(
@@ -376,10 +386,12 @@ function evaluate(
     const lm = long[a.meter]!;
     // The upstream meter's word on a lasting change (only worth computing for one that shows).
     const nb = parentBalance.get(a.meter);
-    const checks =
-      nb && !drifting.has(nb.node)
+    const computeChecks = () =>
+      nb
         ? feederChecks(store, nb, a.meter, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays)
         : [];
+    const checks =
+      nb && !drifting.has(nb.node) ? (parts ? parts.checks(a.meter, computeChecks) : computeChecks()) : [];
     const check = checks[0];
     // Raised on the node's word alone only where the meter's own data moved the same way: under
     // a feeder with another thief, an honest meter's ordinary departures from its profile follow
