@@ -17,6 +17,8 @@ import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import type { BackofficeDb } from '../services/platform/db.ts';
 import { DEFAULT_TARIFFS_FILE, loadTariffs } from '../services/backoffice/run.ts';
 import { createBackofficeServer } from '../services/backoffice/server.ts';
+import { seedDemoOutages } from '../services/backoffice/parts/operations-desk.ts';
+import { DEMO_OUTAGES } from '../simulators/scenario/demo-outages.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
 import { runIngest } from '../services/metering/ingest/run.ts';
 import { Prepaid } from '../services/money/prepaid/prepaid.ts';
@@ -223,6 +225,25 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           });
           const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
           if (first) openDemoAccounts(campus, backoffice.db, state.start);
+          // Announced outages for the public page and the outage desk, by two demo people.
+          if (first) {
+            const person = (id: string, role: Actor['roles'][number]): Actor => ({
+              id,
+              kind: 'user',
+              roles: [role],
+            });
+            const planner = person('demo.operator', 'operator');
+            const approver = person('demo.supervisor', 'supervisor');
+            const tz = campus.config.campus.timezone;
+            seedDemoOutages(
+              backoffice.desk.outages,
+              DEMO_OUTAGES,
+              { planner, approver },
+              tz,
+              Date.now(),
+              logger,
+            );
+          }
           const customers = await ensureDemoCustomers(
             backoffice.customers.logins,
             join(dataDir, 'demo-customers.json'),

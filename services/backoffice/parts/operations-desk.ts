@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
 import { campusTree } from '../../metering/live/tree.ts';
 import type { ReadingStore } from '../../metering/storage.ts';
 import type { Prepaid } from '../../money/prepaid/index.ts';
@@ -9,6 +11,7 @@ import type { ControlMqtt } from '../../operations/control/mqtt.ts';
 import { PlannedOutages, type PlannedOutage } from '../../operations/outages/outages.ts';
 import { outageRoutes } from '../../operations/outages/routes.ts';
 import { publicRoutes } from '../public/routes.ts';
+import type { DemoOutage } from '../../../simulators/scenario/demo-outages.ts';
 import type { RouteFn } from './api.ts';
 
 /**
@@ -106,4 +109,35 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
       await running;
     },
   };
+}
+
+/**
+ * The demo's planned outages (simulators/scenario/demo-outages.ts), planned by one demo person and
+ * approved by another, as staff would; a node the campus lacks is skipped with a warning.
+ */
+export function seedDemoOutages(
+  outages: PlannedOutages,
+  demo: readonly DemoOutage[],
+  people: { planner: Actor; approver: Actor },
+  timezone: string,
+  now: number,
+  log: Logger,
+): number {
+  let n = 0;
+  const today = wallClock(now, timezone);
+  for (const o of demo) {
+    const at = (hour: number) =>
+      localTimeToUtc(timezone, today.year, today.month, today.day + o.inDays, hour);
+    try {
+      const p = outages.plan(people.planner, {
+        ...{ utility: o.utility, node: o.node, reason: o.reason },
+        ...{ startsAt: at(o.fromHour), endsAt: at(o.toHour) },
+      });
+      outages.approve(people.approver, p.id, 'demo');
+      n++;
+    } catch (err) {
+      log.warn({ err, node: o.node }, 'demo outage not planned');
+    }
+  }
+  return n;
 }

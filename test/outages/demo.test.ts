@@ -1,0 +1,55 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { validateCampus } from '../../config/campus.ts';
+import { OutagesSettingsSchema } from '../../config/schemas/operations-desk.ts';
+import { seedDemoOutages } from '../../services/backoffice/parts/operations-desk.ts';
+import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import { campusTree } from '../../services/metering/live/tree.ts';
+import { PlannedOutages } from '../../services/operations/outages/outages.ts';
+import { demoScenario } from '../../simulators/scenario/demo.ts';
+import { DEMO_OUTAGES } from '../../simulators/scenario/demo-outages.ts';
+import { campusFromScenario } from '../../simulators/scenario/live.ts';
+import { testLogger } from '../helpers/logger.ts';
+import { T0 } from './support.ts';
+
+/** The demo's outages exist in the demo campus and pass the same rules as anyone's. */
+describe('demo outages', () => {
+  it('are planned and approved by two demo people on nodes of the demo campus, in the campus zone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'demo-outages-'));
+    const scenario = demoScenario({ floors: 1, roomsPerFloor: 2, households: 4, start: T0 });
+    const raw = campusFromScenario(scenario, {
+      ports: Array.from({ length: 40 }, (_, i) => 21_000 + i),
+      dataDir: dir,
+    });
+    const campus = validateCampus(raw, { file: join(dir, 'campus.yaml'), dir });
+    const db = openBackofficeDb(join(dir, 'bo.db'));
+    const outages = new PlannedOutages({
+      db,
+      audit: openAuditLog(db, () => T0, join(dir, 'audit-key.json')),
+      clock: () => T0,
+      tree: campusTree(campus),
+      settings: OutagesSettingsSchema.parse({}),
+    });
+    const planner = { id: 'demo.operator', kind: 'user' as const, roles: ['operator' as const] };
+    const approver = { id: 'demo.supervisor', kind: 'user' as const, roles: ['supervisor' as const] };
+    const n = seedDemoOutages(
+      outages,
+      DEMO_OUTAGES,
+      { planner, approver },
+      'Asia/Shanghai',
+      T0,
+      testLogger(),
+    );
+    expect(n).toBe(DEMO_OUTAGES.length);
+    const list = outages.list().sort((a, b) => a.startsAt - b.startsAt);
+    // T0 is 1 December 08:00 local: three days on at 08:00, five days on at 09:00.
+    expect(list.map((o) => [o.node, o.state, new Date(o.startsAt).toISOString()])).toEqual([
+      ['E-E2-MAIN', 'approved', '2026-12-04T00:00:00.000Z'],
+      ['W-W1', 'approved', '2026-12-06T01:00:00.000Z'],
+    ]);
+    expect(list[0]!.affected.rooms).toEqual(['E-E2-101', 'E-E2-102']);
+  });
+});
