@@ -222,6 +222,58 @@ describe('payments', () => {
     });
     expect(n!.payments.map((p) => p.method)).toEqual(['credit']);
     expect(s.collection.creditBalance('S-E1-101')).toBe(0);
+    // The November overpayment cannot be reversed now: its credit paid part of December.
+    const nov = s.collection.notice('2026-11-0002').payments.at(-1)!;
+    const r = s.collection.requestReversal(clerk, nov.id, { reason: 'typed 62.57 for 57.57' });
+    expectRefused(s.db, 'REVERSAL_CREDIT_USED', () =>
+      s.collection.decideReversal(supervisor, r.id, { approve: true }),
+    );
+    expectRefused(s.db, 'REVERSAL_NOT_ALLOWED', () =>
+      s.collection.requestReversal(clerk, n!.payments[0]!.id, { reason: 'a set-off' }),
+    );
+  });
+
+  it('reverses a payment recorded by mistake only with an independent second person, latest first', async () => {
+    const s = await confirmed();
+    s.time.now = local(2026, 12, 20, 10);
+    const pay = (by: typeof clerk, amountFen: number, reference: string) =>
+      s.collection.pay(by, {
+        ...{ notice: '2026-11-0003', account: 'V-LAUNDRY', period: '2026-11' },
+        ...{ method: 'cash', amountFen, reference },
+      }).payment;
+    const right = pay(clerk, 20_000, 'RC-1');
+    const wrong = pay(lead, 2_000, 'RC-2'); // booked by mistake: the customer had paid once
+    expect(s.collection.notice('2026-11-0003').principalDueFen).toBe(29_009);
+    expectRefused(s.db, 'REVERSAL_NOT_LATEST', () =>
+      s.collection.requestReversal(clerk, right.id, { reason: 'x' }),
+    );
+    expectRefused(s.db, 'FORBIDDEN', () =>
+      s.collection.requestReversal(supervisor, wrong.id, { reason: 'x' }),
+    );
+    const r = s.collection.requestReversal(clerk, wrong.id, {
+      reason: 'receipt RC-2 was voided at the counter',
+    });
+    expectRefused(s.db, 'REVERSAL_EXISTS', () =>
+      s.collection.requestReversal(clerk2, wrong.id, { reason: 'again' }),
+    );
+    // Neither who asked nor who recorded the payment approves it.
+    expectRefused(s.db, 'FORBIDDEN', () => s.collection.decideReversal(clerk, r.id, { approve: true }));
+    expectRefused(s.db, 'SELF_APPROVAL', () => s.collection.decideReversal(lead, r.id, { approve: true }));
+    s.time.now = local(2026, 12, 21, 9);
+    const done = s.collection.decideReversal(supervisor, r.id, { approve: true });
+    expect(done).toMatchObject({ status: 'approved', decidedBy: 'sup.li', requestedBy: 'clerk.wang' });
+    const after = s.collection.notice('2026-11-0003');
+    expect([after.principalDueFen, after.payments.map((p) => p.id)]).toEqual([31_009, [right.id]]);
+    // As of before the approval the payment still counted: history is not rewritten.
+    expect(s.collection.notice('2026-11-0003', local(2026, 12, 20, 10)).principalDueFen).toBe(29_009);
+    expectRefused(s.db, 'REVERSAL_DECIDED', () =>
+      s.collection.decideReversal(supervisor, r.id, { approve: false }),
+    );
+    expect(s.db.prepare('SELECT COUNT(*) AS n FROM collection_payments').get()).toEqual({ n: 2 });
+    expect(s.audit.query({ action: 'collection.reversal' }).map((e) => `${e.actor} ${e.action}`)).toEqual([
+      'clerk.wang collection.reversal-request',
+      'sup.li collection.reversal-approve',
+    ]);
   });
 });
 

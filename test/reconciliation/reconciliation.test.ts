@@ -97,6 +97,12 @@ async function halfMonth() {
     });
   at(local(2026, 12, 22, 10), () => pay('2026-11-0003', 'V-LAUNDRY', 'cash', 20_000, 'RC-1'));
   at(local(2026, 12, 23, 10), () => pay('2026-11-0001', 'B-CAFE', 'transfer', 327_627, 'BK-CAFE'));
+  // A cash payment booked by mistake and reversed (two people) within the half month: net nothing.
+  const wrong = at(local(2026, 12, 24, 10), () => pay('2026-11-0003', 'V-LAUNDRY', 'cash', 2000, 'RC-X')) as {
+    payment: { id: number };
+  };
+  const reversal = s.collection.requestReversal(clerk, wrong.payment.id, { reason: 'receipt RC-X voided' });
+  at(local(2026, 12, 24, 11), () => s.collection.decideReversal(supervisor, reversal.id, { approve: true }));
   at(local(2026, 12, 31, 23, 59), () => pay('2026-11-0002', 'S-E1-101', 'card', 5757, 'POS-2'));
   at(local(2027, 1, 1, 0, 0), () =>
     prepaid.topUp(clerk, { account: 'E1-101', amountFen: 777, method: 'cash', reference: 'R-2' }),
@@ -141,6 +147,10 @@ describe('half-monthly reconciliation', () => {
       transfer: { count: 1, fen: 2000 },
     });
     expect(t.refunds.cash).toEqual({ count: 1, fen: -1500 });
+    expect([t.postpaid.cash, t.reversals.cash]).toEqual([
+      { count: 2, fen: 22_000 },
+      { count: 1, fen: -2000 },
+    ]);
     expect(t.online).toEqual({ count: 1, fen: 3000 });
     expect(t.net).toEqual({ cash: 23_500, card: 15_757, transfer: 329_627 });
     expect(v1.figures.differences).toEqual([
@@ -263,6 +273,27 @@ describe('half-monthly reconciliation', () => {
       if (p.at < from || p.at >= to || p.method === 'credit') continue;
       net[p.method]! += p.amount_fen;
       perNotice[notices.get(p.notice)!] = (perNotice[notices.get(p.notice)!] ?? 0) + p.amount_fen;
+    }
+    const reversed = new Map(
+      (
+        s.db
+          .prepare(
+            `SELECT r.payment, d.decided_at FROM payment_reversals r
+               JOIN payment_reversal_decisions d ON d.reversal = r.id WHERE d.outcome = 'approved'`,
+          )
+          .all() as { payment: number; decided_at: number }[]
+      ).map((r) => [r.payment, r.decided_at]),
+    );
+    for (const p of s.db.prepare('SELECT * FROM collection_payments').all() as {
+      id: number;
+      method: string;
+      amount_fen: number;
+      notice: number;
+    }[]) {
+      const at = reversed.get(p.id);
+      if (at === undefined || at < from || at >= to) continue;
+      net[p.method]! -= p.amount_fen;
+      perNotice[notices.get(p.notice)!]! -= p.amount_fen;
     }
     expect(report.figures.takings.net).toEqual(net);
     expect(report.figures.takings.totalFen).toBe(net.cash! + net.card! + net.transfer!);

@@ -19,6 +19,7 @@ import {
   type NoticeState,
   type Objection,
   type Payment,
+  type Reversal,
   type Waiver,
 } from './types.ts';
 
@@ -79,6 +80,7 @@ export const ReminderSchema = z
     note: z.string().trim().max(500).optional(),
   })
   .strict();
+export const ReversalSchema = z.object({ reason: Text(2000) }).strict();
 export const WaiverSchema = z
   .object({ notice: Text(64), amountFen: z.unknown(), reason: Text(2000) })
   .strict();
@@ -569,11 +571,7 @@ export class Collection {
 
   /** A notice's debt as of `asOf`: the fee paid so far, the penalty accrued, paid and waived. */
   private state(n: NoticeRow, asOf: number): NoticeState {
-    const payments = (
-      this.db
-        .prepare('SELECT * FROM collection_payments WHERE notice = ? AND at <= ? ORDER BY id')
-        .all(n.id, asOf) as PaymentRow[]
-    ).map(toPayment);
+    const payments = this.effectivePayments(n.id, asOf);
     const reminders = (
       this.db
         .prepare('SELECT * FROM collection_reminders WHERE notice = ? AND at <= ? ORDER BY id')
@@ -712,6 +710,172 @@ export class Collection {
       });
       return { payment, notice: after, creditBalanceFen: this.creditBalance(n.account) };
     });
+  }
+
+  /** A notice's payments recorded by `asOf`, less those whose reversal was approved by then. */
+  private effectivePayments(notice: number, asOf: number): Payment[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT p.* FROM collection_payments p WHERE p.notice = ? AND p.at <= ? AND NOT EXISTS (
+             SELECT 1 FROM payment_reversals r
+               JOIN payment_reversal_decisions d ON d.reversal = r.id AND d.outcome = 'approved'
+              WHERE r.payment = p.id AND d.decided_at <= ?)
+           ORDER BY p.id`,
+        )
+        .all(notice, asOf, asOf) as PaymentRow[]
+    ).map(toPayment);
+  }
+
+  /**
+   * A payment recorded by mistake (a wrong amount typed, the wrong notice) is not edited: the clerk
+   * asks for its reversal with the reason and an independent supervisor approves it. Only a
+   * notice's latest payment is reversed, because later payments were allocated after it; credit it
+   * left must still be there to take back.
+   */
+  requestReversal(by: Actor, paymentId: number, input: unknown): Reversal {
+    assertCan(by, 'payments.record', 'ask for a payment reversal');
+    const { reason } = parse(ReversalSchema, input);
+    return this.tx(() => {
+      const p = this.reversible(paymentId);
+      const info = this.db
+        .prepare(
+          'INSERT INTO payment_reversals (payment, reason, requested_by, requested_at) VALUES (?, ?, ?, ?)',
+        )
+        .run(p.id, reason, by.id, this.clock());
+      const id = Number(info.lastInsertRowid);
+      this.audit.append({
+        actor: by.id,
+        action: 'collection.reversal-request',
+        subject: `notice:${this.noticeNumber(p.notice)}`,
+        after: { reversal: id, payment: p },
+        reason,
+      });
+      return this.reversal(id);
+    });
+  }
+
+  decideReversal(by: Actor, id: number, input: { approve: boolean; reason?: string }): Reversal {
+    assertCan(by, 'payment-reversal.approve', 'decide a payment reversal');
+    return this.tx(() => {
+      const r = this.reversal(id);
+      if (r.status !== 'pending')
+        collectionError('REVERSAL_DECIDED', `reversal ${id} was already ${r.status}`);
+      const now = this.clock();
+      const links = { db: this.db, now };
+      assertNotSelfApproval(r.requestedBy, by, 'approve this reversal', links);
+      assertNotSelfApproval(
+        r.payment.recordedBy,
+        by,
+        'approve the reversal of a payment they recorded',
+        links,
+      );
+      if (input.approve) {
+        this.reversible(r.payment.id, id);
+        if (r.payment.creditFen > 0 && this.creditBalance(r.payment.account) < r.payment.creditFen)
+          collectionError(
+            'REVERSAL_CREDIT_USED',
+            `payment ${r.payment.id} left ${r.payment.creditFen} fen of credit; ${r.payment.account} has ${this.creditBalance(r.payment.account)} left`,
+          );
+      }
+      this.db
+        .prepare(
+          'INSERT INTO payment_reversal_decisions (reversal, outcome, reason, decided_by, decided_at) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(id, input.approve ? 'approved' : 'rejected', input.reason ?? null, by.id, now);
+      if (input.approve && r.payment.creditFen > 0)
+        this.credit(r.payment.account, -r.payment.creditFen, {
+          notice: r.payment.notice,
+          payment: r.payment.id,
+          why: `payment ${r.payment.id} reversed`,
+          by: by.id,
+        });
+      this.audit.append({
+        actor: by.id,
+        action: input.approve ? 'collection.reversal-approve' : 'collection.reversal-reject',
+        subject: `notice:${this.noticeNumber(r.payment.notice)}`,
+        after: {
+          reversal: id,
+          payment: r.payment.id,
+          amountFen: r.payment.amountFen,
+          requestedBy: r.requestedBy,
+        },
+        ...(input.reason ? { reason: input.reason } : {}),
+      });
+      return this.reversal(id);
+    });
+  }
+
+  /** The payment, if it may be reversed now (`pending`: the reversal request being decided). */
+  private reversible(paymentId: number, pending?: number): Payment {
+    const row = this.db.prepare('SELECT * FROM collection_payments WHERE id = ?').get(paymentId) as
+      PaymentRow | undefined;
+    if (!row) return collectionError('PAYMENT_NOT_FOUND', `no payment ${paymentId}`);
+    if (row.method === 'credit')
+      collectionError('REVERSAL_NOT_ALLOWED', `payment ${paymentId} is a credit set-off, not money taken`);
+    const open = this.db
+      .prepare(
+        `SELECT r.id FROM payment_reversals r LEFT JOIN payment_reversal_decisions d ON d.reversal = r.id
+          WHERE r.payment = ? AND (d.outcome IS NULL OR d.outcome = 'approved') AND r.id IS NOT ?`,
+      )
+      .get(paymentId, pending ?? null) as { id: number } | undefined;
+    if (open) collectionError('REVERSAL_EXISTS', `payment ${paymentId} has reversal ${open.id}`);
+    const latest = this.effectivePayments(row.notice, Number.MAX_SAFE_INTEGER).at(-1);
+    if (latest?.id !== paymentId)
+      collectionError(
+        'REVERSAL_NOT_LATEST',
+        `payment ${latest?.id} was recorded on the notice after ${paymentId}: reverse it first`,
+      );
+    return toPayment(row);
+  }
+
+  private noticeNumber(id: number): string {
+    return (this.db.prepare('SELECT number FROM payment_notices WHERE id = ?').get(id) as { number: string })
+      .number;
+  }
+
+  reversal(id: number): Reversal {
+    const r = this.db
+      .prepare(
+        `SELECT r.*, d.outcome, d.decided_by, d.decided_at FROM payment_reversals r
+           LEFT JOIN payment_reversal_decisions d ON d.reversal = r.id WHERE r.id = ?`,
+      )
+      .get(id) as
+      | {
+          id: number;
+          payment: number;
+          reason: string;
+          requested_by: string;
+          requested_at: number;
+          outcome: 'approved' | 'rejected' | null;
+          decided_by: string | null;
+          decided_at: number | null;
+        }
+      | undefined;
+    if (!r) return collectionError('REVERSAL_NOT_FOUND', `no payment reversal ${id}`);
+    const p = this.db.prepare('SELECT * FROM collection_payments WHERE id = ?').get(r.payment) as PaymentRow;
+    return {
+      id: r.id,
+      payment: toPayment(p),
+      notice: this.noticeNumber(p.notice),
+      reason: r.reason,
+      requestedBy: r.requested_by,
+      requestedAt: r.requested_at,
+      status: r.outcome ?? 'pending',
+      decidedBy: r.decided_by,
+      decidedAt: r.decided_at,
+    };
+  }
+
+  pendingReversals(): Reversal[] {
+    return (
+      this.db
+        .prepare(
+          'SELECT r.id FROM payment_reversals r LEFT JOIN payment_reversal_decisions d ON d.reversal = r.id WHERE d.reversal IS NULL ORDER BY r.id',
+        )
+        .pluck()
+        .all() as number[]
+    ).map((id) => this.reversal(id));
   }
 
   /** Payments recorded in [from, to) (UTC ms), for the reconciliation; credit set-offs included with method `credit`. */

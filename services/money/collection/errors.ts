@@ -59,6 +59,28 @@ export const COLLECTION_ERRORS = {
     status: 409,
     description: 'A payment with this method and reference (any letter case) is already recorded',
   },
+  PAYMENT_NOT_FOUND: { status: 404, description: 'No post-paid payment has this id' },
+  REVERSAL_NOT_ALLOWED: {
+    status: 409,
+    description:
+      'A credit set-off moved no money and is not reversed; it follows the notice it was set against',
+  },
+  REVERSAL_EXISTS: {
+    status: 409,
+    description: 'The payment is already reversed, or a reversal of it waits for a decision',
+  },
+  REVERSAL_NOT_LATEST: {
+    status: 409,
+    description:
+      'Only the latest payment of a notice is reversed (later payments were allocated after it); reverse those first',
+  },
+  REVERSAL_CREDIT_USED: {
+    status: 409,
+    description:
+      'The credit this payment left was already set against another fee: it cannot be taken back by a reversal',
+  },
+  REVERSAL_NOT_FOUND: { status: 404, description: 'No payment reversal request has this id' },
+  REVERSAL_DECIDED: { status: 409, description: 'The reversal request was already approved or rejected' },
   NOT_OVERDUE: {
     status: 409,
     description: 'The notice is not overdue or nothing is owed on it: no reminder',

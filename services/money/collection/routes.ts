@@ -8,6 +8,7 @@ import {
   PaymentSchema,
   PublishSchema,
   ReminderSchema,
+  ReversalSchema,
   WaiverSchema,
 } from './collection.ts';
 import { NOTICE_LANGUAGES, noticesHtml, payrollCsv } from './print.ts';
@@ -177,6 +178,45 @@ export function collectionRoutes(c: Collection): ((app: FastifyInstance) => void
         body: PaymentSchema,
         status: 201,
         handler: ({ body, actor }) => c.pay(actor, body),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/collection/payments/:id/reversal',
+        summary:
+          'Ask for the reversal of a payment recorded by mistake (the latest of its notice); a supervisor decides',
+        tags,
+        permission: 'payments.record',
+        params: IdParams,
+        body: ReversalSchema,
+        status: 201,
+        handler: ({ params, body, actor }) => c.requestReversal(actor, params.id, body),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/collection/reversals',
+        summary: 'Payment reversals waiting for a decision',
+        tags,
+        permission: 'collection.view',
+        handler: () => c.pendingReversals(),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/collection/reversals/:id/decision',
+        summary: 'Approve or reject a payment reversal (neither its requester nor who recorded the payment)',
+        tags,
+        permission: 'payment-reversal.approve',
+        params: IdParams,
+        body: z
+          .object({ approve: z.boolean(), reason: z.string().trim().min(1).max(2000).optional() })
+          .strict(),
+        handler: ({ params, body, actor }) =>
+          c.decideReversal(actor, params.id, {
+            approve: body.approve,
+            ...(body.reason ? { reason: body.reason } : {}),
+          }),
       }),
     (app) =>
       route(app, {

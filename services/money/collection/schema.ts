@@ -66,6 +66,19 @@ const tables: [string, string, readonly string[] | null][] = [
     ['id'],
   ],
   [
+    'payment_reversals',
+    `id INTEGER PRIMARY KEY, payment INTEGER NOT NULL REFERENCES collection_payments (id), reason TEXT NOT NULL,
+     requested_by TEXT NOT NULL, requested_at INTEGER NOT NULL`,
+    ['id'],
+  ],
+  [
+    'payment_reversal_decisions',
+    `reversal INTEGER PRIMARY KEY REFERENCES payment_reversals (id),
+     outcome TEXT NOT NULL CHECK (outcome IN ('approved', 'rejected')), reason TEXT,
+     decided_by TEXT NOT NULL, decided_at INTEGER NOT NULL`,
+    ['reversal'],
+  ],
+  [
     'collection_credits',
     `id INTEGER PRIMARY KEY, account TEXT NOT NULL, at INTEGER NOT NULL, ${fen('amount_fen')},
      payment INTEGER REFERENCES collection_payments (id), notice INTEGER REFERENCES payment_notices (id),

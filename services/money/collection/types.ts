@@ -103,3 +103,15 @@ export interface Waiver {
   decidedBy: string | null;
   decidedAt: number | null;
 }
+
+export interface Reversal {
+  id: number;
+  payment: Payment;
+  notice: string;
+  reason: string;
+  requestedBy: string;
+  requestedAt: number;
+  status: 'pending' | 'approved' | 'rejected';
+  decidedBy: string | null;
+  decidedAt: number | null;
+}

@@ -27,8 +27,10 @@ export const emptyByMethod = (): ByMethod => ({
 export interface Takings {
   prepaidSales: ByMethod;
   postpaid: ByMethod;
+  /** Post-paid payments reversed (approved) in the half month, negative, by the payment's method. */
+  reversals: ByMethod;
   refunds: ByMethod;
-  /** Per method: sales + post-paid + refunds (refunds are negative). */
+  /** Per method: sales + post-paid + reversals + refunds (reversals and refunds are negative). */
   net: Record<ReconMethod, Fen>;
   totalFen: Fen;
   online: Tally;
@@ -43,6 +45,7 @@ export function takingsBetween(db: BackofficeDb, from: number, to: number): Taki
   const t: Takings = {
     prepaidSales: emptyByMethod(),
     postpaid: emptyByMethod(),
+    reversals: emptyByMethod(),
     refunds: emptyByMethod(),
     net: { cash: 0, card: 0, transfer: 0 },
     totalFen: 0,
@@ -88,8 +91,24 @@ export function takingsBetween(db: BackofficeDb, from: number, to: number): Taki
       t.perNotice[r.number] = (t.perNotice[r.number] ?? 0) + r.fen;
     }
   }
+  // A reversal counts when it is approved: that is when the office gives the money back or
+  // finds it was never taken.
+  if (hasTable(db, 'payment_reversal_decisions')) {
+    const rows = db
+      .prepare(
+        `SELECT n.number, p.method, COUNT(*) AS n, SUM(p.amount_fen) AS fen
+           FROM payment_reversal_decisions d JOIN payment_reversals r ON r.id = d.reversal
+           JOIN collection_payments p ON p.id = r.payment JOIN payment_notices n ON n.id = p.notice
+          WHERE d.outcome = 'approved' AND d.decided_at >= ? AND d.decided_at < ? GROUP BY n.number, p.method`,
+      )
+      .all(from, to) as { number: string; method: string; n: number; fen: number }[];
+    for (const r of rows) {
+      add(t.reversals, r.method, r.n, -r.fen);
+      t.perNotice[r.number] = (t.perNotice[r.number] ?? 0) - r.fen;
+    }
+  }
   for (const m of ['cash', 'card', 'transfer'] as const) {
-    t.net[m] = t.prepaidSales[m].fen + t.postpaid[m].fen + t.refunds[m].fen;
+    t.net[m] = t.prepaidSales[m].fen + t.postpaid[m].fen + t.reversals[m].fen + t.refunds[m].fen;
     t.totalFen += t.net[m];
   }
   return t;

@@ -77,6 +77,8 @@ export const PERMISSIONS = {
   'collection.resolve-objection': ['supervisor'],
   /** The second person of a penalty waiver. */
   'penalty-waiver.approve': ['supervisor'],
+  /** The second person of a post-paid payment reversal (a payment recorded by mistake). */
+  'payment-reversal.approve': ['supervisor'],
   /** Half-monthly reconciliation (services/money/reconciliation). */
   'reconciliation.view': ['clerk', 'finance', 'assistant', 'supervisor', 'inspector', 'billing'],
   /** Cash deposited and bank records for a half month, as finance has them. */
@@ -155,6 +157,7 @@ export const APPROVAL_PERMISSIONS = [
   'meter-reset.approve',
   'tariffs.approve',
   'penalty-waiver.approve',
+  'payment-reversal.approve',
   'collection.resolve-objection',
   'reconciliation.sign-assistant',
   'reconciliation.sign-supervisor',
