@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
 import { POLICY_SYSTEM_ACTOR } from '../../services/backoffice/policy-loop.ts';
-import { startStack, TZ, type Stack } from './support.ts';
+import { PASSWORD, startStack, TZ, type Stack } from './support.ts';
 
 /**
  * Issue 13 item 3 over HTTP on the whole back office: a customer's own sign-in (issued by a clerk
@@ -150,6 +150,55 @@ describe('a customer session reaches its own account and nothing else', () => {
     // Alice and Bob signed in before the idle hour: they sign in again for the next tests.
     alice = await s.signUp('E1-101', 'stu.alice');
     bob = await s.signUp('E1-102', 'stu.bob');
+  });
+});
+
+describe('the customer’s own settings', () => {
+  it('changes the password with the current one (other sessions end), and sets where notices go', async () => {
+    const first = await s.signUp('E1-102', 'stu.gina', 'gina@example.edu');
+    // A second session of the same name (another phone): a plain sign-in, not a new code.
+    const again = await fetch(`${s.url}/api/self/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: s.url },
+      body: JSON.stringify({ username: 'stu.gina', password: PASSWORD }),
+    });
+    const second = again.headers.get('set-cookie')!.split(';')[0]!;
+    const change = (cookie: string, current: string, password: string) =>
+      s.customer(cookie, 'POST', '/api/self/password', { current, password });
+    expect(await change(first, 'not the password', 'a brand new one')).toMatchObject({
+      status: 401,
+      body: { code: 'LOGIN_FAILED' },
+    });
+    expect(await change(first, PASSWORD, 'short')).toMatchObject({
+      status: 400,
+      body: { code: 'WEAK_PASSWORD' },
+    });
+    expect((await change(first, PASSWORD, 'a brand new one')).status).toBe(200);
+    expect((await s.customer(first, 'GET', '/api/self/account')).status).toBe(200);
+    expect((await s.customer(second, 'GET', '/api/self/account')).status).toBe(401);
+    const login = (password: string) =>
+      s.customer('', 'POST', '/api/self/login', { username: 'stu.gina', password });
+    expect((await login(PASSWORD)).status).toBe(401);
+    expect((await login('a brand new one')).status).toBe(200);
+
+    expect(await s.customer(first, 'POST', '/api/self/contact', { email: 'not an address' })).toMatchObject({
+      status: 400,
+    });
+    const set = await s.customer(first, 'POST', '/api/self/contact', {
+      email: 'gina@phone.example',
+      language: 'en',
+    });
+    expect(set.body).toEqual({ email: 'gina@phone.example', language: 'en' });
+    expect(s.bo.customers.logins.contactsOf('E1-102').find((c) => c.username === 'stu.gina')).toMatchObject({
+      email: 'gina@phone.example',
+      language: 'en',
+    });
+    expect((await s.customer(first, 'POST', '/api/self/contact', { email: null })).body).toEqual({
+      email: null,
+      language: 'en',
+    });
+    const trail = s.bo.audit.query({ subject: 'customer:stu.gina' }).map((e) => e.action);
+    expect(trail).toEqual(expect.arrayContaining(['customer.password-changed', 'customer.contact']));
   });
 });
 

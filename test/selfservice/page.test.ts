@@ -96,6 +96,31 @@ describe('the self-service page on a phone', () => {
     await page.screenshot({ path: join(SHOTS, 'self-topup-en.png'), fullPage: true });
     expect(s.bo.prepaid.balance('E2-201')).toBe(5000);
 
+    // Settings: where notices go, and a new password.
+    await page.click('#settings summary');
+    expect(await page.inputValue('#contact-form input[name=email]')).toBe('');
+    await page.fill('#contact-form input[name=email]', 'lin@example.edu');
+    await page.selectOption('#contact-form select[name=language]', 'en');
+    await page.click('#contact-form button[type=submit]');
+    await page.waitForFunction(() => document.getElementById('message')?.textContent === 'Saved.');
+    expect(s.bo.customers.logins.contactsOf('E2-201')).toEqual([
+      { username: 'stu.lin', account: 'E2-201', email: 'lin@example.edu', language: 'en' },
+    ]);
+    await page.fill('#password-form input[name=current]', 'my own password');
+    await page.fill('#password-form input[name=password]', 'my newer password');
+    await page.click('#password-form button[type=submit]');
+    await page.waitForFunction(() =>
+      document.getElementById('message')?.textContent?.startsWith('Password changed'),
+    );
+    expect(
+      (
+        await s.customer('', 'POST', '/api/self/login', {
+          username: 'stu.lin',
+          password: 'my newer password',
+        })
+      ).status,
+    ).toBe(200);
+
     await page.click('#logout');
     await page.waitForSelector('#signin:not([hidden])');
     await page.reload();

@@ -287,6 +287,58 @@ export class CustomerLogins {
     this.o.db.prepare('DELETE FROM customer_sessions WHERE token_hash = ?').run(sha256(token));
   }
 
+  /**
+   * The customer changes their password, giving the current one; every other session of the name
+   * ends (a phone left signed in elsewhere), this one goes on.
+   */
+  async changePassword(token: string, current: string, next: string): Promise<void> {
+    const me = this.authenticate(token);
+    const r = this.row(me.username)!;
+    assertPassword(me.username, next);
+    if (!r.password_hash || !(await verifyPassword(String(current), r.password_hash))) {
+      this.recordFailure(r, '');
+      refuseSelf('LOGIN_FAILED', 'the current password is wrong');
+    }
+    const hash = await hashPassword(next, this.o.scryptCost);
+    this.o.db.transaction(() => {
+      this.o.db
+        .prepare('UPDATE customer_logins SET password_hash = ?, failures = 0 WHERE username = ?')
+        .run(hash, me.username);
+      this.o.db
+        .prepare('DELETE FROM customer_sessions WHERE username = ? AND token_hash <> ?')
+        .run(me.username, sha256(token));
+      this.o.audit.append({
+        actor: `customer:${me.username}`,
+        action: 'customer.password-changed',
+        subject: `customer:${me.username}`,
+        after: { account: me.account },
+      });
+    })();
+  }
+
+  /** Where the customer's notices go and in which language (null: no email); audited. */
+  setContact(customer: Customer, input: { email?: string | null; language?: 'zh' | 'en' }): Customer {
+    return this.o.db.transaction(() => {
+      const before = this.row(customer.username)!;
+      this.o.db
+        .prepare('UPDATE customer_logins SET email = ?, language = ? WHERE username = ?')
+        .run(
+          input.email === undefined ? before.email : input.email,
+          input.language ?? before.language,
+          customer.username,
+        );
+      const after = this.row(customer.username)!;
+      this.o.audit.append({
+        actor: `customer:${customer.username}`,
+        action: 'customer.contact',
+        subject: `customer:${customer.username}`,
+        before: { email: before.email, language: before.language },
+        after: { email: after.email, language: after.language },
+      });
+      return toCustomer(after);
+    })();
+  }
+
   /** A clerk ends a sign-in (a student moved out): its sessions end and it cannot sign in. */
   disable(by: Actor, username: string): void {
     if (!can(by, 'accounts.open'))

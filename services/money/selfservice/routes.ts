@@ -147,6 +147,7 @@ export function selfServiceRoutes(d: SelfServiceRouteDeps): ((app: FastifyInstan
         ...summary(d, me(req).account),
         username: me(req).username,
         language: me(req).language,
+        email: me(req).email,
       }),
     );
     app.get(
@@ -218,6 +219,37 @@ export function selfServiceRoutes(d: SelfServiceRouteDeps): ((app: FastifyInstan
           // Which ways it went out; not to whom (a room's other customers are not yours to see).
           sentBy: [...new Set(n.deliveries.filter((x) => x.status === 'sent').map((x) => x.channel))],
         })),
+    );
+    app.post(
+      '/api/self/password',
+      { schema: { summary: 'Change your password (your other sessions end)', tags } },
+      async (req) => {
+        const b = parse(
+          z.object({ current: z.string().min(1).max(200), password: z.string().max(200) }).strict(),
+          req.body,
+          'body',
+        );
+        await d.logins.changePassword(customerToken(req)!, b.current, b.password);
+        return { ok: true };
+      },
+    );
+    app.post(
+      '/api/self/contact',
+      { schema: { summary: 'Where your notices go (e-mail, or none) and in which language', tags } },
+      async (req) => {
+        const b = parse(
+          z
+            .object({
+              email: z.email().max(200).nullable().optional(),
+              language: z.enum(['zh', 'en']).optional(),
+            })
+            .strict(),
+          req.body,
+          'body',
+        );
+        const c = d.logins.setContact(me(req), b);
+        return { email: c.email, language: c.language };
+      },
     );
     app.get(
       '/api/self/orders',

@@ -42,6 +42,13 @@ const T = {
     'cutoff-ahead': '断电预告',
     restored: '已恢复供电',
     noNotices: '暂无通知',
+    settings: '设置',
+    noticeEmail: '接收通知的电子邮箱（可留空）',
+    noticeLanguage: '通知语言',
+    save: '保存',
+    saved: '已保存。',
+    changePassword: '修改密码',
+    passwordChanged: '密码已修改，其他设备已退出登录。',
     badAmount: '请输入正确的金额',
     lang: 'English',
     upTo: (u) => `${u} 度以内`,
@@ -84,6 +91,13 @@ const T = {
     'cutoff-ahead': 'Supply cut ahead',
     restored: 'Supply restored',
     noNotices: 'No notices yet',
+    settings: 'Settings',
+    noticeEmail: 'E-mail for notices (may be empty)',
+    noticeLanguage: 'Language of notices',
+    save: 'Save',
+    saved: 'Saved.',
+    changePassword: 'Change password',
+    passwordChanged: 'Password changed; other devices were signed out.',
     badAmount: 'Enter a valid amount',
     lang: '中文',
     upTo: (u) => `up to ${u} kWh`,
@@ -178,6 +192,8 @@ async function showHome() {
   $('signin').hidden = true;
   $('home').hidden = false;
   $('who').textContent = `${me.holder} · ${me.account}`;
+  $('contact-form').elements.email.value = me.email ?? '';
+  $('contact-form').elements.language.value = me.language;
   $('balance').textContent = `¥${yuan(me.balanceFen)}`;
   $('balance').classList.toggle('low', me.balanceFen <= 0);
   $('days').textContent =
@@ -295,6 +311,28 @@ function wire() {
       a.textContent = t('payLink');
       p.append(a);
       watchOrder(o.orderNo, o.amountFen);
+    } catch (e) {
+      say(e.message);
+    }
+  });
+  $('contact-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    const email = String(f.get('email')).trim();
+    try {
+      await api('POST', '/contact', { email: email || null, language: f.get('language') });
+      say(t('saved'));
+    } catch (e) {
+      say(e.message);
+    }
+  });
+  $('password-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    const f = new FormData(ev.target);
+    try {
+      await api('POST', '/password', { current: f.get('current'), password: f.get('password') });
+      ev.target.reset();
+      say(t('passwordChanged'));
     } catch (e) {
       say(e.message);
     }
