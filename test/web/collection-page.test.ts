@@ -115,6 +115,32 @@ describe('post-paid collection page', () => {
     await sup.waitForSelector('[data-section=waivers] >> text=没有待审批的减免。');
     expect(s.collection.notice('2026-11-0001').penaltyDueFen).toBe(0);
     await sup.context().close();
+  }, 90_000);
+
+  it('a payment recorded by mistake: the clerk asks to reverse it, the supervisor approves', async () => {
+    const clerk = await s.pageAs('clerk.wang', 'en', '#/collection');
+    const form = clerk.locator('form[data-form=collection-payment]');
+    await form.locator('input[name=notice]').fill('2026-11-0002');
+    await form.locator('input[name=account]').fill('S-E1-101');
+    await form.locator('input[name=period]').fill('2026-11');
+    await form.locator('input[name=amount]').fill('1.00');
+    await form.locator('input[name=reference]').fill('RC-0009');
+    await form.locator('button[type=submit]').click();
+    await clerk.waitForSelector('[data-action=ask-reversal]');
+    await clerk.fill('input[name=reversal-reason]', 'receipt RC-0009 voided: wrong door');
+    await clerk.click('[data-action=ask-reversal]');
+    await clerk.waitForSelector('[data-section=reversals] tr[data-reversal]');
+    expect(await clerk.locator('[data-section=reversals] tr[data-reversal]').textContent()).toContain(
+      'Waits for a supervisor',
+    );
+    await clerk.context().close();
+    expect(s.collection.notice('2026-11-0002').paidPrincipalFen).toBe(100);
+
+    const sup = await s.pageAs('sup.li', 'zh', '#/collection');
+    await sup.locator('[data-section=reversals] [data-action=approve]').click();
+    await sup.waitForSelector('[data-section=reversals] >> text=没有待审批的冲销。');
+    expect(s.collection.notice('2026-11-0002').paidPrincipalFen).toBe(0);
+    await sup.context().close();
     expect(s.pageErrors).toEqual([]);
   }, 90_000);
 });

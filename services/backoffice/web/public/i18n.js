@@ -561,6 +561,11 @@ const en = {
   'collection.waits': 'Waits for a supervisor',
   'collection.no.waivers': 'No waiver waiting.',
   'collection.no.tables': 'No fee table published yet.',
+  'collection.reversals': 'Payment reversals waiting',
+  'collection.reversal.ask': 'Ask to reverse this payment',
+  'collection.reversal.asked': 'Reversal asked for: a supervisor decides.',
+  'collection.no.reversals': 'No reversal waiting.',
+  'recon.reversals': 'Reversed',
   'recon.title': 'Half-monthly reconciliation',
   'recon.hint':
     'The business office’s takings against finance’s cash and bank records and the inspection department’s list. Every difference is explained before the clerk, the assistant and the supervisor sign, in that order. A signed report is final; a correction is a new version.',
@@ -1141,6 +1146,11 @@ const zh = {
   'collection.waits': '等待主管审批',
   'collection.no.waivers': '没有待审批的减免。',
   'collection.no.tables': '尚未公示费用表。',
+  'collection.reversals': '待审批的收费冲销',
+  'collection.reversal.ask': '申请冲销此笔收费',
+  'collection.reversal.asked': '已申请冲销，待主管审批。',
+  'collection.no.reversals': '没有待审批的冲销。',
+  'recon.reversals': '冲销',
   'recon.title': '半月对账',
   'recon.hint':
     '营业厅收费与财务的现金、银行记录及稽查部门清单核对。每一项差异说明后，由营业员、主任助理、主管依次签字。签字后的对账单不可更改；更正须出新版本。',

@@ -232,6 +232,7 @@ function paymentForm(reload) {
               }),
               'ok',
             ),
+            reversalControl(res.payment, reload),
           );
           await reload();
         }
@@ -245,6 +246,98 @@ function paymentForm(reload) {
     field('collection.amount.yuan', amount),
     field('collection.reference', reference),
     h('button', { type: 'submit' }, t('collection.payment.record')),
+    msg,
+  );
+}
+
+/** Asks for the reversal of a payment just recorded by mistake; a supervisor decides. */
+function reversalControl(payment, reload) {
+  const reason = h('input', {
+    name: 'reversal-reason',
+    maxlength: 2000,
+    placeholder: t('col.reason'),
+    'aria-label': t('col.reason'),
+  });
+  const msg = h('span', { 'aria-live': 'polite' });
+  return h(
+    'span',
+    { class: 'controls', dataset: { payment: payment.id } },
+    reason,
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        dataset: { action: 'ask-reversal' },
+        onclick: async () => {
+          if (
+            await attempt(msg, () =>
+              post(`/api/collection/payments/${payment.id}/reversal`, { reason: reason.value.trim() }),
+            )
+          ) {
+            msg.append(note(t('collection.reversal.asked'), 'ok'));
+            await reload();
+          }
+        },
+      },
+      t('collection.reversal.ask'),
+    ),
+    msg,
+  );
+}
+
+function reversalsView(reversals, ctx, reload) {
+  const msg = h('div', { 'aria-live': 'polite' });
+  const decide = (r, approve) => async () => {
+    if (await attempt(msg, () => post(`/api/collection/reversals/${r.id}/decision`, { approve })))
+      await reload();
+  };
+  return h(
+    'div',
+    { class: 'card', dataset: { section: 'reversals' } },
+    h('h2', {}, t('collection.reversals')),
+    reversals.length
+      ? table(
+          reversals,
+          [
+            ['col.seq', (r) => `#${r.id}`],
+            ['collection.notice', (r) => r.notice],
+            [
+              'collection.amount',
+              (r) =>
+                `${fmtFen(r.payment.amountFen)} · ${t(`method.${r.payment.method}`)} · ${r.payment.reference ?? ''}`,
+            ],
+            ['col.reason', (r) => r.reason],
+            ['collection.requested.by', (r) => `${r.requestedBy} · ${fmtTime(r.requestedAt)}`],
+            [
+              '',
+              (r) =>
+                ctx.can('payment-reversal.approve')
+                  ? h(
+                      'span',
+                      { class: 'controls' },
+                      h(
+                        'button',
+                        { type: 'button', dataset: { action: 'approve' }, onclick: decide(r, true) },
+                        t('collection.approve'),
+                      ),
+                      h(
+                        'button',
+                        {
+                          type: 'button',
+                          class: 'danger',
+                          dataset: { action: 'reject' },
+                          onclick: decide(r, false),
+                        },
+                        t('collection.reject'),
+                      ),
+                    )
+                  : t('collection.waits'),
+            ],
+          ],
+          (r) => ({ dataset: { reversal: r.id } }),
+        )
+      : note(t('collection.no.reversals')),
     msg,
   );
 }
@@ -397,15 +490,20 @@ export const collectionPage = {
     // The forms stay put across reloads, so what a payment recorded stays on screen.
     const body = h('div', {});
     const reload = async () => {
-      const [tables, arrears, waivers] = await Promise.all([
+      const [tables, arrears, waivers, reversals] = await Promise.all([
         get('/api/collection/fee-tables'),
         get('/api/collection/arrears'),
         get('/api/collection/waivers'),
+        get('/api/collection/reversals'),
       ]);
       const details = await Promise.all(
         tables.slice(0, 6).map((x) => get(`/api/collection/fee-tables/${x.id}`)),
       );
-      clear(body).append(arrearsView(arrears, ctx, reload), waiversView(waivers, ctx, reload));
+      clear(body).append(
+        arrearsView(arrears, ctx, reload),
+        waiversView(waivers, ctx, reload),
+        reversalsView(reversals, ctx, reload),
+      );
       for (const d of details) body.append(feeTableView(d, ctx, reload));
       if (!details.length) body.append(note(t('collection.no.tables')));
     };
