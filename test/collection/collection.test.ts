@@ -13,6 +13,7 @@ import {
   local,
   reader,
   setup,
+  snapshot,
   supervisor,
   token,
   TZ,
@@ -380,6 +381,39 @@ describe('arrears, reminders, penalties, waivers', () => {
       'clerk.wang collection.waiver-request',
       'clerk.wang collection.payment',
     ]);
+  });
+});
+
+describe('a crash half-way', () => {
+  /** Fails the next insert into `table` as a crash there would: the transaction must leave nothing. */
+  const crashOn = (db: Awaited<ReturnType<typeof setup>>['db'], table: string) =>
+    db.exec(`CREATE TEMP TRIGGER crash BEFORE INSERT ON ${table} BEGIN SELECT RAISE(ABORT, 'crash'); END;`);
+
+  it('confirming stops before the payroll list: no notice, no confirmation, no audit entry', async () => {
+    const s = await setup();
+    const t = s.collection.publish(billing, { run: s.run.id });
+    s.time.now = t.objectionsUntil;
+    crashOn(s.db, 'payroll_deductions');
+    const before = snapshot(s.db);
+    expect(() => s.collection.confirm(billing, t.id)).toThrow(/crash/);
+    expect(snapshot(s.db)).toEqual(before);
+    expect(s.collection.feeTable(t.id).state).toBe('awaiting-confirmation');
+    s.db.exec('DROP TRIGGER crash');
+    expect(s.collection.confirm(billing, t.id).state).toBe('confirmed');
+  });
+
+  it('an overpayment stops before its credit is kept: the payment is not booked either', async () => {
+    const s = await confirmed();
+    crashOn(s.db, 'collection_credits');
+    const before = snapshot(s.db);
+    const overpay = {
+      ...{ notice: '2026-11-0002', account: 'S-E1-101', period: '2026-11' },
+      ...{ method: 'cash', amountFen: 9000, reference: 'RC-1' },
+    };
+    expect(() => s.collection.pay(clerk, overpay)).toThrow(/crash/);
+    expect(snapshot(s.db)).toEqual(before);
+    s.db.exec('DROP TRIGGER crash');
+    expect(s.collection.pay(clerk, overpay).creditBalanceFen).toBe(9000 - 5757);
   });
 });
 
