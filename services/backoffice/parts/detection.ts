@@ -23,6 +23,8 @@ export interface DetectionSettings {
   windowMs?: number;
   /** Heating registrations in force, from the heating desk. */
   heating?: () => readonly HeatingRegistration[];
+  /** Outdoor temperature for [from, to) (without it electric heating is not judged). */
+  weather?: DetectionOptions['weather'];
   /**
    * Automatic trip of rooms with an illegal load (off unless `autoTrip: true`): requests
    * through relay control like the prepaid policy's, never a direct relay write; they wait
@@ -54,7 +56,10 @@ export interface DetectionDeps {
 export function createDetection(deps: DetectionDeps): RunningDetection {
   const { settings: d, campus } = deps;
   const log = deps.logger.child({ component: 'detection' });
-  const detectors = [illegalLoadDetector(), heatingDetector()];
+  // Electric heating needs months of a building's response to the cold: judged once a day over
+  // the store's history (live.ts dailyDetectors), not over each run's window.
+  const detectors = [illegalLoadDetector(), heatingDetector({ degreeDay: { enabled: false } })];
+  const dailyDetectors = [heatingDetector({ stopped: { enabled: false } })];
   const trip = d.trip?.autoTrip
     ? new IllegalLoadTripPolicy({ timezone: campus.config.campus.timezone, ...d.trip })
     : undefined;
@@ -64,6 +69,7 @@ export function createDetection(deps: DetectionDeps): RunningDetection {
     campus,
     alerts: deps.alerts,
     detectors,
+    dailyDetectors,
     publish: async (topic, payload, opts) => {
       await deps.link.client.publishAsync(topic, payload, opts);
     },
@@ -71,6 +77,7 @@ export function createDetection(deps: DetectionDeps): RunningDetection {
     windowMs: d.windowMs ?? 2 * 86_400_000,
     clock: deps.clock,
     ...(d.heating ? { heating: d.heating } : {}),
+    ...(d.weather ? { weather: d.weather } : {}),
     ...(deps.explained ? { explained: deps.explained } : {}),
     onError: (err, where) => log.warn({ err, where }, 'detection run failed; the next run tries again'),
     ...(trip && deps.illegalLoadTrip

@@ -37,6 +37,7 @@ export const HeatingConfigSchema = z
   .object({
     stopped: z
       .object({
+        enabled: z.boolean().default(true),
         minFlowM3h: z.number().nonnegative().default(0.05).describe("Flow above the meter's start flow"),
         minDeltaK: z.number().nonnegative().default(5).describe('Supply − return ΔT of space heating'),
         minDurationMs: z
@@ -858,7 +859,9 @@ export function heatingDetector(config: HeatingConfigInput = {}): ScoringDetecto
     run(input: DetectionInput) {
       const findings: Finding[] = [];
       const scores: Score[] = [];
-      const stopped = stoppedWindows(input);
+      const stopped: ReturnType<typeof stoppedWindows> = c.stopped.enabled
+        ? stoppedWindows(input)
+        : new Map();
       for (const [meter, windows] of stopped) {
         const m = input.meters.get(meter);
         if (!m) continue;
@@ -866,7 +869,7 @@ export function heatingDetector(config: HeatingConfigInput = {}): ScoringDetecto
         if (r.finding) findings.push(r.finding);
         scores.push(r.score);
       }
-      for (const reg of input.heating ?? []) {
+      for (const reg of c.stopped.enabled ? (input.heating ?? []) : []) {
         if (reg.state === 'on' && !stopped.has(reg.meter) && input.meters.has(reg.meter)) {
           stopped.set(reg.meter, []);
           scores.push({

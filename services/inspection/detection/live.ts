@@ -7,6 +7,7 @@ import {
   type DetectionConfig,
   type IncrementalDetector,
 } from './engine.ts';
+import { zoneOffset } from '../../metering/consumption/zone.ts';
 import { campusMeters, inputFromStore } from './input.ts';
 import { startDetection, type DetectionOptions, type RunningDetection } from './service.ts';
 import type { DetectionInput, DetectionResult, Detector } from './types.ts';
@@ -16,7 +17,9 @@ import type { DetectionInput, DetectionResult, Detector } from './types.ts';
  * engine's retained history, default 63 days) and then takes only the instants that arrived since
  * its last run; each run evaluates what changed (EvaluationCache) instead of re-running the batch
  * engine over two days. Extra detectors (illegal loads, heating) still see the last `windowMs` of
- * readings, which the service reads for them and from which the new instants are taken.
+ * readings, which the service reads for them and from which the new instants are taken; daily
+ * detectors (electric heating, which needs months of a building's response to the cold) run once
+ * a local day over a longer history and their result is merged into each run.
  *
  * Instants are taken up to two steps before the newest reading, so a meter whose reading comes a
  * little late is not taken as a gap; each instant is pushed once (the mark moves as it is pushed,
@@ -29,6 +32,14 @@ export interface LiveDetectionDeps extends Omit<DetectionOptions, 'detect' | 'pr
   config?: DetectionConfig;
   /** History read once to prime the detector (default 63 days, the engine's retention). */
   primeMs?: number;
+  /**
+   * Detectors that judge months, not the window (electric heating against the building's own
+   * response to the cold): run once a local day over `dailyHistoryMs` read from the store, their
+   * result kept and merged into every run of that day.
+   */
+  dailyDetectors?: readonly Detector[];
+  /** History the daily detectors read (default 200 days). */
+  dailyHistoryMs?: number;
 }
 
 /** Readings may arrive this many steps late (store-and-forward, polling order). */
@@ -44,18 +55,47 @@ export interface Live {
 export function createLiveDetection(deps: LiveDetectionDeps): RunningDetection {
   let live: Live | undefined;
   const primeMs = deps.primeMs ?? 63 * 86_400_000;
+  const dailyMs = deps.dailyHistoryMs ?? 200 * DAY;
+  let daily: { day: number; detectors: Detector[] } | undefined;
   return startDetection({
     ...deps,
     prepare: async (now) => {
-      if (live) return;
-      const input = await inputFromStore(deps.store, deps.campus, { from: now - primeMs, to: now });
-      live = prime(deps.campus, input, deps.config);
+      if (!live) {
+        const input = await inputFromStore(deps.store, deps.campus, { from: now - primeMs, to: now });
+        live = prime(deps.campus, input, deps.config);
+      }
+      const day = localDay(now, deps.campus.config.campus.timezone);
+      if (deps.dailyDetectors?.length && daily?.day !== day) {
+        const from = now - dailyMs;
+        const input = await inputFromStore(deps.store, deps.campus, {
+          from,
+          to: now,
+          ...(deps.heating ? { heating: await deps.heating() } : {}),
+          ...(deps.weather ? { weather: await deps.weather(from, now) } : {}),
+          ...(deps.roles ? { roles: deps.roles } : {}),
+        });
+        // Each daily detector's result, kept for the day as a detector that returns it.
+        daily = {
+          day,
+          detectors: deps.dailyDetectors.map((d) => {
+            const r = d.run(input);
+            return { name: d.name, run: () => r };
+          }),
+        };
+      }
     },
     detect: (input) => {
       if (!live) throw new Error('live detection used before it was primed');
-      return run(live, input, deps.detectors);
+      return run(live, input, [...deps.detectors, ...(daily?.detectors ?? [])]);
     },
   });
+}
+
+const DAY = 86_400_000;
+
+/** The local calendar day of an instant (days since the epoch in the campus zone). */
+function localDay(ts: number, timezone: string): number {
+  return Math.floor((ts + zoneOffset(ts, timezone)) / DAY);
 }
 
 /** A detector for the campus meters with the primed history pushed in. */
