@@ -1,3 +1,4 @@
+import { migrate, type Migration } from './migrations.ts';
 import Database from 'better-sqlite3';
 import { QUANTITIES, type Quantity } from '../../config/schemas/quantities.ts';
 import type {
@@ -149,6 +150,15 @@ function fromRow(meter: string, site: string, gateway: string, kind: MeterKind, 
  * A store written by an older version lacks the columns of quantities and fields added since;
  * they are added empty (SQLite's ADD COLUMN rewrites nothing), so old readings stay as stored.
  */
+/** The store's schema changes (adapters/sqlite/migrations.ts). */
+export const STORE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'readings, meters and latest',
+    up: (db) => db.exec(SCHEMA),
+  },
+];
+
 function addMissingColumns(db: Database.Database): void {
   for (const table of ['readings', 'latest']) {
     const have = new Set(
@@ -186,7 +196,8 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? 64) * 1024)}`);
-    this.db.exec(SCHEMA);
+    migrate(this.db, STORE_MIGRATIONS, options.path);
+    // Quantity columns follow the QUANTITIES list, not a version: added whenever one is new.
     addMissingColumns(this.db);
     for (const m of this.db.prepare('SELECT id, name, site, gateway, kind FROM meters').all() as (MeterRow & {
       name: string;

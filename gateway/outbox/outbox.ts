@@ -1,3 +1,4 @@
+import { migrate, type Migration } from '../../adapters/sqlite/migrations.ts';
 import Database from 'better-sqlite3';
 import type { Reading } from '../../config/schemas/reading.ts';
 
@@ -113,6 +114,15 @@ CREATE TABLE IF NOT EXISTS counters (
 INSERT OR IGNORE INTO counters (name, value) VALUES ('messages', 0), ('bytes', 0), ('dropped', 0), ('kept', 0), ('kept_bytes', 0);
 `;
 
+/** The outbox's schema changes (adapters/sqlite/migrations.ts). */
+export const OUTBOX_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'queue, per-meter numbering, counters; the replay window (kept)',
+    up: (db) => db.exec(SCHEMA),
+  },
+];
+
 interface MeterState {
   nextSeq: number;
   dropped: number;
@@ -177,7 +187,7 @@ export class Outbox {
     this.db = new Database(options.path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
-    this.db.exec(SCHEMA);
+    migrate(this.db, OUTBOX_MIGRATIONS, options.path);
 
     this.loadState();
 

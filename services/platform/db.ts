@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { migrate, type Migration } from '../../adapters/sqlite/migrations.ts';
 
 /**
  * The back office's one SQLite file (accounts, ledger, users, approvals, relay commands, audit).
@@ -6,6 +7,19 @@ import Database from 'better-sqlite3';
  * moment where money moved but the log does not say so. Each service creates its own tables.
  */
 export type BackofficeDb = Database.Database;
+
+/**
+ * The back office's schema changes (adapters/sqlite/migrations.ts). Each service still creates
+ * its own tables (CREATE … IF NOT EXISTS) when it starts; a change to an existing table is a
+ * migration here, so that a file is changed once, in order, and a newer release's file is refused.
+ */
+export const BACKOFFICE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'schema versions begin: the tables each service creates as of this release',
+    up: () => undefined,
+  },
+];
 
 export function openBackofficeDb(path: string): BackofficeDb {
   const db = new Database(path);
@@ -16,6 +30,7 @@ export function openBackofficeDb(path: string): BackofficeDb {
   // A REPLACE deletes the row it replaces: with this on, that delete fires the append-only
   // tables' DELETE triggers and is refused (appendOnlyTriggers).
   db.pragma('recursive_triggers = ON');
+  migrate(db, BACKOFFICE_MIGRATIONS, path);
   return db;
 }
 
