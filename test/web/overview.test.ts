@@ -12,9 +12,9 @@ import { webRoutes } from '../../services/backoffice/web/routes.ts';
 import type { Finding } from '../../services/inspection/detection/types.ts';
 import { startLiveHub, type LiveHub } from '../../services/metering/live/hub.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
-import type { StoredReading } from '../../services/metering/storage.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
+import { registers } from './register-readings.ts';
 
 /**
  * The overview in headless Chromium against the back office on a fixed clock, over readings
@@ -72,35 +72,6 @@ function rawCampus(dir: string) {
       },
     ],
   };
-}
-
-/** Register readings at every quarter of [from, to) with `perQuarter(start)` consumed in each. */
-function registers(
-  meter: string,
-  kind: 'electricity' | 'water',
-  from: number,
-  to: number,
-  perQuarter: (start: number) => number,
-  seq0: number,
-): StoredReading[] {
-  const quantity = kind === 'electricity' ? 'energy_import_kwh' : 'volume_m3';
-  const out: StoredReading[] = [];
-  let value = 1000;
-  let seq = seq0;
-  for (let ts = from; ts <= to; ts += Q) {
-    out.push({
-      meter,
-      ts,
-      seq: seq++,
-      quality: 'good',
-      values: { [quantity]: value },
-      site: 'east',
-      gateway: 'gw-e1',
-      kind,
-    });
-    value += perQuarter(ts);
-  }
-  return out;
 }
 
 function balanceFinding(): Finding {

@@ -1,7 +1,8 @@
-/* global ResizeObserver */
+/* global ResizeObserver, document */
 import uPlot from '/vendor/uplot.esm.js';
 import { h } from './dom.js';
 import { timeZone } from './dom.js';
+import { t } from './i18n.js';
 
 /**
  * Time-series charts with uPlot: drag to zoom, double-click to zoom out, times on the axis in the
@@ -28,10 +29,12 @@ function align(series) {
 }
 
 /**
- * Draws a chart into `container`; returns { destroy }. `series`: [{ label, points, unit? }];
- * `bands`: [{ from, to, kind: 'fail'|'info'|'window', label }] in UTC ms; `range`: [from, to].
+ * Draws a chart into `container`; returns { destroy }. `series`: [{ label, points, unit?, color?,
+ * dash? }]; `bands`: [{ from, to, kind: 'fail'|'info'|'window', label }] in UTC ms; `range`:
+ * [from, to]; `fills`: [{ upper, lower, color }] shades between two of `series` (by index), e.g.
+ * energy not accounted for between the metered and the expected line.
  */
-export function timeChart(container, { series, bands = [], height = 280, range }) {
+export function timeChart(container, { series, bands = [], height = 280, range, fills = [] }) {
   const holder = h('div', { class: 'chart', 'data-chart': 'uplot' });
   container.append(holder);
   const width = () => Math.max(280, holder.clientWidth || container.clientWidth || 600);
@@ -41,21 +44,33 @@ export function timeChart(container, { series, bands = [], height = 280, range }
     height,
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), zone),
     // A 24-hour clock, as the control room reads time.
-    fmtDate: (tpl) => uPlot.fmtDate(tpl.replace(/\{h\}/g, '{HH}').replace(/\{aa?\}/g, '')),
+    // Dates as YYYY-MM-DD / MM-DD in either language, never the US month/day/year.
+    fmtDate: (tpl) =>
+      uPlot.fmtDate(
+        tpl
+          .replace(/\{h\}/g, '{HH}')
+          .replace(/\{aa?\}/g, '')
+          .replace('{M}/{D}/{YY}', '{YYYY}-{MM}-{DD}')
+          .replace('{M}/{D}', '{MM}-{DD}'),
+      ),
     cursor: { drag: { x: true, y: false, setScale: true } },
     scales: { x: { time: true } },
     legend: { live: true },
     series: [
-      {},
+      { label: t('chart.time') },
       ...series.map((s, i) => ({
         label: s.unit ? `${s.label} (${s.unit})` : s.label,
-        stroke: COLORS[i % COLORS.length],
-        width: 1.5,
+        stroke: s.color ?? COLORS[i % COLORS.length],
+        ...(s.dash ? { dash: s.dash } : {}),
+        ...(s.fill ? { fill: s.fill } : {}),
+        width: s.width ?? 1.5,
         spanGaps: false,
         points: { show: false },
       })),
     ],
     axes: [{}, { size: 60 }],
+    // uPlot's series indices count the time column as 0.
+    bands: fills.map((f) => ({ series: [f.upper + 1, f.lower + 1], fill: f.color })),
     hooks: {
       drawClear: [
         (u) => {
@@ -87,4 +102,85 @@ export function timeChart(container, { series, bands = [], height = 280, range }
       plot.destroy();
     },
   };
+}
+
+/**
+ * A scatter of [x, y] points as SVG (uPlot wants a time or ordered x; a day's energy against its
+ * degree days is neither), with axis labels and ticks at round values. Returns the element.
+ */
+export function scatterChart(container, { points, xLabel, yLabel, height = 260 }) {
+  const NS = 'http://www.w3.org/2000/svg';
+  const W = 600;
+  const H = height;
+  const pad = { l: 56, r: 12, t: 12, b: 40 };
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const [x0, x1] = niceRange(Math.min(0, ...xs), Math.max(1, ...xs));
+  const [y0, y1] = niceRange(Math.min(0, ...ys), Math.max(1, ...ys));
+  const X = (x) => pad.l + ((x - x0) / (x1 - x0)) * (W - pad.l - pad.r);
+  const Y = (y) => H - pad.b - ((y - y0) / (y1 - y0)) * (H - pad.t - pad.b);
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const svg = el('svg', {
+    viewBox: `0 0 ${W} ${H}`,
+    class: 'scatter',
+    role: 'img',
+    'aria-label': `${yLabel} / ${xLabel}`,
+  });
+  for (const v of ticks(x0, x1)) {
+    svg.append(el('line', { x1: X(v), x2: X(v), y1: pad.t, y2: H - pad.b, stroke: '#e9ecef' }));
+    svg.append(
+      el('text', { x: X(v), y: H - pad.b + 14, 'text-anchor': 'middle', 'font-size': 11 }, fmtTick(v)),
+    );
+  }
+  for (const v of ticks(y0, y1)) {
+    svg.append(el('line', { x1: pad.l, x2: W - pad.r, y1: Y(v), y2: Y(v), stroke: '#e9ecef' }));
+    svg.append(el('text', { x: pad.l - 6, y: Y(v) + 4, 'text-anchor': 'end', 'font-size': 11 }, fmtTick(v)));
+  }
+  svg.append(el('text', { x: (W + pad.l) / 2, y: H - 6, 'text-anchor': 'middle', 'font-size': 12 }, xLabel));
+  svg.append(
+    el(
+      'text',
+      {
+        x: 12,
+        y: (H - pad.b) / 2,
+        'text-anchor': 'middle',
+        'font-size': 12,
+        transform: `rotate(-90 12 ${(H - pad.b) / 2})`,
+      },
+      yLabel,
+    ),
+  );
+  for (const [x, y] of points)
+    svg.append(el('circle', { cx: X(x), cy: Y(y), r: 3, fill: COLORS[0], 'fill-opacity': 0.7 }));
+  const holder = h('div', { class: 'chart', 'data-chart': 'scatter' });
+  holder.append(svg);
+  container.append(holder);
+  return holder;
+}
+
+function niceStep(span) {
+  const raw = span / 5;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  return [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
+}
+
+function niceRange(lo, hi) {
+  const step = niceStep(hi - lo || 1);
+  return [Math.floor(lo / step) * step, Math.ceil(hi / step) * step];
+}
+
+function ticks(lo, hi) {
+  const step = niceStep(hi - lo);
+  const out = [];
+  for (let v = lo; v <= hi + step / 2; v += step) out.push(Math.round(v / step) * step);
+  return out;
+}
+
+function fmtTick(v) {
+  return Math.abs(v) >= 100 ? String(Math.round(v)) : String(Math.round(v * 100) / 100);
 }

@@ -4,6 +4,7 @@
  * then to the key itself, so a forgotten string shows up as its key rather than as nothing.
  */
 
+import * as evidenceWords from './words-evidence.js';
 import * as overviewWords from './words-overview.js';
 
 const LANG_KEY = 'campus-energy.lang';
@@ -1192,7 +1193,7 @@ const zh = {
 };
 
 // Pages whose words live in their own file (so that several authors can add words at once).
-for (const words of [overviewWords]) {
+for (const words of [overviewWords, evidenceWords]) {
   Object.assign(en, words.en);
   Object.assign(zh, words.zh);
 }
