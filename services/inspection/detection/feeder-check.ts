@@ -238,4 +238,3 @@ export function feederEvidence(check: FeederCheck | undefined): number {
   if (!check || check.ratio < 0.5 || check.ratio > 2) return 0;
   return clamp((check.ratio * check.power - 4) / 8, 0, 1);
 }
-
