@@ -236,7 +236,7 @@ async function startParts(
           routes: [
             ...apiRoutes(services, billing, core.tariffStore, http, options),
             ...dormPower.routes(core.clock),
-            ...desk.routes,
+            ...desk.routes(billing.billRuns),
             ...customers.routes,
             ...collection.routes,
           ],

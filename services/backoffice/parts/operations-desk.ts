@@ -6,6 +6,8 @@ import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
 import { campusTree } from '../../metering/live/tree.ts';
 import type { ReadingStore } from '../../metering/storage.ts';
+import type { BillRuns } from '../../money/billing/bill-run.ts';
+import type { TariffStore } from '../../money/billing/tariff-store.ts';
 import type { Prepaid } from '../../money/prepaid/index.ts';
 import type { ControlMqtt } from '../../operations/control/mqtt.ts';
 import { PlannedOutages, type PlannedOutage } from '../../operations/outages/outages.ts';
@@ -30,6 +32,8 @@ export interface OperationsDeskDeps {
   prepaid: Prepaid;
   store: ReadingStore;
   logger: Logger;
+  /** The tariffs as approved, for the public window. */
+  tariffStore?: TariffStore;
   /** The back office's broker connection: notices are published on it, retained. */
   link?: ControlMqtt;
   /** How often finished outages are judged from their readings (default 5 min). */
@@ -44,7 +48,8 @@ export interface OperationsDesk {
   outageNow: (meter: string) => number | undefined;
   /** For detection: whether a finding is explained by a planned outage. */
   explains: PlannedOutages['explains'];
-  routes: RouteFn[];
+  /** The desk's routes and the public window's (its disclosure from these bill runs). */
+  routes: (billRuns?: BillRuns) => RouteFn[];
   /** Judges finished outages now (also what the timer runs). */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -99,9 +104,13 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     outageOf: (meter, now) => outages.outageOf(meter, now)?.id,
     outageNow: (meter) => outages.outageOf(meter, d.clock())?.id,
     explains: (f, now) => outages.explains(f, now),
-    routes: [
+    routes: (billRuns) => [
       ...outageRoutes({ outages, clock: d.clock }),
-      ...publicRoutes({ outages, timezone, clock: d.clock }),
+      ...publicRoutes({
+        ...{ outages, timezone, clock: d.clock, campusName: d.campus.config.campus.name },
+        ...(d.tariffStore ? { tariffs: d.tariffStore } : {}),
+        ...(billRuns ? { billRuns } : {}),
+      }),
     ],
     tick,
     async stop() {
