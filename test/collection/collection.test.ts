@@ -32,11 +32,11 @@ describe('fee table, objections, confirmation', () => {
     expect(t.state).toBe('open-for-objections');
     // Published 2 December 09:00 local: open through 9 December, closes at local midnight.
     expect(t.objectionsUntil).toBe(local(2026, 12, 10));
-    expect(t.accounts.map((a) => [a.account, a.payrollCode, a.feeFen])).toEqual([
-      ['B-CAFE', null, 327_627],
-      ['H-12-301', 'P004211', 27_694],
-      ['S-E1-101', null, 5757],
-      ['V-LAUNDRY', null, 51_009],
+    expect(t.accounts.map((a) => [a.account, a.payrollCode, a.feeFen, a.blockedMeters])).toEqual([
+      ['B-CAFE', null, 327_627, ['E-CAFE-02']],
+      ['H-12-301', 'P004211', 27_694, []],
+      ['S-E1-101', null, 5757, []],
+      ['V-LAUNDRY', null, 51_009, []],
     ]);
     expectRefused(s.db, 'FEE_TABLE_EXISTS', () => s.collection.publish(billing, { run: s.run.id }));
     expectRefused(s.db, 'FORBIDDEN', () => s.collection.publish(clerk, { run: s.run.id }));
@@ -133,6 +133,8 @@ describe('fee table, objections, confirmation', () => {
       expect((html.match(/class="signature"/g) ?? []).length).toBe(3);
       expect(html).toContain(lang === 'zh' ? '签收人' : 'Received by (signature)');
       expect(html).toContain(lang === 'zh' ? '缴费截止日' : 'Pay by');
+      // The cafe's second meter was blocked by VEE: the notice says it is not in this fee.
+      expect(html.match(/<p class="blocked">[^<]*E-CAFE-02<\/p>/g)).toHaveLength(1);
     }
   });
 });

@@ -196,11 +196,32 @@ export class Collection {
     return this.tx(() => {
       if (this.db.prepare('SELECT 1 FROM fee_tables WHERE run_id = ?').get(runId))
         collectionError('FEE_TABLE_EXISTS', `the fee table of ${runId} is already published as ${id}`);
-      const accounts = new Map<string, { holder: string; payrollCode: string | null; fen: number }>();
+      const accounts = new Map<
+        string,
+        { holder: string; payrollCode: string | null; fen: number; blocked: string[] }
+      >();
       for (const l of run.lines) {
-        const a = accounts.get(l.account) ?? { holder: l.holder, payrollCode: l.payrollCode, fen: 0 };
+        const a = accounts.get(l.account) ?? {
+          holder: l.holder,
+          payrollCode: l.payrollCode,
+          fen: 0,
+          blocked: [],
+        };
         a.fen += l.totalFen;
         accounts.set(l.account, a);
+      }
+      // A meter VEE blocked is not in the fee: the table and the notice say so, so that nobody takes
+      // a part for the whole; it is billed once its data are resolved.
+      for (const b of run.blocked) {
+        const holder = run.accounts.find((x) => x.id === b.account);
+        const a = accounts.get(b.account) ?? {
+          holder: holder?.holder ?? b.account,
+          payrollCode: holder?.payrollCode ?? null,
+          fen: 0,
+          blocked: [],
+        };
+        a.blocked.push(b.meter);
+        accounts.set(b.account, a);
       }
       const until = midnightAfter(now, this.settings.objectionDays + 1, this.timezone);
       this.db
@@ -221,10 +242,11 @@ export class Collection {
           JSON.stringify(this.settings.penalty),
         );
       const ins = this.db.prepare(
-        'INSERT INTO fee_table_accounts (fee_table, account, holder, payroll_code, billed_fen) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO fee_table_accounts (fee_table, account, holder, payroll_code, billed_fen, blocked_meters)
+         VALUES (?, ?, ?, ?, ?, ?)`,
       );
       for (const [account, a] of [...accounts].sort(([x], [y]) => x.localeCompare(y)))
-        ins.run(id, account, a.holder, a.payrollCode, a.fen);
+        ins.run(id, account, a.holder, a.payrollCode, a.fen, JSON.stringify(a.blocked.sort()));
       const table = this.feeTable(id);
       this.audit.append({
         actor: by.id,
@@ -255,12 +277,14 @@ export class Collection {
         holder: string;
         payroll_code: string | null;
         billed_fen: number;
+        blocked_meters: string;
       }[]
     ).map((a): FeeTableAccount => ({
       account: a.account,
       holder: a.holder,
       payrollCode: a.payroll_code,
       billedFen: a.billed_fen,
+      blockedMeters: JSON.parse(a.blocked_meters) as string[],
       feeFen: feeAfterObjections(
         a.billed_fen,
         objections.filter((o) => o.account === a.account),

@@ -31,6 +31,7 @@ const WORDS = {
     due: '缴费截止日',
     owing: '尚欠（元）',
     adjusted: '经异议复核后的金额',
+    blocked: '以下表计读数待核实，本期未计费，核实后另行计收：',
     where: '请于截止日前到营业厅缴费（现金、银行卡或转账）。逾期将按学校能源管理规定催缴并收取滞纳金。',
     sign: '签收人',
     date: '签收日期',
@@ -53,6 +54,7 @@ const WORDS = {
     due: 'Pay by',
     owing: 'Still owing (CNY)',
     adjusted: 'Amount after review of an objection',
+    blocked: 'Not billed this period, readings under review (billed once resolved):',
     where:
       'Please pay at the business office by the date above (cash, card or bank transfer). Late payment is chased and penalised under the university’s energy rules.',
     sign: 'Received by (signature)',
@@ -84,6 +86,10 @@ export function noticesHtml(
           `<td class="num">${esc(formatMilli(l.quantityMilli))} ${esc(l.unit)}</td><td class="num">${formatFen(l.totalFen)}</td></tr>`,
       )
       .join('');
+    const blocked = run.blocked.filter((b) => b.account === n.account).map((b) => b.meter);
+    const blockedNote = blocked.length
+      ? `<p class="blocked">${esc(w.blocked)} ${blocked.map(esc).join(', ')}</p>`
+      : '';
     const adjusted =
       billed !== n.feeFen ? `<p class="adjusted">${esc(w.adjusted)}: ${formatFen(n.feeFen)}</p>` : '';
     return `<section class="notice" data-notice="${esc(n.number)}" data-account="${esc(n.account)}">
@@ -97,6 +103,7 @@ export function noticesHtml(
 <table><thead><tr><th>${esc(w.meter)}</th><th>${esc(w.utility)}</th><th>${esc(w.quantity)}</th><th>${esc(w.amount)}</th></tr></thead>
 <tbody>${rows}</tbody></table>
 ${adjusted}
+${blockedNote}
 <p class="fee"><strong>${esc(w.fee)}: <span data-fen="${n.feeFen}">${formatFen(n.feeFen)}</span></strong>${
       credit > 0 ? ` (${esc(w.credit)}: ${formatFen(credit)})` : ''
     }</p>

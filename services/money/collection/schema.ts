@@ -21,7 +21,7 @@ const tables: [string, string, readonly string[] | null][] = [
   [
     'fee_table_accounts',
     `fee_table TEXT NOT NULL REFERENCES fee_tables (id), account TEXT NOT NULL, holder TEXT NOT NULL,
-     payroll_code TEXT, ${fen('billed_fen')}, PRIMARY KEY (fee_table, account)`,
+     payroll_code TEXT, ${fen('billed_fen')}, blocked_meters TEXT NOT NULL, PRIMARY KEY (fee_table, account)`,
     ['fee_table', 'account'],
   ],
   [

@@ -28,6 +28,8 @@ export interface FeeTableAccount {
   holder: string;
   payrollCode: string | null;
   billedFen: Fen;
+  /** Meters of the account the bill run blocked (VEE): not in this fee, billed once resolved. */
+  blockedMeters: string[];
   /** What is charged: the billed amount, or the amount an upheld objection set. */
   feeFen: Fen;
 }

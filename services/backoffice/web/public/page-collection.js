@@ -41,6 +41,7 @@ function feeTableView(table_, ctx, reload) {
         ['collection.payroll', (a) => a.payrollCode ?? ''],
         ['collection.billed', (a) => fmtFen(a.billedFen)],
         ['collection.fee', (a) => fmtFen(a.feeFen)],
+        ['collection.blocked', (a) => a.blockedMeters.join(', ')],
       ],
       (a) => ({ dataset: { account: a.account } }),
     ),
