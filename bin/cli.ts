@@ -38,6 +38,7 @@ import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerRunCommand } from './run-cli.ts';
 import { registerBackupCommands } from './backup-cli.ts';
+import { registerDoctorCommand } from './doctor-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
 import { registerUsersCommands } from './users-cli.ts';
 import { registerDetectCommands } from './detect-cli.ts';
@@ -442,6 +443,7 @@ program
 registerDemoCommand(program, { guarded, onShutdown });
 registerRunCommand(program, { guarded, onShutdown });
 registerBackupCommands(program, { guarded });
+registerDoctorCommand(program, { guarded });
 
 program
   .command('watch')
