@@ -198,6 +198,21 @@ describe('planned outages over HTTP', () => {
     expect(await latest()).toEqual({ 'E-E1-101': id, 'E-E2-101': null });
     expect((await as(null, 'GET', '/public/outages.json')).json().outages[0].phase).toBe('in-progress');
 
+    // Every route is in the OpenAPI document, the public ones without a security requirement.
+    const doc = (await as(null, 'GET', '/openapi.json')).json() as {
+      paths: Record<string, Record<string, { security?: unknown; tags?: string[] }>>;
+    };
+    for (const path of ['/api/outages', '/api/outages/{id}/approve', '/api/outages/{id}/cancel'])
+      expect(Object.keys(doc.paths), path).toContain(path);
+    for (const path of [
+      '/public/',
+      '/public/window.json',
+      '/public/outages.json',
+      '/public/disclosure/{quarter}',
+    ])
+      expect([path, !!doc.paths[path]?.get, doc.paths[path]?.get?.security]).toEqual([path, true, undefined]);
+    expect(doc.paths['/api/outages']!.post!.security).toBeDefined();
+
     const auditRes = await as('sup.li', 'GET', `/api/audit?subject=outage:${id}`);
     expect(auditRes.statusCode, auditRes.body).toBe(200);
     const audit = auditRes.json() as { action: string }[];
