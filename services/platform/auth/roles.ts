@@ -96,6 +96,11 @@ export const PERMISSIONS = {
   'outages.plan': ['operator'],
   /** The second person: a supervisor of that utility approves, rejects or cancels an outage. */
   'outages.approve': ['supervisor'],
+  /** Annual water (and electricity) plans per unit (services/metering/plans). */
+  'plans.view': ['operator', 'supervisor', 'billing', 'inspector'],
+  'plans.propose': ['operator'],
+  /** The second person of a unit's annual plan. */
+  'plans.approve': ['supervisor'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -162,6 +167,7 @@ export const APPROVAL_PERMISSIONS = [
   'reconciliation.sign-assistant',
   'reconciliation.sign-supervisor',
   'outages.approve',
+  'plans.approve',
 ] as const satisfies readonly Permission[];
 
 /**
