@@ -302,6 +302,28 @@ describe('half-monthly reconciliation', () => {
     expect(net).toEqual({ cash: 23_500, card: 15_757, transfer: 329_627 });
   });
 
+  it('finds a signed report edited behind the triggers’ back, against the digest its audit entry carries', async () => {
+    const s = await halfMonth();
+    s.time.now = local(2027, 1, 2, 9);
+    const r = s.recon.prepare(clerk, { half: '2026-12-H2' });
+    const audited = s.audit.query({ action: 'reconciliation.prepare' }).at(-1)!.after as { digest: string };
+    expect(audited.digest).toBe(r.digest);
+    // An insider with the sqlite3 shell: drops the trigger and lowers the cash takings by 100 fen.
+    s.db.exec('DROP TRIGGER recon_reports_no_update');
+    const figures = JSON.parse(
+      (s.db.prepare('SELECT figures FROM recon_reports WHERE id = ?').get(r.id) as { figures: string })
+        .figures,
+    ) as { takings: { net: { cash: number } } };
+    figures.takings.net.cash -= 100;
+    s.db.prepare('UPDATE recon_reports SET figures = ? WHERE id = ?').run(JSON.stringify(figures), r.id);
+    expect(s.recon.verify(r.id)).toEqual({ ok: false });
+    // Nobody explains or signs it.
+    expect(thrown(() => s.recon.sign(clerk, r.id)).code).toBe('REPORT_TAMPERED');
+    expect(thrown(() => s.recon.explain(clerk, r.id, { key: 'method:cash', text: 'x' })).code).toBe(
+      'REPORT_TAMPERED',
+    );
+  });
+
   it.each(Object.entries(RECONCILIATION_ERRORS))('%s has a status and a description', (_code, e) => {
     expect(e.status).toBeGreaterThanOrEqual(400);
     expect(e.description.length).toBeGreaterThan(10);

@@ -39,6 +39,11 @@ export const RECONCILIATION_ERRORS = {
     status: 409,
     description: 'A difference in the report is not explained: the report cannot be signed',
   },
+  REPORT_TAMPERED: {
+    status: 409,
+    description:
+      'The stored report no longer hashes to the digest recorded (and audited) when it was prepared: it was changed outside the service',
+  },
   REPORT_STALE: {
     status: 409,
     description:

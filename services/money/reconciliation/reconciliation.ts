@@ -373,7 +373,17 @@ export class Reconciliation {
     });
   }
 
+  /** The stored figures must still hash to the digest audited when the version was prepared. */
+  private assertIntact(r: Report): void {
+    if (digestOf(r.figures) !== r.digest)
+      reconciliationError(
+        'REPORT_TAMPERED',
+        `report ${r.id} (${r.half} v${r.version}) does not match its digest ${r.digest.slice(0, 12)}…: it was changed outside the service`,
+      );
+  }
+
   private assertOpen(r: Report): void {
+    this.assertIntact(r);
     if (r.superseded)
       reconciliationError('SUPERSEDED', `report ${r.id} (${r.half} v${r.version}) has a newer version`);
     if (r.signatures.length > 0)
@@ -419,6 +429,7 @@ export class Reconciliation {
       const r = this.report(reportId);
       const step = r.nextStep;
       if (!step) return reconciliationError('WRONG_SIGNING_STEP', `report ${r.id} is signed by all three`);
+      this.assertIntact(r);
       if (!can(by, STEP_PERMISSION[step]) && SIGNING_STEPS.some((x) => can(by, STEP_PERMISSION[x])))
         reconciliationError(
           'WRONG_SIGNING_STEP',
