@@ -33,6 +33,10 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
     .description('Run a campus: every gateway, ingest and the back office, supervised, on embedded defaults')
     .requiredOption('-c, --config <file>', 'campus YAML file')
     .option('--mqtt <url>', 'external broker URL (overrides the file; default: the embedded broker)')
+    .option(
+      '--influx <url>',
+      'store readings in this InfluxDB 1.x (overrides the file; default: the file’s store)',
+    )
     .option('--http <host:port>', 'back-office address', '127.0.0.1:8080')
     .option('--insecure-cookie', 'session cookie without Secure (plain http on a LAN address)')
     .option(
@@ -49,6 +53,7 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
       (opts: {
         config: string;
         mqtt?: string;
+        influx?: string;
         http: string;
         insecureCookie?: boolean;
         metrics?: string;
@@ -60,6 +65,11 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
           const logger = createLogger(opts.logLevel);
           let broker: CampusBroker | undefined;
           const env: NodeJS.ProcessEnv = { ...process.env };
+          if (opts.influx) {
+            if (!/^https?:\/\//.test(opts.influx))
+              throw new Error(`--influx: expected http:// or https://, got ${opts.influx}`);
+            env.CAMPUS_INFLUX_URL = opts.influx;
+          }
           const common = ['-c', campus.file, '--log-level', opts.logLevel];
           const mqttArgs = opts.mqtt ? ['--mqtt', opts.mqtt] : [];
           if (!opts.mqtt && !campus.config.mqtt) {
@@ -108,6 +118,7 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
           console.log(
             `  parts: ${children.map((c) => c.name).join(', ')} (each restarted alone if it fails)`,
           );
+          console.log(`  store: ${opts.influx ?? campus.config.storage.influx?.url ?? 'embedded SQLite'}`);
           console.log(`  back office: http://${opts.http}/`);
           h.onShutdown(async () => {
             await metrics?.close();

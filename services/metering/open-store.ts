@@ -11,7 +11,16 @@ import type { ReadingStore } from './storage.ts';
  * file under dataDir. Every service gets its store from here, behind the one interface.
  */
 export async function openStore(campus: LoadedCampus, logger: Logger): Promise<ReadingStore> {
-  const { influx, sqlite } = campus.config.storage;
+  const { sqlite } = campus.config.storage;
+  // `campus-energy run --influx <url>` switches every part to an InfluxDB the file does not name.
+  const override = process.env.CAMPUS_INFLUX_URL;
+  const influx = override
+    ? {
+        ...campus.config.storage.influx,
+        url: override,
+        database: campus.config.storage.influx?.database ?? 'campus_energy',
+      }
+    : campus.config.storage.influx;
   if (influx) {
     const password = influx.passwordEnv ? process.env[influx.passwordEnv] : undefined;
     if (influx.passwordEnv && password === undefined) {
