@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { CollectionSettingsSchema } from '../../config/schemas/collection.ts';
+import { openBackofficeDb } from '../../services/platform/db.ts';
+import { Collection } from '../../services/money/collection/collection.ts';
 import { parsePeriod } from '../../services/money/billing/period.ts';
 import { COLLECTION_ERRORS } from '../../services/money/collection/errors.ts';
 import { noticesHtml, payrollCsv } from '../../services/money/collection/print.ts';
@@ -416,6 +419,21 @@ describe('a crash half-way', () => {
     expect(snapshot(s.db)).toEqual(before);
     s.db.exec('DROP TRIGGER crash');
     expect(s.collection.pay(clerk, overpay).creditBalanceFen).toBe(9000 - 5757);
+  });
+});
+
+describe('the database', () => {
+  it('refuses to start on a foreign payment_notices table, naming it, instead of failing at the first notice', async () => {
+    const s = await setup();
+    const db = openBackofficeDb(':memory:');
+    db.exec('CREATE TABLE payment_notices (id INTEGER PRIMARY KEY, order_no TEXT)');
+    expect(
+      () =>
+        new Collection({
+          ...{ db, audit: s.audit, timezone: TZ, runs: s.runs },
+          settings: CollectionSettingsSchema.parse({}),
+        }),
+    ).toThrow(/payment_notices that is not post-paid collection's \(columns: id, order_no\)/);
   });
 });
 

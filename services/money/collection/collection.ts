@@ -173,6 +173,16 @@ export class Collection {
     this.timezone = o.timezone;
     this.settings = o.settings;
     this.runs = o.runs;
+    // The back office's tables share one namespace: a database where another service's table of
+    // the same name was made first (the payments service's notices were once payment_notices)
+    // would skip CREATE IF NOT EXISTS and fail on the first insert; say so at start instead.
+    const columns = (
+      this.db.prepare("SELECT name FROM pragma_table_info('payment_notices')").pluck().all() as string[]
+    ).filter(Boolean);
+    if (columns.length > 0 && !columns.includes('fee_table'))
+      throw new Error(
+        `the back-office database has a table payment_notices that is not post-paid collection's (columns: ${columns.join(', ')}); rename or remove it before starting`,
+      );
     this.db.exec(COLLECTION_SCHEMA);
   }
 
