@@ -7,6 +7,8 @@ import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { validateCampus, type LoadedCampus } from '../config/campus.ts';
 import { ensureDemoCustomers, startDemoPayments } from '../simulators/payment/demo.ts';
 import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
+import { pino, type Logger } from 'pino';
+import { routeOpcuaLogs } from '../adapters/opcua/logging.ts';
 import { createLogger } from '../gateway/log.ts';
 import { Outbox } from '../gateway/outbox/outbox.ts';
 import { gatewayPkiDir } from '../gateway/pki-dir.ts';
@@ -81,6 +83,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
     )
     .addOption(new Option('--data-dir <dir>').default('var/demo'))
     .addOption(new Option('--log-level <level>').default('warn'))
+    .addOption(new Option('--log-json', 'log lines as JSON (for a log collector) instead of readable text'))
     .action(
       (opts: {
         brokerPort: number;
@@ -89,9 +92,13 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
         history: number;
         dataDir: string;
         logLevel: string;
+        logJson?: boolean;
       }) =>
         h.guarded(async () => {
-          const logger = createLogger(opts.logLevel);
+          const logger = opts.logJson ? createLogger(opts.logLevel) : readableLogger(opts.logLevel);
+          // node-opcua prints its own diagnostics to the console (on Node 20 a warning about
+          // RSA PKCS#1 v1.5, which no policy the demo uses needs): to the logger at debug level.
+          routeOpcuaLogs(logger);
           const dataDir = resolve(opts.dataDir);
           mkdirSync(dataDir, { recursive: true });
           const stateFile = join(dataDir, 'demo-state.json');
@@ -142,6 +149,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
               dir: dataDir,
             },
           );
+          logZone = campus.config.campus.timezone;
           ensureControlKeys(campus);
           const storePath = join(campus.dataDir, campus.config.storage.sqlite.path);
 
@@ -393,4 +401,60 @@ function heatingRegistrations(scenario: Scenario): HeatingRegistration[] {
         }))
       : [],
   );
+}
+
+/** The zone log times are shown in: UTC until the campus file is read, then the campus's. */
+let logZone = 'UTC';
+
+function logClock(ts: number): string {
+  const hms = new Intl.DateTimeFormat('en-GB', {
+    timeZone: logZone,
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  }).format(ts);
+  return logZone === 'UTC' ? `${hms}Z` : hms;
+}
+
+const LEVELS: Record<number, string> = {
+  10: 'trace',
+  20: 'debug',
+  30: 'info',
+  40: 'WARN',
+  50: 'ERROR',
+  60: 'FATAL',
+};
+
+/**
+ * The demo's log as a person reads it in a terminal: `00:08:12 info gw-east/bus: bus connected
+ * (bus=E1-line1)` instead of pino's JSON lines (`--log-json` keeps those for a collector).
+ */
+function readableLogger(level: string): Logger {
+  return pino(
+    { level, base: undefined },
+    {
+      write(line: string) {
+        process.stdout.write(`${readableLine(line)}\n`);
+      },
+    },
+  );
+}
+
+function readableLine(line: string): string {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line.trimEnd();
+  }
+  const { level, time, msg, component, gateway, err, ...rest } = o;
+  const when = typeof time === 'number' ? logClock(time) : '';
+  const who = [gateway, component].filter((x) => typeof x === 'string').join('/');
+  const details = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .join(', ');
+  const error =
+    err && typeof err === 'object' ? ` — ${String((err as { message?: unknown }).message ?? '')}` : '';
+  return `${when} ${LEVELS[Number(level)] ?? String(level)} ${who ? `${who}: ` : ''}${String(msg ?? '')}${error}${details ? ` (${details})` : ''}`;
 }
