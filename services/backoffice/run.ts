@@ -236,7 +236,7 @@ async function startParts(
           routes: [
             ...apiRoutes(services, billing, core.tariffStore, http, options),
             ...dormPower.routes(core.clock),
-            ...desk.routes(billing.billRuns),
+            ...desk.routes({ billRuns: billing.billRuns, vee: services.vee }),
             ...customers.routes,
             ...collection.routes,
           ],

@@ -5,6 +5,9 @@ import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
 import { campusTree } from '../../metering/live/tree.ts';
+import { UsePlans } from '../../metering/plans/plans.ts';
+import { planRoutes } from '../../metering/plans/routes.ts';
+import type { ValidatedSource } from '../../metering/vee/types.ts';
 import type { ReadingStore } from '../../metering/storage.ts';
 import type { BillRuns } from '../../money/billing/bill-run.ts';
 import type { TariffStore } from '../../money/billing/tariff-store.ts';
@@ -48,8 +51,13 @@ export interface OperationsDesk {
   outageNow: (meter: string) => number | undefined;
   /** For detection: whether a finding is explained by a planned outage. */
   explains: PlannedOutages['explains'];
-  /** The desk's routes and the public window's (its disclosure from these bill runs). */
-  routes: (billRuns?: BillRuns) => RouteFn[];
+  /**
+   * The desk's routes and the public window's, given the services over the readings: the bill
+   * runs the disclosure is built from, the validated intervals the annual plans are followed with.
+   */
+  routes: (records: { billRuns?: BillRuns; vee?: ValidatedSource }) => RouteFn[];
+  /** Annual use plans, once `routes` was given the validated intervals. */
+  plans(): UsePlans | undefined;
   /** Judges finished outages now (also what the timer runs). */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -72,8 +80,9 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
       .publishAsync(`${OUTAGE_TOPIC}/${o.id}`, JSON.stringify(payload), { qos: 1, retain: true })
       .catch((err: unknown) => log.warn({ err, outage: o.id }, 'outage notice not published on MQTT'));
   };
+  const tree = campusTree(d.campus);
   const outages = new PlannedOutages({
-    ...{ db: d.db, audit: d.audit, clock: d.clock, tree: campusTree(d.campus) },
+    ...{ db: d.db, audit: d.audit, clock: d.clock, tree },
     settings: d.campus.config.outages,
     accounts: () => {
       const map = new Map<string, string[]>();
@@ -84,13 +93,16 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     onPublished: announce,
   });
 
+  let plans: UsePlans | undefined;
   let running: Promise<void> | undefined;
   const tick = () =>
     (running ??= outages
       .judge(d.store)
-      .then((done) => {
+      .then(async (done) => {
         for (const o of done)
           log.info({ outage: o.id, verdicts: o.observation?.verdicts }, 'outage observed');
+        const warned = (await plans?.warn(wallClock(d.clock(), timezone).year)) ?? [];
+        for (const w of warned) log.info(w, 'annual plan reached a warning level');
       })
       .catch((err: unknown) => log.warn({ err }, 'judging outages failed; the next round tries again'))
       .finally(() => {
@@ -104,14 +116,19 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     outageOf: (meter, now) => outages.outageOf(meter, now)?.id,
     outageNow: (meter) => outages.outageOf(meter, d.clock())?.id,
     explains: (f, now) => outages.explains(f, now),
-    routes: (billRuns) => [
-      ...outageRoutes({ outages, clock: d.clock }),
-      ...publicRoutes({
-        ...{ outages, timezone, clock: d.clock, campusName: d.campus.config.campus.name },
-        ...(d.tariffStore ? { tariffs: d.tariffStore } : {}),
-        ...(billRuns ? { billRuns } : {}),
-      }),
-    ],
+    routes: ({ billRuns, vee }) => {
+      if (vee) plans = new UsePlans({ ...d, tree, timezone, source: vee });
+      return [
+        ...outageRoutes({ outages, clock: d.clock }),
+        ...(plans ? planRoutes(plans) : []),
+        ...publicRoutes({
+          ...{ outages, timezone, clock: d.clock, campusName: d.campus.config.campus.name },
+          ...(d.tariffStore ? { tariffs: d.tariffStore } : {}),
+          ...(billRuns ? { billRuns } : {}),
+        }),
+      ];
+    },
+    plans: () => plans,
     tick,
     async stop() {
       clearInterval(timer);
