@@ -31,3 +31,18 @@ export const DEMO_OUTAGES: readonly DemoOutage[] = [
     reason: 'Dorm W1 riser valve replacement / 宿舍W1立管阀门更换',
   },
 ];
+
+/** The demo campus's annual water plans for the current year, as data (same two demo people). */
+export interface DemoPlan {
+  unit: string;
+  name: string;
+  utility: 'water' | 'electricity';
+  meters: string[];
+  /** m³ (or kWh) for the year. */
+  quantity: number;
+}
+
+export const DEMO_PLANS: readonly DemoPlan[] = [
+  { unit: 'dorm-e1', name: 'Dorm E1 / 宿舍E1', utility: 'water', meters: ['W-E1'], quantity: 12_000 },
+  { unit: 'dorm-w1', name: 'Dorm W1 / 宿舍W1', utility: 'water', meters: ['W-W1'], quantity: 12_000 },
+];

@@ -4,18 +4,20 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateCampus } from '../../config/campus.ts';
 import { OutagesSettingsSchema } from '../../config/schemas/operations-desk.ts';
-import { seedDemoOutages } from '../../services/backoffice/parts/operations-desk.ts';
+import { seedDemoOutages, seedDemoPlans } from '../../services/backoffice/parts/operations-desk.ts';
+import { UsePlans } from '../../services/metering/plans/plans.ts';
+import { MemoryValidatedSource } from '../billing/support.ts';
 import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
 import { PlannedOutages } from '../../services/operations/outages/outages.ts';
 import { demoScenario } from '../../simulators/scenario/demo.ts';
-import { DEMO_OUTAGES } from '../../simulators/scenario/demo-outages.ts';
+import { DEMO_OUTAGES, DEMO_PLANS } from '../../simulators/scenario/demo-outages.ts';
 import { campusFromScenario } from '../../simulators/scenario/live.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { T0 } from './support.ts';
 
-/** The demo's outages exist in the demo campus and pass the same rules as anyone's. */
+/** The demo's outages and plans exist in the demo campus and pass the same rules as anyone's. */
 describe('demo outages', () => {
   it('are planned and approved by two demo people on nodes of the demo campus, in the campus zone', () => {
     const dir = mkdtempSync(join(tmpdir(), 'demo-outages-'));
@@ -51,5 +53,17 @@ describe('demo outages', () => {
       ['W-W1', 'approved', '2026-12-06T01:00:00.000Z'],
     ]);
     expect(list[0]!.affected.rooms).toEqual(['E-E2-101', 'E-E2-102']);
+
+    const plans = new UsePlans({
+      ...{ db, audit: openAuditLog(db, () => T0, join(dir, 'audit-key.json')), clock: () => T0 },
+      ...{ tree: campusTree(campus), timezone: 'Asia/Shanghai', source: new MemoryValidatedSource() },
+    });
+    expect(seedDemoPlans(plans, DEMO_PLANS, { planner, approver }, 2026, testLogger())).toBe(
+      DEMO_PLANS.length,
+    );
+    expect(plans.list(2026).map((p) => [p.unit, p.state, p.meters])).toEqual([
+      ['dorm-e1', 'approved', ['W-E1']],
+      ['dorm-w1', 'approved', ['W-W1']],
+    ]);
   });
 });

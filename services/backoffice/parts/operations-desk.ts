@@ -16,7 +16,7 @@ import type { ControlMqtt } from '../../operations/control/mqtt.ts';
 import { PlannedOutages, type PlannedOutage } from '../../operations/outages/outages.ts';
 import { outageRoutes } from '../../operations/outages/routes.ts';
 import { publicRoutes } from '../public/routes.ts';
-import type { DemoOutage } from '../../../simulators/scenario/demo-outages.ts';
+import type { DemoOutage, DemoPlan } from '../../../simulators/scenario/demo-outages.ts';
 import type { RouteFn } from './api.ts';
 
 /**
@@ -163,6 +163,26 @@ export function seedDemoOutages(
       n++;
     } catch (err) {
       log.warn({ err, node: o.node }, 'demo outage not planned');
+    }
+  }
+  return n;
+}
+
+/** The demo's annual plans for the current year, proposed and approved by two demo people. */
+export function seedDemoPlans(
+  plans: UsePlans,
+  demo: readonly DemoPlan[],
+  people: { planner: Actor; approver: Actor },
+  year: number,
+  log: Logger,
+): number {
+  let n = 0;
+  for (const p of demo) {
+    try {
+      plans.approve(people.approver, plans.propose(people.planner, { ...p, year }).id);
+      n++;
+    } catch (err) {
+      log.warn({ err, unit: p.unit }, 'demo plan not made');
     }
   }
   return n;
