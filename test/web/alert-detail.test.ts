@@ -363,6 +363,15 @@ describe('alert detail page', () => {
   });
 
   it('a balance alert: the node against its meters with the band, the unaccounted energy recomputed, every figure labelled', async () => {
+    // The server says what was found as a code and parameters; the page words it.
+    expect(bo.alerts.get(ids['energy-balance:E-B1:1']!).message).toEqual({
+      code: 'alert.energy-balance',
+      params: { where: 'E-B1', unit: 'kWh', unexplained: 7, share: 0.0438 },
+    });
+    expect(bo.alerts.get(ids['unauthorized-heating:electric:E-R2']!).message).toEqual({
+      code: 'alert.unauthorized-heating.electric',
+      params: { where: 'E-R2', unit: 'kWh', extraKwh: 22 },
+    });
     const page = await open('energy-balance:E-B1:1', 'en');
     expect(await page.locator('[data-section=chart] canvas').count()).toBeGreaterThan(0);
     // 0.7 kWh an hour over the alert's 10 hours, from the stored readings and the band.

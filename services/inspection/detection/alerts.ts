@@ -67,6 +67,39 @@ export interface Alert {
   closedReason?: string;
   /** Every step, oldest first, with who took it. */
   steps: AlertStep[];
+  /**
+   * What was found as a code and its parameters, for a client to say in its user's language
+   * (`reason` is the detector's English). Derived on read from the type, key and figures.
+   */
+  message: AlertText;
+}
+
+export interface AlertText {
+  /** `alert.<type>`, or a variant: `alert.energy-balance.negative`, `alert.unauthorized-heating.electric`. */
+  code: string;
+  /** `where` (the meter or node), `unit` where known, and the figures the sentence names. */
+  params: Record<string, number | string>;
+}
+
+/** The code and parameters of an alert's finding (see Alert.message). */
+export function alertText(a: Pick<Alert, 'type' | 'key' | 'meter' | 'node' | 'evidence'>): AlertText {
+  const f = a.evidence.figures;
+  const params: Record<string, number | string> = { where: a.meter ?? a.node ?? '' };
+  if (a.evidence.unit === 'kWh' || a.evidence.unit === 'm³') params.unit = a.evidence.unit;
+  const pick = (...keys: string[]) => {
+    for (const k of keys) if (f[k] !== undefined) params[k] = f[k]!;
+  };
+  let code = `alert.${a.type}`;
+  if (a.type === 'energy-balance') {
+    if (a.key.includes(':negative:')) code += '.negative';
+    pick('unexplained', 'share');
+  } else if (a.type === 'unauthorized-heating' && f.extraKwh !== undefined) {
+    code += '.electric';
+    pick('extraKwh');
+  } else {
+    pick('slots', 'decrease', 'deltaPKw', 'steps', 'maxDayKwh');
+  }
+  return { code, params };
 }
 
 export interface AlertFilter {
@@ -216,6 +249,11 @@ export class AlertStore {
   }
 
   private toAlert(r: Row): Alert {
+    const evidence = JSON.parse(r.evidence) as Evidence;
+    const where = {
+      ...(r.meter !== null ? { meter: r.meter } : {}),
+      ...(r.node !== null ? { node: r.node } : {}),
+    };
     return {
       id: r.id,
       key: r.key,
@@ -226,7 +264,7 @@ export class AlertStore {
       score: r.score,
       since: r.since,
       reason: r.reason,
-      evidence: JSON.parse(r.evidence) as Evidence,
+      evidence,
       suspects: JSON.parse(r.suspects) as Suspect[],
       ...(r.unexplained !== null ? { unexplained: r.unexplained } : {}),
       state: r.state as AlertState,
@@ -243,6 +281,7 @@ export class AlertStore {
         ...(s.notes !== null ? { notes: s.notes } : {}),
         ...(s.assignee !== null ? { assignee: s.assignee } : {}),
       })),
+      message: alertText({ type: r.type as AlertType, key: r.key, ...where, evidence }),
     };
   }
 

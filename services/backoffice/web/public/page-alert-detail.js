@@ -86,40 +86,40 @@ function place(a) {
   return a.meter ?? a.node ?? '';
 }
 
-/** What was found, from the alert's type and figures (the code and its parameters). */
+/**
+ * What was found, in the reader's language: the server sends it as a code and parameters
+ * (alert.message, services/inspection/detection/alerts.ts); numbers and units are formatted here.
+ */
 export function foundText(a) {
-  const f = a.evidence?.figures ?? {};
-  const unit = evidenceUnit(a);
-  const where = place(a);
-  switch (a.type) {
-    case 'energy-balance':
-      return String(a.key).includes(':negative:')
-        ? t('ad.msg.energy-balance.negative', { where, unexplained: fmtNum(-Number(f.unexplained), 1), unit })
-        : t('ad.msg.energy-balance', {
-            where,
-            unexplained: fmtNum(Number(f.unexplained), 1),
-            unit,
-            share: pct(f.share ?? 0),
-          });
-    case 'meter-stopped':
-      return t('ad.msg.meter-stopped', { where, hours: fmtNum(Number(f.slots ?? 0), 0) });
-    case 'meter-backwards':
-      return t('ad.msg.meter-backwards', {
-        where,
-        decrease: `${fmtNum(Number(f.decrease ?? 0), 2)} ${unit}`,
+  const { code, params: p } = a.message ?? { code: `alert.${a.type}`, params: { where: place(a) } };
+  const unit = p.unit ?? evidenceUnit(a);
+  const key = `ad.msg.${code.replace(/^alert\./, '')}`;
+  switch (code) {
+    case 'alert.energy-balance':
+      return t(key, {
+        where: p.where,
+        unexplained: fmtNum(Number(p.unexplained), 1),
+        unit,
+        share: pct(p.share ?? 0),
       });
-    case 'illegal-load':
-      return t('ad.msg.illegal-load', {
-        where,
-        kw: fmtNum(Number(f.deltaPKw ?? 0), 2),
-        steps: fmtNum(Number(f.steps ?? 1), 0),
+    case 'alert.energy-balance.negative':
+      return t(key, { where: p.where, unexplained: fmtNum(-Number(p.unexplained), 1), unit });
+    case 'alert.meter-stopped':
+      return t(key, { where: p.where, hours: fmtNum(Number(p.slots ?? 0), 0) });
+    case 'alert.meter-backwards':
+      return t(key, { where: p.where, decrease: `${fmtNum(Number(p.decrease ?? 0), 2)} ${unit}` });
+    case 'alert.illegal-load':
+      return t(key, {
+        where: p.where,
+        kw: fmtNum(Number(p.deltaPKw ?? 0), 2),
+        steps: fmtNum(Number(p.steps ?? 1), 0),
       });
-    case 'unauthorized-heating':
-      return f.extraKwh !== undefined
-        ? t('ad.msg.unauthorized-heating.electric', { where, kwh: fmtNum(Number(f.extraKwh), 1) })
-        : t('ad.msg.unauthorized-heating', { where, kwh: fmtNum(Number(f.maxDayKwh ?? 0), 1) });
+    case 'alert.unauthorized-heating':
+      return t(key, { where: p.where, kwh: fmtNum(Number(p.maxDayKwh ?? 0), 1) });
+    case 'alert.unauthorized-heating.electric':
+      return t(key, { where: p.where, kwh: fmtNum(Number(p.extraKwh ?? 0), 1) });
     default:
-      return t(`ad.msg.${a.type}`, { where });
+      return t(key, { where: p.where });
   }
 }
 
