@@ -16,6 +16,7 @@ import { livePage } from './page-live.js';
 import { meterPage } from './page-meter.js';
 import { overviewPage } from './page-overview.js';
 import { outagesPage } from './page-outages.js';
+import { plansPage } from './page-plans.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
 import { readingsPage } from './page-readings.js';
@@ -45,6 +46,7 @@ const PAGES = [
   policyPage,
   schedulesPage,
   outagesPage,
+  plansPage,
   billingPage,
   collectionPage,
   reconciliationPage,
