@@ -39,6 +39,13 @@ export function timeChart(container, { series, bands = [], height = 280, range, 
   container.append(holder);
   const width = () => Math.max(280, holder.clientWidth || container.clientWidth || 600);
   const zone = timeZone();
+  // One y scale per unit (flow in m³/h beside a temperature difference in K, power beside a power
+  // factor): the first unit's axis on the left, a second one's on the right, more share the last.
+  const units = [...new Set(series.map((s) => s.unit ?? ''))].slice(0, 2);
+  const scaleOf = (s) => {
+    const k = units.indexOf(s.unit ?? '');
+    return `y${k < 0 ? units.length - 1 : k}`;
+  };
   const opts = {
     width: width(),
     height,
@@ -54,7 +61,7 @@ export function timeChart(container, { series, bands = [], height = 280, range, 
           .replace('{M}/{D}', '{MM}-{DD}'),
       ),
     cursor: { drag: { x: true, y: false, setScale: true } },
-    scales: { x: { time: true } },
+    scales: { x: { time: true }, ...Object.fromEntries(units.map((_, i) => [`y${i}`, {}])) },
     legend: { live: true },
     series: [
       { label: t('chart.time') },
@@ -64,11 +71,26 @@ export function timeChart(container, { series, bands = [], height = 280, range, 
         ...(s.dash ? { dash: s.dash } : {}),
         ...(s.fill ? { fill: s.fill } : {}),
         width: s.width ?? 1.5,
+        scale: scaleOf(s),
         spanGaps: false,
         points: { show: false },
       })),
     ],
-    axes: [{}, { size: 60 }],
+    axes: [
+      {},
+      { scale: 'y0', size: 60, ...(units[0] ? { label: units[0], labelSize: 18 } : {}) },
+      ...(units.length > 1
+        ? [
+            {
+              scale: 'y1',
+              side: 1,
+              size: 60,
+              grid: { show: false },
+              ...(units[1] ? { label: units[1], labelSize: 18 } : {}),
+            },
+          ]
+        : []),
+    ],
     // uPlot's series indices count the time column as 0.
     bands: fills.map((f) => ({ series: [f.upper + 1, f.lower + 1], fill: f.color })),
     hooks: {
