@@ -398,6 +398,13 @@ describe('alert detail page', () => {
       await zh.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
     ).toBeLessThanOrEqual(0);
     await zh.screenshot({ path: join(SHOTS, 'alert-balance-390-zh.png'), fullPage: true });
+    // A refused step says what to do in the reader's language, from the server's code.
+    await zh.locator('form[data-action=assign] input[name=inspector]').fill('no such person');
+    await zh.locator('form[data-action=assign] button[type=submit]').click();
+    expect(await zh.locator('form[data-action=assign] .note-error').textContent()).toBe(
+      '请在备注中写明现场核查发现的情况（最多 2000 字），并按用户名指派稽查员。',
+    );
+    expect(bo.alerts.get(ids['energy-balance:E-B1:1']!).state).toBe('open');
     await zh.context().close();
   });
 

@@ -300,7 +300,12 @@ function actionForm(alert, action, ctx, done) {
           await post(`/api/alerts/${alert.id}/${action}`, body);
           done();
         } catch (err) {
-          message.append(note(t('error', { message: err.message }), 'error'));
+          // The server's code says what to do, in the reader's language; its English message only
+          // for a code this page has no words for.
+          const words = t(`ad.err.${err.code}`);
+          message.append(
+            note(words === `ad.err.${err.code}` ? t('error', { message: err.message }) : words, 'error'),
+          );
         }
       },
     },

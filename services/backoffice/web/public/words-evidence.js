@@ -89,6 +89,12 @@ export const MODELS = [
 ];
 
 export const en = {
+  'ad.err.BAD_INPUT':
+    'Say what was found on site in the notes (at most 2,000 characters), and assign to an inspector by user name.',
+  'ad.err.INVALID_TRANSITION': 'This alert has moved on meanwhile: the page now shows its current state.',
+  'ad.err.ALERT_NOT_FOUND': 'There is no such alert.',
+  'ad.err.FORBIDDEN': 'Your role may not take this step.',
+  'ad.err.INVALID_REQUEST': 'Write the notes (at most 2,000 characters) and an inspector’s user name.',
   'chart.time': 'Time',
   'actor.system:detection': 'Detection (automatic)',
   'actor.system:manual-readings': 'Manual readings (automatic)',
@@ -229,6 +235,11 @@ export const en = {
 };
 
 export const zh = {
+  'ad.err.BAD_INPUT': '请在备注中写明现场核查发现的情况（最多 2000 字），并按用户名指派稽查员。',
+  'ad.err.INVALID_TRANSITION': '该告警状态已被他人更新，页面已显示其当前状态。',
+  'ad.err.ALERT_NOT_FOUND': '没有该告警。',
+  'ad.err.FORBIDDEN': '您的角色不能执行此步骤。',
+  'ad.err.INVALID_REQUEST': '请填写备注（最多 2000 字）和稽查员用户名。',
   'chart.time': '时间',
   'actor.system:detection': '检测程序（自动）',
   'actor.system:manual-readings': '人工抄表（自动）',
