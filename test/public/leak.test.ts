@@ -57,6 +57,9 @@ const WINDOW = new Set([
   'procedures[].steps[].what.zh',
   'procedures[].steps[].what.en',
   'capacityDecisions[]',
+  ...['id', 'utility', 'increase', 'unit', 'outcome', 'decidedAt', 'feeFen', 'doneAt'].map(
+    (k) => `capacityDecisions[].${k}`,
+  ),
   'disclosures[]',
 ]);
 
@@ -127,7 +130,7 @@ const outside = (allowed: Set<string>, v: unknown) => {
 
 /** Never public: the fixture's holders, its payroll code, staff user names. */
 const NEVER = ['Dorm E1 room 101', 'Staff household 12-301', 'Campus cafe', 'Laundry vendor', 'P004211'];
-const STAFF = ['fin.zhang', 'op.zhao', 'sup.li', 'token:'];
+const STAFF = ['fin.zhang', 'op.zhao', 'sup.li', 'sup.zhao', 'clerk.wang', 'token:'];
 /** Public only in the quarterly disclosure (the rule publishes readings and charges per account). */
 const ACCOUNTS = [
   'S-E1-101',
@@ -154,6 +157,24 @@ describe('the public window leaks nothing', () => {
     plan('E-E2-MAIN');
     f.outages.reject(supervisor, plan('E-E3-MAIN').id, 'no');
 
+    // A decided capacity application: public with its outcome, never its applicant or meter.
+    const clerk = { id: 'clerk.wang', kind: 'user' as const, roles: ['clerk' as const] };
+    const sup2 = { id: 'sup.zhao', kind: 'user' as const, roles: ['supervisor' as const] };
+    const app = f.capacity.apply(clerk, {
+      ...{ utility: 'electricity', meter: 'E-E-CANTEEN', applicant: 'Campus cafe', increase: 30 },
+      reason: 'New ovens',
+    });
+    await f.capacity.review(operator, app.id, 'ok');
+    f.capacity.approve(supervisor, app.id);
+    f.capacity.approve(sup2, app.id);
+    f.capacity.apply(clerk, {
+      utility: 'electricity',
+      meter: 'E-E-CANTEEN',
+      applicant: 'Campus cafe',
+      increase: 5,
+      reason: 'x',
+    });
+
     const get = async (url: string) => {
       const res = await f.app.inject({ method: 'GET', url });
       expect(res.statusCode, `${url}: ${res.body}`).toBe(200);
@@ -165,6 +186,18 @@ describe('the public window leaks nothing', () => {
       [{ id: 'E-E1-MAIN', name: 'Dorm E1 main' }],
     ]);
     expect(window.json().disclosures).toEqual(['2026-Q3']);
+    expect(window.json().capacityDecisions).toEqual([
+      {
+        id: app.id,
+        utility: 'electricity',
+        increase: 30,
+        unit: 'kVA',
+        outcome: 'approved',
+        decidedAt: NOW,
+        feeFen: 600_000,
+        doneAt: null,
+      },
+    ]);
     expect(window.json().tariffs.length).toBeGreaterThan(0);
     const outages = await get('/public/outages.json');
     expect(outside(OUTAGES, outages.json())).toEqual([]);

@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { OutagesSettingsSchema } from '../../config/schemas/operations-desk.ts';
 import { publicRoutes } from '../../services/backoffice/public/routes.ts';
+import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import { BillRuns } from '../../services/money/billing/bill-run.ts';
+import { CapacityApplications } from '../../services/operations/capacity/capacity.ts';
 import { parsePeriod } from '../../services/money/billing/period.ts';
 import { TariffStore } from '../../services/money/billing/tariff-store.ts';
 import { parseTariffTable } from '../../services/money/billing/tariffs.ts';
@@ -73,13 +75,21 @@ export async function publicFixture() {
     settings: OutagesSettingsSchema.parse({}),
     accounts: () => new Map([['E-E1-101', ['PRE-E1-101']]]),
   });
+  // Capacity applications on the demo campus (no readings: the review finds no peak).
+  const readings = SqliteStore.open({ path: ':memory:' });
+  const capacity = new CapacityApplications({
+    ...{ db: o.db, audit: o.audit, clock: bo.clock, tree: campusTree(o.campus), store: readings },
+    feePerUnitFen: () => 20_000,
+    ratingOf: () => undefined,
+    dayStart: (ts) => ts - (ts % 86_400_000),
+  });
   const users = new Users({ db: bo.db, audit: bo.audit, clock: bo.clock, scryptCost: TEST_SCRYPT_COST });
   const app: FastifyInstance = await buildApi({
     auth: users,
     routes: publicRoutes({
       ...{ outages, timezone: TZ, clock: bo.clock, campusName: 'Demo University (invented)' },
-      ...{ tariffs: store, billRuns: runs },
+      ...{ tariffs: store, billRuns: runs, capacity },
     }),
   });
-  return { ...bo, runs, store, outages, app };
+  return { ...bo, runs, store, outages, capacity, readings, app };
 }

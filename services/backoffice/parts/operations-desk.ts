@@ -3,7 +3,7 @@ import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
-import { localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
+import { floorToStep, localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
 import { campusTree } from '../../metering/live/tree.ts';
 import { UsePlans } from '../../metering/plans/plans.ts';
 import { planRoutes } from '../../metering/plans/routes.ts';
@@ -15,7 +15,10 @@ import type { Prepaid } from '../../money/prepaid/index.ts';
 import type { ControlMqtt } from '../../operations/control/mqtt.ts';
 import { PlannedOutages, type PlannedOutage } from '../../operations/outages/outages.ts';
 import { outageRoutes } from '../../operations/outages/routes.ts';
+import { CapacityApplications } from '../../operations/capacity/capacity.ts';
+import { capacityRoutes } from '../../operations/capacity/routes.ts';
 import { publicRoutes } from '../public/routes.ts';
+import { loadWindowData } from '../public/window-data.ts';
 import type { DemoOutage, DemoPlan } from '../../../simulators/scenario/demo-outages.ts';
 import type { RouteFn } from './api.ts';
 
@@ -56,6 +59,8 @@ export interface OperationsDesk {
    * runs the disclosure is built from, the validated intervals the annual plans are followed with.
    */
   routes: (records: { billRuns?: BillRuns; vee?: ValidatedSource }) => RouteFn[];
+  /** Capacity-increase applications. */
+  capacity: CapacityApplications;
   /** Annual use plans, once `routes` was given the validated intervals. */
   plans(): UsePlans | undefined;
   /** Judges finished outages now (also what the timer runs). */
@@ -93,6 +98,20 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     onPublished: announce,
   });
 
+  // The published fee standards fix a capacity increase's fee; the campus file's maxPowerKw is
+  // an element's rating.
+  const window = loadWindowData();
+  const ratings = new Map<string, number>();
+  for (const site of d.campus.config.sites)
+    for (const g of site.gateways)
+      for (const b of g.buses)
+        for (const m of b.meters) if (m.maxPowerKw !== undefined) ratings.set(m.id, m.maxPowerKw);
+  const capacity = new CapacityApplications({
+    ...{ db: d.db, audit: d.audit, clock: d.clock, tree, store: d.store },
+    feePerUnitFen: (u) => window.feeStandards.find((f) => f.id === `capacity-${u}`)?.amountFen,
+    ratingOf: (m) => ratings.get(m),
+    dayStart: (ts) => floorToStep(ts, '1d', timezone),
+  });
   let plans: UsePlans | undefined;
   let running: Promise<void> | undefined;
   const tick = () =>
@@ -121,13 +140,17 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
       return [
         ...outageRoutes({ outages, clock: d.clock }),
         ...(plans ? planRoutes(plans) : []),
+        ...capacityRoutes(capacity),
         ...publicRoutes({
           ...{ outages, timezone, clock: d.clock, campusName: d.campus.config.campus.name },
           ...(d.tariffStore ? { tariffs: d.tariffStore } : {}),
           ...(billRuns ? { billRuns } : {}),
+          window,
+          capacity,
         }),
       ];
     },
+    capacity,
     plans: () => plans,
     tick,
     async stop() {

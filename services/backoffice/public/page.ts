@@ -1,6 +1,6 @@
 import type { PublicOutage } from './outage-notice.ts';
 import { formatLocal, type Lang } from './outage-notice.ts';
-import type { PublicDisclosure, PublicTariff } from './window.ts';
+import type { PublicCapacityDecision, PublicDisclosure, PublicTariff } from './window.ts';
 import { WHO_NAMES, type WindowData } from './window-data.ts';
 
 /**
@@ -18,7 +18,7 @@ export interface PublicWindow {
   tariffVersions: { version: number; approvedAt: number }[];
   feeStandards: WindowData['feeStandards'];
   procedures: WindowData['procedures'];
-  capacityDecisions: unknown[];
+  capacityDecisions: PublicCapacityDecision[];
   disclosures: string[];
 }
 
@@ -122,6 +122,10 @@ const VERDICT: Record<Lang, Record<string, string>> = {
     'not-restored': 'Not seen restored',
     'no-readings': 'No readings',
   },
+};
+const OUTCOME: Record<Lang, Record<PublicCapacityDecision['outcome'], string>> = {
+  zh: { approved: '已批准', rejected: '未批准', done: '已完成' },
+  en: { approved: 'Approved', rejected: 'Refused', done: 'Carried out' },
 };
 const CUSTOMER: Record<Lang, Record<string, string>> = {
   zh: {
@@ -235,7 +239,18 @@ export function windowHtml(p: PublicWindow, lang: Lang): string {
           .join('')}</ol></details>`,
     )
     .join('')}</section>
-<section id="capacity"><h2>${w.capacity}</h2><p>${w.noCapacity}</p></section>
+<section id="capacity"><h2>${w.capacity}</h2>${
+    p.capacityDecisions.length
+      ? `<div class="wrap"><table>${p.capacityDecisions
+          .map(
+            (c) =>
+              `<tr data-capacity="${c.id}"><td>${esc(UTILITY[lang][c.utility] ?? c.utility)} +${c.increase} ${esc(c.unit)}</td><td>${esc(
+                OUTCOME[lang][c.outcome],
+              )} ${esc(formatLocal(c.decidedAt, p.timezone, lang))}</td><td>${c.feeFen === null ? '–' : yuan(c.feeFen)}</td></tr>`,
+          )
+          .join('')}</table></div>`
+      : `<p>${w.noCapacity}</p>`
+  }</section>
 <section id="disclosure"><h2>${w.disclosure}</h2>${
     p.disclosures.length
       ? `<ul>${p.disclosures

@@ -6,10 +6,11 @@ import type { PlannedOutages } from '../../operations/outages/outages.ts';
 import { sendCached } from './cache.ts';
 import { publicFail } from './errors.ts';
 import type { BillRuns } from '../../money/billing/bill-run.ts';
+import type { CapacityApplications } from '../../operations/capacity/capacity.ts';
 import type { TariffStore } from '../../money/billing/tariff-store.ts';
 import { isPublic, noticeHtml, publicOutage, type PublicOutage } from './outage-notice.ts';
 import { disclosureHtml, windowHtml, type PublicWindow } from './page.ts';
-import { publicTariffs, publishedQuarters, quarterDisclosure } from './window.ts';
+import { publicCapacity, publicTariffs, publishedQuarters, quarterDisclosure } from './window.ts';
 import { loadWindowData, type WindowData } from './window-data.ts';
 
 /**
@@ -38,6 +39,8 @@ export interface PublicDeps {
   /** The bill runs the quarterly disclosure is built from; absent: none published. */
   billRuns?: BillRuns;
   window?: WindowData;
+  /** Capacity applications; the decided ones are public with their outcome. */
+  capacity?: CapacityApplications;
 }
 
 /** The whole public window at this moment: what the page and /public/window.json show. */
@@ -54,8 +57,7 @@ export function publicWindow(d: PublicDeps): PublicWindow {
     tariffVersions: t.versions,
     feeStandards: data.feeStandards,
     procedures: data.procedures,
-    // Filled once capacity applications are decided (issue 25 item 2).
-    capacityDecisions: [],
+    capacityDecisions: d.capacity ? publicCapacity(d.capacity) : [],
     disclosures: d.billRuns ? publishedQuarters(d.billRuns, now, d.timezone) : [],
   };
 }

@@ -1,4 +1,5 @@
 import type { BillRuns } from '../../money/billing/bill-run.ts';
+import type { CapacityApplications } from '../../operations/capacity/capacity.ts';
 import { buildDisclosure, type Disclosure } from '../../money/billing/disclosure.ts';
 import { monthsOfQuarter, parsePeriod } from '../../money/billing/period.ts';
 import type { TariffStore } from '../../money/billing/tariff-store.ts';
@@ -156,4 +157,34 @@ export function quarterDisclosure(
       timezone,
     }),
   );
+}
+
+export interface PublicCapacityDecision {
+  id: number;
+  utility: string;
+  increase: number;
+  unit: string;
+  outcome: 'approved' | 'rejected' | 'done';
+  decidedAt: number;
+  feeFen: number | null;
+  doneAt: number | null;
+}
+
+/** Decided capacity applications, their outcome and fee: never the applicant, the meter or who decided. */
+export function publicCapacity(c: CapacityApplications): PublicCapacityDecision[] {
+  return c
+    .list()
+    .filter(
+      (a) => a.decidedAt !== null && (a.state === 'approved' || a.state === 'rejected' || a.state === 'done'),
+    )
+    .map((a) => ({
+      id: a.id,
+      utility: a.utility,
+      increase: a.increase,
+      unit: a.unit,
+      outcome: a.state as 'approved' | 'rejected' | 'done',
+      decidedAt: a.decidedAt!,
+      feeFen: a.state === 'rejected' ? null : (a.review?.feeFen ?? null),
+      doneAt: a.doneAt,
+    }));
 }

@@ -101,6 +101,11 @@ export const PERMISSIONS = {
   'plans.propose': ['operator'],
   /** The second person of a unit's annual plan. */
   'plans.approve': ['supervisor'],
+  /** Capacity-increase applications (services/operations/capacity): recorded at the window, reviewed, approved by two. */
+  'capacity.view': ['operator', 'supervisor', 'clerk', 'billing'],
+  'capacity.apply': ['clerk', 'operator'],
+  'capacity.review': ['operator'],
+  'capacity.approve': ['supervisor'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -168,6 +173,7 @@ export const APPROVAL_PERMISSIONS = [
   'reconciliation.sign-supervisor',
   'outages.approve',
   'plans.approve',
+  'capacity.approve',
 ] as const satisfies readonly Permission[];
 
 /**
