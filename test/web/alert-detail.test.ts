@@ -468,5 +468,14 @@ describe('alert detail page', () => {
       });
       await zh.context().close();
     }
+    // Detection closes an alert whose condition ended: its note is in words too.
+    bo.alerts.sync(
+      FINDINGS.filter((f) => f.key !== 'meter-stopped:E-R2'),
+      NOW + HOUR,
+    );
+    const closed = await open('meter-stopped:E-R2', 'zh');
+    expect(await closed.locator('[data-section=steps]').innerText()).toContain('检测不再发现该情况');
+    expect(await internalNames(closed)).toEqual([]);
+    await closed.context().close();
   });
 });

@@ -393,7 +393,14 @@ export async function detailView(main, id, ctx) {
           // System actors by what they are; people by their user name.
           ['col.by', (s) => (String(s.by).startsWith('system:') ? t(`actor.${s.by}`) : s.by)],
           ['col.assignee', (s) => s.assignee ?? ''],
-          ['col.notes', (s) => s.notes ?? ''],
+          // Detection's own note on closing is a fixed phrase (alerts.ts CONDITION_ENDED): in words.
+          [
+            'col.notes',
+            (s) =>
+              s.by === 'system:detection' && s.notes === 'condition ended'
+                ? t('ad.note.ended')
+                : (s.notes ?? ''),
+          ],
         ]),
       ),
     );

@@ -89,6 +89,7 @@ export const MODELS = [
 ];
 
 export const en = {
+  'ad.note.ended': 'Detection no longer finds the condition',
   'ad.err.BAD_INPUT':
     'Say what was found on site in the notes (at most 2,000 characters), and assign to an inspector by user name.',
   'ad.err.INVALID_TRANSITION': 'This alert has moved on meanwhile: the page now shows its current state.',
@@ -235,6 +236,7 @@ export const en = {
 };
 
 export const zh = {
+  'ad.note.ended': '检测不再发现该情况',
   'ad.err.BAD_INPUT': '请在备注中写明现场核查发现的情况（最多 2000 字），并按用户名指派稽查员。',
   'ad.err.INVALID_TRANSITION': '该告警状态已被他人更新，页面已显示其当前状态。',
   'ad.err.ALERT_NOT_FOUND': '没有该告警。',
