@@ -19,8 +19,12 @@ import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
 import type { BackofficeDb } from '../services/platform/db.ts';
 import { DEFAULT_TARIFFS_FILE, loadTariffs } from '../services/backoffice/run.ts';
 import { createBackofficeServer } from '../services/backoffice/server.ts';
-import { seedDemoOutages, seedDemoPlans } from '../services/backoffice/parts/operations-desk.ts';
-import { DEMO_OUTAGES, DEMO_PLANS } from '../simulators/scenario/demo-outages.ts';
+import {
+  seedDemoCapacity,
+  seedDemoOutages,
+  seedDemoPlans,
+} from '../services/backoffice/parts/operations-desk.ts';
+import { DEMO_CAPACITY, DEMO_OUTAGES, DEMO_PLANS } from '../simulators/scenario/demo-outages.ts';
 import { wallClock } from '../services/metering/consumption/zone.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
 import { runIngest } from '../services/metering/ingest/run.ts';
@@ -255,6 +259,13 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             const plans = backoffice.desk.plans();
             const year = wallClock(Date.now(), tz).year;
             if (plans) seedDemoPlans(plans, DEMO_PLANS, { planner, approver }, year, logger);
+            const clerk = person('demo.clerk', 'clerk');
+            void seedDemoCapacity(
+              backoffice.desk.capacity,
+              DEMO_CAPACITY,
+              { clerk, reviewer: planner },
+              logger,
+            );
           }
           const customers = await ensureDemoCustomers(
             backoffice.customers.logins,

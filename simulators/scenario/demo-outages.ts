@@ -46,3 +46,12 @@ export const DEMO_PLANS: readonly DemoPlan[] = [
   { unit: 'dorm-e1', name: 'Dorm E1 / 宿舍E1', utility: 'water', meters: ['W-E1'], quantity: 12_000 },
   { unit: 'dorm-w1', name: 'Dorm W1 / 宿舍W1', utility: 'water', meters: ['W-W1'], quantity: 12_000 },
 ];
+
+/** The demo's capacity application: recorded and reviewed, waiting for the two supervisors. */
+export const DEMO_CAPACITY = {
+  utility: 'electricity' as const,
+  meter: 'E-E-CANTEEN',
+  applicant: 'East canteen (invented) / 东区食堂',
+  increase: 40,
+  reason: 'Two new electric ovens / 新增两台电烤箱',
+};

@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { validateCampus } from '../../config/campus.ts';
 import { OutagesSettingsSchema } from '../../config/schemas/operations-desk.ts';
-import { seedDemoOutages, seedDemoPlans } from '../../services/backoffice/parts/operations-desk.ts';
+import {
+  seedDemoCapacity,
+  seedDemoOutages,
+  seedDemoPlans,
+} from '../../services/backoffice/parts/operations-desk.ts';
+import { SqliteStore } from '../../adapters/sqlite/store.ts';
+import { CapacityApplications } from '../../services/operations/capacity/capacity.ts';
 import { UsePlans } from '../../services/metering/plans/plans.ts';
 import { MemoryValidatedSource } from '../billing/support.ts';
 import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
@@ -12,14 +18,14 @@ import { openBackofficeDb } from '../../services/platform/db.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
 import { PlannedOutages } from '../../services/operations/outages/outages.ts';
 import { demoScenario } from '../../simulators/scenario/demo.ts';
-import { DEMO_OUTAGES, DEMO_PLANS } from '../../simulators/scenario/demo-outages.ts';
+import { DEMO_CAPACITY, DEMO_OUTAGES, DEMO_PLANS } from '../../simulators/scenario/demo-outages.ts';
 import { campusFromScenario } from '../../simulators/scenario/live.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { T0 } from './support.ts';
 
 /** The demo's outages and plans exist in the demo campus and pass the same rules as anyone's. */
 describe('demo outages', () => {
-  it('are planned and approved by two demo people on nodes of the demo campus, in the campus zone', () => {
+  it('are planned and approved by two demo people on nodes of the demo campus, in the campus zone', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'demo-outages-'));
     const scenario = demoScenario({ floors: 1, roomsPerFloor: 2, households: 4, start: T0 });
     const raw = campusFromScenario(scenario, {
@@ -65,5 +71,21 @@ describe('demo outages', () => {
       ['dorm-e1', 'approved', ['W-E1']],
       ['dorm-w1', 'approved', ['W-W1']],
     ]);
+
+    const store = SqliteStore.open({ path: ':memory:' });
+    const capacity = new CapacityApplications({
+      ...{ db, audit: openAuditLog(db, () => T0, join(dir, 'audit-key.json')), clock: () => T0 },
+      ...{ tree: campusTree(campus), store, feePerUnitFen: () => 20_000, ratingOf: () => undefined },
+      dayStart: (ts) => ts,
+    });
+    const clerk = { id: 'demo.clerk', kind: 'user' as const, roles: ['clerk' as const] };
+    const id = await seedDemoCapacity(capacity, DEMO_CAPACITY, { clerk, reviewer: planner }, testLogger());
+    // This campus is rendered without the OPC UA substations, so the canteen's meter is a root of
+    // the tree and its own element; in the running demo the feeder above it is.
+    expect(capacity.get(id!)).toMatchObject({
+      state: 'reviewed',
+      review: { element: 'E-E-CANTEEN', feeFen: 800_000 },
+    });
+    await store.close();
   });
 });

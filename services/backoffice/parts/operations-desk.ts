@@ -19,7 +19,7 @@ import { CapacityApplications } from '../../operations/capacity/capacity.ts';
 import { capacityRoutes } from '../../operations/capacity/routes.ts';
 import { publicRoutes } from '../public/routes.ts';
 import { loadWindowData } from '../public/window-data.ts';
-import type { DemoOutage, DemoPlan } from '../../../simulators/scenario/demo-outages.ts';
+import type { DEMO_CAPACITY, DemoOutage, DemoPlan } from '../../../simulators/scenario/demo-outages.ts';
 import type { RouteFn } from './api.ts';
 
 /**
@@ -209,4 +209,21 @@ export function seedDemoPlans(
     }
   }
   return n;
+}
+
+/** The demo's capacity application, recorded by one demo person and reviewed by another. */
+export async function seedDemoCapacity(
+  capacity: CapacityApplications,
+  demo: typeof DEMO_CAPACITY,
+  people: { clerk: Actor; reviewer: Actor },
+  log: Logger,
+): Promise<number | null> {
+  try {
+    const a = capacity.apply(people.clerk, demo);
+    await capacity.review(people.reviewer, a.id, 'demo: checked against the substation');
+    return a.id;
+  } catch (err) {
+    log.warn({ err }, 'demo capacity application not made');
+    return null;
+  }
 }
