@@ -17,6 +17,7 @@ import { meterPage } from './page-meter.js';
 import { overviewPage } from './page-overview.js';
 import { outagesPage } from './page-outages.js';
 import { plansPage } from './page-plans.js';
+import { capacityPage } from './page-capacity.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
 import { readingsPage } from './page-readings.js';
@@ -47,6 +48,7 @@ const PAGES = [
   schedulesPage,
   outagesPage,
   plansPage,
+  capacityPage,
   billingPage,
   collectionPage,
   reconciliationPage,
