@@ -143,6 +143,7 @@ const FINDINGS: Finding[] = [
   },
 ];
 
+// Nine roles × a dozen pages × two languages: minutes, not the default seconds, on a busy machine.
 describe('every page in Chinese and English', () => {
   let dir: string;
   let broker: EmbeddedBroker;
@@ -259,7 +260,7 @@ describe('every page in Chinese and English', () => {
         .map(([p, ws]) => [p, [...ws].sort()]),
     );
     expect(fresh).toEqual({});
-  });
+  }, 240_000);
 
   it('in English: no Chinese character on any page of any role but the name of the language', async () => {
     const found: Record<string, string[]> = {};
@@ -270,5 +271,5 @@ describe('every page in Chinese and English', () => {
       }
     }
     expect(found).toEqual({});
-  });
+  }, 240_000);
 });
