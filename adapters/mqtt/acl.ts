@@ -90,7 +90,13 @@ export function campusAcl(campus: Pick<CampusConfig, 'sites'>): BrokerAcl {
       // The back-office process connects as this principal: relay commands, the audit chain head
       // (retained, outside any administrator's reach) and inspection alerts.
       read: [`${TOPIC_ROOT}/+/+/+/cmd/ack`, `${TOPIC_ROOT}/+/+/status`],
-      write: [`${TOPIC_ROOT}/+/+/+/cmd`, `${TOPIC_ROOT}/audit/head`, `${TOPIC_ROOT}/alerts/+`],
+      // Also planned-outage notices (retained, for the campus messaging platform).
+      write: [
+        `${TOPIC_ROOT}/+/+/+/cmd`,
+        `${TOPIC_ROOT}/audit/head`,
+        `${TOPIC_ROOT}/alerts/+`,
+        `${TOPIC_ROOT}/outages/+`,
+      ],
     },
     {
       username: SERVICE_USERS.ingest,

@@ -98,6 +98,10 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     onPublished: announce,
   });
 
+  // A crash between an approval's commit and its publish would leave the platform untold: every
+  // published notice not yet over goes out again at start (retained, so a repeat changes nothing).
+  for (const o of outages.list({ endsAfter: d.clock() })) if (o.publishedAt !== null) announce(o);
+
   // The published fee standards fix a capacity increase's fee; the campus file's maxPowerKw is
   // an element's rating.
   const window = loadWindowData();
