@@ -6,10 +6,11 @@
  * and only what a reading says (its `ts`) is wall-clock time.
  */
 export function monotonicNow(): number {
-  return performance.timeOrigin + performance.now();
+  // Whole milliseconds: a reading's ts is an integer (the contract), and due times become ts.
+  return Math.floor(performance.timeOrigin + performance.now());
 }
 
 /** The wall-clock time of a monotonic instant, as the clock reads now. */
 export function wallTimeOf(monotonic: number): number {
-  return monotonic + (Date.now() - monotonicNow());
+  return Math.round(monotonic + (Date.now() - monotonicNow()));
 }

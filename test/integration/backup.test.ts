@@ -107,7 +107,7 @@ describe('backup and restore', () => {
       expect(sha(join(backup, f.path))).toBe(f.sha256);
     }
     expect(manifest.notes.auditHead.seq).toBeGreaterThan(0);
-  });
+  }, 180_000);
 
   it('restores into an empty folder: readings and the audit chain as they were copied', async () => {
     const target = campusAt('restored');
@@ -127,7 +127,7 @@ describe('backup and restore', () => {
     const aside = readdirSync(target.dataDir).filter((n) => n.startsWith('replaced-'));
     expect(aside).toHaveLength(1);
     expect(existsSync(join(target.dataDir, aside[0]!, 'store.sqlite'))).toBe(true);
-  });
+  }, 180_000);
 
   it('refuses a damaged backup, naming the file', async () => {
     const damaged = join(scratch, 'backup-damaged');
@@ -139,7 +139,7 @@ describe('backup and restore', () => {
     const r = cli(['restore', '-c', campusAt('from-damaged').file, '--from', damaged]);
     expect(r.status).not.toBe(0);
     expect(r.out).toMatch(/store\.sqlite differs from the manifest/);
-  });
+  }, 180_000);
 
   it('refuses a backup whose audit log was edited, even with the manifest made to match', async () => {
     const edited = join(scratch, 'backup-edited');
@@ -167,11 +167,11 @@ describe('backup and restore', () => {
     expect(r.status).not.toBe(0);
     expect(r.out).toMatch(/audit chain is broken at entry 1/);
     expect(existsSync(join(target.dataDir, 'backoffice.sqlite'))).toBe(false);
-  });
+  }, 180_000);
 
   it('the campus ran on while it was copied', async () => {
     run!.kill('SIGTERM');
     await exited(run!);
     expect(run!.exitCode).toBe(0);
-  });
+  }, 60_000);
 });
