@@ -117,6 +117,10 @@ describe('annual plans over HTTP', () => {
 
     const report = await as('sup.li', 'GET', '/api/plans/report?unit=dorm-e1&year=2026');
     expect(report.json()).toMatchObject({ useMilli: 30_000, overMilli: -270_000, complete: false });
+    const html = await as('sup.li', 'GET', '/api/plans/report?unit=dorm-e1&year=2026&format=html&lang=en');
+    expect(html.headers['content-type']).toContain('text/html');
+    expect(html.body).toContain('Left in the plan</th><td>270.000 m³');
+    expect(html.body).toContain('The year is not over');
     const actions = bo.audit.query({ action: 'plan.' }).map((e) => e.action);
     expect(actions).toEqual(['plan.propose', 'plan.propose', 'plan.approve']);
   });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { UsePlans } from '../../services/metering/plans/plans.ts';
+import { yearEndHtml } from '../../services/metering/plans/report-html.ts';
 import { local, MemoryValidatedSource, TZ, type DayInput } from '../billing/support.ts';
 import { expectRefused, lead, operator, setup, supervisor } from '../outages/support.ts';
 
@@ -97,5 +98,15 @@ describe('annual water plans', () => {
     expect(r.months.reduce((a, m) => a + m.useMilli, 0)).toBe(365_000);
     expect([r.useMilli, r.overMilli, r.shareBp, r.complete]).toEqual([365_000, 65_000, 12_166, true]);
     await expect(s.p.yearEnd('dorm-e2', 'water', 2026)).rejects.toMatchObject({ code: 'PLAN_NOT_FOUND' });
+    // The printable report, in both languages, figures from the integers.
+    const zh = yearEndHtml(r, 'zh');
+    expect(zh).toContain('2026 年度用量计划执行报告');
+    expect(zh).toContain('<td>365.000 m³</td>');
+    expect(zh).toContain('121.66 %');
+    expect(zh).toContain('超计划</th><td>65.000 m³');
+    expect(zh).toContain('<tr data-month="2026-03"><td>2026-03</td><td>31.000</td><td>1.000</td></tr>');
+    const en = yearEndHtml(r, 'en');
+    expect(en).toContain('Over the plan</th><td>65.000 m³');
+    expect(en).not.toContain('The year is not over');
   });
 });

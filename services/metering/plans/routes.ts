@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
 import type { UsePlans } from './plans.ts';
+import { yearEndHtml } from './report-html.ts';
 
 /** The annual use plans' routes: list, propose, approve, reject, status against the plan, year-end report. */
 
@@ -102,9 +103,16 @@ export function planRoutes(plans: UsePlans): ((app: FastifyInstance) => void)[] 
               .string()
               .regex(/^\d{4}$/, 'a year like 2026')
               .transform(Number),
+            format: z.enum(['json', 'html']).default('json'),
+            lang: z.enum(['zh', 'en']).default('zh'),
           })
           .strict(),
-        handler: ({ query }) => plans.yearEnd(query.unit, query.utility, query.year),
+        handler: async ({ query, reply }) => {
+          const report = await plans.yearEnd(query.unit, query.utility, query.year);
+          if (query.format === 'json') return report;
+          reply.type('text/html; charset=utf-8');
+          return yearEndHtml(report, query.lang);
+        },
       }),
   ];
 }
