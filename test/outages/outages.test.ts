@@ -319,3 +319,39 @@ describe('afterwards: what the readings show, recorded against the notice', () =
     await store.close();
   });
 });
+
+describe('who is downstream, recomputed another way', () => {
+  it('for every node of the demo campus, walking up from each meter finds the same meters as walking down', () => {
+    const s = setup();
+    // Each meter's ancestors from the campus file's `parent` fields, not from the tree's children.
+    const parentOf = new Map<string, string | undefined>();
+    for (const site of s.campus.config.sites)
+      for (const g of site.gateways)
+        for (const b of g.buses) for (const m of b.meters) parentOf.set(m.id, m.parent);
+    const below = (node: string) =>
+      [...parentOf.keys()]
+        .filter((m) => {
+          for (let cur: string | undefined = m; cur !== undefined; cur = parentOf.get(cur))
+            if (cur === node) return true;
+          return false;
+        })
+        .sort();
+    let checked = 0;
+    for (const [id, n] of Object.entries(s.tree.nodes)) {
+      if (n.kind === 'group') continue;
+      const o = s.outages.plan(operator, {
+        ...{ utility: n.kind, node: id, reason: 'recomputation' },
+        ...{ startsAt: T0 + 48 * HOUR, endsAt: T0 + 49 * HOUR },
+      });
+      expect([id, [...o.affected.meters].sort()]).toEqual([id, below(id)]);
+      // Every room or unit with an account is on some building's notice.
+      const onNotices = new Set(o.affected.buildings.flatMap((b) => b.accounts));
+      for (const m of below(id)) {
+        const account = s.tree.nodes[m]!.account;
+        if (account) expect(onNotices.has(account), `${id}: ${account}`).toBe(true);
+      }
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(50);
+  });
+});
