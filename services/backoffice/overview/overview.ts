@@ -259,21 +259,35 @@ export function overviewWindow(now: number, timezone: string): OverviewWindow {
 /** The figures read from the store: the expensive part, the same for every caller in a quarter hour. */
 export type ConsumptionFigures = Pick<Overview, 'window' | 'utilities' | 'buildings' | 'peak' | 'losses'>;
 
+/** The window's slot lists, shared by every utility of one computation. */
+interface Slots {
+  today: number[];
+  week: number[];
+  yesterday: number[];
+  weekYesterday: number[];
+  loss: number[];
+}
+
+type ByMeter = Map<string, Map<number, number | null>>;
+
 export async function computeConsumption(
   tree: CampusTree,
   store: ReadingStore,
   now: number,
 ): Promise<ConsumptionFigures> {
   const window = overviewWindow(now, tree.timezone);
-  const nodes = meteredNodes(tree);
-  const buildingNodes = Object.values(tree.nodes).filter(
-    (n): n is TreeNode & { kind: MeterKind } => isMeter(n) && n.role === 'building',
-  );
-
-  const utilities: UtilityFigure[] = [];
-  const buildings: BuildingFigure[] = [];
-  const losses: NodeLoss[] = [];
-  let peak: PeakDemand = {
+  const slots: Slots = {
+    today: starts(window.from, window.to),
+    week: starts(window.lastWeekFrom, window.lastWeekTo),
+    yesterday: starts(window.yesterdayFrom, window.from),
+    weekYesterday: starts(window.lastWeekYesterdayFrom, window.lastWeekFrom),
+    loss: starts(window.lossFrom, window.to),
+  };
+  const perKind = await Promise.all(KINDS.map((kind) => kindFigures(tree, store, window, slots, kind)));
+  const utilities = perKind.flatMap((k) => (k ? [k.utility] : []));
+  const buildings = perKind.flatMap((k) => k?.buildings ?? []);
+  const losses = perKind.flatMap((k) => k?.losses ?? []);
+  const peak = perKind.find((k) => k?.peak)?.peak ?? {
     kw: null,
     at: null,
     lastWeekKw: null,
@@ -281,105 +295,113 @@ export async function computeConsumption(
     yesterdayKw: null,
     yesterdayAt: null,
   };
-  const todaySlots = starts(window.from, window.to);
-  const weekSlots = starts(window.lastWeekFrom, window.lastWeekTo);
-  const yesterdaySlots = starts(window.yesterdayFrom, window.from);
-  const weekYesterdaySlots = starts(window.lastWeekYesterdayFrom, window.lastWeekFrom);
-  const lossSlots = starts(window.lossFrom, window.to);
-  await Promise.all(
-    KINDS.map(async (kind) => {
-      const [quantity, unit] = REGISTER_OF[kind];
-      const top = topMeters(tree, kind);
-      const kindNodes = nodes.filter((n) => n.node.kind === kind);
-      const meters = [
-        ...new Set([
-          ...top,
-          ...buildingNodes.filter((b) => b.kind === kind).map((b) => b.id),
-          ...kindNodes.flatMap((n) => [n.node.id, ...n.children]),
-        ]),
-      ];
-      if (meters.length === 0) return;
-      const read = async (from: number, to: number) =>
-        to > from
-          ? byMeter(
-              await intervalConsumption(store, {
-                meters,
-                quantity,
-                from,
-                to,
-                step: '15m',
-                timezone: tree.timezone,
-              }),
-              from,
-              to,
-            )
-          : new Map<string, Map<number, number | null>>();
-      // Two reads: yesterday and today (the losses' 24 hours lie within), and the same a week before.
-      const [today, week] = await Promise.all([
-        read(window.yesterdayFrom, window.to),
-        read(window.lastWeekYesterdayFrom, window.lastWeekTo),
-      ]);
-      const figures = (ms: readonly string[]) => ({
-        today: figure(today, ms, todaySlots),
-        lastWeek: figure(week, ms, weekSlots),
-        yesterday: figure(today, ms, yesterdaySlots),
-        weekBeforeYesterday: figure(week, ms, weekYesterdaySlots),
-      });
-      utilities.push({
-        kind,
-        unit,
-        meters: top,
-        ...figures(top),
-      });
-      for (const b of buildingNodes.filter((x) => x.kind === kind)) {
-        buildings.push({
-          ...{ id: b.id, name: b.name, site: b.site, kind, unit },
-          ...figures([b.id]),
-        });
-      }
-      for (const { node, children } of kindNodes) {
-        const members = [node.id, ...children];
-        let up = 0;
-        let down = 0;
-        let gaps = 0;
-        let known = 0;
-        for (const s of lossSlots) {
-          const vs = members.map((m) => today.get(m)?.get(s));
-          if (vs.some((v) => v === null || v === undefined)) {
-            gaps++;
-            continue;
-          }
-          known++;
-          up += vs[0]!;
-          down += sum(vs.slice(1) as number[]);
-        }
-        losses.push({
-          ...{ node: node.id, name: node.name, kind, unit, children: children.length },
-          upstream: round(up),
-          downstream: round(down),
-          lossPercent: known && up > 0 ? round((100 * (up - down)) / up, 2) : null,
-          gaps,
-          alert: null,
-        });
-      }
-      if (kind === 'electricity') {
-        const p = peakOf(today, top, todaySlots);
-        const q = peakOf(week, top, weekSlots);
-        const y = peakOf(today, top, yesterdaySlots);
-        peak = {
-          kw: p.kw,
-          at: p.at,
-          lastWeekKw: q.kw,
-          lastWeekAt: q.at,
-          yesterdayKw: y.kw,
-          yesterdayAt: y.at,
-        };
-      }
-    }),
-  );
   utilities.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind));
   buildings.sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.id.localeCompare(b.id));
   return { window, utilities, buildings, peak, losses };
+}
+
+/** One utility's figures: its campus total, its buildings, the losses of its metered nodes, its peak. */
+async function kindFigures(
+  tree: CampusTree,
+  store: ReadingStore,
+  window: OverviewWindow,
+  slots: Slots,
+  kind: MeterKind,
+): Promise<{
+  utility: UtilityFigure;
+  buildings: BuildingFigure[];
+  losses: NodeLoss[];
+  peak?: PeakDemand;
+} | null> {
+  const [quantity, unit] = REGISTER_OF[kind];
+  const top = topMeters(tree, kind);
+  const kindNodes = meteredNodes(tree).filter((n) => n.node.kind === kind);
+  const buildingNodes = Object.values(tree.nodes).filter(
+    (n): n is TreeNode & { kind: MeterKind } => isMeter(n) && n.role === 'building' && n.kind === kind,
+  );
+  const meters = [
+    ...new Set([
+      ...top,
+      ...buildingNodes.map((b) => b.id),
+      ...kindNodes.flatMap((n) => [n.node.id, ...n.children]),
+    ]),
+  ];
+  if (meters.length === 0) return null;
+  const read = async (from: number, to: number): Promise<ByMeter> =>
+    to > from
+      ? byMeter(
+          await intervalConsumption(store, {
+            meters,
+            quantity,
+            from,
+            to,
+            step: '15m',
+            timezone: tree.timezone,
+          }),
+          from,
+          to,
+        )
+      : new Map();
+  // Two reads: yesterday and today (the losses' 24 hours lie within), and the same a week before.
+  const [today, week] = await Promise.all([
+    read(window.yesterdayFrom, window.to),
+    read(window.lastWeekYesterdayFrom, window.lastWeekTo),
+  ]);
+  const figures = (ms: readonly string[]) => ({
+    today: figure(today, ms, slots.today),
+    lastWeek: figure(week, ms, slots.week),
+    yesterday: figure(today, ms, slots.yesterday),
+    weekBeforeYesterday: figure(week, ms, slots.weekYesterday),
+  });
+  const buildings = buildingNodes.map((b) => ({
+    ...{ id: b.id, name: b.name, site: b.site, kind, unit },
+    ...figures([b.id]),
+  }));
+  const losses = kindNodes.map(({ node, children }) =>
+    nodeLoss(node, children, today, slots.loss, { kind, unit }),
+  );
+  const out = { utility: { kind, unit, meters: top, ...figures(top) }, buildings, losses };
+  if (kind !== 'electricity') return out;
+  const p = peakOf(today, top, slots.today);
+  const q = peakOf(week, top, slots.week);
+  const y = peakOf(today, top, slots.yesterday);
+  return {
+    ...out,
+    peak: { kw: p.kw, at: p.at, lastWeekKw: q.kw, lastWeekAt: q.at, yesterdayKw: y.kw, yesterdayAt: y.at },
+  };
+}
+
+/** A metered node's loss over the slots where it and every child were read; a slot missing any is a gap. */
+function nodeLoss(
+  node: TreeNode & { kind: MeterKind },
+  children: readonly string[],
+  today: ByMeter,
+  slots: readonly number[],
+  u: { kind: MeterKind; unit: UtilityFigure['unit'] },
+): NodeLoss {
+  const members = [node.id, ...children];
+  let up = 0;
+  let down = 0;
+  let gaps = 0;
+  let known = 0;
+  for (const s of slots) {
+    const vs = members.map((m) => today.get(m)?.get(s));
+    if (vs.some((v) => v === null || v === undefined)) {
+      gaps++;
+      continue;
+    }
+    known++;
+    up += vs[0]!;
+    down += sum(vs.slice(1) as number[]);
+  }
+  return {
+    ...{ node: node.id, name: node.name, kind: u.kind, unit: u.unit, children: children.length },
+    upstream: round(up),
+    downstream: round(down),
+    lossPercent: known && up > 0 ? round((100 * (up - down)) / up, 2) : null,
+    gaps,
+    alert: null,
+  };
 }
 
 /**

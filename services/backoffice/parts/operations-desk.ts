@@ -73,18 +73,7 @@ export const OUTAGE_TOPIC = 'campus/v1/outages';
 export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
   const log = d.logger.child({ component: 'operations-desk' });
   const timezone = d.campus.config.campus.timezone;
-  const announce = (o: PlannedOutage) => {
-    const client = d.link?.client;
-    if (!client) return;
-    const payload = {
-      ...{ v: 1, id: o.id, state: o.state, utility: o.utility, node: o.node },
-      ...{ startsAt: o.startsAt, endsAt: o.endsAt, reason: o.reason },
-      ...{ buildings: o.affected.buildings, accounts: o.affected.accounts },
-    };
-    client
-      .publishAsync(`${OUTAGE_TOPIC}/${o.id}`, JSON.stringify(payload), { qos: 1, retain: true })
-      .catch((err: unknown) => log.warn({ err, outage: o.id }, 'outage notice not published on MQTT'));
-  };
+  const announce = outageAnnouncer(d, log);
   const tree = campusTree(d.campus);
   const outages = new PlannedOutages({
     ...{ db: d.db, audit: d.audit, clock: d.clock, tree },
@@ -102,20 +91,8 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
   // published notice not yet over goes out again at start (retained, so a repeat changes nothing).
   for (const o of outages.list({ endsAfter: d.clock() })) if (o.publishedAt !== null) announce(o);
 
-  // The published fee standards fix a capacity increase's fee; the campus file's maxPowerKw is
-  // an element's rating.
   const window = loadWindowData();
-  const ratings = new Map<string, number>();
-  for (const site of d.campus.config.sites)
-    for (const g of site.gateways)
-      for (const b of g.buses)
-        for (const m of b.meters) if (m.maxPowerKw !== undefined) ratings.set(m.id, m.maxPowerKw);
-  const capacity = new CapacityApplications({
-    ...{ db: d.db, audit: d.audit, clock: d.clock, tree, store: d.store },
-    feePerUnitFen: (u) => window.feeStandards.find((f) => f.id === `capacity-${u}`)?.amountFen,
-    ratingOf: (m) => ratings.get(m),
-    dayStart: (ts) => floorToStep(ts, '1d', timezone),
-  });
+  const capacity = capacityDesk(d, tree, window, timezone);
   let plans: UsePlans | undefined;
   let running: Promise<void> | undefined;
   const tick = () =>
@@ -162,6 +139,45 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
       await running;
     },
   };
+}
+
+/** Publishes an outage notice, retained, for the campus's own messaging platform (when linked). */
+function outageAnnouncer(d: OperationsDeskDeps, log: Logger): (o: PlannedOutage) => void {
+  return (o) => {
+    const client = d.link?.client;
+    if (!client) return;
+    const payload = {
+      ...{ v: 1, id: o.id, state: o.state, utility: o.utility, node: o.node },
+      ...{ startsAt: o.startsAt, endsAt: o.endsAt, reason: o.reason },
+      ...{ buildings: o.affected.buildings, accounts: o.affected.accounts },
+    };
+    client
+      .publishAsync(`${OUTAGE_TOPIC}/${o.id}`, JSON.stringify(payload), { qos: 1, retain: true })
+      .catch((err: unknown) => log.warn({ err, outage: o.id }, 'outage notice not published on MQTT'));
+  };
+}
+
+/**
+ * Capacity applications: the published fee standards fix a capacity increase's fee; the campus
+ * file's maxPowerKw is an element's rating.
+ */
+function capacityDesk(
+  d: OperationsDeskDeps,
+  tree: ReturnType<typeof campusTree>,
+  window: ReturnType<typeof loadWindowData>,
+  timezone: string,
+): CapacityApplications {
+  const ratings = new Map<string, number>();
+  for (const site of d.campus.config.sites)
+    for (const g of site.gateways)
+      for (const b of g.buses)
+        for (const m of b.meters) if (m.maxPowerKw !== undefined) ratings.set(m.id, m.maxPowerKw);
+  return new CapacityApplications({
+    ...{ db: d.db, audit: d.audit, clock: d.clock, tree, store: d.store },
+    feePerUnitFen: (u) => window.feeStandards.find((f) => f.id === `capacity-${u}`)?.amountFen,
+    ratingOf: (m) => ratings.get(m),
+    dayStart: (ts) => floorToStep(ts, '1d', timezone),
+  });
 }
 
 /**
