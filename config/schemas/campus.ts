@@ -384,11 +384,15 @@ export const EmbeddedBrokerSchema = z
     tls: z
       .object({
         certFile: z.string().describe("The broker's certificate (PEM), relative to the campus file"),
-        keyFile: z.string().describe('Its private key (PEM), relative to the campus file; never in the repository'),
+        keyFile: z
+          .string()
+          .describe('Its private key (PEM), relative to the campus file; never in the repository'),
         caFile: z
           .string()
           .optional()
-          .describe("The CA that signed the certificate, for the campus's own parts; default the certificate itself"),
+          .describe(
+            "The CA that signed the certificate, for the campus's own parts; default the certificate itself",
+          ),
       })
       .strict()
       .optional()

@@ -127,12 +127,10 @@ function gapFamilies(running: IngestMetricsSource): MetricFamily[] {
       name: 'campus_energy_ingest_lost_range',
       type: 'gauge',
       help: 'The newest lost ranges, by meter and seq range; the value is the number of readings',
-      samples: running.ingest
-        .lost(50)
-        .map((l) => ({
-          labels: { meter: l.meter, from: String(l.from), to: String(l.to) },
-          value: l.to - l.from + 1,
-        })),
+      samples: running.ingest.lost(50).map((l) => ({
+        labels: { meter: l.meter, from: String(l.from), to: String(l.to) },
+        value: l.to - l.from + 1,
+      })),
     },
   ];
 }
