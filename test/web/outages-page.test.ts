@@ -1,15 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
-import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { validateCampus } from '../../config/campus.ts';
-import { createBackofficeServer, type RunningBackofficeServer } from '../../services/backoffice/server.ts';
-import { demoCampus } from '../../simulators/campus/demo-campus.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import { testLogger } from '../helpers/logger.ts';
+import { startDesk, type Desk } from './desk-harness.ts';
 
 /**
  * The planned-outage desk in headless Chromium against the whole back office on a fixed clock
@@ -18,72 +8,26 @@ import { testLogger } from '../helpers/logger.ts';
  * without a login. The browser runs in UTC so that a time shown right is the page's doing.
  */
 
-const PASSWORD = 'correct horse battery staple';
 const T0 = Date.UTC(2026, 11, 1, 0, 0);
 
-let dir: string;
-let broker: EmbeddedBroker;
-let store: SqliteStore;
-let bo: RunningBackofficeServer;
-let browser: Browser;
-const errors: string[] = [];
-
-async function loginAs(username: string, lang: 'zh' | 'en'): Promise<Page> {
-  const context = await browser.newContext({
-    locale: lang === 'zh' ? 'zh-CN' : 'en-US',
-    timezoneId: 'UTC',
-    viewport: { width: 420, height: 900 },
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${username}: ${err.message}`));
-  await page.goto(`${bo.url!}/`);
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', PASSWORD);
-  await page.click('form[data-form=login] button[type=submit]');
-  await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
-  await page.goto(`${bo.url!}/#/outages`);
-  await page.waitForSelector('[data-section=outages]');
-  return page;
-}
+let desk: Desk;
+const loginAs = (username: string, lang: 'zh' | 'en') => desk.openAs(username, lang, '#/outages', 'outages');
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outages-page-'));
-  broker = await startEmbeddedBroker();
-  store = SqliteStore.open({ path: ':memory:' });
-  const ports = Array.from({ length: 20 }, (_, i) => 20_000 + i);
-  const campus = validateCampus(demoCampus({ ports, dataDir: dir, roomsPerFloorLine: 2 }), {
-    file: join(dir, 'campus.yaml'),
-    dir,
+  desk = await startDesk({
+    name: 'outages-page',
+    now: T0,
+    staff: [
+      ['op.zhao', 'operator'],
+      ['sup.li', 'supervisor'],
+    ],
   });
-  bo = await createBackofficeServer({
-    campus,
-    mqtt: { url: broker.url },
-    store,
-    logger: testLogger(),
-    clock: () => T0,
-    http: { host: '127.0.0.1', port: 0, secureCookie: false },
-    bootstrapAdmin: { username: 'admin.zhou', password: PASSWORD },
-    scryptCost: 1024,
-    detection: false,
-  });
-  for (const [username, role] of [
-    ['op.zhao', 'operator'],
-    ['sup.li', 'supervisor'],
-  ] as const)
-    await bo.users.provisionUser({ username, displayName: username, roles: [role], password: PASSWORD });
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await bo?.stop();
-  await store?.close();
-  await broker?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => desk?.close());
 
 afterEach(() => {
-  expect(errors.splice(0)).toEqual([]);
+  expect(desk.errors.splice(0)).toEqual([]);
 });
 
 describe('planned outages page', () => {
@@ -109,7 +53,7 @@ describe('planned outages page', () => {
     await op.click('form[data-form=plan-outage] button[type=submit]');
     await op.locator('.note-error').waitFor();
     expect(await op.locator('.note-error').textContent()).toContain('minNoticeHours');
-    expect(bo.desk.outages.list()).toHaveLength(1);
+    expect(desk.bo.desk.outages.list()).toHaveLength(1);
     await op.context().close();
 
     const sup = await loginAs('sup.li', 'zh');
@@ -123,13 +67,13 @@ describe('planned outages page', () => {
     await sup.context().close();
 
     // The printable notice, as anyone opens it.
-    const anon = await browser.newContext({ locale: 'zh-CN', timezoneId: 'UTC' });
+    const anon = await desk.browser.newContext({ locale: 'zh-CN', timezoneId: 'UTC' });
     const notice = await anon.newPage();
-    await notice.goto(`${bo.url!}${href!}`);
+    await notice.goto(`${desk.bo.url!}${href!}`);
     expect(await notice.locator('h1').textContent()).toBe('停电通知');
     expect(await notice.locator('table').textContent()).toContain('Dorm E1 main');
     expect(await notice.locator('table').textContent()).toContain('08:00');
     await anon.close();
-    expect(bo.desk.outages.get(1)).toMatchObject({ state: 'approved', decidedBy: 'sup.li' });
+    expect(desk.bo.desk.outages.get(1)).toMatchObject({ state: 'approved', decidedBy: 'sup.li' });
   });
 });

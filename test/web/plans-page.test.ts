@@ -1,17 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
-import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { validateCampus } from '../../config/campus.ts';
-import { createBackofficeServer, type RunningBackofficeServer } from '../../services/backoffice/server.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
-import { demoCampus } from '../../simulators/campus/demo-campus.ts';
 import { local } from '../billing/support.ts';
-import { launchChromium } from '../helpers/chromium.ts';
-import { testLogger } from '../helpers/logger.ts';
+import { startDesk, type Desk } from './desk-harness.ts';
 
 /**
  * The annual plans page in headless Chromium against the whole back office (real VEE over SQLite
@@ -20,37 +10,11 @@ import { testLogger } from '../helpers/logger.ts';
  * the 80 % warning.
  */
 
-const PASSWORD = 'correct horse battery staple';
 const NOW = local(2026, 12, 1, 8);
-let dir: string;
-let broker: EmbeddedBroker;
-let store: SqliteStore;
-let bo: RunningBackofficeServer;
-let browser: Browser;
-const errors: string[] = [];
-
-async function loginAs(username: string, lang: 'zh' | 'en'): Promise<Page> {
-  const context = await browser.newContext({
-    locale: lang === 'zh' ? 'zh-CN' : 'en-US',
-    timezoneId: 'UTC',
-    viewport: { width: 420, height: 900 },
-  });
-  const page = await context.newPage();
-  page.on('pageerror', (err) => errors.push(`${username}: ${err.message}`));
-  await page.goto(`${bo.url!}/`);
-  await page.fill('input[name=username]', username);
-  await page.fill('input[name=password]', PASSWORD);
-  await page.click('form[data-form=login] button[type=submit]');
-  await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
-  await page.goto(`${bo.url!}/#/plans/2026`);
-  await page.waitForSelector('[data-section=plans]');
-  return page;
-}
+let desk: Desk;
+const loginAs = (username: string, lang: 'zh' | 'en') => desk.openAs(username, lang, '#/plans/2026', 'plans');
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'plans-page-'));
-  broker = await startEmbeddedBroker();
-  store = SqliteStore.open({ path: ':memory:' });
   const readings: StoredReading[] = [];
   const from = local(2026, 11, 1);
   for (let ts = from, seq = 0; ts <= local(2026, 12, 1); ts += 15 * 60_000, seq++)
@@ -58,37 +22,22 @@ beforeAll(async () => {
       ...{ meter: 'W-E1', ts, seq, quality: 'good', site: 'east', gateway: 'gw-east', kind: 'water' },
       values: { volume_m3: 5000 + (ts - from) / 86_400_000 },
     });
-  await store.writeReadings(readings);
-  const ports = Array.from({ length: 20 }, (_, i) => 20_000 + i);
-  const campus = validateCampus(demoCampus({ ports, dataDir: dir, roomsPerFloorLine: 2 }), {
-    file: join(dir, 'campus.yaml'),
-    dir,
+
+  desk = await startDesk({
+    name: 'plans-page',
+    now: NOW,
+    staff: [
+      ['op.zhao', 'operator'],
+      ['sup.li', 'supervisor'],
+    ],
+    readings,
   });
-  bo = await createBackofficeServer({
-    ...{ campus, mqtt: { url: broker.url }, store, logger: testLogger(), clock: () => NOW },
-    http: { host: '127.0.0.1', port: 0, secureCookie: false },
-    bootstrapAdmin: { username: 'admin.zhou', password: PASSWORD },
-    scryptCost: 1024,
-    detection: false,
-  });
-  for (const [username, role] of [
-    ['op.zhao', 'operator'],
-    ['sup.li', 'supervisor'],
-  ] as const)
-    await bo.users.provisionUser({ username, displayName: username, roles: [role], password: PASSWORD });
-  browser = await launchChromium();
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await bo?.stop();
-  await store?.close();
-  await broker?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(async () => desk?.close());
 
 afterEach(() => {
-  expect(errors.splice(0)).toEqual([]);
+  expect(desk.errors.splice(0)).toEqual([]);
 });
 
 describe('annual plans page', () => {

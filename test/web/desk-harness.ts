@@ -1,0 +1,91 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
+import { SqliteStore } from '../../adapters/sqlite/store.ts';
+import { validateCampus } from '../../config/campus.ts';
+import { createBackofficeServer, type RunningBackofficeServer } from '../../services/backoffice/server.ts';
+import type { StoredReading } from '../../services/metering/storage.ts';
+import type { Role } from '../../services/platform/auth/roles.ts';
+import { demoCampus } from '../../simulators/campus/demo-campus.ts';
+import { launchChromium } from '../helpers/chromium.ts';
+import { testLogger } from '../helpers/logger.ts';
+
+/**
+ * The whole back office on the demo campus (two rooms a floor) on a fixed clock, with staff of the
+ * given roles and headless Chromium, for the operations-desk page tests: each signs people in and
+ * opens its page, in zh or en, with the browser in UTC so that a time shown right is the page's
+ * doing. Page errors are collected for the test to assert none.
+ */
+
+export const PASSWORD = 'correct horse battery staple';
+
+type RawCampus = ReturnType<typeof demoCampus>;
+
+export interface Desk {
+  bo: RunningBackofficeServer;
+  browser: Browser;
+  errors: string[];
+  /** Signs `username` in and opens `hash` (e.g. '#/plans/2026'), waiting for `[data-section=<section>]`. */
+  openAs(username: string, lang: 'zh' | 'en', hash: string, section: string): Promise<Page>;
+  close(): Promise<void>;
+}
+
+export async function startDesk(o: {
+  name: string;
+  now: number;
+  staff: readonly (readonly [string, Role])[];
+  readings?: StoredReading[];
+  /** Changes the raw demo campus before it is validated (e.g. a rating). */
+  edit?: (raw: RawCampus) => void;
+}): Promise<Desk> {
+  const dir = mkdtempSync(join(tmpdir(), `${o.name}-`));
+  const broker: EmbeddedBroker = await startEmbeddedBroker();
+  const store = SqliteStore.open({ path: ':memory:' });
+  if (o.readings) await store.writeReadings(o.readings);
+  const ports = Array.from({ length: 20 }, (_, i) => 20_000 + i);
+  const raw = demoCampus({ ports, dataDir: dir, roomsPerFloorLine: 2 });
+  o.edit?.(raw);
+  const campus = validateCampus(raw, { file: join(dir, 'campus.yaml'), dir });
+  const bo = await createBackofficeServer({
+    ...{ campus, mqtt: { url: broker.url }, store, logger: testLogger(), clock: () => o.now },
+    http: { host: '127.0.0.1', port: 0, secureCookie: false },
+    bootstrapAdmin: { username: 'admin.zhou', password: PASSWORD },
+    scryptCost: 1024,
+    detection: false,
+  });
+  for (const [username, role] of o.staff)
+    await bo.users.provisionUser({ username, displayName: username, roles: [role], password: PASSWORD });
+  const browser: Browser = await launchChromium();
+  const errors: string[] = [];
+  return {
+    bo,
+    browser,
+    errors,
+    async openAs(username, lang, hash, section) {
+      const context = await browser.newContext({
+        locale: lang === 'zh' ? 'zh-CN' : 'en-US',
+        timezoneId: 'UTC',
+        viewport: { width: 420, height: 900 },
+      });
+      const page = await context.newPage();
+      page.on('pageerror', (err) => errors.push(`${username}: ${err.message}`));
+      await page.goto(`${bo.url!}/`);
+      await page.fill('input[name=username]', username);
+      await page.fill('input[name=password]', PASSWORD);
+      await page.click('form[data-form=login] button[type=submit]');
+      await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+      await page.goto(`${bo.url!}/${hash}`);
+      await page.waitForSelector(`[data-section=${section}]`);
+      return page;
+    },
+    async close() {
+      await browser.close();
+      await bo.stop();
+      await store.close();
+      await broker.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
