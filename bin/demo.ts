@@ -8,7 +8,6 @@ import { validateCampus, type LoadedCampus } from '../config/campus.ts';
 import { ensureDemoCustomers, startDemoPayments } from '../simulators/payment/demo.ts';
 import { startGateway, type RunningGateway } from '../gateway/gateway.ts';
 import { pino, type Logger } from 'pino';
-import { routeOpcuaLogs } from '../adapters/opcua/logging.ts';
 import { createLogger } from '../gateway/log.ts';
 import { Outbox } from '../gateway/outbox/outbox.ts';
 import { gatewayPkiDir } from '../gateway/pki-dir.ts';
@@ -103,7 +102,9 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           const logger = opts.logJson ? createLogger(opts.logLevel) : readableLogger(opts.logLevel);
           // node-opcua prints its own diagnostics to the console (on Node 20 a warning about
           // RSA PKCS#1 v1.5, which no policy the demo uses needs): to the logger at debug level.
-          routeOpcuaLogs(logger);
+          // Imported here, not at the top: loading node-opcua at all prints that warning, and every
+          // other command of the CLI (consumption, billing, …) must keep its output clean.
+          (await import('../adapters/opcua/logging.ts')).routeOpcuaLogs(logger);
           const dataDir = resolve(opts.dataDir);
           mkdirSync(dataDir, { recursive: true });
           const stateFile = join(dataDir, 'demo-state.json');
