@@ -168,6 +168,10 @@ export class Outbox {
   private readonly keepStmt: Database.Statement<[number, number, number]>;
   private readonly keptInRangeStmt: Database.Statement<[string, number, number]>;
   private readonly queuedInRangeStmt: Database.Statement<[string, number, number]>;
+  private readonly keptOlderStmt: Database.Statement<[number]>;
+  private readonly keptDeleteOlderStmt: Database.Statement<[number]>;
+  private readonly keptOldestStmt: Database.Statement<[]>;
+  private readonly keptDeleteStmt: Database.Statement<[string, number]>;
   private readonly appendTx: (items: readonly OutboxItem[], rows: OutboxRow[]) => Reading[];
   private readonly ackTx: (ids: readonly number[]) => number;
   private readonly replayTx: (meter: string, from: number, to: number, rows: OutboxRow[]) => ReplayResult;
@@ -228,6 +232,13 @@ export class Outbox {
     this.queuedInRangeStmt = this.db
       .prepare('SELECT seq FROM messages WHERE meter = ? AND seq BETWEEN ? AND ?')
       .pluck();
+
+    this.keptOlderStmt = this.db.prepare(
+      'SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM kept WHERE acked_at < ?',
+    );
+    this.keptDeleteOlderStmt = this.db.prepare('DELETE FROM kept WHERE acked_at < ?');
+    this.keptOldestStmt = this.db.prepare('SELECT meter, seq, bytes FROM kept ORDER BY acked_at LIMIT 512');
+    this.keptDeleteStmt = this.db.prepare('DELETE FROM kept WHERE meter = ? AND seq = ?');
 
     this.appendTx = this.db.transaction((items: readonly OutboxItem[], rows: OutboxRow[]) =>
       this.appendInTx(items, rows),
@@ -551,22 +562,18 @@ export class Outbox {
   private pruneKept(now: number): void {
     this.lastPrune = now;
     const cutoff = now - this.keepMs;
-    const old = this.db
-      .prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM kept WHERE acked_at < ?')
-      .get(cutoff) as { n: number; b: number };
+    const old = this.keptOlderStmt.get(cutoff) as { n: number; b: number };
     if (old.n > 0) {
-      this.db.prepare('DELETE FROM kept WHERE acked_at < ?').run(cutoff);
+      this.keptDeleteOlderStmt.run(cutoff);
       this.kept -= old.n;
       this.keptBytes -= old.b;
     }
-    const oldest = this.db.prepare('SELECT meter, seq, bytes FROM kept ORDER BY acked_at LIMIT 512');
-    const del = this.db.prepare('DELETE FROM kept WHERE meter = ? AND seq = ?');
     while (this.keptBytes > this.keepMaxBytes && this.kept > 0) {
-      const victims = oldest.all() as { meter: string; seq: number; bytes: number }[];
+      const victims = this.keptOldestStmt.all() as { meter: string; seq: number; bytes: number }[];
       if (victims.length === 0) break;
       for (const v of victims) {
         if (this.keptBytes <= this.keepMaxBytes) break;
-        del.run(v.meter, v.seq);
+        this.keptDeleteStmt.run(v.meter, v.seq);
         this.kept -= 1;
         this.keptBytes -= v.bytes;
       }

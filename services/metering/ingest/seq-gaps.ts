@@ -176,7 +176,7 @@ export class GapTracker {
     }
     if (seq === m.done + 1) m.done = seq;
     if (seq > m.seen) m.seen = seq;
-    this.settle(m, meter);
+    this.settle(m);
   }
 
   /** The gateway says the meter's last seq is `seq`. */
@@ -185,7 +185,7 @@ export class GapTracker {
     if (!m || seq <= m.seen) return;
     this.dirty.add(meter);
     m.seen = seq;
-    this.settle(m, meter);
+    this.settle(m);
   }
 
   /** The gateway's answer to a request: what it replayed, what it no longer holds. */
@@ -227,7 +227,7 @@ export class GapTracker {
         m.done = first ? first[0] - 1 : to;
         m.missing = missing.reduce((n, [a, b]) => n + b - a + 1, 0);
         if (!first) {
-          this.settle(m, meter);
+          this.settle(m);
           continue;
         }
         if (m.replays >= this.maxReplays || now - m.since >= this.giveUpMs) {
@@ -238,7 +238,7 @@ export class GapTracker {
           for (const [a, b] of missing) this.lose(meter, a, b, why);
           // Everything up to `to` is now stored or lost.
           m.done = Math.max(m.done, to);
-          this.settle(m, meter);
+          this.settle(m);
           continue;
         }
         const place = this.opts.placeOf(meter)!;
@@ -293,7 +293,7 @@ export class GapTracker {
     return m;
   }
 
-  private settle(m: MeterGap, _meter: string): void {
+  private settle(m: MeterGap): void {
     if (m.done >= m.seen) {
       m.done = m.seen;
       m.since = null;
@@ -317,7 +317,7 @@ export class GapTracker {
     // Lost ranges are accounted for: `done` passes them once nothing before them is missing.
     if (from <= m.done + 1) m.done = Math.max(m.done, to);
     else m.accounted.push([from, to]);
-    this.settle(m, meter);
+    this.settle(m);
     this.opts.onLost({ meter, from, to, at, reason });
   }
 
