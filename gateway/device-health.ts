@@ -41,6 +41,7 @@ export class DeviceHealthTracker {
       device: this.device,
       ts: now,
       breaker: this.breaker.state,
+      ...(this.breaker.state === 'open' ? { pausedUntil: Math.round(this.breaker.notBefore) } : {}),
       latencyMs: this.latencyMs === null ? null : Math.round(this.latencyMs * 10) / 10,
       polls: this.polls,
       errors: this.errors,

@@ -116,6 +116,8 @@ export const DeviceHealthSchema = z
     device: z.string(),
     ts: z.number().int(),
     breaker: z.enum(['closed', 'open', 'half-open']),
+    /** While the breaker is open: when polling resumes with one probe (UTC ms). */
+    pausedUntil: z.number().int().optional(),
     latencyMs: z.number().nonnegative().nullable(),
     polls: z.number().int(),
     errors: z.number().int(),
