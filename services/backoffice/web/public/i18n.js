@@ -6,6 +6,10 @@
 
 import * as evidenceWords from './words-evidence.js';
 import * as overviewWords from './words-overview.js';
+import * as meterWords from './words-meter.js';
+import * as moneyWords from './words-money.js';
+import * as clerkWords from './words-clerk.js';
+import * as auditWords from './words-audit.js';
 
 const LANG_KEY = 'campus-energy.lang';
 export const LANGUAGES = ['zh', 'en'];
@@ -1195,7 +1199,7 @@ const zh = {
 };
 
 // Pages whose words live in their own file (so that several authors can add words at once).
-for (const words of [overviewWords, evidenceWords]) {
+for (const words of [overviewWords, evidenceWords, meterWords, moneyWords, clerkWords, auditWords]) {
   Object.assign(en, words.en);
   Object.assign(zh, words.zh);
 }

@@ -1,7 +1,7 @@
 import { ApiError, get, qs } from './api.js';
 import { timeChart } from './chart.js';
 import { clear, field, fmtTime, h, note, table } from './dom.js';
-import { t } from './i18n.js';
+import { getLang, t } from './i18n.js';
 import { getTree } from './page-live.js';
 
 /**
@@ -58,6 +58,14 @@ function spans(flagged) {
   return out;
 }
 
+/**
+ * A flag's reason: VEE writes English prose with its figures; in Chinese the rule's explanation
+ * stands in for it (words-meter.js) so no English reaches a Chinese reader.
+ */
+function flagReason(f) {
+  return getLang() === 'en' ? f.reason : t(`vee.why.${f.rule}`);
+}
+
 export const meterPage = {
   id: 'meter',
   nav: 'nav.meter',
@@ -76,7 +84,7 @@ export const meterPage = {
     const quantitySelect = h(
       'select',
       { name: 'quantity' },
-      quantities.map((q) => h('option', { value: q, selected: q === chosen }, q)),
+      quantities.map((q) => h('option', { value: q, selected: q === chosen }, t(`quantity.${q}`))),
     );
     const rangeSelect = h(
       'select',
@@ -151,7 +159,7 @@ export const meterPage = {
     } else {
       chartBox.append(h('p', { class: 'hint' }, t('meter.zoom.hint')));
       const chart = timeChart(chartBox, {
-        series: [{ label: chosen, unit: UNITS[chosen], points: series.points }],
+        series: [{ label: t(`quantity.${chosen}`), unit: UNITS[chosen], points: series.points }],
         bands,
         range: [from, to],
       });
@@ -170,10 +178,10 @@ export const meterPage = {
               'col.time',
               (i) => `${fmtTime(i.start)} – ${fmtTime(i.end)}${i.count > 1 ? ` (${i.count} × 15 min)` : ''}`,
             ],
-            ['col.type', (i) => i.flags.map((f) => f.rule).join(', ')],
-            ['col.severity', (i) => i.flags.map((f) => f.severity).join(', ')],
-            ['col.reason', (i) => i.flags.map((f) => f.reason).join('; ')],
-            ['col.kind', (i) => i.source],
+            ['col.type', (i) => i.flags.map((f) => t(`vee.rule.${f.rule}`)).join(', ')],
+            ['col.severity', (i) => i.flags.map((f) => t(`vee.severity.${f.severity}`)).join(', ')],
+            ['col.reason', (i) => i.flags.map(flagReason).join('; ')],
+            ['col.kind', (i) => t(`vee.source.${i.source}`)],
           ],
           (i) => ({ class: i.flags.some((f) => f.severity === 'fail') ? 'vee-fail' : 'vee-info' }),
         ),

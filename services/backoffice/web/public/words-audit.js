@@ -1,0 +1,3 @@
+/** Filled below. */
+export const en = {};
+export const zh = {};
