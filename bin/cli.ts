@@ -335,6 +335,8 @@ program
           policyIntervalMs: DurationSchema.parse(opts.policyInterval),
           tariffsFile: opts.tariffs ? resolve(opts.tariffs) : undefined,
           bootstrapAdmin: admin,
+          // The store is the campus's (openStore): detection reads it from a thread of its own.
+          detection: { inWorker: true },
         });
         logger.info({ url: bo.url ?? null }, 'back office started');
         if (bo.url)

@@ -232,6 +232,8 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             http: { host: '127.0.0.1', port: opts.httpPort, secureCookie: false },
             policyIntervalMs: 10_000,
             detection: {
+              // Off the event loop the gateways, ingest and the API share (issue 26 item 7).
+              inWorker: true,
               intervalMs: 60_000,
               windowMs: now - state.start + DAY,
               heating: () => heatingRegistrations(scenario),

@@ -53,12 +53,31 @@ export interface Live {
 }
 
 export function createLiveDetection(deps: LiveDetectionDeps): RunningDetection {
+  const evaluator = createLiveEvaluator(deps);
+  return startDetection({ ...deps, prepare: evaluator.prepare, detect: evaluator.detect });
+}
+
+/** What the live engine needs to judge the readings, without the alerts or the timer (worker.ts). */
+export type LiveEvaluatorDeps = Pick<
+  LiveDetectionDeps,
+  'store' | 'campus' | 'detectors' | 'config' | 'primeMs' | 'dailyDetectors' | 'dailyHistoryMs'
+> &
+  Pick<DetectionOptions, 'heating' | 'weather' | 'roles'>;
+
+/**
+ * The live engine's state and its two steps, `prepare(now)` (prime once, the daily detectors once
+ * a local day) and `detect(input)`: the same on the main thread (createLiveDetection) and in the
+ * detection worker thread (worker.ts), which runs them on a store handle of its own.
+ */
+export function createLiveEvaluator(deps: LiveEvaluatorDeps): {
+  prepare: (now: number) => Promise<void>;
+  detect: (input: DetectionInput) => DetectionResult;
+} {
   let live: Live | undefined;
   const primeMs = deps.primeMs ?? 63 * 86_400_000;
   const dailyMs = deps.dailyHistoryMs ?? 200 * DAY;
   let daily: { day: number; detectors: Detector[] } | undefined;
-  return startDetection({
-    ...deps,
+  return {
     prepare: async (now) => {
       if (!live) {
         const input = await inputFromStore(deps.store, deps.campus, { from: now - primeMs, to: now });
@@ -88,7 +107,7 @@ export function createLiveDetection(deps: LiveDetectionDeps): RunningDetection {
       if (!live) throw new Error('live detection used before it was primed');
       return run(live, input, [...deps.detectors, ...(daily?.detectors ?? [])]);
     },
-  });
+  };
 }
 
 const DAY = 86_400_000;

@@ -96,8 +96,13 @@ export interface DetectionOptions {
   store: ReadingStore;
   campus: LoadedCampus;
   alerts: AlertStore;
-  /** The engine's `detect` with the detectors the campus uses. */
-  detect: (input: DetectionInput) => DetectionResult;
+  /** The engine's `detect` with the detectors the campus uses (unless `evaluate` is given). */
+  detect?: (input: DetectionInput) => DetectionResult;
+  /**
+   * Reads and judges the readings elsewhere (the detection worker thread, worker.ts) instead of
+   * `prepare` + reading the window + `detect` here: only the findings come back to be synced.
+   */
+  evaluate?: (now: number) => Promise<DetectionResult>;
   /** Hands one message to MQTT; a rejection or throw is reported through onError, never fatal. */
   publish: (topic: string, payload: string, options: PublishOptions) => void | Promise<void>;
   intervalMs: number;
@@ -144,16 +149,7 @@ export function startDetection(opts: DetectionOptions): RunningDetection {
   let running: Promise<SyncResult> | undefined;
   const run = async (): Promise<SyncResult> => {
     const now = clock();
-    await opts.prepare?.(now);
-    const from = now - opts.windowMs;
-    const input = await inputFromStore(opts.store, opts.campus, {
-      from,
-      to: now,
-      ...(opts.heating ? { heating: await opts.heating() } : {}),
-      ...(opts.weather ? { weather: await opts.weather(from, now) } : {}),
-      ...(opts.roles ? { roles: opts.roles } : {}),
-    });
-    const result = opts.detect(input);
+    const result = opts.evaluate ? await opts.evaluate(now) : await readAndDetect(opts, now);
     const findings = opts.explained
       ? result.findings.filter((f) => !opts.explained!(f, now))
       : result.findings;
@@ -190,6 +186,21 @@ export function startDetection(opts: DetectionOptions): RunningDetection {
       await running?.catch(() => undefined);
     },
   };
+}
+
+/** One run's input read from the store on this thread, and the engine's result over it. */
+async function readAndDetect(opts: DetectionOptions, now: number): Promise<DetectionResult> {
+  if (!opts.detect) throw new Error('detection needs either detect or evaluate');
+  await opts.prepare?.(now);
+  const from = now - opts.windowMs;
+  const input = await inputFromStore(opts.store, opts.campus, {
+    from,
+    to: now,
+    ...(opts.heating ? { heating: await opts.heating() } : {}),
+    ...(opts.weather ? { weather: await opts.weather(from, now) } : {}),
+    ...(opts.roles ? { roles: opts.roles } : {}),
+  });
+  return opts.detect(input);
 }
 
 // ── API ──
