@@ -4,6 +4,7 @@ import { liveRoutes } from '../metering/live/routes.ts';
 import { backofficeMetrics, metricsRoutes } from './metrics.ts';
 import { webRoutes } from './web/routes.ts';
 import { overviewRoutes } from './overview/routes.ts';
+import { campusReportRoutes } from '../money/reports/campus-reports.ts';
 import { campusTree } from '../metering/live/tree.ts';
 import { createBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
 
@@ -43,6 +44,11 @@ export async function createBackofficeServer(
           tree: campusTree(s.campus),
           hub,
           ...(options.clock ? { clock: options.clock } : {}),
+        }),
+        ...campusReportRoutes({
+          ...s,
+          ...(options.clock ? { clock: options.clock } : {}),
+          ...(options.billingAccountsFile ? { billingAccountsFile: options.billingAccountsFile } : {}),
         }),
       ],
     });
