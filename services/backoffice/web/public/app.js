@@ -21,6 +21,7 @@ import { capacityPage } from './page-capacity.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
 import { readingsPage } from './page-readings.js';
+import { reportsPage } from './page-reports.js';
 import { relayPage } from './page-relay.js';
 import { schedulesPage } from './page-schedules.js';
 import { usersPage } from './page-users.js';
@@ -49,6 +50,7 @@ const PAGES = [
   outagesPage,
   plansPage,
   capacityPage,
+  reportsPage,
   billingPage,
   collectionPage,
   reconciliationPage,
