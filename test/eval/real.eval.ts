@@ -66,7 +66,9 @@ interface Run {
 }
 
 const heatingOnly = heatingDetector();
-const detectors = [illegalLoadDetector(), heatingOnly];
+const detectors = process.env.EVAL_NO_HEATING
+  ? [illegalLoadDetector()]
+  : [illegalLoadDetector(), heatingOnly];
 let runs = 0;
 let detectMs = 0;
 let hours = 0;
@@ -143,6 +145,37 @@ const nodeAlert = (r: Run, f: string) =>
   r.result.scores.find((s) => s.kind === 'node' && s.id === f)?.alert ?? false;
 const feederOf = (m: string) => m.split('-')[0]!;
 
+/**
+ * EVAL_DEBUG=1 (tuning half only!): each thief's score, how many clean meters score at least as
+ * high, its onset and reason; then the highest clean meters. For finding what the engine misses.
+ */
+function debugThieves(rs: Run[], neg: number[]): void {
+  const above = (s: number) => neg.filter((x) => x >= s).length;
+  for (const r of rs) {
+    for (const m of r.meters) {
+      const a = r.labels.thief.get(m);
+      if (!a) continue;
+      const sc = r.result.scores.find((x) => x.kind === 'meter' && x.id === m);
+      const days = Math.round((r.to - (GRID_START + r.labels.onset.get(m)! * HOUR)) / DAY);
+      console.log(
+        `  thief ${a} ${m} onset ${days} d: score ${(sc?.score ?? 0).toFixed(3)}, ${above(sc?.score ?? 0)}/${neg.length} clean ≥; ${sc?.reason ?? ''}`.slice(
+          0,
+          260,
+        ),
+      );
+    }
+  }
+  const top = rs
+    .flatMap((r) => r.meters.filter((m) => !r.labels.thief.has(m)).map((m) => ({ r, m })))
+    .map(({ r, m }) => ({ m, sc: r.result.scores.find((x) => x.kind === 'meter' && x.id === m) }))
+    .sort((a, b) => (b.sc?.score ?? 0) - (a.sc?.score ?? 0))
+    .slice(0, 8);
+  for (const t of top)
+    console.log(
+      `  clean ${t.m}: score ${(t.sc?.score ?? 0).toFixed(3)}; ${t.sc?.reason ?? ''}`.slice(0, 260),
+    );
+}
+
 /** Per seed: metric → value (engine and naive); pooled rows for per-attack figures. */
 type Figures = Map<string, number>;
 
@@ -171,6 +204,7 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
       }
     }
     for (const a of ATTACKS) pool(`${which}:${a}`, [], neg);
+    if (process.env.EVAL_DEBUG && which === 'engine') debugThieves(of('jokar'), neg);
     f.set(`${which}:meterAuc`, auc(pos, neg));
     f.set(`${which}:recall5`, recallAtFp(pos, neg));
   }

@@ -27,6 +27,23 @@ import type {
  */
 
 const H = 3_600_000;
+/** Placebo windows of the weather statistic start this many days before the recent period… */
+const PLACEBO_GAP_DAYS = 63;
+/** …back to this many days. */
+const PLACEBO_HISTORY_DAYS = 700;
+/** Past onset scans end every 28 days from PLACEBO_GAP_DAYS back to this. */
+const PLACEBO_SCAN_DAYS = 250;
+/** Fewer past scans with a result than this: the scan's statistic is taken as it is. */
+const PLACEBO_MIN_SCANS = 3;
+/**
+ * What the best of a scan's onsets reaches by chance alone (RMS, no heater, an even building):
+ * past scans wider than this widen the judgement.
+ */
+const ONSET_NULL_RMS = 3.5;
+/** Fewer past heating windows than this: the statistic is taken as it is. */
+const PLACEBO_MIN_WINDOWS = 6;
+/** A past window with less mean HDD than this (K) had no heating weather to speak of. */
+const PLACEBO_MIN_HDD = 2;
 /** Days of a meter's history its heating onset scan learns its own response to the cold over. */
 const SCAN_HISTORY_DAYS = 180;
 /** Earliest heating onset the scan considers (days before the last). */
@@ -517,9 +534,10 @@ function judgeAgainstWeather(
   md: MeterDays,
   recentFrom: number,
   c: HeatingConfig['degreeDay'],
+  recentTo = Infinity,
 ): WeatherJudgement | null {
   const rows = md.rows;
-  const recentRows = rows.filter((r) => r.day >= recentFrom);
+  const recentRows = rows.filter((r) => r.day >= recentFrom && r.day < recentTo);
   const before = rows.filter((r) => r.day < recentFrom);
   // A heater bought a few weeks ago must not sit in the baseline: leave a gap if history allows.
   const gap = Math.max(0, Math.min(c.gapDays, before.length - c.minBaselineDays));
@@ -553,6 +571,50 @@ function judgeAgainstWeather(
     rel.set(r.day, (r.kwh - f) / scale);
   }
   return { md, recentRows, baseRows, rel, scale, fit, lastYearFrom };
+}
+
+/** How far the statistic wandered over the building's own past (≥ 1), from how many windows. */
+interface Past {
+  spread: number;
+  windows: number;
+}
+
+/**
+ * The recent days' peer-adjusted relative residuals projected on their HDD (a heater adds energy in
+ * proportion to the cold), in units of the baseline residuals' spread; undefined without HDD.
+ */
+function weatherStatistic(
+  j: WeatherJudgement,
+  peers: readonly WeatherJudgement[],
+): { z: number; share: number; meanHdd: number } | undefined {
+  const adj = (day: number) => {
+    const own = j.rel.get(day)!;
+    const others = peers.map((p) => p.rel.get(day)).filter((v): v is number => v !== undefined);
+    return own - (others.length >= 3 ? medianOf(others) : 0);
+  };
+  const baseAdj = j.baseRows.map((r) => adj(r.day));
+  const mid = medianOf(baseAdj);
+  // The spread of few days is itself uncertain, and so is the fit: widened for short histories.
+  const sigma =
+    Math.max(0.01, 1.4826 * medianOf(baseAdj.map((v) => Math.abs(v - mid)))) *
+    Math.sqrt(1 + 10 / baseAdj.length);
+  let shh = 0;
+  let srh = 0;
+  let sh = 0;
+  for (const r of j.recentRows) {
+    shh += r.hdd * r.hdd;
+    srh += (adj(r.day) - mid) * r.hdd;
+    sh += r.hdd;
+  }
+  if (shh === 0) return undefined;
+  const beta = srh / shh;
+  const n = Math.max(1, j.recentRows.length);
+  // Neighbouring days share weather and habits: half as many independent days.
+  return {
+    z: (beta * Math.sqrt(shh)) / (sigma * Math.SQRT2),
+    share: (beta * sh) / n,
+    meanHdd: sh / n,
+  };
 }
 
 function electricHeating(
@@ -591,21 +653,56 @@ function electricHeating(
   // The night base load: a building's own night use is its steadiest part (no occupants, plant on
   // timers), and the nights are the coldest hours, so a heater on a thermostat shows there most.
   const dayHeat = dailyDegreeHours(input.weather, calendar, c.baseC);
-  const onsets = scanOnsets(
-    all.map((md) => ({ ...md, rows: md.rows.map((r) => ({ ...r, kwh: r.nightKw })) })),
-    dailyDegreeHours(input.weather, calendar, c.baseC, c.nightHours),
-    lastDay,
-    c,
-  );
+  const nights = all.map((md) => ({ ...md, rows: md.rows.map((r) => ({ ...r, kwh: r.nightKw })) }));
+  const nightHeat = dailyDegreeHours(input.weather, calendar, c.baseC, c.nightHours);
+  const onsets = scanOnsets(nights, nightHeat, lastDay, c);
+  // The scan's best statistic over the building's own past, where today's heater cannot be: a
+  // building whose nights answered the cold anew every few weeks before (frost protection, plant
+  // on a schedule) is judged against that habit, not against chance.
+  const pastScans: Map<string, HeatingOnset & { scale: number }>[] = [];
+  for (let back = PLACEBO_GAP_DAYS; back <= PLACEBO_SCAN_DAYS; back += 28)
+    pastScans.push(scanOnsets(nights, nightHeat, lastDay - back, c));
+  const onsetSpread = (id: string): Past => {
+    const zs = pastScans.map((p) => p.get(id)?.z).filter((v): v is number => v !== undefined);
+    if (zs.length < PLACEBO_MIN_SCANS) return { spread: 1, windows: zs.length };
+    const rms = Math.sqrt(zs.reduce((t, v) => t + Math.max(0, v) ** 2, 0) / zs.length);
+    return { spread: Math.max(1, rms / ONSET_NULL_RMS), windows: zs.length };
+  };
   const judged = new Map<string, WeatherJudgement>();
   for (const md of all) {
     const j = judgeAgainstWeather(md, recentFrom, c);
     if (j) judged.set(md.meter.meter, j);
   }
-  const peersOf = (m: MeterData): WeatherJudgement[] => {
-    const others = [...judged.values()].filter((j) => j.md.meter.meter !== m.meter);
+  const peersOf = (at: Map<string, WeatherJudgement>, m: MeterData): WeatherJudgement[] => {
+    const others = [...at.values()].filter((j) => j.md.meter.meter !== m.meter);
     const siblings = others.filter((j) => j.md.meter.parent === m.parent);
     return siblings.length >= 3 ? siblings : others;
+  };
+  // Past windows as long as the recent one, weekly, from PLACEBO_GAP_DAYS back (so a heater that
+  // came with the recent weeks is in none of them), each judged exactly as the recent one.
+  const placebo: Map<string, WeatherJudgement>[] = [];
+  for (let back = PLACEBO_GAP_DAYS; back <= PLACEBO_HISTORY_DAYS; back += 7) {
+    const at = new Map<string, WeatherJudgement>();
+    for (const md of all) {
+      const pj = judgeAgainstWeather(md, recentFrom - back, c, recentFrom - back + c.recentDays);
+      if (pj) at.set(md.meter.meter, pj);
+    }
+    placebo.push(at);
+  }
+  /** RMS of the meter's statistic over its past heating windows, at least 1 (chance alone). */
+  const placeboSpread = (m: MeterData, recentHdd: number): Past => {
+    const zs: number[] = [];
+    for (const at of placebo) {
+      const pj = at.get(m.meter);
+      const w = pj && weatherStatistic(pj, peersOf(at, m));
+      // Only weeks with heating weather like the recent ones say how the statistic wanders then.
+      if (w && w.meanHdd >= Math.max(PLACEBO_MIN_HDD, 0.5 * recentHdd)) zs.push(w.z);
+    }
+    if (zs.length < PLACEBO_MIN_WINDOWS) return { spread: 1, windows: zs.length };
+    return {
+      spread: Math.max(1, Math.sqrt(zs.reduce((t, v) => t + v * v, 0) / zs.length)),
+      windows: zs.length,
+    };
   };
   const recentFits = new Map(
     all.map((md) => {
@@ -641,33 +738,10 @@ function electricHeating(
     let share: number;
     let refName: string;
     let refSlope: number;
+    let past: Past = { spread: 1, windows: 0 };
     if (j) {
-      // Peer-adjusted residuals, their spread over the baseline, and the recent projection on HDD.
-      const peers = peersOf(m);
-      const adj = (day: number) => {
-        const own = j.rel.get(day)!;
-        const others = peers.map((p) => p.rel.get(day)).filter((v): v is number => v !== undefined);
-        return own - (others.length >= 3 ? medianOf(others) : 0);
-      };
-      const baseAdj = j.baseRows.map((r) => adj(r.day));
-      const mid = medianOf(baseAdj);
-      // The spread of few days is itself uncertain, and so is the fit: widened for short histories.
-      const sigma =
-        Math.max(0.01, 1.4826 * medianOf(baseAdj.map((v) => Math.abs(v - mid)))) *
-        Math.sqrt(1 + 10 / baseAdj.length);
-      let shh = 0;
-      let srh = 0;
-      for (const r of j.recentRows) {
-        shh += r.hdd * r.hdd;
-        srh += (adj(r.day) - mid) * r.hdd;
-      }
-      const beta = shh > 0 ? srh / shh : 0;
-      // Neighbouring days share weather and habits: half as many independent days.
-      z = shh > 0 ? (beta * Math.sqrt(shh)) / (sigma * Math.SQRT2) : 0;
-      share = (beta * j.recentRows.reduce((s, r) => s + r.hdd, 0)) / j.recentRows.length;
-      refName = 'its own earlier slope';
-      refSlope = j.fit.length > 1 && j.baseRows.some((r) => r.hdd > 0) ? j.fit[1]! : 0;
-      if (shh === 0) {
+      const w = weatherStatistic(j, peersOf(judged, m));
+      if (!w) {
         scores.push({
           id: m.meter,
           kind: 'meter',
@@ -677,6 +751,15 @@ function electricHeating(
         });
         continue;
       }
+      // The same statistic over the building's own past heating weeks, where no heater of today
+      // can be: its spread there is how far this building's use wanders with the weather anyway
+      // (a lecture hall's term, a lab's experiments, a plant room on frost protection). Judged in
+      // units of that spread where it is wider than chance alone.
+      past = placeboSpread(m, w.meanHdd);
+      z = w.z / past.spread;
+      share = w.share;
+      refName = 'its own earlier slope';
+      refSlope = j.fit.length > 1 && j.baseRows.some((r) => r.hdd > 0) ? j.fit[1]! : 0;
     } else {
       // No history of its own: its recent slope, relative to its size, against its peers'.
       const peer = peerMedianSlope(m);
@@ -704,7 +787,9 @@ function electricHeating(
     // The onset scan of the night base load learns the building's response over months and finds
     // a heater left on however long ago it came; the daily judgement above finds one used by day
     // (a student's heater in the afternoon). Whichever is surer.
-    const on0 = onsets.get(m.meter);
+    const found = onsets.get(m.meter);
+    const foundPast = found && onsetSpread(m.meter);
+    const on0 = found && { ...found, z: found.z / foundPast!.spread };
     // Compared in units of each one's own alert level.
     const on = on0 && on0.z / c.onsetMinZ > z / c.minZ ? on0 : undefined;
     let minZ = c.minZ;
@@ -714,6 +799,7 @@ function electricHeating(
       share = on.share;
       since = on.day;
       minZ = c.onsetMinZ;
+      past = foundPast!;
       refName = `its own night base load's response to the cold before ${new Date(dayStart(on.day)).toISOString().slice(0, 10)}`;
     }
     // The scan takes the best of many onsets, and real buildings' nights answer the cold in ways
@@ -771,6 +857,9 @@ function electricHeating(
           referenceSlopeKwhPerK: round(refSlope),
           reference: refName,
           z: round(z, 2),
+          // The statistic divided by how far it wandered over the building's own past winters.
+          pastSpread: round(past.spread, 2),
+          pastWindows: past.windows,
           extraShare: round(share),
           extraKwh: round(extraKwh, 1),
           ...(j ? { baselineDays: j.baseRows.length, baselineCvRmsePct: round(cvRmse(j), 1) } : {}),
@@ -807,7 +896,7 @@ function scanOnsets(
   const rel = new Map<string, Map<number, number>>();
   const scales = new Map<string, number>();
   for (const md of all) {
-    const rows = md.rows.filter((r) => r.day > from);
+    const rows = md.rows.filter((r) => r.day > from && r.day <= lastDay);
     const scale = meanKwh(rows);
     if (rows.length < 30 || !(scale > 0)) continue;
     scales.set(md.meter.meter, scale);
