@@ -31,6 +31,7 @@ import { createApi, DEFAULT_HTTP, type HttpSettings, type RouteFn } from './part
 import { createAuditHead } from './parts/audit-head.ts';
 import { createBilling, type Billing } from './parts/billing.ts';
 import { createCollection, type CollectionSide } from './parts/collection.ts';
+import { createHeating, type HeatingPart } from './parts/heating.ts';
 import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
 import { createDetection, type DetectionSettings } from './parts/detection.ts';
 import { createDormPower, creditVeto, type RunningDormPower } from './parts/dorm-power.ts';
@@ -125,6 +126,8 @@ export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'>
   customers: CustomerSide;
   /** Post-paid collection and the half-monthly reconciliation (parts/collection.ts). */
   collection: CollectionSide;
+  /** The heating desk, certified areas and season fees, spot checks (parts/heating.ts). */
+  heating: HeatingPart;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
   url?: string;
@@ -214,8 +217,10 @@ async function startParts(
     }),
     (p) => p.stop(),
   );
-  const { services, billing } = startRecords(core, options, life, dormPower.tripIllegalLoad, desk);
-  const collection = createCollection({ ...core, campus: options.campus, billRuns: billing.billRuns });
+  const heating = createHeating({ ...core, campus: options.campus, store: options.store });
+  const opts = { ...options, detection: heating.detection(options.detection) };
+  const { services, billing } = startRecords(core, opts, life, dormPower.tripIllegalLoad, desk);
+  const collection = startCollection(core, options.campus, billing, heating);
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const customers = life.own(
     createCustomerSide({
@@ -239,6 +244,7 @@ async function startParts(
             ...desk.routes({ billRuns: billing.billRuns, vee: services.vee }),
             ...customers.routes,
             ...collection.routes,
+            ...heating.routes,
           ],
           logger: options.logger,
         }),
@@ -252,9 +258,20 @@ async function startParts(
     dormPower,
     customers,
     collection,
+    heating,
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),
   };
+}
+
+/**
+ * Post-paid collection over the bill runs and the heating seasons' fee runs; the heating desk's
+ * fee gate asks it whether a start's fee is paid.
+ */
+function startCollection(core: Core, campus: LoadedCampus, billing: Billing, heating: HeatingPart) {
+  const collection = createCollection({ ...core, campus, billRuns: heating.withFeeRuns(billing.billRuns) });
+  heating.attach(collection.collection);
+  return collection;
 }
 
 /** The database and audit log, users, prepaid, and relay control with its MQTT link. */

@@ -36,6 +36,8 @@ const USERS: Record<Role, string> = {
   admin: 'admin.zhou',
   finance: 'fin.qian',
   assistant: 'asst.sun',
+  'heating-desk': 'desk.wu',
+  maintenance: 'maint.sun',
 };
 const CUT_METER = 'E-E1-101';
 const LOAD_METER = 'E-W1-102';
@@ -296,6 +298,8 @@ describe('web app in a browser', () => {
       admin: ['users', 'audit'],
       finance: ['collection', 'reconciliation'],
       assistant: ['collection', 'reconciliation'],
+      'heating-desk': [],
+      maintenance: [],
     };
     const accountActions: Partial<Record<Role, string[]>> = {
       clerk: ['topup', 'refund', 'free-quota'],

@@ -19,7 +19,8 @@ export interface CollectionDeps {
   db: BackofficeDb;
   audit: AuditLog;
   clock: Clock;
-  billRuns: BillRuns;
+  /** Where a fee table's bill run is found (the bill runs, and the heating seasons' fee runs). */
+  billRuns: Pick<BillRuns, 'get'>;
 }
 
 export interface CollectionSide {

@@ -72,7 +72,8 @@ export interface MeterBill {
   payrollCode: string | null;
   meter: string;
   utility: Utility;
-  unit: 'kWh' | 'm3';
+  /** m2: a heating season's line, billed by certified area (services/money/heating). */
+  unit: 'kWh' | 'm3' | 'm2';
   /** Register at the period start and end (null when VEE has none), and whether it was estimated. */
   opening: number | null;
   openingEstimated: boolean;

@@ -18,6 +18,10 @@ export const ROLES = [
   'finance',
   /** The department head's assistant: the second signature of a half-monthly reconciliation. */
   'assistant',
+  /** The heating service desk: heating start/stop applications and their work orders. */
+  'heating-desk',
+  /** Heating maintenance staff: open and lock valves on work orders, sign stops. */
+  'maintenance',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -106,6 +110,18 @@ export const PERMISSIONS = {
   'capacity.apply': ['clerk', 'operator'],
   'capacity.review': ['operator'],
   'capacity.approve': ['supervisor'],
+  /** Heating start/stop (services/operations/heating): applications, work orders, signed stops, spot checks. */
+  'heating.view': ['heating-desk', 'maintenance', 'inspector', 'supervisor', 'billing'],
+  /** Record a start or stop application, dispatch its work order, cancel it. */
+  'heating.apply': ['heating-desk'],
+  /** Record a valve opened or locked on one's work order, the household's signature, sign a stop. */
+  'heating.work': ['maintenance'],
+  /** Draw the inspectors' spot-check list of stopped units and record what was found. */
+  'heating.spot-check': ['inspector'],
+  /** Certify a unit's heated area (with its certificate) or record a heating contract: a dated new record. */
+  'heating.units': ['heating-desk', 'billing'],
+  /** Define a heating season's price and compute its fees (a bill run collection publishes). */
+  'heating.fees': ['billing'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -128,6 +144,12 @@ export const INCOMPATIBLE_ROLES: readonly [Role, Role, string][] = [
   ],
   ['clerk', 'assistant', 'a clerk must not countersign the reconciliation of their own takings'],
   ['reader', 'finance', 'a meter reader must not also keep the payment records'],
+  [
+    'heating-desk',
+    'maintenance',
+    'whoever accepts a heating application must not also open or lock its valve and sign for it',
+  ],
+  ['maintenance', 'inspector', 'whoever locks heating valves must not also spot-check them'],
 ];
 
 /** Who is acting: a person logged in, or a machine with a scoped API token. */
@@ -185,6 +207,7 @@ export const PERSON_ONLY_PERMISSIONS: readonly Permission[] = [
   'readings.edit',
   'ledger.correct',
   'users.manage',
+  'heating.work',
 ];
 
 export function isRole(value: string): value is Role {

@@ -1,0 +1,89 @@
+import type { LoadedCampus } from '../../../config/campus.ts';
+import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { campusTree } from '../../metering/live/tree.ts';
+import type { ReadingStore } from '../../metering/storage.ts';
+import type { BillRun } from '../../money/billing/bill-run.ts';
+import type { Collection } from '../../money/collection/collection.ts';
+import { heatingFeeGate } from '../../money/heating/fee-gate.ts';
+import { HeatingFees } from '../../money/heating/fees.ts';
+import { heatingMoneyRoutes } from '../../money/heating/routes.ts';
+import { HeatingUnits } from '../../money/heating/units.ts';
+import { HeatingDesk } from '../../operations/heating/desk.ts';
+import { heatingDeskRoutes } from '../../operations/heating/routes.ts';
+import { SpotChecks } from '../../operations/heating/spot-checks.ts';
+import type { HeatingFeeGate } from '../../operations/heating/types.ts';
+import type { DetectionSettings } from './detection.ts';
+import type { RouteFn } from './api.ts';
+
+/**
+ * Heating: the desk's applications and work orders (operations), the certified areas, contracts and
+ * season fees (money), and the inspectors' spot checks. The desk asks collection whether a start's
+ * fee is paid (operations may not import money: the gate is handed over here); collection finds
+ * the seasons' fee runs beside the bill runs; detection's "registered stopped" is the desk's signed
+ * stops.
+ */
+
+export interface HeatingDeps {
+  campus: LoadedCampus;
+  db: BackofficeDb;
+  audit: AuditLog;
+  clock: Clock;
+  store: ReadingStore;
+}
+
+export interface HeatingPart {
+  units: HeatingUnits;
+  fees: HeatingFees;
+  desk: HeatingDesk;
+  spots: SpotChecks;
+  /** A desk over the same records on another clock: the demo's history is seeded through it. */
+  deskAt(clock: Clock): HeatingDesk;
+  /** Collection's bill-run source: a season's fee run, else the bill runs'. */
+  withFeeRuns<R extends { get(id: string): BillRun }>(runs: R): { get(id: string): BillRun };
+  /** The fee gate asks this collection from now on (before it, every start waits). */
+  attach(collection: Collection): void;
+  /** Detection settings with the desk's signed stops added to any registrations given. */
+  detection(settings: DetectionSettings | false | undefined): DetectionSettings | false;
+  routes: RouteFn[];
+}
+
+export function createHeating(d: HeatingDeps): HeatingPart {
+  const { db, audit, clock } = d;
+  const timezone = d.campus.config.campus.timezone;
+  const tree = campusTree(d.campus);
+  const units = new HeatingUnits({
+    ...{ db, audit, clock, timezone },
+    isHeatMeter: (id) => tree.nodes[id]?.kind === 'heat',
+  });
+  const fees = new HeatingFees({ db, audit, clock, timezone, units });
+  let collection: Collection | undefined;
+  const fee: HeatingFeeGate = {
+    status: (unit, at) =>
+      collection
+        ? heatingFeeGate({ units, fees, collection }).status(unit, at)
+        : {
+            state: 'not-billed',
+            account: null,
+            notice: null,
+            outstandingFen: null,
+            detail: 'collection is not running',
+          },
+  };
+  const deskAt = (c: Clock) => new HeatingDesk({ db, audit, clock: c, tree, fees: fee });
+  const desk = deskAt(clock);
+  const spots = new SpotChecks({ db, audit, clock, store: d.store, desk });
+  return {
+    ...{ units, fees, desk, spots, deskAt },
+    withFeeRuns: (runs) => ({ get: (id) => fees.run(id) ?? runs.get(id) }),
+    attach: (c) => {
+      collection = c;
+    },
+    detection: (settings) => {
+      if (settings === false) return false;
+      const given = settings?.heating;
+      return { ...settings, heating: () => [...desk.registrations(), ...(given?.() ?? [])] };
+    },
+    routes: [...heatingDeskRoutes(desk, spots), ...heatingMoneyRoutes({ units, fees, clock })],
+  };
+}
