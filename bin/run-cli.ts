@@ -10,6 +10,7 @@ import {
 } from '../services/platform/supervisor/supervisor.ts';
 import { embeddedBrokerFamilies } from '../gateway/metrics.ts';
 import type { MetricFamily } from '../services/platform/metrics/exposition.ts';
+import { processFamilies } from '../services/platform/metrics/process.ts';
 import { parseListenAddress, startMetricsServer } from '../services/platform/metrics/server.ts';
 
 interface RunHelpers {
@@ -41,7 +42,7 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
     .option('--insecure-cookie', 'session cookie without Secure (plain http on a LAN address)')
     .option(
       '--metrics <host:port>',
-      "serve the supervisor's metrics here: parts up and restarted, the embedded broker's refusals",
+      "serve the supervisor's metrics here (parts up and restarted, the embedded broker's refusals); ingest and then each gateway serve theirs on the following ports",
     )
     .addOption(
       new Option('--broker-port <port>', 'embedded broker port (127.0.0.1 only)')
@@ -78,16 +79,23 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
             env.CAMPUS_EMBEDDED_BROKER = broker.url;
           }
           const node = process.execPath;
+          // Every process exports its own figures (event-loop lag above all): ingest on the port
+          // after the supervisor's, each gateway on the next ones; the back office on its --http.
+          const partMetrics = metricsPorts(opts.metrics);
+          const gatewayIds = campus.config.sites.flatMap((site) => site.gateways.map((g) => g.id));
           const children: ChildSpec[] = [
-            { name: 'ingest', command: node, args: [LAUNCHER, 'ingest', ...common, ...mqttArgs], env },
-            ...campus.config.sites.flatMap((site) =>
-              site.gateways.map((g) => ({
-                name: `gateway ${g.id}`,
-                command: node,
-                args: [LAUNCHER, 'gateway', ...common, '-g', g.id, ...mqttArgs],
-                env,
-              })),
-            ),
+            {
+              name: 'ingest',
+              command: node,
+              args: [LAUNCHER, 'ingest', ...common, ...mqttArgs, ...partMetrics(0)],
+              env,
+            },
+            ...gatewayIds.map((id, i) => ({
+              name: `gateway ${id}`,
+              command: node,
+              args: [LAUNCHER, 'gateway', ...common, '-g', id, ...mqttArgs, ...partMetrics(i + 1)],
+              env,
+            })),
             {
               name: 'backoffice',
               command: node,
@@ -129,6 +137,15 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
     );
 }
 
+/** `--metrics` for the part at `index` (ingest 0, then the gateways): the supervisor's port + 1 + index. */
+function metricsPorts(supervisor: string | undefined): (index: number) => string[] {
+  if (!supervisor) return () => [];
+  const { host, port } = parseListenAddress(supervisor);
+  // Port 0 picks a free port for the supervisor; the parts' ports cannot follow from it.
+  if (port === 0) return () => [];
+  return (index) => ['--metrics', `${host.includes(':') ? `[${host}]` : host}:${port + 1 + index}`];
+}
+
 /** The supervisor's own metrics: each part up or not and how often it was restarted, and what the embedded broker refused. */
 function runFamilies(supervisor: Supervisor, broker: CampusBroker | undefined): MetricFamily[] {
   const parts = supervisor.stats();
@@ -146,5 +163,7 @@ function runFamilies(supervisor: Supervisor, broker: CampusBroker | undefined): 
       samples: parts.map((p) => ({ labels: { part: p.name }, value: p.restarts })),
     },
     ...(broker ? embeddedBrokerFamilies({ host: 'run' }, broker.refused()) : []),
+    // The supervisor carries the embedded broker: its event loop is on the readings' path too.
+    ...processFamilies('supervisor'),
   ];
 }

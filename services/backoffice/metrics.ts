@@ -12,7 +12,7 @@ import {
   type MetricFamily,
   single,
 } from '../platform/metrics/exposition.ts';
-import { processFamilies } from '../platform/metrics/process.ts';
+import { processFamilies, startEventLoopMonitor } from '../platform/metrics/process.ts';
 
 /**
  * The back office's metrics: the live view (readings received, SSE clients and drops), alerts by
@@ -112,6 +112,7 @@ function liveFamilies(stats: LiveHubStats): MetricFamily[] {
 }
 
 export function backofficeMetrics(deps: BackofficeMetricsDeps): Collector {
+  startEventLoopMonitor();
   const clock = deps.clock ?? Date.now;
   const ttl = deps.cacheMs ?? 15_000;
   const alertCounts = deps.alerts

@@ -2,6 +2,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { CONTENT_TYPE, renderMetrics, type Collector } from './exposition.ts';
+import { startEventLoopMonitor } from './process.ts';
 
 /**
  * A tiny HTTP server answering `GET /metrics` for processes without an API (gateway, ingest).
@@ -26,6 +27,7 @@ export interface MetricsServer {
 
 export async function startMetricsServer(options: MetricsServerOptions): Promise<MetricsServer> {
   const log = options.logger?.child({ component: 'metrics' });
+  startEventLoopMonitor();
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
