@@ -64,6 +64,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
   mac TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_log_subject ON audit_log (subject, seq);
+CREATE INDEX IF NOT EXISTS audit_log_actor ON audit_log (actor, seq);
 ${appendOnlyTriggers('audit_log', 'the audit log is append-only', 'audit_log', ['seq'])}`;
 
 interface Row {
@@ -131,6 +132,38 @@ export interface AuditQuery {
   limit?: number;
   /** The newest entries first (for "the last 20 changes"); oldest first unless given. */
   newestFirst?: boolean;
+}
+
+/** One page of a search, newest first (the audit page and `GET /api/audit/entries`). */
+export interface AuditSearch {
+  /** Exactly this actor. */
+  actor?: string;
+  /** A prefix of the action key: `ledger.` or `ledger.topup`. */
+  action?: string;
+  /** A prefix of the subject: `account:` or `account:E1-101` (exact ids are prefixes of themselves). */
+  subject?: string;
+  /** UTC ms, inclusive. */
+  from?: number;
+  /** UTC ms, exclusive. */
+  to?: number;
+  /**
+   * Only entries up to this sequence number: the head when the first page was read, so entries
+   * appended while someone pages do not shift every later page by one.
+   */
+  maxSeq?: number;
+  offset?: number;
+  /** 1 to 200; 50 unless given. */
+  limit?: number;
+}
+
+export interface AuditSearchPage {
+  entries: AuditEntry[];
+  /** How many entries match in all (up to maxSeq). */
+  total: number;
+  /** The maxSeq the page was read at: pass it back for the next page. */
+  maxSeq: number;
+  offset: number;
+  limit: number;
 }
 
 /** The triggers that refuse UPDATE and DELETE; `missingTriggers` names any that were dropped. */
@@ -288,6 +321,51 @@ export class AuditLog {
       `SELECT * FROM audit_log${where.length ? ` WHERE ${where.join(' AND ')}` : ''}` +
       ` ORDER BY seq${q.newestFirst ? ' DESC' : ''} LIMIT ${limit}`;
     return (this.db.prepare(sql).all(...args) as Row[]).map(fromRow);
+  }
+
+  /**
+   * One page of matching entries, newest first, with the number that match in all: the database
+   * filters and counts, so a log of a million entries is never sent to a browser to be filtered.
+   */
+  search(q: AuditSearch = {}): AuditSearchPage {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    const add = (clause: string, arg: string | number | undefined): void => {
+      if (arg === undefined) return;
+      where.push(clause);
+      args.push(arg);
+    };
+    const prefix = (p: string | undefined) =>
+      p === undefined ? undefined : `${p.replace(/[\\%_]/g, '\\$&')}%`;
+    const maxSeq = q.maxSeq ?? this.head()?.seq ?? 0;
+    add('seq <= ?', maxSeq);
+    add('actor = ?', q.actor);
+    add("action LIKE ? ESCAPE '\\'", prefix(q.action));
+    add("subject LIKE ? ESCAPE '\\'", prefix(q.subject));
+    add('at >= ?', q.from);
+    add('at < ?', q.to);
+    const limit = Math.min(Math.max(1, Math.trunc(q.limit ?? 50)), 200);
+    const offset = Math.max(0, Math.trunc(q.offset ?? 0));
+    const clause = ` WHERE ${where.join(' AND ')}`;
+    const total = this.db
+      .prepare(`SELECT count(*) FROM audit_log${clause}`)
+      .pluck()
+      .get(...args) as number;
+    const rows = this.db
+      .prepare(`SELECT * FROM audit_log${clause} ORDER BY seq DESC LIMIT ? OFFSET ?`)
+      .all(...args, limit, offset) as Row[];
+    return { entries: rows.map(fromRow), total, maxSeq, offset, limit };
+  }
+
+  /** The action keys in the log (of one actor, when given): the audit page's action filter. */
+  actions(actor?: string): string[] {
+    return (
+      actor === undefined
+        ? this.db.prepare('SELECT DISTINCT action FROM audit_log ORDER BY action')
+        : this.db.prepare('SELECT DISTINCT action FROM audit_log WHERE actor = ? ORDER BY action')
+    )
+      .pluck()
+      .all(...(actor === undefined ? [] : [actor])) as string[];
   }
 
   /**

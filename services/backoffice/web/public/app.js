@@ -25,6 +25,7 @@ import { reportsPage } from './page-reports.js';
 import { relayPage } from './page-relay.js';
 import { schedulesPage } from './page-schedules.js';
 import { usersPage } from './page-users.js';
+import { personName } from './words-render.js';
 
 /**
  * The app shell: who is logged in, what their roles may do, the navigation, the language, and a
@@ -156,7 +157,7 @@ function header() {
             h(
               'span',
               { class: 'who', dataset: { user: state.me.actor.id } },
-              state.me.displayName ?? state.me.actor.id,
+              personName(state.me.displayName ?? state.me.actor.id),
               ' · ',
               roles.map((r) => t(`role.${r}`)).join(', '),
             ),
@@ -297,7 +298,8 @@ function render() {
   const pages = allowedPages();
   const page = pages.find((p) => p.id === id);
   if (!page) {
-    const first = pages.find((p) => p.nav);
+    // A page may claim the landing of those whose work it is (the clerk's prepaid counter).
+    const first = pages.find((p) => p.landing?.(can)) ?? pages.find((p) => p.nav);
     if (first) {
       window.location.replace(`#/${first.id}`);
       return;

@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, field, fmtTime, h, note, table } from './dom.js';
 import { t } from './i18n.js';
+import { actorName, errorText, list as wordList, unitText, word } from './words-render.js';
 
 /**
  * The tariffs on the billing page: the version in force, the proposals with what each would
@@ -11,8 +12,24 @@ import { t } from './i18n.js';
 
 /** A component as the schema has it: one price, or tiers with their upper limits. */
 function componentText(c) {
-  if (c.price !== undefined) return `${c.name} ${c.price}`;
-  return `${c.name} ${c.tiers.map((x) => (x.upTo === undefined ? x.price : `${x.price}≤${x.upTo}`)).join(' / ')}`;
+  const name = word('component', c.name);
+  if (c.price !== undefined) return `${name} ${c.price}`;
+  return `${name} ${c.tiers.map((x) => (x.upTo === undefined ? x.price : `${x.price}≤${x.upTo}`)).join(' / ')}`;
+}
+
+/**
+ * One line of a proposal's changes as services/money/billing/tariff-store.ts `tariffChanges` writes
+ * it ("electricity/student-room from 2027-01-01: added"), in the reader's words; a line of
+ * another form is shown as it is.
+ */
+function changeText(line) {
+  const m = /^([a-z]+)\/([a-z-]+) from (\d{4}-\d{2}-\d{2}): (added|removed|changed)$/.exec(line);
+  if (!m) return line;
+  return t(`tariffs.change.${m[4]}`, {
+    utility: word('utility', m[1]),
+    type: word('ctype', m[2]),
+    from: m[3],
+  });
 }
 
 /**
@@ -45,9 +62,13 @@ function proposeForm(reload) {
   const utility = h(
     'select',
     { name: 'utility' },
-    ...['electricity', 'water', 'heat'].map((u) => h('option', { value: u }, u)),
+    ...['electricity', 'water', 'heat'].map((u) => h('option', { value: u }, word('utility', u))),
   );
-  const unit = h('select', { name: 'unit' }, ...['kWh', 'm3'].map((u) => h('option', { value: u }, u)));
+  const unit = h(
+    'select',
+    { name: 'unit' },
+    ...['kWh', 'm3'].map((u) => h('option', { value: u }, unitText(u))),
+  );
   const types = h('input', {
     name: 'customerTypes',
     required: true,
@@ -89,7 +110,7 @@ function proposeForm(reload) {
           message.append(note(t('tariffs.proposed', { id: p.id }), 'ok'));
           await reload();
         } catch (err) {
-          message.append(note(t('error', { message: err.message }), 'error'));
+          message.append(note(errorText(err), 'error'));
         }
       },
     },
@@ -107,7 +128,7 @@ function proposeForm(reload) {
 
 /** Approve / reject buttons for a pending proposal; the proposer may only withdraw it. */
 function decide(p, ctx, reload, message) {
-  if (p.status !== 'pending') return p.decidedBy ? `${p.decidedBy} · ${fmtTime(p.decidedAt)}` : '';
+  if (p.status !== 'pending') return p.decidedBy ? `${actorName(p.decidedBy)} · ${fmtTime(p.decidedAt)}` : '';
   const mine = p.requestedBy === ctx.actor.id;
   if (!mine && !ctx.can('tariffs.approve')) return '';
   const reason = h('input', { name: 'reason', placeholder: t('tariffs.reason') });
@@ -118,7 +139,7 @@ function decide(p, ctx, reload, message) {
       message.append(note(t('done'), 'ok'));
       await reload();
     } catch (err) {
-      message.append(note(t('error', { message: err.message }), 'error'));
+      message.append(note(errorText(err), 'error'));
     }
   };
   return h(
@@ -156,16 +177,20 @@ export async function tariffsSection(main, ctx) {
         { dataset: { version: String(v.version) } },
         t('tariffs.in.force', {
           version: v.version,
-          by: v.requestedBy,
-          approver: v.approvedBy,
+          by: actorName(v.requestedBy),
+          approver: actorName(v.approvedBy),
           at: fmtTime(v.approvedAt),
         }),
       ),
       table(v.table.tariffs, [
-        ['tariffs.utility', (x) => x.utility],
-        ['tariffs.customer.types', (x) => x.customerTypes.join(', ')],
+        ['tariffs.utility', (x) => word('utility', x.utility)],
+        ['tariffs.customer.types', (x) => wordList(x.customerTypes.map((c) => word('ctype', c)))],
         ['tariffs.effective.from', (x) => x.effectiveFrom],
-        ['tariffs.components', (x) => x.components.map(componentText).join('; ') + ` /${x.unit}`],
+        [
+          'tariffs.components',
+          (x) =>
+            `${x.components.map(componentText).join('; ')} ${t('tariffs.per.unit', { unit: unitText(x.unit) })}`,
+        ],
       ]),
     );
     clear(proposals).append(
@@ -174,9 +199,9 @@ export async function tariffsSection(main, ctx) {
             list,
             [
               ['col.seq', (p) => `#${p.id}`],
-              ['col.by', (p) => `${p.requestedBy} · ${fmtTime(p.requestedAt)}`],
+              ['col.by', (p) => `${actorName(p.requestedBy)} · ${fmtTime(p.requestedAt)}`],
               ['tariffs.reason', (p) => p.reason],
-              ['tariffs.changes', (p) => p.changes.join('; ')],
+              ['tariffs.changes', (p) => p.changes.map(changeText).join('; ')],
               ['tariffs.status', (p) => t(`tariffs.status.${p.status}`)],
               ['tariffs.decision', (p) => decide(p, ctx, load, message)],
             ],

@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, h, note, parseYuan, table } from './dom.js';
-import { t } from './i18n.js';
+import { getLang, t } from './i18n.js';
+import { actorName, errorText, list as wordList, word } from './words-render.js';
 import { tariffsSection } from './page-billing-tariffs.js';
 
 /**
@@ -30,7 +31,7 @@ async function runsSection(main) {
               ['col.meters', (r) => String(r.meters)],
               ['col.blocked', (r) => h('span', { class: r.blocked ? 'warn' : '' }, String(r.blocked))],
               ['col.total', (r) => fmtFen(r.totalFen)],
-              ['col.by', (r) => `${r.createdBy} · ${fmtTime(r.createdAt)}`],
+              ['col.by', (r) => `${actorName(r.createdBy)} · ${fmtTime(r.createdAt)}`],
               [
                 'billing.export',
                 (r) =>
@@ -70,7 +71,7 @@ async function runsSection(main) {
               message.append(note(t('done'), 'ok'));
               await load();
             } catch (err) {
-              message.append(note(t('error', { message: err.message }), 'error'));
+              message.append(note(errorText(err), 'error'));
             }
           },
         },
@@ -103,6 +104,47 @@ function parseElements(text) {
     elements.push({ name, amountFen: fen, ...(q !== undefined ? { quantity: q } : {}) });
   }
   return { elements };
+}
+
+/**
+ * Why an invoice check is flagged, in the reader's language, from the check's figures (the server's
+ * `reasons` are English; the figures behind each are in the check): quantity, each element,
+ * amount, unexplained loss, days missing on the main meter, internal meters incomplete.
+ */
+function invoiceReasons(c) {
+  if (getLang() === 'en') return c.reasons.join('; ');
+  const unit = c.utility === 'water' ? 'm³' : 'kWh';
+  const out = [];
+  if (c.quantity.flagged) out.push(t('inv.quantity', { pct: fmtNum(c.quantity.differencePercent, 2) }));
+  for (const e of c.elements.filter((x) => x.flagged))
+    out.push(
+      e.expectedFen === null
+        ? t('inv.element.unexpected', { name: word('component', e.name), billed: fmtFen(e.billedFen) })
+        : t('inv.element', {
+            name: word('component', e.name),
+            billed: fmtFen(e.billedFen),
+            expected: fmtFen(e.expectedFen),
+            pct: e.differencePercent === null ? '∞' : fmtNum(e.differencePercent, 2),
+          }),
+    );
+  if (c.amount.flagged)
+    out.push(
+      t('inv.amount', { expected: fmtFen(c.amount.expectedFen), pct: fmtNum(c.amount.differencePercent, 2) }),
+    );
+  if (c.loss.flagged)
+    out.push(
+      t('inv.loss', {
+        qty: fmtNum(c.loss.unexplained, 3),
+        unit,
+        pct: fmtNum(c.loss.unexplainedPercent, 2),
+        loss: fmtNum(c.loss.lossPercent, 2),
+      }),
+    );
+  if (c.mainMeter.daysMissing > 0)
+    out.push(t('inv.missing', { meter: c.mainMeter.meter, days: c.mainMeter.daysMissing }));
+  if (c.internal.incomplete.length)
+    out.push(t('inv.incomplete', { meters: c.internal.incomplete.join(', ') }));
+  return wordList(out);
 }
 
 /** Enter (or import from the utility's JSON) one invoice and check it; the result says why it is flagged. */
@@ -148,7 +190,7 @@ function invoiceForm(reload) {
           .join('\n');
         showTotal();
       } catch (err) {
-        message.append(note(t('error', { message: err.message }), 'error'));
+        message.append(note(errorText(err), 'error'));
       }
     },
   });
@@ -176,15 +218,12 @@ function invoiceForm(reload) {
           const c = await post('/api/billing/invoice-checks', { period: period.value.trim(), invoice });
           message.append(
             c.flagged
-              ? note(
-                  t('billing.invoice.flagged', { no: c.invoiceNo, reasons: c.reasons.join('; ') }),
-                  'error',
-                )
+              ? note(t('billing.invoice.flagged', { no: c.invoiceNo, reasons: invoiceReasons(c) }), 'error')
               : note(t('billing.invoice.agrees', { no: c.invoiceNo, threshold: c.thresholdPercent }), 'ok'),
           );
           await reload();
         } catch (err) {
-          message.append(note(t('error', { message: err.message }), 'error'));
+          message.append(note(errorText(err), 'error'));
         }
       },
     },
@@ -211,7 +250,7 @@ async function invoicesSection(main) {
             checks,
             [
               ['col.seq', (c) => `#${c.id}`],
-              ['billing.supply.point', (c) => `${c.supplyPoint} (${c.utility})`],
+              ['billing.supply.point', (c) => `${c.supplyPoint} (${word('utility', c.utility)})`],
               ['billing.invoice', (c) => c.invoiceNo],
               ['col.period', (c) => c.period.label],
               ['col.amount', (c) => `${fmtFen(c.amount.billedFen)} / ${fmtFen(c.amount.expectedFen)}`],
@@ -219,11 +258,14 @@ async function invoicesSection(main) {
                 'col.reason',
                 (c) =>
                   c.reasons.length
-                    ? c.reasons.join('; ')
-                    : `Δ ${fmtNum(c.quantity.differencePercent, 2)} % · loss ${fmtNum(c.loss.unexplainedPercent, 2)} %`,
+                    ? invoiceReasons(c)
+                    : t('billing.invoice.fits', {
+                        q: fmtNum(c.quantity.differencePercent, 2),
+                        loss: fmtNum(c.loss.unexplainedPercent, 2),
+                      }),
               ],
               ['col.flagged', (c) => h('span', { class: c.flagged ? 'warn' : 'ok' }, c.flagged ? '⚠' : '✓')],
-              ['col.by', (c) => `${c.enteredBy} · ${fmtTime(c.enteredAt)}`],
+              ['col.by', (c) => `${actorName(c.enteredBy)} · ${fmtTime(c.enteredAt)}`],
             ],
             (c) => ({ dataset: { check: c.id }, class: c.flagged ? 'flagged' : '' }),
           )

@@ -511,8 +511,11 @@ export const collectionPage = {
     main.append(
       h('h1', {}, t('collection.title')),
       h('p', { class: 'hint' }, t('collection.hint')),
-      ctx.can('collection.publish') ? publishForm(reload) : null,
-      ctx.can('payments.record') ? paymentForm(reload) : null,
+      // DOM append writes null as the text "null": leave the forms a role may not use out.
+      ...[
+        ctx.can('collection.publish') ? publishForm(reload) : null,
+        ctx.can('payments.record') ? paymentForm(reload) : null,
+      ].filter(Boolean),
       body,
     );
     await reload();

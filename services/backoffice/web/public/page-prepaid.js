@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, h, note, parseYuan, table } from './dom.js';
 import { t } from './i18n.js';
+import { actorName, word } from './words-render.js';
 
 /**
  * Prepaid accounts at the business office: find an account, see its balance and ledger, sell
@@ -60,7 +61,7 @@ async function accountView(main, id, ctx) {
         'dl',
         { class: 'facts', dataset: { account: account.id } },
         h('dt', {}, t('prepaid.customer.type')),
-        h('dd', {}, account.customerType),
+        h('dd', {}, word('ctype', account.customerType)),
         h('dt', {}, t('prepaid.tariff.type')),
         h(
           'dd',
@@ -206,12 +207,15 @@ async function accountView(main, id, ctx) {
               [...ledger].reverse(),
               [
                 ['col.time', (e) => fmtTime(e.at)],
-                ['col.kind', (e) => e.type],
+                ['col.kind', (e) => word('entry', e.type)],
                 [
                   'col.amount',
                   (e) => h('span', { class: e.amountFen < 0 ? 'neg' : 'pos' }, fmtFen(e.amountFen)),
                 ],
-                ['col.by', (e) => [e.recordedBy, e.approvedBy ? ` / ${e.approvedBy}` : '']],
+                [
+                  'col.by',
+                  (e) => [actorName(e.recordedBy), e.approvedBy ? ` / ${actorName(e.approvedBy)}` : ''],
+                ],
                 [
                   'col.reason',
                   (e) =>

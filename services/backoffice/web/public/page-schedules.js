@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, fmtTime, h, note, table } from './dom.js';
 import { t } from './i18n.js';
+import { list as wordList, word } from './words-render.js';
 
 /**
  * Dorm power: the lights-out schedules and the power limits of the campus file, where each stands
@@ -90,6 +91,17 @@ function who(item) {
   return p.decidedBy ? `${proposed} · ${t('sched.approved.by', { who: p.decidedBy })}` : proposed;
 }
 
+/**
+ * Why a schedule leaves a meter alone, as services/operations/schedules/targets.ts writes it (three
+ * fixed forms), in the reader's words; another form is shown as it is.
+ */
+function skippedWhy(why) {
+  if (why === 'not in the campus') return t('sched.skip.unknown');
+  if (why === 'no relay') return t('sched.skip.norelay');
+  const m = /^circuit (\S+) is not switched by this schedule$/.exec(why);
+  return m ? t('sched.skip.circuit', { circuit: word('circuit', m[1]) }) : why;
+}
+
 function scheduleCard(ctx, s, reload) {
   const sc = s.schedule;
   const nights = s.upcoming.map((n) => `${n.night}: ${fmtTime(n.off)} → ${fmtTime(n.on)}`);
@@ -101,9 +113,9 @@ function scheduleCard(ctx, s, reload) {
     h(
       'p',
       {},
-      t('sched.window', { off: sc.off, on: sc.on, days: sc.days.join(', ') }),
+      t('sched.window', { off: sc.off, on: sc.on, days: wordList(sc.days.map((d) => word('weekday', d))) }),
       ' · ',
-      t('sched.circuits', { circuits: sc.circuits.join(', ') }),
+      t('sched.circuits', { circuits: wordList(sc.circuits.map((c) => word('circuit', c))) }),
     ),
     sc.holidays.length ? h('p', {}, t('sched.holidays', { days: sc.holidays.join(', ') })) : null,
     sc.terms.length
@@ -117,7 +129,7 @@ function scheduleCard(ctx, s, reload) {
           { class: 'hint' },
           t('sched.skipped'),
           ' ',
-          s.skipped.map((k) => `${k.meter} (${k.why})`).join('; '),
+          s.skipped.map((k) => `${k.meter} (${skippedWhy(k.why)})`).join('; '),
         )
       : null,
     nights.length

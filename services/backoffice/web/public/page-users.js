@@ -1,6 +1,7 @@
 import { api, get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
 import { t } from './i18n.js';
+import { personName as shownName } from './words-render.js';
 
 /**
  * Users and API tokens, for administrators only ('users.manage'), under four eyes: creating a
@@ -142,7 +143,7 @@ async function usersSection(main, ctx) {
             users,
             [
               ['users.username', (u) => u.username],
-              ['col.name', (u) => u.displayName],
+              ['col.name', (u) => shownName(u.displayName)],
               ['users.roles', (u) => h('span', { dataset: { field: 'roles' } }, roleNames(u.roles))],
               [
                 'col.state',
@@ -368,7 +369,7 @@ async function tokensSection(main, ctx) {
 /** What a request would do, in words. */
 function requestChange(r) {
   const c = r.change;
-  if (r.kind === 'create') return `${c.username} (${c.displayName}): ${roleNames(c.roles)}`;
+  if (r.kind === 'create') return `${c.username} (${shownName(c.displayName)}): ${roleNames(c.roles)}`;
   if (r.kind === 'roles') return `${c.username}: ${roleNames(c.before)} → ${roleNames(c.roles)}`;
   if (r.kind === 'token') return `${c.name}: ${roleNames(c.roles)} · ${c.scopes.join(' ')}`;
   return c.username;

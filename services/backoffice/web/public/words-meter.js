@@ -7,6 +7,20 @@
  */
 
 export const en = {
+  'weekday.sun': 'Sunday',
+  'weekday.mon': 'Monday',
+  'weekday.tue': 'Tuesday',
+  'weekday.wed': 'Wednesday',
+  'weekday.thu': 'Thursday',
+  'weekday.fri': 'Friday',
+  'weekday.sat': 'Saturday',
+  'circuit.room': 'whole room',
+  'circuit.lighting': 'lighting',
+  'circuit.sockets': 'sockets',
+  'circuit.air-conditioning': 'air-conditioning',
+  'sched.skip.unknown': 'not in the campus',
+  'sched.skip.norelay': 'no relay',
+  'sched.skip.circuit': 'its circuit ({circuit}) is not switched by this schedule',
   'quantity.power_kw': 'Active power',
   'quantity.energy_import_kwh': 'Energy imported',
   'quantity.energy_export_kwh': 'Energy exported',
@@ -42,6 +56,20 @@ export const en = {
 };
 
 export const zh = {
+  'weekday.sun': '周日',
+  'weekday.mon': '周一',
+  'weekday.tue': '周二',
+  'weekday.wed': '周三',
+  'weekday.thu': '周四',
+  'weekday.fri': '周五',
+  'weekday.sat': '周六',
+  'circuit.room': '整间',
+  'circuit.lighting': '照明',
+  'circuit.sockets': '插座',
+  'circuit.air-conditioning': '空调',
+  'sched.skip.unknown': '不在校园配置中',
+  'sched.skip.norelay': '无继电器',
+  'sched.skip.circuit': '其回路（{circuit}）不受此作息控制',
   'quantity.power_kw': '有功功率',
   'quantity.energy_import_kwh': '正向有功电量',
   'quantity.energy_export_kwh': '反向有功电量',
