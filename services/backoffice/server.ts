@@ -28,13 +28,20 @@ export async function createBackofficeServer(
   options: BackofficeServerOptions,
 ): Promise<RunningBackofficeServer> {
   const { campus, store, logger } = options;
-  const hub = await createLiveHub({ campus, mqtt: options.liveMqtt ?? options.mqtt, store, logger });
+  // The live view judges staleness and "today" by the back office's clock, as every other part.
+  const hub = await createLiveHub({
+    ...{ campus, mqtt: options.liveMqtt ?? options.mqtt, store, logger },
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   let bo: RunningBackoffice;
   try {
     bo = await createBackoffice({
       ...options,
       extraRoutes: (s) => [
-        ...liveRoutes({ hub, campus: s.campus, store: s.store, vee: s.vee, outageOf: s.desk.outageNow }),
+        ...liveRoutes({
+          ...{ hub, campus: s.campus, store: s.store, vee: s.vee, outageOf: s.desk.outageNow },
+          ...(options.clock ? { clock: options.clock } : {}),
+        }),
         ...metricsRoutes(
           backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control, users: s.users }),
         ),

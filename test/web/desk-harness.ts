@@ -27,6 +27,8 @@ export interface Desk {
   bo: RunningBackofficeServer;
   browser: Browser;
   errors: string[];
+  /** The embedded broker the back office listens to (gateway status and device health go here). */
+  brokerUrl: string;
   /** Signs `username` in and opens `hash` (e.g. '#/plans/2026'), waiting for `[data-section=<section>]`. */
   openAs(username: string, lang: 'zh' | 'en', hash: string, section: string): Promise<Page>;
   close(): Promise<void>;
@@ -63,6 +65,7 @@ export async function startDesk(o: {
     bo,
     browser,
     errors,
+    brokerUrl: broker.url,
     async openAs(username, lang, hash, section) {
       const context = await browser.newContext({
         locale: lang === 'zh' ? 'zh-CN' : 'en-US',

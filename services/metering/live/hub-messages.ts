@@ -81,6 +81,7 @@ export class LiveMessages {
         gateway,
         device: h.device,
         breaker: h.breaker,
+        ...(h.pausedUntil !== undefined ? { pausedUntil: h.pausedUntil } : {}),
         errorRate: h.errorRate,
         latencyMs: h.latencyMs,
         lastError: h.lastError,

@@ -11,6 +11,7 @@ import type { CumulativeQuantity, ReadingStore } from '../storage.ts';
 import type { Vee } from '../vee/service.ts';
 import { liveError } from './errors.ts';
 import type { LiveHub } from './hub.ts';
+import { healthSummary, type HealthSummary } from './health-summary.ts';
 import { campusTree } from './tree.ts';
 import type { SeriesResponse } from './types.ts';
 
@@ -24,6 +25,7 @@ import type { SeriesResponse } from './types.ts';
  * | GET | /api/readings/series?meter=&quantity=&from=&to= | SeriesResponse, at most 5,000 points |
  * | GET | /api/readings/stream?meters=a,b | SSE: `event: reading`, data a LiveReading |
  * | GET | /api/health | HealthResponse (retained gateway status and device health) |
+ * | GET | /api/health/summary | HealthSummary: every meter's readings and polling, per bus, failing first |
  * | GET | /api/vee/intervals?meter=&quantity=&from=&to=&step= | ValidatedInterval[] (VEE flags) |
  * | GET | /api/balance?node=&from=&to=&step= | BalanceResponse: a node's register vs Σ its children |
  *
@@ -216,6 +218,17 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
     return ids;
   };
 
+  /** The latest readings, each marked with the planned outage its meter is in. */
+  const latestMarked = (meters?: readonly string[]) => {
+    const latest = hub.latest(meters);
+    const outageOf = options.outageOf;
+    if (!outageOf) return latest;
+    return latest.map((r) => {
+      const outage = outageOf(r.meter);
+      return outage === undefined ? r : { ...r, plannedOutage: outage };
+    });
+  };
+
   return [
     (app) =>
       route(app, {
@@ -234,15 +247,7 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
         tags,
         permission: 'readings.view',
         query: LatestQuery,
-        handler: ({ query }) => {
-          const latest = hub.latest(query.meters ? known(query.meters) : undefined);
-          const outageOf = options.outageOf;
-          if (!outageOf) return latest;
-          return latest.map((r) => {
-            const outage = outageOf(r.meter);
-            return outage === undefined ? r : { ...r, plannedOutage: outage };
-          });
-        },
+        handler: ({ query }) => latestMarked(query.meters ? known(query.meters) : undefined),
       }),
     (app) =>
       route(app, {
@@ -283,6 +288,16 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
         tags,
         permission: 'readings.view',
         handler: () => hub.health(),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/health/summary',
+        summary:
+          'Every meter with the state of its readings and its polling, per bus and gateway, failing first',
+        tags,
+        permission: 'readings.view',
+        handler: (): HealthSummary => healthSummary(campus, hub.health(), latestMarked()),
       }),
     (app) =>
       route(app, {

@@ -79,6 +79,8 @@ export interface HealthResponse {
     gateway: string;
     device: string;
     breaker: 'closed' | 'open' | 'half-open';
+    /** While the breaker is open: when the gateway polls the device again (UTC ms). */
+    pausedUntil?: number;
     errorRate: number;
     latencyMs: number | null;
     lastError: ReadingError | null;

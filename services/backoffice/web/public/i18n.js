@@ -10,6 +10,7 @@ import * as meterWords from './words-meter.js';
 import * as moneyWords from './words-money.js';
 import * as clerkWords from './words-clerk.js';
 import * as auditWords from './words-audit.js';
+import * as liveWords from './words-live.js';
 
 const LANG_KEY = 'campus-energy.lang';
 export const LANGUAGES = ['zh', 'en'];
@@ -1199,7 +1200,15 @@ const zh = {
 };
 
 // Pages whose words live in their own file (so that several authors can add words at once).
-for (const words of [overviewWords, evidenceWords, meterWords, moneyWords, clerkWords, auditWords]) {
+for (const words of [
+  overviewWords,
+  evidenceWords,
+  meterWords,
+  moneyWords,
+  clerkWords,
+  auditWords,
+  liveWords,
+]) {
   Object.assign(en, words.en);
   Object.assign(zh, words.zh);
 }

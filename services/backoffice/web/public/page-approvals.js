@@ -1,6 +1,7 @@
 import { get, post, qs } from './api.js';
 import { clear, fmtFen, fmtNum, fmtTime, h, note, table } from './dom.js';
 import { t } from './i18n.js';
+import { cardTable } from './live-table.js';
 import { relayTable } from './page-relay.js';
 
 /**
@@ -29,6 +30,7 @@ const PREPAID_PATHS = {
 
 export const APPROVER_PERMISSIONS = [
   'relay.approve',
+  'lines.confirm',
   'refunds.approve',
   'meter-reset.approve',
   'free-quota.confirm',
@@ -81,6 +83,80 @@ function prepaidControls(r, ctx, done) {
   );
 }
 
+/**
+ * Confirm or dispute a colleague's line operation in one click (a dispute needs the note). The
+ * server refuses the recorder and anyone linked to them whatever this shows.
+ */
+function lineControls(op, ctx, done) {
+  if (op.recordedBy.toLowerCase() === ctx.actor.id.toLowerCase()) return note(t('approvals.lines.own'));
+  const noteInput = h('input', {
+    name: 'note',
+    maxlength: 500,
+    placeholder: t('approvals.lines.note'),
+    'aria-label': t('approvals.lines.note'),
+  });
+  const message = h('span', {});
+  const act = (path, body) => async () => {
+    clear(message);
+    try {
+      await post(path, body());
+      done();
+    } catch (err) {
+      message.append(note(t('error', { message: err.message }), 'error'));
+    }
+  };
+  const text = () => noteInput.value.trim();
+  return h(
+    'span',
+    { class: 'controls' },
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'primary',
+        dataset: { action: 'confirm-line' },
+        onclick: act(`/api/line-operations/${op.id}/confirm`, () => (text() ? { note: text() } : {})),
+      },
+      t('lines.confirm'),
+    ),
+    noteInput,
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        dataset: { action: 'dispute-line' },
+        onclick: async () => {
+          if (!text()) {
+            noteInput.focus();
+            clear(message).append(note(t('lines.dispute.note'), 'error'));
+            return;
+          }
+          await act(`/api/line-operations/${op.id}/dispute`, () => ({ note: text() }))();
+        },
+      },
+      t('lines.dispute'),
+    ),
+    message,
+  );
+}
+
+function linesTable(ops, ctx, done) {
+  return cardTable(
+    ops,
+    [
+      ['col.id', (op) => `#${op.id}`],
+      ['lines.line', (op) => op.line],
+      ['col.action', (op) => t(`lines.${op.action}`)],
+      ['lines.at', (op) => fmtTime(op.at)],
+      ['col.reason', (op) => op.reason],
+      ['lines.recorded.by', (op) => `${op.recordedBy} · ${fmtTime(op.recordedAt)}`],
+      ['', (op) => lineControls(op, ctx, done)],
+    ],
+    (op) => ({ dataset: { lineOp: op.id, state: op.state } }),
+  );
+}
+
 export const approvalsPage = {
   id: 'approvals',
   nav: 'nav.approvals',
@@ -99,6 +175,18 @@ export const approvalsPage = {
         ),
       );
     }
+    const linesBox = h('div', {});
+    if (ctx.can('lines.confirm')) {
+      main.append(
+        h(
+          'section',
+          { class: 'card lines-wait', dataset: { section: 'lines' } },
+          h('h2', {}, t('approvals.lines')),
+          note(t('approvals.lines.hint')),
+          linesBox,
+        ),
+      );
+    }
     const prepaidApprover = ['refunds.approve', 'meter-reset.approve', 'free-quota.confirm'].some((p) =>
       ctx.can(p),
     );
@@ -113,6 +201,12 @@ export const approvalsPage = {
       );
     }
     const load = async () => {
+      if (ctx.can('lines.confirm')) {
+        const waiting = await get(`/api/line-operations${qs({ state: 'unconfirmed' })}`);
+        clear(linesBox).append(
+          waiting.length ? linesTable(waiting, ctx, () => void load()) : note(t('approvals.lines.none')),
+        );
+      }
       if (ctx.can('relay.approve')) {
         const pending = await get(`/api/relay-requests${qs({ state: 'pending' })}`);
         clear(relayBox).append(

@@ -2,42 +2,47 @@
 import { get, stream } from './api.js';
 import { clear, fmtNum, fmtTime, h, note } from './dom.js';
 import { t } from './i18n.js';
+import { childrenOf, COLUMNS, sections, stateOf, totalOf, utilityOf, valueOf } from './live-model.js';
 
 /**
- * Live readings: each site's metering tree (substations → feeders → buildings → …) with every
- * meter's power and today's energy, kept current by the reading stream. A meter whose last
- * reading is an error, or which has not reported for a while, is marked (class and text), never
- * shown with an old value as if it were fresh.
+ * Live readings for the power-room operator: the metering tree by utility (electricity, then
+ * water, then heat), each quantity in its own column with its unit, and under every node with
+ * meters below it the sum of the quantities that add up (power, energy, flow, volume; never
+ * voltage or temperature). Names in natural order. Kept current by the reading stream.
+ *
+ * A meter whose last reading is an error, or which has not reported for a while, is marked
+ * (class and text), never shown with an old value as if it were fresh. A meter in an approved
+ * planned outage is marked "planned outage", not failing: its supply is off on purpose.
  */
-
-/** The value shown as "power" per kind, and the unit of "today". */
-const PRIMARY = {
-  electricity: { quantity: 'power_kw', unit: 'kW', todayUnit: 'kWh' },
-  heat: { quantity: 'power_kw', unit: 'kW', todayUnit: 'kWh' },
-  water: { quantity: 'flow_m3h', unit: 'm³/h', todayUnit: 'm³' },
-  group: null,
-};
 
 const readingsOf = (data) => (Array.isArray(data) ? data : (data?.readings ?? []));
 
-/** Whether a reading is fresh, stale, an error, or missing; the text says why. */
-export function statusOf(reading) {
-  if (!reading) return { status: 'nodata', text: t('status.nodata') };
-  if (reading.quality === 'error') {
+/** Whether a reading is fresh, stale, an error, missing, or in a planned outage; the text says why. */
+export function statusOf(reading, outage) {
+  const status = stateOf(reading, outage);
+  if (status === 'outage') return { status, text: t('live.outage', { id: outage }) };
+  if (status === 'nodata') return { status, text: t('status.nodata') };
+  if (status === 'error') {
     return {
-      status: 'error',
+      status,
       text: `${t('status.error')}${reading.error?.code ? `: ${reading.error.code}` : ''}`,
     };
   }
   // Since when, as the time of day (the full time is the cell's tooltip).
-  if (reading.stale)
-    return { status: 'stale', text: `${t('status.stale')} · ${fmtTime(reading.ts).slice(11)}` };
-  return { status: 'ok', text: t('status.ok') };
+  if (status === 'stale') return { status, text: `${t('status.stale')} · ${fmtTime(reading.ts).slice(11)}` };
+  return { status, text: t('status.ok') };
 }
 
 export async function getTree(ctx) {
   ctx.cache.tree ??= await get('/api/campus/tree');
   return ctx.cache.tree;
+}
+
+const STATES = ['ok', 'outage', 'stale', 'error', 'nodata'];
+
+/** "12.5 kW", or "–" without a value. */
+function shown(value, column) {
+  return value === undefined ? '–' : `${fmtNum(value, column.digits)} ${column.unit}`;
 }
 
 export const livePage = {
@@ -50,7 +55,18 @@ export const livePage = {
     const [tree, latest] = await Promise.all([getTree(ctx), get('/api/readings/latest')]);
     loading.remove();
     const readings = new Map(readingsOf(latest).map((r) => [r.meter, r]));
+    // The stream's readings do not say whether a meter is in a planned outage; /latest does.
+    const outages = new Map();
+    const takeOutages = (list) => {
+      outages.clear();
+      for (const r of list) if (r.plannedOutage !== undefined) outages.set(r.meter, r.plannedOutage);
+    };
+    takeOutages(readingsOf(latest));
+    const readingOf = (id) => readings.get(id);
+    const outageOf = (id) => outages.get(id);
+    /** Meter rows by id, and every place a total is shown. */
     const rows = new Map();
+    const totals = [];
 
     const connection = h('span', { class: 'conn', 'data-conn': 'down' }, t('live.disconnected'));
     const counts = h('span', { class: 'counts' });
@@ -60,56 +76,103 @@ export const livePage = {
       'aria-label': t('live.filter'),
       oninput: () => applyFilter(),
     });
-    main.append(h('div', { class: 'page-head' }, h('h1', {}, t('live.title')), connection, counts, filter));
+    main.append(
+      h(
+        'div',
+        { class: 'page-head', dataset: { section: 'live' } },
+        h('h1', {}, t('live.title')),
+        connection,
+        counts,
+        filter,
+      ),
+    );
 
-    const cell = (cls) => h('span', { class: cls });
-    const nodeView = (id, depth) => {
+    const headOf = (columns) =>
+      h(
+        'div',
+        { class: 'tree-head lv-grid' },
+        h('span', {}, t('col.name')),
+        columns.map((c) => h('span', { class: 'num' }, `${t(`live.col.${c.key}`)} (${c.unit})`)),
+        h('span', {}, t('col.status')),
+      );
+
+    /** The cells of one row: each column's own value, and below it the total of `below` if any. */
+    const valueCells = (columns, below) =>
+      columns.map((c) => {
+        const el = h(
+          'span',
+          { class: `num ${c.key}`, dataset: { label: `${t(`live.col.${c.key}`)} (${c.unit})` } },
+          h('span', { class: 'own' }),
+        );
+        if (below.length > 0 && c.sums) {
+          const sum = h('span', { class: 'sum', dataset: { sum: c.key } });
+          el.append(sum);
+          totals.push({ el: sum, ids: below, column: c });
+        }
+        return el;
+      });
+
+    const nodeView = (id, depth, columns) => {
       const node = tree.nodes[id];
       if (!node) return null;
-      const primary = PRIMARY[node.kind];
+      const meter = node.kind !== 'group';
+      const below = childrenOf(tree, id);
       const label = node.name && node.name !== id ? `${node.name} (${id})` : id;
       const row = h(
         'div',
-        { class: 'node-row', dataset: { meter: id, role: node.role, kind: node.kind } },
+        { class: 'node-row lv-grid', dataset: { meter: id, role: node.role, kind: node.kind } },
         h(
           'span',
           { class: 'node-name' },
-          h('span', { class: `kind kind-${node.kind}`, title: node.kind }, ''),
-          primary ? h('a', { href: `#/meter/${encodeURIComponent(id)}` }, label) : label,
-          node.relay ? h('span', { class: 'badge' }, 'relay') : null,
+          h('span', { class: `kind kind-${utilityOf(node)}`, title: t(`kind.${utilityOf(node)}`) }, ''),
+          meter ? h('a', { href: `#/meter/${encodeURIComponent(id)}` }, label) : label,
+          node.relay ? h('span', { class: 'badge' }, t('live.relay')) : null,
         ),
-        primary ? [cell('power'), cell('today'), cell('status')] : null,
+        valueCells(columns, below),
+        h('span', { class: 'status' }),
       );
-      if (primary) rows.set(id, { row, node, primary });
-      const children = node.children.map((c) => nodeView(c, depth + 1)).filter(Boolean);
+      if (meter) rows.set(id, { row, columns });
+      const children = below.map((c) => nodeView(c, depth + 1, columns)).filter(Boolean);
       if (children.length === 0) return h('li', { dataset: { node: id } }, row);
       return h(
         'li',
         { dataset: { node: id } },
-        h('details', { open: depth < 3 }, h('summary', {}, row), h('ul', { class: 'tree' }, children)),
+        h('details', { open: depth < 2 }, h('summary', {}, row), h('ul', { class: 'tree' }, children)),
       );
     };
 
-    const body = h('div', { class: 'live' });
-    for (const site of tree.sites) {
+    const body = h('div', { class: 'lv-utilities' });
+    for (const { utility, sites } of sections(tree)) {
+      const columns = COLUMNS[utility];
       body.append(
         h(
           'section',
-          { class: 'site card', dataset: { site: site.id } },
-          h('h2', {}, site.name || site.id),
-          h(
-            'div',
-            { class: 'tree-head' },
-            h('span', {}, t('col.name')),
-            h('span', {}, t('col.power')),
-            h('span', {}, t('col.today')),
-            h('span', {}, t('col.status')),
-          ),
-          h(
-            'ul',
-            { class: 'tree root' },
-            site.roots.map((r) => nodeView(r, 0)),
-          ),
+          {
+            // The column count as a class: the page's CSP forbids style attributes.
+            class: `card lv-utility lv-cols-${columns.length}`,
+            dataset: { utility },
+          },
+          h('h2', {}, h('span', { class: `kind kind-${utility}` }, ''), t(`live.utility.${utility}`)),
+          sites.map((site) => {
+            const siteTotals = columns
+              .filter((c) => c.sums)
+              .map((c) => {
+                const el = h('span', { class: 'sum', dataset: { sum: c.key } });
+                totals.push({ el, ids: site.roots, column: c, labelled: true });
+                return el;
+              });
+            return h(
+              'div',
+              { class: 'lv-site', dataset: { site: site.id } },
+              h('h3', {}, site.name || site.id, h('span', { class: 'lv-site-total' }, siteTotals)),
+              headOf(columns),
+              h(
+                'ul',
+                { class: 'tree root' },
+                site.roots.map((r) => nodeView(r, 0, columns)),
+              ),
+            );
+          }),
         ),
       );
     }
@@ -119,28 +182,45 @@ export const livePage = {
       const entry = rows.get(id);
       if (!entry) return;
       const r = readings.get(id);
-      const { status, text } = statusOf(r);
-      const { row, primary } = entry;
-      row.classList.remove('status-ok', 'status-stale', 'status-error', 'status-nodata');
+      const { status, text } = statusOf(r, outages.get(id));
+      const { row, columns } = entry;
+      for (const s of STATES) row.classList.remove(`status-${s}`);
       row.classList.add(`status-${status}`);
       row.dataset.status = status;
-      const value = r?.quality !== 'error' ? r?.values?.[primary.quantity] : undefined;
-      const power = row.querySelector('.power');
-      power.textContent = value === undefined ? '–' : `${fmtNum(value, 3)} ${primary.unit}`;
-      if (value !== undefined) power.dataset.value = String(value);
-      else delete power.dataset.value;
-      row.querySelector('.today').textContent =
-        r?.today === undefined || r?.today === null ? '–' : `${fmtNum(r.today, 2)} ${primary.todayUnit}`;
-      const s = row.querySelector('.status');
+      for (const c of columns) {
+        const cell = row.querySelector(`:scope > .${c.key}`);
+        const value = valueOf(r, c);
+        cell.querySelector('.own').textContent = shown(value, c);
+        if (value !== undefined) cell.dataset.value = String(value);
+        else delete cell.dataset.value;
+      }
+      const s = row.querySelector(':scope > .status');
       s.textContent = text;
       s.title = r ? fmtTime(r.ts) : '';
     };
+    const updateTotals = () => {
+      for (const { el, ids, column, labelled } of totals) {
+        const { sum, counted, missing } = totalOf(tree, ids, column, readingOf, outageOf);
+        el.dataset.value = String(sum);
+        el.dataset.missing = String(missing);
+        const text = `Σ ${fmtNum(sum, column.digits)} ${column.unit}`;
+        el.textContent = labelled ? `${t(`live.col.${column.key}`)} ${text}` : text;
+        el.classList.toggle('incomplete', missing > 0);
+        el.title = t('live.sum.title', { counted, missing });
+        if (missing > 0)
+          el.append(h('span', { class: 'missing' }, ` (${t('live.sum.missing', { missing })})`));
+      }
+    };
     const updateCounts = () => {
-      const c = { ok: 0, stale: 0, error: 0, nodata: 0 };
-      for (const id of rows.keys()) c[statusOf(readings.get(id)).status]++;
+      const c = Object.fromEntries(STATES.map((s) => [s, 0]));
+      for (const id of rows.keys()) c[stateOf(readings.get(id), outages.get(id))]++;
       clear(counts).append(
-        ...['ok', 'stale', 'error', 'nodata'].map((k) =>
-          h('span', { class: `count status-${k}`, dataset: { count: k } }, `${t(`status.${k}`)} ${c[k]}`),
+        ...STATES.map((k) =>
+          h(
+            'span',
+            { class: `count status-${k}`, dataset: { count: k } },
+            `${k === 'outage' ? t('live.outage.count') : t(`status.${k}`)} ${c[k]}`,
+          ),
         ),
       );
     };
@@ -151,20 +231,25 @@ export const livePage = {
         li.hidden = q !== '' && !text.includes(q) && !li.dataset.node.toLowerCase().includes(q);
       }
     };
-    for (const id of rows.keys()) update(id);
-    updateCounts();
+    const updateAll = () => {
+      for (const id of rows.keys()) update(id);
+      updateTotals();
+      updateCounts();
+    };
+    updateAll();
 
-    let countsDue = false;
+    let summaryDue = false;
     const close = stream(
       '/api/readings/stream',
       'reading',
       (r) => {
         readings.set(r.meter, r);
         update(r.meter);
-        if (!countsDue) {
-          countsDue = true;
+        if (!summaryDue) {
+          summaryDue = true;
           setTimeout(() => {
-            countsDue = false;
+            summaryDue = false;
+            updateTotals();
             updateCounts();
           }, 500);
         }
@@ -175,15 +260,16 @@ export const livePage = {
       },
     );
     ctx.onCleanup(close);
-    // Staleness is the server's judgement: take it again now and then, for meters gone quiet.
+    // Staleness and planned outages are the server's judgement: take them again now and then.
     const refresh = setInterval(async () => {
       try {
-        for (const r of readingsOf(await get('/api/readings/latest'))) {
+        const list = readingsOf(await get('/api/readings/latest'));
+        takeOutages(list);
+        for (const r of list) {
           const known = readings.get(r.meter);
           if (!known || known.ts <= r.ts) readings.set(r.meter, r);
         }
-        for (const id of rows.keys()) update(id);
-        updateCounts();
+        updateAll();
       } catch {
         // The stream still runs; the next refresh tries again.
       }
