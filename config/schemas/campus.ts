@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PrepaidSettingsSchema } from './prepaid.ts';
 import { CollectionSettingsSchema } from './collection.ts';
+import { ComplaintsSettingsSchema } from './complaints.ts';
 import { OutagesSettingsSchema } from './operations-desk.ts';
 import { CircuitSchema, PowerLimitsSchema, powerProblems, SchedulesSchema } from './power.ts';
 import { NoticesSchema, PaymentsSchema, SelfServiceSchema } from './self-service.ts';
@@ -612,6 +613,9 @@ export const CampusSchema = z
     ),
     outages: OutagesSettingsSchema.describe(
       'Planned water, power and heat outages: who approves them per utility, the notice period',
+    ),
+    complaints: ComplaintsSettingsSchema.describe(
+      'Complaints and tips: the tip mailbox (a Maildir) and how often it is read',
     ),
     sites: z.array(SiteSchema).min(1),
   })

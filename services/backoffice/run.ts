@@ -32,6 +32,7 @@ import { createAuditHead } from './parts/audit-head.ts';
 import { createBilling, type Billing } from './parts/billing.ts';
 import { createCollection, type CollectionSide } from './parts/collection.ts';
 import { createHeating, type HeatingPart } from './parts/heating.ts';
+import { createComplaints, type ComplaintsPart } from './parts/complaints.ts';
 import { createControlLink, createRelayControl, type RunningRelayControl } from './parts/control.ts';
 import { createDetection, type DetectionSettings } from './parts/detection.ts';
 import { createDormPower, creditVeto, type RunningDormPower } from './parts/dorm-power.ts';
@@ -128,6 +129,8 @@ export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'>
   collection: CollectionSide;
   /** The heating desk, certified areas and season fees, spot checks (parts/heating.ts). */
   heating: HeatingPart;
+  /** Complaints and tips, and the tip mailbox (parts/complaints.ts). */
+  complaints: ComplaintsPart;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
   url?: string;
@@ -208,12 +211,8 @@ async function startParts(
   );
   const dormPower = life.own(
     createDormPower({
-      ...core,
-      control: core.relay.control,
-      locate: core.relay.locate,
-      campus: options.campus,
-      store: options.store,
-      logger: options.logger,
+      ...{ ...core, control: core.relay.control, locate: core.relay.locate },
+      ...{ campus: options.campus, store: options.store, logger: options.logger },
     }),
     (p) => p.stop(),
   );
@@ -221,6 +220,9 @@ async function startParts(
   const opts = { ...options, detection: heating.detection(options.detection) };
   const { services, billing } = startRecords(core, opts, life, dormPower.tripIllegalLoad, desk);
   const collection = startCollection(core, options.campus, billing, heating);
+  const complaints = life.own(createComplaints({ ...options, ...core, ...services, billing }), (c) =>
+    c.stop(),
+  );
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const customers = life.own(
     createCustomerSide({
@@ -245,6 +247,7 @@ async function startParts(
             ...customers.routes,
             ...collection.routes,
             ...heating.routes,
+            ...complaints.routes,
           ],
           logger: options.logger,
         }),
@@ -258,6 +261,7 @@ async function startParts(
     dormPower,
     customers,
     collection,
+    complaints,
     heating,
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),

@@ -22,6 +22,8 @@ export const ROLES = [
   'heating-desk',
   /** Heating maintenance staff: open and lock valves on work orders, sign stops. */
   'maintenance',
+  /** The inspection department's dedicated staff for complaints and tips: the only readers of a tipster's identity. */
+  'complaints',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -122,6 +124,12 @@ export const PERMISSIONS = {
   'heating.units': ['heating-desk', 'billing'],
   /** Define a heating season's price and compute its fees (a bill run collection publishes). */
   'heating.fees': ['billing'],
+  /** Complaints and tips (services/inspection/complaints): a tipster's identity is shown only to `complaints.identity`. */
+  'complaints.view': ['complaints', 'supervisor'],
+  /** An inspector reads (only) the cases linked to them, the tipster always "anonymous" when kept so. */
+  'complaints.linked': ['inspector'],
+  'complaints.record': ['complaints'],
+  'complaints.identity': ['complaints'],
 } as const satisfies Record<string, readonly Role[]>;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -150,6 +158,11 @@ export const INCOMPATIBLE_ROLES: readonly [Role, Role, string][] = [
     'whoever accepts a heating application must not also open or lock its valve and sign for it',
   ],
   ['maintenance', 'inspector', 'whoever locks heating valves must not also spot-check them'],
+  [
+    'admin',
+    'complaints',
+    "an administrator who manages users must not read tipsters' identities (or grant that to themselves)",
+  ],
 ];
 
 /** Who is acting: a person logged in, or a machine with a scoped API token. */
@@ -208,6 +221,7 @@ export const PERSON_ONLY_PERMISSIONS: readonly Permission[] = [
   'ledger.correct',
   'users.manage',
   'heating.work',
+  'complaints.identity',
 ];
 
 export function isRole(value: string): value is Role {

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { COMPLAINTS_ERRORS } from '../../services/inspection/complaints/errors.ts';
+import {
+  admin,
+  desk,
+  desk2,
+  expectRefused,
+  inspector,
+  otherInspector,
+  person,
+  setup,
+  supervisor,
+} from './support.ts';
+
+/**
+ * The complaints desk: numbering per campus year, what each channel needs, assignment to the
+ * dedicated staff only, links to real alerts, accounts, meters and inspectors, closing with an
+ * outcome, and the audit trail of every step. The anonymity attacks are in anonymity.test.ts.
+ */
+
+const HOUR = 3_600_000;
+const hotline = {
+  channel: 'hotline' as const,
+  kind: 'tip' as const,
+  summary: 'Heater used in room E1-101 at night',
+  details: 'Caller says the lights flicker when the heater runs.',
+  anonymous: false,
+  tipster: { name: 'Zhang Wei', phone: '138 0000 0001' },
+};
+
+describe('complaints and tips: intake and numbering', () => {
+  it('numbers cases TS-<campus year>-<seq>, the sequence starting again each campus year', async () => {
+    const f = await setup();
+    expect(f.complaints.intake(desk, hotline).number).toBe('TS-2026-0001');
+    expect(f.complaints.intake(desk, { ...hotline, summary: 'Water leak' }).number).toBe('TS-2026-0002');
+    // 31 Dec 2026 16:30 UTC is already 1 Jan 2027 00:30 in Shanghai: the campus year is 2027.
+    f.advance(Date.UTC(2026, 11, 31, 16, 30) - f.clock());
+    expect(f.complaints.intake(desk, hotline).number).toBe('TS-2027-0001');
+    // A box note emptied on 31 Dec (received then) is numbered in 2026, after the two.
+    expect(
+      f.complaints.intake(desk, {
+        ...hotline,
+        channel: 'box',
+        box: 'East dorm 1 lobby',
+        boxOpenedOn: '2026-12-31',
+        receivedAt: Date.UTC(2026, 11, 31, 2),
+        anonymous: true,
+        tipster: {},
+      }).number,
+    ).toBe('TS-2026-0003');
+  });
+
+  it('refuses what a channel lacks, with a coded error naming it, and writes nothing', async () => {
+    const f = await setup();
+    const box = { ...hotline, channel: 'box' as const, anonymous: true };
+    expect(expectRefused(f.db, 'INVALID_CASE', () => f.complaints.intake(desk, box)).message).toMatch(
+      /box and the date it was emptied/,
+    );
+    expectRefused(f.db, 'INVALID_CASE', () =>
+      f.complaints.intake(desk, { ...box, box: 'W2', boxOpenedOn: '2026-02-30' }),
+    );
+    expect(
+      expectRefused(f.db, 'INVALID_CASE', () =>
+        f.complaints.intake(desk, { ...box, box: 'W2', boxOpenedOn: '2026-11-02' }),
+      ).message,
+    ).toMatch(/future/);
+    expectRefused(f.db, 'INVALID_CASE', () => f.complaints.intake(desk, { ...hotline, summary: '  ' }));
+    expectRefused(f.db, 'INVALID_CASE', () =>
+      f.complaints.intake(desk, { ...hotline, receivedAt: f.clock() + HOUR }),
+    );
+    expectRefused(f.db, 'INVALID_CASE', () =>
+      f.complaints.intake(desk, { ...hotline, tipster: { phone: 'call me maybe' } }),
+    );
+    expectRefused(f.db, 'FORBIDDEN', () => f.complaints.intake(supervisor, hotline));
+    expectRefused(f.db, 'FORBIDDEN', () => f.complaints.intake(inspector, hotline));
+    // The box emptied today (campus date 2026-11-01) is fine.
+    expect(f.complaints.intake(desk, { ...box, box: 'W2', boxOpenedOn: '2026-11-01' }).state).toBe('open');
+  });
+});
+
+describe('complaints and tips: assignment, links, closing', () => {
+  it('is assigned only to enabled complaints staff, linked to things that exist, and closed with an outcome', async () => {
+    const f = await setup();
+    const c = f.complaints.intake(desk, hotline);
+    expectRefused(f.db, 'NOT_COMPLAINTS_STAFF', () =>
+      f.complaints.assign(desk, c.number, { to: inspector.id }),
+    );
+    expectRefused(f.db, 'NOT_COMPLAINTS_STAFF', () => f.complaints.assign(desk, c.number, { to: 'nobody' }));
+    expect(f.complaints.assign(desk, c.number, { to: desk2.id })).toMatchObject({
+      state: 'assigned',
+      assignee: desk2.id,
+    });
+
+    for (const [kind, ref] of [
+      ['alert', String(f.alertId)],
+      ['account', 'PRE-E1-101'],
+      ['meter', 'E-E1-101'],
+      ['inspection', otherInspector.id],
+    ] as const)
+      f.complaints.link(desk2, c.id, { kind, ref, note: 'see' });
+    for (const [kind, ref] of [
+      ['alert', '999'],
+      ['alert', '1e3'],
+      ['account', 'PRE-NOPE'],
+      ['meter', 'E-NOPE'],
+      ['inspection', desk.id],
+      ['inspection', 'ghost'],
+    ] as const)
+      expectRefused(f.db, 'LINK_TARGET_UNKNOWN', () => f.complaints.link(desk2, c.id, { kind, ref }));
+    expectRefused(f.db, 'LINK_EXISTS', () =>
+      f.complaints.link(desk2, c.id, { kind: 'meter', ref: 'E-E1-101' }),
+    );
+    expect(f.complaints.unlink(desk2, c.id, { kind: 'account', ref: 'PRE-E1-101' }).links).toHaveLength(3);
+    expectRefused(f.db, 'LINK_NOT_FOUND', () =>
+      f.complaints.unlink(desk2, c.id, { kind: 'account', ref: 'PRE-E1-101' }),
+    );
+
+    const closed = f.complaints.close(desk2, c.number.toLowerCase(), {
+      outcome: 'substantiated',
+      note: 'Heater found on site (alert confirmed)',
+    });
+    expect(closed).toMatchObject({ state: 'closed', outcome: 'substantiated', closedBy: desk2.id });
+    expectRefused(f.db, 'CASE_CLOSED', () =>
+      f.complaints.link(desk2, c.id, { kind: 'meter', ref: 'E-R1-201' }),
+    );
+    expectRefused(f.db, 'CASE_CLOSED', () =>
+      f.complaints.close(desk, c.id, { outcome: 'withdrawn', note: 'x' }),
+    );
+    expectRefused(f.db, 'CASE_NOT_FOUND', () => f.complaints.get(desk, 'TS-2026-0099'));
+
+    // One audit entry per step, in order, each by whoever took it.
+    const steps = f.audit.query({ subject: `complaint:${c.number}` }).map((e) => `${e.action} ${e.actor}`);
+    expect(steps).toEqual([
+      'complaint.record ts.liu',
+      'complaint.assign ts.liu',
+      ...Array(4).fill('complaint.link ts.ma'),
+      'complaint.unlink ts.ma',
+      'complaint.close ts.ma',
+    ]);
+    expect(f.audit.verify().ok).toBe(true);
+  });
+
+  it('a disabled member of the staff is not assigned, and an administrator assigns nothing', async () => {
+    const f = await setup();
+    await f.users.provisionUser({
+      username: 'ts.gone',
+      displayName: 'x',
+      roles: ['complaints'],
+      password: 'correct horse battery staple',
+    });
+    f.users.disable(person('admin.zhou', 'admin'), 'ts.gone', 'left');
+    const c = f.complaints.intake(desk, hotline);
+    expectRefused(f.db, 'NOT_COMPLAINTS_STAFF', () => f.complaints.assign(desk, c.id, { to: 'ts.gone' }));
+    expectRefused(f.db, 'FORBIDDEN', () => f.complaints.assign(admin, c.id, { to: desk.id }));
+  });
+
+  it.each(Object.entries(COMPLAINTS_ERRORS))('%s has a status and a description', (_code, e) => {
+    expect(e.status).toBeGreaterThanOrEqual(400);
+    expect(e.description.length).toBeGreaterThan(20);
+  });
+});
