@@ -274,7 +274,7 @@ async function startParts(
  */
 function startCollection(core: Core, campus: LoadedCampus, billing: Billing, heating: HeatingPart) {
   const collection = createCollection({ ...core, campus, billRuns: heating.withFeeRuns(billing.billRuns) });
-  heating.attach(collection.collection);
+  heating.attach(collection.collection, billing.invoices);
   return collection;
 }
 

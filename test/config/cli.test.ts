@@ -12,7 +12,7 @@ describe('campus-energy CLI', () => {
   it('config check accepts the example campus', () => {
     const r = cli('config', 'check', 'config/examples/campus.yaml');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('east/gw-east-1: 3 buses, 8 meters');
+    expect(r.stdout).toContain('east/gw-east-1: 3 buses, 9 meters');
   });
 
   it('gateway refuses a bad campus file before polling anything, naming file, line and path', () => {

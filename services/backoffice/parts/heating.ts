@@ -4,9 +4,12 @@ import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { campusTree } from '../../metering/live/tree.ts';
 import type { ReadingStore } from '../../metering/storage.ts';
 import type { BillRun } from '../../money/billing/bill-run.ts';
+import type { InvoiceChecks } from '../../money/billing/invoice-check.ts';
 import type { Collection } from '../../money/collection/collection.ts';
 import { heatingFeeGate } from '../../money/heating/fee-gate.ts';
 import { HeatingFees } from '../../money/heating/fees.ts';
+import { HeatPurchase } from '../../money/heating/purchase.ts';
+import { heatPurchaseRoutes } from '../../money/heating/purchase-routes.ts';
 import { heatingMoneyRoutes } from '../../money/heating/routes.ts';
 import { HeatingUnits } from '../../money/heating/units.ts';
 import { HeatingDesk } from '../../operations/heating/desk.ts';
@@ -41,8 +44,13 @@ export interface HeatingPart {
   deskAt(clock: Clock): HeatingDesk;
   /** Collection's bill-run source: a season's fee run, else the bill runs'. */
   withFeeRuns<R extends { get(id: string): BillRun }>(runs: R): { get(id: string): BillRun };
-  /** The fee gate asks this collection from now on (before it, every start waits). */
-  attach(collection: Collection): void;
+  /**
+   * The fee gate asks this collection from now on (before it, every start waits); heat bills are
+   * checked with these invoice checks.
+   */
+  attach(collection: Collection, invoices: InvoiceChecks): void;
+  /** Heat purchase, once attached. */
+  purchase(): HeatPurchase;
   /** Detection settings with the desk's signed stops added to any registrations given. */
   detection(settings: DetectionSettings | false | undefined): DetectionSettings | false;
   routes: RouteFn[];
@@ -58,6 +66,7 @@ export function createHeating(d: HeatingDeps): HeatingPart {
   });
   const fees = new HeatingFees({ db, audit, clock, timezone, units });
   let collection: Collection | undefined;
+  let purchase: HeatPurchase | undefined;
   const fee: HeatingFeeGate = {
     status: (unit, at) =>
       collection
@@ -76,14 +85,25 @@ export function createHeating(d: HeatingDeps): HeatingPart {
   return {
     ...{ units, fees, desk, spots, deskAt },
     withFeeRuns: (runs) => ({ get: (id) => fees.run(id) ?? runs.get(id) }),
-    attach: (c) => {
+    attach: (c, invoices) => {
       collection = c;
+      const supplyPoints = d.campus.config.billing.supplyPoints;
+      purchase = new HeatPurchase({ invoices, audit, supplyPoints, timezone });
     },
+    purchase: () => purchase ?? fail('heat purchase is not attached to the invoice checks yet'),
     detection: (settings) => {
       if (settings === false) return false;
       const given = settings?.heating;
       return { ...settings, heating: () => [...desk.registrations(), ...(given?.() ?? [])] };
     },
-    routes: [...heatingDeskRoutes(desk, spots), ...heatingMoneyRoutes({ units, fees, clock })],
+    routes: [
+      ...heatingDeskRoutes(desk, spots),
+      ...heatingMoneyRoutes({ units, fees, clock }),
+      ...heatPurchaseRoutes(() => purchase ?? fail('heat purchase is not attached yet')),
+    ],
   };
+}
+
+function fail(message: string): never {
+  throw new Error(message);
 }
