@@ -10,25 +10,31 @@ import type {
   SeqIndex,
 } from '../../services/metering/storage.ts';
 import { missingRuns } from '../../services/metering/storage.ts';
+import { chunkRows, decodeChunk, encodeChunk, type ChunkRow } from './chunk-codec.ts';
 
 /**
  * The zero-setup ReadingStore: one SQLite file (WAL, synchronous=NORMAL: a committed write
  * survives the process being killed; the last transactions before a power cut may be lost).
  *
- * Layout, chosen for a campus year (10,000 meters × 15-minute readings ≈ 350 M rows):
+ * Layout, chosen for a campus year (10,000 meters × 15-minute readings ≈ 350 M readings):
  * - `meters` maps each meter id to a small integer, so readings do not repeat the name.
- * - `readings` has one row per reading and one REAL column per quantity (NULL when absent costs
- *   one header byte), clustered WITHOUT ROWID on (meter_id, ts, seq): a meter's series over any
- *   time range is one contiguous range scan that reads only the asked column. A unique index on
- *   (meter_id, seq) makes a redelivered reading an INSERT OR IGNORE no-op even if its ts differed.
- *   Values are stored as the doubles received; a row is never updated or deleted.
+ * - `readings` holds the open period's readings raw, one row per reading and one REAL column per
+ *   quantity, clustered WITHOUT ROWID on (meter_id, ts, seq), with a unique index on
+ *   (meter_id, seq) that makes a redelivered reading an INSERT OR IGNORE no-op.
+ * - `chunks` holds each meter's closed periods (UTC days by default), one compressed column chunk
+ *   per meter and day (adapters/sqlite/chunk-codec.ts): ~10× smaller than rows, values bit for
+ *   bit. A day closes once a reading an hour (`graceMs`) past its end has been written; the store
+ *   then moves its rows into the chunk a few chunks per write, each move one transaction (chunk
+ *   written and rows deleted together), so a crash leaves every reading in exactly one place.
+ *   A late reading for a closed day goes into `readings` like any other and is merged into that
+ *   day's chunk by the next move; until then queries merge the two.
  * - `latest` keeps a copy of each meter's newest reading (by ts, then seq) with the site, gateway
- *   and kind it came with, so latest() is one scan of a 10,000-row table rather than 10,000 seeks
- *   into a table far larger than the page cache.
+ *   and kind it came with, so latest() is one scan of a 10,000-row table.
  *
- * Measured (test/bench/sqlite-store.bench.ts, SDM630-like readings with 10 quantities): about 129
- * bytes per reading in `readings` plus 18 in the unique index, ~147 B in all, i.e. ~48 GiB for a
- * campus year of 350 M readings; a year of one meter's 15-minute series reads in ~30 ms.
+ * Several processes may open one file (ingest writing, the back office reading): each checks
+ * PRAGMA data_version before using what it caches and picks up meters and chunk marks others wrote.
+ *
+ * Measured figures are in README's Benchmarks section (test/bench/sqlite-store.bench.ts).
  */
 
 export interface SqliteStoreOptions {
@@ -39,7 +45,18 @@ export interface SqliteStoreOptions {
    * unique index, so the cache should hold about 2 × meters × 4 KiB to keep writes off the disk.
    */
   cacheMiB?: number;
+  /**
+   * Width of a chunk in ms, used when the file is created (a file keeps the width it was made
+   * with). Default one UTC day; tests use an hour to exercise chunks with little data.
+   */
+  chunkMs?: number;
+  /** How long past a period's end raw rows wait for stragglers before the period closes. Default 1 h. */
+  graceMs?: number;
+  /** Chunks moved after each write, so closing a day never stalls a write. Default 64. */
+  chunksPerWrite?: number;
 }
+
+export const DEFAULT_CHUNK_MS = 86_400_000;
 
 const QUANTITY_COLUMNS = Object.keys(QUANTITIES) as Quantity[];
 const QUANTITY_SET = new Set<string>(QUANTITY_COLUMNS);
@@ -50,7 +67,12 @@ const QUALITY_UNCERTAIN = 2;
 const QUALITY_CODE = { good: QUALITY_GOOD, error: QUALITY_ERROR, uncertain: QUALITY_UNCERTAIN } as const;
 const QUALITY_NAME = ['good', 'error', 'uncertain'] as const;
 
-const READING_COLUMNS = `seq, ts, quality, device_ts, error_code, error_message, flags, ${QUANTITY_COLUMNS.join(', ')}`;
+/**
+ * `neg_zero` last: a bit per value column holding -0, which SQLite's REAL columns store as 0 (an
+ * integral REAL is kept as an integer on disk), so a float32 register reading -0.0 would come back
+ * as +0 without it.
+ */
+const READING_COLUMNS = `seq, ts, quality, device_ts, error_code, error_message, flags, ${QUANTITY_COLUMNS.join(', ')}, neg_zero`;
 const VALUE_DEFS = QUANTITY_COLUMNS.map((q) => `${q} REAL`).join(',\n  ');
 
 const SCHEMA = `
@@ -90,6 +112,22 @@ CREATE TABLE IF NOT EXISTS latest (
 );
 `;
 
+const CHUNK_SCHEMA = `
+CREATE TABLE chunks (
+  id INTEGER PRIMARY KEY,
+  meter_id INTEGER NOT NULL,
+  period INTEGER NOT NULL,
+  n INTEGER NOT NULL,
+  min_seq INTEGER NOT NULL,
+  max_seq INTEGER NOT NULL,
+  data BLOB NOT NULL
+);
+CREATE UNIQUE INDEX chunks_period ON chunks (meter_id, period);
+CREATE INDEX chunks_seq ON chunks (meter_id, max_seq, min_seq);
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO store_meta (key, value) VALUES ('chunk_ms', '${DEFAULT_CHUNK_MS}'), ('quantities', '[]');
+`;
+
 type Row = [
   seq: number,
   ts: number,
@@ -106,13 +144,21 @@ interface MeterRow {
   site: string;
   gateway: string;
   kind: MeterKind;
+  /** Highest seq held in chunks (-1 none), valid while `gen` equals the store's. */
+  chunkSeq: number;
+  gen: number;
 }
 
-function toRow(r: StoredReading): Row {
+/** A row as written: a Row with its -0 mask last (see READING_COLUMNS). */
+function toRow(r: StoredReading): [...Row, number | null] {
   for (const key of Object.keys(r.values)) {
     if (!QUANTITY_SET.has(key))
       throw new TypeError(`reading of ${r.meter} seq ${r.seq}: unknown quantity ${key}`);
   }
+  let negZero = 0;
+  QUANTITY_COLUMNS.forEach((q, i) => {
+    if (Object.is(r.values[q], -0)) negZero += 2 ** i;
+  });
   return [
     r.seq,
     r.ts,
@@ -122,7 +168,17 @@ function toRow(r: StoredReading): Row {
     r.error?.message ?? null,
     r.flags?.length ? r.flags.join(',') : null,
     ...QUANTITY_COLUMNS.map((q) => r.values[q] ?? null),
+    negZero === 0 ? null : negZero,
   ];
+}
+
+/** A row as read (its -0 mask last) back to a Row with its -0 values. */
+function rowFromDb(db: (number | string | null)[]): Row {
+  const mask = db.pop() as number | null;
+  if (mask !== null) {
+    for (let i = 0; i < QUANTITY_COLUMNS.length; i++) if (Math.floor(mask / 2 ** i) % 2 === 1) db[7 + i] = -0;
+  }
+  return db as Row;
 }
 
 function fromRow(meter: string, site: string, gateway: string, kind: MeterKind, row: Row): StoredReading {
@@ -157,6 +213,14 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
     name: 'readings, meters and latest',
     up: (db) => db.exec(SCHEMA),
   },
+  {
+    // Only tables are made here, so the step is instant on a file of any size: the store then
+    // moves closed days' rows into chunks a few at a time (compact()), each move one transaction,
+    // so a file killed midway resumes where it stopped with every reading in exactly one place.
+    version: 2,
+    name: 'compressed day chunks',
+    up: (db) => db.exec(CHUNK_SCHEMA),
+  },
 ];
 
 function addMissingColumns(db: Database.Database): void {
@@ -165,17 +229,53 @@ function addMissingColumns(db: Database.Database): void {
       (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name),
     );
     if (!have.has('flags')) db.exec(`ALTER TABLE ${table} ADD COLUMN flags TEXT`);
+    if (!have.has('neg_zero')) db.exec(`ALTER TABLE ${table} ADD COLUMN neg_zero INTEGER`);
     for (const q of QUANTITY_COLUMNS) if (!have.has(q)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${q} REAL`);
   }
+}
+
+function copyReading(r: StoredReading): StoredReading {
+  const c: StoredReading = { ...r, values: { ...r.values } };
+  if (r.error) c.error = { ...r.error };
+  if (r.flags) c.flags = [...r.flags];
+  return c;
 }
 
 function isNewer(a: StoredReading, b: StoredReading): boolean {
   return a.ts > b.ts || (a.ts === b.ts && a.seq > b.seq);
 }
 
+/** (ts, seq) order, the order of the clustering key and of every chunk. */
+function byTsSeq(a: readonly (number | null | string)[], b: readonly (number | null | string)[]): number {
+  return (a[1] as number) - (b[1] as number) || (a[0] as number) - (b[0] as number);
+}
+
+/** Merges two lists sorted by `key` into one sorted list (chunks and raw rows of one meter). */
+function mergeSorted<T>(a: T[], b: T[], cmp: (x: T, y: T) => number): T[] {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) out.push(cmp(a[i]!, b[j]!) <= 0 ? a[i++]! : b[j++]!);
+  while (i < a.length) out.push(a[i++]!);
+  while (j < b.length) out.push(b[j++]!);
+  return out;
+}
+
+export interface CompactionResult {
+  /** Chunks written (new or merged with stragglers) by this call. */
+  chunks: number;
+  /** Readings moved from rows into chunks. */
+  readings: number;
+  /** Meters still holding raw rows of closed periods. */
+  pendingMeters: number;
+}
+
 export class SqliteStore implements ReadingStore, SeqIndex {
   private readonly db: Database.Database;
   private readonly meterIds = new Map<string, MeterRow>();
+  private readonly meterById = new Map<number, MeterRow>();
   private readonly insertMeter: Database.Statement<[string, string, string, string]>;
   private readonly updateMeter: Database.Statement<[string, string, string, number]>;
   private readonly insertReading: Database.Statement<[number, ...Row]>;
@@ -184,7 +284,38 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   private readonly latestKey: Database.Statement<[number]>;
   private readonly seriesStmts = new Map<Quantity, Database.Statement<[number, number, number]>>();
   private readonly readingsRange: Database.Statement<[number, number, number]>;
-  private readonly writeTx: (readings: readonly StoredReading[]) => void;
+  private readonly chunkSeqMark: Database.Statement<[number]>;
+  private readonly chunksBySeq: Database.Statement<[number, number, number]>;
+  private readonly chunksByPeriod: Database.Statement<[number, number, number]>;
+  private readonly chunkAt: Database.Statement<[number, number]>;
+  private readonly putChunk: Database.Statement<[number, number, number, number, number, Buffer]>;
+  private readonly firstClosedRaw: Database.Statement<[number, number]>;
+  private readonly deleteRaw: Database.Statement<[number, number, number]>;
+  private readonly writeTx: Database.Transaction<(readings: readonly StoredReading[]) => void>;
+  private readonly compactTx: Database.Transaction<(meterId: number) => number>;
+  private readonly chunkMs: number;
+  private readonly graceMs: number;
+  private readonly chunksPerWrite: number;
+  /** The file's quantity dictionary: chunk ids ↔ this release's value columns. */
+  private readonly dictIds: number[];
+  private readonly columnOf = new Map<number, number>();
+  /** Bumped when another connection committed: cached chunk marks are then re-read on use. */
+  private gen = 0;
+  private dataVersion: number;
+  private maxMeterId = 0;
+  /** The newest ts written to the file: what closes periods (data time, never the wall clock). */
+  private maxTs = -Infinity;
+  /** Raw rows with ts below this are in closed periods. */
+  private cutoff = -Infinity;
+  /** Meters known to hold raw rows below `cutoff`. */
+  private readonly pending = new Set<number>();
+  private lastCompactionError: Error | undefined;
+  /**
+   * Every meter's latest reading sorted by meter, kept after the first latest() while this
+   * connection's own writes are the only ones (data_version unchanged); our writes update it.
+   */
+  private latestCache: Map<string, StoredReading> | undefined;
+  private latestSorted: StoredReading[] | undefined;
   private closed = false;
 
   static open(options: SqliteStoreOptions): SqliteStore {
@@ -199,15 +330,17 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     migrate(this.db, STORE_MIGRATIONS, options.path);
     // Quantity columns follow the QUANTITIES list, not a version: added whenever one is new.
     addMissingColumns(this.db);
-    for (const m of this.db.prepare('SELECT id, name, site, gateway, kind FROM meters').all() as (MeterRow & {
-      name: string;
-    })[]) {
-      this.meterIds.set(m.name, { id: m.id, site: m.site, gateway: m.gateway, kind: m.kind });
-    }
+    this.chunkMs = this.settleChunkMs(options.chunkMs);
+    this.graceMs = options.graceMs ?? 3_600_000;
+    this.chunksPerWrite = options.chunksPerWrite ?? 64;
+    this.dictIds = this.settleDictionary();
+    this.dictIds.forEach((id, c) => this.columnOf.set(id, c));
+    this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
+
     this.insertMeter = this.db.prepare('INSERT INTO meters (name, site, gateway, kind) VALUES (?, ?, ?, ?)');
     this.updateMeter = this.db.prepare('UPDATE meters SET site = ?, gateway = ?, kind = ? WHERE id = ?');
     const placeholders = (n: number): string => Array.from({ length: n }, () => '?').join(', ');
-    const nReading = 7 + QUANTITY_COLUMNS.length;
+    const nReading = 8 + QUANTITY_COLUMNS.length;
     this.insertReading = this.db.prepare(
       `INSERT OR IGNORE INTO readings (meter_id, ${READING_COLUMNS}) VALUES (${placeholders(1 + nReading)})`,
     );
@@ -226,15 +359,131 @@ export class SqliteStore implements ReadingStore, SeqIndex {
         `SELECT ${READING_COLUMNS} FROM readings WHERE meter_id = ? AND ts >= ? AND ts < ? ORDER BY ts, seq`,
       )
       .raw();
+    this.chunkSeqMark = this.db
+      .prepare<[number]>('SELECT max(max_seq) FROM chunks WHERE meter_id = ?')
+      .pluck();
+    this.chunksBySeq = this.db
+      .prepare<[number, number, number]>(
+        'SELECT data FROM chunks WHERE meter_id = ? AND max_seq >= ? AND min_seq <= ?',
+      )
+      .pluck();
+    this.chunksByPeriod = this.db
+      .prepare<[number, number, number]>(
+        'SELECT data FROM chunks WHERE meter_id = ? AND period BETWEEN ? AND ? ORDER BY period',
+      )
+      .pluck();
+    this.chunkAt = this.db
+      .prepare<[number, number]>('SELECT data FROM chunks WHERE meter_id = ? AND period = ?')
+      .pluck();
+    this.putChunk = this.db.prepare(
+      'INSERT OR REPLACE INTO chunks (meter_id, period, n, min_seq, max_seq, data) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.firstClosedRaw = this.db
+      .prepare<[number, number]>('SELECT ts FROM readings WHERE meter_id = ? AND ts < ? ORDER BY ts LIMIT 1')
+      .pluck();
+    this.deleteRaw = this.db.prepare('DELETE FROM readings WHERE meter_id = ? AND ts >= ? AND ts < ?');
+    this.loadMeters();
+    this.maxTs = (this.db.prepare('SELECT max(ts) FROM latest').pluck().get() as number | null) ?? -Infinity;
     this.writeTx = this.db.transaction((readings: readonly StoredReading[]) => this.writeInTx(readings));
+    this.compactTx = this.db.transaction((meterId: number) => this.compactOne(meterId));
+  }
+
+  /** The file's chunk width; a new file (no chunk yet) takes the one asked for. */
+  private settleChunkMs(asked: number | undefined): number {
+    const stored = Number(
+      this.db.prepare("SELECT value FROM store_meta WHERE key = 'chunk_ms'").pluck().get() as string,
+    );
+    if (asked === undefined || asked === stored) return stored;
+    if (!Number.isSafeInteger(asked) || asked < 1000)
+      throw new RangeError(`chunkMs must be ≥ 1000 ms, got ${asked}`);
+    if (this.db.prepare('SELECT 1 FROM chunks LIMIT 1').get()) return stored;
+    this.db.prepare("UPDATE store_meta SET value = ? WHERE key = 'chunk_ms'").run(String(asked));
+    return asked;
+  }
+
+  /** Chunk ids of quantities are positions in a list kept in the file, appended to, never reordered. */
+  private settleDictionary(): number[] {
+    const dict = JSON.parse(
+      this.db.prepare("SELECT value FROM store_meta WHERE key = 'quantities'").pluck().get() as string,
+    ) as string[];
+    const missing = QUANTITY_COLUMNS.filter((q) => !dict.includes(q));
+    if (missing.length > 0) {
+      dict.push(...missing);
+      this.db.prepare("UPDATE store_meta SET value = ? WHERE key = 'quantities'").run(JSON.stringify(dict));
+    }
+    return QUANTITY_COLUMNS.map((q) => dict.indexOf(q));
+  }
+
+  private loadMeters(): void {
+    const rows = this.db
+      .prepare('SELECT id, name, site, gateway, kind FROM meters WHERE id > ? ORDER BY id')
+      .all(this.maxMeterId) as { id: number; name: string; site: string; gateway: string; kind: MeterKind }[];
+    for (const m of rows) {
+      const row: MeterRow = {
+        id: m.id,
+        site: m.site,
+        gateway: m.gateway,
+        kind: m.kind,
+        chunkSeq: -1,
+        gen: -1,
+      };
+      this.meterIds.set(m.name, row);
+      this.meterById.set(m.id, row);
+      this.maxMeterId = m.id;
+    }
+  }
+
+  /** Another connection committed since we last looked: pick up its meters and chunk marks. */
+  private refresh(): void {
+    const v = this.db.pragma('data_version', { simple: true }) as number;
+    if (v === this.dataVersion) return;
+    this.dataVersion = v;
+    this.gen++;
+    this.latestCache = undefined;
+    this.latestSorted = undefined;
+    this.loadMeters();
+    this.maxTs = Math.max(
+      this.maxTs,
+      (this.db.prepare('SELECT max(ts) FROM latest').pluck().get() as number | null) ?? -Infinity,
+    );
+  }
+
+  private chunkSeq(m: MeterRow): number {
+    if (m.gen !== this.gen) {
+      m.chunkSeq = (this.chunkSeqMark.get(m.id) as number | null) ?? -1;
+      m.gen = this.gen;
+    }
+    return m.chunkSeq;
+  }
+
+  private decodeSeqs(blob: Buffer): number[] {
+    return decodeChunk(blob, this.columnOf, new Set()).seq;
+  }
+
+  /** True when a chunk of the meter already holds this seq (a redelivery of a closed day). */
+  private inChunks(m: MeterRow, seq: number): boolean {
+    if (seq > this.chunkSeq(m)) return false;
+    for (const blob of this.chunksBySeq.all(m.id, seq, seq) as Buffer[]) {
+      if (this.decodeSeqs(blob).includes(seq)) return true;
+    }
+    return false;
   }
 
   private meterRow(r: StoredReading): MeterRow {
     const known = this.meterIds.get(r.meter);
     if (!known) {
       const id = Number(this.insertMeter.run(r.meter, r.site, r.gateway, r.kind).lastInsertRowid);
-      const row = { id, site: r.site, gateway: r.gateway, kind: r.kind };
+      const row: MeterRow = {
+        id,
+        site: r.site,
+        gateway: r.gateway,
+        kind: r.kind,
+        chunkSeq: -1,
+        gen: this.gen,
+      };
       this.meterIds.set(r.meter, row);
+      this.meterById.set(id, row);
+      this.maxMeterId = Math.max(this.maxMeterId, id);
       return row;
     }
     // A meter moved to another gateway or site: the meters table follows it (readings keep theirs
@@ -247,12 +496,16 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   }
 
   private writeInTx(readings: readonly StoredReading[]): void {
+    this.refresh();
     // The newest newly stored reading per meter, written to `latest` once per call.
     const newest = new Map<number, StoredReading>();
     for (const r of readings) {
       const row = toRow(r);
       const meter = this.meterRow(r);
+      if (this.inChunks(meter, r.seq)) continue;
       if (this.insertReading.run(meter.id, ...row).changes === 0) continue;
+      if (r.ts < this.cutoff) this.pending.add(meter.id);
+      if (r.ts > this.maxTs) this.maxTs = r.ts;
       const prev = newest.get(meter.id);
       if (!prev || isNewer(r, prev)) newest.set(meter.id, r);
     }
@@ -260,6 +513,10 @@ export class SqliteStore implements ReadingStore, SeqIndex {
       const current = this.latestKey.get(id) as [ts: number, seq: number] | undefined;
       if (current && !(r.ts > current[0] || (r.ts === current[0] && r.seq > current[1]))) continue;
       this.upsertLatest.run(id, r.site, r.gateway, r.kind, ...toRow(r));
+      if (this.latestCache) {
+        this.latestCache.set(r.meter, copyReading(r));
+        this.latestSorted = undefined;
+      }
     }
   }
 
@@ -267,11 +524,88 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     if (this.closed) throw new Error('SqliteStore is closed');
   }
 
+  /**
+   * Moves raw rows of closed periods into chunks, at most `maxChunks` of them (all by default).
+   * Each chunk is one transaction; stopping (or being killed) between two loses nothing.
+   */
+  compact(maxChunks = Infinity): CompactionResult {
+    this.assertOpen();
+    this.refresh();
+    const cutoff = Math.floor((this.maxTs - this.graceMs) / this.chunkMs) * this.chunkMs;
+    if (cutoff > this.cutoff) {
+      // Once per period: which meters hold rows that just closed (the raw table holds about one
+      // period, so this scan is small; after an upgrade it finds every meter's history).
+      this.cutoff = cutoff;
+      for (const id of this.db
+        .prepare('SELECT DISTINCT meter_id FROM readings WHERE ts < ?')
+        .pluck()
+        .all(cutoff) as number[])
+        this.pending.add(id);
+    }
+    const result: CompactionResult = { chunks: 0, readings: 0, pendingMeters: 0 };
+    for (const id of this.pending) {
+      while (result.chunks < maxChunks) {
+        const moved = this.compactTx.immediate(id);
+        if (moved < 0) {
+          this.pending.delete(id);
+          break;
+        }
+        result.chunks++;
+        result.readings += moved;
+      }
+      if (result.chunks >= maxChunks) break;
+    }
+    result.pendingMeters = this.pending.size;
+    return result;
+  }
+
+  /** Moves the meter's oldest closed period into its chunk; the readings moved, or -1 if none was left. */
+  private compactOne(meterId: number): number {
+    const first = this.firstClosedRaw.get(meterId, this.cutoff) as number | undefined;
+    if (first === undefined) return -1;
+    const period = Math.floor(first / this.chunkMs);
+    const from = period * this.chunkMs;
+    const to = Math.min(from + this.chunkMs, this.cutoff);
+    const raw = (this.readingsRange.all(meterId, from, to) as Row[]).map(rowFromDb);
+    const existing = this.chunkAt.get(meterId, period) as Buffer | undefined;
+    let rows = raw as ChunkRow[];
+    if (existing) {
+      const old = chunkRows(decodeChunk(existing, this.columnOf), QUANTITY_COLUMNS.length);
+      // A seq already in the chunk keeps the chunk's (first stored) reading, as a row write would.
+      const have = new Set(old.map((r) => r[0]));
+      rows = mergeSorted(
+        old,
+        (raw as ChunkRow[]).filter((r) => !have.has(r[0])),
+        byTsSeq,
+      );
+    }
+    let minSeq = Infinity;
+    let maxSeq = -Infinity;
+    for (const r of rows) {
+      if (r[0] < minSeq) minSeq = r[0];
+      if (r[0] > maxSeq) maxSeq = r[0];
+    }
+    this.putChunk.run(meterId, period, rows.length, minSeq, maxSeq, encodeChunk(rows, this.dictIds));
+    this.deleteRaw.run(meterId, from, to);
+    const m = this.meterById.get(meterId);
+    if (m && m.gen === this.gen) m.chunkSeq = Math.max(m.chunkSeq, maxSeq);
+    return raw.length;
+  }
+
+  /** The last error of the compaction that runs after writes (the rows stay raw meanwhile). */
+  compactionError(): Error | undefined {
+    return this.lastCompactionError;
+  }
+
   async seqMarks(): Promise<Map<string, number>> {
     this.assertOpen();
+    this.refresh();
     const rows = this.db
       .prepare(
-        'SELECT m.name AS meter, max(r.seq) AS seq FROM readings r JOIN meters m ON m.id = r.meter_id GROUP BY r.meter_id',
+        `SELECT m.name AS meter, max(s.seq) AS seq FROM (
+           SELECT meter_id, max(seq) AS seq FROM readings GROUP BY meter_id
+           UNION ALL SELECT meter_id, max(max_seq) FROM chunks GROUP BY meter_id
+         ) s JOIN meters m ON m.id = s.meter_id GROUP BY s.meter_id`,
       )
       .all() as { meter: string; seq: number }[];
     return new Map(rows.map((r) => [r.meter, r.seq]));
@@ -279,6 +613,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
 
   async missingSeqs(meter: string, from: number, to: number): Promise<[number, number][]> {
     this.assertOpen();
+    this.refresh();
     const id = this.meterIds.get(meter)?.id;
     if (id === undefined) return from <= to ? [[from, to]] : [];
     // The unique (meter_id, seq) index: a range scan of the seqs present.
@@ -286,6 +621,12 @@ export class SqliteStore implements ReadingStore, SeqIndex {
       .prepare('SELECT seq FROM readings WHERE meter_id = ? AND seq BETWEEN ? AND ? ORDER BY seq')
       .pluck()
       .all(id, from, to) as number[];
+    const chunks = this.chunksBySeq.all(id, from, to) as Buffer[];
+    if (chunks.length > 0) {
+      for (const blob of chunks)
+        for (const s of this.decodeSeqs(blob)) if (s >= from && s <= to) seqs.push(s);
+      seqs.sort((a, b) => a - b);
+    }
     return missingRuns(seqs, from, to);
   }
 
@@ -293,43 +634,60 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.assertOpen();
     if (readings.length === 0) return;
     try {
-      this.writeTx(readings);
+      this.writeTx.immediate(readings);
     } catch (err) {
-      // The transaction rolled back: forget meter ids it may have assigned.
+      // The transaction rolled back: forget meter ids it may have assigned and latest it updated.
+      this.latestCache = undefined;
+      this.latestSorted = undefined;
       this.reloadMeters();
       throw err;
+    }
+    try {
+      this.compact(this.chunksPerWrite);
+      this.lastCompactionError = undefined;
+    } catch (err) {
+      // The readings are committed; a failed move leaves its rows raw and is tried again later.
+      this.lastCompactionError = err instanceof Error ? err : new Error(String(err));
     }
   }
 
   private reloadMeters(): void {
     this.meterIds.clear();
-    for (const m of this.db.prepare('SELECT id, name, site, gateway, kind FROM meters').all() as (MeterRow & {
-      name: string;
-    })[]) {
-      this.meterIds.set(m.name, { id: m.id, site: m.site, gateway: m.gateway, kind: m.kind });
-    }
+    this.meterById.clear();
+    this.maxMeterId = 0;
+    this.gen++;
+    this.loadMeters();
   }
 
   async latest(meters?: readonly string[]): Promise<StoredReading[]> {
     this.assertOpen();
+    this.refresh();
+    if (!this.latestCache) {
+      this.latestCache = new Map();
+      for (const raw of this.latestAll.raw().all() as [string, string, string, MeterKind, ...Row][]) {
+        const [name, site, gateway, kind, ...row] = raw;
+        this.latestCache.set(name, fromRow(name, site, gateway, kind, rowFromDb(row)));
+      }
+    }
+    if (!this.latestSorted) {
+      this.latestSorted = [...this.latestCache.values()].sort((a, b) =>
+        a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : 0,
+      );
+    }
     const wanted = meters ? new Set(meters) : undefined;
     const out: StoredReading[] = [];
-    for (const raw of this.latestAll.raw().all() as [string, string, string, MeterKind, ...Row][]) {
-      const [name, site, gateway, kind, ...row] = raw;
-      if (wanted && !wanted.has(name)) continue;
-      out.push(fromRow(name, site, gateway, kind, row as Row));
-    }
-    return out.sort((a, b) => (a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : 0));
+    // Copies: a caller changing what it got must not change what the next caller gets.
+    for (const r of this.latestSorted) if (!wanted || wanted.has(r.meter)) out.push(copyReading(r));
+    return out;
   }
 
   private seriesStmt(quantity: Quantity): Database.Statement<[number, number, number]> {
-    if (!QUANTITY_SET.has(quantity)) throw new TypeError(`unknown quantity ${String(quantity)}`);
     let stmt = this.seriesStmts.get(quantity);
     if (!stmt) {
-      // The column name comes from the fixed quantity list checked above, never from input text.
+      // The column name comes from the fixed quantity list checked by the caller, never from input text.
       stmt = this.db
         .prepare<[number, number, number]>(
-          `SELECT ts, ${quantity} FROM readings
+          `SELECT seq, ts, ${quantity}, neg_zero FROM readings
            WHERE meter_id = ? AND ts >= ? AND ts < ? AND quality = ${QUALITY_GOOD} AND ${quantity} IS NOT NULL
            ORDER BY ts, seq`,
         )
@@ -339,30 +697,87 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     return stmt;
   }
 
+  /** The end of the period a chunk covers (its first ts's period; every ts of it lies inside). */
+  private chunkEnd(blob: Buffer): number {
+    const first = decodeChunk(blob, this.columnOf, new Set()).ts[0]!;
+    return (Math.floor(first / this.chunkMs) + 1) * this.chunkMs;
+  }
+
+  private periodsOf(from: number, to: number): [number, number] {
+    return [Math.floor(from / this.chunkMs), Math.floor((to - 1) / this.chunkMs)];
+  }
+
   async series(query: SeriesQuery): Promise<SeriesPoint[]> {
     this.assertOpen();
+    if (!QUANTITY_SET.has(query.quantity)) throw new TypeError(`unknown quantity ${String(query.quantity)}`);
+    this.refresh();
     const stmt = this.seriesStmt(query.quantity);
+    const column = QUANTITY_COLUMNS.indexOf(query.quantity);
+    const only = new Set([column]);
     const out: SeriesPoint[] = [];
+    if (!(query.from < query.to)) return out;
+    const [p0, p1] = this.periodsOf(query.from, query.to);
     for (const meter of [...new Set(query.meters)].sort()) {
       const id = this.meterIds.get(meter)?.id;
       if (id === undefined) continue;
-      for (const [ts, value] of stmt.all(id, query.from, query.to) as [number, number][]) {
-        out.push({ meter, ts, value });
+      const bit = 2 ** column;
+      const rows = (stmt.all(id, query.from, query.to) as [number, number, number, number | null][]).map(
+        ([seq, ts, v, neg]): [number, number, number] => [
+          seq,
+          ts,
+          neg !== null && Math.floor(neg / bit) % 2 === 1 ? -0 : v,
+        ],
+      );
+      const chunks = this.chunksByPeriod.all(id, p0, p1) as Buffer[];
+      // Raw rows usually all come after the chunks (the open day); only stragglers not yet moved
+      // into their closed day's chunk interleave, and only then are the two merged point by point.
+      const lastChunkEnd = chunks.length > 0 ? this.chunkEnd(chunks.at(-1)!) : -Infinity;
+      const interleave = rows.length > 0 && rows[0]![1] < lastChunkEnd;
+      const merged: [number, number, number][] = [];
+      for (const blob of chunks) {
+        const d = decodeChunk(blob, this.columnOf, only);
+        const values = d.values.get(column);
+        if (!values) continue;
+        for (let i = 0; i < d.n; i++) {
+          const ts = d.ts[i]!;
+          const v = values[i];
+          if (
+            ts < query.from ||
+            ts >= query.to ||
+            d.quality[i] !== QUALITY_GOOD ||
+            v === null ||
+            v === undefined
+          )
+            continue;
+          if (interleave) merged.push([d.seq[i]!, ts, v]);
+          else out.push({ meter, ts, value: v });
+        }
       }
+      for (const [, ts, value] of interleave ? mergeSorted(merged, rows, byTsSeq) : rows)
+        out.push({ meter, ts, value });
     }
     return out;
   }
 
   /**
-   * Every reading of the meter in [from, to), ordered by ts then seq (the clustering key). The
-   * table is WITHOUT ROWID, so the order rows were inserted in is not kept: seq is the gateway's
-   * order (see ReadingStore.readings). Site, gateway and kind are the meter's current ones.
+   * Every reading of the meter in [from, to), ordered by ts then seq (the clustering key and the
+   * chunks' order): arrival order is not kept, seq is the gateway's order (see
+   * ReadingStore.readings). Site, gateway and kind are the meter's current ones.
    */
   async readings(meter: string, from: number, to: number): Promise<StoredReading[]> {
     this.assertOpen();
+    this.refresh();
     const m = this.meterIds.get(meter);
-    if (!m) return [];
-    return (this.readingsRange.all(m.id, from, to) as Row[]).map((row) =>
+    if (!m || !(from < to)) return [];
+    const [p0, p1] = this.periodsOf(from, to);
+    const fromChunks: Row[] = [];
+    for (const blob of this.chunksByPeriod.all(m.id, p0, p1) as Buffer[]) {
+      for (const row of chunkRows(decodeChunk(blob, this.columnOf), QUANTITY_COLUMNS.length)) {
+        if (row[1] >= from && row[1] < to) fromChunks.push(row as Row);
+      }
+    }
+    const rows = (this.readingsRange.all(m.id, from, to) as Row[]).map(rowFromDb);
+    return mergeSorted(fromChunks, rows, byTsSeq).map((row) =>
       fromRow(meter, m.site, m.gateway, m.kind, row),
     );
   }

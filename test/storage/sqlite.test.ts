@@ -20,6 +20,23 @@ storageContract(
   },
 );
 
+// The same contract with hour-wide chunks that close at once: every test's earlier hours are read
+// back from compressed chunks, merged with the raw rows of the hour still open.
+storageContract(
+  'sqlite, hourly chunks closing at once',
+  async () =>
+    SqliteStore.open({
+      path: path.join(dir, `store-${++n}.sqlite`),
+      chunkMs: 3_600_000,
+      graceMs: 0,
+      chunksPerWrite: Infinity,
+    }),
+  async () => {
+    for (const suffix of ['', '-wal', '-shm'])
+      rmSync(path.join(dir, `store-${n}.sqlite${suffix}`), { force: true });
+  },
+);
+
 describe('SqliteStore', () => {
   const reading = (seq: number, ts: number, meter = 'E-1'): StoredReading => ({
     meter,
@@ -91,6 +108,27 @@ describe('SqliteStore', () => {
     await store.writeReadings([reading(1, 1000, 'E-new')]);
     expect((await store.latest()).map((r) => r.meter)).toEqual(['E-new']);
     await store.close();
+  });
+
+  it("latest() follows another connection's writes, and what a caller changes stays its own", async () => {
+    const file = path.join(dir, 'two-connections.sqlite');
+    const reader = SqliteStore.open({ path: file });
+    const writer = SqliteStore.open({ path: file });
+    await writer.writeReadings([reading(1, 1000)]);
+    const first = await reader.latest();
+    expect(first.map((r) => r.seq)).toEqual([1]);
+    first[0]!.values.energy_import_kwh = 42;
+    expect((await reader.latest())[0]?.values.energy_import_kwh).toBe(1);
+    await writer.writeReadings([reading(2, 2000), reading(1, 1000, 'E-2')]);
+    expect((await reader.latest()).map((r) => [r.meter, r.seq, r.values.energy_import_kwh])).toEqual([
+      ['E-1', 2, 2],
+      ['E-2', 1, 1],
+    ]);
+    await reader.writeReadings([reading(3, 3000)]);
+    expect((await reader.latest(['E-1']))[0]?.seq).toBe(3);
+    expect((await writer.latest(['E-1']))[0]?.seq).toBe(3);
+    await reader.close();
+    await writer.close();
   });
 
   it('rejects calls after close', async () => {

@@ -41,8 +41,17 @@ function userVersion(file: string): number {
   }
 }
 
-const readings = (dir: string) =>
-  querySqlite<{ n: number }>(join(dir, 'store.sqlite'), 'select count(*) as n from readings')[0]!.n;
+// Rows plus the readings moved into day chunks (schema version 2), where the file has them.
+const readings = (dir: string) => {
+  const file = join(dir, 'store.sqlite');
+  const chunked =
+    querySqlite<{ n: number }>(file, "select count(*) as n from sqlite_master where name = 'chunks'")[0]!.n >
+    0;
+  const sql = chunked
+    ? 'select (select count(*) from readings) + (select coalesce(sum(n), 0) from chunks) as n'
+    : 'select count(*) as n from readings';
+  return querySqlite<{ n: number }>(file, sql)[0]!.n;
+};
 const nextSeqs = (dir: string) =>
   new Map(
     querySqlite<{ meter: string; next_seq: number }>(
