@@ -234,6 +234,7 @@ describe('web app in a browser', () => {
         'schedules',
         'outages',
         'plans',
+        'complaints',
         'reports',
         'reconciliation',
         'audit',
@@ -274,6 +275,7 @@ describe('web app in a browser', () => {
         'outages',
         'plans',
         'capacity',
+        'complaints',
         'reports',
         'billing',
         'collection',
@@ -302,7 +304,7 @@ describe('web app in a browser', () => {
       assistant: ['collection', 'reconciliation', 'audit'],
       'heating-desk': [],
       maintenance: [],
-      complaints: [],
+      complaints: ['complaints', 'audit'],
     };
     const accountActions: Partial<Record<Role, string[]>> = {
       clerk: ['topup', 'refund', 'free-quota'],

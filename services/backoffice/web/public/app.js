@@ -18,6 +18,7 @@ import { overviewPage } from './page-overview.js';
 import { outagesPage } from './page-outages.js';
 import { plansPage } from './page-plans.js';
 import { capacityPage } from './page-capacity.js';
+import { complaintsPage } from './page-complaints.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
 import { readingsPage } from './page-readings.js';
@@ -51,6 +52,7 @@ const PAGES = [
   outagesPage,
   plansPage,
   capacityPage,
+  complaintsPage,
   reportsPage,
   billingPage,
   collectionPage,

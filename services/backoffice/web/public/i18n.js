@@ -11,6 +11,7 @@ import * as moneyWords from './words-money.js';
 import * as clerkWords from './words-clerk.js';
 import * as auditWords from './words-audit.js';
 import * as liveWords from './words-live.js';
+import * as complaintsWords from './words-complaints.js';
 
 const LANG_KEY = 'campus-energy.lang';
 export const LANGUAGES = ['zh', 'en'];
@@ -1208,6 +1209,7 @@ for (const words of [
   clerkWords,
   auditWords,
   liveWords,
+  complaintsWords,
 ]) {
   Object.assign(en, words.en);
   Object.assign(zh, words.zh);
