@@ -61,12 +61,22 @@ async function guarded(fn: () => Promise<void>): Promise<void> {
   }
 }
 
+/** How long a stop may take before the process exits anyway (issue 26 item 7: within 5 s). */
+const STOP_DEADLINE_MS = 4500;
+
 function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) process.exit(130);
     stopping = true;
     console.error(`\n${signal}: stopping…`);
+    // Stopping has a deadline (a supervisor or an operator waits for it): what has not stopped by
+    // then, a device or broker that does not answer, is left to the exit. Readings lose nothing by
+    // it: they are on disk in the outboxes and the store.
+    setTimeout(() => {
+      console.error(`${signal}: not stopped after ${STOP_DEADLINE_MS} ms; exiting`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
     stop().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -5,17 +5,33 @@ import type { FastifyReply } from 'fastify';
 const openStreams = new WeakMap<object, Set<ServerResponse>>();
 
 /**
- * Ends every event stream open on `server` and closes its connection once the end is written.
- * Streams never end by themselves, and a keep-alive client would otherwise hold the server open:
- * `buildApi` calls this before the server closes, so that shutdown does not wait for clients.
+ * The last event of every stream the server ends: a client tells a server going away on purpose
+ * (it reconnects after `retry`, to the restarted server or another one) from a cut connection.
+ */
+export const SHUTDOWN_EVENT = 'shutdown';
+
+/** How long a stream's closing event may take to reach a slow client before its connection is cut. */
+const END_GRACE_MS = 1000;
+
+/**
+ * Ends every event stream open on `server` with a `shutdown` event and closes its connection once
+ * that is written. Streams never end by themselves, and a keep-alive client would otherwise hold
+ * the server open: `buildApi` calls this before the server closes, so that shutdown does not wait
+ * for clients.
  */
 export function endEventStreams(server: Server | object): number {
   const open = openStreams.get(server);
   if (!open) return 0;
   const n = open.size;
+  const last = `event: ${SHUTDOWN_EVENT}\ndata: ${JSON.stringify({ reason: 'the server is stopping' })}\n\n`;
   for (const res of open) {
-    res.end();
-    res.socket?.destroySoon();
+    // Written even to a client that is backed up: end() flushes it after what is queued.
+    res.end(last);
+    const socket = res.socket;
+    socket?.destroySoon();
+    // A client that stopped reading never lets that flush: its connection is cut after a grace
+    // period, so that it cannot hold a stopping server open.
+    if (socket) setTimeout(() => socket.destroy(), END_GRACE_MS).unref();
   }
   open.clear();
   return n;

@@ -30,6 +30,10 @@ export interface SupervisorOptions {
   restartBaseMs?: number;
   restartMaxMs?: number;
   stableMs?: number;
+  /**
+   * SIGKILL for a child still running this long after SIGTERM (default 4 s: the whole tree stops
+   * within 5 s, and each part gives up on its own stop after 4.5 s anyway).
+   */
   stopTimeoutMs?: number;
 }
 
@@ -62,7 +66,7 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
   const base = opts.restartBaseMs ?? 1_000;
   const max = opts.restartMaxMs ?? 30_000;
   const stableMs = opts.stableMs ?? 60_000;
-  const stopTimeoutMs = opts.stopTimeoutMs ?? 10_000;
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 4_000;
   let stopping = false;
   const slots: Slot[] = opts.children.map((spec) => ({
     spec,
