@@ -1,3 +1,4 @@
+import { searchAccounts, type AccountSearch, type AccountSearchPage } from './search.ts';
 import type { z } from 'zod';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
@@ -119,6 +120,10 @@ export class Prepaid {
   }
   account(id: string): PrepaidAccount {
     return accounts.accountView(this.ctx, id);
+  }
+  /** The counter's search and its low-balance and out-of-credit lists, a page at a time (search.ts). */
+  search(q: AccountSearch = {}): AccountSearchPage {
+    return searchAccounts(this.ctx, q);
   }
 
   // ── Ledger and money in ─────────────────────────────────────────────────────────────────────

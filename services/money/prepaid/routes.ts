@@ -7,7 +7,16 @@ import { MAX_ENTRY_FEN, PAYMENT_METHODS } from './prepaid.ts';
 import { ServiceError } from '../../platform/errors.ts';
 import { route } from '../../platform/http/route.ts';
 import type { Prepaid } from './prepaid.ts';
-import { AccountParams, Id, IdParams, OptionalReason, Text, UtcMs } from '../../platform/http/schemas.ts';
+import { MAX_SEARCH_PAGE } from './search.ts';
+import {
+  AccountParams,
+  Id,
+  IdParams,
+  OptionalReason,
+  Text,
+  UtcMs,
+  wholeNumber,
+} from '../../platform/http/schemas.ts';
 
 const tags = ['prepaid'];
 const Method = z.enum(PAYMENT_METHODS);
@@ -55,6 +64,29 @@ export function accountRoutes(s: PrepaidRouteDeps): ((app: FastifyInstance) => v
           .strict(),
         status: 201,
         handler: ({ body, actor }) => prepaid.openAccount(actor, body),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/accounts',
+        summary:
+          'Find accounts by any part of the account number, holder or meter; or list those at or below their low-balance level (list=low) or out of credit (list=out). A page of at most 200, with the total',
+        tags,
+        permission: 'accounts.view',
+        query: z
+          .object({
+            q: z.string().trim().max(64, 'search text is at most 64 characters').optional(),
+            list: z.enum(['low', 'out']).optional(),
+            offset: wholeNumber('offset').optional(),
+            limit: z
+              .string()
+              .regex(/^[1-9][0-9]{0,2}$/, `limit is 1 to ${MAX_SEARCH_PAGE}`)
+              .transform(Number)
+              .pipe(z.number().max(MAX_SEARCH_PAGE, `limit is 1 to ${MAX_SEARCH_PAGE}`))
+              .optional(),
+          })
+          .strict(),
+        handler: ({ query }) => prepaid.search(query),
       }),
     (app) =>
       route(app, {
