@@ -235,6 +235,7 @@ async function startParts(
     }),
     (c) => c.stop(),
   );
+  desk.notify((account) => customers.logins.contactsOf(account));
   const api = http
     ? life.own(
         await createApi({

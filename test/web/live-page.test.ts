@@ -388,8 +388,12 @@ describe('line operations waiting for a second person', () => {
     expect(await mine.locator('[data-action=confirm-line]').count()).toBe(0);
     expect(await mine.textContent()).toContain('Recorded by you');
     // Past the page, straight at the API: still refused.
-    const res = await own.request.post(`${desk.bo.url!}/api/line-operations/${op.id}/confirm`, { data: {} });
+    const res = await own.request.post(`${desk.bo.url!}/api/line-operations/${op.id}/confirm`, {
+      data: {},
+      headers: { origin: desk.bo.url! },
+    });
     expect(res.status()).toBe(403);
+    expect(((await res.json()) as { code: string }).code).toBe('SELF_APPROVAL');
     await own.context().close();
 
     const other = await desk.openAs('op.qian', 'zh', '#/approvals', 'lines');

@@ -167,8 +167,11 @@ function secret(campusFile: string, file: string, what: string): Buffer {
   }
 }
 
-/** Notices to customers over the campus file's channels, read from the audit log as it grows. */
-function createNotices(d: CustomerSideDeps, logins: CustomerLogins, log: Logger): Notices {
+/**
+ * The campus file's email and webhook channels (new instances each call): customer notices use
+ * them, and so do planned-outage notices (parts/operations-desk.ts).
+ */
+export function noticeChannels(d: Pick<CustomerSideDeps, 'campus' | 'clock'>): Notifier[] {
   const cfg = d.campus.config.notices;
   const notifiers: Notifier[] = [];
   if (cfg.email) {
@@ -184,6 +187,13 @@ function createNotices(d: CustomerSideDeps, logins: CustomerLogins, log: Logger)
     const key = secret(d.campus.file, cfg.webhook.secretFile, 'notices.webhook.secretFile');
     notifiers.push(webhookNotifier({ url: cfg.webhook.url, key, clock: d.clock }));
   }
+  return notifiers;
+}
+
+/** Notices to customers over the campus file's channels, read from the audit log as it grows. */
+function createNotices(d: CustomerSideDeps, logins: CustomerLogins, log: Logger): Notices {
+  const cfg = d.campus.config.notices;
+  const notifiers = noticeChannels(d);
   if (cfg.mqttTopic && d.publish) notifiers.push(mqttNotifier({ topic: cfg.mqttTopic, publish: d.publish }));
   return new Notices({
     ...{ db: d.db, audit: d.audit, notifiers, timezone: d.campus.config.campus.timezone, clock: d.clock },

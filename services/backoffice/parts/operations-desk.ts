@@ -15,6 +15,8 @@ import type { Prepaid } from '../../money/prepaid/index.ts';
 import type { ControlMqtt } from '../../operations/control/mqtt.ts';
 import { PlannedOutages, type PlannedOutage } from '../../operations/outages/outages.ts';
 import { outageRoutes } from '../../operations/outages/routes.ts';
+import { OutageNotices, type OutageContact } from '../../operations/outages/outage-notices.ts';
+import { noticeChannels } from './customers.ts';
 import { CapacityApplications } from '../../operations/capacity/capacity.ts';
 import { capacityRoutes } from '../../operations/capacity/routes.ts';
 import { publicRoutes } from '../public/routes.ts';
@@ -63,6 +65,11 @@ export interface OperationsDesk {
   capacity: CapacityApplications;
   /** Annual use plans, once `routes` was given the validated intervals. */
   plans(): UsePlans | undefined;
+  /**
+   * Starts the outage notices to customers over the campus file's email and webhook channels,
+   * given where each account's customers are reached (their sign-ins); sends what a crash left.
+   */
+  notify(contacts: (account: string) => readonly OutageContact[]): OutageNotices | undefined;
   /** Judges finished outages now (also what the timer runs). */
   tick(): Promise<void>;
   stop(): Promise<void>;
@@ -75,6 +82,10 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
   const timezone = d.campus.config.campus.timezone;
   const announce = outageAnnouncer(d, log);
   const tree = campusTree(d.campus);
+  let notices: OutageNotices | undefined;
+  let closeChannels = async () => {};
+  const kickNotices = () =>
+    void notices?.kick().catch((err: unknown) => log.warn({ err }, 'outage notices round failed'));
   const outages = new PlannedOutages({
     ...{ db: d.db, audit: d.audit, clock: d.clock, tree },
     settings: d.campus.config.outages,
@@ -84,7 +95,10 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
         for (const m of d.prepaid.account(id).meters) map.set(m, [...(map.get(m) ?? []), id]);
       return map;
     },
-    onPublished: announce,
+    onPublished: (o) => {
+      announce(o);
+      kickNotices();
+    },
   });
 
   // A crash between an approval's commit and its publish would leave the platform untold: every
@@ -110,6 +124,9 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
       }));
   const timer = setInterval(() => void tick(), d.judgeEveryMs ?? 300_000);
   timer.unref();
+  // Deliveries refused earlier are tried again on this beat.
+  const noticeTimer = setInterval(kickNotices, 30_000);
+  noticeTimer.unref();
 
   return {
     outages,
@@ -133,10 +150,28 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     },
     capacity,
     plans: () => plans,
+    notify(contacts) {
+      if (notices) return notices;
+      const channels = noticeChannels(d);
+      if (channels.length === 0) return undefined;
+      closeChannels = async () => {
+        for (const c of channels) await c.close?.();
+      };
+      notices = new OutageNotices({
+        ...{ db: d.db, outages, channels, contacts, timezone, clock: d.clock },
+        retries: d.campus.config.notices.retries,
+        onFailed: (f) => log.warn(f, 'outage notice not delivered after its retries'),
+      });
+      kickNotices();
+      return notices;
+    },
     tick,
     async stop() {
       clearInterval(timer);
+      clearInterval(noticeTimer);
       await running;
+      await notices?.close();
+      await closeChannels();
     },
   };
 }
