@@ -13,10 +13,14 @@ const tags = ['audit'];
  * Whose entries an actor may read: everyone those with `audit.view` (supervisors, inspectors,
  * administrators, billing), and everyone else only their own actions, so a clerk can show what
  * they did without reading what others did. Asking for another actor's entries without
- * `audit.view` is refused by name rather than quietly answered with one's own.
+ * `audit.view` is refused by name rather than quietly answered with one's own. An API token gets
+ * nothing beyond its scopes, so without audit.view it reads nothing.
  */
 function scopedActor(actor: Actor, asked: string | undefined): string | undefined {
   if (can(actor, 'audit.view')) return asked;
+  // An API token does what its scopes say and nothing more: reading the log needs audit.view.
+  if (actor.kind === 'token')
+    throw new ServiceError('FORBIDDEN', 403, `${actor.id} may not read the audit log (scope audit.view)`);
   if (asked !== undefined && asked !== actor.id)
     throw new ServiceError(
       'FORBIDDEN',
