@@ -4,13 +4,15 @@ import { QUANTITIES, type Quantity } from '../../config/schemas/quantities.ts';
 import type {
   MeterKind,
   ReadingStore,
+  RetentionPolicy,
   SeriesPoint,
   SeriesQuery,
   StoredReading,
   SeqIndex,
 } from '../../services/metering/storage.ts';
-import { missingRuns } from '../../services/metering/storage.ts';
+import { keepFrom, missingRuns } from '../../services/metering/storage.ts';
 import { chunkRows, decodeChunk, encodeChunk, type ChunkRow } from './chunk-codec.ts';
+import { DAY_MS, SLOT_MS, localDayStart, rollupDay, rollupSlots, type RollupShape } from './rollups.ts';
 
 /**
  * The zero-setup ReadingStore: one SQLite file (WAL, synchronous=NORMAL: a committed write
@@ -54,6 +56,31 @@ export interface SqliteStoreOptions {
   graceMs?: number;
   /** Chunks moved after each write, so closing a day never stalls a write. Default 64. */
   chunksPerWrite?: number;
+  /**
+   * Offset of the campus time zone from UTC in minutes (480 for Asia/Shanghai): daily roll-ups
+   * start at local midnight. A fixed offset, as InfluxDB's continuous query has.
+   */
+  dailyUtcOffsetMinutes?: number;
+}
+
+/** A roll-up of one meter over a 15-minute slot or a campus day. */
+export interface RollupPoint {
+  meter: string;
+  start: number;
+  /** Readings in the slot, good and error. */
+  readings: number;
+  /** Last value of cumulative registers and relay state, mean of instantaneous values (good readings). */
+  values: Partial<Record<Quantity, number>>;
+  /** Highest power_kw in the slot. */
+  powerKwMax?: number;
+}
+
+export interface RetentionResult {
+  /** Closed periods of raw readings deleted (their roll-ups stay). */
+  chunks: number;
+  readings: number;
+  /** Meters of which some raw readings past the age limit were kept for a hold. */
+  heldMeters: number;
 }
 
 export const DEFAULT_CHUNK_MS = 86_400_000;
@@ -221,7 +248,36 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
     name: 'compressed day chunks',
     up: (db) => db.exec(CHUNK_SCHEMA),
   },
+  {
+    version: 3,
+    name: 'roll-ups',
+    up: (db) =>
+      db.exec(`CREATE TABLE rollup_chunks (
+                 id INTEGER PRIMARY KEY,
+                 meter_id INTEGER NOT NULL,
+                 step INTEGER NOT NULL,
+                 start INTEGER NOT NULL,
+                 data BLOB NOT NULL);
+               CREATE UNIQUE INDEX rollup_chunks_key ON rollup_chunks (meter_id, step, start);`),
+  },
 ];
+
+/** Registers whose roll-up is their last value (as InfluxDB's continuous queries keep them). */
+const LAST_QUANTITIES: readonly Quantity[] = [
+  'energy_import_kwh',
+  'energy_export_kwh',
+  'volume_m3',
+  'heat_kwh',
+  'relay_closed',
+  'breaker_closed',
+];
+const ROLLUP_SHAPE: RollupShape = {
+  columns: QUANTITY_COLUMNS.length,
+  last: new Set(LAST_QUANTITIES.map((q) => QUANTITY_COLUMNS.indexOf(q))),
+  power: QUANTITY_COLUMNS.indexOf('power_kw'),
+};
+/** The roll-ups' extra column's name in the file's dictionary. */
+const POWER_MAX = 'power_kw_max';
 
 function addMissingColumns(db: Database.Database): void {
   for (const table of ['readings', 'latest']) {
@@ -299,6 +355,11 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   /** The file's quantity dictionary: chunk ids ↔ this release's value columns. */
   private readonly dictIds: number[];
   private readonly columnOf = new Map<number, number>();
+  private readonly rollupDictIds: number[];
+  private readonly rollupColumnOf = new Map<number, number>();
+  private readonly dailyOffset: number;
+  private readonly putRollup: Database.Statement<[number, number, number, Buffer]>;
+  private readonly rollupRange: Database.Statement<[number, number, number, number]>;
   /** Bumped when another connection committed: cached chunk marks are then re-read on use. */
   private gen = 0;
   private dataVersion: number;
@@ -333,8 +394,12 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.chunkMs = this.settleChunkMs(options.chunkMs);
     this.graceMs = options.graceMs ?? 3_600_000;
     this.chunksPerWrite = options.chunksPerWrite ?? 64;
-    this.dictIds = this.settleDictionary();
+    const dict = this.settleDictionary();
+    this.dictIds = QUANTITY_COLUMNS.map((q) => dict.indexOf(q));
     this.dictIds.forEach((id, c) => this.columnOf.set(id, c));
+    this.rollupDictIds = [...this.dictIds, dict.indexOf(POWER_MAX)];
+    this.rollupDictIds.forEach((id, c) => this.rollupColumnOf.set(id, c));
+    this.dailyOffset = options.dailyUtcOffsetMinutes ?? 0;
     this.dataVersion = this.db.pragma('data_version', { simple: true }) as number;
 
     this.insertMeter = this.db.prepare('INSERT INTO meters (name, site, gateway, kind) VALUES (?, ?, ?, ?)');
@@ -382,6 +447,14 @@ export class SqliteStore implements ReadingStore, SeqIndex {
       .prepare<[number, number]>('SELECT ts FROM readings WHERE meter_id = ? AND ts < ? ORDER BY ts LIMIT 1')
       .pluck();
     this.deleteRaw = this.db.prepare('DELETE FROM readings WHERE meter_id = ? AND ts >= ? AND ts < ?');
+    this.putRollup = this.db.prepare(
+      'INSERT OR REPLACE INTO rollup_chunks (meter_id, step, start, data) VALUES (?, ?, ?, ?)',
+    );
+    this.rollupRange = this.db
+      .prepare<[number, number, number, number]>(
+        'SELECT data FROM rollup_chunks WHERE meter_id = ? AND step = ? AND start >= ? AND start < ? ORDER BY start',
+      )
+      .pluck();
     this.loadMeters();
     this.maxTs = (this.db.prepare('SELECT max(ts) FROM latest').pluck().get() as number | null) ?? -Infinity;
     this.writeTx = this.db.transaction((readings: readonly StoredReading[]) => this.writeInTx(readings));
@@ -402,16 +475,16 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   }
 
   /** Chunk ids of quantities are positions in a list kept in the file, appended to, never reordered. */
-  private settleDictionary(): number[] {
+  private settleDictionary(): string[] {
     const dict = JSON.parse(
       this.db.prepare("SELECT value FROM store_meta WHERE key = 'quantities'").pluck().get() as string,
     ) as string[];
-    const missing = QUANTITY_COLUMNS.filter((q) => !dict.includes(q));
+    const missing = [...QUANTITY_COLUMNS, POWER_MAX].filter((q) => !dict.includes(q));
     if (missing.length > 0) {
       dict.push(...missing);
       this.db.prepare("UPDATE store_meta SET value = ? WHERE key = 'quantities'").run(JSON.stringify(dict));
     }
-    return QUANTITY_COLUMNS.map((q) => dict.indexOf(q));
+    return dict;
   }
 
   private loadMeters(): void {
@@ -587,9 +660,97 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     }
     this.putChunk.run(meterId, period, rows.length, minSeq, maxSeq, encodeChunk(rows, this.dictIds));
     this.deleteRaw.run(meterId, from, to);
+    this.writeRollups(meterId, rows, period * this.chunkMs);
     const m = this.meterById.get(meterId);
     if (m && m.gen === this.gen) m.chunkSeq = Math.max(m.chunkSeq, maxSeq);
     return raw.length;
+  }
+
+  /**
+   * The roll-ups of a period just written as a chunk, in the same transaction: its 15-minute slots,
+   * then each campus day it touches, again from all 15-minute slots of that day.
+   */
+  private writeRollups(meterId: number, rows: readonly ChunkRow[], periodStart: number): void {
+    const slots = rollupSlots(rows, ROLLUP_SHAPE);
+    if (slots.length > 0)
+      this.putRollup.run(meterId, SLOT_MS, periodStart, encodeChunk(slots, this.rollupDictIds));
+    const periodEnd = periodStart + this.chunkMs;
+    for (let day = localDayStart(periodStart, this.dailyOffset); day < periodEnd; day += DAY_MS) {
+      const daySlots = this.rollupRows(meterId, SLOT_MS, day, day + DAY_MS);
+      const row = rollupDay(daySlots, day, ROLLUP_SHAPE);
+      if (row) this.putRollup.run(meterId, DAY_MS, day, encodeChunk([row], this.rollupDictIds));
+    }
+  }
+
+  /** Roll-up rows of a meter and step with start in [from, to). */
+  private rollupRows(meterId: number, step: number, from: number, to: number): ChunkRow[] {
+    // A 15-minute chunk covers one period, starting at most a period before `from`.
+    const reach = step === SLOT_MS ? this.chunkMs : 0;
+    const out: ChunkRow[] = [];
+    for (const blob of this.rollupRange.all(meterId, step, from - reach, to) as Buffer[]) {
+      for (const row of chunkRows(decodeChunk(blob, this.rollupColumnOf), ROLLUP_SHAPE.columns + 1)) {
+        if (row[1] >= from && row[1] < to) out.push(row);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * 15-minute or daily roll-ups of a meter with start in [from, to), in time order: what stays
+   * after retention deletes raw readings. Periods still open have none yet.
+   */
+  async rollups(meter: string, step: '15m' | '1d', from: number, to: number): Promise<RollupPoint[]> {
+    this.assertOpen();
+    this.refresh();
+    const m = this.meterIds.get(meter);
+    if (!m || !(from < to)) return [];
+    return this.rollupRows(m.id, step === '15m' ? SLOT_MS : DAY_MS, from, to).map((row) => {
+      const p: RollupPoint = { meter, start: row[1], readings: row[0], values: {} };
+      for (let c = 0; c < ROLLUP_SHAPE.columns; c++) {
+        const v = row[7 + c] as number | null;
+        if (v !== null) p.values[QUANTITY_COLUMNS[c]!] = v;
+      }
+      const max = row[7 + ROLLUP_SHAPE.columns] as number | null;
+      if (max !== null) p.powerKwMax = max;
+      return p;
+    });
+  }
+
+  /**
+   * Deletes closed periods of raw readings older than `rawDays` (whole chunks, their roll-ups
+   * kept), except from the earliest hold on a meter on: a reading billing or VEE still needs is
+   * never deleted. Raw rows of the open period are never touched.
+   */
+  applyRetention(policy: RetentionPolicy): RetentionResult {
+    this.assertOpen();
+    this.refresh();
+    if (!(policy.rawDays >= 1)) throw new RangeError(`rawDays must be at least 1, got ${policy.rawDays}`);
+    const result: RetentionResult = { chunks: 0, readings: 0, heldMeters: 0 };
+    const age = policy.now - policy.rawDays * DAY_MS;
+    const old = this.db.prepare(
+      'SELECT period, n FROM chunks WHERE meter_id = ? AND period < ? ORDER BY period',
+    );
+    const drop = this.db.prepare('DELETE FROM chunks WHERE meter_id = ? AND period < ?');
+    const held = this.db
+      .prepare('SELECT count(*) FROM chunks WHERE meter_id = ? AND period >= ? AND period < ?')
+      .pluck();
+    this.db
+      .transaction(() => {
+        for (const [name, m] of this.meterIds) {
+          const keep = keepFrom(policy, name);
+          // Periods wholly before `keep` go: a period's end ≤ keep.
+          const endPeriod = Math.floor(keep / this.chunkMs);
+          if (keep < age && (held.get(m.id, endPeriod, Math.floor(age / this.chunkMs)) as number) > 0)
+            result.heldMeters++;
+          const gone = old.all(m.id, endPeriod) as { period: number; n: number }[];
+          if (gone.length === 0) continue;
+          drop.run(m.id, endPeriod);
+          result.chunks += gone.length;
+          result.readings += gone.reduce((s, g) => s + g.n, 0);
+        }
+      })
+      .immediate();
+    return result;
   }
 
   /** The last error of the compaction that runs after writes (the rows stay raw meanwhile). */

@@ -92,6 +92,33 @@ export interface ReadingStore extends ReadingWriter {
   close(): Promise<void>;
 }
 
+/**
+ * Raw readings something still needs, which retention must keep whatever its age: every reading of
+ * `meter` (of every meter when absent) with ts ≥ `from`. The back office lists them from billing
+ * (a period not yet closed), VEE (a day not yet validated) and ingest (a gap still being filled).
+ */
+export interface RetentionHold {
+  reason: 'billing-period-open' | 'day-unvalidated' | 'gap-open' | (string & {});
+  meter?: string;
+  from: number;
+}
+
+export interface RetentionPolicy {
+  /** The time retention is applied at (UTC ms); a parameter, so a test can fix it. */
+  now: number;
+  /** Raw readings older than this many days go, unless held; roll-ups stay for ever. */
+  rawDays: number;
+  holds: readonly RetentionHold[];
+}
+
+/** The earliest ts retention must keep for a meter: the age limit, or an earlier hold on it. */
+export function keepFrom(policy: RetentionPolicy, meter: string): number {
+  let from = policy.now - policy.rawDays * 86_400_000;
+  for (const h of policy.holds)
+    if ((h.meter === undefined || h.meter === meter) && h.from < from) from = h.from;
+  return from;
+}
+
 /** Consumption steps. Days and months follow the campus time zone. */
 export type Step = '15m' | '1h' | '1d' | '1mo';
 

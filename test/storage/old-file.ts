@@ -60,7 +60,7 @@ export async function writeOldFile(file: string, meters: number, days: number): 
   for (let i = 0; i < readings.length; i += 1000) await store.writeReadings(readings.slice(i, i + 1000));
   await store.close();
   const old = new Database(file);
-  old.exec('DROP TABLE chunks; DROP TABLE store_meta;');
+  old.exec('DROP TABLE chunks; DROP TABLE store_meta; DROP TABLE rollup_chunks;');
   old.pragma('user_version = 1');
   old.close();
   return readings;
