@@ -97,7 +97,7 @@ export function createHeating(d: HeatingDeps): HeatingPart {
       return { ...settings, heating: () => [...desk.registrations(), ...(given?.() ?? [])] };
     },
     routes: [
-      ...heatingDeskRoutes(desk, spots),
+      ...heatingDeskRoutes(desk, spots, clock),
       ...heatingMoneyRoutes({ units, fees, clock }),
       ...heatPurchaseRoutes(() => purchase ?? fail('heat purchase is not attached yet')),
     ],

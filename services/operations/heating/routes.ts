@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import type { Clock } from '../../platform/db.ts';
+import { ServiceError } from '../../platform/errors.ts';
 import { route } from '../../platform/http/route.ts';
 import type { HeatingDesk } from './desk.ts';
 import { FINDINGS, type SpotChecks } from './spot-checks.ts';
@@ -17,7 +19,11 @@ const IdParams = z
   .strict();
 const Name = z.string().trim().min(1).max(64);
 
-export function heatingDeskRoutes(desk: HeatingDesk, spots: SpotChecks): ((app: FastifyInstance) => void)[] {
+export function heatingDeskRoutes(
+  desk: HeatingDesk,
+  spots: SpotChecks,
+  clock: Clock,
+): ((app: FastifyInstance) => void)[] {
   const post = (url: string, summary: string, permission: 'heating.apply' | 'heating.work') => ({
     method: 'POST' as const,
     url: `/api/heating/applications/:id/${url}`,
@@ -84,12 +90,26 @@ export function heatingDeskRoutes(desk: HeatingDesk, spots: SpotChecks): ((app: 
         ),
         body: z
           .object({
-            at: z.number().int().describe('When it was done on site, UTC ms'),
+            at: z.number().int().optional().describe('When it was done on site, UTC ms'),
+            minutesAgo: z
+              .number()
+              .int()
+              .min(0)
+              .max(7 * 24 * 60)
+              .optional()
+              .describe(
+                "Instead of at: minutes before now by the server's clock (a phone's clock is not trusted)",
+              ),
             seal: z.string().trim().min(1).max(64).optional(),
             note: z.string().trim().max(500).optional(),
           })
           .strict(),
-        handler: ({ params, body, actor }) => desk.valve(actor, params.id, body),
+        handler: ({ params, body, actor }) => {
+          const at =
+            body.at ?? (body.minutesAgo === undefined ? undefined : clock() - body.minutesAgo * 60_000);
+          if (at === undefined) throw new ServiceError('INVALID_REQUEST', 400, 'body: give at or minutesAgo');
+          return desk.valve(actor, params.id, { ...body, at });
+        },
       }),
     (app) =>
       route(app, {

@@ -18,6 +18,7 @@ import { overviewPage } from './page-overview.js';
 import { outagesPage } from './page-outages.js';
 import { plansPage } from './page-plans.js';
 import { capacityPage } from './page-capacity.js';
+import { heatingDeskPage, heatingOrdersPage, heatingSpotPage, heatPurchasePage } from './page-heating.js';
 import { complaintsPage } from './page-complaints.js';
 import { policyPage } from './page-policy.js';
 import { prepaidPage } from './page-prepaid.js';
@@ -52,6 +53,10 @@ const PAGES = [
   outagesPage,
   plansPage,
   capacityPage,
+  heatingDeskPage,
+  heatingOrdersPage,
+  heatingSpotPage,
+  heatPurchasePage,
   complaintsPage,
   reportsPage,
   billingPage,
