@@ -1,4 +1,4 @@
-/* global URLSearchParams */
+/* global URLSearchParams, document */
 import { get, post, qs } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, fromLocalInput, h, note, table } from './dom.js';
 import { getLang, t } from './i18n.js';
@@ -61,7 +61,16 @@ function valueText(key, v) {
 
 /** The fields of before/after the page knows how to say, "before → after" where both exist. */
 export function summaryText(e) {
-  const obj = (x) => (x && typeof x === 'object' && !Array.isArray(x) ? x : {});
+  const isObj = (x) => x && typeof x === 'object' && !Array.isArray(x);
+  // Fields one level down count too: a ledger entry's audit keeps the entry under `entry`.
+  const obj = (x) =>
+    isObj(x)
+      ? Object.assign(
+          {},
+          ...Object.values(x).filter(isObj),
+          Object.fromEntries(Object.entries(x).filter(([, v]) => !isObj(v))),
+        )
+      : {};
   const before = obj(e.before);
   const after = obj(e.after);
   const out = [];
@@ -268,6 +277,9 @@ export const auditPage = {
   // Everyone may check the chain and read the entries of their own actions.
   allowed: () => true,
   async render(main, _params, ctx, query) {
+    // Its own stylesheet, a file (the app's CSP allows no inline styles).
+    if (!document.getElementById('audit-style'))
+      document.head.append(h('link', { id: 'audit-style', rel: 'stylesheet', href: '/app/audit.css' }));
     main.append(h('h1', {}, t('audit.title')));
     if (ctx.can('audit.verify')) main.append(verifySection());
     const [page, actions] = await Promise.all([
@@ -283,17 +295,21 @@ export const auditPage = {
         page.entries.length
           ? [
               pager(page, query, ctx),
-              table(
-                page.entries,
-                [
-                  ['col.time', (e) => fmtTime(e.at)],
-                  ['col.actor', (e) => h('span', { title: e.actor }, actorName(e.actor))],
-                  ['audit.what', (e) => h('span', { title: e.action }, actionText(e.action))],
-                  ['audit.on', (e) => h('span', { title: e.subject }, subjectText(e.subject))],
-                  ['col.reason', reasonText],
-                  ['audit.amounts', (e) => [summaryText(e), ' ', rawDetails(e)]],
-                ],
-                (e) => ({ dataset: { seq: e.seq, action: e.action } }),
+              h(
+                'div',
+                { class: 'audit-list' },
+                table(
+                  page.entries,
+                  [
+                    ['col.time', (e) => fmtTime(e.at)],
+                    ['col.actor', (e) => h('span', { title: e.actor }, actorName(e.actor))],
+                    ['audit.what', (e) => h('span', { title: e.action }, actionText(e.action))],
+                    ['audit.on', (e) => h('span', { title: e.subject }, subjectText(e.subject))],
+                    ['col.reason', reasonText],
+                    ['audit.amounts', (e) => [summaryText(e), ' ', rawDetails(e)]],
+                  ],
+                  (e) => ({ dataset: { seq: e.seq, action: e.action, actor: e.actor } }),
+                ),
               ),
               pager(page, query, ctx),
             ]
