@@ -8,6 +8,7 @@ import type { Quantity } from '../../config/schemas/quantities.ts';
 import type {
   MeterKind,
   ReadingStore,
+  RetentionPolicy,
   SeriesPoint,
   SeriesQuery,
   StoredReading,
@@ -275,6 +276,28 @@ export class InfluxStore implements ReadingStore, SeqIndex {
           `GROUP BY time(1d, ${offset}m), * END`,
       );
     }
+  }
+
+  /**
+   * Retention of raw readings: influxd itself drops whole shard groups older than the `raw`
+   * policy's duration, so a reading still needed is protected by stretching that duration back to
+   * the earliest hold (an open billing period, a day not validated, an open gap), plus a day so
+   * that the hold stays covered until the next run (the back office runs this at least daily).
+   * A shard group holding a held reading ends after it, so it is never older than the duration.
+   * Roll-ups (`rollup_15m`, `rollup_1d`, filled by the continuous queries) are kept for ever.
+   * Returns the raw duration set, in days.
+   */
+  async applyRetention(policy: RetentionPolicy): Promise<{ rawDays: number }> {
+    if (!(policy.rawDays >= 1)) throw new RangeError(`rawDays must be at least 1, got ${policy.rawDays}`);
+    let days = Math.ceil(policy.rawDays);
+    for (const h of policy.holds) {
+      days = Math.max(days, Math.ceil((policy.now - h.from) / 86_400_000) + 1);
+    }
+    const q = (s: string): string => `"${s.replace(/"/g, '\\"')}"`;
+    await this.influx.query(
+      `ALTER RETENTION POLICY ${q(RETENTION_POLICIES.raw)} ON ${q(this.database)} DURATION ${days}d`,
+    );
+    return { rawDays: days };
   }
 
   // ---- writes ----

@@ -64,6 +64,9 @@ export async function startInfluxd(): Promise<Influxd> {
       '[logging]',
       '  level = "error"',
       '  suppress-logo = true',
+      // Retention enforced every second (default 30 min), so a test sees influxd drop shard groups.
+      '[retention]',
+      '  check-interval = "1s"',
       '[continuous_queries]',
       '  log-enabled = false',
       '  run-interval = "1s"',
