@@ -5,6 +5,7 @@ import { backofficeMetrics, metricsRoutes } from './metrics.ts';
 import { webRoutes } from './web/routes.ts';
 import { overviewRoutes } from './overview/routes.ts';
 import { campusReportRoutes } from '../money/reports/campus-reports.ts';
+import { meterListRoutes } from './lists/meter-list.ts';
 import { campusTree } from '../metering/live/tree.ts';
 import { createBackoffice, type BackofficeOptions, type RunningBackoffice } from './run.ts';
 
@@ -57,6 +58,7 @@ export async function createBackofficeServer(
           ...(options.clock ? { clock: options.clock } : {}),
           ...(options.billingAccountsFile ? { billingAccountsFile: options.billingAccountsFile } : {}),
         }),
+        ...meterListRoutes(campusTree(s.campus)),
       ],
     });
   } catch (err) {

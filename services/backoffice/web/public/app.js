@@ -14,6 +14,7 @@ import { customersPage } from './page-customers.js';
 import { healthPage } from './page-health.js';
 import { livePage } from './page-live.js';
 import { meterPage } from './page-meter.js';
+import { metersPage } from './page-meters.js';
 import { overviewPage } from './page-overview.js';
 import { outagesPage } from './page-outages.js';
 import { plansPage } from './page-plans.js';
@@ -40,6 +41,7 @@ const PAGES = [
   overviewPage,
   livePage,
   meterPage,
+  metersPage,
   balancePage,
   alertsPage,
   readingsPage,
