@@ -5,6 +5,7 @@ import { InfluxStore } from '../../adapters/influx/store.ts';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import type { LoadedCampus } from '../../config/campus.ts';
 import type { ReadingStore } from './storage.ts';
+import { zoneOffset } from './consumption/zone.ts';
 
 /**
  * The campus's reading store: InfluxDB when the campus file names one, else the embedded SQLite
@@ -12,6 +13,9 @@ import type { ReadingStore } from './storage.ts';
  */
 export async function openStore(campus: LoadedCampus, logger: Logger): Promise<ReadingStore> {
   const { sqlite } = campus.config.storage;
+  // Daily roll-ups start at the campus's midnight (a fixed offset, taken now: exact for zones
+  // without daylight saving, such as Asia/Shanghai).
+  const dailyUtcOffsetMinutes = zoneOffset(Date.now(), campus.config.campus.timezone) / 60_000;
   // `campus-energy run --influx <url>` switches every part to an InfluxDB the file does not name.
   const override = process.env.CAMPUS_INFLUX_URL;
   const influx = override
@@ -31,12 +35,13 @@ export async function openStore(campus: LoadedCampus, logger: Logger): Promise<R
     return InfluxStore.open({
       url: withCredentials(influx.url, influx.username, password),
       database: influx.database,
+      dailyUtcOffsetMinutes,
       logger,
     });
   }
   const path = resolve(campus.dataDir, sqlite.path);
   mkdirSync(dirname(path), { recursive: true });
-  return SqliteStore.open({ path });
+  return SqliteStore.open({ path, dailyUtcOffsetMinutes });
 }
 
 function withCredentials(url: string, username: string | undefined, password: string | undefined): string {

@@ -41,6 +41,31 @@ describe('the configured store', () => {
     await store.close();
   });
 
+  it("rolls the embedded store's days up at the campus's midnight (Asia/Shanghai by default)", async () => {
+    const campus = campusWith(undefined);
+    const store = (await openStore(campus, testLogger())) as SqliteStore;
+    const localMidnight = Date.UTC(2026, 3, 1) - 8 * 3_600_000;
+    const readings = Array.from({ length: 3 * 24 }, (_, h) => ({
+      meter: 'M-DAY',
+      ts: localMidnight + h * 3_600_000,
+      seq: h + 1,
+      quality: 'good' as const,
+      values: { energy_import_kwh: h },
+      site: 's',
+      gateway: 'g',
+      kind: 'electricity' as const,
+    }));
+    await store.writeReadings(readings);
+    store.compact();
+    const days = await store.rollups('M-DAY', '1d', 0, localMidnight + 3 * 86_400_000);
+    // Local days 1 and 2 lie in closed UTC days; each ends on the reading at 23:00 local time.
+    expect(days.filter((d) => d.readings === 24).map((d) => [d.start, d.values.energy_import_kwh])).toEqual([
+      [localMidnight, 23],
+      [localMidnight + 86_400_000, 47],
+    ]);
+    await store.close();
+  });
+
   it('refuses a password variable that is not set, naming it', async () => {
     const campus = campusWith({
       influx: { url: 'http://127.0.0.1:1', username: 'ingest', passwordEnv: 'NO_SUCH_VAR_X' },
