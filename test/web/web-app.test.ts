@@ -509,7 +509,7 @@ describe('web app in a browser', () => {
     expect(await page.locator('[data-nav=live]').textContent()).toBe('Live');
     await page.click('[data-lang=zh]');
     expect(await page.locator('[data-nav=live]').textContent()).toBe('实时监测');
-    expect(await page.locator('h1').first().textContent()).toBe('网关与设备');
+    expect(await page.locator('h1').first().textContent()).toBe('网关、总线与表计');
     await page.reload();
     await page.waitForSelector('[data-nav=live]');
     expect(await page.locator('[data-nav=live]').textContent()).toBe('实时监测');
