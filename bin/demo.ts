@@ -38,7 +38,7 @@ import {
 import { startScenario } from '../simulators/scenario/live.ts';
 import { renderScenario } from '../simulators/scenario/render.ts';
 import type { Scenario } from '../simulators/scenario/schema.ts';
-import type { HeatingRegistration } from '../services/inspection/detection/types.ts';
+import { seedDemoHeating } from '../services/backoffice/parts/heating.ts';
 
 const DAY = 86_400_000;
 const STEP = 900_000;
@@ -236,7 +236,6 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
               inWorker: true,
               intervalMs: 60_000,
               windowMs: now - state.start + DAY,
-              heating: () => heatingRegistrations(scenario),
             },
           });
           const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
@@ -263,6 +262,14 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
             const year = wallClock(Date.now(), tz).year;
             if (plans) seedDemoPlans(plans, DEMO_PLANS, { planner, approver }, year, logger);
             const clerk = person('demo.clerk', 'clerk');
+            // The heating desk's signed stops are what detection's "registered stopped" rests on.
+            const fitters = [
+              person('demo.fitter', 'maintenance'),
+              person('demo.fitter2', 'maintenance'),
+            ] as const;
+            const heatingDesk = { desk: person('demo.heating', 'heating-desk'), fitters };
+            const pending = { stop: 'H-W-H04', start: 'H-E-H07' };
+            seedDemoHeating(backoffice.heating, stoppedUnits(scenario), heatingDesk, pending, logger);
             void seedDemoCapacity(
               backoffice.desk.capacity,
               DEMO_CAPACITY,
@@ -405,19 +412,10 @@ function shiftInjections(scenario: Scenario, ms: number): Scenario {
   };
 }
 
-/** The heating desk's records of the demo: units registered as stopped (two staff confirmed). */
-function heatingRegistrations(scenario: Scenario): HeatingRegistration[] {
+/** The units the scenario has stopped for the season: signed stops at the heating desk (seedDemoHeating). */
+function stoppedUnits(scenario: Scenario): { unit: string; from: number }[] {
   return scenario.nodes.flatMap((n) =>
-    n.meter && n.utility === 'heat'
-      ? n.heatingStopped.map((w) => ({
-          meter: n.meter!.id,
-          state: 'stopped' as const,
-          from: w.from,
-          ...(Number.isFinite(w.to) ? { to: w.to } : {}),
-          workOrder: `WO-${n.id}`,
-          confirmedBy: ['Sun Qiang', 'Ma Lin'],
-        }))
-      : [],
+    n.meter && n.utility === 'heat' ? n.heatingStopped.map((w) => ({ unit: n.meter!.id, from: w.from })) : [],
   );
 }
 

@@ -19,6 +19,10 @@ export const DEMO_STAFF: readonly { username: string; displayName: string; roles
   { username: 'demo.assistant', displayName: 'Xu Lan (assistant)', roles: ['assistant'] },
   // User administration takes two administrators (one proposes, the other approves).
   { username: 'demo.admin2', displayName: 'Sun Qiang (administrator)', roles: ['admin'] },
+  // The heating desk and two maintenance staff: a stop is signed by two of them.
+  { username: 'demo.heating', displayName: 'Gao Yan (heating desk)', roles: ['heating-desk'] },
+  { username: 'demo.fitter', displayName: 'Ma Lin (maintenance)', roles: ['maintenance'] },
+  { username: 'demo.fitter2', displayName: 'He Jun (maintenance)', roles: ['maintenance'] },
 ];
 
 export interface DemoCredential {

@@ -1,4 +1,6 @@
+import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../../config/campus.ts';
+import type { Actor } from '../../platform/auth/roles.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { campusTree } from '../../metering/live/tree.ts';
@@ -106,4 +108,59 @@ export function createHeating(d: HeatingDeps): HeatingPart {
 
 function fail(message: string): never {
   throw new Error(message);
+}
+
+/**
+ * The demo's heating desk at its first start, carried out as staff would: each unit the scenario
+ * has stopped is a stop applied and dispatched two hours before its window, locked at its start
+ * and signed by two fitters (so detection's "registered stopped" rests on signed stops); a stop
+ * waits for its lock in the fitters' work orders, and a start waits for its fee.
+ */
+export function seedDemoHeating(
+  heating: HeatingPart,
+  stops: readonly { unit: string; from: number }[],
+  people: { desk: Actor; fitters: readonly [Actor, Actor] },
+  pending: { stop: string; start: string },
+  log: Logger,
+): number {
+  const [first, second] = people.fitters;
+  const crew = [first.id, second.id];
+  let n = 0;
+  for (const s of stops) {
+    const time = { now: s.from - 2 * 3_600_000 };
+    const desk = heating.deskAt(() => time.now);
+    try {
+      const a = desk.apply(people.desk, {
+        kind: 'stop',
+        unit: s.unit,
+        applicant: `Household ${s.unit}`,
+        reason: 'away for the season',
+      });
+      desk.dispatch(people.desk, a.id, crew);
+      time.now = s.from;
+      desk.valve(first, a.id, { at: s.from, seal: `S-${s.unit}` });
+      desk.sign(second, a.id);
+      n++;
+    } catch (err) {
+      log.warn({ err, unit: s.unit }, 'demo heating stop not made');
+    }
+  }
+  try {
+    const stop = heating.desk.apply(people.desk, {
+      kind: 'stop',
+      unit: pending.stop,
+      applicant: `Household ${pending.stop}`,
+      reason: 'moving out',
+    });
+    heating.desk.dispatch(people.desk, stop.id, crew);
+    heating.desk.apply(people.desk, {
+      kind: 'start',
+      unit: pending.start,
+      applicant: `Household ${pending.start}`,
+      reason: 'back from abroad',
+    });
+  } catch (err) {
+    log.warn({ err }, 'demo heating applications not made');
+  }
+  return n;
 }
