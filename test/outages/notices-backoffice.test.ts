@@ -89,6 +89,18 @@ describe('outage notices from the back office', () => {
     const room = hook.posts.map((p) => JSON.parse(p.body) as { account: string; id: number; kind: string });
     expect(room.find((b) => b.account === 'ROOM-E1-101')).toMatchObject({ kind: 'outage-ahead' });
 
+    // The desk sees who was told, addresses masked.
+    const report = (await (await sup.request.get(`${desk.bo.url!}/api/outages/${o.id}/notices`)).json()) as {
+      counts: Record<string, Record<string, number>>;
+      deliveries: { channel: string; recipient: string; account: string; status: string }[];
+    };
+    expect(report.counts).toEqual({ 'outage-ahead': { sent: 1 + o.affected.accounts.length } });
+    expect(report.deliveries.find((x) => x.channel === 'email')).toMatchObject({
+      recipient: 'l***@students.example.edu',
+      account: 'ROOM-E1-101',
+      status: 'sent',
+    });
+
     const cancel = await sup.request.post(`${desk.bo.url!}/api/outages/${o.id}/cancel`, {
       data: { note: '施工单位改期' },
       headers,

@@ -136,7 +136,7 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     routes: ({ billRuns, vee }) => {
       if (vee) plans = new UsePlans({ ...d, tree, timezone, source: vee });
       return [
-        ...outageRoutes({ outages, clock: d.clock }),
+        ...outageRoutes({ outages, clock: d.clock, notices: () => notices }),
         ...(plans ? planRoutes(plans) : []),
         ...capacityRoutes(capacity),
         ...publicRoutes({

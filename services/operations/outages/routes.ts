@@ -2,7 +2,30 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
 import type { Clock } from '../../platform/db.ts';
+import type { OutageDelivery, OutageNotices } from './outage-notices.ts';
 import type { PlannedOutage, PlannedOutages } from './outages.ts';
+
+/** An email address as staff see it on the desk: enough to tell two apart, not to write to. */
+export function maskEmail(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 1) return '***';
+  return `${address[0]}***${address.slice(at)}`;
+}
+
+function noticeReport(deliveries: readonly OutageDelivery[]) {
+  const counts: Record<string, Record<string, number>> = {};
+  for (const x of deliveries) {
+    const byStatus = (counts[x.kind] ??= {});
+    byStatus[x.status] = (byStatus[x.status] ?? 0) + 1;
+  }
+  return {
+    counts,
+    deliveries: deliveries.map((x) => ({
+      ...x,
+      recipient: x.channel === 'email' ? maskEmail(x.recipient) : x.recipient,
+    })),
+  };
+}
 
 /**
  * The operations desk's outage routes (staff only; the public notice is served by
@@ -39,6 +62,8 @@ const PlanBody = z
 export function outageRoutes(d: {
   outages: PlannedOutages;
   clock: Clock;
+  /** The notices to customers, once the back office has their channels (absent: none configured). */
+  notices?: () => OutageNotices | undefined;
 }): ((app: FastifyInstance) => void)[] {
   const withPhase = (o: PlannedOutage) => ({ ...o, phase: d.outages.phase(o, d.clock()) });
   return [
@@ -63,6 +88,20 @@ export function outageRoutes(d: {
         permission: 'outages.view',
         params: IdParams,
         handler: ({ params }) => withPhase(d.outages.get(params.id)),
+      }),
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/outages/:id/notices',
+        summary:
+          "Who was told of an outage and its withdrawal: each delivery's channel, status and tries (addresses masked), counted by status",
+        tags,
+        permission: 'outages.view',
+        params: IdParams,
+        handler: ({ params }) => {
+          d.outages.get(params.id);
+          return noticeReport(d.notices?.()?.deliveries(params.id) ?? []);
+        },
       }),
     (app) =>
       route(app, {
