@@ -7,7 +7,6 @@ export const HEATING_MONEY_ERRORS = {
     description:
       'A heated-area certificate or heating contract is incomplete or wrong: unknown heat meter, an area not in whole hundredths of m², a business without a contract, a date that is not YYYY-MM-DD.',
   },
-  UNIT_NOT_REGISTERED: { status: 404, description: 'The unit has no certified area or contract in force.' },
   INVALID_SEASON: {
     status: 422,
     description:

@@ -177,25 +177,28 @@ export class HeatingDesk {
     }
     const signatures = [...a.signatures, { by: actor.id, at: now }];
     const done = signatures.length >= STOP_SIGNATURES && a.reportedAt === null;
-    const next = this.update(
-      a,
-      { signatures, ...(done ? { state: 'stopped' as const, reportedAt: now } : {}) },
-      actor,
-      'heating.sign-stop',
-    );
-    if (done)
-      this.d.audit.append({
-        actor: actor.id,
-        action: 'heating.stop-reported',
-        subject: `heating-unit:${a.unit}`,
-        after: {
-          application: a.number,
-          from: a.valve!.at,
-          seal: a.valve!.seal,
-          signedBy: signatures.map((s) => s.by),
-        },
-      });
-    return next;
+    // The signature and the report to inspection commit together: a crash leaves both or neither.
+    return this.d.db.transaction(() => {
+      const next = this.update(
+        a,
+        { signatures, ...(done ? { state: 'stopped' as const, reportedAt: now } : {}) },
+        actor,
+        'heating.sign-stop',
+      );
+      if (done)
+        this.d.audit.append({
+          actor: actor.id,
+          action: 'heating.stop-reported',
+          subject: `heating-unit:${a.unit}`,
+          after: {
+            application: a.number,
+            from: a.valve!.at,
+            seal: a.valve!.seal,
+            signedBy: signatures.map((s) => s.by),
+          },
+        });
+      return next;
+    })();
   }
 
   /** The household signs for a start (recorded by the maintenance person who saw it). */

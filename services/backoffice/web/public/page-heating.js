@@ -347,17 +347,24 @@ function spotCheckCard(c, msg, reload) {
     'div',
     { class: 'card', dataset: { spotCheck: c.id } },
     h('h3', {}, `#${c.id} · ${when(c.drawnAt)} · ${c.drawnBy} · ${hw('seed')} ${c.seed}`),
-    table(
-      rows,
-      [
-        [hw('unit'), (x) => x.unit],
-        [hw('from'), (x) => when(x.from)],
-        [hw('energy'), (x) => (x.energyKwh === null ? '–' : `${fmtNum(x.energyKwh, 1)} kWh`)],
-        [hw('flowShare'), (x) => (x.flowShare === null ? '–' : `${fmtNum(100 * x.flowShare, 0)} %`)],
-        [hw('weight'), (x) => String(x.weight)],
-        [hw('findings'), finding],
-      ],
-      (x) => ({ dataset: { drawn: x.unit } }),
+    // One card per drawn unit: an inspector reads and records it on a phone at the door.
+    ...rows.map((x) =>
+      h(
+        'div',
+        { class: 'card', dataset: { drawn: x.unit } },
+        h(
+          'dl',
+          { class: 'facts' },
+          ...[
+            [hw('unit'), x.unit],
+            [hw('from'), when(x.from)],
+            [hw('energy'), x.energyKwh === null ? '–' : `${fmtNum(x.energyKwh, 1)} kWh`],
+            [hw('flowShare'), x.flowShare === null ? '–' : `${fmtNum(100 * x.flowShare, 0)} %`],
+            [hw('weight'), String(x.weight)],
+          ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]),
+        ),
+        finding(x),
+      ),
     ),
     h('p', {}, verify, verifyOut),
   );
