@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtTime, h, note, parseYuan, table } from './dom.js';
 import { getLang, t } from './i18n.js';
+import { errorText } from './words-render.js';
 
 /**
  * Post-paid collection: billing publishes a bill run's fee table and confirms it after the
@@ -18,7 +19,7 @@ async function attempt(box, fn) {
     await fn();
     return true;
   } catch (err) {
-    box.append(note(t('error', { message: err.message }), 'error'));
+    box.append(note(errorText(err), 'error'));
     return false;
   }
 }

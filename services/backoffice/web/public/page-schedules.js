@@ -1,7 +1,7 @@
 import { get, post } from './api.js';
 import { clear, fmtTime, h, note, table } from './dom.js';
 import { t } from './i18n.js';
-import { list as wordList, word } from './words-render.js';
+import { errorText, list as wordList, word } from './words-render.js';
 
 /**
  * Dorm power: the lights-out schedules and the power limits of the campus file, where each stands
@@ -30,7 +30,7 @@ function decisionControls(ctx, item, proposeUrl, reload) {
       await fn();
       await reload();
     } catch (err) {
-      msg.append(note(t('error', { message: err.message }), 'error'));
+      msg.append(note(errorText(err), 'error'));
     }
   };
   const buttons = [];

@@ -1,7 +1,7 @@
 import { api, get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
 import { t } from './i18n.js';
-import { personName as shownName } from './words-render.js';
+import { errorText, personName as shownName } from './words-render.js';
 
 /**
  * Users and API tokens, for administrators only ('users.manage'), under four eyes: creating a
@@ -31,7 +31,7 @@ const roleNames = (roles) => (roles.length ? roles.map((r) => t(`role.${r}`)).jo
 /** What to do with one user: roles, disable/enable, a new password. Folded until opened. */
 function userControls(user, ctx, done) {
   const message = h('span', { 'aria-live': 'polite' });
-  const fail = (err) => clear(message).append(note(t('error', { message: err.message }), 'error'));
+  const fail = (err) => clear(message).append(note(errorText(err), 'error'));
   const checks = roleChecks(ctx.perms.roles, user.roles, `roles-${user.username}`);
   const reason = h('input', {
     name: 'reason',
@@ -194,7 +194,7 @@ async function usersSection(main, ctx) {
             await load();
             await ctx.reloadRequests?.();
           } catch (err) {
-            message.append(note(t('error', { message: err.message }), 'error'));
+            message.append(note(errorText(err), 'error'));
           }
         },
       },
@@ -313,7 +313,7 @@ async function tokensSection(main, ctx) {
               );
               await load();
             } catch (err) {
-              clear(msg).append(note(t('error', { message: err.message }), 'error'));
+              clear(msg).append(note(errorText(err), 'error'));
             }
           },
         },
@@ -349,7 +349,7 @@ async function tokensSection(main, ctx) {
             await load();
             await ctx.reloadRequests?.();
           } catch (err) {
-            message.append(note(t('error', { message: err.message }), 'error'));
+            message.append(note(errorText(err), 'error'));
           }
         },
       },
@@ -434,7 +434,7 @@ async function requestsSection(main, ctx, reloadUsers) {
       await load();
       await reloadUsers();
     } catch (err) {
-      resultBox.append(note(t('error', { message: err.message }), 'error'));
+      resultBox.append(note(errorText(err), 'error'));
     }
   };
   const requestControls = (r) =>

@@ -6,7 +6,10 @@
  * typed: it is the clerk's own text, not the system's.
  */
 
+import * as refusals from './words-errors.js';
+
 export const en = {
+  ...refusals.en,
   'ctype.student-room': 'Student room',
   'ctype.staff-household': 'Staff household',
   'ctype.business': 'Business',
@@ -68,6 +71,7 @@ export const en = {
 };
 
 export const zh = {
+  ...refusals.zh,
   'ctype.student-room': '学生宿舍',
   'ctype.staff-household': '教职工住户',
   'ctype.business': '校内经营户',

@@ -48,6 +48,6 @@ export function errorText(err) {
   const key = `err.${err?.code}`;
   const w = err?.code ? t(key) : key;
   if (w !== key) return w;
-  if (getLang() === 'en') return t('error', { message: err?.message ?? String(err) });
+  if (getLang() === 'en' || !err?.code) return t('error', { message: err?.message ?? String(err) });
   return t('err.unknown');
 }
