@@ -606,14 +606,14 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.refresh();
     const cutoff = Math.floor((this.maxTs - this.graceMs) / this.chunkMs) * this.chunkMs;
     if (cutoff > this.cutoff) {
-      // Once per period: which meters hold rows that just closed (the raw table holds about one
-      // period, so this scan is small; after an upgrade it finds every meter's history).
+      // Once per period: which meters hold rows that just closed. One seek per meter on the
+      // primary key, never a scan of the rows (after an upgrade they are the whole history).
       this.cutoff = cutoff;
-      for (const id of this.db
-        .prepare('SELECT DISTINCT meter_id FROM readings WHERE ts < ?')
-        .pluck()
-        .all(cutoff) as number[])
-        this.pending.add(id);
+      const anyClosed = this.db
+        .prepare('SELECT 1 FROM readings WHERE meter_id = ? AND ts < ? LIMIT 1')
+        .pluck();
+      for (const id of this.meterById.keys())
+        if (anyClosed.get(id, cutoff) !== undefined) this.pending.add(id);
     }
     const result: CompactionResult = { chunks: 0, readings: 0, pendingMeters: 0 };
     for (const id of this.pending) {
@@ -671,26 +671,62 @@ export class SqliteStore implements ReadingStore, SeqIndex {
    * then each campus day it touches, again from all 15-minute slots of that day.
    */
   private writeRollups(meterId: number, rows: readonly ChunkRow[], periodStart: number): void {
-    const slots = rollupSlots(rows, ROLLUP_SHAPE);
-    if (slots.length > 0)
-      this.putRollup.run(meterId, SLOT_MS, periodStart, encodeChunk(slots, this.rollupDictIds));
     const periodEnd = periodStart + this.chunkMs;
     for (let day = localDayStart(periodStart, this.dailyOffset); day < periodEnd; day += DAY_MS) {
-      const daySlots = this.rollupRows(meterId, SLOT_MS, day, day + DAY_MS);
-      const row = rollupDay(daySlots, day, ROLLUP_SHAPE);
+      const row = rollupDay(this.slotRows(meterId, day, day + DAY_MS, rows, periodStart), day, ROLLUP_SHAPE);
       if (row) this.putRollup.run(meterId, DAY_MS, day, encodeChunk([row], this.rollupDictIds));
     }
   }
 
-  /** Roll-up rows of a meter and step with start in [from, to). */
-  private rollupRows(meterId: number, step: number, from: number, to: number): ChunkRow[] {
-    // A 15-minute chunk covers one period, starting at most a period before `from`.
-    const reach = step === SLOT_MS ? this.chunkMs : 0;
+  /**
+   * 15-minute roll-ups of a meter with start in [from, to). While a closed period's raw chunk
+   * exists they are computed from it (at 15-minute polling they would be as large as the chunk);
+   * retention stores them before it deletes the chunk. `rows` of period `rowsStart` are used as
+   * given (the chunk being written).
+   */
+  private slotRows(
+    meterId: number,
+    from: number,
+    to: number,
+    rows?: readonly ChunkRow[],
+    rowsStart?: number,
+  ): ChunkRow[] {
     const out: ChunkRow[] = [];
-    for (const blob of this.rollupRange.all(meterId, step, from - reach, to) as Buffer[]) {
-      for (const row of chunkRows(decodeChunk(blob, this.rollupColumnOf), ROLLUP_SHAPE.columns + 1)) {
-        if (row[1] >= from && row[1] < to) out.push(row);
+    const take = (slots: readonly ChunkRow[]): void => {
+      for (const slot of slots) if (slot[1] >= from && slot[1] < to) out.push(slot);
+    };
+    const [p0, p1] = this.periodsOf(from, to);
+    const stored = new Map<number, Buffer>();
+    for (const blob of this.rollupRange.all(
+      meterId,
+      SLOT_MS,
+      p0 * this.chunkMs,
+      (p1 + 1) * this.chunkMs,
+    ) as Buffer[]) {
+      const first = decodeChunk(blob, this.rollupColumnOf, new Set()).ts[0];
+      if (first !== undefined) stored.set(Math.floor(first / this.chunkMs), blob);
+    }
+    for (let p = p0; p <= p1; p++) {
+      if (rows && rowsStart === p * this.chunkMs) {
+        take(rollupSlots(rows, ROLLUP_SHAPE));
+        continue;
       }
+      const raw = this.chunkAt.get(meterId, p) as Buffer | undefined;
+      if (raw)
+        take(rollupSlots(chunkRows(decodeChunk(raw, this.columnOf), QUANTITY_COLUMNS.length), ROLLUP_SHAPE));
+      else {
+        const blob = stored.get(p);
+        if (blob) take(chunkRows(decodeChunk(blob, this.rollupColumnOf), ROLLUP_SHAPE.columns + 1));
+      }
+    }
+    return out;
+  }
+
+  /** Daily roll-up rows of a meter with start in [from, to). */
+  private dayRows(meterId: number, from: number, to: number): ChunkRow[] {
+    const out: ChunkRow[] = [];
+    for (const blob of this.rollupRange.all(meterId, DAY_MS, from, to) as Buffer[]) {
+      out.push(...chunkRows(decodeChunk(blob, this.rollupColumnOf), ROLLUP_SHAPE.columns + 1));
     }
     return out;
   }
@@ -704,7 +740,8 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.refresh();
     const m = this.meterIds.get(meter);
     if (!m || !(from < to)) return [];
-    return this.rollupRows(m.id, step === '15m' ? SLOT_MS : DAY_MS, from, to).map((row) => {
+    const rows = step === '15m' ? this.slotRows(m.id, from, to) : this.dayRows(m.id, from, to);
+    return rows.map((row) => {
       const p: RollupPoint = { meter, start: row[1], readings: row[0], values: {} };
       for (let c = 0; c < ROLLUP_SHAPE.columns; c++) {
         const v = row[7 + c] as number | null;
@@ -744,6 +781,13 @@ export class SqliteStore implements ReadingStore, SeqIndex {
             result.heldMeters++;
           const gone = old.all(m.id, endPeriod) as { period: number; n: number }[];
           if (gone.length === 0) continue;
+          // The raw chunks' 15-minute roll-ups are kept from now on, in their stead.
+          for (const g of gone) {
+            const start = g.period * this.chunkMs;
+            const slots = this.slotRows(m.id, start, start + this.chunkMs);
+            if (slots.length > 0)
+              this.putRollup.run(m.id, SLOT_MS, start, encodeChunk(slots, this.rollupDictIds));
+          }
           drop.run(m.id, endPeriod);
           result.chunks += gone.length;
           result.readings += gone.reduce((s, g) => s + g.n, 0);

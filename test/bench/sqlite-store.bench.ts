@@ -162,8 +162,16 @@ async function time(fn: () => Promise<unknown>, runs = 5): Promise<{ first: numb
   return { first, median: ms[Math.floor(ms.length / 2)]! };
 }
 
-/** What grows with readings: raw rows, their seq index, chunks and the chunks' two indexes. */
-const GROWS = new Set(['readings', 'readings_meter_seq', 'chunks', 'chunks_period', 'chunks_seq']);
+/** What grows with readings: raw rows, their seq index, chunks, roll-ups and their indexes. */
+const GROWS = new Set([
+  'readings',
+  'readings_meter_seq',
+  'chunks',
+  'chunks_period',
+  'chunks_seq',
+  'rollup_chunks',
+  'rollup_chunks_key',
+]);
 
 async function runLayout(
   options: Partial<SqliteStoreOptions>,

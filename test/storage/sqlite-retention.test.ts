@@ -75,6 +75,8 @@ describe('SqliteStore retention and roll-ups', () => {
       step: '1d',
       ...tz,
     });
+    // While raw chunks exist, 15-minute roll-ups are computed from them; retention stores them.
+    const slotsBefore = await store.rollups('E-A', '15m', T0, T0 + 2 * DAY);
     const result = store.applyRetention(policy());
     expect(result.chunks).toBeGreaterThan(2 * 25);
     expect(await store.readings('E-A', T0, T0 + 20 * DAY)).toEqual([]);
@@ -83,6 +85,7 @@ describe('SqliteStore retention and roll-ups', () => {
     const raw = readings.get('E-A')!;
     const slots = await store.rollups('E-A', '15m', T0, T0 + 2 * DAY);
     expect(slots).toHaveLength(2 * 96);
+    expect(slots).toEqual(slotsBefore);
     for (const slot of [slots[0]!, slots[57]!, slots[150]!]) {
       const inSlot = raw.filter((r) => r.ts >= slot.start && r.ts < slot.start + SLOT);
       const good = inSlot.filter((r) => r.quality === 'good');
