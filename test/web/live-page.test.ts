@@ -196,7 +196,13 @@ async function waitFor(cond: () => boolean, ms = 10_000): Promise<void> {
   }
 }
 
+/** Nothing the page meant to leave out printed as "null" or "undefined". */
+async function noStrayWords(page: Page): Promise<void> {
+  expect(await page.locator('main').textContent()).not.toMatch(/\b(null|undefined|NaN)\b/);
+}
+
 async function noOverflow(page: Page): Promise<void> {
+  await noStrayWords(page);
   const widths = await page.evaluate(() => ({
     scroll: document.documentElement.scrollWidth,
     client: document.documentElement.clientWidth,
@@ -413,5 +419,22 @@ describe('line operations waiting for a second person', () => {
     await other.setViewportSize({ width: 390, height: 844 });
     await noOverflow(other);
     await other.context().close();
+  });
+});
+
+describe('after the outage', () => {
+  it('the health page lists no outage section, and the silent meters as silent', async () => {
+    clock.now = OUTAGE_TO + 31 * 60_000;
+    desk.bo.hub.checkStale();
+    const page = await desk.openAs('op.zhao', 'zh', '#/health', 'health-summary');
+    expect(await page.locator('[data-section=health-outage]').count()).toBe(0);
+    expect(await page.locator('[data-tile=meters] [data-count=outage]').textContent()).toBe('计划停供 0');
+    expect(
+      await page
+        .locator('[data-section=health-failing] tr[data-meter="E-E2-101"]')
+        .getAttribute('data-state'),
+    ).toBe('stale');
+    await noStrayWords(page);
+    await page.context().close();
   });
 });

@@ -124,7 +124,8 @@ export const healthPage = {
         h('summary', {}, t('health.all', { n: s.meters.length })),
         cardTable(s.meters, meterColumns, meterRow),
       );
-      clear(box).append(
+      // The DOM's own append would write a null as the text "null": only sections present.
+      const sections = [
         summary(s),
         h(
           'section',
@@ -186,7 +187,8 @@ export const healthPage = {
           ),
         ),
         h('section', { class: 'card', dataset: { section: 'health-meters' } }, all),
-      );
+      ];
+      clear(box).append(...sections.filter(Boolean));
     };
     await load();
     const timer = setInterval(() => void load().catch(() => {}), 10_000);

@@ -101,7 +101,8 @@ export const livePage = {
       columns.map((c) => {
         const el = h(
           'span',
-          { class: `num ${c.key}`, dataset: { label: `${t(`live.col.${c.key}`)} (${c.unit})` } },
+          // On a phone each value is labelled by its quantity; the value carries its unit.
+          { class: `num ${c.key}`, dataset: { label: t(`live.col.${c.key}`) } },
           h('span', { class: 'own' }),
         );
         if (below.length > 0 && c.sums) {
@@ -187,6 +188,9 @@ export const livePage = {
       for (const s of STATES) row.classList.remove(`status-${s}`);
       row.classList.add(`status-${status}`);
       row.dataset.status = status;
+      // An old value stays visible (greyed) beside the state that explains it.
+      if (r?.stale) row.dataset.stale = '';
+      else delete row.dataset.stale;
       for (const c of columns) {
         const cell = row.querySelector(`:scope > .${c.key}`);
         const value = valueOf(r, c);
