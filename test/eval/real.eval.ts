@@ -231,6 +231,14 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
               ? nodeSuspects(r.result, feeder).map((x) => x.meter)
               : r.naive.ranked.get(feeder)!;
           n++;
+          if (process.env.EVAL_DEBUG && which === 'engine' && ranked[0] !== thief) {
+            const sc = (m: string) => r.result.scores.find((x) => x.kind === 'meter' && x.id === m);
+            console.log(
+              `  ${kind} ${feeder}: thief ${thief} (${r.labels.thief.get(thief)}) ranked ${ranked.indexOf(thief) + 1}: ${sc(thief)?.score.toFixed(3)} ${sc(thief)?.reason.slice(0, 160)}`,
+            );
+            for (const m of ranked.slice(0, 2))
+              console.log(`     above: ${m} ${sc(m)?.score.toFixed(3)} ${sc(m)?.reason.slice(0, 160)}`);
+          }
           if (ranked[0] === thief) first++;
           if (ranked.slice(0, 3).includes(thief)) top3++;
         }

@@ -54,23 +54,63 @@ export function heatingOnset(rows: readonly OnsetRow[], cfg: OnsetScanConfig): H
   if (n < cfg.minBeforeDays + cfg.minAfterDays) return undefined;
   const last = rows[n - 1]!.day;
   const hasWeekend = rows.some((r) => r.weekend) && rows.some((r) => !r.weekend);
+  const k = hasWeekend ? 4 : 3;
+  if (n <= k + 2) return undefined;
+  // Every candidate onset is the same regression but for its last column, h·1(d ≥ t): from the
+  // sums over all days and suffix sums from t on, each fit is a k×k solve, not a pass over the
+  // days (a campus of thousands of meters scans every one of them, over several past ends too).
+  const suffix = new Float64Array(4 * (n + 1)); // per i: Σ_{j≥i} h, h², h·w, h·y
+  for (let j = n - 1; j >= 0; j--) {
+    const r = rows[j]!;
+    const w = r.weekend ? 1 : 0;
+    suffix[4 * j] = suffix[4 * (j + 1)]! + r.h;
+    suffix[4 * j + 1] = suffix[4 * (j + 1) + 1]! + r.h * r.h;
+    suffix[4 * j + 2] = suffix[4 * (j + 1) + 2]! + r.h * w;
+    suffix[4 * j + 3] = suffix[4 * (j + 1) + 3]! + r.h * r.y;
+  }
+  let sw = 0;
+  let sy = 0;
+  let swy = 0;
+  let syy = 0;
+  for (const r of rows) {
+    const w = r.weekend ? 1 : 0;
+    sw += w;
+    sy += r.y;
+    swy += w * r.y;
+    syy += r.y * r.y;
+  }
+  const sh = suffix[0]!;
+  const shh = suffix[1]!;
+  const shw = suffix[2]!;
+  const shy = suffix[3]!;
+  const A = Array.from({ length: k }, () => new Float64Array(k));
+  const b = new Float64Array(k);
   let best: HeatingOnset | undefined;
   for (let i = cfg.minBeforeDays; i <= n - cfg.minAfterDays; i++) {
     const t = rows[i]!.day;
     if (last - t > cfg.maxOnsetDays) continue;
-    let after = 0;
-    let coldAfter = 0;
-    for (let j = i; j < n; j++) {
-      after += rows[j]!.h;
-      coldAfter++;
-    }
+    const after = suffix[4 * i]!;
+    const coldAfter = n - i;
     // No cold since the onset: nothing a heater would have drawn.
     if (after / coldAfter < 0.5) continue;
-    const X = rows.map((r, j) => [1, r.h, ...(hasWeekend ? [r.weekend ? 1 : 0] : []), j >= i ? r.h : 0]);
-    const fit = olsLast(
-      X,
-      rows.map((r) => r.y),
-    );
+    const g = [suffix[4 * i]!, suffix[4 * i + 1]!, suffix[4 * i + 2]!, suffix[4 * i + 3]!];
+    // Columns: 1, h, (weekend), h·1(d ≥ t).
+    const cols = hasWeekend
+      ? [
+          [n, sh, sw, g[0]!],
+          [sh, shh, shw, g[1]!],
+          [sw, shw, sw, g[2]!],
+          [g[0]!, g[1]!, g[2]!, g[1]!],
+        ]
+      : [
+          [n, sh, g[0]!],
+          [sh, shh, g[1]!],
+          [g[0]!, g[1]!, g[1]!],
+        ];
+    for (let p = 0; p < k; p++) for (let q = 0; q < k; q++) A[p]![q] = cols[p]![q]!;
+    const xy = hasWeekend ? [sy, shy, swy, g[3]!] : [sy, shy, g[3]!];
+    for (let p = 0; p < k; p++) b[p] = xy[p]!;
+    const fit = solveLast(A, b, syy, n);
     if (!fit) continue;
     const z = fit.coef / (fit.se * Math.sqrt(DEPENDENCE));
     if (!best || z > best.z)
@@ -79,26 +119,28 @@ export function heatingOnset(rows: readonly OnsetRow[], cfg: OnsetScanConfig): H
   return best;
 }
 
-/** Least squares of y on X: the last coefficient and its standard error (undefined if singular). */
-function olsLast(X: readonly number[][], y: readonly number[]): { coef: number; se: number } | undefined {
-  const k = X[0]!.length;
-  const n = X.length;
-  if (n <= k + 2) return undefined;
-  const A = Array.from({ length: k }, () => new Float64Array(k));
-  const b = new Float64Array(k);
-  for (let i = 0; i < n; i++) {
-    const x = X[i]!;
-    for (let p = 0; p < k; p++) {
-      b[p] = b[p]! + x[p]! * y[i]!;
-      for (let q = 0; q < k; q++) A[p]![q] = A[p]![q]! + x[p]! * x[q]!;
-    }
-  }
+/**
+ * From the normal equations (XᵀX, Xᵀy, yᵀy, n): the last coefficient and its standard error
+ * (undefined if singular). SSE = yᵀy − βᵀXᵀy at the least-squares solution.
+ */
+function solveLast(
+  A: Float64Array[],
+  b: Float64Array,
+  yy: number,
+  n: number,
+): { coef: number; se: number } | undefined {
+  const k = A.length;
   const inv = invert(A);
   if (!inv) return undefined;
-  const w = inv.map((row) => row.reduce((s, v, q) => s + v * b[q]!, 0));
-  let sse = 0;
-  for (let i = 0; i < n; i++) sse += (y[i]! - X[i]!.reduce((s, v, q) => s + v * w[q]!, 0)) ** 2;
-  const v = (inv[k - 1]![k - 1]! * sse) / (n - k);
+  let sse = yy;
+  const w = new Float64Array(k);
+  for (let p = 0; p < k; p++) {
+    let s = 0;
+    for (let q = 0; q < k; q++) s += inv[p]![q]! * b[q]!;
+    w[p] = s;
+    sse -= s * b[p]!;
+  }
+  const v = (inv[k - 1]![k - 1]! * Math.max(0, sse)) / (n - k);
   return v > 0 ? { coef: w[k - 1]!, se: Math.sqrt(v) } : undefined;
 }
 

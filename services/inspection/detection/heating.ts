@@ -29,8 +29,9 @@ import type {
 const H = 3_600_000;
 /** Placebo windows of the weather statistic start this many days before the recent period… */
 const PLACEBO_GAP_DAYS = 63;
-/** …back to this many days. */
-const PLACEBO_HISTORY_DAYS = 700;
+/** …back to this many days (a year of past heating weather), every PLACEBO_STEP_DAYS. */
+const PLACEBO_HISTORY_DAYS = 420;
+const PLACEBO_STEP_DAYS = 10;
 /** Past onset scans end every 28 days from PLACEBO_GAP_DAYS back to this. */
 const PLACEBO_SCAN_DAYS = 250;
 /** Fewer past scans with a result than this: the scan's statistic is taken as it is. */
@@ -673,15 +674,26 @@ function electricHeating(
     const j = judgeAgainstWeather(md, recentFrom, c);
     if (j) judged.set(md.meter.meter, j);
   }
+  // Siblings by parent, once per window: a campus of thousands of rooms judged over a hundred
+  // past windows must not scan every meter for every meter.
+  const groupsOf = new WeakMap<Map<string, WeatherJudgement>, Map<string | undefined, WeatherJudgement[]>>();
   const peersOf = (at: Map<string, WeatherJudgement>, m: MeterData): WeatherJudgement[] => {
-    const others = [...at.values()].filter((j) => j.md.meter.meter !== m.meter);
-    const siblings = others.filter((j) => j.md.meter.parent === m.parent);
-    return siblings.length >= 3 ? siblings : others;
+    let groups = groupsOf.get(at);
+    if (!groups) {
+      groups = new Map();
+      for (const j of at.values()) {
+        const p = j.md.meter.parent;
+        (groups.get(p) ?? groups.set(p, []).get(p)!).push(j);
+      }
+      groupsOf.set(at, groups);
+    }
+    const siblings = (groups.get(m.parent) ?? []).filter((j) => j.md.meter.meter !== m.meter);
+    return siblings.length >= 3 ? siblings : [...at.values()].filter((j) => j.md.meter.meter !== m.meter);
   };
   // Past windows as long as the recent one, weekly, from PLACEBO_GAP_DAYS back (so a heater that
   // came with the recent weeks is in none of them), each judged exactly as the recent one.
   const placebo: Map<string, WeatherJudgement>[] = [];
-  for (let back = PLACEBO_GAP_DAYS; back <= PLACEBO_HISTORY_DAYS; back += 7) {
+  for (let back = PLACEBO_GAP_DAYS; back <= PLACEBO_HISTORY_DAYS; back += PLACEBO_STEP_DAYS) {
     const at = new Map<string, WeatherJudgement>();
     for (const md of all) {
       const pj = judgeAgainstWeather(md, recentFrom - back, c, recentFrom - back + c.recentDays);
