@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import { energyReport, type ReportSources } from '../../services/money/reports/energy-report.ts';
 import { parsePeriod } from '../../services/money/reports/period.ts';
+import { SettledIntervals } from '../../services/money/reports/settled-intervals.ts';
 import { parseScope, type CustomerMeter } from '../../services/money/reports/scope.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import { at, hourlyReadings, smallTree, TARIFFS, TZ, whOfDays, whPerHour } from './report-fixture.ts';
@@ -154,6 +155,46 @@ describe('energy reports (issue 15 item 3)', () => {
     expect(day.total.costFen).toBe(fenOf([[whOfDays('H1', 2026, 11, 20, 20), '0.8283']]));
     expect(Math.abs(day.total.costFen - dayOfMonth.costFen)).toBeLessThanOrEqual(1);
     expect(month.utilities[0]!.total.costFen).toBeGreaterThan(0);
+  });
+
+  it('a year: months summed from days, days merged between price cuts priced as one charge per meter, the same again from remembered days', async () => {
+    const src = await sources(hourlyReadings([2026, 9, 30], [2026, 12, 1]), NOW);
+    const plain = await energyReport(
+      src,
+      parseScope('building:B', src.tree),
+      parsePeriod('year', '2026', TZ),
+    );
+    const e = plain.utilities[0]!;
+    expect(e.rows).toHaveLength(12);
+    expect(e.rows[9]!.value).toBe(whOfDays('B', 2026, 10, 1, 31) / 1000);
+    expect(e.rows[11]!.value).toBeNull();
+    const roomFen = (m: string) =>
+      fenOf([
+        [whOfDays(m, 2026, 9, 30, 30) + whOfDays(m, 2026, 10, 1, 31) + whOfDays(m, 2026, 11, 1, 15), '0.588'],
+        [whOfDays(m, 2026, 11, 16, 30), '0.61'],
+      ]);
+    expect(e.total.costFen).toBe(roomFen('R1') + roomFen('R2'));
+    // Readings begin on 30 September: that day is September's only one.
+    expect(e.rows[8]!.value).toBe(whOfDays('B', 2026, 9, 30, 30) / 1000);
+    expect(e.rows[8]!.gaps).toBe(29);
+    expect(e.rows[8]!.costFen + e.rows[9]!.costFen + e.rows[10]!.costFen).toBe(e.total.costFen);
+    // The previous year has no readings: no data, not zero, and both comparisons say so.
+    expect(e.previous.value).toBeNull();
+    expect(e.vsLastYear.value).toBeNull();
+
+    const cache = new SettledIntervals(src.store);
+    const first = await energyReport(
+      { ...src, intervals: cache },
+      parseScope('building:B', src.tree),
+      parsePeriod('year', '2026', TZ),
+    );
+    const again = await energyReport(
+      { ...src, intervals: cache },
+      parseScope('building:B', src.tree),
+      parsePeriod('year', '2026', TZ),
+    );
+    expect(first).toEqual(plain);
+    expect(again).toEqual(plain);
   });
 
   it('heat in GJ when the campus file says so, converted exactly from kWh', async () => {

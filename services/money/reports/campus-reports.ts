@@ -11,6 +11,7 @@ import { loadBillingAccounts } from '../billing/accounts.ts';
 import { TariffStore } from '../billing/tariff-store.ts';
 import type { Prepaid } from '../prepaid/prepaid.ts';
 import { reportRoutes } from './routes.ts';
+import { SettledIntervals } from './settled-intervals.ts';
 
 /**
  * The report routes over a running back office: its campus file, store, prepaid accounts, VEE
@@ -48,6 +49,7 @@ export function campusReportRoutes(d: CampusReportDeps): ((app: FastifyInstance)
     },
     billingAccounts: () => (existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : []),
     validated: (q) => d.vee.intervals(q),
+    intervals: new SettledIntervals(d.store),
     heatUnit: settings?.heatUnit ?? 'kWh',
     clock: d.clock ?? Date.now,
   });

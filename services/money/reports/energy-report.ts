@@ -1,11 +1,26 @@
 import { intervalConsumption } from '../../metering/consumption/consumption.ts';
 import { localTimeToUtc, stepBoundaries } from '../../metering/consumption/zone.ts';
 import type { CampusTree } from '../../metering/live/types.ts';
-import type { CumulativeQuantity, MeterKind, ReadingStore, Step } from '../../metering/storage.ts';
+import type {
+  CumulativeQuantity,
+  IntervalConsumption,
+  MeterKind,
+  ReadingStore,
+  Step,
+} from '../../metering/storage.ts';
 import type { ValidatedSource } from '../../metering/vee/types.ts';
 import { ServiceError } from '../../platform/errors.ts';
 import { divRoundHalfUp, toSafeNumber, toScaled, type Fen } from '../billing/money.ts';
-import { charge, monthOf, type ChargeInterval, type TariffTable } from '../billing/tariffs.ts';
+import { mergeDays } from '../billing/bill-run.ts';
+import {
+  charge,
+  monthOf,
+  tariffVersions,
+  type ChargeInterval,
+  type CustomerType,
+  type TariffTable,
+} from '../billing/tariffs.ts';
+import type { SettledIntervals } from './settled-intervals.ts';
 import { previousPeriod, sameLastYear, type ReportPeriod } from './period.ts';
 import { spreadOverRows } from './row-costs.ts';
 import { scopeMeters, scopeName, type CustomerMeter, type ReportScope, type ScopeMeters } from './scope.ts';
@@ -46,6 +61,8 @@ export interface ReportSources {
   tariffs: TariffTable;
   /** The customer behind a meter (its account's verified type), or undefined. */
   customerOf(meter: string): CustomerMeter | undefined;
+  /** Settled intervals remembered between reports; without it every report reads the store. */
+  intervals?: SettledIntervals;
   /** VEE's validated intervals, for post-paid meters; without it they are priced like prepaid ones. */
   validated?: ValidatedSource['intervals'];
   /** Heat shown in kWh (the register) or GJ (1 kWh = 0.0036 GJ), as the campus file says. */
@@ -121,28 +138,37 @@ interface Consumed {
   gaps: number[];
 }
 
-async function consumed(
+/** Index of the last row start at or before `t`; -1 before the first row. */
+function rowOf(rowStarts: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = rowStarts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (rowStarts[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo - 1;
+}
+
+/** The consumption meters' intervals summed into the rows (several intervals may make one row). */
+function consumed(
   src: ReportSources,
-  meters: readonly string[],
-  quantity: CumulativeQuantity,
-  p: { from: number; to: number; step: Step },
+  meters: ReadonlySet<string>,
+  intervals: readonly IntervalConsumption[],
   rowStarts: readonly number[],
-): Promise<Consumed> {
+): Consumed {
   const out: Consumed = {
     milli: rowStarts.map(() => 0n),
     known: rowStarts.map(() => 0),
     gaps: rowStarts.map(() => 0),
   };
-  const index = new Map(rowStarts.map((s, i) => [s, i]));
-  const rows = await intervalConsumption(src.store, {
-    ...{ meters, quantity, from: p.from, to: p.to, step: p.step },
-    timezone: src.tree.timezone,
-  });
-  for (const r of rows) {
-    const i = index.get(r.start);
-    if (i === undefined) continue;
+  const now = src.clock();
+  for (const r of intervals) {
+    if (!meters.has(r.meter)) continue;
+    const i = rowOf(rowStarts, r.start);
+    if (i < 0) continue;
     // An interval not over yet is not missing: it has no data because it has not happened.
-    if (r.value === null) out.gaps[i]! += r.end <= src.clock() ? 1 : 0;
+    if (r.value === null) out.gaps[i]! += r.end <= now ? 1 : 0;
     else {
       out.milli[i]! += toScaled(r.value, 3);
       out.known[i]!++;
@@ -151,27 +177,18 @@ async function consumed(
   return out;
 }
 
-/** One meter's intervals for pricing: VEE's for post-paid meters, the raw consumption otherwise. */
-async function meterIntervals(
+/** The intervals of every meter of the scope (consumption and prepaid priced ones), in one read. */
+function readIntervals(
   src: ReportSources,
-  meter: string,
-  customer: CustomerMeter,
+  meters: readonly string[],
   quantity: CumulativeQuantity,
   from: number,
   to: number,
   step: '1h' | '1d',
-): Promise<{ start: number; end: number; value: number | null }[]> {
-  if (customer.postPaid && src.validated) {
-    return src.validated({ meter, quantity, from, to, step: step === '1h' ? '15m' : '1d' });
-  }
-  return intervalConsumption(src.store, {
-    meters: [meter],
-    quantity,
-    from,
-    to,
-    step,
-    timezone: src.tree.timezone,
-  });
+): Promise<IntervalConsumption[]> {
+  const q = { meters, quantity, from, to, step, timezone: src.tree.timezone };
+  if (meters.length === 0) return Promise.resolve([]);
+  return src.intervals ? src.intervals.read({ ...q, now: src.clock() }) : intervalConsumption(src.store, q);
 }
 
 interface Priced {
@@ -180,46 +197,83 @@ interface Priced {
   unpriced: { meter: string; reason: string }[];
 }
 
-/** The priced meters' charges over [p.from, p.to), spread over the rows. */
+/** Instants where a price may change for this customer type: its effective dates and the rows' starts (months). */
+function priceCuts(
+  src: ReportSources,
+  kind: MeterKind,
+  type: CustomerType,
+  rowStarts: readonly number[],
+): number[] {
+  const dates = tariffVersions(src.tariffs, kind, type).map((v) => v.from);
+  return [...new Set([...dates, ...rowStarts])].sort((a, b) => a - b);
+}
+
+/**
+ * The priced meters' charges over [p.from, p.to), spread over the rows. A year's days are merged
+ * between price cuts before pricing (as a bill run does, the same amounts to the fen; the cuts
+ * include every month start, so each merged stretch lies in one row).
+ */
 async function priced(
   src: ReportSources,
   scope: ScopeMeters,
   kind: MeterKind,
-  p: { kind: ReportPeriod['kind']; from: number; to: number },
+  p: ReportPeriod,
   rowStarts: readonly number[],
+  raw: ReadonlyMap<string, IntervalConsumption[]>,
 ): Promise<Priced> {
   const { quantity } = REGISTER[kind];
   const tz = src.tree.timezone;
   const step = p.kind === 'day' ? '1h' : '1d';
+  const now = src.clock();
   const out: Priced = {
     costFen: rowStarts.map(() => 0),
     unpricedIntervals: 0,
     unpriced: scope.unpriced.map((meter) => ({ meter, reason: 'no account of a verified customer type' })),
   };
-  const monthStart = (() => {
-    const [y, m] = monthOf(p.from, tz).split('-').map(Number) as [number, number];
-    return localTimeToUtc(tz, y, m, 1);
-  })();
+  const [y, m] = monthOf(p.from, tz).split('-').map(Number) as [number, number];
+  const monthStart = localTimeToUtc(tz, y, m, 1);
+  // A day report inside a month: the month's use before the day counts towards the tiers.
+  const before =
+    monthStart < p.from
+      ? await readIntervals(
+          src,
+          scope.priced.filter((x) => !x.customer.postPaid).map((x) => x.meter),
+          quantity,
+          monthStart,
+          p.from,
+          '1d',
+        )
+      : [];
   await Promise.all(
     scope.priced.map(async ({ meter, customer }) => {
-      const intervals = await meterIntervals(src, meter, customer, quantity, p.from, p.to, step);
+      const validated = customer.postPaid && src.validated;
+      const intervals = validated
+        ? await src.validated!({
+            meter,
+            quantity,
+            from: p.from,
+            to: p.to,
+            step: step === '1h' ? '15m' : '1d',
+          })
+        : (raw.get(meter) ?? []);
       const known: ChargeInterval[] = [];
       for (const iv of intervals) {
         if (iv.start < p.from || iv.end > p.to) continue;
-        if (iv.value === null || iv.value < 0) out.unpricedIntervals += iv.end <= src.clock() ? 1 : 0;
+        if (iv.value === null || iv.value < 0) out.unpricedIntervals += iv.end <= now ? 1 : 0;
         else known.push({ start: iv.start, end: iv.end, quantity: iv.value });
       }
-      // A day report inside a month: the month's use before the day counts towards the tiers.
       let prior = 0n;
-      if (monthStart < p.from) {
-        const before = await meterIntervals(src, meter, customer, quantity, monthStart, p.from, '1d');
-        for (const iv of before) if (iv.value !== null && iv.value > 0) prior += toScaled(iv.value, 3);
-      }
+      const earlier =
+        validated && monthStart < p.from
+          ? await src.validated!({ meter, quantity, from: monthStart, to: p.from, step: '1d' })
+          : before.filter((iv) => iv.meter === meter);
+      for (const iv of earlier) if (iv.value !== null && iv.value > 0) prior += toScaled(iv.value, 3);
       try {
         const result = charge(src.tariffs, {
           utility: kind,
           customerType: customer.type,
-          intervals: known,
+          intervals:
+            p.kind === 'year' ? mergeDays(known, priceCuts(src, kind, customer.type, rowStarts)) : known,
           priorUsage: prior > 0n ? { [monthOf(p.from, tz)]: Number(prior) / 1000 } : {},
         });
         spreadOverRows(result, rowStarts).forEach((fen, i) => (out.costFen[i]! += fen));
@@ -273,10 +327,18 @@ export function change(now: PeriodAmount, before: PeriodAmount): Change {
 /** A whole period of one utility: per row consumption and cost, and the total. */
 async function periodOf(src: ReportSources, kind: MeterKind, scope: ScopeMeters, period: ReportPeriod) {
   const rowStarts = stepBoundaries(period.from, period.to, period.step, src.tree.timezone).slice(0, -1);
-  const [c, cost] = await Promise.all([
-    consumed(src, scope.consumption, REGISTER[kind].quantity, period, rowStarts),
-    priced(src, scope, kind, period, rowStarts),
-  ]);
+  const step = period.kind === 'day' ? '1h' : '1d';
+  const prepaid = scope.priced.filter((x) => !(x.customer.postPaid && src.validated)).map((x) => x.meter);
+  const meters = [...new Set([...scope.consumption, ...prepaid])];
+  const intervals = await readIntervals(src, meters, REGISTER[kind].quantity, period.from, period.to, step);
+  const byMeter = new Map<string, IntervalConsumption[]>();
+  for (const iv of intervals) {
+    const list = byMeter.get(iv.meter) ?? [];
+    list.push(iv);
+    byMeter.set(iv.meter, list);
+  }
+  const c = consumed(src, new Set(scope.consumption), intervals, rowStarts);
+  const cost = await priced(src, scope, kind, period, rowStarts, byMeter);
   return { rowStarts, c, cost, total: amount(src, kind, period, c, cost) };
 }
 

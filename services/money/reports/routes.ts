@@ -11,6 +11,7 @@ import { parsePeriod, PERIOD_KINDS } from './period.ts';
 import { reportCsv } from './report-csv.ts';
 import { reportTable, reportTitle } from './report-table.ts';
 import { parseScope, type CustomerMeter } from './scope.ts';
+import type { SettledIntervals } from './settled-intervals.ts';
 import { xlsx } from './xlsx.ts';
 
 /**
@@ -30,6 +31,8 @@ export interface ReportRouteDeps {
   /** Post-paid accounts (the billing accounts file), read at each request. */
   billingAccounts: () => readonly BillingAccount[];
   validated?: ValidatedSource['intervals'];
+  /** Settled intervals remembered between reports (one per process). */
+  intervals?: SettledIntervals;
   heatUnit: 'kWh' | 'GJ';
   clock: () => number;
 }
@@ -90,6 +93,7 @@ export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => 
               ...{ tree: deps.tree, store: deps.store, tariffs: deps.tariffs(), heatUnit: deps.heatUnit },
               customerOf: customersOf(deps),
               ...(deps.validated ? { validated: deps.validated } : {}),
+              ...(deps.intervals ? { intervals: deps.intervals } : {}),
               clock: deps.clock,
             },
             parseScope(query.scope, deps.tree),
