@@ -216,8 +216,7 @@ async function startParts(
     }),
     (p) => p.stop(),
   );
-  const heating = createHeating({ ...core, campus: options.campus, store: options.store });
-  const opts = { ...options, detection: heating.detection(options.detection) };
+  const { heating, opts } = startHeating(core, options);
   const { services, billing } = startRecords(core, opts, life, dormPower.tripIllegalLoad, desk);
   const collection = startCollection(core, options.campus, billing, heating);
   const complaints = life.own(createComplaints({ ...options, ...core, ...services, billing }), (c) =>
@@ -267,6 +266,12 @@ async function startParts(
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),
   };
+}
+
+/** The heating desk and fees; detection's "registered stopped" is the desk's signed stops. */
+function startHeating(core: Core, options: BackofficeOptions) {
+  const heating = createHeating({ ...core, campus: options.campus, store: options.store });
+  return { heating, opts: { ...options, detection: heating.detection(options.detection) } };
 }
 
 /**
