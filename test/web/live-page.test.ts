@@ -410,14 +410,15 @@ describe('line operations waiting for a second person', () => {
     await r.locator('[data-action=dispute-line]').click();
     expect(await r.locator('.note-error').textContent()).toBe('请在备注中写明问题。');
     expect(desk.bo.control.lineOperation(op.id).state).toBe('unconfirmed');
+    await other.setViewportSize({ width: 390, height: 844 });
+    await noOverflow(other);
+    await shot(other, 'approvals-lines-390-zh');
     await r.locator('[data-action=confirm-line]').click();
     await other.locator('[data-section=lines]').getByText('没有等待第二人确认的线路操作。').waitFor();
     expect(desk.bo.control.lineOperation(op.id)).toMatchObject({
       state: 'confirmed',
       confirmedBy: 'op.qian',
     });
-    await other.setViewportSize({ width: 390, height: 844 });
-    await noOverflow(other);
     await other.context().close();
   });
 });
