@@ -15,6 +15,7 @@ import { openAuditLog } from '../services/platform/audit/audit-log.ts';
 import { auditKeyPath } from '../services/platform/audit/paths.ts';
 import type { Actor } from '../services/platform/auth/roles.ts';
 import { ensureDemoUsers } from '../services/backoffice/demo-users.ts';
+import { demoRulebookCampus, seedDemoRulebook } from '../services/backoffice/demo-seed/index.ts';
 import type { BackofficeDb } from '../services/platform/db.ts';
 import { DEFAULT_TARIFFS_FILE, loadTariffs } from '../services/backoffice/run.ts';
 import { createBackofficeServer } from '../services/backoffice/server.ts';
@@ -149,7 +150,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           // The simulated campus-card provider, for self top-up from the customers' page.
           const payments = await startDemoPayments(dataDir);
           const campus = validateCampus(
-            { ...live.campus, payments: { providers: [payments.provider] } },
+            { ...live.campus, payments: { providers: [payments.provider] }, ...demoRulebookCampus() },
             {
               file: join(dataDir, 'demo-campus.yaml'),
               dir: dataDir,
@@ -240,6 +241,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           });
           const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
           if (first) openDemoAccounts(campus, backoffice.db, state.start);
+          const rulebook = first ? await seedDemoRulebook(backoffice, { start: state.start, now }) : [];
           // Announced outages for the public page and the outage desk, by two demo people.
           if (first) {
             const person = (id: string, role: Actor['roles'][number]): Actor => ({
@@ -315,6 +317,7 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
           console.log(`  customers' self-service (phone): ${backoffice.url}/self/`);
           for (const c of customers) console.log(`    ${c.username.padEnd(18)} ${c.password}  ${c.account}`);
           console.log(`  payment provider (simulated campus card): ${payments.sim.url}`);
+          for (const line of rulebook) console.log(`  ${line}`);
           console.log('  Ctrl-C stops everything.');
 
           // Detection over the history at once, then every minute.

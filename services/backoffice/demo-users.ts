@@ -8,6 +8,8 @@ export const DEMO_STAFF: readonly { username: string; displayName: string; roles
   { username: 'demo.operator', displayName: 'Zhang Wei (operator)', roles: ['operator'] },
   { username: 'demo.operator2', displayName: 'Li Na (operator)', roles: ['operator'] },
   { username: 'demo.inspector', displayName: 'Wang Fang (inspector)', roles: ['inspector'] },
+  // The inspection department's dedicated staff for complaints and tips.
+  { username: 'demo.complaints', displayName: 'Ma Jun (complaints)', roles: ['complaints'] },
   { username: 'demo.reader', displayName: 'Liu Yang (reader)', roles: ['reader'] },
   { username: 'demo.reader2', displayName: 'Chen Jing (reader)', roles: ['reader'] },
   { username: 'demo.clerk', displayName: 'Yang Min (clerk)', roles: ['clerk'] },
