@@ -159,3 +159,42 @@ describe('complaints and tips: assignment, links, closing', () => {
     expect(e.description.length).toBeGreaterThan(20);
   });
 });
+
+describe('complaints and tips: who reads a case and its tipster', () => {
+  it('an inspector reads a case while an alert linked to it is assigned to them, and no longer once it is reassigned', async () => {
+    const f = await setup();
+    const c = f.complaints.intake(desk, { ...hotline, anonymous: true });
+    f.complaints.link(desk, c.id, { kind: 'alert', ref: String(f.alertId) });
+    expect(f.complaints.list(inspector).map((x) => x.number)).toEqual([c.number]);
+    expect(f.complaints.get(inspector, c.number).tipster.name).toBe('anonymous');
+    expect(f.complaints.list(otherInspector)).toEqual([]);
+    f.alerts.assign(f.alertId, { inspector: otherInspector.id, actor: otherInspector });
+    expect(f.complaints.list(inspector)).toEqual([]);
+    expectRefused(f.db, 'NOT_LINKED', () => f.complaints.get(inspector, c.number));
+    expect(f.complaints.list(otherInspector).map((x) => x.number)).toEqual([c.number]);
+  });
+
+  it('tells the staff when the stored identity no longer matches the commitment audited at intake', async () => {
+    const f = await setup();
+    const c = f.complaints.intake(desk, { ...hotline, anonymous: true });
+    expect(f.complaints.tipster(desk, c.id).commitmentHolds).toBe(true);
+    // An insider with the database file swaps the tipster for someone else.
+    f.db
+      .prepare('UPDATE complaint_tipsters SET identity = ? WHERE case_id = ?')
+      .run(JSON.stringify({ name: 'Someone Else', phone: '138 0000 0001' }), c.id);
+    expect(f.complaints.tipster(desk, c.id)).toMatchObject({ name: 'Someone Else', commitmentHolds: false });
+  });
+
+  it("an API token never reads a tipster's identity, whatever role it was made for", async () => {
+    const f = await setup();
+    const c = f.complaints.intake(desk, { ...hotline, anonymous: true });
+    const token = {
+      id: 'token:crm-sync',
+      kind: 'token' as const,
+      roles: ['complaints' as const],
+      scopes: ['complaints.view' as const, 'complaints.record' as const],
+    };
+    expect(f.complaints.get(token, c.id).tipster.name).toBe('anonymous');
+    expectRefused(f.db, 'FORBIDDEN', () => f.complaints.tipster(token, c.id));
+  });
+});
