@@ -167,4 +167,34 @@ describe('the heating pages', () => {
     expect(await zh.locator('[data-heat-bill="HB-2026-11"]').innerText()).toContain('相符');
     await shots(zh, 'heat-purchase-zh');
   });
+
+  it('records a certified area at the desk and computes the season for billing', async () => {
+    const clerk = await desk.openAs('desk.wu', 'zh', '#/heating', 'heating-units');
+    const form = 'form[data-form=heating-unit]';
+    await clerk.fill(`${form} input[name=unit]`, 'H-E-H05');
+    await clerk.fill(`${form} input[name=account]`, 'HH-E-H05');
+    await clerk.fill(`${form} input[name=holder]`, '何家');
+    await clerk.fill(`${form} input[name=validFrom]`, '2026-10-01');
+    await clerk.fill(`${form} input[name=area]`, '82.5');
+    await clerk.fill(`${form} input[name=certificate]`, 'HC-E-05');
+    await clerk.fill(`${form} input[name=reason]`, '首次登记');
+    await clerk.click(`${form} button[type=submit]`);
+    await clerk.waitForSelector('[data-heating-unit="H-E-H05"]');
+    expect(await clerk.locator('[data-heating-unit="H-E-H05"]').innerText()).toContain('82.50 m²');
+    await shots(clerk, 'heating-units-zh');
+
+    const billing = await desk.openAs('bill.zhao', 'en', '#/heating', 'heating-units');
+    const season = 'form[data-form=heating-season]';
+    await billing.fill(`${season} input[name=season]`, '2026-2027');
+    await billing.fill(`${season} input[name=firstDay]`, '2026-11-15');
+    await billing.fill(`${season} input[name=lastDay]`, '2027-03-15');
+    await billing.fill(`${season} input[name=price]`, '24.50');
+    await billing.click(`${season} button[type=submit]`);
+    await billing.click('[data-season="2026-2027"] [data-action=bill]');
+    // 82.50 m² × ¥24.50 = ¥2 021.25, the one unit certified.
+    await billing.waitForSelector('[data-section=heating-units] .note-ok');
+    expect(await billing.locator('[data-section=heating-units] .note-ok').innerText()).toBe(
+      'br-heat-2026-2027: ¥2021.25',
+    );
+  });
 });
