@@ -117,6 +117,13 @@ const ACTIONS = [
   ['customer.contact', 'Customer contact changed', '用户联系方式变更'],
   ['complaint.record', 'Recorded a complaint or tip', '登记投诉 / 举报'],
   ['heating.stop-reported', 'Heating stop reported', '报停供暖'],
+  ['complaint.mail-duplicate', 'Duplicate tip mail set aside', '重复的举报邮件已搁置'],
+  ['complaint.tipster-read', 'Read a tipster’s contact', '查看举报人联系方式'],
+  ['heat-purchase.bill', 'Entered the heat bill', '录入购热账单'],
+  ['heating.fees', 'Set heating fees', '核定供暖费'],
+  ['heating.season', 'Set the heating season', '设定供暖季'],
+  ['heating.spot-check-draw', 'Drew heating spot checks', '抽取供暖抽查'],
+  ['heating.spot-check-finding', 'Recorded a spot-check finding', '登记供暖抽查结果'],
 ];
 
 /** Objects (an action key's first part) and verbs (its last part), for keys not listed above. */
@@ -145,6 +152,7 @@ const OBJECTS = [
   ['customer', 'customer', '用户'],
   ['complaint', 'complaint', '投诉'],
   ['heating', 'heating', '供暖'],
+  ['heat-purchase', 'heat purchase', '购热'],
   ['schedule', 'power schedule', '作息'],
   ['free-quota', 'free quota', '免费电量'],
   ['refund', 'refund', '退费'],

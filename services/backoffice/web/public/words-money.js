@@ -49,8 +49,6 @@ export const en = {
   'tariffs.change.removed': '{utility}, {type}, from {from}: removed',
   'tariffs.change.changed': '{utility}, {type}, from {from}: changed',
   'err.unknown': 'The server refused this.',
-  'err.INVALID_REQUEST': 'A field is missing or not in the form asked for: check the highlighted fields.',
-  'err.INVALID_AMOUNT':
     'Type an amount in yuan greater than zero, with at most two decimals (e.g. 50 or 50.50), at most 1,000,000.',
   'err.ACCOUNT_NOT_FOUND': 'No prepaid account has this number.',
   'err.ACCOUNT_EXISTS': 'An account with this number is already open.',
@@ -68,6 +66,11 @@ export const en = {
   'err.FORBIDDEN': 'Your role may not do this.',
   'err.SELF_APPROVAL': 'Nobody may approve their own request.',
   'err.UNAUTHENTICATED': 'Please log in again.',
+  'err.METER_ALREADY_ASSIGNED': 'This meter already belongs to another prepaid account.',
+  'err.METER_NOT_ON_ACCOUNT': 'This meter does not belong to this account.',
+  'err.TARIFF_TYPE_ALREADY_VERIFIED': 'The tariff type is already verified.',
+  'err.QUOTA_ALREADY_CONFIRMED': 'This free quota is already confirmed.',
+  'err.REQUEST_NOT_FOUND': 'No such request.',
 };
 
 export const zh = {
@@ -125,4 +128,9 @@ export const zh = {
   'err.FORBIDDEN': '您的角色无权执行此操作。',
   'err.SELF_APPROVAL': '不能审批自己提出的申请。',
   'err.UNAUTHENTICATED': '请重新登录。',
+  'err.METER_ALREADY_ASSIGNED': '此表计已属于另一个预付费账户。',
+  'err.METER_NOT_ON_ACCOUNT': '此表计不属于该账户。',
+  'err.TARIFF_TYPE_ALREADY_VERIFIED': '电价类型已核实。',
+  'err.QUOTA_ALREADY_CONFIRMED': '此免费电量已确认。',
+  'err.REQUEST_NOT_FOUND': '没有此申请。',
 };
