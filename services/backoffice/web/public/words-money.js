@@ -49,6 +49,7 @@ export const en = {
   'tariffs.change.removed': '{utility}, {type}, from {from}: removed',
   'tariffs.change.changed': '{utility}, {type}, from {from}: changed',
   'err.unknown': 'The server refused this.',
+  'err.INVALID_AMOUNT':
     'Type an amount in yuan greater than zero, with at most two decimals (e.g. 50 or 50.50), at most 1,000,000.',
   'err.ACCOUNT_NOT_FOUND': 'No prepaid account has this number.',
   'err.ACCOUNT_EXISTS': 'An account with this number is already open.',
