@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateCampus } from '../../config/campus.ts';
+import { READING_ERROR_CATALOGUE } from '../../gateway/reading-errors.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
 import type { LiveReading } from '../../services/metering/live/types.ts';
 import { demoCampus } from '../../simulators/campus/demo-campus.ts';
@@ -25,10 +26,16 @@ interface LiveModel {
     readingOf: (id: string) => LiveReading | undefined,
   ): { sum: number; counted: number; missing: number };
   utilityOf(node: TreeNode): string;
+  errorKey(code: string, has: (key: string) => boolean): string | null;
 }
 // @ts-expect-error -- the web app's browser JavaScript has no type declarations
 const model = (await import('../../services/backoffice/web/public/live-model.js')) as LiveModel;
-const { childrenOf, COLUMNS, naturalCompare, sections, totalOf, utilityOf } = model;
+const { childrenOf, COLUMNS, errorKey, naturalCompare, sections, totalOf, utilityOf } = model;
+// @ts-expect-error -- the web app's browser JavaScript has no type declarations
+const words = (await import('../../services/backoffice/web/public/words-live.js')) as Record<
+  'en' | 'zh',
+  Record<string, string>
+>;
 
 /**
  * The live tree's totals recomputed another way: instead of walking each node's children, every
@@ -121,5 +128,16 @@ describe('live tree model', () => {
       .filter((c) => c.sums)
       .map((c) => c.quantity ?? 'today');
     expect(summed.sort()).toEqual(['flow_m3h', 'flow_m3h', 'power_kw', 'today', 'today', 'today']);
+  });
+
+  it('has words in both languages for every reading error code a gateway can send', () => {
+    for (const code of Object.keys(READING_ERROR_CATALOGUE)) {
+      for (const lang of ['en', 'zh'] as const) {
+        const key = errorKey(code, (k) => k in words[lang]);
+        expect(key, `${lang} ${code}`).not.toBeNull();
+      }
+    }
+    expect(errorKey('DLT645_TIMEOUT', (k) => k in words.zh)).toBe('readerr.TIMEOUT');
+    expect(errorKey('SOMETHING_NEW', (k) => k in words.zh)).toBeNull();
   });
 });

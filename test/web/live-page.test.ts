@@ -265,7 +265,7 @@ describe('the live tree', () => {
     // Voltage and current never add up.
     expect(await b10.locator('.voltage .sum, .current .sum').count()).toBe(0);
     expect(await row(page, 'E-E1-202').getAttribute('data-status')).toBe('error');
-    expect(await row(page, 'E-E1-202').locator('.status').textContent()).toBe('Error: MODBUS_TIMEOUT');
+    expect(await row(page, 'E-E1-202').locator('.status').textContent()).toBe('Error: No answer in time');
     // Today: 102.5 − 100 kWh since local midnight; heat 1000/3.6 kWh = 1 GJ.
     expect(await row(page, 'E-E1-101').locator('.today .own').textContent()).toBe('2.5 kWh');
     expect(Number(await row(page, 'H-E-H01').locator('.today').getAttribute('data-value'))).toBeCloseTo(1, 6);
@@ -308,7 +308,7 @@ describe('the live tree', () => {
       await page.locator('[data-utility=electricity] [data-site=east] .tree-head span').allTextContents(),
     ).toEqual(['名称', '功率 (kW)', '今日 (kWh)', '电压 (V)', '电流 (A)', '状态']);
     expect(await row(page, 'E-E2-101').locator('.status').textContent()).toBe('计划停供 #1');
-    expect(await row(page, 'E-E1-202').locator('.status').textContent()).toBe('故障: MODBUS_TIMEOUT');
+    expect(await row(page, 'E-E1-202').locator('.status').textContent()).toBe('故障: 应答超时');
     expect(await row(page, 'E-E1-MAIN').locator('.power .sum').textContent()).toBe('Σ 3 kW (缺 1 块)');
     await shot(page, 'live-1366-zh');
     await page.setViewportSize({ width: 390, height: 844 });
@@ -339,7 +339,10 @@ describe('the health page', () => {
     expect(await paused.locator('.hs-polling').textContent()).toBe(
       'Polling paused until 2026-12-03 09:05:00',
     );
-    expect(await paused.textContent()).toContain('MODBUS_TIMEOUT');
+    expect(await paused.textContent()).toContain('No answer in time');
+    expect(await paused.locator('[data-code]').getAttribute('title')).toBe(
+      'MODBUS_TIMEOUT: no answer in 1000 ms',
+    );
     expect(await page.locator('[data-section=health-failing]').textContent()).not.toMatch(/breaker/i);
     // The outage's meters are listed apart, as such, with their paused line.
     const outage = page.locator('[data-section=health-outage] tbody tr');
@@ -370,6 +373,7 @@ describe('the health page', () => {
     await page.setViewportSize({ width: 1366, height: 768 });
     const paused = page.locator('[data-section=health-failing] tr[data-device="E1-line1.2"]');
     expect(await paused.locator('.hs-polling').textContent()).toBe('轮询已暂停，至 2026-12-03 09:05:00');
+    expect(await paused.locator('[data-code]').textContent()).toBe('应答超时');
     expect(await page.locator('[data-tile=paused] .hs-label').textContent()).toBe('轮询已暂停');
     expect(
       await page.locator('[data-section=health-outage] tbody tr').first().locator('.hs-state').textContent(),

@@ -142,3 +142,16 @@ export function totalOf(tree, ids, column, readingOf, outageOf = () => undefined
   }
   return { sum, counted, missing };
 }
+
+/**
+ * The words key of a reading error code: the code's own, else its kind without the protocol's
+ * prefix (MODBUS_TIMEOUT and DLT645_TIMEOUT are both "no answer in time"). `has(key)` says whether
+ * words exist; null when none do (the page shows the code).
+ */
+export function errorKey(code, has) {
+  if (!code) return null;
+  const own = `readerr.${code}`;
+  if (has(own)) return own;
+  const kind = `readerr.${code.replace(/^(MODBUS|OPCUA|DLT645|CJT188)_/, '')}`;
+  return has(kind) ? kind : null;
+}

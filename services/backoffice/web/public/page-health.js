@@ -3,6 +3,7 @@ import { get } from './api.js';
 import { clear, fmtNum, fmtTime, h, note } from './dom.js';
 import { t } from './i18n.js';
 import { cardTable } from './live-table.js';
+import { errorText } from './page-live.js';
 
 /**
  * Health for the power-room operator (GET /api/health/summary): a summary first (gateways, buses,
@@ -29,7 +30,11 @@ function pollingText(m) {
 
 function why(m) {
   if (!m.lastError) return '';
-  return h('span', { title: m.lastError.message ?? '' }, m.lastError.code);
+  return h(
+    'span',
+    { title: `${m.lastError.code}: ${m.lastError.message ?? ''}`, dataset: { code: m.lastError.code } },
+    errorText(m.lastError),
+  );
 }
 
 const meterColumns = [

@@ -2,7 +2,23 @@
 import { get, stream } from './api.js';
 import { clear, fmtNum, fmtTime, h, note } from './dom.js';
 import { t } from './i18n.js';
-import { childrenOf, COLUMNS, sections, stateOf, totalOf, utilityOf, valueOf } from './live-model.js';
+import {
+  childrenOf,
+  COLUMNS,
+  errorKey,
+  sections,
+  stateOf,
+  totalOf,
+  utilityOf,
+  valueOf,
+} from './live-model.js';
+
+/** A reading error in the operator's words ("No answer in time"), the code where none exist. */
+export function errorText(error) {
+  if (!error?.code) return '';
+  const key = errorKey(error.code, (k) => t(k) !== k);
+  return key ? t(key) : error.code;
+}
 
 /**
  * Live readings for the power-room operator: the metering tree by utility (electricity, then
@@ -25,7 +41,7 @@ export function statusOf(reading, outage) {
   if (status === 'error') {
     return {
       status,
-      text: `${t('status.error')}${reading.error?.code ? `: ${reading.error.code}` : ''}`,
+      text: `${t('status.error')}${reading.error?.code ? `: ${errorText(reading.error)}` : ''}`,
     };
   }
   // Since when, as the time of day (the full time is the cell's tooltip).
@@ -200,7 +216,10 @@ export const livePage = {
       }
       const s = row.querySelector(':scope > .status');
       s.textContent = text;
-      s.title = r ? fmtTime(r.ts) : '';
+      // The time of the reading, and for an error its code and the gateway's message.
+      s.title = [r ? fmtTime(r.ts) : '', r?.error ? `${r.error.code}: ${r.error.message ?? ''}` : '']
+        .filter(Boolean)
+        .join(' · ');
     };
     const updateTotals = () => {
       for (const { el, ids, column, labelled } of totals) {
