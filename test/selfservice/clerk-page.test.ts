@@ -70,7 +70,7 @@ describe('the clerk’s self-service and payments page', () => {
     await page.waitForSelector('[data-mismatch][data-kind=missing]');
     await page.fill('[data-mismatch][data-kind=missing] input[name=note]', 'queried the provider: credited');
     await page.click('[data-mismatch][data-kind=missing] [data-action=resolve]');
-    await page.waitForSelector('text=No open mismatch.');
+    await page.waitForSelector('text=No open mismatch: reconcile');
     expect(s.bo.audit.query({ action: 'payment.mismatch-resolved' })[0]).toMatchObject({
       actor: 'clerk.wang',
       reason: 'queried the provider: credited',

@@ -133,7 +133,7 @@ export function pagedList({
   });
   const el = h(
     'div',
-    { class: 'paged-list', dataset: { list: name } },
+    { class: 'paged-list', dataset: { list: name, section: `list-${name}` } },
     h('div', { class: 'list-search' }, input),
     body,
     pager,

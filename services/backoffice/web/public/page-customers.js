@@ -1,6 +1,7 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtTime, h, note, table } from './dom.js';
 import { getLang } from './i18n.js';
+import { localSource, pagedList } from './list.js';
 
 /**
  * The business office's side of self-service: issue a customer's sign-in (the one-time code is
@@ -39,7 +40,9 @@ const S = {
     queried: '已查询订单：',
     resolve: '处理',
     note: '处理说明',
-    none: '没有待处理的差异。',
+    none: '没有待处理的差异：对账一天的支付渠道对账单后，差异会出现在这里。',
+    loading: '正在加载……',
+    searchQueue: '按日期、交易号、订单号或账户搜索',
     tx: '交易号',
     order: '订单',
     statement: '对账单金额',
@@ -78,7 +81,9 @@ const S = {
     queried: 'Orders queried: ',
     resolve: 'Resolve',
     note: 'What was done',
-    none: 'No open mismatch.',
+    none: "No open mismatch: reconcile a day's provider statement and any difference appears here.",
+    loading: 'Loading…',
+    searchQueue: 'Search by date, transaction, order or account',
     tx: 'Transaction',
     order: 'Order',
     statement: 'Statement',
@@ -223,26 +228,34 @@ function queue(can) {
   const msg = h('div', { 'aria-live': 'polite' });
   const provider = h('input', { name: 'provider', value: 'campus-card', required: true });
   const date = h('input', { name: 'date', type: 'date', required: true });
+  let q = '';
   const load = async () => {
-    clear(box);
-    const list = await get('/api/payments/mismatches');
-    if (list.length === 0) return box.append(note(s('none')));
-    box.append(
-      table(
-        list,
-        [
-          [s('date'), (m) => m.date || '–'],
-          [s('kind'), (m) => s(m.kind)],
-          [s('tx'), (m) => m.transactionId],
-          [s('order'), (m) => m.orderNo ?? '–'],
-          [s('account'), (m) => m.accountId ?? '–'],
-          [s('statement'), (m) => fmtFen(m.statementFen)],
-          [s('ledger'), (m) => fmtFen(m.ledgerFen)],
-          ['', (m) => (can('payments.record') ? resolveControl(m, load, msg) : '')],
-        ],
-        (m) => ({ dataset: { mismatch: m.id, kind: m.kind } }),
-      ),
-    );
+    clear(box).append(note(s('loading')));
+    const all = await get('/api/payments/mismatches');
+    const list = pagedList({
+      name: 'mismatches',
+      q,
+      placeholder: s('searchQueue'),
+      empty: s('none'),
+      fetchPage: (page) => {
+        q = page.q;
+        return localSource(all, (m) =>
+          [m.date, s(m.kind), m.transactionId, m.orderNo, m.accountId].join(' '),
+        )(page);
+      },
+      columns: [
+        [s('date'), (m) => m.date || '–'],
+        [s('kind'), (m) => s(m.kind)],
+        [s('tx'), (m) => m.transactionId],
+        [s('order'), (m) => m.orderNo ?? '–'],
+        [s('account'), (m) => m.accountId ?? '–'],
+        [s('statement'), (m) => fmtFen(m.statementFen)],
+        [s('ledger'), (m) => fmtFen(m.ledgerFen)],
+        ['', (m) => (can('payments.record') ? resolveControl(m, load, msg) : '')],
+      ],
+      rowAttrs: (m) => ({ dataset: { mismatch: m.id, kind: m.kind } }),
+    });
+    clear(box).append(list.el);
   };
   const actions = can('payments.record')
     ? [

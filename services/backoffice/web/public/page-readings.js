@@ -1,6 +1,7 @@
 import { get, post, qs } from './api.js';
 import { clear, field, fmtNum, fmtTime, fromLocalInput, h, note, table, toLocalInput } from './dom.js';
-import { t } from './i18n.js';
+import { getLang, t } from './i18n.js';
+import { localSource, pagedList } from './list.js';
 
 /**
  * Manual meter readings (DOMAIN.md "Readings and billing" 1). A reader enters their own reading of
@@ -281,6 +282,18 @@ async function roundSection(main, params, ctx) {
   }
 }
 
+const WORDS = {
+  zh: {
+    search: '按表号、路线、轮次、抄表员或原因搜索',
+    empty: '没有抄表差异：两名抄表员的读数与自动读数一致时不会产生记录。',
+  },
+  en: {
+    search: 'Search by meter, route, round, reader or reason',
+    empty: 'No reading mismatches: a round where both readers and the automatic reading agree leaves none.',
+  },
+};
+const w = (key) => (WORDS[getLang()] ?? WORDS.en)[key];
+
 async function alertsSection(main) {
   const box = h('div', {});
   main.append(
@@ -291,33 +304,43 @@ async function alertsSection(main) {
       box,
     ),
   );
-  const alerts = (await get(`/api/readings/alerts${qs({})}`)).slice(-100).reverse();
-  box.append(
-    alerts.length
-      ? table(
-          alerts,
-          [
-            ['col.seq', (a) => `#${a.id}`],
-            ['col.time', (a) => fmtTime(a.createdAt)],
-            ['col.kind', (a) => t(`readings.kind.${a.kind}`)],
-            ['readings.round', (a) => `#${a.round} · ${a.route}`],
-            ['col.meter', (a) => h('a', { href: `#/meter/${encodeURIComponent(a.meter)}` }, a.meter)],
-            [
-              'readings.evidence',
-              (a) => [
-                a.evidence.readings.map((r) => `${r.reader}: ${fmtNum(r.value, 3)}`).join(' · '),
-                a.evidence.automatic === null
-                  ? ''
-                  : ` · ${t('readings.automatic')}: ${fmtNum(a.evidence.automatic, 3)}`,
-                ` · Δ ${fmtNum(a.evidence.difference, 3)} (${t('readings.allowed')} ${fmtNum(a.evidence.allowed, 3)})`,
-              ],
-            ],
-            ['col.reason', (a) => a.reason],
-          ],
-          (a) => ({ dataset: { mismatch: a.id, kind: a.kind, meter: a.meter } }),
-        )
-      : note(t('none')),
-  );
+  // Newest first; searched and paged here (a page of 100), all of them, not only the latest.
+  const alerts = (await get(`/api/readings/alerts${qs({})}`)).slice().reverse();
+  const list = pagedList({
+    name: 'mismatches',
+    placeholder: w('search'),
+    empty: w('empty'),
+    fetchPage: localSource(alerts, (a) =>
+      [
+        `#${a.id}`,
+        a.meter,
+        a.route,
+        `#${a.round}`,
+        a.reason,
+        ...a.evidence.readings.map((r) => r.reader),
+      ].join(' '),
+    ),
+    columns: [
+      ['col.seq', (a) => `#${a.id}`],
+      ['col.time', (a) => fmtTime(a.createdAt)],
+      ['col.kind', (a) => t(`readings.kind.${a.kind}`)],
+      ['readings.round', (a) => `#${a.round} · ${a.route}`],
+      ['col.meter', (a) => h('a', { href: `#/meter/${encodeURIComponent(a.meter)}` }, a.meter)],
+      [
+        'readings.evidence',
+        (a) => [
+          a.evidence.readings.map((r) => `${r.reader}: ${fmtNum(r.value, 3)}`).join(' · '),
+          a.evidence.automatic === null
+            ? ''
+            : ` · ${t('readings.automatic')}: ${fmtNum(a.evidence.automatic, 3)}`,
+          ` · Δ ${fmtNum(a.evidence.difference, 3)} (${t('readings.allowed')} ${fmtNum(a.evidence.allowed, 3)})`,
+        ],
+      ],
+      ['col.reason', (a) => a.reason],
+    ],
+    rowAttrs: (a) => ({ dataset: { mismatch: a.id, kind: a.kind, meter: a.meter } }),
+  });
+  box.append(list.el);
 }
 
 export const readingsPage = {
