@@ -142,4 +142,15 @@ describe('the tip mailbox (Maildir)', () => {
     ]);
     expect(f.audit.verify().ok).toBe(true);
   });
+
+  it('waits for a scan in progress before it is idle (so a shutdown never closes the database under it)', async () => {
+    const f = await setup();
+    for (const subject of ['a', 'b', 'c', 'd'])
+      deliver(f.mailDir, await composed({ from: 'a@b.example', subject, text: subject }));
+    void f.mail.scan();
+    await f.mail.idle();
+    expect(listNew(f.mailDir)).toEqual([]);
+    expect(f.complaints.list(desk)).toHaveLength(4);
+    await f.mail.idle(); // and with nothing running, at once
+  });
 });

@@ -36,7 +36,7 @@ export interface ComplaintsPart {
   complaints: Complaints;
   mailDrop: MailDrop | null;
   routes: RouteFn[];
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 export function createComplaints(deps: ComplaintsPartDeps): ComplaintsPart {
@@ -75,7 +75,11 @@ export function createComplaints(deps: ComplaintsPartDeps): ComplaintsPart {
     complaints,
     mailDrop,
     routes: complaintsRoutes(complaints, mailDrop, deps.campus.config.campus.timezone),
-    stop: () => timer && clearInterval(timer),
+    // No new scan starts, and the one running finishes before the database closes.
+    stop: async () => {
+      if (timer) clearInterval(timer);
+      await mailDrop?.idle();
+    },
   };
 }
 

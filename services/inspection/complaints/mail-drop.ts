@@ -68,6 +68,11 @@ export class MailDrop {
     return this.scanning;
   }
 
+  /** Resolves when no scan is running (for shutdown: the database must outlive the scan using it). */
+  async idle(): Promise<void> {
+    await this.scanning?.catch(() => undefined);
+  }
+
   /** The raw bytes of an email case's message (for the complaints staff: its headers name the sender). */
   raw(caseId: number): Buffer | null {
     const r = this.d.db
