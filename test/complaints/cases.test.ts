@@ -198,3 +198,25 @@ describe('complaints and tips: who reads a case and its tipster', () => {
     expectRefused(f.db, 'FORBIDDEN', () => f.complaints.tipster(token, c.id));
   });
 });
+
+describe('complaints and tips: the numbers recomputed from the audit log', () => {
+  it('every case number follows from the order of the audited intakes and their campus year', async () => {
+    const f = await setup();
+    // 24 cases received across the campus new year, in an order that jumps between the years.
+    const newYear = Date.UTC(2026, 11, 31, 16); // 1 Jan 2027 00:00 in Shanghai
+    f.advance(newYear + 3 * 86_400_000 - f.clock());
+    for (let i = 0; i < 24; i++) {
+      const receivedAt = newYear + (((i * 7919) % 24) - 12) * 3_600_000 + (i % 2 ? 1 : -1);
+      f.complaints.intake(desk, { ...hotline, summary: `case ${i}`, receivedAt });
+    }
+    const perYear = new Map<number, number>();
+    const expected = f.audit.query({ action: 'complaint.record' }).map((e) => {
+      const at = (e.after as { receivedAt: number }).receivedAt;
+      const year = new Date(at + 8 * 3_600_000).getUTCFullYear(); // Shanghai has no DST
+      perYear.set(year, (perYear.get(year) ?? 0) + 1);
+      return [e.subject, `complaint:TS-${year}-${String(perYear.get(year)).padStart(4, '0')}`];
+    });
+    expect(expected.map(([subject]) => subject)).toEqual(expected.map(([, recomputed]) => recomputed));
+    expect([...perYear.keys()].sort()).toEqual([2026, 2027]);
+  });
+});
