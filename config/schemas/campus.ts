@@ -3,6 +3,7 @@ import { PrepaidSettingsSchema } from './prepaid.ts';
 import { CollectionSettingsSchema } from './collection.ts';
 import { ComplaintsSettingsSchema } from './complaints.ts';
 import { OutagesSettingsSchema } from './operations-desk.ts';
+import { ReportsSettingsSchema } from './reports.ts';
 import { CircuitSchema, PowerLimitsSchema, powerProblems, SchedulesSchema } from './power.ts';
 import { NoticesSchema, PaymentsSchema, SelfServiceSchema } from './self-service.ts';
 import { QuantitySchema, UnitSchema } from './quantities.ts';
@@ -617,6 +618,7 @@ export const CampusSchema = z
     complaints: ComplaintsSettingsSchema.describe(
       'Complaints and tips: the tip mailbox (a Maildir) and how often it is read',
     ),
+    reports: ReportsSettingsSchema.describe('Energy reports: the unit heat is shown in'),
     sites: z.array(SiteSchema).min(1),
   })
   .strict()

@@ -33,7 +33,6 @@ export interface CampusReportDeps {
 export function campusReportRoutes(d: CampusReportDeps): ((app: FastifyInstance) => void)[] {
   const tariffs = new TariffStore({ db: d.db, audit: d.audit, ...(d.clock ? { clock: d.clock } : {}) });
   const accountsFile = d.billingAccountsFile ?? join(dirname(d.campus.file), 'billing-accounts.yaml');
-  const settings = (d.campus.config as { reports?: { heatUnit?: 'kWh' | 'GJ' } }).reports;
   return reportRoutes({
     tree: campusTree(d.campus),
     store: d.store,
@@ -50,7 +49,7 @@ export function campusReportRoutes(d: CampusReportDeps): ((app: FastifyInstance)
     billingAccounts: () => (existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : []),
     validated: (q) => d.vee.intervals(q),
     intervals: new SettledIntervals(d.store),
-    heatUnit: settings?.heatUnit ?? 'kWh',
+    heatUnit: d.campus.config.reports.heatUnit,
     clock: d.clock ?? Date.now,
   });
 }
