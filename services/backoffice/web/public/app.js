@@ -1,6 +1,6 @@
 /* global document, window, URLSearchParams */
 import { api, get, setUnauthenticatedHandler } from './api.js';
-import { clear, field, h, note, setTimeZone, timeZone } from './dom.js';
+import { clear, field, h, note, setTimeZone, timeZone, watchTableLabels } from './dom.js';
 import { getLang, LANGUAGES, setLang, t } from './i18n.js';
 import { alertsPage } from './page-alerts.js';
 import { approvalsPage } from './page-approvals.js';
@@ -120,10 +120,19 @@ function header() {
     'header',
     { class: 'app-header' },
     h('div', { class: 'brand' }, h('a', { href: '#/' }, t('app.title'))),
+    pages.length ? menuButton() : null,
     pages.length
       ? h(
           'nav',
-          { class: 'app-nav', 'aria-label': t('app.title') },
+          {
+            id: 'app-nav',
+            class: 'app-nav',
+            'aria-label': t('app.title'),
+            // The page already open redraws nothing when chosen again, so the menu folds here.
+            onclick: (e) => {
+              if (e.target.closest('a')) e.currentTarget.closest('.app-header').classList.remove('nav-open');
+            },
+          },
           pages.map((p) =>
             h(
               'a',
@@ -178,6 +187,30 @@ function header() {
           ]
         : null,
     ),
+  );
+}
+
+/**
+ * On a phone the navigation folds behind this button (styles.css hides it on wider screens): a
+ * sideways strip would hide every page after the fifth. Choosing a page redraws the header, so
+ * the menu closes by itself.
+ */
+function menuButton() {
+  return h(
+    'button',
+    {
+      type: 'button',
+      class: 'menu-button',
+      dataset: { action: 'menu' },
+      'aria-controls': 'app-nav',
+      'aria-expanded': 'false',
+      onclick: (e) => {
+        const header = e.currentTarget.closest('.app-header');
+        const open = header.classList.toggle('nav-open');
+        e.currentTarget.setAttribute('aria-expanded', String(open));
+      },
+    },
+    t('menu'),
   );
 }
 
@@ -350,6 +383,7 @@ async function boot() {
   } catch {
     state.me = null;
   }
+  watchTableLabels(document.getElementById('app'));
   window.addEventListener('hashchange', route);
   route();
 }

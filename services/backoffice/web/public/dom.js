@@ -1,4 +1,4 @@
-/* global document, Node */
+/* global document, Node, MutationObserver, requestAnimationFrame */
 import { getLang, t } from './i18n.js';
 
 /**
@@ -165,4 +165,50 @@ export function note(text, kind = 'info') {
 /** A labelled form field. */
 export function field(labelKey, input) {
   return h('label', { class: 'field' }, h('span', {}, t(labelKey)), input);
+}
+
+/**
+ * Gives every body cell of every table under `root` a data-label naming its column (the header
+ * cell's text, colspans counted), so that on a phone, where styles.css stacks a table's rows into
+ * cards, each value still says what it is. Generic on purpose: it runs on whatever a page drew, so
+ * no page has to remember it; cells that already carry a label (the live table's) keep their own.
+ */
+export function labelTableCells(root) {
+  for (const tbl of root.querySelectorAll('table')) {
+    const head = tbl.tHead?.rows[tbl.tHead.rows.length - 1];
+    if (!head) continue;
+    const names = [];
+    for (const th of head.cells) {
+      for (let i = 0; i < th.colSpan; i++) names.push(th.textContent.trim());
+    }
+    for (const body of tbl.tBodies) {
+      for (const row of body.rows) {
+        let col = 0;
+        for (const cell of row.cells) {
+          const name = names[col];
+          if (name && !cell.hasAttribute('data-label')) cell.dataset.label = name;
+          col += cell.colSpan;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Keeps labelTableCells applied to `root` as pages draw and redraw (lists refresh, SSE updates),
+ * batched to one pass per frame. Returns the observer, to stop it.
+ */
+export function watchTableLabels(root) {
+  let queued = false;
+  const observer = new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => {
+      queued = false;
+      labelTableCells(root);
+    });
+  });
+  observer.observe(root, { childList: true, subtree: true });
+  labelTableCells(root);
+  return observer;
 }
