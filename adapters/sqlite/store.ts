@@ -61,6 +61,12 @@ export interface SqliteStoreOptions {
    * start at local midnight. A fixed offset, as InfluxDB's continuous query has.
    */
   dailyUtcOffsetMinutes?: number;
+  /**
+   * The wall clock (UTC ms), only as a bound: days close by the newest reading's ts, but never by
+   * one stamped more than 10 minutes ahead of this clock, so a reading stamped years ahead by a
+   * wrong gateway clock does not close every day at once. Default Date.now.
+   */
+  clock?: () => number;
 }
 
 /** A roll-up of one meter over a 15-minute slot or a campus day. */
@@ -84,6 +90,8 @@ export interface RetentionResult {
 }
 
 export const DEFAULT_CHUNK_MS = 86_400_000;
+/** How far ahead of the store's clock a gateway's clock may be and still close days. */
+const CLOCK_SLACK_MS = 10 * 60_000;
 
 const QUANTITY_COLUMNS = Object.keys(QUANTITIES) as Quantity[];
 const QUANTITY_SET = new Set<string>(QUANTITY_COLUMNS);
@@ -352,6 +360,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   private readonly chunkMs: number;
   private readonly graceMs: number;
   private readonly chunksPerWrite: number;
+  private readonly clock: () => number;
   /** The file's quantity dictionary: chunk ids ↔ this release's value columns. */
   private readonly dictIds: number[];
   private readonly columnOf = new Map<number, number>();
@@ -394,6 +403,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.chunkMs = this.settleChunkMs(options.chunkMs);
     this.graceMs = options.graceMs ?? 3_600_000;
     this.chunksPerWrite = options.chunksPerWrite ?? 64;
+    this.clock = options.clock ?? Date.now;
     const dict = this.settleDictionary();
     this.dictIds = QUANTITY_COLUMNS.map((q) => dict.indexOf(q));
     this.dictIds.forEach((id, c) => this.columnOf.set(id, c));
@@ -604,7 +614,8 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   compact(maxChunks = Infinity): CompactionResult {
     this.assertOpen();
     this.refresh();
-    const cutoff = Math.floor((this.maxTs - this.graceMs) / this.chunkMs) * this.chunkMs;
+    const horizon = Math.min(this.maxTs, this.clock() + CLOCK_SLACK_MS);
+    const cutoff = Math.floor((horizon - this.graceMs) / this.chunkMs) * this.chunkMs;
     if (cutoff > this.cutoff) {
       // Once per period: which meters hold rows that just closed. One seek per meter on the
       // primary key, never a scan of the rows (after an upgrade they are the whole history).

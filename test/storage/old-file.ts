@@ -3,7 +3,8 @@ import { migrate } from '../../adapters/sqlite/migrations.ts';
 import { STORE_MIGRATIONS, SqliteStore } from '../../adapters/sqlite/store.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
 
-const T0 = Date.UTC(2026, 2, 1);
+// Long past, so that the store's wall-clock bound (SqliteStoreOptions.clock) never holds days open.
+const T0 = Date.UTC(2020, 2, 1);
 
 /** Deterministic readings of the old-file tests: meters × days of 15-minute SDM630-like values. */
 export function oldFileReadings(meters: number, days: number): StoredReading[] {

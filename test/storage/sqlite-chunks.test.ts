@@ -14,6 +14,8 @@ const dir = mkdtempSync(path.join(tmpdir(), 'campus-sqlite-chunks-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let files = 0;
 const newFile = (): string => path.join(dir, `store-${++files}.sqlite`);
+/** A wall clock far ahead: days close by the readings alone, whenever the test runs. */
+const LATER = { clock: () => Date.UTC(2100, 0, 1) };
 
 const DAY = 86_400_000;
 const T0 = Date.UTC(2026, 2, 1);
@@ -121,7 +123,7 @@ describe('SqliteStore day chunks', () => {
       fc.asyncProperty(fc.array(readingArb, { minLength: 1, maxLength: 120 }), async (specs) => {
         const file = newFile();
         const expected = buildReadings('E-P', specs);
-        const store = SqliteStore.open({ path: file, graceMs: 0 });
+        const store = SqliteStore.open({ path: file, graceMs: 0, ...LATER });
         try {
           // In shuffled batches, as a replaying gateway would deliver them.
           const shuffled = [...expected].sort((a, b) => ((a.seq * 7919) % 13) - ((b.seq * 7919) % 13));
@@ -160,7 +162,7 @@ describe('SqliteStore day chunks', () => {
 
   it('stores a year of 15-minute readings in chunks of a few bytes a reading, raw rows only for the open day', async () => {
     const file = newFile();
-    const store = SqliteStore.open({ path: file });
+    const store = SqliteStore.open({ path: file, ...LATER });
     const readings: StoredReading[] = [];
     let kwh = 1000;
     for (let i = 0; i < 30 * 96; i++) {
@@ -186,14 +188,14 @@ describe('SqliteStore day chunks', () => {
     db.close();
     // Two values, ts and seq: rows took ~45 bytes for these; chunks a small fraction of that.
     expect(bytes / (29 * 96)).toBeLessThan(8);
-    const again = SqliteStore.open({ path: file });
+    const again = SqliteStore.open({ path: file, ...LATER });
     expectSameReadings(await again.readings('E-Y', 0, 2 ** 52), readings);
     await again.close();
   });
 
   it('takes a late reading for a closed day, merges it into that day, and ignores a redelivered one', async () => {
     const file = newFile();
-    const store = SqliteStore.open({ path: file, graceMs: 0 });
+    const store = SqliteStore.open({ path: file, graceMs: 0, ...LATER });
     const r = (seq: number, ts: number, kwh: number): StoredReading => ({
       meter: 'E-L',
       seq,
@@ -234,10 +236,32 @@ describe('SqliteStore day chunks', () => {
     await store.close();
   });
 
+  it('does not close days past tomorrow for a reading stamped years ahead by a wrong clock', async () => {
+    const file = newFile();
+    const store = SqliteStore.open({ path: file, graceMs: 0, clock: () => T0 + 3 * DAY });
+    const r = (seq: number, ts: number): StoredReading => ({
+      meter: 'E-F',
+      seq,
+      ts,
+      quality: 'good',
+      values: { energy_import_kwh: seq },
+      site: 'east',
+      gateway: 'gw-1',
+      kind: 'electricity',
+    });
+    await store.writeReadings([r(1, T0), r(2, T0 + 2 * DAY), r(3, T0 + 3 * DAY), r(4, T0 + 5 * 365 * DAY)]);
+    store.compact();
+    // Days 0 and 2 closed (before tomorrow by the clock); day 3 and the future one stay rows.
+    expect(chunkCount(file)).toBe(2);
+    expect(rawRows(file)).toBe(2);
+    expect((await store.readings('E-F', 0, 2 ** 52)).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+    await store.close();
+  });
+
   it('sees what another connection compacted and does not store a chunked seq twice', async () => {
     const file = newFile();
-    const a = SqliteStore.open({ path: file, graceMs: 0, chunksPerWrite: 0 });
-    const b = SqliteStore.open({ path: file, graceMs: 0 });
+    const a = SqliteStore.open({ path: file, graceMs: 0, chunksPerWrite: 0, ...LATER });
+    const b = SqliteStore.open({ path: file, graceMs: 0, ...LATER });
     const r = (seq: number, ts: number): StoredReading => ({
       meter: 'E-2',
       seq,
@@ -262,7 +286,7 @@ describe('SqliteStore day chunks', () => {
   it('moves an old file into chunks in place; a newer file is refused by the previous release', async () => {
     const file = newFile();
     const expected = await writeOldFile(file, 6, 5);
-    const store = SqliteStore.open({ path: file });
+    const store = SqliteStore.open({ path: file, ...LATER });
     // Opening is instant: the rows move as compact() runs.
     expect(rawRows(file)).toBe(expected.length);
     let result = store.compact(7);

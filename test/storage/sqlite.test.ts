@@ -30,6 +30,7 @@ storageContract(
       chunkMs: 3_600_000,
       graceMs: 0,
       chunksPerWrite: Infinity,
+      clock: () => Date.UTC(2100, 0, 1),
     }),
   async () => {
     for (const suffix of ['', '-wal', '-shm'])
