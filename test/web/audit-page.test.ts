@@ -17,9 +17,19 @@ const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
 const clerk: Actor = { id: 'clerk.wang', kind: 'user', roles: ['clerk'] };
 const supervisor: Actor = { id: 'sup.li', kind: 'user', roles: ['supervisor'] };
 
-const rows = (page: Page) =>
+interface Row {
+  seq: string;
+  action: string;
+  actor: string;
+  text: string;
+}
+
+const rows = (page: Page): Promise<Row[]> =>
   page.$$eval('[data-section=entries] tr[data-seq]', (trs) =>
-    trs.map((tr) => ({ ...(tr as HTMLElement).dataset, text: (tr as HTMLElement).innerText })),
+    trs.map((tr) => {
+      const { seq, action, actor } = (tr as HTMLElement).dataset;
+      return { seq: seq!, action: action!, actor: actor!, text: (tr as HTMLElement).innerText };
+    }),
   );
 
 describe('the audit page', () => {
