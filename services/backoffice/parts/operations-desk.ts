@@ -89,12 +89,7 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
   const outages = new PlannedOutages({
     ...{ db: d.db, audit: d.audit, clock: d.clock, tree },
     settings: d.campus.config.outages,
-    accounts: () => {
-      const map = new Map<string, string[]>();
-      for (const id of d.prepaid.verifiedAccounts())
-        for (const m of d.prepaid.account(id).meters) map.set(m, [...(map.get(m) ?? []), id]);
-      return map;
-    },
+    accounts: () => accountsByMeter(d),
     onPublished: (o) => {
       announce(o);
       kickNotices();
@@ -108,22 +103,8 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
   const window = loadWindowData();
   const capacity = capacityDesk(d, tree, window, timezone);
   let plans: UsePlans | undefined;
-  let running: Promise<void> | undefined;
-  const tick = () =>
-    (running ??= outages
-      .judge(d.store)
-      .then(async (done) => {
-        for (const o of done)
-          log.info({ outage: o.id, verdicts: o.observation?.verdicts }, 'outage observed');
-        const warned = (await plans?.warn(wallClock(d.clock(), timezone).year)) ?? [];
-        for (const w of warned) log.info(w, 'annual plan reached a warning level');
-      })
-      .catch((err: unknown) => log.warn({ err }, 'judging outages failed; the next round tries again'))
-      .finally(() => {
-        running = undefined;
-      }));
-  const timer = setInterval(() => void tick(), d.judgeEveryMs ?? 300_000);
-  timer.unref();
+  const judging = judgeLoop(d, outages, log, () => plans);
+  const tick = judging.tick;
   // Deliveries refused earlier are tried again on this beat.
   const noticeTimer = setInterval(kickNotices, 30_000);
   noticeTimer.unref();
@@ -167,11 +148,54 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     },
     tick,
     async stop() {
-      clearInterval(timer);
       clearInterval(noticeTimer);
-      await running;
+      await judging.stop();
       await notices?.close();
       await closeChannels();
+    },
+  };
+}
+
+/** Meter → the verified prepaid accounts it belongs to (who an outage on it concerns). */
+function accountsByMeter(d: OperationsDeskDeps): Map<string, string[]> {
+  const map = new Map<string, string[]>();
+  for (const id of d.prepaid.verifiedAccounts())
+    for (const m of d.prepaid.account(id).meters) map.set(m, [...(map.get(m) ?? []), id]);
+  return map;
+}
+
+/**
+ * Every few minutes: how each outage's window went by the readings (started late, overran), and
+ * the annual plans' warning levels. One round at a time; a failed round is logged and retried.
+ */
+function judgeLoop(
+  d: OperationsDeskDeps,
+  outages: PlannedOutages,
+  log: Logger,
+  plans: () => UsePlans | undefined,
+): { tick: () => Promise<void>; stop: () => Promise<void> } {
+  const timezone = d.campus.config.campus.timezone;
+  let running: Promise<void> | undefined;
+  const tick = () =>
+    (running ??= outages
+      .judge(d.store)
+      .then(async (done) => {
+        for (const o of done)
+          log.info({ outage: o.id, verdicts: o.observation?.verdicts }, 'outage observed');
+        const warned = (await plans()?.warn(wallClock(d.clock(), timezone).year)) ?? [];
+        for (const w of warned) log.info(w, 'annual plan reached a warning level');
+      })
+      .catch((err: unknown) => log.warn({ err }, 'judging outages failed; the next round tries again'))
+      .finally(() => {
+        running = undefined;
+      }));
+  const timer = setInterval(() => void tick(), d.judgeEveryMs ?? 300_000);
+  timer.unref();
+  return {
+    tick,
+    async stop() {
+      clearInterval(timer);
+      await running;
     },
   };
 }
