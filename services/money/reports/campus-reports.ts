@@ -12,6 +12,7 @@ import { TariffStore } from '../billing/tariff-store.ts';
 import type { Prepaid } from '../prepaid/prepaid.ts';
 import { reportRoutes } from './routes.ts';
 import { SettledIntervals } from './settled-intervals.ts';
+import { ClosedReports } from './closed-reports.ts';
 
 /**
  * The report routes over a running back office: its campus file, store, prepaid accounts, VEE
@@ -49,6 +50,7 @@ export function campusReportRoutes(d: CampusReportDeps): ((app: FastifyInstance)
     billingAccounts: () => (existsSync(accountsFile) ? loadBillingAccounts(accountsFile) : []),
     validated: (q) => d.vee.intervals(q),
     intervals: new SettledIntervals(d.store),
+    closed: new ClosedReports(),
     heatUnit: d.campus.config.reports.heatUnit,
     clock: d.clock ?? Date.now,
   });

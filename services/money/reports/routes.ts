@@ -12,6 +12,7 @@ import { reportCsv } from './report-csv.ts';
 import { reportTable, reportTitle } from './report-table.ts';
 import { parseScope, type CustomerMeter } from './scope.ts';
 import type { SettledIntervals } from './settled-intervals.ts';
+import type { ClosedReports } from './closed-reports.ts';
 import { xlsx } from './xlsx.ts';
 
 /**
@@ -33,6 +34,8 @@ export interface ReportRouteDeps {
   validated?: ValidatedSource['intervals'];
   /** Settled intervals remembered between reports (one per process). */
   intervals?: SettledIntervals;
+  /** Reports of closed periods kept while their inputs are unchanged (one per process). */
+  closed?: ClosedReports;
   heatUnit: 'kWh' | 'GJ';
   clock: () => number;
 }
@@ -88,20 +91,37 @@ export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => 
         query: ReportQuery,
         handler: async ({ query, reply }): Promise<EnergyReport | string | Buffer> => {
           const tz = deps.tree.timezone;
-          const report = await energyReport(
-            {
-              ...{ tree: deps.tree, store: deps.store, tariffs: deps.tariffs(), heatUnit: deps.heatUnit },
-              customerOf: customersOf(deps),
-              ...(deps.validated ? { validated: deps.validated } : {}),
-              ...(deps.intervals ? { intervals: deps.intervals } : {}),
-              clock: deps.clock,
-            },
-            parseScope(query.scope, deps.tree),
-            parsePeriod(query.period, query.date, tz),
-          );
+          const scope = parseScope(query.scope, deps.tree);
+          const period = parsePeriod(query.period, query.date, tz);
+          const tariffs = deps.tariffs();
+          const customerOf = customersOf(deps);
+          const accountMeters = Object.values(deps.tree.nodes).filter((n) => n.account !== undefined);
+          const customers = accountMeters
+            .map((n) => `${n.id}=${JSON.stringify(customerOf(n.id) ?? null)}`)
+            .join(';');
+          const compute = () =>
+            energyReport(
+              {
+                ...{ tree: deps.tree, store: deps.store, tariffs, heatUnit: deps.heatUnit, customerOf },
+                ...(deps.validated ? { validated: deps.validated } : {}),
+                ...(deps.intervals ? { intervals: deps.intervals } : {}),
+                clock: deps.clock,
+              },
+              scope,
+              period,
+            );
+          const now = deps.clock();
+          const postPaid = !!deps.validated && accountMeters.some((n) => customerOf(n.id)?.postPaid);
+          const report = deps.closed
+            ? await deps.closed.get(
+                `${query.scope}|${period.kind}|${period.label}`,
+                { tariffs, customers, postPaid, periodEnd: period.to, now },
+                compute,
+              )
+            : await compute();
           if (query.format === 'json') return report;
           const title = reportTitle(report, query.lang);
-          // An ASCII file name for old clients, the full one (RFC 5987) for the rest.
+          // An ASCII name: the scope's id with anything but letters, digits and - replaced.
           const base = `energy-report-${query.period}-${report.period.label}-${query.scope.replace(/[^A-Za-z0-9-]/g, '_')}`;
           reply.header('content-disposition', `attachment; filename="${base}.${query.format}"`);
           if (query.format === 'csv') {
