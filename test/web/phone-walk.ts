@@ -152,6 +152,19 @@ export async function settled(page: Page, ms = 8_000): Promise<string | null> {
       source,
       { timeout: ms },
     );
+    // A page draws its sections as their requests return: wait until main stops changing for a
+    // quarter second (at most two; a live page's SSE may keep changing it).
+    await page.evaluate(async () => {
+      const main = document.querySelector('main')!;
+      let last = main.innerHTML;
+      let still = 0;
+      for (let i = 0; i < 40 && still < 5; i++) {
+        await new Promise((r) => setTimeout(r, 50));
+        const now = main.innerHTML;
+        still = now === last ? still + 1 : 0;
+        last = now;
+      }
+    });
     return null;
   } catch {
     const text = await page
