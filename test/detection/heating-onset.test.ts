@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { heatingDetector } from '../../services/inspection/detection/heating.ts';
-import type { DetectionInput, MeterData } from '../../services/inspection/detection/types.ts';
+import type { DetectionInput } from '../../services/inspection/detection/types.ts';
 import { mulberry32 } from '../../simulators/meters/random.ts';
+import { officeBuildings } from './heating-buildings.ts';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -24,35 +25,17 @@ function campus(heaterKwPerK: number): DetectionInput {
     if (h % 24 === 0) spell = 0.7 * spell + 2.5 * (rand() - 0.5);
     temp[h] = 16 - (14 * day) / DAYS + spell * 2 + 3 * Math.sin((2 * Math.PI * ((h % 24) - 9)) / 24);
   }
-  const meters = new Map<string, MeterData>();
-  for (let b = 1; b <= 10; b++) {
-    const id = `B${b}`;
-    const base = 5 + 10 * rand();
-    const bump = 1 + rand();
-    let reg = 100;
-    const register = [{ ts: START, value: reg }];
-    for (let h = 0; h < H; h++) {
-      const hod = h % 24;
-      const wd = (Math.floor(h / 24) + 1) % 7; // 2025-09-01 is a Monday
-      const open = wd !== 0 && wd !== 6 && hod >= 8 && hod < 18;
-      const cold = Math.max(0, 15.5 - temp[h]!);
-      let kw = base * (1 + (open ? bump : 0)) * (1 + 0.03 * (rand() - 0.5) * 2);
-      if (id === 'B2') kw += 0.03 * base * cold;
-      if (id === 'B1' && h >= ONSET_DAY * 24) kw += heaterKwPerK * base * cold;
-      reg += kw;
-      register.push({ ts: START + (h + 1) * HOUR, value: Math.round(reg * 100) / 100 });
-    }
-    meters.set(id, {
-      meter: id,
-      kind: 'electricity',
-      parent: 'F',
-      account: `acct-${id}`,
-      register,
-      series: {},
-    });
-  }
-  const weather = Array.from(temp, (t, h) => ({ ts: START + h * HOUR, outdoorC: t }));
-  return { timezone: 'UTC', from: START, to: START + H * HOUR, meters, weather };
+  return officeBuildings({
+    start: START,
+    temp,
+    rand,
+    firstWeekday: 1, // 2025-09-01 is a Monday
+    extra: (id, h, kw, cold, base) => {
+      if (id === 'B2') return kw + 0.03 * base * cold;
+      if (id === 'B1' && h >= ONSET_DAY * 24) return kw + heaterKwPerK * base * cold;
+      return kw;
+    },
+  });
 }
 
 describe("electric heating against the building's own response to the cold", () => {
