@@ -119,6 +119,7 @@ describe('the back office on a phone', () => {
       const wide = document.createElement('div');
       wide.dataset.probe = 'wide';
       wide.style.width = '600px';
+      wide.style.height = '1em';
       document.querySelector('main')!.append(wide);
     });
     const o = await overflow(page);
