@@ -127,6 +127,20 @@ describe('the back office on a phone', () => {
     expect(o.culprits.join(' ')).toContain('probe=wide');
     await page.evaluate(() => document.querySelector('[data-probe=wide]')!.remove());
     expect((await overflow(page)).width).toBeLessThanOrEqual(PHONE.width);
+    // A table a page draws later, with a heading over two columns, is labelled by the observer
+    // (a cell that brought its own label keeps it).
+    const labels = await page.evaluate(async () => {
+      const tpl = document.createElement('template');
+      tpl.innerHTML =
+        '<table data-probe="late"><thead><tr><th>Meter</th><th colspan="2">Reading</th><th>State</th></tr></thead>' +
+        '<tbody><tr><td>E-1</td><td>12</td><td>kWh</td><td data-label="Own">ok</td></tr></tbody></table>';
+      document.querySelector('main')!.append(tpl.content);
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      return Array.from(document.querySelectorAll('[data-probe=late] td')).map(
+        (td) => (td as HTMLElement).dataset.label,
+      );
+    });
+    expect(labels).toEqual(['Meter', 'Reading', 'Reading', 'Own']);
     // On a desk the same table is a table again, its header shown.
     await page.setViewportSize({ width: 1366, height: 768 });
     expect(await table.evaluate((tbl: HTMLTableElement) => getComputedStyle(tbl.tHead!).display)).not.toBe(
