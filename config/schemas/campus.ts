@@ -403,6 +403,32 @@ export const EmbeddedBrokerSchema = z
   .strict()
   .prefault({});
 
+/** The longest `storage.retention.every`: InfluxDB's raw policy is stretched a day past each hold. */
+export const RETENTION_EVERY_MAX_MS = 24 * 3_600_000;
+
+export const RetentionSchema = z
+  .object({
+    rawDays: z
+      .number({ error: 'expected a whole number of days, or null' })
+      .int('expected a whole number of days')
+      .min(1, 'at least 1 day')
+      .max(36_500, 'at most 36500 days (100 years); null keeps raw readings for ever')
+      .nullable()
+      .default(400)
+      .describe(
+        'Raw readings older than this many days are deleted unless billing, VEE, ingest or an open alert still needs them; 15-minute and daily roll-ups are kept for ever. Default 400: a bill run re-prices corrections up to 366 days back, plus a month of margin. null: raw readings are kept for ever',
+      ),
+    every: DurationSchema.default(RETENTION_EVERY_MAX_MS)
+      .refine((ms) => ms <= RETENTION_EVERY_MAX_MS, {
+        message: 'at most 24h (InfluxDB keeps a held reading one day past the run)',
+      })
+      .describe('How often the back office applies retention (default 24h, at most 24h)'),
+  })
+  .strict()
+  .prefault({})
+  .describe('Retention of raw readings (applied by the back office)');
+export type RetentionConfig = z.infer<typeof RetentionSchema>;
+
 export const StorageSchema = z
   .object({
     influx: z
@@ -419,6 +445,7 @@ export const StorageSchema = z
       .object({ path: z.string().default('store.sqlite').describe('Relative to dataDir') })
       .strict()
       .prefault({}),
+    retention: RetentionSchema,
   })
   .strict()
   .prefault({});
