@@ -43,6 +43,7 @@ describe('screenshots of every page', () => {
         await page.setViewportSize(PHONE);
         await page.click('button[data-action=menu]');
         await page.screenshot({ path: join(dir, `menu-${role}-${lang}-390.png`) });
+        await page.click('button[data-action=menu]');
         shots++;
         for (const hash of [...navs, ...extra]) {
           await page.setViewportSize(DESK);
