@@ -5,9 +5,10 @@
  * event-stream clients (half on the live readings, half on the alerts) and about SOAK_RPS API
  * requests a second, for two phases of SOAK_PHASE_S seconds each:
  *
- * - baseline: that load alone (detection's own run every minute goes on in its thread);
- * - heavy: the same, plus a detection run, a post-paid bill run and the campus's yearly and
- *   monthly energy reports asked for every 20 s.
+ * - baseline: that load alone (the demo's detection run every minute goes on in its thread);
+ * - heavy: the same, plus a post-paid bill run of every meter of the campus (an accounts file the
+ *   soak writes into the demo's folder) and the campus's yearly and monthly energy reports, asked
+ *   for every 20 s.
  *
  * Reported per phase: the process's event-loop lag p50/p99/p99.9/max from its own /metrics (the
  * last 1–2 minutes, so a phase is at least 150 s and read at its end) against the 100 ms target,
@@ -16,14 +17,15 @@
  * streams' events and drops; the API's answers; the load average. Then SIGTERM with every client
  * connected: the exit time and status, and whether each stream got its closing event.
  *
- * Environment: SOAK_PHASE_S (150), SOAK_CLIENTS (100), SOAK_RPS (50), SOAK_HISTORY (12 days),
+ * Environment: SOAK_HEAVY (bill,month,year), SOAK_PHASE_S (150), SOAK_CLIENTS (100), SOAK_RPS (50), SOAK_HISTORY (12 days),
  * SOAK_ROOMS (20), SOAK_DATA_DIR (a fresh temporary folder; an existing demo folder skips the
  * history rendering).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stringify } from 'yaml';
 import { freePort } from '../helpers/ports.ts';
 import { openSse, type SseClient } from '../platform/sse-client.ts';
 
@@ -34,6 +36,8 @@ const HISTORY = Number(process.env.SOAK_HISTORY ?? 12);
 const ROOMS = Number(process.env.SOAK_ROOMS ?? 20);
 const TARGET_S = 0.1;
 const HEAVY_EVERY_MS = 20_000;
+/** Which heavy calls the heavy phase makes: bill, month, year (the yearly report). */
+const HEAVY = (process.env.SOAK_HEAVY ?? 'bill,month,year').split(',');
 
 type Lag = Record<'0.5' | '0.99' | '0.999' | '1', number>;
 
@@ -44,9 +48,16 @@ const load = () =>
     .map((x) => x.toFixed(2))
     .join(' / ');
 
-async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+async function waitFor(
+  cond: () => boolean,
+  timeoutMs: number,
+  what: string,
+  gone?: () => string | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!cond()) {
+    const why = gone?.();
+    if (why) throw new Error(`${why} while waiting for ${what}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(200);
   }
@@ -86,11 +97,15 @@ async function main(): Promise<void> {
     demo.once('exit', (code) => resolve({ code, at: performance.now() })),
   );
   try {
-    await waitFor(() => out.includes('Ctrl-C stops everything'), 15 * 60_000, 'the demo to start');
+    // A demo that dies says why: its output's tail.
+    const gone = () =>
+      demo.exitCode !== null ? `the demo exited (${demo.exitCode}): ${out.slice(-2000)}` : undefined;
+    await waitFor(() => out.includes('Ctrl-C stops everything'), 15 * 60_000, 'the demo to start', gone);
     await waitFor(
       () => /detection: \d+ alerts opened|detection failed/.test(out),
       10 * 60_000,
       'first detection',
+      gone,
     );
     console.log(`  ${/detection: .*/.exec(out)?.[0] ?? 'detection failed'}`);
     const users = JSON.parse(readFileSync(join(dir, 'demo-users.json'), 'utf8')) as {
@@ -107,10 +122,36 @@ async function main(): Promise<void> {
       if (!res.ok) throw new Error(`login ${username}: ${res.status} ${await res.text()}`);
       return ((await res.json()) as { token: string }).token;
     };
+    // Every meter of the campus on a post-paid account, so that a bill run bills the whole campus
+    // (the back office reads this file at each run).
+    const operator0 = await login('demo.operator');
+    const res = await fetch(`${base}/api/readings/latest`, {
+      headers: { authorization: `Bearer ${operator0}` },
+    });
+    const body = (await res.json()) as unknown;
+    if (!Array.isArray(body)) throw new Error(`/api/readings/latest: ${res.status} ${JSON.stringify(body)}`);
+    // A meter's utility from the register it reports (heat meters report volume too).
+    const kindOf = (v: Record<string, number>): 'electricity' | 'water' | 'heat' =>
+      v.heat_kwh !== undefined ? 'heat' : v.energy_import_kwh !== undefined ? 'electricity' : 'water';
+    const latest = (body as { meter: string; values: Record<string, number> }[])
+      .filter((r) => ['heat_kwh', 'energy_import_kwh', 'volume_m3'].some((q) => r.values[q] !== undefined))
+      .map((r) => ({ meter: r.meter, kind: kindOf(r.values) }));
+    const typeOf = { electricity: 'public', water: 'public', heat: 'business' } as const;
+    writeFileSync(
+      join(dir, 'billing-accounts.yaml'),
+      stringify({
+        accounts: latest.map((m) => ({
+          id: `SOAK-${m.meter}`,
+          holder: `Soak account of ${m.meter}`,
+          customerType: typeOf[m.kind],
+          meters: [{ meter: m.meter, utility: m.kind }],
+        })),
+      }),
+    );
+    console.log(`  ${latest.length} meters on post-paid accounts for the bill runs`);
     const operator = await login('demo.operator');
     const inspector = await login('demo.inspector');
     const billing = await login('demo.billing');
-    const admin = await login('demo.admin');
 
     const clients: SseClient[] = [];
     for (let i = 0; i < CLIENTS; i++) {
@@ -125,7 +166,11 @@ async function main(): Promise<void> {
       throw new Error(`streams refused: ${statuses.filter((s) => s !== 200)}`);
 
     // The API load: the pages an operator and an inspector keep open.
-    const api = { ok: 0, failed: 0, latencies: [] as number[] };
+    const api = { ok: 0, failed: 0, latencies: [] as number[], why: new Map<string, number>() };
+    const failed = (why: string) => {
+      api.failed++;
+      api.why.set(why, (api.why.get(why) ?? 0) + 1);
+    };
     const paths = [
       ['/api/readings/latest', operator],
       ['/api/health/summary', operator],
@@ -140,10 +185,10 @@ async function main(): Promise<void> {
         .then(async (r) => {
           await r.arrayBuffer();
           if (r.ok) api.ok++;
-          else api.failed++;
+          else failed(`HTTP ${r.status}`);
           api.latencies.push(performance.now() - t0);
         })
-        .catch(() => api.failed++);
+        .catch((err: Error) => failed((err.cause as Error | undefined)?.message ?? err.message));
     }, 1000 / RPS);
 
     const phase = async (name: string, heavy: boolean) => {
@@ -161,12 +206,19 @@ async function main(): Promise<void> {
       const month = new Date().toISOString().slice(0, 7);
       const heavyRound = async () => {
         await Promise.all([
-          timed('bill run', '/api/billing/runs', billing, {
-            method: 'POST',
-            body: JSON.stringify({ period: month }),
-          }),
-          timed('yearly report', `/api/reports/energy?period=year&date=${year}`, admin),
-          timed('monthly report (xlsx)', `/api/reports/energy?period=month&date=${month}&format=xlsx`, admin),
+          HEAVY.includes('bill') &&
+            timed('bill run', '/api/billing/runs', billing, {
+              method: 'POST',
+              body: JSON.stringify({ period: month }),
+            }),
+          HEAVY.includes('year') &&
+            timed('yearly report', `/api/reports/energy?period=year&date=${year}`, operator),
+          HEAVY.includes('month') &&
+            timed(
+              'monthly report (xlsx)',
+              `/api/reports/energy?period=month&date=${month}&format=xlsx`,
+              operator,
+            ),
         ]);
       };
       const apiBefore = { ...api, latencies: api.latencies.length };
@@ -229,6 +281,7 @@ async function main(): Promise<void> {
       console.log(
         `API (${p.name}): ${p.apiOk} answered, ${p.apiFailed} failed, p99 ${p.apiP99.toFixed(0)} ms`,
       );
+    if (api.why.size > 0) console.log(`  failures: ${[...api.why].map(([k, v]) => `${k} ×${v}`).join(', ')}`);
     const live = clients.filter((_, i) => i % 2 === 0);
     const alerts = clients.filter((_, i) => i % 2 === 1);
     const events = (cs: SseClient[]) =>
