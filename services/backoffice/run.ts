@@ -40,6 +40,7 @@ import { createOperationsDesk, type OperationsDesk } from './parts/operations-de
 import { createCustomerSide, type CustomerSide } from './parts/customers.ts';
 import { createManualReadings } from './parts/readings.ts';
 import { createStorage } from './parts/storage.ts';
+import { createRetention, type RetentionPart } from './parts/retention.ts';
 import { createUsers } from './parts/users.ts';
 
 /**
@@ -131,6 +132,8 @@ export interface RunningBackoffice extends Omit<RunningServices, 'secureCookie'>
   heating: HeatingPart;
   /** Complaints and tips, and the tip mailbox (parts/complaints.ts). */
   complaints: ComplaintsPart;
+  /** Retention of raw readings with the services' holds (parts/retention.ts). */
+  retention: RetentionPart;
   app?: FastifyInstance;
   /** The API's base URL, when it listens. */
   url?: string;
@@ -222,6 +225,10 @@ async function startParts(
   const complaints = life.own(createComplaints({ ...options, ...core, ...services, billing }), (c) =>
     c.stop(),
   );
+  const retention = life.own(
+    createRetention({ ...options, ...core, alerts: services.alerts, accounts: billing.accounts }),
+    (r) => r.stop(),
+  );
   const http = options.http === undefined ? DEFAULT_HTTP : options.http;
   const customers = life.own(
     createCustomerSide({
@@ -263,6 +270,7 @@ async function startParts(
     collection,
     complaints,
     heating,
+    retention,
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),
   };

@@ -2,6 +2,7 @@ import type { MqttConnection } from '../../adapters/mqtt/connection.ts';
 import { createLiveHub, type LiveHub } from '../metering/live/hub.ts';
 import { liveRoutes } from '../metering/live/routes.ts';
 import { backofficeMetrics, metricsRoutes } from './metrics.ts';
+import type { Collector } from '../platform/metrics/exposition.ts';
 import { webRoutes } from './web/routes.ts';
 import { overviewRoutes } from './overview/routes.ts';
 import { campusReportRoutes } from '../money/reports/campus-reports.ts';
@@ -44,7 +45,10 @@ export async function createBackofficeServer(
           ...(options.clock ? { clock: options.clock } : {}),
         }),
         ...metricsRoutes(
-          backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control, users: s.users }),
+          withRetention(
+            backofficeMetrics({ hub, alerts: s.alerts, audit: s.audit, control: s.control, users: s.users }),
+            () => bo,
+          ),
         ),
         webRoutes({ timezone: s.timezone }),
         ...overviewRoutes({
@@ -79,3 +83,8 @@ export async function createBackofficeServer(
 
 /** The former name of createBackofficeServer: the same factory. */
 export const startBackofficeServer = createBackofficeServer;
+
+/** The back office's metrics and retention's (the retention part starts after these routes are made). */
+function withRetention(collect: Collector, backoffice: () => RunningBackoffice | undefined): Collector {
+  return async () => [...(await collect()), ...(backoffice()?.retention.metrics() ?? [])];
+}

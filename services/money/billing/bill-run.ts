@@ -217,7 +217,7 @@ const milli = (v: number): bigint => toScaled(v, 3);
  * How far back a run looks for corrections to bill: a year of periods. Older ones are re-validated
  * by nobody (each look costs a VEE pass over the period); a correction to them needs a decision.
  */
-const CORRECTION_WINDOW_MS = 366 * 86_400_000;
+export const CORRECTION_WINDOW_MS = 366 * 86_400_000;
 
 function digestOf(lines: readonly MeterBill[], blocked: readonly BlockedMeter[]): string {
   return createHash('sha256').update(canonicalJson({ lines, blocked })).digest('hex');

@@ -1,0 +1,204 @@
+import { resolve } from 'node:path';
+import type { Logger } from 'pino';
+import type { LoadedCampus } from '../../../config/campus.ts';
+import type { AlertStore } from '../../inspection/detection/alerts.ts';
+import { openAlertHolds } from '../../inspection/detection/retention-hold.ts';
+import { openGapHolds } from '../../metering/ingest/gap-hold.ts';
+import type { ReadingStore, RetentionHold, RetentionPolicy } from '../../metering/storage.ts';
+import { veeHolds } from '../../metering/vee/retention-hold.ts';
+import type { BillingAccount } from '../../money/billing/accounts.ts';
+import { billingHolds } from '../../money/billing/retention-hold.ts';
+import type { AuditLog } from '../../platform/audit/audit-log.ts';
+import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import type { MetricFamily } from '../../platform/metrics/exposition.ts';
+
+/**
+ * Retention of raw readings on the campus's schedule (storage.retention): each run asks every
+ * service that may still need raw readings for its holds, and only when all of them answered does
+ * it let the store delete (SQLite: closed days past rawDays; InfluxDB: the raw policy's duration).
+ * A source that fails to answer stops the run: a missing answer is never read as "nothing held".
+ * Each run that deletes is written to the audit log, as every other change to records is.
+ */
+
+export const RETENTION_ACTOR = 'system:retention';
+/** After a start, before the first run: the back office and ingest settle first. */
+const FIRST_RUN_DELAY_MS = 5 * 60_000;
+
+/** A store that can apply retention (both adapters; a store without it is left alone). */
+interface RetainingStore {
+  applyRetention(policy: RetentionPolicy): unknown;
+}
+
+export interface RetentionDeps {
+  campus: LoadedCampus;
+  store: ReadingStore;
+  db: BackofficeDb;
+  audit: AuditLog;
+  alerts: Pick<AlertStore, 'list'>;
+  /** The post-paid accounts (read from their file at each call: a broken file fails the run). */
+  accounts: () => readonly BillingAccount[];
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface RetentionRun {
+  at: number;
+  ok: boolean;
+  /** Why nothing was deleted: the hold source that failed and its error. */
+  error?: string;
+  holds?: number;
+  /** Readings (SQLite) deleted; InfluxDB deletes on its own, so only `rawDays` is known. */
+  deletedReadings?: number;
+  /** The raw duration InfluxDB was set to (days), stretched to the earliest hold. */
+  rawDays?: number;
+  heldMeters?: number;
+}
+
+export interface RetentionPart {
+  /** One run now (after any run under way): what the scheduled runs do. */
+  runNow(): Promise<RetentionRun>;
+  /** The last run, if any. */
+  last(): RetentionRun | undefined;
+  metrics(): MetricFamily[];
+  stop(): void;
+}
+
+/** Each service that may still need raw readings, by name (the name is logged when it fails). */
+function holdSources(deps: RetentionDeps): [string, () => RetentionHold[]][] {
+  const ledger = resolve(deps.campus.dataDir, deps.campus.config.ingest.gapLedgerPath);
+  return [
+    ['billing', () => billingHolds(deps.db, deps.accounts())],
+    ['vee', () => veeHolds(deps.db)],
+    ['ingest-gaps', () => openGapHolds(ledger)],
+    ['alerts', () => openAlertHolds(deps.alerts)],
+  ];
+}
+
+function isRetaining(store: ReadingStore): store is ReadingStore & RetainingStore {
+  return typeof (store as Partial<RetainingStore>).applyRetention === 'function';
+}
+
+export function createRetention(deps: RetentionDeps): RetentionPart {
+  const log = deps.logger.child({ component: 'retention' });
+  const { rawDays, every } = deps.campus.config.storage.retention;
+  const sources = holdSources(deps);
+  const counts = { ok: 0, failed: 0, deletedReadings: 0, lastSuccess: 0, heldMeters: 0 };
+  let last: RetentionRun | undefined;
+  let chain: Promise<unknown> = Promise.resolve();
+
+  async function gather(): Promise<RetentionHold[] | { error: string }> {
+    const holds: RetentionHold[] = [];
+    for (const [name, source] of sources) {
+      try {
+        holds.push(...source());
+      } catch (err) {
+        return { error: `hold source ${name} failed: ${(err as Error).message}` };
+      }
+    }
+    return holds;
+  }
+
+  async function once(): Promise<RetentionRun> {
+    const at = deps.clock();
+    if (rawDays === null) return { at, ok: true, holds: 0, deletedReadings: 0 };
+    if (!isRetaining(deps.store)) return { at, ok: false, error: 'the reading store has no retention' };
+    const holds = await gather();
+    if (!Array.isArray(holds)) {
+      counts.failed++;
+      log.error({ error: holds.error }, 'retention not applied: nothing deleted');
+      return { at, ok: false, error: holds.error };
+    }
+    let result: unknown;
+    try {
+      result = await deps.store.applyRetention({ now: at, rawDays, holds });
+    } catch (err) {
+      counts.failed++;
+      const error = `the store failed to apply retention: ${(err as Error).message}`;
+      log.error({ error }, 'retention failed');
+      return { at, ok: false, error };
+    }
+    const r = result as { readings?: number; heldMeters?: number; rawDays?: number };
+    const run: RetentionRun = {
+      at,
+      ok: true,
+      holds: holds.length,
+      ...(r.readings !== undefined ? { deletedReadings: r.readings } : {}),
+      ...(r.rawDays !== undefined ? { rawDays: r.rawDays } : {}),
+      ...(r.heldMeters !== undefined ? { heldMeters: r.heldMeters } : {}),
+    };
+    counts.ok++;
+    counts.lastSuccess = at;
+    counts.deletedReadings += run.deletedReadings ?? 0;
+    counts.heldMeters = run.heldMeters ?? 0;
+    const byReason: Record<string, number> = {};
+    for (const h of holds) byReason[h.reason] = (byReason[h.reason] ?? 0) + 1;
+    log.info({ ...run, rawDaysSetting: rawDays, holdsByReason: byReason }, 'retention applied');
+    if ((run.deletedReadings ?? 0) > 0 || run.rawDays !== undefined) {
+      deps.audit.append({
+        actor: RETENTION_ACTOR,
+        action: 'storage.retention',
+        subject: 'store:raw-readings',
+        after: { rawDays, holdsByReason: byReason, ...r },
+      });
+    }
+    return run;
+  }
+
+  function runNow(): Promise<RetentionRun> {
+    // One run at a time: a scheduled run and a manual one never interleave their deletes.
+    const next = chain.then(once, once).then((run) => (last = run));
+    chain = next;
+    return next;
+  }
+
+  const tick = () =>
+    void runNow().catch((err: unknown) => log.error({ err }, 'retention run failed unexpectedly'));
+  let timer: NodeJS.Timeout | undefined;
+  if (rawDays === null) log.info('storage.retention.rawDays is null: raw readings are kept for ever');
+  else {
+    timer = setTimeout(
+      function scheduled() {
+        tick();
+        timer = setTimeout(scheduled, every);
+        timer.unref();
+      },
+      Math.min(FIRST_RUN_DELAY_MS, every),
+    );
+    timer.unref();
+  }
+
+  return {
+    runNow,
+    last: () => last,
+    metrics: () => [
+      {
+        name: 'campus_energy_retention_runs_total',
+        type: 'counter',
+        help: 'Retention runs, by result (failed: a hold source or the store did not answer; nothing deleted)',
+        samples: [
+          { labels: { result: 'ok' }, value: counts.ok },
+          { labels: { result: 'failed' }, value: counts.failed },
+        ],
+      },
+      {
+        name: 'campus_energy_retention_deleted_readings_total',
+        type: 'counter',
+        help: 'Raw readings retention deleted from the embedded store (roll-ups kept)',
+        samples: [{ value: counts.deletedReadings }],
+      },
+      {
+        name: 'campus_energy_retention_held_meters',
+        type: 'gauge',
+        help: 'Meters whose raw readings past the age limit were kept by a hold at the last run',
+        samples: [{ value: counts.heldMeters }],
+      },
+      {
+        name: 'campus_energy_retention_last_success_timestamp_seconds',
+        type: 'gauge',
+        help: 'When retention last ran to the end (0: not yet)',
+        samples: [{ value: Math.floor(counts.lastSuccess / 1000) }],
+      },
+    ],
+    stop: () => clearTimeout(timer),
+  };
+}
