@@ -203,6 +203,7 @@ describe('web app in a browser', () => {
     expect(pageErrors.splice(0)).toEqual([]);
   });
 
+  // Every role of roles.ts (twelve) signs in and opens its pages: half a minute alone, more under load.
   it('shows each role only the pages and actions it may use', async () => {
     const expected: Record<Role, string[]> = {
       operator: [
@@ -348,7 +349,7 @@ describe('web app in a browser', () => {
       }
       await page.context().close();
     }
-  });
+  }, 180_000);
 
   it('updates a live value when the load changes, and marks each meter', async () => {
     const page = await loginAs('operator', 'live');
