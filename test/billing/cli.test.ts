@@ -76,9 +76,15 @@ describe('campus-energy billing invoice-check', () => {
   function withSupplyPoint() {
     const { dir, config } = campusDir();
     const text = readFileSync(config, 'utf8');
+    // Added to the example campus's own supply points (it has a heat-exchange station): a second
+    // `billing:` key would be a YAML error, not this test's subject.
+    const point =
+      "    - id: SP-WATER-EAST\n      utility: water\n      meter: W-H-12-301\n      billedMeters: [W-H-12-301]\n      lossPercent: 0\n      contract:\n        - effectiveFrom: '2024-01-01'\n          components: [{ name: water, price: '4.30' }]\n";
     writeFileSync(
       config,
-      `${text}\nbilling:\n  supplyPoints:\n    - id: SP-WATER-EAST\n      utility: water\n      meter: W-H-12-301\n      billedMeters: [W-H-12-301]\n      lossPercent: 0\n      contract:\n        - effectiveFrom: '2024-01-01'\n          components: [{ name: water, price: '4.30' }]\n`,
+      text.includes('\nbilling:\n  supplyPoints:\n')
+        ? text.replace('\nbilling:\n  supplyPoints:\n', `\nbilling:\n  supplyPoints:\n${point}`)
+        : `${text}\nbilling:\n  supplyPoints:\n${point}`,
     );
     const invoice = (name: string, body: object) => {
       const file = join(dir, `${name}.json`);
