@@ -102,7 +102,8 @@ describe('the tariffs on the billing page', () => {
     await form.locator('button[type=submit]').click();
     await fin.waitForSelector('tr[data-proposal="1"][data-status=pending]');
     expect(await fin.locator('tr[data-proposal="1"]').textContent()).toContain(
-      'electricity/student-room from 2026-11-20: added',
+      // The server's code line "electricity/student-room from 2026-11-20: added" in the reader's words.
+      'Electricity, Student room, from 2026-11-20: added',
     );
     // The proposer sees only "withdraw", never "approve".
     expect(await fin.locator('tr[data-proposal="1"] button[data-action=approve]').count()).toBe(0);
