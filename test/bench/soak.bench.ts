@@ -64,7 +64,15 @@ async function waitFor(
 }
 
 async function scrapeLag(base: string): Promise<{ lag: Lag; heapMb: number }> {
-  const text = await (await fetch(`${base}/metrics`)).text();
+  const t0 = performance.now();
+  const text = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(60_000) })
+    .then((r) => r.text())
+    .catch(() => '');
+  // No answer: the loop is blocked at least that long, which is the figure to print.
+  if (text === '') {
+    const s = (performance.now() - t0) / 1000;
+    return { lag: { '0.5': NaN, '0.99': NaN, '0.999': s, '1': s }, heapMb: NaN };
+  }
   const lag = {} as Lag;
   for (const m of text.matchAll(/^campus_energy_event_loop_lag_seconds\{[^}]*quantile="([^"]+)"\} (\S+)$/gm))
     lag[m[1] as keyof Lag] = Number(m[2]);
@@ -228,6 +236,9 @@ async function main(): Promise<void> {
         await sleep(Math.min(HEAVY_EVERY_MS, PHASE_S * 1000 - (performance.now() - started)));
       }
       const scraped = await scrapeLag(base);
+      console.log(
+        `  ${name} phase over: lag p50 ${ms(scraped.lag['0.5'])}, p99 ${ms(scraped.lag['0.99'])}, p99.9 ${ms(scraped.lag['0.999'])}, max ${ms(scraped.lag['1'])}; load ${load()}`,
+      );
       const lat = api.latencies.slice(apiBefore.latencies).sort((a, b) => a - b);
       return {
         name,
