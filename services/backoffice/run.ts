@@ -200,18 +200,7 @@ async function startParts(
     createOperationsDesk({ ...core, campus: options.campus, store: options.store, logger: options.logger }),
     (d) => d.stop(),
   );
-  const policy = life.own(
-    createPolicyLoop({
-      ...{ prepaid: core.prepaid, audit: core.audit, clock: core.clock },
-      ...{ store: options.store, logger: options.logger },
-      control: core.relay.control,
-      timezone: core.tariffs.timezone,
-      hasRelay: (meter) => !!core.relay.locate(meter)?.hasRelay,
-      plannedOutage: desk.outageOf,
-      ...(options.policyIntervalMs !== undefined ? { intervalMs: options.policyIntervalMs } : {}),
-    }),
-    (p) => p.stop(),
-  );
+  const policy = life.own(startPolicy(core, options, desk), (p) => p.stop());
   const dormPower = life.own(
     createDormPower({
       ...{ ...core, control: core.relay.control, locate: core.relay.locate },
@@ -274,6 +263,19 @@ async function startParts(
     dbPath: core.dbPath,
     ...(api ? { app: api.app, url: api.url } : {}),
   };
+}
+
+/** The prepaid cut-off and restore loop; a meter in a planned outage is neither cut nor restored. */
+function startPolicy(core: Core, options: BackofficeOptions, desk: OperationsDesk) {
+  return createPolicyLoop({
+    ...{ prepaid: core.prepaid, audit: core.audit, clock: core.clock },
+    ...{ store: options.store, logger: options.logger },
+    control: core.relay.control,
+    timezone: core.tariffs.timezone,
+    hasRelay: (meter) => !!core.relay.locate(meter)?.hasRelay,
+    plannedOutage: desk.outageOf,
+    ...(options.policyIntervalMs !== undefined ? { intervalMs: options.policyIntervalMs } : {}),
+  });
 }
 
 /** The heating desk and fees; detection's "registered stopped" is the desk's signed stops. */

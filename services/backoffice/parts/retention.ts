@@ -86,23 +86,11 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
   let last: RetentionRun | undefined;
   let chain: Promise<unknown> = Promise.resolve();
 
-  async function gather(): Promise<RetentionHold[] | { error: string }> {
-    const holds: RetentionHold[] = [];
-    for (const [name, source] of sources) {
-      try {
-        holds.push(...source());
-      } catch (err) {
-        return { error: `hold source ${name} failed: ${(err as Error).message}` };
-      }
-    }
-    return holds;
-  }
-
   async function once(): Promise<RetentionRun> {
     const at = deps.clock();
     if (rawDays === null) return { at, ok: true, holds: 0, deletedReadings: 0 };
     if (!isRetaining(deps.store)) return { at, ok: false, error: 'the reading store has no retention' };
-    const holds = await gather();
+    const holds = gatherHolds(sources);
     if (!Array.isArray(holds)) {
       counts.failed++;
       log.error({ error: holds.error }, 'retention not applied: nothing deleted');
@@ -153,6 +141,36 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
 
   const tick = () =>
     void runNow().catch((err: unknown) => log.error({ err }, 'retention run failed unexpectedly'));
+  const timer = schedule(rawDays, every, tick, log);
+
+  return {
+    runNow,
+    last: () => last,
+    metrics: () => retentionMetrics(counts),
+    stop: () => timer.stop(),
+  };
+}
+
+/** Every hold source's holds, or which source failed (then nothing may be deleted). */
+function gatherHolds(sources: ReturnType<typeof holdSources>): RetentionHold[] | { error: string } {
+  const holds: RetentionHold[] = [];
+  for (const [name, source] of sources) {
+    try {
+      holds.push(...source());
+    } catch (err) {
+      return { error: `hold source ${name} failed: ${(err as Error).message}` };
+    }
+  }
+  return holds;
+}
+
+/** The first run a few minutes after start, then every `every`; none when raw is kept for ever. */
+function schedule(
+  rawDays: number | null,
+  every: number,
+  tick: () => void,
+  log: { info: (msg: string) => void },
+): { stop: () => void } {
   let timer: NodeJS.Timeout | undefined;
   if (rawDays === null) log.info('storage.retention.rawDays is null: raw readings are kept for ever');
   else {
@@ -166,39 +184,43 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
     );
     timer.unref();
   }
+  return { stop: () => clearTimeout(timer) };
+}
 
-  return {
-    runNow,
-    last: () => last,
-    metrics: () => [
-      {
-        name: 'campus_energy_retention_runs_total',
-        type: 'counter',
-        help: 'Retention runs, by result (failed: a hold source or the store did not answer; nothing deleted)',
-        samples: [
-          { labels: { result: 'ok' }, value: counts.ok },
-          { labels: { result: 'failed' }, value: counts.failed },
-        ],
-      },
-      {
-        name: 'campus_energy_retention_deleted_readings_total',
-        type: 'counter',
-        help: 'Raw readings retention deleted from the embedded store (roll-ups kept)',
-        samples: [{ value: counts.deletedReadings }],
-      },
-      {
-        name: 'campus_energy_retention_held_meters',
-        type: 'gauge',
-        help: 'Meters whose raw readings past the age limit were kept by a hold at the last run',
-        samples: [{ value: counts.heldMeters }],
-      },
-      {
-        name: 'campus_energy_retention_last_success_timestamp_seconds',
-        type: 'gauge',
-        help: 'When retention last ran to the end (0: not yet)',
-        samples: [{ value: Math.floor(counts.lastSuccess / 1000) }],
-      },
-    ],
-    stop: () => clearTimeout(timer),
-  };
+function retentionMetrics(counts: {
+  ok: number;
+  failed: number;
+  deletedReadings: number;
+  lastSuccess: number;
+  heldMeters: number;
+}): ReturnType<RetentionPart['metrics']> {
+  return [
+    {
+      name: 'campus_energy_retention_runs_total',
+      type: 'counter',
+      help: 'Retention runs, by result (failed: a hold source or the store did not answer; nothing deleted)',
+      samples: [
+        { labels: { result: 'ok' }, value: counts.ok },
+        { labels: { result: 'failed' }, value: counts.failed },
+      ],
+    },
+    {
+      name: 'campus_energy_retention_deleted_readings_total',
+      type: 'counter',
+      help: 'Raw readings retention deleted from the embedded store (roll-ups kept)',
+      samples: [{ value: counts.deletedReadings }],
+    },
+    {
+      name: 'campus_energy_retention_held_meters',
+      type: 'gauge',
+      help: 'Meters whose raw readings past the age limit were kept by a hold at the last run',
+      samples: [{ value: counts.heldMeters }],
+    },
+    {
+      name: 'campus_energy_retention_last_success_timestamp_seconds',
+      type: 'gauge',
+      help: 'When retention last ran to the end (0: not yet)',
+      samples: [{ value: Math.floor(counts.lastSuccess / 1000) }],
+    },
+  ];
 }

@@ -119,6 +119,11 @@ const ACTIONS = [
   ['heating.stop-reported', 'Heating stop reported', '报停供暖'],
   ['complaint.mail-duplicate', 'Duplicate tip mail set aside', '重复的举报邮件已搁置'],
   ['complaint.tipster-read', 'Read a tipster’s contact', '查看举报人联系方式'],
+  [
+    'storage.retention',
+    'Deleted raw readings past retention (roll-ups kept)',
+    '删除超过保留期的原始读数（保留汇总）',
+  ],
   ['heat-purchase.bill', 'Entered the heat bill', '录入购热账单'],
   ['heating.fees', 'Set heating fees', '核定供暖费'],
   ['heating.season', 'Set the heating season', '设定供暖季'],
