@@ -423,6 +423,12 @@ export const RetentionSchema = z
         message: 'at most 24h (InfluxDB keeps a held reading one day past the run)',
       })
       .describe('How often the back office applies retention (default 24h, at most 24h)'),
+    ingestGaps: z
+      .enum(['ledger', 'elsewhere-accepted'])
+      .default('ledger')
+      .describe(
+        "How retention learns which meters have an open ingest gap. ledger (default): from ingest's gap ledger at ingest.gapLedgerPath (an absolute path may point to where another machine's ingest keeps it); while no ledger is there, nothing is deleted. elsewhere-accepted: ingest keeps its ledger where this back office cannot read it, and the campus accepts that retention may delete raw readings an open gap's replay would still merge into (logged at every run)",
+      ),
   })
   .strict()
   .prefault({})

@@ -72,15 +72,44 @@ interface Campus {
   store: SqliteStore;
 }
 
-/** A campus folder with rawDays 10 and its embedded store holding 30 days of both meters. */
-async function campusWithReadings(): Promise<Campus> {
+/** Ingest's gap tracker over a store with its ledger at `ledgerPath`, as ingest keeps it. */
+function gapTracker(store: SqliteStore, ledgerPath: string): GapTracker {
+  return new GapTracker({
+    index: store,
+    placeOf: (m) => (METERS.includes(m) ? { site: 'east', gateway: 'gw-east-1' } : undefined),
+    request: () => {},
+    onLost: () => {},
+    ledgerPath,
+    graceMs: 0,
+    now: () => NOW,
+  });
+}
+
+/** Ingest has run with this ledger and follows no gap (its ledger exists, with no open mark). */
+async function ingestLedgerWithoutGaps(store: SqliteStore, ledgerPath: string): Promise<void> {
+  const tracker = gapTracker(store, ledgerPath);
+  await tracker.seed();
+  await tracker.check();
+  tracker.close();
+}
+
+/**
+ * A campus folder with rawDays 10 and its embedded store holding 30 days of both meters; ingest's
+ * gap ledger is in the folder (no gap open) unless `ingestHere` is false. `extra` is appended to
+ * the campus file (top-level keys other than storage) and `retention` to storage.retention.
+ */
+async function campusWithReadings(
+  opts: { ingestHere?: boolean; retention?: string; extra?: string } = {},
+): Promise<Campus> {
   const dir = mkdtempSync(join(tmpdir(), 'campus-retention-'));
   dirs.push(dir);
   const file = join(dir, 'campus.yaml');
   writeFileSync(
     file,
     readFileSync('config/examples/campus.yaml', 'utf8').replace(/^dataDir: .*$/m, 'dataDir: .') +
-      '\nstorage:\n  retention:\n    rawDays: 10\n',
+      '\nstorage:\n  retention:\n    rawDays: 10\n' +
+      (opts.retention ?? '') +
+      (opts.extra ?? ''),
   );
   const store = SqliteStore.open({
     path: join(dir, 'store.sqlite'),
@@ -92,6 +121,7 @@ async function campusWithReadings(): Promise<Campus> {
     for (let i = 0; i < rs.length; i += 2000) await store.writeReadings(rs.slice(i, i + 2000));
   }
   store.compact();
+  if (opts.ingestHere !== false) await ingestLedgerWithoutGaps(store, join(dir, 'ingest-gaps.sqlite'));
   return { dir, file, store };
 }
 
@@ -208,15 +238,7 @@ describe('retention run by the back office, with the services’ holds', () => {
   it('keeps every raw reading of a meter while ingest follows an open gap on it', async () => {
     const c = await campusWithReadings();
     // Ingest's own gap tracker over this store, with its ledger in the data folder.
-    const tracker = new GapTracker({
-      index: c.store,
-      placeOf: (m) => (METERS.includes(m) ? { site: 'east', gateway: 'gw-east-1' } : undefined),
-      request: () => {},
-      onLost: () => {},
-      ledgerPath: join(c.dir, 'ingest-gaps.sqlite'),
-      graceMs: 0,
-      now: () => NOW,
-    });
+    const tracker = gapTracker(c.store, join(c.dir, 'ingest-gaps.sqlite'));
     await tracker.seed();
     await tracker.check();
     // The gateway announces seqs no store holds: a gap is open on one meter.
@@ -288,9 +310,115 @@ describe('retention run by the back office, with the services’ holds', () => {
       { labels: { result: 'failed' }, value: 2 },
     ]);
     expect(bo.audit.query({ action: 'storage.retention' })).toEqual([]);
-    // Repaired, the next run deletes as usual.
+    // Repaired (ingest rebuilds its ledger), the next run deletes as usual.
     rmSync(join(c.dir, 'ingest-gaps.sqlite'));
+    await ingestLedgerWithoutGaps(c.store, join(c.dir, 'ingest-gaps.sqlite'));
     expect((await bo.retention.runNow()).deletedReadings).toBe(2 * PAST_AGE);
+    await bo.stop();
+    await c.store.close();
+  }, 60_000);
+});
+
+/** The back office's log lines as JSON, and a logger that writes them there. */
+function captured(): { lines: { level: number; msg: string; error?: string }[]; log: Logger } {
+  const lines: { level: number; msg: string; error?: string }[] = [];
+  const log = pino({ level: 'info' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  return { lines, log };
+}
+
+const gauge = (bo: RunningBackofficeServer, name: string) =>
+  bo.retention.metrics().find((f) => f.name === name)?.samples;
+
+describe("retention and ingest's gap ledger (ingest may run on another machine)", () => {
+  it('deletes nothing while the gap ledger is not where the campus file says, and says so in the log, the metric and the status', async () => {
+    // Ingest runs elsewhere: no ledger in this data folder, so which meters have a gap is unknown.
+    const c = await campusWithReadings({ ingestHere: false });
+    const { lines, log } = captured();
+    const bo = await start(c, log);
+    const run = await bo.retention.runNow();
+    expect(run).toMatchObject({ ok: false, blockedBy: 'ingest-gaps' });
+    expect(run.error).toContain(join(c.dir, 'ingest-gaps.sqlite'));
+    expect(run.error).toMatch(/hold source ingest-gaps failed/);
+    expect(run.error).toMatch(/ingest\.gapLedgerPath/);
+    expect(run.error).toMatch(/storage\.retention\.ingestGaps: elsewhere-accepted/);
+    for (const m of METERS) expect(await rawOfDayX(c.store, m)).toBe(96);
+    expect(bo.retention.last()).toEqual(run);
+    expect(lines.filter((l) => l.level >= 50)).toEqual([
+      expect.objectContaining({ msg: 'retention not applied: nothing deleted', error: run.error }),
+    ]);
+    expect(gauge(bo, 'campus_energy_retention_blocked')).toContainEqual({
+      labels: { source: 'ingest-gaps' },
+      value: 1,
+    });
+    const metrics = await bo.app!.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toContain('campus_energy_retention_blocked{source="ingest-gaps"} 1\n');
+    expect(metrics.body).toContain('campus_energy_retention_runs_total{result="failed"} 1\n');
+    expect(bo.audit.query({ action: 'storage.retention' })).toEqual([]);
+
+    // Ingest starts on this machine: its ledger appears, no gap is open, the next run deletes.
+    await ingestLedgerWithoutGaps(c.store, join(c.dir, 'ingest-gaps.sqlite'));
+    const next = await bo.retention.runNow();
+    expect(next).toMatchObject({ ok: true, deletedReadings: 2 * PAST_AGE });
+    expect(next.blockedBy).toBeUndefined();
+    expect(gauge(bo, 'campus_energy_retention_blocked')).toContainEqual({
+      labels: { source: 'ingest-gaps' },
+      value: 0,
+    });
+    await bo.stop();
+    await c.store.close();
+  }, 60_000);
+
+  it('reads the gaps where ingest.gapLedgerPath says they are kept (another folder)', async () => {
+    const shared = mkdtempSync(join(tmpdir(), 'campus-ingest-share-'));
+    dirs.push(shared);
+    const ledger = join(shared, 'gaps.sqlite');
+    const c = await campusWithReadings({
+      ingestHere: false,
+      extra: `ingest:\n  gapLedgerPath: ${ledger}\n`,
+    });
+    const tracker = gapTracker(c.store, ledger);
+    await tracker.seed();
+    await tracker.check();
+    tracker.announced(HELD, DAYS * 96 + 25);
+    tracker.close();
+    const bo = await start(c);
+    expect(await bo.retention.runNow()).toMatchObject({ ok: true, holds: 1 });
+    expect(await rawOfDayX(c.store, HELD)).toBe(96);
+    expect(await rawOfDayX(c.store, OTHER)).toBe(0);
+    await bo.stop();
+    await c.store.close();
+  }, 60_000);
+
+  it('with the ledger elsewhere explicitly accepted, runs without the gap hold and says so at every run', async () => {
+    const c = await campusWithReadings({
+      ingestHere: false,
+      retention: '    ingestGaps: elsewhere-accepted\n',
+    });
+    const { lines, log } = captured();
+    const bo = await start(c, log);
+    const run = await bo.retention.runNow();
+    expect(run).toMatchObject({ ok: true, unheld: ['ingest-gaps'], deletedReadings: 2 * PAST_AGE });
+    const said = () => lines.filter((l) => l.level === 40 && /gap ledger is elsewhere/.test(l.msg));
+    expect(said()).toHaveLength(1);
+    expect(said()[0]!.msg).toMatch(/storage\.retention\.ingestGaps/);
+    expect(gauge(bo, 'campus_energy_retention_unheld')).toEqual([
+      { labels: { source: 'ingest-gaps' }, value: 1 },
+    ]);
+    expect(bo.audit.query({ action: 'storage.retention' })[0]!.after).toMatchObject({
+      unheld: ['ingest-gaps'],
+    });
+    await bo.retention.runNow();
+    expect(said()).toHaveLength(2);
+    await bo.stop();
+    await c.store.close();
+  }, 60_000);
+
+  it('with replay turned off ingest follows no gap and keeps no ledger: nothing to hold', async () => {
+    const c = await campusWithReadings({ ingestHere: false, extra: 'ingest:\n  replay: null\n' });
+    const bo = await start(c);
+    const run = await bo.retention.runNow();
+    expect(run).toMatchObject({ ok: true, deletedReadings: 2 * PAST_AGE });
+    expect(run.unheld).toBeUndefined();
     await bo.stop();
     await c.store.close();
   }, 60_000);

@@ -20,12 +20,23 @@ describe('storage.retention settings', () => {
   it('defaults to 400 days of raw readings, applied every 24 hours', () => {
     const file = join(dir, 'plain.yaml');
     writeFileSync(file, example);
-    expect(loadCampus(file).config.storage.retention).toEqual({ rawDays: 400, every: 24 * 3_600_000 });
+    expect(loadCampus(file).config.storage.retention).toEqual({
+      ...{ rawDays: 400, every: 24 * 3_600_000 },
+      ingestGaps: 'ledger',
+    });
   });
 
   it('takes days, a duration, and null to keep raw readings for ever', () => {
-    expect(campusWith('    rawDays: 90\n    every: 6h\n')()).toEqual({ rawDays: 90, every: 6 * 3_600_000 });
-    expect(campusWith('    rawDays: null\n')()).toEqual({ rawDays: null, every: 24 * 3_600_000 });
+    expect(campusWith('    rawDays: 90\n    every: 6h\n')()).toMatchObject({
+      rawDays: 90,
+      every: 6 * 3_600_000,
+    });
+    expect(campusWith('    rawDays: null\n')()).toMatchObject({ rawDays: null, every: 24 * 3_600_000 });
+  });
+
+  it("takes ingest's gap ledger being elsewhere only when accepted in those words", () => {
+    expect(campusWith('    ingestGaps: elsewhere-accepted\n')().ingestGaps).toBe('elsewhere-accepted');
+    expect(campusWith('    ingestGaps: elsewhere\n')).toThrow(/storage\.retention\.ingestGaps/);
   });
 
   it.each([

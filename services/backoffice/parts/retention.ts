@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../../config/campus.ts';
@@ -17,6 +18,8 @@ import type { MetricFamily } from '../../platform/metrics/exposition.ts';
  * service that may still need raw readings for its holds, and only when all of them answered does
  * it let the store delete (SQLite: closed days past rawDays; InfluxDB: the raw policy's duration).
  * A source that fails to answer stops the run: a missing answer is never read as "nothing held".
+ * That includes ingest's gap ledger missing from where the campus file says it is (ingest on
+ * another machine, or not started yet): unless the campus file accepts the ledger being elsewhere.
  * Each run that deletes is written to the audit log, as every other change to records is.
  */
 
@@ -46,6 +49,10 @@ export interface RetentionRun {
   ok: boolean;
   /** Why nothing was deleted: the hold source that failed and its error. */
   error?: string;
+  /** The hold source that stopped the run. */
+  blockedBy?: string;
+  /** Hold sources the campus file accepts not asking (storage.retention.ingestGaps). */
+  unheld?: string[];
   holds?: number;
   /** Readings (SQLite) deleted; InfluxDB deletes on its own, so only `rawDays` is known. */
   deletedReadings?: number;
@@ -63,15 +70,36 @@ export interface RetentionPart {
   stop(): void;
 }
 
+/** What a hold source answers: its holds, or that the campus file accepts not asking it. */
+type HoldAnswer = RetentionHold[] | 'unheld-accepted';
+
 /** Each service that may still need raw readings, by name (the name is logged when it fails). */
-function holdSources(deps: RetentionDeps): [string, () => RetentionHold[]][] {
-  const ledger = resolve(deps.campus.dataDir, deps.campus.config.ingest.gapLedgerPath);
+function holdSources(deps: RetentionDeps): [string, () => HoldAnswer][] {
   return [
     ['billing', () => billingHolds(deps.db, deps.accounts())],
     ['vee', () => veeHolds(deps.db)],
-    ['ingest-gaps', () => openGapHolds(ledger)],
+    ['ingest-gaps', ingestGapSource(deps.campus)],
     ['alerts', () => openAlertHolds(deps.alerts)],
   ];
+}
+
+/**
+ * Ingest's open gaps, failing closed. A missing ledger file does not mean "no gap": ingest may run
+ * on another machine, or not have started yet, and a replay still on its way would be merged into
+ * a day retention had deleted. Only two answers are not errors: replay turned off (ingest follows
+ * no gap and keeps no ledger), and the campus file accepting the ledger being out of reach.
+ */
+function ingestGapSource(campus: LoadedCampus): () => HoldAnswer {
+  const { ingest, storage } = campus.config;
+  const ledger = resolve(campus.dataDir, ingest.gapLedgerPath);
+  return () => {
+    if (existsSync(ledger)) return openGapHolds(ledger);
+    if (ingest.replay === null) return [];
+    if (storage.retention.ingestGaps === 'elsewhere-accepted') return 'unheld-accepted';
+    throw new Error(
+      `ingest's gap ledger ${ledger} is not here (ingest runs on another machine, or has not started), so which meters have an open gap is unknown; set ingest.gapLedgerPath to where ingest keeps it, or storage.retention.ingestGaps: elsewhere-accepted`,
+    );
+  };
 }
 
 function isRetaining(store: ReadingStore): store is ReadingStore & RetainingStore {
@@ -82,7 +110,12 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
   const log = deps.logger.child({ component: 'retention' });
   const { rawDays, every } = deps.campus.config.storage.retention;
   const sources = holdSources(deps);
-  const counts = { ok: 0, failed: 0, deletedReadings: 0, lastSuccess: 0, heldMeters: 0 };
+  const counts: RetentionCounts = {
+    ...{ ok: 0, failed: 0, deletedReadings: 0, lastSuccess: 0, heldMeters: 0 },
+    sources: sources.map(([name]) => name),
+    blockedBy: undefined,
+    unheld: [],
+  };
   let last: RetentionRun | undefined;
   let chain: Promise<unknown> = Promise.resolve();
 
@@ -90,12 +123,20 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
     const at = deps.clock();
     if (rawDays === null) return { at, ok: true, holds: 0, deletedReadings: 0 };
     if (!isRetaining(deps.store)) return { at, ok: false, error: 'the reading store has no retention' };
-    const holds = gatherHolds(sources);
-    if (!Array.isArray(holds)) {
+    const gathered = gatherHolds(sources);
+    counts.blockedBy = 'error' in gathered ? gathered.source : undefined;
+    if ('error' in gathered) {
       counts.failed++;
-      log.error({ error: holds.error }, 'retention not applied: nothing deleted');
-      return { at, ok: false, error: holds.error };
+      log.error({ error: gathered.error, source: gathered.source }, 'retention not applied: nothing deleted');
+      return { at, ok: false, error: gathered.error, blockedBy: gathered.source };
     }
+    const { holds, unheld } = gathered;
+    counts.unheld = unheld;
+    for (const source of unheld)
+      log.warn(
+        { source },
+        "ingest's gap ledger is elsewhere (accepted by storage.retention.ingestGaps): meters with an open gap are not held",
+      );
     let result: unknown;
     try {
       result = await deps.store.applyRetention({ now: at, rawDays, holds });
@@ -109,6 +150,7 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
     const run: RetentionRun = {
       at,
       ok: true,
+      ...(unheld.length > 0 ? { unheld } : {}),
       holds: holds.length,
       ...(r.readings !== undefined ? { deletedReadings: r.readings } : {}),
       ...(r.rawDays !== undefined ? { rawDays: r.rawDays } : {}),
@@ -126,7 +168,7 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
         actor: RETENTION_ACTOR,
         action: 'storage.retention',
         subject: 'store:raw-readings',
-        after: { rawDays, holdsByReason: byReason, ...r },
+        after: { rawDays, holdsByReason: byReason, ...(unheld.length > 0 ? { unheld } : {}), ...r },
       });
     }
     return run;
@@ -152,16 +194,21 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
 }
 
 /** Every hold source's holds, or which source failed (then nothing may be deleted). */
-function gatherHolds(sources: ReturnType<typeof holdSources>): RetentionHold[] | { error: string } {
+function gatherHolds(
+  sources: ReturnType<typeof holdSources>,
+): { holds: RetentionHold[]; unheld: string[] } | { error: string; source: string } {
   const holds: RetentionHold[] = [];
+  const unheld: string[] = [];
   for (const [name, source] of sources) {
     try {
-      holds.push(...source());
+      const answer = source();
+      if (answer === 'unheld-accepted') unheld.push(name);
+      else holds.push(...answer);
     } catch (err) {
-      return { error: `hold source ${name} failed: ${(err as Error).message}` };
+      return { error: `hold source ${name} failed: ${(err as Error).message}`, source: name };
     }
   }
-  return holds;
+  return { holds, unheld };
 }
 
 /** The first run a few minutes after start, then every `every`; none when raw is kept for ever. */
@@ -187,13 +234,19 @@ function schedule(
   return { stop: () => clearTimeout(timer) };
 }
 
-function retentionMetrics(counts: {
+interface RetentionCounts {
   ok: number;
   failed: number;
   deletedReadings: number;
   lastSuccess: number;
   heldMeters: number;
-}): ReturnType<RetentionPart['metrics']> {
+  /** Every hold source's name, so each has a sample (0 or 1) in the gauges below. */
+  sources: string[];
+  blockedBy: string | undefined;
+  unheld: string[];
+}
+
+function retentionMetrics(counts: RetentionCounts): ReturnType<RetentionPart['metrics']> {
   return [
     {
       name: 'campus_energy_retention_runs_total',
@@ -221,6 +274,21 @@ function retentionMetrics(counts: {
       type: 'gauge',
       help: 'When retention last ran to the end (0: not yet)',
       samples: [{ value: Math.floor(counts.lastSuccess / 1000) }],
+    },
+    {
+      name: 'campus_energy_retention_blocked',
+      type: 'gauge',
+      help: 'The hold source that stopped the last run (1), so nothing was deleted: e.g. ingest-gaps when its ledger is not here',
+      samples: counts.sources.map((source) => ({
+        labels: { source },
+        value: counts.blockedBy === source ? 1 : 0,
+      })),
+    },
+    {
+      name: 'campus_energy_retention_unheld',
+      type: 'gauge',
+      help: 'Hold sources the campus file accepts not asking (storage.retention.ingestGaps: elsewhere-accepted), at the last run',
+      samples: counts.unheld.map((source) => ({ labels: { source }, value: 1 })),
     },
   ];
 }
