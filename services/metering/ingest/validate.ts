@@ -1,5 +1,6 @@
 import { ReadingSchema, TOPIC_ROOT } from '../../../config/schemas/reading.ts';
 import type { MeterKind, StoredReading } from '../storage.ts';
+import { fastReading } from './fast-reading.ts';
 
 /** Where a meter belongs, as the campus registry says: what ingest accepts from it. */
 export interface RegisteredMeter {
@@ -44,6 +45,8 @@ export function validateMessage(
   payload: Uint8Array,
   registry: MeterRegistry,
   maxPayloadBytes: number,
+  /** false checks every body with the zod schema alone (tests compare the two paths). */
+  fastPath = true,
 ): Validation {
   if (payload.byteLength > maxPayloadBytes) {
     return reject(
@@ -51,14 +54,14 @@ export function validateMessage(
       `payload is ${payload.byteLength} bytes, the limit is ${maxPayloadBytes}`,
     );
   }
-  const levels = topic.startsWith(TOPIC_PREFIX) ? topic.slice(TOPIC_PREFIX.length).split('/') : [];
-  const [site, gateway, meter, leaf] = levels;
-  if (levels.length !== 4 || leaf !== 'reading' || !site || !gateway || !meter) {
+  const levels = topicLevels(topic);
+  if (!levels) {
     return reject(
       'BAD_TOPIC',
       `topic ${JSON.stringify(topic)} is not ${TOPIC_ROOT}/<site>/<gateway>/<meter>/reading`,
     );
   }
+  const { site, gateway, meter } = levels;
   const place = registry.get(meter);
   if (!place) return reject('UNKNOWN_METER', `meter ${JSON.stringify(meter)} is not in the campus registry`);
   if (place.site !== site || place.gateway !== gateway) {
@@ -79,6 +82,10 @@ export function validateMessage(
   } catch (err) {
     return reject('INVALID_JSON', `payload is not JSON: ${(err as Error).message}`);
   }
+  if (fastPath) {
+    const reading = fastReading(json, meter, site, gateway, place.kind);
+    if (reading) return { ok: true, reading };
+  }
   const nonFinite = findNonFinite(json);
   if (nonFinite) return reject('NON_FINITE', `${nonFinite.join('.') || '(root)'}: not a finite number`);
   const parsed = ReadingSchema.safeParse(json);
@@ -95,6 +102,23 @@ export function validateMessage(
     );
   }
   return { ok: true, reading: { ...parsed.data, site, gateway, kind: place.kind } };
+}
+
+const SUFFIX = '/reading';
+
+/**
+ * Site, gateway and meter of `campus/v1/<site>/<gateway>/<meter>/reading`, each non-empty and free
+ * of '/', or undefined. Found with indexOf rather than split: this runs for every message.
+ */
+export function topicLevels(topic: string): { site: string; gateway: string; meter: string } | undefined {
+  if (!topic.startsWith(TOPIC_PREFIX) || !topic.endsWith(SUFFIX)) return undefined;
+  const start = TOPIC_PREFIX.length;
+  const end = topic.length - SUFFIX.length;
+  const a = topic.indexOf('/', start);
+  if (a <= start || a >= end) return undefined;
+  const b = topic.indexOf('/', a + 1);
+  if (b <= a + 1 || end <= b + 1 || topic.indexOf('/', b + 1) !== end) return undefined;
+  return { site: topic.slice(start, a), gateway: topic.slice(a + 1, b), meter: topic.slice(b + 1, end) };
 }
 
 /** The path of the first number that is not finite (JSON.parse turns 1e999 into Infinity). */
