@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { zoneOffset } from '../../metering/consumption/zone.ts';
 import { heatingOnset, type HeatingOnset, type OnsetRow } from './heating-onset.ts';
+import { firstDayAtLeast, PeerDays } from './heating-peers.ts';
 import type {
   DetectionInput,
   ScoringDetector,
@@ -124,12 +125,24 @@ export const HeatingConfigSchema = z
 export type HeatingConfig = z.infer<typeof HeatingConfigSchema>;
 export type HeatingConfigInput = z.input<typeof HeatingConfigSchema>;
 
-/** Local day and hour of instants in one zone; the zone's offset is looked up once per hour. */
+/**
+ * Local day and hour of instants in one zone; the zone's offset is taken at the start of each hour.
+ * A UTC day whose first and last hours have the same offset has it all day (no zone changes its
+ * offset twice in a day), so Intl is asked twice a day, not every hour of years of readings.
+ */
 export function localCalendar(timezone: string): (ts: number) => { day: number; hour: number } {
   const offsets = new Map<number, number>();
+  const wholeDays = new Map<number, number | null>();
   return (ts) => {
     const bucket = Math.floor(ts / H);
-    let off = offsets.get(bucket);
+    const utcDay = Math.floor(bucket / 24);
+    let whole = wholeDays.get(utcDay);
+    if (whole === undefined) {
+      const first = zoneOffset(utcDay * DAY, timezone);
+      whole = first === zoneOffset(utcDay * DAY + 23 * H, timezone) ? first : null;
+      wholeDays.set(utcDay, whole);
+    }
+    let off = whole ?? offsets.get(bucket);
     if (off === undefined) {
       off = zoneOffset(bucket * H, timezone);
       offsets.set(bucket, off);
@@ -537,41 +550,106 @@ function judgeAgainstWeather(
   c: HeatingConfig['degreeDay'],
   recentTo = Infinity,
 ): WeatherJudgement | null {
+  // The rows are in day order: each period is a slice found by bisection (a meter is judged over
+  // dozens of past windows, and filtering its whole history for each made most of the cost).
   const rows = md.rows;
-  const recentRows = rows.filter((r) => r.day >= recentFrom && r.day < recentTo);
-  const before = rows.filter((r) => r.day < recentFrom);
+  const at = (day: number) => firstDayAtLeast(rows, day);
+  const recentStart = at(recentFrom);
+  const recentRows = rows.slice(recentStart, recentTo === Infinity ? rows.length : at(recentTo));
   // A heater bought a few weeks ago must not sit in the baseline: leave a gap if history allows.
-  const gap = Math.max(0, Math.min(c.gapDays, before.length - c.minBaselineDays));
+  const gap = Math.max(0, Math.min(c.gapDays, recentStart - c.minBaselineDays));
   const baseEnd = recentFrom - gap;
   const lastYearFrom = recentFrom - 365 - c.baselineDays;
   const lastYearTo = recentFrom - 365 + c.recentDays + c.baselineDays;
-  const baseRows = rows.filter(
-    (r) =>
-      (r.day < baseEnd && r.day >= baseEnd - c.baselineDays) || (r.day >= lastYearFrom && r.day < lastYearTo),
+  const baseRows = unionOfSlices(
+    rows,
+    [at(baseEnd - c.baselineDays), at(baseEnd)],
+    [at(lastYearFrom), at(lastYearTo)],
   );
   if (baseRows.length < c.minBaselineDays || recentRows.length < c.recentDays) return null;
   const hasLastYear = baseRows.some((r) => r.day < baseEnd - c.baselineDays);
   const hasWeekend = baseRows.some((r) => r.weekend) && baseRows.some((r) => !r.weekend);
   const hasCold = baseRows.some((r) => r.hdd > 0) && baseRows.some((r) => r.hdd !== baseRows[0]!.hdd);
-  const x = (r: MeterDays['rows'][number], lastYear: boolean) => [
-    1,
-    ...(hasCold ? [r.hdd] : []),
-    ...(hasWeekend ? [r.weekend ? 1 : 0] : []),
-    ...(hasLastYear ? [lastYear ? 1 : 0] : []),
-  ];
   const isLast = (r: MeterDays['rows'][number]) => r.day < baseEnd - c.baselineDays;
+  const k = 1 + (hasCold ? 1 : 0) + (hasWeekend ? 1 : 0) + (hasLastYear ? 1 : 0);
+  /** The regressors of a row: 1, (HDD), (weekend), (last year), into `into`. */
+  const x = (r: MeterDays['rows'][number], into: number[]): number[] => {
+    let q = 0;
+    into[q++] = 1;
+    if (hasCold) into[q++] = r.hdd;
+    if (hasWeekend) into[q++] = r.weekend ? 1 : 0;
+    if (hasLastYear) into[q++] = isLast(r) ? 1 : 0;
+    return into;
+  };
   const fit = ols(
-    baseRows.map((r) => x(r, isLast(r))),
+    baseRows.map((r) => x(r, new Array<number>(k))),
     baseRows.map((r) => r.kwh),
   );
   if (!fit) return null;
   const scale = Math.max(1e-6, baseRows.reduce((s, r) => s + r.kwh, 0) / baseRows.length);
   const rel = new Map<number, number>();
-  for (const r of [...baseRows, ...recentRows]) {
-    const f = x(r, isLast(r)).reduce((s, v, q) => s + v * fit[q]!, 0);
-    rel.set(r.day, (r.kwh - f) / scale);
-  }
+  const row = new Array<number>(k);
+  for (const list of [baseRows, recentRows])
+    for (const r of list) {
+      x(r, row);
+      let f = 0;
+      for (let q = 0; q < k; q++) f += row[q]! * fit[q]!;
+      rel.set(r.day, (r.kwh - f) / scale);
+    }
   return { md, recentRows, baseRows, rel, scale, fit, lastYearFrom };
+}
+
+/** The rows of two index ranges [from, to), in row order, each row once (as a filter on either). */
+function unionOfSlices<T>(rows: readonly T[], a: [number, number], b: [number, number]): T[] {
+  const [x, y] = a[0] <= b[0] ? [a, b] : [b, a];
+  if (x[1] <= x[0]) return rows.slice(y[0], Math.max(y[0], y[1]));
+  if (y[1] <= y[0]) return rows.slice(x[0], x[1]);
+  if (x[1] >= y[0]) return rows.slice(x[0], Math.max(x[1], y[1]));
+  return [...rows.slice(x[0], x[1]), ...rows.slice(y[0], y[1])];
+}
+
+/**
+ * The median of a meter's peers' residuals on a day (0 when fewer than three have one), given the
+ * meter's own residual that day (left out of its group's values).
+ */
+type PeerMedian = (day: number, own: number) => number;
+
+/**
+ * Per window of judgements (meter → judgement), each meter's peers: its siblings under the same
+ * parent meter when at least three, else every other judged meter. Each group's days are sorted
+ * once per window, not once per meter (heating-peers.ts).
+ */
+function peerMedians(): (at: Map<string, WeatherJudgement>, m: MeterData) => PeerMedian {
+  interface Groups {
+    byParent: Map<string | undefined, { ids: Set<string>; days?: PeerDays; members: WeatherJudgement[] }>;
+    all?: PeerDays;
+  }
+  const cache = new WeakMap<Map<string, WeatherJudgement>, Groups>();
+  return (at, m) => {
+    let g = cache.get(at);
+    if (!g) {
+      g = { byParent: new Map() };
+      for (const j of at.values()) {
+        const p = j.md.meter.parent;
+        const group = g.byParent.get(p) ?? g.byParent.set(p, { ids: new Set(), members: [] }).get(p)!;
+        group.ids.add(j.md.meter.meter);
+        group.members.push(j);
+      }
+      cache.set(at, g);
+    }
+    const siblings = g.byParent.get(m.parent);
+    const inSiblings = siblings?.ids.has(m.meter) ?? false;
+    let days: PeerDays;
+    let member: boolean;
+    if (siblings && siblings.members.length - (inSiblings ? 1 : 0) >= 3) {
+      days = siblings.days ??= new PeerDays(siblings.members.map((j) => j.rel));
+      member = inSiblings;
+    } else {
+      days = g.all ??= new PeerDays([...at.values()].map((j) => j.rel));
+      member = at.has(m.meter);
+    }
+    return (day, own) => days.medianWithout(day, member ? own : undefined, 3, 0);
+  };
 }
 
 /** How far the statistic wandered over the building's own past (≥ 1), from how many windows. */
@@ -586,12 +664,11 @@ interface Past {
  */
 function weatherStatistic(
   j: WeatherJudgement,
-  peers: readonly WeatherJudgement[],
+  peerMedian: PeerMedian,
 ): { z: number; share: number; meanHdd: number } | undefined {
   const adj = (day: number) => {
     const own = j.rel.get(day)!;
-    const others = peers.map((p) => p.rel.get(day)).filter((v): v is number => v !== undefined);
-    return own - (others.length >= 3 ? medianOf(others) : 0);
+    return own - peerMedian(day, own);
   };
   const baseAdj = j.baseRows.map((r) => adj(r.day));
   const mid = medianOf(baseAdj);
@@ -674,22 +751,9 @@ function electricHeating(
     const j = judgeAgainstWeather(md, recentFrom, c);
     if (j) judged.set(md.meter.meter, j);
   }
-  // Siblings by parent, once per window: a campus of thousands of rooms judged over a hundred
-  // past windows must not scan every meter for every meter.
-  const groupsOf = new WeakMap<Map<string, WeatherJudgement>, Map<string | undefined, WeatherJudgement[]>>();
-  const peersOf = (at: Map<string, WeatherJudgement>, m: MeterData): WeatherJudgement[] => {
-    let groups = groupsOf.get(at);
-    if (!groups) {
-      groups = new Map();
-      for (const j of at.values()) {
-        const p = j.md.meter.parent;
-        (groups.get(p) ?? groups.set(p, []).get(p)!).push(j);
-      }
-      groupsOf.set(at, groups);
-    }
-    const siblings = (groups.get(m.parent) ?? []).filter((j) => j.md.meter.meter !== m.meter);
-    return siblings.length >= 3 ? siblings : [...at.values()].filter((j) => j.md.meter.meter !== m.meter);
-  };
+  // Peers' medians once per window and group: a campus of thousands of rooms judged over dozens
+  // of past windows must not sort every meter's peers for every meter.
+  const peersOf = peerMedians();
   // Past windows as long as the recent one, weekly, from PLACEBO_GAP_DAYS back (so a heater that
   // came with the recent weeks is in none of them), each judged exactly as the recent one.
   const placebo: Map<string, WeatherJudgement>[] = [];
@@ -915,22 +979,33 @@ function scanOnsets(
     rel.set(md.meter.meter, new Map(rows.map((r) => [r.day, r.kwh / scale - 1])));
   }
   const out = new Map<string, HeatingOnset & { scale: number }>();
+  // Each group's days sorted once (heating-peers.ts), the meter's own value left out when read.
+  const byParent = new Map<string | undefined, MeterDays[]>();
+  for (const md of all)
+    if (rel.has(md.meter.meter)) {
+      const p = md.meter.parent;
+      (byParent.get(p) ?? byParent.set(p, []).get(p)!).push(md);
+    }
+  const groupDays = new Map<string | undefined, PeerDays>();
+  let allDays: PeerDays | undefined;
   for (const md of all) {
     const own = rel.get(md.meter.meter);
     if (!own) continue;
-    const siblings = all.filter(
-      (p) => p !== md && p.meter.parent === md.meter.parent && rel.has(p.meter.meter),
-    );
-    const peers = (
-      siblings.length >= 3 ? siblings : all.filter((p) => p !== md && rel.has(p.meter.meter))
-    ).map((p) => rel.get(p.meter.meter)!);
+    const siblings = byParent.get(md.meter.parent)!;
+    let peers: PeerDays;
+    if (siblings.length - 1 >= 3) {
+      peers =
+        groupDays.get(md.meter.parent) ??
+        groupDays
+          .set(md.meter.parent, new PeerDays(siblings.map((p) => rel.get(p.meter.meter)!)))
+          .get(md.meter.parent)!;
+    } else peers = allDays ??= new PeerDays(rel.values());
     const rows: OnsetRow[] = [];
     for (const r of md.rows) {
       const y = own.get(r.day);
       const h = degreeHours.get(r.day);
       if (y === undefined || h === undefined) continue;
-      const others = peers.map((p) => p.get(r.day)).filter((v): v is number => v !== undefined);
-      rows.push({ day: r.day, y: y - (others.length >= 3 ? medianOf(others) : 0), h, weekend: r.weekend });
+      rows.push({ day: r.day, y: y - peers.medianWithout(r.day, y, 3, 0), h, weekend: r.weekend });
     }
     const on = heatingOnset(rows, {
       maxOnsetDays: SCAN_ONSET_DAYS,
