@@ -43,8 +43,8 @@ export interface WallClock {
   second: number;
 }
 
-/** The wall clock in `timeZone` at instant `ts` (to the second). */
-export function wallClock(ts: number, timeZone: string): WallClock {
+/** The wall clock in `timeZone` at instant `ts` (to the second), as Intl formats it: the reference. */
+function intlWallClock(ts: number, timeZone: string): WallClock {
   const out: WallClock = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
   for (const part of formatter(timeZone).formatToParts(ts)) {
     if (part.type in out) out[part.type as keyof WallClock] = Number(part.value);
@@ -52,12 +52,58 @@ export function wallClock(ts: number, timeZone: string): WallClock {
   return out;
 }
 
-/** UTC offset of `timeZone` at instant `ts`, in ms (positive east of Greenwich: +8 h for Shanghai). */
-export function zoneOffset(ts: number, timeZone: string): number {
-  const w = wallClock(ts, timeZone);
+/** UTC offset at `ts` as Intl computes it, in ms (whole seconds: pre-1900 local mean times have them). */
+function intlOffset(ts: number, timeZone: string): number {
+  const w = intlWallClock(ts, timeZone);
   const asUtc = Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
   return asUtc - Math.floor(ts / 1000) * 1000;
 }
+
+/**
+ * Offsets per zone and UTC day: the day's offset when it is the same at the day's first and last
+ * second, NaN for a day that holds a transition (its instants are asked of Intl one by one).
+ * Intl's formatToParts costs microseconds a call, and VEE, consumption and reports ask for an
+ * offset per 15-minute interval: uncached it was over 70 % of a bill run's CPU. Assumes no zone
+ * changes its offset and back within one UTC day, which no tz database zone does.
+ */
+const dayOffsets = new Map<string, Map<number, number>>();
+const DAY_CACHE_LIMIT = 200_000;
+
+/** UTC offset of `timeZone` at instant `ts`, in ms (positive east of Greenwich: +8 h for Shanghai). */
+export function zoneOffset(ts: number, timeZone: string): number {
+  let days = dayOffsets.get(timeZone);
+  if (!days) {
+    // An unknown zone throws here (RangeError), before anything is cached for it.
+    formatter(timeZone);
+    days = new Map();
+    dayOffsets.set(timeZone, days);
+  }
+  const d = Math.floor(ts / DAY);
+  let offset = days.get(d);
+  if (offset === undefined) {
+    const first = intlOffset(d * DAY, timeZone);
+    offset = first === intlOffset((d + 1) * DAY - 1000, timeZone) ? first : NaN;
+    if (days.size >= DAY_CACHE_LIMIT) days.clear();
+    days.set(d, offset);
+  }
+  return Number.isNaN(offset) ? intlOffset(ts, timeZone) : offset;
+}
+
+/** The wall clock in `timeZone` at instant `ts` (to the second). */
+export function wallClock(ts: number, timeZone: string): WallClock {
+  const local = new Date(Math.floor(ts / 1000) * 1000 + zoneOffset(ts, timeZone));
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+    second: local.getUTCSeconds(),
+  };
+}
+
+/** The reference implementations, for tests that hold the cached ones to them. */
+export const intlReference = { wallClock: intlWallClock, zoneOffset: intlOffset };
 
 /**
  * The instant at which the wall clock in `timeZone` shows the given local time (month and day may
