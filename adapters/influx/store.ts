@@ -310,22 +310,24 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     // redelivery, or readings written out of order) is first looked up, and skipped if a point of
     // that meter at that ts is already stored. The watermark is loaded at open, so this holds with
     // one writer per database; two ingest processes writing the same meters could still race.
+    //
+    // A fresh reading raised its meter's watermark, so a later one in the same call at the same
+    // (meter, ts) is never fresh: only the older ones need a key set, against everything before.
     const fresh: string[] = [];
-    const older: StoredReading[] = [];
-    const seen = new Set<string>();
-    for (const r of readings) {
+    let older: StoredReading[] | undefined;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i]!;
       const line = formatReading(r);
-      const key = `${r.meter}\u0000${r.ts}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
       const mark = this.watermark.get(r.meter);
       if (mark === undefined || r.ts > mark) {
         this.watermark.set(r.meter, r.ts);
         fresh.push(line);
-      } else older.push(r);
+      } else (older ??= []).push(r);
     }
     const lines =
-      older.length === 0 ? fresh : [...fresh, ...(await this.notYetStored(older)).map(formatReading)];
+      older === undefined
+        ? fresh
+        : [...fresh, ...(await this.notYetStored(firstOfEach(readings, older))).map(formatReading)];
     if (lines.length === 0) return;
     await this.admit(lines.length);
     if (this.closed) {
@@ -476,8 +478,10 @@ export class InfluxStore implements ReadingStore, SeqIndex {
 
   /** Writes one batch until influxd takes it or refuses it as malformed; settles its callers. */
   private async sendBatch(parts: BatchPart[]): Promise<void> {
-    const body =
-      parts.length === 1 ? parts[0]!.lines.join('\n') : parts.map((p) => p.lines.join('\n')).join('\n');
+    // Encoded once: the length header and every retry reuse the bytes.
+    const body = Buffer.from(
+      parts.length === 1 ? parts[0]!.lines.join('\n') : parts.map((p) => p.lines.join('\n')).join('\n'),
+    );
     for (let attempt = 0; ; attempt++) {
       let res: HttpResult;
       try {
@@ -535,11 +539,11 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     }
   }
 
-  private post(body: string): Promise<HttpResult> {
+  private post(body: Buffer): Promise<HttpResult> {
     return new Promise((resolve, reject) => {
       const headers: http.OutgoingHttpHeaders = {
         'Content-Type': 'text/plain; charset=utf-8',
-        'Content-Length': Buffer.byteLength(body),
+        'Content-Length': body.length,
       };
       if (this.authHeader) headers.Authorization = this.authHeader;
       const req = this.request(
@@ -792,4 +796,21 @@ function toReading(tags: Record<string, string>, columns: string[], row: unknown
   if (code !== undefined) reading.error = { code, message: message ?? '' };
   if (flags !== undefined) reading.flags = flags;
   return reading;
+}
+
+/**
+ * Of `older` (a subset of `all`, in its order), those whose (meter, ts) no earlier reading of
+ * `all` has: the first of each is the one written, as before.
+ */
+function firstOfEach(all: readonly StoredReading[], older: readonly StoredReading[]): StoredReading[] {
+  const olderSet = new Set(older);
+  const seen = new Set<string>();
+  const out: StoredReading[] = [];
+  for (const r of all) {
+    const key = `${r.meter}\u0000${r.ts}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (olderSet.has(r)) out.push(r);
+  }
+  return out;
 }
