@@ -12,6 +12,7 @@ import type { CampusTree, HealthResponse, LiveReading, TreeNode } from '../../me
  * The overview's figures, computed on the server from the store's interval consumption (never in
  * the browser): today so far against the same hours of the same weekday last week, per utility
  * for the campus and per building; electricity peak demand; loss per metered node; what is failing;
+ * what is off in a planned outage (not a fault: its supply is cut on purpose, announced ahead);
  * open alerts by type; approvals waiting.
  *
  * "Today so far" is [local midnight, the last complete 15-minute boundary): the interval under way
@@ -106,6 +107,11 @@ export interface Overview {
   peak: PeakDemand;
   losses: NodeLoss[];
   failing: Failing;
+  /**
+   * Meters that would be failing (not answering or silent) but are in an approved outage's window
+   * (from its start to its settling time): counted here, never among the faults.
+   */
+  inPlannedOutage: { meter: string; outage: number; reason: 'error' | 'stale'; ts: number }[];
   /** Undecided alerts (open, assigned, field-checked) by type; absent when the caller may not see alerts. */
   alerts?: { total: number; byType: Record<string, number> };
   /** Requests waiting for a second person, by kind; only the kinds the caller may see. */
@@ -121,6 +127,8 @@ export interface OverviewSources {
   /** Undecided alerts (id, type, node); undefined when the caller may not see alerts. */
   openAlerts?: () => { id: number; type: string; node?: string }[];
   approvals: () => Overview['approvals'];
+  /** The approved outage a meter is in now, if any (none given: no meter is). */
+  outageOf?: (meter: string) => number | undefined;
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
@@ -427,6 +435,7 @@ export async function computeOverview(
   );
 
   const health = src.health();
+  const { failingMeters, inPlannedOutage } = metersOff(src);
   const failing: Failing = {
     gateways: health.gateways
       .filter((g): g is typeof g & { state: 'offline' | 'unknown' } => g.state !== 'online')
@@ -434,16 +443,7 @@ export async function computeOverview(
     devices: health.devices
       .filter((d): d is typeof d & { breaker: 'open' | 'half-open' } => d.breaker !== 'closed')
       .map((d) => ({ gateway: d.gateway, device: d.device, state: d.breaker, errorRate: d.errorRate })),
-    meters: src
-      .latest()
-      .filter((r) => r.quality === 'error' || r.stale)
-      .map((r) => ({
-        meter: r.meter,
-        reason: r.quality === 'error' ? ('error' as const) : ('stale' as const),
-        ts: r.ts,
-        ...(r.error ? { error: r.error.code } : {}),
-      }))
-      .sort((a, b) => a.meter.localeCompare(b.meter, 'en', { numeric: true })),
+    meters: failingMeters,
   };
   const byType: Record<string, number> = {};
   for (const a of open ?? []) byType[a.type] = (byType[a.type] ?? 0) + 1;
@@ -453,7 +453,28 @@ export async function computeOverview(
     ...figures,
     losses,
     failing,
+    inPlannedOutage,
     ...(open ? { alerts: { total: open.length, byType } } : {}),
     approvals: src.approvals(),
   };
+}
+
+/** Meters not answering or silent: faults, unless a planned outage they are in explains it. */
+function metersOff(src: OverviewSources): {
+  failingMeters: Failing['meters'];
+  inPlannedOutage: Overview['inPlannedOutage'];
+} {
+  const failingMeters: Failing['meters'] = [];
+  const inPlannedOutage: Overview['inPlannedOutage'] = [];
+  for (const r of src.latest()) {
+    if (r.quality !== 'error' && !r.stale) continue;
+    const reason = r.quality === 'error' ? ('error' as const) : ('stale' as const);
+    const outage = src.outageOf?.(r.meter);
+    if (outage !== undefined) inPlannedOutage.push({ meter: r.meter, outage, reason, ts: r.ts });
+    else
+      failingMeters.push({ meter: r.meter, reason, ts: r.ts, ...(r.error ? { error: r.error.code } : {}) });
+  }
+  const byMeter = (a: { meter: string }, b: { meter: string }) =>
+    a.meter.localeCompare(b.meter, 'en', { numeric: true });
+  return { failingMeters: failingMeters.sort(byMeter), inPlannedOutage: inPlannedOutage.sort(byMeter) };
 }

@@ -24,6 +24,8 @@ export interface OverviewDeps {
   alerts: AlertStore;
   control: RelayControl;
   prepaid: Prepaid;
+  /** The operations desk: a meter in a planned outage is not counted as failing. */
+  desk?: { outageOf: (meter: string, now: number) => number | undefined };
   clock?: () => number;
   /** How often the stream sends a fresh overview (default 15 s: the quarter hour moves slowly). */
   pushMs?: number;
@@ -96,12 +98,14 @@ function sharedFigures(deps: OverviewDeps, clock: () => number): () => Promise<C
 
 /** What the caller may see: alerts and approval queues only with the permissions that show them elsewhere. */
 function overviewSources(deps: OverviewDeps, clock: () => number, actor: Actor): OverviewSources {
+  const desk = deps.desk;
   return {
     tree: deps.tree,
     store: deps.store,
     latest: () => deps.hub.latest(),
     health: () => deps.hub.health(),
     clock,
+    ...(desk ? { outageOf: (meter: string) => desk.outageOf(meter, clock()) } : {}),
     ...(can(actor, 'alerts.view')
       ? {
           openAlerts: () =>

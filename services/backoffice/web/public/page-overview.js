@@ -194,6 +194,14 @@ function render(box, o, ctx) {
       ],
     ]),
   );
+  // Off on purpose, announced ahead: shown apart from the faults, with the outages behind them.
+  if (o.inPlannedOutage?.length) {
+    counts.push(
+      countCard('planned-outage', t('ov.planned.outage'), [
+        [t('ov.meters.in.outage'), o.inPlannedOutage.length, '#/outages', 'meters-in-outage'],
+      ]),
+    );
+  }
   if (o.alerts) {
     counts.push(
       countCard(
