@@ -137,7 +137,7 @@ describe("a heating season's fees", () => {
       ['P-0002', 160_157],
     ]);
     const html = noticesHtml(notices, f.collection.runOf(table.id), 'en', 'Asia/Shanghai');
-    expect(html).toContain('82.500 m2');
+    expect(html).toContain('82.50 m²');
     expect(html).toContain('2021.25');
     expect(f.audit.query({ subject: `bill-run:${run.id}` })[0]).toMatchObject({
       action: 'heating.fees',

@@ -37,6 +37,7 @@ const WORDS = {
     date: '签收日期',
     deliveredBy: '送达人',
     utilities: { electricity: '电', water: '水', heat: '热' } as Record<string, string>,
+    contract: '按合同',
   },
   en: {
     title: 'Energy charges: payment notice',
@@ -61,8 +62,24 @@ const WORDS = {
     date: 'Date received',
     deliveredBy: 'Delivered by',
     utilities: { electricity: 'Electricity', water: 'Water', heat: 'Heating' } as Record<string, string>,
+    contract: 'by contract',
   },
 } as const;
+
+/** The contract a heating line is charged by (fees.ts names its component so), if it is one. */
+const CONTRACT_COMPONENT = /^heating-contract (.+)$/;
+
+/**
+ * A line's quantity as printed. A heating line under contract has no area (its quantity is 0):
+ * it reads as its contract, never "0.000 m2". A certified area is in hundredths of m² and reads so.
+ */
+function quantityText(l: BillRun['lines'][number], w: (typeof WORDS)[NoticeLanguage]): string {
+  if (l.unit !== 'm2') return `${formatMilli(l.quantityMilli)} ${l.unit}`;
+  const contract = l.components.map((c) => CONTRACT_COMPONENT.exec(c.name)?.[1]).find(Boolean);
+  if (contract !== undefined) return `${w.contract} ${contract}`;
+  const centi = Math.round(l.quantityMilli / 10);
+  return `${Math.floor(centi / 100)}.${String(centi % 100).padStart(2, '0')} m²`;
+}
 
 const esc = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -83,7 +100,7 @@ export function noticesHtml(
       .map(
         (l) =>
           `<tr><td>${esc(l.meter)}</td><td>${esc(w.utilities[l.utility] ?? l.utility)}</td>` +
-          `<td class="num">${esc(formatMilli(l.quantityMilli))} ${esc(l.unit)}</td><td class="num">${formatFen(l.totalFen)}</td></tr>`,
+          `<td class="num">${esc(quantityText(l, w))}</td><td class="num">${formatFen(l.totalFen)}</td></tr>`,
       )
       .join('');
     const blocked = run.blocked.filter((b) => b.account === n.account).map((b) => b.meter);
