@@ -3,15 +3,22 @@
 // build step between an edit and a running gateway. In an installed package (npm pack / npm
 // install -g: no .ts sources, dist/ built by prepack) and inside dist/ itself, it runs the
 // compiled JavaScript on node alone.
+//
+// `campus-energy gateway` runs its own small program (gateway-cli): a gateway process then loads
+// what a gateway uses, not the back office, ingest and simulators of the whole CLI.
 import { existsSync } from 'node:fs';
 import { URL } from 'node:url';
 
-if (existsSync(new URL('./cli.ts', import.meta.url))) {
+const gateway = process.argv[2] === 'gateway';
+const entry = gateway ? 'gateway-cli' : 'cli';
+let mod;
+if (existsSync(new URL(`./${entry}.ts`, import.meta.url))) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import('./cli.ts');
-} else if (existsSync(new URL('./cli.js', import.meta.url))) {
-  await import('./cli.js');
+  mod = await import(`./${entry}.ts`);
+} else if (existsSync(new URL(`./${entry}.js`, import.meta.url))) {
+  mod = await import(`./${entry}.js`);
 } else {
-  await import('../dist/bin/cli.js');
+  mod = await import(`../dist/bin/${entry}.js`);
 }
+if (gateway) await mod.runGatewayCli(process.argv);

@@ -1,12 +1,9 @@
 import { Command, Option } from 'commander';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import { loadCampus, type LoadedCampus } from '../config/campus.ts';
-import { ConfigError } from '../config/errors.ts';
-import { startGateway } from '../gateway/gateway.ts';
+import { existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadCampus } from '../config/campus.ts';
 import { createLogger } from '../gateway/log.ts';
-import type { MqttConnection } from '../adapters/mqtt/connection.ts';
-import { embeddedBrokerLogin, startCampusBroker, type CampusBroker } from '../adapters/mqtt/campus-broker.ts';
+import { embeddedBrokerLogin } from '../adapters/mqtt/campus-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
 import { runIngest } from '../services/metering/ingest/run.ts';
 import { SqliteDeadLetterStore } from '../services/metering/ingest/dead-letters.ts';
@@ -25,14 +22,14 @@ import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoScenario } from '../simulators/scenario/demo.ts';
 import { renderScenario } from '../simulators/scenario/render.ts';
 import { loadScenarioFile } from '../simulators/scenario/schema.ts';
-import { gatewayUsername, SERVICE_USERS, writeBrokerConfig } from '../adapters/mqtt/acl.ts';
+import { SERVICE_USERS, writeBrokerConfig } from '../adapters/mqtt/acl.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
 import { createBackofficeServer } from '../services/backoffice/server.ts';
-import { startGatewayMetrics } from '../gateway/metrics.ts';
 import { startIngestMetrics } from '../services/metering/ingest/metrics.ts';
 import { parseListenAddress } from '../services/platform/metrics/server.ts';
+import { registerGatewayCommand } from './gateway-cli.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
@@ -47,60 +44,7 @@ import { campusVee } from '../services/metering/vee/campus.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 
-/** Runs `fn`; a bad config prints where and what, and the process exits 1 before polling anything. */
-async function guarded(fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(1);
-    }
-    console.error(`error: ${(err as Error).message}`);
-    process.exit(2);
-  }
-}
-
-/** How long a stop may take before the process exits anyway (issue 26 item 7: within 5 s). */
-const STOP_DEADLINE_MS = 4500;
-
-function onShutdown(stop: () => Promise<void>): void {
-  let stopping = false;
-  const handler = (signal: string) => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    console.error(`\n${signal}: stopping…`);
-    // Stopping has a deadline (a supervisor or an operator waits for it): what has not stopped by
-    // then, a device or broker that does not answer, is left to the exit. Readings lose nothing by
-    // it: they are on disk in the outboxes and the store.
-    setTimeout(() => {
-      console.error(`${signal}: not stopped after ${STOP_DEADLINE_MS} ms; exiting`);
-      process.exit(1);
-    }, STOP_DEADLINE_MS).unref();
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        console.error(err);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', () => handler('SIGINT'));
-  process.on('SIGTERM', () => handler('SIGTERM'));
-}
-
-function mqttFor(campus: LoadedCampus, override: string | undefined) {
-  const m = campus.config.mqtt;
-  const url = override ?? m?.url;
-  if (!url) return undefined;
-  const password = m?.passwordEnv ? process.env[m.passwordEnv] : undefined;
-  if (m?.passwordEnv && password === undefined) {
-    throw new Error(`mqtt.passwordEnv names ${m.passwordEnv}, which is not set in the environment`);
-  }
-  // The broker's certificate is always verified; a campus CA is read from the file named.
-  const ca = m?.caFile ? readFileSync(resolve(dirname(campus.file), m.caFile)) : undefined;
-  return { url, username: m?.username, password, ...(ca ? { ca } : {}) };
-}
+import { guarded, mqttFor, onShutdown } from './cli-shared.ts';
 
 const config = program.command('config').description('Campus configuration');
 config
@@ -128,77 +72,7 @@ config
     }),
   );
 
-program
-  .command('gateway')
-  .description('Poll the meters of one gateway and publish every reading to MQTT')
-  .requiredOption('-c, --config <file>', 'campus YAML file')
-  .requiredOption('-g, --gateway <id>', 'gateway id in the campus file')
-  .option('--mqtt <url>', 'broker URL (overrides the file)')
-  .option('--outbox <file>', 'outbox SQLite file (overrides the file)')
-  .option('--metrics <host:port>', 'serve Prometheus metrics here (e.g. 127.0.0.1:9464)')
-  .addOption(
-    new Option('--broker-port <port>', 'port of the embedded broker when none is configured')
-      .default('1883')
-      .argParser(Number),
-  )
-  .addOption(new Option('--log-level <level>').default('info'))
-  .action(
-    (opts: {
-      config: string;
-      gateway: string;
-      mqtt?: string;
-      outbox?: string;
-      metrics?: string;
-      brokerPort: number;
-      logLevel: string;
-    }) =>
-      guarded(async () => {
-        const campus = loadCampus(opts.config);
-        const logger = createLogger(opts.logLevel);
-        let mqtt: MqttConnection | undefined = mqttFor(campus, opts.mqtt);
-        let broker: CampusBroker | undefined;
-        const site = campus.config.sites.find((s) => s.gateways.some((g) => g.id === opts.gateway));
-        if (!mqtt && site && process.env.CAMPUS_EMBEDDED_BROKER) {
-          // Under `campus-energy run`: the embedded broker is the supervisor's; log in to it.
-          mqtt = embeddedBrokerLogin(
-            campus,
-            process.env.CAMPUS_EMBEDDED_BROKER,
-            gatewayUsername(site.id, opts.gateway),
-          );
-        }
-        if (!mqtt) {
-          // Every client of the embedded broker logs in with an account of its own (generated into
-          // the data folder, owner-only), under the same ACL as the mosquitto files.
-          if (!site) throw new Error(`no gateway ${opts.gateway} in ${opts.config}`);
-          broker = await startCampusBroker(campus, { port: opts.brokerPort });
-          logger.info(
-            { url: broker.url, credentials: broker.secretsFile },
-            'no mqtt configured: embedded broker started (clients log in with the accounts in the credentials file)',
-          );
-          mqtt = broker.login(gatewayUsername(site.id, opts.gateway));
-        }
-        const gw = await startGateway({
-          campus,
-          gatewayId: opts.gateway,
-          mqtt,
-          logger,
-          outboxPath: opts.outbox ? resolve(opts.outbox) : undefined,
-        });
-        const metrics = opts.metrics
-          ? await startGatewayMetrics({
-              gateway: gw,
-              ...(broker ? { broker } : {}),
-              ...parseListenAddress(opts.metrics),
-              logger,
-            })
-          : undefined;
-        onShutdown(async () => {
-          await metrics?.close();
-          await gw.stop();
-          await broker?.close();
-        });
-      }),
-  );
+registerGatewayCommand(program);
 
 program
   .command('ingest')
@@ -347,6 +221,8 @@ program
           bootstrapAdmin: admin,
           // The store is the campus's (openStore): detection reads it from a thread of its own.
           detection: { inWorker: true },
+          // Bill runs on threads of their own, off the loop that serves the API.
+          heavyJobsInThreads: true,
         });
         logger.info({ url: bo.url ?? null }, 'back office started');
         if (bo.url)

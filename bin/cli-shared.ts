@@ -1,0 +1,65 @@
+/**
+ * What every command of the CLI shares: the error guard, the shutdown handler and the broker
+ * connection from the campus file. Apart from bin/cli.ts so that `campus-energy gateway`
+ * (bin/gateway-cli.ts) gets them without loading the rest of the CLI.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import type { LoadedCampus } from '../config/campus.ts';
+import { ConfigError } from '../config/errors.ts';
+import type { MqttConnection } from '../adapters/mqtt/connection.ts';
+
+/** Runs `fn`; a bad config prints where and what, and the process exits 1 before polling anything. */
+export async function guarded(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(1);
+    }
+    console.error(`error: ${(err as Error).message}`);
+    process.exit(2);
+  }
+}
+
+/** How long a stop may take before the process exits anyway (issue 26 item 7: within 5 s). */
+const STOP_DEADLINE_MS = 4500;
+
+export function onShutdown(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    console.error(`\n${signal}: stopping…`);
+    // Stopping has a deadline (a supervisor or an operator waits for it): what has not stopped by
+    // then, a device or broker that does not answer, is left to the exit. Readings lose nothing by
+    // it: they are on disk in the outboxes and the store.
+    setTimeout(() => {
+      console.error(`${signal}: not stopped after ${STOP_DEADLINE_MS} ms; exiting`);
+      process.exit(1);
+    }, STOP_DEADLINE_MS).unref();
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+export function mqttFor(campus: LoadedCampus, override: string | undefined): MqttConnection | undefined {
+  const m = campus.config.mqtt;
+  const url = override ?? m?.url;
+  if (!url) return undefined;
+  const password = m?.passwordEnv ? process.env[m.passwordEnv] : undefined;
+  if (m?.passwordEnv && password === undefined) {
+    throw new Error(`mqtt.passwordEnv names ${m.passwordEnv}, which is not set in the environment`);
+  }
+  // The broker's certificate is always verified; a campus CA is read from the file named.
+  const ca = m?.caFile ? readFileSync(resolve(dirname(campus.file), m.caFile)) : undefined;
+  return { url, username: m?.username, password, ...(ca ? { ca } : {}) };
+}

@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.ts';
+
+/**
+ * `campus-energy gateway` loads what a gateway uses and nothing else (issue 16 item 2: RSS at
+ * 10,000 meters). The command runs as operators run it, through bin/campus-energy.js, with a hook
+ * that lists every module loaded; the list is read once the gateway has started.
+ */
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+/** Packages a gateway never needs: the back office, ingest's stores, mail, the simulators' broker. */
+const NEVER = ['fastify', '@fastify/', 'nodemailer', 'mailparser', 'influx', 'aedes', 'uplot'];
+
+interface GatewaySpec {
+  buses?: unknown[];
+  opcua?: unknown[];
+}
+
+/** Starts the gateway command on a one-gateway campus, waits for it to start, stops it: what loaded. */
+async function modulesLoadedBy(spec: GatewaySpec): Promise<{ packages: Set<string>; own: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'lean-gw-'));
+  dirs.push(dir);
+  const campusFile = join(dir, 'campus.yaml');
+  // JSON is YAML: the campus file is read as operators write it.
+  writeFileSync(
+    campusFile,
+    JSON.stringify({
+      campus: { name: 'Lean' },
+      dataDir: join(dir, 'data'),
+      sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: spec.buses ?? [], opcua: spec.opcua ?? [] }] }],
+    }),
+  );
+  const trace = join(dir, 'modules.txt');
+  writeFileSync(trace, '');
+  // Nothing listens on the broker's port: the gateway starts, retries the broker, and is stopped.
+  const mqttPort = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      './test/gateway/module-trace.mjs',
+      'bin/campus-energy.js',
+      'gateway',
+      '-c',
+      campusFile,
+      '-g',
+      'gw1',
+      '--mqtt',
+      `mqtt://127.0.0.1:${mqttPort}`,
+      '--log-level',
+      'info',
+    ],
+    { env: { ...process.env, MODULE_TRACE_FILE: trace }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const started = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 60_000);
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('gateway started')) {
+        clearTimeout(timer);
+        resolve(true);
+      }
+    });
+    child.once('exit', () => resolve(false));
+  });
+  child.kill('SIGTERM');
+  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+  expect(started, out.slice(-3000)).toBe(true);
+  const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+  const packages = new Set<string>();
+  for (const url of urls) {
+    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+    if (m) packages.add(m[1]!);
+  }
+  const own = urls.filter((u) => !u.includes('/node_modules/') && u.startsWith('file:'));
+  return { packages, own };
+}
+
+describe('campus-energy gateway loads only what a gateway uses', () => {
+  it('a Modbus gateway loads neither node-opcua nor the back office', async () => {
+    const busPort = await freePort();
+    const { packages, own } = await modulesLoadedBy({
+      buses: [
+        {
+          id: 'b1',
+          type: 'modbus-tcp',
+          host: '127.0.0.1',
+          port: busPort,
+          meters: [{ id: 'M1', kind: 'electricity', profile: 'eastron-sdm630', unitId: 1 }],
+        },
+      ],
+    });
+    // The trace works: what a Modbus gateway needs is in it.
+    expect(packages).toContain('modbus-serial');
+    expect(packages).toContain('mqtt');
+    expect(packages).toContain('better-sqlite3');
+    expect(packages).not.toContain('node-opcua');
+    for (const name of NEVER) expect([...packages].filter((p) => p.startsWith(name))).toEqual([]);
+    // Nor the product's own back office, ingest or simulators.
+    const foreign = own.filter((u) => /\/(services\/(backoffice|money|inspection)|simulators)\//.test(u));
+    expect(foreign).toEqual([]);
+    expect(own.filter((u) => /services\/metering\/ingest\//.test(u))).toEqual([]);
+  }, 120_000);
+
+  it('a gateway with an OPC UA substation loads node-opcua (the check can fail)', async () => {
+    const opcuaPort = await freePort();
+    const { packages } = await modulesLoadedBy({
+      opcua: [
+        {
+          id: 'sub1',
+          endpoint: `opc.tcp://127.0.0.1:${opcuaPort}/UA`,
+          securityMode: 'None',
+          securityPolicy: 'None',
+        },
+      ],
+    });
+    expect(packages).toContain('node-opcua');
+  }, 120_000);
+});
