@@ -42,6 +42,12 @@ const PLACEBO_MIN_SCANS = 3;
  * past scans wider than this widen the judgement.
  */
 const ONSET_NULL_RMS = 3.5;
+/**
+ * Where the best onset of a scan of a building without a heater falls, after its past spread
+ * (centre and spread of that statistic over the tuning half's innocent meters: 1.1 and 2.1).
+ */
+const ONSET_NULL_MEAN = 1;
+const ONSET_NULL_SD = 2;
 /** Fewer past heating windows than this: the statistic is taken as it is. */
 const PLACEBO_MIN_WINDOWS = 6;
 /** A past window with less mean HDD than this (K) had no heating weather to speak of. */
@@ -100,8 +106,15 @@ export const HeatingConfigSchema = z
         onsetMinZ: z
           .number()
           .positive()
-          .default(7)
-          .describe('The night base load onset scan alerts from this statistic (best of many onsets)'),
+          .default(9)
+          .describe('The night base load onset scan alone alerts from this statistic (best of many onsets)'),
+        nightMinZ: z
+          .number()
+          .positive()
+          .default(3.5)
+          .describe(
+            "The night base load's recent response to the cold and its onset scan, pooled, alert from this",
+          ),
         minShare: z
           .number()
           .nonnegative()
@@ -746,40 +759,22 @@ function electricHeating(
     const rms = Math.sqrt(zs.reduce((t, v) => t + Math.max(0, v) ** 2, 0) / zs.length);
     return { spread: Math.max(1, rms / ONSET_NULL_RMS), windows: zs.length };
   };
-  const judged = new Map<string, WeatherJudgement>();
-  for (const md of all) {
-    const j = judgeAgainstWeather(md, recentFrom, c);
-    if (j) judged.set(md.meter.meter, j);
-  }
-  // Peers' medians once per window and group: a campus of thousands of rooms judged over dozens
-  // of past windows must not sort every meter's peers for every meter.
-  const peersOf = peerMedians();
-  // Past windows as long as the recent one, weekly, from PLACEBO_GAP_DAYS back (so a heater that
-  // came with the recent weeks is in none of them), each judged exactly as the recent one.
-  const placebo: Map<string, WeatherJudgement>[] = [];
-  for (let back = PLACEBO_GAP_DAYS; back <= PLACEBO_HISTORY_DAYS; back += PLACEBO_STEP_DAYS) {
-    const at = new Map<string, WeatherJudgement>();
-    for (const md of all) {
-      const pj = judgeAgainstWeather(md, recentFrom - back, c, recentFrom - back + c.recentDays);
-      if (pj) at.set(md.meter.meter, pj);
-    }
-    placebo.push(at);
-  }
-  /** RMS of the meter's statistic over its past heating windows, at least 1 (chance alone). */
-  const placeboSpread = (m: MeterData, recentHdd: number): Past => {
-    const zs: number[] = [];
-    for (const at of placebo) {
-      const pj = at.get(m.meter);
-      const w = pj && weatherStatistic(pj, peersOf(at, m));
-      // Only weeks with heating weather like the recent ones say how the statistic wanders then.
-      if (w && w.meanHdd >= Math.max(PLACEBO_MIN_HDD, 0.5 * recentHdd)) zs.push(w.z);
-    }
-    if (zs.length < PLACEBO_MIN_WINDOWS) return { spread: 1, windows: zs.length };
-    return {
-      spread: Math.max(1, Math.sqrt(zs.reduce((t, v) => t + v * v, 0) / zs.length)),
-      windows: zs.length,
-    };
-  };
+  const daily = calibratedWeather(all, recentFrom, c);
+  const judged = daily.judged;
+  const placeboSpread = daily.placeboSpread;
+  const peersOf = daily.peersOf;
+  // The same judgement of the night base load against the nights' degree-hours.
+  const night = calibratedWeather(
+    nights.flatMap((md) => {
+      const rows = md.rows.flatMap((r) => {
+        const h = nightHeat.get(r.day);
+        return h === undefined ? [] : [{ ...r, hdd: h }];
+      });
+      return [{ ...md, rows }];
+    }),
+    recentFrom,
+    c,
+  );
   const recentFits = new Map(
     all.map((md) => {
       const rows = md.rows.filter((r) => r.day >= recentFrom);
@@ -860,26 +855,45 @@ function electricHeating(
       refName = 'the median of its peers';
       refSlope = peer * mean;
     }
-    // The onset scan of the night base load learns the building's response over months and finds
-    // a heater left on however long ago it came; the daily judgement above finds one used by day
-    // (a student's heater in the afternoon). Whichever is surer.
+    // The night base load, where a heater left on shows most: its response to the nights' cold over
+    // the recent days against its own past (the same judgement as above, on nights), and the onset
+    // scan's best new response over its last months, for a heater left on however long ago it
+    // came. Each is calibrated by the building's own past windows; the two are pooled (Stouffer)
+    // as two views of one heater, so a heater each sees a little of is found where neither alone
+    // would be. The daily judgement above finds one used by day (a student's heater in the
+    // afternoon); the scan alone, one whose onset stands out on its own. Whichever is surest, in
+    // units of each one's own alert level.
     const found = onsets.get(m.meter);
     const foundPast = found && onsetSpread(m.meter);
     const on0 = found && { ...found, z: found.z / foundPast!.spread };
-    // Compared in units of each one's own alert level.
-    const on = on0 && on0.z / c.onsetMinZ > z / c.minZ ? on0 : undefined;
+    const nightJ = night.judged.get(m.meter);
+    const nightW = nightJ && weatherStatistic(nightJ, night.peersOf(night.judged, m));
+    const nightPast = nightW && night.placeboSpread(m, nightW.meanHdd);
+    const pooled = pooledNight(nightW && nightW.z / nightPast!.spread, on0?.z);
+    const route = [
+      { name: 'daily' as const, r: z / c.minZ },
+      { name: 'onset' as const, r: on0 ? on0.z / c.onsetMinZ : -Infinity },
+      { name: 'night' as const, r: pooled !== undefined ? pooled / c.nightMinZ : -Infinity },
+    ].reduce((x, y) => (y.r > x.r ? y : x)).name;
+    // The onset's day, share and draw where the scan found a new response; else the recent nights'.
+    const on =
+      route === 'onset' || (route === 'night' && on0 && on0.g > 0)
+        ? on0
+        : route === 'night'
+          ? nightOnset(nightW!, nightJ!, lastDay - c.recentDays + 1)
+          : undefined;
     let minZ = c.minZ;
     let since = recentFrom;
-    if (on) {
-      z = on.z;
-      share = on.share;
-      since = on.day;
-      minZ = c.onsetMinZ;
-      past = foundPast!;
-      refName = `its own night base load's response to the cold before ${new Date(dayStart(on.day)).toISOString().slice(0, 10)}`;
+    if (route !== 'daily') {
+      z = route === 'night' ? pooled! : on0!.z;
+      share = on!.share;
+      since = on!.day;
+      minZ = route === 'night' ? c.nightMinZ : c.onsetMinZ;
+      past = route === 'night' && nightPast ? nightPast : (foundPast ?? past);
+      refName = `its own night base load's response to the cold before ${new Date(dayStart(on!.day)).toISOString().slice(0, 10)}`;
     }
-    // The scan takes the best of many onsets, and real buildings' nights answer the cold in ways
-    // of their own (frost protection, a plant room): it alerts from a higher statistic.
+    // The scan alone takes the best of many onsets, and real buildings' nights answer the cold in
+    // ways of their own (frost protection, a plant room): it alerts from a higher statistic.
     const alert = z >= minZ && share >= c.minShare;
     const score = round(Math.max(0, (0.5 * z) / minZ));
     const reason =
@@ -912,7 +926,9 @@ function electricHeating(
         from: dayStart(recentRows[0]!.day),
         to: dayStart(recentRows[recentRows.length - 1]!.day + 1),
         model: on
-          ? "night base load = a + b·degree-hours + c·weekend + g·degree-hours since the onset, over the meter's last months, peer-adjusted"
+          ? route === 'night'
+            ? "night base load against the nights' degree-hours, from the meter's own history (the weeks before and last year's same season), pooled with its onset scan (a + b·degree-hours + c·weekend + g·degree-hours since the onset), peer-adjusted"
+            : "night base load = a + b·degree-hours + c·weekend + g·degree-hours since the onset, over the meter's last months, peer-adjusted"
           : j
             ? "daily kWh = a + b·HDD + c·weekend from the meter's own history (the weeks before and last year's same season), peer-adjusted"
             : "the recent degree-day slope of its peers, scaled to the meter's size",
@@ -924,11 +940,20 @@ function electricHeating(
         unit: 'kWh',
         figures: {
           model: on
-            ? 'night base load vs degree-hours, onset scan, peer-adjusted'
+            ? route === 'night'
+              ? 'night base load vs degree-hours, own history and onset scan pooled, peer-adjusted'
+              : 'night base load vs degree-hours, onset scan, peer-adjusted'
             : j
               ? 'daily kWh = a + b·HDD + c·weekend, own history and last year, peer-adjusted'
               : 'degree-day slope vs peers',
           ...(on ? { onsetNightShare: round(on.share), nightKwPerK: round(on.g * on.scale, 4) } : {}),
+          // The two night statistics behind a pooled judgement, each after its own past spread.
+          ...(route === 'night'
+            ? {
+                ...(nightW ? { nightZ: round(nightW.z / nightPast!.spread, 2) } : {}),
+                ...(on0 ? { onsetZ: round(on0.z, 2), onsetPastSpread: round(foundPast!.spread, 2) } : {}),
+              }
+            : {}),
           recentSlopeKwhPerK: round(recent.slope),
           referenceSlopeKwhPerK: round(refSlope),
           reference: refName,
@@ -955,6 +980,84 @@ function electricHeating(
     });
   }
   return { findings, scores };
+}
+
+/**
+ * The night statistics pooled (Stouffer): the recent nights' response to the cold (already in
+ * units of its spread over the building's past) and the onset scan's best statistic, centred and
+ * scaled by where the best of a scan's many onsets falls by chance (ONSET_NULL_MEAN, _SD). One
+ * missing counts as no evidence (0), so a meter is not judged surer for having less data.
+ */
+function pooledNight(nightZ: number | undefined, onsetZ: number | undefined): number | undefined {
+  if (nightZ === undefined && onsetZ === undefined) return undefined;
+  const onset = onsetZ === undefined ? 0 : (onsetZ - ONSET_NULL_MEAN) / ONSET_NULL_SD;
+  return ((nightZ ?? 0) + onset) / Math.SQRT2;
+}
+
+/** The recent nights' response as an onset at the recent period's start (its day, share and draw). */
+function nightOnset(
+  w: { share: number; meanHdd: number },
+  j: WeatherJudgement,
+  from: number,
+): HeatingOnset & { scale: number } {
+  return {
+    day: from,
+    g: w.meanHdd > 0 ? w.share / w.meanHdd : 0,
+    z: 0,
+    share: w.share,
+    days: j.recentRows.length,
+    scale: j.scale,
+  };
+}
+
+/**
+ * Each meter's recent days judged against the weather (judgeAgainstWeather), and the same
+ * statistic over past windows as long as the recent one, every PLACEBO_STEP_DAYS from
+ * PLACEBO_GAP_DAYS back (so a heater that came with the recent weeks is in none of them), each
+ * judged exactly as the recent one: how far the building's statistic wanders anyway.
+ */
+function calibratedWeather(
+  all: readonly MeterDays[],
+  recentFrom: number,
+  c: HeatingConfig['degreeDay'],
+): {
+  judged: Map<string, WeatherJudgement>;
+  peersOf: ReturnType<typeof peerMedians>;
+  placeboSpread: (m: MeterData, recentHdd: number) => Past;
+} {
+  const judged = new Map<string, WeatherJudgement>();
+  for (const md of all) {
+    const j = judgeAgainstWeather(md, recentFrom, c);
+    if (j) judged.set(md.meter.meter, j);
+  }
+  // Peers' medians once per window and group: a campus of thousands of rooms judged over dozens
+  // of past windows must not sort every meter's peers for every meter.
+  const peersOf = peerMedians();
+  const placebo: Map<string, WeatherJudgement>[] = [];
+  for (let back = PLACEBO_GAP_DAYS; back <= PLACEBO_HISTORY_DAYS; back += PLACEBO_STEP_DAYS) {
+    const at = new Map<string, WeatherJudgement>();
+    for (const md of all) {
+      const pj = judgeAgainstWeather(md, recentFrom - back, c, recentFrom - back + c.recentDays);
+      if (pj) at.set(md.meter.meter, pj);
+    }
+    placebo.push(at);
+  }
+  /** RMS of the meter's statistic over its past heating windows, at least 1 (chance alone). */
+  const placeboSpread = (m: MeterData, recentHdd: number): Past => {
+    const zs: number[] = [];
+    for (const at of placebo) {
+      const pj = at.get(m.meter);
+      const w = pj && weatherStatistic(pj, peersOf(at, m));
+      // Only weeks with heating weather like the recent ones say how the statistic wanders then.
+      if (w && w.meanHdd >= Math.max(PLACEBO_MIN_HDD, 0.5 * recentHdd)) zs.push(w.z);
+    }
+    if (zs.length < PLACEBO_MIN_WINDOWS) return { spread: 1, windows: zs.length };
+    return {
+      spread: Math.max(1, Math.sqrt(zs.reduce((t, v) => t + v * v, 0) / zs.length)),
+      windows: zs.length,
+    };
+  };
+  return { judged, peersOf, placeboSpread };
 }
 
 /**

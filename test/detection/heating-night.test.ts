@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { heatingDetector } from '../../services/inspection/detection/heating.ts';
+import type { DetectionInput } from '../../services/inspection/detection/types.ts';
+import { mulberry32 } from '../../simulators/meters/random.ts';
+import { officeBuildings } from './heating-buildings.ts';
+
+const START = Date.UTC(2025, 8, 1); // September: autumn into winter
+const DAYS = 180;
+const ONSET_DAY = 160; // 20 days before the end
+
+/**
+ * Ten office buildings through an autumn into winter, hourly; B1 gets a small heater on a
+ * thermostat from ONSET_DAY (0.2 % of its base load per K of cold: about 3 % more at night by the
+ * end, under 2 % of its days).
+ */
+function campus(heaterKwPerK: number, seed: number): DetectionInput {
+  const rand = mulberry32(seed);
+  const H = DAYS * 24;
+  const temp = new Float64Array(H);
+  let spell = 0;
+  for (let h = 0; h < H; h++) {
+    const day = h / 24;
+    if (h % 24 === 0) spell = 0.7 * spell + 2.5 * (rand() - 0.5);
+    temp[h] = 16 - (14 * day) / DAYS + spell * 2 + 3 * Math.sin((2 * Math.PI * ((h % 24) - 9)) / 24);
+  }
+  return officeBuildings({
+    start: START,
+    temp,
+    rand,
+    firstWeekday: 1, // 2025-09-01 is a Monday
+    extra: (id, h, kw, cold, base) =>
+      id === 'B1' && h >= ONSET_DAY * 24 ? kw + heaterKwPerK * base * cold : kw,
+  });
+}
+
+describe('the night statistics pooled', () => {
+  it('find a heater that neither the recent nights nor the onset scan alone is sure of', () => {
+    for (const seed of [3, 4, 5]) {
+      const input = campus(0.002, seed);
+      const { findings, scores } = heatingDetector().run(input);
+      expect(scores.filter((s) => s.alert).map((s) => s.id)).toEqual(['B1']);
+      const f = findings.find((x) => x.meter === 'B1')!;
+      expect(f.evidence.figures.model).toMatch(/pooled/);
+      expect(Number(f.evidence.figures.nightZ)).toBeGreaterThan(0);
+      expect(f.evidence.figures.onsetZ).toBeDefined();
+      // Without the pooled judgement (its alert level out of reach) the same heater goes unseen:
+      // the day's response is too small a share of the day, the scan alone too unsure.
+      const alone = heatingDetector({ degreeDay: { nightMinZ: 1e9 } }).run(input);
+      expect(alone.scores.find((s) => s.id === 'B1')!.alert).toBe(false);
+    }
+  });
+
+  it('raises nothing on the same campuses without the heater', () => {
+    for (const seed of [3, 4, 5])
+      expect(
+        heatingDetector()
+          .run(campus(0, seed))
+          .scores.filter((s) => s.alert),
+      ).toEqual([]);
+  });
+});
