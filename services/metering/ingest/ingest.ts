@@ -19,6 +19,8 @@ import {
 } from '../../../config/schemas/replay.ts';
 import type { SeqIndex } from '../storage.ts';
 import { GapTracker, type GapStats, type LostRange } from './seq-gaps.ts';
+import { AckLedger } from './ack-ledger.ts';
+import { RecentSeqs } from './recent-seqs.ts';
 
 /**
  * Ingest: subscribes to every reading topic at QoS 1 and writes the readings to a store in
@@ -34,10 +36,12 @@ import { GapTracker, type GapStats, type LostRange } from './seq-gaps.ts';
  *   with a 10 ms store.
  * - Calling `cb(error)` instead releases the packet pipeline at once *without* a PUBACK (mqtt.js
  *   then emits the error on the client; ingest passes a sentinel that its error listener ignores).
- *   Ingest does that for every QoS 1 message and later writes the PUBACK itself with mqtt.js's
- *   internal `_sendPacket` — the same call mqtt.js's own path makes. This is the one mqtt.js
- *   internal ingest uses; the tests (ack only after the write, redelivery after a failed write,
- *   batching of many messages) fail if a new mqtt.js changes it.
+ *   Ingest does that for every QoS 1 message and later writes the PUBACKs itself, straight onto
+ *   the connection's stream (`client.stream`), as one buffer for all that became due together:
+ *   going through mqtt.js's internal `_sendPacket` cost a packet object, eight debug calls and
+ *   three stream writes per PUBACK. The stream and the deferred-ack path are the mqtt.js
+ *   internals ingest relies on; the tests (ack only after the write, redelivery after a failed
+ *   write, batching of many messages) fail if a new mqtt.js changes them.
  *
  * What bounds memory: the CONNECT carries MQTT 5 `receiveMaximum` = `maxUnacked`, and the broker
  * must not send more unacknowledged QoS 1 messages than that (mosquitto 2.0 honours it in place of
@@ -88,8 +92,8 @@ export interface IngestOptions {
   /** First delay before a failed write is retried, doubled per failure up to retryMaxMs (default 100). */
   retryBaseMs?: number;
   retryMaxMs?: number;
-  /** Stored (meter, seq) keys remembered to skip exact duplicates without a write (default 100,000; 0 = off). */
-  dedupeWindow?: number;
+  /** Skip, without a write, a reading this instance stored moments ago (default true; see RecentSeqs). */
+  dedupe?: boolean;
   /** Retrying a refused or lost connection (default: from 200 ms doubling to 1.5 s, jittered). */
   reconnect?: ReconnectPolicy;
   /** The first retry delay alone (the cap stays the default's); `reconnect` takes precedence. */
@@ -158,24 +162,8 @@ export interface Ingest {
   stop(): Promise<void>;
 }
 
-/** A received QoS 1 message awaiting its PUBACK. */
-interface Held {
-  stream: unknown;
-  messageId: number;
-  done: boolean;
-}
-
-interface Pending {
-  /** null for a QoS 0 message, which has nothing to acknowledge. */
-  held: Held | null;
-  reading: StoredReading;
-  key: string;
-}
-
-/** The mqtt.js internal that writes a packet on the current connection (see the note above). */
-interface PacketSender {
-  _sendPacket(packet: { cmd: 'puback'; messageId: number; reasonCode: number }): void;
-}
+/** A QoS 0 message's ticket: it has nothing to acknowledge. */
+const NO_ACK = -1;
 
 const DEFERRED = new Error('ingest acknowledges this message after its write');
 const MAX_RECEIVE_MAXIMUM = 65_535;
@@ -199,7 +187,7 @@ export function startIngest(options: IngestOptions): Ingest {
   const maxPayloadBytes = options.maxPayloadBytes ?? 16 * 1024;
   const retryBaseMs = Math.max(1, options.retryBaseMs ?? 100);
   const retryMaxMs = Math.max(retryBaseMs, options.retryMaxMs ?? 5000);
-  const dedupeWindow = Math.max(0, options.dedupeWindow ?? 100_000);
+  const recentlyStored = options.dedupe === false ? null : new RecentSeqs();
   const stopTimeoutMs = options.stopTimeoutMs ?? 5000;
   const shareGroup = options.shareGroup ?? null;
   let filter = readingFilter(options.protocolVersion === 4 ? null : shareGroup);
@@ -214,15 +202,17 @@ export function startIngest(options: IngestOptions): Ingest {
     lastWriteError: null as string | null,
   };
   const deadLetteredByCode: Partial<Record<DeadLetterCode, number>> = {};
-  const ackQueue = new Fifo<Held>();
-  let unwritten: Pending[] = [];
-  let writing: Pending[] | null = null;
+  const acks = new AckLedger();
+  // Readings received and not yet written, with their ack tickets (NO_ACK for QoS 0), as two
+  // arrays: the readings are handed to the store as they are, with no per-message wrapper.
+  let unwritten: StoredReading[] = [];
+  let unwrittenTickets: number[] = [];
+  let writing: StoredReading[] | null = null;
   let writeDone: Promise<void> = Promise.resolve();
   let failures = 0;
   let flushTimer: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let stopping = false;
-  const recentlyStored = new Set<string>();
   let invalidControlCount = 0;
   const tracker =
     options.seqIndex && options.gapLedgerPath
@@ -315,12 +305,11 @@ export function startIngest(options: IngestOptions): Ingest {
       : {}),
     customHandleAcks: (topic, message, packet: IPublishPacket, cb) => {
       // Never stored or acknowledged while stopping: the broker redelivers it to the next session.
-      const held = { stream: client.stream, messageId: packet.messageId!, done: false };
       if (isControl(topic)) {
-        ackQueue.push(held);
+        const ticket = acks.push(packet.messageId!);
         control(topic, message);
-        complete(held);
-      } else if (!stopping) receive(topic, message, held);
+        complete(ticket);
+      } else if (!stopping) receive(topic, message, acks.push(packet.messageId!));
       cb(DEFERRED);
     },
   };
@@ -329,7 +318,6 @@ export function startIngest(options: IngestOptions): Ingest {
   // which would ack a reading before it is stored. Its publish handler is the same for 3.1.1, so
   // the hook is installed for both (a test fails if a later mqtt.js changes this).
   client.options.customHandleAcks = clientOptions.customHandleAcks!;
-  const sender = client as unknown as PacketSender;
   const reconnects = applyReconnectPolicy(client, reconnect);
   let everConnected = false;
 
@@ -406,9 +394,8 @@ export function startIngest(options: IngestOptions): Ingest {
   }
   client.on('close', () => {
     // Unacknowledged messages of the closed connection are the broker's again: it redelivers them.
-    const dropped = ackQueue.size;
-    ackQueue.clear();
-    unwritten = unwritten.filter((p) => p.held === null);
+    const dropped = acks.reset();
+    keepUnwritten((ticket) => ticket === NO_ACK);
     if (dropped > 0) log.warn({ dropped }, 'disconnected; unacknowledged messages will be redelivered');
   });
   client.on('error', (err) => {
@@ -419,7 +406,7 @@ export function startIngest(options: IngestOptions): Ingest {
   client.on('message', (topic, message, packet) => {
     if (packet.qos !== 0) return;
     if (isControl(topic)) control(topic, message);
-    else if (!stopping) receive(topic, message, null);
+    else if (!stopping) receive(topic, message, NO_ACK);
   });
 
   function isControl(topic: string): boolean {
@@ -468,24 +455,36 @@ export function startIngest(options: IngestOptions): Ingest {
       log.warn({ topic, reason }, 'ignored a seq announcement or replay answer that is not valid');
   }
 
-  function receive(topic: string, payload: Buffer, held: Held | null): void {
+  function receive(topic: string, payload: Buffer, ticket: number): void {
     stats.received += 1;
-    if (held) ackQueue.push(held);
     const result = validateMessage(topic, payload, options.meters, maxPayloadBytes);
     if (!result.ok) {
       deadLetter(topic, payload, result.code, result.reason);
-      complete(held);
+      complete(ticket);
       return;
     }
     const { reading } = result;
-    const key = `${reading.meter}\u0000${reading.seq}`;
-    if (recentlyStored.has(key)) {
+    if (recentlyStored?.has(reading.meter, reading.seq)) {
       stats.duplicates += 1;
-      complete(held);
+      complete(ticket);
       return;
     }
-    unwritten.push({ held, reading, key });
+    unwritten.push(reading);
+    unwrittenTickets.push(ticket);
     scheduleFlush();
+  }
+
+  /** Drops from the unwritten readings those whose ticket `keep` refuses. */
+  function keepUnwritten(keep: (ticket: number) => boolean): void {
+    const readings: StoredReading[] = [];
+    const tickets: number[] = [];
+    for (let i = 0; i < unwritten.length; i++) {
+      if (!keep(unwrittenTickets[i]!)) continue;
+      readings.push(unwritten[i]!);
+      tickets.push(unwrittenTickets[i]!);
+    }
+    unwritten = readings;
+    unwrittenTickets = tickets;
   }
 
   function deadLetter(topic: string, payload: Buffer, code: DeadLetterCode, reason: string): void {
@@ -503,20 +502,19 @@ export function startIngest(options: IngestOptions): Ingest {
     }
   }
 
-  function complete(held: Held | null): void {
-    if (!held) return;
-    held.done = true;
+  function complete(ticket: number): void {
+    if (ticket === NO_ACK) return;
+    acks.complete(ticket);
     drainAcks();
   }
 
   function drainAcks(): void {
-    for (let head = ackQueue.peek(); head?.done; head = ackQueue.peek()) {
-      if (head.stream === client.stream && !client.connected) return; // sent once CONNACK is in
-      ackQueue.shift();
-      if (head.stream !== client.stream) continue; // its connection is gone: it will be redelivered
-      sender._sendPacket({ cmd: 'puback', messageId: head.messageId, reasonCode: 0 });
-      stats.acked += 1;
-    }
+    // Sent once CONNACK is in; a closed connection's tickets were dropped by the 'close' handler.
+    if (!client.connected) return;
+    const pubacks = acks.take();
+    if (!pubacks) return;
+    client.stream.write(pubacks);
+    stats.acked += pubacks.length / 4;
   }
 
   function scheduleFlush(): void {
@@ -533,12 +531,15 @@ export function startIngest(options: IngestOptions): Ingest {
     flushTimer = undefined;
     retryTimer = undefined;
     if (writing || unwritten.length === 0) return;
-    const batch = unwritten.length <= batchSize ? unwritten : unwritten.slice(0, batchSize);
-    unwritten = batch === unwritten ? [] : unwritten.slice(batchSize);
+    const whole = unwritten.length <= batchSize;
+    const batch = whole ? unwritten : unwritten.slice(0, batchSize);
+    const tickets = whole ? unwrittenTickets : unwrittenTickets.slice(0, batchSize);
+    unwritten = whole ? [] : unwritten.slice(batchSize);
+    unwrittenTickets = whole ? [] : unwrittenTickets.slice(batchSize);
     writing = batch;
     let write: Promise<void>;
     try {
-      write = options.writer.writeReadings(batch.map((p) => p.reading));
+      write = options.writer.writeReadings(batch);
     } catch (err) {
       write = Promise.reject(err);
     }
@@ -547,10 +548,11 @@ export function startIngest(options: IngestOptions): Ingest {
         writing = null;
         failures = 0;
         stats.stored += batch.length;
-        for (const pending of batch) {
-          remember(pending.key);
-          if (pending.held) pending.held.done = true;
-          if (seeded) tracker?.stored(pending.reading.meter, pending.reading.seq);
+        for (let i = 0; i < batch.length; i++) {
+          const reading = batch[i]!;
+          recentlyStored?.add(reading.meter, reading.seq);
+          if (tickets[i] !== NO_ACK) acks.complete(tickets[i]!);
+          if (seeded) tracker?.stored(reading.meter, reading.seq);
         }
         drainAcks();
         scheduleFlush();
@@ -561,8 +563,15 @@ export function startIngest(options: IngestOptions): Ingest {
         stats.writeFailures += 1;
         stats.lastWriteError = err instanceof Error ? err.message : String(err);
         // Back to the front, except messages whose connection closed meanwhile (redelivered).
-        const keep = batch.filter((p) => p.held === null || p.held.stream === client.stream);
-        unwritten = keep.concat(unwritten);
+        const readings: StoredReading[] = [];
+        const kept: number[] = [];
+        for (let i = 0; i < batch.length; i++) {
+          if (tickets[i] !== NO_ACK && !acks.current(tickets[i]!)) continue;
+          readings.push(batch[i]!);
+          kept.push(tickets[i]!);
+        }
+        unwritten = readings.concat(unwritten);
+        unwrittenTickets = kept.concat(unwrittenTickets);
         const delay = Math.min(retryMaxMs, retryBaseMs * 2 ** Math.min(failures - 1, 20));
         log.warn(
           { err: stats.lastWriteError, readings: batch.length, failures, retryInMs: delay },
@@ -573,20 +582,12 @@ export function startIngest(options: IngestOptions): Ingest {
     );
   }
 
-  function remember(key: string): void {
-    if (dedupeWindow === 0) return;
-    recentlyStored.add(key);
-    if (recentlyStored.size > dedupeWindow) {
-      recentlyStored.delete(recentlyStored.values().next().value!);
-    }
-  }
-
   return {
     ready,
     stats: () => ({
       ...stats,
       deadLetteredByCode: { ...deadLetteredByCode },
-      inFlight: ackQueue.size,
+      inFlight: acks.size,
       connected: client.connected,
       protocolVersion: client.options.protocolVersion === 5 ? 5 : 4,
       connectFailures: reconnects.failures,
@@ -632,35 +633,5 @@ function refusalHint(refusal: string): string {
       return 'the broker rejected the client id';
     default:
       return 'the broker speaks no MQTT version ingest can use (3.1.1 or 5)';
-  }
-}
-
-/** A FIFO queue with O(1) push and shift. */
-class Fifo<T> {
-  private items: T[] = [];
-  private head = 0;
-
-  get size(): number {
-    return this.items.length - this.head;
-  }
-  push(item: T): void {
-    this.items.push(item);
-  }
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-  shift(): T | undefined {
-    const item = this.items[this.head];
-    if (item === undefined) return undefined;
-    this.head += 1;
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-  clear(): void {
-    this.items = [];
-    this.head = 0;
   }
 }
