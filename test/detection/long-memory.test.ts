@@ -99,7 +99,9 @@ describe('meter drift is its own alert, a step is a theft', () => {
     const res = detectInput(f.input);
     const drift = res.findings.filter((x) => x.type === 'meter-drift');
     expect(drift.map((x) => x.node)).toEqual(['F']);
-    expect(drift[0]!.evidence.series?.[0]?.quantity).toBe('daily_unexplained_share');
+    // The feeder's hourly loss follows B1's load times a ramp: the drift names its meter.
+    expect(drift[0]!.meter).toBe('B1');
+    expect(drift[0]!.evidence.series?.[0]?.quantity).toBe('daily_relative_error_seen_by_node');
     expect(
       res.findings.filter((x) => x.type === 'energy-balance' && x.evidence.to >= f.input.to - DAY),
     ).toEqual([]);

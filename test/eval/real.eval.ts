@@ -316,6 +316,15 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
           ) ||
           (meterAlert(r, m) && !/drift/.test(r.result.scores.find((s) => s.id === m)!.reason));
         if (theft) asTheft++;
+        // EVAL_DEBUG=1 (tuning half only!): each drift, how much it moves its feeder, what was raised.
+        if (process.env.EVAL_DEBUG)
+          console.log(
+            `  drift ${m} ${(100 * r.labels.drift.get(m)!).toFixed(1)} %, moves ${feeder} ${(100 * (r.labels.driftMove.get(m) ?? 0)).toFixed(2)} %: ` +
+              (r.result.findings
+                .filter((x) => x.node === feeder || x.meter === m)
+                .map((x) => `${x.type}${x.meter ? ` ${x.meter}` : ''}`)
+                .join(', ') || 'nothing raised'),
+          );
       }
     f.set('engine:driftAsDrift', share(asDrift, n));
     f.set('engine:visibleDriftAsDrift', visible > 0 ? share(visibleAsDrift, visible) : Number.NaN);

@@ -29,6 +29,7 @@ import {
   type MeterSpec,
   type Topology,
 } from './series.ts';
+import { childDriftFinding, childDriftOf, type ChildDrift } from './child-drift.ts';
 import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
@@ -197,7 +198,7 @@ class EvaluationCache {
   private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
   private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
   private readonly longCache = new LongMemoryCache();
-  private readonly drifts: ({ day: number; drift: Drift | undefined } | undefined)[] = [];
+  private readonly drifts: ({ day: number; drift: NodeDrift } | undefined)[] = [];
   private readonly checks: ({ at: number; list: FeederCheck[] } | undefined)[] = [];
 
   constructor(
@@ -266,6 +267,12 @@ class EvaluationCache {
   }
 }
 
+/** A node's drift tests: its daily unexplained share (drift.ts), the meter whose load it follows. */
+interface NodeDrift {
+  node?: Drift | undefined;
+  child?: ChildDrift | undefined;
+}
+
 /** Where evaluate takes slowly changing parts from (incremental mode); computed afresh otherwise. */
 interface EvaluationParts {
   /** The series of the b-th balance node. */
@@ -277,8 +284,8 @@ interface EvaluationParts {
   ) => { baseline: MeterBaseline; window: MeterWindow };
   /** The suspects of the b-th balance node over the evaluation window (`rank` computes them). */
   suspects: (b: number, balance: NodeBalance, rank: () => SuspectDetail[]) => SuspectDetail[];
-  /** The b-th node's drift test, on whole days (`compute` computes it). */
-  drift: (b: number, compute: () => Drift | undefined) => Drift | undefined;
+  /** The b-th node's drift tests, on whole days (`compute` computes them). */
+  drift: (b: number, compute: () => NodeDrift) => NodeDrift;
   /** The long-memory step tests (`compute` computes them). */
   long: (compute: () => LongMemory[]) => LongMemory[];
   /** The m-th meter's feeder checks, day-level (`compute` computes them). */
@@ -328,14 +335,21 @@ function evaluate(
     // A steady ramp of the unexplained share is a drifting meter: its own alert (naming the
     // suspects for the metering team), and the node's loss is that drift, not a theft: no meter
     // is raised as its thief.
-    const computeDrift = () => (b.kind === 'electricity' ? driftOf(b) : undefined);
-    const drift = parts ? parts.drift(i, computeDrift) : computeDrift();
-    if (drift) {
+    // The node's hourly loss on each meter's own load says which meter drifts (child-drift.ts);
+    // the node's daily share alone only says that one does.
+    const computeDrift = (): NodeDrift =>
+      b.kind === 'electricity' ? { node: driftOf(b), child: childDriftOf(store, b) } : {};
+    const drifts = parts ? parts.drift(i, computeDrift) : computeDrift();
+    const drift = drifts.child ? { since: drifts.child.since } : drifts.node && { since: drifts.node.since };
+    if (drifts.child) {
+      drifting.add(b.node);
+      findings.push(childDriftFinding(store, b, drifts.child, unit));
+    } else if (drifts.node) {
       drifting.add(b.node);
       findings.push(
         driftFinding(
           b,
-          drift,
+          drifts.node,
           ranked.slice(0, 3).map(({ meter, score, reasons }) => ({ meter, score, reasons })),
         ),
       );
