@@ -238,6 +238,8 @@ export function registerDemoCommand(program: Command, h: DemoHelpers): void {
               intervalMs: 60_000,
               windowMs: now - state.start + DAY,
             },
+            // Bill runs too: a month of the campus is a minute of VEE and pricing.
+            heavyJobsInThreads: true,
           });
           const staff = await ensureDemoUsers(backoffice.users, join(dataDir, 'demo-users.json'));
           if (first) openDemoAccounts(campus, backoffice.db, state.start);

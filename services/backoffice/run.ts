@@ -100,6 +100,11 @@ export interface BackofficeOptions {
    * registrations come from the heating desk.
    */
   detection?: DetectionSettings | false;
+  /**
+   * Bill runs on threads of their own (money/billing/bill-run-job.ts), off the loop that serves the
+   * API and, in the demo, polls and stores: the run and demo commands set it. Off, they run here.
+   */
+  heavyJobsInThreads?: boolean;
   /** More routes served by the same API (the live view, the web app), given the services. */
   extraRoutes?: (services: RunningServices) => RouteFn[];
 }
@@ -358,6 +363,7 @@ function startRecords(
     ...{ campus, db, audit, clock, tariffs: core.tariffStore, vee },
     accountsFile: options.billingAccountsFile,
     supplyPoints: options.supplyPoints,
+    inThread: options.heavyJobsInThreads ?? false,
   });
   const settings = options.detection;
   const detection =

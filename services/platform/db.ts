@@ -31,6 +31,30 @@ export function openBackofficeDb(path: string): BackofficeDb {
   // tables' DELETE triggers and is refused (appendOnlyTriggers).
   db.pragma('recursive_triggers = ON');
   migrate(db, BACKOFFICE_MIGRATIONS, path);
+  return immediateTransactions(db);
+}
+
+/**
+ * Every transaction on the back office's database takes the write lock when it begins (BEGIN
+ * IMMEDIATE), waiting for it up to the busy timeout. More than one connection writes this file —
+ * the back office and a bill run on its own thread, or the billing CLI beside a running back
+ * office — and a deferred transaction that reads and then writes fails at once, without waiting
+ * (SQLITE_BUSY_SNAPSHOT), when the other connection committed in between: an audit append (which
+ * reads the chain's last entry first) or a prepaid debit would fail at random during a bill run.
+ * Nested calls stay savepoints; `.deferred` remains for a caller that only reads.
+ */
+function immediateTransactions(db: BackofficeDb): BackofficeDb {
+  const begin = db.transaction.bind(db);
+  db.transaction = ((fn: (...args: never[]) => unknown) => {
+    const tx = begin(fn);
+    return Object.assign((...args: never[]) => tx.immediate(...args), {
+      default: tx.immediate,
+      deferred: tx.deferred,
+      immediate: tx.immediate,
+      exclusive: tx.exclusive,
+      database: db,
+    });
+  }) as unknown as BackofficeDb['transaction'];
   return db;
 }
 

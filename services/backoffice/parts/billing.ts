@@ -5,6 +5,7 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { loadBillingAccounts, type BillingAccount } from '../../money/billing/accounts.ts';
 import { BillRuns } from '../../money/billing/bill-run.ts';
+import { runBillRunInThread } from '../../money/billing/bill-run-job.ts';
 import { InvoiceChecks, type SupplyPointInput } from '../../money/billing/invoice-check.ts';
 import type { TariffStore } from '../../money/billing/tariff-store.ts';
 import type { Vee } from '../../metering/vee/service.ts';
@@ -22,6 +23,8 @@ export interface BillingDeps {
   accountsFile?: string;
   /** Utility supply points for the invoice check; default the campus file's billing.supplyPoints. */
   supplyPoints?: readonly SupplyPointInput[];
+  /** Each bill run on a thread of its own (bill-run-job.ts) instead of this one. */
+  inThread?: boolean;
 }
 
 export interface Billing {
@@ -44,6 +47,12 @@ export function createBilling(deps: BillingDeps): Billing {
       source: deps.vee,
       timezone,
       clock,
+      ...(deps.inThread
+        ? {
+            offload: (actor, input, table) =>
+              runBillRunInThread({ campus: deps.campus, actor, ...input, tariffs: table, now: clock() }),
+          }
+        : {}),
     }),
     invoices: new InvoiceChecks({
       db,

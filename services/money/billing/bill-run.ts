@@ -156,6 +156,17 @@ export interface BillRunsOptions {
   clock?: Clock;
   /** Meters read from VEE at once. */
   concurrency?: number;
+  /**
+   * Where the run's work is done when not here: the back office passes a bill run on a thread of
+   * its own (bill-run-job.ts), which records the run in the same database and answers its id. The
+   * permission and the closed-period check are made here first, so a refusal costs no thread.
+   */
+  offload?: (actor: Actor, input: BillRunInput, table: TariffTable) => Promise<string>;
+}
+
+export interface BillRunInput {
+  period: BillingPeriod;
+  accounts: readonly BillingAccount[];
 }
 
 const SCHEMA = `
@@ -279,6 +290,9 @@ export class BillRuns {
   private readonly tz: string;
   private readonly clock: Clock;
   private readonly concurrency: number;
+  private readonly offload: BillRunsOptions['offload'];
+  /** Offloaded runs one after another: two at once would only contend for the same database. */
+  private offloaded: Promise<unknown> = Promise.resolve();
   /** Per table: an approved tariff change is a new table object, so its cuts are computed anew. */
   private readonly cutCache = new WeakMap<TariffTable, Map<string, number[]>>();
 
@@ -291,6 +305,7 @@ export class BillRuns {
     this.tz = o.timezone;
     this.clock = o.clock ?? Date.now;
     this.concurrency = o.concurrency ?? 32;
+    this.offload = o.offload;
     this.db.exec(SCHEMA);
   }
 
@@ -298,11 +313,23 @@ export class BillRuns {
    * Bills every meter of `accounts` for `period`, pins the VEE versions used and records the run
    * with its audit entry. Blocked meters are in the run, not billed.
    */
-  async run(
-    actor: Actor,
-    input: { period: BillingPeriod; accounts: readonly BillingAccount[] },
-  ): Promise<BillRun> {
+  async run(actor: Actor, input: BillRunInput): Promise<BillRun> {
     assertCan(actor, 'billing.export', 'make a bill run');
+    if (this.offload) {
+      const offload = this.offload;
+      const turn = this.offloaded.then(() => {
+        this.assertOpen(input);
+        return offload(actor, input, this.tariffs());
+      });
+      this.offloaded = turn.catch(() => undefined);
+      return this.get(await turn);
+    }
+    this.assertOpen(input);
+    return this.runHere(actor, input);
+  }
+
+  /** Refuses a run without accounts, or over a period (or part of one) billed already. */
+  private assertOpen(input: BillRunInput): void {
     const { period } = input;
     if (input.accounts.length === 0) billingError('NO_ACCOUNTS', `no accounts to bill for ${period.label}`);
     const closed = this.db
@@ -314,6 +341,10 @@ export class BillRuns {
         `${period.label} overlaps ${closed.label}, billed in ${closed.id}: a billed period is closed; corrections to it are billed as adjustments in the next period's run`,
       );
     }
+  }
+
+  private async runHere(actor: Actor, input: BillRunInput): Promise<BillRun> {
+    const { period } = input;
     const table = this.tariffs();
     const days = dayBounds(period.from, period.to, this.tz);
     const jobs = input.accounts.flatMap((account) => account.meters.map((m) => ({ account, ...m })));
