@@ -76,6 +76,8 @@ let hours = 0;
 function run(data: RealData, campus: Campus, kind: string, labels: Labels): Run | undefined {
   if (!wanted(kind)) return undefined;
   const { input, feeders } = campusInput(campus, data);
+  if (process.env.EVAL_DEBUG)
+    console.log(`run ${kind}: thieves ${[...labels.thief].map(([m, a]) => `${m} ${a}`).join(', ')}`);
   const t = performance.now();
   const result = detect(input, undefined, detectors);
   const ms = performance.now() - t;
