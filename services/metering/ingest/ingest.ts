@@ -293,6 +293,9 @@ export function startIngest(options: IngestOptions): Ingest {
     // what a refusal means (see `ready`), and a process left with no connection would exit 0.
     reconnectOnConnackError: true,
     connectTimeout: 10_000,
+    // mqtt.js traces each packet through the debug library, a dozen calls per message even when
+    // tracing is off; without DEBUG set (the debug library's own switch) they are skipped.
+    ...(process.env.DEBUG ? {} : { log: () => undefined }),
     // MQTT 3.1.1 has neither: its session lasts until cleaned, and the broker's own in-flight
     // limit is what bounds the unacknowledged messages held here.
     ...(mqtt5
