@@ -198,7 +198,7 @@ class EvaluationCache {
   private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
   private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
   private readonly longCache = new LongMemoryCache();
-  private readonly drifts: ({ day: number; drift: NodeDrift } | undefined)[] = [];
+  private readonly drifts: ({ at: number; drift: NodeDrift } | undefined)[] = [];
   private readonly checks: ({ at: number; list: FeederCheck[] } | undefined)[] = [];
 
   constructor(
@@ -231,12 +231,13 @@ class EvaluationCache {
         return list;
       },
       meter: (m, windows, cal) => this.meters.meter(store, m, windows, cal),
+      // Once a local day per node at its phase (the hourly drift fits of every node at one day's
+      // turn would hold that one evaluation up).
       drift: (b, compute) => {
-        const day = store.dayOf(store.length - 1);
         const c = this.drifts[b];
-        if (c && c.day === day) return c.drift;
+        if (c && !this.due(b, newest, c.at, 1, 1)) return c.drift;
         const drift = compute();
-        this.drifts[b] = { day, drift };
+        this.drifts[b] = { at: newest, drift };
         return drift;
       },
       // Day-level statistics, recomputed once a local day per meter at its phase.
