@@ -59,3 +59,21 @@ describe('the night statistics pooled', () => {
       ).toEqual([]);
   });
 });
+
+describe('a meter with a day missing from the recent fortnight', () => {
+  it('is still judged, and its heater found', () => {
+    const whole = campus(0.01, 3);
+    const b1 = whole.meters.get('B1')!;
+    // A communication gap of a day and a half, five days before the end: no register sample.
+    const end = whole.to;
+    const gapFrom = end - 5 * 86_400_000;
+    const gapTo = gapFrom + 36 * 3_600_000;
+    const meters = new Map(whole.meters);
+    meters.set('B1', { ...b1, register: b1.register.filter((s) => s.ts <= gapFrom || s.ts >= gapTo) });
+    const input = { ...whole, meters };
+    const { scores } = heatingDetector().run(input);
+    const s = scores.find((x) => x.id === 'B1')!;
+    expect(s.reason).not.toMatch(/too few whole days/);
+    expect(scores.filter((x) => x.alert).map((x) => x.id)).toEqual(['B1']);
+  });
+});

@@ -48,6 +48,12 @@ const ONSET_NULL_RMS = 3.5;
  */
 const ONSET_NULL_MEAN = 1;
 const ONSET_NULL_SD = 2;
+/**
+ * Whole days of the recent period a meter needs to be judged: a day or two lost to a communication
+ * gap must not leave a meter unjudged for a fortnight (one missing day did, before).
+ */
+const MIN_RECENT_SHARE = 0.75;
+const minRecentDays = (c: { recentDays: number }) => Math.ceil(MIN_RECENT_SHARE * c.recentDays);
 /** Fewer past heating windows than this: the statistic is taken as it is. */
 const PLACEBO_MIN_WINDOWS = 6;
 /** A past window with less mean HDD than this (K) had no heating weather to speak of. */
@@ -579,7 +585,7 @@ function judgeAgainstWeather(
     [at(baseEnd - c.baselineDays), at(baseEnd)],
     [at(lastYearFrom), at(lastYearTo)],
   );
-  if (baseRows.length < c.minBaselineDays || recentRows.length < c.recentDays) return null;
+  if (baseRows.length < c.minBaselineDays || recentRows.length < minRecentDays(c)) return null;
   const hasLastYear = baseRows.some((r) => r.day < baseEnd - c.baselineDays);
   const hasWeekend = baseRows.some((r) => r.weekend) && baseRows.some((r) => !r.weekend);
   const hasCold = baseRows.some((r) => r.hdd > 0) && baseRows.some((r) => r.hdd !== baseRows[0]!.hdd);
@@ -778,7 +784,7 @@ function electricHeating(
   const recentFits = new Map(
     all.map((md) => {
       const rows = md.rows.filter((r) => r.day >= recentFrom);
-      return [md.meter.meter, rows.length >= c.recentDays ? fitDegreeDays(rows) : null] as const;
+      return [md.meter.meter, rows.length >= minRecentDays(c) ? fitDegreeDays(rows) : null] as const;
     }),
   );
   const peerMedianSlope = (m: MeterData): number | undefined => {
