@@ -74,6 +74,32 @@ function around(text: string, word: string): string {
   return at < 0 ? word : text.slice(Math.max(0, at - 40), at + word.length + 40).replace(/\s+/g, ' ');
 }
 
+/**
+ * Date, time and file inputs: the browser draws its own pickers in the browser's language, not the
+ * page's (an English Chromium shows "mm/dd/yyyy" and "No file chosen" on a Chinese page), and
+ * innerText never sees them. A page must use the app's pickers (inputs.js: a text input with a
+ * placeholder in the page's language; a file button in its words) and never the browser's.
+ * Returns, per input, what is wrong with it or the words it shows, for the language checks.
+ */
+async function pickersOf(page: Page): Promise<{ native: string[]; words: string[] }> {
+  return page.$$eval('main input', (inputs) => {
+    const native: string[] = [];
+    const words: string[] = [];
+    for (const i of inputs as HTMLInputElement[]) {
+      if (['date', 'datetime-local', 'month', 'week', 'time'].includes(i.type))
+        native.push(`${i.name}: the browser's ${i.type} picker`);
+      else if (i.type === 'file' && !i.closest('[data-picker=file]'))
+        native.push(`${i.name}: the browser's file picker`);
+      else if (i.dataset.picker) {
+        if (i.lang !== document.documentElement.lang)
+          native.push(`${i.name}: lang ${i.lang} on a ${document.documentElement.lang} page`);
+        words.push(i.placeholder);
+      }
+    }
+    return { native, words };
+  });
+}
+
 function cjk(text: string): string[] {
   return [...new Set(text.match(/[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]+/g) ?? [])];
 }
@@ -171,6 +197,9 @@ describe('every page in Chinese and English', () => {
     return page;
   }
 
+  /** Per language, per page: the browser's own pickers found, and app pickers in the wrong language. */
+  const pickers: Record<'zh' | 'en', Record<string, string[]>> = { zh: {}, en: {} };
+
   /** Each page of the role's navigation (and one alert's detail where alerts are open to it): its text. */
   async function walk(role: Role, lang: 'zh' | 'en'): Promise<Map<string, string>> {
     const page = await login(role, lang);
@@ -191,6 +220,11 @@ describe('every page in Chinese and English', () => {
         return !!main && main.children.length > 1 && !main.querySelector('[data-overview=loading]');
       });
       await page.waitForTimeout(400);
+      const { native, words } = await pickersOf(page);
+      const wrong = words.filter((w) =>
+        lang === 'zh' ? latinWords(w).length > 0 || !cjk(w).length : cjk(w).length,
+      );
+      if (native.length || wrong.length) pickers[lang][`${hash} (${role})`] = [...native, ...wrong];
       if (lang === 'zh' && SHOT_PAGES.has(hash) && !shot.has(hash)) {
         // Issue 24's pages as a Chinese reader sees them, on a desk and on a phone, to look at.
         shot.add(hash);
@@ -282,6 +316,7 @@ describe('every page in Chinese and English', () => {
       }
     }
     expect(Object.fromEntries(Object.entries(found).map(([p, ws]) => [p, [...ws].sort()]))).toEqual({});
+    expect(pickers.zh).toEqual({});
   }, 360_000);
 
   it('in English: no Chinese character on any page of any role but the name of the language', async () => {
@@ -296,5 +331,6 @@ describe('every page in Chinese and English', () => {
       }
     }
     expect(found).toEqual({});
+    expect(pickers.en).toEqual({});
   }, 360_000);
 });

@@ -1,6 +1,7 @@
 /* global URLSearchParams, document */
 import { get, post, qs } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, fromLocalInput, h, note, table } from './dom.js';
+import { dateInput } from './inputs.js';
 import { getLang, t } from './i18n.js';
 import { KNOWN_FIELDS } from './words-audit.js';
 import { actorName, errorText, list as wordList, personName, word } from './words-render.js';
@@ -198,8 +199,8 @@ function filterForm(query, actions, ownOnly, ctx) {
     value: query.get('subject') ?? '',
     placeholder: 'account:E1-101',
   });
-  const from = h('input', { name: 'from', type: 'date', value: query.get('from') ?? '' });
-  const to = h('input', { name: 'to', type: 'date', value: query.get('to') ?? '' });
+  const from = dateInput({ name: 'from', value: query.get('from') ?? '' });
+  const to = dateInput({ name: 'to', value: query.get('to') ?? '' });
   const message = h('span', { class: 'field-error', 'aria-live': 'polite' });
   return h(
     'form',

@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtTime, h, note, table } from './dom.js';
+import { dateInput } from './inputs.js';
 import { t } from './i18n.js';
 import { actorName, errorText, list as wordList, unitText, word } from './words-render.js';
 
@@ -74,7 +75,7 @@ function proposeForm(reload) {
     required: true,
     placeholder: 'student-room, staff-household',
   });
-  const from = h('input', { name: 'effectiveFrom', type: 'date', required: true });
+  const from = dateInput({ name: 'effectiveFrom', required: true });
   const components = h('textarea', {
     name: 'components',
     required: true,

@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, h, note, parseYuan, table } from './dom.js';
+import { filePicker } from './inputs.js';
 import { getLang, t } from './i18n.js';
 import { actorName, errorText, list as wordList, word } from './words-render.js';
 import { tariffsSection } from './page-billing-tariffs.js';
@@ -170,14 +171,13 @@ function invoiceForm(reload) {
     );
   };
   elements.addEventListener('input', showTotal);
-  const file = h('input', {
-    type: 'file',
+  const picker = filePicker({
     name: 'import',
     accept: '.json,application/json',
     onchange: async () => {
       clear(message);
       try {
-        const inv = JSON.parse(await file.files[0].text());
+        const inv = JSON.parse(await picker.input.files[0].text());
         supplyPoint.value = inv.supplyPoint ?? '';
         invoiceNo.value = inv.invoiceNo ?? '';
         quantity.value = String(inv.quantity ?? '');
@@ -228,7 +228,7 @@ function invoiceForm(reload) {
       },
     },
     h('h3', {}, t('billing.invoice.enter')),
-    field('billing.invoice.import', file),
+    field('billing.invoice.import', picker.element),
     field('billing.period', period),
     field('billing.supply.point', supplyPoint),
     field('billing.invoice.no', invoiceNo),

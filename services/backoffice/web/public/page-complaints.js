@@ -1,5 +1,6 @@
 import { get, post, api, qs } from './api.js';
 import { clear, field, fmtTime, h, localToday, note } from './dom.js';
+import { dateInput } from './inputs.js';
 import { t } from './i18n.js';
 import { actorName, errorText } from './words-render.js';
 
@@ -90,7 +91,7 @@ function intakeForm(onDone) {
   const summary = h('input', { name: 'summary', required: true, maxlength: 300 });
   const details = h('textarea', { name: 'details', rows: 3, maxlength: 10000 });
   const box = h('input', { name: 'box', maxlength: 100 });
-  const opened = h('input', { name: 'boxOpenedOn', type: 'date', value: localToday() });
+  const opened = dateInput({ name: 'boxOpenedOn', value: localToday() });
   const boxFields = h(
     'div',
     { class: 'ts-box', hidden: true },

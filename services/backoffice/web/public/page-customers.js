@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtTime, h, note, table } from './dom.js';
+import { dateInput } from './inputs.js';
 import { getLang } from './i18n.js';
 import { localSource, pagedList } from './list.js';
 
@@ -227,7 +228,7 @@ function queue(can) {
   const box = h('div', {});
   const msg = h('div', { 'aria-live': 'polite' });
   const provider = h('input', { name: 'provider', value: 'campus-card', required: true });
-  const date = h('input', { name: 'date', type: 'date', required: true });
+  const date = dateInput({ name: 'date', required: true });
   let q = '';
   const load = async () => {
     clear(box).append(note(s('loading')));

@@ -12,6 +12,7 @@ import {
   table,
   toLocalInput,
 } from './dom.js';
+import { dateInput, dateTimeInput } from './inputs.js';
 import { t } from './i18n.js';
 
 /**
@@ -108,7 +109,7 @@ function reportView(r) {
 }
 
 function reportSection(main, ctx) {
-  const date = h('input', { name: 'date', type: 'date', required: true, value: localToday() });
+  const date = dateInput({ name: 'date', required: true, value: localToday() });
   const supervisor = ctx.actor.roles.includes('supervisor');
   const clerk = supervisor ? h('input', { name: 'clerk', maxlength: 64, value: ctx.actor.id }) : null;
   const message = h('div', { 'aria-live': 'polite' });
@@ -256,9 +257,8 @@ function linesSection(main, ctx) {
       h('option', { value: 'restore' }, t('lines.restore')),
     );
     const reason = h('input', { name: 'reason', required: true, maxlength: 500 });
-    const at = h('input', {
+    const at = dateTimeInput({
       name: 'at',
-      type: 'datetime-local',
       required: true,
       value: toLocalInput(Date.now()),
     });

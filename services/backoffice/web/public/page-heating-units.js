@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, h, note, parseYuan, table } from './dom.js';
+import { dateInput } from './inputs.js';
 import { errorText, hw } from './words-heating.js';
 
 /**
@@ -29,7 +30,7 @@ function unitForm(reload) {
       TYPES.map((t) => h('option', { value: t }, hw(`type.${t}`))),
     ),
     payrollCode: h('input', { name: 'payrollCode' }),
-    validFrom: h('input', { name: 'validFrom', type: 'date', required: true }),
+    validFrom: dateInput({ name: 'validFrom', required: true }),
     area: h('input', { name: 'area', inputmode: 'decimal' }),
     certificate: h('input', { name: 'certificate' }),
     contract: h('input', { name: 'contract' }),
@@ -69,8 +70,8 @@ function unitForm(reload) {
 
 function seasonForm(reload) {
   const id = h('input', { name: 'season', required: true, placeholder: '2026-2027' });
-  const first = h('input', { name: 'firstDay', type: 'date', required: true });
-  const last = h('input', { name: 'lastDay', type: 'date', required: true });
+  const first = dateInput({ name: 'firstDay', required: true });
+  const last = dateInput({ name: 'lastDay', required: true });
   const price = h('input', { name: 'price', inputmode: 'decimal', required: true });
   const out = h('div', { 'aria-live': 'polite' });
   const submit = async (ev) => {

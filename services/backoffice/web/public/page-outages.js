@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table, toLocalInput } from './dom.js';
+import { dateTimeInput } from './inputs.js';
 import { getLang } from './i18n.js';
 
 /**
@@ -113,8 +114,8 @@ function planForm(reload) {
   );
   const nodes = h('datalist', { id: 'outage-nodes' });
   const node = h('input', { name: 'node', list: 'outage-nodes', required: true, autocomplete: 'off' });
-  const from = h('input', { name: 'startsAt', type: 'datetime-local', required: true });
-  const to = h('input', { name: 'endsAt', type: 'datetime-local', required: true });
+  const from = dateTimeInput({ name: 'startsAt', required: true });
+  const to = dateTimeInput({ name: 'endsAt', required: true });
   const reason = h('input', { name: 'reason', required: true, maxlength: 2000 });
   const out = h('div', { 'aria-live': 'polite' });
   // The tree names every node an outage may be planned on; a failure leaves the field free text.

@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
+import { dateTimeInput } from './inputs.js';
 import { t } from './i18n.js';
 
 /**
@@ -35,7 +36,7 @@ export const policyPage = {
     const sites = h('input', { name: 'sites', autocomplete: 'off' });
     const meters = h('input', { name: 'meters', autocomplete: 'off' });
     const reason = h('input', { name: 'reason', required: true, maxlength: 500 });
-    const until = h('input', { name: 'until', type: 'datetime-local' });
+    const until = dateTimeInput({ name: 'until' });
     const message = h('div', { 'aria-live': 'polite' });
     const listBox = h('div', {});
     const siteIds = ctx.cache.tree ? (ctx.cache.tree.sites ?? []).map((s) => s.id ?? s).filter(Boolean) : [];

@@ -1,5 +1,6 @@
 import { get, post, qs } from './api.js';
 import { clear, field, fmtNum, fmtTime, fromLocalInput, h, note, table, toLocalInput } from './dom.js';
+import { dateTimeInput } from './inputs.js';
 import { getLang, t } from './i18n.js';
 import { localSource, pagedList } from './list.js';
 
@@ -22,9 +23,8 @@ function enterSection(main, params, ctx) {
   });
   const meter = h('input', { name: 'meter', required: true, maxlength: 64, autocomplete: 'off' });
   const value = h('input', { name: 'value', inputmode: 'decimal', required: true, autocomplete: 'off' });
-  const readAt = h('input', {
+  const readAt = dateTimeInput({
     name: 'readAt',
-    type: 'datetime-local',
     required: true,
     value: toLocalInput(Date.now()),
   });
@@ -149,9 +149,8 @@ async function myRounds(main, form) {
 
 function drawSection(main, ctx) {
   const routeId = h('input', { name: 'route', required: true, maxlength: 64, autocomplete: 'off' });
-  const due = h('input', {
+  const due = dateTimeInput({
     name: 'dueAt',
-    type: 'datetime-local',
     required: true,
     value: toLocalInput(Date.now() + 86_400_000),
   });

@@ -1,6 +1,7 @@
 /* global window, URLSearchParams */
 import { get } from './api.js';
 import { clear, fmtFen, fmtNum, fmtTime, h, localToday, note } from './dom.js';
+import { dateInput as dayInput, monthInput } from './inputs.js';
 import { getLang } from './i18n.js';
 
 /**
@@ -118,13 +119,8 @@ function defaultDate(period) {
 function dateInput(period, value) {
   if (period === 'year')
     return h('input', { name: 'date', type: 'number', min: 2000, max: 2100, value, 'aria-label': s('date') });
-  return h('input', {
-    name: 'date',
-    type: period === 'day' ? 'date' : 'month',
-    value,
-    required: true,
-    'aria-label': s('date'),
-  });
+  const attrs = { name: 'date', value, required: true, 'aria-label': s('date') };
+  return period === 'day' ? dayInput(attrs) : monthInput(attrs);
 }
 
 function rowLabel(start, period, tz) {

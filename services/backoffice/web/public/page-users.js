@@ -1,5 +1,6 @@
 import { api, get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
+import { dateInput } from './inputs.js';
 import { t } from './i18n.js';
 import { errorText, personName as shownName } from './words-render.js';
 
@@ -226,7 +227,7 @@ async function tokensSection(main, ctx) {
   const listBox = h('div', {});
   const message = h('div', { 'aria-live': 'polite' });
   const name = h('input', { name: 'token-name', required: true, maxlength: 64, autocomplete: 'off' });
-  const expires = h('input', { name: 'expires', type: 'date' });
+  const expires = dateInput({ name: 'expires' });
   const scopesBox = h('span', { class: 'checks', role: 'group', 'aria-label': t('tokens.scopes') });
   let scopeBoxes = [];
   const checks = roleChecks(ctx.perms.roles, [], 'token-roles');
