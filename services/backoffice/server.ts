@@ -61,6 +61,7 @@ export async function createBackofficeServer(
           ...s,
           ...(options.clock ? { clock: options.clock } : {}),
           ...(options.billingAccountsFile ? { billingAccountsFile: options.billingAccountsFile } : {}),
+          inThread: options.heavyJobsInThreads ?? false,
         }),
         ...meterListRoutes(campusTree(s.campus)),
       ],

@@ -117,6 +117,9 @@ function toInterval(
   };
 }
 
+/** Versions recorded per transaction (see `record`). */
+const RECORD_CHUNK = 2000;
+
 export interface IntervalKey {
   meter: string;
   quantity: CumulativeQuantity;
@@ -197,8 +200,11 @@ export class VeeStore {
     at: number,
   ): number {
     let added = 0;
-    this.db.transaction(() => {
-      for (const c of results) {
+    // In transactions of RECORD_CHUNK intervals: a year of a meter is 35,000 of them, and one
+    // transaction that long holds the database's other writer (the back office, when a bill run
+    // or report runs on its own thread) for a quarter of a second. Each interval stands alone.
+    const write = this.db.transaction((chunk: readonly VersionContent[]) => {
+      for (const c of chunk) {
         const prev = this.latestStmt.get(meter, quantity, c.start) as VersionRow | undefined;
         if (prev && (prev.source === 'edited' || sameContent(prev, c))) continue;
         this.insertStmt.run(
@@ -217,7 +223,8 @@ export class VeeStore {
         );
         added++;
       }
-    })();
+    });
+    for (let i = 0; i < results.length; i += RECORD_CHUNK) write(results.slice(i, i + RECORD_CHUNK));
     return added;
   }
 

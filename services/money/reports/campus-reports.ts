@@ -13,6 +13,7 @@ import type { Prepaid } from '../prepaid/prepaid.ts';
 import { reportRoutes } from './routes.ts';
 import { SettledIntervals } from './settled-intervals.ts';
 import { ClosedReports } from './closed-reports.ts';
+import { runReportInThread } from './report-job.ts';
 
 /**
  * The report routes over a running back office: its campus file, store, prepaid accounts, VEE
@@ -29,6 +30,8 @@ export interface CampusReportDeps {
   clock?: Clock;
   /** Post-paid accounts; default `billing-accounts.yaml` next to the campus file, as billing reads it. */
   billingAccountsFile?: string;
+  /** Each report on a thread of its own (report-job.ts) instead of this one. */
+  inThread?: boolean;
 }
 
 export function campusReportRoutes(d: CampusReportDeps): ((app: FastifyInstance) => void)[] {
@@ -53,5 +56,6 @@ export function campusReportRoutes(d: CampusReportDeps): ((app: FastifyInstance)
     closed: new ClosedReports(),
     heatUnit: d.campus.config.reports.heatUnit,
     clock: d.clock ?? Date.now,
+    ...(d.inThread ? { offload: (job) => runReportInThread({ campus: d.campus, ...job }) } : {}),
   });
 }

@@ -11,7 +11,7 @@ import type {
 import type { ValidatedSource } from '../../metering/vee/types.ts';
 import { ServiceError } from '../../platform/errors.ts';
 import { divRoundHalfUp, toSafeNumber, toScaled, type Fen } from '../billing/money.ts';
-import { mergeDays } from '../billing/bill-run.ts';
+import { mapLimit, mergeDays } from '../billing/bill-run.ts';
 import {
   charge,
   monthOf,
@@ -213,6 +213,9 @@ function priceCuts(
  * between price cuts before pricing (as a bill run does, the same amounts to the fen; the cuts
  * include every month start, so each merged stretch lies in one row).
  */
+/** Priced meters read and charged at once (see `priced`). */
+const PRICED_AT_ONCE = 4;
+
 async function priced(
   src: ReportSources,
   scope: ScopeMeters,
@@ -244,45 +247,45 @@ async function priced(
           '1d',
         )
       : [];
-  await Promise.all(
-    scope.priced.map(async ({ meter, customer }) => {
-      const validated = customer.postPaid && src.validated;
-      const intervals = validated
-        ? await src.validated!({
-            meter,
-            quantity,
-            from: p.from,
-            to: p.to,
-            step: step === '1h' ? '15m' : '1d',
-          })
-        : (raw.get(meter) ?? []);
-      const known: ChargeInterval[] = [];
-      for (const iv of intervals) {
-        if (iv.start < p.from || iv.end > p.to) continue;
-        if (iv.value === null || iv.value < 0) out.unpricedIntervals += iv.end <= now ? 1 : 0;
-        else known.push({ start: iv.start, end: iv.end, quantity: iv.value });
-      }
-      let prior = 0n;
-      const earlier =
-        validated && monthStart < p.from
-          ? await src.validated!({ meter, quantity, from: monthStart, to: p.from, step: '1d' })
-          : before.filter((iv) => iv.meter === meter);
-      for (const iv of earlier) if (iv.value !== null && iv.value > 0) prior += toScaled(iv.value, 3);
-      try {
-        const result = charge(src.tariffs, {
-          utility: kind,
-          customerType: customer.type,
-          intervals:
-            p.kind === 'year' ? mergeDays(known, priceCuts(src, kind, customer.type, rowStarts)) : known,
-          priorUsage: prior > 0n ? { [monthOf(p.from, tz)]: Number(prior) / 1000 } : {},
-        });
-        spreadOverRows(result, rowStarts).forEach((fen, i) => (out.costFen[i]! += fen));
-      } catch (err) {
-        if (!(err instanceof ServiceError)) throw err;
-        out.unpriced.push({ meter, reason: err.message });
-      }
-    }),
-  );
+  // A few meters at a time: a post-paid meter's year is a year of VEE (its readings, every
+  // 15-minute interval), and all of a campus's at once ran the demo out of its 4 GB heap.
+  await mapLimit(scope.priced, PRICED_AT_ONCE, async ({ meter, customer }) => {
+    const validated = customer.postPaid && src.validated;
+    const intervals = validated
+      ? await src.validated!({
+          meter,
+          quantity,
+          from: p.from,
+          to: p.to,
+          step: step === '1h' ? '15m' : '1d',
+        })
+      : (raw.get(meter) ?? []);
+    const known: ChargeInterval[] = [];
+    for (const iv of intervals) {
+      if (iv.start < p.from || iv.end > p.to) continue;
+      if (iv.value === null || iv.value < 0) out.unpricedIntervals += iv.end <= now ? 1 : 0;
+      else known.push({ start: iv.start, end: iv.end, quantity: iv.value });
+    }
+    let prior = 0n;
+    const earlier =
+      validated && monthStart < p.from
+        ? await src.validated!({ meter, quantity, from: monthStart, to: p.from, step: '1d' })
+        : before.filter((iv) => iv.meter === meter);
+    for (const iv of earlier) if (iv.value !== null && iv.value > 0) prior += toScaled(iv.value, 3);
+    try {
+      const result = charge(src.tariffs, {
+        utility: kind,
+        customerType: customer.type,
+        intervals:
+          p.kind === 'year' ? mergeDays(known, priceCuts(src, kind, customer.type, rowStarts)) : known,
+        priorUsage: prior > 0n ? { [monthOf(p.from, tz)]: Number(prior) / 1000 } : {},
+      });
+      spreadOverRows(result, rowStarts).forEach((fen, i) => (out.costFen[i]! += fen));
+    } catch (err) {
+      if (!(err instanceof ServiceError)) throw err;
+      out.unpriced.push({ meter, reason: err.message });
+    }
+  });
   out.unpriced.sort((a, b) => a.meter.localeCompare(b.meter));
   return out;
 }

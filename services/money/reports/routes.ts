@@ -7,10 +7,10 @@ import { route } from '../../platform/http/route.ts';
 import type { BillingAccount } from '../billing/accounts.ts';
 import { CUSTOMER_TYPES, type TariffTable } from '../billing/tariffs.ts';
 import { energyReport, type EnergyReport } from './energy-report.ts';
-import { parsePeriod, PERIOD_KINDS } from './period.ts';
+import { parsePeriod, PERIOD_KINDS, type ReportPeriod } from './period.ts';
 import { reportCsv } from './report-csv.ts';
 import { reportTable, reportTitle } from './report-table.ts';
-import { parseScope, type CustomerMeter } from './scope.ts';
+import { parseScope, type CustomerMeter, type ReportScope } from './scope.ts';
 import type { SettledIntervals } from './settled-intervals.ts';
 import type { ClosedReports } from './closed-reports.ts';
 import { xlsx } from './xlsx.ts';
@@ -38,6 +38,18 @@ export interface ReportRouteDeps {
   closed?: ClosedReports;
   heatUnit: 'kWh' | 'GJ';
   clock: () => number;
+  /**
+   * Where a report is computed when not here (report-job.ts: a thread of its own), given what
+   * lives in this process: the tariffs in force and each meter's customer.
+   */
+  offload?: (job: {
+    scope: ReportScope;
+    period: ReportPeriod;
+    tariffs: TariffTable;
+    customers: [string, CustomerMeter][];
+    validated: boolean;
+    now: number;
+  }) => Promise<EnergyReport>;
 }
 
 /** Each meter's customer: post-paid accounts first (billing prices them), then prepaid accounts by the campus file's account. */
@@ -99,17 +111,31 @@ export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => 
           const customers = accountMeters
             .map((n) => `${n.id}=${JSON.stringify(customerOf(n.id) ?? null)}`)
             .join(';');
-          const compute = () =>
-            energyReport(
-              {
-                ...{ tree: deps.tree, store: deps.store, tariffs, heatUnit: deps.heatUnit, customerOf },
-                ...(deps.validated ? { validated: deps.validated } : {}),
-                ...(deps.intervals ? { intervals: deps.intervals } : {}),
-                clock: deps.clock,
-              },
-              scope,
-              period,
-            );
+          const offload = deps.offload;
+          const compute = offload
+            ? () =>
+                offload({
+                  scope,
+                  period,
+                  tariffs,
+                  customers: Object.keys(deps.tree.nodes).flatMap((m): [string, CustomerMeter][] => {
+                    const c = customerOf(m);
+                    return c ? [[m, c]] : [];
+                  }),
+                  validated: !!deps.validated,
+                  now: deps.clock(),
+                })
+            : () =>
+                energyReport(
+                  {
+                    ...{ tree: deps.tree, store: deps.store, tariffs, heatUnit: deps.heatUnit, customerOf },
+                    ...(deps.validated ? { validated: deps.validated } : {}),
+                    ...(deps.intervals ? { intervals: deps.intervals } : {}),
+                    clock: deps.clock,
+                  },
+                  scope,
+                  period,
+                );
           const now = deps.clock();
           const postPaid = !!deps.validated && accountMeters.some((n) => customerOf(n.id)?.postPaid);
           const report = deps.closed
