@@ -1,7 +1,7 @@
 import { get, post } from './api.js';
 import { timeChart } from './chart.js';
-import { clear, field, fmtFen, fmtNum, fmtTime, h, note, table } from './dom.js';
-import { getLang } from './i18n.js';
+import { deskPage, formCard, listCard, stepControls, wordsOf } from './desk-parts.js';
+import { field, fmtFen, fmtNum, fmtTime, h, table } from './dom.js';
 
 /**
  * Capacity-increase applications: the window records one, an operator reviews it against the
@@ -87,7 +87,7 @@ const S = {
   },
 };
 
-const s = (key) => S[getLang()]?.[key] ?? S.en[key] ?? key;
+const s = wordsOf(S);
 
 function applyForm(reload) {
   const utility = h(
@@ -99,72 +99,44 @@ function applyForm(reload) {
   const applicant = h('input', { name: 'applicant', required: true });
   const increase = h('input', { name: 'increase', type: 'number', min: 1, step: 1, required: true });
   const reason = h('input', { name: 'reason', required: true });
-  const out = h('div', { 'aria-live': 'polite' });
-  return h(
-    'section',
-    { class: 'card', dataset: { section: 'apply-capacity' } },
-    h('h2', {}, s('apply')),
-    h(
-      'form',
-      {
-        dataset: { form: 'apply-capacity' },
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          clear(out);
-          try {
-            const a = await post('/api/capacity', {
-              utility: utility.value,
-              meter: meter.value.trim(),
-              applicant: applicant.value.trim(),
-              increase: Number(increase.value),
-              reason: reason.value.trim(),
-            });
-            out.append(note(`${s('recorded')}${a.id}`, 'ok'));
-            await reload();
-          } catch (e) {
-            out.append(note(e.message, 'error'));
-          }
-        },
-      },
+  return formCard({
+    section: 'apply-capacity',
+    title: s('apply'),
+    fields: [
       field(s('utility'), utility),
       field(s('meter'), meter),
       field(s('applicant'), applicant),
       field(s('increase'), increase),
       field(s('reason'), reason),
-      h('button', { type: 'submit' }, s('submit')),
-    ),
-    out,
-  );
+    ],
+    submit: s('submit'),
+    send: () =>
+      post('/api/capacity', {
+        utility: utility.value,
+        meter: meter.value.trim(),
+        applicant: applicant.value.trim(),
+        increase: Number(increase.value),
+        reason: reason.value.trim(),
+      }),
+    done: (a) => `${s('recorded')}${a.id}`,
+    reload,
+  });
 }
 
 function actions(a, can, reload, msg) {
-  const why = h('input', { name: 'note', maxlength: 2000, placeholder: s('note'), 'aria-label': s('note') });
-  const act = (path, key, body, kind) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: kind,
-        dataset: { action: key },
-        onclick: async () => {
-          clear(msg);
-          try {
-            await post(`/api/capacity/${a.id}/${path}`, body ? body() : undefined);
-            await reload();
-          } catch (e) {
-            msg.append(note(e.message, 'error'));
-          }
-        },
-      },
-      s(key),
-    );
-  const noteBody = () => ({ note: why.value.trim() });
-  const buttons = [];
-  if (a.state === 'applied' && can('capacity.review')) buttons.push(act('review', 'review', noteBody));
+  const withNote = (text) => ({ note: text });
+  const steps = [];
+  if (a.state === 'applied' && can('capacity.review')) steps.push({ path: 'review', body: withNote });
   if ((a.state === 'reviewed' || a.state === 'approved-once') && can('capacity.approve'))
-    buttons.push(act('approve', 'approve'), act('reject', 'reject', noteBody, 'danger'));
-  if (a.state === 'approved' && can('capacity.review')) buttons.push(act('done', 'done'));
-  return buttons.length ? h('span', { class: 'controls' }, why, ...buttons) : '';
+    steps.push({ path: 'approve' }, { path: 'reject', body: withNote, kind: 'danger' });
+  if (a.state === 'approved' && can('capacity.review')) steps.push({ path: 'done' });
+  return stepControls({
+    url: `/api/capacity/${a.id}`,
+    noteLabel: s('note'),
+    steps: steps.map((x) => ({ ...x, label: s(x.path) })),
+    msg,
+    reload,
+  });
 }
 
 function reviewView(a) {
@@ -197,13 +169,12 @@ function reviewView(a) {
 }
 
 function list(can) {
-  const box = h('div', {});
-  const msg = h('div', { 'aria-live': 'polite' });
-  const load = async () => {
-    clear(box);
-    const apps = await get('/api/capacity');
-    if (apps.length === 0) return box.append(note(s('none')));
-    box.append(
+  return listCard({
+    section: 'capacity',
+    title: s('list'),
+    none: s('none'),
+    fetch: () => get('/api/capacity'),
+    draw: (apps, { load, msg }) => [
       table(
         apps,
         [
@@ -219,24 +190,16 @@ function list(can) {
         (a) => ({ dataset: { capacity: a.id, state: a.state } }),
       ),
       ...apps.map(reviewView).filter(Boolean),
-    );
-  };
-  load().catch((e) => box.append(note(e.message, 'error')));
-  return {
-    el: h('section', { class: 'card', dataset: { section: 'capacity' } }, h('h2', {}, s('list')), msg, box),
-    load,
-  };
+    ],
+  });
 }
 
-export const capacityPage = {
+export const capacityPage = deskPage({
   id: 'capacity',
-  // Read each time the navigation is drawn, so it follows the language.
-  get nav() {
-    return s('nav');
-  },
-  allowed: (can) => can('capacity.view'),
+  s,
+  permission: 'capacity.view',
   async render(main, _params, ctx) {
     const l = list(ctx.can);
     main.append(h('h1', {}, s('nav')), ...(ctx.can('capacity.apply') ? [applyForm(l.load)] : []), l.el);
   },
-};
+});

@@ -1,7 +1,7 @@
 import { get, post } from './api.js';
-import { clear, field, fmtTime, fromLocalInput, h, note, table, toLocalInput } from './dom.js';
+import { deskPage, formCard, listCard, stepControls, wordsOf } from './desk-parts.js';
+import { clear, field, fmtTime, fromLocalInput, h, table, toLocalInput } from './dom.js';
 import { dateTimeInput } from './inputs.js';
-import { getLang } from './i18n.js';
 
 /**
  * The operations desk's planned outages: an operator plans one on a node of the metering tree
@@ -104,7 +104,7 @@ const S = {
   },
 };
 
-const s = (key) => S[getLang()]?.[key] ?? S.en[key] ?? key;
+const s = wordsOf(S);
 
 function planForm(reload) {
   const utility = h(
@@ -117,7 +117,6 @@ function planForm(reload) {
   const from = dateTimeInput({ name: 'startsAt', required: true });
   const to = dateTimeInput({ name: 'endsAt', required: true });
   const reason = h('input', { name: 'reason', required: true, maxlength: 2000 });
-  const out = h('div', { 'aria-live': 'polite' });
   // The tree names every node an outage may be planned on; a failure leaves the field free text.
   get('/api/campus/tree')
     .then((tree) => {
@@ -134,43 +133,29 @@ function planForm(reload) {
   const tomorrow = Date.now() + 2 * 86_400_000;
   from.value = toLocalInput(Math.ceil(tomorrow / 3_600_000) * 3_600_000).slice(0, 16);
   to.value = toLocalInput(Math.ceil(tomorrow / 3_600_000) * 3_600_000 + 4 * 3_600_000).slice(0, 16);
-  const form = h(
-    'form',
-    {
-      dataset: { form: 'plan-outage' },
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        clear(out);
-        try {
-          const o = await post('/api/outages', {
-            utility: utility.value,
-            node: node.value.trim(),
-            startsAt: fromLocalInput(from.value),
-            endsAt: fromLocalInput(to.value),
-            reason: reason.value.trim(),
-          });
-          out.append(note(`${s('planned')}${o.id}`, 'ok'));
-          await reload();
-        } catch (e) {
-          out.append(note(e.message, 'error'));
-        }
-      },
-    },
-    field(s('utility'), utility),
-    field(s('node'), node),
-    nodes,
-    field(s('from'), from),
-    field(s('to'), to),
-    field(s('reason'), reason),
-    h('button', { type: 'submit' }, s('planBtn')),
-  );
-  return h(
-    'section',
-    { class: 'card', dataset: { section: 'plan-outage' } },
-    h('h2', {}, s('plan')),
-    form,
-    out,
-  );
+  return formCard({
+    section: 'plan-outage',
+    title: s('plan'),
+    fields: [
+      field(s('utility'), utility),
+      field(s('node'), node),
+      nodes,
+      field(s('from'), from),
+      field(s('to'), to),
+      field(s('reason'), reason),
+    ],
+    submit: s('planBtn'),
+    send: () =>
+      post('/api/outages', {
+        utility: utility.value,
+        node: node.value.trim(),
+        startsAt: fromLocalInput(from.value),
+        endsAt: fromLocalInput(to.value),
+        reason: reason.value.trim(),
+      }),
+    done: (o) => `${s('planned')}${o.id}`,
+    reload,
+  });
 }
 
 function outcome(o) {
@@ -205,46 +190,25 @@ function notices(o) {
 }
 
 function actions(o, can, reload, msg) {
-  const why = h('input', { name: 'note', maxlength: 2000, placeholder: s('note'), 'aria-label': s('note') });
-  const act = (path, key, kind) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: kind,
-        dataset: { action: key },
-        onclick: async () => {
-          clear(msg);
-          try {
-            const text = why.value.trim();
-            await post(`/api/outages/${o.id}/${path}`, text ? { note: text } : {});
-            await reload();
-          } catch (e) {
-            msg.append(note(e.message, 'error'));
-          }
-        },
-      },
-      s(key),
-    );
-  const buttons = [];
-  if (o.state === 'planned' && can('outages.approve'))
-    buttons.push(act('approve', 'approve'), act('reject', 'reject', 'danger'));
+  // A note goes with every step when one is typed (a rejection's or a cancellation's reason).
+  const step = (path, kind) => ({ path, kind, label: s(path), body: (text) => (text ? { note: text } : {}) });
+  const steps = [];
+  if (o.state === 'planned' && can('outages.approve')) steps.push(step('approve'), step('reject', 'danger'));
   if (
     (o.state === 'planned' && can('outages.plan')) ||
     (o.state === 'approved' && o.phase === 'announced' && can('outages.approve'))
   )
-    buttons.push(act('cancel', 'cancel', 'danger'));
-  return buttons.length ? h('span', { class: 'controls' }, why, ...buttons) : '';
+    steps.push(step('cancel', 'danger'));
+  return stepControls({ url: `/api/outages/${o.id}`, noteLabel: s('note'), steps, msg, reload });
 }
 
 function list(can) {
-  const box = h('div', {});
-  const msg = h('div', { 'aria-live': 'polite' });
-  const load = async () => {
-    clear(box);
-    const items = await get('/api/outages');
-    if (items.length === 0) return box.append(note(s('none')));
-    box.append(
+  return listCard({
+    section: 'outages',
+    title: s('list'),
+    none: s('none'),
+    fetch: () => get('/api/outages'),
+    draw: (items, { load, msg }) =>
       table(
         items,
         [
@@ -267,24 +231,15 @@ function list(can) {
         ],
         (o) => ({ dataset: { outage: o.id, state: o.state } }),
       ),
-    );
-  };
-  load().catch((e) => box.append(note(e.message, 'error')));
-  return {
-    el: h('section', { class: 'card', dataset: { section: 'outages' } }, h('h2', {}, s('list')), msg, box),
-    load,
-  };
+  });
 }
 
-export const outagesPage = {
+export const outagesPage = deskPage({
   id: 'outages',
-  // Read each time the navigation is drawn, so it follows the language.
-  get nav() {
-    return s('nav');
-  },
-  allowed: (can) => can('outages.view'),
+  s,
+  permission: 'outages.view',
   async render(main, _params, ctx) {
     const l = list(ctx.can);
     main.append(h('h1', {}, s('nav')), ...(ctx.can('outages.plan') ? [planForm(l.load)] : []), l.el);
   },
-};
+});

@@ -1,6 +1,6 @@
 import { get, post } from './api.js';
-import { clear, field, fmtNum, h, note, table } from './dom.js';
-import { getLang } from './i18n.js';
+import { deskPage, formCard, listCard, stepControls, wordsOf } from './desk-parts.js';
+import { field, fmtNum, h, table } from './dom.js';
 
 /**
  * Annual use plans per unit: an operator proposes a unit's plan for a year (its meters and the
@@ -68,7 +68,7 @@ const S = {
   },
 };
 
-const s = (key) => S[getLang()]?.[key] ?? S.en[key] ?? key;
+const s = wordsOf(S);
 const qty = (milli) => fmtNum(milli / 1000, 3);
 
 function proposeForm(year, reload) {
@@ -88,93 +88,64 @@ function proposeForm(year, reload) {
     min: '0.001',
     required: true,
   });
-  const out = h('div', { 'aria-live': 'polite' });
-  return h(
-    'section',
-    { class: 'card', dataset: { section: 'propose-plan' } },
-    h('h2', {}, s('propose')),
-    h(
-      'form',
-      {
-        dataset: { form: 'propose-plan' },
-        onsubmit: async (ev) => {
-          ev.preventDefault();
-          clear(out);
-          try {
-            const p = await post('/api/plans', {
-              unit: unit.value.trim(),
-              name: name.value.trim(),
-              utility: utility.value,
-              year: Number(y.value),
-              meters: meters.value
-                .split(',')
-                .map((m) => m.trim())
-                .filter(Boolean),
-              quantity: Number(quantity.value),
-            });
-            out.append(note(`${s('proposed')}${p.id}`, 'ok'));
-            await reload();
-          } catch (e) {
-            out.append(note(e.message, 'error'));
-          }
-        },
-      },
+  return formCard({
+    section: 'propose-plan',
+    title: s('propose'),
+    fields: [
       field(s('unit'), unit),
       field(s('name'), name),
       field(s('utility'), utility),
       field(s('year'), y),
       field(s('meters'), meters),
       field(s('quantity'), quantity),
-      h('button', { type: 'submit' }, s('submit')),
-    ),
-    out,
-  );
+    ],
+    submit: s('submit'),
+    send: () =>
+      post('/api/plans', {
+        unit: unit.value.trim(),
+        name: name.value.trim(),
+        utility: utility.value,
+        year: Number(y.value),
+        meters: meters.value
+          .split(',')
+          .map((m) => m.trim())
+          .filter(Boolean),
+        quantity: Number(quantity.value),
+      }),
+    done: (p) => `${s('proposed')}${p.id}`,
+    reload,
+  });
 }
 
 function decide(p, can, reload, msg) {
   if (p.state !== 'proposed' || !can('plans.approve')) return '';
-  const why = h('input', { name: 'note', maxlength: 2000, placeholder: s('note'), 'aria-label': s('note') });
-  const act = (path, key, kind) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        class: kind,
-        dataset: { action: key },
-        onclick: async () => {
-          clear(msg);
-          try {
-            await post(
-              `/api/plans/${p.id}/${path}`,
-              path === 'reject' ? { note: why.value.trim() } : undefined,
-            );
-            await reload();
-          } catch (e) {
-            msg.append(note(e.message, 'error'));
-          }
-        },
-      },
-      s(key),
-    );
-  return h('span', { class: 'controls' }, why, act('approve', 'approve'), act('reject', 'reject', 'danger'));
+  return stepControls({
+    url: `/api/plans/${p.id}`,
+    noteLabel: s('note'),
+    steps: [
+      { path: 'approve', label: s('approve') },
+      { path: 'reject', label: s('reject'), kind: 'danger', body: (text) => ({ note: text }) },
+    ],
+    msg,
+    reload,
+  });
 }
 
 function list(year, can) {
-  const box = h('div', {});
-  const msg = h('div', { 'aria-live': 'polite' });
-  const load = async () => {
-    clear(box);
-    const plans = await get(`/api/plans?year=${year}`);
-    if (plans.length === 0) return box.append(note(s('none')));
-    const status = new Map(
-      await Promise.all(
-        plans
-          .filter((p) => p.state === 'approved')
-          .map(async (p) => [p.id, await get(`/api/plans/${p.id}/status`)]),
-      ),
-    );
-    box.append(
-      table(
+  return listCard({
+    section: 'plans',
+    title: s('list'),
+    none: s('none'),
+    fetch: () => get(`/api/plans?year=${year}`),
+    draw: async (plans, { load, msg }) => {
+      const status = new Map(
+        await Promise.all(
+          plans
+            .filter((p) => p.state === 'approved')
+            .map(async (p) => [p.id, await get(`/api/plans/${p.id}/status`)]),
+        ),
+      );
+      return table(
         plans,
         [
           ['#', (p) => String(p.id)],
@@ -196,23 +167,15 @@ function list(year, can) {
           ['', (p) => decide(p, can, load, msg)],
         ],
         (p) => ({ dataset: { plan: p.id, state: p.state } }),
-      ),
-    );
-  };
-  load().catch((e) => box.append(note(e.message, 'error')));
-  return {
-    el: h('section', { class: 'card', dataset: { section: 'plans' } }, h('h2', {}, s('list')), msg, box),
-    load,
-  };
+      );
+    },
+  });
 }
 
-export const plansPage = {
+export const plansPage = deskPage({
   id: 'plans',
-  // Read each time the navigation is drawn, so it follows the language.
-  get nav() {
-    return s('nav');
-  },
-  allowed: (can) => can('plans.view'),
+  s,
+  permission: 'plans.view',
   async render(main, params, ctx) {
     const year = Number(params[0]) || new Date().getFullYear();
     const l = list(year, ctx.can);
@@ -222,4 +185,4 @@ export const plansPage = {
       l.el,
     );
   },
-};
+});
