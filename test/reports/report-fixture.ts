@@ -2,6 +2,7 @@ import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
 import type { CampusTree, TreeNode } from '../../services/metering/live/types.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
 import { parseTariffTable } from '../../services/money/billing/tariffs.ts';
+import { fixtureTariffInput } from '../billing/fixture.ts';
 
 /**
  * A small campus for report tests, with readings written by hand-checkable formulas: one dorm
@@ -89,34 +90,17 @@ export function whOfDays(meter: string, y: number, m: number, d0: number, d1: nu
   return sum;
 }
 
+/**
+ * The billing fixture's electricity tariffs (test/billing/fixture.ts): the student-room price
+ * changes on 2026-11-16; the staff household keeps its first tier table all month (its change on
+ * the 16th is left out), so H1's cost is one tier table over the month.
+ */
 export const TARIFFS = parseTariffTable({
   timezone: TZ,
-  tariffs: [
-    {
-      utility: 'electricity',
-      customerTypes: ['student-room'],
-      effectiveFrom: '2024-01-01',
-      unit: 'kWh',
-      components: [{ name: 'energy', price: '0.588' }],
-    },
-    {
-      utility: 'electricity',
-      customerTypes: ['student-room'],
-      effectiveFrom: '2026-11-16',
-      unit: 'kWh',
-      components: [{ name: 'energy', price: '0.61' }],
-    },
-    {
-      utility: 'electricity',
-      customerTypes: ['staff-household'],
-      effectiveFrom: '2024-01-01',
-      unit: 'kWh',
-      components: [
-        {
-          name: 'energy',
-          tiers: [{ upTo: 200, price: '0.5283' }, { upTo: 400, price: '0.5783' }, { price: '0.8283' }],
-        },
-      ],
-    },
-  ],
+  tariffs: fixtureTariffInput.tariffs.filter(
+    (t) =>
+      t.utility === 'electricity' &&
+      (t.customerTypes.includes('student-room') ||
+        (t.customerTypes.includes('staff-household') && t.effectiveFrom === '2024-01-01')),
+  ),
 });
