@@ -1,14 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
-import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { validateCampus } from '../../config/campus.ts';
-import { createBackoffice, type RunningBackoffice } from '../../services/backoffice/run.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
-import { demoCampus } from '../../simulators/campus/demo-campus.ts';
-import { testLogger } from '../helpers/logger.ts';
+import { startDeskServer, type DeskServer } from '../web/desk-harness.ts';
 import { composed, deliver } from './maildir.ts';
 
 /**
@@ -19,7 +12,6 @@ import { composed, deliver } from './maildir.ts';
  * complaints staff read them, each read audited.
  */
 
-const PASSWORD = 'correct horse battery staple';
 const NOW = Date.UTC(2026, 11, 1, 2);
 const CALLER = { name: 'Zhao Liuliu', phone: '139 1234 5678', email: 'zhao.liuliu@staff.campus.example' };
 const EMAILER = { name: '钱七七', email: 'qian.qiqi@student.campus.example' };
@@ -36,58 +28,28 @@ const SECRETS = [
   CALLER_WORDS,
 ];
 
-let dir: string;
-let broker: EmbeddedBroker;
-let store: SqliteStore;
-let bo: RunningBackoffice;
+let desk: DeskServer;
 let caseNumber: string;
 let mailNumber: string;
-const tokens: Record<string, string> = {};
-const as = (user: string, method: 'GET' | 'POST', url: string, payload?: object) =>
-  bo.app!.inject({
-    method,
-    url,
-    ...(method === 'POST' ? { payload: payload ?? {} } : {}),
-    headers: { authorization: `Bearer ${tokens[user]}` },
-  });
+const as: DeskServer['as'] = (...args) => desk.as(...args);
 
 function expectNoSecret(where: string, text: string) {
   for (const s of SECRETS) expect(text.includes(s), `${where} shows "${s}"`).toBe(false);
 }
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'complaints-anon-'));
-  broker = await startEmbeddedBroker();
-  store = SqliteStore.open({ path: ':memory:' });
-  const ports = Array.from({ length: 20 }, (_, i) => 20_000 + i);
-  const raw = {
-    ...demoCampus({ ports, dataDir: dir, roomsPerFloorLine: 2 }),
-    complaints: { mailDrop: 'tips' },
-  };
-  const campus = validateCampus(raw, { file: join(dir, 'campus.yaml'), dir });
-  bo = await createBackoffice({
-    ...{ campus, mqtt: { url: broker.url }, store, logger: testLogger(), clock: () => NOW },
-    http: { host: '127.0.0.1', port: 0, secureCookie: false },
-    bootstrapAdmin: { username: 'admin.zhou', password: PASSWORD },
-    scryptCost: 1024,
-    detection: false,
+  desk = await startDeskServer({
+    name: 'complaints-anon',
+    now: NOW,
+    staff: [
+      ['ts.liu', 'complaints'],
+      ['sup.chen', 'supervisor'],
+      ['insp.wang', 'inspector'],
+      ['insp.he', 'inspector'],
+      ['clerk.wang', 'clerk'],
+    ],
+    edit: (raw) => Object.assign(raw, { complaints: { mailDrop: 'tips' } }),
   });
-  for (const [username, role] of [
-    ['ts.liu', 'complaints'],
-    ['sup.chen', 'supervisor'],
-    ['insp.wang', 'inspector'],
-    ['insp.he', 'inspector'],
-    ['clerk.wang', 'clerk'],
-  ] as const)
-    await bo.users.provisionUser({ username, displayName: username, roles: [role], password: PASSWORD });
-  for (const username of ['admin.zhou', 'ts.liu', 'sup.chen', 'insp.wang', 'insp.he', 'clerk.wang']) {
-    const res = await bo.app!.inject({
-      method: 'POST',
-      url: '/api/session',
-      payload: { username, password: PASSWORD },
-    });
-    tokens[username] = res.json().token;
-  }
   const made = await as('ts.liu', 'POST', '/api/complaints', {
     channel: 'hotline',
     kind: 'tip',
@@ -111,7 +73,7 @@ beforeAll(async () => {
       .statusCode,
   ).toBe(201);
   deliver(
-    join(dir, 'tips'),
+    join(desk.dir, 'tips'),
     await composed({
       from: `"${EMAILER.name}" <${EMAILER.email}>`,
       subject: '西区路灯白天也亮',
@@ -124,10 +86,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await bo?.stop();
-  await store?.close();
-  await broker?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await desk?.close();
 });
 
 describe("a tipster's anonymity against insiders", () => {
@@ -140,7 +99,7 @@ describe("a tipster's anonymity against insiders", () => {
     expect((await as('ts.liu', 'GET', `/api/complaints/${caseNumber}`)).json().details).toContain(
       CALLER_WORDS,
     );
-    const reads = bo.audit.query({ action: 'complaint.tipster-read' });
+    const reads = desk.bo.audit.query({ action: 'complaint.tipster-read' });
     expect(reads.map((e) => [e.actor, e.subject])).toEqual([
       ['ts.liu', `complaint:${caseNumber}`],
       ['ts.liu', `complaint:${mailNumber}`],
@@ -164,7 +123,7 @@ describe("a tipster's anonymity against insiders", () => {
     const admin = { id: 'admin.zhou', kind: 'user' as const, roles: ['admin' as const] };
     let refused: unknown;
     try {
-      bo.users.setRoles(admin, 'admin.zhou', ['admin', 'complaints']);
+      desk.bo.users.setRoles(admin, 'admin.zhou', ['admin', 'complaints']);
     } catch (e) {
       refused = e;
     }
@@ -211,7 +170,7 @@ describe("a tipster's anonymity against insiders", () => {
   });
 
   it('the audit log holds no identity: not in any entry, as read by anyone who may read it', async () => {
-    expectNoSecret('audit log', JSON.stringify(bo.audit.query({})));
+    expectNoSecret('audit log', JSON.stringify(desk.bo.audit.query({})));
     for (const who of ['admin.zhou', 'sup.chen', 'insp.wang']) {
       const r = await as(who, 'GET', '/api/audit?limit=10000');
       expect(r.statusCode).toBe(200);
@@ -219,12 +178,15 @@ describe("a tipster's anonymity against insiders", () => {
       expectNoSecret(`audit as ${who}`, r.body);
     }
     // What the audit keeps instead: the commitment, which the staff's read checks.
-    const record = bo.audit.query({ subject: `complaint:${caseNumber}`, action: 'complaint.record' })[0]!;
+    const record = desk.bo.audit.query({
+      subject: `complaint:${caseNumber}`,
+      action: 'complaint.record',
+    })[0]!;
     expect((record.after as { identityCommitment: string }).identityCommitment).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('no GET route of the OpenAPI document shows the identity to a supervisor, an inspector or an administrator', async () => {
-    const doc = (await bo.app!.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+    const doc = (await desk.bo.app!.inject({ method: 'GET', url: '/openapi.json' })).json() as {
       paths: Record<string, Record<string, unknown>>;
     };
     expect(Object.keys(doc.paths)).toEqual(

@@ -1,14 +1,6 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
-import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { validateCampus } from '../../config/campus.ts';
-import { createBackofficeServer, type RunningBackofficeServer } from '../../services/backoffice/server.ts';
-import { demoCampus } from '../../simulators/campus/demo-campus.ts';
-import { testLogger } from '../helpers/logger.ts';
+import { startDeskServer, type DeskServer } from '../web/desk-harness.ts';
 import { HOUR, T0 } from './support.ts';
 
 /**
@@ -19,31 +11,28 @@ import { HOUR, T0 } from './support.ts';
  * building's meters and no other.
  */
 
-const PASSWORD = 'correct horse battery staple';
 const START = T0 + 48 * HOUR;
 const END = T0 + 52 * HOUR;
 
-let dir: string;
-let broker: EmbeddedBroker;
-let store: SqliteStore;
-let bo: RunningBackofficeServer;
 const time = { now: T0 };
-const tokens: Record<string, string> = {};
-
-const as = (user: string | null, method: 'GET' | 'POST', url: string, payload?: object) =>
-  bo.app!.inject({
-    method,
-    url,
-    ...(method === 'POST' ? { payload: payload ?? {} } : {}),
-    headers: user ? { authorization: `Bearer ${tokens[user]}` } : {},
-  });
+let desk: DeskServer;
+const as: DeskServer['as'] = (...args) => desk.as(...args);
+/** Sessions end when unused for long: after the clock moves, everyone logs in again. */
+const logIn = () => desk.logIn();
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outages-api-'));
-  broker = await startEmbeddedBroker();
-  store = SqliteStore.open({ path: ':memory:' });
-  await store.writeReadings(
-    ['E-E1-101', 'E-E2-101'].map((meter) => ({
+  desk = await startDeskServer({
+    name: 'outages-api',
+    get now() {
+      return time.now;
+    },
+    staff: [
+      ['op.zhao', 'operator'],
+      ['sup.li', 'supervisor'],
+      ['lead.qian', ['operator', 'supervisor']],
+      ['clerk.wang', 'clerk'],
+    ],
+    readings: ['E-E1-101', 'E-E2-101'].map((meter) => ({
       ...{
         meter,
         ts: T0 - HOUR,
@@ -55,52 +44,11 @@ beforeAll(async () => {
       },
       values: { energy_import_kwh: 100 },
     })),
-  );
-  const ports = Array.from({ length: 20 }, (_, i) => 20_000 + i);
-  const campus = validateCampus(demoCampus({ ports, dataDir: dir, roomsPerFloorLine: 2 }), {
-    file: join(dir, 'campus.yaml'),
-    dir,
   });
-  bo = await createBackofficeServer({
-    campus,
-    mqtt: { url: broker.url },
-    store,
-    logger: testLogger(),
-    clock: () => time.now,
-    http: { host: '127.0.0.1', port: 0, secureCookie: false },
-    bootstrapAdmin: { username: 'admin.zhou', password: PASSWORD },
-    scryptCost: 1024,
-    detection: false,
-  });
-  for (const [username, roles] of [
-    ['op.zhao', ['operator']],
-    ['sup.li', ['supervisor']],
-    ['lead.qian', ['operator', 'supervisor']],
-    ['clerk.wang', ['clerk']],
-  ] as const) {
-    await bo.users.provisionUser({ username, displayName: username, roles: [...roles], password: PASSWORD });
-  }
-  await logIn();
 });
 
-/** Sessions end when unused for long: after the clock moves, everyone logs in again. */
-async function logIn() {
-  for (const username of ['op.zhao', 'sup.li', 'lead.qian', 'clerk.wang']) {
-    const res = await bo.app!.inject({
-      method: 'POST',
-      url: '/api/session',
-      payload: { username, password: PASSWORD },
-    });
-    expect(res.statusCode, res.body).toBe(201);
-    tokens[username] = res.json().token;
-  }
-}
-
 afterAll(async () => {
-  await bo?.stop();
-  await store?.close();
-  await broker?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await desk?.close();
 });
 
 describe('planned outages over HTTP', () => {
@@ -135,7 +83,7 @@ describe('planned outages over HTTP', () => {
     // Not yet approved: not public.
     expect((await as(null, 'GET', '/public/outages.json')).json().outages).toEqual([]);
 
-    const client = await mqtt.connectAsync(broker.url);
+    const client = await mqtt.connectAsync(desk.brokerUrl);
     const announced = new Promise<Record<string, unknown>>((resolve) =>
       client.on('message', (_t, p) => resolve(JSON.parse(p.toString()) as Record<string, unknown>)),
     );
@@ -165,7 +113,7 @@ describe('planned outages over HTTP', () => {
         outcome: null,
       },
     ]);
-    const again = await bo.app!.inject({
+    const again = await desk.bo.app!.inject({
       method: 'GET',
       url: '/public/outages.json',
       headers: { 'if-none-match': pub.headers.etag as string },

@@ -1,15 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
-import { SqliteStore } from '../../adapters/sqlite/store.ts';
-import { validateCampus } from '../../config/campus.ts';
-import { createBackofficeServer, type RunningBackofficeServer } from '../../services/backoffice/server.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
-import { demoCampus } from '../../simulators/campus/demo-campus.ts';
-import { testLogger } from '../helpers/logger.ts';
 import { local } from '../billing/support.ts';
+import { startDeskServer, type DeskServer } from '../web/desk-harness.ts';
 
 /**
  * Annual plans through the whole back office over HTTP, followed with the real VEE over raw
@@ -18,25 +10,11 @@ import { local } from '../billing/support.ts';
  * register's delta over the month), the other months none: 10 % of a 300 m³ plan. (Slow: VEE validates a whole year of a meter.)
  */
 
-const PASSWORD = 'correct horse battery staple';
 const NOW = local(2026, 12, 1, 8);
-let dir: string;
-let broker: EmbeddedBroker;
-let store: SqliteStore;
-let bo: RunningBackofficeServer;
-const tokens: Record<string, string> = {};
-const as = (user: string, method: 'GET' | 'POST', url: string, payload?: object) =>
-  bo.app!.inject({
-    method,
-    url,
-    ...(method === 'POST' ? { payload: payload ?? {} } : {}),
-    headers: { authorization: `Bearer ${tokens[user]}` },
-  });
+let desk: DeskServer;
+const as: DeskServer['as'] = (...args) => desk.as(...args);
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'plans-api-'));
-  broker = await startEmbeddedBroker();
-  store = SqliteStore.open({ path: ':memory:' });
   const readings: StoredReading[] = [];
   const from = local(2026, 11, 1);
   const to = local(2026, 12, 1);
@@ -45,39 +23,20 @@ beforeAll(async () => {
       ...{ meter: 'W-E1', ts, seq, quality: 'good', site: 'east', gateway: 'gw-east', kind: 'water' },
       values: { volume_m3: 5000 + (ts - from) / 86_400_000 },
     });
-  await store.writeReadings(readings);
-  const ports = Array.from({ length: 20 }, (_, i) => 20_000 + i);
-  const campus = validateCampus(demoCampus({ ports, dataDir: dir, roomsPerFloorLine: 2 }), {
-    file: join(dir, 'campus.yaml'),
-    dir,
+  desk = await startDeskServer({
+    name: 'plans-api',
+    now: NOW,
+    staff: [
+      ['op.zhao', 'operator'],
+      ['sup.li', 'supervisor'],
+      ['lead.qian', ['operator', 'supervisor']],
+    ],
+    readings,
   });
-  bo = await createBackofficeServer({
-    ...{ campus, mqtt: { url: broker.url }, store, logger: testLogger(), clock: () => NOW },
-    http: { host: '127.0.0.1', port: 0, secureCookie: false },
-    bootstrapAdmin: { username: 'admin.zhou', password: PASSWORD },
-    scryptCost: 1024,
-    detection: false,
-  });
-  for (const [username, roles] of [
-    ['op.zhao', ['operator']],
-    ['sup.li', ['supervisor']],
-    ['lead.qian', ['operator', 'supervisor']],
-  ] as const) {
-    await bo.users.provisionUser({ username, displayName: username, roles: [...roles], password: PASSWORD });
-    const res = await bo.app!.inject({
-      method: 'POST',
-      url: '/api/session',
-      payload: { username, password: PASSWORD },
-    });
-    tokens[username] = res.json().token;
-  }
 });
 
 afterAll(async () => {
-  await bo?.stop();
-  await store?.close();
-  await broker?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await desk?.close();
 });
 
 describe('annual plans over HTTP', () => {
@@ -121,7 +80,7 @@ describe('annual plans over HTTP', () => {
     expect(html.headers['content-type']).toContain('text/html');
     expect(html.body).toContain('Left in the plan</th><td>270.000 m³');
     expect(html.body).toContain('The year is not over');
-    const actions = bo.audit.query({ action: 'plan.' }).map((e) => e.action);
+    const actions = desk.bo.audit.query({ action: 'plan.' }).map((e) => e.action);
     expect(actions).toEqual(['plan.propose', 'plan.propose', 'plan.approve']);
   });
 });
