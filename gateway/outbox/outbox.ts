@@ -121,6 +121,33 @@ export const OUTBOX_MIGRATIONS: readonly Migration[] = [
     name: 'queue, per-meter numbering, counters; the replay window (kept)',
     up: (db) => db.exec(SCHEMA),
   },
+  {
+    version: 2,
+    name: 'the replay window in acknowledgement order: a rowid table with a unique (meter, seq) index',
+    // Keyed by (meter, seq) without a rowid, every acknowledged reading was inserted into the
+    // middle of a b-tree of whole payloads, touching a page per meter per commit: an ack cost
+    // about 20 µs of CPU a reading, more than the append. Appended in rowid order, with only the
+    // small (meter, seq) index in key order, it costs about 9 µs (gateway bench, issue 16 item 2).
+    // The rows are copied as they are, in acknowledgement order; a crash midway rolls it all back.
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE kept_by_ack (
+          meter TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          topic TEXT NOT NULL,
+          payload TEXT NOT NULL,
+          bytes INTEGER NOT NULL,
+          ts INTEGER NOT NULL,
+          acked_at INTEGER NOT NULL
+        );
+        INSERT INTO kept_by_ack (meter, seq, topic, payload, bytes, ts, acked_at)
+          SELECT meter, seq, topic, payload, bytes, ts, acked_at FROM kept ORDER BY acked_at, meter, seq;
+        DROP TABLE kept;
+        ALTER TABLE kept_by_ack RENAME TO kept;
+        CREATE UNIQUE INDEX kept_meter_seq ON kept (meter, seq);
+        CREATE INDEX kept_acked_at ON kept (acked_at);
+      `),
+  },
 ];
 
 interface MeterState {
