@@ -1,6 +1,8 @@
 /**
  * A gateway alone in its process, so that its RSS is only the gateway's. Usage:
  *   node --import tsx test/bench/gateway-child.ts <campus.json> <gateway id> <mqtt url> <outbox file>
+ * (the bench runs it compiled, with plain node). It sets up its process as `campus-energy gateway`
+ * does, V8's heap settings included (a fifth argument `default-heap`: V8's defaults).
  *
  * Prints { pid, started: true, startupMs } once startGateway has resolved; then answers stdin:
  *   stats → { t, rss, heapUsed, cpuUs, ...GatewayCounters }
@@ -13,15 +15,19 @@ import { createInterface } from 'node:readline';
 import { validateCampus } from '../../config/campus.ts';
 import { startGateway } from '../../gateway/gateway.ts';
 import { silentLogger } from '../../gateway/log.ts';
+import { tuneGatewayHeap } from '../../gateway/heap.ts';
 import { gatewayCounters } from './gateway-stats.ts';
 
-const [campusFile, gatewayId, mqttUrl, outboxPath] = process.argv.slice(2);
+const [campusFile, gatewayId, mqttUrl, outboxPath, heapMode] = process.argv.slice(2);
 if (!campusFile || !gatewayId || !mqttUrl || !outboxPath) {
   console.error('usage: gateway-child.ts <campus.json> <gateway id> <mqtt url> <outbox file>');
   process.exit(2);
 }
 const say = (o: unknown) => process.stdout.write(`${JSON.stringify(o)}\n`);
 
+// As `campus-energy gateway` does (bin/gateway-cli.ts); `default-heap` leaves V8's defaults, so that
+// the bench can price the tuning.
+if (heapMode !== 'default-heap') tuneGatewayHeap();
 const t0 = performance.now();
 const campus = validateCampus(JSON.parse(readFileSync(campusFile, 'utf8')), {
   file: campusFile,
