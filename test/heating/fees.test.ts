@@ -138,6 +138,11 @@ describe("a heating season's fees", () => {
     ]);
     const html = noticesHtml(notices, f.collection.runOf(table.id), 'en', 'Asia/Shanghai');
     expect(html).toContain('82.50 m²');
+    // A business heated under contract has no certified area: its line reads as its contract.
+    expect(html).toContain('<td class="num">by contract HC-2026-007</td>');
+    expect(html).not.toContain('0.000 m2');
+    const zh = noticesHtml(notices, f.collection.runOf(table.id), 'zh', 'Asia/Shanghai');
+    expect(zh).toContain('<td class="num">按合同 HC-2026-007</td>');
     expect(html).toContain('2021.25');
     expect(f.audit.query({ subject: `bill-run:${run.id}` })[0]).toMatchObject({
       action: 'heating.fees',
