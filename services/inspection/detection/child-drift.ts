@@ -106,6 +106,13 @@ interface Fit {
   explained: number;
 }
 
+/** Suffix-sum arrays kept between calls: a fresh 11 × n per node each day is garbage for the GC. */
+let scratch: Float64Array[] = [];
+function suffixScratch(len: number): Float64Array[] {
+  if ((scratch[0]?.length ?? 0) < len) scratch = Array.from({ length: 11 }, () => new Float64Array(len));
+  return scratch;
+}
+
 export function childDriftOf(
   store: SlotStore,
   b: NodeBalance,
@@ -154,7 +161,8 @@ export function childDriftOf(
   }
   const inv = inverse3(m);
   if (!inv) return undefined;
-  if (!(yy - quad(inv, by, by) > 0)) return undefined;
+  const sse0 = yy - quad(inv, by, by);
+  if (!(sse0 > 0)) return undefined;
   const span = L - from;
   const minRamp = cfg.minRampDays * spd;
   const maxRamp = Math.min(cfg.maxRampDays * spd, span - 14 * spd);
@@ -163,25 +171,40 @@ export function childDriftOf(
   for (let h = 14 * spd; h <= span - 3 * spd; h += spd) onsets.push(h);
 
   const fits: { meter: number; atNode: boolean; ramp: Fit; step: Fit }[] = [];
+  // The node meter first: any meter's drift below it shows as a ramp of the node's loss roughly
+  // in proportion to the node's load (the shared trend dominates every meter's regressor), so a
+  // node whose own ramp is not even half as significant as a drift must be is not worth the rest.
   const candidates: { meter: number; atNode: boolean }[] = [
-    ...b.children.map((c) => ({ meter: c, atNode: false })),
     { meter: b.node, atNode: true },
+    ...b.children.map((c) => ({ meter: c, atNode: false })),
   ];
+  // Suffix sums over valid hours from position i: Σ w x b, Σ w x b h, Σ w x², Σ w x² h, Σ w x² h²
+  // (b: 1, u, u², y), reused for every candidate.
+  const S = suffixScratch(n + 1);
+  for (const a of S) a[n] = 0;
   for (const cand of candidates) {
-    const load = (i: number) => (cand.atNode ? u[i]! : store.values[cand.meter]![slots[i]!]! / scale);
-    // Suffix sums over valid hours from position i: Σ w x b, Σ w x b h, Σ w x², Σ w x² h, Σ w x² h².
-    const S = Array.from({ length: 11 }, () => new Float64Array(n + 1));
+    const own = cand.atNode ? undefined : store.values[cand.meter]!;
     for (let i = n - 1; i >= 0; i--) {
-      const x = load(i);
+      const x = own ? own[slots[i]!]! / scale : u[i]!;
       const wx = w[i]! * x;
       const h = hour[i]!;
-      const [p, q, r] = base(i);
-      const v = [wx * p, wx * q, wx * r, wx * y[i]!, wx * x];
-      for (let j = 0; j < 5; j++) {
-        S[j]![i] = S[j]![i + 1]! + v[j]!;
-        S[5 + j]![i] = S[5 + j]![i + 1]! + v[j]! * h;
-      }
-      S[10]![i] = S[10]![i + 1]! + wx * x * h * h;
+      const q = u[i]!;
+      const v0 = wx;
+      const v1 = wx * q;
+      const v2 = wx * q * q;
+      const v3 = wx * y[i]!;
+      const v4 = wx * x;
+      S[0]![i] = S[0]![i + 1]! + v0;
+      S[1]![i] = S[1]![i + 1]! + v1;
+      S[2]![i] = S[2]![i + 1]! + v2;
+      S[3]![i] = S[3]![i + 1]! + v3;
+      S[4]![i] = S[4]![i + 1]! + v4;
+      S[5]![i] = S[5]![i + 1]! + v0 * h;
+      S[6]![i] = S[6]![i + 1]! + v1 * h;
+      S[7]![i] = S[7]![i + 1]! + v2 * h;
+      S[8]![i] = S[8]![i + 1]! + v3 * h;
+      S[9]![i] = S[9]![i + 1]! + v4 * h;
+      S[10]![i] = S[10]![i + 1]! + v4 * h * h;
     }
     // The first valid position at or after each onset.
     let pos = 0;
@@ -218,6 +241,7 @@ export function childDriftOf(
         }
       }
     }
+    if (cand.atNode && (!ramp || (ramp.explained * (n - 3)) / sse0 < (cfg.minT / 2) ** 2)) return undefined;
     // A meter explains the node's rising loss as a drift only at a size a meter's error can have
     // (the same rise is 2 % of a large building or 150 % of a small one).
     if (!ramp || !step || Math.abs(ramp.g) > cfg.maxDrift) continue;
