@@ -1,13 +1,12 @@
 import { join } from 'node:path';
-import { expect } from 'vitest';
 import { Users } from '../../services/platform/auth/users.ts';
 import type { Actor, Role } from '../../services/platform/auth/roles.ts';
-import { ServiceError } from '../../services/platform/errors.ts';
 import { AlertStore } from '../../services/inspection/detection/alerts.ts';
 import type { Finding } from '../../services/inspection/detection/types.ts';
 import { Complaints } from '../../services/inspection/complaints/cases.ts';
 import { MailDrop } from '../../services/inspection/complaints/mail-drop.ts';
 import { tempBackoffice } from '../audit/helpers.ts';
+import { auditAndRows, expectRefusedUnchanged } from '../helpers/refused.ts';
 
 /**
  * The complaints desk over a fresh back-office database: real users (the desk checks who is of the
@@ -69,19 +68,5 @@ export async function setup(o: { afterRecord?: (file: string) => void; maxMessag
 
 /** Runs `fn`, expects the coded refusal, and that nothing was written (no case change, no audit entry). */
 export function expectRefused(db: ReturnType<typeof tempBackoffice>['db'], code: string, fn: () => unknown) {
-  const snap = () => ({
-    audit: db.prepare('SELECT MAX(seq) AS seq FROM audit_log').get(),
-    rows: db.prepare('SELECT * FROM complaint_cases ORDER BY id').all(),
-  });
-  const before = snap();
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(ServiceError);
-  expect((error as ServiceError).code).toBe(code);
-  expect(snap()).toEqual(before);
-  return error as ServiceError;
+  return expectRefusedUnchanged(auditAndRows(db, 'complaint_cases'), code, fn);
 }

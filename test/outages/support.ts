@@ -1,16 +1,15 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { expect } from 'vitest';
 import { validateCampus } from '../../config/campus.ts';
 import { OutagesSettingsSchema } from '../../config/schemas/operations-desk.ts';
 import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
-import { ServiceError } from '../../services/platform/errors.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
 import { PlannedOutages } from '../../services/operations/outages/outages.ts';
 import { demoCampus } from '../../simulators/campus/demo-campus.ts';
+import { auditAndRows, expectRefusedUnchanged } from '../helpers/refused.ts';
 
 const user = (id: string, ...roles: Actor['roles']): Actor => ({ id, kind: 'user', roles });
 export const operator = user('op.zhao', 'operator');
@@ -49,19 +48,5 @@ export function setup(settings: unknown = {}) {
 }
 
 export function expectRefused(db: ReturnType<typeof setup>['db'], code: string, fn: () => unknown) {
-  const snap = () => ({
-    audit: db.prepare('SELECT MAX(seq) AS seq FROM audit_log').get(),
-    rows: db.prepare('SELECT * FROM planned_outages ORDER BY id').all(),
-  });
-  const before = snap();
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(ServiceError);
-  expect((error as ServiceError).code).toBe(code);
-  expect(snap()).toEqual(before);
-  return error as ServiceError;
+  return expectRefusedUnchanged(auditAndRows(db, 'planned_outages'), code, fn);
 }
