@@ -37,24 +37,32 @@ export function stepFlag(q: Quantity): string {
 }
 
 export class EnergySteps {
-  private readonly last = new Map<Quantity, { value: number; ts: number }>();
+  /**
+   * The last value and time of each cumulative register, by its index in CUMULATIVE (NaN: none
+   * yet). One small array of doubles updated in place: a gateway keeps one per meter and judges
+   * every poll, and a Map of fresh objects per poll was promoted garbage at 10,000 meters.
+   */
+  private readonly last: number[] = [NaN, NaN, NaN, NaN, 0, 0, 0, 0];
 
   constructor(private readonly limits: StepLimits) {}
 
   /** The result as published: unchanged when plausible, else uncertain with the flags why. */
   judge(result: PollResult): PollResult {
     if ('error' in result) return result;
-    const flags: string[] = [];
-    for (const q of CUMULATIVE) {
+    let flags: string[] | null = null;
+    for (let i = 0; i < CUMULATIVE.length; i++) {
+      const q = CUMULATIVE[i]!;
       const value = result.values[q];
       if (value === undefined) continue;
-      const prev = this.last.get(q);
-      this.last.set(q, { value, ts: result.ts });
-      if (!prev) continue;
-      const flag = this.step(q, prev, value, result.ts);
-      if (flag) flags.push(flag);
+      const prevValue = this.last[i]!;
+      const prevTs = this.last[i + CUMULATIVE.length]!;
+      this.last[i] = value;
+      this.last[i + CUMULATIVE.length] = result.ts;
+      if (Number.isNaN(prevValue)) continue;
+      const flag = this.step(q, { value: prevValue, ts: prevTs }, value, result.ts);
+      if (flag) (flags ??= []).push(flag);
     }
-    if (flags.length === 0) return result;
+    if (flags === null) return result;
     return { ...result, quality: 'uncertain', flags: [...(result.flags ?? []), ...flags] };
   }
 
