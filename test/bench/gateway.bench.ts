@@ -402,6 +402,17 @@ async function main(): Promise<void> {
     `ratio gateway/bare (readings/s appended): ${fmt(ratio, 2)} (acked: ${fmt(ackRatio, 2)}; ` +
       `default heap: ${fmt(gwDefault.readings / ceiling, 2)}) → target ≥ ${TARGET_RATIO}: ${yes(ratioOk)}`,
   );
+  // CPU per reading does not depend on how much of the shared cores each process got: the cost
+  // the issue is about, beside the readings/s ratio that a loaded machine distorts.
+  const usPerReading = (cpu: number, readingsPerSec: number) => (cpu * 1e6) / readingsPerSec;
+  const bareUs = usPerReading((cpuB.user + cpuB.system) / 1e6 / bareSecs, bareReadings);
+  const polUs = usPerReading(pol.cpu, polReadings);
+  const gwUs = usPerReading(gwRun.cpu, gwReadings);
+  const gwDefaultUs = usPerReading(gwDefault.cpu, gwDefault.readings);
+  log(
+    `CPU per reading: bare loop ${fmt(bareUs)} µs, pollers only ${fmt(polUs)} µs, gateway ${fmt(gwUs)} µs ` +
+      `(default heap ${fmt(gwDefaultUs)} µs) → bare / gateway ${fmt(bareUs / gwUs, 2)}`,
+  );
   const farmAbove = farmReqPerSec > Math.max(gwRequests, bareRequests);
   log(
     `farm capacity ${fmt(farmReqPerSec)} req/s vs gateway ${fmt(gwRequests)} req/s (${fmt(farmReqPerSec / gwRequests, 1)}×) ` +
@@ -461,8 +472,15 @@ async function main(): Promise<void> {
       load: gwRun.load,
     },
     {
+      metric: 'CPU per reading: bare / pollers / gateway (ratio bare ÷ gateway)',
+      value: `${fmt(bareUs)} / ${fmt(polUs)} / ${fmt(gwUs)} µs (${fmt(bareUs / gwUs, 2)})`,
+      target: '—',
+      met: '—',
+      load: `${loadBare} / ${loadPollers} / ${gwRun.load}`,
+    },
+    {
       metric: "Same, V8's default heap (3b): ratio / CPU / RSS",
-      value: `${fmt(gwDefault.readings / ceiling, 2)} / ${pct(gwDefault.cpu)} / ${mb(gwDefault.maxRss)}`,
+      value: `${fmt(gwDefault.readings / ceiling, 2)} / ${pct(gwDefault.cpu)} (${fmt(gwDefaultUs)} µs a reading) / ${mb(gwDefault.maxRss)}`,
       target: '—',
       met: '—',
       load: gwDefault.load,
