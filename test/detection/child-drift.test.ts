@@ -52,6 +52,10 @@ describe('a drifting meter under a feeder is raised as meter drift and named', (
     const quantities = ev.series!.map((s) => s.quantity);
     expect(quantities).toContain('daily_relative_error_seen_by_node');
     expect(quantities).toContain('daily_relative_error_fitted_ramp');
+    // The node's daily unexplained share too, which the alert page charts for a drift.
+    const share = ev.series!.find((s) => s.quantity === 'daily_unexplained_share')!;
+    expect(share.meter).toBe('F');
+    expect(share.points.at(-1)![1]).toBeGreaterThan(share.points[0]![1]);
     expect(ev.series![0]!.points.length).toBeGreaterThan(100);
   });
 

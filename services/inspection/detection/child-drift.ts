@@ -399,6 +399,14 @@ export function childDriftFinding(store: SlotStore, b: NodeBalance, d: ChildDrif
       series: [
         { meter: id, quantity: 'daily_relative_error_seen_by_node', points: d.seenShare },
         { meter: id, quantity: 'daily_relative_error_fitted_ramp', points: d.fittedShare },
+        // The node's own daily unexplained share over the same days (what the alert page charts).
+        {
+          meter: b.id,
+          quantity: 'daily_unexplained_share',
+          points: b.days
+            .filter((x) => x.residual === x.residual && x.up > 0 && x.from >= (d.seenShare[0]?.[0] ?? 0))
+            .map((x): [number, number] => [x.from, Math.round((x.residual / x.up) * 1e5) / 1e5]),
+        },
       ],
     },
   };
