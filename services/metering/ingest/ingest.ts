@@ -340,6 +340,7 @@ export function startIngest(options: IngestOptions): Ingest {
       }
     });
     client.on('error', (err) => {
+      if (err === DEFERRED) return; // every QoS 1 message passes here (see above)
       const refusal = connectRefusal(err);
       // Once ingest has run, a refusal may be a broker being reconfigured: retried and counted.
       if (!refusal || everConnected) return;
