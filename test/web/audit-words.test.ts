@@ -73,6 +73,11 @@ function appendedActions(): { literal: Set<string>; templates: Set<string> } {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/\baction: '([a-z][a-z0-9-]*\.[a-z0-9.-]*[a-z0-9])'/g)) literal.add(m[1]!);
     for (const m of text.matchAll(/\baction: `([^`]*)`/g)) templates.add(m[1]!);
+    // A choice between two written actions: `action: approve ? 'x.approve' : 'x.reject'`.
+    for (const m of text.matchAll(
+      /\baction: [^`\n]*?\? '([a-z][a-z0-9-]*\.[a-z0-9.-]+)' : '([a-z][a-z0-9-]*\.[a-z0-9.-]+)'/g,
+    ))
+      for (const a of [m[1]!, m[2]!]) literal.add(a);
   }
   return { literal, templates };
 }
