@@ -14,6 +14,7 @@ import { liveRoutes } from '../../services/metering/live/routes.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
+import { smallCampus, smallMeter, SMALL_METERS } from './small-campus.ts';
 
 /**
  * An alert's detail page in headless Chromium, one alert of each kind as the detectors write them
@@ -77,41 +78,7 @@ const INTERNAL = [
 ];
 
 function rawCampus(dir: string) {
-  const meter = (id: string, unitId: number, parent?: string) => ({
-    id,
-    kind: 'electricity',
-    profile: 'hiking-dds238-2',
-    unitId,
-    ...(parent ? { parent } : {}),
-  });
-  return {
-    campus: { name: 'Test campus (invented)', timezone: 'Asia/Shanghai' },
-    dataDir: dir,
-    sites: [
-      {
-        id: 'east',
-        gateways: [
-          {
-            id: 'gw-e1',
-            buses: [
-              {
-                id: 'b1',
-                type: 'rtu-over-tcp',
-                host: '127.0.0.1',
-                port: 1,
-                meters: [
-                  meter('E-B1', 1),
-                  meter('E-R1', 2, 'E-B1'),
-                  meter('E-R2', 3, 'E-B1'),
-                  meter('H-U1', 4),
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
+  return smallCampus(dir, [...SMALL_METERS, smallMeter('H-U1', 4)]);
 }
 
 const daily = (values: number[]): [number, number][] =>

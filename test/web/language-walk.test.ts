@@ -12,6 +12,7 @@ import { ROLES, type Role } from '../../services/platform/auth/roles.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
+import { smallCampus } from './small-campus.ts';
 
 /**
  * Issue 24 item 1: every page every role can open, in Chinese and in English. In Chinese no Latin
@@ -105,36 +106,7 @@ function cjk(text: string): string[] {
 }
 
 function rawCampus(dir: string) {
-  const meter = (id: string, unitId: number, parent?: string) => ({
-    id,
-    kind: 'electricity',
-    profile: 'hiking-dds238-2',
-    unitId,
-    ...(parent ? { parent } : {}),
-  });
-  return {
-    campus: { name: 'Test campus (invented)', timezone: 'Asia/Shanghai' },
-    dataDir: dir,
-    sites: [
-      {
-        id: 'east',
-        gateways: [
-          {
-            id: 'gw-e1',
-            buses: [
-              {
-                id: 'b1',
-                type: 'rtu-over-tcp',
-                host: '127.0.0.1',
-                port: 1,
-                meters: [meter('E-B1', 1), meter('E-R1', 2, 'E-B1'), meter('E-R2', 3, 'E-B1')],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
+  return smallCampus(dir);
 }
 
 const FINDINGS: Finding[] = [

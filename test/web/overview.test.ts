@@ -15,6 +15,7 @@ import { campusTree } from '../../services/metering/live/tree.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
+import { smallCampus, smallMeter } from './small-campus.ts';
 
 /**
  * The overview in headless Chromium against the back office on a fixed clock, over readings
@@ -29,7 +30,6 @@ import { registers } from './register-readings.ts';
 
 const PASSWORD = 'correct horse battery staple';
 const SHOTS = join(process.cwd(), 'test-results', 'screenshots');
-const TZ = 'Asia/Shanghai';
 const Q = 15 * 60_000;
 /** 2026-12-02 00:00 in Shanghai. */
 const MIDNIGHT = Date.UTC(2026, 11, 1, 16, 0);
@@ -37,41 +37,12 @@ const NOW = MIDNIGHT + 10 * 3_600_000 + 7 * 60_000;
 const WEEK = 7 * 86_400_000;
 
 function rawCampus(dir: string) {
-  const meter = (id: string, unitId: number, kind: string, parent?: string) => ({
-    id,
-    kind,
-    profile: 'hiking-dds238-2',
-    unitId,
-    ...(parent ? { parent } : {}),
-  });
-  return {
-    campus: { name: 'Test campus (invented)', timezone: TZ },
-    dataDir: dir,
-    sites: [
-      {
-        id: 'east',
-        gateways: [
-          {
-            id: 'gw-e1',
-            buses: [
-              {
-                id: 'b1',
-                type: 'rtu-over-tcp',
-                host: '127.0.0.1',
-                port: 1,
-                meters: [
-                  { ...meter('E-B1', 1, 'electricity'), name: 'Building One' },
-                  meter('E-R1', 2, 'electricity', 'E-B1'),
-                  meter('E-R2', 3, 'electricity', 'E-B1'),
-                  { ...meter('W-B1', 4, 'water'), profile: 'generic-water-meter' },
-                ],
-              },
-            ],
-          },
-        ],
-      },
-    ],
-  };
+  return smallCampus(dir, [
+    { ...smallMeter('E-B1', 1), name: 'Building One' },
+    smallMeter('E-R1', 2, 'E-B1'),
+    smallMeter('E-R2', 3, 'E-B1'),
+    smallMeter('W-B1', 4, undefined, { kind: 'water', profile: 'generic-water-meter' }),
+  ]);
 }
 
 function balanceFinding(): Finding {
