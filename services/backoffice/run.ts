@@ -41,6 +41,7 @@ import { createCustomerSide, type CustomerSide } from './parts/customers.ts';
 import { createManualReadings } from './parts/readings.ts';
 import { createStorage } from './parts/storage.ts';
 import { createRetention, type RetentionPart } from './parts/retention.ts';
+import { retentionRoutes } from './parts/retention-routes.ts';
 import { createUsers } from './parts/users.ts';
 
 /**
@@ -249,6 +250,7 @@ async function startParts(
             ...collection.routes,
             ...heating.routes,
             ...complaints.routes,
+            ...retentionRoutes(retention, options.campus.config.storage.retention),
           ],
           logger: options.logger,
         }),

@@ -326,6 +326,20 @@ function captured(): { lines: { level: number; msg: string; error?: string }[]; 
   return { lines, log };
 }
 
+/** A request as a new member of staff with `role`, signed in for it. */
+async function asRole(bo: RunningBackofficeServer, role: 'supervisor' | 'clerk', method: 'GET', url: string) {
+  const username = `${role}.retention`;
+  if (!bo.users.getUser(username))
+    await bo.users.provisionUser({
+      username,
+      displayName: username,
+      roles: [role],
+      password: 'pw-retention-test',
+    });
+  const { token } = await bo.users.login(username, 'pw-retention-test', { ip: '127.0.0.1' });
+  return bo.app!.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
+}
+
 const gauge = (bo: RunningBackofficeServer, name: string) =>
   bo.retention.metrics().find((f) => f.name === name)?.samples;
 
@@ -354,6 +368,14 @@ describe("retention and ingest's gap ledger (ingest may run on another machine)"
     expect(metrics.body).toContain('campus_energy_retention_blocked{source="ingest-gaps"} 1\n');
     expect(metrics.body).toContain('campus_energy_retention_runs_total{result="failed"} 1\n');
     expect(bo.audit.query({ action: 'storage.retention' })).toEqual([]);
+    // And in the retention status, to whoever reads the audit log (a clerk does not).
+    const status = await asRole(bo, 'supervisor', 'GET', '/api/retention');
+    expect(status.statusCode).toBe(200);
+    expect(status.json()).toEqual({
+      settings: { rawDays: 10, every: 24 * 3_600_000, ingestGaps: 'ledger' },
+      last: { ...run },
+    });
+    expect((await asRole(bo, 'clerk', 'GET', '/api/retention')).statusCode).toBe(403);
 
     // Ingest starts on this machine: its ledger appears, no gap is open, the next run deletes.
     await ingestLedgerWithoutGaps(c.store, join(c.dir, 'ingest-gaps.sqlite'));
