@@ -74,6 +74,8 @@ export function createRelayControl(deps: RelayControlDeps): RunningRelayControl 
     ...(deps.closeVeto ? { closeVeto: deps.closeVeto } : {}),
   });
   deps.link.onAck((topic, payload) => control.handleAck(topic, payload));
-  const stopSweep = control.startTimeoutSweep(deps.timeoutSweepMs);
+  const stopSweep = control.startTimeoutSweep(deps.timeoutSweepMs, (err) =>
+    deps.log.error({ err }, 'relay ack timeout sweep failed; the next one tries again'),
+  );
   return { control, locate, stop: stopSweep };
 }

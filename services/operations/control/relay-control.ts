@@ -281,9 +281,19 @@ export class RelayControl {
     return this.acks.checkTimeouts();
   }
 
-  /** Runs `checkTimeouts` every `intervalMs`; returns the stop function. */
-  startTimeoutSweep(intervalMs = 10_000): () => void {
-    const timer = setInterval(() => this.checkTimeouts(), intervalMs);
+  /**
+   * Runs `checkTimeouts` every `intervalMs`; returns the stop function. A sweep that fails (the
+   * database busy with another writer past its timeout) is reported to `onError` and the next
+   * one tries again: a timer's throw would end the whole back office.
+   */
+  startTimeoutSweep(intervalMs = 10_000, onError: (err: unknown) => void = () => undefined): () => void {
+    const timer = setInterval(() => {
+      try {
+        this.checkTimeouts();
+      } catch (err) {
+        onError(err);
+      }
+    }, intervalMs);
     timer.unref();
     return () => clearInterval(timer);
   }
