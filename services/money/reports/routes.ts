@@ -14,6 +14,7 @@ import { parseScope, type CustomerMeter, type ReportScope } from './scope.ts';
 import type { SettledIntervals } from './settled-intervals.ts';
 import type { ClosedReports } from './closed-reports.ts';
 import { xlsx } from './xlsx.ts';
+import { inFlight } from './in-flight.ts';
 
 /**
  * GET /api/reports/energy: the energy report of a day, month or year for the campus, a building
@@ -91,6 +92,8 @@ const ReportQuery = z
 const tags = ['reports'];
 
 export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => void)[] {
+  // A yearly report is minutes of work on its thread: asked again while it runs, it is shared.
+  const shared = inFlight<EnergyReport>();
   return [
     (app) =>
       route(app, {
@@ -138,13 +141,12 @@ export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => 
                 );
           const now = deps.clock();
           const postPaid = !!deps.validated && accountMeters.some((n) => customerOf(n.id)?.postPaid);
-          const report = deps.closed
-            ? await deps.closed.get(
-                `${query.scope}|${period.kind}|${period.label}`,
-                { tariffs, customers, postPaid, periodEnd: period.to, now },
-                compute,
-              )
-            : await compute();
+          const key = `${query.scope}|${period.kind}|${period.label}`;
+          const report = await shared(`${key}|${customers}`, () =>
+            deps.closed
+              ? deps.closed.get(key, { tariffs, customers, postPaid, periodEnd: period.to, now }, compute)
+              : compute(),
+          );
           if (query.format === 'json') return report;
           const title = reportTitle(report, query.lang);
           // An ASCII name: the scope's id with anything but letters, digits and - replaced.

@@ -51,8 +51,8 @@ const KEY = 'oneShotJob';
 /**
  * Runs the job module `file` on a new thread with `input` and resolves with what its function
  * returned; rejects with its error (a ServiceError rebuilt with its code and status, so the API
- * answers as if the job had run here), or with the reason the thread died. Jobs run one after
- * another (a job asked while another runs waits for it). The thread is unref'd while it works: a
+ * answers as if the job had run here), or with the reason the thread died. Jobs of one module
+ * run one after another (a job asked while another of its kind runs waits for it). The thread is unref'd while it works: a
  * stopping process does not wait for it (`signal` ends it at once).
  */
 export function runOneShot<T>(
@@ -60,14 +60,19 @@ export function runOneShot<T>(
   input: unknown,
   o: { resourceLimits?: ResourceLimits; signal?: AbortSignal } = {},
 ): Promise<T> {
-  // One job at a time in the process, in the order asked: jobs write the same database as the
-  // back office, and each more writer is a longer wait for the back office's own writes.
-  const turn = line.then(() => runNow<T>(file, input, o));
-  line = turn.catch(() => undefined);
+  // One job of a kind (a job module) at a time, in the order asked: jobs write the same database
+  // as the back office, and each more writer is a longer wait for its own writes. Kinds do not
+  // wait for each other: a bill run is not held behind a yearly report.
+  const before = lines.get(file.href) ?? Promise.resolve();
+  const turn = before.then(() => runNow<T>(file, input, o));
+  lines.set(
+    file.href,
+    turn.catch(() => undefined),
+  );
   return turn;
 }
 
-let line: Promise<unknown> = Promise.resolve();
+const lines = new Map<string, Promise<unknown>>();
 
 function runNow<T>(
   file: URL,
