@@ -118,17 +118,7 @@ export async function testPublisher(
   };
 }
 
-/** A deterministic PRNG (mulberry32), so that a failing fuzz run can be repeated. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../helpers/prng.ts';
 
 /** What a SqliteStore file holds: readings in total, and distinct (meter, seq) among them. */
 export function sqliteCounts(path: string): { rows: number; distinct: number; keys: Set<string> } {

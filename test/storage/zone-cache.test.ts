@@ -5,6 +5,7 @@ import {
   wallClock,
   zoneOffset,
 } from '../../services/metering/consumption/zone.ts';
+import { prng } from '../helpers/prng.ts';
 
 /**
  * The cached zone arithmetic (an offset per zone and UTC day, Intl only on days that hold a
@@ -25,18 +26,6 @@ const ZONES = [
   'Asia/Urumqi',
   'UTC',
 ];
-
-/** A deterministic generator (mulberry32), so a failure names an instant that reproduces. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 const FROM = Date.UTC(1900, 0, 1);
 const TO = Date.UTC(2100, 0, 1);
@@ -67,7 +56,7 @@ function transitions(zone: string, from: number, to: number): number[] {
 
 describe('zone arithmetic with cached day offsets', () => {
   it('gives Intl’s wall clock and offset at random instants of 1900–2100 in every zone', () => {
-    const rand = rng(20261206);
+    const rand = prng(20261206);
     for (const zone of ZONES) {
       for (let i = 0; i < 3000; i++) {
         const ts = Math.floor(FROM + rand() * (TO - FROM));
