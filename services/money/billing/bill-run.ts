@@ -237,7 +237,11 @@ function digestOf(lines: readonly MeterBill[], blocked: readonly BlockedMeter[])
 type MeterOutcome = { bill: MeterBill; intervals: ValidatedInterval[] } | { blocked: BlockedMeter };
 
 /** Runs `fn` over `items` with at most `limit` at a time, results in order. */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (t: T) => Promise<R>,
+): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
