@@ -146,32 +146,7 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
       log.error({ error }, 'retention failed');
       return { at, ok: false, error };
     }
-    const r = result as { readings?: number; heldMeters?: number; rawDays?: number };
-    const run: RetentionRun = {
-      at,
-      ok: true,
-      ...(unheld.length > 0 ? { unheld } : {}),
-      holds: holds.length,
-      ...(r.readings !== undefined ? { deletedReadings: r.readings } : {}),
-      ...(r.rawDays !== undefined ? { rawDays: r.rawDays } : {}),
-      ...(r.heldMeters !== undefined ? { heldMeters: r.heldMeters } : {}),
-    };
-    counts.ok++;
-    counts.lastSuccess = at;
-    counts.deletedReadings += run.deletedReadings ?? 0;
-    counts.heldMeters = run.heldMeters ?? 0;
-    const byReason: Record<string, number> = {};
-    for (const h of holds) byReason[h.reason] = (byReason[h.reason] ?? 0) + 1;
-    log.info({ ...run, rawDaysSetting: rawDays, holdsByReason: byReason }, 'retention applied');
-    if ((run.deletedReadings ?? 0) > 0 || run.rawDays !== undefined) {
-      deps.audit.append({
-        actor: RETENTION_ACTOR,
-        action: 'storage.retention',
-        subject: 'store:raw-readings',
-        after: { rawDays, holdsByReason: byReason, ...(unheld.length > 0 ? { unheld } : {}), ...r },
-      });
-    }
-    return run;
+    return recorded(deps, counts, log, { at, rawDays, holds, unheld, result });
   }
 
   function runNow(): Promise<RetentionRun> {
@@ -191,6 +166,42 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
     metrics: () => retentionMetrics(counts),
     stop: () => timer.stop(),
   };
+}
+
+/** A run that applied retention: counted, logged, and audited when it deleted anything. */
+function recorded(
+  deps: RetentionDeps,
+  counts: RetentionCounts,
+  log: RetentionDeps['logger'],
+  a: { at: number; rawDays: number; holds: RetentionHold[]; unheld: string[]; result: unknown },
+): RetentionRun {
+  const { at, rawDays, holds, unheld } = a;
+  const r = a.result as { readings?: number; heldMeters?: number; rawDays?: number };
+  const run: RetentionRun = {
+    at,
+    ok: true,
+    ...(unheld.length > 0 ? { unheld } : {}),
+    holds: holds.length,
+    ...(r.readings !== undefined ? { deletedReadings: r.readings } : {}),
+    ...(r.rawDays !== undefined ? { rawDays: r.rawDays } : {}),
+    ...(r.heldMeters !== undefined ? { heldMeters: r.heldMeters } : {}),
+  };
+  counts.ok++;
+  counts.lastSuccess = at;
+  counts.deletedReadings += run.deletedReadings ?? 0;
+  counts.heldMeters = run.heldMeters ?? 0;
+  const byReason: Record<string, number> = {};
+  for (const h of holds) byReason[h.reason] = (byReason[h.reason] ?? 0) + 1;
+  log.info({ ...run, rawDaysSetting: rawDays, holdsByReason: byReason }, 'retention applied');
+  if ((run.deletedReadings ?? 0) > 0 || run.rawDays !== undefined) {
+    deps.audit.append({
+      actor: RETENTION_ACTOR,
+      action: 'storage.retention',
+      subject: 'store:raw-readings',
+      after: { rawDays, holdsByReason: byReason, ...(unheld.length > 0 ? { unheld } : {}), ...r },
+    });
+  }
+  return run;
 }
 
 /** Every hold source's holds, or which source failed (then nothing may be deleted). */
