@@ -27,6 +27,7 @@ import type { ManualReadings, ReadingRoute } from '../metering/readings/manual.t
 import { readingsRoutes } from '../metering/readings/routes.ts';
 import { createPolicyLoop, type PolicyLoop } from './policy-loop.ts';
 import { Lifecycle } from './lifecycle.ts';
+import { stopOneShots } from '../platform/threads/one-shot.ts';
 import { createApi, DEFAULT_HTTP, type HttpSettings, type RouteFn } from './parts/api.ts';
 import { createAuditHead } from './parts/audit-head.ts';
 import { createBilling, type Billing } from './parts/billing.ts';
@@ -257,6 +258,9 @@ async function startParts(
         (a) => a.app.close(),
       )
     : undefined;
+  // Stopped before the API closes (newest first): a bill run or report on its thread ends, and
+  // its request with it, instead of holding the server's close past the stop's deadline.
+  if (options.heavyJobsInThreads) life.own(null, () => stopOneShots());
   if (api) customers.setApiUrl(api.url);
   return {
     ...services,

@@ -6,6 +6,7 @@ import { loadCampus } from '../../config/campus.ts';
 import { energyReport } from '../../services/money/reports/energy-report.ts';
 import { parsePeriod } from '../../services/money/reports/period.ts';
 import { runReportInThread } from '../../services/money/reports/report-job.ts';
+import { stopOneShots } from '../../services/platform/threads/one-shot.ts';
 import { parseScope, type CustomerMeter } from '../../services/money/reports/scope.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
 import { openStore } from '../../services/metering/open-store.ts';
@@ -80,4 +81,25 @@ describe('an energy report on a thread of its own', () => {
     }
     // A year of VEE for six post-paid meters, twice: about 15 s on an idle machine.
   }, 240_000);
+
+  it('ends, running or waiting, when the back office stops', async () => {
+    const dir = await campusWithReadings();
+    const campus = loadCampus(join(dir, 'campus.yaml'));
+    const tree = campusTree(campus);
+    const job = (date: string) =>
+      runReportInThread({
+        campus,
+        scope: parseScope('campus', tree),
+        period: parsePeriod('year', date, TZ),
+        tariffs,
+        customers,
+        validated: true,
+        now: NOW,
+      });
+    const running = job('2026');
+    const waiting = job('2025');
+    stopOneShots();
+    await expect(running).rejects.toThrow('the job was stopped');
+    await expect(waiting).rejects.toThrow('the job was stopped');
+  });
 });

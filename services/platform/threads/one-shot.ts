@@ -52,8 +52,8 @@ const KEY = 'oneShotJob';
  * Runs the job module `file` on a new thread with `input` and resolves with what its function
  * returned; rejects with its error (a ServiceError rebuilt with its code and status, so the API
  * answers as if the job had run here), or with the reason the thread died. Jobs of one module
- * run one after another (a job asked while another of its kind runs waits for it). The thread is unref'd while it works: a
- * stopping process does not wait for it (`signal` ends it at once).
+ * run one after another (a job asked while another of its kind runs waits for it). `signal`, or
+ * `stopOneShots`, ends a job at once, waiting or running.
  */
 export function runOneShot<T>(
   file: URL,
@@ -64,7 +64,17 @@ export function runOneShot<T>(
   // as the back office, and each more writer is a longer wait for its own writes. Kinds do not
   // wait for each other: a bill run is not held behind a yearly report.
   const before = lines.get(file.href) ?? Promise.resolve();
-  const turn = before.then(() => runNow<T>(file, input, o));
+  const stopper = new AbortController();
+  const stop = () => stopper.abort();
+  live.add(stop);
+  o.signal?.addEventListener('abort', stop, { once: true });
+  const signal = stopper.signal;
+  const turn = before
+    .then(() => runNow<T>(file, input, { ...o, signal }))
+    .finally(() => {
+      live.delete(stop);
+      o.signal?.removeEventListener('abort', stop);
+    });
   lines.set(
     file.href,
     turn.catch(() => undefined),
@@ -73,6 +83,17 @@ export function runOneShot<T>(
 }
 
 const lines = new Map<string, Promise<unknown>>();
+/** Jobs waiting for their turn or running, each with how to stop it. */
+const live = new Set<() => void>();
+
+/**
+ * Stops every job of the process: those running end their threads, those waiting never start, and
+ * each caller's promise rejects. For a stopping back office: a yearly report minutes from done
+ * must not hold its HTTP request, and so the server's close, past the stop's deadline.
+ */
+export function stopOneShots(): void {
+  for (const stop of [...live]) stop();
+}
 
 function runNow<T>(
   file: URL,
