@@ -1,6 +1,5 @@
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
+import { siblingUrl, spawnWorker } from '../../platform/threads/one-shot.ts';
 import type { Logger } from 'pino';
 import type { DetectionResult } from './types.ts';
 import type { RunRequest, WorkerReply, WorkerSetup } from './worker.ts';
@@ -36,29 +35,9 @@ export interface DetectionThreadStats {
   lastCrash?: { at: number; message: string };
 }
 
-/** A module's sibling, in the extension the module itself runs as (.ts in a checkout, .js built). */
-export function siblingUrl(base: string, name: string): URL {
-  return new URL(`./${name}${extname(fileURLToPath(base))}`, base);
-}
-
-/** The campus's own detector set (campus-detectors.ts), for the worker to load. */
 export const CAMPUS_DETECTORS = siblingUrl(import.meta.url, 'campus-detectors').href;
 
 const WORKER = siblingUrl(import.meta.url, 'worker');
-
-/**
- * A worker from a .ts file needs tsx's loader in its thread (loader hooks registered on the main
- * thread are not inherited by workers); a built .js file runs as it is.
- */
-function spawnWorker(file: URL, workerData: unknown, resourceLimits?: ResourceLimits): Worker {
-  const options = { workerData, ...(resourceLimits ? { resourceLimits } : {}) };
-  if (!file.pathname.endsWith('.ts')) return new Worker(file, options);
-  // tsx resolved from here, not from the process's working directory (eval code resolves there).
-  // (Test runners that transform modules may not offer import.meta.resolve: they run in the checkout.)
-  const tsx = typeof import.meta.resolve === 'function' ? import.meta.resolve('tsx/esm/api') : 'tsx/esm/api';
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(file.href)}); });`;
-  return new Worker(boot, { ...options, eval: true });
-}
 
 interface Pending {
   resolve: (r: DetectionResult) => void;
