@@ -5,7 +5,7 @@ import mqtt from 'mqtt';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startField, type Field } from '../helpers/field.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, freePortRun } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
 import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
 
@@ -15,14 +15,18 @@ import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cl
  * restarts a part that dies, alone, and loses no reading doing so; SIGTERM stops the whole tree.
  */
 
-/** The supervisor's children: pid and command line. */
+/**
+ * The supervisor's parts: pid and command line. Only the launcher's children count: in a checkout
+ * tsx's loader may have an esbuild service (`esbuild --service=… --ping`) as a child of its own.
+ */
 function children(pid: number): { pid: number; args: string }[] {
   const out = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid=,args='], { encoding: 'utf8' }).stdout;
   return out
     .split('\n')
     .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), args: m[2]! }));
+    .map((m) => ({ pid: Number(m[1]), args: m[2]! }))
+    .filter((c) => c.args.includes('bin/campus-energy.js'));
 }
 
 const part = (pid: number, name: string) => children(pid).find((c) => c.args.includes(` ${name} -c `));
@@ -43,7 +47,8 @@ describe('campus-energy run', () => {
     writeFileSync(config, stringify({ ...field.raw, ingest: { replay: { grace: '2s', retry: '5s' } } }));
     const brokerPort = await freePort();
     const httpPort = await freePort();
-    const metricsPort = await freePort();
+    // The supervisor's metrics port, then ingest's and the gateway's after it.
+    const metricsPort = await freePortRun(3);
     run = spawn(
       process.execPath,
       [
@@ -59,10 +64,18 @@ describe('campus-energy run', () => {
         '--metrics',
         `127.0.0.1:${metricsPort}`,
         '--log-level',
-        process.env.FAULT_LOG ?? 'error',
+        process.env.FAULT_LOG ?? 'warn',
       ],
-      { stdio: ['ignore', 'inherit', 'inherit'] },
+      { stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // What the parts said, kept to name the cause when a wait below fails.
+    const said: string[] = [];
+    const keep = (chunk: Buffer) => {
+      said.push(...chunk.toString().split('\n').filter(Boolean));
+      said.splice(0, Math.max(0, said.length - 60));
+    };
+    run.stdout!.on('data', keep);
+    run.stderr!.on('data', keep);
     const pid = run.pid!;
     const store = join(field.dir, 'store.sqlite');
     const outbox = join(field.dir, 'gw1-outbox.sqlite');
@@ -74,7 +87,7 @@ describe('campus-energy run', () => {
     for (let i = 0; ; i++) {
       const res = await fetch(`http://127.0.0.1:${httpPort}/`).catch(() => null);
       if (res?.ok) break;
-      if (i > 300) throw new Error('the back office never answered');
+      if (i > 300) throw new Error(`the back office never answered; the parts said:\n${said.join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
     const before = children(pid);

@@ -1,12 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, describe, expect, it } from 'vitest';
 import { exited, killHard } from '../helpers/campus-cli.ts';
 import { startField, type Field } from '../helpers/field.ts';
-import { freePort } from '../helpers/ports.ts';
+import { freePort, freePortRun } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
 
 /**
@@ -14,25 +13,6 @@ import { waitFor } from '../helpers/readings.ts';
  * from each process `campus-energy run` starts: the supervisor (which carries the embedded
  * broker), ingest and the gateway on the ports after the supervisor's, the back office on its API.
  */
-
-/** Whether `port` can be bound on loopback now. */
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** `n` consecutive free ports. */
-async function freeRun(n: number): Promise<number> {
-  for (;;) {
-    const base = await freePort();
-    if (base + n > 65_535) continue;
-    const ok = await Promise.all(Array.from({ length: n }, (_, i) => bindable(base + i)));
-    if (ok.every(Boolean)) return base;
-  }
-}
 
 /** The lag samples of a scrape: quantile → seconds, for the one component expected. */
 function lagOf(text: string, component: string): Map<string, number> {
@@ -62,7 +42,7 @@ describe('event-loop lag in every process', () => {
     field = await startField({ concentrators: [{ transport: 'modbus-tcp', meters: 2 }], pollInterval: 500 });
     const config = join(field.dir, 'campus.yaml');
     writeFileSync(config, stringify(field.raw));
-    const metrics = await freeRun(3);
+    const metrics = await freePortRun(3);
     const httpPort = await freePort();
     run = spawn(
       process.execPath,
