@@ -11,6 +11,9 @@ import { webRoutes } from '../../services/backoffice/web/routes.ts';
 import type { Finding } from '../../services/inspection/detection/types.ts';
 import { startLiveHub, type LiveHub } from '../../services/metering/live/hub.ts';
 import { liveRoutes } from '../../services/metering/live/routes.ts';
+import { detect } from '../../services/inspection/detection/engine.ts';
+import { mulberry32 } from '../../simulators/meters/random.ts';
+import { syntheticFeeder } from '../detection/synthetic-feeder.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
@@ -69,6 +72,15 @@ const INTERNAL = [
   'power_kw',
   'flow_m3h',
   'delta_t_k',
+  'driftAtEnd',
+  'tClusteredByDay',
+  'rampOverStep',
+  'energyNotRegistered',
+  'atNodeMeter',
+  'daily_relative_error_seen_by_node',
+  'daily_relative_error_fitted_ramp',
+  'daily_unexplained_share',
+  'meter-drift',
   'energy-balance',
   'illegal-load',
   'unauthorized-heating',
@@ -84,7 +96,44 @@ function rawCampus(dir: string) {
 const daily = (values: number[]): [number, number][] =>
   values.map((v, i) => [T0 - (values.length - 1 - i) * 24 * HOUR, v]);
 
+/**
+ * A meter-drift alert as the detector writes it, not copied by hand: a synthetic feeder of eight
+ * buildings whose B3 reads low by an error growing to 2 % over its last 60 days (as in
+ * test/detection/child-drift.test.ts), renamed onto this campus (B3 → E-R1, feeder F → E-B1).
+ */
+function driftFinding(): Finding {
+  const days = 200;
+  const onset = (days - 60) * 24;
+  const noise = mulberry32(101);
+  const edit: Record<string, (x: number, h: number) => number> = {};
+  for (let b = 1; b <= 8; b++)
+    edit[`B${b}`] = (x, h) =>
+      (b === 3 && h >= onset ? x * (1 - (0.02 * (h - onset)) / (days * 24 - onset)) : x) *
+      (1 + 0.017 * (2 * noise() - 1));
+  const found = detect(syntheticFeeder({ seed: 1, days, buildings: 8, edit }).input).findings;
+  const f = found.find((x) => x.type === 'meter-drift' && x.meter === 'B3');
+  if (!f) throw new Error(`the detector raised no meter drift for B3: ${found.map((x) => x.key).join(', ')}`);
+  const rename = (id: string) => (id === 'B3' ? 'E-R1' : id === 'F' ? 'E-B1' : id);
+  return {
+    ...f,
+    key: 'meter-drift:E-R1',
+    meter: 'E-R1',
+    node: 'E-B1',
+    reason: f.reason.replace(/\bB3\b/g, 'E-R1').replace(/\bF\b/g, 'E-B1'),
+    evidence: {
+      ...f.evidence,
+      model: f.evidence.model?.replace(/\bB3\b/g, 'E-R1').replace(/\bF\b/g, 'E-B1'),
+      figures: {
+        ...f.evidence.figures,
+        alike: String(f.evidence.figures.alike ?? '').replace(/\bF\b/g, 'E-B1'),
+      },
+      series: f.evidence.series?.map((x) => ({ ...x, meter: rename(x.meter) })),
+    },
+  };
+}
+
 const FINDINGS: Finding[] = [
+  driftFinding(),
   {
     type: 'energy-balance',
     key: 'energy-balance:E-B1:1',
@@ -398,6 +447,18 @@ describe('alert detail page', () => {
           'Average flow\n0.359 m³/h',
           'Registered as stopped since\n2026-11-01 00:00:00',
           'Stop work order\nWO-H-U1',
+        ],
+      ],
+      [
+        'meter-drift:E-R1',
+        'canvas',
+        [
+          'Compared with\nthe node’s hourly loss against this meter’s load times a slowly growing error',
+          'The meter’s error at the end (negative: reading low)\n-',
+          'How clear the growing error is (t statistic, days as clusters)\n',
+          'How much better a growing error fits than a sudden step\n',
+          'Energy the meter did not register since (negative: registered in excess)\n',
+          'The drifting meter is the node’s own meter\nno, a meter below it',
         ],
       ],
       [

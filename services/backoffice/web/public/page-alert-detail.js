@@ -45,8 +45,10 @@ function unitText(unit, a) {
   return unit;
 }
 
-function modelText(text) {
-  const hit = MODELS.find(([prefix]) => String(text).startsWith(prefix));
+function modelText(text, short) {
+  // The evidence's model line may begin with the node's id; its figures' short model name does not.
+  const known = (x) => MODELS.find(([prefix]) => String(x).startsWith(prefix));
+  const hit = known(text) ?? (short === undefined ? undefined : known(short));
   return t(hit ? hit[1] : 'model.other');
 }
 
@@ -73,6 +75,15 @@ function figureValue(key, v, a) {
       return t(`figure.${key}.${v}`);
     case 'model':
       return modelText(v);
+    case 'meter-shares': {
+      // "E-R1 -0.0123, E-R4 0.008": each meter with its share, as a percentage.
+      const parts = String(v)
+        .split(',')
+        .map((x) => /^\s*(\S+)\s+(-?[\d.eE+-]+)\s*$/.exec(x))
+        .filter(Boolean)
+        .map((m) => `${m[1]} ${pct(m[2])}`);
+      return parts.length ? parts.join(', ') : null;
+    }
     case 'samples': {
       const m = /^(\d+) of (\d+)/.exec(String(v));
       return m ? t('figure.window.samples', { n: m[1], of: m[2] }) : null;
@@ -126,7 +137,7 @@ export function foundText(a) {
 function evidenceList(a) {
   const ev = a.evidence ?? {};
   const rows = [];
-  if (ev.model) rows.push([t('ad.compared'), modelText(ev.model)]);
+  if (ev.model) rows.push([t('ad.compared'), modelText(ev.model, ev.figures?.model)]);
   const unit = evidenceUnit(a);
   if (typeof ev.expected === 'number' && ev.unit !== 'share of throughput')
     rows.push([t('ad.expected'), `${fmtNum(ev.expected, 1)} ${unit}`]);
@@ -264,6 +275,25 @@ async function chartFor(box, a) {
     box.append(h('p', { class: 'chart-legend-note' }, t('ad.chart.hdd')));
     scatterChart(box, { points: hdd.points, xLabel: t('ad.x.hdd'), yLabel: t('ad.y.kwh') });
     return undefined;
+  }
+  const errSeen = seriesOf(a, 'daily_relative_error_seen_by_node');
+  const errFitted = seriesOf(a, 'daily_relative_error_fitted_ramp');
+  if (errSeen && errFitted) {
+    box.append(h('p', { class: 'chart-legend-note' }, t('ad.chart.drift.meter')));
+    const asPct = (points) => points.map(([ts, v]) => [ts, 100 * v]);
+    return timeChart(box, {
+      series: [
+        { label: t('ad.s.errorSeen'), points: asPct(errSeen.points), unit: '%', color: '#1f6feb' },
+        {
+          label: t('ad.s.errorFitted'),
+          points: asPct(errFitted.points),
+          unit: '%',
+          color: '#e03131',
+          width: 2,
+        },
+      ],
+      bands: window,
+    });
   }
   const share = seriesOf(a, 'daily_unexplained_share');
   if (share) {
