@@ -21,7 +21,16 @@ export const BACKOFFICE_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-export function openBackofficeDb(path: string): BackofficeDb {
+export interface OpenBackofficeOptions {
+  /**
+   * Called after each outermost transaction with how long it took (ms), on the calling thread: a
+   * heavy job's thread passes `pauseAfterWrites()` (threads/paced-writes.ts) to leave the write
+   * lock free between its transactions.
+   */
+  pace?: TransactionPace;
+}
+
+export function openBackofficeDb(path: string, o: OpenBackofficeOptions = {}): BackofficeDb {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // Money and approvals: a committed change survives a power cut.
@@ -31,32 +40,66 @@ export function openBackofficeDb(path: string): BackofficeDb {
   // tables' DELETE triggers and is refused (appendOnlyTriggers).
   db.pragma('recursive_triggers = ON');
   migrate(db, BACKOFFICE_MIGRATIONS, path);
-  return immediateTransactions(db);
+  return wrapTransactions(db, { immediate: true, ...(o.pace ? { pace: o.pace } : {}) });
+}
+
+/** What runs after a transaction that took `tookMs`; it may block the thread (a job's pause). */
+export type TransactionPace = (tookMs: number) => void;
+
+export interface TransactionPolicy {
+  /**
+   * Every transaction takes the write lock when it begins (BEGIN IMMEDIATE), waiting for it up to
+   * the busy timeout. More than one connection writes the back office's file — the back office
+   * and a bill run on its own thread, or the billing CLI beside a running back office — and a
+   * deferred transaction that reads and then writes fails at once, without waiting
+   * (SQLITE_BUSY_SNAPSHOT), when the other connection committed in between: an audit append
+   * (which reads the chain's last entry first) or a prepaid debit would fail at random during a
+   * bill run. `.deferred` remains for a caller that only reads.
+   */
+  immediate?: boolean;
+  /** Runs after each outermost transaction, committed or rolled back, with the time it took. */
+  pace?: TransactionPace;
 }
 
 /**
- * Every transaction on the back office's database takes the write lock when it begins (BEGIN
- * IMMEDIATE), waiting for it up to the busy timeout. More than one connection writes this file —
- * the back office and a bill run on its own thread, or the billing CLI beside a running back
- * office — and a deferred transaction that reads and then writes fails at once, without waiting
- * (SQLITE_BUSY_SNAPSHOT), when the other connection committed in between: an audit append (which
- * reads the chain's last entry first) or a prepaid debit would fail at random during a bill run.
- * Nested calls stay savepoints; `.deferred` remains for a caller that only reads.
+ * The one place `db.transaction` is wrapped: `db.transaction(fn)` and its `.default` (and, when
+ * paced, `.immediate`) follow `policy`. Nested calls stay savepoints and are never paced on their
+ * own: the outer transaction holds the lock, and its pause covers them. Wrapping the same
+ * connection twice is refused, since a second wrapper would pace or re-begin what the first does.
  */
-function immediateTransactions(db: BackofficeDb): BackofficeDb {
+export function wrapTransactions(db: BackofficeDb, policy: TransactionPolicy): BackofficeDb {
+  if (wrapped.has(db)) throw new Error('wrapTransactions: this connection is already wrapped');
+  wrapped.add(db);
   const begin = db.transaction.bind(db);
+  const { pace } = policy;
   db.transaction = ((fn: (...args: never[]) => unknown) => {
     const tx = begin(fn);
-    return Object.assign((...args: never[]) => tx.immediate(...args), {
-      default: tx.immediate,
+    const chosen = policy.immediate ? tx.immediate : tx.deferred;
+    // Always a new function: better-sqlite3's own are frozen, and this one carries the variants.
+    const paced =
+      (run: (...args: never[]) => unknown) =>
+      (...args: never[]) => {
+        if (!pace || db.inTransaction) return run(...args);
+        const started = performance.now();
+        try {
+          return run(...args);
+        } finally {
+          pace(performance.now() - started);
+        }
+      };
+    const main = paced(chosen);
+    return Object.assign(main, {
+      default: main,
       deferred: tx.deferred,
-      immediate: tx.immediate,
+      immediate: paced(tx.immediate),
       exclusive: tx.exclusive,
       database: db,
     });
   }) as unknown as BackofficeDb['transaction'];
   return db;
 }
+
+const wrapped = new WeakSet<BackofficeDb>();
 
 /** A clock in UTC ms; services take one so tests can move time. */
 export type Clock = () => number;

@@ -5,7 +5,7 @@ import { auditKeyPath, backofficePath } from '../../platform/audit/paths.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import { openBackofficeDb } from '../../platform/db.ts';
 import { runOneShot, serveOneShot, siblingUrl } from '../../platform/threads/one-shot.ts';
-import { paceWrites } from '../../platform/threads/paced-writes.ts';
+import { pauseAfterWrites } from '../../platform/threads/paced-writes.ts';
 import { openStore } from '../../metering/open-store.ts';
 import { campusVee } from '../../metering/vee/campus.ts';
 import type { BillingAccount } from './accounts.ts';
@@ -50,7 +50,7 @@ export function runBillRunInThread(job: BillRunJob, signal?: AbortSignal): Promi
 async function billInThisThread(job: BillRunJob): Promise<string> {
   const campus = job.campus;
   const store = await openStore(campus, pino({ level: 'silent' }));
-  const db = paceWrites(openBackofficeDb(backofficePath(campus)));
+  const db = openBackofficeDb(backofficePath(campus), { pace: pauseAfterWrites() });
   try {
     // The clock stands still at the moment the run was asked, as one consistent "now" for VEE.
     const clock = () => job.now;

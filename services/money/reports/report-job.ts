@@ -7,7 +7,7 @@ import { openAuditLog } from '../../platform/audit/audit-log.ts';
 import { auditKeyPath, backofficePath } from '../../platform/audit/paths.ts';
 import { openBackofficeDb } from '../../platform/db.ts';
 import { runOneShot, serveOneShot, siblingUrl } from '../../platform/threads/one-shot.ts';
-import { paceWrites } from '../../platform/threads/paced-writes.ts';
+import { pauseAfterWrites } from '../../platform/threads/paced-writes.ts';
 import type { TariffTable } from '../billing/tariffs.ts';
 import { energyReport, type EnergyReport } from './energy-report.ts';
 import type { ReportPeriod } from './period.ts';
@@ -44,7 +44,9 @@ export function runReportInThread(job: ReportJob): Promise<EnergyReport> {
 async function reportInThisThread(job: ReportJob): Promise<EnergyReport> {
   const { campus } = job;
   const store = await openStore(campus, pino({ level: 'silent' }));
-  const db = job.validated ? paceWrites(openBackofficeDb(backofficePath(campus))) : undefined;
+  const db = job.validated
+    ? openBackofficeDb(backofficePath(campus), { pace: pauseAfterWrites() })
+    : undefined;
   try {
     const clock = () => job.now;
     const vee =
