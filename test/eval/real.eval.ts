@@ -23,10 +23,14 @@ import {
   type Labels,
 } from './real/cases.ts';
 import { DAY, GRID_START, HOUR, half, loadRealData, type RealData } from './real/data.ts';
+import { appendFileSync } from 'node:fs';
 import { auc, fmt, recallAtFp, share } from './real/metrics.ts';
 import { naiveScores } from './real/naive.ts';
 
 const SEEDS = Number(process.env.EVAL_SEEDS ?? 3);
+/** EVAL_SEED_FROM=n: seeds n… (default 1), to add seeds to an earlier run's. */
+const SEED_FROM = Number(process.env.EVAL_SEED_FROM ?? 1);
+let dumpSeed = SEED_FROM;
 const HALVES = (process.env.EVAL_HALF ?? 'tuning,test').split(',') as ('tuning' | 'test')[];
 /** EVAL_CASES=jokar,drift…: only these cases (for iterating on one detector; the rest print n/a). */
 const CASES = process.env.EVAL_CASES?.split(',');
@@ -79,7 +83,10 @@ function run(data: RealData, campus: Campus, kind: string, labels: Labels): Run 
   if (process.env.EVAL_DEBUG)
     console.log(`run ${kind}: thieves ${[...labels.thief].map(([m, a]) => `${m} ${a}`).join(', ')}`);
   const t = performance.now();
-  const result = detect(input, undefined, detectors);
+  // EVAL_HEAT_FAST=1: heater cases run the heating detector only (their AUC reads its scores
+  // alone anyway), for iterating on heating over many seeds; their theft figures are then n/a.
+  const heatFast = process.env.EVAL_HEAT_FAST && kind.startsWith('heat:');
+  const result = heatFast ? heatingOnly.run(input) : detect(input, undefined, detectors);
   const ms = performance.now() - t;
   runs++;
   detectMs += ms;
@@ -87,9 +94,29 @@ function run(data: RealData, campus: Campus, kind: string, labels: Labels): Run 
   const meters = [...input.meters.values()].filter((m) => m.parent).map((m) => m.meter);
   // Heater cases are judged on the heating detector's own scores (the same detector, run alone),
   // so a theft score elsewhere does not blur them.
-  const heating = kind.startsWith('heat:')
-    ? new Map(heatingOnly.run(input).scores.map((s) => [s.id, s.score]))
-    : undefined;
+  const heatScores = kind.startsWith('heat:') ? (heatFast ? result : heatingOnly.run(input)).scores : [];
+  const heating = kind.startsWith('heat:') ? new Map(heatScores.map((s) => [s.id, s.score])) : undefined;
+  // EVAL_HEAT_DUMP=file (tuning half only!): one JSON line per building meter of a heater case,
+  // for splitting the heating figures by season, building, size and how its use wanders.
+  if (process.env.EVAL_HEAT_DUMP && kind.startsWith('heat:'))
+    for (const m of meters) {
+      const s = heatScores.find((x) => x.id === m);
+      const onset = labels.onset.get(m);
+      appendFileSync(
+        process.env.EVAL_HEAT_DUMP,
+        `${JSON.stringify({
+          seed: dumpSeed,
+          kind,
+          to: input.to,
+          meter: m,
+          heater: labels.heater.get(m) ?? 0,
+          onsetDays: onset === undefined ? null : Math.round((input.to - (GRID_START + onset * HOUR)) / DAY),
+          score: s?.score ?? 0,
+          alert: s?.alert ?? false,
+          reason: s?.reason ?? '',
+        })}\n`,
+      );
+    }
   return {
     kind,
     labels,
@@ -384,7 +411,10 @@ for (const h of HALVES) {
   const pool = data.buildings.filter((b) => half(b.id) === h);
   const seeds: Figures[] = [];
   const pooled = new Map<string, { pos: number[]; neg: number[] }>();
-  for (let seed = 1; seed <= SEEDS; seed++) seeds.push(figures(runsOf(data, pool, seed), pooled));
+  for (let seed = SEED_FROM; seed < SEED_FROM + SEEDS; seed++) {
+    dumpSeed = seed;
+    seeds.push(figures(runsOf(data, pool, seed), pooled));
+  }
   perHalf.set(h, { seeds, pooled, n: pool.length });
 }
 
