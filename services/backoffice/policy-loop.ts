@@ -6,6 +6,7 @@ import { POLICY_ACTOR, type RelayControl, type RelayRequest } from '../operation
 import type { PolicyAction, Prepaid } from '../money/prepaid/index.ts';
 import type { ReadingStore, StoredReading } from '../metering/storage.ts';
 import type { Clock } from '../platform/db.ts';
+import { everyInterval } from '../platform/timers.ts';
 
 /**
  * The prepaid policy loop: every `intervalMs`, for each account whose tariff type is verified,
@@ -379,31 +380,23 @@ export function createPolicyLoop(deps: PolicyLoopOptions): PolicyLoop {
   // One pass at a time, whether the timer or a caller started it: two passes could both see a
   // meter without an open request and both raise one.
   let queue: Promise<unknown> = Promise.resolve();
-  const runOnce = (): Promise<AccountOutcome[]> => {
+  const inTurn = (): Promise<AccountOutcome[]> => {
     const p = queue.then(() => passes.run());
-    queue = p.catch((err: unknown) => log.error({ err }, 'policy pass failed'));
+    queue = p.catch(() => undefined);
     return p;
   };
-
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = () => {
-    timer = setTimeout(() => {
-      void runOnce()
-        .catch(() => undefined)
-        .finally(() => {
-          if (!stopped) schedule();
-        });
-    }, intervalMs);
-    timer.unref();
+  // A caller's failed pass is logged here; the timer's by the timer, with the job's name.
+  const runOnce = (): Promise<AccountOutcome[]> => {
+    const p = inTurn();
+    p.catch((err: unknown) => log.error({ err }, 'policy pass failed'));
+    return p;
   };
-  schedule();
+  const timer = everyInterval('prepaid policy pass', intervalMs, inTurn, log);
 
   return {
     runOnce,
     async stop() {
-      stopped = true;
-      clearTimeout(timer);
+      await timer.stop();
       await queue;
     },
   };

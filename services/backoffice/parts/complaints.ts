@@ -4,6 +4,7 @@ import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { Users } from '../../platform/auth/users.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { everyInterval } from '../../platform/timers.ts';
 import { campusTree } from '../../metering/live/tree.ts';
 import type { BillingAccount } from '../../money/billing/accounts.ts';
 import type { Prepaid } from '../../money/prepaid/index.ts';
@@ -63,21 +64,26 @@ export function createComplaints(deps: ComplaintsPartDeps): ComplaintsPart {
         maxMessageBytes: settings.maxMessageBytes,
       })
     : null;
-  const poll = () =>
-    void mailDrop
-      ?.scan()
-      .then((r) => r.taken + r.duplicates + r.moved > 0 && log.info(r, 'tip mailbox read'))
-      .catch((err: unknown) => log.error({ err }, 'tip mailbox: scan failed; the messages stay in new/'));
-  const timer = mailDrop ? setInterval(poll, settings.pollSeconds * 1000) : null;
-  timer?.unref();
-  poll();
+  // A failed scan leaves the messages in new/ for the next one.
+  const timer = mailDrop
+    ? everyInterval(
+        'tip mailbox scan',
+        settings.pollSeconds * 1000,
+        async () => {
+          const r = await mailDrop.scan();
+          if (r.taken + r.duplicates + r.moved > 0) log.info(r, 'tip mailbox read');
+        },
+        log,
+      )
+    : null;
+  void timer?.runNow();
   return {
     complaints,
     mailDrop,
     routes: complaintsRoutes(complaints, mailDrop, deps.campus.config.campus.timezone),
     // No new scan starts, and the one running finishes before the database closes.
     stop: async () => {
-      if (timer) clearInterval(timer);
+      await timer?.stop();
       await mailDrop?.idle();
     },
   };

@@ -45,7 +45,7 @@ export interface RelayControlDeps {
 export interface RunningRelayControl {
   control: RelayControl;
   locate: MeterLocator;
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /**

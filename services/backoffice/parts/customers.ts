@@ -7,6 +7,7 @@ import type { LoadedCampus } from '../../../config/campus.ts';
 import type { PaymentProviderSettings } from '../../../config/schemas/self-service.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { everyInterval } from '../../platform/timers.ts';
 import { localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
 import {
   createSignedHttpProvider,
@@ -208,23 +209,15 @@ export function createCustomerSide(d: CustomerSideDeps): CustomerSide {
   const log = d.logger.child({ component: 'payments' });
   const { payments, providers, settings } = createPayments(d);
   const tick = paymentRound(d, payments, providers, log);
-  let running: Promise<void> = Promise.resolve();
-  const timer = setInterval(() => {
-    running = running.then(tick).catch((err: unknown) => log.error({ err }, 'payments round failed'));
-  }, d.campus.config.payments.sweepInterval * 1000);
-  timer.unref();
+  const rounds = everyInterval('payments round', d.campus.config.payments.sweepInterval * 1000, tick, log);
   const { logins, notices, routes } = createSelfService(
     d,
     payments,
     d.logger.child({ component: 'notices' }),
   );
   // Deliveries refused earlier are tried again on the payments timer's beat.
-  const retry = setInterval(
-    () => void notices.kick().catch((err: unknown) => log.error({ err }, 'notices failed')),
-    30_000,
-  );
-  retry.unref();
-  void notices.kick().catch((err: unknown) => log.error({ err }, 'notices failed'));
+  const retry = everyInterval('self-service notice retries', 30_000, () => notices.kick(), log);
+  void retry.runNow();
   return {
     payments,
     logins,
@@ -235,9 +228,7 @@ export function createCustomerSide(d: CustomerSideDeps): CustomerSide {
     },
     tick,
     stop: async () => {
-      clearInterval(timer);
-      clearInterval(retry);
-      await running;
+      await Promise.all([rounds.stop(), retry.stop()]);
       await notices.close();
     },
   };

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { everyInterval } from '../../platform/timers.ts';
 import { levelsFor, type Prepaid } from '../../money/prepaid/index.ts';
 import type { MeterLocator, RelayControl } from '../../operations/control/relay-control.ts';
 import { PolicyProposals, type PolicyVersion } from '../../operations/schedules/proposals.ts';
@@ -118,11 +119,17 @@ export function createDormPower(d: DormPowerDeps): RunningDormPower {
 
   // One pass at a time: two could both see an order undone and both ask.
   let queue: Promise<void> = Promise.resolve();
-  const serial = (fn: () => Promise<unknown>): Promise<void> => {
+  const inTurn = (fn: () => Promise<unknown>): Promise<void> => {
     const p = queue.then(async () => {
       await fn();
     });
-    queue = p.catch((err: unknown) => log.error({ err }, 'dorm power pass failed'));
+    queue = p.catch(() => undefined);
+    return p;
+  };
+  // A caller's pass is logged here; a timer's by its timer, with the job's name.
+  const serial = (fn: () => Promise<unknown>): Promise<void> => {
+    const p = inTurn(fn);
+    p.catch((err: unknown) => log.error({ err }, 'dorm power pass failed'));
     return p;
   };
   const tick = () =>
@@ -131,10 +138,14 @@ export function createDormPower(d: DormPowerDeps): RunningDormPower {
       await limits.tick();
     });
   const timers = [
-    setInterval(() => void serial(() => schedules.tick()).catch(() => undefined), d.scheduleTickMs ?? 30_000),
-    setInterval(() => void serial(() => limits.tick()).catch(() => undefined), limitsConfig.checkEvery),
+    everyInterval(
+      'dorm power schedules',
+      d.scheduleTickMs ?? 30_000,
+      () => inTurn(() => schedules.tick()),
+      log,
+    ),
+    everyInterval('dorm power limits', limitsConfig.checkEvery, () => inTurn(() => limits.tick()), log),
   ];
-  for (const t of timers) t.unref();
 
   return {
     proposals,
@@ -147,7 +158,7 @@ export function createDormPower(d: DormPowerDeps): RunningDormPower {
       ...powerLimitRoutes({ watcher: limits, trips, limits: limitsConfig }),
     ],
     async stop() {
-      for (const t of timers) clearInterval(t);
+      await Promise.all(timers.map((t) => t.stop()));
       await queue;
     },
   };

@@ -3,6 +3,7 @@ import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { everyInterval } from '../../platform/timers.ts';
 import { floorToStep, localTimeToUtc, wallClock } from '../../metering/consumption/zone.ts';
 import { campusTree } from '../../metering/live/tree.ts';
 import { UsePlans } from '../../metering/plans/plans.ts';
@@ -106,8 +107,7 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
   const judging = judgeLoop(d, outages, log, () => plans);
   const tick = judging.tick;
   // Deliveries refused earlier are tried again on this beat.
-  const noticeTimer = setInterval(kickNotices, 30_000);
-  noticeTimer.unref();
+  const noticeRetries = everyInterval('outage notice retries', 30_000, () => notices?.kick(), log);
 
   return {
     outages,
@@ -148,7 +148,7 @@ export function createOperationsDesk(d: OperationsDeskDeps): OperationsDesk {
     },
     tick,
     async stop() {
-      clearInterval(noticeTimer);
+      await noticeRetries.stop();
       await judging.stop();
       await notices?.close();
       await closeChannels();
@@ -175,29 +175,18 @@ function judgeLoop(
   plans: () => UsePlans | undefined,
 ): { tick: () => Promise<void>; stop: () => Promise<void> } {
   const timezone = d.campus.config.campus.timezone;
-  let running: Promise<void> | undefined;
-  const tick = () =>
-    (running ??= outages
-      .judge(d.store)
-      .then(async (done) => {
-        for (const o of done)
-          log.info({ outage: o.id, verdicts: o.observation?.verdicts }, 'outage observed');
-        const warned = (await plans()?.warn(wallClock(d.clock(), timezone).year)) ?? [];
-        for (const w of warned) log.info(w, 'annual plan reached a warning level');
-      })
-      .catch((err: unknown) => log.warn({ err }, 'judging outages failed; the next round tries again'))
-      .finally(() => {
-        running = undefined;
-      }));
-  const timer = setInterval(() => void tick(), d.judgeEveryMs ?? 300_000);
-  timer.unref();
-  return {
-    tick,
-    async stop() {
-      clearInterval(timer);
-      await running;
+  const job = everyInterval(
+    'outage judging',
+    d.judgeEveryMs ?? 300_000,
+    async () => {
+      for (const o of await outages.judge(d.store))
+        log.info({ outage: o.id, verdicts: o.observation?.verdicts }, 'outage observed');
+      const warned = (await plans()?.warn(wallClock(d.clock(), timezone).year)) ?? [];
+      for (const w of warned) log.info(w, 'annual plan reached a warning level');
     },
-  };
+    log,
+  );
+  return { tick: job.runNow, stop: job.stop };
 }
 
 /** Publishes an outage notice, retained, for the campus's own messaging platform (when linked). */

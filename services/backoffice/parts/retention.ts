@@ -11,6 +11,7 @@ import type { BillingAccount } from '../../money/billing/accounts.ts';
 import { billingHolds } from '../../money/billing/retention-hold.ts';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { everyInterval } from '../../platform/timers.ts';
 import type { MetricFamily } from '../../platform/metrics/exposition.ts';
 
 /**
@@ -67,7 +68,7 @@ export interface RetentionPart {
   /** The last run, if any. */
   last(): RetentionRun | undefined;
   metrics(): MetricFamily[];
-  stop(): void;
+  stop(): Promise<void>;
 }
 
 /** What a hold source answers: its holds, or that the campus file accepts not asking it. */
@@ -156,9 +157,7 @@ export function createRetention(deps: RetentionDeps): RetentionPart {
     return next;
   }
 
-  const tick = () =>
-    void runNow().catch((err: unknown) => log.error({ err }, 'retention run failed unexpectedly'));
-  const timer = schedule(rawDays, every, tick, log);
+  const timer = schedule(rawDays, every, runNow, log);
 
   return {
     runNow,
@@ -226,23 +225,14 @@ function gatherHolds(
 function schedule(
   rawDays: number | null,
   every: number,
-  tick: () => void,
-  log: { info: (msg: string) => void },
-): { stop: () => void } {
-  let timer: NodeJS.Timeout | undefined;
-  if (rawDays === null) log.info('storage.retention.rawDays is null: raw readings are kept for ever');
-  else {
-    timer = setTimeout(
-      function scheduled() {
-        tick();
-        timer = setTimeout(scheduled, every);
-        timer.unref();
-      },
-      Math.min(FIRST_RUN_DELAY_MS, every),
-    );
-    timer.unref();
+  run: () => Promise<unknown>,
+  log: RetentionDeps['logger'],
+): { stop: () => Promise<void> } {
+  if (rawDays === null) {
+    log.info('storage.retention.rawDays is null: raw readings are kept for ever');
+    return { stop: async () => undefined };
   }
-  return { stop: () => clearTimeout(timer) };
+  return everyInterval('retention', every, run, log, { firstAfterMs: Math.min(FIRST_RUN_DELAY_MS, every) });
 }
 
 interface RetentionCounts {

@@ -6,6 +6,7 @@ import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts'
 import { RelayActionSchema, signCommand, type RelayAction, type SignedRelayCommand } from './commands.ts';
 import { RelayAcks, type AckStats } from './acks.ts';
 import { controlError } from './errors.ts';
+import { everyInterval } from '../../platform/timers.ts';
 import { LineOperations } from './line-operations.ts';
 import { isHold, PERSON_CANNOT_RELEASE, RelayHolds, type RelayHold } from './relay-holds.ts';
 import { covers, PolicyApprovals } from './policy-approvals.ts';
@@ -286,16 +287,14 @@ export class RelayControl {
    * database busy with another writer past its timeout) is reported to `onError` and the next
    * one tries again: a timer's throw would end the whole back office.
    */
-  startTimeoutSweep(intervalMs = 10_000, onError: (err: unknown) => void = () => undefined): () => void {
-    const timer = setInterval(() => {
-      try {
-        this.checkTimeouts();
-      } catch (err) {
-        onError(err);
-      }
-    }, intervalMs);
-    timer.unref();
-    return () => clearInterval(timer);
+  startTimeoutSweep(
+    intervalMs = 10_000,
+    onError: (err: unknown) => void = () => undefined,
+  ): () => Promise<void> {
+    const sweep = everyInterval('relay ack timeout sweep', intervalMs, () => this.checkTimeouts(), {
+      error: (o) => onError((o as { err?: unknown }).err),
+    });
+    return () => sweep.stop();
   }
 
   // --- Standing policy approvals (policy-approvals.ts) -------------------------------------

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Clock } from '../db.ts';
 import { GENESIS_HASH, type AuditLog } from './audit-log.ts';
+import { everyInterval } from '../timers.ts';
 
 /**
  * Publishes the audit chain head where a database administrator cannot rewrite it: a retained
@@ -47,33 +48,31 @@ export function startHeadPublisher(options: HeadPublisherOptions): HeadPublisher
   let stopped = false;
   /** After the last publish of stop(): the audit database may be closed by then. */
   let finished = false;
-  let busy = false;
 
   const publishOnce = async () => {
-    busy = true;
-    const head = options.audit.head();
-    const payload: AuditHeadPayload = {
-      seq: head?.seq ?? 0,
-      hash: head?.hash ?? GENESIS_HASH,
-      at: head?.at ?? 0,
-      publishedAt: clock(),
-    };
     try {
+      // Reading the head can fail too (the database busy past its timeout): reported, and the
+      // next tick tries again, as for a failed publish.
+      const head = options.audit.head();
+      const payload: AuditHeadPayload = {
+        seq: head?.seq ?? 0,
+        hash: head?.hash ?? GENESIS_HASH,
+        at: head?.at ?? 0,
+        publishedAt: clock(),
+      };
       await options.publish(AUDIT_HEAD_TOPIC, JSON.stringify(payload), { retain: true, qos: 1 });
     } catch (err) {
       options.onError?.(err);
-    } finally {
-      busy = false;
     }
   };
   // One publish at a time, in order: a slow broker must not see an older head after a newer one.
   const publishNow = () => (finished ? inFlight : (inFlight = inFlight.then(publishOnce)));
 
-  // A broker that hangs gets no queue of ticks behind the publish that waits for it.
-  const timer = setInterval(() => {
-    if (!busy) void publishNow();
-  }, options.intervalMs);
-  timer.unref?.();
+  // A broker that hangs gets no queue of ticks behind the publish that waits for it: the timer
+  // skips its ticks while a publish is under way.
+  const timer = everyInterval('audit head publish', options.intervalMs, publishNow, {
+    error: (o) => options.onError?.((o as { err?: unknown }).err),
+  });
   void publishNow();
 
   return {
@@ -81,7 +80,7 @@ export function startHeadPublisher(options: HeadPublisherOptions): HeadPublisher
     async stop() {
       if (stopped) return inFlight;
       stopped = true;
-      clearInterval(timer);
+      await timer.stop();
       await publishNow();
       finished = true;
     },

@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import type { MetricFamily } from './exposition.ts';
+import { timerFamilies } from '../timers.ts';
 
 /**
  * How late the event loop ran over the last one to two minutes. A process that polls meters or
@@ -87,7 +88,10 @@ function eventLoopLagFamilies(labels: Record<string, string>): MetricFamily[] {
   ];
 }
 
-/** The few process figures every campus-energy process exports (memory, uptime, event-loop lag). */
+/**
+ * The few process figures every campus-energy process exports (memory, uptime, event-loop lag, and
+ * its timed jobs' runs and failures).
+ */
 export function processFamilies(component: string): MetricFamily[] {
   const mem = process.memoryUsage();
   const labels = { component };
@@ -111,5 +115,6 @@ export function processFamilies(component: string): MetricFamily[] {
       samples: [{ labels, value: Math.round(process.uptime()) }],
     },
     ...eventLoopLagFamilies(labels),
+    ...timerFamilies(labels),
   ];
 }
