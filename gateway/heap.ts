@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * V8 settings for a gateway's process: a small heap rather than the fastest one.
@@ -23,4 +24,25 @@ import { setFlagsFromString } from 'node:v8';
 export function tuneGatewayHeap(): void {
   setFlagsFromString('--optimize-for-size');
   setFlagsFromString('--semi-space-growth-factor=1');
+}
+
+/**
+ * One full collection, now: for the end of a gateway's start-up. Validating a campus file of
+ * 10,000 meters allocates about 20 MB of which 10 MB stays (the frozen configuration), and starting
+ * the schedulers as much again; what is garbage of it was promoted to the old generation, where
+ * V8's first full collection came only 8–9 s later, when that generation first reached its initial
+ * limit. Until then the readings' own garbage piled on top of it: the gateway's largest RSS of the
+ * whole run (127–138 MB at 10,045 meters, against 107–120 MB once polling). Collected at once, the
+ * next collections are sized from what is really alive. It costs one pause of a few tens of ms,
+ * once, before or while the first polls go out.
+ *
+ * V8 offers no call for it but `gc`, which exists only with `--expose-gc`, a flag the launcher
+ * cannot pass; set at run time it applies to contexts made afterwards, so a new context has it
+ * and this process's global scope does not (no library finds a `gc` it could call in a loop).
+ */
+export function collectStartupGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  setFlagsFromString('--no-expose-gc');
+  gc();
 }

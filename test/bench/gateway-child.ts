@@ -15,7 +15,7 @@ import { createInterface } from 'node:readline';
 import { validateCampus } from '../../config/campus.ts';
 import { startGateway } from '../../gateway/gateway.ts';
 import { silentLogger } from '../../gateway/log.ts';
-import { tuneGatewayHeap } from '../../gateway/heap.ts';
+import { collectStartupGarbage, tuneGatewayHeap } from '../../gateway/heap.ts';
 import { gatewayCounters } from './gateway-stats.ts';
 
 const [campusFile, gatewayId, mqttUrl, outboxPath, heapMode] = process.argv.slice(2);
@@ -40,6 +40,7 @@ const gw = await startGateway({
   logger: silentLogger(),
   outboxPath,
 });
+collectStartupGarbage();
 say({ pid: process.pid, started: true, startupMs: Math.round(performance.now() - t0) });
 
 let stopping = false;
