@@ -8,6 +8,8 @@ import type { Quantity } from '../../config/schemas/quantities.ts';
 import type {
   MeterKind,
   ReadingStore,
+  RegisterSlot,
+  RegisterSlotQuery,
   RetentionPolicy,
   SeriesPoint,
   SeriesQuery,
@@ -249,33 +251,56 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     }
     const cqs = await this.influx.showContinousQueries(db);
     const have = new Set(cqs.map((cq) => cq.name));
-    const q = (s: string): string => `"${s}"`;
-    const raw = `${q(db)}.${q(RETENTION_POLICIES.raw)}.${q(MEASUREMENT)}`;
-    const r15 = `${q(db)}.${q(RETENTION_POLICIES.rollup15m)}.${q(MEASUREMENT)}`;
-    const r1d = `${q(db)}.${q(RETENTION_POLICIES.rollup1d)}.${q(MEASUREMENT)}`;
+    const q = quoteIdent;
     if (!have.has(CONTINUOUS_QUERIES.rollup15m)) {
-      const fields = QUANTITY_FIELDS.map(
-        (f) => `${LAST_FIELDS.has(f) ? 'last' : 'mean'}(${q(f)}) AS ${q(f)}`,
-      );
-      fields.push(`max("power_kw") AS "power_kw_max"`, `count("seq") AS "readings"`);
       await this.influx.query(
         `CREATE CONTINUOUS QUERY ${q(CONTINUOUS_QUERIES.rollup15m)} ON ${q(db)} ` +
-          `RESAMPLE EVERY 5m FOR 1h BEGIN SELECT ${fields.join(', ')} INTO ${r15} FROM ${raw} ` +
-          `GROUP BY time(15m), * END`,
+          `RESAMPLE EVERY 5m FOR 1h BEGIN ${this.rollupSelect('15m')} END`,
       );
     }
     if (!have.has(CONTINUOUS_QUERIES.rollup1d)) {
-      const fields = QUANTITY_FIELDS.map(
-        (f) => `${LAST_FIELDS.has(f) ? 'last' : 'mean'}(${q(f)}) AS ${q(f)}`,
-      );
-      fields.push(`max("power_kw_max") AS "power_kw_max"`, `sum("readings") AS "readings"`);
-      const offset = -Math.round(this.opts.dailyUtcOffsetMinutes);
       await this.influx.query(
         `CREATE CONTINUOUS QUERY ${q(CONTINUOUS_QUERIES.rollup1d)} ON ${q(db)} ` +
-          `RESAMPLE EVERY 1h FOR 2d BEGIN SELECT ${fields.join(', ')} INTO ${r1d} FROM ${r15} ` +
-          `GROUP BY time(1d, ${offset}m), * END`,
+          `RESAMPLE EVERY 1h FOR 2d BEGIN ${this.rollupSelect('1d')} END`,
       );
     }
+  }
+
+  /**
+   * The continuous queries' SELECT … INTO, with an optional time condition (recomputeRollups):
+   * 15-minute slots from the raw readings, campus days from the 15-minute slots.
+   */
+  private rollupSelect(step: '15m' | '1d', where = ''): string {
+    const q = quoteIdent;
+    const db = this.database;
+    const raw = `${q(db)}.${q(RETENTION_POLICIES.raw)}.${q(MEASUREMENT)}`;
+    const r15 = `${q(db)}.${q(RETENTION_POLICIES.rollup15m)}.${q(MEASUREMENT)}`;
+    const r1d = `${q(db)}.${q(RETENTION_POLICIES.rollup1d)}.${q(MEASUREMENT)}`;
+    const fields = QUANTITY_FIELDS.map((f) => `${LAST_FIELDS.has(f) ? 'last' : 'mean'}(${q(f)}) AS ${q(f)}`);
+    if (step === '15m') {
+      fields.push(`max("power_kw") AS "power_kw_max"`, `count("seq") AS "readings"`);
+      return `SELECT ${fields.join(', ')} INTO ${r15} FROM ${raw}${where} GROUP BY time(15m), *`;
+    }
+    fields.push(`max("power_kw_max") AS "power_kw_max"`, `sum("readings") AS "readings"`);
+    const offset = -Math.round(this.opts.dailyUtcOffsetMinutes);
+    return `SELECT ${fields.join(', ')} INTO ${r1d} FROM ${r15}${where} GROUP BY time(1d, ${offset}m), *`;
+  }
+
+  /**
+   * Runs the continuous queries' SELECT … INTO over [from, to) (widened to whole campus days): the
+   * continuous queries only resample the last hour (15-minute) and two days (daily), so readings
+   * that arrived later than that (a gateway's backlog replayed after a long outage, history
+   * imported) reach the roll-ups only through this. Rewriting a slot replaces it with the same or
+   * a more complete one. applyRetention runs it over what influxd may drop next.
+   */
+  async recomputeRollups(from: number, to: number): Promise<void> {
+    const off = this.opts.dailyUtcOffsetMinutes * 60_000;
+    const start = Math.floor((from + off) / 86_400_000) * 86_400_000 - off;
+    const end = Math.ceil((to + off) / 86_400_000) * 86_400_000 - off;
+    if (!(start < end)) return;
+    const where = ` WHERE time >= ${msToNs(start)} AND time < ${msToNs(end)}`;
+    await this.influx.query(this.rollupSelect('15m', where));
+    await this.influx.query(this.rollupSelect('1d', where));
   }
 
   /**
@@ -293,7 +318,12 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     for (const h of policy.holds) {
       days = Math.max(days, Math.ceil((policy.now - h.from) / 86_400_000) + 1);
     }
-    const q = (s: string): string => `"${s.replace(/"/g, '\\"')}"`;
+    // What influxd may drop before the next run (it runs at least daily; the raw policy's shard
+    // groups are a week wide) gets its roll-ups completed first: readings that came too late for
+    // the continuous queries would otherwise be lost for ever with the raw ones.
+    const horizon = policy.now - days * 86_400_000;
+    await this.recomputeRollups(horizon - 8 * 86_400_000, horizon + 86_400_000);
+    const q = quoteIdent;
     await this.influx.query(
       `ALTER RETENTION POLICY ${q(RETENTION_POLICIES.raw)} ON ${q(this.database)} DURATION ${days}d`,
     );
@@ -593,7 +623,7 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     const out: SeriesPoint[] = [];
     for (const ids of chunk(query.meters, METERS_PER_QUERY)) {
       const series = await this.select(
-        `SELECT ${quoteIdent(query.quantity)} FROM ${from} WHERE ${meterCondition(ids)} ` +
+        `SELECT ${quoteIdent(query.quantity)}, "readings" FROM ${from} WHERE ${meterCondition(ids)} ` +
           `AND "quality" = 'good' AND time >= ${msToNs(query.from)} AND time < ${msToNs(query.to)} ` +
           `GROUP BY "meter"`,
       );
@@ -611,6 +641,34 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     }
     // Stable: within a meter the points stay in time order.
     return out.sort((a, b) => compare(a.meter, b.meter));
+  }
+
+  /**
+   * The 15-minute roll-ups of a register (ReadingStore.registerSlots), from `rollup_15m`. A meter
+   * moved between gateways has a series per tag set: one slot per start, the last tag set's.
+   */
+  async registerSlots(query: RegisterSlotQuery): Promise<RegisterSlot[]> {
+    if (!LAST_FIELDS.has(query.quantity))
+      throw new TypeError(`${String(query.quantity)} is not a cumulative register`);
+    const out: RegisterSlot[] = [];
+    if (!(query.from < query.to)) return out;
+    const from = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.rollup15m)}.${quoteIdent(MEASUREMENT)}`;
+    for (const ids of chunk([...new Set(query.meters)], METERS_PER_QUERY)) {
+      const series = await this.select(
+        `SELECT ${quoteIdent(query.quantity)}, "readings" FROM ${from} WHERE ${meterCondition(ids)} ` +
+          `AND time >= ${msToNs(query.from)} AND time < ${msToNs(query.to)} GROUP BY "meter"`,
+      );
+      for (const s of series) {
+        const meter = s.tags?.meter ?? '';
+        let lastTs = Number.NaN;
+        for (const [time, value, readings] of s.values) {
+          if (typeof time !== 'number' || typeof value !== 'number' || time === lastTs) continue;
+          lastTs = time;
+          out.push({ meter, start: time, value, readings: typeof readings === 'number' ? readings : 1 });
+        }
+      }
+    }
+    return out.sort((a, b) => compare(a.meter, b.meter) || a.start - b.start);
   }
 
   /**

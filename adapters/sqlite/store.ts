@@ -4,6 +4,8 @@ import { QUANTITIES, type Quantity } from '../../config/schemas/quantities.ts';
 import type {
   MeterKind,
   ReadingStore,
+  RegisterSlot,
+  RegisterSlotQuery,
   RetentionPolicy,
   SeriesPoint,
   SeriesQuery,
@@ -803,6 +805,30 @@ export class SqliteStore implements ReadingStore, SeqIndex {
       if (max !== null) p.powerKwMax = max;
       return p;
     });
+  }
+
+  /**
+   * The 15-minute roll-ups of a register (ReadingStore.registerSlots): from closed periods' raw
+   * chunks while they exist, from the roll-ups retention stored in their stead after. The open
+   * period has none yet (its raw rows are what consumption reads there).
+   */
+  async registerSlots(query: RegisterSlotQuery): Promise<RegisterSlot[]> {
+    this.assertOpen();
+    if (!LAST_QUANTITIES.includes(query.quantity))
+      throw new TypeError(`${String(query.quantity)} is not a cumulative register`);
+    this.refresh();
+    const column = QUANTITY_COLUMNS.indexOf(query.quantity);
+    const out: RegisterSlot[] = [];
+    if (!(query.from < query.to)) return out;
+    for (const meter of [...new Set(query.meters)].sort()) {
+      const m = this.meterIds.get(meter);
+      if (!m) continue;
+      for (const row of this.slotRows(m.id, query.from, query.to)) {
+        const v = row[7 + column] as number | null;
+        if (v !== null && v !== undefined) out.push({ meter, start: row[1], value: v, readings: row[0] });
+      }
+    }
+    return out;
   }
 
   /**

@@ -89,7 +89,36 @@ export interface ReadingStore extends ReadingWriter {
    * another gateway may have one reading under both topics in InfluxDB: it is returned once.
    */
   readings(meter: string, from: number, to: number): Promise<StoredReading[]>;
+  /**
+   * The 15-minute roll-ups of a cumulative register (kept for ever, where raw readings go after
+   * `rawDays`): per meter and UTC-aligned 15-minute slot with `start` in [from, to), the register's
+   * last good value in the slot, ordered by meter then start. Optional: a store without roll-ups
+   * (test doubles) leaves consumption to raw readings only.
+   */
+  registerSlots?(query: RegisterSlotQuery): Promise<RegisterSlot[]>;
   close(): Promise<void>;
+}
+
+/** Width of the roll-ups' slots, UTC-aligned (both stores). */
+export const SLOT_MS = 15 * 60_000;
+
+export interface RegisterSlotQuery {
+  meters: readonly string[];
+  quantity: CumulativeQuantity;
+  /** Inclusive, on slot starts. */
+  from: number;
+  /** Exclusive, on slot starts. */
+  to: number;
+}
+
+export interface RegisterSlot {
+  meter: string;
+  /** The slot's start; the value was read at some instant in [start, start + SLOT_MS). */
+  start: number;
+  /** The register's last good value in the slot. */
+  value: number;
+  /** Readings that came in the slot, good and error: the meter's polls. */
+  readings: number;
 }
 
 /**

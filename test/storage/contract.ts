@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { intervalConsumption } from '../../services/metering/consumption/consumption.ts';
 import type { Installation, ReadingStore, SeqIndex, StoredReading } from '../../services/metering/storage.ts';
+import { consumptionPastRetention, type RetentionHooks } from './contract-retention.ts';
 
 /**
  * What every ReadingStore adapter must do, run by each adapter's own test file:
@@ -18,6 +19,7 @@ export function storageContract(
   name: string,
   open: () => Promise<ReadingStore>,
   cleanup?: (store: ReadingStore) => Promise<void>,
+  retention?: RetentionHooks,
 ): void {
   describe(`ReadingStore contract: ${name}`, () => {
     let store: ReadingStore;
@@ -453,5 +455,11 @@ export function storageContract(
         expect(intervals[0]?.value).toBeCloseTo(4, 9);
       });
     });
+
+    if (retention) {
+      describe('interval consumption past retention', () => {
+        consumptionPastRetention(() => store, meterId, retention);
+      });
+    }
   });
 }

@@ -6,18 +6,29 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
 import { storageContract } from './contract.ts';
+import type { RetentionHooks } from './contract-retention.ts';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'campus-sqlite-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 let n = 0;
+/** Retention as the back office applies it: closed days moved into chunks, then rawDays 400. */
+const retention: RetentionHooks = {
+  latestEnd: () => Date.UTC(2026, 0, 20),
+  expireRaw: async (store, before) => {
+    const s = store as SqliteStore;
+    s.compact();
+    s.applyRetention({ now: before + 400 * 86_400_000, rawDays: 400, holds: [] });
+  },
+};
 storageContract(
   'sqlite',
-  async () => SqliteStore.open({ path: path.join(dir, `store-${++n}.sqlite`) }),
+  async () => SqliteStore.open({ path: path.join(dir, `store-${++n}.sqlite`), dailyUtcOffsetMinutes: 480 }),
   async () => {
     for (const suffix of ['', '-wal', '-shm'])
       rmSync(path.join(dir, `store-${n}.sqlite${suffix}`), { force: true });
   },
+  retention,
 );
 
 // The same contract with hour-wide chunks that close at once: every test's earlier hours are read
@@ -36,6 +47,7 @@ storageContract(
     for (const suffix of ['', '-wal', '-shm'])
       rmSync(path.join(dir, `store-${n}.sqlite${suffix}`), { force: true });
   },
+  retention,
 );
 
 describe('SqliteStore', () => {

@@ -1,10 +1,11 @@
-import type {
-  Installation,
-  IntervalConsumption,
-  IntervalQuery,
-  ReadingStore,
-  SeriesPoint,
-  Step,
+import {
+  SLOT_MS,
+  type Installation,
+  type IntervalConsumption,
+  type IntervalQuery,
+  type ReadingStore,
+  type SeriesPoint,
+  type Step,
 } from '../storage.ts';
 import { stepBoundaries } from './zone.ts';
 
@@ -42,6 +43,17 @@ import { stepBoundaries } from './zone.ts';
  *   (status 'rollover'); any other decrease makes the interval `{value: null, status: 'decrease'}`
  *   for VEE to judge (a meter running backwards, an unrecorded replacement or reset).
  * - Status precedence: gap, then decrease, then replacement, then rollover, then ok.
+ * - Past retention (raw readings older than `rawDays` are deleted, the 15-minute roll-ups kept for
+ *   ever) a meter's register comes from its roll-ups where its raw readings in the window are gone
+ *   (see intervalConsumption): each slot's last good value counts as a reading at the time the last
+ *   of the slot's n polls came if they came at even steps from the slot's start, start + 15 min −
+ *   15 min / n (a meter read every 15 minutes on the quarter hour: its reading exactly; every
+ *   minute: 14 minutes in). Then the rules above apply unchanged. A meter polled off those steps
+ *   has its register placed up to one poll interval from when it was read, which is how far a
+ *   boundary's register may then be from the raw readings' (test/storage/contract.ts).
+ *   Daily roll-ups are not used for days and months: a day's last register does not say when in
+ *   the day it was read, so a meter silent since the morning would pass for read at midnight
+ *   instead of being a gap.
  */
 
 const MINUTE = 60_000;
@@ -61,6 +73,18 @@ export const ROLLOVER_PLAUSIBLE_FRACTION = 0.1;
 interface Point {
   ts: number;
   value: number;
+}
+
+/**
+ * A roll-up slot's register as a point of computeIntervals: at `ts` inside its slot, belonging to
+ * the installation in force over the whole slot [slotStart, slotStart + SLOT_MS).
+ */
+export interface SlotPoint extends SeriesPoint {
+  slotStart: number;
+}
+
+function isSlotPoint(p: SeriesPoint): p is SlotPoint {
+  return (p as Partial<SlotPoint>).slotStart !== undefined;
 }
 
 interface Span {
@@ -202,7 +226,8 @@ function intervalOf(meter: string, spans: readonly Span[], start: number, end: n
 /**
  * Interval consumption of each meter in `query.meters`, one entry per interval overlapping
  * [query.from, query.to), ordered by meter id (as series() orders them) then start, from the
- * register `points` (any order; points of meters not asked for are ignored). Pure: everything it needs is in its arguments.
+ * register `points` (any order; points of meters not asked for are ignored): raw readings, and
+ * roll-up slots (SlotPoint) where raw readings are gone. Pure: everything it needs is in its arguments.
  */
 export function computeIntervals(
   points: readonly SeriesPoint[],
@@ -212,8 +237,18 @@ export function computeIntervals(
   const maxSpan = MAX_INTERPOLATION_SPAN[query.step];
   const meters = [...new Set(query.meters)].sort();
   const spansByMeter = new Map(meters.map((m) => [m, spansOf(m, query.installations)]));
+  const records = new Map<Span, Set<number>>();
+  for (const spans of spansByMeter.values())
+    for (const s of spans) records.set(s, new Set(s.points.map((r) => r.ts)));
   for (const p of points) {
     const spans = spansByMeter.get(p.meter);
+    if (isSlotPoint(p)) {
+      // A slot across an installation edge is dropped: its last value may be either device's. An
+      // installer's register on the slot's end is exact where the slot's last reading is not.
+      const span = spans?.find((s) => s.installedAt <= p.slotStart && p.slotStart + SLOT_MS <= s.removedAt);
+      if (span && !records.get(span)!.has(p.ts)) span.points.push({ ts: p.ts, value: p.value });
+      continue;
+    }
     const span = spans?.find((s) => s.installedAt <= p.ts && p.ts < s.removedAt);
     span?.points.push({ ts: p.ts, value: p.value });
   }
@@ -250,14 +285,53 @@ export async function intervalConsumption(
   for (let i = 0; i < meters.length; i += METERS_PER_READ) {
     if (i > 0) await new Promise((resolve) => setImmediate(resolve));
     const batch = meters.slice(i, i + METERS_PER_READ);
-    const points = await store.series({
+    const window = { from: first - margin, to: last + margin + 1 };
+    const points: SeriesPoint[] = await store.series({
       meters: batch,
       quantity: query.quantity,
-      from: first - margin,
       // series() excludes `to`; a reading exactly `margin` after the last boundary still counts.
-      to: last + margin + 1,
+      ...window,
     });
+    for (const p of await slotsBeforeRaw(store, batch, query.quantity, points, window)) points.push(p);
     for (const iv of computeIntervals(points, { ...query, meters: batch })) out.push(iv);
+  }
+  return out;
+}
+
+/**
+ * Roll-up slots of the meters whose raw readings in the window start after it does: retention
+ * deletes a meter's oldest raw readings first (the embedded store whole days, InfluxDB whole shard
+ * groups), so what is gone is always before the first raw reading left. Only slots ending before
+ * that reading are taken: raw readings win wherever there are any. A meter that simply had no
+ * readings then has no roll-ups either (they are made from the raw readings), so this never fills
+ * a real gap. A store without roll-ups gives none.
+ */
+async function slotsBeforeRaw(
+  store: ReadingStore,
+  meters: readonly string[],
+  quantity: IntervalQuery['quantity'],
+  raw: readonly SeriesPoint[],
+  window: { from: number; to: number },
+): Promise<SlotPoint[]> {
+  if (!store.registerSlots) return [];
+  const firstRaw = new Map<string, number>();
+  for (const p of raw) if (p.ts < (firstRaw.get(p.meter) ?? Infinity)) firstRaw.set(p.meter, p.ts);
+  const wanting = meters.filter((m) => (firstRaw.get(m) ?? Infinity) > window.from);
+  if (wanting.length === 0) return [];
+  const until = Math.min(window.to, Math.max(...wanting.map((m) => firstRaw.get(m) ?? Infinity)));
+  const slots = await store.registerSlots({
+    meters: wanting,
+    quantity,
+    from: Math.floor(window.from / SLOT_MS) * SLOT_MS,
+    to: until,
+  });
+  const out: SlotPoint[] = [];
+  for (const s of slots) {
+    // A slot holding any raw reading still there is not gone.
+    if (s.start + SLOT_MS > (firstRaw.get(s.meter) ?? Infinity)) continue;
+    const ts = s.start + SLOT_MS - Math.floor(SLOT_MS / Math.max(1, s.readings));
+    if (ts < window.from || ts >= window.to) continue;
+    out.push({ meter: s.meter, ts, value: s.value, slotStart: s.start });
   }
   return out;
 }
