@@ -25,8 +25,14 @@ import type { PollResult, RegisterTransport } from './types.ts';
 import { allProfiles, fieldBusOf, openFieldLine, startTimeSync } from './field-line.ts';
 import { startReplayService, type ReplayService } from './replay.ts';
 
-/** How long a clean stop waits for the outbox to drain to the broker. */
-const STOP_DRAIN_MS = 5_000;
+/**
+ * How long a clean stop waits for the outbox to drain to a connected broker: well inside the 4.5 s
+ * a stop may take (bin/cli-shared.ts), which must also hold a poll in progress, the publisher's
+ * own stop and the offline status.
+ */
+const STOP_DRAIN_MS = 2_000;
+/** How often a stop's drain looks whether the broker is still there. */
+const STOP_DRAIN_CHECK_MS = 50;
 
 export interface GatewayOptions {
   campus: LoadedCampus;
@@ -265,10 +271,31 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
       batcher.close();
       // Readings already taken get a short chance to leave; whatever does not stays in the
       // outbox and goes out on the next start.
-      await publisher.drained(STOP_DRAIN_MS);
+      await drainWhileConnected(publisher, STOP_DRAIN_MS);
       await publisher.stop();
       outbox.close();
       log.info('gateway stopped');
     },
   };
+}
+
+/**
+ * Waits for the outbox to drain, at most `timeoutMs`, and only while a broker is connected: with
+ * none (never reached, or lost during the stop) nothing can drain, and waiting out the timeout
+ * made a gateway miss its stop deadline and exit 1. Every reading is committed in the outbox
+ * before it is published, so what does not leave now leaves on the next start.
+ */
+async function drainWhileConnected(publisher: Publisher, timeoutMs: number): Promise<void> {
+  if (!publisher.stats().connected) return;
+  let check: NodeJS.Timeout | undefined;
+  const lost = new Promise<void>((resolve) => {
+    check = setInterval(() => {
+      if (!publisher.stats().connected) resolve();
+    }, STOP_DRAIN_CHECK_MS);
+  });
+  try {
+    await Promise.race([publisher.drained(timeoutMs), lost]);
+  } finally {
+    clearInterval(check);
+  }
 }
