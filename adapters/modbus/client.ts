@@ -429,8 +429,11 @@ function strayBytes(client: ModbusRTU): number {
  * modbus-serial already does for an id it does not know (checked against modbus-serial 8.x).
  */
 function forgetFinishedExchanges(client: ModbusRTU): void {
-  const table = (client as unknown as { _transactions?: Record<string, unknown> })._transactions;
-  if (table) for (const id in table) delete table[id];
+  // A new empty table rather than deleting keys: deleting turns the object into a slow dictionary
+  // (1.5 % of the gateway's CPU at full speed in a profile); modbus-serial reads the field anew
+  // for every request and every answer.
+  const c = client as unknown as { _transactions?: Record<string, unknown> };
+  if (c._transactions) c._transactions = {};
 }
 
 /** Closes a client without waiting forever: a socket that is already gone never calls back. */
