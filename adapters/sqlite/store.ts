@@ -14,6 +14,7 @@ import type {
 } from '../../services/metering/storage.ts';
 import { keepFrom, missingRuns } from '../../services/metering/storage.ts';
 import { chunkRows, decodeChunk, encodeChunk, type ChunkRow } from './chunk-codec.ts';
+import { decodeLatest, encodeLatest } from './latest-codec.ts';
 import { DAY_MS, SLOT_MS, localDayStart, rollupDay, rollupSlots, type RollupShape } from './rollups.ts';
 
 /**
@@ -240,42 +241,6 @@ function fromRow(meter: string, site: string, gateway: string, kind: MeterKind, 
   return reading;
 }
 
-/** A row of the latest scan: meter id, site, gateway, kind, then READING_COLUMNS. */
-type LatestRaw = [number, string, string, MeterKind, ...Row, number | null];
-const LATEST_VALUES = 4 + 7;
-
-/**
- * A reading from its row in `latest`, read by position (what fromRow(rowFromDb(…)) gives, without
- * the intermediate arrays: at 10,000 meters they were most of the first latest()'s garbage).
- */
-function latestFromRaw(meter: string, raw: LatestRaw): StoredReading {
-  const quality = raw[6];
-  const reading: StoredReading = {
-    meter,
-    ts: raw[5],
-    seq: raw[4],
-    quality: QUALITY_NAME[quality] ?? 'error',
-    values: {},
-    site: raw[1],
-    gateway: raw[2],
-    kind: raw[3],
-  };
-  const mask = raw[LATEST_VALUES + QUANTITY_COLUMNS.length] as number | null;
-  for (let i = 0; i < QUANTITY_COLUMNS.length; i++) {
-    // The -0 mask first, as rowFromDb applies it.
-    const v =
-      mask !== null && Math.floor(mask / 2 ** i) % 2 === 1 ? -0 : (raw[LATEST_VALUES + i] as number | null);
-    if (v !== null) reading.values[QUANTITY_COLUMNS[i]!] = v;
-  }
-  const deviceTs = raw[7];
-  const errorCode = raw[8];
-  const flags = raw[10];
-  if (deviceTs !== null) reading.deviceTs = deviceTs;
-  if (errorCode !== null) reading.error = { code: errorCode, message: raw[9] ?? '' };
-  if (flags !== null) reading.flags = flags.split(',');
-  return reading;
-}
-
 /**
  * A store written by an older version lacks the columns of quantities and fields added since;
  * they are added empty (SQLite's ADD COLUMN rewrites nothing), so old readings stay as stored.
@@ -307,6 +272,13 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
                  data BLOB NOT NULL);
                CREATE UNIQUE INDEX rollup_chunks_key ON rollup_chunks (meter_id, step, start);`),
   },
+  {
+    // One transaction of one row per meter: a file killed midway is still at version 3 and
+    // converts again at the next open.
+    version: 4,
+    name: 'latest readings packed in one column',
+    up: (db) => packLatest(db),
+  },
 ];
 
 /** Registers whose roll-up is their last value (as InfluxDB's continuous queries keep them). */
@@ -326,8 +298,67 @@ const ROLLUP_SHAPE: RollupShape = {
 /** The roll-ups' extra column's name in the file's dictionary. */
 const POWER_MAX = 'power_kw_max';
 
+/**
+ * The file's quantity dictionary (chunk and packed-latest ids ↔ quantities): a list kept in the
+ * file, appended to, never reordered; what this release knows is appended if missing.
+ */
+function settleDictionary(db: Database.Database): string[] {
+  const dict = JSON.parse(
+    db.prepare("SELECT value FROM store_meta WHERE key = 'quantities'").pluck().get() as string,
+  ) as string[];
+  const missing = [...QUANTITY_COLUMNS, POWER_MAX].filter((q) => !dict.includes(q));
+  if (missing.length > 0) {
+    dict.push(...missing);
+    db.prepare("UPDATE store_meta SET value = ? WHERE key = 'quantities'").run(JSON.stringify(dict));
+  }
+  return dict;
+}
+
+/**
+ * Schema 4: `latest` as (meter_id, ts, seq, packed) from its column layout, every reading kept as
+ * it was read back before (its -0 mask applied; columns an older file lacks are absent values).
+ */
+function packLatest(db: Database.Database): void {
+  const have = new Set(
+    (db.prepare('PRAGMA table_info(latest)').all() as { name: string }[]).map((c) => c.name),
+  );
+  // A file already packed (a test may set the version back): nothing to convert.
+  if (have.has('packed')) return;
+  const dict = settleDictionary(db);
+  const idOf = QUANTITY_COLUMNS.map((q) => dict.indexOf(q));
+  const rows = db.prepare('SELECT * FROM latest').all() as Record<string, string | number | null>[];
+  db.exec(`ALTER TABLE latest RENAME TO latest_columns;
+           CREATE TABLE latest (meter_id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+                                packed BLOB NOT NULL);`);
+  const put = db.prepare('INSERT INTO latest (meter_id, ts, seq, packed) VALUES (?, ?, ?, ?)');
+  for (const row of rows) {
+    const get = (c: string): string | number | null => (have.has(c) ? (row[c] ?? null) : null);
+    const dbRow: (string | number | null)[] = [
+      get('seq'),
+      get('ts'),
+      get('quality'),
+      get('device_ts'),
+      get('error_code'),
+      get('error_message'),
+      get('flags'),
+      ...QUANTITY_COLUMNS.map(get),
+      get('neg_zero'),
+    ];
+    const r = fromRow(
+      '',
+      String(row.site),
+      String(row.gateway),
+      String(row.kind) as MeterKind,
+      rowFromDb(dbRow),
+    );
+    put.run(row.meter_id, r.ts, r.seq, encodeLatest(r, QUANTITY_COLUMNS, idOf));
+  }
+  db.exec('DROP TABLE latest_columns');
+}
+
+/** Raw rows of an older file lack the columns of quantities and fields added since. */
 function addMissingColumns(db: Database.Database): void {
-  for (const table of ['readings', 'latest']) {
+  for (const table of ['readings']) {
     const have = new Set(
       (db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name),
     );
@@ -382,7 +413,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   private readonly insertMeter: Database.Statement<[string, string, string, string]>;
   private readonly updateMeter: Database.Statement<[string, string, string, number]>;
   private readonly insertReading: Database.Statement<[number, ...Row]>;
-  private readonly upsertLatest: Database.Statement<[number, string, string, string, ...Row]>;
+  private readonly upsertLatest: Database.Statement<[number, number, number, Buffer]>;
   private readonly latestAll: Database.Statement<[]>;
   private readonly latestKey: Database.Statement<[number]>;
   private readonly seriesStmts = new Map<Quantity, Database.Statement<[number, number, number]>>();
@@ -404,6 +435,8 @@ export class SqliteStore implements ReadingStore, SeqIndex {
   private readonly dictIds: number[];
   private readonly columnOf = new Map<number, number>();
   private readonly rollupDictIds: number[];
+  /** Packed latest readings' quantity ids → this release's quantities. */
+  private readonly quantityOfId: (Quantity | undefined)[];
   private readonly rollupColumnOf = new Map<number, number>();
   private readonly dailyOffset: number;
   private readonly putRollup: Database.Statement<[number, number, number, Buffer]>;
@@ -443,7 +476,8 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     this.graceMs = options.graceMs ?? 3_600_000;
     this.chunksPerWrite = options.chunksPerWrite ?? 64;
     this.clock = options.clock ?? Date.now;
-    const dict = this.settleDictionary();
+    const dict = settleDictionary(this.db);
+    this.quantityOfId = dict.map((q) => (QUANTITY_SET.has(q) ? (q as Quantity) : undefined));
     this.dictIds = QUANTITY_COLUMNS.map((q) => dict.indexOf(q));
     this.dictIds.forEach((id, c) => this.columnOf.set(id, c));
     this.rollupDictIds = [...this.dictIds, dict.indexOf(POWER_MAX)];
@@ -460,15 +494,12 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     );
     this.latestKey = this.db.prepare<[number]>('SELECT ts, seq FROM latest WHERE meter_id = ?').raw();
     this.upsertLatest = this.db.prepare(
-      `INSERT OR REPLACE INTO latest (meter_id, site, gateway, kind, ${READING_COLUMNS})
-       VALUES (${placeholders(4 + nReading)})`,
+      'INSERT OR REPLACE INTO latest (meter_id, ts, seq, packed) VALUES (?, ?, ?, ?)',
     );
     // One scan of `latest` in its rowid order; the names come from the meters already in memory.
     // (Joining `meters` made SQLite walk the meters' name index and look each meter's row up:
     // a B-tree search per meter.)
-    this.latestAll = this.db
-      .prepare(`SELECT meter_id, site, gateway, kind, ${READING_COLUMNS} FROM latest`)
-      .raw();
+    this.latestAll = this.db.prepare('SELECT meter_id, packed FROM latest').raw();
     // The primary key's order: one range scan of the meter's rows, no sort.
     this.readingsRange = this.db
       .prepare<[number, number, number]>(
@@ -523,19 +554,6 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     if (this.db.prepare('SELECT 1 FROM chunks LIMIT 1').get()) return stored;
     this.db.prepare("UPDATE store_meta SET value = ? WHERE key = 'chunk_ms'").run(String(asked));
     return asked;
-  }
-
-  /** Chunk ids of quantities are positions in a list kept in the file, appended to, never reordered. */
-  private settleDictionary(): string[] {
-    const dict = JSON.parse(
-      this.db.prepare("SELECT value FROM store_meta WHERE key = 'quantities'").pluck().get() as string,
-    ) as string[];
-    const missing = [...QUANTITY_COLUMNS, POWER_MAX].filter((q) => !dict.includes(q));
-    if (missing.length > 0) {
-      dict.push(...missing);
-      this.db.prepare("UPDATE store_meta SET value = ? WHERE key = 'quantities'").run(JSON.stringify(dict));
-    }
-    return dict;
   }
 
   private loadMeters(): void {
@@ -638,7 +656,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     for (const [id, r] of newest) {
       const current = this.latestKey.get(id) as [ts: number, seq: number] | undefined;
       if (current && !(r.ts > current[0] || (r.ts === current[0] && r.seq > current[1]))) continue;
-      this.upsertLatest.run(id, r.site, r.gateway, r.kind, ...toRow(r));
+      this.upsertLatest.run(id, r.ts, r.seq, encodeLatest(r, QUANTITY_COLUMNS, this.dictIds));
       if (this.latestCache) {
         this.latestCache.set(r.meter, copyReading(r));
         this.latestSorted = undefined;
@@ -960,7 +978,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
 
   /** Every meter's latest reading, by meter name, from one scan of `latest`. */
   private loadLatest(): Map<string, StoredReading> {
-    const rows = this.latestAll.all() as LatestRaw[];
+    const rows = this.latestAll.all() as [number, Buffer][];
     const out = new Map<string, StoredReading>();
     for (const raw of rows) {
       let meter = this.meterById.get(raw[0]);
@@ -970,7 +988,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
         meter = this.meterById.get(raw[0]);
         if (!meter) throw new Error(`latest reading of meter id ${raw[0]}, which is not in the meters table`);
       }
-      out.set(meter.name, latestFromRaw(meter.name, raw));
+      out.set(meter.name, decodeLatest(meter.name, raw[1], this.quantityOfId));
     }
     return out;
   }
