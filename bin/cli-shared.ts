@@ -3,6 +3,7 @@
  * connection from the campus file. Apart from bin/cli.ts so that `campus-energy gateway`
  * (bin/gateway-cli.ts) gets them without loading the rest of the CLI.
  */
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { LoadedCampus } from '../config/campus.ts';
@@ -62,4 +63,17 @@ export function mqttFor(campus: LoadedCampus, override: string | undefined): Mqt
   // The broker's certificate is always verified; a campus CA is read from the file named.
   const ca = m?.caFile ? readFileSync(resolve(dirname(campus.file), m.caFile)) : undefined;
   return { url, username: m?.username, password, ...(ca ? { ca } : {}) };
+}
+
+/** The options of a command that may start the embedded broker (`gateway`, `run`), as parsed. */
+export interface EmbeddedBrokerOptions {
+  brokerPort: number;
+  logLevel: string;
+}
+
+/** Adds `--broker-port` (described by `brokerPortHelp`) and `--log-level` to `command`. */
+export function withEmbeddedBrokerOptions(command: Command, brokerPortHelp: string): Command {
+  return command
+    .addOption(new Option('--broker-port <port>', brokerPortHelp).default('1883').argParser(Number))
+    .addOption(new Option('--log-level <level>').default('info'));
 }

@@ -1,4 +1,4 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { loadCampus } from '../config/campus.ts';
 import { createLogger } from '../gateway/log.ts';
@@ -12,6 +12,7 @@ import { embeddedBrokerFamilies } from '../gateway/metrics.ts';
 import type { MetricFamily } from '../services/platform/metrics/exposition.ts';
 import { processFamilies } from '../services/platform/metrics/process.ts';
 import { parseListenAddress, startMetricsServer } from '../services/platform/metrics/server.ts';
+import { withEmbeddedBrokerOptions, type EmbeddedBrokerOptions } from './cli-shared.ts';
 
 interface RunHelpers {
   guarded(fn: () => Promise<void>): Promise<void>;
@@ -29,7 +30,7 @@ const LAUNCHER = fileURLToPath(new URL('./campus-energy.js', import.meta.url));
  * is never the one that polls, stores or runs detection.
  */
 export function registerRunCommand(program: Command, h: RunHelpers): void {
-  program
+  const command = program
     .command('run')
     .description('Run a campus: every gateway, ingest and the back office, supervised, on embedded defaults')
     .requiredOption('-c, --config <file>', 'campus YAML file')
@@ -43,98 +44,90 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
     .option(
       '--metrics <host:port>',
       "serve the supervisor's metrics here (parts up and restarted, the embedded broker's refusals); ingest and then each gateway serve theirs on the following ports",
-    )
-    .addOption(
-      new Option('--broker-port <port>', 'embedded broker port (127.0.0.1 only)')
-        .default('1883')
-        .argParser(Number),
-    )
-    .addOption(new Option('--log-level <level>').default('info'))
-    .action(
-      (opts: {
+    );
+  withEmbeddedBrokerOptions(command, 'embedded broker port (127.0.0.1 only)').action(
+    (
+      opts: EmbeddedBrokerOptions & {
         config: string;
         mqtt?: string;
         influx?: string;
         http: string;
         insecureCookie?: boolean;
         metrics?: string;
-        brokerPort: number;
-        logLevel: string;
-      }) =>
-        h.guarded(async () => {
-          const campus = loadCampus(opts.config);
-          const logger = createLogger(opts.logLevel);
-          let broker: CampusBroker | undefined;
-          const env: NodeJS.ProcessEnv = { ...process.env };
-          if (opts.influx) {
-            if (!/^https?:\/\//.test(opts.influx))
-              throw new Error(`--influx: expected http:// or https://, got ${opts.influx}`);
-            env.CAMPUS_INFLUX_URL = opts.influx;
-          }
-          const common = ['-c', campus.file, '--log-level', opts.logLevel];
-          const mqttArgs = opts.mqtt ? ['--mqtt', opts.mqtt] : [];
-          if (!opts.mqtt && !campus.config.mqtt) {
-            broker = await startCampusBroker(campus, { port: opts.brokerPort });
-            // Each part logs in to this broker with its own account from the credentials file.
-            env.CAMPUS_EMBEDDED_BROKER = broker.url;
-          }
-          const node = process.execPath;
-          // Every process exports its own figures (event-loop lag above all): ingest on the port
-          // after the supervisor's, each gateway on the next ones; the back office on its --http.
-          const partMetrics = metricsPorts(opts.metrics);
-          const gatewayIds = campus.config.sites.flatMap((site) => site.gateways.map((g) => g.id));
-          const children: ChildSpec[] = [
-            {
-              name: 'ingest',
-              command: node,
-              args: [LAUNCHER, 'ingest', ...common, ...mqttArgs, ...partMetrics(0)],
-              env,
-            },
-            ...gatewayIds.map((id, i) => ({
-              name: `gateway ${id}`,
-              command: node,
-              args: [LAUNCHER, 'gateway', ...common, '-g', id, ...mqttArgs, ...partMetrics(i + 1)],
-              env,
-            })),
-            {
-              name: 'backoffice',
-              command: node,
-              args: [
-                LAUNCHER,
-                'backoffice',
-                ...common,
-                ...mqttArgs,
-                '--http',
-                opts.http,
-                ...(opts.insecureCookie ? ['--insecure-cookie'] : []),
-              ],
-              env,
-            },
-          ];
-          const supervisor = startSupervisor({ children, logger });
-          const metrics = opts.metrics
-            ? await startMetricsServer({
-                collect: () => runFamilies(supervisor, broker),
-                ...parseListenAddress(opts.metrics),
-                logger,
-              })
-            : undefined;
-          console.log(`campus-energy run: ${campus.config.campus.name}`);
-          console.log(
-            `  broker: ${broker ? `${broker.url} (embedded; accounts in ${broker.secretsFile})` : (opts.mqtt ?? campus.config.mqtt?.url)}`,
-          );
-          console.log(
-            `  parts: ${children.map((c) => c.name).join(', ')} (each restarted alone if it fails)`,
-          );
-          console.log(`  store: ${opts.influx ?? campus.config.storage.influx?.url ?? 'embedded SQLite'}`);
-          console.log(`  back office: http://${opts.http}/`);
-          h.onShutdown(async () => {
-            await metrics?.close();
-            await supervisor.stop();
-            await broker?.close();
-          });
-        }),
-    );
+      },
+    ) =>
+      h.guarded(async () => {
+        const campus = loadCampus(opts.config);
+        const logger = createLogger(opts.logLevel);
+        let broker: CampusBroker | undefined;
+        const env: NodeJS.ProcessEnv = { ...process.env };
+        if (opts.influx) {
+          if (!/^https?:\/\//.test(opts.influx))
+            throw new Error(`--influx: expected http:// or https://, got ${opts.influx}`);
+          env.CAMPUS_INFLUX_URL = opts.influx;
+        }
+        const common = ['-c', campus.file, '--log-level', opts.logLevel];
+        const mqttArgs = opts.mqtt ? ['--mqtt', opts.mqtt] : [];
+        if (!opts.mqtt && !campus.config.mqtt) {
+          broker = await startCampusBroker(campus, { port: opts.brokerPort });
+          // Each part logs in to this broker with its own account from the credentials file.
+          env.CAMPUS_EMBEDDED_BROKER = broker.url;
+        }
+        const node = process.execPath;
+        // Every process exports its own figures (event-loop lag above all): ingest on the port
+        // after the supervisor's, each gateway on the next ones; the back office on its --http.
+        const partMetrics = metricsPorts(opts.metrics);
+        const gatewayIds = campus.config.sites.flatMap((site) => site.gateways.map((g) => g.id));
+        const children: ChildSpec[] = [
+          {
+            name: 'ingest',
+            command: node,
+            args: [LAUNCHER, 'ingest', ...common, ...mqttArgs, ...partMetrics(0)],
+            env,
+          },
+          ...gatewayIds.map((id, i) => ({
+            name: `gateway ${id}`,
+            command: node,
+            args: [LAUNCHER, 'gateway', ...common, '-g', id, ...mqttArgs, ...partMetrics(i + 1)],
+            env,
+          })),
+          {
+            name: 'backoffice',
+            command: node,
+            args: [
+              LAUNCHER,
+              'backoffice',
+              ...common,
+              ...mqttArgs,
+              '--http',
+              opts.http,
+              ...(opts.insecureCookie ? ['--insecure-cookie'] : []),
+            ],
+            env,
+          },
+        ];
+        const supervisor = startSupervisor({ children, logger });
+        const metrics = opts.metrics
+          ? await startMetricsServer({
+              collect: () => runFamilies(supervisor, broker),
+              ...parseListenAddress(opts.metrics),
+              logger,
+            })
+          : undefined;
+        console.log(`campus-energy run: ${campus.config.campus.name}`);
+        console.log(
+          `  broker: ${broker ? `${broker.url} (embedded; accounts in ${broker.secretsFile})` : (opts.mqtt ?? campus.config.mqtt?.url)}`,
+        );
+        console.log(`  parts: ${children.map((c) => c.name).join(', ')} (each restarted alone if it fails)`);
+        console.log(`  store: ${opts.influx ?? campus.config.storage.influx?.url ?? 'embedded SQLite'}`);
+        console.log(`  back office: http://${opts.http}/`);
+        h.onShutdown(async () => {
+          await metrics?.close();
+          await supervisor.stop();
+          await broker?.close();
+        });
+      }),
+  );
 }
 
 /** `--metrics` for the part at `index` (ingest 0, then the gateways): the supervisor's port + 1 + index. */
