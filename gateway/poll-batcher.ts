@@ -35,7 +35,11 @@ export class PollBatcher {
   private readonly notKept = new Map<string, number>();
 
   constructor(private readonly opts: PollBatcherOptions) {
-    this.maxDelayMs = opts.maxDelayMs ?? 10;
+    // 25 ms, not less: a commit costs the outbox more than its rows do. Appending 50 rows a
+    // commit cost 15 µs of CPU a reading, 150 rows 10 µs (acks alike); a gateway polling 10,000
+    // meters every 10 s gathers 25 readings in 25 ms. A crash loses the polls of those 25 ms at
+    // most, unnumbered, so they look like polls that did not happen, never like a gap.
+    this.maxDelayMs = opts.maxDelayMs ?? 25;
     this.maxBatch = opts.maxBatch ?? 500;
     this.maxHeld = opts.maxHeld ?? 100_000;
   }
