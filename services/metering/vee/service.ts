@@ -90,6 +90,8 @@ interface Computed {
   trusted: { ts: number; value: number }[];
   installations: readonly Installation[];
   kind: MeterKind;
+  /** The meter's first 15-minute boundary with readings (meterSince); -Infinity: before the window. */
+  since: number;
 }
 
 function worstSource(parts: readonly ValidatedInterval[]): ValidatedInterval['source'] {
@@ -117,6 +119,25 @@ function summariseFlags(parts: readonly ValidatedInterval[]): VeeFlag[] {
     severity: flag.severity,
     reason: `${n} of ${parts.length} intervals, first: ${flag.reason}`,
   }));
+}
+
+function noMeterYetFlag(since: number): VeeFlag {
+  return {
+    rule: 'no-meter-yet',
+    severity: 'info',
+    reason: Number.isFinite(since)
+      ? `the meter's first reading is at ${new Date(since).toISOString()}: nothing before it is validated, estimated or billed`
+      : 'the meter has no reading yet: nothing is validated, estimated or billed',
+  };
+}
+
+/** A day before the meter's first reading: no value (a gap, never 0 and never an estimate). */
+function noMeterYet(q: IntervalsQuery, start: number, end: number, since: number): ValidatedInterval {
+  return {
+    ...{ meter: q.meter, quantity: q.quantity, start, end, value: null, source: 'actual' },
+    flags: [noMeterYetFlag(since)],
+    version: 0,
+  };
 }
 
 /** The timestamp rules, then single bad readings left out: the readings VEE computes with. */
@@ -189,15 +210,20 @@ export class Vee implements ValidatedSource {
     const now = this.clock();
     const installations = (await this.deps.installations?.(meter, quantity)) ?? [];
     const lastEnded = floorToStep(now, '15m', timezone);
-    const first = floorToStep(from, '15m', timezone);
-    const calcFrom = first - est.searchMarginMs;
     const calcTo = Math.min(to + est.searchMarginMs, lastEnded);
-    const histFrom = calcFrom - Math.max(th.historyDays, 7 * est.likeDayWeeks + 1) * DAY;
-    if (!(calcTo > first)) return { results: [], trusted: [], installations, kind };
+    const lookBack = est.searchMarginMs + Math.max(th.historyDays, 7 * est.likeDayWeeks + 1) * DAY + HOUR;
+    const asked = floorToStep(from, '15m', timezone);
+    if (!(calcTo > asked)) return { results: [], trusted: [], installations, kind, since: -Infinity };
 
+    const raw = await this.rawReadings(meter, quantity, asked - lookBack, calcTo + HOUR + 1);
+    // Nothing is validated, estimated or recorded before the meter's first reading (see meterSince).
+    const since = await this.meterSince(meter, quantity, raw, asked, asked - lookBack);
+    const first = Math.max(asked, since);
+    if (!(calcTo > first)) return { results: [], trusted: [], installations, kind, since };
+    const calcFrom = first - est.searchMarginMs;
+    const histFrom = calcFrom - Math.max(th.historyDays, 7 * est.likeDayWeeks + 1) * DAY;
     const fetchFrom = histFrom - HOUR;
     const fetchTo = calcTo + HOUR + 1;
-    const raw = await this.rawReadings(meter, quantity, fetchFrom, fetchTo);
     const screened = screenTrusted(raw, th, now, installations, meter);
     const relay =
       kind === 'electricity'
@@ -248,7 +274,53 @@ export class Vee implements ValidatedSource {
         ...(c.note !== undefined ? { note: c.note } : {}),
         flags: c.flags,
       }));
-    return { results, trusted: screened.trusted, installations, kind };
+    return { results, trusted: screened.trusted, installations, kind, since };
+  }
+
+  /**
+   * The first 15-minute boundary at or after the meter's first reading, or -Infinity when the meter
+   * read before `asked` (the usual case: nothing changes). A utility's VEE starts a meter at its
+   * installation: an interval before it has no consumption to validate, and an estimate there
+   * would bill a customer for a time the meter did not exist. With no reading in the fetched window
+   * before `asked`, earlier time is searched backwards, in windows doubling from 32 days, for any
+   * raw reading or 15-minute roll-up (which outlive retention): one found means the meter existed
+   * and was silent, and VEE treats the window as it always did. A reading that comes in late and
+   * earlier (a gateway's outbox replayed) moves the start back at the next computation; nothing is
+   * remembered between computations. +Infinity: no reading in the window nor before it.
+   */
+  private async meterSince(
+    meter: string,
+    quantity: CumulativeQuantity,
+    raw: readonly RawReading[],
+    asked: number,
+    fetchedFrom: number,
+  ): Promise<number> {
+    let earliest = Infinity;
+    for (const r of raw) if (r.ts < earliest) earliest = r.ts;
+    if (earliest < asked) return -Infinity;
+    for (let hi = fetchedFrom, span = 32 * DAY; hi > 0; hi -= span, span *= 2) {
+      if (await this.readAnythingIn(meter, quantity, Math.max(0, hi - span), hi)) return -Infinity;
+    }
+    if (earliest === Infinity) return Infinity;
+    const floor = floorToStep(earliest, '15m', this.deps.timezone);
+    return floor === earliest ? floor : floor + STEP;
+  }
+
+  private async readAnythingIn(
+    meter: string,
+    quantity: CumulativeQuantity,
+    from: number,
+    to: number,
+  ): Promise<boolean> {
+    const { store, raw } = this.deps;
+    const readings = raw
+      ? await raw.readings(meter, from, to)
+      : await store.series({ meters: [meter], quantity, from, to });
+    if (readings.length > 0) return true;
+    const slots = store.registerSlots
+      ? await store.registerSlots({ meters: [meter], quantity, from, to })
+      : [];
+    return slots.length > 0;
   }
 
   /** Validates, estimates and records [from, to); returns the computation for the daily checks. */
@@ -283,8 +355,20 @@ export class Vee implements ValidatedSource {
       const start = days[i - 1]!;
       const end = days[i]!;
       if (end > now) break;
-      const parts = this.versions.current(q.meter, q.quantity, start, end);
-      const expected = stepBoundaries(start, end - 1, '15m', timezone).length - 1;
+      const since = computed.since;
+      if (
+        end <= since &&
+        !this.versions.current(q.meter, q.quantity, start, end).some((p) => p.value !== null)
+      ) {
+        out.push(noMeterYet(q, start, end, since));
+        continue;
+      }
+      // The day the meter began counts from its first reading (intervals before it were never
+      // recorded, or recorded as gaps by an earlier release).
+      const parts = this.versions
+        .current(q.meter, q.quantity, start, end)
+        .filter((p) => p.start >= since || p.value !== null);
+      const expected = stepBoundaries(Math.max(start, since), end - 1, '15m', timezone).length - 1;
       const complete = parts.length === expected && parts.every((p) => p.value !== null);
       const sum = complete ? parts.reduce((a, p) => a + p.value!, 0) : null;
       const methods = [...new Set(parts.map((p) => p.method).filter((m): m is string => m !== undefined))];
@@ -302,6 +386,7 @@ export class Vee implements ValidatedSource {
         ...(sum === null ? {} : { estimatedValue: partSum('estimated'), editedValue: partSum('edited') }),
         ...(methods.length ? { method: methods.sort().join('+') } : {}),
         flags: [
+          ...(since > start ? [noMeterYetFlag(since)] : []),
           ...summariseFlags(parts),
           ...dayFlags({
             meter: q.meter,

@@ -22,6 +22,7 @@ export const VEE_RULES = [
   'flat-line',
   'reverse-energy',
   'sum-check',
+  'no-meter-yet',
 ] as const;
 export type VeeRule = (typeof VEE_RULES)[number];
 

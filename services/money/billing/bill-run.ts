@@ -469,7 +469,12 @@ export class BillRuns {
         continue;
       }
       if (iv.value === null) {
-        problems.push({ start, end, problem: 'no value: neither measured nor estimable' });
+        // Before a meter's first reading there is nothing to bill: a gap a clerk resolves (the
+        // account opened too early, or the meter not yet connected), never a zero or an estimate.
+        const problem = iv.flags.some((f) => f.rule === 'no-meter-yet')
+          ? "no meter yet: the day is before the meter's first reading"
+          : 'no value: neither measured nor estimable';
+        problems.push({ start, end, problem });
         continue;
       }
       const failed = iv.flags.filter((f) => f.severity === 'fail');

@@ -53,6 +53,7 @@ export const en = {
   'vee.rule.flat-line': 'Flat line',
   'vee.rule.reverse-energy': 'Reverse energy',
   'vee.rule.sum-check': 'Sum check',
+  'vee.rule.no-meter-yet': 'No meter yet',
 };
 
 export const zh = {
@@ -104,6 +105,7 @@ export const zh = {
   'vee.rule.flat-line': '读数不变',
   'vee.rule.reverse-energy': '反向电量',
   'vee.rule.sum-check': '总量核对不符',
+  'vee.rule.no-meter-yet': '尚未装表',
   'vee.why.timestamp-future': '读数时间晚于当前时间，已剔除。',
   'vee.why.timestamp-duplicate': '同一时刻有多个读数。',
   'vee.why.timestamp-out-of-order': '读数早于之前已收到的读数，已剔除。',
@@ -119,4 +121,5 @@ export const zh = {
   'vee.why.flat-line': '连续多个时段用量完全相同。',
   'vee.why.reverse-energy': '只用电的表计出现反向电量。',
   'vee.why.sum-check': '15 分钟用量之和与当日示数差不符。',
+  'vee.why.no-meter-yet': '此前该表尚无读数（尚未安装）：不估算，不计为零。',
 };
