@@ -10,7 +10,7 @@ import { nodeSuspects } from '../../bin/detect-cli.ts';
 import { detect } from '../../services/inspection/detection/engine.ts';
 import { heatingDetector } from '../../services/inspection/detection/heating.ts';
 import { illegalLoadDetector } from '../../services/inspection/detection/illegal-load.ts';
-import type { DetectionResult } from '../../services/inspection/detection/types.ts';
+import type { DetectionResult, Score } from '../../services/inspection/detection/types.ts';
 import { ATTACKS } from '../detection/support.ts';
 import { buildCampus, campusInput, type Campus } from './real/campus.ts';
 import {
@@ -61,6 +61,8 @@ interface Run {
   labels: Labels;
   result: DetectionResult;
   heating: Map<string, number> | undefined;
+  /** The heating detector's own scores (heater cases), for EVAL_DEBUG's reasons and alerts. */
+  heatingScores: Score[];
   naive: ReturnType<typeof naiveScores>;
   meters: string[];
   feeders: string[];
@@ -122,6 +124,7 @@ function run(data: RealData, campus: Campus, kind: string, labels: Labels): Run 
     labels,
     result,
     heating,
+    heatingScores: heatScores,
     naive: naiveScores(input, feeders),
     meters,
     feeders,
@@ -203,6 +206,34 @@ function debugThieves(rs: Run[], neg: number[]): void {
     console.log(
       `  clean ${t.m}: score ${(t.sc?.score ?? 0).toFixed(3)}; ${t.sc?.reason ?? ''}`.slice(0, 260),
     );
+}
+
+/**
+ * EVAL_DEBUG=1 (tuning half only!): each heater's score, how many meters without a heater in the
+ * same level's cases score at least as high, its onset and the detector's reason; then the heating
+ * alerts on meters without a heater.
+ */
+function debugHeaters(rs: Run[], neg: number[]): void {
+  let falseAlerts = 0;
+  let innocent = 0;
+  for (const r of rs)
+    for (const m of r.meters) {
+      const sc = r.heatingScores.find((x) => x.id === m && x.reason !== 'heating registered on');
+      if (!r.labels.heater.has(m)) {
+        innocent++;
+        if (sc?.alert) falseAlerts++;
+        continue;
+      }
+      const days = Math.round((r.to - (GRID_START + r.labels.onset.get(m)! * HOUR)) / DAY);
+      const score = sc?.score ?? 0;
+      console.log(
+        `  ${r.kind} ${m} onset ${days} d: score ${score.toFixed(3)}, ${neg.filter((x) => x >= score).length}/${neg.length} without a heater ≥${sc?.alert ? ', alert' : ''}; ${sc?.reason ?? 'not judged'}`.slice(
+          0,
+          300,
+        ),
+      );
+    }
+  console.log(`  heating alerts on meters without a heater: ${falseAlerts} of ${innocent}`);
 }
 
 /** Per seed: metric → value (engine and naive); pooled rows for per-attack figures. */
@@ -378,6 +409,7 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
         }
       }
       f.set(`${which}:heat:${level}`, auc(pos, neg));
+      if (process.env.EVAL_DEBUG && which === 'engine') debugHeaters(of(`heat:${level}`), neg);
     }
 
   // Meter faults.
