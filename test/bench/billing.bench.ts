@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AuditLog } from '../../services/platform/audit/audit-log.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
+import { seededRandom } from '../../services/platform/seeded-random.ts';
 import type { BillingAccount } from '../../services/money/billing/accounts.ts';
 import { BillRuns } from '../../services/money/billing/bill-run.ts';
 import { billRunCsv, payrollCsv } from '../../services/money/billing/export.ts';
@@ -19,21 +20,11 @@ import { failFlag, MemoryValidatedSource, TZ } from '../billing/support.ts';
 const METERS = Number(process.env.BENCH_METERS ?? 10_000);
 const TARGET_S = 10;
 
-function mulberry(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 const mb = (bytes: number) => `${(bytes / 1_048_576).toFixed(0)} MB`;
 
 async function main() {
   const setupStart = performance.now();
-  const rnd = mulberry(2026);
+  const rnd = seededRandom(2026);
   const src = new MemoryValidatedSource();
   const accounts: BillingAccount[] = [];
   const types = ['student-room', 'staff-household', 'business', 'vendor'] as const;

@@ -1,10 +1,9 @@
-import { expect } from 'vitest';
 import { CollectionSettingsSchema } from '../../config/schemas/collection.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
-import { ServiceError } from '../../services/platform/errors.ts';
 import { Collection } from '../../services/money/collection/collection.ts';
 import { fixtureRun } from '../billing/fixture.ts';
 import { local, TZ } from '../billing/support.ts';
+import { expectRefusedUnchanged } from '../helpers/refused.ts';
 
 export { local, TZ };
 
@@ -58,15 +57,5 @@ export function snapshot(db: Awaited<ReturnType<typeof setup>>['db']) {
 }
 
 export function expectRefused(db: Awaited<ReturnType<typeof setup>>['db'], code: string, fn: () => unknown) {
-  const before = snapshot(db);
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(ServiceError);
-  expect((error as ServiceError).code).toBe(code);
-  expect(snapshot(db)).toEqual(before);
-  return error as ServiceError;
+  return expectRefusedUnchanged(() => snapshot(db), code, fn);
 }

@@ -1,4 +1,3 @@
-import { expect } from 'vitest';
 import { SqliteStore } from '../../adapters/sqlite/store.ts';
 import { CollectionSettingsSchema } from '../../config/schemas/collection.ts';
 import { Collection } from '../../services/money/collection/collection.ts';
@@ -10,6 +9,7 @@ import { SpotChecks } from '../../services/operations/heating/spot-checks.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import { setup } from '../outages/support.ts';
+import { auditAndRows, expectRefusedUnchanged } from '../helpers/refused.ts';
 
 /**
  * The heating desk on the demo campus (heat meters H-E-H01…H-W-H12), with its fees, post-paid
@@ -78,19 +78,5 @@ export function signedStop(f: HeatingFixture, unit: string, lockedAgoMs = 3_600_
 
 /** The call is refused with `code`, and neither the applications nor the audit log changed. */
 export function expectRefused(f: HeatingFixture, code: string, fn: () => unknown): ServiceError {
-  const snap = () => ({
-    audit: f.db.prepare('SELECT MAX(seq) AS seq FROM audit_log').get(),
-    rows: f.db.prepare('SELECT * FROM heating_applications ORDER BY id').all(),
-  });
-  const before = snap();
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(ServiceError);
-  expect((error as ServiceError).code).toBe(code);
-  expect(snap()).toEqual(before);
-  return error as ServiceError;
+  return expectRefusedUnchanged(auditAndRows(f.db, 'heating_applications'), code, fn);
 }

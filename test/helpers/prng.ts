@@ -1,11 +1,2 @@
-/** A deterministic PRNG (mulberry32), so that a failing randomised test can be repeated. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded PRNG is the product's (services/platform/seeded-random.ts), so a failing randomised test can be repeated. */
+export { seededRandom as prng } from '../../services/platform/seeded-random.ts';

@@ -1,12 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { expect } from 'vitest';
 import { AuditLog } from '../../services/platform/audit/audit-log.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
 import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
 import { parseTariffTable } from '../../services/money/billing/tariffs.ts';
-import { ServiceError } from '../../services/platform/errors.ts';
 import { Prepaid, type PrepaidOptions } from '../../services/money/prepaid/prepaid.ts';
+import { expectRefusedUnchanged } from '../helpers/refused.ts';
 
 export const TZ = 'Asia/Shanghai';
 /** A local (Shanghai) time as UTC ms. */
@@ -76,15 +75,5 @@ export function expectRefused(
   fn: () => unknown,
   account?: string,
 ) {
-  const before = snapshot(s, account);
-  let error: unknown;
-  try {
-    fn();
-  } catch (e) {
-    error = e;
-  }
-  expect(error, `expected ${code}`).toBeInstanceOf(ServiceError);
-  expect((error as ServiceError).code).toBe(code);
-  expect(snapshot(s, account)).toEqual(before);
-  return error as ServiceError;
+  return expectRefusedUnchanged(() => snapshot(s, account), code, fn);
 }

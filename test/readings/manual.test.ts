@@ -3,10 +3,10 @@ import type { Actor } from '../../services/platform/auth/roles.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import {
   ManualReadings,
-  seededRandom,
   type ManualReadingAlert,
   type ReadingRoute,
 } from '../../services/metering/readings/manual.ts';
+import { seededRandom } from '../../services/platform/seeded-random.ts';
 import { withAdmin } from '../auth/setup.ts';
 import { backoffice, local, MemoryValidatedSource } from '../billing/support.ts';
 

@@ -196,18 +196,6 @@ const toAlert = (r: AlertRow): ManualReadingAlert => ({
 
 const norm = (name: string) => name.trim().toLowerCase();
 
-/** A seeded uniform random source (mulberry32), for tests and reproducible draws. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 export class ManualReadings {
   private readonly db: BackofficeDb;
   private readonly audit: AuditLog;
