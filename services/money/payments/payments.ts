@@ -4,13 +4,8 @@ import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { Fen } from '../billing/money.ts';
 import type { LedgerEntry, Prepaid } from '../prepaid/prepaid.ts';
 import { PAYMENT_ERRORS, refusePayment, type PaymentErrorCode } from './errors.ts';
-import {
-  mismatches,
-  reconcile,
-  resolveMismatch,
-  type Mismatch,
-  type ReconciliationResult,
-} from './reconcile.ts';
+import { MismatchQueue, type Mismatch } from './mismatch-queue.ts';
+import { reconcile, type ReconciliationResult } from './reconcile.ts';
 import {
   NoticeRefused,
   type PaymentNotice,
@@ -128,7 +123,7 @@ class Refusal extends Error {
     readonly orderNo?: string,
     readonly transactionId?: string,
     /** A refusal the clerk must look at: filed with the refusal, after the booking rolled back. */
-    readonly mismatch?: Parameters<Payments['queueMismatch']>,
+    readonly mismatch?: Parameters<MismatchQueue['file']>,
   ) {
     super(message);
   }
@@ -143,6 +138,8 @@ export class Payments {
   private readonly providers = new Map<string, PaymentProvider>();
   private readonly unsignedAuditedAt = new Map<string, number>();
   private readonly timezone: string;
+  /** The clerk's queue of mismatches, which taking payments and the reconciliation both file into. */
+  private readonly queue: MismatchQueue;
 
   constructor(o: PaymentsOptions) {
     this.db = o.db;
@@ -151,6 +148,7 @@ export class Payments {
     this.settings = o.settings;
     this.clock = o.clock ?? Date.now;
     this.timezone = o.timezone;
+    this.queue = new MismatchQueue({ db: o.db, audit: o.audit, clock: this.clock, filer: PAYMENTS_ACTOR });
     for (const p of o.providers) this.providers.set(p.id, p);
     this.db.exec(PAYMENTS_SCHEMA);
   }
@@ -485,7 +483,7 @@ export class Payments {
       const unsigned =
         err.code === 'BAD_SIGNATURE' || err.code === 'MALFORMED_NOTICE' || err.code === 'UNKNOWN_PROVIDER';
       const key = `${provider}:${err.code}`;
-      if (err.mismatch) this.queueMismatch(...err.mismatch);
+      if (err.mismatch) this.queue.file(...err.mismatch);
       if (unsigned && r.now - (this.unsignedAuditedAt.get(key) ?? -Infinity) < 60_000) return;
       if (unsigned) this.unsignedAuditedAt.set(key, r.now);
       this.audit.append({
@@ -555,7 +553,7 @@ export class Payments {
       state.paidAt !== null
     ) {
       if (state.account !== order.accountId || state.amountFen !== order.amountFen) {
-        this.queueMismatch(provider.id, 'amount', {
+        this.queue.file(provider.id, 'amount', {
           transactionId: state.transactionId,
           paidAt: state.paidAt,
           amountFen: state.amountFen,
@@ -574,7 +572,7 @@ export class Payments {
         );
       } catch (err) {
         if (!(err instanceof Refusal)) throw err;
-        if (err.mismatch) this.queueMismatch(...err.mismatch);
+        if (err.mismatch) this.queue.file(...err.mismatch);
         return `refused: ${err.code}`;
       }
     }
@@ -596,60 +594,24 @@ export class Payments {
     return 'pending';
   }
 
-  // ── The daily reconciliation and the clerk's queue (reconcile.ts) ──────────────────────────────
+  // ── The daily reconciliation (reconcile.ts) and the clerk's queue (mismatch-queue.ts) ─────────
 
   reconcile(by: string, provider: string, date: string): Promise<ReconciliationResult> {
-    return reconcile(this.reconcileDeps(), by, provider, date);
+    return reconcile(
+      {
+        ...{ db: this.db, audit: this.audit, timezone: this.timezone, clock: this.clock },
+        provider: (id) => this.provider(id),
+        queue: this.queue,
+      },
+      by,
+      provider,
+      date,
+    );
   }
   mismatches(open = true): Mismatch[] {
-    return mismatches(this.db, open);
+    return this.queue.list(open);
   }
   resolveMismatch(by: string, id: number, note: string): Mismatch {
-    return resolveMismatch(this.reconcileDeps(), by, id, note);
-  }
-  private reconcileDeps() {
-    return { db: this.db, audit: this.audit, payments: this, timezone: this.timezone, clock: this.clock };
-  }
-
-  // ── The clerk's queue ───────────────────────────────────────────────────────────────────────
-
-  /** Files a mismatch once (per provider, kind and transaction); returns whether it is new. */
-  queueMismatch(
-    provider: string,
-    kind: 'missing' | 'extra' | 'amount' | 'second-payment',
-    m: {
-      transactionId: string;
-      paidAt: number;
-      amountFen: number | null;
-      orderNo: string | null;
-      accountId: string | null;
-      ledgerFen: number | null;
-      date?: string;
-    },
-  ): boolean {
-    const info = this.db
-      .prepare(
-        `INSERT OR IGNORE INTO payment_mismatches (provider, date, kind, transaction_id, order_no, account_id, statement_fen, ledger_fen, found_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        provider,
-        m.date ?? '',
-        kind,
-        m.transactionId,
-        m.orderNo,
-        m.accountId,
-        m.amountFen,
-        m.ledgerFen,
-        this.clock(),
-      );
-    if (info.changes === 0) return false;
-    this.audit.append({
-      actor: PAYMENTS_ACTOR,
-      action: 'payment.mismatch',
-      subject: `payment-mismatch:${Number(info.lastInsertRowid)}`,
-      after: { provider, kind, ...m },
-    });
-    return true;
+    return this.queue.resolve(by, id, note);
   }
 }

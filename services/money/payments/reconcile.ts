@@ -2,7 +2,8 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { localTimeToUtc } from '../../metering/consumption/zone.ts';
 import { refusePayment } from './errors.ts';
-import type { Payments } from './payments.ts';
+import type { MismatchQueue } from './mismatch-queue.ts';
+import type { PaymentProvider } from './provider.ts';
 
 /**
  * The daily reconciliation: the provider's statement file for a local day against what the ledger
@@ -34,7 +35,10 @@ export interface ReconciliationResult {
 export interface ReconcileDeps {
   db: BackofficeDb;
   audit: AuditLog;
-  payments: Payments;
+  /** The configured provider by id (refused when there is none). */
+  provider: (id: string) => PaymentProvider;
+  /** Where each difference is filed for the clerk, once. */
+  queue: MismatchQueue;
   timezone: string;
   clock: Clock;
 }
@@ -57,7 +61,7 @@ export async function reconcile(
   const [y, mo, da] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const from = localTimeToUtc(d.timezone, y, mo, da);
   const to = localTimeToUtc(d.timezone, y, mo, da + 1);
-  const provider = d.payments.provider(providerId);
+  const provider = d.provider(providerId);
   let statement;
   try {
     statement = (await provider.statement(date)).filter((l) => l.kind === 'payment');
@@ -90,7 +94,7 @@ export async function reconcile(
         at: number;
       },
     ) => {
-      const isNew = d.payments.queueMismatch(provider.id, kind, {
+      const isNew = d.queue.file(provider.id, kind, {
         transactionId: x.transactionId,
         paidAt: x.at,
         amountFen: x.statementFen,
@@ -165,88 +169,5 @@ export async function reconcile(
       },
     });
     return result;
-  })();
-}
-
-export interface Mismatch {
-  id: number;
-  provider: string;
-  date: string;
-  kind: 'missing' | 'extra' | 'amount' | 'second-payment';
-  transactionId: string;
-  orderNo: string | null;
-  accountId: string | null;
-  statementFen: number | null;
-  ledgerFen: number | null;
-  foundAt: number;
-  resolvedBy: string | null;
-  resolvedAt: number | null;
-  note: string | null;
-}
-
-interface MismatchRow {
-  id: number;
-  provider: string;
-  date: string;
-  kind: Mismatch['kind'];
-  transaction_id: string;
-  order_no: string | null;
-  account_id: string | null;
-  statement_fen: number | null;
-  ledger_fen: number | null;
-  found_at: number;
-  resolved_by: string | null;
-  resolved_at: number | null;
-  note: string | null;
-}
-
-const toMismatch = (r: MismatchRow): Mismatch => ({
-  id: r.id,
-  provider: r.provider,
-  date: r.date,
-  kind: r.kind,
-  transactionId: r.transaction_id,
-  orderNo: r.order_no,
-  accountId: r.account_id,
-  statementFen: r.statement_fen,
-  ledgerFen: r.ledger_fen,
-  foundAt: r.found_at,
-  resolvedBy: r.resolved_by,
-  resolvedAt: r.resolved_at,
-  note: r.note,
-});
-
-/** The clerk's queue: open mismatches (or all), oldest first. */
-export function mismatches(db: BackofficeDb, open = true): Mismatch[] {
-  return (
-    db
-      .prepare(`SELECT * FROM payment_mismatches ${open ? 'WHERE resolved_at IS NULL' : ''} ORDER BY id`)
-      .all() as MismatchRow[]
-  ).map(toMismatch);
-}
-
-/** A clerk closes a mismatch with what was done about it; audited, and never reopened. */
-export function resolveMismatch(d: ReconcileDeps, by: string, id: number, note: string): Mismatch {
-  return d.db.transaction(() => {
-    const r = d.db.prepare('SELECT * FROM payment_mismatches WHERE id = ?').get(id) as
-      MismatchRow | undefined;
-    if (!r) refusePayment('MISMATCH_NOT_FOUND', `no reconciliation mismatch ${id}`);
-    if (r.resolved_at !== null)
-      refusePayment('MISMATCH_RESOLVED', `mismatch ${id} was resolved by ${r.resolved_by}`);
-    d.db
-      .prepare('UPDATE payment_mismatches SET resolved_by = ?, resolved_at = ?, note = ? WHERE id = ?')
-      .run(by, d.clock(), note, id);
-    const after = toMismatch(
-      d.db.prepare('SELECT * FROM payment_mismatches WHERE id = ?').get(id) as MismatchRow,
-    );
-    d.audit.append({
-      actor: by,
-      action: 'payment.mismatch-resolved',
-      subject: `payment-mismatch:${id}`,
-      before: toMismatch(r),
-      after,
-      reason: note,
-    });
-    return after;
   })();
 }
