@@ -541,7 +541,7 @@ function lastingChange(
   const short = lm.expectedSince - lm.seenSince;
   const what = level
     ? `consumption ${(100 * (1 - Math.exp(t.shift))).toFixed(0)} % below its usual ratio to its peer buildings`
-    : 'daily load shape no longer follows its own profile while its peers still follow theirs';
+    : shapeWords(lm);
   return {
     type: 'meter-drop',
     key: `meter-drop:${id}`,
@@ -571,6 +571,19 @@ function lastingChange(
               upstreamPower: Math.round(check.power * 10) / 10,
             }
           : {}),
+        ...(!level && lm.shapeKind ? { shapeChange: lm.shapeKind } : {}),
+        ...(!level && lm.shapeKind === 'flattened' && lm.shapeSeen
+          ? {
+              hourlySpreadBefore: Math.round(lm.shapeSeen.before * 1e4) / 1e4,
+              hourlySpreadSince: Math.round(lm.shapeSeen.since * 1e4) / 1e4,
+            }
+          : {}),
+        ...(!level && lm.shapeKind === 'reversed' && lm.shapeSeen
+          ? {
+              directionBefore: Math.round(lm.shapeSeen.before * 100) / 100,
+              directionSince: Math.round(lm.shapeSeen.since * 100) / 100,
+            }
+          : {}),
         shift: Math.round(t.shift * 1e4) / 1e4,
         daysSince: t.after,
         referenceDays: t.reference,
@@ -582,6 +595,25 @@ function lastingChange(
     },
     ...(level && short > 0 ? { unexplained: short } : {}),
   };
+}
+
+/**
+ * What happened to the day, in the inspector's words: a flattened day (the same power every hour,
+ * Jokar h5) and a reversed one (Jokar h6) keep the day's energy, so only the shape tells.
+ */
+function shapeWords(lm: LongMemory): string {
+  const seen = lm.shapeSeen;
+  if (lm.shapeKind === 'flattened' && seen)
+    return (
+      `its day lost its hourly shape (the hours' spread around the day's mean ${(100 * seen.since).toFixed(1)} % ` +
+      `against ${(100 * seen.before).toFixed(1)} % before) while its peers kept theirs: a register reporting the day's average`
+    );
+  if (lm.shapeKind === 'reversed' && seen)
+    return (
+      `its day runs backwards against its own profile (direction ${seen.since.toFixed(2)} against ${seen.before.toFixed(2)} ` +
+      `before; +1: as its profile, −1: reversed in time) while its peers' days do not`
+    );
+  return 'daily load shape no longer follows its own profile while its peers still follow theirs';
 }
 
 /** The k entries of `ids` with the highest `score`, best first (one pass, k small). */

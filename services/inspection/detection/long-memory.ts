@@ -62,10 +62,26 @@ export interface StepTest {
   reference: number;
 }
 
+/**
+ * Which daily shape statistic moved: the correlation with its own profile, where in the day the
+ * energy goes (centroid), how much the hours differ at all (Jokar h5: flattened to the day's mean)
+ * or which way the day runs (Jokar h6: reversed in time).
+ */
+export type ShapeKind = 'profile' | 'centroid' | 'flattened' | 'reversed';
+
+/** The meter's own value of the shape statistic (not peer-adjusted), before the onset and since. */
+export interface ShapeSeen {
+  /** flattened: the day's hourly spread / its mean; reversed: corr(profile) − corr(reversed). */
+  before: number;
+  since: number;
+}
+
 export interface LongMemory {
   meter: number;
   level: StepTest | undefined;
   shape: StepTest | undefined;
+  shapeKind?: ShapeKind;
+  shapeSeen?: ShapeSeen;
   /** The larger of the two statistics (0 without enough days). */
   stat: number;
   /** Energy expected since the level onset (from the reference ratio to peers) and seen. */
@@ -74,6 +90,25 @@ export interface LongMemory {
 }
 
 const EPS = 1e-9;
+
+/** A drop test's result only if its shift reaches `atMost` (a negative size), else undefined. */
+function sizeable<T extends { shift: number }>(t: T | undefined, atMost: number): T | undefined {
+  return t && t.shift <= atMost ? t : undefined;
+}
+
+/** Mean of the known values of ys over [from, to) (NaN if none). */
+function meanOf(ys: Float64Array, from: number, to: number): number {
+  let s = 0;
+  let n = 0;
+  for (let d = from; d < to; d++) {
+    const y = ys[d]!;
+    if (y === y) {
+      s += y;
+      n++;
+    }
+  }
+  return n > 0 ? s / n : Number.NaN;
+}
 
 /** Whole local days of the store: [first slot, day count). */
 function wholeDays(store: SlotStore): { k0: number; days: number } {
@@ -148,6 +183,12 @@ export interface MeterDaily {
   L: Float64Array;
   S: Float64Array;
   C: Float64Array;
+  /** log of the day's hourly coefficient of variation (how much shape the day has at all), minus… */
+  V: Float64Array;
+  /** …its median over the store's days. */
+  vMid: number;
+  /** corr(day, own profile) − corr(day, the profile reversed in time): which way the day runs. */
+  R: Float64Array;
   /** L against the same weekdays a year before (see `yearOnYear`). */
   Y: Float64Array;
 }
@@ -224,6 +265,8 @@ function meterDaily(store: SlotStore, m: number, days: Days): MeterDaily {
   // correlation hardly changes.
   const S = new Float64Array(D).fill(Number.NaN);
   const C = new Float64Array(D).fill(Number.NaN);
+  const V = new Float64Array(D).fill(Number.NaN);
+  const R = new Float64Array(D).fill(Number.NaN);
   for (let d = 0; d < D; d++) {
     if (X[d]! !== X[d]!) continue;
     const p = weekend[d]! * spd;
@@ -233,6 +276,7 @@ function meterDaily(store: SlotStore, m: number, days: Days): MeterDaily {
     let sxx = 0;
     let spp = 0;
     let sxp = 0;
+    let sxr = 0;
     let sh = 0;
     for (let j = 0; j < spd; j++) {
       const x = v[k1 + j]!;
@@ -242,17 +286,32 @@ function meterDaily(store: SlotStore, m: number, days: Days): MeterDaily {
       sxx += x * x;
       spp += q * q;
       sxp += x * q;
+      sxr += x * prof[p + spd - 1 - j]!;
       sh += j * x;
     }
     if (X[d]! > EPS) C[d] = sh / X[d]! / spd;
     const cxx = sxx - (sx * sx) / spd;
     const cpp = spp - (sp * sp) / spd;
     const cxp = sxp - (sx * sp) / spd;
+    const cxr = sxr - (sx * sp) / spd;
+    // Jokar h5 reports the day's mean at every hour: the day keeps its energy and loses its shape,
+    // so its hourly spread against its mean collapses to the meter's noise (floored: log 0).
+    if (sx > EPS) V[d] = Math.log(Math.max(Math.sqrt(Math.max(cxx, 0) / spd) / (sx / spd), 1e-4));
     if (cpp <= EPS) continue;
+    const flat = cxx <= EPS * Math.max(1, sx * sx);
     // A flat day (no variance) follows no profile: correlation 0.
-    S[d] = 1 - (cxx > EPS * Math.max(1, sx * sx) ? cxp / Math.sqrt(cxx * cpp) : 0);
+    S[d] = 1 - (flat ? 0 : cxp / Math.sqrt(cxx * cpp));
+    // Jokar h6 reverses the day: its correlation with the profile and with the profile run
+    // backwards swap, so this difference changes sign (for an asymmetric day, whatever its level).
+    R[d] = flat ? 0 : (cxp - cxr) / Math.sqrt(cxx * cpp);
   }
-  return { firstDay: days.firstDay, X, L, S, C, Y: yearOnYear(L) };
+  // The spread, like the level, centred on the meter's own median: a building of flat days (a
+  // data centre) sits far below its peers, and only its own change is the question.
+  const vs: number[] = [];
+  for (let d = 0; d < D; d++) if (V[d] === V[d]) vs.push(V[d]!);
+  const vMid = vs.length > 0 ? median(vs) : 0;
+  for (let d = 0; d < D; d++) V[d] = V[d]! - vMid;
+  return { firstDay: days.firstDay, X, L, S, C, V, vMid, R, Y: yearOnYear(L) };
 }
 
 /**
@@ -310,7 +369,7 @@ function groupMedian(members: readonly (MeterDaily | undefined)[], days: Days, k
 }
 
 /** The peer group's median of each daily feature. */
-type Med = Record<'L' | 'S' | 'C' | 'Y', Float64Array>;
+type Med = Record<'L' | 'S' | 'C' | 'V' | 'R' | 'Y', Float64Array>;
 
 function testsOf(
   m: number,
@@ -330,8 +389,50 @@ function testsOf(
   const s0 = stepTest(minus(own.S, med.S), tFrom, tTo, 1, cfg, 1);
   const cUp = stepTest(ce, tFrom, tTo, 1, cfg, 0.5);
   const cDown = stepTest(ce, tFrom, tTo, -1, cfg, 0.5);
-  // Shape: the profile's correlation or the day's centroid, whichever moved more.
-  const s = [s0, cUp, cDown].reduce((a, b) => (b && (!a || b.stat > a.stat) ? b : a), undefined);
+  // These two from a week back only: a day's spread and direction wander more from day to day
+  // than its correlation, so over the last few days the max over onsets is mostly noise (and the
+  // live engine, whose peers' medians are up to a day old, would disagree with a fresh run); the
+  // window's own shape test judges the last week.
+  const tLate = Math.max(tFrom, tTo - 4);
+  // Each counts only at a size the attack has: a flattened day keeps at most half its hours'
+  // spread (the rest is the meter's noise), a reversed one turns its direction by a visible step;
+  // below that the max over onsets of a wandering statistic is only noise.
+  const flat = sizeable(stepTest(minus(own.V, med.V), tFrom, tLate, -1, cfg, 3), Math.log(0.5));
+  const mirror = sizeable(stepTest(minus(own.R, med.R), tFrom, tLate, -1, cfg, 1), -0.1);
+  // Shape: the profile's correlation, the day's centroid, its spread or its direction, whichever
+  // moved most.
+  const kinds = [
+    { t: s0, kind: 'profile' },
+    { t: cUp, kind: 'centroid' },
+    { t: cDown, kind: 'centroid' },
+    { t: flat, kind: 'flattened' },
+    { t: mirror, kind: 'reversed' },
+  ] as const;
+  const top = kinds.reduce<(typeof kinds)[number] | undefined>(
+    (a, b) => (b.t && (!a || b.t.stat > a.t!.stat) ? b : a),
+    undefined,
+  );
+  const s = top?.t;
+  // What the inspector can check for the two statistics that say what happened to the day.
+  const seen = (ys: Float64Array, t: number): ShapeSeen => ({
+    before: meanOf(ys, Math.max(0, t - cfg.referenceDays), t),
+    since: meanOf(ys, t, D),
+  });
+  // A flattened or reversed day also moves the profile's correlation (often more, on a day shaped
+  // like a block): it is named by what happened to it when that statistic moved nearly as much
+  // and says so plainly (the hours' spread halved; the day's direction changed sign).
+  const near = (t: typeof s) => t !== undefined && s !== undefined && t.stat >= 0.5 * s.stat;
+  const flatSeen = near(flat) ? seen(own.V, flat!.t) : undefined;
+  const mirrorSeen = near(mirror) ? seen(own.R, mirror!.t) : undefined;
+  let shapeKind: ShapeKind | undefined = top?.kind;
+  let shapeSeen: ShapeSeen | undefined;
+  if (flatSeen && flatSeen.since < flatSeen.before + Math.log(0.5)) {
+    shapeKind = 'flattened';
+    shapeSeen = { before: Math.exp(flatSeen.before + own.vMid), since: Math.exp(flatSeen.since + own.vMid) };
+  } else if (mirrorSeen && mirrorSeen.since < 0 && mirrorSeen.before > 0) {
+    shapeKind = 'reversed';
+    shapeSeen = mirrorSeen;
+  }
   const asStep = (x: typeof l): StepTest | undefined =>
     x && {
       stat: Math.max(0, x.stat),
@@ -357,6 +458,8 @@ function testsOf(
     meter: m,
     level,
     shape: shapeT,
+    ...(s && shapeKind ? { shapeKind } : {}),
+    ...(shapeSeen ? { shapeSeen } : {}),
     stat: Math.max(level?.stat ?? 0, shapeT?.stat ?? 0),
     expectedSince,
     seenSince,
@@ -410,6 +513,8 @@ export class LongMemoryCache {
               L: groupMedian(members, days, 'L'),
               S: groupMedian(members, days, 'S'),
               C: groupMedian(members, days, 'C'),
+              V: groupMedian(members, days, 'V'),
+              R: groupMedian(members, days, 'R'),
               Y: groupMedian(members, days, 'Y'),
             },
           };
@@ -444,6 +549,8 @@ export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LON
         L: groupMedian(members, days, 'L'),
         S: groupMedian(members, days, 'S'),
         C: groupMedian(members, days, 'C'),
+        V: groupMedian(members, days, 'V'),
+        R: groupMedian(members, days, 'R'),
         Y: groupMedian(members, days, 'Y'),
       };
       medians.set(g, med);
