@@ -14,7 +14,7 @@ import type {
 } from '../../services/metering/storage.ts';
 import { keepFrom, missingRuns } from '../../services/metering/storage.ts';
 import { chunkRows, decodeChunk, encodeChunk, type ChunkRow } from './chunk-codec.ts';
-import { decodeLatest, encodeLatest } from './latest-codec.ts';
+import { decodeLatestRun, encodeLatest } from './latest-codec.ts';
 import { DAY_MS, SLOT_MS, localDayStart, rollupDay, rollupSlots, type RollupShape } from './rollups.ts';
 
 /**
@@ -351,7 +351,7 @@ function packLatest(db: Database.Database): void {
       String(row.kind) as MeterKind,
       rowFromDb(dbRow),
     );
-    put.run(row.meter_id, r.ts, r.seq, encodeLatest(r, QUANTITY_COLUMNS, idOf));
+    put.run(row.meter_id, r.ts, r.seq, encodeLatest(r, Number(row.meter_id), QUANTITY_COLUMNS, idOf));
   }
   db.exec('DROP TABLE latest_columns');
 }
@@ -499,7 +499,10 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     // One scan of `latest` in its rowid order; the names come from the meters already in memory.
     // (Joining `meters` made SQLite walk the meters' name index and look each meter's row up:
     // a B-tree search per meter.)
-    this.latestAll = this.db.prepare('SELECT meter_id, packed FROM latest').raw();
+    // Every blob in one value, concatenated by SQLite (each record carries its length and meter
+    // id): one Buffer handed to V8 instead of a Buffer and an array per meter (8–20 ms of a cold
+    // latest() at 10,000 meters; 1–2 ms this way). group_concat copies a BLOB's bytes as they are.
+    this.latestAll = this.db.prepare("SELECT CAST(group_concat(packed, x'') AS BLOB) FROM latest").pluck();
     // The primary key's order: one range scan of the meter's rows, no sort.
     this.readingsRange = this.db
       .prepare<[number, number, number]>(
@@ -656,7 +659,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
     for (const [id, r] of newest) {
       const current = this.latestKey.get(id) as [ts: number, seq: number] | undefined;
       if (current && !(r.ts > current[0] || (r.ts === current[0] && r.seq > current[1]))) continue;
-      this.upsertLatest.run(id, r.ts, r.seq, encodeLatest(r, QUANTITY_COLUMNS, this.dictIds));
+      this.upsertLatest.run(id, r.ts, r.seq, encodeLatest(r, id, QUANTITY_COLUMNS, this.dictIds));
       if (this.latestCache) {
         this.latestCache.set(r.meter, copyReading(r));
         this.latestSorted = undefined;
@@ -978,18 +981,20 @@ export class SqliteStore implements ReadingStore, SeqIndex {
 
   /** Every meter's latest reading, by meter name, from one scan of `latest`. */
   private loadLatest(): Map<string, StoredReading> {
-    const rows = this.latestAll.all() as [number, Buffer][];
+    const run = this.latestAll.get() as Buffer | null;
     const out = new Map<string, StoredReading>();
-    for (const raw of rows) {
-      let meter = this.meterById.get(raw[0]);
+    if (run === null) return out;
+    const nameOf = (id: number): string => {
+      let meter = this.meterById.get(id);
       if (!meter) {
         // A meter another connection added after our last look: read the meters again, once.
         this.reloadMeters();
-        meter = this.meterById.get(raw[0]);
-        if (!meter) throw new Error(`latest reading of meter id ${raw[0]}, which is not in the meters table`);
+        meter = this.meterById.get(id);
+        if (!meter) throw new Error(`latest reading of meter id ${id}, which is not in the meters table`);
       }
-      out.set(meter.name, decodeLatest(meter.name, raw[1], this.quantityOfId));
-    }
+      return meter.name;
+    };
+    decodeLatestRun(run, nameOf, this.quantityOfId, (r) => out.set(r.meter, r));
     return out;
   }
 

@@ -4,7 +4,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { QUANTITIES, type Quantity } from '../../config/schemas/quantities.ts';
-import { decodeLatest, encodeLatest, LatestCodecError } from '../../adapters/sqlite/latest-codec.ts';
+import {
+  decodeLatest,
+  decodeLatestRun,
+  encodeLatest,
+  LatestCodecError,
+} from '../../adapters/sqlite/latest-codec.ts';
 import { migrate } from '../../adapters/sqlite/migrations.ts';
 import { STORE_MIGRATIONS, SqliteStore } from '../../adapters/sqlite/store.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
@@ -150,20 +155,49 @@ describe('SqliteStore latest readings packed in one column', () => {
     }
   });
 
-  it('names the meter of a damaged blob, and skips a quantity a newer release wrote', () => {
-    const [r] = randomReadings(7, 1).map((x) => ({ ...x, values: { energy_import_kwh: 1.5, power_kw: -0 } }));
+  it('names the meter of a damaged record, and skips a quantity a newer release wrote', () => {
+    const [r, r2] = randomReadings(7, 2).map((x) => ({
+      ...x,
+      values: { energy_import_kwh: 1.5, power_kw: -0 },
+    }));
     const ids = QUANTITY_NAMES.map((_, i) => i);
-    const blob = encodeLatest(r!, QUANTITY_NAMES, ids);
+    const blob = encodeLatest(r!, 7, QUANTITY_NAMES, ids);
     expect(decodeLatest(r!.meter, blob, QUANTITY_NAMES)).toStrictEqual(r);
     expect(() => decodeLatest('E-9', blob.subarray(0, blob.length - 1), QUANTITY_NAMES)).toThrow(
-      /E-9: truncated/,
+      /E-9: \d+ bytes, not one record/,
     );
-    expect(() => decodeLatest('E-9', Buffer.concat([blob, Buffer.from([0])]), QUANTITY_NAMES)).toThrow(
-      /E-9: 1 bytes left over/,
-    );
-    expect(() => decodeLatest('E-9', Buffer.from([9, 0, 0]), QUANTITY_NAMES)).toThrow(LatestCodecError);
+    // A record whose own length is right but whose last string runs past it.
+    const short = Buffer.from(blob.subarray(0, blob.length - 1));
+    short.writeUInt32LE(short.length, 0);
+    expect(() => decodeLatest('E-9', short, QUANTITY_NAMES)).toThrow(/E-9: truncated/);
+    const bad = Buffer.from(blob);
+    bad[8] = 9;
+    expect(() => decodeLatest('E-9', bad, QUANTITY_NAMES)).toThrow(LatestCodecError);
     // The dictionary of a newer release: energy_import_kwh's id unknown here.
     const older = QUANTITY_NAMES.map((q) => (q === 'energy_import_kwh' ? undefined : q));
     expect(decodeLatest(r!.meter, blob, older).values).toStrictEqual({ power_kw: -0 });
+
+    // Records end to end, as the cold latest() reads them: each with its meter's name.
+    const run = Buffer.concat([blob, encodeLatest(r2!, 8, QUANTITY_NAMES, ids)]);
+    const names = new Map([
+      [7, r!.meter],
+      [8, r2!.meter],
+    ]);
+    const got: StoredReading[] = [];
+    decodeLatestRun(
+      run,
+      (id) => names.get(id)!,
+      QUANTITY_NAMES,
+      (x) => got.push(x),
+    );
+    expect(got).toStrictEqual([r, r2]);
+    expect(() =>
+      decodeLatestRun(
+        run.subarray(0, run.length - 3),
+        (id) => names.get(id)!,
+        QUANTITY_NAMES,
+        () => {},
+      ),
+    ).toThrow(new RegExp(`record at byte ${blob.length} of ${run.length - 3} is damaged`));
   });
 });
