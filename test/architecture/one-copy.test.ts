@@ -39,6 +39,16 @@ describe('one copy of each', () => {
     ]);
   });
 
+  it("a report's row lookup and an invoice's element schema are written once in services/money", () => {
+    expect(where(['services'], /function rowOf\(/)).toEqual(['services/money/reports/row-costs.ts']);
+    expect(
+      where(
+        ['services'],
+        /name: z\.string\(\)\.min\(1\)\.max\(64\),\s*quantity: z\.number\(\)\.nonnegative\(\)\.optional\(\)/,
+      ),
+    ).toEqual(['services/money/billing/invoice-check.ts']);
+  });
+
   it('repeated work in the back office, operations, money and the audit goes through platform/timers.ts', () => {
     // The overview's push belongs to one client's stream, catches its own failures and ends with it.
     expect(

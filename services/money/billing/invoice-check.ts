@@ -38,23 +38,22 @@ export { SupplyPointSchema };
 export type SupplyPointInput = z.input<typeof SupplyPointSchema>;
 export type SupplyPoint = z.infer<typeof SupplyPointSchema>;
 
+/** One line of a utility's invoice (a charge element: energy, a fee, a surcharge, a discount). */
+export const InvoiceElementSchema = z
+  .object({
+    name: z.string().min(1).max(64),
+    quantity: z.number().nonnegative().optional(),
+    amountFen: z.number().int(),
+  })
+  .strict();
+
 export const InvoiceSchema = z
   .object({
     supplyPoint: Id,
     invoiceNo: z.string().trim().min(1).max(64),
     quantity: z.number().nonnegative().describe('Units invoiced (kWh, m³)'),
     amountFen: z.number().int().nonnegative(),
-    elements: z
-      .array(
-        z
-          .object({
-            name: z.string().min(1).max(64),
-            quantity: z.number().nonnegative().optional(),
-            amountFen: z.number().int(),
-          })
-          .strict(),
-      )
-      .min(1),
+    elements: z.array(InvoiceElementSchema).min(1),
   })
   .strict();
 export type InvoiceInput = z.infer<typeof InvoiceSchema>;

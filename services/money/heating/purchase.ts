@@ -2,7 +2,12 @@ import { z } from 'zod';
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import { assertCan } from '../../platform/auth/duties.ts';
-import type { InvoiceCheck, InvoiceChecks, SupplyPointInput } from '../billing/invoice-check.ts';
+import {
+  InvoiceElementSchema,
+  type InvoiceCheck,
+  type InvoiceChecks,
+  type SupplyPointInput,
+} from '../billing/invoice-check.ts';
 import { divRoundHalfUp, toSafeNumber, toScaled } from '../billing/money.ts';
 import { parsePeriod } from '../billing/period.ts';
 import { heatingMoneyError } from './errors.ts';
@@ -37,17 +42,7 @@ export const HeatBillSchema = z
     quantity: z.number().nonnegative().max(1e9).describe('Heat billed, in `unit`'),
     unit: z.enum(HEAT_UNITS),
     amountFen: z.number().int().nonnegative(),
-    elements: z
-      .array(
-        z
-          .object({
-            name: z.string().min(1).max(64),
-            quantity: z.number().nonnegative().optional(),
-            amountFen: z.number().int(),
-          })
-          .strict(),
-      )
-      .min(1),
+    elements: z.array(InvoiceElementSchema).min(1),
   })
   .strict();
 

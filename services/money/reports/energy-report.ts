@@ -22,7 +22,7 @@ import {
 } from '../billing/tariffs.ts';
 import type { SettledIntervals } from './settled-intervals.ts';
 import { previousPeriod, sameLastYear, type ReportPeriod } from './period.ts';
-import { spreadOverRows } from './row-costs.ts';
+import { rowOf, spreadOverRows } from './row-costs.ts';
 import { scopeMeters, scopeName, type CustomerMeter, type ReportScope, type ScopeMeters } from './scope.ts';
 
 /**
@@ -136,18 +136,6 @@ interface Consumed {
   milli: bigint[];
   known: number[];
   gaps: number[];
-}
-
-/** Index of the last row start at or before `t`; -1 before the first row. */
-function rowOf(rowStarts: readonly number[], t: number): number {
-  let lo = 0;
-  let hi = rowStarts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (rowStarts[mid]! <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo - 1;
 }
 
 /** The consumption meters' intervals summed into the rows (several intervals may make one row). */

@@ -10,7 +10,7 @@ import type { ChargeResult } from '../billing/tariffs.ts';
  */
 
 /** Index of the last row start at or before `t`; -1 before the first row. */
-function rowOf(rowStarts: readonly number[], t: number): number {
+export function rowOf(rowStarts: readonly number[], t: number): number {
   let lo = 0;
   let hi = rowStarts.length;
   while (lo < hi) {
