@@ -34,6 +34,7 @@ import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
+import { lossMatches, type LossMatch } from './loss-match.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
 
@@ -131,6 +132,14 @@ export const DetectionConfigSchema = z.object({
 });
 export type DetectionConfig = z.input<typeof DetectionConfigSchema>;
 export type ResolvedDetectionConfig = z.output<typeof DetectionConfigSchema>;
+
+/** Loss matches (loss-match.ts) credited: a share of the shortfall in this range… */
+const MATCH_MIN_RATIO = 0.1;
+const MATCH_MAX_RATIO = 3;
+/** …from this many standard errors, in full from this many. */
+const MATCH_FROM_Z = 1;
+const MATCH_FULL_Z = 6;
+const DAY_MS = 86_400_000;
 
 const UNIT: Record<MeterKind, string> = { electricity: 'kWh', water: 'm³', heat: 'kWh' };
 
@@ -272,6 +281,8 @@ class EvaluationCache {
 interface NodeDrift {
   node?: Drift | undefined;
   child?: ChildDrift | undefined;
+  /** Which child's shortfall the node's loss follows since it began (day-level, like the drift). */
+  matches?: LossMatch[];
 }
 
 /** Where evaluate takes slowly changing parts from (incremental mode); computed afresh otherwise. */
@@ -338,8 +349,10 @@ function evaluate(
     // is raised as its thief.
     // The node's hourly loss on each meter's own load says which meter drifts (child-drift.ts);
     // the node's daily share alone only says that one does.
-    const computeDrift = (): NodeDrift =>
-      b.kind === 'electricity' ? { node: driftOf(b), child: childDriftOf(store, b) } : {};
+    const computeDrift = (): NodeDrift => ({
+      ...(b.kind === 'electricity' ? { node: driftOf(b), child: childDriftOf(store, b) } : {}),
+      matches: lossMatches(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays),
+    });
     const drifts = parts ? parts.drift(i, computeDrift) : computeDrift();
     const drift = drifts.child ? { since: drifts.child.since } : drifts.node && { since: drifts.node.since };
     if (drifts.child) {
@@ -367,6 +380,9 @@ function evaluate(
         attributionReason[s.index] = `top suspect of ${b.id}'s unexplained loss: ${s.reasons.join('; ')}`;
       }
     }
+    const follows = drift
+      ? undefined
+      : lossCredit(b, drifts.matches ?? [], store, attribution, attributionReason);
     for (const f of balanceFindings(b, unit)) {
       // The drift explains the loss since its ramp began, and what is still going on: not a theft.
       if (
@@ -387,6 +403,15 @@ function evaluate(
         else f.reason += `; first suspect ${top1.meter}`;
       }
       findings.push(f);
+    }
+    // The node's latest loss since the loss began carries which meter's shortfall it follows.
+    if (follows) {
+      const since = store.slotStart(follows.onsetSlot) - DAY_MS;
+      const latest = findings
+        .filter((x) => x.node === b.id && x.type === 'energy-balance' && !x.key.includes(':negative:'))
+        .filter((x) => x.since >= since)
+        .at(-1);
+      if (latest) lossFollowsEvidence(latest, follows, store);
     }
   }
 
@@ -614,6 +639,54 @@ function shapeWords(lm: LongMemory): string {
       `before; +1: as its profile, −1: reversed in time) while its peers' days do not`
     );
   return 'daily load shape no longer follows its own profile while its peers still follow theirs';
+}
+
+/**
+ * Credit for the child whose shortfall the node's loss follows since the loss began (loss-match.ts):
+ * the window's ranking cannot see a theft older than its baseline, this can. One thief per loss:
+ * the credit shrinks with the distance to the best match.
+ */
+function lossCredit(
+  b: NodeBalance,
+  matches: readonly LossMatch[],
+  store: SlotStore,
+  attribution: Float64Array,
+  attributionReason: string[],
+): LossMatch | undefined {
+  const fits = matches.filter((m) => m.ratio >= MATCH_MIN_RATIO && m.ratio <= MATCH_MAX_RATIO);
+  const best = Math.max(0, ...fits.map((m) => m.z));
+  let top: LossMatch | undefined;
+  for (const m of fits) {
+    if (m.z > MATCH_FROM_Z && m.z === best) top = m;
+    const a =
+      clamp(b.evidence, 0, 1) *
+      clamp((m.z - MATCH_FROM_Z) / (MATCH_FULL_Z - MATCH_FROM_Z), 0, 1) *
+      (m.z / best) ** 2;
+    if (a <= attribution[m.child]!) continue;
+    attribution[m.child] = a;
+    attributionReason[m.child] =
+      `top suspect of ${b.id}'s unexplained loss: since ${new Date(store.slotStart(m.onsetSlot)).toISOString().slice(0, 10)} ` +
+      `the loss follows its shortfall against its usual share of the feeder, day by day ` +
+      `(${(100 * m.ratio).toFixed(0)} % of it shows as unexplained energy, z ${m.z.toFixed(1)})`;
+  }
+  return top;
+}
+
+/**
+ * The node's current loss finding says which meter's shortfall it follows since when, how much
+ * of that shortfall shows as unexplained energy and how surely: an inspector can set the
+ * meter's daily energy beside the node's (the finding's chart) and see the two move together.
+ */
+function lossFollowsEvidence(f: Finding, m: LossMatch, store: SlotStore): void {
+  const meter = store.topology.ids[m.child]!;
+  f.evidence.figures = {
+    ...f.evidence.figures,
+    lossFollows: meter,
+    lossFollowsSince: new Date(store.slotStart(m.onsetSlot)).toISOString().slice(0, 10),
+    lossFollowsShare: Math.round(m.ratio * 100) / 100,
+    lossFollowsZ: Math.round(m.z * 10) / 10,
+  };
+  f.reason += `; since ${String(f.evidence.figures.lossFollowsSince)} the loss follows ${meter}'s shortfall day by day`;
 }
 
 /** The k entries of `ids` with the highest `score`, best first (one pass, k small). */

@@ -1,0 +1,184 @@
+import type { NodeBalance } from './balance.ts';
+import type { SlotStore } from './series.ts';
+
+/**
+ * Which child's shortfall the node's unexplained energy follows, day by day, since the loss began.
+ *
+ * Energy is conserved: what a meter stops registering (a factor, a bypassed circuit) still flows
+ * through the feeder, so from the theft's first day the node's daily unexplained energy r(d) rises
+ * by exactly the thief's shortfall against what it used to register, and moves with it (a factor
+ * theft's shortfall is larger on working days). An honest building's departures from its usual
+ * share (a vacation, a new lab, its own weather) reach its meter and the feeder alike: r does
+ * not move with them. The window's suspect ranking compares against the last 28 days, which a
+ * theft older than that is already inside; here:
+ *
+ * - the node's loss onset t: the largest standardised rise of r over the last `scanDays`, each
+ *   candidate against the `referenceDays` before it;
+ * - per child c, its daily shortfall δ_c(d) = X_c(d) − ratio_c · P_c(d) over [t − referenceDays,
+ *   t + 21 days), with P_c the other children's energy that day and ratio_c the child's share of it over
+ *   the reference days (seasons and vacations move P_c as well);
+ * - r(d) regressed on δ_c(d) and the node's load (the technical loss grows with it): a thief has
+ *   a slope of −1 (the node loses what the meter no longer shows), many standard errors from 0.
+ */
+
+export interface LossMatch {
+  child: number;
+  /** −slope of the node's daily residual on the child's shortfall (≈ 1 for the thief). */
+  ratio: number;
+  /** ratio / its standard error. */
+  z: number;
+  /** First slot of the node's loss onset day. */
+  onsetSlot: number;
+}
+
+/**
+ * Days after the onset that the fit reads: the theft shows from its first day, and a later change
+ * elsewhere under the node (an honest building's new use, another theft) must not be credited to
+ * this one.
+ */
+const AFTER_DAYS = 21;
+/** Neighbouring days are not independent (weather, weeks): effective days = days / this. */
+const DEPENDENCE = 2;
+
+function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boolean): number {
+  let s = 0;
+  let n = 0;
+  for (let k = k0; k < k0 + spd; k++) {
+    const v = x[k]!;
+    if (v === v) {
+      s += v;
+      n++;
+    } else if (complete) return Number.NaN;
+  }
+  return n >= 0.75 * spd ? (s * spd) / n : Number.NaN;
+}
+
+/** The day of the largest standardised rise of ys over [tFrom, tTo], against `ref` days before. */
+function riseOnset(ys: Float64Array, tFrom: number, tTo: number, ref: number): number | undefined {
+  let best: number | undefined;
+  let bestZ = 0;
+  for (let t = Math.max(ref / 2, tFrom); t <= tTo; t++) {
+    let sb = 0;
+    let sb2 = 0;
+    let nb = 0;
+    for (let d = Math.max(0, t - ref); d < t; d++) {
+      const y = ys[d]!;
+      if (y === y) {
+        sb += y;
+        sb2 += y * y;
+        nb++;
+      }
+    }
+    let sa = 0;
+    let na = 0;
+    for (let d = t; d < ys.length; d++) {
+      const y = ys[d]!;
+      if (y === y) {
+        sa += y;
+        na++;
+      }
+    }
+    if (nb < ref / 2 || na < 3) continue;
+    const mb = sb / nb;
+    const vb = Math.max(sb2 / nb - mb * mb, 1e-12);
+    const z = (sa / na - mb) / Math.sqrt(vb * (DEPENDENCE / na + DEPENDENCE / nb));
+    if (z > bestZ) {
+      bestZ = z;
+      best = t;
+    }
+  }
+  return best;
+}
+
+/** Least squares of y on [1, a, b]: b's coefficient and its standard error. */
+function slopeOnB(y: number[], a: number[], b: number[]): { beta: number; se: number } | undefined {
+  const n = y.length;
+  if (n < 10) return undefined;
+  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / n;
+  const my = mean(y);
+  const ma = mean(a);
+  const mb = mean(b);
+  let saa = 0;
+  let sbb = 0;
+  let sab = 0;
+  let say = 0;
+  let sby = 0;
+  for (let i = 0; i < n; i++) {
+    const da = a[i]! - ma;
+    const db = b[i]! - mb;
+    const dy = y[i]! - my;
+    saa += da * da;
+    sbb += db * db;
+    sab += da * db;
+    say += da * dy;
+    sby += db * dy;
+  }
+  const det = saa * sbb - sab * sab;
+  if (!(det > 1e-12 * saa * sbb) || sbb <= 0) return undefined;
+  const ga = (sbb * say - sab * sby) / det;
+  const beta = (saa * sby - sab * say) / det;
+  let sse = 0;
+  for (let i = 0; i < n; i++) {
+    const e = y[i]! - my - ga * (a[i]! - ma) - beta * (b[i]! - mb);
+    sse += e * e;
+  }
+  const s2 = sse / Math.max(1, n - 3);
+  // Var(beta) = s² · saa / det; days are counted as n / DEPENDENCE samples.
+  return { beta, se: Math.sqrt((s2 * saa * DEPENDENCE) / det) + 1e-12 };
+}
+
+export function lossMatches(
+  store: SlotStore,
+  b: NodeBalance,
+  referenceDays: number,
+  scanDays: number,
+): LossMatch[] {
+  const spd = store.slotsPerDay;
+  const k0 = (spd - store.slotOfDay(0)) % spd;
+  const D = Math.floor((store.length - k0) / spd);
+  if (D < referenceDays + 7) return [];
+  const r = new Float64Array(D);
+  const up = new Float64Array(D);
+  const X = b.children.map(() => new Float64Array(D));
+  for (let d = 0; d < D; d++) {
+    const k = k0 + d * spd;
+    r[d] = dayValue(b.residual, k, spd, false);
+    up[d] = dayValue(b.up, k, spd, false);
+    b.children.forEach((c, i) => (X[i]![d] = dayValue(store.values[c]!, k, spd, true)));
+  }
+  const t = riseOnset(r, Math.max(0, D - scanDays), D - 3, referenceDays);
+  if (t === undefined) return [];
+  const from = Math.max(0, t - referenceDays);
+  const all = new Float64Array(D);
+  for (let d = 0; d < D; d++) for (const x of X) all[d] = all[d]! + x[d]!;
+  const out: LossMatch[] = [];
+  b.children.forEach((c, i) => {
+    const x = X[i]!;
+    // Its share of the other children's energy over the reference days.
+    let own = 0;
+    let rest = 0;
+    for (let d = from; d < t; d++) {
+      const p = all[d]! - x[d]!;
+      if (x[d] === x[d] && p === p) {
+        own += x[d]!;
+        rest += p;
+      }
+    }
+    if (!(rest > 0)) return;
+    const share = own / rest;
+    const ys: number[] = [];
+    const load: number[] = [];
+    const short: number[] = [];
+    for (let d = from; d < Math.min(D, t + AFTER_DAYS); d++) {
+      const p = all[d]! - x[d]!;
+      if (x[d] !== x[d] || p !== p || r[d] !== r[d] || up[d] !== up[d]) continue;
+      ys.push(r[d]!);
+      load.push(up[d]!);
+      short.push(x[d]! - share * p);
+    }
+    const fit = slopeOnB(ys, load, short);
+    if (!fit) return;
+    out.push({ child: c, ratio: -fit.beta, z: -fit.beta / fit.se, onsetSlot: k0 + t * spd });
+  });
+  return out;
+}
