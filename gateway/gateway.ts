@@ -194,9 +194,18 @@ export async function startGateway(opts: GatewayOptions): Promise<RunningGateway
     (device, payload) =>
       void publisher.publishRetained(deviceHealthTopic(site, gateway.id, device.device), payload),
   );
+  // From a timer: the outbox's figures come from its disk, which can fail; a throw here would end
+  // the gateway and its polling, so it is logged and the next tick tries again.
   const publishHealth = () => {
-    void publisher.publishRetained(topic, JSON.stringify(status()));
-    health.run(Date.now());
+    try {
+      void publisher.publishRetained(topic, JSON.stringify(status()));
+      health.run(Date.now());
+    } catch (err) {
+      log.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'publishing health failed; tried again at the next interval',
+      );
+    }
   };
   const healthTimer = setInterval(publishHealth, gateway.healthInterval);
   healthTimer.unref();

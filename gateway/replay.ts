@@ -42,6 +42,8 @@ export interface ReplayServiceStats {
   replayed: number;
   /** Readings asked for that this gateway no longer holds. */
   missing: number;
+  /** Announcements and requests the outbox failed (its disk): logged; ingest asks again. */
+  failed: number;
 }
 
 export interface ReplayService {
@@ -53,11 +55,31 @@ export interface ReplayService {
 
 export function startReplayService(opts: ReplayServiceOptions): ReplayService {
   const log = opts.logger.child({ component: 'replay' });
-  const stats: ReplayServiceStats = { requests: 0, invalid: 0, replayed: 0, missing: 0 };
+  const stats: ReplayServiceStats = { requests: 0, invalid: 0, replayed: 0, missing: 0, failed: 0 };
   const answerTopic = replayAnswerTopic(opts.site, opts.gateway);
   let stopped = false;
 
-  function answer(payload: Buffer): void {
+  /**
+   * Both run from a timer or the MQTT client's message handler and read the outbox, whose disk can
+   * fail (full, I/O error, locked): a throw there would end the gateway and stop its polling. A
+   * failed announcement is made again at the next tick; a failed request is not answered, and
+   * ingest asks again after its retry delay (what it already does for an answer lost in transit).
+   */
+  function guarded<A extends unknown[]>(what: string, fn: (...a: A) => void): (...a: A) => void {
+    return (...a) => {
+      try {
+        fn(...a);
+      } catch (err) {
+        stats.failed += 1;
+        log.error(
+          { err: err instanceof Error ? err.message : String(err) },
+          `${what} failed; tried again later`,
+        );
+      }
+    };
+  }
+
+  const answer = guarded('answering a replay request', (payload: Buffer): void => {
     stats.requests += 1;
     let parsed: unknown;
     try {
@@ -104,13 +126,13 @@ export function startReplayService(opts: ReplayServiceOptions): ReplayService {
       'replaying for ingest',
     );
     void opts.publish(answerTopic, JSON.stringify(out));
-  }
+  });
 
-  function announce(): void {
+  const announce = guarded('announcing the last seqs', (): void => {
     if (stopped) return;
     const body: SeqsAnnouncement = { gateway: opts.gateway, ts: Date.now(), seqs: opts.outbox.highWater() };
     void opts.publishRetained(seqsTopic(opts.site, opts.gateway), JSON.stringify(body));
-  }
+  });
 
   // Not awaited: mqtt.js holds a subscription until the broker is there, and the gateway polls
   // meanwhile. A broker whose ACL predates replay refuses it; the gateway still runs, unreplayable.
