@@ -57,8 +57,12 @@ export function encodeLatest(
   for (let c = 0; c < columns.length; c++) if (r.values[columns[c]!] !== undefined) present.push(c);
   let size =
     HEADER + 3 + 16 + (r.deviceTs !== undefined ? 8 : 0) + 1 + present.length * 9 + (r.flags ? 1 : 0);
-  const bytes = strings.map((s) => Buffer.byteLength(s));
-  for (const b of bytes) size += 4 + b;
+  const bytes: number[] = [];
+  for (const str of strings) {
+    const b = Buffer.byteLength(str);
+    bytes.push(b);
+    size += 4 + b;
+  }
   const buf = Buffer.allocUnsafe(size);
   let o = buf.writeUInt32LE(size, 0);
   o = buf.writeUInt32LE(meterId, o);
@@ -77,23 +81,25 @@ export function encodeLatest(
     o = buf.writeUInt8(id, o);
     o = buf.writeDoubleLE(r.values[columns[c]!]!, o);
   }
-  const writeString = (s: string, n: number): void => {
-    o = buf.writeUInt32LE(n, o);
-    o += buf.write(s, o, n, 'utf8');
-  };
-  for (let i = 0; i < 3; i++) writeString(strings[i]!, bytes[i]!);
+  for (let i = 0; i < 3; i++) o = writeString(buf, o, strings[i]!, bytes[i]!);
   let i = 3;
   if (r.error) {
-    writeString(strings[i]!, bytes[i]!);
-    writeString(strings[i + 1]!, bytes[i + 1]!);
+    o = writeString(buf, o, strings[i]!, bytes[i]!);
+    o = writeString(buf, o, strings[i + 1]!, bytes[i + 1]!);
     i += 2;
   }
   if (r.flags) {
     if (r.flags.length > 255) throw new LatestCodecError(`${r.flags.length} flags: at most 255`);
     o = buf.writeUInt8(r.flags.length, o);
-    for (; i < strings.length; i++) writeString(strings[i]!, bytes[i]!);
+    for (; i < strings.length; i++) o = writeString(buf, o, strings[i]!, bytes[i]!);
   }
   return buf;
+}
+
+/** A string as u32 byte length + UTF-8 at `o`; returns the offset after it (no closure: see `at`). */
+function writeString(buf: Buffer, o: number, s: string, n: number): number {
+  const after = buf.writeUInt32LE(n, o);
+  return after + buf.write(s, after, n, 'utf8');
 }
 
 /**
