@@ -51,12 +51,18 @@ describe("electric heating judged against the building's own past winters", () =
     // Without its past, B3's wandering reads as a heater in 4 of these 20 campuses (measured when
     // this test was written, by dividing by 1 instead of the past spread); with it, in 2.
     let alerts = 0;
+    let lessSaid = 0;
     for (let seed = 1; seed <= 20; seed++) {
       const { scores } = heatingDetector().run(campus(false, seed));
       expect(scores.filter((s) => s.alert && s.id !== 'B3')).toEqual([]);
       if (scores.find((s) => s.id === 'B3')!.alert) alerts++;
+      // A building using less than predicted is said to use less, never "-0.7 % more".
+      for (const s of scores) expect(s.reason, s.id).not.toMatch(/-\d[\d.]* % more/);
+      lessSaid += scores.filter((s) => / % less /.test(s.reason)).length;
     }
     expect(alerts).toBeLessThanOrEqual(2);
+    // Some clean building of these twenty campuses used less than its prediction.
+    expect(lessSaid).toBeGreaterThan(0);
   }, 240_000);
 
   it('a heater in a steady building is still found, and the evidence names the past spread', () => {

@@ -903,8 +903,9 @@ function electricHeating(
     // ways of their own (frost protection, a plant room): it alerts from a higher statistic.
     const alert = z >= minZ && share >= c.minShare;
     const score = round(Math.max(0, (0.5 * z) / minZ));
+    // A meter that is not alerted may use less than predicted: said so, not as "-0.7 % more".
     const reason =
-      `${(100 * share).toFixed(1)} % more ${on ? 'night load' : 'electricity'} in proportion to the cold over the last ${lastDay - since + 1} days ` +
+      `${(100 * Math.abs(share)).toFixed(1)} % ${share < 0 ? 'less' : 'more'} ${on ? 'night load' : 'electricity'} in proportion to the cold over the last ${lastDay - since + 1} days ` +
       `than ${refName} predicts (z ${z.toFixed(1)})`;
     scores.push({
       id: m.meter,
