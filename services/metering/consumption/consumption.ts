@@ -316,15 +316,13 @@ async function slotsBeforeRaw(
   if (!store.registerSlots) return [];
   const firstRaw = new Map<string, number>();
   for (const p of raw) if (p.ts < (firstRaw.get(p.meter) ?? Infinity)) firstRaw.set(p.meter, p.ts);
-  const wanting = meters.filter((m) => (firstRaw.get(m) ?? Infinity) > window.from);
+  // Only a meter with a whole slot before its first raw reading can have any: one read minutes
+  // into the window, as nearly every meter is, costs no roll-up query.
+  const from = Math.floor(window.from / SLOT_MS) * SLOT_MS;
+  const wanting = meters.filter((m) => (firstRaw.get(m) ?? Infinity) >= from + SLOT_MS);
   if (wanting.length === 0) return [];
   const until = Math.min(window.to, Math.max(...wanting.map((m) => firstRaw.get(m) ?? Infinity)));
-  const slots = await store.registerSlots({
-    meters: wanting,
-    quantity,
-    from: Math.floor(window.from / SLOT_MS) * SLOT_MS,
-    to: until,
-  });
+  const slots = await store.registerSlots({ meters: wanting, quantity, from, to: until });
   const out: SlotPoint[] = [];
   for (const s of slots) {
     // A slot holding any raw reading still there is not gone.
