@@ -400,6 +400,9 @@ export class BillRuns {
       'INSERT INTO bill_run_lines (run_id, seq, account, meter, total_fen, line) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
+      // Checked again under the write lock: a run asked at once elsewhere (the CLI beside the back
+      // office, each with its own connection) passed the first check too, and one of them must lose.
+      this.assertOpen(run);
       this.db
         .prepare(
           `INSERT INTO bill_runs (id, label, from_ts, to_ts, timezone, created_by, created_at, total_fen, meters,
