@@ -94,6 +94,14 @@ const tags = ['reports'];
 export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => void)[] {
   // A yearly report is minutes of work on its thread: asked again while it runs, it is shared.
   const shared = inFlight<EnergyReport>();
+  // The tariff table in force is part of what a shared report was computed from (a new version is
+  // a new table object): a report asked after a version is approved is not the one priced before.
+  const tariffVersions = new WeakMap<TariffTable, number>();
+  let tablesSeen = 0;
+  const versionOf = (t: TariffTable): number => {
+    if (!tariffVersions.has(t)) tariffVersions.set(t, ++tablesSeen);
+    return tariffVersions.get(t)!;
+  };
   return [
     (app) =>
       route(app, {
@@ -142,7 +150,7 @@ export function reportRoutes(deps: ReportRouteDeps): ((app: FastifyInstance) => 
           const now = deps.clock();
           const postPaid = !!deps.validated && accountMeters.some((n) => customerOf(n.id)?.postPaid);
           const key = `${query.scope}|${period.kind}|${period.label}`;
-          const report = await shared(`${key}|${customers}`, () =>
+          const report = await shared(`${key}|${versionOf(tariffs)}|${customers}`, () =>
             deps.closed
               ? deps.closed.get(key, { tariffs, customers, postPaid, periodEnd: period.to, now }, compute)
               : compute(),
