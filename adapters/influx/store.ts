@@ -17,7 +17,24 @@ import type {
   SeqIndex,
 } from '../../services/metering/storage.ts';
 import { missingRuns } from '../../services/metering/storage.ts';
-import { formatReading, MEASUREMENT, QUANTITY_FIELDS } from './line-protocol.ts';
+import { formatReading, MEASUREMENT } from './line-protocol.ts';
+import {
+  ALL_CURRENT,
+  SCHEMA_RP,
+  STATE_MEASUREMENT,
+  resumeRecompute,
+  settleDefinition,
+  type MigrationDb,
+  type RollupState,
+} from './rollup-migration.ts';
+import {
+  CONTINUOUS_QUERIES,
+  LAST_FIELDS,
+  LEGACY_ROLLUP_MEASUREMENT,
+  ROLLUP_MEASUREMENT,
+  ROLLUP_RPS,
+  rollupSelects,
+} from './rollups.ts';
 
 export { formatReading, InfluxFormatError } from './line-protocol.ts';
 
@@ -50,26 +67,14 @@ export interface InfluxStoreOptions {
   requestTimeoutMs?: number;
   /** How long `close()` keeps trying to write what is buffered before rejecting it. */
   closeTimeoutMs?: number;
+  /** The wall clock (UTC ms): only where a roll-up recomputation at start begins. Default Date.now. */
+  clock?: () => number;
   logger?: Logger;
 }
 
-/** The retention policies: raw readings and the two rollups the continuous queries fill. */
-export const RETENTION_POLICIES = { raw: 'raw', rollup15m: 'rollup_15m', rollup1d: 'rollup_1d' } as const;
-export const CONTINUOUS_QUERIES = { rollup15m: 'cq_reading_15m', rollup1d: 'cq_reading_1d' } as const;
-
-/**
- * Registers that only grow: their value at the end of an interval is what consumption needs, so
- * the rollups keep `last()`; the difference of two consecutive rollup values is the interval's
- * consumption. A relay state is also a state, not a rate: `last()`. Everything else (power,
- * voltage, current, power factor, flow, temperatures) is an instantaneous value: `mean()`.
- */
-const LAST_FIELDS: ReadonlySet<Quantity> = new Set([
-  'energy_import_kwh',
-  'energy_export_kwh',
-  'volume_m3',
-  'heat_kwh',
-  'relay_closed',
-]);
+/** The retention policies: raw readings and the two roll-ups the continuous queries fill. */
+export const RETENTION_POLICIES = ROLLUP_RPS;
+export { CONTINUOUS_QUERIES };
 
 interface Pending {
   lines: string[];
@@ -102,6 +107,18 @@ interface RawSeries {
 }
 interface RawResults {
   results: Array<{ series?: RawSeries[]; error?: string }>;
+}
+
+/** A roll-up of one meter over a 15-minute slot or a campus day (as SqliteStore.rollups gives it). */
+export interface RollupPoint {
+  meter: string;
+  start: number;
+  /** Every reading that came in the slot (day), whatever its quality: the meter's polls. */
+  readings: number;
+  /** Last good value of registers and relay/breaker state, mean of good instantaneous values. */
+  values: Partial<Record<Quantity, number>>;
+  /** Highest good power_kw. */
+  powerKwMax?: number;
 }
 
 /** Chunk of meter ids per query, so that a query for 10,000 meters stays a few kilobytes. */
@@ -148,6 +165,9 @@ export class InfluxStore implements ReadingStore, SeqIndex {
   private readonly request: typeof http.request;
   private readonly authHeader: string | undefined;
   private readonly opts: Required<Omit<InfluxStoreOptions, 'logger' | 'url' | 'database'>>;
+  /** Roll-ups with start ≥ this are of the current definition; before it, the old one's. */
+  private rollupsFrom = ALL_CURRENT;
+  private recomputing: Promise<void> = Promise.resolve();
 
   private queue: Pending[] = [];
   private queuedPoints = 0;
@@ -181,6 +201,7 @@ export class InfluxStore implements ReadingStore, SeqIndex {
       retryMaxMs: options.retryMaxMs ?? 5000,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       closeTimeoutMs: options.closeTimeoutMs ?? 10_000,
+      clock: options.clock ?? Date.now,
     };
     const username = decodeURIComponent(url.username);
     const password = decodeURIComponent(url.password);
@@ -222,19 +243,14 @@ export class InfluxStore implements ReadingStore, SeqIndex {
   }
 
   /**
-   * Creates what is missing; never drops or rewrites data. The continuous queries:
+   * Creates what is missing: the database, the retention policies (`raw`, the default, where
+   * readings go; `rollup_15m` and `rollup_1d`; `schema`, for the roll-up definition's state) and the
+   * continuous queries of the current roll-up definition (rollups.ts). A database with the old
+   * definition's continuous queries has them replaced, and the days its raw readings still hold
+   * recomputed in the background (rollup-migration.ts; `rollupsSettled()` resolves when done).
    *
-   * - `cq_reading_15m`, every 5 minutes over the last hour (`RESAMPLE EVERY 5m FOR 1h`, so readings
-   *   replayed by a gateway within the hour are included): per series (`GROUP BY time(15m), *`),
-   *   `last()` of cumulative registers and relay state, `mean()` of instantaneous values,
-   *   `max(power_kw) AS power_kw_max` (peak demand) and `count(seq) AS readings` (good and error).
-   * - `cq_reading_1d`, hourly over the last two days, from the 15-minute rollup: `last()` again,
-   *   `mean()` of the means (the 15-minute slots weigh equally), `max` of the maxima, `sum` of counts.
-   *
-   * Readings that arrive later than the resample window (a gateway that was offline for longer) are
-   * in the raw data but not in the rollups until the rollup is recomputed for that window with the
-   * same SELECT … INTO and a time condition. A changed CQ definition needs `DROP CONTINUOUS QUERY`
-   * first: an existing CQ of the same name is left as it is.
+   * Readings that arrive later than a continuous query's resample window (a gateway that was
+   * offline for longer) are in the raw data but not in the roll-ups until `recomputeRollups`.
    */
   async ensureSchema(): Promise<void> {
     const db = this.database;
@@ -244,46 +260,70 @@ export class InfluxStore implements ReadingStore, SeqIndex {
       [RETENTION_POLICIES.raw, this.opts.rawRetention, true],
       [RETENTION_POLICIES.rollup15m, this.opts.rollup15mRetention, false],
       [RETENTION_POLICIES.rollup1d, this.opts.rollup1dRetention, false],
+      [SCHEMA_RP, 'INF', false],
     ];
     for (const [name, duration, isDefault] of want) {
       if (existing.some((rp) => rp.name === name)) continue;
       await this.influx.createRetentionPolicy(name, { database: db, duration, replication: 1, isDefault });
     }
-    const cqs = await this.influx.showContinousQueries(db);
-    const have = new Set(cqs.map((cq) => cq.name));
-    const q = quoteIdent;
-    if (!have.has(CONTINUOUS_QUERIES.rollup15m)) {
-      await this.influx.query(
-        `CREATE CONTINUOUS QUERY ${q(CONTINUOUS_QUERIES.rollup15m)} ON ${q(db)} ` +
-          `RESAMPLE EVERY 5m FOR 1h BEGIN ${this.rollupSelect('15m')} END`,
-      );
-    }
-    if (!have.has(CONTINUOUS_QUERIES.rollup1d)) {
-      await this.influx.query(
-        `CREATE CONTINUOUS QUERY ${q(CONTINUOUS_QUERIES.rollup1d)} ON ${q(db)} ` +
-          `RESAMPLE EVERY 1h FOR 2d BEGIN ${this.rollupSelect('1d')} END`,
-      );
+    const state = await settleDefinition(this.migrationDb(), (st) => this.saveRollupState(st));
+    this.rollupsFrom = state.from;
+    if (state.from > state.target) this.recomputing = this.recomputeInBackground(state);
+  }
+
+  /** The recomputation of a move to the current definition, retried until done or closed. */
+  private async recomputeInBackground(state: RollupState): Promise<void> {
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        await resumeRecompute(
+          this.migrationDb(),
+          { ...state, from: this.rollupsFrom },
+          (st) => this.saveRollupState(st),
+          (from) => (this.rollupsFrom = from),
+          () => this.closed,
+        );
+        return;
+      } catch (err) {
+        if (this.closed) return;
+        this.log.warn({ err, attempt }, 'roll-ups: recomputation failed; retrying');
+        const backoff = Math.min(this.opts.retryMaxMs, this.opts.retryBaseMs * 2 ** Math.min(attempt, 20));
+        await sleep(backoff, this.abandon.signal);
+      }
     }
   }
 
-  /**
-   * The continuous queries' SELECT … INTO, with an optional time condition (recomputeRollups):
-   * 15-minute slots from the raw readings, campus days from the 15-minute slots.
-   */
-  private rollupSelect(step: '15m' | '1d', where = ''): string {
-    const q = quoteIdent;
-    const db = this.database;
-    const raw = `${q(db)}.${q(RETENTION_POLICIES.raw)}.${q(MEASUREMENT)}`;
-    const r15 = `${q(db)}.${q(RETENTION_POLICIES.rollup15m)}.${q(MEASUREMENT)}`;
-    const r1d = `${q(db)}.${q(RETENTION_POLICIES.rollup1d)}.${q(MEASUREMENT)}`;
-    const fields = QUANTITY_FIELDS.map((f) => `${LAST_FIELDS.has(f) ? 'last' : 'mean'}(${q(f)}) AS ${q(f)}`);
-    if (step === '15m') {
-      fields.push(`max("power_kw") AS "power_kw_max"`, `count("seq") AS "readings"`);
-      return `SELECT ${fields.join(', ')} INTO ${r15} FROM ${raw}${where} GROUP BY time(15m), *`;
-    }
-    fields.push(`max("power_kw_max") AS "power_kw_max"`, `sum("readings") AS "readings"`);
-    const offset = -Math.round(this.opts.dailyUtcOffsetMinutes);
-    return `SELECT ${fields.join(', ')} INTO ${r1d} FROM ${r15}${where} GROUP BY time(1d, ${offset}m), *`;
+  /** Resolves once every roll-up the raw readings still hold is of the current definition (or on close). */
+  rollupsSettled(): Promise<void> {
+    return this.recomputing;
+  }
+
+  private async saveRollupState(state: RollupState): Promise<void> {
+    await this.influx.writePoints(
+      [
+        {
+          measurement: STATE_MEASUREMENT,
+          fields: { version: state.version, from: state.from, target: state.target },
+          timestamp: 0,
+        },
+      ],
+      { database: this.database, retentionPolicy: SCHEMA_RP, precision: 'ms' },
+    );
+  }
+
+  private migrationDb(): MigrationDb {
+    return {
+      database: this.database,
+      dailyUtcOffsetMinutes: this.opts.dailyUtcOffsetMinutes,
+      log: this.log,
+      exec: async (statement) => {
+        await this.influx.query(statement);
+      },
+      rows: async (query) => (await this.select(query)).flatMap((s) => s.values),
+      continuousQueryNames: async () =>
+        new Set((await this.influx.showContinousQueries(this.database)).map((cq) => cq.name)),
+      recompute: (from, to) => this.recomputeRollups(from, to),
+      now: () => this.opts.clock(),
+    };
   }
 
   /**
@@ -298,9 +338,14 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     const start = Math.floor((from + off) / 86_400_000) * 86_400_000 - off;
     const end = Math.ceil((to + off) / 86_400_000) * 86_400_000 - off;
     if (!(start < end)) return;
-    const where = ` WHERE time >= ${msToNs(start)} AND time < ${msToNs(end)}`;
-    await this.influx.query(this.rollupSelect('15m', where));
-    await this.influx.query(this.rollupSelect('1d', where));
+    const time = `time >= ${msToNs(start)} AND time < ${msToNs(end)}`;
+    const offset = this.opts.dailyUtcOffsetMinutes;
+    // The 15-minute slots (values, then polls) before the days made from them.
+    for (const statement of [
+      ...rollupSelects(this.database, '15m', offset, time),
+      ...rollupSelects(this.database, '1d', offset, time),
+    ])
+      await this.influx.query(statement);
   }
 
   /**
@@ -652,23 +697,77 @@ export class InfluxStore implements ReadingStore, SeqIndex {
       throw new TypeError(`${String(query.quantity)} is not a cumulative register`);
     const out: RegisterSlot[] = [];
     if (!(query.from < query.to)) return out;
-    const from = `${quoteIdent(this.database)}.${quoteIdent(RETENTION_POLICIES.rollup15m)}.${quoteIdent(MEASUREMENT)}`;
-    for (const ids of chunk([...new Set(query.meters)], METERS_PER_QUERY)) {
-      const series = await this.select(
-        `SELECT ${quoteIdent(query.quantity)}, "readings" FROM ${from} WHERE ${meterCondition(ids)} ` +
-          `AND time >= ${msToNs(query.from)} AND time < ${msToNs(query.to)} GROUP BY "meter"`,
-      );
-      for (const s of series) {
-        const meter = s.tags?.meter ?? '';
-        let lastTs = Number.NaN;
-        for (const [time, value, readings] of s.values) {
-          if (typeof time !== 'number' || typeof value !== 'number' || time === lastTs) continue;
-          lastTs = time;
-          out.push({ meter, start: time, value, readings: typeof readings === 'number' ? readings : 1 });
+    for (const { source, from, to } of this.rollupSources(RETENTION_POLICIES.rollup15m, query.from, query.to))
+      for (const ids of chunk([...new Set(query.meters)], METERS_PER_QUERY)) {
+        const series = await this.select(
+          `SELECT ${quoteIdent(query.quantity)}, "readings" FROM ${source} WHERE ${meterCondition(ids)} ` +
+            `AND time >= ${msToNs(from)} AND time < ${msToNs(to)} GROUP BY "meter"`,
+        );
+        for (const s of series) {
+          const meter = s.tags?.meter ?? '';
+          let lastTs = Number.NaN;
+          for (const [time, value, readings] of s.values) {
+            if (typeof time !== 'number' || typeof value !== 'number' || time === lastTs) continue;
+            lastTs = time;
+            out.push({ meter, start: time, value, readings: typeof readings === 'number' ? readings : 1 });
+          }
         }
       }
-    }
     return out.sort((a, b) => compare(a.meter, b.meter) || a.start - b.start);
+  }
+
+  /**
+   * Where the roll-ups of [from, to) in retention policy `rp` are: the current definition's from
+   * `rollupsFrom` on, the old definition's before it (days whose raw readings were gone when the
+   * definition changed, or not yet recomputed; see rollup-migration.ts).
+   */
+  private rollupSources(
+    rp: string,
+    from: number,
+    to: number,
+  ): Array<{ source: string; from: number; to: number }> {
+    const at = (measurement: string): string =>
+      `${quoteIdent(this.database)}.${quoteIdent(rp)}.${quoteIdent(measurement)}`;
+    const b = this.rollupsFrom;
+    const out: Array<{ source: string; from: number; to: number }> = [];
+    if (from < b) out.push({ source: at(LEGACY_ROLLUP_MEASUREMENT), from, to: Math.min(to, b) });
+    if (to > b) out.push({ source: at(ROLLUP_MEASUREMENT), from: Math.max(from, b), to });
+    return out;
+  }
+
+  /**
+   * A meter's 15-minute or daily roll-ups with start in [from, to), in time order, the shape the
+   * embedded store gives (SqliteStore.rollups). A meter moved between gateways has a series per
+   * tag set: one roll-up per start, the last tag set's.
+   */
+  async rollups(meter: string, step: '15m' | '1d', from: number, to: number): Promise<RollupPoint[]> {
+    if (!(from < to)) return [];
+    const rp = step === '15m' ? RETENTION_POLICIES.rollup15m : RETENTION_POLICIES.rollup1d;
+    const series: RawSeries[] = [];
+    for (const part of this.rollupSources(rp, from, to)) {
+      series.push(
+        ...(await this.select(
+          `SELECT * FROM ${part.source} WHERE ${meterCondition([meter])} ` +
+            `AND time >= ${msToNs(part.from)} AND time < ${msToNs(part.to)} GROUP BY *`,
+        )),
+      );
+    }
+    const byStart = new Map<number, RollupPoint>();
+    for (const s of series) {
+      for (const row of s.values) {
+        const p: RollupPoint = { meter, start: 0, readings: 0, values: {} };
+        s.columns.forEach((col, i) => {
+          const v = row[i];
+          if (typeof v !== 'number') return;
+          if (col === 'time') p.start = v;
+          else if (col === 'readings') p.readings = v;
+          else if (col === 'power_kw_max') p.powerKwMax = v;
+          else if (Object.hasOwn(QUANTITIES, col)) p.values[col as Quantity] = v;
+        });
+        byStart.set(p.start, p);
+      }
+    }
+    return [...byStart.values()].sort((a, b) => a.start - b.start);
   }
 
   /**
@@ -772,6 +871,8 @@ export class InfluxStore implements ReadingStore, SeqIndex {
       }
     }
     this.abandon.abort();
+    // The roll-up recomputation stops after the day it is on; the next start resumes there.
+    await this.recomputing;
     this.agent.destroy();
   }
 }

@@ -113,11 +113,18 @@ describe.skipIf(!influxdAvailable())('InfluxStore against a real influxd', () =>
     expect(rps.find((rp) => rp.name === 'raw')).toMatchObject({ default: true, duration: '87360h0m0s' });
     const cqs = await client.showContinousQueries(store.database);
     const byName = new Map(cqs.map((cq) => [cq.name, cq.query]));
-    expect(byName.get('cq_reading_15m')).toMatch(/RESAMPLE EVERY 5m FOR 1h/);
-    expect(byName.get('cq_reading_15m')).toMatch(/last\(energy_import_kwh\) AS energy_import_kwh/);
-    expect(byName.get('cq_reading_15m')).toMatch(/mean\(power_kw\) AS power_kw/);
-    expect(byName.get('cq_reading_15m')).toMatch(/GROUP BY time\(15m\), \*/);
-    expect(byName.get('cq_reading_1d')).toMatch(/GROUP BY time\(1d, -8h\), \*/);
+    expect([...byName.keys()].sort()).toEqual(['cq_rollup_15m', 'cq_rollup_15m_polls', 'cq_rollup_1d']);
+    expect(byName.get('cq_rollup_15m')).toMatch(/RESAMPLE EVERY 5m FOR 1h/);
+    // Values from good readings only; relay and breaker state as their last value.
+    expect(byName.get('cq_rollup_15m')).toMatch(/WHERE quality = 'good'/);
+    expect(byName.get('cq_rollup_15m')).toMatch(/last\(energy_import_kwh\) AS energy_import_kwh/);
+    expect(byName.get('cq_rollup_15m')).toMatch(/last\(breaker_closed\) AS breaker_closed/);
+    expect(byName.get('cq_rollup_15m')).toMatch(/mean\(power_kw\) AS power_kw/);
+    expect(byName.get('cq_rollup_15m')).toMatch(/GROUP BY time\(15m\), \*/);
+    // The polls from every reading, into the same points.
+    expect(byName.get('cq_rollup_15m_polls')).toMatch(/count\(seq\) AS readings INTO .*rollup_15m.*rollup/);
+    expect(byName.get('cq_rollup_15m_polls')).not.toMatch(/quality/);
+    expect(byName.get('cq_rollup_1d')).toMatch(/GROUP BY time\(1d, -8h\), \*/);
     await again.close();
     await store.close();
   });
