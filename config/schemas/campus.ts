@@ -81,6 +81,9 @@ export const MeterSchema = z
     pollInterval: DurationSchema.default(60_000),
     parent: Id.optional().describe('The meter upstream of this one in the metering tree'),
     account: z.string().min(1).optional().describe('The customer account billed for this meter'),
+    electricityMeter: Id.optional().describe(
+      "On a heat meter: the electricity meter of the same unit (building or flat). The electric-heating check judges that meter even without an account, and reads the unit's heating registrations (a stop on the heat meter) for it",
+    ),
     circuit: CircuitSchema.default('room').describe(
       'What its relay switches: the whole room, or one circuit (lighting, sockets, air-conditioning) of a room with several relays',
     ),
@@ -240,6 +243,9 @@ export const OpcuaMeterSchema = z
     ),
     parent: Id.optional(),
     account: z.string().min(1).optional(),
+    electricityMeter: Id.optional().describe(
+      "On a heat meter: the electricity meter of the same unit (building or flat). The electric-heating check judges that meter even without an account, and reads the unit's heating registrations (a stop on the heat meter) for it",
+    ),
     name: z.string().optional(),
     rolloverAt: RolloverAt,
     nodes: z
@@ -657,5 +663,56 @@ export const CampusSchema = z
   .strict()
   .superRefine((c, ctx) => {
     for (const p of powerProblems(c)) ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
+    for (const p of heatingLinkProblems(c))
+      ctx.addIssue({ code: 'custom', path: p.path, message: p.message });
   });
 export type CampusConfig = z.infer<typeof CampusSchema>;
+
+/**
+ * A heat meter's `electricityMeter` names an electricity meter of the campus, and only a heat meter
+ * names one: a wrong link would judge (or spare) the wrong household's electricity.
+ */
+function heatingLinkProblems(c: {
+  sites: {
+    gateways: {
+      buses: { meters: { id: string; kind: string; electricityMeter?: string | undefined }[] }[];
+      opcua: { meters: { id: string; kind: string; electricityMeter?: string | undefined }[] }[];
+    }[];
+  }[];
+}): { path: (string | number)[]; message: string }[] {
+  const kinds = new Map<string, string>();
+  const links: { id: string; kind: string; to: string; path: (string | number)[] }[] = [];
+  c.sites.forEach((site, si) =>
+    site.gateways.forEach((gw, gi) => {
+      const lists = [
+        ...gw.buses.map((b, bi) => ({ meters: b.meters, path: ['buses', bi, 'meters'] })),
+        ...gw.opcua.map((d, di) => ({ meters: d.meters, path: ['opcua', di, 'meters'] })),
+      ];
+      for (const list of lists)
+        list.meters.forEach((m, mi) => {
+          kinds.set(m.id, m.kind);
+          if (m.electricityMeter !== undefined)
+            links.push({
+              ...{ id: m.id, kind: m.kind, to: m.electricityMeter },
+              path: ['sites', si, 'gateways', gi, ...list.path, mi, 'electricityMeter'],
+            });
+        });
+    }),
+  );
+  const out: { path: (string | number)[]; message: string }[] = [];
+  for (const l of links) {
+    if (l.kind !== 'heat')
+      out.push({
+        path: l.path,
+        message: `${l.id} is a ${l.kind} meter: only a heat meter names its unit's electricity meter`,
+      });
+    else if (kinds.get(l.to) !== 'electricity')
+      out.push({
+        path: l.path,
+        message: kinds.has(l.to)
+          ? `electricityMeter "${l.to}" is a ${kinds.get(l.to)} meter, not an electricity meter`
+          : `electricityMeter "${l.to}" is not a meter of the campus`,
+      });
+  }
+  return out;
+}

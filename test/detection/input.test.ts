@@ -144,8 +144,8 @@ describe('DetectionInput from CSV files', () => {
     ],
     [
       'heating',
-      'meter,state,from,to,work_order,confirmed_by\nE-R1,on,2026-11-01T00:00:00Z,,,\n',
-      /^heating\.csv:2: meter "E-R1" is a electricity meter, not a heat meter/,
+      'meter,state,from,to,work_order,confirmed_by\nE-R1,stopped,2026-11-01T00:00:00Z,,,a;b\n',
+      /^heating\.csv:2: meter "E-R1" is an electricity meter: that registers electric heating, whose state is on/,
     ],
     [
       'heating',

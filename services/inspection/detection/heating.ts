@@ -727,23 +727,26 @@ function electricHeating(
   const hasChild = new Set<string>();
   for (const m of input.meters.values()) if (m.parent) hasChild.add(m.parent);
   const pattern = new RegExp(c.accountPattern);
-  // The heating desk's registrations name each unit's electricity meter: those units are judged
-  // even without an account, and a unit registered as heated electrically (the registration's
-  // meter is its electricity meter, heating on) pays for it and is left out.
+  // The heating desk's registrations and the campus file's heat meters name each unit's
+  // electricity meter: those units are judged even without an account. A unit registered as
+  // heated electrically (the registration's meter is its electricity meter, heating on) pays for
+  // it and is left out from its registration on, while it lasts; judged on data before it.
   const registered = new Map<string, HeatingRegistration[]>();
   for (const reg of input.heating ?? [])
     if (reg.electricityMeter)
       registered.set(reg.electricityMeter, [...(registered.get(reg.electricityMeter) ?? []), reg]);
   const electricOn = (id: string) =>
     (registered.get(id) ?? []).some(
-      (r) => r.state === 'on' && r.meter === id && (r.to ?? Infinity) >= input.to,
+      (r) => r.state === 'on' && r.meter === id && r.from < input.to && (r.to ?? Infinity) >= input.to,
     );
   const candidates = [...input.meters.values()].filter(
     (m) =>
       m.kind === 'electricity' &&
       !hasChild.has(m.meter) &&
       !electricOn(m.meter) &&
-      ((m.account !== undefined && pattern.test(m.account)) || registered.has(m.meter)),
+      ((m.account !== undefined && pattern.test(m.account)) ||
+        registered.has(m.meter) ||
+        (m.heatMeters?.length ?? 0) > 0),
   );
   const all = candidates.map((m) => meterDays(m, temps, c.baseC, c.nightHours, calendar));
   const lastDay = Math.max(-Infinity, ...all.map((md) => md.rows.at(-1)?.day ?? -Infinity));

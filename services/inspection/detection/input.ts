@@ -37,25 +37,57 @@ export interface CampusMeter {
   kind: MeterKind;
   parent?: string;
   account?: string;
+  /** Electricity meters: the heat meters that name it as their unit's `electricityMeter`. */
+  heatMeters?: string[];
 }
 
 /** Every meter of the campus (Modbus and OPC UA) with its place in the metering tree. */
 export function campusMeters(campus: LoadedCampus): CampusMeter[] {
   const out: CampusMeter[] = [];
+  const links = heatLinks(campus);
+  const heatOf = new Map<string, string[]>();
+  for (const [heat, elec] of links) heatOf.set(elec, [...(heatOf.get(elec) ?? []), heat]);
   for (const site of campus.config.sites) {
     for (const gw of site.gateways) {
       const all = [...gw.buses.flatMap((b) => b.meters), ...gw.opcua.flatMap((d) => d.meters)];
       for (const m of all) {
+        const heat = heatOf.get(m.id);
         out.push({
           meter: m.id,
           kind: m.kind,
           ...(m.parent ? { parent: m.parent } : {}),
           ...(m.account ? { account: m.account } : {}),
+          ...(heat ? { heatMeters: heat } : {}),
         });
       }
     }
   }
   return out;
+}
+
+/** Heat meter → its unit's electricity meter, as the campus file links them. */
+export function heatLinks(campus: LoadedCampus): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const site of campus.config.sites)
+    for (const gw of site.gateways)
+      for (const m of [...gw.buses.flatMap((b) => b.meters), ...gw.opcua.flatMap((d) => d.meters)])
+        if (m.electricityMeter) out.set(m.id, m.electricityMeter);
+  return out;
+}
+
+/**
+ * The registrations with each heat meter's electricity meter filled in from the campus file, so
+ * a stop recorded on the heat meter (the desk keys stops by it) also reaches the unit's electricity.
+ */
+export function linkRegistrations(
+  campus: LoadedCampus,
+  heating: readonly HeatingRegistration[],
+): HeatingRegistration[] {
+  const links = heatLinks(campus);
+  return heating.map((r) => {
+    const elec = r.electricityMeter ?? links.get(r.meter);
+    return elec ? { ...r, electricityMeter: elec } : { ...r };
+  });
 }
 
 export interface InputRange {
@@ -94,7 +126,7 @@ function assemble(campus: LoadedCampus, points: Points, range: InputRange): Dete
     from: range.from,
     to: range.to,
     meters,
-    ...(range.heating ? { heating: [...range.heating] } : {}),
+    ...(range.heating ? { heating: linkRegistrations(campus, range.heating) } : {}),
     ...(range.weather
       ? { weather: range.weather.filter((w) => inRange(w.ts)).sort((a, b) => a.ts - b.ts) }
       : {}),
@@ -241,20 +273,37 @@ export interface CsvInputOptions {
   roles?: ReadonlyMap<string, string>;
 }
 
-/** Heating registrations `meter,state,from,to,work_order,confirmed_by` (confirmed_by: `a;b`). */
+/**
+ * Heating registrations `meter,state,from,to,work_order,confirmed_by[,electricity_meter]`
+ * (confirmed_by: `a;b`). `meter` is the unit's heat meter (a start or a stop), or its electricity
+ * meter with state `on`: the unit registered as heated electrically from `from`.
+ */
 export function parseHeatingCsv(file: CsvFile, campus: LoadedCampus): HeatingRegistration[] {
   const kinds = new Map(campusMeters(campus).map((m) => [m.meter, m.kind]));
+  const links = heatLinks(campus);
   const out: HeatingRegistration[] = [];
   const cols = ['meter', 'state', 'from', 'to', 'work_order', 'confirmed_by'];
+  // Registered electric heating per meter, to refuse two that overlap (which one ended it?).
+  const electric = new Map<string, { from: number; to: number; line: number }[]>();
   for (const { line, get } of rows(file, cols, ['electricity_meter'])) {
     const meter = get('meter');
     const kind = kinds.get(meter);
     if (!kind) throw new InputFileError(file.name, line, `meter "${meter}" is not in the campus`);
-    if (kind !== 'heat')
-      throw new InputFileError(file.name, line, `meter "${meter}" is a ${kind} meter, not a heat meter`);
+    if (kind === 'water')
+      throw new InputFileError(
+        file.name,
+        line,
+        `meter "${meter}" is a water meter: give the unit's heat meter, or its electricity meter for electric heating`,
+      );
     const state = get('state');
     if (state !== 'on' && state !== 'stopped')
       throw new InputFileError(file.name, line, `state "${state}" must be on or stopped`);
+    if (kind === 'electricity' && state !== 'on')
+      throw new InputFileError(
+        file.name,
+        line,
+        `meter "${meter}" is an electricity meter: that registers electric heating, whose state is on (a stop is recorded on the unit's heat meter)`,
+      );
     const from = parseTs(file.name, line, 'from', get('from'));
     const to = get('to') === '' ? undefined : parseTs(file.name, line, 'to', get('to'));
     if (to !== undefined && to <= from) throw new InputFileError(file.name, line, 'to must be after from');
@@ -273,13 +322,35 @@ export function parseHeatingCsv(file: CsvFile, campus: LoadedCampus): HeatingReg
         line,
         `a stop is confirmed by two different people (confirmed_by "a;b"), got "${get('confirmed_by')}"`,
       );
-    const elec = get('electricity_meter');
-    if (elec !== '' && kinds.get(elec) !== 'electricity')
+    const given = get('electricity_meter');
+    if (given !== '' && kinds.get(given) !== 'electricity')
       throw new InputFileError(
         file.name,
         line,
-        `electricity_meter "${elec}" is not an electricity meter of the campus`,
+        `electricity_meter "${given}" is not an electricity meter of the campus`,
       );
+    // An electric heating row names its own meter; a heat meter's is the campus file's link.
+    const own = kind === 'electricity' ? meter : links.get(meter);
+    if (given !== '' && own !== undefined && given !== own)
+      throw new InputFileError(
+        file.name,
+        line,
+        kind === 'electricity'
+          ? `electricity_meter "${given}" differs from meter "${meter}": electric heating is registered on the unit's own electricity meter`
+          : `electricity_meter "${given}" differs from "${own}", the electricity meter the campus file links to heat meter "${meter}"`,
+      );
+    const elec = given !== '' ? given : own;
+    if (kind === 'electricity') {
+      const end = to ?? Infinity;
+      const clash = (electric.get(meter) ?? []).find((e) => e.from < end && from < e.to);
+      if (clash)
+        throw new InputFileError(
+          file.name,
+          line,
+          `electric heating of "${meter}" is already registered over this time (line ${clash.line})`,
+        );
+      electric.set(meter, [...(electric.get(meter) ?? []), { from, to: end, line }]);
+    }
     out.push({
       meter,
       state,

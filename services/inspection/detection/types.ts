@@ -30,13 +30,25 @@ export interface MeterData {
   series: Partial<Record<Quantity, Sample[]>>;
   /** Times the meter failed to answer (error readings): a gap, not a zero. */
   errors?: number[];
+  /**
+   * Electricity meters: the heat meters (campus file `electricityMeter`) of the unit it supplies. A
+   * heated unit's electricity is judged for electric heating even without an account.
+   */
+  heatMeters?: string[];
 }
 
-/** A heating start or stop, as the heating desk recorded it (DOMAIN.md: two staff confirm a stop). */
+/**
+ * A heating start or stop, as the heating desk recorded it (DOMAIN.md: two staff confirm a stop);
+ * or a unit registered as heated electrically: `meter` and `electricityMeter` both its electricity
+ * meter, state `on`, from the day the desk recorded it.
+ */
 export interface HeatingRegistration {
-  /** Heat meter id of the unit. */
+  /** Heat meter id of the unit; its electricity meter for a registered electric heating. */
   meter: string;
-  /** Electricity meter of the same unit, where known (for the degree-day check). */
+  /**
+   * Electricity meter of the same unit, where known (for the degree-day check): given, or filled
+   * in from the heat meter's `electricityMeter` in the campus file.
+   */
   electricityMeter?: string;
   state: 'on' | 'stopped';
   from: number;
