@@ -12,7 +12,11 @@ import type { MetricFamily } from './metrics/exposition.ts';
  * - catches what a run throws or rejects, logs it with the job's name and counts it, and runs the
  *   job again at the next tick;
  * - never keeps the process alive (the timer is unref'd) and can be stopped, waiting for a run
- *   under way so that the database it writes is not closed beneath it.
+ *   under way so that the database it writes is not closed beneath it;
+ * - gives up on a run that has not settled after its run timeout (a broker that never acks, a
+ *   promise nobody resolves): without that, one hung run skipped every later tick of the job for
+ *   ever and nothing said so. The run is logged as an error by name, counted, shown in /metrics as
+ *   hanging until it settles (logged then too), and the next tick runs the job again.
  */
 
 /** The part of a pino logger a job's failures are written to. */
@@ -30,12 +34,22 @@ export interface RepeatingJob {
 export interface EveryIntervalOptions {
   /** The first run's delay (default `ms`): retention's first run comes minutes after start. */
   firstAfterMs?: number;
+  /**
+   * How long a run may go before it is given up on (default: the interval, and at least ten
+   * minutes: a slow pass is not a hung one).
+   */
+  runTimeoutMs?: number;
 }
+
+const MIN_RUN_TIMEOUT_MS = 10 * 60_000;
 
 interface JobCounts {
   runs: number;
   failures: number;
   skipped: number;
+  timeouts: number;
+  /** Runs given up on that have not settled since. */
+  hanging: number;
 }
 
 /**
@@ -46,7 +60,7 @@ const counts = new Map<string, JobCounts>();
 
 function countsOf(name: string): JobCounts {
   let c = counts.get(name);
-  if (!c) counts.set(name, (c = { runs: 0, failures: 0, skipped: 0 }));
+  if (!c) counts.set(name, (c = { runs: 0, failures: 0, skipped: 0, timeouts: 0, hanging: 0 }));
   return c;
 }
 
@@ -59,19 +73,53 @@ export function everyInterval(
 ): RepeatingJob {
   if (!(ms > 0) || !Number.isFinite(ms))
     throw new Error(`timer ${name}: interval ${ms} ms is not a positive number`);
+  const runTimeoutMs = o.runTimeoutMs ?? Math.max(ms, MIN_RUN_TIMEOUT_MS);
+  if (!(runTimeoutMs > 0) || !Number.isFinite(runTimeoutMs))
+    throw new Error(`timer ${name}: run timeout ${runTimeoutMs} ms is not a positive number`);
   const c = countsOf(name);
   let running: Promise<void> | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
+  const failed = (err: unknown) => {
+    c.failures++;
+    logger.error({ err, job: name }, `${name} failed; it runs again at its next tick`);
+  };
   const runOnce = async () => {
     c.runs++;
+    const started = Date.now();
+    let run: Promise<unknown>;
     try {
-      await fn();
+      run = Promise.resolve(fn());
     } catch (err) {
-      c.failures++;
-      logger.error({ err, job: name }, `${name} failed; it runs again at its next tick`);
+      return failed(err);
     }
+    let given: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((resolve) => {
+      given = setTimeout(() => resolve('timeout'), runTimeoutMs);
+      given.unref();
+    });
+    try {
+      if ((await Promise.race([run, timeout])) !== 'timeout') return;
+    } catch (err) {
+      return failed(err);
+    } finally {
+      clearTimeout(given);
+    }
+    c.timeouts++;
+    c.hanging++;
+    logger.error(
+      { job: name, runTimeoutMs, since: started },
+      `${name} has not finished after ${runTimeoutMs / 1000} s: given up on; its next tick runs it again`,
+    );
+    const late = (err?: unknown) => {
+      c.hanging--;
+      logger.error(
+        { job: name, ...(err === undefined ? {} : { err }) },
+        `${name}: a run finished ${err === undefined ? 'late' : 'late, failing,'} ${Date.now() - started} ms after it started, after it was given up on`,
+      );
+    };
+    run.then(() => late(), late);
   };
   const runNow = () =>
     (running ??= runOnce().finally(() => {
@@ -111,6 +159,17 @@ export function timerFamilies(labels: Readonly<Record<string, string>> = {}): Me
   return [
     family('runs', 'campus_energy_timer_runs_total', 'Runs of a job the process repeats on a timer'),
     family('failures', 'campus_energy_timer_failures_total', 'Runs of a timed job that threw or rejected'),
+    family(
+      'timeouts',
+      'campus_energy_timer_timeouts_total',
+      'Runs of a timed job given up on after its run timeout',
+    ),
+    {
+      name: 'campus_energy_timer_hanging_runs',
+      help: 'Runs of a timed job given up on that have not settled since (a hung job)',
+      type: 'gauge',
+      samples: [...counts].map(([job, c]) => ({ labels: { ...labels, job }, value: c.hanging })),
+    },
     family(
       'skipped',
       'campus_energy_timer_skipped_total',
