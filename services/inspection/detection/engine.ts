@@ -426,12 +426,13 @@ function evaluate(
     const lm = long[a.meter]!;
     // The upstream meter's word on a lasting change (only worth computing for one that shows).
     const nb = parentBalance.get(a.meter);
-    const computeChecks = () =>
-      nb
-        ? feederChecks(store, nb, a.meter, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays)
-        : [];
+    // Not a named closure per meter: under tsx each costs a defineProperty (5,000 per evaluation).
     const checks =
-      nb && !drifting.has(nb.node) ? (parts ? parts.checks(a.meter, computeChecks) : computeChecks()) : [];
+      nb && !drifting.has(nb.node)
+        ? parts
+          ? parts.checks(a.meter, () => checksOf(store, nb, a.meter, lm, cfg))
+          : checksOf(store, nb, a.meter, lm, cfg)
+        : [];
     const check = checks[0];
     // Raised on the node's word alone only where the meter's own data moved the same way: under
     // a feeder with another thief, an honest meter's ordinary departures from its profile follow
@@ -503,6 +504,16 @@ function evaluate(
     });
   }
   return { findings, scores, balances, anomalies, suspects, windowFrom, store };
+}
+
+function checksOf(
+  store: SlotStore,
+  nb: NodeBalance,
+  m: number,
+  lm: LongMemory,
+  cfg: ResolvedDetectionConfig,
+): FeederCheck[] {
+  return feederChecks(store, nb, m, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
 }
 
 /**
