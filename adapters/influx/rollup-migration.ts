@@ -71,6 +71,15 @@ export async function readState(db: MigrationDb): Promise<RollupState | undefine
   return { version, from, target };
 }
 
+/** The ts of the oldest raw reading still held, if any. */
+async function firstRawTs(db: MigrationDb): Promise<number | undefined> {
+  const q = quoteIdent;
+  const ts = (
+    await db.rows(`SELECT first("seq") FROM ${q(db.database)}.${q(ROLLUP_RPS.raw)}.${q(RAW_MEASUREMENT)}`)
+  )[0]?.[0];
+  return typeof ts === 'number' ? ts : undefined;
+}
+
 /** The campus day's start (UTC ms) at or after `ts`. */
 function dayStartAtOrAfter(ts: number, offsetMinutes: number): number {
   const off = offsetMinutes * 60_000;
@@ -96,9 +105,7 @@ export async function settleDefinition(
           `SELECT first("readings") FROM ${q(db.database)}.${q(ROLLUP_RPS.rollup1d)}.${q(LEGACY_ROLLUP_MEASUREMENT)}`,
         )
       ).length > 0;
-    const firstRaw = (
-      await db.rows(`SELECT first("seq") FROM ${q(db.database)}.${q(ROLLUP_RPS.raw)}.${q(RAW_MEASUREMENT)}`)
-    )[0]?.[0];
+    const firstRaw = await firstRawTs(db);
     if (!legacy && firstRaw === undefined) {
       state = { version: ROLLUP_DEFINITION_VERSION, from: ALL_CURRENT, target: ALL_CURRENT };
     } else {
@@ -137,14 +144,28 @@ export async function resumeRecompute(
   stopped: () => boolean,
 ): Promise<void> {
   let from = state.from;
-  while (from > state.target && !stopped()) {
+  let target = state.target;
+  while (from > target && !stopped()) {
     const day = from - DAY_MS;
+    // Retention may have dropped raw readings since the target was set (a long recomputation, a
+    // process down for weeks halfway): a day no longer wholly held would be recomputed from part
+    // of its readings, or from none, and its old roll-ups no longer read. It keeps them instead.
+    const firstRaw = await firstRawTs(db);
+    if (firstRaw === undefined || dayStartAtOrAfter(firstRaw, db.dailyUtcOffsetMinutes) > day) {
+      target = from;
+      await saveState({ ...state, from, target });
+      db.log.warn(
+        { from: new Date(from).toISOString() },
+        'roll-ups: raw readings before this are gone; older days keep the old definition',
+      );
+      break;
+    }
     await db.recompute(day, from);
     from = day;
-    await saveState({ ...state, from });
+    await saveState({ ...state, from, target });
     onDay(from);
     db.log.info(
-      { day: new Date(day).toISOString(), daysLeft: Math.round((from - state.target) / DAY_MS) },
+      { day: new Date(day).toISOString(), daysLeft: Math.round((from - target) / DAY_MS) },
       'roll-ups: a day recomputed under the good-readings-only definition',
     );
   }

@@ -28,10 +28,9 @@ const N = 8; // days of raw readings
 const CLOCK = D0 + (N - 1) * DAY + 15 * 3_600_000; // in the afternoon of the last day
 const OLD_DAY = D0 - 40 * DAY; // roll-ups only: its raw readings went long ago
 const METERS = Array.from({ length: 10 }, (_, i) => `M-${i}`);
-const DB = 'deployed';
 
 /** The old continuous queries' SELECT … INTO, as they were deployed (before issue 16 item 4). */
-function oldSelect(step: '15m' | '1d', time = ''): string {
+function oldSelect(DB: string, step: '15m' | '1d', time = ''): string {
   const last = new Set(['energy_import_kwh', 'energy_export_kwh', 'volume_m3', 'heat_kwh', 'relay_closed']);
   const fields = QUANTITY_FIELDS.map((f) => `${last.has(f) ? 'last' : 'mean'}("${f}") AS "${f}"`);
   const where = time ? ` WHERE ${time}` : '';
@@ -46,7 +45,7 @@ function oldSelect(step: '15m' | '1d', time = ''): string {
   );
 }
 
-function runChild(url: string): Promise<'killed' | 'done'> {
+function runChild(url: string, DB: string): Promise<'killed' | 'done'> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
@@ -82,12 +81,11 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
       )
     )[0];
   const cqNames = async (): Promise<string[]> =>
-    (await client.showContinousQueries(DB)).map((cq) => cq.name).sort();
+    (await client.showContinousQueries('deployed')).map((cq) => cq.name).sort();
 
-  beforeAll(async () => {
-    influxd = await startInfluxd();
-    client = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: DB });
-    // The deployment as the old release left it.
+  /** A database as the old release left it: raw readings, the old queries and their roll-ups. */
+  async function deploy(DB: string): Promise<void> {
+    const client = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: DB });
     await client.createDatabase(DB);
     await client.createRetentionPolicy('raw', {
       database: DB,
@@ -98,10 +96,10 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
     for (const rp of ['rollup_15m', 'rollup_1d'])
       await client.createRetentionPolicy(rp, { database: DB, duration: 'INF', replication: 1 });
     await client.query(
-      `CREATE CONTINUOUS QUERY "cq_reading_15m" ON "${DB}" RESAMPLE EVERY 5m FOR 1h BEGIN ${oldSelect('15m')} END`,
+      `CREATE CONTINUOUS QUERY "cq_reading_15m" ON "${DB}" RESAMPLE EVERY 5m FOR 1h BEGIN ${oldSelect(DB, '15m')} END`,
     );
     await client.query(
-      `CREATE CONTINUOUS QUERY "cq_reading_1d" ON "${DB}" RESAMPLE EVERY 1h FOR 2d BEGIN ${oldSelect('1d')} END`,
+      `CREATE CONTINUOUS QUERY "cq_reading_1d" ON "${DB}" RESAMPLE EVERY 1h FOR 2d BEGIN ${oldSelect(DB, '1d')} END`,
     );
     const lines: string[] = [];
     METERS.forEach((meter, i) => {
@@ -116,14 +114,20 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
     });
     await rawLineProtocolWrite(influxd.url, DB, lines, 5000);
     const time = `time >= ${D0 - DAY}ms AND time < ${D0 + (N + 1) * DAY}ms`;
-    await client.query(oldSelect('15m', time));
-    await client.query(oldSelect('1d', time));
+    await client.query(oldSelect(DB, '15m', time));
+    await client.query(oldSelect(DB, '1d', time));
     // A day of roll-ups only, its raw readings long gone.
     const res = await fetch(`${influxd.url}/write?db=${DB}&rp=rollup_15m&precision=ms`, {
       method: 'POST',
       body: `reading,gateway=gw-east-1,kind=electricity,meter=M-0,site=east energy_import_kwh=123.45,readings=3i ${OLD_DAY + 30 * MIN}`,
     });
     expect(res.status).toBe(204);
+  }
+
+  beforeAll(async () => {
+    influxd = await startInfluxd();
+    client = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: 'deployed' });
+    await deploy('deployed');
   }, 60_000);
   afterAll(async () => {
     await influxd?.dispose();
@@ -137,7 +141,7 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
   });
 
   it('replaces the continuous queries, recomputes every day raw readings hold, resumes after a kill, and keeps older days', async () => {
-    expect(await runChild(influxd.url)).toBe('killed');
+    expect(await runChild(influxd.url, 'deployed')).toBe('killed');
     // Killed midway: the queries already replaced, the boundary recorded somewhere between.
     expect(await cqNames()).toEqual(['cq_rollup_15m', 'cq_rollup_15m_polls', 'cq_rollup_1d']);
     const killed = await state();
@@ -149,7 +153,7 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
     const logger = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line)) });
     const store = await InfluxStore.open({
       url: influxd.url,
-      database: DB,
+      database: 'deployed',
       dailyUtcOffsetMinutes: 480,
       clock: () => CLOCK,
       logger,
@@ -190,7 +194,7 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
     logs.length = 0;
     const again = await InfluxStore.open({
       url: influxd.url,
-      database: DB,
+      database: 'deployed',
       dailyUtcOffsetMinutes: 480,
       clock: () => CLOCK + DAY,
       logger,
@@ -200,5 +204,62 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
     expect(await state()).toEqual({ time: expect.anything(), from: D0, target: D0 });
     expect(await cqNames()).toEqual(['cq_rollup_15m', 'cq_rollup_15m_polls', 'cq_rollup_1d']);
     await again.close();
+  }, 120_000);
+  it('stops where retention took raw readings meanwhile: the days before keep their old roll-ups, none is lost', async () => {
+    await deploy('shrunk');
+    const c = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: 'shrunk' });
+    expect(await runChild(influxd.url, 'shrunk')).toBe('killed');
+    // While the process is down, influxd drops the raw readings' oldest shard group.
+    const shards = (await c.queryRaw('SHOW SHARDS')) as {
+      results: Array<{ series?: Array<{ name: string; columns: string[]; values: unknown[][] }> }>;
+    };
+    const mine = shards.results[0]!.series!.find((x) => x.name === 'shrunk')!;
+    const col = (name: string): number => mine.columns.indexOf(name);
+    const rawEnds = mine.values
+      .filter((v) => v[col('retention_policy')] === 'raw')
+      .map((v) => Date.parse(String(v[col('end_time')])))
+      .sort((a, b) => a - b);
+    const keepDays = Math.floor((Date.now() - rawEnds[0]!) / DAY) - 1;
+    await c.query(`ALTER RETENTION POLICY "raw" ON "shrunk" DURATION ${keepDays}d`);
+    const firstRaw = async (): Promise<number> =>
+      Number((await c.query<{ time: Date }>('SELECT first("seq") FROM "raw"."reading"'))[0]!.time.getTime());
+    for (let i = 0; (await firstRaw()) < rawEnds[0]!; i++) {
+      if (i > 100) throw new Error('influxd kept the shard group');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const kept = Math.ceil((rawEnds[0]! + 8 * 3_600_000) / DAY) * DAY - 8 * 3_600_000;
+    expect(kept).toBeGreaterThan(D0);
+    const oldRollups = (from: number, to: number) =>
+      c.query<{ time: Date; energy_import_kwh: number | null }>(
+        `SELECT "energy_import_kwh" FROM "rollup_15m"."reading" WHERE "meter" = 'M-0' AND time >= ${from}ms AND time < ${to}ms`,
+      );
+    const before = await oldRollups(D0, kept);
+
+    const store = await InfluxStore.open({
+      url: influxd.url,
+      database: 'shrunk',
+      dailyUtcOffsetMinutes: 480,
+      clock: () => CLOCK,
+    });
+    await store.rollupsSettled();
+    const settled = (
+      await c.query<{ from: number; target: number }>(
+        'SELECT "from", "target" FROM "schema"."rollup_definition"',
+      )
+    )[0];
+    expect(settled).toMatchObject({ from: kept, target: kept });
+    // From the first day wholly held: the definition.
+    const slots = expectedSlots(written.get('M-0')!, kept, D0 + N * DAY);
+    expectSame(await store.rollups('M-0', '15m', kept, D0 + N * DAY), slots, 'M-0 15m');
+    // Before it: the old roll-ups as they were (implausible registers and all), not nothing.
+    const old = await store.rollups('M-0', '15m', D0, kept);
+    expect(
+      old
+        .filter((r) => r.values.energy_import_kwh !== undefined)
+        .map((r) => [r.start, r.values.energy_import_kwh]),
+    ).toEqual(before.map((r) => [r.time.getTime(), r.energy_import_kwh]));
+    expect(before.length).toBeGreaterThan(0);
+    expect(before.some((r) => (r.energy_import_kwh ?? 0) > 50_000)).toBe(true);
+    await store.close();
   }, 120_000);
 });
