@@ -15,6 +15,8 @@ import { heatPurchaseRoutes } from '../../money/heating/purchase-routes.ts';
 import { heatingMoneyRoutes } from '../../money/heating/routes.ts';
 import { HeatingUnits } from '../../money/heating/units.ts';
 import { HeatingDesk } from '../../operations/heating/desk.ts';
+import { ElectricHeating } from '../../operations/heating/electric.ts';
+import { electricHeatingRoutes } from '../../operations/heating/electric-routes.ts';
 import { heatingDeskRoutes } from '../../operations/heating/routes.ts';
 import { SpotChecks } from '../../operations/heating/spot-checks.ts';
 import type { HeatingFeeGate } from '../../operations/heating/types.ts';
@@ -41,6 +43,8 @@ export interface HeatingPart {
   units: HeatingUnits;
   fees: HeatingFees;
   desk: HeatingDesk;
+  /** Units registered as heated electrically (detection leaves them out from then on). */
+  electric: ElectricHeating;
   spots: SpotChecks;
   /** A desk over the same records on another clock: the demo's history is seeded through it. */
   deskAt(clock: Clock): HeatingDesk;
@@ -53,7 +57,7 @@ export interface HeatingPart {
   attach(collection: Collection, invoices: InvoiceChecks): void;
   /** Heat purchase, once attached. */
   purchase(): HeatPurchase;
-  /** Detection settings with the desk's signed stops added to any registrations given. */
+  /** Detection settings with the desk's signed stops and electric heating added to any given. */
   detection(settings: DetectionSettings | false | undefined): DetectionSettings | false;
   routes: RouteFn[];
 }
@@ -84,8 +88,9 @@ export function createHeating(d: HeatingDeps): HeatingPart {
   const deskAt = (c: Clock) => new HeatingDesk({ db, audit, clock: c, tree, fees: fee });
   const desk = deskAt(clock);
   const spots = new SpotChecks({ db, audit, clock, store: d.store, desk });
+  const electric = new ElectricHeating({ db, audit, clock, tree });
   return {
-    ...{ units, fees, desk, spots, deskAt },
+    ...{ units, fees, desk, electric, spots, deskAt },
     withFeeRuns: (runs) => ({ get: (id) => fees.run(id) ?? runs.get(id) }),
     attach: (c, invoices) => {
       collection = c;
@@ -96,10 +101,14 @@ export function createHeating(d: HeatingDeps): HeatingPart {
     detection: (settings) => {
       if (settings === false) return false;
       const given = settings?.heating;
-      return { ...settings, heating: () => [...desk.registrations(), ...(given?.() ?? [])] };
+      return {
+        ...settings,
+        heating: () => [...desk.registrations(), ...electric.registrations(), ...(given?.() ?? [])],
+      };
     },
     routes: [
       ...heatingDeskRoutes(desk, spots, clock),
+      ...electricHeatingRoutes(electric),
       ...heatingMoneyRoutes({ units, fees, clock }),
       ...heatPurchaseRoutes(() => purchase ?? fail('heat purchase is not attached yet')),
     ],

@@ -38,6 +38,12 @@ export const HEATING_ERRORS = {
     description: 'No unit is registered stopped: there is nothing to spot-check.',
   },
   SPOT_CHECK_NOT_FOUND: { status: 404, description: 'No spot-check list with this id.' },
+  ELECTRIC_NOT_FOUND: { status: 404, description: 'No electric heating record with this number.' },
+  ELECTRIC_REGISTERED: {
+    status: 409,
+    description:
+      'The unit is already registered as heated electrically over that time (end that record first), or the record has ended already.',
+  },
 } as const satisfies ErrorCatalogue;
 
 export type HeatingErrorCode = keyof typeof HEATING_ERRORS;

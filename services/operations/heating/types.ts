@@ -90,3 +90,36 @@ export interface StoppedRegistration {
 
 /** Stop signatures needed: DOMAIN.md "done and signed by at least two maintenance staff". */
 export const STOP_SIGNATURES = 2;
+
+/**
+ * A unit registered as heated electrically (it pays the electric-heating tariff): what detection
+ * leaves out of the electric-heating check from `from` on (shape of detection's type: the
+ * registration's meter is the unit's electricity meter, heating on).
+ */
+export interface ElectricRegistration {
+  meter: string;
+  electricityMeter: string;
+  state: 'on';
+  from: number;
+  to?: number;
+  /** `EH-<id>`: the desk's record. */
+  workOrder: string;
+  confirmedBy: string[];
+}
+
+/** The heating desk's record of a unit heated by electricity: who recorded it, from when, until when. */
+export interface ElectricHeatingRecord {
+  id: number;
+  /** `EH-<id>`. */
+  number: string;
+  /** The unit's electricity meter in the campus file. */
+  meter: string;
+  applicant: { name: string; staffId: string | null };
+  /** Why, in the clerk's words (the tariff or contract it is charged under). */
+  reason: string;
+  /** From when the unit is registered heated electrically: never before it was recorded. */
+  from: number;
+  recordedBy: string;
+  recordedAt: number;
+  ended: { at: number; by: string; reason: string } | null;
+}

@@ -151,6 +151,8 @@ const ACTIONS = [
   ['complaint.unlink', 'Removed a complaint’s link', '解除投诉关联'],
   ['complaint.close', 'Closed a complaint', '办结投诉'],
   ['heating.stop-reported', 'Heating stop reported', '报停供暖'],
+  ['heating.electric-registered', 'Registered electric heating', '登记电采暖'],
+  ['heating.electric-ended', 'Ended electric heating', '注销电采暖'],
   ['complaint.mail-duplicate', 'Duplicate tip mail set aside', '重复的举报邮件已搁置'],
   ['complaint.tipster-read', 'Read a tipster’s contact', '查看举报人联系方式'],
   [

@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { route } from '../../platform/http/route.ts';
+import type { ElectricHeating } from './electric.ts';
+
+/** Units registered as heated electrically: the desk records and ends them; detection reads them. */
+
+const tags = ['heating'];
+
+export function electricHeatingRoutes(electric: ElectricHeating): ((app: FastifyInstance) => void)[] {
+  return [
+    (app) =>
+      route(app, {
+        method: 'GET',
+        url: '/api/heating/electric',
+        summary: 'Units registered as heated electrically, newest first, with who recorded and ended each',
+        tags,
+        permission: 'heating.view',
+        handler: () => electric.list(),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/heating/electric',
+        summary:
+          'Register a unit as heated electrically (its electricity meter), from now or a later date: detection stops judging its electricity against the cold from then on',
+        tags,
+        permission: 'heating.apply',
+        body: z
+          .object({
+            meter: z.string().min(1).max(64).describe("The unit's electricity meter"),
+            applicant: z.string().trim().min(1).max(200),
+            applicantStaffId: z.string().trim().min(1).max(64).optional(),
+            reason: z.string().trim().min(1).max(2000).describe('The tariff or contract it is charged under'),
+            from: z.number().int().optional().describe('UTC ms, not before now; absent: now'),
+          })
+          .strict(),
+        status: 201,
+        handler: ({ body, actor }) => electric.register(actor, body),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/heating/electric/:id/end',
+        summary: 'End an electric heating registration now, with the reason: the unit is judged again',
+        tags,
+        permission: 'heating.apply',
+        params: z
+          .object({
+            id: z
+              .string()
+              .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
+              .transform(Number),
+          })
+          .strict(),
+        body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
+        handler: ({ params, body, actor }) => electric.end(actor, params.id, body.reason),
+      }),
+  ];
+}
