@@ -5,6 +5,7 @@ import type { LoadedCampus } from '../../../config/campus.ts';
 import type { AlertStore } from '../../inspection/detection/alerts.ts';
 import { openAlertHolds } from '../../inspection/detection/retention-hold.ts';
 import { openGapHolds } from '../../metering/ingest/gap-hold.ts';
+import { campusTree } from '../../metering/live/tree.ts';
 import type { ReadingStore, RetentionHold, RetentionPolicy } from '../../metering/storage.ts';
 import { veeHolds } from '../../metering/vee/retention-hold.ts';
 import type { BillingAccount } from '../../money/billing/accounts.ts';
@@ -77,11 +78,18 @@ type HoldAnswer = RetentionHold[] | 'unheld-accepted';
 /** Each service that may still need raw readings, by name (the name is logged when it fails). */
 function holdSources(deps: RetentionDeps): [string, () => HoldAnswer][] {
   return [
-    ['billing', () => billingHolds(deps.db, deps.accounts())],
+    ['billing', () => billingHolds(deps.db, deps.accounts(), customerMeters(deps.campus))],
     ['vee', () => veeHolds(deps.db)],
     ['ingest-gaps', ingestGapSource(deps.campus)],
     ['alerts', () => openAlertHolds(deps.alerts)],
   ];
+}
+
+/** The campus file's customer meters (those with an account): any may be added to a post-paid account. */
+function customerMeters(campus: LoadedCampus): string[] {
+  return Object.values(campusTree(campus).nodes)
+    .filter((n) => n.account !== undefined)
+    .map((n) => n.id);
 }
 
 /**
