@@ -168,6 +168,42 @@ describe('the heating pages', () => {
     await shots(zh, 'heat-purchase-zh');
   });
 
+  it('registers electric heating at the desk, refuses a second over it, and ends it, in both languages', async () => {
+    const clerk = await desk.openAs('desk.wu', 'zh', '#/heating', 'heating-electric');
+    const form = 'form[data-form=heating-electric]';
+    const register = async (page: Page) => {
+      await page.fill(`${form} input[name=meter]`, 'E-E-H03');
+      await page.fill(`${form} input[name=applicant]`, '李家');
+      await page.fill(`${form} input[name=reason]`, '电采暖电价 EH-2026-03');
+      await page.click(`${form} button[type=submit]`);
+    };
+    await register(clerk);
+    await clerk.waitForSelector('[data-electric="E-E-H03"][data-ended=false]');
+    const row = await clerk.locator('[data-electric="E-E-H03"]').innerText();
+    expect(row).toContain('EH-1');
+    expect(row).toContain('desk.wu');
+    // Recorded at 10:00 on 5 December, Beijing time: it takes effect then, shown in the campus zone.
+    expect(row).toContain('10:00');
+    expect(await clerk.locator('[data-section=heating-electric] h2').innerText()).toBe('登记电采暖的单元');
+    // A second registration over the one in force is refused, in the reader's language.
+    await register(clerk);
+    await expect
+      .poll(() => clerk.locator(`${form} .note-error`).innerText())
+      .toContain('该单元在这段时间已登记电采暖');
+    await shots(clerk, 'heating-electric-zh');
+
+    const en = await desk.openAs('desk.wu', 'en', '#/heating', 'heating-electric');
+    await en.waitForSelector('[data-electric="E-E-H03"]');
+    expect(await en.locator('[data-section=heating-electric] h2').innerText()).toBe(
+      'Units registered as heated electrically',
+    );
+    await en.fill('[data-electric="E-E-H03"] input[name=endReason]', 'moved to district heating');
+    await en.click('[data-electric="E-E-H03"] [data-action=end-electric]');
+    await en.waitForSelector('[data-electric="E-E-H03"][data-ended=true]');
+    expect(await en.locator('[data-electric="E-E-H03"]').innerText()).toContain('moved to district heating');
+    await shots(en, 'heating-electric-en');
+  });
+
   it('records a certified area at the desk and computes the season for billing', async () => {
     const clerk = await desk.openAs('desk.wu', 'zh', '#/heating', 'heating-units');
     const form = 'form[data-form=heating-unit]';

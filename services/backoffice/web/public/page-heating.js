@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtFen, fmtNum, fmtTime, h, note, parseYuan, table } from './dom.js';
+import { electricCard } from './page-heating-electric.js';
 import { unitsCard } from './page-heating-units.js';
 import { errorText, hw } from './words-heating.js';
 
@@ -199,6 +200,7 @@ export const heatingDeskPage = {
       h('h1', {}, hw('nav.desk')),
       ...(ctx.can('heating.apply') ? [applyForm(list.load)] : []),
       list.el,
+      electricCard(ctx.can),
       unitsCard(ctx.can),
     );
   },
