@@ -159,6 +159,12 @@ describe('incremental detector', () => {
     expect(alerts(ref)).toEqual(['F2', 'F4', 'F4-R3']);
     expect(alerts(inc)).toEqual(alerts(ref));
     expect(inc.findings.map((f) => f.key).sort()).toEqual(ref.findings.map((f) => f.key).sort());
+    // Every finding says the same thing: its type, what it names, how severe and since when.
+    const said = (r: EngineResult) =>
+      r.findings
+        .map((f) => `${f.key} ${f.type} ${f.meter ?? ''} ${f.node ?? ''} ${f.severity} ${f.since}`)
+        .sort();
+    expect(said(inc)).toEqual(said(ref));
     // Bands and baselines refitted at most a day ago: scores within a few hundredths.
     const byId = new Map(ref.scores.map((s) => [`${s.kind}:${s.id}`, s.score]));
     for (const s of inc.scores)
