@@ -176,4 +176,38 @@ describe('the heating desk over HTTP', () => {
     ])
       expect(Object.keys(doc.paths)).toContain(p);
   });
+
+  it('registers electric heating for the desk, refuses coded, lists it for inspectors, documents it', async () => {
+    await logIn();
+    const body = { meter: 'E-E-H01', applicant: 'Household E-H01', reason: 'electric-heating tariff' };
+    const backDated = await as('desk.wu', 'POST', '/api/heating/electric', { ...body, from: time.now - H });
+    expect([backDated.statusCode, backDated.json().code]).toEqual([422, 'INVALID_TIME']);
+    const fitter = await as('maint.sun', 'POST', '/api/heating/electric', body);
+    expect([fitter.statusCode, fitter.json().code]).toEqual([403, 'FORBIDDEN']);
+    const heat = await as('desk.wu', 'POST', '/api/heating/electric', { ...body, meter: 'H-E-H01' });
+    expect([heat.statusCode, heat.json().code]).toEqual([422, 'INVALID_APPLICATION']);
+    const ok = await as('desk.wu', 'POST', '/api/heating/electric', body);
+    expect(ok.statusCode, ok.body).toBe(201);
+    expect(ok.json()).toMatchObject({
+      number: 'EH-1',
+      meter: 'E-E-H01',
+      from: time.now,
+      recordedBy: 'desk.wu',
+    });
+    const again = await as('desk.wu', 'POST', '/api/heating/electric', body);
+    expect([again.statusCode, again.json().code]).toEqual([409, 'ELECTRIC_REGISTERED']);
+    expect((await as('insp.chen', 'GET', '/api/heating/electric')).json()).toEqual([
+      expect.objectContaining({ number: 'EH-1', meter: 'E-E-H01', ended: null }),
+    ]);
+    const end = await as('desk.wu', 'POST', '/api/heating/electric/1/end', {
+      reason: 'district heating now',
+    });
+    expect(end.json()).toMatchObject({ ended: { by: 'desk.wu', reason: 'district heating now' } });
+    const doc = (await bo.app!.inject({ method: 'GET', url: '/openapi.json' })).json() as {
+      paths: Record<string, unknown>;
+    };
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/api/heating/electric', '/api/heating/electric/{id}/end']),
+    );
+  });
 });
