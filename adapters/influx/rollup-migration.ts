@@ -124,7 +124,11 @@ export async function settleDefinition(
     await saveState(state);
   }
   for (const name of LEGACY_CONTINUOUS_QUERIES) {
-    if (cqs.has(name)) await db.exec(`DROP CONTINUOUS QUERY ${q(name)} ON ${q(db.database)}`);
+    // Another process opening the same database (ingest and the back office) may drop it first.
+    if (cqs.has(name))
+      await db.exec(`DROP CONTINUOUS QUERY ${q(name)} ON ${q(db.database)}`).catch((err: unknown) => {
+        if (!/not found/i.test(String(err))) throw err;
+      });
   }
   for (const [name, statement] of continuousQueries(db.database, db.dailyUtcOffsetMinutes)) {
     if (!cqs.has(name)) await db.exec(statement);

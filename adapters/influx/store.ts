@@ -150,7 +150,8 @@ const METERS_PER_QUERY = 500;
  * rejected.
  *
  * **Schema.** On open: the database, the `raw` retention policy (the default, where readings go),
- * `rollup_15m` and `rollup_1d`, and two continuous queries filling them (see `ensureSchema`).
+ * `rollup_15m` and `rollup_1d`, and the continuous queries filling them with the roll-ups both stores
+ * define alike (rollups.ts; see `ensureSchema`).
  * The `influx` package is used for schema set-up and queries; the write path formats line protocol
  * itself (shared with the benchmark's raw ceiling) so that batching, retries and backpressure are
  * under its control. Measured on a 2-core machine (test/influx/write-throughput.ts) the adapter
@@ -319,8 +320,17 @@ export class InfluxStore implements ReadingStore, SeqIndex {
         await this.influx.query(statement);
       },
       rows: async (query) => (await this.select(query)).flatMap((s) => s.values),
+      // SHOW CONTINUOUS QUERIES answers a series per database of the server, whatever the db asked
+      // for (the influx package's showContinousQueries takes the first: another database's).
+      // A database with none comes without values.
       continuousQueryNames: async () =>
-        new Set((await this.influx.showContinousQueries(this.database)).map((cq) => cq.name)),
+        new Set(
+          (await this.select('SHOW CONTINUOUS QUERIES'))
+            .filter((series) => series.name === this.database)
+            .flatMap((series) =>
+              (series.values ?? []).map((row) => String(row[series.columns.indexOf('name')])),
+            ),
+        ),
       recompute: (from, to) => this.recomputeRollups(from, to),
       now: () => this.opts.clock(),
     };

@@ -80,8 +80,14 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
         'SELECT "from", "target" FROM "schema"."rollup_definition"',
       )
     )[0];
-  const cqNames = async (): Promise<string[]> =>
-    (await client.showContinousQueries('deployed')).map((cq) => cq.name).sort();
+  /** One database's continuous queries (SHOW CONTINUOUS QUERIES lists every database's). */
+  const cqNames = async (db = 'deployed'): Promise<string[]> => {
+    const res = (await client.queryRaw('SHOW CONTINUOUS QUERIES')) as {
+      results: Array<{ series?: Array<{ name: string; values?: unknown[][] }> }>;
+    };
+    const series = res.results[0]?.series?.find((x) => x.name === db);
+    return (series?.values ?? []).map((row) => String(row[0])).sort();
+  };
 
   /** A database as the old release left it: raw readings, the old queries and their roll-ups. */
   async function deploy(DB: string): Promise<void> {
@@ -261,5 +267,33 @@ describe.skipIf(!influxdAvailable())('moving a deployed InfluxDB to the good-rea
     expect(before.length).toBeGreaterThan(0);
     expect(before.some((r) => (r.energy_import_kwh ?? 0) > 50_000)).toBe(true);
     await store.close();
+  }, 120_000);
+  it('two processes starting at once on the old database (ingest and the back office) both open and end alike', async () => {
+    await deploy('twice');
+    const c = new InfluxDB({ host: '127.0.0.1', port: influxd.port, database: 'twice' });
+    const open = () =>
+      InfluxStore.open({
+        url: influxd.url,
+        database: 'twice',
+        dailyUtcOffsetMinutes: 480,
+        clock: () => CLOCK,
+      });
+    const [a, b] = await Promise.all([open(), open()]);
+    await Promise.all([a.rollupsSettled(), b.rollupsSettled()]);
+    expect(await cqNames('twice')).toEqual(['cq_rollup_15m', 'cq_rollup_15m_polls', 'cq_rollup_1d']);
+    expect(
+      (
+        await c.query<{ from: number; target: number }>(
+          'SELECT "from", "target" FROM "schema"."rollup_definition"',
+        )
+      )[0],
+    ).toMatchObject({ from: D0, target: D0 });
+    const slots = expectedSlots(written.get('M-1')!, D0, D0 + N * DAY);
+    for (const store of [a, b]) {
+      expectSame(await store.rollups('M-1', '15m', D0, D0 + N * DAY), slots, 'M-1 15m');
+      expectSame(await store.rollups('M-1', '1d', D0, D0 + N * DAY), expectedDays(slots), 'M-1 1d');
+    }
+    await a.close();
+    await b.close();
   }, 120_000);
 });
