@@ -319,7 +319,7 @@ export class InfluxStore implements ReadingStore, SeqIndex {
       exec: async (statement) => {
         await this.influx.query(statement);
       },
-      rows: async (query) => (await this.select(query)).flatMap((s) => s.values),
+      rows: async (query) => (await this.select(query)).flatMap((s) => s.values ?? []),
       // SHOW CONTINUOUS QUERIES answers a series per database of the server, whatever the db asked
       // for (the influx package's showContinousQueries takes the first: another database's).
       // A database with none comes without values.
