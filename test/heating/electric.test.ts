@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createHeating } from '../../services/backoffice/parts/heating.ts';
+import { AlertStore } from '../../services/inspection/detection/alerts.ts';
 import { heatingDetector } from '../../services/inspection/detection/heating.ts';
 import type { DetectionInput, MeterData } from '../../services/inspection/detection/types.ts';
 import { mulberry32 } from '../../simulators/meters/random.ts';
 import { officeBuildings } from '../detection/heating-buildings.ts';
 import { auditAndRows, expectRefusedUnchanged } from '../helpers/refused.ts';
-import { heatingFixture, desk1, desk2, fixer1, DAY, type HeatingFixture } from './support.ts';
+import { heatingFixture, desk1, desk2, fixer1, inspector, DAY, type HeatingFixture } from './support.ts';
 
 /**
  * Electric heating registered at the heating desk: a household's electricity meter (E-E-H01 on
@@ -101,6 +102,33 @@ describe('the heating desk registers electric heating', () => {
     expect(
       h.electric.register(desk1, { meter: UNIT, applicant: 'Household E-H01', reason: 'back' }).number,
     ).toBe('EH-2');
+  });
+});
+
+describe("a registration never closes an inspector's case", () => {
+  it('is refused while the unit has an undecided electric-heating alert, allowed once it is decided', () => {
+    const f = heatingFixture();
+    const h = electric(f);
+    const alerts = new AlertStore(f.db, f.audit, f.clock);
+    const since = f.time.now - 20 * DAY;
+    const finding = (meter: string) => ({
+      ...{ type: 'illegal-load' as const, key: `electric-heating:${meter}`, severity: 'medium' as const },
+      ...{ meter, score: 0.8, since, reason: 'electricity rises with cold weather' },
+      evidence: { from: since, to: f.time.now, figures: {} },
+    });
+    // Another meter's alert is no bar.
+    alerts.sync([finding(UNIT), finding('E-E-H02')]);
+    const id = alerts.list({ meter: UNIT })[0]!.id;
+    const base = { meter: UNIT, applicant: 'Household E-H01', reason: 'tariff' };
+    alerts.assign(id, { inspector: inspector.id, actor: inspector });
+    expect(refused(f, 'ELECTRIC_ALERT_OPEN', () => h.electric.register(desk1, base)).message).toMatch(
+      new RegExp(`electric-heating alert ${id} \\(since ${new Date(since).toISOString()}\\)`),
+    );
+    alerts.dismiss(id, {
+      notes: 'heater registered for the tariff from today; earlier use billed',
+      actor: inspector,
+    });
+    expect(h.electric.register(desk1, base).number).toBe('EH-1');
   });
 });
 

@@ -15,6 +15,7 @@ import { heatPurchaseRoutes } from '../../money/heating/purchase-routes.ts';
 import { heatingMoneyRoutes } from '../../money/heating/routes.ts';
 import { HeatingUnits } from '../../money/heating/units.ts';
 import { HeatingDesk } from '../../operations/heating/desk.ts';
+import { AlertStore } from '../../inspection/detection/alerts.ts';
 import { ElectricHeating } from '../../operations/heating/electric.ts';
 import { electricHeatingRoutes } from '../../operations/heating/electric-routes.ts';
 import { heatingDeskRoutes } from '../../operations/heating/routes.ts';
@@ -88,7 +89,15 @@ export function createHeating(d: HeatingDeps): HeatingPart {
   const deskAt = (c: Clock) => new HeatingDesk({ db, audit, clock: c, tree, fees: fee });
   const desk = deskAt(clock);
   const spots = new SpotChecks({ db, audit, clock, store: d.store, desk });
-  const electric = new ElectricHeating({ db, audit, clock, tree });
+  // Read-only here: whether an inspector still has the unit's electric-heating alert to decide.
+  const alerts = new AlertStore(db, audit, clock);
+  const electric = new ElectricHeating({
+    ...{ db, audit, clock, tree },
+    undecidedAlerts: (meter) =>
+      alerts
+        .list({ meter, type: 'illegal-load', state: ['open', 'assigned', 'field-checked'] })
+        .filter((a) => a.key === `electric-heating:${meter}`),
+  });
   return {
     ...{ units, fees, desk, electric, spots, deskAt },
     withFeeRuns: (runs) => ({ get: (id) => fees.run(id) ?? runs.get(id) }),

@@ -13,7 +13,8 @@ import type { ElectricHeatingRecord, ElectricRegistration } from './types.ts';
  * only while the record lasts. Because that silences an alert, the record is an act someone
  * answers for: the clerk who recorded it, when, for whom and why, in the audit log; it takes
  * effect no earlier than it was recorded (a back-dated registration would excuse heating used
- * before it); the clerk may not register a unit for themselves; ending it is recorded the same way.
+ * before it); the clerk may not register a unit for themselves, nor one whose electric-heating
+ * alert an inspector has not decided yet; ending it is recorded the same way.
  */
 
 const SCHEMA = `
@@ -36,6 +37,11 @@ export interface ElectricHeatingDeps {
   audit: AuditLog;
   clock: Clock;
   tree: CampusTree;
+  /**
+   * The unit's electric-heating alerts no inspector has decided yet (from the inspectors' alert
+   * store, handed over by the composition root: operations may not import inspection).
+   */
+  undecidedAlerts?: (meter: string) => readonly { id: number; since: number }[];
 }
 
 export interface RegisterElectricInput {
@@ -76,6 +82,14 @@ export class ElectricHeating {
       heatingError(
         'ELECTRIC_REGISTERED',
         `${input.meter} is registered heated electrically by ${clash.number} from ${new Date(clash.from).toISOString()}${clash.ended ? ` until ${new Date(clash.ended.at).toISOString()}` : ''}`,
+      );
+    // Registered, the unit's heater is no longer a finding and its alert would close by itself:
+    // an alert an inspector is working on is decided first (the heat used before is theirs to judge).
+    const alert = this.d.undecidedAlerts?.(input.meter)[0];
+    if (alert)
+      heatingError(
+        'ELECTRIC_ALERT_OPEN',
+        `${input.meter} has electric-heating alert ${alert.id} (since ${new Date(alert.since).toISOString()}) not yet decided by an inspector`,
       );
     const rec: Omit<ElectricHeatingRecord, 'id' | 'number'> = {
       ...{ meter: input.meter, applicant: { name, staffId }, reason, from },

@@ -39,6 +39,11 @@ export const HEATING_ERRORS = {
   },
   SPOT_CHECK_NOT_FOUND: { status: 404, description: 'No spot-check list with this id.' },
   ELECTRIC_NOT_FOUND: { status: 404, description: 'No electric heating record with this number.' },
+  ELECTRIC_ALERT_OPEN: {
+    status: 409,
+    description:
+      "The unit has an electric-heating alert no inspector has decided yet: it is confirmed or dismissed first, so that a registration never closes an inspector's case.",
+  },
   ELECTRIC_REGISTERED: {
     status: 409,
     description:

@@ -306,6 +306,7 @@ const ERRORS = {
     NO_STOPPED_UNITS: '目前没有登记停暖的单元。',
     ELECTRIC_REGISTERED: '该单元在这段时间已登记电采暖（或该登记已注销）：请先注销原登记。',
     ELECTRIC_NOT_FOUND: '没有这条电采暖登记。',
+    ELECTRIC_ALERT_OPEN: '该单元有稽查人员尚未处理的电采暖告警：须先确认或排除，才能登记电采暖。',
     INVALID_HEAT_BILL: '账单有误：请检查换热站、月份（年-月）与金额。',
     INVALID_INVOICE: '各费用项之和与总金额不符。',
     INVALID_UNIT_RECORD:
