@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { noticesHtml } from '../../services/money/collection/print.ts';
 import { areaFeeFen } from '../../services/money/heating/fees.ts';
 import { T0 } from '../outages/support.ts';
-import { billing, cashier, DAY, desk1, heatingFixture, type HeatingFixture } from './support.ts';
+import { billing, cashier, DAY, desk1, desk2, heatingFixture, type HeatingFixture } from './support.ts';
 
 /**
  * Heating charged per certified area per season for households and by contract for businesses and
@@ -33,7 +33,7 @@ describe('certified heated areas', () => {
     const first = f.units.record(desk1, household('H-E-H01', 8_250));
     f.time.now = T0 - 10 * DAY;
     const remeasured = f.units.record(
-      billing,
+      desk2,
       household('H-E-H01', 8_630, {
         validFrom: '2026-11-20',
         certificate: 'HC-E-H01/2',
@@ -42,7 +42,7 @@ describe('certified heated areas', () => {
     );
     expect(f.units.history('H-E-H01').map((r) => [r.basis, r.recordedBy, r.validFromDay])).toEqual([
       [{ kind: 'area', areaCentiM2: 8_250, certificate: 'HC-H-E-H01' }, 'desk.wu', '2026-10-01'],
-      [{ kind: 'area', areaCentiM2: 8_630, certificate: 'HC-E-H01/2' }, 'bill.zhao', '2026-11-20'],
+      [{ kind: 'area', areaCentiM2: 8_630, certificate: 'HC-E-H01/2' }, 'desk.he', '2026-11-20'],
     ]);
     // In force: the first until the local midnight starting 20 November (16:00 UTC the day before).
     const cut = Date.UTC(2026, 10, 19, 16);
@@ -51,7 +51,7 @@ describe('certified heated areas', () => {
     const audit = f.audit.query({ subject: 'heating-unit:H-E-H01' });
     expect(audit.map((e) => [e.action, e.actor])).toEqual([
       ['heating.area-certified', 'desk.wu'],
-      ['heating.area-certified', 'bill.zhao'],
+      ['heating.area-certified', 'desk.he'],
     ]);
     expect(audit[1]!.before).toMatchObject({ record: first.id });
   });
@@ -86,6 +86,9 @@ describe('certified heated areas', () => {
       expect.stringContaining('YYYY-MM-DD'),
     ]);
     expect(() => f.units.record(cashier, household('H-E-H02', 8_250))).toThrow(/heating.units/);
+    // Billing prices the season from these records: it may not set them (a unit's area lowered
+    // and the season priced by one person).
+    expect(() => f.units.record(billing, household('H-E-H02', 4_000))).toThrow(/heating.units/);
   });
 });
 
@@ -96,7 +99,7 @@ describe("a heating season's fees", () => {
     f.units.record(desk1, household('H-E-H01', 8_250));
     // 65.37 m² × ¥24.50 = ¥1 601.565: half a fen, rounded up once.
     f.units.record(desk1, household('H-E-H02', 6_537, { payrollCode: 'P-0002' }));
-    f.units.record(billing, {
+    f.units.record(desk1, {
       ...{ unit: 'H-E-H03', account: 'BIZ-CAFE', holder: 'Campus Café Ltd', customerType: 'business' },
       ...{
         validFrom: '2026-10-01',

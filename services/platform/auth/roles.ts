@@ -120,8 +120,12 @@ export const PERMISSIONS = {
   'heating.work': ['maintenance'],
   /** Draw the inspectors' spot-check list of stopped units and record what was found. */
   'heating.spot-check': ['inspector'],
-  /** Certify a unit's heated area (with its certificate) or record a heating contract: a dated new record. */
-  'heating.units': ['heating-desk', 'billing'],
+  /**
+   * Certify a unit's heated area (with its certificate) or record a heating contract: a dated new
+   * record. The heating desk's alone: billing prices the season from these records, and whoever
+   * prices must not also set what is priced (INCOMPATIBLE_ROLES).
+   */
+  'heating.units': ['heating-desk'],
   /** Define a heating season's price and compute its fees (a bill run collection publishes). */
   'heating.fees': ['billing'],
   /** Complaints and tips (services/inspection/complaints): a tipster's identity is shown only to `complaints.identity`. */
@@ -158,6 +162,11 @@ export const INCOMPATIBLE_ROLES: readonly [Role, Role, string][] = [
     'whoever accepts a heating application must not also open or lock its valve and sign for it',
   ],
   ['maintenance', 'inspector', 'whoever locks heating valves must not also spot-check them'],
+  [
+    'heating-desk',
+    'billing',
+    "whoever certifies a unit's heated area or records its heating contract must not also price the season's fees",
+  ],
   [
     'admin',
     'complaints',

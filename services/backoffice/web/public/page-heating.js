@@ -193,7 +193,8 @@ export const heatingDeskPage = {
   get nav() {
     return hw('nav.desk');
   },
-  allowed: (can) => can('heating.apply') || can('heating.units'),
+  // Billing prices the seasons here (heating.fees) from the units the desk certifies.
+  allowed: (can) => can('heating.apply') || can('heating.units') || can('heating.fees'),
   async render(main, _params, ctx) {
     const list = applicationsCard(ctx.can);
     main.append(
