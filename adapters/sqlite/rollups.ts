@@ -2,10 +2,10 @@ import type { ChunkRow } from './chunk-codec.ts';
 
 /**
  * The embedded store's roll-ups, the same as InfluxDB's continuous queries make
- * (adapters/influx/store.ts ensureSchema), so that what is kept for ever does not depend on the
+ * (adapters/influx/rollups.ts; test/storage/rollups-agree.test.ts holds both to one definition), so that what is kept for ever does not depend on the
  * store: per meter and 15-minute slot, `last` of the cumulative registers and relay state (their
  * difference between slots is the consumption), `mean` of instantaneous values, the highest power
- * (peak demand) and how many readings came (good and error); per day the same again over that day's
+ * (peak demand) and how many readings came (every poll: good, uncertain and error); per day the same again over that day's
  * 15-minute slots (last of last, mean of the means, max of the maxima, sum of counts).
  *
  * A roll-up is shaped as a chunk row, so it is stored with the chunk codec: `seq` holds the number

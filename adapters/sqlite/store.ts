@@ -76,7 +76,7 @@ export interface SqliteStoreOptions {
 export interface RollupPoint {
   meter: string;
   start: number;
-  /** Readings in the slot, good and error. */
+  /** Readings in the slot, whatever their quality (good, uncertain, error). */
   readings: number;
   /** Last value of cumulative registers and relay state, mean of instantaneous values (good readings). */
   values: Partial<Record<Quantity, number>>;

@@ -117,7 +117,7 @@ export interface RegisterSlot {
   start: number;
   /** The register's last good value in the slot. */
   value: number;
-  /** Readings that came in the slot, good and error: the meter's polls. */
+  /** Readings that came in the slot, whatever their quality (good, uncertain, error): the meter's polls. */
   readings: number;
 }
 
