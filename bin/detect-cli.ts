@@ -195,7 +195,7 @@ export function registerDetectCommands(program: Command, deps: DetectDeps = {}):
     .option('-w, --weather <file.csv>', 'outdoor temperature: ts,outdoor_c')
     .option(
       '--heating <registrations.csv>',
-      'heating registrations: meter,state,from,to,work_order,confirmed_by',
+      "heating registrations: meter,state,from,to,work_order,confirmed_by[,electricity_meter]; meter is the unit's heat meter (on or stopped), or its electricity meter with state on: registered electric heating",
     )
     .requiredOption('-o, --out <report.json>', 'where to write the report')
     .action((opts: DetectOptions) => {
