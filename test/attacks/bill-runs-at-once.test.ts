@@ -1,15 +1,8 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadCampus } from '../../config/campus.ts';
-import { BillRuns, type BillRun } from '../../services/money/billing/bill-run.ts';
-import { runBillRunInThread } from '../../services/money/billing/bill-run-job.ts';
-import { openStore } from '../../services/metering/open-store.ts';
-import { campusVee } from '../../services/metering/vee/campus.ts';
-import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
-import { auditKeyPath, backofficePath } from '../../services/platform/audit/paths.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
+import { type BillRun } from '../../services/money/billing/bill-run.ts';
+import { type BackofficeDb } from '../../services/platform/db.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
-import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '../billing/thread-campus.ts';
+import { accounts, billRunsOn, campusWithReadings, period } from '../billing/thread-campus.ts';
 
 /**
  * The attack on "a billed period is closed" when two bill runs are asked at once against the same
@@ -20,37 +13,16 @@ import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '
  * and the audit chain must hold both writers' entries unbroken.
  */
 
-const open: { db: BackofficeDb; close: () => Promise<void> }[] = [];
+const open: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
-  for (const o of open.splice(0)) {
-    o.db.close();
-    await o.close();
-  }
+  for (const o of open.splice(0)) await o.close();
 });
 
 /** One writer of the campus's files: its own store and database connections, as a process has. */
 async function writer(dir: string, inThread: boolean) {
-  const campus = loadCampus(join(dir, 'campus.yaml'));
-  const store = await openStore(campus, silent);
-  const db = openBackofficeDb(backofficePath(campus));
-  open.push({ db, close: () => store.close() });
-  const clock = () => NOW;
-  const audit = openAuditLog(db, clock, auditKeyPath(campus));
-  const runs = new BillRuns({
-    db,
-    audit,
-    tariffs,
-    source: campusVee({ campus, store, db, audit, clock }),
-    timezone: TZ,
-    clock,
-    ...(inThread
-      ? {
-          offload: (actor, input, table) =>
-            runBillRunInThread({ campus, actor, ...input, tariffs: table, now: clock() }),
-        }
-      : {}),
-  });
-  return { runs, audit, db };
+  const b = await billRunsOn(dir, inThread);
+  open.push(b);
+  return { runs: b.runs, audit: b.audit, db: b.db };
 }
 
 const fin1: Actor = { id: 'fin.zhang', kind: 'user', roles: ['billing'] };

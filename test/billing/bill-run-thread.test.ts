@@ -3,16 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCampus } from '../../config/campus.ts';
-import { BillRuns, type BillRun } from '../../services/money/billing/bill-run.ts';
+import { type BillRun } from '../../services/money/billing/bill-run.ts';
 import { runBillRunInThread } from '../../services/money/billing/bill-run-job.ts';
-import { openStore } from '../../services/metering/open-store.ts';
-import { campusVee } from '../../services/metering/vee/campus.ts';
-import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
-import { auditKeyPath, backofficePath } from '../../services/platform/audit/paths.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import { billing, clerk } from './support.ts';
-import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from './thread-campus.ts';
+import { accounts, billRunsOn, campusWithReadings, NOW, period, tariffs } from './thread-campus.ts';
 
 /**
  * A bill run on its own thread (bill-run-job.ts) against the same run in the back office's
@@ -22,36 +17,15 @@ import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '
  * audit log all the while leaves one unbroken chain with both writers' entries.
  */
 
-const open: { db: BackofficeDb; close: () => Promise<void> }[] = [];
+const open: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
-  for (const o of open.splice(0)) {
-    o.db.close();
-    await o.close();
-  }
+  for (const o of open.splice(0)) await o.close();
 });
 
 async function backoffice(dir: string, inThread: boolean) {
-  const campus = loadCampus(join(dir, 'campus.yaml'));
-  const store = await openStore(campus, silent);
-  const db = openBackofficeDb(backofficePath(campus));
-  open.push({ db, close: () => store.close() });
-  const clock = () => NOW;
-  const audit = openAuditLog(db, clock, auditKeyPath(campus));
-  const runs = new BillRuns({
-    db,
-    audit,
-    tariffs,
-    source: campusVee({ campus, store, db, audit, clock }),
-    timezone: TZ,
-    clock,
-    ...(inThread
-      ? {
-          offload: (actor, input, table) =>
-            runBillRunInThread({ campus, actor, ...input, tariffs: table, now: clock() }),
-        }
-      : {}),
-  });
-  return { runs, audit };
+  const b = await billRunsOn(dir, inThread);
+  open.push(b);
+  return { runs: b.runs, audit: b.audit };
 }
 
 const comparable = (r: BillRun) => ({

@@ -4,10 +4,13 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadCampus } from '../../config/campus.ts';
 import { parseBillingAccounts } from '../../services/money/billing/accounts.ts';
+import { BillRuns } from '../../services/money/billing/bill-run.ts';
+import { runBillRunInThread } from '../../services/money/billing/bill-run-job.ts';
 import { parsePeriod } from '../../services/money/billing/period.ts';
 import { parseTariffTable } from '../../services/money/billing/tariffs.ts';
 import { openStore } from '../../services/metering/open-store.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
+import { campusVee } from '../../services/metering/vee/campus.ts';
 import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
 import { auditKeyPath, backofficePath } from '../../services/platform/audit/paths.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
@@ -111,4 +114,36 @@ export async function campusWithReadings(): Promise<string> {
   openAuditLog(db, () => NOW, auditKeyPath(campus));
   db.close();
   return dir;
+}
+
+/**
+ * Bill runs over the campus folder `dir` as one process makes them: its own store and back-office
+ * database connections, the campus's VEE, and with `inThread` each run on a thread of its own
+ * (bill-run-job.ts), else in this thread. `close` ends both connections.
+ */
+export async function billRunsOn(dir: string, inThread: boolean) {
+  const campus = loadCampus(join(dir, 'campus.yaml'));
+  const store = await openStore(campus, silent);
+  const db = openBackofficeDb(backofficePath(campus));
+  const clock = () => NOW;
+  const audit = openAuditLog(db, clock, auditKeyPath(campus));
+  const runs = new BillRuns({
+    db,
+    audit,
+    tariffs,
+    source: campusVee({ campus, store, db, audit, clock }),
+    timezone: TZ,
+    clock,
+    ...(inThread
+      ? {
+          offload: (actor, input, table) =>
+            runBillRunInThread({ campus, actor, ...input, tariffs: table, now: clock() }),
+        }
+      : {}),
+  });
+  const close = async () => {
+    db.close();
+    await store.close();
+  };
+  return { runs, audit, db, close };
 }
