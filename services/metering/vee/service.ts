@@ -3,8 +3,15 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import { floorToStep, stepBoundaries } from '../consumption/zone.ts';
-import { ROLLOVER_PLAUSIBLE_FRACTION } from '../consumption/consumption.ts';
-import type { CumulativeQuantity, Installation, MeterKind, ReadingStore } from '../storage.ts';
+import { intervalConsumption, ROLLOVER_PLAUSIBLE_FRACTION } from '../consumption/consumption.ts';
+import {
+  SLOT_MS,
+  type CumulativeQuantity,
+  type Installation,
+  type MeterKind,
+  type ReadingStore,
+  type RegisterSlot,
+} from '../storage.ts';
 import { thresholdsFor, type VeeConfig } from './config.ts';
 import { editInterval, type EditInput, type EditResult } from './edit.ts';
 import { veeFail } from './errors.ts';
@@ -92,6 +99,11 @@ interface Computed {
   kind: MeterKind;
   /** The meter's first 15-minute boundary with readings (meterSince); -Infinity: before the window. */
   since: number;
+  /**
+   * The end of the meter's raw readings retention deleted (retiredSlots): intervals before it are
+   * not re-validated (their recorded versions stand, the rest come from the roll-ups). -Infinity: none.
+   */
+  retiredTo: number;
 }
 
 function worstSource(parts: readonly ValidatedInterval[]): ValidatedInterval['source'] {
@@ -119,6 +131,25 @@ function summariseFlags(parts: readonly ValidatedInterval[]): VeeFlag[] {
     severity: flag.severity,
     reason: `${n} of ${parts.length} intervals, first: ${flag.reason}`,
   }));
+}
+
+function rawRetiredFlag(retiredTo: number, what: string): VeeFlag {
+  return {
+    rule: 'raw-retired',
+    severity: 'info',
+    reason: `raw readings before ${new Date(retiredTo).toISOString()} are past retention: ${what}; not re-validated, never estimated`,
+  };
+}
+
+/** A day past raw retention: how many of its intervals are versions validated before, how many roll-ups. */
+function retiredDayFlag(retiredTo: number, parts: readonly ValidatedInterval[]): VeeFlag {
+  const rolled = parts.filter((p) => p.version === 0).length;
+  const pinned = [...new Set(parts.map((p) => p.billedIn).filter((b): b is string => b !== undefined))];
+  const what = [
+    `${parts.length - rolled} of ${parts.length} intervals as validated before${pinned.length ? ` (billed in ${pinned.join(', ')})` : ''}`,
+    `${rolled} from the 15-minute roll-ups`,
+  ].join(', ');
+  return rawRetiredFlag(retiredTo, what);
 }
 
 function noMeterYetFlag(since: number): VeeFlag {
@@ -213,13 +244,16 @@ export class Vee implements ValidatedSource {
     const calcTo = Math.min(to + est.searchMarginMs, lastEnded);
     const lookBack = est.searchMarginMs + Math.max(th.historyDays, 7 * est.likeDayWeeks + 1) * DAY + HOUR;
     const asked = floorToStep(from, '15m', timezone);
-    if (!(calcTo > asked)) return { results: [], trusted: [], installations, kind, since: -Infinity };
+    if (!(calcTo > asked))
+      return { results: [], trusted: [], installations, kind, since: -Infinity, retiredTo: -Infinity };
 
     const raw = await this.rawReadings(meter, quantity, asked - lookBack, calcTo + HOUR + 1);
-    // Nothing is validated, estimated or recorded before the meter's first reading (see meterSince).
-    const since = await this.meterSince(meter, quantity, raw, asked, asked - lookBack);
-    const first = Math.max(asked, since);
-    if (!(calcTo > first)) return { results: [], trusted: [], installations, kind, since };
+    const { retired, retiredTo } = await this.retiredSlots(meter, quantity, raw, asked - lookBack, calcTo);
+    // Nothing is validated, estimated or recorded before the meter's first reading (see meterSince),
+    // nor where retention deleted the raw readings: re-validating there would find only silence.
+    const since = await this.meterSince(meter, quantity, raw, retired, asked, asked - lookBack);
+    const first = Math.max(asked, since, retiredTo);
+    if (!(calcTo > first)) return { results: [], trusted: [], installations, kind, since, retiredTo };
     const calcFrom = first - est.searchMarginMs;
     const histFrom = calcFrom - Math.max(th.historyDays, 7 * est.likeDayWeeks + 1) * DAY;
     const fetchFrom = histFrom - HOUR;
@@ -274,7 +308,89 @@ export class Vee implements ValidatedSource {
         ...(c.note !== undefined ? { note: c.note } : {}),
         flags: c.flags,
       }));
-    return { results, trusted: screened.trusted, installations, kind, since };
+    return { results, trusted: screened.trusted, installations, kind, since, retiredTo };
+  }
+
+  /**
+   * The meter's 15-minute roll-ups in [from, to) whose raw readings retention deleted. Retention
+   * deletes a meter's oldest raw readings first and keeps their roll-ups, and roll-ups are made only
+   * from raw readings, so a whole slot with a roll-up before the first raw reading left is one whose
+   * readings were there and are gone (never a meter that was silent, nor one not installed yet). The
+   * store's own raw readings decide, not only VEE's raw source: a reading the source has not been
+   * given yet (a gateway's outbox) is not a retired one. `retiredTo`: the first 15-minute boundary
+   * at or after the first raw reading left (the interval it falls in needs the retired reading
+   * before it, so it is the roll-ups' too); -Infinity when nothing is retired.
+   */
+  private async retiredSlots(
+    meter: string,
+    quantity: CumulativeQuantity,
+    raw: readonly RawReading[],
+    from: number,
+    to: number,
+  ): Promise<{ retired: RegisterSlot[]; retiredTo: number }> {
+    const none = { retired: [], retiredTo: -Infinity };
+    const { store } = this.deps;
+    if (!store.registerSlots) return none;
+    let earliest = Infinity;
+    for (const r of raw) if (r.ts < earliest) earliest = r.ts;
+    const slotFrom = Math.floor(from / SLOT_MS) * SLOT_MS;
+    const until = Math.min(earliest, to);
+    // A meter read from the start of the window, as nearly every one is, costs no query.
+    if (!(until >= slotFrom + SLOT_MS)) return none;
+    const slots = await store.registerSlots({ meters: [meter], quantity, from: slotFrom, to: until });
+    if (slots.length === 0) return none;
+    const kept = await store.readings(meter, slots[0]!.start, until);
+    const limit = Math.min(until, kept[0]?.ts ?? Infinity);
+    const retired = slots.filter((s) => s.start + SLOT_MS <= limit);
+    if (retired.length === 0) return none;
+    return { retired, retiredTo: Math.ceil(limit / SLOT_MS) * SLOT_MS };
+  }
+
+  /**
+   * Consumption of the retired 15-minute intervals of [from, to) from the roll-ups (as interval
+   * consumption computes it once raw readings are gone): actual where the register was read, null
+   * (a gap) where it was not: never an estimate, never a zero. Nothing is recorded: they are not
+   * validated versions, and a day recorded before retention keeps its own.
+   */
+  private async retiredIntervals(
+    q: Pick<IntervalsQuery, 'meter' | 'quantity'>,
+    from: number,
+    to: number,
+    computed: Computed,
+  ): Promise<ValidatedInterval[]> {
+    if (!(to > from)) return [];
+    const ivs = await intervalConsumption(this.deps.store, {
+      meters: [q.meter],
+      quantity: q.quantity,
+      from,
+      to,
+      step: '15m',
+      timezone: this.deps.timezone,
+      ...(computed.installations.length > 0 ? { installations: computed.installations } : {}),
+    });
+    const flag = rawRetiredFlag(computed.retiredTo, 'consumption from the 15-minute roll-ups');
+    return ivs
+      .filter((iv) => iv.start >= computed.since && iv.end <= to)
+      .map((iv) => ({
+        ...{ meter: q.meter, quantity: q.quantity, start: iv.start, end: iv.end },
+        value: iv.status === 'decrease' || iv.value === null ? null : iv.value,
+        source: 'actual' as const,
+        flags: [flag],
+        version: 0,
+      }));
+  }
+
+  /** The recorded versions of [from, to), with roll-up intervals where retired ones have none. */
+  private withRetired(
+    recorded: ValidatedInterval[],
+    retired: readonly ValidatedInterval[],
+    from: number,
+    to: number,
+  ): ValidatedInterval[] {
+    if (retired.length === 0) return recorded;
+    const have = new Set(recorded.map((p) => p.start));
+    const fill = retired.filter((r) => r.start >= from && r.start < to && !have.has(r.start));
+    return fill.length === 0 ? recorded : [...recorded, ...fill].sort((a, b) => a.start - b.start);
   }
 
   /**
@@ -292,11 +408,16 @@ export class Vee implements ValidatedSource {
     meter: string,
     quantity: CumulativeQuantity,
     raw: readonly RawReading[],
+    retired: readonly RegisterSlot[],
     asked: number,
     fetchedFrom: number,
   ): Promise<number> {
     let earliest = Infinity;
     for (const r of raw) if (r.ts < earliest) earliest = r.ts;
+    // A retired slot is a reading that was there (placed in its slot as interval consumption does).
+    const r0 = retired[0];
+    if (r0)
+      earliest = Math.min(earliest, r0.start + SLOT_MS - Math.floor(SLOT_MS / Math.max(1, r0.readings)));
     if (earliest < asked) return -Infinity;
     for (let hi = fetchedFrom, span = 32 * DAY; hi > 0; hi -= span, span *= 2) {
       if (await this.readAnythingIn(meter, quantity, Math.max(0, hi - span), hi)) return -Infinity;
@@ -341,13 +462,22 @@ export class Vee implements ValidatedSource {
     }
     const { timezone } = this.deps;
     if (q.step === '15m') {
-      await this.refresh(q.meter, q.quantity, q.from, q.to);
+      const computed = await this.refresh(q.meter, q.quantity, q.from, q.to);
       const first = floorToStep(q.from, '15m', timezone);
-      return this.versions.current(q.meter, q.quantity, first, q.to);
+      const retiredTo = Math.min(computed.retiredTo, q.to, floorToStep(this.clock(), '15m', timezone));
+      const retired = await this.retiredIntervals(q, first, retiredTo, computed);
+      return this.withRetired(this.versions.current(q.meter, q.quantity, first, q.to), retired, first, q.to);
     }
     const days = stepBoundaries(q.from, q.to, '1d', timezone);
     if (days.length < 2) return [];
     const computed = await this.refresh(q.meter, q.quantity, days[0]!, days[days.length - 1]!);
+    const { retiredTo } = computed;
+    const retired = await this.retiredIntervals(
+      q,
+      days[0]!,
+      Math.min(retiredTo, days[days.length - 1]!, floorToStep(this.clock(), '15m', timezone)),
+      computed,
+    );
     const th = thresholdsFor(this.deps.config, q.meter, computed.kind);
     const now = this.clock();
     const out: ValidatedInterval[] = [];
@@ -365,9 +495,13 @@ export class Vee implements ValidatedSource {
       }
       // The day the meter began counts from its first reading (intervals before it were never
       // recorded, or recorded as gaps by an earlier release).
-      const parts = this.versions
-        .current(q.meter, q.quantity, start, end)
-        .filter((p) => p.start >= since || p.value !== null);
+      const parts = this.withRetired(
+        this.versions.current(q.meter, q.quantity, start, end),
+        retired,
+        start,
+        end,
+      ).filter((p) => p.start >= since || p.value !== null);
+      const pastRetention = start < retiredTo;
       const expected = stepBoundaries(Math.max(start, since), end - 1, '15m', timezone).length - 1;
       const complete = parts.length === expected && parts.every((p) => p.value !== null);
       const sum = complete ? parts.reduce((a, p) => a + p.value!, 0) : null;
@@ -387,18 +521,22 @@ export class Vee implements ValidatedSource {
         ...(methods.length ? { method: methods.sort().join('+') } : {}),
         flags: [
           ...(since > start ? [noMeterYetFlag(since)] : []),
-          ...summariseFlags(parts),
-          ...dayFlags({
-            meter: q.meter,
-            quantity: q.quantity,
-            timezone,
-            th,
-            trusted: computed.trusted,
-            installations: computed.installations,
-            start,
-            end,
-            sum,
-          }),
+          ...(pastRetention ? [retiredDayFlag(retiredTo, parts)] : []),
+          ...summariseFlags(parts).filter((f) => f.rule !== 'raw-retired'),
+          // The day's own checks count and difference its raw readings: past retention there are none.
+          ...(pastRetention
+            ? []
+            : dayFlags({
+                meter: q.meter,
+                quantity: q.quantity,
+                timezone,
+                th,
+                trusted: computed.trusted,
+                installations: computed.installations,
+                start,
+                end,
+                sum,
+              })),
         ],
         version: Math.max(0, ...parts.map((p) => p.version)),
         ...(billed.length === 1 && billed[0] !== undefined ? { billedIn: billed[0] } : {}),

@@ -23,6 +23,7 @@ export const VEE_RULES = [
   'reverse-energy',
   'sum-check',
   'no-meter-yet',
+  'raw-retired',
 ] as const;
 export type VeeRule = (typeof VEE_RULES)[number];
 

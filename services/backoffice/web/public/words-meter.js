@@ -54,6 +54,7 @@ export const en = {
   'vee.rule.reverse-energy': 'Reverse energy',
   'vee.rule.sum-check': 'Sum check',
   'vee.rule.no-meter-yet': 'No meter yet',
+  'vee.rule.raw-retired': 'Raw readings retired',
 };
 
 export const zh = {
@@ -106,6 +107,7 @@ export const zh = {
   'vee.rule.reverse-energy': '反向电量',
   'vee.rule.sum-check': '总量核对不符',
   'vee.rule.no-meter-yet': '尚未装表',
+  'vee.rule.raw-retired': '原始读数已过保留期',
   'vee.why.timestamp-future': '读数时间晚于当前时间，已剔除。',
   'vee.why.timestamp-duplicate': '同一时刻有多个读数。',
   'vee.why.timestamp-out-of-order': '读数早于之前已收到的读数，已剔除。',
@@ -122,4 +124,6 @@ export const zh = {
   'vee.why.reverse-energy': '只用电的表计出现反向电量。',
   'vee.why.sum-check': '15 分钟用量之和与当日示数差不符。',
   'vee.why.no-meter-yet': '此前该表尚无读数（尚未安装）：不估算，不计为零。',
+  'vee.why.raw-retired':
+    '原始读数已按保留期删除：用量为删除前已校验（或已结算锁定）的值，否则取 15 分钟汇总；不估算，不计为零。',
 };
