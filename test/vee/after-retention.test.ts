@@ -129,6 +129,13 @@ describe('VEE after raw retention', () => {
     expect(quarters[0]!.value).toBeCloseTo(DORM[0]!, 6);
     expect(quarters[95]!.value).toBeCloseTo(DORM[23]!, 6);
     expect(quarters.every((q) => q.version === 0 && q.flags[0]!.rule === 'raw-retired')).toBe(true);
+    // A bill run cannot pin it (its roll-up intervals are not validated versions), and says why.
+    await expect(vee.pin('BR-LATE', [june!])).rejects.toMatchObject({
+      code: 'VEE_RAW_RETIRED',
+      message: expect.stringMatching(/past raw retention and was never validated/),
+    });
+    // The day validated before retention still pins (a second run over it, as a correction would).
+    await vee.pin('BR-2026-01-B', [again!]);
 
     // The day the meter was silent: a gap, not an estimate and not a zero.
     const [silent] = await days('2026-03-10', '2026-03-11');

@@ -31,6 +31,11 @@ export const VEE_ERRORS = {
     description:
       'A bill run asked to pin an interval version that does not exist, or a daily interval whose 15-min versions changed since it was read.',
   },
+  VEE_RAW_RETIRED: {
+    status: 409,
+    description:
+      'A bill run asked to pin a day past raw retention whose intervals were never validated: its consumption comes from the roll-ups, and there is no validated version to pin.',
+  },
   VEE_INVALID_EXCHANGE: {
     status: 400,
     description:

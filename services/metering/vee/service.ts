@@ -652,6 +652,13 @@ export class Vee implements ValidatedSource {
         const same =
           Math.max(0, ...parts.map((p) => p.version)) === i.version &&
           (sum === null ? i.value === null : i.value !== null && Math.abs(sum - i.value) < 1e-6);
+        if (!same && i.flags.some((f) => f.rule === 'raw-retired')) {
+          // Its roll-up intervals are not versions: billing them would pin a day VEE never validated.
+          veeFail(
+            'VEE_RAW_RETIRED',
+            `${i.meter} day ${new Date(i.start).toISOString()} is past raw retention and was never validated: nothing to pin`,
+          );
+        }
         if (!same) {
           veeFail(
             'VEE_STALE_PIN',
