@@ -1,4 +1,4 @@
-import type { Quantity } from '../../config/schemas/quantities.ts';
+import { ROLLUP_LAST_QUANTITIES } from '../../services/metering/storage.ts';
 import { QUANTITY_FIELDS } from './line-protocol.ts';
 
 /**
@@ -39,15 +39,8 @@ export const CONTINUOUS_QUERIES = {
 /** The continuous queries of the old definition, dropped where found. */
 export const LEGACY_CONTINUOUS_QUERIES = ['cq_reading_15m', 'cq_reading_1d'] as const;
 
-/** Registers whose roll-up is their last value; state (relay, breaker) is a state, not a rate. */
-export const LAST_FIELDS: ReadonlySet<Quantity> = new Set([
-  'energy_import_kwh',
-  'energy_export_kwh',
-  'volume_m3',
-  'heat_kwh',
-  'relay_closed',
-  'breaker_closed',
-]);
+/** Registers whose roll-up is their last value (services/metering/storage.ts). */
+export const LAST_FIELDS = ROLLUP_LAST_QUANTITIES;
 
 /** An InfluxQL identifier in double quotes. */
 export function quoteIdent(name: string): string {

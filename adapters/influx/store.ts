@@ -16,7 +16,7 @@ import type {
   StoredReading,
   SeqIndex,
 } from '../../services/metering/storage.ts';
-import { missingRuns } from '../../services/metering/storage.ts';
+import { missingRuns, type RollupPoint } from '../../services/metering/storage.ts';
 import { formatReading, MEASUREMENT } from './line-protocol.ts';
 import {
   ALL_CURRENT,
@@ -107,18 +107,6 @@ interface RawSeries {
 }
 interface RawResults {
   results: Array<{ series?: RawSeries[]; error?: string }>;
-}
-
-/** A roll-up of one meter over a 15-minute slot or a campus day (as SqliteStore.rollups gives it). */
-export interface RollupPoint {
-  meter: string;
-  start: number;
-  /** Every reading that came in the slot (day), whatever its quality: the meter's polls. */
-  readings: number;
-  /** Last good value of registers and relay/breaker state, mean of good instantaneous values. */
-  values: Partial<Record<Quantity, number>>;
-  /** Highest good power_kw. */
-  powerKwMax?: number;
 }
 
 /** Chunk of meter ids per query, so that a query for 10,000 meters stays a few kilobytes. */

@@ -12,7 +12,12 @@ import type {
   StoredReading,
   SeqIndex,
 } from '../../services/metering/storage.ts';
-import { keepFrom, missingRuns } from '../../services/metering/storage.ts';
+import {
+  keepFrom,
+  missingRuns,
+  ROLLUP_LAST_QUANTITIES,
+  type RollupPoint,
+} from '../../services/metering/storage.ts';
 import { chunkRows, decodeChunk, encodeChunk, type ChunkRow } from './chunk-codec.ts';
 import { decodeLatestRun, encodeLatest } from './latest-codec.ts';
 import { DAY_MS, SLOT_MS, localDayStart, rollupDay, rollupSlots, type RollupShape } from './rollups.ts';
@@ -70,18 +75,6 @@ export interface SqliteStoreOptions {
    * wrong gateway clock does not close every day at once. Default Date.now.
    */
   clock?: () => number;
-}
-
-/** A roll-up of one meter over a 15-minute slot or a campus day. */
-export interface RollupPoint {
-  meter: string;
-  start: number;
-  /** Readings in the slot, whatever their quality (good, uncertain, error). */
-  readings: number;
-  /** Last value of cumulative registers and relay state, mean of instantaneous values (good readings). */
-  values: Partial<Record<Quantity, number>>;
-  /** Highest power_kw in the slot. */
-  powerKwMax?: number;
 }
 
 export interface RetentionResult {
@@ -281,18 +274,9 @@ export const STORE_MIGRATIONS: readonly Migration[] = [
   },
 ];
 
-/** Registers whose roll-up is their last value (as InfluxDB's continuous queries keep them). */
-const LAST_QUANTITIES: readonly Quantity[] = [
-  'energy_import_kwh',
-  'energy_export_kwh',
-  'volume_m3',
-  'heat_kwh',
-  'relay_closed',
-  'breaker_closed',
-];
 const ROLLUP_SHAPE: RollupShape = {
   columns: QUANTITY_COLUMNS.length,
-  last: new Set(LAST_QUANTITIES.map((q) => QUANTITY_COLUMNS.indexOf(q))),
+  last: new Set([...ROLLUP_LAST_QUANTITIES].map((q) => QUANTITY_COLUMNS.indexOf(q))),
   power: QUANTITY_COLUMNS.indexOf('power_kw'),
 };
 /** The roll-ups' extra column's name in the file's dictionary. */
@@ -835,7 +819,7 @@ export class SqliteStore implements ReadingStore, SeqIndex {
    */
   async registerSlots(query: RegisterSlotQuery): Promise<RegisterSlot[]> {
     this.assertOpen();
-    if (!LAST_QUANTITIES.includes(query.quantity))
+    if (!ROLLUP_LAST_QUANTITIES.has(query.quantity))
       throw new TypeError(`${String(query.quantity)} is not a cumulative register`);
     this.refresh();
     const column = QUANTITY_COLUMNS.indexOf(query.quantity);

@@ -148,6 +148,32 @@ export function keepFrom(policy: RetentionPolicy, meter: string): number {
   return from;
 }
 
+/**
+ * Registers and states whose roll-up is their last good value (a state is a state, not a rate);
+ * every other quantity rolls up to the mean of its good values. Both stores' roll-ups follow it
+ * (test/storage/rollups-agree.test.ts holds them to an independent definition).
+ */
+export const ROLLUP_LAST_QUANTITIES: ReadonlySet<Quantity> = new Set<Quantity>([
+  'energy_import_kwh',
+  'energy_export_kwh',
+  'volume_m3',
+  'heat_kwh',
+  'relay_closed',
+  'breaker_closed',
+]);
+
+/** A roll-up of one meter over a 15-minute slot or a campus day, as both stores give it. */
+export interface RollupPoint {
+  meter: string;
+  start: number;
+  /** Every reading that came in the slot (day), whatever its quality: the meter's polls. */
+  readings: number;
+  /** Last good value of registers and relay/breaker state, mean of good instantaneous values. */
+  values: Partial<Record<Quantity, number>>;
+  /** Highest good power_kw. */
+  powerKwMax?: number;
+}
+
 /** Consumption steps. Days and months follow the campus time zone. */
 export type Step = '15m' | '1h' | '1d' | '1mo';
 

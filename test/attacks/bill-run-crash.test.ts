@@ -3,14 +3,10 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadCampus } from '../../config/campus.ts';
-import { BillRuns, type BillRun } from '../../services/money/billing/bill-run.ts';
-import { openStore } from '../../services/metering/open-store.ts';
-import { campusVee } from '../../services/metering/vee/campus.ts';
-import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
-import { auditKeyPath, backofficePath } from '../../services/platform/audit/paths.ts';
+import { type BillRun } from '../../services/money/billing/bill-run.ts';
+import { backofficePath } from '../../services/platform/audit/paths.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
-import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '../billing/thread-campus.ts';
+import { accounts, campusWithReadings, period, billRunsOn } from '../billing/thread-campus.ts';
 
 /**
  * The attack on a bill run killed mid-way: a real back office (bill-run-child.ts, its run on a
@@ -24,23 +20,16 @@ import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '
  */
 
 const billing: Actor = { id: 'fin.zhang', kind: 'user', roles: ['billing'] };
-const open: { db: BackofficeDb; close: () => Promise<void> }[] = [];
+const open: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
-  for (const o of open.splice(0)) {
-    o.db.close();
-    await o.close();
-  }
+  for (const o of open.splice(0)) await o.close();
 });
 
+/** A back office's bill runs over the campus folder, in its own thread (thread-campus.ts). */
 async function backoffice(dir: string) {
-  const campus = loadCampus(join(dir, 'campus.yaml'));
-  const store = await openStore(campus, silent);
-  const db = openBackofficeDb(backofficePath(campus));
-  open.push({ db, close: () => store.close() });
-  const clock = () => NOW;
-  const audit = openAuditLog(db, clock, auditKeyPath(campus));
-  const source = campusVee({ campus, store, db, audit, clock });
-  return { db, audit, runs: new BillRuns({ db, audit, tariffs, source, timezone: TZ, clock }) };
+  const b = await billRunsOn(dir, false);
+  open.push(b);
+  return b;
 }
 
 type KillPoint = { name: string; when: (db: Database.Database, msSinceAsked: number) => boolean };

@@ -1,19 +1,12 @@
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadCampus } from '../../config/campus.ts';
 import { billingHolds } from '../../services/money/billing/retention-hold.ts';
 import { parsePeriod } from '../../services/money/billing/period.ts';
-import { BillRuns, type BillRun } from '../../services/money/billing/bill-run.ts';
-import { openStore } from '../../services/metering/open-store.ts';
+import { type BillRun } from '../../services/money/billing/bill-run.ts';
 import type { ReadingStore, RetentionPolicy } from '../../services/metering/storage.ts';
 import { campusTree } from '../../services/metering/live/tree.ts';
 import { veeHolds } from '../../services/metering/vee/retention-hold.ts';
-import { campusVee } from '../../services/metering/vee/campus.ts';
-import { openAuditLog } from '../../services/platform/audit/audit-log.ts';
-import { auditKeyPath, backofficePath } from '../../services/platform/audit/paths.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
-import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
-import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '../billing/thread-campus.ts';
+import { accounts, campusWithReadings, NOW, period, TZ, billRunsOn } from '../billing/thread-campus.ts';
 
 /**
  * The attack on retention's holds (money/billing/retention-hold.ts, metering/vee/retention-hold.ts)
@@ -27,23 +20,16 @@ import { accounts, campusWithReadings, NOW, period, silent, tariffs, TZ } from '
 
 const billing: Actor = { id: 'fin.zhang', kind: 'user', roles: ['billing'] };
 const LATE = 'E-STAFF-3-201';
-const open: { db: BackofficeDb; close: () => Promise<void> }[] = [];
+const open: { close: () => Promise<void> }[] = [];
 afterEach(async () => {
-  for (const o of open.splice(0)) {
-    o.db.close();
-    await o.close();
-  }
+  for (const o of open.splice(0)) await o.close();
 });
 
+/** A back office's bill runs over the campus folder, in its own thread (thread-campus.ts). */
 async function backoffice(dir: string) {
-  const campus = loadCampus(join(dir, 'campus.yaml'));
-  const store = await openStore(campus, silent);
-  const db = openBackofficeDb(backofficePath(campus));
-  open.push({ db, close: () => store.close() });
-  const clock = () => NOW;
-  const audit = openAuditLog(db, clock, auditKeyPath(campus));
-  const source = campusVee({ campus, store, db, audit, clock });
-  return { campus, db, store, runs: new BillRuns({ db, audit, tariffs, source, timezone: TZ, clock }) };
+  const b = await billRunsOn(dir, false);
+  open.push(b);
+  return b;
 }
 
 const DAY = 86_400_000;

@@ -145,5 +145,5 @@ export async function billRunsOn(dir: string, inThread: boolean) {
     db.close();
     await store.close();
   };
-  return { runs, audit, db, close };
+  return { runs, audit, db, campus, store, close };
 }
