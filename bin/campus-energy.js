@@ -9,8 +9,15 @@
 import { existsSync } from 'node:fs';
 import { URL } from 'node:url';
 
-const gateway = process.argv[2] === 'gateway';
-const entry = gateway ? 'gateway-cli' : 'cli';
+// So do `ingest` and `run` (the supervisor of `campus-energy run`): a supervised part that is
+// restarted after a crash is back at work in the seconds its own modules take to load.
+const LEAN = {
+  gateway: ['gateway-cli', 'runGatewayCli'],
+  ingest: ['ingest-cli', 'runIngestCli'],
+  run: ['run-cli', 'runRunCli'],
+};
+const lean = Object.hasOwn(LEAN, process.argv[2] ?? '') ? LEAN[process.argv[2]] : undefined;
+const entry = lean ? lean[0] : 'cli';
 let mod;
 if (existsSync(new URL(`./${entry}.ts`, import.meta.url))) {
   const { register } = await import('tsx/esm/api');
@@ -21,4 +28,4 @@ if (existsSync(new URL(`./${entry}.ts`, import.meta.url))) {
 } else {
   mod = await import(`../dist/bin/${entry}.js`);
 }
-if (gateway) await mod.runGatewayCli(process.argv);
+if (lean) await mod[lean[1]](process.argv);

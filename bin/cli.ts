@@ -5,7 +5,6 @@ import { loadCampus } from '../config/campus.ts';
 import { createLogger } from '../gateway/log.ts';
 import { embeddedBrokerLogin } from '../adapters/mqtt/campus-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
-import { runIngest } from '../services/metering/ingest/run.ts';
 import { SqliteDeadLetterStore } from '../services/metering/ingest/dead-letters.ts';
 import { intervalConsumption } from '../services/metering/consumption/consumption.ts';
 import { openStore } from '../services/metering/open-store.ts';
@@ -27,13 +26,12 @@ import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
 import { createBackofficeServer } from '../services/backoffice/server.ts';
-import { startIngestMetrics } from '../services/metering/ingest/metrics.ts';
-import { parseListenAddress } from '../services/platform/metrics/server.ts';
 import { registerGatewayCommand } from './gateway-cli.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerRunCommand } from './run-cli.ts';
+import { registerIngestCommand } from './ingest-cli.ts';
 import { registerBackupCommands } from './backup-cli.ts';
 import { registerDoctorCommand } from './doctor-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
@@ -74,66 +72,7 @@ config
 
 registerGatewayCommand(program);
 
-program
-  .command('ingest')
-  .description('Store every reading from MQTT in the configured store (InfluxDB or embedded SQLite)')
-  .requiredOption('-c, --config <file>', 'campus YAML file')
-  .option('--mqtt <url>', 'broker URL (overrides the file)')
-  .option('--instance <name>', 'instance name; several instances share the load', '1')
-  .option('--metrics <host:port>', 'serve Prometheus metrics here')
-  .addOption(
-    new Option('--protocol <version>', 'MQTT version: auto asks for 5 and falls back to 3.1.1')
-      .choices(['auto', '4', '5'])
-      .default('auto'),
-  )
-  .addOption(new Option('--log-level <level>').default('info'))
-  .action(
-    (opts: {
-      config: string;
-      mqtt?: string;
-      instance: string;
-      metrics?: string;
-      protocol: 'auto' | '4' | '5';
-      logLevel: string;
-    }) =>
-      guarded(async () => {
-        const campus = loadCampus(opts.config);
-        const logger = createLogger(opts.logLevel);
-        // No mqtt section: the embedded broker of `campus-energy gateway` (its default port unless
-        // --mqtt says otherwise), with ingest's account from the credentials that broker wrote.
-        const mqtt = campus.config.mqtt
-          ? mqttFor(campus, opts.mqtt)!
-          : embeddedBrokerLogin(
-              campus,
-              opts.mqtt ?? process.env.CAMPUS_EMBEDDED_BROKER ?? 'mqtt://127.0.0.1:1883',
-              SERVICE_USERS.ingest,
-            );
-        const running = await runIngest(campus, mqtt, {
-          logger,
-          instance: opts.instance,
-          protocolVersion: opts.protocol === 'auto' ? 'auto' : opts.protocol === '4' ? 4 : 5,
-        });
-        const metrics = opts.metrics
-          ? await startIngestMetrics({ running, ...parseListenAddress(opts.metrics), logger })
-          : undefined;
-        onShutdown(async () => {
-          await metrics?.close();
-          await running.stop();
-        });
-        // A broker that is down is waited for (retried, counted in the metrics); one that refuses
-        // ingest for good fails the start, so that a supervisor sees it and no one waits on it.
-        logger.info({ url: mqtt.url }, 'ingest connecting');
-        await running.ingest.ready;
-        const s = running.ingest.stats();
-        logger.info(
-          {
-            store: campus.config.storage.influx ? 'influx' : 'sqlite',
-            mqtt: s.protocolVersion === 5 ? '5' : '3.1.1',
-          },
-          'ingest started',
-        );
-      }),
-  );
+registerIngestCommand(program);
 
 program
   .command('backoffice')

@@ -79,11 +79,16 @@ describe('campus-energy run', () => {
     const pid = run.pid!;
     const store = join(field.dir, 'store.sqlite');
     const outbox = join(field.dir, 'gw1-outbox.sqlite');
+    const told = (err: Error) => {
+      throw new Error(`${err.message}; the parts said:\n${said.join('\n')}`);
+    };
+    // The first readings wait for three processes to load (seconds each under tsx, several times
+    // that on a loaded 2-core CI machine): this deadline is for a start that never comes.
     await waitFor(
       () => new Set(storedSeqs(store).map((r) => r.meter)).size === 3,
-      60_000,
+      120_000,
       'readings of every meter',
-    );
+    ).catch(told);
     for (let i = 0; ; i++) {
       const res = await fetch(`http://127.0.0.1:${httpPort}/`).catch(() => null);
       if (res?.ok) break;
@@ -172,5 +177,5 @@ describe('campus-energy run', () => {
     expect(run.exitCode).toBe(0);
     expect(children(pid)).toEqual([]);
     for (const c of before) expect(spawnSync('kill', ['-0', String(c.pid)]).status).not.toBe(0);
-  }, 240_000);
+  }, 360_000);
 });

@@ -1,0 +1,93 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.ts';
+
+/**
+ * `campus-energy ingest` loads what ingest uses, not the whole CLI: `campus-energy run` restarts a
+ * killed ingest, and readings wait in the gateways' outboxes for as long as it takes to load.
+ * Started as operators start it (bin/campus-energy.js) with the loader hook that lists every
+ * module loaded; the list is read once ingest says it is connecting.
+ */
+
+const dirs: string[] = [];
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+describe('campus-energy ingest loads only what ingest uses', () => {
+  it('neither the back office, the gateway, the simulators nor their packages', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lean-ingest-'));
+    dirs.push(dir);
+    const campusFile = join(dir, 'campus.yaml');
+    // Nothing listens on the broker's port: ingest starts, says it is connecting, and is stopped.
+    const mqttPort = await freePort();
+    writeFileSync(
+      campusFile,
+      JSON.stringify({
+        campus: { name: 'Lean' },
+        dataDir: join(dir, 'data'),
+        mqtt: { url: `mqtt://127.0.0.1:${mqttPort}` },
+        sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: [] }] }],
+      }),
+    );
+    const trace = join(dir, 'modules.txt');
+    writeFileSync(trace, '');
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        './test/gateway/module-trace.mjs',
+        'bin/campus-energy.js',
+        'ingest',
+        '-c',
+        campusFile,
+        '--log-level',
+        'info',
+      ],
+      { env: { ...process.env, MODULE_TRACE_FILE: trace }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const started = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('ingest connecting')) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      });
+      child.once('exit', () => resolve(false));
+    });
+    child.kill('SIGTERM');
+    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
+    expect(started, out.slice(-3000)).toBe(true);
+
+    const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
+    const packages = new Set(
+      urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter((p) => p !== undefined),
+    );
+    const own = urls.filter((u) => !u.includes('/node_modules/') && u.startsWith('file:'));
+    // The trace works: ingest's own modules and its packages are in it.
+    expect(own.filter((u) => u.includes('/services/metering/ingest/')).length).toBeGreaterThan(0);
+    expect(packages).toContain('mqtt');
+    expect(packages).toContain('better-sqlite3');
+    for (const name of [
+      'fastify',
+      '@fastify/',
+      'nodemailer',
+      'mailparser',
+      'modbus-serial',
+      'node-opcua',
+      'aedes',
+    ])
+      expect([...packages].filter((p) => p.startsWith(name))).toEqual([]);
+    const foreign = own.filter((u) =>
+      /\/(services\/(backoffice|money|inspection|operations)|simulators|gateway\/(?!log\.ts))/.test(u),
+    );
+    expect(foreign).toEqual([]);
+  }, 120_000);
+});
