@@ -5,61 +5,26 @@
 // BENCH_TRACE=1 for every interval)
 import { availableParallelism, loadavg } from 'node:os';
 import { createDetector } from '../../services/inspection/detection/engine.ts';
-import type { MeterSpec } from '../../services/inspection/detection/series.ts';
+import { FEEDERS, ROOMS, START as start, STEP, benchCampus } from './detection-campus.ts';
 
-const FEEDERS = 200;
-const ROOMS = 24;
-const STEP = 15 * 60_000;
 const DAYS = Number(process.env.BENCH_DAYS ?? 365);
-const start = Date.parse('2026-01-01T00:00:00+08:00');
-
-const specs: MeterSpec[] = [];
-for (let f = 0; f < FEEDERS; f++) {
-  specs.push({ id: `F${f}`, kind: 'electricity' });
-  for (let r = 0; r < ROOMS; r++) specs.push({ id: `F${f}-R${r}`, kind: 'electricity', parent: `F${f}` });
-}
+const campus = benchCampus(DAYS);
+const specs = campus.specs;
 const n = specs.length;
-const feederOf = Int32Array.from(specs, (s) => (s.parent ? Number(s.parent.slice(1)) : -1));
-const scale = Float64Array.from(specs, (_, i) => 0.5 + ((i * 2654435761) % 1000) / 1000);
-const regs = new Float64Array(n).fill(1000);
-const feederLoad = new Float64Array(FEEDERS);
-let rng = 12345;
-const rand = () => {
-  rng ^= rng << 13;
-  rng ^= rng >>> 17;
-  rng ^= rng << 5;
-  return (rng >>> 0) / 4294967296;
-};
 
 // The machine is shared: the load average at the start and at the end say how far to trust the wall times.
 const loadAtStart = loadavg();
 const detector = createDetector(specs, { step: STEP, timezone: 'Asia/Shanghai', start });
 let peakRss = process.memoryUsage().rss;
-const instants = DAYS * 96;
-const tapFrom = instants - 3 * 96;
+const instants = campus.instants;
 const t0 = performance.now();
 let genMs = 0;
 const advance = (j: number) => {
   const g = performance.now();
-  const hour = ((j % 96) / 4 + 8) % 24;
-  const shape = 0.25 + 0.2 * Math.sin(((hour - 14) * Math.PI) / 12) ** 2 + (hour > 18 ? 0.3 : 0);
-  feederLoad.fill(0);
-  for (let i = 0; i < n; i++) {
-    const f = feederOf[i]!;
-    if (f < 0) continue;
-    const kwh = scale[i]! * shape * (0.8 + 0.4 * rand()) * 0.25;
-    regs[i] = regs[i]! + kwh;
-    feederLoad[f] = feederLoad[f]! + kwh;
-  }
-  for (let f = 0; f < FEEDERS; f++) {
-    const p = feederLoad[f]! * 4;
-    const tap = f === 7 && j >= tapFrom ? 1.5 : 0;
-    const loss = 0.01 + 0.0004 * (p + tap) * (p + tap);
-    regs[f * (ROOMS + 1)] = regs[f * (ROOMS + 1)]! + (p + tap + loss) * 0.25;
-  }
+  campus.advance(j);
   genMs += performance.now() - g;
 };
-const pushOne = (j: number) => detector.push({ ts: start + j * STEP, registers: regs });
+const pushOne = (j: number) => detector.push(campus.at(j));
 for (let j = 0; j < instants; j++) {
   if (j > 0) advance(j);
   pushOne(j);

@@ -164,7 +164,15 @@ export interface IncrementalDetector {
 
 export function createDetector(
   meters: readonly MeterSpec[],
-  opts: { step: number; timezone?: string; offsetMs?: number; start?: number; capacitySlots?: number },
+  opts: {
+    step: number;
+    timezone?: string;
+    offsetMs?: number;
+    start?: number;
+    capacitySlots?: number;
+    /** Recompute what the incremental paths keep up to date (peers' medians): the exactness tests' reference. */
+    recompute?: boolean;
+  },
   config: DetectionConfig = {},
 ): IncrementalDetector {
   const cfg = DetectionConfigSchema.parse(config);
@@ -177,7 +185,7 @@ export function createDetector(
     retentionSlots: opts.capacitySlots ?? Math.ceil((cfg.retentionDays * DAY) / slotMs),
     capacity: opts.capacitySlots,
   });
-  const cache = new EvaluationCache(topology, cfg);
+  const cache = new EvaluationCache(topology, cfg, opts.recompute ?? false);
   return {
     topology,
     store,
@@ -206,14 +214,16 @@ class EvaluationCache {
   private spd = 24;
   private readonly suspects: ({ at: number; quiet: boolean; list: SuspectDetail[] } | undefined)[] = [];
   private last: { version: number; base: number; scanAll: boolean; result: EngineResult } | undefined;
-  private readonly longCache = new LongMemoryCache();
+  private readonly longCache: LongMemoryCache;
   private readonly drifts: ({ at: number; drift: NodeDrift } | undefined)[] = [];
   private readonly checks: ({ at: number; list: FeederCheck[] } | undefined)[] = [];
 
   constructor(
     readonly topology: Topology,
     private readonly cfg: ResolvedDetectionConfig,
+    recompute: boolean,
   ) {
+    this.longCache = new LongMemoryCache({ recomputeMedians: recompute });
     this.trackers = topology.nodes.map((n) => new BalanceTracker(n, cfg.balance));
     // A baseline's window ends where the evaluation window starts: its end is the clock.
     this.meters = new AnomalyTracker(topology, cfg.anomalies, (m, cur, from, to) =>

@@ -1,4 +1,5 @@
 import { FLAG, clamp, median, type SlotStore } from './series.ts';
+import { IncrementalPeerMedians } from './peer-medians-incremental.ts';
 
 /**
  * Long-memory step test of every meter: has the meter, against its peer buildings, dropped (level)
@@ -508,6 +509,34 @@ export class LongMemoryCache {
     readonly number[],
     { day: number; firstDay: number; D: number; med: Med }
   >();
+  /**
+   * The peers' medians kept member by member (peer-medians-incremental.ts), so the hour that
+   * wants every group's medians reads them instead of sorting every member's days; undefined:
+   * recomputed from the members when wanted (`recomputeMedians`, the exactness tests' reference).
+   */
+  private readonly peers: Map<readonly number[], IncrementalPeerMedians> | undefined;
+  /** The groups each meter is a member of (its siblings', and the kind's when a small group uses it). */
+  private memberOf: (readonly number[])[][] | undefined;
+
+  constructor(opts: { recomputeMedians?: boolean } = {}) {
+    this.peers = opts.recomputeMedians ? undefined : new Map();
+  }
+
+  private setDaily(m: number, cur: MeterDaily, groups: readonly (readonly number[])[]): void {
+    const old = this.daily[m];
+    this.daily[m] = cur;
+    if (!this.peers) return;
+    if (!this.memberOf) {
+      const memberOf: (readonly number[])[][] = groups.map(() => []);
+      for (const g of new Set(groups)) for (const p of g) memberOf[p]!.push(g);
+      this.memberOf = memberOf;
+    }
+    for (const g of this.memberOf[m]!) {
+      let inc = this.peers.get(g);
+      if (!inc) this.peers.set(g, (inc = new IncrementalPeerMedians(g.length)));
+      inc.replace(old, cur);
+    }
+  }
 
   update(store: SlotStore, cfg: LongMemoryConfig): LongMemory[] {
     const M = store.topology.ids.length;
@@ -526,7 +555,7 @@ export class LongMemoryCache {
     }
     if (due.length > 0) {
       days = daysOf(store, cfg);
-      for (const m of due) this.daily[m] = meterDaily(store, m, days);
+      for (const m of due) this.setDaily(m, meterDaily(store, m, days), groups);
       for (const m of due) {
         // The peers' medians: once a day per group (members refreshed later that day count the
         // next day; a day fewer than three peers cover is left out, not judged unadjusted).
@@ -534,18 +563,21 @@ export class LongMemoryCache {
         let gm = this.medians.get(group);
         if (!gm || gm.day !== today || gm.firstDay !== days.firstDay || gm.D !== days.D) {
           const members = group.map((p) => this.daily[p]);
+          const kept = this.peers?.get(group);
           gm = {
             day: today,
             firstDay: days.firstDay,
             D: days.D,
-            med: {
-              L: groupMedian(members, days, 'L'),
-              S: groupMedian(members, days, 'S'),
-              C: groupMedian(members, days, 'C'),
-              V: groupMedian(members, days, 'V'),
-              R: groupMedian(members, days, 'R'),
-              Y: groupMedian(members, days, 'Y'),
-            },
+            med: kept
+              ? kept.medians(days)
+              : {
+                  L: groupMedian(members, days, 'L'),
+                  S: groupMedian(members, days, 'S'),
+                  C: groupMedian(members, days, 'C'),
+                  V: groupMedian(members, days, 'V'),
+                  R: groupMedian(members, days, 'R'),
+                  Y: groupMedian(members, days, 'Y'),
+                },
           };
           this.medians.set(group, gm);
         }

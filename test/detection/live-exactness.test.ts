@@ -1,0 +1,55 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createDetector, type EngineResult } from '../../services/inspection/detection/engine.ts';
+import { START, STEP, benchCampus } from '../bench/detection-campus.ts';
+
+// The live detector's shortcuts (the peers' medians kept member by member, ...) promise not a
+// single finding or score other than the plain recomputation's. The attack: the same instants
+// into two detectors, one recomputing (createDetector's `recompute`), evaluated at every interval
+// for three days past the store's retention (every hour's refits, the day's turns, the hours the
+// store's first whole day moves), with a digest of every finding and score compared hour by hour.
+// The campus has a tapped feeder (findings), feeders of 24 and 9 rooms (sibling peers) and one
+// of 3 rooms (whose rooms take every meter of the kind as peers: a meter in two groups).
+
+/** Every finding and score of a result, as the inspector would see them (order included). */
+function digest(r: EngineResult): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ findings: r.findings, scores: r.scores }))
+    .digest('hex');
+}
+
+describe('live detector shortcuts against the plain recomputation', () => {
+  it('gives the very findings and scores at every interval of three days', () => {
+    const days = 66;
+    const rooms = [24, 9, 3, 9, 9, 9, 9, 9];
+    const campus = benchCampus(days, rooms.length, rooms);
+    const opts = { step: STEP, timezone: 'Asia/Shanghai', start: START };
+    const kept = createDetector(campus.specs, opts);
+    const plain = createDetector(campus.specs, { ...opts, recompute: true });
+    const primeTo = campus.instants - 3 * 96;
+    for (let j = 0; j < primeTo; j++) {
+      if (j > 0) campus.advance(j);
+      kept.push(campus.at(j));
+      plain.push(campus.at(j));
+    }
+    let hours = 0;
+    let alerting = 0;
+    let longStats = 0;
+    for (let j = primeTo; j < campus.instants; j++) {
+      campus.advance(j);
+      kept.push(campus.at(j));
+      plain.push(campus.at(j));
+      const a = kept.result();
+      const b = plain.result();
+      expect(digest(a), `interval ${j - primeTo}`).toBe(digest(b));
+      if (j % 4 === 3) hours++;
+      alerting += a.scores.filter((s) => s.alert).length;
+      longStats += a.findings.filter((f) => f.type === 'meter-drop').length;
+    }
+    // The comparison covered results with something in them, over the store's whole retention.
+    expect(hours).toBe(72);
+    expect(kept.store.length).toBeGreaterThanOrEqual(63 * 24);
+    expect(alerting).toBeGreaterThan(0);
+    expect(longStats + alerting).toBeGreaterThan(0);
+  });
+});
