@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
+import { modulesLoadedUntil, type LoadedModules } from '../helpers/module-trace.ts';
 
 /**
  * `campus-energy gateway` loads what a gateway uses and nothing else (issue 16 item 2: RSS at
@@ -25,7 +25,7 @@ interface GatewaySpec {
 }
 
 /** Starts the gateway command on a one-gateway campus, waits for it to start, stops it: what loaded. */
-async function modulesLoadedBy(spec: GatewaySpec): Promise<{ packages: Set<string>; own: string[] }> {
+async function modulesLoadedBy(spec: GatewaySpec): Promise<LoadedModules> {
   const dir = mkdtempSync(join(tmpdir(), 'lean-gw-'));
   dirs.push(dir);
   const campusFile = join(dir, 'campus.yaml');
@@ -38,52 +38,13 @@ async function modulesLoadedBy(spec: GatewaySpec): Promise<{ packages: Set<strin
       sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: spec.buses ?? [], opcua: spec.opcua ?? [] }] }],
     }),
   );
-  const trace = join(dir, 'modules.txt');
-  writeFileSync(trace, '');
   // Nothing listens on the broker's port: the gateway starts, retries the broker, and is stopped.
   const mqttPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      './test/gateway/module-trace.mjs',
-      'bin/campus-energy.js',
-      'gateway',
-      '-c',
-      campusFile,
-      '-g',
-      'gw1',
-      '--mqtt',
-      `mqtt://127.0.0.1:${mqttPort}`,
-      '--log-level',
-      'info',
-    ],
-    { env: { ...process.env, MODULE_TRACE_FILE: trace }, stdio: ['ignore', 'pipe', 'pipe'] },
+  return modulesLoadedUntil(
+    dir,
+    ['gateway', '-c', campusFile, '-g', 'gw1', '--mqtt', `mqtt://127.0.0.1:${mqttPort}`],
+    'gateway started',
   );
-  let out = '';
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const started = await new Promise<boolean>((resolve) => {
-    const timer = setTimeout(() => resolve(false), 60_000);
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('gateway started')) {
-        clearTimeout(timer);
-        resolve(true);
-      }
-    });
-    child.once('exit', () => resolve(false));
-  });
-  child.kill('SIGTERM');
-  await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-  expect(started, out.slice(-3000)).toBe(true);
-  const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-  const packages = new Set<string>();
-  for (const url of urls) {
-    const m = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
-    if (m) packages.add(m[1]!);
-  }
-  const own = urls.filter((u) => !u.includes('/node_modules/') && u.startsWith('file:'));
-  return { packages, own };
 }
 
 describe('campus-energy gateway loads only what a gateway uses', () => {

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
+import { modulesLoadedUntil } from '../helpers/module-trace.ts';
 
 /**
  * `campus-energy ingest` loads what ingest uses, not the whole CLI: `campus-energy run` restarts a
@@ -33,44 +33,11 @@ describe('campus-energy ingest loads only what ingest uses', () => {
         sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: [] }] }],
       }),
     );
-    const trace = join(dir, 'modules.txt');
-    writeFileSync(trace, '');
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        './test/gateway/module-trace.mjs',
-        'bin/campus-energy.js',
-        'ingest',
-        '-c',
-        campusFile,
-        '--log-level',
-        'info',
-      ],
-      { env: { ...process.env, MODULE_TRACE_FILE: trace }, stdio: ['ignore', 'pipe', 'pipe'] },
+    const { packages, own } = await modulesLoadedUntil(
+      dir,
+      ['ingest', '-c', campusFile],
+      'ingest connecting',
     );
-    let out = '';
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    const started = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), 60_000);
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('ingest connecting')) {
-          clearTimeout(timer);
-          resolve(true);
-        }
-      });
-      child.once('exit', () => resolve(false));
-    });
-    child.kill('SIGTERM');
-    await new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r)));
-    expect(started, out.slice(-3000)).toBe(true);
-
-    const urls = readFileSync(trace, 'utf8').split('\n').filter(Boolean);
-    const packages = new Set(
-      urls.map((u) => /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(u)?.[1]).filter((p) => p !== undefined),
-    );
-    const own = urls.filter((u) => !u.includes('/node_modules/') && u.startsWith('file:'));
     // The trace works: ingest's own modules and its packages are in it.
     expect(own.filter((u) => u.includes('/services/metering/ingest/')).length).toBeGreaterThan(0);
     expect(packages).toContain('mqtt');
