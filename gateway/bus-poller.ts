@@ -2,7 +2,7 @@ import { monotonicNow, wallTimeOf } from './monotonic.ts';
 import { EnergySteps } from './energy-steps.ts';
 import type { Logger } from 'pino';
 import { planReads, type ReadBlock } from '../adapters/modbus/planner.ts';
-import { decodePoll } from '../adapters/modbus/decode.ts';
+import { decodePoll, type DecodeContext } from '../adapters/modbus/decode.ts';
 import { ModbusError } from '../adapters/modbus/errors.ts';
 import type { BusConfig, MeterConfig } from '../config/schemas/campus.ts';
 import { pointRollover, type Profile } from '../config/schemas/profile.ts';
@@ -31,6 +31,8 @@ export interface PollTarget {
   readonly blocks: readonly ReadBlock[];
   readonly breaker: CircuitBreaker;
   readonly health: DeviceHealthTracker;
+  /** Names the bus and meter in a decoding error; made once, not at every poll. */
+  readonly decodeContext: DecodeContext;
   /** Whether each reading's cumulative registers moved plausibly since the last. */
   readonly steps: EnergySteps;
   nextDue: number;
@@ -106,6 +108,10 @@ export class BusPoller {
   private wake: (() => void) | null = null;
   private loopDone: Promise<void> | null = null;
   private readonly jobs: QueuedJob[] = [];
+  /** Set by pollOnce: its failure was the bus's (not reachable), which is not the meter's fault. */
+  private busDown = false;
+  /** The bus as a DL/T 645 or CJ/T 188 line, or undefined for Modbus. */
+  private readonly line: ReturnType<typeof fieldBusOf>;
   /** The wire time the configured polls need (serial lines), or null where it is not known. */
   readonly budget: LineBudget | null;
   /** Line time (ms) probes may still take from healthy meters; refilled at PROBE_SHARE. */
@@ -117,6 +123,7 @@ export class BusPoller {
   constructor(private readonly opts: BusPollerOptions) {
     const start = monotonicNow();
     this.probeBudgetAt = start;
+    this.line = fieldBusOf(opts.bus);
     const n = opts.bus.meters.length;
     this.targets = opts.bus.meters.map((meter, i) => {
       const profile = opts.profiles.get(meter.profile);
@@ -136,6 +143,7 @@ export class BusPoller {
         blocks: isFieldProfile(profile) ? [] : planFor(profile),
         breaker,
         health: new DeviceHealthTracker(`${opts.bus.id}.${meter.unitId}`, breaker),
+        decodeContext: { device: opts.bus.id, meter: meter.id },
         steps: new EnergySteps({
           ...(meter.maxPowerKw !== undefined ? { maxPowerKw: meter.maxPowerKw } : {}),
           rolloverAt: (q) => {
@@ -248,7 +256,8 @@ export class BusPoller {
     let probe: PollTarget | null = null;
     let nextHealthyDue = Infinity;
     let wakeAt = Infinity;
-    const open: PollTarget[] = [];
+    // Made only when a breaker is open: on a healthy bus pickNext runs at every poll.
+    let open: PollTarget[] | null = null;
     for (const t of this.targets) {
       if (t.breaker.state === 'closed') {
         nextHealthyDue = Math.min(nextHealthyDue, t.nextDue);
@@ -257,7 +266,7 @@ export class BusPoller {
         } else wakeAt = Math.min(wakeAt, t.nextDue);
         continue;
       }
-      open.push(t);
+      (open ??= []).push(t);
       const ready = Math.max(t.waitingSince, t.breaker.notBefore);
       if (ready <= now) {
         if (!probe || t.waitingSince < probe.waitingSince) probe = t;
@@ -281,7 +290,7 @@ export class BusPoller {
         wakeAt = Math.min(wakeAt, now + Math.ceil((cost - budget) / PROBE_SHARE));
       }
     }
-    for (const t of open) {
+    for (const t of open ?? []) {
       if (t === target) continue;
       if (t.nextDue <= now) this.skip(t, now);
       wakeAt = Math.min(wakeAt, t.nextDue);
@@ -314,7 +323,8 @@ export class BusPoller {
 
   private async pollTarget(t: PollTarget, now: number): Promise<void> {
     t.breaker.allow(now);
-    const { result, busDown } = await this.pollOnce(t, Date.now());
+    const result = await this.pollOnce(t, Date.now());
+    const busDown = this.busDown;
     const finished = monotonicNow();
     if (this.chargedProbe?.target === t) {
       // The share is of line time really taken: a probe that found the meter back cost a poll,
@@ -343,29 +353,43 @@ export class BusPoller {
     if (polled) t.waitingSince = Math.max(t.nextDue, t.breaker.notBefore);
   }
 
-  private async pollOnce(t: PollTarget, ts: number): Promise<{ result: PollResult; busDown: boolean }> {
-    const transport = await this.ensureTransport();
-    if (!transport) return { result: { ts, error: this.lastConnectError! }, busDown: true };
-    const registers: number[][] = [];
+  /** One poll of the meter; `busDown` says whether the failure was the bus's, not the meter's. */
+  private async pollOnce(t: PollTarget, ts: number): Promise<PollResult> {
+    this.busDown = false;
+    // An open transport is used as it is: awaiting ensureTransport for it cost every poll a turn.
+    const transport = this.transport?.isOpen ? this.transport : await this.ensureTransport();
+    if (!transport) {
+      this.busDown = true;
+      return { ts, error: this.lastConnectError! };
+    }
     try {
-      const line = fieldBusOf(this.opts.bus);
-      if (line && isFieldProfile(t.profile)) {
-        return {
-          result: { ts, ...(await pollFieldMeter(transport, line, t.meter, t.profile)) },
-          busDown: false,
-        };
+      if (this.line && isFieldProfile(t.profile)) {
+        return { ts, ...(await pollFieldMeter(transport, this.line, t.meter, t.profile)) };
       }
       if (isFieldProfile(t.profile))
         throw new Error(`profile ${t.meter.profile} needs a ${t.profile.protocol} bus`);
-      for (const block of t.blocks) registers.push(await this.readWithRetry(transport, t, block));
-      return {
-        result: { ts, ...decodePoll(t.profile, t.blocks, registers, { device: this.id, meter: t.meter.id }) },
-        busDown: false,
-      };
+      const blocks = t.blocks;
+      const registers: number[][] = new Array(blocks.length);
+      for (let b = 0; b < blocks.length; b++) {
+        const block = blocks[b]!;
+        registers[b] =
+          this.opts.bus.retries === 0
+            ? await transport.read(
+                t.meter.unitId,
+                block.fc,
+                block.address,
+                block.count,
+                this.opts.bus.timeout,
+              )
+            : await this.readWithRetry(transport, t, block);
+      }
+      const decoded = decodePoll(t.profile, blocks, registers, t.decodeContext);
+      (decoded as PollResult).ts = ts;
+      return decoded as PollResult;
     } catch (err) {
       const error = toReadingError(err, this.id, t.meter.id);
       if (error.code === 'MODBUS_DISCONNECTED' || !transport.isOpen) await this.dropTransport();
-      return { result: { ts, error }, busDown: false };
+      return { ts, error };
     }
   }
 

@@ -48,11 +48,15 @@ export function decodePoll(
     );
   }
 
-  const raw = new Map<number, number>();
-  const exponents = new Map<number, number>();
+  // Arrays by point index and plain loops: this runs at every poll, and Maps and closures made
+  // per poll were a measurable share of the gateway's CPU and garbage.
+  const n = profile.points.length;
+  const raw: (number | undefined)[] = new Array(n);
+  const exponents: (number | undefined)[] = new Array(n);
   let deviceTs: number | undefined;
 
-  blocks.forEach((block, b) => {
+  for (let b = 0; b < blocks.length; b++) {
+    const block = blocks[b]!;
     const regs = registersPerBlock[b]!;
     if (regs.length !== block.count) {
       throw new ModbusError(
@@ -73,11 +77,11 @@ export function decodePoll(
               errCtx,
             );
           }
-          raw.set(item.pointIndex, v);
+          raw[item.pointIndex] = v;
           break;
         }
         case 'exponent':
-          exponents.set(item.pointIndex, decodeValue(regs, item.offset, item.point.exponent?.type ?? 'i16'));
+          exponents[item.pointIndex] = decodeValue(regs, item.offset, item.point.exponent?.type ?? 'i16');
           break;
         case 'deviceTime': {
           const dt = item.deviceTime;
@@ -88,13 +92,16 @@ export function decodePoll(
         }
       }
     }
-  });
+  }
 
   const values: Partial<Record<Quantity, number>> = {};
-  const withheld: string[] = [];
-  const flags: string[] = [];
-  profile.points.forEach((p, i) => {
-    const r = raw.get(i);
+  let kept = 0;
+  let withheld: string[] | undefined;
+  let flags: string[] | undefined;
+  const factors = factorsOf(profile);
+  for (let i = 0; i < n; i++) {
+    const p = profile.points[i]!;
+    const r = raw[i];
     if (r === undefined) {
       throw new ModbusError('MODBUS_GARBAGE', `no planned block covers ${p.quantity}`, errCtx);
     }
@@ -102,33 +109,53 @@ export function decodePoll(
       if (r === profile.relay.closedValue) values.relay_closed = 1;
       else if (r === profile.relay.openValue) values.relay_closed = 0;
       else throw new ModbusError('MODBUS_BAD_VALUE', `relay register holds unknown state ${r}`, errCtx);
-      return;
+      kept++;
+      continue;
     }
-    // The schema guarantees the unit fits the quantity, so the factor is defined.
-    const factor = unitFactor(p.unit, p.quantity) ?? NaN;
-    const exp = exponents.get(i) ?? 0;
-    const value = r * p.scale * 10 ** exp * factor;
+    const exp = exponents[i] ?? 0;
+    // In the order it was always computed: floating-point products depend on it, bit for bit.
+    const value = r * p.scale * 10 ** exp * factors[i]!;
     if (!Number.isFinite(value)) {
       throw new ModbusError('MODBUS_BAD_VALUE', `${p.quantity} scaled to ${value}`, errCtx);
     }
     const range = p.range ?? PHYSICAL_RANGES[p.quantity];
     const denormal = (p.type === 'f32' || p.type === 'f64') && r !== 0 && Math.abs(r) < MIN_NORMAL_F32;
     if (denormal || isNotAvailable(p.type, r) || value < range.min || value > range.max) {
-      withheld.push(`${p.quantity} = ${value} (outside ${range.min}…${range.max})`);
-      flags.push(outOfRangeFlag(p.quantity));
-      return;
+      (withheld ??= []).push(`${p.quantity} = ${value} (outside ${range.min}…${range.max})`);
+      (flags ??= []).push(outOfRangeFlag(p.quantity));
+      continue;
     }
     values[p.quantity] = value;
-  });
+    kept++;
+  }
 
-  if (withheld.length > 0 && Object.keys(values).length === 0) {
+  if (withheld !== undefined && kept === 0) {
     throw new ModbusError('MODBUS_BAD_VALUE', `physically impossible: ${withheld.join(', ')}`, errCtx);
   }
   const out: DecodedPoll = { values };
   if (deviceTs !== undefined) out.deviceTs = deviceTs;
-  if (flags.length > 0) {
+  if (flags !== undefined) {
     out.quality = 'uncertain';
     out.flags = flags;
   }
   return out;
+}
+
+/** The schema guarantees the unit fits the quantity, so the factor is defined. */
+function unitFactorOf(p: Profile['points'][number]): number {
+  return unitFactor(p.unit, p.quantity) ?? NaN;
+}
+
+/**
+ * Each point's unit factor, in point order, looked up once per profile: a meter model's points
+ * are the same at every poll of every meter of that model.
+ */
+const factorCache = new WeakMap<Profile, number[]>();
+function factorsOf(profile: Profile): number[] {
+  let factors = factorCache.get(profile);
+  if (!factors) {
+    factors = profile.points.map(unitFactorOf);
+    factorCache.set(profile, factors);
+  }
+  return factors;
 }
