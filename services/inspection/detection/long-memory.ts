@@ -1,5 +1,8 @@
 import { FLAG, clamp, median, type SlotStore } from './series.ts';
 import { IncrementalPeerMedians } from './peer-medians-incremental.ts';
+import type { Days, MeterDaily } from './long-memory-types.ts';
+
+export type { Days, MeterDaily };
 
 /**
  * Long-memory step test of every meter: has the meter, against its peer buildings, dropped (level)
@@ -167,34 +170,6 @@ export function stepTest(
     if (!best || stat > best.stat) best = { stat, t, shift: ma - mr, after: na, reference: nr };
   }
   return best;
-}
-
-/** A meter's daily features over the store's whole days (absolute local day `firstDay` on). */
-export interface MeterDaily {
-  firstDay: number;
-  X: Float64Array;
-  L: Float64Array;
-  S: Float64Array;
-  C: Float64Array;
-  /** log of the day's hourly coefficient of variation (how much shape the day has at all), minus… */
-  V: Float64Array;
-  /** …its median over the store's days. */
-  vMid: number;
-  /** corr(day, own profile) − corr(day, the profile reversed in time): which way the day runs. */
-  R: Float64Array;
-  /** L against the same weekdays a year before (see `yearOnYear`). */
-  Y: Float64Array;
-}
-
-export interface Days {
-  k0: number;
-  D: number;
-  firstDay: number;
-  weekend: Uint8Array;
-  tFrom: number;
-  tTo: number;
-  refStart: number;
-  refEnd: number;
 }
 
 function daysOf(store: SlotStore, cfg: LongMemoryConfig): Days {

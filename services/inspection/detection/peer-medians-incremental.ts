@@ -1,7 +1,8 @@
-import type { Days, MeterDaily } from './long-memory.ts';
+import type { Days, MeterDaily } from './long-memory-types.ts';
 
 /** The daily features whose peer-group median the long-memory tests subtract. */
 export const MEDIAN_FEATURES = ['L', 'S', 'C', 'V', 'R', 'Y'] as const;
+const FEATURES = 6;
 export type MedianFeature = (typeof MEDIAN_FEATURES)[number];
 export type Med = Record<MedianFeature, Float64Array>;
 
@@ -32,8 +33,33 @@ export class IncrementalPeerMedians {
 
   /** A member's daily features replaced: `old` (undefined the first time) out, `cur` in. */
   replace(old: MeterDaily | undefined, cur: MeterDaily | undefined): void {
-    if (old) this.apply(old, -1);
-    if (cur) this.apply(cur, +1);
+    // One walk over the days either covers, one day lookup per day for all features, and a
+    // value that moved shifts only the values between its old and new place (a refresh moves a
+    // member's value a little on most days): this runs for every meter refreshed in an hour.
+    const from = Math.min(old?.firstDay ?? Infinity, cur?.firstDay ?? Infinity);
+    const to = Math.max(
+      old ? old.firstDay + old.L.length : -Infinity,
+      cur ? cur.firstDay + cur.L.length : -Infinity,
+    );
+    for (let abs = from; abs < to; abs++) {
+      const io = old ? abs - old.firstDay : -1;
+      const ic = cur ? abs - cur.firstDay : -1;
+      let day = this.byDay.get(abs);
+      for (let f = 0; f < FEATURES; f++) {
+        const key = MEDIAN_FEATURES[f]!;
+        const ov = old && io >= 0 && io < old[key].length ? old[key][io]! : Number.NaN;
+        const nv = cur && ic >= 0 && ic < cur[key].length ? cur[key][ic]! : Number.NaN;
+        if (ov !== ov && nv !== nv) continue;
+        if (ov === nv && Object.is(ov, nv)) continue;
+        if (!day) {
+          if (ov === ov) throw new Error(`peer medians: day ${abs} removed before it was added`);
+          day = { vals: new Float64Array(FEATURES * this.size), n: new Int32Array(FEATURES) };
+          this.byDay.set(abs, day);
+        }
+        this.move(day, f, abs, ov, nv);
+      }
+      if (day && day.n.every((c) => c === 0)) this.byDay.delete(abs);
+    }
   }
 
   /** The median per day of `days` (NaN for a day fewer than three members know), as groupMedian. */
@@ -63,47 +89,51 @@ export class IncrementalPeerMedians {
     return this.byDay.size;
   }
 
-  private apply(m: MeterDaily, sign: 1 | -1): void {
-    const size = this.size;
-    for (const [f, key] of MEDIAN_FEATURES.entries()) {
-      const col = m[key];
-      const at = f * size;
-      for (let i = 0; i < col.length; i++) {
-        const y = col[i]!;
-        if (y !== y) continue;
-        const abs = m.firstDay + i;
-        let day = this.byDay.get(abs);
-        if (!day) {
-          if (sign < 0) throw new Error(`peer medians: day ${abs} removed before it was added`);
-          day = {
-            vals: new Float64Array(MEDIAN_FEATURES.length * size),
-            n: new Int32Array(MEDIAN_FEATURES.length),
-          };
-          this.byDay.set(abs, day);
-        }
-        const v = day.vals;
-        const n = day.n[f]!;
-        // First index whose value is not below y (binary search in the sorted run).
-        let lo = 0;
-        let hi = n;
-        while (lo < hi) {
-          const mid = (lo + hi) >> 1;
-          if (v[at + mid]! < y) lo = mid + 1;
-          else hi = mid;
-        }
-        if (sign > 0) {
-          if (n >= size)
-            throw new Error(`peer medians: more values on day ${abs} than the group has members`);
-          v.copyWithin(at + lo + 1, at + lo, at + n);
-          v[at + lo] = y;
-          day.n[f] = n + 1;
-        } else {
-          if (lo >= n || v[at + lo] !== y) throw new Error(`peer medians: value ${y} of day ${abs} not held`);
-          v.copyWithin(at + lo, at + lo + 1, at + n);
-          day.n[f] = n - 1;
-          if (day.n.every((c) => c === 0)) this.byDay.delete(abs);
-        }
+  /** Feature f of a day: value ov out (NaN: none), nv in (NaN: none), the run kept in order. */
+  private move(day: DayValues, f: number, abs: number, ov: number, nv: number): void {
+    const v = day.vals;
+    const at = f * this.size;
+    let n = day.n[f]!;
+    let i = n;
+    if (ov === ov) {
+      i = this.lowerBound(v, at, n, ov);
+      if (i >= n || v[at + i] !== ov) throw new Error(`peer medians: value ${ov} of day ${abs} not held`);
+      if (nv !== nv) {
+        for (let k = at + i; k < at + n - 1; k++) v[k] = v[k + 1]!;
+        day.n[f] = n - 1;
+        return;
       }
+    } else {
+      if (n >= this.size)
+        throw new Error(`peer medians: more values on day ${abs} than the group has members`);
+      // A free place at the end, moved down to where nv belongs as below.
+      v[at + n] = Infinity;
+      i = n;
+      n++;
+      day.n[f] = n;
     }
+    // Slide nv from place i to its place: up past smaller values, or down past larger ones.
+    let k = at + i;
+    while (k + 1 < at + n && v[k + 1]! < nv) {
+      v[k] = v[k + 1]!;
+      k++;
+    }
+    while (k > at && v[k - 1]! > nv) {
+      v[k] = v[k - 1]!;
+      k--;
+    }
+    v[k] = nv;
+  }
+
+  /** First index of the sorted run v[at, at + n) whose value is not below y. */
+  private lowerBound(v: Float64Array, at: number, n: number, y: number): number {
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (v[at + mid]! < y) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 }
