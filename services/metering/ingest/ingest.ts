@@ -1,4 +1,3 @@
-import mqtt from 'mqtt';
 import type { IClientOptions, IPublishPacket, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { TOPIC_ROOT } from '../../../config/schemas/reading.ts';
@@ -11,6 +10,7 @@ import {
   type ReconnectPolicy,
 } from '../../../adapters/mqtt/reconnect.ts';
 import { connectRefusal } from '../../../adapters/mqtt/refusal.ts';
+import { connectFramed } from '../../../adapters/mqtt/framed-client.ts';
 import {
   ReplayAnswerSchema,
   replayTopic,
@@ -42,6 +42,10 @@ import { RecentSeqs } from './recent-seqs.ts';
  *   three stream writes per PUBACK. The stream and the deferred-ack path are the mqtt.js
  *   internals ingest relies on; the tests (ack only after the write, redelivery after a failed
  *   write, batching of many messages) fail if a new mqtt.js changes them.
+ * - Since then the QoS 1 PUBLISHes no longer reach mqtt.js at all: ingest's own framing reads
+ *   them off the socket (adapters/mqtt/framed-client.ts) and hands them to the same function the
+ *   deferred-ack hook calls, which stays for any QoS 1 PUBLISH the framing passes on. The PUBACKs
+ *   are written as before, only once CONNACK is in (`client.connected`).
  *
  * What bounds memory: the CONNECT carries MQTT 5 `receiveMaximum` = `maxUnacked`, and the broker
  * must not send more unacknowledged QoS 1 messages than that (mosquitto 2.0 honours it in place of
@@ -306,17 +310,25 @@ export function startIngest(options: IngestOptions): Ingest {
           },
         }
       : {}),
+    // QoS 1 PUBLISHes the framing passes on to mqtt.js (none in practice, see connectFramed).
     customHandleAcks: (topic, message, packet: IPublishPacket, cb) => {
-      // Never stored or acknowledged while stopping: the broker redelivers it to the next session.
-      if (isControl(topic)) {
-        const ticket = acks.push(packet.messageId!);
-        control(topic, message);
-        complete(ticket);
-      } else if (!stopping) receive(topic, message, acks.push(packet.messageId!));
+      onQos1(topic, message, packet.messageId!);
       cb(DEFERRED);
     },
   };
-  const client: MqttClient = mqtt.connect(options.url, clientOptions);
+  // mqtt.js keeps the connection; the QoS 1 PUBLISHes are read off the socket by ingest's own
+  // framing (adapters/mqtt/publish-framing.ts): mqtt-packet's parse was a third of ingest's CPU.
+  const client: MqttClient = connectFramed(options.url, clientOptions, onQos1);
+
+  /** A QoS 1 message, acknowledged through its ticket once stored (or needing no write). */
+  function onQos1(topic: string, message: Buffer, messageId: number): void {
+    // Never stored or acknowledged while stopping: the broker redelivers it to the next session.
+    if (isControl(topic)) {
+      const ticket = acks.push(messageId);
+      control(topic, message);
+      complete(ticket);
+    } else if (!stopping) receive(topic, message, acks.push(messageId));
+  }
   // mqtt.js 5 installs customHandleAcks only for MQTT 5 and otherwise acknowledges on receipt,
   // which would ack a reading before it is stored. Its publish handler is the same for 3.1.1, so
   // the hook is installed for both (a test fails if a later mqtt.js changes this).
