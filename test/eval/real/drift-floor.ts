@@ -146,6 +146,13 @@ function feederFit(data: ReturnType<typeof loadRealData>, pool: RealBuilding[]):
     `2. The feeder's hourly fit, thresholds off: ${clean.length} untouched feeders' best ramp t from ` +
       `${sorted[0]!.toFixed(1)} to ${sorted.at(-1)!.toFixed(1)} (a drifting building meter reading low gives t > 0; the engine raises from |t| ${minT})`,
   );
+  // t grows in proportion to the move (the fit's noise is the feeder meter's): where it reaches minT.
+  const named = drifts.filter((d) => d.named && d.t > 0);
+  const k = named.reduce((s, d) => s + d.t * d.move, 0) / named.reduce((s, d) => s + d.move * d.move, 0);
+  console.log(
+    `   t ≈ ${(k / 100).toFixed(1)} per 1 % of the feeder moved (fit through 0 over the ${named.length} drifts it names): ` +
+      `t ${minT} at ${((100 * minT) / k).toFixed(2)} %, the untouched feeders' largest |t| at ${((100 * Math.max(...clean.map(Math.abs))) / k).toFixed(2)} %`,
+  );
   for (const d of drifts.sort((a, b) => a.move - b.move))
     console.log(
       `   drift moving its feeder ${(100 * d.move).toFixed(2)} %: t ${d.t.toFixed(1)}${d.named ? '' : ' (another meter fits best)'}`,
