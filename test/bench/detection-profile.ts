@@ -92,14 +92,15 @@ for (let j = campus.instants; j < campus.instants + WARMUP + INTERVALS; j++) {
 }
 session.disconnect();
 
-const fmt = (m: Map<string, number>, k: number, skip: RegExp) =>
+const fmt = (m: Map<string, number>, k: number, skip: RegExp, total: number) =>
   [...m]
     .filter(([n]) => !skip.test(n))
     .sort((a, b) => b[1] - a[1])
     .slice(0, k)
-    .map(([n, ms]) => `${((100 * ms) / (m.get('(root) (native):0') || 1)).toFixed(0).padStart(3)} %  ${n}`)
+    .map(([n, ms]) => `${((100 * ms) / (total || 1)).toFixed(0).padStart(3)} %  ${n}`)
     .join('\n      ');
 // The frames every sample has (the script, the profiler's callback) say nothing.
+const ROOT = '(root) (native):0';
 const frame =
   /^(\(root\)|\(program\)|\(anonymous\) detection-profile|result engine\.ts|\(anonymous\) engine\.ts:188)/;
 const closing = runs.filter((r) => r.closing);
@@ -115,7 +116,7 @@ for (const r of sorted.slice(0, TOP)) {
   const hour = Math.floor(r.j / 4);
   console.log(
     `  interval ${r.j} (hour ${hour} of the day's intervals, ${r.closing ? 'closing an hour' : 'ordinary'}): ${r.cpuMs.toFixed(1)} ms CPU\n` +
-      `    inclusive\n      ${fmt(r.incl, 14, frame)}\n    self\n      ${fmt(r.self, 6, /^\(root\)/)}`,
+      `    inclusive\n      ${fmt(r.incl, 14, frame, r.incl.get(ROOT)!)}\n    self\n      ${fmt(r.self, 6, /^\(root\)/, r.incl.get(ROOT)!)}`,
   );
 }
 // The steady share: the mean over the closing hours that are not among the slowest.
@@ -124,5 +125,5 @@ const meanMap = new Map<string, number>();
 for (const r of steady)
   for (const [k, v] of r.incl) meanMap.set(k, (meanMap.get(k) ?? 0) + v / steady.length);
 console.log(
-  `  the other ${steady.length} closing hours, mean ${(steady.reduce((s, r) => s + r.cpuMs, 0) / steady.length).toFixed(1)} ms CPU, inclusive\n      ${fmt(meanMap, 18, frame)}`,
+  `  the other ${steady.length} closing hours, mean ${(steady.reduce((s, r) => s + r.cpuMs, 0) / steady.length).toFixed(1)} ms CPU, inclusive\n      ${fmt(meanMap, 18, frame, meanMap.get(ROOT)!)}`,
 );

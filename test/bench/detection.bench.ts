@@ -2,7 +2,10 @@
 // (200 feeder meters, 24 room meters under each), pushed instant by instant into the incremental
 // detector, then evaluated; and the cost of one more instant (push, then result()).
 // Run: npx tsx test/bench/detection.bench.ts   (BENCH_DAYS=n to shorten; BENCH_WARMUP, BENCH_INTERVALS,
-// BENCH_TRACE=1 for every interval)
+// BENCH_TRACE=1 for every interval; BENCH_EXACT=1: a second, recomputing detector beside it and the digest
+// of every interval's findings and scores compared, for the exactness of the live shortcuts on the whole
+// campus; its figures are then not the timing's)
+import { createHash } from 'node:crypto';
 import { availableParallelism, loadavg } from 'node:os';
 import { createDetector } from '../../services/inspection/detection/engine.ts';
 import { FEEDERS, ROOMS, START as start, STEP, benchCampus } from './detection-campus.ts';
@@ -24,7 +27,19 @@ const advance = (j: number) => {
   campus.advance(j);
   genMs += performance.now() - g;
 };
-const pushOne = (j: number) => detector.push(campus.at(j));
+// The plain recomputation beside it (BENCH_EXACT): the same instants, every result compared.
+const reference = process.env.BENCH_EXACT
+  ? createDetector(specs, { step: STEP, timezone: 'Asia/Shanghai', start, recompute: true })
+  : undefined;
+const digest = (r: { findings: unknown; scores: unknown }) =>
+  createHash('sha256')
+    .update(JSON.stringify({ findings: r.findings, scores: r.scores }))
+    .digest('hex');
+const compared = { intervals: 0, differing: [] as number[] };
+const pushOne = (j: number) => {
+  detector.push(campus.at(j));
+  reference?.push(campus.at(j));
+};
 for (let j = 0; j < instants; j++) {
   if (j > 0) advance(j);
   pushOne(j);
@@ -52,6 +67,7 @@ const closing: number[] = [];
 // time of one interval is mostly waiting for a core, the CPU time is what the detector costs.
 const evalsCpu: number[] = [];
 const closingCpu: number[] = [];
+const ordinaryCpu: number[] = [];
 for (let j = instants; j < instants + WARMUP + INTERVALS; j++) {
   advance(j);
   const slots = detector.store.version;
@@ -60,10 +76,14 @@ for (let j = instants; j < instants + WARMUP + INTERVALS; j++) {
   const pushed = performance.now() - p;
   const e = performance.now();
   const c0 = process.cpuUsage();
-  detector.result();
+  const got = detector.result();
   const ms = performance.now() - e;
   const cpu = process.cpuUsage(c0);
   const cpuMs = (cpu.user + cpu.system) / 1000;
+  if (reference) {
+    compared.intervals++;
+    if (digest(got) !== digest(reference.result())) compared.differing.push(j - instants);
+  }
   if (process.env.BENCH_TRACE) console.log(`    interval ${j - instants}: ${ms.toFixed(1)} ms`);
   if (j < instants + WARMUP) {
     warmup.push(pushed + ms);
@@ -75,7 +95,7 @@ for (let j = instants; j < instants + WARMUP + INTERVALS; j++) {
   if (detector.store.version !== slots) {
     closing.push(ms);
     closingCpu.push(cpuMs);
-  }
+  } else ordinaryCpu.push(cpuMs);
 }
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const tapNode = result.balances.find((b) => b.id === 'F7')!;
@@ -105,14 +125,28 @@ console.log(
     ` = ${(mean(closingCpu) / TARGET).toFixed(2)} ×, max ${(Math.max(...closingCpu) / TARGET).toFixed(2)} × the target` +
     ` (wall / CPU ${(mean(closing) / Math.max(1e-9, mean(closingCpu))).toFixed(1)}: the machine's contention in this run)`,
 );
-const closingSorted = [...closingCpu].sort((a, b) => a - b);
+const median = (xs: number[]) => {
+  const a = [...xs].sort((x, y) => x - y);
+  return a.length % 2 ? a[a.length >> 1]! : (a[(a.length >> 1) - 1]! + a[a.length >> 1]!) / 2;
+};
+const cpuLine = (what: string, xs: number[]) =>
+  `    CPU ${what} mean ${mean(xs).toFixed(1)} ms, median ${median(xs).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms` +
+  ` (target ≤ ${TARGET} ms: ${Math.max(...xs) <= TARGET ? 'met' : 'missed'} at the max, ${mean(xs) <= TARGET ? 'met' : 'missed'} on average)\n`;
 console.log(
-  `    CPU per closing hour  mean ${mean(closingCpu).toFixed(1)} ms, median ${closingSorted[closingSorted.length >> 1]?.toFixed(1)} ms, max ${Math.max(...closingCpu).toFixed(1)} ms (target ≤ ${TARGET} ms: ${Math.max(...closingCpu) <= TARGET ? 'met' : 'missed'} at the max, ${mean(closingCpu) <= TARGET ? 'met' : 'missed'} on average)\n` +
-    `    CPU per new interval  mean ${mean(evalsCpu).toFixed(1)} ms, max ${Math.max(...evalsCpu).toFixed(1)} ms (all ${INTERVALS}, result() after the push)\n` +
+  cpuLine(`per closing hour (${closingCpu.length})`, closingCpu) +
+    cpuLine(`per ordinary interval (${ordinaryCpu.length})`, ordinaryCpu) +
+    cpuLine(`per new interval (all ${INTERVALS})`, evalsCpu) +
     `  load average (1, 5, 15 min) at the start ${loadAtStart.map((x) => x.toFixed(1)).join(', ')}, at the end ${loadavg()
       .map((x) => x.toFixed(1))
       .join(', ')} (${availableParallelism()} cores, shared)`,
 );
+if (reference)
+  console.log(
+    compared.differing.length === 0
+      ? `  exactness: ${compared.intervals} intervals' findings and scores identical to the recomputing detector's (digest per interval)`
+      : `  exactness: FAILED, intervals ${compared.differing.join(', ')} differ from the recomputing detector`,
+  );
+if (compared.differing.length > 0) process.exitCode = 1;
 console.log(
   `  tap on F7 (1.5 kW, last 3 days): unexplained ${tapNode.window.unexplained.toFixed(1)} kWh in the window (true 108), alerting nodes: ${flagged.join(', ') || 'none'}`,
 );

@@ -11,6 +11,13 @@ interface DayValues {
   /** Feature f's values at [f·size, f·size + n[f]), ascending. */
   vals: Float64Array;
   n: Int32Array;
+  /** Values over all features (0: the day is dropped). */
+  total: number;
+}
+
+/** A member's feature columns in MEDIAN_FEATURES order (a keyed lookup per value was most of the cost). */
+function columns(m: MeterDaily): Float64Array[] {
+  return [m.L, m.S, m.C, m.V, m.R, m.Y];
 }
 
 /**
@@ -36,29 +43,29 @@ export class IncrementalPeerMedians {
     // One walk over the days either covers, one day lookup per day for all features, and a
     // value that moved shifts only the values between its old and new place (a refresh moves a
     // member's value a little on most days): this runs for every meter refreshed in an hour.
-    const from = Math.min(old?.firstDay ?? Infinity, cur?.firstDay ?? Infinity);
-    const to = Math.max(
-      old ? old.firstDay + old.L.length : -Infinity,
-      cur ? cur.firstDay + cur.L.length : -Infinity,
-    );
+    const oc = old && columns(old);
+    const cc = cur && columns(cur);
+    const of = old ? old.firstDay : 0;
+    const cf = cur ? cur.firstDay : 0;
+    const from = Math.min(old ? of : Infinity, cur ? cf : Infinity);
+    const to = Math.max(old ? of + old.L.length : -Infinity, cur ? cf + cur.L.length : -Infinity);
     for (let abs = from; abs < to; abs++) {
-      const io = old ? abs - old.firstDay : -1;
-      const ic = cur ? abs - cur.firstDay : -1;
       let day = this.byDay.get(abs);
       for (let f = 0; f < FEATURES; f++) {
-        const key = MEDIAN_FEATURES[f]!;
-        const ov = old && io >= 0 && io < old[key].length ? old[key][io]! : Number.NaN;
-        const nv = cur && ic >= 0 && ic < cur[key].length ? cur[key][ic]! : Number.NaN;
-        if (ov !== ov && nv !== nv) continue;
-        if (ov === nv && Object.is(ov, nv)) continue;
+        const o = oc?.[f];
+        const c = cc?.[f];
+        const ov = o && abs - of >= 0 && abs - of < o.length ? o[abs - of]! : Number.NaN;
+        const nv = c && abs - cf >= 0 && abs - cf < c.length ? c[abs - cf]! : Number.NaN;
+        // Unchanged (the same bits: 0 and −0 differ for a median's sign), or unknown in both.
+        if (ov === nv ? ov !== 0 || 1 / ov === 1 / nv : ov !== ov && nv !== nv) continue;
         if (!day) {
           if (ov === ov) throw new Error(`peer medians: day ${abs} removed before it was added`);
-          day = { vals: new Float64Array(FEATURES * this.size), n: new Int32Array(FEATURES) };
+          day = { vals: new Float64Array(FEATURES * this.size), n: new Int32Array(FEATURES), total: 0 };
           this.byDay.set(abs, day);
         }
         this.move(day, f, abs, ov, nv);
       }
-      if (day && day.n.every((c) => c === 0)) this.byDay.delete(abs);
+      if (day && day.total === 0) this.byDay.delete(abs);
     }
   }
 
@@ -101,6 +108,7 @@ export class IncrementalPeerMedians {
       if (nv !== nv) {
         for (let k = at + i; k < at + n - 1; k++) v[k] = v[k + 1]!;
         day.n[f] = n - 1;
+        day.total--;
         return;
       }
     } else {
@@ -111,6 +119,7 @@ export class IncrementalPeerMedians {
       i = n;
       n++;
       day.n[f] = n;
+      day.total++;
     }
     // Slide nv from place i to its place: up past smaller values, or down past larger ones.
     let k = at + i;
