@@ -17,6 +17,7 @@ import type {
   SeqIndex,
 } from '../../services/metering/storage.ts';
 import { missingRuns, type RollupPoint } from '../../services/metering/storage.ts';
+import { EncodedLines } from './encoded-lines.ts';
 import { formatReading, MEASUREMENT } from './line-protocol.ts';
 import {
   ALL_CURRENT,
@@ -77,7 +78,7 @@ export const RETENTION_POLICIES = ROLLUP_RPS;
 export { CONTINUOUS_QUERIES };
 
 interface Pending {
-  lines: string[];
+  lines: EncodedLines;
   /** Index of the first line not yet taken into a batch. */
   next: number;
   /** Lines not yet acknowledged by influxd. */
@@ -91,7 +92,9 @@ interface Pending {
 
 interface BatchPart {
   entry: Pending;
-  lines: string[];
+  /** Its lines [from, to). */
+  from: number;
+  to: number;
 }
 
 interface HttpResult {
@@ -386,7 +389,7 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     //
     // A fresh reading raised its meter's watermark, so a later one in the same call at the same
     // (meter, ts) is never fresh: only the older ones need a key set, against everything before.
-    const fresh: string[] = [];
+    const lines = new EncodedLines(readings.length);
     let older: StoredReading[] | undefined;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
@@ -394,30 +397,29 @@ export class InfluxStore implements ReadingStore, SeqIndex {
       const mark = this.watermark.get(r.meter);
       if (mark === undefined || r.ts > mark) {
         this.watermark.set(r.meter, r.ts);
-        fresh.push(line);
+        lines.push(line);
       } else (older ??= []).push(r);
     }
-    const lines =
-      older === undefined
-        ? fresh
-        : [...fresh, ...(await this.notYetStored(firstOfEach(readings, older))).map(formatReading)];
-    if (lines.length === 0) return;
-    await this.admit(lines.length);
+    if (older !== undefined)
+      for (const r of await this.notYetStored(firstOfEach(readings, older))) lines.push(formatReading(r));
+    const count = lines.count;
+    if (count === 0) return;
+    await this.admit(count);
     if (this.closed) {
-      this.bufferedPoints -= lines.length;
+      this.bufferedPoints -= count;
       throw new Error('InfluxStore is closed');
     }
     const done = new Promise<void>((resolve, reject) => {
       this.queue.push({
         lines,
         next: 0,
-        unacked: lines.length,
+        unacked: count,
         at: Date.now(),
         settled: false,
         resolve,
         reject,
       });
-      this.queuedPoints += lines.length;
+      this.queuedPoints += count;
       this.pump(false);
     });
     this.pending.add(done);
@@ -527,15 +529,11 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     while (room > 0) {
       const entry = this.queue[0];
       if (!entry) break;
-      const take = Math.min(room, entry.lines.length - entry.next);
-      const lines =
-        entry.next === 0 && take === entry.lines.length
-          ? entry.lines
-          : entry.lines.slice(entry.next, entry.next + take);
+      const take = Math.min(room, entry.lines.count - entry.next);
+      parts.push({ entry, from: entry.next, to: entry.next + take });
       entry.next += take;
       room -= take;
-      parts.push({ entry, lines });
-      if (entry.next === entry.lines.length) this.queue.shift();
+      if (entry.next === entry.lines.count) this.queue.shift();
     }
     const count = this.opts.batchSize - room;
     this.queuedPoints -= count;
@@ -551,10 +549,11 @@ export class InfluxStore implements ReadingStore, SeqIndex {
 
   /** Writes one batch until influxd takes it or refuses it as malformed; settles its callers. */
   private async sendBatch(parts: BatchPart[]): Promise<void> {
-    // Encoded once: the length header and every retry reuse the bytes.
-    const body = Buffer.from(
-      parts.length === 1 ? parts[0]!.lines.join('\n') : parts.map((p) => p.lines.join('\n')).join('\n'),
-    );
+    // Encoded when the readings came (EncodedLines): the length header and every retry reuse the bytes.
+    const body =
+      parts.length === 1
+        ? parts[0]!.entry.lines.bytes(parts[0]!.from, parts[0]!.to)
+        : Buffer.concat(parts.map((p) => p.entry.lines.bytes(p.from, p.to)));
     for (let attempt = 0; ; attempt++) {
       let res: HttpResult;
       try {
@@ -567,8 +566,8 @@ export class InfluxStore implements ReadingStore, SeqIndex {
           this.failing = false;
           this.log.info('InfluxDB accepts writes again');
         }
-        for (const { entry, lines } of parts) {
-          entry.unacked -= lines.length;
+        for (const { entry, from, to } of parts) {
+          entry.unacked -= to - from;
           if (entry.unacked === 0 && !entry.settled) {
             entry.settled = true;
             entry.resolve();
