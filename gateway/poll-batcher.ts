@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { deviceClockInvalid, type Reading } from '../config/schemas/reading.ts';
-import type { Outbox } from './outbox/outbox.ts';
+import type { Outbox, OutboxItem } from './outbox/outbox.ts';
 import type { PollResult } from './types.ts';
 
 export interface PollBatcherOptions {
@@ -23,7 +23,7 @@ export interface PollBatcherOptions {
  * `maxHeld` are the oldest dropped, and those are counted.
  */
 export class PollBatcher {
-  private pending: { meter: string; result: PollResult }[] = [];
+  private pending: PendingPoll[] = [];
   private timer: NodeJS.Timeout | null = null;
   private retryAt = 0;
   private readonly maxDelayMs: number;
@@ -45,7 +45,7 @@ export class PollBatcher {
   }
 
   add(meter: { readonly id: string }, result: PollResult): void {
-    this.pending.push({ meter: meter.id, result });
+    this.pending.push(new PendingPoll(meter.id, this.opts.topicOf(meter.id), result, this));
     if (this.pending.length >= this.maxBatch && performance.now() >= this.retryAt) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), this.maxDelayMs);
   }
@@ -57,13 +57,7 @@ export class PollBatcher {
     const batch = this.pending;
     this.pending = [];
     try {
-      this.opts.outbox.append(
-        batch.map(({ meter, result }) => ({
-          meter,
-          topic: this.opts.topicOf(meter),
-          build: (seq: number): Reading => this.mark(toReading(meter, seq, result)),
-        })),
-      );
+      this.opts.outbox.append(batch);
       if (this.notKept.size > 0) for (const { meter } of batch) this.notKept.delete(meter);
       this.retryAt = 0;
     } catch (err) {
@@ -88,7 +82,7 @@ export class PollBatcher {
    * The first reading a meter gets after some of its polls were dropped says so: those polls
    * never got a seq, so no consumer could see the hole otherwise (the count is in `lost`).
    */
-  private mark(reading: Reading): Reading {
+  mark(reading: Reading): Reading {
     if (!this.notKept.has(reading.meter)) return reading;
     return { ...reading, flags: [...(reading.flags ?? []), POLLS_NOT_KEPT] };
   }
@@ -97,6 +91,23 @@ export class PollBatcher {
     this.flush();
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+  }
+}
+
+/**
+ * A poll result waiting for its commit, as the outbox item it becomes: one object a poll, where
+ * an entry, an item and a closure were made for each.
+ */
+class PendingPoll implements OutboxItem {
+  constructor(
+    readonly meter: string,
+    readonly topic: string,
+    private readonly result: PollResult,
+    private readonly batcher: PollBatcher,
+  ) {}
+
+  build(seq: number): Reading {
+    return this.batcher.mark(toReading(this.meter, seq, this.result));
   }
 }
 
