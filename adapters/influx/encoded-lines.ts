@@ -26,17 +26,54 @@ export class EncodedLines {
   }
 
   push(line: string): void {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit, and the '\n'.
-    const worst = line.length * 3 + 1;
-    if (this.used + worst > this.buf.length) this.growBytes(worst);
+    this.utf8(line);
+    this.endLine();
+  }
+
+  // A line written in pieces (line-protocol.ts writes a reading so, without making its string):
+  // the pieces, then endLine(); or dropLine() to take back what was written since the last line.
+
+  /** A string of ASCII only (numbers, names): one byte per character, no encoder call. */
+  ascii(s: string): void {
+    if (this.used + s.length > this.buf.length) this.growBytes(s.length);
+    const buf = this.buf;
+    let at = this.used;
+    for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
+    this.used = at;
+  }
+
+  /** Any string, as UTF-8. */
+  utf8(s: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    if (this.used + s.length * 3 > this.buf.length) this.growBytes(s.length * 3);
+    this.used += this.buf.write(s, this.used);
+  }
+
+  raw(bytes: Uint8Array): void {
+    if (this.used + bytes.length > this.buf.length) this.growBytes(bytes.length);
+    this.buf.set(bytes, this.used);
+    this.used += bytes.length;
+  }
+
+  endLine(): void {
+    if (this.used + 1 > this.buf.length) this.growBytes(1);
+    this.buf[this.used++] = 0x0a;
     if (this.n === this.ends.length) {
       const ends = new Uint32Array(this.ends.length * 2);
       ends.set(this.ends);
       this.ends = ends;
     }
-    this.used += this.buf.write(line, this.used);
-    this.buf[this.used++] = 0x0a;
     this.ends[this.n++] = this.used;
+  }
+
+  dropLine(): void {
+    this.used = this.n === 0 ? 0 : this.ends[this.n - 1]!;
+  }
+
+  /** Forgets every line (a scratch buffer reused). */
+  clear(): void {
+    this.used = 0;
+    this.n = 0;
   }
 
   /** Lines [from, to) as bytes, each ending in '\n' (InfluxDB ignores the last one's). */

@@ -1,6 +1,7 @@
 import { QUANTITIES } from '../../config/schemas/quantities.ts';
 import type { Quantity } from '../../config/schemas/quantities.ts';
 import type { StoredReading } from '../../services/metering/storage.ts';
+import { EncodedLines } from './encoded-lines.ts';
 
 export const MEASUREMENT = 'reading';
 
@@ -31,73 +32,109 @@ function stringField(value: string): string {
   return `"${value.replace(/[\\"]/g, '\\$&')}"`;
 }
 
-/** `"good"` etc. as string field values, made once. */
-const QUALITY_FIELDS: ReadonlyMap<string, string> = new Map(
-  ['good', 'uncertain', 'error'].map((q) => [q, `quality="${q}",seq=`]),
-);
-
-/** A meter's escaped series key (measurement and tags, with the space before the fields). */
+/** A meter's escaped series key (measurement and tags, with the space before the fields), encoded. */
 interface SeriesKey {
   site: string;
   gateway: string;
   kind: string;
-  key: string;
+  bytes: Buffer;
 }
 
 /**
- * Series keys by meter: a meter's tags rarely change, so they are escaped and checked once, not
- * with four regular expressions per reading. An entry is used only while the reading's site,
- * gateway and kind are the ones it was made from; the map is emptied when it outgrows any campus.
+ * Series keys by meter: a meter's tags rarely change, so they are escaped, checked and encoded
+ * once, not with four regular expressions per reading. An entry is used only while the reading's
+ * site, gateway and kind are the ones it was made from; the map is emptied when it outgrows any
+ * campus.
  */
 const seriesKeys = new Map<string, SeriesKey>();
 const MAX_SERIES_KEYS = 200_000;
 
-function seriesKey(r: StoredReading): string {
+function seriesKey(r: StoredReading): Buffer {
   const cached = seriesKeys.get(r.meter);
   if (cached && cached.site === r.site && cached.gateway === r.gateway && cached.kind === r.kind) {
-    return cached.key;
+    return cached.bytes;
   }
   const key =
     `${MEASUREMENT},gateway=${tagValue('gateway', r.gateway)},kind=${tagValue('kind', r.kind)}` +
     `,meter=${tagValue('meter', r.meter)},site=${tagValue('site', r.site)} `;
   if (seriesKeys.size >= MAX_SERIES_KEYS) seriesKeys.clear();
-  seriesKeys.set(r.meter, { site: r.site, gateway: r.gateway, kind: r.kind, key });
-  return key;
+  const bytes = Buffer.from(key, 'utf8');
+  seriesKeys.set(r.meter, { site: r.site, gateway: r.gateway, kind: r.kind, bytes });
+  return bytes;
+}
+
+/** `energy_import_kwh=` etc., encoded once. */
+const FIELD_PREFIXES = QUANTITY_FIELDS.map((q) => Buffer.from(`${q}=`));
+const SEQ_PREFIXES: ReadonlyMap<string, Buffer> = new Map(
+  ['good', 'uncertain', 'error'].map((q) => [q, Buffer.from(`quality="${q}",seq=`)]),
+);
+
+/** A number as JavaScript writes it (ASCII); anything else a caller slipped past the types, as UTF-8. */
+function writeNumber(out: EncodedLines, v: unknown): void {
+  if (typeof v === 'number') out.ascii('' + v);
+  else out.utf8(String(v));
 }
 
 /**
  * One reading as one line of InfluxDB line protocol, with a millisecond timestamp (write with
- * `precision=ms`). Tags, sorted by key as InfluxDB prefers: `gateway`, `kind`, `meter`, `site`.
- * Fields: each quantity present (float), `quality` (string), `seq` (integer), and where present
- * `device_ts` (integer, UTC ms), `error_code` and `error_message` (strings), `flags` (string,
- * comma-separated codes).
+ * `precision=ms`), written into `out` and ended with a newline. Tags, sorted by key as InfluxDB
+ * prefers: `gateway`, `kind`, `meter`, `site`. Fields: each quantity present (float), `quality`
+ * (string), `seq` (integer), and where present `device_ts` (integer, UTC ms), `error_code` and
+ * `error_message` (strings), `flags` (string, comma-separated codes).
  *
- * Built as one string in a single pass: the series key comes from a per-meter cache, the quality
- * field is a constant, and nothing else is allocated but the line. A test compares it byte for
- * byte with the previous builder (test/ingest/line-protocol.test.ts), escaping and refusals
- * included.
- *
- * The adapter's write path and the benchmark's raw ceiling both use this function, so that they
- * write the very same points.
+ * Written as bytes in a single pass, with no string for the line: the series key and field names
+ * are encoded once, numbers are written as ASCII. A reading that cannot be a point throws
+ * InfluxFormatError and leaves `out` as it was. A test compares the result byte for byte with the
+ * builder of two versions ago (test/ingest/line-protocol.test.ts), escaping and refusals included.
+ */
+export function writeReading(r: StoredReading, out: EncodedLines): void {
+  try {
+    out.raw(seriesKey(r));
+    const values = r.values as Partial<Record<Quantity, number>>;
+    for (let i = 0; i < QUANTITY_FIELDS.length; i++) {
+      const v = values[QUANTITY_FIELDS[i]!];
+      if (v === undefined) continue;
+      if (!Number.isFinite(v))
+        throw new InfluxFormatError(`${r.meter}: ${QUANTITY_FIELDS[i]} is not a finite number`);
+      out.raw(FIELD_PREFIXES[i]!);
+      out.ascii('' + v);
+      out.ascii(',');
+    }
+    const seqPrefix = SEQ_PREFIXES.get(r.quality);
+    if (seqPrefix) out.raw(seqPrefix);
+    else out.utf8(`quality=${stringField(r.quality)},seq=`);
+    writeNumber(out, r.seq);
+    out.ascii('i');
+    if (r.deviceTs !== undefined) {
+      out.ascii(',device_ts=');
+      writeNumber(out, r.deviceTs);
+      out.ascii('i');
+    }
+    if (r.error) {
+      out.utf8(`,error_code=${stringField(r.error.code)},error_message=${stringField(r.error.message)}`);
+    }
+    if (r.flags?.length) out.utf8(`,flags=${stringField(r.flags.join(','))}`);
+    if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.seq)) {
+      throw new InfluxFormatError(`${r.meter}: ts and seq must be integers`);
+    }
+    out.ascii(' ');
+    out.ascii('' + r.ts);
+  } catch (err) {
+    out.dropLine();
+    throw err;
+  }
+  out.endLine();
+}
+
+const scratch = new EncodedLines(1);
+
+/**
+ * One reading's line as a string, without the newline: what `writeReading` writes. The
+ * benchmark's raw ceiling and the tests write the very same points as the adapter.
  */
 export function formatReading(r: StoredReading): string {
-  let line = seriesKey(r);
-  const values = r.values as Partial<Record<Quantity, number>>;
-  for (let i = 0; i < QUANTITY_FIELDS.length; i++) {
-    const q = QUANTITY_FIELDS[i]!;
-    const v = values[q];
-    if (v === undefined) continue;
-    if (!Number.isFinite(v)) throw new InfluxFormatError(`${r.meter}: ${q} is not a finite number`);
-    line += q + '=' + v + ',';
-  }
-  line += (QUALITY_FIELDS.get(r.quality) ?? `quality=${stringField(r.quality)},seq=`) + r.seq + 'i';
-  if (r.deviceTs !== undefined) line += ',device_ts=' + r.deviceTs + 'i';
-  if (r.error) {
-    line += `,error_code=${stringField(r.error.code)},error_message=${stringField(r.error.message)}`;
-  }
-  if (r.flags?.length) line += `,flags=${stringField(r.flags.join(','))}`;
-  if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.seq)) {
-    throw new InfluxFormatError(`${r.meter}: ts and seq must be integers`);
-  }
-  return line + ' ' + r.ts;
+  scratch.clear();
+  writeReading(r, scratch);
+  const bytes = scratch.bytes(0, 1);
+  return bytes.toString('utf8', 0, bytes.length - 1);
 }

@@ -18,7 +18,7 @@ import type {
 } from '../../services/metering/storage.ts';
 import { missingRuns, type RollupPoint } from '../../services/metering/storage.ts';
 import { EncodedLines } from './encoded-lines.ts';
-import { formatReading, MEASUREMENT } from './line-protocol.ts';
+import { formatReading, MEASUREMENT, writeReading } from './line-protocol.ts';
 import {
   ALL_CURRENT,
   SCHEMA_RP,
@@ -393,15 +393,19 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     let older: StoredReading[] | undefined;
     for (let i = 0; i < readings.length; i++) {
       const r = readings[i]!;
-      const line = formatReading(r);
       const mark = this.watermark.get(r.meter);
+      // Written before the watermark moves: a reading that cannot be a point throws here.
       if (mark === undefined || r.ts > mark) {
+        writeReading(r, lines);
         this.watermark.set(r.meter, r.ts);
-        lines.push(line);
-      } else (older ??= []).push(r);
+      } else {
+        // Refused now, as a fresh one would be, not after the lookup.
+        formatReading(r);
+        (older ??= []).push(r);
+      }
     }
     if (older !== undefined)
-      for (const r of await this.notYetStored(firstOfEach(readings, older))) lines.push(formatReading(r));
+      for (const r of await this.notYetStored(firstOfEach(readings, older))) writeReading(r, lines);
     const count = lines.count;
     if (count === 0) return;
     await this.admit(count);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { QUANTITIES, type Quantity } from '../../config/schemas/quantities.ts';
-import { formatReading, InfluxFormatError } from '../../adapters/influx/line-protocol.ts';
+import { EncodedLines } from '../../adapters/influx/encoded-lines.ts';
+import { formatReading, InfluxFormatError, writeReading } from '../../adapters/influx/line-protocol.ts';
 import type { MeterKind, StoredReading } from '../../services/metering/storage.ts';
 import { prng } from './support.ts';
 
@@ -115,9 +116,18 @@ describe('line protocol', () => {
     const rand = prng(16_001);
     let lines = 0;
     let refused = 0;
+    // The adapter's way: every reading written into one batch, a refused one leaving no trace.
+    const batch = new EncodedLines(16);
+    const expectedBatch: string[] = [];
     for (let i = 0; i < 50_000; i++) {
       const r = randomReading(rand);
       const expected = outcome(previousFormatReading, r);
+      try {
+        writeReading(r, batch);
+      } catch (err) {
+        expect(err).toBeInstanceOf(InfluxFormatError);
+      }
+      if (expected.startsWith('line ')) expectedBatch.push(`${expected.slice(5)}\n`);
       const actual = outcome(formatReading, r);
       if (actual !== expected) expect(actual, JSON.stringify(r)).toBe(expected);
       if (expected.startsWith('line ')) {
@@ -130,6 +140,8 @@ describe('line protocol', () => {
     }
     expect(lines).toBeGreaterThan(40_000);
     expect(refused).toBeGreaterThan(500);
+    expect(batch.count).toBe(lines);
+    expect(batch.bytes(0, batch.count).equals(Buffer.from(expectedBatch.join(''), 'utf8'))).toBe(true);
   });
 
   it('gives a meter that moved to another gateway its new tags at once', () => {
