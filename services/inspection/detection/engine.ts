@@ -233,8 +233,11 @@ class EvaluationCache {
 
   result(store: SlotStore, scanAll: boolean): EngineResult {
     const last = this.last;
-    if (last && last.version === store.version && last.base === store.base && last.scanAll === scanAll)
+    if (last && last.version === store.version && last.base === store.base && last.scanAll === scanAll) {
+      // No slot closed: the standing result, and the next slot's long-memory work done ahead.
+      if (!scanAll) this.longCache.prepare(store, this.cfg.longMemory);
       return last.result;
+    }
     this.spd = store.slotsPerDay;
     const newest = store.base + store.length - 1;
     const result = evaluate(store, this.cfg, scanAll, {

@@ -471,6 +471,24 @@ function testsOf(
   };
 }
 
+interface AheadItem {
+  daily: MeterDaily;
+  /** The medians the tests were taken with (undefined: the group's change before the slot closes). */
+  med: Med | undefined;
+  tests: LongMemory | undefined;
+}
+
+interface Ahead {
+  /** The newest slot (absolute) once the next slot closes, and the store's first slot then. */
+  newest: number;
+  base: number;
+  k0: number;
+  D: number;
+  firstDay: number;
+  cfg: LongMemoryConfig;
+  items: Map<number, AheadItem>;
+}
+
 /**
  * What the incremental engine keeps: each meter's daily features and result, recomputed once a
  * local day at the meter's phase (meter m when the newest slot is slot m mod slotsPerDay of its
@@ -513,6 +531,51 @@ export class LongMemoryCache {
     }
   }
 
+  /**
+   * Work done ahead for the slot that closes next (`prepare`, while no slot closes): the daily
+   * features of the meters due then, and their tests where the group's medians are already that
+   * day's. Taken by `update` only when nothing they rest on moved (see there).
+   */
+  private ahead: Ahead | undefined;
+
+  /**
+   * Idle work, for an evaluation in which no slot closed: the meters due when the next slot
+   * closes rest on whole days that are already complete (unless that slot completes a day, or
+   * the store drops old slots then), so their daily features and tests are what they will be
+   * then, and the closing hour only takes them (a quarter or more of its CPU moved to an
+   * interval that had nothing to do). Not in the recomputing reference.
+   */
+  prepare(store: SlotStore, cfg: LongMemoryConfig): void {
+    if (!this.peers || this.results.length === 0) return;
+    const spd = store.slotsPerDay;
+    const next = store.base + store.length;
+    if (this.ahead?.newest === next && this.ahead.base === store.base) return;
+    this.ahead = undefined;
+    const days = daysOf(store, cfg);
+    // The next slot completes a local day: the days (and the medians) move with it.
+    if ((store.length + 1 - days.k0) % spd === 0) return;
+    const today = Math.floor(next / spd);
+    const groups = cachedPeerGroups(store);
+    const items = new Map<number, AheadItem>();
+    for (let m = next % spd; m < store.topology.ids.length; m += spd) {
+      if (!this.results[m] || this.at[m] === today) continue;
+      const daily = meterDaily(store, m, days);
+      const gm = this.medians.get(groups[m]!);
+      const med =
+        gm && gm.day === today && gm.firstDay === days.firstDay && gm.D === days.D ? gm.med : undefined;
+      items.set(m, { daily, med, tests: med && testsOf(m, daily, med, days, spd, cfg) });
+    }
+    this.ahead = {
+      newest: next,
+      base: store.base,
+      k0: days.k0,
+      D: days.D,
+      firstDay: days.firstDay,
+      cfg,
+      items,
+    };
+  }
+
   update(store: SlotStore, cfg: LongMemoryConfig): LongMemory[] {
     const M = store.topology.ids.length;
     const spd = store.slotsPerDay;
@@ -521,6 +584,12 @@ export class LongMemoryCache {
     const phase = newest % spd;
     const groups = cachedPeerGroups(store);
     let days: Days | undefined;
+    // What prepare did for this slot, if the store is where it expected: the same newest slot,
+    // the same first slot (no drop), the same whole days, the same configuration.
+    const pre = this.ahead;
+    this.ahead = undefined;
+    const sameStore =
+      pre !== undefined && pre.newest === newest && pre.base === store.base && pre.cfg === cfg;
     const due: number[] = [];
     for (let m = 0; m < M; m++) {
       const r = this.results[m];
@@ -530,7 +599,11 @@ export class LongMemoryCache {
     }
     if (due.length > 0) {
       days = daysOf(store, cfg);
-      for (const m of due) this.setDaily(m, meterDaily(store, m, days), groups);
+      const ahead =
+        sameStore && pre.k0 === days.k0 && pre.D === days.D && pre.firstDay === days.firstDay
+          ? pre.items
+          : undefined;
+      for (const m of due) this.setDaily(m, ahead?.get(m)?.daily ?? meterDaily(store, m, days), groups);
       for (const m of due) {
         // The peers' medians: once a day per group (members refreshed later that day count the
         // next day; a day fewer than three peers cover is left out, not judged unadjusted).
@@ -557,7 +630,12 @@ export class LongMemoryCache {
           this.medians.set(group, gm);
         }
         const med = gm.med;
-        const r = testsOf(m, this.daily[m]!, med, days, spd, cfg);
+        // Ahead only if taken with the very medians (and daily features) used now.
+        const a = ahead?.get(m);
+        const r =
+          a?.tests && a.med === med && a.daily === this.daily[m]
+            ? a.tests
+            : testsOf(m, this.daily[m]!, med, days, spd, cfg);
         const abs = (t: StepTest | undefined) => t && { ...t, onsetSlot: t.onsetSlot + store.base };
         this.results[m] = { ...r, level: abs(r.level), shape: abs(r.shape) };
         this.at[m] = today;
