@@ -1,9 +1,12 @@
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { connectFramed } from '../../adapters/mqtt/framed-client.ts';
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/readings.ts';
+import { makeTestCerts } from '../helpers/tls-certs.ts';
 import { testPublisher } from './support.ts';
 
 /**
@@ -96,4 +99,28 @@ describe('the framed MQTT client', () => {
       await pub.close();
     });
   }
+
+  it('reads PUBLISHes over TLS (mqtts://) as over TCP, and reports a broker it cannot trust', async () => {
+    const certs = makeTestCerts();
+    aedes = await startEmbeddedBroker({
+      tls: { cert: readFileSync(certs.certFile), key: readFileSync(certs.keyFile) },
+    });
+    const got: Got[] = [];
+    const client = framed(aedes.url, { clientId: 'framed-tls', protocolVersion: 4, ca: certs.ca }, got);
+    await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+    await client.subscribeAsync('t/#', { qos: 1 });
+    const pub = await mqtt.connectAsync(aedes.url, { ca: certs.ca, clientId: 'tls-pub' });
+    for (let i = 0; i < 20; i++) await pub.publishAsync(`t/${i}`, `m${i}`, { qos: 1 });
+    await waitFor(() => got.length === 20, 10_000, '20 messages over TLS');
+    expect(got.map((g) => g.payload)).toEqual(Array.from({ length: 20 }, (_, i) => `m${i}`));
+    await pub.endAsync();
+
+    // No CA given: the system CAs do not know the campus CA, and the client says so.
+    const errors: string[] = [];
+    const untrusting = framed(aedes.url, { clientId: 'framed-untrusting', reconnectPeriod: 0 }, []);
+    untrusting.on('error', (err) => errors.push(err.message));
+    await waitFor(() => errors.length > 0, 10_000, 'a TLS error');
+    expect(errors[0]).toMatch(/certificate/i);
+    expect(untrusting.connected).toBe(false);
+  });
 });
