@@ -508,6 +508,8 @@ export class LongMemoryCache {
    * recomputed from the members when wanted (`recomputeMedians`, the exactness tests' reference).
    */
   private readonly peers: Map<readonly number[], IncrementalPeerMedians> | undefined;
+  /** What the kept medians hold per meter (see hold). */
+  private readonly held: (MeterDaily | undefined)[] = [];
   /** The groups each meter is a member of (its siblings', and the kind's when a small group uses it). */
   private memberOf: (readonly number[])[][] | undefined;
 
@@ -516,9 +518,20 @@ export class LongMemoryCache {
   }
 
   private setDaily(m: number, cur: MeterDaily, groups: readonly (readonly number[])[]): void {
-    const old = this.daily[m];
     this.daily[m] = cur;
+    this.hold(m, cur, groups);
+  }
+
+  /**
+   * What the kept medians hold for meter m: its daily features, or those prepared for the next
+   * slot (taken into the medians ahead too: they are read only when a slot closes, after every
+   * due meter's features are set, and prepared features not taken are put back before that).
+   */
+  private hold(m: number, cur: MeterDaily | undefined, groups: readonly (readonly number[])[]): void {
     if (!this.peers) return;
+    const old = this.held[m];
+    if (old === cur) return;
+    this.held[m] = cur;
     if (!this.memberOf) {
       const memberOf: (readonly number[])[][] = groups.map(() => []);
       for (const g of new Set(groups)) for (const p of g) memberOf[p]!.push(g);
@@ -529,6 +542,11 @@ export class LongMemoryCache {
       if (!inc) this.peers.set(g, (inc = new IncrementalPeerMedians(g.length)));
       inc.replace(old, cur);
     }
+  }
+
+  /** Prepared features not taken: the medians hold the meters' own again. */
+  private putBack(items: Map<number, AheadItem> | undefined, groups: readonly (readonly number[])[]): void {
+    if (items) for (const m of items.keys()) this.hold(m, this.daily[m], groups);
   }
 
   /**
@@ -550,12 +568,13 @@ export class LongMemoryCache {
     const spd = store.slotsPerDay;
     const next = store.base + store.length;
     if (this.ahead?.newest === next && this.ahead.base === store.base) return;
+    const groups = cachedPeerGroups(store);
+    this.putBack(this.ahead?.items, groups);
     this.ahead = undefined;
     const days = daysOf(store, cfg);
     // The next slot completes a local day: the days (and the medians) move with it.
     if ((store.length + 1 - days.k0) % spd === 0) return;
     const today = Math.floor(next / spd);
-    const groups = cachedPeerGroups(store);
     const items = new Map<number, AheadItem>();
     for (let m = next % spd; m < store.topology.ids.length; m += spd) {
       if (!this.results[m] || this.at[m] === today) continue;
@@ -564,6 +583,7 @@ export class LongMemoryCache {
       const med =
         gm && gm.day === today && gm.firstDay === days.firstDay && gm.D === days.D ? gm.med : undefined;
       items.set(m, { daily, med, tests: med && testsOf(m, daily, med, days, spd, cfg) });
+      this.hold(m, daily, groups);
     }
     this.ahead = {
       newest: next,
@@ -604,6 +624,9 @@ export class LongMemoryCache {
           ? pre.items
           : undefined;
       for (const m of due) this.setDaily(m, ahead?.get(m)?.daily ?? meterDaily(store, m, days), groups);
+      // Before any median is read: what was prepared and not taken (a meter not due, a store
+      // not where prepare expected) out of the kept medians.
+      this.putBack(pre?.items, groups);
       for (const m of due) {
         // The peers' medians: once a day per group (members refreshed later that day count the
         // next day; a day fewer than three peers cover is left out, not judged unadjusted).
@@ -641,6 +664,7 @@ export class LongMemoryCache {
         this.at[m] = today;
       }
     }
+    if (due.length === 0) this.putBack(pre?.items, groups);
     const rel = (t: StepTest | undefined) => t && { ...t, onsetSlot: t.onsetSlot - store.base };
     return this.results.map((r) => ({ ...r!, level: rel(r!.level), shape: rel(r!.shape) }));
   }
