@@ -508,6 +508,9 @@ export class LongMemoryCache {
    * recomputed from the members when wanted (`recomputeMedians`, the exactness tests' reference).
    */
   private readonly peers: Map<readonly number[], IncrementalPeerMedians> | undefined;
+  /** The results with onsets in store slots as last returned, and the store's first slot then. */
+  private relative: LongMemory[] = [];
+  private relativeBase = Number.NaN;
   /** What the kept medians hold per meter (see hold). */
   private readonly held: (MeterDaily | undefined)[] = [];
   /** The groups each meter is a member of (its siblings', and the kind's when a small group uses it). */
@@ -665,8 +668,17 @@ export class LongMemoryCache {
       }
     }
     if (due.length === 0) this.putBack(pre?.items, groups);
+    // In store slots: remade for the meters refreshed now, for all only when the store's first
+    // slot moved (a week's drop), not 5,000 new objects every hour for the collector.
     const rel = (t: StepTest | undefined) => t && { ...t, onsetSlot: t.onsetSlot - store.base };
-    return this.results.map((r) => ({ ...r!, level: rel(r!.level), shape: rel(r!.shape) }));
+    const relOf = (r: LongMemory): LongMemory => ({ ...r, level: rel(r.level), shape: rel(r.shape) });
+    // (The recomputing reference makes them all, every time.)
+    if (!this.peers) return this.results.map((r) => relOf(r!));
+    if (store.base !== this.relativeBase || this.relative.length !== M) {
+      this.relative = this.results.map((r) => relOf(r!));
+      this.relativeBase = store.base;
+    } else for (const m of due) this.relative[m] = relOf(this.results[m]!);
+    return this.relative.slice();
   }
 }
 
