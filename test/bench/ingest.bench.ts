@@ -67,6 +67,9 @@ interface Drain {
   cpuPerReading: number;
   /** CPU seconds of broker, ingest and influxd per second of the drain: the cores in use. */
   cores: number;
+  /** CPU µs per reading of mosquitto and of influxd during the drain (what the other two cost). */
+  brokerPerReading: number;
+  influxdPerReading: number;
   load: string;
 }
 
@@ -110,6 +113,7 @@ async function throughIngest(
     await profiler.post('Profiler.start');
   }
   const servers0 = serversCpu();
+  const broker0 = serversCpu(['mosquitto']);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   const ingest = startIngest(options);
@@ -117,6 +121,7 @@ async function throughIngest(
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const servers = serversCpu() - servers0;
+  const broker = serversCpu(['mosquitto']) - broker0;
   if (profiler) {
     const { profile } = await profiler.post('Profiler.stop');
     const out = join(tmpdir(), `ingest-${clientId}.cpuprofile`);
@@ -129,6 +134,8 @@ async function throughIngest(
     rate: N / seconds,
     cpuPerReading: (cpu.user + cpu.system) / N,
     cores: (cpu.user + cpu.system + servers) / 1e6 / seconds,
+    brokerPerReading: broker / N,
+    influxdPerReading: (servers - broker) / N,
     load: load(),
   };
 }
@@ -284,6 +291,15 @@ try {
           d.load,
         ]);
         notes.push(perCpuNote('InfluxDB, one ingest process', 1e6 / d.cpuPerReading, d.cores, d.load));
+        // Whether the wall-clock ratio can hold with all three on this machine's cores: the CPU a
+        // reading costs all three, against what the target rate leaves per reading.
+        const total = d.cpuPerReading + d.brokerPerReading + d.influxdPerReading;
+        const budget = (cpus().length * 1e6) / (0.8 * ceiling.rate);
+        notes.push(
+          `InfluxDB drain, CPU µs a reading: ingest ${d.cpuPerReading.toFixed(1)}, mosquitto ` +
+            `${d.brokerPerReading.toFixed(1)}, influxd ${d.influxdPerReading.toFixed(1)}: ${total.toFixed(1)} in all, ` +
+            `where 0.8 of the raw ceiling on ${cpus().length} idle cores leaves ${budget.toFixed(1)} (load ${d.load})`,
+        );
       }
       if (PARTS.has('shared')) {
         const db = 'through_shared';
