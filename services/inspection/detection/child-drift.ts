@@ -113,6 +113,95 @@ function suffixScratch(len: number): Float64Array[] {
   return scratch;
 }
 
+/** What candidateFits needs: the valid hours' data, the candidate's own load, the loss-term fit. */
+interface CandidateData {
+  S: Float64Array[];
+  n: number;
+  /** The candidate meter's slot values (undefined: the node meter, whose load is u). */
+  own: Float32Array | undefined;
+  slots: readonly number[];
+  scale: number;
+  u: Float64Array;
+  w: Float64Array;
+  y: Float64Array;
+  hour: Float64Array;
+  onsets: readonly number[];
+  span: number;
+  minRamp: number;
+  maxRamp: number;
+  inv: number[];
+  by: Vec3;
+}
+
+/**
+ * One candidate's best ramp and best step over the onsets. Its own function so that the node
+ * meter's fit, run every hour for the nodes at their phase, makes it hot: a node whose every meter
+ * is fitted (a feeder with a loss) comes once a day, and its 25 fits in a loop V8 had not
+ * optimised yet took 30-60 ms where the optimised one takes 3 ms. The arithmetic is the loop's,
+ * unchanged.
+ */
+function candidateFits(c: CandidateData): { ramp: Fit | undefined; step: Fit | undefined } {
+  const { S, n, own, slots, scale, u, w, y, hour, onsets, span, minRamp, maxRamp, inv, by } = c;
+  for (let i = n - 1; i >= 0; i--) {
+    const x = own ? own[slots[i]!]! / scale : u[i]!;
+    const wx = w[i]! * x;
+    const h = hour[i]!;
+    const q = u[i]!;
+    const v0 = wx;
+    const v1 = wx * q;
+    const v2 = wx * q * q;
+    const v3 = wx * y[i]!;
+    const v4 = wx * x;
+    S[0]![i] = S[0]![i + 1]! + v0;
+    S[1]![i] = S[1]![i + 1]! + v1;
+    S[2]![i] = S[2]![i + 1]! + v2;
+    S[3]![i] = S[3]![i + 1]! + v3;
+    S[4]![i] = S[4]![i + 1]! + v4;
+    S[5]![i] = S[5]![i + 1]! + v0 * h;
+    S[6]![i] = S[6]![i + 1]! + v1 * h;
+    S[7]![i] = S[7]![i + 1]! + v2 * h;
+    S[8]![i] = S[8]![i + 1]! + v3 * h;
+    S[9]![i] = S[9]![i + 1]! + v4 * h;
+    S[10]![i] = S[10]![i + 1]! + v4 * h * h;
+  }
+  // The first valid position at or after each onset.
+  let pos = 0;
+  let ramp: Fit | undefined;
+  let step: Fit | undefined;
+  for (const T of onsets) {
+    while (pos < n && hour[pos]! < T) pos++;
+    if (pos >= n) break;
+    const len = span - T;
+    // Step: z = x·[h ≥ T].
+    {
+      const bz: Vec3 = [S[0]![pos]!, S[1]![pos]!, S[2]![pos]!];
+      const zz = S[4]![pos]! - quad(inv, bz, bz);
+      const zy = S[3]![pos]! - quad(inv, bz, by);
+      if (zz > 1e-12) {
+        const fit = { at: pos, g: zy / zz, explained: (zy * zy) / zz };
+        if (!step || fit.explained > step.explained) step = fit;
+      }
+    }
+    // Ramp: z = x·(h − T)/len for h ≥ T (g is the error at the end).
+    if (len >= minRamp && len <= maxRamp) {
+      const bz: Vec3 = [
+        (S[5]![pos]! - T * S[0]![pos]!) / len,
+        (S[6]![pos]! - T * S[1]![pos]!) / len,
+        (S[7]![pos]! - T * S[2]![pos]!) / len,
+      ];
+      const zzRaw = (S[10]![pos]! - 2 * T * S[9]![pos]! + T * T * S[4]![pos]!) / (len * len);
+      const zyRaw = (S[8]![pos]! - T * S[3]![pos]!) / len;
+      const zz = zzRaw - quad(inv, bz, bz);
+      const zy = zyRaw - quad(inv, bz, by);
+      if (zz > 1e-12) {
+        const fit = { at: pos, g: zy / zz, explained: (zy * zy) / zz };
+        if (!ramp || fit.explained > ramp.explained) ramp = fit;
+      }
+    }
+  }
+  return { ramp, step };
+}
+
 export function childDriftOf(
   store: SlotStore,
   b: NodeBalance,
@@ -184,63 +273,23 @@ export function childDriftOf(
   for (const a of S) a[n] = 0;
   for (const cand of candidates) {
     const own = cand.atNode ? undefined : store.values[cand.meter]!;
-    for (let i = n - 1; i >= 0; i--) {
-      const x = own ? own[slots[i]!]! / scale : u[i]!;
-      const wx = w[i]! * x;
-      const h = hour[i]!;
-      const q = u[i]!;
-      const v0 = wx;
-      const v1 = wx * q;
-      const v2 = wx * q * q;
-      const v3 = wx * y[i]!;
-      const v4 = wx * x;
-      S[0]![i] = S[0]![i + 1]! + v0;
-      S[1]![i] = S[1]![i + 1]! + v1;
-      S[2]![i] = S[2]![i + 1]! + v2;
-      S[3]![i] = S[3]![i + 1]! + v3;
-      S[4]![i] = S[4]![i + 1]! + v4;
-      S[5]![i] = S[5]![i + 1]! + v0 * h;
-      S[6]![i] = S[6]![i + 1]! + v1 * h;
-      S[7]![i] = S[7]![i + 1]! + v2 * h;
-      S[8]![i] = S[8]![i + 1]! + v3 * h;
-      S[9]![i] = S[9]![i + 1]! + v4 * h;
-      S[10]![i] = S[10]![i + 1]! + v4 * h * h;
-    }
-    // The first valid position at or after each onset.
-    let pos = 0;
-    let ramp: Fit | undefined;
-    let step: Fit | undefined;
-    for (const T of onsets) {
-      while (pos < n && hour[pos]! < T) pos++;
-      if (pos >= n) break;
-      const len = span - T;
-      // Step: z = x·[h ≥ T].
-      {
-        const bz: Vec3 = [S[0]![pos]!, S[1]![pos]!, S[2]![pos]!];
-        const zz = S[4]![pos]! - quad(inv, bz, bz);
-        const zy = S[3]![pos]! - quad(inv, bz, by);
-        if (zz > 1e-12) {
-          const fit = { at: pos, g: zy / zz, explained: (zy * zy) / zz };
-          if (!step || fit.explained > step.explained) step = fit;
-        }
-      }
-      // Ramp: z = x·(h − T)/len for h ≥ T (g is the error at the end).
-      if (len >= minRamp && len <= maxRamp) {
-        const bz: Vec3 = [
-          (S[5]![pos]! - T * S[0]![pos]!) / len,
-          (S[6]![pos]! - T * S[1]![pos]!) / len,
-          (S[7]![pos]! - T * S[2]![pos]!) / len,
-        ];
-        const zzRaw = (S[10]![pos]! - 2 * T * S[9]![pos]! + T * T * S[4]![pos]!) / (len * len);
-        const zyRaw = (S[8]![pos]! - T * S[3]![pos]!) / len;
-        const zz = zzRaw - quad(inv, bz, bz);
-        const zy = zyRaw - quad(inv, bz, by);
-        if (zz > 1e-12) {
-          const fit = { at: pos, g: zy / zz, explained: (zy * zy) / zz };
-          if (!ramp || fit.explained > ramp.explained) ramp = fit;
-        }
-      }
-    }
+    const { ramp, step } = candidateFits({
+      S,
+      n,
+      own,
+      slots,
+      scale,
+      u,
+      w,
+      y,
+      hour,
+      onsets,
+      span,
+      minRamp,
+      maxRamp,
+      inv,
+      by,
+    });
     if (cand.atNode && (!ramp || (ramp.explained * (n - 3)) / sse0 < (cfg.minT / 2) ** 2)) return undefined;
     // A meter explains the node's rising loss as a drift only at a size a meter's error can have
     // (the same rise is 2 % of a large building or 150 % of a small one).
