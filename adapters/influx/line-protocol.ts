@@ -76,8 +76,23 @@ function writeNumber(out: EncodedLines, v: unknown): void {
 }
 
 /**
- * One reading as one line of InfluxDB line protocol, with a millisecond timestamp (write with
- * `precision=ms`), written into `out` and ended with a newline. Tags, sorted by key as InfluxDB
+ * The latest UTC ms a point can have: InfluxDB's timestamps are int64 nanoseconds (to 2262), and
+ * a point's sub-millisecond digits are its seq's (below).
+ */
+const MAX_TS_MS = 9_223_372_036_853;
+
+/**
+ * One reading as one line of InfluxDB line protocol, written into `out` and ended with a newline.
+ *
+ * Its timestamp is in nanoseconds (write with `precision=ns`): the reading's UTC millisecond, then
+ * the last six digits of its seq. InfluxDB identifies a point by its series and timestamp, and a
+ * second point there replaces the first: at whole milliseconds, two readings of one meter stamped
+ * in the same millisecond (a breaker's "not polled" reading and a probe in that millisecond, a
+ * gateway whose clock was set back) were one point, and a reading was gone (a clean-clone CI run
+ * stored 100,100 of 100,103 through a real influxd). With the seq's digits they
+ * are two; a redelivered reading is the same point again; and every query that reads times in
+ * milliseconds (`epoch=ms`, which truncates) sees the reading's own `ts`. Roll-ups group by
+ * 15 minutes and days, which sub-millisecond digits never cross. Tags, sorted by key as InfluxDB
  * prefers: `gateway`, `kind`, `meter`, `site`. Fields: each quantity present (float), `quality`
  * (string), `seq` (integer), and where present `device_ts` (integer, UTC ms), `error_code` and
  * `error_message` (strings), `flags` (string, comma-separated codes).
@@ -117,8 +132,15 @@ export function writeReading(r: StoredReading, out: EncodedLines): void {
     if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.seq)) {
       throw new InfluxFormatError(`${r.meter}: ts and seq must be integers`);
     }
+    if (r.ts < 0 || r.ts > MAX_TS_MS || r.seq < 0) {
+      throw new InfluxFormatError(
+        `${r.meter}: ts ${r.ts} is outside what InfluxDB can store (1970 to 2262), or seq ${r.seq} is negative`,
+      );
+    }
     out.ascii(' ');
     out.ascii('' + r.ts);
+    // The seq's last six digits, zero-padded: 1,000,000 + n has seven digits, the first a 1.
+    out.ascii(('' + (1_000_000 + (r.seq % 1_000_000))).slice(1));
   } catch (err) {
     out.dropLine();
     throw err;

@@ -120,18 +120,19 @@ const METERS_PER_QUERY = 500;
  *
  * **Point identity and idempotency.** InfluxDB identifies a point by measurement, tag set and
  * timestamp; writing a point that already exists replaces its fields. A reading's tags (site,
- * gateway, meter, kind) and timestamp (`ts`) are fixed by the gateway when it is polled and
- * committed to the outbox, so a redelivered reading (same meter, same seq) is the same point with
- * the same fields: rewriting it would store nothing new and no duplicate appears. A different
- * reading at an existing (meter, ts) would overwrite the stored one, so `writeReadings` looks up
- * readings at or before a meter's newest written ts and skips those already stored (see there).
- * Two different readings of one meter at the same millisecond therefore keep the first — gateways
- * never produce that, as each meter has one poll at a time. A meter moved to another gateway
+ * gateway, meter, kind), `ts` and `seq` are fixed by the gateway when it is polled and committed
+ * to the outbox, and a point's timestamp is its `ts` in nanoseconds with the seq's last six digits
+ * below the millisecond (line-protocol.ts): a redelivered reading (same meter, same seq) is the same
+ * point with the same fields, so rewriting it stores nothing new, and two readings of one meter
+ * in the same millisecond are two points, not one overwriting the other. Still, `writeReadings`
+ * looks up readings at or before a meter's newest written ts and skips those already stored by
+ * (meter, seq) (see there), so a point written before the seq's digits (at the whole millisecond)
+ * is not stored again. A meter moved to another gateway
  * or site starts a new series, so a reading redelivered under its old topic after the move would be
  * stored twice (`latest` and `series` tolerate that by keeping one point per meter and time).
  *
  * **Writes.** Readings are formatted as line protocol here and POSTed over a keep-alive connection
- * to `/write?precision=ms`: concurrent callers' readings are coalesced into batches of at most
+ * to `/write?precision=ns`: concurrent callers' readings are coalesced into batches of at most
  * `batchSize` points, sent at least every `flushIntervalMs`. A call resolves only when every one of
  * its points has been answered with HTTP 204, i.e. written to influxd's WAL. While influxd is
  * unreachable (or answers 5xx) a batch is retried with capped exponential backoff and its callers
@@ -215,7 +216,8 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     base.search = new URLSearchParams({
       db: this.database,
       rp: RETENTION_POLICIES.raw,
-      precision: 'ms',
+      // Nanoseconds: a point's sub-millisecond digits are its seq's (line-protocol.ts).
+      precision: 'ns',
     }).toString();
     this.writeUrl = base;
     const secure = url.protocol === 'https:';
@@ -383,9 +385,10 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     if (readings.length === 0) return;
     // Raw data is never overwritten: a reading newer than anything this store has written for its
     // meter cannot exist yet and goes straight to the buffer; one at or before that watermark (a
-    // redelivery, or readings written out of order) is first looked up, and skipped if a point of
-    // that meter at that ts is already stored. The watermark is loaded at open, so this holds with
-    // one writer per database; two ingest processes writing the same meters could still race.
+    // redelivery, readings written out of order, or another reading of the same millisecond) is
+    // first looked up, and skipped if that meter's reading of that seq is already stored. The
+    // watermark is loaded at open, so this holds with one writer per database; two ingest
+    // processes writing the same meters could still race.
     //
     // A fresh reading raised its meter's watermark, so a later one in the same call at the same
     // (meter, ts) is never fresh: only the older ones need a key set, against everything before.
@@ -432,7 +435,7 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     return done;
   }
 
-  /** Of readings at or before their meter's watermark, those not stored yet (by meter and ts). */
+  /** Of readings at or before their meter's watermark, those not stored yet (by meter and seq). */
   private async notYetStored(readings: StoredReading[]): Promise<StoredReading[]> {
     // What is still on its way to influxd must land first, or the lookup would miss it.
     await Promise.allSettled([...this.pending]);
@@ -446,14 +449,15 @@ export class InfluxStore implements ReadingStore, SeqIndex {
     }
     const stored = new Set<string>();
     for (const ids of chunk(meters, METERS_PER_QUERY)) {
+      // To the end of the newest millisecond: a point's time has its seq's digits below it.
       const series = await this.select(
         `SELECT "seq" FROM ${from} WHERE ${meterCondition(ids)} AND time >= ${msToNs(min)} ` +
-          `AND time <= ${msToNs(max)} GROUP BY "meter"`,
+          `AND time < ${msToNs(max + 1)} GROUP BY "meter"`,
       );
       for (const s of series)
-        for (const [time] of s.values) stored.add(`${s.tags?.meter ?? ''}\u0000${String(time)}`);
+        for (const [, seq] of s.values) stored.add(`${s.tags?.meter ?? ''}\u0000${String(seq)}`);
     }
-    return readings.filter((r) => !stored.has(`${r.meter}\u0000${r.ts}`));
+    return readings.filter((r) => !stored.has(`${r.meter}\u0000${r.seq}`));
   }
 
   /** Each meter's newest stored ts, the starting watermarks. */
@@ -959,15 +963,15 @@ function toReading(tags: Record<string, string>, columns: string[], row: unknown
 }
 
 /**
- * Of `older` (a subset of `all`, in its order), those whose (meter, ts) no earlier reading of
- * `all` has: the first of each is the one written, as before.
+ * Of `older` (a subset of `all`, in its order), those whose (meter, seq) no earlier reading of
+ * `all` has: a reading given twice in one call is written once.
  */
 function firstOfEach(all: readonly StoredReading[], older: readonly StoredReading[]): StoredReading[] {
   const olderSet = new Set(older);
   const seen = new Set<string>();
   const out: StoredReading[] = [];
   for (const r of all) {
-    const key = `${r.meter}\u0000${r.ts}`;
+    const key = `${r.meter}\u0000${r.seq}`;
     if (seen.has(key)) continue;
     seen.add(key);
     if (olderSet.has(r)) out.push(r);

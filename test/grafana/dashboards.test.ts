@@ -143,7 +143,10 @@ describe('Grafana provisioning', () => {
       const vars = (q: string) =>
         q
           .split('$timeFilter')
-          .join(`time >= ${from}ms AND time <= ${to}ms`)
+          // Grafana's filter ends at `to`'s whole millisecond; a point's time has its seq's digits
+          // below the millisecond (adapters/influx/line-protocol.ts), so the reading at `to`, where
+          // the truth's span ends, is taken to the end of its millisecond (in nanoseconds).
+          .join(`time >= ${from}ms AND time <= ${to}999999`)
           .split('$__interval')
           .join('6h')
           .split('$feeder')

@@ -4,7 +4,7 @@ import http from 'node:http';
 export { formatReading } from '../../adapters/influx/store.ts';
 
 /**
- * The raw ceiling for the ingest benchmark: `lines` POSTed to `/write?db=…&precision=ms` in batches
+ * The raw ceiling for the ingest benchmark: `lines` POSTed to `/write?db=…&precision=ns` in batches
  * of `batchSize` over keep-alive HTTP, `concurrency` batches in flight (1 by default), nothing else.
  * Rejects on any answer but 204.
  */
@@ -17,7 +17,7 @@ export async function rawLineProtocolWrite(
 ): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const target = new URL('/write', url);
-  target.search = new URLSearchParams({ db, precision: 'ms' }).toString();
+  target.search = new URLSearchParams({ db, precision: 'ns' }).toString();
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < lines.length) {

@@ -168,6 +168,22 @@ describe.skipIf(!influxdAvailable())('InfluxStore against a real influxd', () =>
     await store.close();
   });
 
+  it('does not store again a reading written before points had their seq below the millisecond', async () => {
+    const store = await open();
+    await store.writeReadings([reading('E-1', 5)]);
+    // seq 1 as earlier releases wrote it: at its whole millisecond.
+    const old = formatReading(reading('E-1', 1)).replace(
+      / (\d+)$/,
+      (_, ns: string) => ` ${ns.slice(0, -6)}000000`,
+    );
+    await rawLineProtocolWrite(influxd.url, store.database, [old], 1);
+    expect(await countPoints(store.database)).toBe(2);
+    await store.writeReadings([reading('E-1', 1), reading('E-1', 6)]);
+    expect(await countPoints(store.database)).toBe(3);
+    expect((await store.readings('E-1', 0, reading('E-1', 7).ts)).map((r) => r.seq)).toEqual([1, 5, 6]);
+    await store.close();
+  });
+
   it('readings: a reading stored under two tag sets (a moved meter) comes back once, with its own tags', async () => {
     const store = await open();
     const moved = reading('E-1', 2, { gateway: 'gw-2' });
@@ -207,7 +223,7 @@ describe.skipIf(!influxdAvailable())('InfluxStore against a real influxd', () =>
     await rawLineProtocolWrite(
       influxd.url,
       store.database,
-      [`reading,meter=other error_code=1 ${reading('E-1', 3).ts - 1}`],
+      [`reading,meter=other error_code=1 ${reading('E-1', 3).ts - 1}000000`], // ns, as the store writes
       1,
     );
     const clash = errorReading('E-1', 3);

@@ -46,7 +46,14 @@ function previousFormatReading(r: StoredReading): string {
   if (!Number.isSafeInteger(r.ts) || !Number.isSafeInteger(r.seq)) {
     throw new InfluxFormatError(`${r.meter}: ts and seq must be integers`);
   }
-  return `${line} ${r.ts}`;
+  // Since then (this file's only change to it): the timestamp in nanoseconds, the seq's last six
+  // digits below the millisecond, and a ts InfluxDB cannot hold refused here, not by influxd.
+  if (r.ts < 0 || r.ts > 9_223_372_036_853 || r.seq < 0) {
+    throw new InfluxFormatError(
+      `${r.meter}: ts ${r.ts} is outside what InfluxDB can store (1970 to 2262), or seq ${r.seq} is negative`,
+    );
+  }
+  return `${line} ${r.ts}${String(r.seq % 1_000_000).padStart(6, '0')}`;
 }
 
 type Rand = () => number;
@@ -156,14 +163,14 @@ describe('line protocol', () => {
       values: { power_kw: 1 },
     };
     expect(formatReading(base)).toBe(
-      'reading,gateway=gw1,kind=electricity,meter=E-1,site=east power_kw=1,quality="good",seq=1i 1000',
+      'reading,gateway=gw1,kind=electricity,meter=E-1,site=east power_kw=1,quality="good",seq=1i 1000000001',
     );
     expect(formatReading({ ...base, gateway: 'gw 2' })).toBe(
-      'reading,gateway=gw\\ 2,kind=electricity,meter=E-1,site=east power_kw=1,quality="good",seq=1i 1000',
+      'reading,gateway=gw\\ 2,kind=electricity,meter=E-1,site=east power_kw=1,quality="good",seq=1i 1000000001',
     );
     expect(() => formatReading({ ...base, site: 'a\\b' })).toThrow(InfluxFormatError);
     expect(formatReading(base)).toBe(
-      'reading,gateway=gw1,kind=electricity,meter=E-1,site=east power_kw=1,quality="good",seq=1i 1000',
+      'reading,gateway=gw1,kind=electricity,meter=E-1,site=east power_kw=1,quality="good",seq=1i 1000000001',
     );
   });
 });

@@ -348,6 +348,26 @@ export function storageContract(
         ]);
       });
 
+      it('keeps two readings of one meter stamped in the same millisecond, and each once when redelivered', async () => {
+        // A breaker's "not polled" reading and a probe in the same millisecond, or a gateway whose
+        // clock was set back: two readings (two seqs) at one ts. InfluxDB keyed them as one point.
+        const skipped = bad('r', 7, T0 + MIN);
+        const probed = good('r', 8, T0 + MIN, { energy_import_kwh: 5 });
+        const after = good('r', 9, T0 + 2 * MIN, { energy_import_kwh: 5.1 });
+        await store.writeReadings([skipped]);
+        await store.writeReadings([probed, after]);
+        // Redelivered, alone, together, out of order, and twice in one call.
+        await store.writeReadings([after, probed, skipped, probed]);
+        await store.writeReadings([skipped]);
+        const out = await store.readings(meterId('r'), T0, T0 + HOUR);
+        expect(out.map((r) => [r.ts, r.seq, r.quality])).toEqual([
+          [T0 + MIN, 7, 'error'],
+          [T0 + MIN, 8, 'good'],
+          [T0 + 2 * MIN, 9, 'good'],
+        ]);
+        expect(out).toEqual([skipped, probed, after]);
+      });
+
       it('returns only the asked meter, and nothing for an unknown one', async () => {
         const a = register('a', T0, T0 + 3 * MIN, MIN, () => 1);
         const ab = register('ab', T0, T0 + 3 * MIN, MIN, () => 2);
