@@ -642,16 +642,7 @@ export class LongMemoryCache {
             day: today,
             firstDay: days.firstDay,
             D: days.D,
-            med: kept
-              ? kept.medians(days)
-              : {
-                  L: groupMedian(members, days, 'L'),
-                  S: groupMedian(members, days, 'S'),
-                  C: groupMedian(members, days, 'C'),
-                  V: groupMedian(members, days, 'V'),
-                  R: groupMedian(members, days, 'R'),
-                  Y: groupMedian(members, days, 'Y'),
-                },
+            med: kept ? kept.medians(days) : groupMedians(members, days),
           };
           this.medians.set(group, gm);
         }
@@ -682,6 +673,18 @@ export class LongMemoryCache {
   }
 }
 
+/** Each feature's per-day median over a peer group's members, recomputed (no kept structure). */
+function groupMedians(members: readonly (MeterDaily | undefined)[], days: Days): Med {
+  return {
+    L: groupMedian(members, days, 'L'),
+    S: groupMedian(members, days, 'S'),
+    C: groupMedian(members, days, 'C'),
+    V: groupMedian(members, days, 'V'),
+    R: groupMedian(members, days, 'R'),
+    Y: groupMedian(members, days, 'Y'),
+  };
+}
+
 export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LONG_MEMORY): LongMemory[] {
   const M = store.topology.ids.length;
   const spd = store.slotsPerDay;
@@ -695,14 +698,7 @@ export function longMemory(store: SlotStore, cfg: LongMemoryConfig = DEFAULT_LON
     let med = medians.get(g);
     if (!med) {
       const members = g.map((p) => daily[p]);
-      med = {
-        L: groupMedian(members, days, 'L'),
-        S: groupMedian(members, days, 'S'),
-        C: groupMedian(members, days, 'C'),
-        V: groupMedian(members, days, 'V'),
-        R: groupMedian(members, days, 'R'),
-        Y: groupMedian(members, days, 'Y'),
-      };
+      med = groupMedians(members, days);
       medians.set(g, med);
     }
     return testsOf(m, own, med, days, spd, cfg);
