@@ -603,7 +603,7 @@ export const AuthSchema = z
       .max(3650)
       .default(30)
       .describe(
-        'Days an account counts as its maker’s: whoever created, re-enabled, reset or granted it a role may not be the other person of a two-person act with it (nor may two accounts one person made)',
+        'Days an account counts as theirs for whoever re-enabled it or granted it a role: they may not be the other person of a two-person act with it (nor may two accounts one person linked). Whoever created or reset it stays linked, however long, until its holder sets a password of their own',
       ),
     maxLoginDelay: DurationSchema.default(30_000).describe(
       'The longest a wrong password can make an account wait before the next try (never a lock-out)',

@@ -4,10 +4,26 @@ import type { Actor } from './roles.ts';
 
 /**
  * Who made whom: every account that one person created, re-enabled, reset or granted a role to is
- * linked to that person for a while (`until`). Two linked accounts are one insider as far as the
- * four-eyes rule is concerned: an administrator who set up an operator and a supervisor, or reset
- * a supervisor's password, could act as both; so could an administrator with an account of their
- * own making. The links are written in the same transaction as the user change they come from.
+ * linked to that person. Two linked accounts are one insider as far as the four-eyes rule is
+ * concerned: an administrator who set up an operator and a supervisor, or reset a supervisor's
+ * password, could act as both; so could an administrator with an account of their own making. The
+ * links are written in the same transaction as the user change they come from.
+ *
+ * How long a link lasts depends on what the administrator could do with the account:
+ * - `lasts = 'password'` (creating an account, resetting its password): the administrators saw or
+ *   could have seen the one-time code, so they can act as the account for as long as the password
+ *   it set stands. A fixed number of days is no limit on that: the insider who made an operator
+ *   and a supervisor simply waits. The link ends (`ended_at`) only when the holder sets a password
+ *   of their own through the change-password path, giving the current one (endPasswordLinks):
+ *   redeeming the code does not end it, since whoever holds the code can redeem it.
+ * - `lasts = 'window'` (granting a role, re-enabling): the administrator learns no password by it;
+ *   what the link guards against is a favour between the two (a role granted to a friend's account
+ *   whose holder already has a password of their own), which is why it keeps the campus file's
+ *   window (`until`) rather than lasting for ever. If the holder has not yet set their own
+ *   password, the creation's or reset's link still stands beside it.
+ *
+ * Rows written before links could last until a password (no `lasts` column) keep their `until`:
+ * the migration (migrateLinks) adds the columns with 'window' as every old row's value.
  *
  * Machines (`system:…`, `token:…`) are never linked: the demo's and the first start's accounts
  * are made by the system, not by a person who could use them.
@@ -19,12 +35,37 @@ CREATE TABLE IF NOT EXISTS account_links (
   by TEXT NOT NULL,
   action TEXT NOT NULL,
   at INTEGER NOT NULL,
-  until INTEGER NOT NULL
+  until INTEGER NOT NULL,
+  lasts TEXT NOT NULL DEFAULT 'window' CHECK (lasts IN ('window', 'password')),
+  ended_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS account_links_account ON account_links (account, until);
 `;
 
-/** How long an account stays linked to whoever administered it, by default. */
+/**
+ * Brings an account_links table from before `lasts`/`ended_at` to today's, in place: each column
+ * is added only if missing, so a start interrupted between the two finishes on the next start.
+ * Old rows get 'window' and keep lapsing at their `until`, as they were written to.
+ */
+export function migrateLinks(db: BackofficeDb): void {
+  db.exec(LINKS_SCHEMA);
+  db.transaction(() => {
+    const cols = new Set(
+      (db.prepare('PRAGMA table_info(account_links)').all() as { name: string }[]).map((c) => c.name),
+    );
+    if (!cols.has('lasts')) {
+      db.exec(
+        "ALTER TABLE account_links ADD COLUMN lasts TEXT NOT NULL DEFAULT 'window' CHECK (lasts IN ('window', 'password'))",
+      );
+    }
+    if (!cols.has('ended_at')) db.exec('ALTER TABLE account_links ADD COLUMN ended_at INTEGER');
+  }).immediate();
+}
+
+/** Acts after which the administrator could log in as the account until its holder's own password. */
+const PASSWORD_BOUND = new Set(['user.create', 'user.password']);
+
+/** How long a role grant or re-enabling links an account to whoever did it, by default. */
 export const DEFAULT_LINK_DAYS = 30;
 
 const isPerson = (id: string) => !id.includes(':');
@@ -36,22 +77,42 @@ export function recordLink(
   link: { account: string; by: string; action: string; at: number; days: number },
 ): void {
   if (!isPerson(link.by) || norm(link.by) === norm(link.account)) return;
-  db.prepare('INSERT INTO account_links (account, by, action, at, until) VALUES (?, ?, ?, ?, ?)').run(
+  db.prepare(
+    'INSERT INTO account_links (account, by, action, at, until, lasts) VALUES (?, ?, ?, ?, ?, ?)',
+  ).run(
     norm(link.account),
     norm(link.by),
     link.action,
     link.at,
     link.at + link.days * 86_400_000,
+    PASSWORD_BOUND.has(link.action) ? 'password' : 'window',
   );
 }
 
-/** The people an account stands for right now: itself and whoever administered it recently. */
+/**
+ * The holder of `account` set a password of their own at `at` (change-password, with the current
+ * one): whoever created or reset the account no longer knows how to act as it. Called in the
+ * transaction that stores the password. Returns how many links ended.
+ */
+export function endPasswordLinks(db: BackofficeDb, account: string, at: number): number {
+  if (!hasLinks(db)) return 0;
+  return db
+    .prepare(
+      "UPDATE account_links SET ended_at = ? WHERE account = ? AND lasts = 'password' AND ended_at IS NULL AND at <= ?",
+    )
+    .run(at, norm(account), at).changes;
+}
+
+/** A link still in force at `now`: a window not yet over, or a password-bound one not yet ended. */
+const LIVE = "((lasts = 'window' AND until > @now) OR (lasts = 'password' AND ended_at IS NULL))";
+
+/** The people an account stands for right now: itself and whoever administered it (see above). */
 export function principals(db: BackofficeDb, account: string, now: number): Set<string> {
   const out = new Set([norm(account)]);
   if (!hasLinks(db)) return out;
   const rows = db
-    .prepare('SELECT by, action FROM account_links WHERE account = ? AND until > ?')
-    .all(norm(account), now) as { by: string; action: string }[];
+    .prepare(`SELECT by, action FROM account_links WHERE account = @account AND ${LIVE}`)
+    .all({ account: norm(account), now }) as { by: string; action: string }[];
   for (const r of rows) out.add(r.by);
   return out;
 }
@@ -65,7 +126,7 @@ function hasLinks(db: BackofficeDb): boolean {
 
 /**
  * The second person of a two-person act must be independent of the first: not the same account,
- * not an account the first made or reset (or that made or reset the first) within the link window,
+ * not an account the first made or reset (or that made or reset the first) while that link lasts,
  * and not sharing a maker with it. `what` names the act for the message.
  */
 export function assertIndependent(
@@ -83,9 +144,9 @@ export function assertIndependent(
   const link = (account: string, by: string) =>
     db
       .prepare(
-        'SELECT action, at FROM account_links WHERE account = ? AND by = ? AND until > ? ORDER BY at DESC LIMIT 1',
+        `SELECT action, at FROM account_links WHERE account = @account AND by = @by AND ${LIVE} ORDER BY at DESC LIMIT 1`,
       )
-      .get(norm(account), by, now) as { action: string; at: number } | undefined;
+      .get({ account: norm(account), by, now }) as { action: string; at: number } | undefined;
   const p = shared[0]!;
   const why = [first, secondId]
     .filter((acc) => norm(acc) !== p)

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { authFail } from './errors.ts';
+import { endPasswordLinks } from './independence.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import type { Actor } from './roles.ts';
 import {
@@ -186,7 +187,11 @@ export class Sessions {
     this.s.checkPassword(password, name);
     await this.attempt(name, current, context.ip);
     const hash = await hashPassword(password, this.cost);
-    this.s.tx(() => this.s.storePassword(name, name, hash, 'changed by the user'));
+    this.s.tx(() => {
+      this.s.storePassword(name, name, hash, 'changed by the user');
+      // Whoever created or reset the account no longer knows its password (independence.ts).
+      endPasswordLinks(this.s.db, name, this.s.clock());
+    });
   }
 
   /** Clears an account's failed-login delay: an administrator's help for a user being slowed down. */

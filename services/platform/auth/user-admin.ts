@@ -14,8 +14,9 @@ import { NO_PASSWORD, sha256, toUser, type User, type UserStore } from './user-s
  *
  * Nobody who administers an account learns its password: a new account and a reset one get a
  * one-time code, shown to the approver (never to the proposer), which the user redeems to set a
- * password of their own. Both administrators are linked to the account for the link window
- * (independence.ts), so neither can use it as their second person.
+ * password of their own. Both administrators are linked to the account (independence.ts: a
+ * creation or reset until the holder changes the password themselves, a role grant or re-enabling
+ * for the link window), so neither can use it as their second person.
  */
 
 export type UserRequestKind = 'create' | 'roles' | 'enable' | 'reset' | 'token';

@@ -72,7 +72,7 @@ export class UserStore {
     readonly audit: AuditLog,
     readonly clock: Clock,
     readonly minPasswordLength: number,
-    /** Days an account stays linked to whoever created, re-enabled, reset or granted it a role. */
+    /** Days an account stays linked to whoever re-enabled or granted it a role (independence.ts). */
     readonly linkDays: number,
   ) {}
 

@@ -9,7 +9,7 @@ import {
   type TokenRow,
 } from './api-tokens.ts';
 import { authFail } from './errors.ts';
-import { DEFAULT_LINK_DAYS, LINKS_SCHEMA } from './independence.ts';
+import { DEFAULT_LINK_DAYS, migrateLinks } from './independence.ts';
 import { DEFAULT_SCRYPT_COST, hashPassword, isValidCost } from './password.ts';
 import type { Actor, Role } from './roles.ts';
 import {
@@ -64,8 +64,9 @@ export interface UsersOptions {
   loginPolicy?: Partial<LoginPolicy>;
   minPasswordLength?: number;
   /**
-   * Days during which an account that someone created, re-enabled, reset or granted a role to
-   * counts as theirs: it cannot be the second person of an act they are the first of.
+   * Days during which an account that someone re-enabled or granted a role to counts as theirs:
+   * it cannot be the second person of an act they are the first of. Creating or resetting it links
+   * it until its holder sets their own password, whatever this says (independence.ts).
    */
   linkDays?: number;
 }
@@ -118,7 +119,8 @@ export class Users {
     this.admin = new UserAdmin(this.store, this.tokens, this.cost);
     // Read-only: `audit verify` checks these tables against the log without touching the file.
     if (!this.db.readonly) {
-      this.db.exec(USERS_SCHEMA + SESSIONS_SCHEMA + TOKENS_SCHEMA + USER_ADMIN_SCHEMA + LINKS_SCHEMA);
+      this.db.exec(USERS_SCHEMA + SESSIONS_SCHEMA + TOKENS_SCHEMA + USER_ADMIN_SCHEMA);
+      migrateLinks(this.db);
     }
   }
 
