@@ -152,8 +152,8 @@ export const OUTBOX_MIGRATIONS: readonly Migration[] = [
     version: 3,
     name: 'numbering from the rows themselves: meter_seq a view, its table written only when rows go',
     // Every append wrote each meter's next number (0.8-1.6 µs of the 10-11.5 µs that append and
-    // ack cost a reading in a micro-benchmark, issue 16 item 2), though the rows themselves carry it: a meter's last number is the largest seq among its queued and
-    // kept rows. The table (meter_numbering) now holds a meter's number only where rows that could
+    // ack cost a reading in a micro-benchmark, issue 16 item 2), though the rows themselves carry
+    // it: a meter's last number is the largest seq among its queued and kept rows. The table (meter_numbering) now holds a meter's number only where rows that could
     // carry it are deleted: the window pruned, an ack with no window, a reading dropped when full;
     // each writes it in the transaction that deletes. The view `meter_seq` gives what the table
     // gave before, for the outbox's own start and for anyone who reads the file (tests, operators).
