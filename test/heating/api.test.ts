@@ -26,6 +26,7 @@ const STAFF = [
   ['maint.sun', 'maintenance'],
   ['maint.ma', 'maintenance'],
   ['insp.chen', 'inspector'],
+  ['sup.li', 'supervisor'],
 ] as const;
 
 let dir: string;
@@ -177,7 +178,7 @@ describe('the heating desk over HTTP', () => {
       expect(Object.keys(doc.paths)).toContain(p);
   });
 
-  it('registers electric heating for the desk, refuses coded, lists it for inspectors, documents it', async () => {
+  it('electric heating: the desk proposes, a supervisor approves, refusals coded, listed for inspectors, documented', async () => {
     await logIn();
     const body = { meter: 'E-E-H01', applicant: 'Household E-H01', reason: 'electric-heating tariff' };
     const backDated = await as('desk.wu', 'POST', '/api/heating/electric', { ...body, from: time.now - H });
@@ -193,11 +194,23 @@ describe('the heating desk over HTTP', () => {
       meter: 'E-E-H01',
       from: time.now,
       recordedBy: 'desk.wu',
+      state: 'proposed',
     });
     const again = await as('desk.wu', 'POST', '/api/heating/electric', body);
     expect([again.statusCode, again.json().code]).toEqual([409, 'ELECTRIC_REGISTERED']);
+    const deskApproves = await as('desk.wu', 'POST', '/api/heating/electric/1/approve', {});
+    expect([deskApproves.statusCode, deskApproves.json().code]).toEqual([403, 'FORBIDDEN']);
+    const approved = await as('sup.li', 'POST', '/api/heating/electric/1/approve', {
+      reason: 'contract seen',
+    });
+    expect(approved.statusCode, approved.body).toBe(200);
+    expect(approved.json()).toMatchObject({
+      state: 'approved',
+      decision: { by: 'sup.li' },
+      inForceFrom: time.now,
+    });
     expect((await as('insp.chen', 'GET', '/api/heating/electric')).json()).toEqual([
-      expect.objectContaining({ number: 'EH-1', meter: 'E-E-H01', ended: null }),
+      expect.objectContaining({ number: 'EH-1', meter: 'E-E-H01', state: 'approved', ended: null }),
     ]);
     const end = await as('desk.wu', 'POST', '/api/heating/electric/1/end', {
       reason: 'district heating now',
@@ -207,7 +220,13 @@ describe('the heating desk over HTTP', () => {
       paths: Record<string, unknown>;
     };
     expect(Object.keys(doc.paths)).toEqual(
-      expect.arrayContaining(['/api/heating/electric', '/api/heating/electric/{id}/end']),
+      expect.arrayContaining([
+        '/api/heating/electric',
+        '/api/heating/electric/{id}/end',
+        '/api/heating/electric/{id}/approve',
+        '/api/heating/electric/{id}/refuse',
+        '/api/heating/electric/{id}/withdraw',
+      ]),
     );
   });
 });

@@ -6,17 +6,30 @@ import type { DetectionInput, MeterData } from '../../services/inspection/detect
 import { mulberry32 } from '../../simulators/meters/random.ts';
 import { officeBuildings } from '../detection/heating-buildings.ts';
 import { auditAndRows, expectRefusedUnchanged } from '../helpers/refused.ts';
-import { heatingFixture, desk1, desk2, fixer1, inspector, DAY, type HeatingFixture } from './support.ts';
+import {
+  heatingFixture,
+  desk1,
+  desk2,
+  fixer1,
+  inspector,
+  user,
+  DAY,
+  type HeatingFixture,
+} from './support.ts';
 
 /**
  * Electric heating registered at the heating desk: a household's electricity meter (E-E-H01 on
- * the demo campus) recorded as heated electrically by a desk clerk, from when, for whom and why,
+ * the demo campus) proposed as heated electrically by a desk clerk, from when, for whom and why,
  * in the audit log; refused when back-dated, for a heat meter, for the clerk themselves, or over
- * a registration in force; ended the same way. Detection, given the desk's registrations as the
- * back office gives them, judges the unit's electricity before the registration and not from it on.
+ * a registration proposed or in force; in force once a supervisor independent of the clerk
+ * approves it; refused or withdrawn proposals kept; ended the same way. Detection, given the desk's
+ * approved registrations as the back office gives them, judges the unit's electricity before the
+ * approval and not from it on.
  */
 
 const UNIT = 'E-E-H01';
+const supervisor = user('sup.li', 'supervisor');
+const supervisor2 = user('sup.qian', 'supervisor');
 
 function electric(f: HeatingFixture) {
   return createHeating({ campus: f.campus, db: f.db, audit: f.audit, clock: f.clock, store: f.store });
@@ -40,21 +53,40 @@ describe('the heating desk registers electric heating', () => {
       recordedBy: 'desk.wu',
       recordedAt: f.time.now,
       applicant: { name: 'Household E-H01', staffId: null },
+      state: 'proposed',
+      decision: null,
+      inForceFrom: null,
       ended: null,
     });
     const entry = f.audit
       .query({ subject: `heating-unit:${UNIT}` })
-      .find((e) => e.action === 'heating.electric-registered')!;
+      .find((e) => e.action === 'heating.electric-proposed')!;
     expect(entry).toMatchObject({ actor: 'desk.wu', subject: `heating-unit:${UNIT}` });
     expect(JSON.parse(JSON.stringify(entry.after))).toMatchObject({ record: r.number, from: f.time.now });
+    // A proposal silences nothing.
+    expect(h.electric.registrations()).toEqual([]);
+    const proposedAt = f.time.now;
+    f.time.now += 3_600_000;
+    const a = h.electric.approve(supervisor, r.id, 'contract seen');
+    expect(a).toMatchObject({
+      state: 'approved',
+      decision: { by: 'sup.li', at: f.time.now, reason: 'contract seen' },
+      // Approved an hour after its start: in force from the approval, not the proposal.
+      inForceFrom: f.time.now,
+    });
+    expect(
+      f.audit
+        .query({ subject: `heating-unit:${UNIT}` })
+        .find((e) => e.action === 'heating.electric-approved'),
+    ).toMatchObject({ actor: 'sup.li' });
     expect(h.electric.registrations()).toEqual([
       {
         meter: UNIT,
         electricityMeter: UNIT,
         state: 'on',
-        from: f.time.now,
+        from: proposedAt + 3_600_000,
         workOrder: r.number,
-        confirmedBy: ['desk.wu'],
+        confirmedBy: ['desk.wu', 'sup.li'],
       },
     ]);
     expect(f.audit.verify().ok).toBe(true);
@@ -86,6 +118,9 @@ describe('the heating desk registers electric heating', () => {
     const f = heatingFixture();
     const h = electric(f);
     const r = h.electric.register(desk1, { meter: UNIT, applicant: 'Household E-H01', reason: 'tariff' });
+    // A proposal is withdrawn, not ended.
+    refused(f, 'ELECTRIC_STATE', () => h.electric.end(desk2, r.id, 'not yet'));
+    h.electric.approve(supervisor, r.id);
     f.time.now += 30 * DAY;
     const ended = h.electric.end(desk2, r.id, 'moved to district heating');
     expect(ended.ended).toEqual({ at: f.time.now, by: 'desk.he', reason: 'moved to district heating' });
@@ -129,6 +164,10 @@ describe("a registration never closes an inspector's case", () => {
       actor: inspector,
     });
     expect(h.electric.register(desk1, base).number).toBe('EH-1');
+    // An alert raised while a proposal waits is decided before the approval, too.
+    const p = h.electric.register(desk1, { ...base, meter: 'E-E-H03' });
+    alerts.sync([finding('E-E-H02'), finding('E-E-H03')]);
+    refused(f, 'ELECTRIC_ALERT_OPEN', () => h.electric.approve(supervisor, p.id));
   });
 });
 
@@ -172,11 +211,20 @@ describe("detection reads the desk's electric heating, as the back office hands 
     const registeredAt = START + (DAYS - 10) * DAY;
     f.time.now = registeredAt;
     const h = electric(f);
-    h.electric.register(desk1, {
+    const p = h.electric.register(desk1, {
       meter: UNIT,
       applicant: 'Household E-H01',
       reason: 'electric-heating tariff',
     });
+    const proposed = h.detection(undefined);
+    if (proposed === false) throw new Error('detection is on');
+    // Proposed only: the heater is still found over the whole span.
+    expect(
+      heatingDetector()
+        .run({ ...buildings(), heating: proposed.heating!() })
+        .findings.map((x) => x.key),
+    ).toContain(`electric-heating:${UNIT}`);
+    h.electric.approve(supervisor, p.id);
     const settings = h.detection(undefined);
     if (settings === false) throw new Error('detection is on');
     const heating = settings.heating!();
@@ -198,5 +246,90 @@ describe("detection reads the desk's electric heating, as the back office hands 
         .run({ ...input, heating: after.heating!() })
         .findings.map((x) => x.key),
     ).toContain(`electric-heating:${UNIT}`);
+  });
+});
+
+describe('a registration takes two people', () => {
+  const base = { meter: UNIT, applicant: 'Household E-H01', reason: 'tariff' };
+
+  it('the desk cannot approve; nor the proposer holding both roles; nor the applicant', () => {
+    const f = heatingFixture();
+    const h = electric(f);
+    const r = h.electric.register(desk1, base);
+    refused(f, 'FORBIDDEN', () => h.electric.approve(desk2, r.id));
+    refused(f, 'FORBIDDEN', () => h.electric.approve(inspector, r.id));
+    const both = user('lead.fan', 'heating-desk', 'supervisor');
+    const own = h.electric.register(both, { ...base, meter: 'E-E-H03' });
+    refused(f, 'SELF_APPROVAL', () => h.electric.approve(both, own.id));
+    refused(f, 'SELF_APPROVAL', () => h.electric.refuse(both, own.id, 'mine'));
+    const forSup = h.electric.register(desk1, { ...base, meter: 'E-E-H02', applicantStaffId: 'sup.li' });
+    refused(f, 'NOT_INDEPENDENT', () => h.electric.approve(supervisor, forSup.id));
+    expect(h.electric.registrations()).toEqual([]);
+    expect(h.electric.approve(supervisor2, forSup.id).state).toBe('approved');
+    // Decided once: a second approval of the same record is refused.
+    refused(f, 'ELECTRIC_STATE', () => h.electric.approve(supervisor, forSup.id));
+  });
+
+  it('refused and withdrawn proposals are kept and audited, never in force; the unit may be proposed again', () => {
+    const f = heatingFixture();
+    const h = electric(f);
+    const r = h.electric.register(desk1, base);
+    refused(f, 'INVALID_APPLICATION', () => h.electric.refuse(supervisor, r.id, '  '));
+    expect(h.electric.refuse(supervisor, r.id, 'no contract on file')).toMatchObject({
+      state: 'refused',
+      decision: { by: 'sup.li', at: f.time.now, reason: 'no contract on file' },
+      inForceFrom: null,
+    });
+    refused(f, 'ELECTRIC_STATE', () => h.electric.approve(supervisor2, r.id));
+    refused(f, 'ELECTRIC_STATE', () => h.electric.withdraw(desk1, r.id, 'late'));
+    const again = h.electric.register(desk1, base);
+    expect(h.electric.withdraw(desk2, again.id, 'household changed its mind')).toMatchObject({
+      state: 'withdrawn',
+      decision: { by: 'desk.he', reason: 'household changed its mind' },
+    });
+    refused(f, 'FORBIDDEN', () => h.electric.withdraw(supervisor, again.id, 'x'));
+    expect(h.electric.list().map((x) => [x.number, x.state])).toEqual([
+      ['EH-2', 'withdrawn'],
+      ['EH-1', 'refused'],
+    ]);
+    expect(h.electric.registrations()).toEqual([]);
+    const actions = f.audit
+      .query({ subject: `heating-unit:${UNIT}` })
+      .map((e) => [e.action, e.actor])
+      .sort();
+    expect(actions).toEqual([
+      ['heating.electric-proposed', 'desk.wu'],
+      ['heating.electric-proposed', 'desk.wu'],
+      ['heating.electric-refused', 'sup.li'],
+      ['heating.electric-withdrawn', 'desk.he'],
+    ]);
+    expect(f.audit.verify().ok).toBe(true);
+  });
+
+  it('a proposal starting next week, approved now, is in force from next week', () => {
+    const f = heatingFixture();
+    const h = electric(f);
+    const r = h.electric.register(desk1, { ...base, from: f.time.now + 7 * DAY });
+    expect(h.electric.approve(supervisor, r.id).inForceFrom).toBe(f.time.now + 7 * DAY);
+  });
+
+  it("a record written by one clerk before proposals existed waits for a second person's approval", () => {
+    const f = heatingFixture();
+    const h = electric(f);
+    const old = {
+      ...{ meter: UNIT, applicant: { name: 'Household E-H01', staffId: null }, reason: 'tariff' },
+      ...{
+        from: f.time.now - 90 * DAY,
+        recordedBy: 'desk.wu',
+        recordedAt: f.time.now - 90 * DAY,
+        ended: null,
+      },
+    };
+    f.db.prepare('INSERT INTO heating_electric (meter, data) VALUES (?, ?)').run(UNIT, JSON.stringify(old));
+    expect(h.electric.get(1)).toMatchObject({ state: 'proposed', decision: null, inForceFrom: null });
+    expect(h.electric.registrations()).toEqual([]);
+    refused(f, 'ELECTRIC_REGISTERED', () => h.electric.register(desk2, base));
+    expect(h.electric.approve(supervisor, 1)).toMatchObject({ state: 'approved', inForceFrom: f.time.now });
+    expect(h.electric.registrations()).toHaveLength(1);
   });
 });

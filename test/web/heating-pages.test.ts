@@ -48,6 +48,7 @@ beforeAll(async () => {
       ['maint.ma', 'maintenance'],
       ['insp.chen', 'inspector'],
       ['bill.zhao', 'billing'],
+      ['sup.li', 'supervisor'],
     ],
     readings: november(),
     edit: (raw) => {
@@ -168,7 +169,7 @@ describe('the heating pages', () => {
     await shots(zh, 'heat-purchase-zh');
   });
 
-  it('registers electric heating at the desk, refuses a second over it, and ends it, in both languages', async () => {
+  it('electric heating: the desk proposes, a second over it is refused, a supervisor approves, the desk ends it, in both languages', async () => {
     const clerk = await desk.openAs('desk.wu', 'zh', '#/heating', 'heating-electric');
     const form = 'form[data-form=heating-electric]';
     const register = async (page: Page) => {
@@ -178,10 +179,14 @@ describe('the heating pages', () => {
       await page.click(`${form} button[type=submit]`);
     };
     await register(clerk);
-    await clerk.waitForSelector('[data-electric="E-E-H03"][data-ended=false]');
+    await clerk.waitForSelector('[data-electric="E-E-H03"][data-state=proposed]');
     const row = await clerk.locator('[data-electric="E-E-H03"]').innerText();
     expect(row).toContain('EH-1');
     expect(row).toContain('desk.wu');
+    expect(row).toContain('待批准');
+    // The desk may withdraw its proposal, not approve it: the page offers no approve button.
+    expect(await clerk.locator('[data-electric="E-E-H03"] [data-action=approve-electric]').count()).toBe(0);
+    expect(await clerk.locator('[data-electric="E-E-H03"] [data-action=withdraw-electric]').count()).toBe(1);
     // Recorded at 10:00 on 5 December, Beijing time: it takes effect then, shown in the campus zone.
     expect(row).toContain('10:00');
     expect(await clerk.locator('[data-section=heating-electric] h2').innerText()).toBe('登记电采暖的单元');
@@ -192,8 +197,20 @@ describe('the heating pages', () => {
       .toContain('该单元在这段时间已登记电采暖');
     await shots(clerk, 'heating-electric-zh');
 
+    // A supervisor approves it, in English.
+    const sup = await desk.openAs('sup.li', 'en', '#/heating', 'heating-electric');
+    await sup.waitForSelector('[data-electric="E-E-H03"][data-state=proposed]');
+    expect(await sup.locator('[data-electric="E-E-H03"]').innerText()).toContain('Awaiting approval');
+    await sup.fill('[data-electric="E-E-H03"] input[name=decisionReason]', 'contract EH-2026-03 seen');
+    await sup.click('[data-electric="E-E-H03"] [data-action=approve-electric]');
+    await sup.waitForSelector('[data-electric="E-E-H03"][data-state=approved]');
+    const approved = await sup.locator('[data-electric="E-E-H03"]').innerText();
+    expect(approved).toContain('sup.li');
+    expect(approved).toContain('contract EH-2026-03 seen');
+    await shots(sup, 'heating-electric-approved-en');
+
     const en = await desk.openAs('desk.wu', 'en', '#/heating', 'heating-electric');
-    await en.waitForSelector('[data-electric="E-E-H03"]');
+    await en.waitForSelector('[data-electric="E-E-H03"][data-state=approved]');
     expect(await en.locator('[data-section=heating-electric] h2').innerText()).toBe(
       'Units registered as heated electrically',
     );

@@ -3,7 +3,19 @@ import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
 import type { ElectricHeating } from './electric.ts';
 
-/** Units registered as heated electrically: the desk records and ends them; detection reads them. */
+/**
+ * Units registered as heated electrically: the desk proposes, a supervisor approves or refuses, the
+ * desk withdraws a proposal or ends an approved record; detection reads the approved ones.
+ */
+
+const idParams = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
+      .transform(Number),
+  })
+  .strict();
 
 const tags = ['heating'];
 
@@ -13,7 +25,8 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
       route(app, {
         method: 'GET',
         url: '/api/heating/electric',
-        summary: 'Units registered as heated electrically, newest first, with who recorded and ended each',
+        summary:
+          'Electric heating records, newest first: proposals, approved, refused and withdrawn ones, with who proposed, decided and ended each',
         tags,
         permission: 'heating.view',
         handler: () => electric.list(),
@@ -23,7 +36,7 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
         method: 'POST',
         url: '/api/heating/electric',
         summary:
-          'Register a unit as heated electrically (its electricity meter), from now or a later date: detection stops judging its electricity against the cold from then on',
+          'Propose a unit as heated electrically (its electricity meter), from now or a later date: once a supervisor approves it, detection stops judging its electricity against the cold',
         tags,
         permission: 'heating.apply',
         body: z
@@ -45,16 +58,44 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
         summary: 'End an electric heating registration now, with the reason: the unit is judged again',
         tags,
         permission: 'heating.apply',
-        params: z
-          .object({
-            id: z
-              .string()
-              .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-              .transform(Number),
-          })
-          .strict(),
+        params: idParams,
         body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
         handler: ({ params, body, actor }) => electric.end(actor, params.id, body.reason),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/heating/electric/:id/approve',
+        summary:
+          'Approve an electric heating proposal: a supervisor independent of the clerk who proposed it; in force from then (or its later start)',
+        tags,
+        permission: 'heating.electric-approve',
+        params: idParams,
+        body: z.object({ reason: z.string().trim().min(1).max(2000).optional() }).strict(),
+        handler: ({ params, body, actor }) => electric.approve(actor, params.id, body.reason),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/heating/electric/:id/refuse',
+        summary: 'Refuse an electric heating proposal, with the reason: kept, never in force',
+        tags,
+        permission: 'heating.electric-approve',
+        params: idParams,
+        body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
+        handler: ({ params, body, actor }) => electric.refuse(actor, params.id, body.reason),
+      }),
+    (app) =>
+      route(app, {
+        method: 'POST',
+        url: '/api/heating/electric/:id/withdraw',
+        summary:
+          'Withdraw an electric heating proposal not yet decided, with the reason: kept, never in force',
+        tags,
+        permission: 'heating.apply',
+        params: idParams,
+        body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
+        handler: ({ params, body, actor }) => electric.withdraw(actor, params.id, body.reason),
       }),
   ];
 }

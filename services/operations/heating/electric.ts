@@ -1,10 +1,10 @@
 import type { AuditLog } from '../../platform/audit/audit-log.ts';
-import { assertCan } from '../../platform/auth/duties.ts';
+import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { CampusTree } from '../../metering/live/types.ts';
 import { heatingError } from './errors.ts';
-import type { ElectricHeatingRecord, ElectricRegistration } from './types.ts';
+import type { ElectricHeatingRecord, ElectricHeatingState, ElectricRegistration } from './types.ts';
 
 /**
  * Units heated by electricity, as the heating desk registers them: a building or flat without
@@ -15,6 +15,23 @@ import type { ElectricHeatingRecord, ElectricRegistration } from './types.ts';
  * effect no earlier than it was recorded (a back-dated registration would excuse heating used
  * before it); the clerk may not register a unit for themselves, nor one whose electric-heating
  * alert an inspector has not decided yet; ending it is recorded the same way.
+ *
+ * Registering is a proposal by a desk clerk and an approval by a second, independent person: one
+ * clerk alone could otherwise hide a friend's illegal heater from detection. The second person is
+ * a supervisor (`heating.electric-approve`), not an inspector: the rulebook gives every act that
+ * needs a second person (free quota, cut-offs, edits, refunds, tariffs) to the department's
+ * supervisor, the registration also puts the unit on the electric-heating tariff, which is no
+ * inspector's to grant, and an inspector who approved it would be excusing the very findings they
+ * are to judge. The approver is neither the proposer nor linked to them (assertNotSelfApproval:
+ * not an account either made, nor two accounts one administrator made), nor the applicant. Until
+ * approved nothing changes for detection; approved, the record is in force from its `from` or the
+ * approval, whichever is later (a late approval never excuses the days before it). A proposal can
+ * be refused by a supervisor or withdrawn by the desk; both are kept and audited. Ending an
+ * approved record takes one person: it gives detection the unit back, it silences nothing.
+ *
+ * Records written before proposals existed (no `state` in their data) were one person's act: they
+ * read as proposals waiting for a second person, so no registration keeps silencing detection on
+ * one person's word; the desk page lists them for a supervisor's approval.
  */
 
 const SCHEMA = `
@@ -31,6 +48,22 @@ const MAX_AHEAD_MS = 366 * 86_400_000;
 
 const same = (a: string | null | undefined, b: string) =>
   !!a && a.trim().toLowerCase() === b.trim().toLowerCase();
+
+const AUDIT_ACTION = {
+  approved: 'heating.electric-approved',
+  refused: 'heating.electric-refused',
+  withdrawn: 'heating.electric-withdrawn',
+} as const;
+
+/** A proposal or an approved record not ended by `from`: a second record over it is refused. */
+const overlaps = (r: ElectricHeatingRecord, from: number) =>
+  (r.state === 'proposed' || r.state === 'approved') && (r.ended === null || r.ended.at > from);
+
+function required(text: string, what: string): string {
+  const t = typeof text === 'string' ? text.trim() : '';
+  if (!t) heatingError('INVALID_APPLICATION', `${what} is missing`);
+  return t;
+}
 
 export interface ElectricHeatingDeps {
   db: BackofficeDb;
@@ -77,7 +110,7 @@ export class ElectricHeating {
         'INVALID_TIME',
         `electric heating registered from ${Number.isSafeInteger(from) ? new Date(from).toISOString() : String(from)}: it takes effect no earlier than it is recorded (${new Date(now).toISOString()}) and within a year`,
       );
-    const clash = this.forMeter(input.meter).find((r) => r.ended === null || r.ended.at > from);
+    const clash = this.forMeter(input.meter).find((r) => overlaps(r, from));
     if (clash)
       heatingError(
         'ELECTRIC_REGISTERED',
@@ -93,7 +126,8 @@ export class ElectricHeating {
       );
     const rec: Omit<ElectricHeatingRecord, 'id' | 'number'> = {
       ...{ meter: input.meter, applicant: { name, staffId }, reason, from },
-      ...{ recordedBy: actor.id, recordedAt: now, ended: null },
+      ...{ recordedBy: actor.id, recordedAt: now, state: 'proposed' as const, decision: null },
+      ...{ inForceFrom: null, ended: null },
     };
     return this.d.db.transaction(() => {
       const id = Number(
@@ -103,7 +137,7 @@ export class ElectricHeating {
       );
       this.d.audit.append({
         actor: actor.id,
-        action: 'heating.electric-registered',
+        action: 'heating.electric-proposed',
         subject: `heating-unit:${input.meter}`,
         after: { record: `EH-${id}`, ...rec },
       });
@@ -116,15 +150,13 @@ export class ElectricHeating {
     assertCan(actor, 'heating.apply', 'end an electric heating registration');
     const r = this.get(id);
     if (r.ended) heatingError('ELECTRIC_REGISTERED', `${r.number} ended already`);
+    if (r.state !== 'approved')
+      heatingError('ELECTRIC_STATE', `${r.number} is ${r.state}, not approved: withdraw a proposal instead`);
     const why = reason.trim();
     if (!why) heatingError('INVALID_APPLICATION', 'the reason for ending it is missing');
     const ended = { at: this.d.clock(), by: actor.id, reason: why };
-    const { id: _id, number: _n, ...before } = r;
     return this.d.db.transaction(() => {
-      const changed = this.d.db
-        .prepare('UPDATE heating_electric SET data = ? WHERE id = ? AND data = ?')
-        .run(JSON.stringify({ ...before, ended }), id, JSON.stringify(before)).changes;
-      if (changed !== 1) heatingError('ELECTRIC_REGISTERED', `${r.number} changed meanwhile`);
+      this.swap(r, { ended });
       this.d.audit.append({
         actor: actor.id,
         action: 'heating.electric-ended',
@@ -136,14 +168,64 @@ export class ElectricHeating {
     })();
   }
 
+  /**
+   * A second person approves a proposal: from then on (or its `from`, if later) detection leaves
+   * the unit's electricity out. Refused unless independent of the proposer and not the applicant;
+   * refused again while the unit has an undecided electric-heating alert or another record over it.
+   */
+  approve(actor: Actor, id: number, reason?: string): ElectricHeatingRecord {
+    assertCan(actor, 'heating.electric-approve', 'approve electric heating');
+    const r = this.proposal(id);
+    const now = this.d.clock();
+    assertNotSelfApproval(r.recordedBy, actor, `approve electric heating ${r.number}`, {
+      db: this.d.db,
+      now,
+    });
+    if (same(r.applicant.staffId, actor.id))
+      heatingError('NOT_INDEPENDENT', `${actor.id} is the applicant of ${r.number} and may not approve it`);
+    const alert = this.d.undecidedAlerts?.(r.meter)[0];
+    if (alert)
+      heatingError(
+        'ELECTRIC_ALERT_OPEN',
+        `${r.meter} has electric-heating alert ${alert.id} (since ${new Date(alert.since).toISOString()}) not yet decided by an inspector`,
+      );
+    const inForceFrom = Math.max(r.from, now);
+    const clash = this.forMeter(r.meter).find((o) => o.id !== r.id && overlaps(o, inForceFrom));
+    if (clash)
+      heatingError('ELECTRIC_REGISTERED', `${r.meter} is registered heated electrically by ${clash.number}`);
+    return this.decide(actor, r, 'approved', reason, { inForceFrom });
+  }
+
+  /** A supervisor refuses a proposal, with the reason: kept and audited, never in force. */
+  refuse(actor: Actor, id: number, reason: string): ElectricHeatingRecord {
+    assertCan(actor, 'heating.electric-approve', 'refuse electric heating');
+    const r = this.proposal(id);
+    // The proposer takes their own back by withdrawing it; a refusal is the second person's word.
+    assertNotSelfApproval(r.recordedBy, actor, `refuse electric heating ${r.number}`, {
+      db: this.d.db,
+      now: this.d.clock(),
+    });
+    return this.decide(actor, r, 'refused', required(reason, 'the reason for refusing it'));
+  }
+
+  /** The desk withdraws a proposal (the household changed its mind, a wrong meter): kept and audited. */
+  withdraw(actor: Actor, id: number, reason: string): ElectricHeatingRecord {
+    assertCan(actor, 'heating.apply', 'withdraw an electric heating proposal');
+    const r = this.proposal(id);
+    return this.decide(actor, r, 'withdrawn', required(reason, 'the reason for withdrawing it'));
+  }
+
   get(id: number): ElectricHeatingRecord {
     const row = this.d.db.prepare('SELECT id, data FROM heating_electric WHERE id = ?').get(id) as
       { id: number; data: string } | undefined;
     if (!row) heatingError('ELECTRIC_NOT_FOUND', `no electric heating record ${id}`);
+    const data = JSON.parse(row.data) as Partial<ElectricHeatingRecord>;
     return {
       id: row.id,
       number: `EH-${row.id}`,
-      ...(JSON.parse(row.data) as Omit<ElectricHeatingRecord, 'id' | 'number'>),
+      // Written before proposals existed: a proposal waiting for its second person (see above).
+      ...{ state: 'proposed', decision: null, inForceFrom: null },
+      ...(data as Omit<ElectricHeatingRecord, 'id' | 'number'>),
     };
   }
 
@@ -156,16 +238,65 @@ export class ElectricHeating {
     return ids.map((id) => this.get(id));
   }
 
-  /** What detection reads: each record as a registration of the meter heated electrically. */
+  /** What detection reads: each approved record as a registration of the meter heated electrically. */
   registrations(): ElectricRegistration[] {
     return this.list()
       .reverse()
-      .map((r) => ({
-        ...{ meter: r.meter, electricityMeter: r.meter, state: 'on' as const, from: r.from },
-        // Withdrawn before it took effect: an empty span, never in force.
-        ...(r.ended ? { to: Math.max(r.ended.at, r.from) } : {}),
-        ...{ workOrder: r.number, confirmedBy: [r.recordedBy] },
-      }));
+      .filter((r) => r.state === 'approved' && r.inForceFrom !== null)
+      .map((r) => {
+        const from = r.inForceFrom!;
+        return {
+          ...{ meter: r.meter, electricityMeter: r.meter, state: 'on' as const, from },
+          // Ended before it took effect: an empty span, never in force.
+          ...(r.ended ? { to: Math.max(r.ended.at, from) } : {}),
+          ...{ workOrder: r.number, confirmedBy: [r.recordedBy, r.decision!.by] },
+        };
+      });
+  }
+
+  private proposal(id: number): ElectricHeatingRecord {
+    const r = this.get(id);
+    if (r.state !== 'proposed') heatingError('ELECTRIC_STATE', `${r.number} is ${r.state}, not a proposal`);
+    return r;
+  }
+
+  private decide(
+    actor: Actor,
+    r: ElectricHeatingRecord,
+    state: Exclude<ElectricHeatingState, 'proposed'>,
+    reason: string | undefined,
+    extra: { inForceFrom?: number } = {},
+  ): ElectricHeatingRecord {
+    const decision = { by: actor.id, at: this.d.clock(), reason: reason?.trim() || null };
+    return this.d.db
+      .transaction(() => {
+        this.swap(r, { state, decision, ...extra });
+        this.d.audit.append({
+          actor: actor.id,
+          action: AUDIT_ACTION[state],
+          subject: `heating-unit:${r.meter}`,
+          before: { record: r.number, state: r.state, recordedBy: r.recordedBy },
+          after: { state, decision, ...extra },
+        });
+        return this.get(r.id);
+      })
+      .immediate();
+  }
+
+  /** Writes `change` over `r` only if the row is still what `r` was read as (a concurrent decision loses). */
+  private swap(r: ElectricHeatingRecord, change: Partial<ElectricHeatingRecord>): void {
+    const row = this.d.db
+      .prepare('SELECT data FROM heating_electric WHERE id = ?')
+      .pluck()
+      .get(r.id) as string;
+    const { id: _id, number: _n, ...current } = this.get(r.id);
+    const { id: _i, number: _m, ...seen } = r;
+    if (JSON.stringify(current) !== JSON.stringify(seen))
+      heatingError('ELECTRIC_STATE', `${r.number} changed meanwhile`);
+    const changed = this.d.db
+      .prepare('UPDATE heating_electric SET data = ? WHERE id = ? AND data = ?')
+      .run(JSON.stringify({ ...current, ...change }), r.id, row).changes;
+    if (changed !== 1) heatingError('ELECTRIC_STATE', `${r.number} changed meanwhile`);
   }
 
   private forMeter(meter: string): ElectricHeatingRecord[] {

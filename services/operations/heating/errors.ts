@@ -47,7 +47,12 @@ export const HEATING_ERRORS = {
   ELECTRIC_REGISTERED: {
     status: 409,
     description:
-      'The unit is already registered as heated electrically over that time (end that record first), or the record has ended already.',
+      'The unit is already registered as heated electrically over that time, proposed or approved (withdraw or end that record first), or the record has ended already.',
+  },
+  ELECTRIC_STATE: {
+    status: 409,
+    description:
+      'The electric heating record is not at the step this act belongs to: only a proposal is approved, refused or withdrawn, only an approved record is ended.',
   },
 } as const satisfies ErrorCatalogue;
 

@@ -121,5 +121,16 @@ export interface ElectricHeatingRecord {
   from: number;
   recordedBy: string;
   recordedAt: number;
+  /**
+   * A desk clerk's proposal until a second, independent person decides it (electric.ts): only an
+   * approved record counts for detection. Refused and withdrawn ones are kept, never deleted.
+   */
+  state: ElectricHeatingState;
+  /** The approval, refusal or withdrawal: who, when, why. */
+  decision: { by: string; at: number; reason: string | null } | null;
+  /** Approved: in force from here on, `from` or the approval if later (never before a second person agreed). */
+  inForceFrom: number | null;
   ended: { at: number; by: string; reason: string } | null;
 }
+
+export type ElectricHeatingState = 'proposed' | 'approved' | 'refused' | 'withdrawn';

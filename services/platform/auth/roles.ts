@@ -116,6 +116,11 @@ export const PERMISSIONS = {
   'heating.view': ['heating-desk', 'maintenance', 'inspector', 'supervisor', 'billing'],
   /** Record a start or stop application, dispatch its work order, cancel it. */
   'heating.apply': ['heating-desk'],
+  /**
+   * The second person of an electric heating registration (it silences detection's electric-heating
+   * alerts and sets the tariff): a supervisor, as for every act the rulebook gives a second person.
+   */
+  'heating.electric-approve': ['supervisor'],
   /** Record a valve opened or locked on one's work order, the household's signature, sign a stop. */
   'heating.work': ['maintenance'],
   /** Draw the inspectors' spot-check list of stopped units and record what was found. */
@@ -218,6 +223,7 @@ export const APPROVAL_PERMISSIONS = [
   'outages.approve',
   'plans.approve',
   'capacity.approve',
+  'heating.electric-approve',
 ] as const satisfies readonly Permission[];
 
 /**

@@ -3,11 +3,13 @@ import { clear, field, fmtTime, h, note, table } from './dom.js';
 import { errorText, hw } from './words-heating.js';
 
 /**
- * The desk's units heated by electricity: a clerk registers a household's electricity meter (it
- * pays the electric-heating tariff) and detection stops alerting on its electricity following the
- * cold from then on; the list says who recorded each, from when, and who ended it. The server
- * refuses a back-dated start, a heat meter, the clerk's own unit and a second registration over one
- * in force; the page only offers the form to the desk.
+ * The desk's units heated by electricity: a clerk proposes a household's electricity meter (it
+ * pays the electric-heating tariff) and, once a second, independent person — a supervisor —
+ * approves it, detection stops alerting on its electricity following the cold; the list says who
+ * proposed and decided each, from when it is in force, and who ended it. Refused and withdrawn
+ * proposals stay on the list. The server refuses a back-dated start, a heat meter, the clerk's own
+ * unit, a second registration over one, and an approval by the proposer or an account linked to
+ * them; the page only offers each button to whoever may press it.
  */
 
 const when = (ts) => (ts === null || ts === undefined ? '–' : fmtTime(ts));
@@ -27,7 +29,7 @@ function registerForm(reload) {
         ...(staffId.value.trim() ? { applicantStaffId: staffId.value.trim() } : {}),
         reason: reason.value.trim(),
       });
-      out.append(note(`${hw('recorded')}${r.number} · ${r.meter}`, 'ok'));
+      out.append(note(`${hw('electricProposed')}${r.number} · ${r.meter}`, 'ok'));
       await reload();
     } catch (e) {
       out.append(note(errorText(e), 'error'));
@@ -40,7 +42,7 @@ function registerForm(reload) {
     field(hw('applicant'), applicant),
     field(hw('staffId'), staffId),
     field(hw('reason'), reason),
-    h('button', { type: 'submit' }, hw('electricRegister')),
+    h('button', { type: 'submit' }, hw('electricPropose')),
     out,
   );
 }
@@ -76,6 +78,57 @@ function endButton(r, msg, reload) {
   );
 }
 
+/** Approve or refuse (a supervisor), withdraw (the desk): a proposal's buttons, with a reason. */
+function decideButtons(r, can, msg, reload) {
+  const reason = h('input', {
+    name: 'decisionReason',
+    'aria-label': hw('decisionReason'),
+    placeholder: hw('decisionReason'),
+  });
+  const act = (action, label, cls) =>
+    h(
+      'button',
+      {
+        type: 'button',
+        ...(cls ? { class: cls } : {}),
+        dataset: { action: `${action}-electric` },
+        onclick: async () => {
+          clear(msg);
+          const why = reason.value.trim();
+          try {
+            await post(`/api/heating/electric/${r.id}/${action}`, why ? { reason: why } : {});
+            await reload();
+          } catch (e) {
+            msg.append(note(errorText(e), 'error'));
+          }
+        },
+      },
+      label,
+    );
+  const approver = can('heating.electric-approve');
+  return h(
+    'span',
+    { class: 'controls' },
+    reason,
+    ...(approver
+      ? [act('approve', hw('electricApprove')), act('refuse', hw('electricRefuse'), 'danger')]
+      : []),
+    ...(can('heating.apply') ? [act('withdraw', hw('electricWithdraw'), 'danger')] : []),
+  );
+}
+
+function actions(r, can, msg, reload) {
+  if (r.state === 'proposed' && (can('heating.electric-approve') || can('heating.apply')))
+    return decideButtons(r, can, msg, reload);
+  if (r.state === 'approved' && !r.ended && can('heating.apply')) return endButton(r, msg, reload);
+  return '';
+}
+
+const decided = (r) =>
+  r.decision
+    ? `${r.decision.by} · ${when(r.decision.at)}${r.decision.reason ? ` · ${r.decision.reason}` : ''}`
+    : '–';
+
 /** The card on the heating desk page. */
 export function electricCard(can) {
   const box = h('div', {});
@@ -92,13 +145,18 @@ export function electricCard(can) {
               [hw('electricRecord'), (r) => r.number],
               [hw('electricMeter'), (r) => r.meter],
               [hw('applicant'), (r) => r.applicant.name],
+              [hw('electricState'), (r) => hw(`es.${r.state}`)],
               [hw('from'), (r) => when(r.from)],
+              [hw('inForceFrom'), (r) => when(r.inForceFrom)],
               [hw('to'), (r) => (r.ended ? `${when(r.ended.at)} · ${r.ended.by} · ${r.ended.reason}` : '–')],
               [hw('recordedBy'), (r) => `${r.recordedBy} · ${when(r.recordedAt)}`],
+              [hw('decidedBy'), decided],
               [hw('reason'), (r) => r.reason],
-              ['', (r) => (can('heating.apply') && !r.ended ? endButton(r, msg, load) : '')],
+              ['', (r) => actions(r, can, msg, load)],
             ],
-            (r) => ({ dataset: { electric: r.meter, ended: r.ended ? 'true' : 'false' } }),
+            (r) => ({
+              dataset: { electric: r.meter, ended: r.ended ? 'true' : 'false', state: r.state },
+            }),
           ),
     );
   };
@@ -108,6 +166,7 @@ export function electricCard(can) {
     { class: 'card', dataset: { section: 'heating-electric' } },
     h('h2', {}, hw('electric')),
     h('p', { class: 'hint' }, hw('electricNote')),
+    h('p', { class: 'hint' }, hw('electricTwoPeople')),
     ...(can('heating.apply') ? [registerForm(load)] : []),
     msg,
     box,

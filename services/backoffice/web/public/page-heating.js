@@ -194,7 +194,9 @@ export const heatingDeskPage = {
     return hw('nav.desk');
   },
   // Billing prices the seasons here (heating.fees) from the units the desk certifies.
-  allowed: (can) => can('heating.apply') || can('heating.units') || can('heating.fees'),
+  // A supervisor approves the desk's electric heating proposals here (heating.electric-approve).
+  allowed: (can) =>
+    can('heating.apply') || can('heating.units') || can('heating.fees') || can('heating.electric-approve'),
   async render(main, _params, ctx) {
     const list = applicationsCard(ctx.can);
     main.append(

@@ -153,6 +153,10 @@ const ACTIONS = [
   ['heating.stop-reported', 'Heating stop reported', '报停供暖'],
   ['heating.electric-registered', 'Registered electric heating', '登记电采暖'],
   ['heating.electric-ended', 'Ended electric heating', '注销电采暖'],
+  ['heating.electric-proposed', 'Proposed electric heating', '提出电采暖登记'],
+  ['heating.electric-approved', 'Approved electric heating', '批准电采暖登记'],
+  ['heating.electric-refused', 'Refused electric heating', '驳回电采暖登记'],
+  ['heating.electric-withdrawn', 'Withdrew electric heating proposal', '撤回电采暖登记'],
   ['complaint.mail-duplicate', 'Duplicate tip mail set aside', '重复的举报邮件已搁置'],
   ['complaint.tipster-read', 'Read a tipster’s contact', '查看举报人联系方式'],
   [
