@@ -40,7 +40,8 @@ export async function api(method, path, body) {
       data?.code ?? `HTTP_${res.status}`,
       data?.message ?? (typeof data === 'string' && data ? data : res.statusText),
     );
-    if (res.status === 401 && path !== '/api/session') onUnauthenticated(err);
+    // A wrong current password on the change-password page is a 401 too, not a session lost.
+    if (res.status === 401 && path !== '/api/session' && path !== '/api/me/password') onUnauthenticated(err);
     throw err;
   }
   return data;

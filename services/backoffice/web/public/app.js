@@ -28,6 +28,8 @@ import { reportsPage } from './page-reports.js';
 import { relayPage } from './page-relay.js';
 import { schedulesPage } from './page-schedules.js';
 import { usersPage } from './page-users.js';
+import { passwordPage } from './page-password.js';
+import { pw } from './words-password.js';
 import { personName } from './words-render.js';
 
 /**
@@ -67,6 +69,7 @@ const PAGES = [
   usersPage,
   auditPage,
   healthPage,
+  passwordPage,
 ];
 
 const state = {
@@ -178,6 +181,11 @@ function header() {
               personName(state.me.displayName ?? state.me.actor.id),
               ' · ',
               roles.map((r) => t(`role.${r}`)).join(', '),
+            ),
+            h(
+              'a',
+              { href: '#/password', class: 'password-link', dataset: { action: 'password' } },
+              pw('link'),
             ),
             h(
               'button',

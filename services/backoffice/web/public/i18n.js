@@ -350,7 +350,8 @@ const en = {
   'login.code': 'One-time code',
   'login.new.password': 'New password (12 characters or more)',
   'login.redeem.submit': 'Set password',
-  'login.redeemed': 'Password set. Log in with it.',
+  'login.redeemed':
+    'Password set. Log in with it, then change it once more (the link beside your name): until then the administrators who made your account count as you in two-person approvals.',
   'readings.title': 'Manual readings',
   'readings.enter': 'Enter a reading',
   'readings.enter.hint':
@@ -946,7 +947,8 @@ const zh = {
   'login.code': '一次性码',
   'login.new.password': '新密码（至少 12 个字符）',
   'login.redeem.submit': '设置密码',
-  'login.redeemed': '密码已设置，请用它登录。',
+  'login.redeemed':
+    '密码已设置，请用它登录，然后再修改一次（姓名旁的“修改密码”）：改过之前，建立您账号的管理员在两人审批中与您算作同一人。',
   'readings.title': '人工抄表',
   'readings.enter': '录入读数',
   'readings.enter.hint': '录入您本人在所抽中批次中对某块表的读数；批次号由主管告知。',
