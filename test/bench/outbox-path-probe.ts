@@ -14,7 +14,8 @@ import { PollBatcher } from '../../gateway/poll-batcher.ts';
 import type { PollResult } from '../../gateway/types.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 
-tuneGatewayHeap();
+// As a gateway tunes its heap; PROFILE_HEAP=default for V8's defaults (node flags pass through).
+if (process.env.PROFILE_HEAP !== 'default') tuneGatewayHeap();
 const rate = Number(process.argv[2] ?? 5000);
 const seconds = Number(process.argv[3] ?? 8);
 const METERS = 440;
