@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FIRST_SEQ, Outbox, type OutboxOptions } from '../../gateway/outbox/outbox.ts';
 import { readingItem } from '../helpers/readings.ts';
+import { seededRandom } from '../../services/platform/seeded-random.ts';
 
 /**
  * A meter's numbering lives in its rows (queued and kept); the outbox writes it to a table only
@@ -36,18 +37,6 @@ function onDisk(sql: string): unknown[] {
 function viewSeqs(): Map<string, number> {
   const rows = onDisk('SELECT meter, next_seq FROM meter_seq') as { meter: string; next_seq: number }[];
   return new Map(rows.map((r) => [r.meter, r.next_seq]));
-}
-
-/** A small seeded generator (mulberry32), so a failure is replayed by its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('outbox numbering', () => {
@@ -84,7 +73,7 @@ describe('outbox numbering', () => {
   for (const [name, options] of configs) {
     it(`numbers on gap-free across restarts: ${name}`, () => {
       for (const seed of [1, 2, 3]) {
-        const rnd = random(seed);
+        const rnd = seededRandom(seed);
         let clock = TS;
         const open = () => Outbox.open({ path: join(dir, `${seed}.sqlite`), ...options, now: () => clock });
         path = join(dir, `${seed}.sqlite`);
