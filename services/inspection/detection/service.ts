@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { LoadedCampus } from '../../../config/campus.ts';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import { openEventStream } from '../../platform/http/sse.ts';
 import type { Clock } from '../../platform/db.ts';
 import type { ReadingStore } from '../../metering/storage.ts';
@@ -207,14 +208,6 @@ async function readAndDetect(opts: DetectionOptions, now: number): Promise<Detec
 
 const tags = ['alerts'];
 const Notes = z.string().trim().min(1).max(2000);
-const AlertId = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'id is a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const ListQuery = z
   .object({
     state: z.enum(ALERT_STATES).optional(),
@@ -261,7 +254,7 @@ export function alertRoutes(alerts: AlertStore): ((app: FastifyInstance) => void
         summary: 'One alert with its evidence, suspects and every step',
         tags,
         permission: 'alerts.view',
-        params: AlertId,
+        params: IdParams,
         handler: ({ params }) => alerts.get(params.id),
       }),
     (app) =>
@@ -271,7 +264,7 @@ export function alertRoutes(alerts: AlertStore): ((app: FastifyInstance) => void
         summary: 'Assign the alert to an inspector',
         tags,
         permission: 'alerts.handle',
-        params: AlertId,
+        params: IdParams,
         body: z.object({ inspector: z.string().trim().min(1).max(64), notes: Notes.optional() }).strict(),
         handler: ({ params, body, actor }) => alerts.assign(params.id, { ...body, actor }),
       }),
@@ -282,7 +275,7 @@ export function alertRoutes(alerts: AlertStore): ((app: FastifyInstance) => void
         summary: 'Record what the on-site check found',
         tags,
         permission: 'alerts.handle',
-        params: AlertId,
+        params: IdParams,
         body: z.object({ notes: Notes }).strict(),
         handler: ({ params, body, actor }) => alerts.fieldCheck(params.id, { ...body, actor }),
       }),
@@ -293,7 +286,7 @@ export function alertRoutes(alerts: AlertStore): ((app: FastifyInstance) => void
         summary: 'Confirm the alert after the field check',
         tags,
         permission: 'alerts.handle',
-        params: AlertId,
+        params: IdParams,
         body: z.object({ notes: Notes }).strict(),
         handler: ({ params, body, actor }) => alerts.confirm(params.id, { ...body, actor }),
       }),
@@ -304,7 +297,7 @@ export function alertRoutes(alerts: AlertStore): ((app: FastifyInstance) => void
         summary: 'Dismiss the alert, saying why',
         tags,
         permission: 'alerts.handle',
-        params: AlertId,
+        params: IdParams,
         body: z.object({ notes: Notes }).strict(),
         handler: ({ params, body, actor }) => alerts.dismiss(params.id, { ...body, actor }),
       }),

@@ -1,20 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { UsePlans } from './plans.ts';
 import { yearEndHtml } from './report-html.ts';
 
 /** The annual use plans' routes: list, propose, approve, reject, status against the plan, year-end report. */
 
 const tags = ['plans'];
-const IdParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const Year = z.number().int().min(2000).max(2100);
 
 export function planRoutes(plans: UsePlans): ((app: FastifyInstance) => void)[] {

@@ -1,19 +1,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { CapacityApplications } from './capacity.ts';
 
 /** Capacity-increase applications: record, review (with the year's peaks for the chart), approve twice, reject, work order done. */
 
 const tags = ['capacity'];
-const IdParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const Note = z.object({ note: z.string().trim().min(1).max(2000) }).strict();
 
 export function capacityRoutes(c: CapacityApplications): ((app: FastifyInstance) => void)[] {

@@ -1,21 +1,13 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { ElectricHeating } from './electric.ts';
 
 /**
  * Units registered as heated electrically: the desk proposes, a supervisor approves or refuses, the
  * desk withdraws a proposal or ends an approved record; detection reads the approved ones.
  */
-
-const idParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 
 const tags = ['heating'];
 
@@ -58,7 +50,7 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
         summary: 'End an electric heating registration now, with the reason: the unit is judged again',
         tags,
         permission: 'heating.apply',
-        params: idParams,
+        params: IdParams,
         body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
         handler: ({ params, body, actor }) => electric.end(actor, params.id, body.reason),
       }),
@@ -70,7 +62,7 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
           'Approve an electric heating proposal: a supervisor independent of the clerk who proposed it; in force from then (or its later start)',
         tags,
         permission: 'heating.electric-approve',
-        params: idParams,
+        params: IdParams,
         body: z.object({ reason: z.string().trim().min(1).max(2000).optional() }).strict(),
         handler: ({ params, body, actor }) => electric.approve(actor, params.id, body.reason),
       }),
@@ -81,7 +73,7 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
         summary: 'Refuse an electric heating proposal, with the reason: kept, never in force',
         tags,
         permission: 'heating.electric-approve',
-        params: idParams,
+        params: IdParams,
         body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
         handler: ({ params, body, actor }) => electric.refuse(actor, params.id, body.reason),
       }),
@@ -93,7 +85,7 @@ export function electricHeatingRoutes(electric: ElectricHeating): ((app: Fastify
           'Withdraw an electric heating proposal not yet decided, with the reason: kept, never in force',
         tags,
         permission: 'heating.apply',
-        params: idParams,
+        params: IdParams,
         body: z.object({ reason: z.string().trim().min(1).max(2000) }).strict(),
         handler: ({ params, body, actor }) => electric.withdraw(actor, params.id, body.reason),
       }),

@@ -3,20 +3,13 @@ import { z } from 'zod';
 import type { Clock } from '../../platform/db.ts';
 import { ServiceError } from '../../platform/errors.ts';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { HeatingDesk } from './desk.ts';
 import { FINDINGS, type SpotChecks } from './spot-checks.ts';
 
 /** The heating desk: applications and work orders, the valve and signatures, stopped units, spot checks. */
 
 const tags = ['heating'];
-const IdParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const Name = z.string().trim().min(1).max(64);
 
 export function heatingDeskRoutes(

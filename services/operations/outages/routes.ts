@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { Clock } from '../../platform/db.ts';
 import type { OutageDelivery, OutageNotices } from './outage-notices.ts';
 import type { PlannedOutage, PlannedOutages } from './outages.ts';
@@ -35,14 +36,6 @@ function noticeReport(deliveries: readonly OutageDelivery[]) {
 
 const tags = ['outages'];
 const Text = z.string().trim().min(1).max(2000);
-const IdParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const Ms = z.number().int().min(0).max(8_640_000_000_000);
 const PlanBody = z
   .object({
