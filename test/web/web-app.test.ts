@@ -281,6 +281,8 @@ describe('web app in a browser', () => {
         'outages',
         'plans',
         'capacity',
+        // Electric heating proposals wait for a supervisor's approval on the heating page.
+        'heating',
         'heat-purchase',
         'complaints',
         'reports',
