@@ -1,17 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { ManualReadings } from './manual.ts';
 
 const tags = ['readings'];
-const RoundParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 
 /**
  * Manual readings over HTTP. Drawing a round is done by the system (the actor recorded is
@@ -61,7 +54,7 @@ export function readingsRoutes(d: { readings: ManualReadings }): ((app: FastifyI
         summary: 'A round, its readers and the readings entered so far',
         tags,
         permission: 'readings.view',
-        params: RoundParams,
+        params: IdParams,
         handler: ({ params }) => ({
           ...d.readings.round(params.id),
           readings: d.readings.readings(params.id),
@@ -74,7 +67,7 @@ export function readingsRoutes(d: { readings: ManualReadings }): ((app: FastifyI
         summary: 'Enter your reading of a meter of your round; disagreements raise an inspection alert',
         tags,
         permission: 'readings.enter-manual',
-        params: RoundParams,
+        params: IdParams,
         body: z
           .object({
             meter: z.string().min(1).max(64),

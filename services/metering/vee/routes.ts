@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
-import { Id, Text, UtcMs, UtcMsQuery } from '../../platform/http/schemas.ts';
+import { Id, IdParams, Text, UtcMs, UtcMsQuery } from '../../platform/http/schemas.ts';
 import { EDIT_REASONS, type EditReason } from './edit.ts';
 import { EXCHANGE_KINDS } from './exchanges.ts';
 import type { Vee } from './service.ts';
@@ -66,14 +66,6 @@ const ExchangeBody = z
     note: Text.describe('Who did it and why'),
   })
   .strict();
-const ExchangeParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const DecisionBody = z.object({ approve: z.boolean(), reason: Text.optional() }).strict();
 
 /**
@@ -124,7 +116,7 @@ export function veeRoutes(vee: Vee): ((app: FastifyInstance) => void)[] {
         summary: 'Approve or reject a recorded exchange or reset (another, independent person)',
         tags,
         permission: 'meter-reset.approve',
-        params: ExchangeParams,
+        params: IdParams,
         body: DecisionBody,
         handler: ({ params, body, actor }) =>
           vee.exchanges.decide(actor, params.id, body.approve, body.reason),

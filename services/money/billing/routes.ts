@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Clock } from '../../platform/db.ts';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { BillingAccount } from './accounts.ts';
 import type { BillRuns } from './bill-run.ts';
 import { buildDisclosure, disclosureCsv, disclosureHtml, LANGUAGES } from './disclosure.ts';
@@ -31,14 +32,6 @@ const Period = z
   .max(32)
   .describe('A month (2026-11) or dates (2026-11-05..2026-12-05, the second exclusive), campus time');
 const RunParams = z.object({ id: z.string().regex(/^br-[A-Za-z0-9_-]{1,64}$/, 'a bill run id') }).strict();
-const CheckParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 
 /**
  * Post-paid billing over HTTP: bill runs and their exports ('billing.export'), the quarterly
@@ -183,7 +176,7 @@ export function billingRoutes(d: BillingRouteDeps): ((app: FastifyInstance) => v
         summary: 'One invoice check with its figures',
         tags,
         permission: 'invoices.check',
-        params: CheckParams,
+        params: IdParams,
         handler: ({ params }) => d.invoices.get(params.id),
       }),
   ];

@@ -1,17 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import { TariffProposalInput, type TariffStore } from './tariff-store.ts';
 
 const tags = ['tariffs'];
-const Id = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 
 /**
  * Tariffs over HTTP: the versions (billing and supervisors read them, 'billing.export'), proposals
@@ -67,7 +60,7 @@ export function tariffRoutes(store: TariffStore): ((app: FastifyInstance) => voi
         summary: 'Approve a tariff change (a supervisor other than, and independent of, the proposer)',
         tags,
         permission: 'tariffs.approve',
-        params: Id,
+        params: IdParams,
         handler: ({ params, actor }) => store.approve(actor, params.id),
       }),
     (app) =>
@@ -77,7 +70,7 @@ export function tariffRoutes(store: TariffStore): ((app: FastifyInstance) => voi
         summary: 'Reject a tariff change (a supervisor), or withdraw it (its proposer); nothing changes',
         tags,
         permission: 'authenticated',
-        params: Id,
+        params: IdParams,
         body: z.object({ reason: z.string().trim().min(3).max(500) }).strict(),
         handler: ({ params, body, actor }) => store.reject(actor, params.id, body.reason),
       }),

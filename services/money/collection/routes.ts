@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { Collection } from './collection.ts';
 import {
   DecisionSchema,
@@ -21,14 +22,6 @@ import { NOTICE_LANGUAGES, noticesHtml, payrollCsv } from './print.ts';
 const tags = ['collection'];
 const TableParams = z
   .object({ id: z.string().regex(/^ft-br-[A-Za-z0-9_-]{1,64}$/, 'a fee table id') })
-  .strict();
-const IdParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'a positive whole number')
-      .transform(Number),
-  })
   .strict();
 const NumberParams = z.object({ number: z.string().trim().min(1).max(64) }).strict();
 const AsOf = z

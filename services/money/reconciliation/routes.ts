@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import {
   ExplainSchema,
   FinanceRecordSchema,
@@ -15,14 +16,6 @@ import {
  */
 
 const tags = ['reconciliation'];
-const IdParams = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[1-9][0-9]{0,15}$/, 'a positive whole number')
-      .transform(Number),
-  })
-  .strict();
 const HalfParams = z
   .object({ half: z.string().trim().max(16).describe('2026-11-H1 or 2026-11-H2') })
   .strict();
