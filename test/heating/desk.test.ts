@@ -122,13 +122,36 @@ describe('a heating stop', () => {
 
   it('refuses an unknown unit or a second open application for one unit', () => {
     const f = heatingFixture();
-    expectRefused(f, 'INVALID_APPLICATION', () =>
-      f.desk.apply(desk1, { kind: 'stop', unit: 'E-E1-101', applicant: 'x', reason: 'y' }),
-    );
+    expect(
+      expectRefused(f, 'INVALID_APPLICATION', () =>
+        f.desk.apply(desk1, { kind: 'stop', unit: 'E-E1-101', applicant: 'x', reason: 'y' }),
+      ).message,
+    ).toBe('E-E1-101 is not a heat meter of the campus');
     f.desk.apply(desk1, { kind: 'stop', unit: 'H-E-H07', applicant: 'x', reason: 'y' });
     expectRefused(f, 'APPLICATION_OPEN', () =>
       f.desk.apply(desk1, { kind: 'start', unit: 'H-E-H07', applicant: 'x', reason: 'y' }),
     );
+  });
+
+  // The route checks these too; the service checks again for every other caller (the demo seed).
+  it('refuses an application without an applicant or a reason, in the words the electric desk uses', () => {
+    const f = heatingFixture();
+    const base = { kind: 'stop' as const, unit: 'H-E-H07', applicant: 'Li household', reason: 'away' };
+    expect(
+      expectRefused(f, 'INVALID_APPLICATION', () => f.desk.apply(desk1, { ...base, applicant: '  ' }))
+        .message,
+    ).toBe('the applicant is missing');
+    expect(
+      expectRefused(f, 'INVALID_APPLICATION', () => f.desk.apply(desk1, { ...base, reason: '' })).message,
+    ).toBe('the reason is missing');
+    const a = f.desk.apply(desk1, {
+      ...base,
+      applicant: ' Li household ',
+      applicantStaffId: '  ',
+      reason: ' away ',
+    });
+    expect(a.applicant).toMatchObject({ name: 'Li household', staffId: null });
+    expect(a.reason).toBe('away');
   });
 });
 

@@ -105,6 +105,13 @@ describe('the heating desk registers electric heating', () => {
       refused(f, 'INVALID_TIME', () => h.electric.register(desk1, { ...base, from: f.time.now - 60_000 }))
         .message,
     ).toMatch(/no earlier than it is recorded/);
+    expect(
+      refused(f, 'INVALID_APPLICATION', () => h.electric.register(desk1, { ...base, applicant: ' ' }))
+        .message,
+    ).toBe('the applicant is missing');
+    expect(
+      refused(f, 'INVALID_APPLICATION', () => h.electric.register(desk1, { ...base, reason: '' })).message,
+    ).toBe('the reason (tariff or contract) is missing');
     refused(f, 'NOT_INDEPENDENT', () => h.electric.register(desk1, { ...base, applicantStaffId: 'Desk.Wu' }));
     refused(f, 'FORBIDDEN', () => h.electric.register(fixer1, base));
     // A registration starting in a week; another over it is refused, one before it too (open-ended).

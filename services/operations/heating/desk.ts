@@ -4,6 +4,7 @@ import { assertIndependent } from '../../platform/auth/independence.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { CampusTree } from '../../metering/live/types.ts';
+import { applicantOf, assertMeterOfKind, required, same } from './application-input.ts';
 import { heatingError } from './errors.ts';
 import {
   STOP_SIGNATURES,
@@ -34,8 +35,6 @@ CREATE INDEX IF NOT EXISTS heating_applications_unit ON heating_applications (un
 `;
 
 const OPEN_STATES = new Set(['awaiting-payment', 'accepted', 'dispatched', 'valve-done']);
-const same = (a: string | null | undefined, b: string) =>
-  !!a && a.trim().toLowerCase() === b.trim().toLowerCase();
 
 export interface HeatingDeskDeps {
   db: BackofficeDb;
@@ -61,11 +60,9 @@ export class HeatingDesk {
   /** Records a household's start or stop application; a start's fee is looked up at once. */
   apply(actor: Actor, input: ApplyInput): HeatingApplication {
     assertCan(actor, 'heating.apply', 'record a heating application');
-    const node = this.d.tree.nodes[input.unit];
-    if (!node || node.kind !== 'heat')
-      heatingError('INVALID_APPLICATION', `${input.unit} is not a heat meter of the campus`);
-    const name = input.applicant.trim();
-    if (!name) heatingError('INVALID_APPLICATION', 'the applicant is missing');
+    assertMeterOfKind(this.d.tree, input.unit, 'heat');
+    const applicant = applicantOf(input);
+    const reason = required(input.reason, 'the reason');
     const now = this.d.clock();
     const open = this.forUnit(input.unit).find((a) => OPEN_STATES.has(a.state));
     if (open)
@@ -78,8 +75,8 @@ export class HeatingDesk {
     const fee = this.d.fees.status(input.unit, now);
     const paysFirst = input.kind === 'start' && fee.state !== 'payroll' && fee.state !== 'paid';
     const a: Omit<HeatingApplication, 'id' | 'number'> = {
-      ...{ kind: input.kind, unit: input.unit, reason: input.reason.trim() },
-      applicant: { name, staffId: input.applicantStaffId?.trim() || null, account: fee.account },
+      ...{ kind: input.kind, unit: input.unit, reason },
+      applicant: { ...applicant, account: fee.account },
       state: paysFirst ? 'awaiting-payment' : 'accepted',
       ...{ recordedBy: actor.id, recordedAt: now },
       fee: input.kind === 'start' ? { ...pickFee(fee), checkedAt: now } : null,

@@ -3,6 +3,7 @@ import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts'
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { CampusTree } from '../../metering/live/types.ts';
+import { applicantOf, assertMeterOfKind, required, same } from './application-input.ts';
 import { heatingError } from './errors.ts';
 import type { ElectricHeatingRecord, ElectricHeatingState, ElectricRegistration } from './types.ts';
 
@@ -46,9 +47,6 @@ CREATE INDEX IF NOT EXISTS heating_electric_meter ON heating_electric (meter);
 /** How far ahead a registration may be recorded to start (next season's tariff, not next decade's). */
 const MAX_AHEAD_MS = 366 * 86_400_000;
 
-const same = (a: string | null | undefined, b: string) =>
-  !!a && a.trim().toLowerCase() === b.trim().toLowerCase();
-
 const AUDIT_ACTION = {
   approved: 'heating.electric-approved',
   refused: 'heating.electric-refused',
@@ -58,12 +56,6 @@ const AUDIT_ACTION = {
 /** A proposal or an approved record not ended by `from`: a second record over it is refused. */
 const overlaps = (r: ElectricHeatingRecord, from: number) =>
   (r.state === 'proposed' || r.state === 'approved') && (r.ended === null || r.ended.at > from);
-
-function required(text: string, what: string): string {
-  const t = typeof text === 'string' ? text.trim() : '';
-  if (!t) heatingError('INVALID_APPLICATION', `${what} is missing`);
-  return t;
-}
 
 export interface ElectricHeatingDeps {
   db: BackofficeDb;
@@ -93,14 +85,9 @@ export class ElectricHeating {
 
   register(actor: Actor, input: RegisterElectricInput): ElectricHeatingRecord {
     assertCan(actor, 'heating.apply', 'register electric heating');
-    const node = this.d.tree.nodes[input.meter];
-    if (!node || node.kind !== 'electricity')
-      heatingError('INVALID_APPLICATION', `${input.meter} is not an electricity meter of the campus`);
-    const name = input.applicant.trim();
-    if (!name) heatingError('INVALID_APPLICATION', 'the applicant is missing');
-    const reason = input.reason.trim();
-    if (!reason) heatingError('INVALID_APPLICATION', 'the reason (tariff or contract) is missing');
-    const staffId = input.applicantStaffId?.trim() || null;
+    assertMeterOfKind(this.d.tree, input.meter, 'electricity');
+    const { name, staffId } = applicantOf(input);
+    const reason = required(input.reason, 'the reason (tariff or contract)');
     if (same(staffId, actor.id))
       heatingError('NOT_INDEPENDENT', `${actor.id} may not register electric heating for themselves`);
     const now = this.d.clock();
@@ -152,8 +139,7 @@ export class ElectricHeating {
     if (r.ended) heatingError('ELECTRIC_REGISTERED', `${r.number} ended already`);
     if (r.state !== 'approved')
       heatingError('ELECTRIC_STATE', `${r.number} is ${r.state}, not approved: withdraw a proposal instead`);
-    const why = reason.trim();
-    if (!why) heatingError('INVALID_APPLICATION', 'the reason for ending it is missing');
+    const why = required(reason, 'the reason for ending it');
     const ended = { at: this.d.clock(), by: actor.id, reason: why };
     return this.d.db.transaction(() => {
       this.swap(r, { ended });
