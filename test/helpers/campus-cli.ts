@@ -1,19 +1,21 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { decodeChunk } from '../../adapters/sqlite/chunk-codec.ts';
 
 /**
  * The product's processes as operators run them (`bin/campus-energy.js`), for tests that kill and
  * restart them, and a read-only look into the SQLite files they own.
  */
 
-/** Starts `campus-energy <args>` (log level from FAULT_LOG, default error). */
-export function campusCli(args: string[]): ChildProcess {
+/** Starts `campus-energy <args>` (log level from FAULT_LOG, default error), with `env` added to ours. */
+export function campusCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   return spawn(
     process.execPath,
     ['bin/campus-energy.js', ...args, '--log-level', process.env.FAULT_LOG ?? 'error'],
     {
       stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, ...env },
     },
   );
 }
@@ -57,10 +59,50 @@ export function numberedSeqs(outboxFile: string): Map<string, number> {
   );
 }
 
-/** Every (meter, seq) in a SQLite reading store. */
-export function storedSeqs(storeFile: string): { meter: string; seq: number }[] {
-  return querySqlite<{ meter: string; seq: number }>(
-    storeFile,
-    'select m.name as meter, r.seq as seq from readings r join meters m on m.id = r.meter_id',
-  );
+export interface StoredSeq {
+  meter: string;
+  seq: number;
+  /** The reading's ts (UTC ms), as the gateway stamped it. */
+  ts: number;
+}
+
+// Only ts and seq are wanted: every quantity id maps to a column, and no column is decoded.
+const ANY_COLUMN = new Map(Array.from({ length: 4096 }, (_, id) => [id, id]));
+const NO_VALUES = new Set<number>();
+
+/**
+ * Every (meter, seq) in a SQLite reading store: its raw rows and its chunks. A day closes into a
+ * chunk once a reading an hour past its end is stored, so a test that reads the rows alone would
+ * miss readings when it runs across 01:00 UTC (or gets readings an hour back, as a gateway whose
+ * clock was stepped sends).
+ */
+export function storedSeqs(storeFile: string): StoredSeq[] {
+  if (!existsSync(storeFile)) return [];
+  const db = new Database(storeFile, { readonly: true, fileMustExist: true });
+  try {
+    // One read transaction: a chunk's move from the rows commits between two separate reads.
+    return db.transaction(() => {
+      const rows = db
+        .prepare(
+          'select m.name as meter, r.seq as seq, r.ts as ts from readings r join meters m on m.id = r.meter_id',
+        )
+        .all() as StoredSeq[];
+      const hasChunks = db.prepare("select 1 from sqlite_master where name = 'chunks'").get();
+      if (!hasChunks) return rows;
+      const chunks = db
+        .prepare('select m.name as meter, c.data as data from chunks c join meters m on m.id = c.meter_id')
+        .all() as { meter: string; data: Buffer }[];
+      for (const c of chunks) {
+        const { seq, ts } = decodeChunk(c.data, ANY_COLUMN, NO_VALUES);
+        seq.forEach((n, i) => rows.push({ meter: c.meter, seq: n, ts: ts[i]! }));
+      }
+      return rows;
+    })();
+  } catch (err) {
+    // The process that owns the file may not have created its tables yet.
+    if (/no such table/.test((err as Error).message)) return [];
+    throw err;
+  } finally {
+    db.close();
+  }
 }
