@@ -9,12 +9,13 @@
 import { existsSync } from 'node:fs';
 import { URL } from 'node:url';
 
-// So do `ingest` and `run` (the supervisor of `campus-energy run`): a supervised part that is
+// So do `ingest`, `backoffice` and `run` (the supervisor of `campus-energy run`): a supervised part that is
 // restarted after a crash is back at work in the seconds its own modules take to load.
 const LEAN = {
   gateway: ['gateway-cli', 'runGatewayCli'],
   ingest: ['ingest-cli', 'runIngestCli'],
   run: ['run-cli', 'runRunCli'],
+  backoffice: ['backoffice-cli', 'runBackofficeCli'],
 };
 const lean = Object.hasOwn(LEAN, process.argv[2] ?? '') ? LEAN[process.argv[2]] : undefined;
 const entry = lean ? lean[0] : 'cli';

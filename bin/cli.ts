@@ -3,7 +3,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadCampus } from '../config/campus.ts';
 import { createLogger } from '../gateway/log.ts';
-import { embeddedBrokerLogin } from '../adapters/mqtt/campus-broker.ts';
 import { subscribeReadings } from '../adapters/mqtt/subscriber.ts';
 import { SqliteDeadLetterStore } from '../services/metering/ingest/dead-letters.ts';
 import { intervalConsumption } from '../services/metering/consumption/consumption.ts';
@@ -21,17 +20,17 @@ import { farmSpecFromCampus } from '../simulators/from-campus.ts';
 import { demoScenario } from '../simulators/scenario/demo.ts';
 import { renderScenario } from '../simulators/scenario/render.ts';
 import { loadScenarioFile } from '../simulators/scenario/schema.ts';
-import { SERVICE_USERS, writeBrokerConfig } from '../adapters/mqtt/acl.ts';
+import { writeBrokerConfig } from '../adapters/mqtt/acl.ts';
 import { SqliteStore } from '../adapters/sqlite/store.ts';
 import { DurationSchema } from '../config/schemas/campus.ts';
 import { ensureControlKeys } from '../services/operations/control/keys.ts';
-import { createBackofficeServer } from '../services/backoffice/server.ts';
 import { registerGatewayCommand } from './gateway-cli.ts';
 import { registerOpcuaCommands } from './opcua-cli.ts';
 import { registerDlt645Commands } from './dlt645-cli.ts';
 import { registerDemoCommand } from './demo.ts';
 import { registerRunCommand } from './run-cli.ts';
 import { registerIngestCommand } from './ingest-cli.ts';
+import { registerBackofficeCommand } from './backoffice-cli.ts';
 import { registerBackupCommands } from './backup-cli.ts';
 import { registerDoctorCommand } from './doctor-cli.ts';
 import { registerAuditCommands } from './audit-cli.ts';
@@ -42,7 +41,7 @@ import { campusVee } from '../services/metering/vee/campus.ts';
 
 const program = new Command('campus-energy').description('Campus energy metering gateway and back office');
 
-import { guarded, mqttFor, onShutdown } from './cli-shared.ts';
+import { guarded, onShutdown } from './cli-shared.ts';
 
 const config = program.command('config').description('Campus configuration');
 config
@@ -74,104 +73,7 @@ registerGatewayCommand(program);
 
 registerIngestCommand(program);
 
-program
-  .command('backoffice')
-  .description(
-    'The back office: users, prepaid accounts and ledger, relay control, audit log and the HTTP API',
-  )
-  .requiredOption('-c, --config <file>', 'campus YAML file')
-  .option('--mqtt <url>', 'broker URL (overrides the file)')
-  .option(
-    '--mqtt-user <name>',
-    'broker user (with ACLs: svc/control; the live view then logs in as svc/monitor with CAMPUS_MONITOR_MQTT_PASSWORD); password from CAMPUS_BACKOFFICE_MQTT_PASSWORD',
-  )
-  .option('--http <host:port>', 'API address', '127.0.0.1:8080')
-  .option('--no-http', 'no HTTP API')
-  .option(
-    '--insecure-cookie',
-    'session cookie without Secure (plain http on a LAN address; never on the Internet)',
-  )
-  .option('--tariffs <file>', 'tariff table (JSON)')
-  .option('--policy-interval <duration>', 'prepaid policy pass', '1m')
-  .addOption(new Option('--log-level <level>').default('info'))
-  .action(
-    (opts: {
-      config: string;
-      mqtt?: string;
-      mqttUser?: string;
-      http: string | false;
-      insecureCookie?: boolean;
-      tariffs?: string;
-      policyInterval: string;
-      logLevel: string;
-    }) =>
-      guarded(async () => {
-        const campus = loadCampus(opts.config);
-        const logger = createLogger(opts.logLevel);
-        // Under `campus-energy run` with the embedded broker: log in with the back office's accounts.
-        const embedded = !campus.config.mqtt && !opts.mqtt ? process.env.CAMPUS_EMBEDDED_BROKER : undefined;
-        const mqtt = embedded
-          ? embeddedBrokerLogin(campus, embedded, SERVICE_USERS.control)
-          : mqttFor(campus, opts.mqtt);
-        if (!mqtt)
-          throw new Error('the back office needs a broker: set mqtt.url in the campus file or pass --mqtt');
-        if (opts.mqttUser) {
-          mqtt.username = opts.mqttUser;
-          mqtt.password = process.env.CAMPUS_BACKOFFICE_MQTT_PASSWORD;
-        }
-        let http: { host: string; port: number; secureCookie: boolean; publicOrigins?: string[] } | false =
-          false;
-        if (opts.http !== false) {
-          const m = /^(.+):(\d+)$/.exec(opts.http);
-          if (!m) throw new Error(`--http: expected host:port, got ${opts.http}`);
-          http = { host: m[1]!, port: Number(m[2]), secureCookie: !opts.insecureCookie };
-          // Behind a reverse proxy the browser's Origin is the proxy's, not this listener's.
-          if (process.env.CAMPUS_PUBLIC_ORIGIN) {
-            http = {
-              ...http,
-              publicOrigins: process.env.CAMPUS_PUBLIC_ORIGIN.split(',').map((o) => o.trim()),
-            };
-          }
-        }
-        // The first administrator comes from the environment only, and only while no user exists.
-        const admin =
-          process.env.CAMPUS_ADMIN_USER && process.env.CAMPUS_ADMIN_PASSWORD
-            ? { username: process.env.CAMPUS_ADMIN_USER, password: process.env.CAMPUS_ADMIN_PASSWORD }
-            : undefined;
-        const store = await openStore(campus, logger);
-        const bo = await createBackofficeServer({
-          ...(embedded ? { liveMqtt: embeddedBrokerLogin(campus, embedded, SERVICE_USERS.monitor) } : {}),
-          ...(opts.mqttUser
-            ? {
-                liveMqtt: {
-                  url: mqtt.url,
-                  username: 'svc/monitor',
-                  password: process.env.CAMPUS_MONITOR_MQTT_PASSWORD,
-                },
-              }
-            : {}),
-          campus,
-          mqtt,
-          store,
-          logger,
-          http,
-          policyIntervalMs: DurationSchema.parse(opts.policyInterval),
-          tariffsFile: opts.tariffs ? resolve(opts.tariffs) : undefined,
-          bootstrapAdmin: admin,
-          // The store is the campus's (openStore): detection reads it from a thread of its own.
-          detection: { inWorker: true },
-          // Bill runs on threads of their own, off the loop that serves the API.
-          heavyJobsInThreads: true,
-        });
-        logger.info({ url: bo.url ?? null }, 'back office started');
-        if (bo.url)
-          console.log(`back office: ${bo.url}/ (API: ${bo.url}/openapi.json, metrics: ${bo.url}/metrics)`);
-        onShutdown(async () => {
-          await bo.stop();
-          await store.close();
-        });
-      }),
-  );
+registerBackofficeCommand(program);
 
 program
   .command('consumption')
