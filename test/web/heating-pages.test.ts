@@ -214,6 +214,10 @@ describe('the heating pages', () => {
     expect(await en.locator('[data-section=heating-electric] h2').innerText()).toBe(
       'Units registered as heated electrically',
     );
+    // Ending takes a reason: a blank one is refused by the server and said in the card; nothing ends.
+    await en.click('[data-electric="E-E-H03"] [data-action=end-electric]');
+    await en.locator('[data-section=heating-electric] .note-error').waitFor();
+    expect(await en.locator('[data-electric="E-E-H03"]').getAttribute('data-ended')).toBe('false');
     await en.fill('[data-electric="E-E-H03"] input[name=endReason]', 'moved to district heating');
     await en.click('[data-electric="E-E-H03"] [data-action=end-electric]');
     await en.waitForSelector('[data-electric="E-E-H03"][data-ended=true]');

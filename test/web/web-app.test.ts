@@ -780,6 +780,10 @@ describe('web app in a browser', () => {
     const row = sup.locator(`[data-policy-approval="${grant.id}"]`);
     await row.waitFor();
     await shot(sup, 'policy-approvals');
+    // Revoking takes a reason: a blank one is not sent, the box asks for it and the grant stands.
+    await row.locator('[data-action=revoke]').click();
+    await row.locator('.note-error').waitFor();
+    expect(bo.control.activePolicyApprovals().some((g) => g.id === grant.id)).toBe(true);
     await row.locator('input[name=reason]').fill('Night shift staffed again');
     await row.locator('[data-action=revoke]').click();
     await row.waitFor({ state: 'detached' });

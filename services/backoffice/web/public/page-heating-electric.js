@@ -1,5 +1,6 @@
 import { get, post } from './api.js';
 import { clear, field, fmtTime, h, note, table } from './dom.js';
+import { reasonControls } from './reason-controls.js';
 import { errorText, hw } from './words-heating.js';
 
 /**
@@ -48,73 +49,44 @@ function registerForm(reload) {
 }
 
 function endButton(r, msg, reload) {
-  const reason = h('input', {
+  return reasonControls({
     name: 'endReason',
-    'aria-label': hw('endReason'),
-    placeholder: hw('endReason'),
-  });
-  return h(
-    'span',
-    { class: 'controls' },
-    reason,
-    h(
-      'button',
+    label: hw('endReason'),
+    msg,
+    errorText,
+    done: reload,
+    buttons: [
       {
-        type: 'button',
+        action: 'end-electric',
+        label: hw('electricEnd'),
         class: 'danger',
-        dataset: { action: 'end-electric' },
-        onclick: async () => {
-          clear(msg);
-          try {
-            await post(`/api/heating/electric/${r.id}/end`, { reason: reason.value.trim() });
-            await reload();
-          } catch (e) {
-            msg.append(note(errorText(e), 'error'));
-          }
-        },
+        send: (reason) => post(`/api/heating/electric/${r.id}/end`, { reason }),
       },
-      hw('electricEnd'),
-    ),
-  );
+    ],
+  });
 }
 
 /** Approve or refuse (a supervisor), withdraw (the desk): a proposal's buttons, with a reason. */
 function decideButtons(r, can, msg, reload) {
-  const reason = h('input', {
-    name: 'decisionReason',
-    'aria-label': hw('decisionReason'),
-    placeholder: hw('decisionReason'),
+  const act = (action, label, cls) => ({
+    action: `${action}-electric`,
+    label,
+    ...(cls ? { class: cls } : {}),
+    send: (why) => post(`/api/heating/electric/${r.id}/${action}`, why ? { reason: why } : {}),
   });
-  const act = (action, label, cls) =>
-    h(
-      'button',
-      {
-        type: 'button',
-        ...(cls ? { class: cls } : {}),
-        dataset: { action: `${action}-electric` },
-        onclick: async () => {
-          clear(msg);
-          const why = reason.value.trim();
-          try {
-            await post(`/api/heating/electric/${r.id}/${action}`, why ? { reason: why } : {});
-            await reload();
-          } catch (e) {
-            msg.append(note(errorText(e), 'error'));
-          }
-        },
-      },
-      label,
-    );
-  const approver = can('heating.electric-approve');
-  return h(
-    'span',
-    { class: 'controls' },
-    reason,
-    ...(approver
-      ? [act('approve', hw('electricApprove')), act('refuse', hw('electricRefuse'), 'danger')]
-      : []),
-    ...(can('heating.apply') ? [act('withdraw', hw('electricWithdraw'), 'danger')] : []),
-  );
+  return reasonControls({
+    name: 'decisionReason',
+    label: hw('decisionReason'),
+    msg,
+    errorText,
+    done: reload,
+    buttons: [
+      ...(can('heating.electric-approve')
+        ? [act('approve', hw('electricApprove')), act('refuse', hw('electricRefuse'), 'danger')]
+        : []),
+      ...(can('heating.apply') ? [act('withdraw', hw('electricWithdraw'), 'danger')] : []),
+    ],
+  });
 }
 
 function actions(r, can, msg, reload) {

@@ -2,6 +2,7 @@ import { get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
 import { dateTimeInput } from './inputs.js';
 import { t } from './i18n.js';
+import { reasonControls } from './reason-controls.js';
 
 /**
  * Standing approvals for the cut-offs and restores the prepaid policy raises (low balance, paid
@@ -41,43 +42,23 @@ export const policyPage = {
     const listBox = h('div', {});
     const siteIds = ctx.cache.tree ? (ctx.cache.tree.sites ?? []).map((s) => s.id ?? s).filter(Boolean) : [];
 
-    const revokeControl = (g) => {
-      const why = h('input', {
+    const revokeControl = (g) =>
+      reasonControls({
         name: 'reason',
+        label: t('policy.revoke.reason'),
         maxlength: 500,
-        placeholder: t('policy.revoke.reason'),
-        'aria-label': t('policy.revoke.reason'),
-      });
-      const msg = h('span', {});
-      return h(
-        'span',
-        { class: 'controls' },
-        why,
-        h(
-          'button',
+        required: t('policy.revoke.reason'),
+        errorText: (err) => t('error', { message: err.message }),
+        done: load,
+        buttons: [
           {
-            type: 'button',
+            action: 'revoke',
+            label: t('policy.revoke'),
             class: 'danger',
-            dataset: { action: 'revoke' },
-            onclick: async () => {
-              if (!why.value.trim()) {
-                why.focus();
-                clear(msg).append(note(t('policy.revoke.reason'), 'error'));
-                return;
-              }
-              try {
-                await post(`/api/policy-approvals/${g.id}/revoke`, { reason: why.value.trim() });
-                await load();
-              } catch (err) {
-                clear(msg).append(note(t('error', { message: err.message }), 'error'));
-              }
-            },
+            send: (reason) => post(`/api/policy-approvals/${g.id}/revoke`, { reason }),
           },
-          t('policy.revoke'),
-        ),
-        msg,
-      );
-    };
+        ],
+      });
 
     const load = async () => {
       const grants = await get('/api/policy-approvals');

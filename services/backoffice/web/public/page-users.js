@@ -2,6 +2,7 @@ import { api, get, post } from './api.js';
 import { clear, field, fmtTime, fromLocalInput, h, note, table } from './dom.js';
 import { dateInput } from './inputs.js';
 import { t } from './i18n.js';
+import { reasonControls } from './reason-controls.js';
 import { errorText, personName as shownName } from './words-render.js';
 
 /**
@@ -288,41 +289,23 @@ async function tokensSection(main, ctx) {
     );
   };
 
-  const revokeControl = (k) => {
-    const reason = h('input', {
+  const revokeControl = (k) =>
+    reasonControls({
       name: 'reason',
+      label: t('users.reason'),
       maxlength: 500,
-      placeholder: t('users.reason'),
-      'aria-label': t('users.reason'),
-    });
-    const msg = h('span', {});
-    return h(
-      'span',
-      { class: 'controls' },
-      reason,
-      h(
-        'button',
+      errorText,
+      done: load,
+      buttons: [
         {
-          type: 'button',
+          action: 'revoke',
+          label: t('tokens.revoke'),
           class: 'danger',
-          dataset: { action: 'revoke' },
-          onclick: async () => {
-            try {
-              await post(
-                `/api/tokens/${encodeURIComponent(k.name)}/revoke`,
-                reason.value.trim() ? { reason: reason.value.trim() } : {},
-              );
-              await load();
-            } catch (err) {
-              clear(msg).append(note(errorText(err), 'error'));
-            }
-          },
+          send: (reason) =>
+            post(`/api/tokens/${encodeURIComponent(k.name)}/revoke`, reason ? { reason } : {}),
         },
-        t('tokens.revoke'),
-      ),
-      msg,
-    );
-  };
+      ],
+    });
 
   main.append(
     h(
