@@ -1,8 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createHeating } from '../../services/backoffice/parts/heating.ts';
-import type { Actor, Role } from '../../services/platform/auth/roles.ts';
-import { Users } from '../../services/platform/auth/users.ts';
-import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
+import { insiderAdmins } from '../helpers/insider.ts';
 import { auditAndRows, expectRefusedUnchanged } from '../helpers/refused.ts';
 import { heatingFixture, user, type HeatingFixture } from '../heating/support.ts';
 
@@ -20,17 +18,7 @@ const UNIT = 'E-E-H02';
 const friend = { meter: UNIT, applicant: 'Household E-H02', reason: 'electric-heating tariff' };
 
 async function insider(f: HeatingFixture) {
-  const users = new Users({ db: f.db, audit: f.audit, clock: f.clock, scryptCost: TEST_SCRYPT_COST });
-  await users.bootstrapAdmin('insider', PASSWORD);
-  await users.provisionUser({ username: 'gullible', displayName: 'g', roles: ['admin'], password: PASSWORD });
-  const admin: Actor = (await users.login('insider', PASSWORD, { ip: '10.0.0.9' })).actor;
-  const gullible: Actor = { id: 'gullible', kind: 'user', roles: ['admin'] };
-  const make = async (username: string, roles: Role[]): Promise<Actor> => {
-    const r = users.proposeUser(admin, { username, displayName: username, roles });
-    const code = (await users.approveRequest(gullible, r.id)).oneTimeCode!.code;
-    await users.redeemCode(username, code, `${username} insider pw`);
-    return (await users.login(username, `${username} insider pw`, { ip: '10.0.0.9' })).actor;
-  };
+  const { users, insider: admin, make } = await insiderAdmins(f);
   return {
     users,
     admin,

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Actor, Role } from '../../services/platform/auth/roles.ts';
-import { Users } from '../../services/platform/auth/users.ts';
-import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
+import type { Actor } from '../../services/platform/auth/roles.ts';
+import { insiderAdmins } from '../helpers/insider.ts';
 import { billing, clerk, confirmed, expectRefused, local, setup, supervisor } from '../collection/support.ts';
 
 /**
@@ -16,21 +15,10 @@ import { billing, clerk, confirmed, expectRefused, local, setup, supervisor } fr
 
 type World = Awaited<ReturnType<typeof setup>>;
 
-/** The insider, the gullible second administrator, and a clerk and a supervisor the insider made now. */
+/** A clerk and a supervisor the insider made now (test/helpers/insider.ts). */
 async function insiderStaff(s: World): Promise<{ malClerk: Actor; malSup: Actor }> {
-  const users = new Users({ db: s.db, audit: s.audit, clock: s.clock, scryptCost: TEST_SCRYPT_COST });
-  await users.bootstrapAdmin('insider', PASSWORD);
-  await users.provisionUser({ username: 'gullible', displayName: 'g', roles: ['admin'], password: PASSWORD });
-  const gullible: Actor = { id: 'gullible', kind: 'user', roles: ['admin'] };
-  const insider: Actor = { id: 'insider', kind: 'user', roles: ['admin'] };
-  const made = async (username: string, role: Role): Promise<Actor> => {
-    const r = users.proposeUser(insider, { username, displayName: username, roles: [role] }) as {
-      id: number;
-    };
-    await users.approveRequest(gullible, r.id);
-    return { id: username, kind: 'user', roles: users.getUser(username)!.roles };
-  };
-  return { malClerk: await made('mal.clerk', 'clerk'), malSup: await made('mal.sup', 'supervisor') };
+  const { make } = await insiderAdmins(s);
+  return { malClerk: await make('mal.clerk', ['clerk']), malSup: await make('mal.sup', ['supervisor']) };
 }
 
 /** A confirmed fee table's world; the insider's staff are made at `at` (links last DEFAULT_LINK_DAYS). */

@@ -1,7 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Actor, Role } from '../../services/platform/auth/roles.ts';
-import { Users } from '../../services/platform/auth/users.ts';
-import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
+import { insiderAdmins } from '../helpers/insider.ts';
 import { confirmed, expectRefused, local } from '../collection/support.ts';
 
 /**
@@ -20,20 +18,9 @@ async function world() {
   const s = await confirmed();
   const made = local(2026, 12, 1, 9);
   s.time.now = made;
-  const users = new Users({ db: s.db, audit: s.audit, clock: s.clock, scryptCost: TEST_SCRYPT_COST });
-  await users.bootstrapAdmin('insider', PASSWORD);
-  await users.provisionUser({ username: 'gullible', displayName: 'g', roles: ['admin'], password: PASSWORD });
-  const gullible: Actor = { id: 'gullible', kind: 'user', roles: ['admin'] };
-  const insider: Actor = { id: 'insider', kind: 'user', roles: ['admin'] };
-  const make = async (username: string, role: Role): Promise<Actor> => {
-    const r = users.proposeUser(insider, { username, displayName: username, roles: [role] });
-    const code = (await users.approveRequest(gullible, r.id)).oneTimeCode!.code;
-    // The insider redeems the code: the password is theirs.
-    await users.redeemCode(username, code, `${username} insider pw`);
-    return (await users.login(username, `${username} insider pw`, { ip: '10.0.0.9' })).actor;
-  };
-  const malClerk = await make('mal.clerk', 'clerk');
-  const malSup = await make('mal.sup', 'supervisor');
+  const { users, make } = await insiderAdmins(s);
+  const malClerk = await make('mal.clerk', ['clerk']);
+  const malSup = await make('mal.sup', ['supervisor']);
   s.time.now = made + 31 * DAY;
   const reversal = () => {
     const paid = s.collection.pay(malClerk, {
