@@ -4,7 +4,7 @@ import { principals } from '../../services/platform/auth/independence.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { Users } from '../../services/platform/auth/users.ts';
 import { tempBackoffice } from '../audit/helpers.ts';
-import { ServiceError } from '../../services/platform/errors.ts';
+import { codeOf } from '../helpers/refused.ts';
 import { PASSWORD, TEST_SCRYPT_COST, withTwoAdmins } from './setup.ts';
 
 /**
@@ -15,15 +15,6 @@ import { PASSWORD, TEST_SCRYPT_COST, withTwoAdmins } from './setup.ts';
 
 const DAY = 86_400_000;
 
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    if (e instanceof ServiceError) return e.code;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
 const person = (id: string, ...roles: string[]): Actor => ({ id, kind: 'user', roles: roles as never });
 
 describe('a created or reset account stays its makers’ until the holder’s own password', () => {

@@ -1,29 +1,8 @@
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { ServiceError } from '../../services/platform/errors.ts';
 import { can, type Actor } from '../../services/platform/auth/roles.ts';
+import { codeOf, errorOf } from '../helpers/refused.ts';
 import { PASSWORD, withAdmin, withTwoAdmins } from './setup.ts';
-
-/** The ServiceError code `fn` throws (or rejects with). */
-async function codeOf(fn: () => unknown): Promise<string> {
-  try {
-    await fn();
-  } catch (e) {
-    if (e instanceof ServiceError) return e.code;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
-
-async function errorOf(fn: () => unknown): Promise<ServiceError> {
-  try {
-    await fn();
-  } catch (e) {
-    if (e instanceof ServiceError) return e;
-    throw e;
-  }
-  throw new Error('did not throw');
-}
 
 const clerkInput = {
   username: 'wang.fang',

@@ -10,7 +10,7 @@ import {
   type TariffTableInput,
 } from '../../services/money/billing/tariffs.ts';
 import { localTimeToUtc } from '../../services/metering/consumption/zone.ts';
-import { ServiceError } from '../../services/platform/errors.ts';
+import { codeOf } from '../helpers/refused.ts';
 
 const TZ = 'Asia/Shanghai';
 const local = (y: number, m: number, d: number, h = 0): number => localTimeToUtc(TZ, y, m, d, h);
@@ -26,16 +26,6 @@ const day = (y: number, m: number, d: number, quantity: number) => ({
 });
 const amounts = (r: ReturnType<typeof charge>) =>
   Object.fromEntries(r.components.map((c) => [c.name, c.amountFen]));
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ServiceError) return e.code;
-    throw e;
-  }
-  throw new Error('expected a refusal');
-}
 
 describe('money', () => {
   it('reads decimals exactly and rounds half up', () => {
@@ -69,7 +59,7 @@ describe('tariff table', () => {
       { tiers: [{ upTo: 200, price: '0.5' }, { upTo: 100, price: '0.6' }, { price: '0.7' }] },
     ],
     ['a last tier with a limit', { tiers: [{ upTo: 200, price: '0.5' }] }],
-  ])('refuses %s', (_what, component) => {
+  ])('refuses %s', async (_what, component) => {
     const bad = {
       tariffs: [
         {
@@ -81,13 +71,13 @@ describe('tariff table', () => {
         },
       ],
     };
-    expect(codeOf(() => parseTariffTable(bad))).toBe('INVALID_TARIFF_TABLE');
+    expect(await codeOf(() => parseTariffTable(bad))).toBe('INVALID_TARIFF_TABLE');
   });
 
-  it('refuses two versions effective the same day for one customer type', () => {
+  it('refuses two versions effective the same day for one customer type', async () => {
     const v = example.tariffs[0]!;
     expect(
-      codeOf(() => parseTariffTable({ ...example, tariffs: [v, { ...v, customerTypes: ['public'] }] })),
+      await codeOf(() => parseTariffTable({ ...example, tariffs: [v, { ...v, customerTypes: ['public'] }] })),
     ).toBe('INVALID_TARIFF_TABLE');
   });
 
@@ -201,24 +191,24 @@ describe('charge', () => {
     expect(r.lines.map((l) => l.quantityMilli)).toEqual([333, 667]);
   });
 
-  it('refuses what it cannot price', () => {
+  it('refuses what it cannot price', async () => {
     const req: ChargeRequest = {
       utility: 'electricity',
       customerType: 'student-room',
       intervals: [day(2023, 12, 1, 1)],
     };
-    expect(codeOf(() => charge(table, req))).toBe('TARIFF_NOT_FOUND');
-    expect(codeOf(() => charge(table, { ...req, customerType: 'public', utility: 'heat' }))).toBe(
+    expect(await codeOf(() => charge(table, req))).toBe('TARIFF_NOT_FOUND');
+    expect(await codeOf(() => charge(table, { ...req, customerType: 'public', utility: 'heat' }))).toBe(
       'TARIFF_NOT_FOUND',
     );
-    expect(codeOf(() => charge(table, { ...req, intervals: [day(2024, 3, 1, -1)] }))).toBe(
+    expect(await codeOf(() => charge(table, { ...req, intervals: [day(2024, 3, 1, -1)] }))).toBe(
       'INVALID_QUANTITY',
     );
-    expect(codeOf(() => charge(table, { ...req, intervals: [day(2024, 3, 1, Number.NaN)] }))).toBe(
+    expect(await codeOf(() => charge(table, { ...req, intervals: [day(2024, 3, 1, Number.NaN)] }))).toBe(
       'INVALID_QUANTITY',
     );
     const empty = { start: local(2024, 3, 1), end: local(2024, 3, 1), quantity: 1 };
-    expect(codeOf(() => charge(table, { ...req, intervals: [empty] }))).toBe('INVALID_QUANTITY');
+    expect(await codeOf(() => charge(table, { ...req, intervals: [empty] }))).toBe('INVALID_QUANTITY');
   });
 
   it('property: how a month is cut into intervals does not change the exact amount', () => {

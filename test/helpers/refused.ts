@@ -34,3 +34,22 @@ export function auditAndRows(
     rows: db.prepare(`SELECT * FROM ${table} ORDER BY id`).all(),
   });
 }
+
+/**
+ * The ServiceError `fn` throws or rejects with. Anything else it throws is the test's failure as it
+ * is, and returning normally is one too: a refusal that did not happen is never a pass.
+ */
+export async function errorOf(fn: () => unknown): Promise<ServiceError> {
+  try {
+    await fn();
+  } catch (e) {
+    if (e instanceof ServiceError) return e;
+    throw e;
+  }
+  throw new Error('did not throw');
+}
+
+/** The code of the ServiceError `fn` throws or rejects with (see errorOf). */
+export async function codeOf(fn: () => unknown): Promise<string> {
+  return (await errorOf(fn)).code;
+}
