@@ -276,7 +276,13 @@ export class BalanceTracker {
     const offset = this.filled > 0 ? drop : 0;
     const cap = Math.max(L, store.values[this.node]!.length);
     let s = this.s;
-    if (offset > 0 || s.up.length < L) {
+    if (offset > 0 && s.up.length >= L) {
+      // The store dropped its oldest slots (a week at once) and shifted its own arrays in place:
+      // the series shift with it, in place too (new arrays of every node at once were 14 MB for
+      // the collector in the hour of the drop). A result's series are valid until the store moves.
+      for (const a of [s.up, s.loss, s.residual, s.threshold, s.sigmaEff])
+        a.copyWithin(0, offset, offset + this.filled);
+    } else if (offset > 0 || s.up.length < L) {
       const grow = (a: Float64Array) => {
         const x = new Float64Array(cap);
         x.set(a.subarray(offset, offset + this.filled));

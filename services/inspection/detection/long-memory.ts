@@ -106,11 +106,21 @@ function meanOf(ys: Float64Array, from: number, to: number): number {
   return n > 0 ? s / n : Number.NaN;
 }
 
-/** Whole local days of the store: [first slot, day count). */
-function wholeDays(store: SlotStore): { k0: number; days: number } {
+/**
+ * The store's slots as they will stand: from its slot `shift` on (the slots before it dropped),
+ * `length` slots (the slot in progress closed). The work done ahead asks for the store after the
+ * next slot closes; everything else for the store as it is.
+ */
+interface Span {
+  shift: number;
+  length: number;
+}
+
+/** Whole local days of the store (or of a span of it): [first slot, day count), from the span's first slot. */
+function wholeDays(store: SlotStore, span: Span): { k0: number; days: number } {
   const spd = store.slotsPerDay;
-  const k0 = (spd - store.slotOfDay(0)) % spd;
-  return { k0, days: Math.max(0, Math.floor((store.length - k0) / spd)) };
+  const k0 = (spd - store.slotOfDay(span.shift)) % spd;
+  return { k0, days: Math.max(0, Math.floor((span.length - k0) / spd)) };
 }
 
 /** Peer groups: siblings of the same kind when at least four, else all meters of the kind. */
@@ -172,12 +182,16 @@ export function stepTest(
   return best;
 }
 
-function daysOf(store: SlotStore, cfg: LongMemoryConfig): Days {
+function daysOf(
+  store: SlotStore,
+  cfg: LongMemoryConfig,
+  span: Span = { shift: 0, length: store.length },
+): Days {
   const spd = store.slotsPerDay;
-  const { k0, days: D } = wholeDays(store);
+  const { k0, days: D } = wholeDays(store, span);
   const weekend = new Uint8Array(D);
   for (let d = 0; d < D; d++) {
-    const wd = store.weekdayOf(k0 + d * spd);
+    const wd = store.weekdayOf(span.shift + k0 + d * spd);
     weekend[d] = wd === 0 || wd === 6 ? 1 : 0;
   }
   const tFrom = D - cfg.maxOnsetDays;
@@ -186,7 +200,7 @@ function daysOf(store: SlotStore, cfg: LongMemoryConfig): Days {
   return {
     k0,
     D,
-    firstDay: store.dayOf(k0),
+    firstDay: store.dayOf(span.shift + k0),
     weekend,
     tFrom,
     tTo: D - cfg.minOnsetDays,
@@ -487,6 +501,8 @@ interface Ahead {
   firstDay: number;
   cfg: LongMemoryConfig;
   items: Map<number, AheadItem>;
+  /** The medians read ahead per group (the kept medians holding every item's features). */
+  medians: Map<readonly number[], Med>;
 }
 
 /**
@@ -561,41 +577,62 @@ export class LongMemoryCache {
 
   /**
    * Idle work, for an evaluation in which no slot closed: the meters due when the next slot
-   * closes rest on whole days that are already complete (unless that slot completes a day, or
-   * the store drops old slots then), so their daily features and tests are what they will be
-   * then, and the closing hour only takes them (a quarter or more of its CPU moved to an
-   * interval that had nothing to do). Not in the recomputing reference.
+   * closes rest on whole days that are already complete (unless that slot completes a day), so
+   * their daily features and tests are what they will be then, and the closing hour only takes
+   * them (a quarter or more of its CPU moved to an interval that had nothing to do). Not in the
+   * recomputing reference.
+   *
+   * When the next slot also makes the store drop its oldest week, the features are those of the
+   * store after the drop (the same slots, read where they are now): the week's drop was the
+   * costliest hour of the week, with nothing done ahead and every due meter's features put into
+   * the kept medians three times. Where a group's medians are not yet those days' (the first
+   * hour of a day, the drop), they are read ahead too, once every prepared meter is held: the
+   * closing hour takes them only if the meters it refreshes are exactly the prepared ones (then
+   * the kept medians hold what they held here).
    */
   prepare(store: SlotStore, cfg: LongMemoryConfig): void {
     if (!this.peers || this.results.length === 0) return;
     const spd = store.slotsPerDay;
     const next = store.base + store.length;
-    if (this.ahead?.newest === next && this.ahead.base === store.base) return;
+    const drop = store.dropFor(store.length + 1);
+    if (this.ahead?.newest === next && this.ahead.base === store.base + drop) return;
     const groups = cachedPeerGroups(store);
     this.putBack(this.ahead?.items, groups);
     this.ahead = undefined;
-    const days = daysOf(store, cfg);
+    // The whole days once the next slot closed (k0 from the first slot kept then), and the same
+    // days in the arrays as they are now.
+    const days = daysOf(store, cfg, { shift: drop, length: store.length + 1 - drop });
+    const here = drop > 0 ? { ...days, k0: days.k0 + drop } : days;
     // The next slot completes a local day: the days (and the medians) move with it.
-    if ((store.length + 1 - days.k0) % spd === 0) return;
+    if ((store.length + 1 - drop - days.k0) % spd === 0) return;
     const today = Math.floor(next / spd);
     const items = new Map<number, AheadItem>();
+    const medians = new Map<readonly number[], Med>();
     for (let m = next % spd; m < store.topology.ids.length; m += spd) {
       if (!this.results[m] || this.at[m] === today) continue;
-      const daily = meterDaily(store, m, days);
-      const gm = this.medians.get(groups[m]!);
-      const med =
-        gm && gm.day === today && gm.firstDay === days.firstDay && gm.D === days.D ? gm.med : undefined;
-      items.set(m, { daily, med, tests: med && testsOf(m, daily, med, days, spd, cfg) });
-      this.hold(m, daily, groups);
+      items.set(m, { daily: meterDaily(store, m, here), med: undefined, tests: undefined });
+      this.hold(m, items.get(m)!.daily, groups);
+    }
+    for (const [m, item] of items) {
+      const group = groups[m]!;
+      const gm = this.medians.get(group);
+      let med =
+        gm && gm.day === today && gm.firstDay === days.firstDay && gm.D === days.D
+          ? gm.med
+          : medians.get(group);
+      if (!med) medians.set(group, (med = this.peers.get(group)!.medians(days)));
+      item.med = med;
+      item.tests = testsOf(m, item.daily, med, days, spd, cfg);
     }
     this.ahead = {
       newest: next,
-      base: store.base,
+      base: store.base + drop,
       k0: days.k0,
       D: days.D,
       firstDay: days.firstDay,
       cfg,
       items,
+      medians,
     };
   }
 
@@ -630,20 +667,26 @@ export class LongMemoryCache {
       // Before any median is read: what was prepared and not taken (a meter not due, a store
       // not where prepare expected) out of the kept medians.
       this.putBack(pre?.items, groups);
+      // The medians read ahead hold what the kept ones hold now only if exactly the prepared
+      // meters were refreshed (no other due, none prepared left out).
+      const aheadMedians =
+        ahead && ahead.size === due.length && due.every((m) => ahead.has(m)) ? pre!.medians : undefined;
       for (const m of due) {
         // The peers' medians: once a day per group (members refreshed later that day count the
         // next day; a day fewer than three peers cover is left out, not judged unadjusted).
         const group = groups[m]!;
         let gm = this.medians.get(group);
         if (!gm || gm.day !== today || gm.firstDay !== days.firstDay || gm.D !== days.D) {
-          const members = group.map((p) => this.daily[p]);
           const kept = this.peers?.get(group);
-          gm = {
-            day: today,
-            firstDay: days.firstDay,
-            D: days.D,
-            med: kept ? kept.medians(days) : groupMedians(members, days),
-          };
+          const med =
+            aheadMedians?.get(group) ??
+            (kept
+              ? kept.medians(days)
+              : groupMedians(
+                  group.map((p) => this.daily[p]),
+                  days,
+                ));
+          gm = { day: today, firstDay: days.firstDay, D: days.D, med };
           this.medians.set(group, gm);
         }
         const med = gm.med;

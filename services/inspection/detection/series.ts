@@ -229,20 +229,27 @@ export class SlotStore {
     }
   }
 
+  /**
+   * Slots dropped from the front when slot index `slot` becomes current: none until the store
+   * holds a week past its retention, then down to the retention at once (caches that work ahead
+   * for the next slot ask where the store will be).
+   */
+  dropFor(slot: number): number {
+    const limit = this.retentionSlots + 7 * this.slotsPerDay;
+    return slot > limit ? Math.max(0, Math.min(this.length, slot - this.retentionSlots)) : 0;
+  }
+
   /** Makes room for slots [0, slot): drops the oldest past retention, grows the arrays. Returns the drop. */
   private ensure(slot: number): number {
-    let drop = 0;
+    const drop = this.dropFor(slot);
     const limit = this.retentionSlots + 7 * this.slotsPerDay;
-    if (slot > limit) {
-      drop = Math.min(this.length, slot - this.retentionSlots);
-      if (drop > 0) {
-        for (let m = 0; m < this.values.length; m++) {
-          this.values[m]!.copyWithin(0, drop, this.length);
-          this.flags[m]!.copyWithin(0, drop, this.length);
-        }
-        this.length -= drop;
-        this.base += drop;
+    if (drop > 0) {
+      for (let m = 0; m < this.values.length; m++) {
+        this.values[m]!.copyWithin(0, drop, this.length);
+        this.flags[m]!.copyWithin(0, drop, this.length);
       }
+      this.length -= drop;
+      this.base += drop;
     }
     const needed = slot - drop;
     if (needed <= this.capacity) return drop;

@@ -1,0 +1,70 @@
+// Where the live detector's closing hours allocate: the bench's campus (detection-campus.ts), a
+// year pushed, then each new interval's result() under V8's sampling heap profiler; prints the
+// functions that allocated most over the measured intervals (what a closing hour leaves for the
+// collector: every object kept until the next closing hour is promoted, and a major collection
+// follows from those).
+// Run: npx tsx test/bench/detection-alloc.ts   (BENCH_DAYS, BENCH_WARMUP, BENCH_INTERVALS, PROFILE_TOP)
+import { Session } from 'node:inspector/promises';
+import { createDetector } from '../../services/inspection/detection/engine.ts';
+import { START, STEP, benchCampus } from './detection-campus.ts';
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+const DAYS = Number(process.env.BENCH_DAYS ?? 365);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 24);
+const INTERVALS = Number(process.env.BENCH_INTERVALS ?? 96);
+const TOP = Number(process.env.PROFILE_TOP ?? 25);
+const campus = benchCampus(DAYS);
+const detector = createDetector(campus.specs, { step: STEP, timezone: 'Asia/Shanghai', start: START });
+for (let j = 0; j < campus.instants; j++) {
+  if (j > 0) campus.advance(j);
+  detector.push(campus.at(j));
+}
+detector.result();
+for (let j = campus.instants; j < campus.instants + WARMUP; j++) {
+  campus.advance(j);
+  detector.push(campus.at(j));
+  detector.result();
+}
+
+const session = new Session();
+session.connect();
+// Every object sampled (interval 1 KiB on average), kept or not: what each part allocates.
+await session.post('HeapProfiler.startSampling', {
+  samplingInterval: 1024,
+  includeObjectsCollectedByMajorGC: true,
+  // PROFILE_SURVIVORS=1: only what outlived the young generation (what a major collection reclaims).
+  includeObjectsCollectedByMinorGC: !process.env.PROFILE_SURVIVORS,
+});
+const closingHours = { n: 0 };
+for (let j = campus.instants + WARMUP; j < campus.instants + WARMUP + INTERVALS; j++) {
+  campus.advance(j);
+  const v = detector.store.version;
+  detector.push(campus.at(j));
+  detector.result();
+  if (detector.store.version !== v) closingHours.n++;
+}
+const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as {
+  profile: { head: HeapNode };
+};
+session.disconnect();
+
+const self = new Map<string, number>();
+const walk = (n: HeapNode, stack: string) => {
+  const f = n.callFrame;
+  const name = `${f.functionName || '(anonymous)'} ${f.url.split('/').slice(-1)[0] || '(native)'}:${f.lineNumber + 1}`;
+  const key = `${name}  <- ${stack}`;
+  if (n.selfSize > 0) self.set(key, (self.get(key) ?? 0) + n.selfSize);
+  for (const c of n.children) walk(c, name);
+};
+walk(profile.head, '');
+const total = [...self.values()].reduce((s, x) => s + x, 0);
+console.log(
+  `detection allocation: ${INTERVALS} intervals (${closingHours.n} closing an hour), ${(total / 2 ** 20 / closingHours.n).toFixed(1)} MiB sampled per closing hour; by allocating function (and its caller):`,
+);
+for (const [k, b] of [...self].sort((a, b) => b[1] - a[1]).slice(0, TOP))
+  console.log(`  ${(b / 2 ** 20 / closingHours.n).toFixed(2).padStart(6)} MiB/h  ${k}`);
