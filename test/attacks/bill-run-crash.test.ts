@@ -1,12 +1,13 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadCampus } from '../../config/campus.ts';
 import { type BillRun } from '../../services/money/billing/bill-run.ts';
 import { backofficePath } from '../../services/platform/audit/paths.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { accounts, campusWithReadings, period, billRunsOn } from '../billing/thread-campus.ts';
+import { closedAfterEach } from '../helpers/closed-after-each.ts';
 
 /**
  * The attack on a bill run killed mid-way: a real back office (bill-run-child.ts, its run on a
@@ -20,17 +21,9 @@ import { accounts, campusWithReadings, period, billRunsOn } from '../billing/thr
  */
 
 const billing: Actor = { id: 'fin.zhang', kind: 'user', roles: ['billing'] };
-const open: { close: () => Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
 
 /** A back office's bill runs over the campus folder, in its own thread (thread-campus.ts). */
-async function backoffice(dir: string) {
-  const b = await billRunsOn(dir, false);
-  open.push(b);
-  return b;
-}
+const backoffice = closedAfterEach((dir: string) => billRunsOn(dir, false));
 
 type KillPoint = { name: string; when: (db: Database.Database, msSinceAsked: number) => boolean };
 

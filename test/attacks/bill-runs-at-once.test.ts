@@ -1,8 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type BillRun } from '../../services/money/billing/bill-run.ts';
 import { type BackofficeDb } from '../../services/platform/db.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { accounts, billRunsOn, campusWithReadings, period } from '../billing/thread-campus.ts';
+import { closedAfterEach } from '../helpers/closed-after-each.ts';
 
 /**
  * The attack on "a billed period is closed" when two bill runs are asked at once against the same
@@ -13,17 +14,8 @@ import { accounts, billRunsOn, campusWithReadings, period } from '../billing/thr
  * and the audit chain must hold both writers' entries unbroken.
  */
 
-const open: { close: () => Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
 /** One writer of the campus's files: its own store and database connections, as a process has. */
-async function writer(dir: string, inThread: boolean) {
-  const b = await billRunsOn(dir, inThread);
-  open.push(b);
-  return { runs: b.runs, audit: b.audit, db: b.db };
-}
+const writer = closedAfterEach(billRunsOn);
 
 const fin1: Actor = { id: 'fin.zhang', kind: 'user', roles: ['billing'] };
 const fin2: Actor = { id: 'fin.zhao', kind: 'user', roles: ['billing'] };

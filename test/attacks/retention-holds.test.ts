@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { billingHolds } from '../../services/money/billing/retention-hold.ts';
 import { parsePeriod } from '../../services/money/billing/period.ts';
 import { type BillRun } from '../../services/money/billing/bill-run.ts';
@@ -7,6 +7,7 @@ import { campusTree } from '../../services/metering/live/tree.ts';
 import { veeHolds } from '../../services/metering/vee/retention-hold.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { accounts, campusWithReadings, NOW, period, TZ, billRunsOn } from '../billing/thread-campus.ts';
+import { closedAfterEach } from '../helpers/closed-after-each.ts';
 
 /**
  * The attack on retention's holds (money/billing/retention-hold.ts, metering/vee/retention-hold.ts)
@@ -20,17 +21,9 @@ import { accounts, campusWithReadings, NOW, period, TZ, billRunsOn } from '../bi
 
 const billing: Actor = { id: 'fin.zhang', kind: 'user', roles: ['billing'] };
 const LATE = 'E-STAFF-3-201';
-const open: { close: () => Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
 
 /** A back office's bill runs over the campus folder, in its own thread (thread-campus.ts). */
-async function backoffice(dir: string) {
-  const b = await billRunsOn(dir, false);
-  open.push(b);
-  return b;
-}
+const backoffice = closedAfterEach((dir: string) => billRunsOn(dir, false));
 
 const DAY = 86_400_000;
 const UNHELD = 'H-HX-A-PRIMARY';

@@ -1,13 +1,14 @@
 import { cpSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadCampus } from '../../config/campus.ts';
 import { type BillRun } from '../../services/money/billing/bill-run.ts';
 import { runBillRunInThread } from '../../services/money/billing/bill-run-job.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import { billing, clerk } from './support.ts';
 import { accounts, billRunsOn, campusWithReadings, NOW, period, tariffs } from './thread-campus.ts';
+import { closedAfterEach } from '../helpers/closed-after-each.ts';
 
 /**
  * A bill run on its own thread (bill-run-job.ts) against the same run in the back office's
@@ -17,16 +18,7 @@ import { accounts, billRunsOn, campusWithReadings, NOW, period, tariffs } from '
  * audit log all the while leaves one unbroken chain with both writers' entries.
  */
 
-const open: { close: () => Promise<void> }[] = [];
-afterEach(async () => {
-  for (const o of open.splice(0)) await o.close();
-});
-
-async function backoffice(dir: string, inThread: boolean) {
-  const b = await billRunsOn(dir, inThread);
-  open.push(b);
-  return { runs: b.runs, audit: b.audit };
-}
+const backoffice = closedAfterEach(billRunsOn);
 
 const comparable = (r: BillRun) => ({
   lines: r.lines,
