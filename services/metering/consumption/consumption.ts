@@ -7,6 +7,7 @@ import {
   type SeriesPoint,
   type Step,
 } from '../storage.ts';
+import { indexAtOrAfter } from '../sorted-points.ts';
 import { stepBoundaries } from './zone.ts';
 
 /**
@@ -121,21 +122,9 @@ function isPlausibleWrap(prev: number, next: number, rolloverAt: number | undefi
   return through >= 0 && through <= ROLLOVER_PLAUSIBLE_FRACTION * rolloverAt;
 }
 
-/** Index of the first point with ts >= t. */
-function lowerBound(points: readonly Point[], t: number): number {
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid]!.ts < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** The span's register at instant t, or undefined when no reading is on t and none bracket it closely. */
 function registerAt(span: Span, t: number, maxSpan: number): number | undefined {
-  const i = lowerBound(span.points, t);
+  const i = indexAtOrAfter(span.points, t);
   const after = span.points[i];
   if (after && after.ts === t) return after.value;
   const before = span.points[i - 1];
@@ -179,8 +168,8 @@ function partOf(span: Span, start: number, end: number, maxSpan: number): Part {
   if (!startValue || !endValue || endValue.ts < startValue.ts) return { kind: 'gap' };
 
   const inside = span.points.slice(
-    lowerBound(span.points, startValue.ts),
-    lowerBound(span.points, endValue.ts + 1),
+    indexAtOrAfter(span.points, startValue.ts),
+    indexAtOrAfter(span.points, endValue.ts + 1),
   );
   const chain = [startValue, ...inside.filter((p) => p.ts > startValue.ts && p.ts < endValue.ts), endValue];
   let wraps = 0;

@@ -1,5 +1,6 @@
 import { computeIntervals, MAX_INTERPOLATION_SPAN } from '../consumption/consumption.ts';
 import { floorToStep, nextBoundary } from '../consumption/zone.ts';
+import { indexAfter, indexAtOrAfter } from '../sorted-points.ts';
 import type { CumulativeQuantity, Installation, IntervalConsumption, MeterKind } from '../storage.ts';
 import type { Thresholds } from './config.ts';
 import type { VeeFlag, VeeRule } from './types.ts';
@@ -360,25 +361,11 @@ export function spikeFlag(
 }
 
 function lastAtOrBefore(points: readonly TsValue[], t: number): TsValue | undefined {
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid]!.ts <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return points[lo - 1];
+  return points[indexAfter(points, t) - 1];
 }
 
 function firstAtOrAfter(points: readonly TsValue[], t: number): TsValue | undefined {
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid]!.ts < t) lo = mid + 1;
-    else hi = mid;
-  }
-  return points[lo];
+  return points[indexAtOrAfter(points, t)];
 }
 
 export { firstAtOrAfter, lastAtOrBefore };
@@ -626,19 +613,6 @@ export function needsEstimate(c: Candidate): boolean {
   return c.flags.some((f) => f.severity === 'fail' && ESTIMATING_RULES.has(f.rule));
 }
 
-/** Daily checks on a day's current 15-min values: completeness of readings, and Σ intervals vs the register. */
-/** Index of the first point at or after `ts` in points sorted by time. */
-function indexAtOrAfter(points: readonly TsValue[], ts: number): number {
-  let lo = 0;
-  let hi = points.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (points[mid]!.ts < ts) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
 /** The points in [start, end) and `extra` more on each side, from points sorted by time (as trusted readings are). */
 export function around(
   points: readonly TsValue[],
@@ -651,6 +625,7 @@ export function around(
   return points.slice(from, to);
 }
 
+/** Daily checks on a day's current 15-min values: completeness of readings, and Σ intervals vs the register. */
 export function dayFlags(args: {
   meter: string;
   quantity: CumulativeQuantity;
