@@ -9,6 +9,7 @@ import { dirname, resolve } from 'node:path';
 import type { LoadedCampus } from '../config/campus.ts';
 import { ConfigError } from '../config/errors.ts';
 import type { MqttConnection } from '../adapters/mqtt/connection.ts';
+import { onParentGone } from '../services/platform/supervisor/parent-link.ts';
 
 /** Runs `fn`; a bad config prints where and what, and the process exits 1 before polling anything. */
 export async function guarded(fn: () => Promise<void>): Promise<void> {
@@ -31,6 +32,9 @@ export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
     if (stopping) process.exit(130);
+    begin(signal);
+  };
+  const begin = (signal: string) => {
     stopping = true;
     console.error(`\n${signal}: stopping…`);
     // Stopping has a deadline (a supervisor or an operator waits for it): what has not stopped by
@@ -50,6 +54,11 @@ export function onShutdown(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', () => handler('SIGINT'));
   process.on('SIGTERM', () => handler('SIGTERM'));
+  // A part of `campus-energy run` whose supervisor died stops too, and is not an orphan that
+  // polls and holds ports beside the next supervisor's parts; a stop already under way goes on.
+  onParentGone(() => {
+    if (!stopping) begin('supervisor gone');
+  });
 }
 
 export function mqttFor(campus: LoadedCampus, override: string | undefined): MqttConnection | undefined {

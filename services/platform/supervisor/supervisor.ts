@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { Logger } from 'pino';
+import { LINKED_STDIO, linkedEnv } from './parent-link.ts';
 
 /**
  * A process tree for `campus-energy run`: each part (a gateway, ingest, the back office) runs as
@@ -81,9 +82,10 @@ export function startSupervisor(opts: SupervisorOptions): Supervisor {
   function launch(slot: Slot): void {
     slot.timer = undefined;
     if (stopping) return;
+    // Linked: a part hears this process die, SIGKILL included, and stops (parent-link.ts).
     const child = spawn(slot.spec.command, [...slot.spec.args], {
-      stdio: ['ignore', 'inherit', 'inherit'],
-      env: slot.spec.env ?? process.env,
+      stdio: [...LINKED_STDIO],
+      env: linkedEnv(slot.spec.env ?? process.env),
     });
     slot.child = child;
     slot.startedAt = Date.now();

@@ -1,0 +1,72 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+
+/**
+ * `campus-energy run` as operators start it, and a look at its process tree: which parts run
+ * under it, and whether a process still lives. For tests that kill the supervisor or its parts.
+ */
+
+export interface RunPart {
+  pid: number;
+  /** The part's command: gateway, ingest or backoffice. */
+  name: string;
+  args: string;
+}
+
+/**
+ * The parts `campus-energy run` started under `pid`. Only the launcher's children count: in a
+ * checkout tsx's loader may have an esbuild service (`esbuild --service=… --ping`) of its own.
+ */
+export function runParts(pid: number): RunPart[] {
+  const out = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid=,args='], { encoding: 'utf8' }).stdout;
+  return out
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), args: m[2]! }))
+    .filter((c) => c.args.includes('bin/campus-energy.js'))
+    .map((c) => ({ ...c, name: /bin\/campus-energy\.js (\S+)/.exec(c.args)![1]! }));
+}
+
+/** Whether a process with this pid exists (a zombie not yet reaped counts as gone). */
+export function alive(pid: number): boolean {
+  const out = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' }).stdout.trim();
+  return out !== '' && !out.startsWith('Z');
+}
+
+export interface RunOptions {
+  config: string;
+  brokerPort: number;
+  httpPort: number;
+}
+
+/**
+ * Starts `campus-energy run -c <config>` on the embedded broker; what it and its parts print is
+ * kept (the last 80 lines) to name the cause when a test's wait fails.
+ */
+export function startRun(opts: RunOptions): { child: ChildProcess; said: string[] } {
+  const child = spawn(
+    process.execPath,
+    [
+      'bin/campus-energy.js',
+      'run',
+      '-c',
+      opts.config,
+      '--broker-port',
+      String(opts.brokerPort),
+      '--http',
+      `127.0.0.1:${opts.httpPort}`,
+      '--insecure-cookie',
+      '--log-level',
+      process.env.FAULT_LOG ?? 'warn',
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const said: string[] = [];
+  const keep = (chunk: Buffer) => {
+    said.push(...chunk.toString().split('\n').filter(Boolean));
+    said.splice(0, Math.max(0, said.length - 80));
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  return { child, said };
+}
