@@ -496,14 +496,27 @@ interface Ahead {
   /** The newest slot (absolute) once the next slot closes, and the store's first slot then. */
   newest: number;
   base: number;
-  k0: number;
-  D: number;
-  firstDay: number;
   cfg: LongMemoryConfig;
+  /** The whole days once the next slot closed, and the same days in the arrays as they are now. */
+  days: Days;
+  here: Days;
+  today: number;
+  /** The meters due when the next slot closes; the first `done` have their features in items. */
+  meters: number[];
+  done: number;
   items: Map<number, AheadItem>;
   /** The medians read ahead per group (the kept medians holding every item's features). */
   medians: Map<readonly number[], Med>;
+  /** Every item's tests taken (the last step). */
+  tested: boolean;
 }
+
+/**
+ * Prepared ahead per evaluation: the due meters' daily features in this many parts, then their
+ * tests (the features of a week's drop and their place in the kept medians were ~100 ms in one
+ * idle interval under load; the live service evaluates several times per slot).
+ */
+const AHEAD_PARTS = 2;
 
 /**
  * What the incremental engine keeps: each meter's daily features and result, recomputed once a
@@ -589,51 +602,68 @@ export class LongMemoryCache {
    * hour of a day, the drop), they are read ahead too, once every prepared meter is held: the
    * closing hour takes them only if the meters it refreshes are exactly the prepared ones (then
    * the kept medians hold what they held here).
+   *
+   * Each call does one part (AHEAD_PARTS of the features, then the tests); the closing hour
+   * takes what is done and computes the rest.
    */
   prepare(store: SlotStore, cfg: LongMemoryConfig): void {
     if (!this.peers || this.results.length === 0) return;
     const spd = store.slotsPerDay;
     const next = store.base + store.length;
     const drop = store.dropFor(store.length + 1);
-    if (this.ahead?.newest === next && this.ahead.base === store.base + drop) return;
     const groups = cachedPeerGroups(store);
-    this.putBack(this.ahead?.items, groups);
-    this.ahead = undefined;
-    // The whole days once the next slot closed (k0 from the first slot kept then), and the same
-    // days in the arrays as they are now.
-    const days = daysOf(store, cfg, { shift: drop, length: store.length + 1 - drop });
-    const here = drop > 0 ? { ...days, k0: days.k0 + drop } : days;
-    // The next slot completes a local day: the days (and the medians) move with it.
-    if ((store.length + 1 - drop - days.k0) % spd === 0) return;
-    const today = Math.floor(next / spd);
-    const items = new Map<number, AheadItem>();
-    const medians = new Map<readonly number[], Med>();
-    for (let m = next % spd; m < store.topology.ids.length; m += spd) {
-      if (!this.results[m] || this.at[m] === today) continue;
-      items.set(m, { daily: meterDaily(store, m, here), med: undefined, tests: undefined });
-      this.hold(m, items.get(m)!.daily, groups);
+    let a = this.ahead;
+    if (!a || a.newest !== next || a.base !== store.base + drop || a.cfg !== cfg) {
+      this.putBack(a?.items, groups);
+      this.ahead = a = undefined;
+      // The whole days once the next slot closed (k0 from the first slot kept then), and the
+      // same days in the arrays as they are now.
+      const days = daysOf(store, cfg, { shift: drop, length: store.length + 1 - drop });
+      const here = drop > 0 ? { ...days, k0: days.k0 + drop } : days;
+      // The next slot completes a local day: the days (and the medians) move with it.
+      if ((store.length + 1 - drop - days.k0) % spd === 0) return;
+      const today = Math.floor(next / spd);
+      const meters: number[] = [];
+      for (let m = next % spd; m < store.topology.ids.length; m += spd)
+        if (this.results[m] && this.at[m] !== today) meters.push(m);
+      this.ahead = a = {
+        newest: next,
+        base: store.base + drop,
+        cfg,
+        days,
+        here,
+        today,
+        meters,
+        done: 0,
+        items: new Map(),
+        medians: new Map(),
+        tested: false,
+      };
     }
-    for (const [m, item] of items) {
+    if (a.tested) return;
+    if (a.done < a.meters.length) {
+      const to = Math.min(a.meters.length, a.done + Math.ceil(a.meters.length / AHEAD_PARTS));
+      for (; a.done < to; a.done++) {
+        const m = a.meters[a.done]!;
+        const daily = meterDaily(store, m, a.here);
+        a.items.set(m, { daily, med: undefined, tests: undefined });
+        this.hold(m, daily, groups);
+      }
+      return;
+    }
+    const { days, today } = a;
+    for (const [m, item] of a.items) {
       const group = groups[m]!;
       const gm = this.medians.get(group);
       let med =
         gm && gm.day === today && gm.firstDay === days.firstDay && gm.D === days.D
           ? gm.med
-          : medians.get(group);
-      if (!med) medians.set(group, (med = this.peers.get(group)!.medians(days)));
+          : a.medians.get(group);
+      if (!med) a.medians.set(group, (med = this.peers.get(group)!.medians(days)));
       item.med = med;
       item.tests = testsOf(m, item.daily, med, days, spd, cfg);
     }
-    this.ahead = {
-      newest: next,
-      base: store.base + drop,
-      k0: days.k0,
-      D: days.D,
-      firstDay: days.firstDay,
-      cfg,
-      items,
-      medians,
-    };
+    a.tested = true;
   }
 
   update(store: SlotStore, cfg: LongMemoryConfig): LongMemory[] {
@@ -660,7 +690,7 @@ export class LongMemoryCache {
     if (due.length > 0) {
       days = daysOf(store, cfg);
       const ahead =
-        sameStore && pre.k0 === days.k0 && pre.D === days.D && pre.firstDay === days.firstDay
+        sameStore && pre.days.k0 === days.k0 && pre.days.D === days.D && pre.days.firstDay === days.firstDay
           ? pre.items
           : undefined;
       for (const m of due) this.setDaily(m, ahead?.get(m)?.daily ?? meterDaily(store, m, days), groups);
