@@ -37,13 +37,23 @@ export interface RunOptions {
   config: string;
   brokerPort: number;
   httpPort: number;
+  /** The parts' log level (default FAULT_LOG, else warn); `info` is needed to count replays. */
+  logLevel?: string;
+}
+
+export interface RunningCampus {
+  child: ChildProcess;
+  /** The last 80 lines the supervisor and its parts printed. */
+  said: string[];
+  /** Readings the gateways queued again for ingest so far ("replaying for ingest", at info level). */
+  replayed(): number;
 }
 
 /**
  * Starts `campus-energy run -c <config>` on the embedded broker; what it and its parts print is
  * kept (the last 80 lines) to name the cause when a test's wait fails.
  */
-export function startRun(opts: RunOptions): { child: ChildProcess; said: string[] } {
+export function startRun(opts: RunOptions): RunningCampus {
   const child = spawn(
     process.execPath,
     [
@@ -57,16 +67,27 @@ export function startRun(opts: RunOptions): { child: ChildProcess; said: string[
       `127.0.0.1:${opts.httpPort}`,
       '--insecure-cookie',
       '--log-level',
-      process.env.FAULT_LOG ?? 'warn',
+      opts.logLevel ?? process.env.FAULT_LOG ?? 'warn',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const said: string[] = [];
+  let replayed = 0;
+  let partial = '';
   const keep = (chunk: Buffer) => {
-    said.push(...chunk.toString().split('\n').filter(Boolean));
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (line.includes('"replaying for ingest"'))
+        replayed += (JSON.parse(line) as { queued: number }).queued;
+    }
+    said.push(...lines.filter(Boolean));
     said.splice(0, Math.max(0, said.length - 80));
   };
   child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  return { child, said };
+  child.stderr!.on('data', (chunk: Buffer) => {
+    said.push(...chunk.toString().split('\n').filter(Boolean));
+    said.splice(0, Math.max(0, said.length - 80));
+  });
+  return { child, said, replayed: () => replayed };
 }
