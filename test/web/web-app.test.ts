@@ -483,6 +483,11 @@ describe('web app in a browser', () => {
     expect(request).toMatchObject({ state: 'pending', requestedBy: USERS.operator, action: 'open' });
     // The requester cannot approve it.
     expect(await op.locator(`[data-request="${request.id}"] [data-action=approve]`).count()).toBe(0);
+    // Cancelling takes a reason: a blank one is not sent, the box asks for it, the request stands.
+    const mine = op.locator(`[data-request="${request.id}"]`);
+    await mine.locator('[data-action=cancel]').click();
+    await mine.locator('.note-error').waitFor();
+    expect(bo.control.get(request.id).state).toBe('pending');
 
     const sup = await loginAs('supervisor', 'approvals');
     const row = sup.locator(`[data-section=relay] [data-request="${request.id}"]`);

@@ -1,8 +1,10 @@
 import { get, post, qs } from './api.js';
 import { clear, fmtFen, fmtNum, fmtTime, h, note, table } from './dom.js';
 import { t } from './i18n.js';
+import { lineOperationControls } from './line-controls.js';
 import { cardTable } from './live-table.js';
 import { relayTable } from './page-relay.js';
+import { reasonControls } from './reason-controls.js';
 
 /**
  * The second person's queue: pending cut-off/restore requests and pending prepaid requests
@@ -45,100 +47,34 @@ function what(r) {
 function prepaidControls(r, ctx, done) {
   const paths = PREPAID_PATHS[r.kind];
   if (!paths || !ctx.can(paths.permission) || r.requestedBy === ctx.actor.id) return null;
-  const message = h('span', {});
-  const reason = h('input', { name: 'reason', placeholder: t('col.reason'), 'aria-label': t('col.reason') });
-  const act = (path, body) => async () => {
-    try {
-      await post(path, body());
-      done();
-    } catch (err) {
-      clear(message).append(note(t('error', { message: err.message }), 'error'));
-    }
-  };
-  return h(
-    'span',
-    { class: 'controls' },
-    h(
-      'button',
+  return reasonControls({
+    name: 'reason',
+    label: t('col.reason'),
+    errorText: (err) => t('error', { message: err.message }),
+    done,
+    before: [
       {
-        type: 'button',
+        action: 'approve',
+        label: t('approvals.approve'),
         class: 'primary',
-        dataset: { action: 'approve' },
-        onclick: act(paths.approve(r.id), () => ({})),
+        send: () => post(paths.approve(r.id), {}),
       },
-      t('approvals.approve'),
-    ),
-    reason,
-    h(
-      'button',
+    ],
+    buttons: [
       {
-        type: 'button',
+        action: 'reject',
+        label: t('approvals.reject'),
         class: 'danger',
-        dataset: { action: 'reject' },
-        onclick: act(paths.reject(r.id), () => (reason.value.trim() ? { reason: reason.value.trim() } : {})),
+        send: (reason) => post(paths.reject(r.id), reason ? { reason } : {}),
       },
-      t('approvals.reject'),
-    ),
-    message,
-  );
+    ],
+  });
 }
 
-/**
- * Confirm or dispute a colleague's line operation in one click (a dispute needs the note). The
- * server refuses the recorder and anyone linked to them whatever this shows.
- */
+/** Confirm or dispute a colleague's line operation in one click (a dispute needs the note). */
 function lineControls(op, ctx, done) {
   if (op.recordedBy.toLowerCase() === ctx.actor.id.toLowerCase()) return note(t('approvals.lines.own'));
-  const noteInput = h('input', {
-    name: 'note',
-    maxlength: 500,
-    placeholder: t('approvals.lines.note'),
-    'aria-label': t('approvals.lines.note'),
-  });
-  const message = h('span', {});
-  const act = (path, body) => async () => {
-    clear(message);
-    try {
-      await post(path, body());
-      done();
-    } catch (err) {
-      message.append(note(t('error', { message: err.message }), 'error'));
-    }
-  };
-  const text = () => noteInput.value.trim();
-  return h(
-    'span',
-    { class: 'controls' },
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'primary',
-        dataset: { action: 'confirm-line' },
-        onclick: act(`/api/line-operations/${op.id}/confirm`, () => (text() ? { note: text() } : {})),
-      },
-      t('lines.confirm'),
-    ),
-    noteInput,
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'danger',
-        dataset: { action: 'dispute-line' },
-        onclick: async () => {
-          if (!text()) {
-            noteInput.focus();
-            clear(message).append(note(t('lines.dispute.note'), 'error'));
-            return;
-          }
-          await act(`/api/line-operations/${op.id}/dispute`, () => ({ note: text() }))();
-        },
-      },
-      t('lines.dispute'),
-    ),
-    message,
-  );
+  return lineOperationControls(op, { label: t('approvals.lines.note'), done });
 }
 
 function linesTable(ops, ctx, done) {

@@ -14,6 +14,7 @@ import {
 } from './dom.js';
 import { dateInput, dateTimeInput } from './inputs.js';
 import { t } from './i18n.js';
+import { lineOperationControls } from './line-controls.js';
 
 /**
  * End of a shift. Clerks (and operators) print their handover report: every ledger entry they
@@ -156,56 +157,7 @@ function lineState(op) {
 
 function lineControls(op, ctx, done) {
   if (op.state !== 'unconfirmed' || !ctx.can('lines.confirm') || op.recordedBy === ctx.actor.id) return null;
-  const noteInput = h('input', {
-    name: 'note',
-    maxlength: 500,
-    placeholder: t('col.notes'),
-    'aria-label': t('col.notes'),
-  });
-  const message = h('span', {});
-  const act = (path, body) => async () => {
-    clear(message);
-    try {
-      done(await post(path, body()));
-    } catch (err) {
-      message.append(note(t('error', { message: err.message }), 'error'));
-    }
-  };
-  return h(
-    'span',
-    { class: 'controls' },
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'primary',
-        dataset: { action: 'confirm-line' },
-        onclick: act(`/api/line-operations/${op.id}/confirm`, () =>
-          noteInput.value.trim() ? { note: noteInput.value.trim() } : {},
-        ),
-      },
-      t('lines.confirm'),
-    ),
-    noteInput,
-    h(
-      'button',
-      {
-        type: 'button',
-        class: 'danger',
-        dataset: { action: 'dispute-line' },
-        onclick: async () => {
-          if (!noteInput.value.trim()) {
-            noteInput.focus();
-            clear(message).append(note(t('lines.dispute.note'), 'error'));
-            return;
-          }
-          await act(`/api/line-operations/${op.id}/dispute`, () => ({ note: noteInput.value.trim() }))();
-        },
-      },
-      t('lines.dispute'),
-    ),
-    message,
-  );
+  return lineOperationControls(op, { label: t('col.notes'), done });
 }
 
 /** The line operations of this session: recorded here, looked up, or open at a handover. */

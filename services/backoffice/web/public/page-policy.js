@@ -47,7 +47,6 @@ export const policyPage = {
         name: 'reason',
         label: t('policy.revoke.reason'),
         maxlength: 500,
-        required: t('policy.revoke.reason'),
         errorText: (err) => t('error', { message: err.message }),
         done: load,
         buttons: [
@@ -55,6 +54,7 @@ export const policyPage = {
             action: 'revoke',
             label: t('policy.revoke'),
             class: 'danger',
+            required: t('policy.revoke.reason'),
             send: (reason) => post(`/api/policy-approvals/${g.id}/revoke`, { reason }),
           },
         ],

@@ -2,6 +2,7 @@
 import { get, post, qs } from './api.js';
 import { clear, field, fmtTime, h, note, table } from './dom.js';
 import { t } from './i18n.js';
+import { reasonControls } from './reason-controls.js';
 
 /**
  * Cut-off and restore (DOMAIN.md): anyone on duty may ask, with a reason; nothing moves until a
@@ -23,86 +24,47 @@ export function relayState(r) {
  */
 export function decisionControls(r, ctx, done) {
   if (r.state !== 'pending') return null;
-  const message = h('span', {});
-  const controls = [];
-  if (ctx.can('relay.approve') && r.requestedBy !== ctx.actor.id) {
-    const reason = h('input', {
+  const errorText = (err) => t('error', { message: err.message });
+  if (ctx.can('relay.approve') && r.requestedBy !== ctx.actor.id)
+    return reasonControls({
       name: 'reason',
-      placeholder: t('relay.reject.reason'),
-      'aria-label': t('relay.reject.reason'),
-    });
-    controls.push(
-      h(
-        'button',
+      label: t('relay.reject.reason'),
+      errorText,
+      done,
+      before: [
         {
-          type: 'button',
+          action: 'approve',
+          label: t('relay.approve'),
           class: 'primary',
-          dataset: { action: 'approve' },
-          onclick: async () => {
-            try {
-              await post(`/api/relay-requests/${r.id}/approve`, {});
-              done();
-            } catch (err) {
-              clear(message).append(note(t('error', { message: err.message }), 'error'));
-            }
-          },
+          send: () => post(`/api/relay-requests/${r.id}/approve`, {}),
         },
-        t('relay.approve'),
-      ),
-      reason,
-      h(
-        'button',
+      ],
+      buttons: [
         {
-          type: 'button',
+          action: 'reject',
+          label: t('relay.reject'),
           class: 'danger',
-          dataset: { action: 'reject' },
-          onclick: async () => {
-            if (!reason.value.trim()) {
-              reason.focus();
-              return;
-            }
-            try {
-              await post(`/api/relay-requests/${r.id}/reject`, { reason: reason.value.trim() });
-              done();
-            } catch (err) {
-              clear(message).append(note(t('error', { message: err.message }), 'error'));
-            }
-          },
+          required: t('relay.reject.reason'),
+          send: (reason) => post(`/api/relay-requests/${r.id}/reject`, { reason }),
         },
-        t('relay.reject'),
-      ),
-    );
-  } else if (r.requestedBy === ctx.actor.id && ctx.can('relay.request')) {
-    const reason = h('input', {
-      name: 'reason',
-      placeholder: t('relay.cancel.reason'),
-      'aria-label': t('relay.cancel.reason'),
+      ],
     });
-    controls.push(
-      reason,
-      h(
-        'button',
+  if (r.requestedBy === ctx.actor.id && ctx.can('relay.request'))
+    return reasonControls({
+      name: 'reason',
+      label: t('relay.cancel.reason'),
+      errorText,
+      done,
+      buttons: [
         {
-          type: 'button',
-          dataset: { action: 'cancel' },
-          onclick: async () => {
-            if (!reason.value.trim()) {
-              reason.focus();
-              return;
-            }
-            try {
-              await post(`/api/relay-requests/${r.id}/cancel`, { reason: reason.value.trim() });
-              done();
-            } catch (err) {
-              clear(message).append(note(t('error', { message: err.message }), 'error'));
-            }
-          },
+          action: 'cancel',
+          label: t('relay.cancel'),
+          required: t('relay.cancel.reason'),
+          send: (reason) => post(`/api/relay-requests/${r.id}/cancel`, { reason }),
         },
-        t('relay.cancel'),
-      ),
-    );
-  }
-  return h('span', { class: 'controls' }, controls, message);
+      ],
+    });
+  return null;
 }
 
 export function relayTable(requests, ctx, done) {

@@ -5,20 +5,29 @@ import { clear, h, note } from './dom.js';
  * withdraw an electric-heating registration, revoke an API token or a standing approval. Each
  * button hands the trimmed reason to its own `send`, which builds the request: whether a reason is
  * optional is the server's rule for that act, so a page only leaves out what the server allows.
- * Then `done` reloads the list. A refusal is shown in `msg` in the words `errorText` gives; without
+ * Then `done` gets the server's answer and redraws the list. A refusal is shown in `msg` in the words `errorText` gives; without
  * a `msg`, a message line of its own follows the buttons.
  *
- * `required` (a text): a blank reason is not sent; the box gets the focus and the text is shown.
+ * A button's `required` (a text): it does not send a blank reason; the box gets the focus and the
+ * text is shown. `before`: buttons drawn ahead of the box (an approval that takes no reason, next
+ * to a rejection that does).
  *
+ * @typedef {{
+ *   action: string,
+ *   label: string,
+ *   class?: string,
+ *   required?: string,
+ *   send: (reason: string) => Promise<unknown>,
+ * }} ReasonButton
  * @param {{
  *   name: string,
  *   label: string,
  *   maxlength?: number,
- *   required?: string,
  *   msg?: HTMLElement,
  *   errorText: (err: unknown) => string,
- *   buttons: { action: string, label: string, class?: string, send: (reason: string) => Promise<unknown> }[],
- *   done: () => Promise<void> | void,
+ *   before?: ReasonButton[],
+ *   buttons: ReasonButton[],
+ *   done: (answer: unknown) => Promise<void> | void,
  * }} o
  */
 export function reasonControls(o) {
@@ -40,14 +49,13 @@ export function reasonControls(o) {
         onclick: async () => {
           clear(msg);
           const why = reason.value.trim();
-          if (!why && o.required) {
+          if (!why && b.required) {
             reason.focus();
-            msg.append(note(o.required, 'error'));
+            msg.append(note(b.required, 'error'));
             return;
           }
           try {
-            await b.send(why);
-            await o.done();
+            await o.done(await b.send(why));
           } catch (err) {
             msg.append(note(o.errorText(err), 'error'));
           }
@@ -55,5 +63,5 @@ export function reasonControls(o) {
       },
       b.label,
     );
-  return h('span', { class: 'controls' }, reason, o.buttons.map(button), own);
+  return h('span', { class: 'controls' }, (o.before ?? []).map(button), reason, o.buttons.map(button), own);
 }
