@@ -142,6 +142,20 @@ function peerGroups(store: SlotStore): number[][] {
 }
 
 /**
+ * The prefix sums of stepTest, reused: the live engine runs seven tests for each of ~200 meters
+ * an hour, and three new arrays a test (buffers outside the heap, which hasten the collections)
+ * only lived for the test. Every entry read is written first.
+ */
+let prefix = { c: new Float64Array(0), c2: new Float64Array(0), n: new Float64Array(0) };
+function prefixScratch(size: number): { c: Float64Array; c2: Float64Array; n: Float64Array } {
+  if (prefix.c.length < size) {
+    const cap = Math.max(size, 2 * prefix.c.length);
+    prefix = { c: new Float64Array(cap), c2: new Float64Array(cap), n: new Float64Array(cap) };
+  }
+  return prefix;
+}
+
+/**
  * Largest standardised step in ys over candidate onsets [tFrom, tTo] (sign −1: a drop counts,
  * +1: a rise), each against the `ref` days before it. Winsorised so one odd day cannot decide.
  */
@@ -154,9 +168,10 @@ export function stepTest(
   clip: number,
 ): (Omit<StepTest, 'onsetSlot'> & { t: number }) | undefined {
   const D = ys.length;
-  const c = new Float64Array(D + 1);
-  const c2 = new Float64Array(D + 1);
-  const n = new Float64Array(D + 1);
+  const { c, c2, n } = prefixScratch(D + 1);
+  c[0] = 0;
+  c2[0] = 0;
+  n[0] = 0;
   for (let d = 0; d < D; d++) {
     const y = ys[d]!;
     const ok = y === y;
@@ -165,7 +180,13 @@ export function stepTest(
     c2[d + 1] = c2[d]! + v * v;
     n[d + 1] = n[d]! + (ok ? 1 : 0);
   }
-  let best: (Omit<StepTest, 'onsetSlot'> & { t: number }) | undefined;
+  // The best so far in locals, its object made once at the end (one per better onset was most
+  // of what the hour's tests allocated).
+  let bestStat = 0;
+  let bestT = -1;
+  let bestShift = 0;
+  let bestAfter = 0;
+  let bestReference = 0;
   for (let t = Math.max(1, tFrom); t <= Math.min(D - 1, tTo); t++) {
     const r0 = Math.max(0, t - cfg.referenceDays);
     const nr = n[t]! - n[r0]!;
@@ -177,9 +198,17 @@ export function stepTest(
     const k = cfg.dependence;
     const se = Math.sqrt(vr * (k / Math.max(1, na) + k / nr) + (0.02 * clip) ** 2);
     const stat = (sign * (ma - mr)) / se;
-    if (!best || stat > best.stat) best = { stat, t, shift: ma - mr, after: na, reference: nr };
+    if (bestT < 0 || stat > bestStat) {
+      bestStat = stat;
+      bestT = t;
+      bestShift = ma - mr;
+      bestAfter = na;
+      bestReference = nr;
+    }
   }
-  return best;
+  return bestT < 0
+    ? undefined
+    : { stat: bestStat, t: bestT, shift: bestShift, after: bestAfter, reference: bestReference };
 }
 
 function daysOf(
@@ -382,6 +411,13 @@ function medianOfFirst(xs: Float64Array, n: number): number {
   return n % 2 ? xs[h]! : (xs[h - 1]! + xs[h]!) / 2;
 }
 
+/** testsOf's feature-minus-median buffers (two), as long as the days asked for. */
+const diffs = [new Float64Array(0), new Float64Array(0)];
+function diffScratch(i: number, length: number): Float64Array {
+  if (diffs[i]!.length < length) diffs[i] = new Float64Array(Math.max(length, 2 * diffs[i]!.length));
+  return diffs[i]!.subarray(0, length);
+}
+
 /** The peer group's median of each daily feature. */
 type Med = Record<'L' | 'S' | 'C' | 'V' | 'R' | 'Y', Float64Array>;
 
@@ -394,9 +430,11 @@ function testsOf(
   cfg: LongMemoryConfig,
 ): LongMemory {
   const { tFrom, tTo, k0, D } = days;
-  // A plain loop (a map with a closure per feature and meter showed in the live engine's profile).
-  const minus = (s: Float64Array, md: Float64Array) => {
-    const out = new Float64Array(s.length);
+  // A plain loop (a map with a closure per feature and meter showed in the live engine's profile),
+  // into one of two buffers kept between calls (each difference is read by the tests right after,
+  // the centroid's by two of them: it has the second).
+  const minus = (s: Float64Array, md: Float64Array, buffer = 0) => {
+    const out = diffScratch(buffer, s.length);
     for (let d = 0; d < s.length; d++) out[d] = s[d]! - md[d]!;
     return out;
   };
@@ -404,7 +442,7 @@ function testsOf(
   const ly = stepTest(minus(own.Y, med.Y), tFrom, tTo, -1, cfg, 2);
   // Level: against the peers, or against the peers and last year's same weeks, whichever is surer.
   const l = ly && (!l0 || ly.stat > l0.stat) ? ly : l0;
-  const ce = minus(own.C, med.C);
+  const ce = minus(own.C, med.C, 1);
   const s0 = stepTest(minus(own.S, med.S), tFrom, tTo, 1, cfg, 1);
   const cUp = stepTest(ce, tFrom, tTo, 1, cfg, 0.5);
   const cDown = stepTest(ce, tFrom, tTo, -1, cfg, 0.5);
