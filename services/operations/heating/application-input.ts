@@ -29,8 +29,16 @@ export function assertMeterOfKind(tree: CampusTree, meter: string, kind: keyof t
     heatingError('INVALID_APPLICATION', `${meter} is not ${METER_OF_KIND[kind]} of the campus`);
 }
 
+/** What the desk writes down for every application: who applies, and why. */
+export interface ApplicantInput {
+  applicant: string;
+  /** For staff of the center: their user name (they may not handle their own application). */
+  applicantStaffId?: string | undefined;
+  reason: string;
+}
+
 /** Who applies: a name (required) and, for staff on the payroll, their staff id. */
-export function applicantOf(input: { applicant: string; applicantStaffId?: string | undefined }): {
+export function applicantOf(input: Omit<ApplicantInput, 'reason'>): {
   name: string;
   staffId: string | null;
 } {

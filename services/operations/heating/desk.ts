@@ -4,7 +4,7 @@ import { assertIndependent } from '../../platform/auth/independence.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { CampusTree } from '../../metering/live/types.ts';
-import { applicantOf, assertMeterOfKind, required, same } from './application-input.ts';
+import { applicantOf, assertMeterOfKind, required, same, type ApplicantInput } from './application-input.ts';
 import { heatingError } from './errors.ts';
 import {
   STOP_SIGNATURES,
@@ -44,12 +44,9 @@ export interface HeatingDeskDeps {
   fees: HeatingFeeGate;
 }
 
-export interface ApplyInput {
+export interface ApplyInput extends ApplicantInput {
   kind: HeatingKind;
   unit: string;
-  applicant: string;
-  applicantStaffId?: string | undefined;
-  reason: string;
 }
 
 export class HeatingDesk {

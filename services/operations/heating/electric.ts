@@ -3,7 +3,7 @@ import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts'
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import type { CampusTree } from '../../metering/live/types.ts';
-import { applicantOf, assertMeterOfKind, required, same } from './application-input.ts';
+import { applicantOf, assertMeterOfKind, required, same, type ApplicantInput } from './application-input.ts';
 import { heatingError } from './errors.ts';
 import type { ElectricHeatingRecord, ElectricHeatingState, ElectricRegistration } from './types.ts';
 
@@ -69,11 +69,8 @@ export interface ElectricHeatingDeps {
   undecidedAlerts?: (meter: string) => readonly { id: number; since: number }[];
 }
 
-export interface RegisterElectricInput {
+export interface RegisterElectricInput extends ApplicantInput {
   meter: string;
-  applicant: string;
-  applicantStaffId?: string | undefined;
-  reason: string;
   /** UTC ms; absent: now. */
   from?: number | undefined;
 }
