@@ -288,61 +288,76 @@ function reversalControl(payment, reload) {
   );
 }
 
-function reversalsView(reversals, ctx, reload) {
+/**
+ * Requests waiting for a supervisor (payment reversals, penalty waivers): what, why and who asked,
+ * with approve / reject for whoever holds `permission`; the server refuses the requester and anyone
+ * linked to them whatever this shows.
+ */
+function pendingDecisions(o, ctx, reload) {
   const msg = h('div', { 'aria-live': 'polite' });
-  const decide = (r, approve) => async () => {
-    if (await attempt(msg, () => post(`/api/collection/reversals/${r.id}/decision`, { approve })))
-      await reload();
+  const decide = (x, approve) => async () => {
+    if (await attempt(msg, () => post(o.decisionUrl(x), { approve }))) await reload();
   };
+  const controls = (x) =>
+    ctx.can(o.permission)
+      ? h(
+          'span',
+          { class: 'controls' },
+          h(
+            'button',
+            { type: 'button', dataset: { action: 'approve' }, onclick: decide(x, true) },
+            t('collection.approve'),
+          ),
+          h(
+            'button',
+            { type: 'button', class: 'danger', dataset: { action: 'reject' }, onclick: decide(x, false) },
+            t('collection.reject'),
+          ),
+        )
+      : t('collection.waits');
   return h(
     'div',
-    { class: 'card', dataset: { section: 'reversals' } },
-    h('h2', {}, t('collection.reversals')),
-    reversals.length
+    { class: 'card', dataset: { section: o.section } },
+    h('h2', {}, t(o.title)),
+    o.items.length
       ? table(
-          reversals,
+          o.items,
           [
-            ['col.seq', (r) => `#${r.id}`],
-            ['collection.notice', (r) => r.notice],
-            [
-              'collection.amount',
-              (r) =>
-                `${fmtFen(r.payment.amountFen)} · ${t(`method.${r.payment.method}`)} · ${r.payment.reference ?? ''}`,
-            ],
-            ['col.reason', (r) => r.reason],
-            ['collection.requested.by', (r) => `${r.requestedBy} · ${fmtTime(r.requestedAt)}`],
-            [
-              '',
-              (r) =>
-                ctx.can('payment-reversal.approve')
-                  ? h(
-                      'span',
-                      { class: 'controls' },
-                      h(
-                        'button',
-                        { type: 'button', dataset: { action: 'approve' }, onclick: decide(r, true) },
-                        t('collection.approve'),
-                      ),
-                      h(
-                        'button',
-                        {
-                          type: 'button',
-                          class: 'danger',
-                          dataset: { action: 'reject' },
-                          onclick: decide(r, false),
-                        },
-                        t('collection.reject'),
-                      ),
-                    )
-                  : t('collection.waits'),
-            ],
+            ['col.seq', (x) => `#${x.id}`],
+            ...o.columns,
+            ['col.reason', (x) => x.reason],
+            ['collection.requested.by', (x) => `${x.requestedBy} · ${fmtTime(x.requestedAt)}`],
+            ['', controls],
           ],
-          (r) => ({ dataset: { reversal: r.id } }),
+          o.row,
         )
-      : note(t('collection.no.reversals')),
+      : note(t(o.empty)),
     msg,
   );
 }
+
+const reversalsView = (reversals, ctx, reload) =>
+  pendingDecisions(
+    {
+      section: 'reversals',
+      title: 'collection.reversals',
+      empty: 'collection.no.reversals',
+      items: reversals,
+      permission: 'payment-reversal.approve',
+      decisionUrl: (r) => `/api/collection/reversals/${r.id}/decision`,
+      columns: [
+        ['collection.notice', (r) => r.notice],
+        [
+          'collection.amount',
+          (r) =>
+            `${fmtFen(r.payment.amountFen)} · ${t(`method.${r.payment.method}`)} · ${r.payment.reference ?? ''}`,
+        ],
+      ],
+      row: (r) => ({ dataset: { reversal: r.id } }),
+    },
+    ctx,
+    reload,
+  );
 
 function arrearsView(report, ctx, reload) {
   const msg = h('div', { 'aria-live': 'polite' });
@@ -433,56 +448,21 @@ function arrearsView(report, ctx, reload) {
   );
 }
 
-function waiversView(waivers, ctx, reload) {
-  const msg = h('div', { 'aria-live': 'polite' });
-  const decide = (w, approve) => async () => {
-    if (await attempt(msg, () => post(`/api/collection/waivers/${w.id}/decision`, { approve })))
-      await reload();
-  };
-  return h(
-    'div',
-    { class: 'card', dataset: { section: 'waivers' } },
-    h('h2', {}, t('collection.waivers')),
-    waivers.length
-      ? table(
-          waivers,
-          [
-            ['col.seq', (w) => `#${w.id}`],
-            ['collection.amount', (w) => fmtFen(w.amountFen)],
-            ['col.reason', (w) => w.reason],
-            ['collection.requested.by', (w) => `${w.requestedBy} · ${fmtTime(w.requestedAt)}`],
-            [
-              '',
-              (w) =>
-                ctx.can('penalty-waiver.approve')
-                  ? h(
-                      'span',
-                      { class: 'controls' },
-                      h(
-                        'button',
-                        { type: 'button', dataset: { action: 'approve' }, onclick: decide(w, true) },
-                        t('collection.approve'),
-                      ),
-                      h(
-                        'button',
-                        {
-                          type: 'button',
-                          class: 'danger',
-                          dataset: { action: 'reject' },
-                          onclick: decide(w, false),
-                        },
-                        t('collection.reject'),
-                      ),
-                    )
-                  : t('collection.waits'),
-            ],
-          ],
-          (w) => ({ dataset: { waiver: w.id } }),
-        )
-      : note(t('collection.no.waivers')),
-    msg,
+const waiversView = (waivers, ctx, reload) =>
+  pendingDecisions(
+    {
+      section: 'waivers',
+      title: 'collection.waivers',
+      empty: 'collection.no.waivers',
+      items: waivers,
+      permission: 'penalty-waiver.approve',
+      decisionUrl: (w) => `/api/collection/waivers/${w.id}/decision`,
+      columns: [['collection.amount', (w) => fmtFen(w.amountFen)]],
+      row: (w) => ({ dataset: { waiver: w.id } }),
+    },
+    ctx,
+    reload,
   );
-}
 
 export const collectionPage = {
   id: 'collection',
