@@ -20,6 +20,7 @@ import {
   type Objection,
   type Payment,
   type Reversal,
+  type SupervisorRequest,
   type Waiver,
 } from './types.ts';
 
@@ -156,6 +157,25 @@ const toPayment = (r: PaymentRow): Payment => ({
   creditFen: r.credit_fen,
   reference: r.reference,
   recordedBy: r.recorded_by,
+});
+
+/** A reversal's or waiver's row joined with its decision row (LEFT JOIN: nulls while pending). */
+interface RequestRow {
+  reason: string;
+  requested_by: string;
+  requested_at: number;
+  outcome: 'approved' | 'rejected' | null;
+  decided_by: string | null;
+  decided_at: number | null;
+}
+
+const toRequest = (r: RequestRow): SupervisorRequest => ({
+  reason: r.reason,
+  requestedBy: r.requested_by,
+  requestedAt: r.requested_at,
+  status: r.outcome ?? 'pending',
+  decidedBy: r.decided_by,
+  decidedAt: r.decided_at,
 });
 
 export class Collection {
@@ -874,31 +894,10 @@ export class Collection {
         `SELECT r.*, d.outcome, d.decided_by, d.decided_at FROM payment_reversals r
            LEFT JOIN payment_reversal_decisions d ON d.reversal = r.id WHERE r.id = ?`,
       )
-      .get(id) as
-      | {
-          id: number;
-          payment: number;
-          reason: string;
-          requested_by: string;
-          requested_at: number;
-          outcome: 'approved' | 'rejected' | null;
-          decided_by: string | null;
-          decided_at: number | null;
-        }
-      | undefined;
+      .get(id) as (RequestRow & { id: number; payment: number }) | undefined;
     if (!r) return collectionError('REVERSAL_NOT_FOUND', `no payment reversal ${id}`);
     const p = this.db.prepare('SELECT * FROM collection_payments WHERE id = ?').get(r.payment) as PaymentRow;
-    return {
-      id: r.id,
-      payment: toPayment(p),
-      notice: this.noticeNumber(p.notice),
-      reason: r.reason,
-      requestedBy: r.requested_by,
-      requestedAt: r.requested_at,
-      status: r.outcome ?? 'pending',
-      decidedBy: r.decided_by,
-      decidedAt: r.decided_at,
-    };
+    return { id: r.id, payment: toPayment(p), notice: this.noticeNumber(p.notice), ...toRequest(r) };
   }
 
   pendingReversals(): Reversal[] {
@@ -1041,31 +1040,9 @@ export class Collection {
         `SELECT w.*, d.outcome, d.decided_by, d.decided_at FROM penalty_waivers w
            LEFT JOIN penalty_waiver_decisions d ON d.waiver = w.id WHERE w.id = ?`,
       )
-      .get(id) as
-      | {
-          id: number;
-          notice: number;
-          amount_fen: number;
-          reason: string;
-          requested_by: string;
-          requested_at: number;
-          outcome: 'approved' | 'rejected' | null;
-          decided_by: string | null;
-          decided_at: number | null;
-        }
-      | undefined;
+      .get(id) as (RequestRow & { id: number; notice: number; amount_fen: number }) | undefined;
     if (!r) return collectionError('WAIVER_NOT_FOUND', `no waiver ${id}`);
-    return {
-      id: r.id,
-      notice: r.notice,
-      amountFen: r.amount_fen,
-      reason: r.reason,
-      requestedBy: r.requested_by,
-      requestedAt: r.requested_at,
-      status: r.outcome ?? 'pending',
-      decidedBy: r.decided_by,
-      decidedAt: r.decided_at,
-    };
+    return { id: r.id, notice: r.notice, amountFen: r.amount_fen, ...toRequest(r) };
   }
 
   pendingWaivers(): Waiver[] {

@@ -94,10 +94,8 @@ export interface Payment {
   recordedBy: string;
 }
 
-export interface Waiver {
-  id: number;
-  notice: number;
-  amountFen: Fen;
+/** A clerk's request that waits for a supervisor's decision: who asked, why, and what was decided. */
+export interface SupervisorRequest {
   reason: string;
   requestedBy: string;
   requestedAt: number;
@@ -106,14 +104,14 @@ export interface Waiver {
   decidedAt: number | null;
 }
 
-export interface Reversal {
+export interface Waiver extends SupervisorRequest {
+  id: number;
+  notice: number;
+  amountFen: Fen;
+}
+
+export interface Reversal extends SupervisorRequest {
   id: number;
   payment: Payment;
   notice: string;
-  reason: string;
-  requestedBy: string;
-  requestedAt: number;
-  status: 'pending' | 'approved' | 'rejected';
-  decidedBy: string | null;
-  decidedAt: number | null;
 }
