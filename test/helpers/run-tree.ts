@@ -43,9 +43,11 @@ export interface RunOptions {
 
 export interface RunningCampus {
   child: ChildProcess;
-  /** The last 80 lines the supervisor and its parts printed. */
+  /** The last 80 lines the process (and its parts) printed. */
   said: string[];
-  /** Readings the gateways queued again for ingest so far ("replaying for ingest", at info level). */
+  /** Whether a line printed so far contained the marker (one of those the start was given). */
+  printed(marker: string): boolean;
+  /** Readings the gateways queued again for ingest so far ("replaying for ingest", JSON logs at info level). */
   replayed(): number;
 }
 
@@ -54,40 +56,75 @@ export interface RunningCampus {
  * kept (the last 80 lines) to name the cause when a test's wait fails.
  */
 export function startRun(opts: RunOptions): RunningCampus {
-  const child = spawn(
-    process.execPath,
-    [
-      'bin/campus-energy.js',
-      'run',
-      '-c',
-      opts.config,
-      '--broker-port',
-      String(opts.brokerPort),
-      '--http',
-      `127.0.0.1:${opts.httpPort}`,
-      '--insecure-cookie',
-      '--log-level',
-      opts.logLevel ?? process.env.FAULT_LOG ?? 'warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+  return watched(
+    spawn(
+      process.execPath,
+      [
+        'bin/campus-energy.js',
+        'run',
+        '-c',
+        opts.config,
+        '--broker-port',
+        String(opts.brokerPort),
+        '--http',
+        `127.0.0.1:${opts.httpPort}`,
+        '--insecure-cookie',
+        '--log-level',
+        opts.logLevel ?? process.env.FAULT_LOG ?? 'warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+    [],
   );
+}
+
+/** What the demo prints once everything runs. */
+export const DEMO_READY = 'Ctrl-C stops everything';
+
+/** Starts `campus-energy demo` (one process) on `dataDir`, small: 4 rooms a floor, 7 days of history. */
+export function startDemo(opts: { dataDir: string; brokerPort: number; httpPort: number }): RunningCampus {
+  return watched(
+    spawn(
+      process.execPath,
+      [
+        'bin/campus-energy.js',
+        'demo',
+        ...['--data-dir', opts.dataDir, '--http-port', String(opts.httpPort)],
+        ...['--broker-port', String(opts.brokerPort), '--rooms', '4', '--history', '7'],
+        ...['--log-json', '--log-level', 'info'],
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+    [DEMO_READY],
+  );
+}
+
+/** What `child` prints, kept and counted (see RunningCampus). */
+function watched(child: ChildProcess, markers: readonly string[]): RunningCampus {
   const said: string[] = [];
+  const seen = new Set<string>();
   let replayed = 0;
-  let partial = '';
-  const keep = (chunk: Buffer) => {
-    const lines = (partial + chunk.toString()).split('\n');
-    partial = lines.pop()!;
+  const partial = { stdout: '', stderr: '' };
+  const keep = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
+    const lines = (partial[stream] + chunk.toString()).split('\n');
+    partial[stream] = lines.pop()!;
     for (const line of lines) {
       if (line.includes('"replaying for ingest"'))
         replayed += (JSON.parse(line) as { queued: number }).queued;
+      for (const m of markers) if (line.includes(m)) seen.add(m);
     }
     said.push(...lines.filter(Boolean));
     said.splice(0, Math.max(0, said.length - 80));
   };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', (chunk: Buffer) => {
-    said.push(...chunk.toString().split('\n').filter(Boolean));
-    said.splice(0, Math.max(0, said.length - 80));
-  });
-  return { child, said, replayed: () => replayed };
+  child.stdout!.on('data', keep('stdout'));
+  child.stderr!.on('data', keep('stderr'));
+  return {
+    child,
+    said,
+    printed: (marker) => {
+      if (!markers.includes(marker)) throw new Error(`not a marker this process is watched for: ${marker}`);
+      return seen.has(marker);
+    },
+    replayed: () => replayed,
+  };
 }

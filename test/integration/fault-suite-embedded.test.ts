@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,7 +7,15 @@ import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cl
 import { startField, type Field } from '../helpers/field.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
-import { alive, runParts, startRun, type RunningCampus, type RunPart } from '../helpers/run-tree.ts';
+import {
+  alive,
+  DEMO_READY,
+  runParts,
+  startDemo,
+  startRun,
+  type RunningCampus,
+  type RunPart,
+} from '../helpers/run-tree.ts';
 
 /**
  * Issue 26 items 2 and 8 on the zero-setup default: `campus-energy run` with no broker in the
@@ -259,4 +268,110 @@ describe('fault suite on the embedded broker (campus-energy run)', () => {
     const all = storedRows();
     expect(all.length).toBe(new Set(all.map((r) => `${r.meter}#${r.seq}`)).size);
   }, 300_000);
+});
+
+/**
+ * `campus-energy demo`: the gateways, Aedes, ingest and the back office in one process, which keeps
+ * its data folder between starts (demo-state.json, the outboxes, the store). SIGKILLed, everything
+ * Aedes and ingest held in memory goes at once; started again on the same folder, every seq its
+ * gateways ever numbered is stored, once. The demo's own replay timings (the defaults: 10 s).
+ */
+describe('fault suite on the embedded broker: the demo (one process)', () => {
+  let dir: string;
+  let demo: RunningCampus | undefined;
+  let replayedBefore = 0;
+  const rows: Row[] = [];
+
+  /** Per meter, the last seq numbered, over every gateway's outbox. */
+  const numbered = () => {
+    const all = new Map<string, number>();
+    for (const f of readdirSync(dir).filter((name) => name.endsWith('-outbox.sqlite')))
+      for (const [meter, n] of numberedSeqs(join(dir, f))) all.set(meter, n);
+    return all;
+  };
+  const sum = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
+  const storedRows = () => storedSeqs(join(dir, 'store.sqlite'));
+  const replayed = () => replayedBefore + (demo?.replayed() ?? 0);
+  const told = (err: Error): never => {
+    throw new Error(`${err.message}; the demo said:\n${demo?.said.join('\n')}`);
+  };
+  /** The seqs 1..n of each meter not in the store, and how many rows the store has beyond one per seq. */
+  const audit = (upTo: Map<string, number>) => {
+    const got = new Map<string, Set<number>>();
+    const all = storedRows();
+    for (const r of all) {
+      if (!got.has(r.meter)) got.set(r.meter, new Set());
+      got.get(r.meter)!.add(r.seq);
+    }
+    let missing = 0;
+    for (const [meter, n] of upTo)
+      for (let seq = 1; seq <= n; seq++) if (!got.get(meter)?.has(seq)) missing++;
+    return { missing, duplicated: all.length - new Set(all.map((r) => `${r.meter}#${r.seq}`)).size };
+  };
+
+  async function start(): Promise<void> {
+    if (demo) replayedBefore += demo.replayed();
+    const last = sum(numbered());
+    demo = startDemo({ dataDir: dir, brokerPort: await freePort(), httpPort: await freePort() });
+    await waitFor(
+      () => demo!.printed(DEMO_READY) && sum(numbered()) > last,
+      240_000,
+      'the demo started and its gateways numbering',
+    ).catch(told);
+  }
+
+  afterAll(async () => {
+    await killHard(demo?.child);
+    console.log(
+      [
+        'demo: fault | numbered | stored | lost | duplicated | replayed',
+        ...rows.map(
+          (r) => `${r.fault} | ${r.numbered} | ${r.stored} | ${r.lost} | ${r.duplicated} | ${r.replayed}`,
+        ),
+      ].join('\n'),
+    );
+  });
+
+  it('loses and duplicates nothing when the demo is SIGKILLed and started again on its data', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'campus-demo-faults-'));
+    await start();
+    // A poll of every meter (10 s in the demo) after the start, then the whole history must be there.
+    await pause(12_000);
+    const first = numbered();
+    await waitFor(() => audit(first).missing === 0, 60_000, 'every reading of the first start stored').catch(
+      told,
+    );
+    rows.push({
+      fault: 'demo first start (history, then live)',
+      numbered: sum(first),
+      stored: sum(first) - audit(first).missing,
+      lost: audit(first).missing,
+      duplicated: audit(first).duplicated,
+      replayed: replayed(),
+    });
+
+    const replayedAtKill = replayed();
+    demo!.child.kill('SIGKILL');
+    await exited(demo!.child);
+    await start();
+    await pause(12_000);
+    const last = numbered();
+    // The gateways announce every 10 s and ingest asks after 10 s: allow a few rounds.
+    await waitFor(() => audit(last).missing === 0, 90_000, 'every reading across the kill stored').catch(
+      () => undefined,
+    );
+    const { missing, duplicated } = audit(last);
+    const row = {
+      fault: 'demo SIGKILL, started again on its data folder',
+      numbered: sum(last) - sum(first),
+      stored: sum(last) - sum(first) - missing,
+      lost: missing,
+      duplicated,
+      replayed: replayed() - replayedAtKill,
+    };
+    rows.push(row);
+    expect(rows[0]).toMatchObject({ lost: 0, duplicated: 0 });
+    expect(row).toMatchObject({ lost: 0, duplicated: 0 });
+    expect(row.numbered).toBeGreaterThan(0);
+  }, 600_000);
 });
