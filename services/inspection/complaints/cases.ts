@@ -2,6 +2,7 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import { assertCan } from '../../platform/auth/duties.ts';
 import { can, type Actor, type Role } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { inputProblems } from '../../platform/input-problems.ts';
 import { wallClock } from '../../metering/consumption/zone.ts';
 import { complaintsError } from './errors.ts';
 import {
@@ -148,11 +149,7 @@ export class Complaints {
   intake(actor: Actor, input: IntakeInput): CaseView {
     assertCan(actor, 'complaints.record', 'record a complaint or tip');
     const parsed = IntakeSchema.safeParse(input);
-    if (!parsed.success)
-      complaintsError(
-        'INVALID_CASE',
-        parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
-      );
+    if (!parsed.success) complaintsError('INVALID_CASE', inputProblems(parsed.error));
     const i = parsed.data;
     const now = this.d.clock();
     if (i.channel === 'box' && (!i.box || !i.boxOpenedOn))

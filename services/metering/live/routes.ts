@@ -6,6 +6,7 @@ import { route } from '../../platform/http/route.ts';
 import { openEventStream } from '../../platform/http/sse.ts';
 import type { Clock } from '../../platform/db.ts';
 import { ServiceError } from '../../platform/errors.ts';
+import { inputProblems } from '../../platform/input-problems.ts';
 import { intervalConsumption } from '../consumption/consumption.ts';
 import type { CumulativeQuantity, ReadingStore } from '../storage.ts';
 import type { Vee } from '../vee/service.ts';
@@ -387,11 +388,7 @@ export function liveRoutes(options: LiveRoutesOptions): ((app: FastifyInstance) 
         handler: (req, reply) => {
           const parsed = LatestQuery.safeParse(req.query ?? {});
           if (!parsed.success) {
-            throw new ServiceError(
-              'INVALID_REQUEST',
-              400,
-              parsed.error.issues.map((i) => `${['query', ...i.path].join('.')}: ${i.message}`).join('; '),
-            );
+            throw new ServiceError('INVALID_REQUEST', 400, inputProblems(parsed.error, 'query'));
           }
           const meters = parsed.data.meters ? known(parsed.data.meters) : null;
           const { res, stopKeepAlive } = openEventStream(reply, {

@@ -4,6 +4,7 @@ import type { AuditLog } from '../../platform/audit/audit-log.ts';
 import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { inputProblems } from '../../platform/input-problems.ts';
 import type { BillRun } from '../billing/bill-run.ts';
 import { isFen, type Fen } from '../billing/money.ts';
 import { bucketOf, daysOverdue, emptyBuckets, type AgeBucket } from './ageing.ts';
@@ -89,10 +90,7 @@ export const WaiverSchema = z
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  return collectionError(
-    'INVALID_REQUEST',
-    r.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
-  );
+  return collectionError('INVALID_REQUEST', inputProblems(r.error));
 }
 
 /** A positive whole number of fen, or INVALID_AMOUNT naming the value. */

@@ -6,6 +6,7 @@ import { assertCan, assertNotSelfApproval } from '../../platform/auth/duties.ts'
 import { authFail } from '../../platform/auth/errors.ts';
 import { can, type Actor, type Permission } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
+import { inputProblems } from '../../platform/input-problems.ts';
 import { isFen, type Fen } from '../billing/money.ts';
 import { reconciliationError } from './errors.ts';
 import { parseHalfMonth, type HalfMonth } from './half-month.ts';
@@ -103,10 +104,7 @@ export const ExplainSchema = z
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
   const r = schema.safeParse(input);
   if (r.success) return r.data;
-  return reconciliationError(
-    'INVALID_REQUEST',
-    r.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; '),
-  );
+  return reconciliationError('INVALID_REQUEST', inputProblems(r.error));
 }
 
 const digestOf = (f: Figures) => createHash('sha256').update(canonicalJson(f)).digest('hex');

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
 import { Id, Text } from '../../platform/http/schemas.ts';
 import { ServiceError } from '../../platform/errors.ts';
+import { inputProblems } from '../../platform/input-problems.ts';
 import type { Payments } from '../payments/payments.ts';
 import { refuseSelf } from './errors.ts';
 import type { Customer, CustomerLogins } from './logins.ts';
@@ -64,11 +65,7 @@ function cookie(value: string, secure: boolean, clear = false): string {
 function parse<S extends z.ZodType>(schema: S, value: unknown, where: string): z.infer<S> {
   const r = schema.safeParse(value ?? {});
   if (r.success) return r.data;
-  throw new ServiceError(
-    'INVALID_REQUEST',
-    400,
-    r.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; '),
-  );
+  throw new ServiceError('INVALID_REQUEST', 400, inputProblems(r.error, where));
 }
 
 /**

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 
 import { z } from 'zod';
 import type { Actor, Permission } from '../auth/roles.ts';
 import { ServiceError } from '../errors.ts';
+import { inputProblems } from '../input-problems.ts';
 
 /**
  * One way to declare a route: zod schemas validate the request (and become the OpenAPI document
@@ -47,8 +48,7 @@ function parse<S extends z.ZodType>(schema: S | undefined, value: unknown, where
   if (!schema) return undefined as z.infer<S>;
   const r = schema.safeParse(value ?? (where === 'body' ? undefined : {}));
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`);
-  throw new ServiceError('INVALID_REQUEST', 400, problems.join('; '));
+  throw new ServiceError('INVALID_REQUEST', 400, inputProblems(r.error, where));
 }
 
 export function route<B extends z.ZodType, Q extends z.ZodType, P extends z.ZodType, R>(
