@@ -426,9 +426,17 @@ export function startPublisher(options: PublisherOptions): Publisher {
         const inFlightDone = new Promise<boolean>((resolve) => {
           poll = setInterval(() => inFlight === 0 && resolve(true), 5);
         });
-        await withTimeout(inFlightDone, stopTimeoutMs, false);
+        // A connection lost during the stop ends the waits: nothing can be acked on it any more.
+        // Under `campus-energy run` the embedded broker dies with the supervisor that tells this
+        // gateway to stop; waiting out stopTimeoutMs missed the process's stop deadline.
+        const closed = new Promise<boolean>((resolve) => client.once('close', () => resolve(false)));
+        await withTimeout(Promise.race([inFlightDone, closed]), stopTimeoutMs, false);
         clearInterval(poll);
-        statusAcked = await withTimeout(publishStatus('offline'), stopTimeoutMs, false);
+        statusAcked = await withTimeout(
+          Promise.race([publishStatus('offline'), closed]),
+          stopTimeoutMs,
+          false,
+        );
       }
       flushAcks();
       for (const [, pending] of pendingRetained) {
