@@ -217,6 +217,8 @@ class EvaluationCache {
   private readonly longCache: LongMemoryCache;
   private readonly drifts: ({ at: number; drift: NodeDrift } | undefined)[] = [];
   private readonly checks: ({ at: number; list: FeederCheck[] } | undefined)[] = [];
+  /** The meters' anomaly objects, rewritten by each evaluation (meterAnomalies' reuse); new ones in the reference. */
+  private readonly anomalies: MeterAnomaly[] | undefined;
 
   constructor(
     readonly topology: Topology,
@@ -224,6 +226,7 @@ class EvaluationCache {
     recompute: boolean,
   ) {
     this.longCache = new LongMemoryCache({ recomputeMedians: recompute });
+    this.anomalies = recompute ? undefined : [];
     this.trackers = topology.nodes.map((n) => new BalanceTracker(n, cfg.balance));
     // A baseline's window ends where the evaluation window starts: its end is the clock.
     this.meters = new AnomalyTracker(topology, cfg.anomalies, (m, cur, from, to) =>
@@ -253,6 +256,7 @@ class EvaluationCache {
         return list;
       },
       meter: (m, windows, cal) => this.meters.meter(store, m, windows, cal),
+      anomalies: this.anomalies,
       // Once a local day per node at its phase (the hourly drift fits of every node at one day's
       // turn would hold that one evaluation up).
       drift: (b, compute) => {
@@ -307,6 +311,8 @@ interface EvaluationParts {
     windows: AnomalyWindows,
     cal: Calendar,
   ) => { baseline: MeterBaseline; window: MeterWindow };
+  /** The anomaly objects to rewrite in place (kept between evaluations), if any. */
+  anomalies: MeterAnomaly[] | undefined;
   /** The suspects of the b-th balance node over the evaluation window (`rank` computes them). */
   suspects: (b: number, balance: NodeBalance, rank: () => SuspectDetail[]) => SuspectDetail[];
   /** The b-th node's drift tests, on whole days (`compute` computes them). */
@@ -336,6 +342,7 @@ function evaluate(
     windows,
     cfg.anomalies,
     parts && ((m, cal) => parts.meter(m, windows, cal)),
+    parts?.anomalies,
   );
   const balances = top.nodes.map((n, i) =>
     nodeBalance(store, n, cfg.balance, { from: scanFrom, fitFrom: 0, windowFrom }, parts?.series(i)),

@@ -492,13 +492,19 @@ export function meterAnomalies(
   w: AnomalyWindows,
   cfg: AnomalyConfig,
   perMeter?: (m: number, cal: Calendar) => { baseline: MeterBaseline; window: MeterWindow },
+  /**
+   * The live engine's objects of the last evaluation, rewritten in place (every field): 5,000
+   * new objects an hour lived until the next hour, long enough to be promoted, and were most of
+   * what made the major collections come. The result of the last evaluation is then this one.
+   */
+  reuse?: MeterAnomaly[],
 ): MeterAnomaly[] {
   const top = store.topology;
   const spd = store.slotsPerDay;
   const L = store.length;
   const expFrom = Math.min(w.scanFrom, w.windowFrom);
   const habitsFrom = Math.min(w.baselineFrom, w.scanFrom);
-  const out: MeterAnomaly[] = [];
+  const out: MeterAnomaly[] = reuse ?? [];
   const cal = calendar(store, habitsFrom);
   for (let m = 0; m < top.ids.length; m++) {
     let base: MeterBaseline;
@@ -515,26 +521,55 @@ export function meterAnomalies(
       top.kind[m] === 'heat' || !win.longZeroRun
         ? []
         : stoppedRuns(store, m, w.scanFrom, habitsFrom, cal.sodOf, cfg);
-    out.push({
-      meter: m,
-      id: top.ids[m]!,
-      ratio: judged && win.se > EPS ? win.sx / win.se : Number.NaN,
-      peerRatio: Number.NaN,
-      corrWindow: correlationOf(win.n, win.sx, win.se, win.sxx, win.see, win.sxe),
-      corrBaseline: base.corr,
-      zeroShare: win.n > 0 ? win.zeros / win.n : 0,
-      zeroShareBaseline: bN > 0 ? base.zeros / bN : 0,
-      score: 0,
-      features: { drop: 0, shape: 0, zeros: 0 },
-      expected: win.expected,
-      expectedFrom: expFrom,
-      stopped,
-      backwards: win.decrease ? backwardsRuns(store, m, w.scanFrom, cfg) : [],
-      relayOpenSlots: win.relayOpen,
-      gapSlots: win.gaps,
-      judged,
-    });
+    const ratio = judged && win.se > EPS ? win.sx / win.se : Number.NaN;
+    const corrWindow = correlationOf(win.n, win.sx, win.se, win.sxx, win.see, win.sxe);
+    const zeroShare = win.n > 0 ? win.zeros / win.n : 0;
+    const zeroShareBaseline = bN > 0 ? base.zeros / bN : 0;
+    const backwards = win.decrease ? backwardsRuns(store, m, w.scanFrom, cfg) : [];
+    const a = out[m];
+    if (a === undefined || a.meter !== m)
+      out[m] = {
+        meter: m,
+        id: top.ids[m]!,
+        ratio,
+        peerRatio: Number.NaN,
+        corrWindow,
+        corrBaseline: base.corr,
+        zeroShare,
+        zeroShareBaseline,
+        score: 0,
+        features: { drop: 0, shape: 0, zeros: 0 },
+        expected: win.expected,
+        expectedFrom: expFrom,
+        stopped,
+        backwards,
+        relayOpenSlots: win.relayOpen,
+        gapSlots: win.gaps,
+        judged,
+      };
+    else {
+      // Every field, as the literal above.
+      a.id = top.ids[m]!;
+      a.ratio = ratio;
+      a.peerRatio = Number.NaN;
+      a.corrWindow = corrWindow;
+      a.corrBaseline = base.corr;
+      a.zeroShare = zeroShare;
+      a.zeroShareBaseline = zeroShareBaseline;
+      a.score = 0;
+      a.features.drop = 0;
+      a.features.shape = 0;
+      a.features.zeros = 0;
+      a.expected = win.expected;
+      a.expectedFrom = expFrom;
+      a.stopped = stopped;
+      a.backwards = backwards;
+      a.relayOpenSlots = win.relayOpen;
+      a.gapSlots = win.gaps;
+      a.judged = judged;
+    }
   }
+  out.length = top.ids.length;
 
   // Peer adjustment: siblings of the same kind (or all meters of the kind without a parent).
   const { groups, byKind } = peerGroups(top);
@@ -575,7 +610,9 @@ export function meterAnomalies(
           ? a.corrBaseline - a.corrWindow - refShape
           : 0;
       const zero = a.zeroShare - a.zeroShareBaseline - refZero;
-      a.features = { drop: drop / 0.25, shape: shapeDrop / 0.2, zeros: zero / 0.08 };
+      a.features.drop = drop / 0.25;
+      a.features.shape = shapeDrop / 0.2;
+      a.features.zeros = zero / 0.08;
       a.score = Math.max(0, a.features.drop, a.features.shape, a.features.zeros);
     }
   }
