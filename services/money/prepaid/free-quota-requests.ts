@@ -4,11 +4,11 @@ import { toSafeNumber, toScaled } from '../billing/money.ts';
 import { charge, type CustomerType } from '../billing/tariffs.ts';
 import { requireVerified } from './accounts.ts';
 import type { PrepaidContext } from './context.ts';
-import { assertCan, assertNotSelfApproval } from './duties.ts';
+import { assertCan } from './duties.ts';
 import { freeQuotaAllowanceMilli, termOf } from './free-quota.ts';
-import { DecisionSchema, FreeQuotaSchema, parse, price, refuse } from './inputs.ts';
+import { FreeQuotaSchema, parse, price, refuse } from './inputs.ts';
 import { book } from './ledger.ts';
-import { decide, getRequest, insertRequest, quotaRequest } from './requests.ts';
+import { assertSecondPerson, decide, quotaRequest, recordRequest, rejectRequest } from './requests.ts';
 import type { LedgerEntry, PrepaidRequest } from './types.ts';
 
 /**
@@ -49,18 +49,14 @@ export function creditFreeQuota(
     }
     assertWithinTermCap(ctx, q.account, q.period, kwhMilli, ['pending', 'approved']);
     valueQuota(ctx, row.customer_type, q.period, kwhMilli);
-    const id = insertRequest(ctx, 'free-quota', q.account, by.id, {
-      period: q.period,
-      kwh_milli: kwhMilli,
-    });
-    const req = getRequest(ctx, id);
-    ctx.audit.append({
-      actor: by.id,
-      action: 'free-quota.credit',
-      subject: `free-quota:${id}`,
-      after: req,
-    });
-    return req;
+    return recordRequest(
+      ctx,
+      by,
+      'free-quota',
+      q.account,
+      { period: q.period, kwh_milli: kwhMilli },
+      { action: 'free-quota.credit', subject: (id) => `free-quota:${id}` },
+    );
   });
 }
 
@@ -69,7 +65,7 @@ export function confirmFreeQuota(ctx: PrepaidContext, by: Actor, requestId: numb
   assertCan(by, 'free-quota.confirm');
   return ctx.tx(() => {
     const req = quotaRequest(ctx, requestId);
-    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
+    assertSecondPerson(ctx, by, req);
     const row = requireVerified(ctx, req.accountId);
     // Checked again against what is confirmed: the cap may have been lowered since the credit.
     assertWithinTermCap(ctx, req.accountId, req.period!, req.kwhMilli!, ['approved']);
@@ -95,13 +91,7 @@ export function rejectFreeQuota(
   requestId: number,
   decision: { reason?: string } = {},
 ): PrepaidRequest {
-  assertCan(by, 'free-quota.confirm');
-  const d = parse(DecisionSchema, decision);
-  return ctx.tx(() => {
-    const req = quotaRequest(ctx, requestId);
-    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
-    return decide(ctx, by, req, 'rejected', d.reason);
-  });
+  return rejectRequest(ctx, by, 'free-quota.confirm', requestId, decision, quotaRequest);
 }
 
 /** The quota's kWh valued as if used evenly over its month, at the tariff then in force. */

@@ -3,10 +3,10 @@ import type { Installation } from '../../metering/storage.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import { requireAccount, requireMeterOf } from './accounts.ts';
 import type { PrepaidContext } from './context.ts';
-import { assertCan, assertNotSelfApproval } from './duties.ts';
-import { DecisionSchema, MeterResetSchema, parse } from './inputs.ts';
+import { assertCan } from './duties.ts';
+import { MeterResetSchema, parse } from './inputs.ts';
 import { book } from './ledger.ts';
-import { decide, getRequest, insertRequest, pendingOf } from './requests.ts';
+import { assertSecondPerson, decide, pendingOf, recordRequest, rejectRequest } from './requests.ts';
 import type { LedgerEntry, PrepaidRequest } from './types.ts';
 
 /** Meter resets (register cleared or meter exchanged): requested by one person, approved by another. */
@@ -28,22 +28,20 @@ export function requestMeterReset(
   return ctx.tx(() => {
     requireAccount(ctx, m.account);
     requireMeterOf(ctx, m.account, m.meter);
-    const id = insertRequest(ctx, 'meter-reset', m.account, by.id, {
-      meter: m.meter,
-      reset_at: m.at,
-      register_before: m.registerBefore ?? null,
-      register_after: m.registerAfter,
-      reason: m.reason,
-    });
-    const req = getRequest(ctx, id);
-    ctx.audit.append({
-      actor: by.id,
-      action: 'meter-reset.request',
-      subject: `meter-reset:${id}`,
-      after: req,
-      reason: m.reason,
-    });
-    return req;
+    return recordRequest(
+      ctx,
+      by,
+      'meter-reset',
+      m.account,
+      {
+        meter: m.meter,
+        reset_at: m.at,
+        register_before: m.registerBefore ?? null,
+        register_after: m.registerAfter,
+        reason: m.reason,
+      },
+      { action: 'meter-reset.request', subject: (id) => `meter-reset:${id}`, reason: m.reason },
+    );
   });
 }
 
@@ -51,7 +49,7 @@ export function approveMeterReset(ctx: PrepaidContext, by: Actor, requestId: num
   assertCan(by, 'meter-reset.approve');
   return ctx.tx(() => {
     const req = pendingOf(ctx, requestId, 'meter-reset');
-    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
+    assertSecondPerson(ctx, by, req);
     const entry = book(ctx, by.id, req.accountId, {
       type: 'meter-reset',
       amountFen: 0,
@@ -74,13 +72,9 @@ export function rejectMeterReset(
   requestId: number,
   decision: { reason?: string } = {},
 ): PrepaidRequest {
-  assertCan(by, 'meter-reset.approve');
-  const d = parse(DecisionSchema, decision);
-  return ctx.tx(() => {
-    const req = pendingOf(ctx, requestId, 'meter-reset');
-    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
-    return decide(ctx, by, req, 'rejected', d.reason);
-  });
+  return rejectRequest(ctx, by, 'meter-reset.approve', requestId, decision, (c, id) =>
+    pendingOf(c, id, 'meter-reset'),
+  );
 }
 
 /**

@@ -2,10 +2,10 @@ import type { Actor } from '../../platform/auth/roles.ts';
 import type { Fen } from '../billing/money.ts';
 import { requireAccount } from './accounts.ts';
 import type { PrepaidContext } from './context.ts';
-import { assertCan, assertNotSelfApproval } from './duties.ts';
-import { assertAmount, DecisionSchema, parse, refuse, RefundSchema } from './inputs.ts';
+import { assertCan } from './duties.ts';
+import { assertAmount, parse, refuse, RefundSchema } from './inputs.ts';
 import { book, refundable } from './ledger.ts';
-import { decide, getRequest, insertRequest, pendingOf } from './requests.ts';
+import { assertSecondPerson, decide, pendingOf, recordRequest, rejectRequest } from './requests.ts';
 import type { LedgerEntry, PaymentMethod, PrepaidRequest } from './types.ts';
 
 /** Refunds: a clerk asks, a supervisor other than the clerk approves, and only then is money booked out. */
@@ -22,20 +22,14 @@ export function requestRefund(
   return ctx.tx(() => {
     requireAccount(ctx, r.account);
     assertRefundable(ctx, r.account, r.amountFen);
-    const id = insertRequest(ctx, 'refund', r.account, by.id, {
-      reason: r.reason,
-      amount_fen: r.amountFen,
-      method: r.method,
-    });
-    const req = getRequest(ctx, id);
-    ctx.audit.append({
-      actor: by.id,
-      action: 'refund.request',
-      subject: `refund-request:${id}`,
-      after: req,
-      reason: r.reason,
-    });
-    return req;
+    return recordRequest(
+      ctx,
+      by,
+      'refund',
+      r.account,
+      { reason: r.reason, amount_fen: r.amountFen, method: r.method },
+      { action: 'refund.request', subject: (id) => `refund-request:${id}`, reason: r.reason },
+    );
   });
 }
 
@@ -44,7 +38,7 @@ export function approveRefund(ctx: PrepaidContext, by: Actor, requestId: number)
   assertCan(by, 'refunds.approve');
   return ctx.tx(() => {
     const req = pendingOf(ctx, requestId, 'refund');
-    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
+    assertSecondPerson(ctx, by, req);
     assertRefundable(ctx, req.accountId, req.amountFen!);
     const entry = book(ctx, by.id, req.accountId, {
       type: 'refund',
@@ -66,13 +60,9 @@ export function rejectRefund(
   requestId: number,
   decision: { reason?: string } = {},
 ): PrepaidRequest {
-  assertCan(by, 'refunds.approve');
-  const d = parse(DecisionSchema, decision);
-  return ctx.tx(() => {
-    const req = pendingOf(ctx, requestId, 'refund');
-    assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
-    return decide(ctx, by, req, 'rejected', d.reason);
-  });
+  return rejectRequest(ctx, by, 'refunds.approve', requestId, decision, (c, id) =>
+    pendingOf(c, id, 'refund'),
+  );
 }
 
 export function assertRefundable(ctx: PrepaidContext, account: string, amountFen: Fen): void {

@@ -1,6 +1,7 @@
-import type { Actor } from '../../platform/auth/roles.ts';
+import type { Actor, Permission } from '../../platform/auth/roles.ts';
 import type { PrepaidContext } from './context.ts';
-import { refuse } from './inputs.ts';
+import { assertCan, assertNotSelfApproval } from './duties.ts';
+import { DecisionSchema, parse, refuse } from './inputs.ts';
 import type { PaymentMethod, PrepaidRequest } from './types.ts';
 
 /**
@@ -141,4 +142,54 @@ export function decide(
     ...(reason ? { reason } : {}),
   });
   return after;
+}
+
+/**
+ * Records a request of `kind` waiting for a second person, audited as `action` on `subject` with
+ * the request as it stands. Runs inside the caller's transaction, after its own checks.
+ */
+export function recordRequest(
+  ctx: PrepaidContext,
+  by: Actor,
+  kind: PrepaidRequest['kind'],
+  account: string,
+  fields: Record<string, string | number | null>,
+  audit: { action: string; subject: (id: number) => string; reason?: string },
+): PrepaidRequest {
+  const id = insertRequest(ctx, kind, account, by.id, fields);
+  const req = getRequest(ctx, id);
+  ctx.audit.append({
+    actor: by.id,
+    action: audit.action,
+    subject: audit.subject(id),
+    after: req,
+    ...(audit.reason === undefined ? {} : { reason: audit.reason }),
+  });
+  return req;
+}
+
+/** Refuses the requester, and any account linked to them, as the second person on `req`. */
+export function assertSecondPerson(ctx: PrepaidContext, by: Actor, req: PrepaidRequest): void {
+  assertNotSelfApproval(req.requestedBy, by, 'approve it', { db: ctx.db, now: ctx.clock() });
+}
+
+/**
+ * A second person (holding `permission`) rejects a pending request, found by `pending` (which
+ * refuses one of another kind or already decided), with an optional reason.
+ */
+export function rejectRequest(
+  ctx: PrepaidContext,
+  by: Actor,
+  permission: Permission,
+  requestId: number,
+  decision: { reason?: string },
+  pending: (ctx: PrepaidContext, requestId: number) => PrepaidRequest,
+): PrepaidRequest {
+  assertCan(by, permission);
+  const d = parse(DecisionSchema, decision);
+  return ctx.tx(() => {
+    const req = pending(ctx, requestId);
+    assertSecondPerson(ctx, by, req);
+    return decide(ctx, by, req, 'rejected', d.reason);
+  });
 }
