@@ -211,6 +211,24 @@ export function stepTest(
     : { stat: bestStat, t: bestT, shift: bestShift, after: bestAfter, reference: bestReference };
 }
 
+/**
+ * The same days, their first slot `by` slots later in the arrays: made like daysOf's (a copy by
+ * spread had another hidden class, and meterDaily, fed it in the hour before a drop, fell back
+ * to unoptimised code: 94 KB of boxed numbers per meter instead of 5).
+ */
+function shifted(days: Days, by: number): Days {
+  return {
+    k0: days.k0 + by,
+    D: days.D,
+    firstDay: days.firstDay,
+    weekend: days.weekend,
+    tFrom: days.tFrom,
+    tTo: days.tTo,
+    refStart: days.refStart,
+    refEnd: days.refEnd,
+  };
+}
+
 function daysOf(
   store: SlotStore,
   cfg: LongMemoryConfig,
@@ -657,7 +675,7 @@ export class LongMemoryCache {
       // The whole days once the next slot closed (k0 from the first slot kept then), and the
       // same days in the arrays as they are now.
       const days = daysOf(store, cfg, { shift: drop, length: store.length + 1 - drop });
-      const here = drop > 0 ? { ...days, k0: days.k0 + drop } : days;
+      const here = drop > 0 ? shifted(days, drop) : days;
       // The next slot completes a local day: the days (and the medians) move with it.
       if ((store.length + 1 - drop - days.k0) % spd === 0) return;
       const today = Math.floor(next / spd);
