@@ -13,6 +13,7 @@ import { tempBackoffice } from '../audit/helpers.ts';
 import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
 import { fixtureAccounts, fixtureTariffs } from './fixture.ts';
 import { MemoryValidatedSource, TZ } from './support.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The billing page in a real headless Chromium (issue 23, item 5): billing staff type the
@@ -79,13 +80,7 @@ describe('entering a utility invoice on the billing page', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu'],
     });
     page = await (await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' })).newPage();
-    await page.goto(`${url}/`);
-    await page.evaluate(() => localStorage.setItem('campus-energy.lang', 'en'));
-    await page.goto(`${url}/`);
-    await page.fill('input[name=username]', 'bill.test');
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector('[data-user="bill.test"]', { state: 'attached' });
+    await signIn(page, url, 'bill.test', PASSWORD, { lang: 'en' });
     await page.goto(`${url}/#/billing`);
     await page.waitForSelector('form[data-form=invoice-check]');
   }, 60_000);

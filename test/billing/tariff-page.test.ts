@@ -15,6 +15,7 @@ import { tempBackoffice } from '../audit/helpers.ts';
 import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
 import { fixtureAccounts, fixtureSource, fixtureTariffInput } from './fixture.ts';
 import { TZ } from './support.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The tariffs on the billing page in a real headless Chromium: billing proposes a new price, sees
@@ -33,13 +34,7 @@ describe('the tariffs on the billing page', () => {
 
   async function loggedIn(username: string): Promise<Page> {
     const page = await (await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' })).newPage();
-    await page.goto(`${url}/`);
-    await page.evaluate(() => localStorage.setItem('campus-energy.lang', 'en'));
-    await page.goto(`${url}/`);
-    await page.fill('input[name=username]', username);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+    await signIn(page, url, username, PASSWORD, { lang: 'en' });
     await page.goto(`${url}/#/billing`);
     await page.waitForSelector('section[data-section=tariffs] [data-version]');
     return page;

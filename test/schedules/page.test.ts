@@ -10,6 +10,7 @@ import { startBackoffice, type RunningBackoffice } from '../../services/backoffi
 import { webRoutes } from '../../services/backoffice/web/routes.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The dorm power page in headless Chromium against the back office: a clerk proposes the
@@ -78,11 +79,7 @@ describe('dorm power page', () => {
     });
     const page = await context.newPage();
     page.on('pageerror', (err) => errors.push(`${username}: ${err.message}`));
-    await page.goto(`${bo.url!}/`);
-    await page.fill('input[name=username]', username);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+    await signIn(page, bo.url!, username, PASSWORD);
     await page.goto(`${bo.url!}/#/schedules`);
     await page.waitForSelector('[data-schedule=dorm-night]');
     return page;

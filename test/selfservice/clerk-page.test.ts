@@ -2,6 +2,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../helpers/chromium.ts';
 import { PASSWORD, startStack, type Stack } from './support.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The business office's page for self-service and payments, in headless Chromium against the
@@ -28,11 +29,7 @@ async function loginAs(user: string): Promise<Page> {
   const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC' });
   const page = await context.newPage();
   page.on('pageerror', (e) => errors.push(e.message));
-  await page.goto(`${s.url}/`);
-  await page.fill('input[name=username]', user);
-  await page.fill('input[name=password]', PASSWORD);
-  await page.click('form[data-form=login] button[type=submit]');
-  await page.waitForSelector(`[data-user="${user}"]`, { state: 'attached' });
+  await signIn(page, s.url, user, PASSWORD);
   await page.goto(`${s.url}/#/customers`);
   await page.waitForSelector('[data-section=mismatches]');
   return page;

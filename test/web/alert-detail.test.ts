@@ -18,6 +18,7 @@ import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
 import { smallCampus, smallMeter, SMALL_METERS } from './small-campus.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * An alert's detail page in headless Chromium, one alert of each kind as the detectors write them
@@ -305,11 +306,7 @@ describe('alert detail page', () => {
     const context = await browser.newContext({ locale: 'en-US', timezoneId: 'UTC', viewport });
     const page = await context.newPage();
     page.on('pageerror', (err) => errors.push(err.message));
-    await page.goto(`${bo.url!}/`);
-    await page.fill('input[name=username]', 'insp.chen');
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector('[data-user="insp.chen"]', { state: 'attached' });
+    await signIn(page, bo.url!, 'insp.chen', PASSWORD);
     await page.locator(`button[data-lang=${lang}]`).click();
     await page.goto(`${bo.url!}/#/alerts/${ids[key]}`);
     await page.waitForSelector('[data-section=chart][data-ready=yes]');

@@ -12,6 +12,7 @@ import type { Role } from '../../services/platform/auth/roles.ts';
 import { demoCampus } from '../../simulators/campus/demo-campus.ts';
 import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The whole back office on the demo campus (two rooms a floor) on a fixed clock, with staff of the
@@ -137,11 +138,7 @@ export async function startDesk(o: DeskOptions): Promise<Desk> {
       });
       const page = await context.newPage();
       page.on('pageerror', (err) => errors.push(`${username}: ${err.message}`));
-      await page.goto(`${bo.url!}/`);
-      await page.fill('input[name=username]', username);
-      await page.fill('input[name=password]', PASSWORD);
-      await page.click('form[data-form=login] button[type=submit]');
-      await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+      await signIn(page, bo.url!, username, PASSWORD);
       await page.goto(`${bo.url!}/${hash}`);
       await page.waitForSelector(`[data-section=${section}]`);
       return page;

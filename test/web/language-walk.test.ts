@@ -13,6 +13,7 @@ import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
 import { smallCampus } from './small-campus.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * Issue 24 item 1: every page every role can open, in Chinese and in English. In Chinese no Latin
@@ -160,12 +161,7 @@ describe('every page in Chinese and English', () => {
       viewport: { width: 1366, height: 768 },
     });
     const page = await context.newPage();
-    await page.goto(`${bo.url!}/`);
-    await page.locator(`button[data-lang=${lang}]`).click();
-    await page.fill('input[name=username]', USERS[role]);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector(`[data-user="${USERS[role]}"]`, { state: 'attached' });
+    await signIn(page, bo.url!, USERS[role], PASSWORD, { lang });
     return page;
   }
 

@@ -20,6 +20,7 @@ import { PASSWORD, TEST_SCRYPT_COST } from '../auth/setup.ts';
 import { fixtureAccounts, fixtureSource, fixtureTariffs } from '../billing/fixture.ts';
 import { local, TZ } from '../billing/support.ts';
 import { launchChromium } from '../helpers/chromium.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The collection and reconciliation pages' server for browser tests: a real SQLite file, the
@@ -85,13 +86,7 @@ export async function moneyPagesServer() {
   async function pageAs(username: string, lang: 'zh' | 'en', hash: string): Promise<Page> {
     const page = await (await browser.newContext({ locale: lang === 'zh' ? 'zh-CN' : 'en-US' })).newPage();
     page.on('pageerror', (e) => pageErrors.push(`${username}: ${e.message}`));
-    await page.goto(`${url}/`);
-    await page.evaluate((l) => localStorage.setItem('campus-energy.lang', l), lang);
-    await page.goto(`${url}/`);
-    await page.fill('input[name=username]', username);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+    await signIn(page, url, username, PASSWORD, { lang });
     await page.goto(`${url}/${hash}`);
     return page;
   }

@@ -16,6 +16,7 @@ import { launchChromium } from '../helpers/chromium.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { registers } from './register-readings.ts';
 import { smallCampus, smallMeter } from './small-campus.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The overview in headless Chromium against the back office on a fixed clock, over readings
@@ -80,11 +81,7 @@ describe('overview page', () => {
     });
     const page = await context.newPage();
     page.on('pageerror', (err) => errors.push(`${username}: ${err.message}`));
-    await page.goto(`${bo.url!}/`);
-    await page.fill('input[name=username]', username);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+    await signIn(page, bo.url!, username, PASSWORD);
     return page;
   }
 

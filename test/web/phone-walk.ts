@@ -3,6 +3,7 @@ import type { Finding } from '../../services/inspection/detection/types.ts';
 import { ROLES, type Role } from '../../services/platform/auth/roles.ts';
 import { PASSWORD, startDesk, type Desk } from './desk-harness.ts';
 import { registers } from './register-readings.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The back office on the demo campus at a fixed clock with one member of staff per role and a
@@ -107,12 +108,7 @@ export async function startWalk(name: string): Promise<Walk> {
       contexts.push(context);
       const page = await context.newPage();
       page.on('pageerror', (err) => desk.errors.push(`${role} ${lang} ${page.url()}: ${err.message}`));
-      await page.goto(`${bo.url!}/`);
-      await page.locator(`button[data-lang=${lang}]`).click();
-      await page.fill('input[name=username]', username);
-      await page.fill('input[name=password]', PASSWORD);
-      await page.click('form[data-form=login] button[type=submit]');
-      await page.waitForSelector(`[data-user="${username}"]`, { state: 'attached' });
+      await signIn(page, bo.url!, username, PASSWORD, { lang });
       return page;
     },
     async hashes(page) {

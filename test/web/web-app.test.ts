@@ -17,6 +17,7 @@ import { webRoutes } from '../../services/backoffice/web/routes.ts';
 import { demoScenario } from '../../simulators/scenario/demo.ts';
 import { startScenario, type RunningScenario } from '../../simulators/scenario/live.ts';
 import { testLogger } from '../helpers/logger.ts';
+import { signIn } from '../helpers/sign-in.ts';
 
 /**
  * The web app in a real headless Chromium against the whole stack on loopback: a small simulated
@@ -83,11 +84,7 @@ describe('web app in a browser', () => {
     contexts.push(context);
     const page = await context.newPage();
     page.on('pageerror', (err) => pageErrors.push(`${role}: ${err.message}`));
-    await page.goto(`${bo.url!}/`);
-    await page.fill('input[name=username]', USERS[role]);
-    await page.fill('input[name=password]', PASSWORD);
-    await page.click('form[data-form=login] button[type=submit]');
-    await page.waitForSelector(`[data-user="${USERS[role]}"]`, { state: 'attached' });
+    await signIn(page, bo.url!, USERS[role], PASSWORD);
     if (hash) await page.goto(`${bo.url!}/#/${hash}`);
     return page;
   }
