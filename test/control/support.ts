@@ -3,6 +3,7 @@ import { AuditLog } from '../../services/platform/audit/audit-log.ts';
 import type { Actor } from '../../services/platform/auth/roles.ts';
 import { openBackofficeDb, type BackofficeDb } from '../../services/platform/db.ts';
 import {
+  commandAckTopic,
   signGatewayMessage,
   type RelayAck,
   type SignedRelayCommand,
@@ -44,6 +45,23 @@ export function signedAck(
     ...body,
   } as Omit<RelayAck, 'sig'>;
   return JSON.stringify(signGatewayMessage(full, gatewayKeys[gateway].privateKey));
+}
+
+/**
+ * The gateway carries out every command `control` has sent and not heard back on: each is acked
+ * (signed by gw1) with the relay where the command put it.
+ */
+export function ackEverySent(control: RelayControl, sent: readonly SignedRelayCommand[]): void {
+  for (const c of sent.filter((x) => control.get(x.requestId).state === 'sent'))
+    control.handleAck(
+      commandAckTopic(c.site, c.gateway, c.meter),
+      signedAck({
+        id: c.id,
+        meter: c.meter,
+        action: c.action,
+        observed: c.action === 'open' ? 'open' : 'closed',
+      }),
+    );
 }
 
 export interface ControlFixture {

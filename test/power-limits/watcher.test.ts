@@ -5,13 +5,13 @@ import { CUSTOMER_TYPES } from '../../services/money/billing/tariffs.ts';
 import { LIMIT_CUSTOMER_TYPES } from '../../config/schemas/power.ts';
 import { AuditLog } from '../../services/platform/audit/audit-log.ts';
 import { openBackofficeDb } from '../../services/platform/db.ts';
-import { commandAckTopic, type SignedRelayCommand } from '../../services/operations/control/commands.ts';
+import type { SignedRelayCommand } from '../../services/operations/control/commands.ts';
 import { RelayControl } from '../../services/operations/control/relay-control.ts';
 import { PolicyProposals } from '../../services/operations/schedules/proposals.ts';
 import { PowerLimitWatcher } from '../../services/operations/power-limits/watcher.ts';
 import { Trips } from '../../services/operations/power-limits/trips.ts';
 import { testLogger } from '../helpers/logger.ts';
-import { gatewayKeys, signedAck, testKeys } from '../control/support.ts';
+import { ackEverySent, gatewayKeys, testKeys } from '../control/support.ts';
 import { clerk, lead, local, locate, operator, supervisor, TZ } from '../schedules/support.ts';
 
 /**
@@ -82,18 +82,7 @@ function fixture() {
         kind: 'electricity',
       },
     ]);
-  const ack = () => {
-    for (const c of sent.filter((x) => control.get(x.requestId).state === 'sent'))
-      control.handleAck(
-        commandAckTopic(c.site, c.gateway, c.meter),
-        signedAck({
-          id: c.id,
-          meter: c.meter,
-          action: c.action,
-          observed: c.action === 'open' ? 'open' : 'closed',
-        }),
-      );
-  };
+  const ack = () => ackEverySent(control, sent);
   const tick = async (w = watcher) => {
     const out = await w.tick();
     ack();

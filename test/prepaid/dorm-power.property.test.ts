@@ -9,7 +9,7 @@ import { openBackofficeDb } from '../../services/platform/db.ts';
 import { ServiceError } from '../../services/platform/errors.ts';
 import { createPolicyLoop } from '../../services/backoffice/policy-loop.ts';
 import { creditVeto } from '../../services/backoffice/parts/dorm-power.ts';
-import { commandAckTopic, type SignedRelayCommand } from '../../services/operations/control/commands.ts';
+import type { SignedRelayCommand } from '../../services/operations/control/commands.ts';
 import { covers } from '../../services/operations/control/policy-approvals.ts';
 import { RelayControl } from '../../services/operations/control/relay-control.ts';
 import { PolicyProposals } from '../../services/operations/schedules/proposals.ts';
@@ -21,7 +21,7 @@ import { signedHeaders } from '../../services/money/payments/signing.ts';
 import { Prepaid } from '../../services/money/prepaid/prepaid.ts';
 import { startPaymentSimulator, type PaymentSimulator } from '../../simulators/payment/server.ts';
 import { testLogger } from '../helpers/logger.ts';
-import { gatewayKeys, signedAck, testKeys } from '../control/support.ts';
+import { ackEverySent, gatewayKeys, testKeys } from '../control/support.ts';
 import { dormSchedule, local, locate, METERS, TZ } from '../schedules/support.ts';
 import { tariffs } from './support.ts';
 
@@ -178,18 +178,7 @@ describe('dorm power, money and approvals under random sequences', () => {
                 violations.push(`request ${req.id} has no approval in the audit log`);
             },
           });
-          const ack = () => {
-            for (const c of sent.filter((x) => control.get(x.requestId).state === 'sent'))
-              control.handleAck(
-                commandAckTopic(c.site, c.gateway, c.meter),
-                signedAck({
-                  id: c.id,
-                  meter: c.meter,
-                  action: c.action,
-                  observed: c.action === 'open' ? 'open' : 'closed',
-                }),
-              );
-          };
+          const ack = () => ackEverySent(control, sent);
           const payments = new Payments({
             ...{ db, audit, prepaid, clock, timezone: TZ },
             providers: [

@@ -10,7 +10,7 @@ import { ScheduleRunner } from '../../services/operations/schedules/runner.ts';
 import { Prepaid } from '../../services/money/prepaid/prepaid.ts';
 import type { ReadingStore } from '../../services/metering/storage.ts';
 import { testLogger } from '../helpers/logger.ts';
-import { gatewayKeys, signedAck, testKeys } from '../control/support.ts';
+import { ackEverySent, gatewayKeys, signedAck, testKeys } from '../control/support.ts';
 import { tariffs } from '../prepaid/support.ts';
 import { clerk, dormSchedule, local, locate, METERS, supervisor, TZ } from './support.ts';
 
@@ -61,18 +61,7 @@ describe('a schedule and the prepaid policy on one room', () => {
       },
       closeVeto: creditVeto(prepaid, clock),
     });
-    const ack = () => {
-      for (const c of sent.filter((x) => control.get(x.requestId).state === 'sent'))
-        control.handleAck(
-          commandAckTopic(c.site, c.gateway, c.meter),
-          signedAck({
-            id: c.id,
-            meter: c.meter,
-            action: c.action,
-            observed: c.action === 'open' ? 'open' : 'closed',
-          }),
-        );
-    };
+    const ack = () => ackEverySent(control, sent);
     for (const [id, meter, fen] of [
       ['ROOM-A-101', 'E-A-101', 100],
       ['ROOM-A-201', 'E-A-201', 50_000],
