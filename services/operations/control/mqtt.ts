@@ -76,6 +76,8 @@ export async function connectControlMqtt(options: ControlMqttOptions): Promise<C
       handler = h;
       for (const [topic, payload] of early.splice(0)) deliver(topic, payload);
     },
-    close: () => new Promise<void>((resolve) => client.end(false, {}, () => resolve())),
+    // A graceful end waits for the PUBACK of every message still queued, which never comes
+    // without a broker (under `campus-energy run` it dies with the supervisor that stops us).
+    close: () => new Promise<void>((resolve) => client.end(!client.connected, {}, () => resolve())),
   };
 }
