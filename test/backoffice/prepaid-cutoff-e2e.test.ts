@@ -17,6 +17,7 @@ import type { StoredReading } from '../../services/metering/storage.ts';
 import { startFarm, type Farm } from '../../simulators/farm.ts';
 import { farmSpecFromCampus } from '../../simulators/from-campus.ts';
 import { testLogger } from '../helpers/logger.ts';
+import { waitForValue as waitFor } from '../helpers/wait-for.ts';
 
 /**
  * Prepaid cut-off and restore end to end, every part real and on loopback: simulated DDS238-2
@@ -72,16 +73,6 @@ function rawCampus(dataDir: string, port: number) {
       },
     ],
   };
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>) {
-  const until = performance.now() + 10_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('prepaid cut-off and restore, end to end', () => {

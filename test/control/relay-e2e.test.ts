@@ -29,6 +29,7 @@ import { connectControlMqtt, type ControlMqtt } from '../../services/operations/
 import { startFarm, type Farm } from '../../simulators/farm.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { controlFixture, gatewayKeys, people, type ControlFixture } from './support.ts';
+import { waitForValue as waitFor } from '../helpers/wait-for.ts';
 
 /**
  * The whole path on loopback: relay request → approval by another person → signed command over
@@ -38,16 +39,6 @@ import { controlFixture, gatewayKeys, people, type ControlFixture } from './supp
 
 const SITE = 'test';
 const GW = 'gw1';
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('relay control end to end', () => {
   let broker: EmbeddedBroker;

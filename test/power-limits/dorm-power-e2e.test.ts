@@ -11,6 +11,7 @@ import { runIngest, type RunningIngest } from '../../services/metering/ingest/ru
 import { startFarm, type Farm } from '../../simulators/farm.ts';
 import { farmSpecFromCampus } from '../../simulators/from-campus.ts';
 import { testLogger } from '../helpers/logger.ts';
+import { waitForValue as waitFor } from '../helpers/wait-for.ts';
 
 /**
  * Dorm power end to end, every part real and on loopback: simulated DDS238-2 meters (with relays)
@@ -74,16 +75,6 @@ function rawCampus(dataDir: string, port: number) {
       },
     ],
   };
-}
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>) {
-  const until = performance.now() + 15_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 describe('dorm power, end to end', () => {

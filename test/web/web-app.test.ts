@@ -18,6 +18,7 @@ import { demoScenario } from '../../simulators/scenario/demo.ts';
 import { startScenario, type RunningScenario } from '../../simulators/scenario/live.ts';
 import { testLogger } from '../helpers/logger.ts';
 import { signIn } from '../helpers/sign-in.ts';
+import { waitForValue as waitFor } from '../helpers/wait-for.ts';
 
 /**
  * The web app in a real headless Chromium against the whole stack on loopback: a small simulated
@@ -50,16 +51,6 @@ const ADMIN_2 = 'admin.wu';
 /** A route of meters read by hand (invented for the test; the meters are the simulated ones). */
 const READING_ROUTE = 'R-E1';
 const ROUTE_METER = 'E-E1-102';
-
-async function waitFor<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>) {
-  const until = performance.now() + 15_000;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (performance.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('web app in a browser', () => {
   const logger = testLogger();
