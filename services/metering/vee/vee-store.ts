@@ -171,7 +171,18 @@ export class VeeStore {
   /** Appends a version (numbered after the newest); call inside the caller's transaction with its audit entry. */
   append(meter: string, quantity: CumulativeQuantity, c: VersionContent, at: number): ValidatedInterval {
     const prev = this.latestStmt.get(meter, quantity, c.start) as VersionRow | undefined;
-    const version = (prev?.version ?? 0) + 1;
+    this.insertVersion(meter, quantity, c, (prev?.version ?? 0) + 1, at);
+    return this.current(meter, quantity, c.start, c.start + 1)[0]!;
+  }
+
+  /** Writes version `version` of an interval: values rounded as stored, flags as JSON. */
+  private insertVersion(
+    meter: string,
+    quantity: CumulativeQuantity,
+    c: VersionContent,
+    version: number,
+    at: number,
+  ): void {
     this.insertStmt.run(
       meter,
       quantity,
@@ -186,7 +197,6 @@ export class VeeStore {
       c.editedBy ?? null,
       at,
     );
-    return this.current(meter, quantity, c.start, c.start + 1)[0]!;
   }
 
   /**
@@ -207,20 +217,7 @@ export class VeeStore {
       for (const c of chunk) {
         const prev = this.latestStmt.get(meter, quantity, c.start) as VersionRow | undefined;
         if (prev && (prev.source === 'edited' || sameContent(prev, c))) continue;
-        this.insertStmt.run(
-          meter,
-          quantity,
-          c.start,
-          c.end,
-          (prev?.version ?? 0) + 1,
-          roundValue(c.value),
-          c.source,
-          c.method ?? null,
-          c.note ?? null,
-          JSON.stringify(c.flags),
-          c.editedBy ?? null,
-          at,
-        );
+        this.insertVersion(meter, quantity, c, (prev?.version ?? 0) + 1, at);
         added++;
       }
     });
