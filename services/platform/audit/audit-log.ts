@@ -120,6 +120,22 @@ function fromRow(r: Row): AuditEntry {
   };
 }
 
+/** A WHERE clause built up from filters: `add` keeps a condition only when its value is given. */
+function conditions() {
+  const where: string[] = [];
+  const args: (string | number)[] = [];
+  const add = (clause: string, arg: string | number | undefined): void => {
+    if (arg === undefined) return;
+    where.push(clause);
+    args.push(arg);
+  };
+  return { where, args, add };
+}
+
+/** A LIKE pattern (ESCAPE backslash) for text starting with `p`, its own %, _ and backslash taken literally. */
+const startsWith = (p: string | undefined): string | undefined =>
+  p === undefined ? undefined : `${p.replace(/[\\%_]/g, '\\$&')}%`;
+
 export interface AuditQuery {
   subject?: string;
   actor?: string;
@@ -300,19 +316,10 @@ export class AuditLog {
   }
 
   query(q: AuditQuery = {}): AuditEntry[] {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const add = (clause: string, arg: string | number | undefined): void => {
-      if (arg === undefined) return;
-      where.push(clause);
-      args.push(arg);
-    };
+    const { where, args, add } = conditions();
     add('subject = ?', q.subject);
     add('actor = ?', q.actor);
-    add(
-      "action LIKE ? ESCAPE '\\'",
-      q.action === undefined ? undefined : `${q.action.replace(/[\\%_]/g, '\\$&')}%`,
-    );
+    add("action LIKE ? ESCAPE '\\'", startsWith(q.action));
     add('at >= ?', q.from);
     add('at < ?', q.to);
     add('seq > ?', q.afterSeq);
@@ -328,20 +335,12 @@ export class AuditLog {
    * filters and counts, so a log of a million entries is never sent to a browser to be filtered.
    */
   search(q: AuditSearch = {}): AuditSearchPage {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    const add = (clause: string, arg: string | number | undefined): void => {
-      if (arg === undefined) return;
-      where.push(clause);
-      args.push(arg);
-    };
-    const prefix = (p: string | undefined) =>
-      p === undefined ? undefined : `${p.replace(/[\\%_]/g, '\\$&')}%`;
+    const { where, args, add } = conditions();
     const maxSeq = q.maxSeq ?? this.head()?.seq ?? 0;
     add('seq <= ?', maxSeq);
     add('actor = ?', q.actor);
-    add("action LIKE ? ESCAPE '\\'", prefix(q.action));
-    add("subject LIKE ? ESCAPE '\\'", prefix(q.subject));
+    add("action LIKE ? ESCAPE '\\'", startsWith(q.action));
+    add("subject LIKE ? ESCAPE '\\'", startsWith(q.subject));
     add('at >= ?', q.from);
     add('at < ?', q.to);
     const limit = Math.min(Math.max(1, Math.trunc(q.limit ?? 50)), 200);
