@@ -74,9 +74,12 @@ export function startRun(opts: RunOptions): RunningCampus {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     ),
-    [],
+    [STOP_DEADLINE_MISSED],
   );
 }
+
+/** What a part prints when its stop did not finish within its deadline and it exits anyway (bin/cli-shared.ts). */
+export const STOP_DEADLINE_MISSED = 'ms; exiting';
 
 /** What the demo prints once everything runs. */
 export const DEMO_READY = 'Ctrl-C stops everything';
