@@ -7,10 +7,11 @@ import { route } from '../../platform/http/route.ts';
 import type { BillingAccount } from '../billing/accounts.ts';
 import { CUSTOMER_TYPES, type TariffTable } from '../billing/tariffs.ts';
 import { energyReport, type EnergyReport } from './energy-report.ts';
-import { parsePeriod, PERIOD_KINDS, type ReportPeriod } from './period.ts';
+import { parsePeriod, PERIOD_KINDS } from './period.ts';
 import { reportCsv } from './report-csv.ts';
+import type { ReportJob } from './report-job.ts';
 import { reportTable, reportTitle } from './report-table.ts';
-import { parseScope, type CustomerMeter, type ReportScope } from './scope.ts';
+import { parseScope, type CustomerMeter } from './scope.ts';
 import type { SettledIntervals } from './settled-intervals.ts';
 import type { ClosedReports } from './closed-reports.ts';
 import { xlsx } from './xlsx.ts';
@@ -43,14 +44,7 @@ export interface ReportRouteDeps {
    * Where a report is computed when not here (report-job.ts: a thread of its own), given what
    * lives in this process: the tariffs in force and each meter's customer.
    */
-  offload?: (job: {
-    scope: ReportScope;
-    period: ReportPeriod;
-    tariffs: TariffTable;
-    customers: [string, CustomerMeter][];
-    validated: boolean;
-    now: number;
-  }) => Promise<EnergyReport>;
+  offload?: (job: Omit<ReportJob, 'campus'>) => Promise<EnergyReport>;
 }
 
 /** Each meter's customer: post-paid accounts first (billing prices them), then prepaid accounts by the campus file's account. */
