@@ -34,18 +34,15 @@ export const BillingMeterSchema = z
   })
   .strict();
 
+/** A staff member's payroll code, on a billing account or a heated unit: their charges are deducted from salary. */
+export const PayrollCode = z.string().trim().min(1).max(64);
+
 export const BillingAccountSchema = z
   .object({
     id: Id,
     holder: z.string().trim().min(1).max(200),
     customerType: z.enum(CUSTOMER_TYPES),
-    payrollCode: z
-      .string()
-      .trim()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('Staff payroll code: the charge is deducted from salary'),
+    payrollCode: PayrollCode.optional().describe('Staff payroll code: the charge is deducted from salary'),
     meters: z.array(BillingMeterSchema).min(1),
   })
   .strict();

@@ -4,6 +4,7 @@ import { assertCan } from '../../platform/auth/duties.ts';
 import type { Actor } from '../../platform/auth/roles.ts';
 import type { BackofficeDb, Clock } from '../../platform/db.ts';
 import { localTimeToUtc } from '../../metering/consumption/zone.ts';
+import { PayrollCode } from '../billing/accounts.ts';
 import { CUSTOMER_TYPES, type CustomerType } from '../billing/tariffs.ts';
 import { heatingMoneyError } from './errors.ts';
 
@@ -35,13 +36,7 @@ export const UnitRecordSchema = z
     account: z.string().trim().min(1).max(64),
     holder: z.string().trim().min(1).max(200),
     customerType: z.enum(CUSTOMER_TYPES),
-    payrollCode: z
-      .string()
-      .trim()
-      .min(1)
-      .max(64)
-      .optional()
-      .describe('Staff: the fee is deducted from salary'),
+    payrollCode: PayrollCode.optional().describe('Staff: the fee is deducted from salary'),
     validFrom: Day.describe('The local day the record is in force from'),
     areaCentiM2: z
       .number()
