@@ -71,23 +71,25 @@ export class IncrementalPeerMedians {
 
   /** The median per day of `days` (NaN for a day fewer than three members know), as groupMedian. */
   medians(days: Days): Med {
-    const out = {} as Med;
-    for (const [f, key] of MEDIAN_FEATURES.entries()) {
-      const med = new Float64Array(days.D);
-      const at = f * this.size;
-      for (let d = 0; d < days.D; d++) {
-        const day = this.byDay.get(days.firstDay + d);
+    const cols = MEDIAN_FEATURES.map(() => new Float64Array(days.D));
+    // One lookup per day for all features (every group's medians are read in the hour a day
+    // completes).
+    for (let d = 0; d < days.D; d++) {
+      const day = this.byDay.get(days.firstDay + d);
+      for (let f = 0; f < FEATURES; f++) {
         const n = day ? day.n[f]! : 0;
         if (n < 3) {
-          med[d] = Number.NaN;
+          cols[f]![d] = Number.NaN;
           continue;
         }
+        const at = f * this.size;
         const h = n >> 1;
         const v = day!.vals;
-        med[d] = n % 2 ? v[at + h]! : (v[at + h - 1]! + v[at + h]!) / 2;
+        cols[f]![d] = n % 2 ? v[at + h]! : (v[at + h - 1]! + v[at + h]!) / 2;
       }
-      out[key] = med;
     }
+    const out = {} as Med;
+    for (const [f, key] of MEDIAN_FEATURES.entries()) out[key] = cols[f]!;
     return out;
   }
 
