@@ -215,11 +215,14 @@ export function explainedShares(
     row[C] = 1;
     n++;
     resSum += r;
+    // The upper triangle only, mirrored below: a product is the same either way round, so each
+    // entry sums the very same terms (this ran for every slot of the window, every hour).
     for (let i = 0; i < P; i++) {
       b[i] = b[i]! + row[i]! * r;
-      for (let j = 0; j < P; j++) G[i * P + j] = G[i * P + j]! + row[i]! * row[j]!;
+      for (let j = i; j < P; j++) G[i * P + j] = G[i * P + j]! + row[i]! * row[j]!;
     }
   }
+  for (let i = 0; i < P; i++) for (let j = 0; j < i; j++) G[i * P + j] = G[j * P + i]!;
   if (n < 2 * P || resSum <= 0) return out;
   const w = new Float64Array(P);
   for (let sweep = 0; sweep < 100; sweep++) {
