@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { route } from '../../platform/http/route.ts';
+import { IdParams } from '../../platform/http/schemas.ts';
 import type { Clock } from '../../platform/db.ts';
 import type { PlannedOutages } from '../../operations/outages/outages.ts';
 import { sendCached } from './cache.ts';
@@ -147,15 +148,7 @@ export function publicRoutes(input: PublicDeps): ((app: FastifyInstance) => void
         summary:
           'The printable notice of a planned outage for one building, in Chinese or English (no login)',
         tags,
-        params: z
-          .object({
-            id: z
-              .string()
-              .regex(/^[1-9][0-9]{0,9}$/, 'id is a positive whole number')
-              .transform(Number),
-            building: z.string().min(1).max(64),
-          })
-          .strict(),
+        params: IdParams.extend({ building: z.string().min(1).max(64) }),
         query: Lang,
         handler: ({ params, query, req, reply }) => {
           const o = publicOutages(d).find((x) => x.id === params.id);

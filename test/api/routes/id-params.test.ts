@@ -9,6 +9,7 @@ import { tariffRoutes } from '../../../services/money/billing/tariff-routes.ts';
 import { billingRoutes } from '../../../services/money/billing/routes.ts';
 import { readingsRoutes } from '../../../services/metering/readings/routes.ts';
 import { veeRoutes } from '../../../services/metering/vee/routes.ts';
+import { publicFixture } from '../../public/support.ts';
 
 /**
  * The `:id` of a request, approval or record is one schema (IdParams) on every route that takes
@@ -79,5 +80,24 @@ describe('routes that take a record id refuse a malformed one the same way', () 
       expect(res.json().code).toBe('INVALID_REQUEST');
       expect(res.json().message, id).toMatch(/^params\.id: /);
     }
+  });
+});
+
+describe('the public outage notice takes the same id', () => {
+  it('refuses a malformed id; a well-formed one is looked up (none is published here: 404)', async () => {
+    const f = await publicFixture();
+    const get = (url: string) => f.app.inject({ method: 'GET', url });
+    const none = await get('/public/outages/1/notice/E-E1-MAIN?lang=en');
+    expect(none.statusCode).toBe(404);
+    expect(none.json().code).toBe('NOTICE_NOT_FOUND');
+    for (const id of BAD_IDS) {
+      const res = await get(`/public/outages/${id}/notice/E-E1-MAIN?lang=en`);
+      expect(res.statusCode, `${id}: ${res.body}`).toBe(400);
+      expect(res.json().message, id).toMatch(/^params\.id: /);
+    }
+    // Past the 10 digits the route's own copy took, but a valid id: looked up, not refused.
+    expect((await get('/public/outages/12345678901/notice/E-E1-MAIN?lang=en')).json().code).toBe(
+      'NOTICE_NOT_FOUND',
+    );
   });
 });
