@@ -25,6 +25,18 @@ export async function guarded(fn: () => Promise<void>): Promise<void> {
   }
 }
 
+/**
+ * What a part of `campus-energy run` does when its supervisor dies (SIGKILL included): while it
+ * is still starting it exits — it may be waiting for the broker that died with the supervisor, and
+ * would otherwise start beside the next supervisor's parts once a broker answers on that port
+ * again — and once its shutdown is registered it stops as on SIGTERM (onShutdown).
+ */
+let whenSupervisorGone = (): void => {
+  console.error('supervisor gone while starting: exiting');
+  process.exit(1);
+};
+onParentGone(() => whenSupervisorGone());
+
 /** How long a stop may take before the process exits anyway (issue 26 item 7: within 5 s). */
 const STOP_DEADLINE_MS = 4500;
 
@@ -56,9 +68,9 @@ export function onShutdown(stop: () => Promise<void>): void {
   process.on('SIGTERM', () => handler('SIGTERM'));
   // A part of `campus-energy run` whose supervisor died stops too, and is not an orphan that
   // polls and holds ports beside the next supervisor's parts; a stop already under way goes on.
-  onParentGone(() => {
+  whenSupervisorGone = () => {
     if (!stopping) begin('supervisor gone');
-  });
+  };
 }
 
 export function mqttFor(campus: LoadedCampus, override: string | undefined): MqttConnection | undefined {

@@ -268,6 +268,13 @@ describe('fault suite on the embedded broker (campus-energy run)', () => {
       await pause(PHASE_MS);
     });
 
+    // Killed again as soon as its gateway numbers, three times running: each time the parts die
+    // while starting (ingest perhaps not yet subscribed, the back office still loading).
+    await phase('supervisor SIGKILL as soon as the gateway numbers, 3 times', async () => {
+      for (let i = 0; i < 3; i++) await killSupervisorAndRestart();
+      await pause(PHASE_MS);
+    });
+
     // Over the whole run: every seq the gateway ever numbered is stored exactly once.
     const last = numbered();
     await waitFor(() => everySeqStored(last), 45_000, 'every reading of the run stored').catch(told);

@@ -26,8 +26,8 @@ export function linkedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 }
 
 /**
- * Calls `gone` once this process's supervisor has gone (at once if it went while this part was
- * still starting); does nothing in a process no supervisor linked.
+ * Calls `gone` once this process's supervisor has gone (soon, if it has gone already); does nothing
+ * in a process no supervisor linked. Call it once, as the process starts.
  */
 export function onParentGone(gone: () => void): void {
   // process.send exists in a process started with an IPC channel, and stays once the channel has
@@ -40,4 +40,6 @@ export function onParentGone(gone: () => void): void {
     return;
   }
   process.once('disconnect', gone);
+  // Listening for the channel's end must not by itself keep the process alive.
+  process.channel?.unref();
 }
