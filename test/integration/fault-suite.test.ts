@@ -27,6 +27,8 @@ import { campusCli as cli, exited, killHard, numberedSeqs, storedSeqs } from '..
 
 const PHASE_MS = 4_000;
 
+const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
+
 interface Row {
   fault: string;
   numbered: number;
@@ -165,7 +167,11 @@ describe('fault suite: numbered, stored, lost and duplicated per fault', () => {
       gateway.kill('SIGKILL');
       await exited(gateway);
       await new Promise((r) => setTimeout(r, 2_000));
+      const before = sum(numbered());
       gateway = startGateway();
+      // A start takes seconds under CI's load (0 numbered in a phase of fixed length once): the
+      // phase runs until the restarted gateway numbers again, then as long as the others.
+      await waitFor(() => sum(numbered()) > before, 60_000, 'the restarted gateway numbering');
       await new Promise((r) => setTimeout(r, PHASE_MS));
     });
     await phase('ingest SIGKILL, restarted 3 s later', async () => {
