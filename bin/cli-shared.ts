@@ -35,7 +35,7 @@ let whenSupervisorGone = (): void => {
   console.error('supervisor gone while starting: exiting');
   process.exit(1);
 };
-onParentGone(() => whenSupervisorGone());
+const supervised = onParentGone(() => whenSupervisorGone());
 
 /** How long a stop may take before the process exits anyway (issue 26 item 7: within 5 s). */
 const STOP_DEADLINE_MS = 4500;
@@ -43,7 +43,14 @@ const STOP_DEADLINE_MS = 4500;
 export function onShutdown(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
-    if (stopping) process.exit(130);
+    // A second signal means "exit now" from an operator at a terminal. A part of `campus-energy
+    // run` gets two on every Ctrl-C — the terminal's SIGINT to the whole process group, then its
+    // supervisor's SIGTERM — and used to be cut short mid-stop; its supervisor kills it if the
+    // stop overruns.
+    if (stopping) {
+      if (supervised) return;
+      process.exit(130);
+    }
     begin(signal);
   };
   const begin = (signal: string) => {

@@ -39,6 +39,8 @@ export interface RunOptions {
   httpPort: number;
   /** The parts' log level (default FAULT_LOG, else warn); `info` is needed to count replays. */
   logLevel?: string;
+  /** In a process group of its own, as a terminal starts it (for signals to the whole group). */
+  detached?: boolean;
 }
 
 export interface RunningCampus {
@@ -72,7 +74,7 @@ export function startRun(opts: RunOptions): RunningCampus {
         '--log-level',
         opts.logLevel ?? process.env.FAULT_LOG ?? 'warn',
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false },
     ),
     [STOP_DEADLINE_MISSED],
   );

@@ -27,19 +27,21 @@ export function linkedEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
 
 /**
  * Calls `gone` once this process's supervisor has gone (soon, if it has gone already); does nothing
- * in a process no supervisor linked. Call it once, as the process starts.
+ * in a process no supervisor linked. Call it once, as the process starts. Returns whether a
+ * supervisor linked this process.
  */
-export function onParentGone(gone: () => void): void {
+export function onParentGone(gone: () => void): boolean {
   // process.send exists in a process started with an IPC channel, and stays once the channel has
   // closed (process.channel is null by then).
-  if (process.env[PARENT_LINK_ENV] !== 'ipc' || typeof process.send !== 'function') return;
+  if (process.env[PARENT_LINK_ENV] !== 'ipc' || typeof process.send !== 'function') return false;
   // The part's own children (a serial port's `stty`, say) are not linked to anyone.
   delete process.env[PARENT_LINK_ENV];
   if (!process.connected) {
     queueMicrotask(gone);
-    return;
+    return true;
   }
   process.once('disconnect', gone);
   // Listening for the channel's end must not by itself keep the process alive.
   process.channel?.unref();
+  return true;
 }
