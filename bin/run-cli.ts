@@ -82,7 +82,16 @@ export function registerRunCommand(program: Command, h: RunHelpers): void {
           {
             name: 'ingest',
             command: node,
-            args: [LAUNCHER, 'ingest', ...common, ...mqttArgs, ...partMetrics(0)],
+            // The embedded broker (Aedes) speaks MQTT 3.1.1: no refused MQTT 5 connection and
+            // its two warnings at every start of the default install.
+            args: [
+              LAUNCHER,
+              'ingest',
+              ...common,
+              ...mqttArgs,
+              ...(broker ? ['--protocol', '4'] : []),
+              ...partMetrics(0),
+            ],
             env,
           },
           ...gatewayIds.map((id, i) => ({

@@ -76,12 +76,15 @@ export function startRun(opts: RunOptions): RunningCampus {
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], detached: opts.detached ?? false },
     ),
-    [STOP_DEADLINE_MISSED],
+    [STOP_DEADLINE_MISSED, MQTT5_REFUSED],
   );
 }
 
 /** What a part prints when its stop did not finish within its deadline and it exits anyway (bin/cli-shared.ts). */
 export const STOP_DEADLINE_MISSED = 'ms; exiting';
+
+/** What ingest logs when the broker refused MQTT 5 and it falls back to 3.1.1. */
+export const MQTT5_REFUSED = 'the broker refused MQTT 5';
 
 /** What the demo prints once everything runs. */
 export const DEMO_READY = 'Ctrl-C stops everything';

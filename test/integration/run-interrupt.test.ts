@@ -6,7 +6,14 @@ import { exited, killHard, storedSeqs } from '../helpers/campus-cli.ts';
 import { startField, type Field } from '../helpers/field.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
-import { alive, runParts, startRun, type RunningCampus, type RunPart } from '../helpers/run-tree.ts';
+import {
+  alive,
+  MQTT5_REFUSED,
+  runParts,
+  startRun,
+  type RunningCampus,
+  type RunPart,
+} from '../helpers/run-tree.ts';
 
 /**
  * Ctrl-C on `campus-energy run` in a terminal: the terminal sends SIGINT to the whole process
@@ -62,5 +69,7 @@ describe('Ctrl-C on campus-energy run', () => {
     expect(said).toContain('"msg":"gateway stopped"');
     expect(said).toMatch(/"component":"ingest".*"msg":"stopped"/);
     expect(said).toContain('"msg":"back office stopped"');
+    // Ingest was told the embedded broker's MQTT version: no refused MQTT 5 connection first.
+    expect(run.printed(MQTT5_REFUSED)).toBe(false);
   }, 300_000);
 });
