@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
+import { countFault, type FaultCount } from '../helpers/fault-count.ts';
 import { startField, type Field } from '../helpers/field.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
@@ -38,12 +39,8 @@ import {
 const PHASE_MS = 4_000;
 const METERS = 5;
 
-interface Row {
+interface Row extends FaultCount {
   fault: string;
-  numbered: number;
-  stored: number;
-  lost: number;
-  duplicated: number;
   /** Readings the gateway queued again because ingest asked for them (end-to-end replay). */
   replayed: number;
 }
@@ -122,31 +119,9 @@ describe('fault suite on the embedded broker (campus-energy run)', () => {
 
   /** Runs `fault`, then counts what the gateway numbered meanwhile and what reached the store. */
   async function phase(fault: string, fn: () => Promise<void>): Promise<void> {
-    const before = numbered();
     const replayedAtStart = replayed();
-    await fn();
-    await pause(PHASE_MS / 2);
-    const after = numbered();
-    const inRange = (meter: string, seq: number) =>
-      seq > (before.get(meter) ?? 0) && seq <= (after.get(meter) ?? 0);
-    let total = 0;
-    for (const [m, n] of after) total += n - (before.get(m) ?? 0);
-    const count = () => {
-      const rs = storedRows().filter((r) => inRange(r.meter, r.seq));
-      return { rows: rs.length, distinct: new Set(rs.map((r) => `${r.meter}#${r.seq}`)).size };
-    };
-    await waitFor(() => count().distinct === total, 45_000, `${fault}: every reading stored`).catch(
-      () => undefined,
-    );
-    const { rows: n, distinct } = count();
-    const row = {
-      fault,
-      numbered: total,
-      stored: distinct,
-      lost: total - distinct,
-      duplicated: n - distinct,
-      replayed: replayed() - replayedAtStart,
-    };
+    const counted = await countFault(fn, numbered, storedRows, { settleMs: PHASE_MS / 2, waitMs: 45_000 });
+    const row = { fault, ...counted, replayed: replayed() - replayedAtStart };
     rows.push(row);
     expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
     expect(row.numbered, fault).toBeGreaterThan(0);

@@ -8,6 +8,7 @@ import { influxdAvailable, startInfluxd, type Influxd } from '../helpers/influxd
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/readings.ts';
 import { steppableClock } from '../helpers/faketime.ts';
+import { countFault, type FaultCount } from '../helpers/fault-count.ts';
 import { mountTmpfs, type SmallDisk } from '../helpers/tmpfs.ts';
 import { campusCli as cli, exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
 
@@ -29,12 +30,8 @@ const PHASE_MS = 4_000;
 
 const sum = (m: Map<string, number>): number => [...m.values()].reduce((a, b) => a + b, 0);
 
-interface Row {
+interface Row extends FaultCount {
   fault: string;
-  numbered: number;
-  stored: number;
-  lost: number;
-  duplicated: number;
 }
 
 /** The field's campus on this broker, with the replay timings shortened (see above). */
@@ -77,33 +74,12 @@ describe('fault suite: numbered, stored, lost and duplicated per fault', () => {
   };
   const storedRows = () => storedSeqs(store());
 
-  /** Runs `fault`, then counts what the gateway numbered meanwhile and what reached the store. */
-  async function phase(fault: string, run: () => Promise<void>, expectNoLoss = true): Promise<void> {
-    const before = numbered();
-    await run();
-    await new Promise((r) => setTimeout(r, PHASE_MS / 2));
-    const after = numbered();
-    const inRange = (meter: string, seq: number) =>
-      seq > (before.get(meter) ?? 0) && seq <= (after.get(meter) ?? 0);
-    let total = 0;
-    for (const [m, n] of after) total += n - (before.get(m) ?? 0);
-    const count = () => {
-      const rs = storedRows().filter((r) => inRange(r.meter, r.seq));
-      return { rows: rs.length, distinct: new Set(rs.map((r) => `${r.meter}#${r.seq}`)).size };
-    };
-    await waitFor(() => count().distinct === total, 30_000, `${fault}: every reading stored`).catch(
-      () => undefined,
-    );
-    const { rows: n, distinct } = count();
-    const row = {
-      fault,
-      numbered: total,
-      stored: distinct,
-      lost: total - distinct,
-      duplicated: n - distinct,
-    };
+  /** Runs `fault` and counts what the gateway numbered meanwhile and what reached the store. */
+  async function phase(fault: string, run: () => Promise<void>): Promise<void> {
+    const counted = await countFault(run, numbered, storedRows, { settleMs: PHASE_MS / 2, waitMs: 30_000 });
+    const row = { fault, ...counted };
     rows.push(row);
-    if (expectNoLoss) expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
+    expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
     expect(row.numbered, fault).toBeGreaterThan(0);
   }
 
@@ -273,32 +249,10 @@ describe.skipIf(!influxdAvailable())('fault suite on InfluxDB: numbered, stored,
   };
 
   async function phase(fault: string, run: () => Promise<void>): Promise<void> {
-    const before = numberedSeqs(outbox());
-    await run();
-    await new Promise((r) => setTimeout(r, PHASE_MS / 2));
-    const after = numberedSeqs(outbox());
-    let total = 0;
-    for (const [m, n] of after) total += n - (before.get(m) ?? 0);
-    const count = () => {
-      const rs = stored.filter(
-        (r) => r.seq > (before.get(r.meter) ?? 0) && r.seq <= (after.get(r.meter) ?? 0),
-      );
-      return { rows: rs.length, distinct: new Set(rs.map((r) => `${r.meter}#${r.seq}`)).size };
-    };
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      await refresh().catch(() => undefined);
-      if (count().distinct === total || Date.now() > deadline) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const { rows: n, distinct } = count();
-    const row = {
-      fault,
-      numbered: total,
-      stored: distinct,
-      lost: total - distinct,
-      duplicated: n - distinct,
-    };
+    const numbered = () => numberedSeqs(outbox());
+    const stored = () => influxSeqs(influxd.url, 'faults');
+    const counted = await countFault(run, numbered, stored, { settleMs: PHASE_MS / 2, waitMs: 30_000 });
+    const row = { fault, ...counted };
     rows.push(row);
     expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
     expect(row.numbered, fault).toBeGreaterThan(0);
