@@ -8,6 +8,7 @@ import { startField, type Field } from '../helpers/field.ts';
 import { freePort, freePortRun } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
 import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
+import { runParts } from '../helpers/run-tree.ts';
 
 /**
  * Issue 17 item 1 (and issue 26 item 7's "its own process"): `campus-energy run` starts the
@@ -15,28 +16,14 @@ import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cl
  * restarts a part that dies, alone, and loses no reading doing so; SIGTERM stops the whole tree.
  */
 
-/**
- * The supervisor's parts: pid and command line. Only the launcher's children count: in a checkout
- * tsx's loader may have an esbuild service (`esbuild --service=… --ping`) as a child of its own.
- */
-function children(pid: number): { pid: number; args: string }[] {
-  const out = spawnSync('ps', ['--ppid', String(pid), '-o', 'pid=,args='], { encoding: 'utf8' }).stdout;
-  return out
-    .split('\n')
-    .map((l) => /^\s*(\d+)\s+(.*)$/.exec(l))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), args: m[2]! }))
-    .filter((c) => c.args.includes('bin/campus-energy.js'));
-}
-
-const part = (pid: number, name: string) => children(pid).find((c) => c.args.includes(` ${name} -c `));
+const part = (pid: number, name: string) => runParts(pid).find((c) => c.name === name);
 
 describe('campus-energy run', () => {
   let field: Field;
   let run: ChildProcess | undefined;
 
   afterAll(async () => {
-    if (run?.pid) for (const c of children(run.pid)) process.kill(c.pid, 'SIGKILL');
+    if (run?.pid) for (const c of runParts(run.pid)) process.kill(c.pid, 'SIGKILL');
     await killHard(run);
     await field?.stop();
   });
@@ -97,12 +84,8 @@ describe('campus-energy run', () => {
         throw new Error(`the back office never answered; the parts said:\n${said.join('\n')}`);
       await new Promise((r) => setTimeout(r, 200));
     }
-    const before = children(pid);
-    expect(before.map((c) => c.args.split(' ').slice(2, 3)[0]).sort()).toEqual([
-      'backoffice',
-      'gateway',
-      'ingest',
-    ]);
+    const before = runParts(pid);
+    expect(before.map((c) => c.name).sort()).toEqual(['backoffice', 'gateway', 'ingest']);
 
     // Kill the gateway and ingest outright: each comes back on its own, the back office untouched.
     const gw = part(pid, 'gateway')!;
@@ -177,7 +160,7 @@ describe('campus-energy run', () => {
     await exited(run);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(run.exitCode).toBe(0);
-    expect(children(pid)).toEqual([]);
+    expect(runParts(pid)).toEqual([]);
     for (const c of before) expect(spawnSync('kill', ['-0', String(c.pid)]).status).not.toBe(0);
   }, 360_000);
 });
