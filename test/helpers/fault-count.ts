@@ -45,3 +45,14 @@ export async function countFault(
   }
   return { numbered: total, stored: c.distinct, lost: total - c.distinct, duplicated: c.rows - c.distinct };
 }
+
+/** A suite's rows as the table it prints: `fault | numbered | stored | lost | duplicated [| …]`. */
+export function faultTable(title: string, rows: readonly (FaultCount & { fault: string })[]): string {
+  const extra = rows[0] ? Object.keys(rows[0]).filter((k) => !BASE_COLUMNS.includes(k)) : [];
+  const columns = [...BASE_COLUMNS, ...extra];
+  return [
+    [title, ...columns.slice(1)].join(' | '),
+    ...rows.map((r) => columns.map((c) => String((r as unknown as Record<string, unknown>)[c])).join(' | ')),
+  ].join('\n');
+}
+const BASE_COLUMNS = ['fault', 'numbered', 'stored', 'lost', 'duplicated'];

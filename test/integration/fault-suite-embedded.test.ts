@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
-import { countFault, type FaultCount } from '../helpers/fault-count.ts';
+import { countFault, faultTable, type FaultCount } from '../helpers/fault-count.ts';
 import { startField, type Field } from '../helpers/field.ts';
 import { freePort } from '../helpers/ports.ts';
 import { waitFor } from '../helpers/readings.ts';
@@ -197,14 +197,7 @@ describe('fault suite on the embedded broker (campus-energy run)', () => {
     await killHard(run?.child);
     for (const p of seen.values()) if (alive(p.pid)) process.kill(p.pid, 'SIGKILL');
     await field?.stop();
-    console.log(
-      [
-        'fault | numbered | stored | lost | duplicated | replayed',
-        ...rows.map(
-          (r) => `${r.fault} | ${r.numbered} | ${r.stored} | ${r.lost} | ${r.duplicated} | ${r.replayed}`,
-        ),
-      ].join('\n'),
-    );
+    console.log(faultTable('fault', rows));
     console.log(`parts of a SIGKILLed supervisor gone after (ms): ${orphansGoneMs.join('; ')}`);
   });
 
@@ -310,14 +303,7 @@ describe('fault suite on the embedded broker: the demo (one process)', () => {
 
   afterAll(async () => {
     await killHard(demo?.child);
-    console.log(
-      [
-        'demo: fault | numbered | stored | lost | duplicated | replayed',
-        ...rows.map(
-          (r) => `${r.fault} | ${r.numbered} | ${r.stored} | ${r.lost} | ${r.duplicated} | ${r.replayed}`,
-        ),
-      ].join('\n'),
-    );
+    console.log(faultTable('demo: fault', rows));
   });
 
   it('loses and duplicates nothing when the demo is SIGKILLed and started again on its data', async () => {

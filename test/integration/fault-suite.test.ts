@@ -8,7 +8,7 @@ import { influxdAvailable, startInfluxd, type Influxd } from '../helpers/influxd
 import { startMosquitto, type Mosquitto } from '../helpers/mosquitto.ts';
 import { waitFor } from '../helpers/readings.ts';
 import { steppableClock } from '../helpers/faketime.ts';
-import { countFault, type FaultCount } from '../helpers/fault-count.ts';
+import { countFault, faultTable, type FaultCount } from '../helpers/fault-count.ts';
 import { mountTmpfs, type SmallDisk } from '../helpers/tmpfs.ts';
 import { campusCli as cli, exited, killHard, numberedSeqs, storedSeqs } from '../helpers/campus-cli.ts';
 
@@ -129,12 +129,7 @@ describe('fault suite: numbered, stored, lost and duplicated per fault', () => {
     await broker?.dispose();
     await field?.stop();
     if (disk && 'dir' in disk) disk.unmount();
-    console.log(
-      [
-        'fault | numbered | stored | lost | duplicated',
-        ...rows.map((r) => `${r.fault} | ${r.numbered} | ${r.stored} | ${r.lost} | ${r.duplicated}`),
-      ].join('\n'),
-    );
+    console.log(faultTable('fault', rows));
   });
 
   it('loses and duplicates nothing through kills and outages of gateway, ingest and broker', async () => {
@@ -283,12 +278,7 @@ describe.skipIf(!influxdAvailable())('fault suite on InfluxDB: numbered, stored,
     await broker?.dispose();
     await influxd?.dispose();
     await field?.stop();
-    console.log(
-      [
-        'fault (InfluxDB) | numbered | stored | lost | duplicated',
-        ...rows.map((r) => `${r.fault} | ${r.numbered} | ${r.stored} | ${r.lost} | ${r.duplicated}`),
-      ].join('\n'),
-    );
+    console.log(faultTable('fault (InfluxDB)', rows));
   });
 
   it('loses and duplicates nothing while influxd is stopped or killed', async () => {
