@@ -6,8 +6,7 @@
 // Run: npx tsx test/bench/detection-alloc.ts   (BENCH_DAYS, BENCH_WARMUP, BENCH_INTERVALS, PROFILE_TOP;
 // PROFILE_ONLY=n: only the n-th measured interval, e.g. 49, the one before the bench's weekly drop)
 import { Session } from 'node:inspector/promises';
-import { createDetector } from '../../services/inspection/detection/engine.ts';
-import { START, STEP, benchCampus } from './detection-campus.ts';
+import { benchCampus, primedDetector } from './detection-campus.ts';
 
 interface HeapNode {
   callFrame: { functionName: string; url: string; lineNumber: number };
@@ -21,12 +20,7 @@ const INTERVALS = Number(process.env.BENCH_INTERVALS ?? 96);
 const TOP = Number(process.env.PROFILE_TOP ?? 25);
 const ONLY = process.env.PROFILE_ONLY === undefined ? -1 : Number(process.env.PROFILE_ONLY);
 const campus = benchCampus(DAYS);
-const detector = createDetector(campus.specs, { step: STEP, timezone: 'Asia/Shanghai', start: START });
-for (let j = 0; j < campus.instants; j++) {
-  if (j > 0) campus.advance(j);
-  detector.push(campus.at(j));
-}
-detector.result();
+const detector = primedDetector(campus);
 for (let j = campus.instants; j < campus.instants + WARMUP; j++) {
   campus.advance(j);
   detector.push(campus.at(j));

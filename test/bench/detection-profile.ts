@@ -5,8 +5,7 @@
 // Run: npx tsx test/bench/detection-profile.ts   (BENCH_DAYS, BENCH_WARMUP, BENCH_INTERVALS, PROFILE_TOP)
 import { Session } from 'node:inspector/promises';
 import { loadavg } from 'node:os';
-import { createDetector } from '../../services/inspection/detection/engine.ts';
-import { START, STEP, benchCampus } from './detection-campus.ts';
+import { benchCampus, primedDetector } from './detection-campus.ts';
 
 interface ProfileNode {
   id: number;
@@ -24,12 +23,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 24);
 const INTERVALS = Number(process.env.BENCH_INTERVALS ?? 96);
 const TOP = Number(process.env.PROFILE_TOP ?? 6);
 const campus = benchCampus(DAYS);
-const detector = createDetector(campus.specs, { step: STEP, timezone: 'Asia/Shanghai', start: START });
-for (let j = 0; j < campus.instants; j++) {
-  if (j > 0) campus.advance(j);
-  detector.push(campus.at(j));
-}
-detector.result();
+const detector = primedDetector(campus);
 
 const session = new Session();
 session.connect();
