@@ -1,10 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { freePort } from '../helpers/ports.ts';
-import { modulesLoadedUntil } from '../helpers/module-trace.ts';
+import { leanCampusFile, modulesLoadedUntil } from '../helpers/module-trace.ts';
 
 /**
  * `campus-energy backoffice` loads the back office, not the whole CLI: under `campus-energy run` a
@@ -25,16 +25,7 @@ describe('campus-energy backoffice loads only what the back office uses', () => 
     const dir = mkdtempSync(join(tmpdir(), 'lean-backoffice-'));
     dirs.push(dir);
     broker = await startEmbeddedBroker({ port: 0 });
-    const campusFile = join(dir, 'campus.yaml');
-    writeFileSync(
-      campusFile,
-      JSON.stringify({
-        campus: { name: 'Lean' },
-        dataDir: join(dir, 'data'),
-        mqtt: { url: broker.url },
-        sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: [] }] }],
-      }),
-    );
+    const campusFile = leanCampusFile(dir, { mqttUrl: broker.url });
     const http = `127.0.0.1:${await freePort()}`;
     const { packages, own } = await modulesLoadedUntil(
       dir,

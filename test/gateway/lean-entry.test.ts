@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
-import { modulesLoadedUntil, type LoadedModules } from '../helpers/module-trace.ts';
+import { leanCampusFile, modulesLoadedUntil, type LoadedModules } from '../helpers/module-trace.ts';
 
 /**
  * `campus-energy gateway` loads what a gateway uses and nothing else (issue 16 item 2: RSS at
@@ -28,16 +28,7 @@ interface GatewaySpec {
 async function modulesLoadedBy(spec: GatewaySpec): Promise<LoadedModules> {
   const dir = mkdtempSync(join(tmpdir(), 'lean-gw-'));
   dirs.push(dir);
-  const campusFile = join(dir, 'campus.yaml');
-  // JSON is YAML: the campus file is read as operators write it.
-  writeFileSync(
-    campusFile,
-    JSON.stringify({
-      campus: { name: 'Lean' },
-      dataDir: join(dir, 'data'),
-      sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: spec.buses ?? [], opcua: spec.opcua ?? [] }] }],
-    }),
-  );
+  const campusFile = leanCampusFile(dir, { gateway: { buses: spec.buses ?? [], opcua: spec.opcua ?? [] } });
   // Nothing listens on the broker's port: the gateway starts, retries the broker, and is stopped.
   const mqttPort = await freePort();
   return modulesLoadedUntil(

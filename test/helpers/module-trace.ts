@@ -47,3 +47,24 @@ export async function modulesLoadedUntil(dir: string, args: string[], ready: str
   const own = urls.filter((u) => !u.includes('/node_modules/') && u.startsWith('file:'));
   return { packages, own };
 }
+
+/**
+ * A one-gateway campus file in `dir` for the lean-entry tests (JSON is YAML: read as operators
+ * write it), with the broker `mqttUrl` when given and the gateway's buses or OPC UA servers.
+ */
+export function leanCampusFile(
+  dir: string,
+  { mqttUrl, gateway = {} }: { mqttUrl?: string; gateway?: { buses?: unknown[]; opcua?: unknown[] } } = {},
+): string {
+  const file = join(dir, 'campus.yaml');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      campus: { name: 'Lean' },
+      dataDir: join(dir, 'data'),
+      ...(mqttUrl ? { mqtt: { url: mqttUrl } } : {}),
+      sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: gateway.buses ?? [], ...gateway }] }],
+    }),
+  );
+  return file;
+}

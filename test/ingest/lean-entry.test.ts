@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.ts';
-import { modulesLoadedUntil } from '../helpers/module-trace.ts';
+import { leanCampusFile, modulesLoadedUntil } from '../helpers/module-trace.ts';
 
 /**
  * `campus-energy ingest` loads what ingest uses, not the whole CLI: `campus-energy run` restarts a
@@ -21,18 +21,8 @@ describe('campus-energy ingest loads only what ingest uses', () => {
   it('neither the back office, the gateway, the simulators nor their packages', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lean-ingest-'));
     dirs.push(dir);
-    const campusFile = join(dir, 'campus.yaml');
     // Nothing listens on the broker's port: ingest starts, says it is connecting, and is stopped.
-    const mqttPort = await freePort();
-    writeFileSync(
-      campusFile,
-      JSON.stringify({
-        campus: { name: 'Lean' },
-        dataDir: join(dir, 'data'),
-        mqtt: { url: `mqtt://127.0.0.1:${mqttPort}` },
-        sites: [{ id: 's1', gateways: [{ id: 'gw1', buses: [] }] }],
-      }),
-    );
+    const campusFile = leanCampusFile(dir, { mqttUrl: `mqtt://127.0.0.1:${await freePort()}` });
     const { packages, own } = await modulesLoadedUntil(
       dir,
       ['ingest', '-c', campusFile],
