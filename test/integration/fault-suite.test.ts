@@ -50,6 +50,24 @@ function withQuickReplay(
   return { ...raw, sites, mqtt: { url }, ingest: { replay: { grace: '2s', retry: '5s' } } };
 }
 
+/**
+ * A suite's phase: runs a fault, counts what the gateway numbered meanwhile and what of it the
+ * store holds (countFault), records the row and asserts nothing lost or duplicated.
+ */
+function phaseRecorder(
+  rows: Row[],
+  numbered: () => Map<string, number>,
+  stored: Parameters<typeof countFault>[2],
+): (fault: string, run: () => Promise<void>) => Promise<void> {
+  return async (fault, run) => {
+    const counted = await countFault(run, numbered, stored, { settleMs: PHASE_MS / 2, waitMs: 30_000 });
+    const row = { fault, ...counted };
+    rows.push(row);
+    expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
+    expect(row.numbered, fault).toBeGreaterThan(0);
+  };
+}
+
 describe('fault suite: numbered, stored, lost and duplicated per fault', () => {
   let field: Field;
   let broker: Mosquitto;
@@ -74,14 +92,7 @@ describe('fault suite: numbered, stored, lost and duplicated per fault', () => {
   };
   const storedRows = () => storedSeqs(store());
 
-  /** Runs `fault` and counts what the gateway numbered meanwhile and what reached the store. */
-  async function phase(fault: string, run: () => Promise<void>): Promise<void> {
-    const counted = await countFault(run, numbered, storedRows, { settleMs: PHASE_MS / 2, waitMs: 30_000 });
-    const row = { fault, ...counted };
-    rows.push(row);
-    expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
-    expect(row.numbered, fault).toBeGreaterThan(0);
-  }
+  const phase = phaseRecorder(rows, numbered, storedRows);
 
   beforeAll(async () => {
     field = await startField({ concentrators: [{ transport: 'modbus-tcp', meters: 6 }], pollInterval: 250 });
@@ -243,15 +254,11 @@ describe.skipIf(!influxdAvailable())('fault suite on InfluxDB: numbered, stored,
     stored = await influxSeqs(influxd.url, 'faults');
   };
 
-  async function phase(fault: string, run: () => Promise<void>): Promise<void> {
-    const numbered = () => numberedSeqs(outbox());
-    const stored = () => influxSeqs(influxd.url, 'faults');
-    const counted = await countFault(run, numbered, stored, { settleMs: PHASE_MS / 2, waitMs: 30_000 });
-    const row = { fault, ...counted };
-    rows.push(row);
-    expect(row, fault).toMatchObject({ lost: 0, duplicated: 0 });
-    expect(row.numbered, fault).toBeGreaterThan(0);
-  }
+  const phase = phaseRecorder(
+    rows,
+    () => numberedSeqs(outbox()),
+    () => influxSeqs(influxd.url, 'faults'),
+  );
 
   beforeAll(async () => {
     field = await startField({ concentrators: [{ transport: 'modbus-tcp', meters: 6 }], pollInterval: 250 });
