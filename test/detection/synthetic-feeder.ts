@@ -28,6 +28,8 @@ export function syntheticFeeder(o: {
   edit?: Record<string, (x: number, hour: number) => number>;
   /** Changes what a building really uses per hour (its meter and the feeder both see it). */
   use?: Record<string, (x: number, hour: number) => number>;
+  /** The feeder meter's own relative hourly error (sd; default none). */
+  feederNoise?: number;
 }): SyntheticFeeder {
   const rand = mulberry32(o.seed);
   const H = o.days * 24;
@@ -74,8 +76,11 @@ export function syntheticFeeder(o: {
   }
   let reg = 5000;
   const register = [{ ts: START, value: reg }];
+  const noise = o.feederNoise ?? 0;
   for (let h = 0; h < H; h++) {
-    reg += sum[h]! * 1.02;
+    // A Box–Muller normal per hour only where asked, so feeders without noise keep their draws.
+    const e = noise > 0 ? noise * Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand()) : 0;
+    reg += sum[h]! * 1.02 * (1 + e);
     register.push({ ts: START + (h + 1) * HOUR, value: Math.round(reg * 100) / 100 });
   }
   meters.set('F', { meter: 'F', kind: 'electricity', register, series: {} });

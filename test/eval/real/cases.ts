@@ -16,6 +16,12 @@ export interface Labels {
   drift: Map<string, number>;
   heater: Map<string, number>;
   fault: Map<string, 'stop' | 'backwards' | 'silent'>;
+  /**
+   * Faulty meter → hours with a reading while its fault lasts. The real data has gaps (hours the
+   * publisher had no value for): a stop that falls inside one sends no reading at all, and no
+   * detector can tell it from a silent meter.
+   */
+  faultReadings: Map<string, number>;
   /** Drifting meter → how much its drift moves its feeder's unexplained share at the end. */
   driftMove: Map<string, number>;
   /** Meter → grid hour its case starts (thefts, drifts, heaters). */
@@ -30,6 +36,7 @@ const emptyLabels = (): Labels => ({
   drift: new Map(),
   heater: new Map(),
   fault: new Map(),
+  faultReadings: new Map(),
   onset: new Map(),
   driftMove: new Map(),
   clean: new Set(),
@@ -166,6 +173,10 @@ export function faultCase(c: Campus): Labels {
     const hours = type === 'backwards' ? 6 + Math.floor(42 * c.rand()) : Math.round((1 + 4 * c.rand()) * 24);
     copy.fault = { type, fromHour: c.endHour - hours };
     l.fault.set(copy.meter, type);
+    let readings = 0;
+    for (let h = copy.fault.fromHour; h < c.endHour; h++)
+      if (copy.reported[h] === copy.reported[h]) readings++;
+    l.faultReadings.set(copy.meter, readings);
   });
   return l;
 }
