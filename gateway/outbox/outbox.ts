@@ -169,6 +169,25 @@ export const OUTBOX_MIGRATIONS: readonly Migration[] = [
           ) GROUP BY meter;
       `),
   },
+  {
+    version: 4,
+    name: 'the replay window indexed by (seq, meter), not (meter, seq)',
+    // Keyed meter first, every ack inserted one entry into each acknowledged meter's own part of
+    // the index: a commit of 260 acks touched some 260 index pages, each written whole to the WAL
+    // (about 4 KB a reading). Meters polled alike have about the same seq, so keyed seq first the
+    // entries of a commit land on a few pages at the index's end: 9.1 → 2.0 µs of CPU an ack in a
+    // micro-benchmark (300,000 kept rows, 440 meters at eight rates); the whole gateway at full
+    // speed (`PROFILE=off npm run bench:profile`, old and new alternating, load 2-3) 75 → 53 µs a
+    // reading. A replay now reads a meter's rows seq by seq (a point look-up each, jumping over
+    // what is not kept), and the start reads each meter's number (the view meter_seq) by a scan of
+    // the index: 0.05 → 0.2 s at a million kept rows. Same rows, same uniqueness; one
+    // transaction, so a crash midway leaves version 3 as it was.
+    up: (db) =>
+      db.exec(`
+        DROP INDEX IF EXISTS kept_meter_seq;
+        CREATE UNIQUE INDEX kept_seq_meter ON kept (seq, meter);
+      `),
+  },
 ];
 
 interface MeterState {
@@ -217,7 +236,8 @@ export class Outbox {
   private readonly peekStmt: Database.Statement<[number, number]>;
   private readonly keptBytesSinceStmt: Database.Statement<[number]>;
   private readonly keepStmt: Database.Statement<[number, number, number]>;
-  private readonly keptInRangeStmt: Database.Statement<[string, number, number]>;
+  private readonly keptOneStmt: Database.Statement<[number, string]>;
+  private readonly keptNextStmt: Database.Statement<[number, number, string]>;
   private readonly queuedInRangeStmt: Database.Statement<[string, number, number]>;
   private readonly keptOlderStmt: Database.Statement<[number]>;
   private readonly keptDeleteOlderStmt: Database.Statement<[number]>;
@@ -292,9 +312,15 @@ export class Outbox {
       `INSERT OR IGNORE INTO kept (meter, seq, topic, payload, bytes, ts, acked_at)
        SELECT meter, seq, topic, payload, bytes, ts, ? FROM messages WHERE id BETWEEN ? AND ?`,
     );
-    this.keptInRangeStmt = this.db.prepare(
-      'SELECT seq, topic, payload, bytes, ts FROM kept WHERE meter = ? AND seq BETWEEN ? AND ? ORDER BY seq',
+    // Seq first in the index (migration 4): one reading is a point look-up; the next one kept after
+    // a hole is found in seq order, skipping other meters' entries, which a range of a meter's seqs
+    // would scan all of (0.05 s for one meter of 440 at a million kept rows, against 0.01 s).
+    this.keptOneStmt = this.db.prepare(
+      'SELECT topic, payload, bytes, ts FROM kept WHERE seq = ? AND meter = ?',
     );
+    this.keptNextStmt = this.db
+      .prepare('SELECT seq FROM kept WHERE seq > ? AND seq <= ? AND meter = ? ORDER BY seq LIMIT 1')
+      .pluck();
     this.queuedInRangeStmt = this.db
       .prepare('SELECT seq FROM messages WHERE meter = ? AND seq BETWEEN ? AND ?')
       .pluck();
@@ -596,13 +622,6 @@ export class Outbox {
 
   private replayInTx(meter: string, from: number, to: number, rows: OutboxRow[]): ReplayResult {
     const queuedSeqs = new Set(this.queuedInRangeStmt.all(meter, from, to) as number[]);
-    const kept = this.keptInRangeStmt.all(meter, from, to) as {
-      seq: number;
-      topic: string;
-      payload: string;
-      bytes: number;
-      ts: number;
-    }[];
     const budget = Math.floor(this.maxBytes * 0.9);
     const missing: [number, number][] = [];
     const miss = (seq: number) => {
@@ -611,14 +630,18 @@ export class Outbox {
       else missing.push([seq, seq]);
     };
     let queued = 0;
-    let k = 0;
     let seq = from;
-    for (; seq <= to; seq++) {
-      while (k < kept.length && kept[k]!.seq < seq) k++;
-      if (queuedSeqs.has(seq)) continue;
-      const row = kept[k]?.seq === seq ? kept[k]! : undefined;
+    while (seq <= to) {
+      if (queuedSeqs.has(seq)) {
+        seq++;
+        continue;
+      }
+      const row = this.keptOneStmt.get(seq, meter) as
+        { topic: string; payload: string; bytes: number; ts: number } | undefined;
       if (!row) {
-        miss(seq);
+        // Not kept, nor is any seq up to the meter's next kept one: all missing but those queued.
+        const next = (this.keptNextStmt.get(seq, to, meter) as number | undefined) ?? to + 1;
+        for (; seq < next; seq++) if (!queuedSeqs.has(seq)) miss(seq);
         continue;
       }
       if (queued >= MAX_REPLAY_PER_CALL || this.bytes + row.bytes > budget) break;
@@ -627,6 +650,7 @@ export class Outbox {
       this.messages += 1;
       this.bytes += row.bytes;
       queued += 1;
+      seq++;
     }
     if (queued > 0) {
       this.setCounterStmt.run(this.messages, 'messages');

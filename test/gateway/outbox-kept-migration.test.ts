@@ -104,7 +104,7 @@ describe('Outbox schema version 2 (replay window in acknowledgement order)', () 
       .pluck()
       .all();
     db.close();
-    expect(indexes).toEqual(expect.arrayContaining(['kept_meter_seq', 'kept_acked_at']));
+    expect(indexes).toEqual(expect.arrayContaining(['kept_seq_meter', 'kept_acked_at']));
     expect(keptRows(path)).toEqual(before.kept);
 
     // And they are replayed by meter and seq, payloads byte for byte.
