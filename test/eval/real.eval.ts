@@ -281,6 +281,10 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
         for (const feeder of r.feeders) {
           const s = which === 'engine' ? nodeScore(r, feeder) : r.naive.node.get(feeder)!;
           const thief = r.labels.thiefOf.get(feeder);
+          if (process.env.EVAL_DEBUG && which === 'engine' && kind === 'small')
+            console.log(
+              `  small-case feeder ${feeder}${thief ? ` (thief ${thief})` : ' (clean)'}: node score ${s.toFixed(3)}, naive ${r.naive.node.get(feeder)!.toFixed(3)}; ${r.result.scores.find((x) => x.kind === 'node' && x.id === feeder)?.reason.slice(0, 160) ?? ''}`,
+            );
           if (!thief) {
             neg.push(s);
             continue;
@@ -344,6 +348,28 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
     f.set('engine:cleanFeederAlert', share(feedersAlerting, feeders));
     f.set('engine:cleanMeterAlert', share(meterAlerts, meters));
     f.set('engine:cleanDrift', share(cleanDrift, feeders));
+  }
+
+  // The reverse mistake: a feeder with a thief whose loss is explained away as a meter drifting
+  // (then no child is raised as its thief, and the metering team, not the inspectors, is sent).
+  {
+    let asDrift = 0;
+    let n = 0;
+    for (const r of [...of('under'), ...of('small'), ...of('jokar')])
+      for (const [feeder, thief] of r.labels.thiefOf) {
+        n++;
+        const drift = r.result.findings.find((x) => x.type === 'meter-drift' && x.node === feeder);
+        if (drift) {
+          asDrift++;
+          if (process.env.EVAL_DEBUG) {
+            const days = Math.round((r.to - (GRID_START + r.labels.onset.get(thief)! * HOUR)) / DAY);
+            console.log(
+              `  thief feeder ${feeder} raised as drift: ${thief} ${r.labels.thief.get(thief)} onset ${days} d, score ${meterScore(r, thief).toFixed(3)}; ${drift.reason.slice(0, 200)}`,
+            );
+          }
+        }
+      }
+    f.set('engine:theftAsDrift', share(asDrift, n));
   }
 
   // Drift on innocent feeders: raised as its own type (meter drift), or as theft.
@@ -510,6 +536,7 @@ const engineRows: [string, string, string][] = [
   ['drifting meter raised as meter drift', 'driftAsDrift', '1'],
   ['…of those moving their feeder ≥ 0.5 %', 'visibleDriftAsDrift', '1'],
   ['drifting meter raised as theft', 'driftAsTheft', '0'],
+  ['feeders with a thief raised as meter drift (the theft explained away)', 'theftAsDrift', '0'],
   ['stopped meter found (meter-stopped; of those with 6 readings while stopped)', 'stopFound', '1'],
   ['stops with under 6 readings while stopped (inside a gap of the real data)', 'stopUnobservable', '—'],
   ['backwards meter found (meter-backwards)', 'backwardsFound', '1'],

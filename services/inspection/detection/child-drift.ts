@@ -207,6 +207,20 @@ export function childDriftOf(
   b: NodeBalance,
   cfg: ChildDriftConfig = DEFAULT_CHILD_DRIFT,
 ): ChildDrift | undefined {
+  return childDriftVerdict(store, b, cfg).drift;
+}
+
+/**
+ * The hourly fit's verdict: a drifting meter, or `stepWins` where the node's loss rises
+ * significantly but one meter's step explains it clearly better than any ramp (a theft: the
+ * node's daily share must not then be called a drift either, whatever its shape).
+ */
+export function childDriftVerdict(
+  store: SlotStore,
+  b: NodeBalance,
+  cfg: ChildDriftConfig = DEFAULT_CHILD_DRIFT,
+): { drift?: ChildDrift; stepWins: boolean } {
+  const none = { stepWins: false };
   const spd = store.slotsPerDay;
   const L = store.length;
   const from = Math.max(0, L - cfg.days * spd);
@@ -214,14 +228,14 @@ export function childDriftOf(
   const slots: number[] = [];
   for (let k = from; k < L; k++) if (b.loss[k]! === b.loss[k]! && b.up[k]! > 0) slots.push(k);
   const n = slots.length;
-  if (n < 2 * cfg.minRampDays * spd) return undefined;
+  if (n < 2 * cfg.minRampDays * spd) return none;
   // A typed array's numeric sort (the loads are positive: the same order as a comparator's),
   // without a comparator call per pair: its boxed numbers were ~1.7 MiB of every closing hour.
   const ups = new Float64Array(n);
   for (let i = 0; i < n; i++) ups[i] = b.up[slots[i]!]!;
   ups.sort();
   const scale = ups[n >> 1]!;
-  if (!(scale > 0)) return undefined;
+  if (!(scale > 0)) return none;
   // Loads in units of the median load; the weight 1/up² floored at a tenth of the median.
   const u = new Float64Array(n);
   const y = new Float64Array(n);
@@ -253,9 +267,9 @@ export function childDriftOf(
     yy += wi * y[i]! ** 2;
   }
   const inv = inverse3(m);
-  if (!inv) return undefined;
+  if (!inv) return none;
   const sse0 = yy - quad(inv, by, by);
-  if (!(sse0 > 0)) return undefined;
+  if (!(sse0 > 0)) return none;
   const span = L - from;
   const minRamp = cfg.minRampDays * spd;
   const maxRamp = Math.min(cfg.maxRampDays * spd, span - 14 * spd);
@@ -264,6 +278,9 @@ export function childDriftOf(
   for (let h = 14 * spd; h <= span - 3 * spd; h += spd) onsets.push(h);
 
   const fits: { meter: number; atNode: boolean; ramp: Fit; step: Fit }[] = [];
+  // The best step of any meter, whatever its size: a theft is a step of one meter's load (often
+  // far beyond a meter's error), and the node's rising loss may follow it better than any ramp.
+  let anyStep: Fit | undefined;
   // The node meter first: any meter's drift below it shows as a ramp of the node's loss roughly
   // in proportion to the node's load (the shared trend dominates every meter's regressor), so a
   // node whose own ramp is not even half as significant as a drift must be is not worth the rest.
@@ -294,7 +311,8 @@ export function childDriftOf(
       inv,
       by,
     });
-    if (cand.atNode && (!ramp || (ramp.explained * (n - 3)) / sse0 < (cfg.minT / 2) ** 2)) return undefined;
+    if (cand.atNode && (!ramp || (ramp.explained * (n - 3)) / sse0 < (cfg.minT / 2) ** 2)) return none;
+    if (step && (!anyStep || step.explained > anyStep.explained)) anyStep = step;
     // A meter explains the node's rising loss as a drift only at a size a meter's error can have
     // (the same rise is 2 % of a large building or 150 % of a small one).
     if (!ramp || !step || Math.abs(ramp.g) > cfg.maxDrift) continue;
@@ -302,7 +320,7 @@ export function childDriftOf(
   }
   fits.sort((x, y) => y.ramp.explained - x.ramp.explained);
   const best = fits[0];
-  if (!best) return undefined;
+  if (!best) return none;
 
   // The best ramp's t against errors clustered by local day.
   const { ramp, step, atNode, meter } = best;
@@ -344,8 +362,10 @@ export function childDriftOf(
   const robustVar = clustered / (zz * zz);
   const variance = Math.max(naiveVar, robustVar);
   const t = ramp.g / Math.sqrt(variance);
-  // Excess of the ramp over the best step, in σ² units inflated as the clustered errors say.
-  const overStep = (ramp.explained - step.explained) / (variance * zz);
+  // Excess of the ramp over the best step, in σ² units inflated as the clustered errors say: the
+  // same meter's step, and any meter's (a theft by one meter, which the node's load or another
+  // meter's follows closely enough to fit a ramp too, is that meter's step, not a drift).
+  const overStep = (ramp.explained - Math.max(step.explained, anyStep?.explained ?? 0)) / (variance * zz);
   // Meters whose ramp explains nearly as much (within 2 robust σ): the data hardly tell them apart.
   const alike = fits
     .slice(1)
@@ -355,13 +375,8 @@ export function childDriftOf(
   // A child reading low by d·ramp raises the loss by −d·ramp·x (g = −d); the node meter reading
   // low by d·ramp lowers it by its own d·ramp·up (g = d).
   const drift = atNode ? ramp.g : -ramp.g;
-  if (
-    Math.abs(t) < cfg.minT ||
-    overStep < -cfg.maxStepLead ||
-    Math.abs(drift) < cfg.minDrift ||
-    Math.abs(drift) > cfg.maxDrift
-  )
-    return undefined;
+  if (Math.abs(t) >= cfg.minT && overStep < -cfg.maxStepLead) return { stepWins: true };
+  if (Math.abs(t) < cfg.minT || Math.abs(drift) < cfg.minDrift || Math.abs(drift) > cfg.maxDrift) return none;
 
   // Evidence: energy the meter failed to register, and the daily share as the node sees it.
   let missing = 0;
@@ -392,17 +407,20 @@ export function childDriftOf(
     fittedShare.push([v.ts, Math.round(((sign * v.fit) / v.x) * 1e5) / 1e5]);
   }
   return {
-    meter,
-    atNode,
-    drift,
-    t,
-    overStep,
-    since: store.slotStart(slots[ramp.at]!),
-    missing: atNode ? -missing : missing,
-    registered,
-    seenShare,
-    fittedShare,
-    alike,
+    stepWins: false,
+    drift: {
+      meter,
+      atNode,
+      drift,
+      t,
+      overStep,
+      since: store.slotStart(slots[ramp.at]!),
+      missing: atNode ? -missing : missing,
+      registered,
+      seenShare,
+      fittedShare,
+      alike,
+    },
   };
 }
 

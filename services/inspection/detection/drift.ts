@@ -14,6 +14,12 @@ export interface DriftConfig {
   days: number;
   /** Change of the unexplained share over the ramp (absolute, e.g. 0.004 = 0.4 % of throughput). */
   minMove: number;
+  /**
+   * At most this change: a meter's error, even one meter carrying the whole node, stays within a
+   * few per cent (child-drift.ts's maxDrift). A share that grows by more is energy going missing
+   * (a theft whose draw varies from day to day fits a ramp as well as a step), for inspectors.
+   */
+  maxMove: number;
   /** The ramp's residual sum of squares at most this share of the step's. */
   maxRampVsStep: number;
   /** F statistic of the ramp against flat. */
@@ -25,6 +31,7 @@ export interface DriftConfig {
 export const DEFAULT_DRIFT: DriftConfig = {
   days: 120,
   minMove: 0.0015,
+  maxMove: 0.08,
   maxRampVsStep: 0.97,
   minF: 20,
   minRampDays: 20,
@@ -85,7 +92,13 @@ export function driftOf(b: NodeBalance, cfg: DriftConfig = DEFAULT_DRIFT): Drift
   const move = best.s * (n - 1 - best.t);
   const f = (sse0 - best.sse) / 1 / Math.max(best.sse / (n - 3), 1e-15);
   const rampVsStep = best.sse / Math.max(sseStep, 1e-15);
-  if (Math.abs(move) < cfg.minMove || rampVsStep > cfg.maxRampVsStep || f < cfg.minF) return undefined;
+  if (
+    Math.abs(move) < cfg.minMove ||
+    Math.abs(move) > cfg.maxMove ||
+    rampVsStep > cfg.maxRampVsStep ||
+    f < cfg.minF
+  )
+    return undefined;
   return {
     since: rows[best.t]!.from,
     perDay: best.s,

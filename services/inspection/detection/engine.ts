@@ -29,7 +29,7 @@ import {
   type MeterSpec,
   type Topology,
 } from './series.ts';
-import { childDriftFinding, childDriftOf, type ChildDrift } from './child-drift.ts';
+import { childDriftFinding, childDriftVerdict, type ChildDrift } from './child-drift.ts';
 import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
@@ -369,10 +369,14 @@ function evaluate(
     // is raised as its thief.
     // The node's hourly loss on each meter's own load says which meter drifts (child-drift.ts);
     // the node's daily share alone only says that one does.
-    const computeDrift = (): NodeDrift => ({
-      ...(b.kind === 'electricity' ? { node: driftOf(b), child: childDriftOf(store, b) } : {}),
-      matches: lossMatches(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays),
-    });
+    const computeDrift = (): NodeDrift => {
+      const matches = lossMatches(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
+      if (b.kind !== 'electricity') return { matches };
+      const hourly = childDriftVerdict(store, b);
+      // Where one meter's step explains the rising loss clearly better than any ramp, the
+      // daily share's coarser ramp test is not asked: that loss is a theft's.
+      return { node: hourly.stepWins ? undefined : driftOf(b), child: hourly.drift, matches };
+    };
     const drifts = parts ? parts.drift(i, computeDrift) : computeDrift();
     const drift = drifts.child ? { since: drifts.child.since } : drifts.node && { since: drifts.node.since };
     if (drifts.child) {
