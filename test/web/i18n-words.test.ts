@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 
 // i18n.js reads the browser's language when loaded: Node 20 has no navigator, so it gets one.
 Object.assign(globalThis, { navigator: { language: 'zh-CN' } });
-const i18n = (await import('../../services/backoffice/web/public/i18n.js')) as {
+// A plain ES module of the browser's, without types: imported by a path TypeScript does not resolve.
+const page = '../../services/backoffice/web/public/i18n.js';
+const i18n = (await import(page)) as {
   WORDS_DEFINED_TWICE: string[];
   t: (key: string, vars?: Record<string, unknown>) => string;
 };
