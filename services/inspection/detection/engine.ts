@@ -34,7 +34,7 @@ import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
-import { lossMatches, type LossMatch } from './loss-match.ts';
+import { lossMatches, lossRise, type LossMatch, type LossRise } from './loss-match.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
 
@@ -60,6 +60,9 @@ const Band = z.object({
   c: z.tuple([z.number(), z.number(), z.number()]).describe('loss = c0 + c1·load + c2·load² per slot'),
   sigma: z.number().nonnegative(),
 });
+
+/** See DetectionConfigSchema.lossRise (chosen on the tuning half's clean feeders). */
+const LOSS_RISE_MIN_Z = 6;
 
 export const DetectionConfigSchema = z.object({
   recentDays: z.number().positive().default(7).describe('Evaluation window: meters are judged on these days'),
@@ -115,6 +118,23 @@ export const DetectionConfigSchema = z.object({
       backwardsMin: z.number().nonnegative().default(DEFAULT_ANOMALIES.backwardsMin),
     })
     .default(DEFAULT_ANOMALIES),
+  lossRise: z
+    .object({
+      minZ: z
+        .number()
+        .positive()
+        .default(LOSS_RISE_MIN_Z)
+        .describe(
+          "A node's daily unexplained energy risen by this many standard errors since one day alerts",
+        ),
+      minShare: z
+        .number()
+        .nonnegative()
+        .default(0.002)
+        .describe('…and by at least this share of its throughput (a meter class of error below it)'),
+    })
+    .strict()
+    .prefault({}),
   longMemory: z
     .object({
       maxOnsetDays: z.number().int().positive().default(DEFAULT_LONG_MEMORY.maxOnsetDays),
@@ -300,6 +320,8 @@ interface NodeDrift {
   child?: ChildDrift | undefined;
   /** Which child's shortfall the node's loss follows since it began (day-level, like the drift). */
   matches?: LossMatch[];
+  /** The node's daily unexplained energy's largest rise over the scan (loss-match.ts). */
+  rise?: LossRise | undefined;
 }
 
 /** Where evaluate takes slowly changing parts from (incremental mode); computed afresh otherwise. */
@@ -353,6 +375,9 @@ function evaluate(
   const attribution = new Float64Array(top.ids.length);
   const attributionReason: string[] = top.ids.map(() => '');
   const firstSuspect = new Set<number>();
+  // Each node's evidence as judged below (the band's, or its loss rise's) and the rise behind it.
+  const nodeEvidence = new Map<number, number>();
+  const nodeRise = new Map<number, LossRise>();
   /** Nodes whose unexplained share ramps (a drifting meter): their residual is no theft's word. */
   const drifting = new Set<number>();
   const balanceOf: (NodeBalance | undefined)[] = top.ids.map(() => undefined);
@@ -371,11 +396,12 @@ function evaluate(
     // the node's daily share alone only says that one does.
     const computeDrift = (): NodeDrift => {
       const matches = lossMatches(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
-      if (b.kind !== 'electricity') return { matches };
+      const rise = lossRise(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
+      if (b.kind !== 'electricity') return { matches, rise };
       const hourly = childDriftVerdict(store, b);
       // Where one meter's step explains the rising loss clearly better than any ramp, the
       // daily share's coarser ramp test is not asked: that loss is a theft's.
-      return { node: hourly.stepWins ? undefined : driftOf(b), child: hourly.drift, matches };
+      return { node: hourly.stepWins ? undefined : driftOf(b), child: hourly.drift, matches, rise };
     };
     const drifts = parts ? parts.drift(i, computeDrift) : computeDrift();
     const drift = drifts.child ? { since: drifts.child.since } : drifts.node && { since: drifts.node.since };
@@ -393,12 +419,18 @@ function evaluate(
       );
     }
     const best = ranked[0]?.score ?? 0;
+    // The band's evidence, or the rise of the daily unexplained energy (a loss too small for the
+    // band), whichever is stronger; a drift explains its node's rise.
+    const rise = drift ? undefined : riseEvidence(drifts.rise, cfg);
+    const evidence = Math.max(b.evidence, rise?.evidence ?? 0);
+    nodeEvidence.set(b.node, evidence);
+    if (rise) nodeRise.set(b.node, rise.rise);
     // The first suspect of a node with unexplained loss alerts when it stands out from the rest.
-    if (!drift && b.evidence >= cfg.nodeAlert && best > 0.2 && best >= 1.3 * (ranked[1]?.score ?? 0))
+    if (!drift && evidence >= cfg.nodeAlert && best > 0.2 && best >= 1.3 * (ranked[1]?.score ?? 0))
       firstSuspect.add(ranked[0]!.index);
     for (const s of drift ? [] : ranked) {
       // Credit shrinks with the distance to the first suspect: one thief per loss is the rule.
-      const a = clamp(b.evidence, 0, 1) * s.score * (best > 0 ? (s.score / best) ** 2 : 0);
+      const a = clamp(evidence, 0, 1) * s.score * (best > 0 ? (s.score / best) ** 2 : 0);
       if (a > attribution[s.index]!) {
         attribution[s.index] = a;
         attributionReason[s.index] = `top suspect of ${b.id}'s unexplained loss: ${s.reasons.join('; ')}`;
@@ -428,6 +460,9 @@ function evaluate(
       }
       findings.push(f);
     }
+    // A rise the band did not raise as an episode: its own finding, with the same suspects.
+    if (rise && rise.evidence >= cfg.nodeAlert && !b.episodes.some((e) => e.ongoing))
+      findings.push(riseFinding(b, rise.rise, rise.evidence, ranked, store, unit));
     // The node's latest loss since the loss began carries which meter's shortfall it follows.
     if (follows) {
       const since = store.slotStart(follows.onsetSlot) - DAY_MS;
@@ -518,12 +553,17 @@ function evaluate(
       score: Math.round(meterScore[c]! * 1e4) / 1e4,
       reasons: [meterReason[c] ?? ''],
     }));
+    const evidence = nodeEvidence.get(b.node) ?? b.evidence;
+    const risen = evidence > b.evidence;
     scores.push({
       id: b.id,
       kind: 'node',
-      score: b.evidence + (active ? 0.5 : 0),
-      alert: active || b.evidence >= cfg.nodeAlert,
-      reason: `${b.state}: ${b.stateReason}`,
+      score: evidence + (active ? 0.5 : 0),
+      alert: active || evidence >= cfg.nodeAlert,
+      reason:
+        risen && b.state === 'normal'
+          ? `rising-loss: unexplained energy risen since ${new Date(store.slotStart(nodeRise.get(b.node)!.onsetSlot)).toISOString().slice(0, 10)}, within the technical-loss band`
+          : `${b.state}: ${b.stateReason}`,
       suspects: current,
     });
   }
@@ -942,3 +982,66 @@ export function feedNew(
   feedInstants(detector, list, step, t0, instants);
   return instants > 0 ? t0 + (instants - 1) * step : after;
 }
+
+/**
+ * A node's loss rise as evidence: 0.5 (the node alert) at `minZ` standard errors, in proportion
+ * below (a graded suspicion, for ranking) and up to 1 at twice; nothing where the rise is under
+ * `minShare` of the throughput (a meter's own class of error, a calibration) or the energy fell.
+ */
+function riseEvidence(
+  rise: LossRise | undefined,
+  cfg: ResolvedDetectionConfig,
+): { rise: LossRise; evidence: number } | undefined {
+  if (!rise || !(rise.after > rise.before) || !(rise.throughput > 0)) return undefined;
+  if ((rise.after - rise.before) / rise.throughput < cfg.lossRise.minShare) return undefined;
+  return { rise, evidence: clamp((0.5 * rise.z) / cfg.lossRise.minZ, 0, 1) };
+}
+
+/** The finding of a node whose daily unexplained energy rose and stays risen. */
+function riseFinding(
+  b: NodeBalance,
+  rise: LossRise,
+  evidence: number,
+  ranked: readonly { meter: string; score: number; reasons: string[] }[],
+  store: SlotStore,
+  unit: string,
+): Finding {
+  const since = store.slotStart(rise.onsetSlot);
+  const perDay = rise.after - rise.before;
+  const share = perDay / rise.throughput;
+  const top1 = ranked[0];
+  const f: Finding = {
+    type: 'energy-balance',
+    key: `energy-balance:${b.id}:rise:${since}`,
+    severity: share > 0.03 ? 'medium' : 'low',
+    node: b.id,
+    score: evidence + Math.min(1, share * 5),
+    since,
+    reason:
+      `unexplained energy at ${b.id} up by ${perDay.toFixed(1)} ${unit} a day (${(100 * share).toFixed(2)} % of throughput) ` +
+      `since ${new Date(since).toISOString().slice(0, 10)}, ${rise.z.toFixed(1)} standard errors against the days before, ongoing: ` +
+      'a loss too small for the technical-loss band (a meter registering less since that day?)' +
+      (top1 ? `; first suspect ${top1.meter}` : ''),
+    evidence: {
+      from: since,
+      to: store.slotStart(store.length),
+      figures: {
+        perDayBefore: round(rise.before),
+        perDaySince: round(rise.after),
+        shareOfThroughput: round(share),
+        z: round(rise.z),
+        days: rise.days,
+      },
+    },
+    unexplained: perDay * rise.days,
+    suspects: ranked.slice(0, 5).map(({ meter, score, reasons }) => ({ meter, score, reasons })),
+  };
+  balanceEvidence(f, store, b, unit);
+  // Expected: the node's unexplained energy as it was before the rise (the band has absorbed
+  // part of a loss this old), so seen − expected is the rise itself.
+  f.evidence.model = `the daily unexplained energy of ${b.id} (its meter − Σ the meters below − technical-loss band) before the onset, against since (a step at the day of the largest rise)`;
+  f.evidence.expected = round((f.evidence.seen ?? 0) - perDay * rise.days);
+  return f;
+}
+
+const round = (x: number): number => Math.round(x * 1e4) / 1e4;
