@@ -47,7 +47,7 @@ describe('a feeder whose daily unexplained energy rose and stays risen', () => {
     for (const f of rises) {
       // The onset is found within two weeks of the theft's first day (the days are noisy).
       expect(Math.abs(f.since - (START + onset * HOUR))).toBeLessThanOrEqual(14 * DAY);
-      expect(f.evidence.figures?.shareOfThroughput).toBeGreaterThan(0.002);
+      expect(f.evidence.figures?.share).toBeGreaterThan(0.002);
       expect(f.evidence.seen! - f.evidence.expected!).toBeGreaterThan(0);
       expect(f.suspects?.length).toBeGreaterThan(0);
       expect(f.reason).toMatch(/unexplained energy at F up by .* since \d{4}-\d\d-\d\d/);

@@ -1026,11 +1026,12 @@ function riseFinding(
       from: since,
       to: store.slotStart(store.length),
       figures: {
-        perDayBefore: round(rise.before),
-        perDaySince: round(rise.after),
-        shareOfThroughput: round(share),
+        model: 'daily unexplained energy: a step at the day of its largest rise',
+        lossPerDayBefore: round(rise.before),
+        lossPerDaySince: round(rise.after),
+        share: round(share),
         z: round(rise.z),
-        days: rise.days,
+        daysSince: rise.days,
       },
     },
     unexplained: perDay * rise.days,
@@ -1039,7 +1040,7 @@ function riseFinding(
   balanceEvidence(f, store, b, unit);
   // Expected: the node's unexplained energy as it was before the rise (the band has absorbed
   // part of a loss this old), so seen − expected is the rise itself.
-  f.evidence.model = `the daily unexplained energy of ${b.id} (its meter − Σ the meters below − technical-loss band) before the onset, against since (a step at the day of the largest rise)`;
+  f.evidence.model = `daily unexplained energy of ${b.id} (its meter − Σ the meters below − technical-loss band) before the onset, against since (a step at the day of the largest rise)`;
   f.evidence.expected = round((f.evidence.seen ?? 0) - perDay * rise.days);
   return f;
 }

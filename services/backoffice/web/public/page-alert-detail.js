@@ -40,6 +40,7 @@ function evidenceUnit(a) {
 function unitText(unit, a) {
   if (unit === 'evidence') return evidenceUnit(a);
   if (unit === 'evidence-per-hour') return `${evidenceUnit(a)}/h`;
+  if (unit === 'evidence-per-day') return `${evidenceUnit(a)}${t('unit.per-day')}`;
   if (unit === 'per-evidence') return `1/${evidenceUnit(a)}`;
   if (unit === 'days') return t('unit.days');
   return unit;
