@@ -10,13 +10,13 @@ const DAYS = 240;
 const onset = (DAYS - 100) * 24;
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];
 
-function feeder(seed: number, theft: boolean) {
+function feeder(seed: number, theft: boolean, ended = Infinity) {
   const { input } = syntheticFeeder({
     seed,
     days: DAYS,
     buildings: 8,
     feederNoise: 0.01,
-    ...(theft ? { edit: { B3: (x: number, h: number) => (h < onset ? x : 0.97 * x) } } : {}),
+    ...(theft ? { edit: { B3: (x: number, h: number) => (h < onset || h >= ended ? x : 0.97 * x) } } : {}),
   });
   return detectInput(input);
 }
@@ -51,6 +51,16 @@ describe('a feeder whose daily unexplained energy rose and stays risen', () => {
       expect(f.evidence.seen! - f.evidence.expected!).toBeGreaterThan(0);
       expect(f.suspects?.length).toBeGreaterThan(0);
       expect(f.reason).toMatch(/unexplained energy at F up by .* since \d{4}-\d\d-\d\d/);
+    }
+  });
+
+  it('does not raise a rise that ended a month ago: history, not a loss going on', () => {
+    for (const seed of SEEDS) {
+      const res = feeder(seed, true, (DAYS - 30) * 24);
+      expect(
+        res.findings.filter((f) => f.key.includes(':rise:')),
+        `seed ${seed}`,
+      ).toEqual([]);
     }
   });
 });

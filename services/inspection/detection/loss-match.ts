@@ -125,6 +125,8 @@ export interface LossRise {
   /** Mean daily unexplained energy before and since the onset, and mean daily throughput since. */
   before: number;
   after: number;
+  /** Mean daily unexplained energy over the last week (a rise that has ended is history). */
+  lastWeek: number;
   throughput: number;
   days: number;
 }
@@ -147,11 +149,19 @@ export function lossRise(
       through += up[d]!;
       n++;
     }
+  let week = 0;
+  let w = 0;
+  for (let d = Math.max(rise.t, D - 7); d < D; d++)
+    if (r[d]! === r[d]!) {
+      week += r[d]!;
+      w++;
+    }
   return {
     onsetSlot: k0 + rise.t * store.slotsPerDay,
     z: rise.z,
     before: rise.before,
     after: rise.after,
+    lastWeek: w > 0 ? week / w : Number.NaN,
     throughput: n > 0 ? through / n : Number.NaN,
     days: D - rise.t,
   };
