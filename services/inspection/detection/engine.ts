@@ -987,15 +987,17 @@ export function feedNew(
  * A node's loss rise as evidence: 0.5 (the node alert) at `minZ` standard errors, in proportion
  * below (a graded suspicion, for ranking) and up to 1 at twice; nothing where the rise is under
  * `minShare` of the throughput (a meter's own class of error, a calibration), the energy fell, or
- * the last week is back to less than half the rise.
+ * the last week is back to less than half the rise and not clearly above the level before it.
  */
 function riseEvidence(
   rise: LossRise | undefined,
   cfg: ResolvedDetectionConfig,
 ): { rise: LossRise; evidence: number } | undefined {
   if (!rise || !(rise.after > rise.before) || !(rise.throughput > 0)) return undefined;
-  // Still risen over the last week by at least half the rise: one that ended is history.
-  if (!(rise.lastWeek - rise.before >= 0.5 * (rise.after - rise.before))) return undefined;
+  // Still risen over the last week (by half the rise, or clearly above the level before: a week's
+  // mean of a small rise is noisy): one that ended is history.
+  if (!(rise.lastWeek - rise.before >= 0.5 * (rise.after - rise.before) || rise.lastWeekZ >= 2))
+    return undefined;
   if ((rise.after - rise.before) / rise.throughput < cfg.lossRise.minShare) return undefined;
   return { rise, evidence: clamp((0.5 * rise.z) / cfg.lossRise.minZ, 0, 1) };
 }

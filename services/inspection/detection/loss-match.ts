@@ -59,8 +59,8 @@ function riseOnset(
   tFrom: number,
   tTo: number,
   ref: number,
-): { t: number; z: number; before: number; after: number } | undefined {
-  let best: { t: number; z: number; before: number; after: number } | undefined;
+): { t: number; z: number; before: number; after: number; sdBefore: number } | undefined {
+  let best: { t: number; z: number; before: number; after: number; sdBefore: number } | undefined;
   let bestZ = 0;
   for (let t = Math.max(ref / 2, tFrom); t <= tTo; t++) {
     let sb = 0;
@@ -89,7 +89,7 @@ function riseOnset(
     const z = (sa / na - mb) / Math.sqrt(vb * (DEPENDENCE / na + DEPENDENCE / nb));
     if (z > bestZ) {
       bestZ = z;
-      best = { t, z, before: mb, after: sa / na };
+      best = { t, z, before: mb, after: sa / na, sdBefore: Math.sqrt(vb) };
     }
   }
   return best;
@@ -125,8 +125,12 @@ export interface LossRise {
   /** Mean daily unexplained energy before and since the onset, and mean daily throughput since. */
   before: number;
   after: number;
-  /** Mean daily unexplained energy over the last week (a rise that has ended is history). */
+  /**
+   * Mean daily unexplained energy over the last week (a rise that has ended is history), and how
+   * far above the level before the onset it is, in standard errors of a week's mean.
+   */
   lastWeek: number;
+  lastWeekZ: number;
   throughput: number;
   days: number;
 }
@@ -162,6 +166,8 @@ export function lossRise(
     before: rise.before,
     after: rise.after,
     lastWeek: w > 0 ? week / w : Number.NaN,
+    lastWeekZ:
+      w > 0 ? (week / w - rise.before) / Math.sqrt((rise.sdBefore ** 2 * DEPENDENCE) / w) : Number.NaN,
     throughput: n > 0 ? through / n : Number.NaN,
     days: D - rise.t,
   };
