@@ -34,7 +34,9 @@ import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
-import { lossMatches, lossRise, type LossMatch, type LossRise } from './loss-match.ts';
+import { lossMatches, type LossMatch } from './loss-match.ts';
+import { lossRise, riseEvidence, riseFinding, type LossRise } from './loss-rise.ts';
+import { confirmStopped } from './stopped-confirmation.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
 
@@ -421,7 +423,7 @@ function evaluate(
     const best = ranked[0]?.score ?? 0;
     // The band's evidence, or the rise of the daily unexplained energy (a loss too small for the
     // band), whichever is stronger; a drift explains its node's rise.
-    const rise = drift ? undefined : riseEvidence(drifts.rise, cfg);
+    const rise = drift ? undefined : riseEvidence(drifts.rise, cfg.lossRise);
     const evidence = Math.max(b.evidence, rise?.evidence ?? 0);
     nodeEvidence.set(b.node, evidence);
     if (rise) nodeRise.set(b.node, rise.rise);
@@ -578,80 +580,6 @@ function checksOf(
   cfg: ResolvedDetectionConfig,
 ): FeederCheck[] {
   return feederChecks(store, nb, m, lm, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
-}
-
-/**
- * A meter at zero with no relay information may be stopped (its use still flows through the
- * parent) or simply unsupplied or vacant (the parent sees nothing either). Where the parent's
- * balance is computable over the run and steady enough to see the meter's expected use, a stop
- * must show there as unexplained loss. Where it is not (a small building under a large feeder,
- * whose meter's own 1 % hourly noise over the run is larger than the building's whole use), the
- * parent can neither confirm nor refute it, and the run's improbability under the meter's own
- * zero habits decides alone.
- */
-function confirmStopped(store: SlotStore, anomalies: MeterAnomaly[], balances: NodeBalance[]): void {
-  const byNode = new Map(balances.map((b) => [b.node, b]));
-  for (const a of anomalies) {
-    if (a.stopped.length === 0) continue;
-    const b = byNode.get(store.topology.parent[a.meter]!);
-    if (!b) continue;
-    a.stopped = a.stopped.filter((run) => {
-      const len = run.end - run.first;
-      let exp = 0;
-      for (let k = run.first; k < run.end; k++) {
-        const j = k - a.expectedFrom;
-        const e = j >= 0 && j < a.expected.length ? a.expected[j]! : Number.NaN;
-        if (e === e) exp += e;
-      }
-      const during = residualMean(b.residual, run.first, run.end);
-      if (during.n < len / 2) return true;
-      // Against the residual just before the run (another theft under the same node may be there).
-      const before = residualMean(b.residual, run.first - len, run.first);
-      const ref = before.n > 0 ? Math.max(0, before.mean) : 0;
-      if (exp < STOP_VISIBLE_SDS * residualStepSd(b.residual, run.first, len, store.slotsPerDay)) return true;
-      return (during.mean - ref) * len > 0.3 * exp;
-    });
-  }
-}
-
-/** The parent must see a stop by this many of its own run-to-run spreads to be asked. */
-const STOP_VISIBLE_SDS = 3;
-
-function residualMean(residual: Float64Array, from: number, to: number): { mean: number; n: number } {
-  let sum = 0;
-  let n = 0;
-  for (let k = Math.max(0, from); k < to; k++) {
-    const r = residual[k]!;
-    if (r === r) {
-      sum += r;
-      n++;
-    }
-  }
-  return { mean: n > 0 ? sum / n : Number.NaN, n };
-}
-
-/**
- * How much the parent's unexplained energy over `len` slots moves from one such stretch to the
- * next, over the four weeks before `first` (root mean square of consecutive differences of
- * stretch totals): the noise against which the test above compares a stop with the stretch just
- * before it. Measured, not assumed: real meters' hourly errors are not independent.
- */
-function residualStepSd(residual: Float64Array, first: number, len: number, slotsPerDay: number): number {
-  const from = Math.max(0, first - 28 * slotsPerDay);
-  let prev = Number.NaN;
-  let ss = 0;
-  let n = 0;
-  for (let end = first; end - len >= from; end -= len) {
-    const m = residualMean(residual, end - len, end);
-    const total = m.n >= len / 2 ? m.mean * len : Number.NaN;
-    if (total === total && prev === prev) {
-      ss += (total - prev) ** 2;
-      n++;
-    }
-    prev = total;
-  }
-  // Too few stretches to measure: the parent is taken as able to see it (the test above decides).
-  return n >= 3 ? Math.sqrt(ss / n) : 0;
 }
 
 /**
@@ -982,72 +910,3 @@ export function feedNew(
   feedInstants(detector, list, step, t0, instants);
   return instants > 0 ? t0 + (instants - 1) * step : after;
 }
-
-/**
- * A node's loss rise as evidence: 0.5 (the node alert) at `minZ` standard errors, in proportion
- * below (a graded suspicion, for ranking) and up to 1 at twice; nothing where the rise is under
- * `minShare` of the throughput (a meter's own class of error, a calibration), the energy fell, or
- * the last week is back to less than half the rise and not clearly above the level before it.
- */
-function riseEvidence(
-  rise: LossRise | undefined,
-  cfg: ResolvedDetectionConfig,
-): { rise: LossRise; evidence: number } | undefined {
-  if (!rise || !(rise.after > rise.before) || !(rise.throughput > 0)) return undefined;
-  // Still risen over the last week (by half the rise, or clearly above the level before: a week's
-  // mean of a small rise is noisy): one that ended is history.
-  if (!(rise.lastWeek - rise.before >= 0.5 * (rise.after - rise.before) || rise.lastWeekZ >= 2))
-    return undefined;
-  if ((rise.after - rise.before) / rise.throughput < cfg.lossRise.minShare) return undefined;
-  return { rise, evidence: clamp((0.5 * rise.z) / cfg.lossRise.minZ, 0, 1) };
-}
-
-/** The finding of a node whose daily unexplained energy rose and stays risen. */
-function riseFinding(
-  b: NodeBalance,
-  rise: LossRise,
-  evidence: number,
-  ranked: readonly { meter: string; score: number; reasons: string[] }[],
-  store: SlotStore,
-  unit: string,
-): Finding {
-  const since = store.slotStart(rise.onsetSlot);
-  const perDay = rise.after - rise.before;
-  const share = perDay / rise.throughput;
-  const top1 = ranked[0];
-  const f: Finding = {
-    type: 'energy-balance',
-    key: `energy-balance:${b.id}:rise:${since}`,
-    severity: share > 0.03 ? 'medium' : 'low',
-    node: b.id,
-    score: evidence + Math.min(1, share * 5),
-    since,
-    reason:
-      `unexplained energy at ${b.id} up by ${perDay.toFixed(1)} ${unit} a day (${(100 * share).toFixed(2)} % of throughput) ` +
-      `since ${new Date(since).toISOString().slice(0, 10)}, ${rise.z.toFixed(1)} standard errors against the days before, ongoing: ` +
-      'a loss too small for the technical-loss band (a meter registering less since that day?)' +
-      (top1 ? `; first suspect ${top1.meter}` : ''),
-    evidence: {
-      from: since,
-      to: store.slotStart(store.length),
-      figures: {
-        model: 'daily unexplained energy: a step at the day of its largest rise',
-        lossPerDayBefore: round(rise.before),
-        lossPerDaySince: round(rise.after),
-        share: round(share),
-        z: round(rise.z),
-        daysSince: rise.days,
-      },
-    },
-    unexplained: perDay * rise.days,
-    suspects: ranked.slice(0, 5).map(({ meter, score, reasons }) => ({ meter, score, reasons })),
-  };
-  balanceEvidence(f, store, b, unit);
-  // Expected: the node's unexplained energy as it was before the rise (the band has absorbed
-  // part of a loss this old), so seen − expected is the rise itself.
-  f.evidence.model = `daily unexplained energy of ${b.id} (its meter − Σ the meters below − technical-loss band) before the onset, against since (a step at the day of the largest rise)`;
-  f.evidence.expected = round((f.evidence.seen ?? 0) - perDay * rise.days);
-  return f;
-}
-
-const round = (x: number): number => Math.round(x * 1e4) / 1e4;

@@ -38,9 +38,9 @@ export interface LossMatch {
  */
 const AFTER_DAYS = 21;
 /** Neighbouring days are not independent (weather, weeks): effective days = days / this. */
-const DEPENDENCE = 2;
+export const DEPENDENCE = 2;
 
-function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boolean): number {
+export function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boolean): number {
   let s = 0;
   let n = 0;
   for (let k = k0; k < k0 + spd; k++) {
@@ -54,7 +54,7 @@ function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boole
 }
 
 /** The day of the largest standardised rise of ys over [tFrom, tTo], against `ref` days before. */
-function riseOnset(
+export function riseOnset(
   ys: Float64Array,
   tFrom: number,
   tTo: number,
@@ -93,84 +93,6 @@ function riseOnset(
     }
   }
   return best;
-}
-
-/** The node's daily unexplained energy (whole local days from the store's first). */
-function dailyResidual(store: SlotStore, b: NodeBalance): { r: Float64Array; up: Float64Array; k0: number } {
-  const spd = store.slotsPerDay;
-  const k0 = (spd - store.slotOfDay(0)) % spd;
-  const D = Math.max(0, Math.floor((store.length - k0) / spd));
-  const r = new Float64Array(D);
-  const up = new Float64Array(D);
-  for (let d = 0; d < D; d++) {
-    const k = k0 + d * spd;
-    r[d] = dayValue(b.residual, k, spd, false);
-    up[d] = dayValue(b.up, k, spd, false);
-  }
-  return { r, up, k0 };
-}
-
-/**
- * The node's loss rise: the largest standardised rise of its daily unexplained energy over the
- * last `scanDays`, against the `referenceDays` before it, and how large it is. A theft too small
- * for the technical-loss band (a tenth of one building's use is a fraction of a per cent of a
- * feeder's) still moves the daily unexplained energy from its first day and for as long as it
- * lasts: a step, where the band, learned over a year that contains it, has absorbed part of it.
- */
-export interface LossRise {
-  /** First slot of the onset day. */
-  onsetSlot: number;
-  /** The rise in units of its standard error (neighbouring days counted as dependent). */
-  z: number;
-  /** Mean daily unexplained energy before and since the onset, and mean daily throughput since. */
-  before: number;
-  after: number;
-  /**
-   * Mean daily unexplained energy over the last week (a rise that has ended is history), and how
-   * far above the level before the onset it is, in standard errors of a week's mean.
-   */
-  lastWeek: number;
-  lastWeekZ: number;
-  throughput: number;
-  days: number;
-}
-
-export function lossRise(
-  store: SlotStore,
-  b: NodeBalance,
-  referenceDays: number,
-  scanDays: number,
-): LossRise | undefined {
-  const { r, up, k0 } = dailyResidual(store, b);
-  const D = r.length;
-  if (D < referenceDays + 7) return undefined;
-  const rise = riseOnset(r, Math.max(0, D - scanDays), D - 3, referenceDays);
-  if (!rise) return undefined;
-  let through = 0;
-  let n = 0;
-  for (let d = rise.t; d < D; d++)
-    if (up[d]! === up[d]!) {
-      through += up[d]!;
-      n++;
-    }
-  let week = 0;
-  let w = 0;
-  for (let d = Math.max(rise.t, D - 7); d < D; d++)
-    if (r[d]! === r[d]!) {
-      week += r[d]!;
-      w++;
-    }
-  return {
-    onsetSlot: k0 + rise.t * store.slotsPerDay,
-    z: rise.z,
-    before: rise.before,
-    after: rise.after,
-    lastWeek: w > 0 ? week / w : Number.NaN,
-    lastWeekZ:
-      w > 0 ? (week / w - rise.before) / Math.sqrt((rise.sdBefore ** 2 * DEPENDENCE) / w) : Number.NaN,
-    throughput: n > 0 ? through / n : Number.NaN,
-    days: D - rise.t,
-  };
 }
 
 /** Least squares of y on [1, a, b]: b's coefficient and its standard error. */

@@ -1,0 +1,157 @@
+/**
+ * A node's loss rise (issue 19): a theft too small for the technical-loss band still steps the
+ * node's daily unexplained energy up from its first day. Found here, weighed as the node's
+ * evidence, and written as its own finding where no band episode is going on (engine.ts).
+ */
+import type { NodeBalance } from './balance.ts';
+import { balanceEvidence } from './evidence.ts';
+import { dayValue, DEPENDENCE, riseOnset } from './loss-match.ts';
+import { clamp, type SlotStore } from './series.ts';
+import type { Finding } from './types.ts';
+
+/** The node's daily unexplained energy (whole local days from the store's first). */
+function dailyResidual(store: SlotStore, b: NodeBalance): { r: Float64Array; up: Float64Array; k0: number } {
+  const spd = store.slotsPerDay;
+  const k0 = (spd - store.slotOfDay(0)) % spd;
+  const D = Math.max(0, Math.floor((store.length - k0) / spd));
+  const r = new Float64Array(D);
+  const up = new Float64Array(D);
+  for (let d = 0; d < D; d++) {
+    const k = k0 + d * spd;
+    r[d] = dayValue(b.residual, k, spd, false);
+    up[d] = dayValue(b.up, k, spd, false);
+  }
+  return { r, up, k0 };
+}
+
+/**
+ * The node's loss rise: the largest standardised rise of its daily unexplained energy over the
+ * last `scanDays`, against the `referenceDays` before it, and how large it is. A theft too small
+ * for the technical-loss band (a tenth of one building's use is a fraction of a per cent of a
+ * feeder's) still moves the daily unexplained energy from its first day and for as long as it
+ * lasts: a step, where the band, learned over a year that contains it, has absorbed part of it.
+ */
+export interface LossRise {
+  /** First slot of the onset day. */
+  onsetSlot: number;
+  /** The rise in units of its standard error (neighbouring days counted as dependent). */
+  z: number;
+  /** Mean daily unexplained energy before and since the onset, and mean daily throughput since. */
+  before: number;
+  after: number;
+  /**
+   * Mean daily unexplained energy over the last week (a rise that has ended is history), and how
+   * far above the level before the onset it is, in standard errors of a week's mean.
+   */
+  lastWeek: number;
+  lastWeekZ: number;
+  throughput: number;
+  days: number;
+}
+
+export function lossRise(
+  store: SlotStore,
+  b: NodeBalance,
+  referenceDays: number,
+  scanDays: number,
+): LossRise | undefined {
+  const { r, up, k0 } = dailyResidual(store, b);
+  const D = r.length;
+  if (D < referenceDays + 7) return undefined;
+  const rise = riseOnset(r, Math.max(0, D - scanDays), D - 3, referenceDays);
+  if (!rise) return undefined;
+  let through = 0;
+  let n = 0;
+  for (let d = rise.t; d < D; d++)
+    if (up[d]! === up[d]!) {
+      through += up[d]!;
+      n++;
+    }
+  let week = 0;
+  let w = 0;
+  for (let d = Math.max(rise.t, D - 7); d < D; d++)
+    if (r[d]! === r[d]!) {
+      week += r[d]!;
+      w++;
+    }
+  return {
+    onsetSlot: k0 + rise.t * store.slotsPerDay,
+    z: rise.z,
+    before: rise.before,
+    after: rise.after,
+    lastWeek: w > 0 ? week / w : Number.NaN,
+    lastWeekZ:
+      w > 0 ? (week / w - rise.before) / Math.sqrt((rise.sdBefore ** 2 * DEPENDENCE) / w) : Number.NaN,
+    throughput: n > 0 ? through / n : Number.NaN,
+    days: D - rise.t,
+  };
+}
+
+/**
+ * A node's loss rise as evidence: 0.5 (the node alert) at `minZ` standard errors, in proportion
+ * below (a graded suspicion, for ranking) and up to 1 at twice; nothing where the rise is under
+ * `minShare` of the throughput (a meter's own class of error, a calibration), the energy fell, or
+ * the last week is back to less than half the rise and not clearly above the level before it.
+ */
+export function riseEvidence(
+  rise: LossRise | undefined,
+  cfg: { minZ: number; minShare: number },
+): { rise: LossRise; evidence: number } | undefined {
+  if (!rise || !(rise.after > rise.before) || !(rise.throughput > 0)) return undefined;
+  // Still risen over the last week (by half the rise, or clearly above the level before: a week's
+  // mean of a small rise is noisy): one that ended is history.
+  if (!(rise.lastWeek - rise.before >= 0.5 * (rise.after - rise.before) || rise.lastWeekZ >= 2))
+    return undefined;
+  if ((rise.after - rise.before) / rise.throughput < cfg.minShare) return undefined;
+  return { rise, evidence: clamp((0.5 * rise.z) / cfg.minZ, 0, 1) };
+}
+
+/** The finding of a node whose daily unexplained energy rose and stays risen. */
+export function riseFinding(
+  b: NodeBalance,
+  rise: LossRise,
+  evidence: number,
+  ranked: readonly { meter: string; score: number; reasons: string[] }[],
+  store: SlotStore,
+  unit: string,
+): Finding {
+  const since = store.slotStart(rise.onsetSlot);
+  const perDay = rise.after - rise.before;
+  const share = perDay / rise.throughput;
+  const top1 = ranked[0];
+  const f: Finding = {
+    type: 'energy-balance',
+    key: `energy-balance:${b.id}:rise:${since}`,
+    severity: share > 0.03 ? 'medium' : 'low',
+    node: b.id,
+    score: evidence + Math.min(1, share * 5),
+    since,
+    reason:
+      `unexplained energy at ${b.id} up by ${perDay.toFixed(1)} ${unit} a day (${(100 * share).toFixed(2)} % of throughput) ` +
+      `since ${new Date(since).toISOString().slice(0, 10)}, ${rise.z.toFixed(1)} standard errors against the days before, ongoing: ` +
+      'a loss too small for the technical-loss band (a meter registering less since that day?)' +
+      (top1 ? `; first suspect ${top1.meter}` : ''),
+    evidence: {
+      from: since,
+      to: store.slotStart(store.length),
+      figures: {
+        model: 'daily unexplained energy: a step at the day of its largest rise',
+        lossPerDayBefore: round(rise.before),
+        lossPerDaySince: round(rise.after),
+        share: round(share),
+        z: round(rise.z),
+        daysSince: rise.days,
+      },
+    },
+    unexplained: perDay * rise.days,
+    suspects: ranked.slice(0, 5).map(({ meter, score, reasons }) => ({ meter, score, reasons })),
+  };
+  balanceEvidence(f, store, b, unit);
+  // Expected: the node's unexplained energy as it was before the rise (the band has absorbed
+  // part of a loss this old), so seen − expected is the rise itself.
+  f.evidence.model = `daily unexplained energy of ${b.id} (its meter − Σ the meters below − technical-loss band) before the onset, against since (a step at the day of the largest rise)`;
+  f.evidence.expected = round((f.evidence.seen ?? 0) - perDay * rise.days);
+  return f;
+}
+
+const round = (x: number): number => Math.round(x * 1e4) / 1e4;
