@@ -53,6 +53,30 @@ describe('a created or reset account stays its makers’ until the holder’s ow
   });
 });
 
+describe('the users list shows each account’s links in force', () => {
+  it('who made it, until its own password; a role grant until its window ends', async () => {
+    const t = await withTwoAdmins({ linkDays: 2 });
+    await t.addUser({ username: 'made.op', displayName: 'x', roles: ['operator'] });
+    const linksOf = (u: string) =>
+      t.users
+        .listUsers(t.admin)
+        .find((x) => x.username === u)!
+        .links.map((l) => `${l.by} ${l.action} ${l.until === null ? 'password' : 'window'}`)
+        .sort();
+    // Created under four eyes: both administrators could act as it until the holder's password.
+    expect(linksOf('made.op')).toEqual(['root user.create password', 'root2 user.create password']);
+    const op = (await t.users.login('made.op', PASSWORD, { ip: '10.0.0.5' })).actor;
+    await t.users.changePassword(op, PASSWORD, 'my own password 1', { ip: '10.0.0.5' });
+    expect(linksOf('made.op')).toEqual([]);
+    const req = t.users.setRoles(t.admin, 'made.op', ['operator', 'inspector']) as { id: number };
+    await t.users.approveRequest(t.admin2, req.id);
+    expect(linksOf('made.op').length).toBeGreaterThan(0);
+    expect(linksOf('made.op').every((l) => l.endsWith('user.roles window'))).toBe(true);
+    t.advance(2 * DAY + 1);
+    expect(linksOf('made.op')).toEqual([]);
+  });
+});
+
 describe('a role grant to an account with its own password keeps the window', () => {
   it('linked for linkDays, then independent; the holder’s password change does not shorten it', async () => {
     const t = await withTwoAdmins({ linkDays: 2 });

@@ -604,6 +604,12 @@ describe('web app in a browser', () => {
     const row = page.locator('[data-section=users] [data-username="clerk.ma"]');
     await row.waitFor();
     expect(await row.getAttribute('data-roles')).toBe('clerk');
+    // Made under four eyes: both administrators stay linked to the clerk (neither may be a second
+    // person with it) until the clerk sets a password of their own; the page says so.
+    expect((await row.getAttribute('data-linked'))?.split(',').sort()).toEqual([ADMIN_2, USERS.admin].sort());
+    expect(await row.locator('[data-field=links]').textContent()).toContain(
+      'until its holder sets a password of their own',
+    );
     // Adding the reader role to a clerk later is refused the same way, with the reason.
     await row.locator('[data-action=manage]').click();
     await row.locator('input[data-role=reader]').check();

@@ -117,6 +117,40 @@ export function principals(db: BackofficeDb, account: string, now: number): Set<
   return out;
 }
 
+/** A link in force: who administered the account, how, when, and until when (or a password of its own). */
+export interface AccountLink {
+  by: string;
+  action: string;
+  at: number;
+  /** UTC ms the link lapses; null: until the holder sets a password of their own. */
+  until: number | null;
+}
+
+/**
+ * Every account's links in force at `now`, by account (the users page shows them, so that
+ * administrators and supervisors see who cannot be whose second person, and why).
+ */
+export function liveLinks(db: BackofficeDb, now: number): Map<string, AccountLink[]> {
+  const out = new Map<string, AccountLink[]>();
+  if (!hasLinks(db)) return out;
+  const rows = db
+    .prepare(`SELECT account, by, action, at, until, lasts FROM account_links WHERE ${LIVE} ORDER BY at`)
+    .all({ now }) as {
+    account: string;
+    by: string;
+    action: string;
+    at: number;
+    until: number;
+    lasts: string;
+  }[];
+  for (const r of rows) {
+    const list = out.get(r.account) ?? [];
+    list.push({ by: r.by, action: r.action, at: r.at, until: r.lasts === 'password' ? null : r.until });
+    out.set(r.account, list);
+  }
+  return out;
+}
+
 function hasLinks(db: BackofficeDb): boolean {
   return (
     db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'account_links'").get() !==

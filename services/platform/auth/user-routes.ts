@@ -53,7 +53,8 @@ export function userRoutes(s: { users: Users }): ((app: FastifyInstance) => void
       route(app, {
         method: 'GET',
         url: '/api/users',
-        summary: 'All users, disabled ones included',
+        summary:
+          'All users, disabled ones included, each with its links in force to the administrators who made, reset or changed it (who cannot be its second person)',
         tags,
         permission,
         handler: ({ actor }) => users.listUsers(actor),

@@ -9,7 +9,7 @@ import {
   type TokenRow,
 } from './api-tokens.ts';
 import { authFail } from './errors.ts';
-import { DEFAULT_LINK_DAYS, migrateLinks } from './independence.ts';
+import { DEFAULT_LINK_DAYS, liveLinks, migrateLinks, type AccountLink } from './independence.ts';
 import { DEFAULT_SCRYPT_COST, hashPassword, isValidCost } from './password.ts';
 import type { Actor, Role } from './roles.ts';
 import {
@@ -237,9 +237,14 @@ export class Users {
     return r ? toUser(r) : null;
   }
 
-  listUsers(by: Actor): User[] {
+  /** Every user, each with the links to their administrators still in force (four eyes). */
+  listUsers(by: Actor): (User & { links: AccountLink[] })[] {
     this.store.assertManager(by);
-    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(toUser);
+    const links = liveLinks(this.db, this.clock());
+    return (this.db.prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map((r) => ({
+      ...toUser(r),
+      links: links.get(r.username) ?? [],
+    }));
   }
 
   // ---- sessions (sessions.ts) ---------------------------------------------------------------

@@ -15,6 +15,35 @@ import { errorText, personName as shownName } from './words-render.js';
  * message is shown as it comes.
  */
 
+/**
+ * The administrators an account is still linked to (four eyes): each, what they did and until
+ * when — a role grant or re-enabling for a number of days, a creation or password reset until the
+ * holder sets a password of their own. Neither can be the other's second person meanwhile.
+ */
+function linksCell(links) {
+  if (links.length === 0) return h('span', { class: 'hint' }, '—');
+  return h(
+    'span',
+    { dataset: { field: 'links' } },
+    ...links.map((l, i) =>
+      h(
+        'span',
+        { class: 'link-entry' },
+        i > 0 ? '; ' : '',
+        t('users.link', {
+          by: l.by,
+          what: t(`users.link.${l.action}`),
+          at: fmtTime(l.at),
+          until:
+            l.until === null
+              ? t('users.link.until.password')
+              : t('users.link.until', { at: fmtTime(l.until) }),
+        }),
+      ),
+    ),
+  );
+}
+
 /** A group of role checkboxes; `values()` is the roles ticked, in the order of roles.ts. */
 function roleChecks(roles, selected, name) {
   const boxes = roles.map((r) =>
@@ -157,6 +186,7 @@ async function usersSection(main, ctx) {
                   ),
               ],
               ['users.created.at', (u) => fmtTime(u.createdAt)],
+              ['users.links', (u) => linksCell(u.links ?? [])],
               [
                 '',
                 (u) =>
@@ -167,7 +197,12 @@ async function usersSection(main, ctx) {
             ],
             (u) => ({
               class: u.disabled ? 'inactive' : undefined,
-              dataset: { username: u.username, disabled: String(u.disabled), roles: u.roles.join(',') },
+              dataset: {
+                username: u.username,
+                disabled: String(u.disabled),
+                roles: u.roles.join(','),
+                linked: (u.links ?? []).map((l) => l.by).join(','),
+              },
             }),
           )
         : note(t('none')),
