@@ -440,7 +440,7 @@ function evaluate(
     }
     const follows = drift
       ? undefined
-      : lossCredit(b, drifts.matches ?? [], store, attribution, attributionReason);
+      : lossCredit(b, evidence, drifts.matches ?? [], store, attribution, attributionReason);
     for (const f of balanceFindings(b, unit)) {
       // The drift explains the loss since its ramp began, and what is still going on: not a theft.
       if (
@@ -684,6 +684,8 @@ function shapeWords(lm: LongMemory): string {
  */
 function lossCredit(
   b: NodeBalance,
+  /** The node's evidence: the band's or its loss rise's (evaluate). */
+  evidence: number,
   matches: readonly LossMatch[],
   store: SlotStore,
   attribution: Float64Array,
@@ -695,7 +697,7 @@ function lossCredit(
   for (const m of fits) {
     if (m.z > MATCH_FROM_Z && m.z === best) top = m;
     const a =
-      clamp(b.evidence, 0, 1) *
+      clamp(evidence, 0, 1) *
       clamp((m.z - MATCH_FROM_Z) / (MATCH_FULL_Z - MATCH_FROM_Z), 0, 1) *
       (m.z / best) ** 2;
     if (a <= attribution[m.child]!) continue;
