@@ -34,7 +34,7 @@ import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
-import { lossMatches, type LossMatch } from './loss-match.ts';
+import { lossOnset, matchesAt, type LossMatch } from './loss-match.ts';
 import { lossRise, riseEvidence, riseFinding, type LossRise } from './loss-rise.ts';
 import { confirmStopped } from './stopped-confirmation.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
@@ -397,8 +397,9 @@ function evaluate(
     // The node's hourly loss on each meter's own load says which meter drifts (child-drift.ts);
     // the node's daily share alone only says that one does.
     const computeDrift = (): NodeDrift => {
-      const matches = lossMatches(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
-      const rise = lossRise(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
+      const lo = lossOnset(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
+      const matches = lo ? matchesAt(store, b, lo, cfg.longMemory.referenceDays) : [];
+      const rise = lo && lossRise(lo, store.slotsPerDay);
       if (b.kind !== 'electricity') return { matches, rise };
       const hourly = childDriftVerdict(store, b);
       // Where one meter's step explains the rising loss clearly better than any ramp, the

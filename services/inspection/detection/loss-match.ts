@@ -40,7 +40,7 @@ const AFTER_DAYS = 21;
 /** Neighbouring days are not independent (weather, weeks): effective days = days / this. */
 export const DEPENDENCE = 2;
 
-export function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boolean): number {
+function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boolean): number {
   let s = 0;
   let n = 0;
   for (let k = k0; k < k0 + spd; k++) {
@@ -132,27 +132,68 @@ function slopeOnB(y: number[], a: number[], b: number[]): { beta: number; se: nu
   return { beta, se: Math.sqrt((s2 * saa * DEPENDENCE) / det) + 1e-12 };
 }
 
+/** A node's days (whole local days from the store's first) and the onset of its loss's largest rise. */
+export interface LossOnset {
+  /** First slot of day 0. */
+  k0: number;
+  /** Daily unexplained energy and throughput of the node. */
+  r: Float64Array;
+  up: Float64Array;
+  onset: NonNullable<ReturnType<typeof riseOnset>>;
+}
+
+/**
+ * The node's daily unexplained energy and its largest rise over the last `scanDays` (against the
+ * `referenceDays` before): computed once, read by the loss match below and the loss rise
+ * (loss-rise.ts).
+ */
+export function lossOnset(
+  store: SlotStore,
+  b: NodeBalance,
+  referenceDays: number,
+  scanDays: number,
+): LossOnset | undefined {
+  const spd = store.slotsPerDay;
+  const k0 = (spd - store.slotOfDay(0)) % spd;
+  const D = Math.floor((store.length - k0) / spd);
+  if (D < referenceDays + 7) return undefined;
+  const r = new Float64Array(D);
+  const up = new Float64Array(D);
+  for (let d = 0; d < D; d++) {
+    const k = k0 + d * spd;
+    r[d] = dayValue(b.residual, k, spd, false);
+    up[d] = dayValue(b.up, k, spd, false);
+  }
+  const onset = riseOnset(r, Math.max(0, D - scanDays), D - 3, referenceDays);
+  return onset ? { k0, r, up, onset } : undefined;
+}
+
 export function lossMatches(
   store: SlotStore,
   b: NodeBalance,
   referenceDays: number,
   scanDays: number,
 ): LossMatch[] {
+  const lo = lossOnset(store, b, referenceDays, scanDays);
+  return lo ? matchesAt(store, b, lo, referenceDays) : [];
+}
+
+/** Which child's shortfall the node's loss follows from the onset `lo` found (see the top). */
+export function matchesAt(
+  store: SlotStore,
+  b: NodeBalance,
+  lo: LossOnset,
+  referenceDays: number,
+): LossMatch[] {
   const spd = store.slotsPerDay;
-  const k0 = (spd - store.slotOfDay(0)) % spd;
-  const D = Math.floor((store.length - k0) / spd);
-  if (D < referenceDays + 7) return [];
-  const r = new Float64Array(D);
-  const up = new Float64Array(D);
+  const { k0, r, up } = lo;
+  const t = lo.onset.t;
+  const D = r.length;
   const X = b.children.map(() => new Float64Array(D));
   for (let d = 0; d < D; d++) {
     const k = k0 + d * spd;
-    r[d] = dayValue(b.residual, k, spd, false);
-    up[d] = dayValue(b.up, k, spd, false);
     b.children.forEach((c, i) => (X[i]![d] = dayValue(store.values[c]!, k, spd, true)));
   }
-  const t = riseOnset(r, Math.max(0, D - scanDays), D - 3, referenceDays)?.t;
-  if (t === undefined) return [];
   const from = Math.max(0, t - referenceDays);
   const all = new Float64Array(D);
   for (let d = 0; d < D; d++) for (const x of X) all[d] = all[d]! + x[d]!;

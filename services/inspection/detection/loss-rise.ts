@@ -5,28 +5,13 @@
  */
 import type { NodeBalance } from './balance.ts';
 import { balanceEvidence } from './evidence.ts';
-import { dayValue, DEPENDENCE, riseOnset } from './loss-match.ts';
+import { DEPENDENCE, type LossOnset } from './loss-match.ts';
 import { clamp, type SlotStore } from './series.ts';
 import type { Finding } from './types.ts';
 
-/** The node's daily unexplained energy (whole local days from the store's first). */
-function dailyResidual(store: SlotStore, b: NodeBalance): { r: Float64Array; up: Float64Array; k0: number } {
-  const spd = store.slotsPerDay;
-  const k0 = (spd - store.slotOfDay(0)) % spd;
-  const D = Math.max(0, Math.floor((store.length - k0) / spd));
-  const r = new Float64Array(D);
-  const up = new Float64Array(D);
-  for (let d = 0; d < D; d++) {
-    const k = k0 + d * spd;
-    r[d] = dayValue(b.residual, k, spd, false);
-    up[d] = dayValue(b.up, k, spd, false);
-  }
-  return { r, up, k0 };
-}
-
 /**
  * The node's loss rise: the largest standardised rise of its daily unexplained energy over the
- * last `scanDays`, against the `referenceDays` before it, and how large it is. A theft too small
+ * scan (loss-match.ts lossOnset), and how large it is. A theft too small
  * for the technical-loss band (a tenth of one building's use is a fraction of a per cent of a
  * feeder's) still moves the daily unexplained energy from its first day and for as long as it
  * lasts: a step, where the band, learned over a year that contains it, has absorbed part of it.
@@ -49,17 +34,10 @@ export interface LossRise {
   days: number;
 }
 
-export function lossRise(
-  store: SlotStore,
-  b: NodeBalance,
-  referenceDays: number,
-  scanDays: number,
-): LossRise | undefined {
-  const { r, up, k0 } = dailyResidual(store, b);
+/** The rise at the onset `lo` found: its size against the throughput, and its last week. */
+export function lossRise(lo: LossOnset, slotsPerDay: number): LossRise {
+  const { r, up, k0, onset: rise } = lo;
   const D = r.length;
-  if (D < referenceDays + 7) return undefined;
-  const rise = riseOnset(r, Math.max(0, D - scanDays), D - 3, referenceDays);
-  if (!rise) return undefined;
   let through = 0;
   let n = 0;
   for (let d = rise.t; d < D; d++)
@@ -75,7 +53,7 @@ export function lossRise(
       w++;
     }
   return {
-    onsetSlot: k0 + rise.t * store.slotsPerDay,
+    onsetSlot: k0 + rise.t * slotsPerDay,
     z: rise.z,
     before: rise.before,
     after: rise.after,
