@@ -202,14 +202,6 @@ function candidateFits(c: CandidateData): { ramp: Fit | undefined; step: Fit | u
   return { ramp, step };
 }
 
-export function childDriftOf(
-  store: SlotStore,
-  b: NodeBalance,
-  cfg: ChildDriftConfig = DEFAULT_CHILD_DRIFT,
-): ChildDrift | undefined {
-  return childDriftVerdict(store, b, cfg).drift;
-}
-
 /**
  * The hourly fit's verdict: a drifting meter, or `stepWins` where the node's loss rises
  * significantly but one meter's step explains it clearly better than any ramp (a theft: the
@@ -365,7 +357,8 @@ export function childDriftVerdict(
   // Excess of the ramp over the best step, in σ² units inflated as the clustered errors say: the
   // same meter's step, and any meter's (a theft by one meter, which the node's load or another
   // meter's follows closely enough to fit a ramp too, is that meter's step, not a drift).
-  const overStep = (ramp.explained - Math.max(step.explained, anyStep?.explained ?? 0)) / (variance * zz);
+  // (anyStep counts the best meter's own step too.)
+  const overStep = (ramp.explained - (anyStep ?? step).explained) / (variance * zz);
   // Meters whose ramp explains nearly as much (within 2 robust σ): the data hardly tell them apart.
   const alike = fits
     .slice(1)
