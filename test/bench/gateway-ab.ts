@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { JsonChild } from './child.ts';
 import type { GatewayCounters } from './gateway-stats.ts';
-import { campusOf, mixedLayout } from './layout.ts';
+import { flatOutCampus, mixedLayout } from './layout.ts';
 
 const [revA, revB, roundsArg, secondsArg] = process.argv.slice(2);
 if (!revA || !revB) {
@@ -82,15 +82,7 @@ const campusFile = join(tmp, 'campus.json');
 writeFileSync(
   campusFile,
   JSON.stringify(
-    campusOf(layout, {
-      gatewayId: 'gw-ab',
-      ports: info.concentrators.map((c) => c.port),
-      pollInterval: 1,
-      dataDir: tmp,
-      timeout: 1000,
-      // As in the gateway bench: publishing must not be the cap.
-      outbox: { replayRatePerSec: 1_000_000, maxInFlight: 1_000 },
-    }),
+    flatOutCampus(layout, { gatewayId: 'gw-ab', ports: info.concentrators.map((c) => c.port), dataDir: tmp }),
   ),
 );
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -26,7 +26,7 @@ import { MOSQUITTO_BIN, startMosquitto } from '../helpers/mosquitto.ts';
 import { bareLoop } from './bare-loop.ts';
 import { childPidsNamed, cpuOf, JsonChild, rssOf } from './child.ts';
 import type { GatewayCounters } from './gateway-stats.ts';
-import { busesOf, campusOf, mixedLayout } from './layout.ts';
+import { BENCH_OUTBOX, busesOf, campusOf, flatOutCampus, mixedLayout } from './layout.ts';
 import { pollersOnly } from './pollers-only.ts';
 import { rawPipelinedLoad } from './raw-client.ts';
 
@@ -46,7 +46,6 @@ const THROUGHPUT_LAYOUT = mixedLayout(8, 55);
 const MEMORY_LAYOUT = mixedLayout(41, 245);
 const MEMORY_POLL_MS = 10_000;
 /** Publishing must not be the cap in 3: the defaults are 2000 msg/s and 100 in flight. */
-const BENCH_OUTBOX = { replayRatePerSec: 1_000_000, maxInFlight: 1_000 };
 
 const TARGET_RATIO = 0.7;
 const TARGET_SDM630_REQUESTS = 2;
@@ -334,14 +333,7 @@ async function main(): Promise<void> {
 
   const loadBare = load();
   const gwDir = join(tmp, 'gw-throughput');
-  const campusData = campusOf(layout, {
-    gatewayId: 'gw-bench',
-    ports,
-    pollInterval: 1,
-    dataDir: gwDir,
-    timeout: 1000,
-    outbox: BENCH_OUTBOX,
-  });
+  const campusData = flatOutCampus(layout, { gatewayId: 'gw-bench', ports, dataDir: gwDir });
   const campus = validateCampus(campusData, { file: '(bench campus)', dir: tmp });
   // 3a. The polling half alone ---------------------------------------------------------------
   log(`## 3a. Gateway pollers only (BusPoller + transport + decode, no outbox/MQTT), ${POLLERS_MS / 1000} s`);

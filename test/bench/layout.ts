@@ -117,3 +117,14 @@ export function campusOf(layout: BenchLayout, opts: CampusOptions): Record<strin
     ],
   };
 }
+
+/** An outbox that never caps publishing: the gateway benches measure polling and delivery flat out. */
+export const BENCH_OUTBOX = { replayRatePerSec: 1_000_000, maxInFlight: 1_000 };
+
+/** The campus of one gateway polling every bus of the layout as fast as it answers (1 ms interval). */
+export function flatOutCampus(
+  layout: BenchLayout,
+  o: { gatewayId: string; ports: readonly number[]; dataDir: string },
+): Record<string, unknown> {
+  return campusOf(layout, { ...o, pollInterval: 1, timeout: 1000, outbox: BENCH_OUTBOX });
+}

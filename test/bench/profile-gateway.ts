@@ -17,7 +17,7 @@ import { silentLogger } from '../../gateway/log.ts';
 import { startMosquitto } from '../helpers/mosquitto.ts';
 import { JsonChild } from './child.ts';
 import { gatewayCounters } from './gateway-stats.ts';
-import { mixedLayout, campusOf } from './layout.ts';
+import { flatOutCampus, mixedLayout } from './layout.ts';
 import { summarizeProfile, type CpuProfile } from './profile-summary.ts';
 
 const PROFILE_MS = 8_000;
@@ -29,14 +29,7 @@ const info = await farm.next<{ concentrators: { port: number }[] }>(60_000);
 const mosq = await startMosquitto();
 const tmp = mkdtempSync(join(tmpdir(), 'prof-'));
 const campus = validateCampus(
-  campusOf(layout, {
-    gatewayId: 'gw',
-    ports: info.concentrators.map((c) => c.port),
-    pollInterval: 1,
-    dataDir: tmp,
-    timeout: 1000,
-    outbox: { replayRatePerSec: 1_000_000, maxInFlight: 1000 },
-  }),
+  flatOutCampus(layout, { gatewayId: 'gw', ports: info.concentrators.map((c) => c.port), dataDir: tmp }),
   { file: '(p)', dir: tmp },
 );
 const gw = await startGateway({
