@@ -2,17 +2,18 @@ import { EventEmitter } from 'node:events';
 import ModbusSerial from 'modbus-serial';
 import { describeSettings, readPortSettings, settingsMismatch } from './port-settings.ts';
 import { ModbusError, type ModbusErrorCode } from './errors.ts';
+import { NetModbusTransport } from './net-transport.ts';
 
 /**
- * Modbus transport on modbus-serial for the three kinds of bus a campus has:
+ * Modbus transports for the three kinds of bus a campus has:
  *
- * - `modbus-tcp`: Modbus TCP (MBAP header with transaction id), `connectTCP`.
+ * - `modbus-tcp`: Modbus TCP (MBAP header with transaction id), on node:net (net-transport.ts).
  * - `rtu-over-tcp`: raw RTU frames (with CRC, no MBAP header) through a transparent serial-to-
- *   Ethernet converter. modbus-serial's `connectTcpRTUBuffered` does NOT do this: in 8.x its port
- *   strips the CRC and writes an MBAP header, i.e. it speaks Modbus TCP. Its `connectTelnet` port
- *   writes the RTU frame unchanged and reassembles RTU answers from the byte stream, so that is
- *   what we use (a test checks the frame bytes on the wire).
- * - `modbus-rtu`: RS-485 on a local serial port, `connectRTUBuffered`.
+ *   Ethernet converter, on node:net (net-transport.ts; a test checks the frame bytes on the wire).
+ * - `modbus-rtu`: RS-485 on a local serial port, modbus-serial's `connectRTUBuffered`.
+ *
+ * The two socket transports were on modbus-serial too (`connectTCP`, `connectTelnet`); they were
+ * replaced for the gateway's CPU and garbage a reading (issue 16 item 2, see net-transport.ts).
  *
  * Requests are serialised: modbus-serial keeps one timeout per client and RTU has no way to tell
  * two outstanding answers apart, so the timeout is set immediately before each request.
@@ -495,6 +496,14 @@ export async function openModbusTransport(
   deviceId: string,
   opts: TransportOptions = {},
 ): Promise<ModbusTransport> {
+  if (spec.type !== 'modbus-rtu') {
+    const net = new NetModbusTransport(spec, deviceId, {
+      connectTimeoutMs: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      resyncDelayMs: opts.resyncDelayMs ?? DEFAULT_RESYNC_DELAY_MS,
+    });
+    await net.connect();
+    return net;
+  }
   const t = new ModbusSerialTransport(spec, deviceId, opts);
   await t.connect();
   return t;

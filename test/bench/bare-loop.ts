@@ -1,4 +1,5 @@
 import ModbusSerial from 'modbus-serial';
+import { openModbusTransport } from '../../adapters/modbus/client.ts';
 import { planReads } from '../../adapters/modbus/planner.ts';
 import type { BenchBus } from './layout.ts';
 
@@ -75,5 +76,62 @@ async function runOne(
       resolve();
     });
   });
+  return { readings, requests, errors, seconds: (now - started) / 1000 };
+}
+
+/**
+ * The same loop over the gateway's own socket transport (adapters/modbus/net-transport.ts, opened
+ * by openModbusTransport as the gateway opens it): what the gateway's Modbus side could cost with
+ * nothing else, printed beside the modbus-serial ceiling (which stays the issue's ceiling).
+ */
+export async function bareLoopOwnClient(
+  buses: readonly BenchBus[],
+  ports: readonly number[],
+  durationMs: number,
+  timeoutMs = 1000,
+): Promise<BareResult> {
+  const results = await Promise.all(buses.map((b, i) => runOwn(b, ports[i]!, durationMs, timeoutMs)));
+  return {
+    readings: results.reduce((n, r) => n + r.readings, 0),
+    requests: results.reduce((n, r) => n + r.requests, 0),
+    errors: results.reduce((n, r) => n + r.errors, 0),
+    seconds: Math.max(...results.map((r) => r.seconds)),
+  };
+}
+
+async function runOwn(
+  bus: BenchBus,
+  port: number,
+  durationMs: number,
+  timeoutMs: number,
+): Promise<BareResult> {
+  let t = await openModbusTransport({ type: bus.transport, host: '127.0.0.1', port }, `bare-${port}`);
+  const plans = bus.meters.map((m) => ({ unitId: m.unitId, blocks: planReads(m.profile) }));
+  let readings = 0;
+  let requests = 0;
+  let errors = 0;
+  const started = performance.now();
+  const end = started + durationMs;
+  let now = started;
+  outer: for (;;) {
+    for (const p of plans) {
+      now = performance.now();
+      if (now >= end) break outer;
+      try {
+        for (const b of p.blocks) {
+          await t.read(p.unitId, b.fc, b.address, b.count, timeoutMs);
+          requests++;
+        }
+        readings++;
+      } catch {
+        errors++;
+        if (!t.isOpen) {
+          await t.close();
+          t = await openModbusTransport({ type: bus.transport, host: '127.0.0.1', port }, `bare-${port}`);
+        }
+      }
+    }
+  }
+  await t.close();
   return { readings, requests, errors, seconds: (now - started) / 1000 };
 }

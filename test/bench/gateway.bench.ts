@@ -2,7 +2,9 @@
  * npm run bench:gateway — how fast the gateway polls, against ceilings measured in the same run.
  *
  *  1. the farm's own capacity (pipelined raw client), to show the farm is never what is measured;
- *  2. the ceiling: a bare modbus-serial loop issuing the planned reads back to back;
+ *  2. the ceiling: a bare modbus-serial loop issuing the planned reads back to back (2b: the same
+ *     loop over the gateway's own socket transport, adapters/modbus/net-transport.ts, printed
+ *     beside it so that both ratios show; the issue's ceiling stays the modbus-serial loop);
  *  3. the gateway (compiled, in a process of its own set up as `campus-energy gateway` sets it up,
  *     pollInterval 1 ms, real broker), readings/s and ratio to 2 (3a: its BusPollers alone,
  *     without outbox and MQTT, to split the cost; 3b: the same gateway with V8's default heap,
@@ -23,7 +25,7 @@ import { startEmbeddedBroker } from '../../adapters/mqtt/embedded-broker.ts';
 import { validateCampus } from '../../config/campus.ts';
 import { loadProfiles } from '../../config/profiles.ts';
 import { MOSQUITTO_BIN, startMosquitto } from '../helpers/mosquitto.ts';
-import { bareLoop } from './bare-loop.ts';
+import { bareLoop, bareLoopOwnClient } from './bare-loop.ts';
 import { childPidsNamed, cpuOf, JsonChild, rssOf } from './child.ts';
 import type { GatewayCounters } from './gateway-stats.ts';
 import { BENCH_OUTBOX, busesOf, campusOf, flatOutCampus, mixedLayout } from './layout.ts';
@@ -332,6 +334,21 @@ async function main(): Promise<void> {
   log();
 
   const loadBare = load();
+
+  // 2b. The same loop over the gateway's own socket transport --------------------------------
+  log(
+    `## 2b. Bare loop over the gateway's own transport (net-transport.ts), one per concentrator, ${BARE_MS / 1000} s`,
+  );
+  const cpuO0 = process.cpuUsage();
+  const own = await bareLoopOwnClient(buses, ports, BARE_MS);
+  const cpuO = process.cpuUsage(cpuO0);
+  const ownReadings = own.readings / own.seconds;
+  const loadOwn = load();
+  log(
+    `bare loop, own transport: ${fmt(ownReadings)} readings/s (${fmt(ownReadings / bareReadings, 2)} of modbus-serial's), ` +
+      `${fmt(own.requests / own.seconds)} requests/s, ${own.errors} errors; client CPU ${pct((cpuO.user + cpuO.system) / 1e6 / own.seconds)}; load ${loadOwn}`,
+  );
+  log();
   const gwDir = join(tmp, 'gw-throughput');
   const campusData = flatOutCampus(layout, { gatewayId: 'gw-bench', ports, dataDir: gwDir });
   const campus = validateCampus(campusData, { file: '(bench campus)', dir: tmp });
@@ -414,9 +431,14 @@ async function main(): Promise<void> {
   const polUs = usPerReading(pol.cpu, polReadings);
   const gwUs = usPerReading(gwRun.cpu, gwReadings);
   const gwDefaultUs = usPerReading(gwDefault.cpu, gwDefault.readings);
+  const ownUs = usPerReading((cpuO.user + cpuO.system) / 1e6 / own.seconds, ownReadings);
   log(
     `CPU per reading: bare loop ${fmt(bareUs)} µs, pollers only ${fmt(polUs)} µs, gateway ${fmt(gwUs)} µs ` +
       `(default heap ${fmt(gwDefaultUs)} µs) → bare / gateway ${fmt(bareUs / gwUs, 2)}`,
+  );
+  log(
+    `against the bare loop over the gateway's own transport: ${fmt(ownUs)} µs a reading → own bare / gateway ` +
+      `${fmt(ownUs / gwUs, 2)} (CPU), ${fmt(gwReadings / ownReadings, 2)} (readings/s)`,
   );
   const farmAbove = farmReqPerSec > Math.max(gwRequests, bareRequests);
   log(
@@ -440,6 +462,13 @@ async function main(): Promise<void> {
       target: '—',
       met: '—',
       load: `${loadBare} / ${loadBare2}`,
+    },
+    {
+      metric: "Bare loop over the gateway's own transport (net-transport.ts)",
+      value: `${fmt(ownReadings)} readings/s, ${fmt(ownUs)} µs CPU a reading`,
+      target: '—',
+      met: '—',
+      load: loadOwn,
     },
     {
       metric: 'Pollers only (no outbox/MQTT) readings/s',
@@ -482,6 +511,13 @@ async function main(): Promise<void> {
       target: '—',
       met: '—',
       load: `${loadBare} / ${loadPollers} / ${gwRun.load}`,
+    },
+    {
+      metric: "CPU per reading against the own transport's bare loop (own bare ÷ gateway); readings/s ratio",
+      value: `${fmt(ownUs)} / ${fmt(gwUs)} µs (${fmt(ownUs / gwUs, 2)}); ${fmt(gwReadings / ownReadings, 2)}`,
+      target: "— (the issue's ceiling is modbus-serial's)",
+      met: '—',
+      load: `${loadOwn} / ${gwRun.load}`,
     },
     {
       metric: "Same, V8's default heap (3b): ratio / CPU / RSS",
