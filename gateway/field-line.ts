@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { FieldbusError } from '../adapters/line/errors.ts';
 import { civilTimeOf } from '../adapters/line/civil-time.ts';
-import { ByteLine, openByteLine } from '../adapters/line/transport.ts';
+// The line's module is loaded only when a gateway opens a field-protocol line: it loads serialport,
+// 10 MB of RSS (its native binding) that a gateway without DL/T 645 or CJ/T 188 buses does not need.
+import type { ByteLine } from '../adapters/line/transport.ts';
 import { Dlt645Client } from '../adapters/dlt645/client.ts';
 import { fieldProtocol, type FieldProfile } from '../adapters/protocols.ts';
 import type { BusConfig, MeterConfig } from '../config/schemas/campus.ts';
@@ -44,7 +46,9 @@ function protocolOf(bus: SerialBus) {
 }
 
 /** Opens the bus's line: its serial port, or its converter's TCP port in transparent mode. */
-export function openFieldLine(bus: SerialBus): Promise<ByteLine> {
+export async function openFieldLine(bus: SerialBus): Promise<ByteLine> {
+  const { ByteLine: lineClass, openByteLine } = await import('../adapters/line/transport.ts');
+  ByteLineClass = lineClass;
   const protocol = protocolOf(bus);
   const spec =
     bus.type === 'modbus-rtu'
@@ -60,8 +64,12 @@ export function openFieldLine(bus: SerialBus): Promise<ByteLine> {
   return openByteLine(spec, { device: bus.id, codes: protocol.lineCodes, resyncDelayMs: bus.resyncDelay });
 }
 
+/** The line class once a line has been opened (no transport can be a line before). */
+let ByteLineClass: typeof ByteLine | null = null;
+
 function lineOf(transport: RegisterTransport, bus: BusConfig): ByteLine {
-  if (!(transport instanceof ByteLine)) throw new Error(`bus ${bus.id}: transport is not a byte line`);
+  if (!ByteLineClass || !(transport instanceof ByteLineClass))
+    throw new Error(`bus ${bus.id}: transport is not a byte line`);
   return transport;
 }
 

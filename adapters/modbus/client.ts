@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import ModbusSerial from 'modbus-serial';
+import type ModbusSerial from 'modbus-serial';
 import { describeSettings, readPortSettings, settingsMismatch } from './port-settings.ts';
 import { ModbusError, type ModbusErrorCode } from './errors.ts';
 import { NetModbusTransport } from './net-transport.ts';
@@ -63,8 +63,15 @@ export interface ModbusTransport {
 
 // modbus-serial is CommonJS and sets `module.exports.default = module.exports`; under NodeNext
 // TypeScript types the default import as the module, so the class is reached through `.default`.
-const ModbusRTU = ModbusSerial.default;
-type ModbusRTU = InstanceType<typeof ModbusRTU>;
+// It is loaded only when a serial line is opened: with it comes serialport, 10 MB of RSS (its
+// native binding) that a gateway of Modbus TCP and RTU-over-TCP buses does not need.
+type ModbusRTUClass = typeof ModbusSerial.default;
+type ModbusRTU = InstanceType<ModbusRTUClass>;
+let ModbusRTU: ModbusRTUClass | null = null;
+async function loadModbusSerial(): Promise<ModbusRTUClass> {
+  ModbusRTU ??= (await import('modbus-serial')).default.default;
+  return ModbusRTU;
+}
 
 const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 const DEFAULT_RESYNC_DELAY_MS = 250;
@@ -194,7 +201,7 @@ class ModbusSerialTransport extends EventEmitter implements ModbusTransport {
   }
 
   async connect(): Promise<void> {
-    const client = new ModbusRTU();
+    const client = new (await loadModbusSerial())();
     // modbus-serial re-emits port errors; an EventEmitter without an 'error' listener would throw.
     client.on('error', (err: unknown) => {
       if (client !== this.client) return;

@@ -25,7 +25,7 @@ interface GatewaySpec {
 }
 
 /** Starts the gateway command on a one-gateway campus, waits for it to start, stops it: what loaded. */
-async function modulesLoadedBy(spec: GatewaySpec): Promise<LoadedModules> {
+async function modulesLoadedBy(spec: GatewaySpec, ready = 'gateway started'): Promise<LoadedModules> {
   const dir = mkdtempSync(join(tmpdir(), 'lean-gw-'));
   dirs.push(dir);
   const campusFile = leanCampusFile(dir, { gateway: { buses: spec.buses ?? [], opcua: spec.opcua ?? [] } });
@@ -34,7 +34,7 @@ async function modulesLoadedBy(spec: GatewaySpec): Promise<LoadedModules> {
   return modulesLoadedUntil(
     dir,
     ['gateway', '-c', campusFile, '-g', 'gw1', '--mqtt', `mqtt://127.0.0.1:${mqttPort}`],
-    'gateway started',
+    ready,
   );
 }
 
@@ -53,15 +53,41 @@ describe('campus-energy gateway loads only what a gateway uses', () => {
       ],
     });
     // The trace works: what a Modbus gateway needs is in it.
-    expect(packages).toContain('modbus-serial');
     expect(packages).toContain('mqtt');
     expect(packages).toContain('better-sqlite3');
     expect(packages).not.toContain('node-opcua');
+    // Modbus TCP and RTU over TCP are on node:net: modbus-serial and serialport (10 MB of RSS, its
+    // native binding) come only with a serial line (next test).
+    expect(packages).not.toContain('modbus-serial');
+    expect(packages).not.toContain('serialport');
     for (const name of NEVER) expect([...packages].filter((p) => p.startsWith(name))).toEqual([]);
     // Nor the product's own back office, ingest or simulators.
     const foreign = own.filter((u) => /\/(services\/(backoffice|money|inspection)|simulators)\//.test(u));
     expect(foreign).toEqual([]);
     expect(own.filter((u) => /services\/metering\/ingest\//.test(u))).toEqual([]);
+  }, 120_000);
+
+  it('a gateway with a serial RS-485 line loads modbus-serial (the check can fail)', async () => {
+    const { packages } = await modulesLoadedBy(
+      {
+        buses: [
+          {
+            id: 'rs485',
+            type: 'modbus-rtu',
+            path: '/dev/campus-energy-no-such-port',
+            baudRate: 9600,
+            parity: 'even',
+            dataBits: 8,
+            stopBits: 1,
+            meters: [{ id: 'M1', kind: 'electricity', profile: 'eastron-sdm630', unitId: 1 }],
+          },
+        ],
+        // The port is opened by the first poll, after the start: read the trace once it has failed.
+      },
+      'bus connect failed',
+    );
+    // (serialport comes with it through require, which the trace of ES modules does not list.)
+    expect(packages).toContain('modbus-serial');
   }, 120_000);
 
   it('a gateway with an OPC UA substation loads node-opcua (the check can fail)', async () => {
