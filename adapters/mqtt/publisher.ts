@@ -1,3 +1,5 @@
+// Before mqtt: its debug calls, off, must not gather their arguments (quiet-debug.ts).
+import './quiet-debug.ts';
 import mqtt from 'mqtt';
 import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
