@@ -83,7 +83,9 @@ function run(data: RealData, campus: Campus, kind: string, labels: Labels): Run 
   if (!wanted(kind)) return undefined;
   const { input, feeders } = campusInput(campus, data);
   if (process.env.EVAL_DEBUG)
-    console.log(`run ${kind}: thieves ${[...labels.thief].map(([m, a]) => `${m} ${a}`).join(', ')}`);
+    console.log(
+      `run ${kind}: thieves ${[...labels.thief].map(([m, a]) => `${m} ${a} from ${new Date(GRID_START + labels.onset.get(m)! * HOUR).toISOString().slice(0, 10)}`).join(', ')}`,
+    );
   const t = performance.now();
   // EVAL_HEAT_FAST=1: heater cases run the heating detector only (their AUC reads its scores
   // alone anyway), for iterating on heating over many seeds; their theft figures are then n/a.

@@ -14,9 +14,9 @@ import type { SlotStore } from './series.ts';
  *
  * - the node's loss onset t: the largest standardised rise of r over the last `scanDays`, each
  *   candidate against the `referenceDays` before it;
- * - per child c, its daily shortfall δ_c(d) = X_c(d) − ratio_c · P_c(d) over [t − referenceDays,
- *   t + 21 days), with P_c the other children's energy that day and ratio_c the child's share of it over
- *   the reference days (seasons and vacations move P_c as well);
+ * - per child c, its daily shortfall δ_c(d) = X_c(d) − ratio_c(w) · P_c(d) over [t − 21 days,
+ *   t + 21 days), with P_c the other children's energy that day and ratio_c(w) the child's share of
+ *   it on the same weekday w over the 21 days before (seasons and vacations move P_c as well);
  * - r(d) regressed on δ_c(d) and the node's load (the technical loss grows with it): a thief has
  *   a slope of −1 (the node loses what the meter no longer shows), many standard errors from 0.
  */
@@ -37,6 +37,14 @@ export interface LossMatch {
  * this one.
  */
 const AFTER_DAYS = 21;
+/**
+ * Days before the onset that the fit reads, and that the usual share is learned over: a
+ * building's share of its feeder wanders with the season (a lab's summer, a hall's term), and
+ * eight weeks of that wander weigh against the step at the onset as much as the step itself.
+ */
+const BEFORE_DAYS = 21;
+/** Reference days a weekday needs for a share of its own (else the share of all days). */
+const MIN_WEEKDAY_DAYS = 3;
 /** Neighbouring days are not independent (weather, weeks): effective days = days / this. */
 export const DEPENDENCE = 2;
 
@@ -194,24 +202,36 @@ export function matchesAt(
     const k = k0 + d * spd;
     b.children.forEach((c, i) => (X[i]![d] = dayValue(store.values[c]!, k, spd, true)));
   }
-  const from = Math.max(0, t - referenceDays);
+  const from = Math.max(0, t - Math.min(referenceDays, BEFORE_DAYS));
+  const weekday = Array.from({ length: D }, (_, d) => store.weekdayOf(k0 + d * spd));
   const all = new Float64Array(D);
   for (let d = 0; d < D; d++) for (const x of X) all[d] = all[d]! + x[d]!;
   const out: LossMatch[] = [];
   b.children.forEach((c, i) => {
     const x = X[i]!;
-    // Its share of the other children's energy over the reference days.
+    // Its share of the other children's energy over the reference days, per weekday: a
+    // building's week (a lab running weekends, offices that close) differs from its feeder's, and
+    // one share for all days turns that week into a shortfall the loss does not follow.
     let own = 0;
     let rest = 0;
+    const ownW = new Float64Array(7);
+    const restW = new Float64Array(7);
+    const daysW = new Int32Array(7);
     for (let d = from; d < t; d++) {
       const p = all[d]! - x[d]!;
       if (x[d] === x[d] && p === p) {
         own += x[d]!;
         rest += p;
+        const w = weekday[d]!;
+        ownW[w]! += x[d]!;
+        restW[w]! += p;
+        daysW[w]!++;
       }
     }
     if (!(rest > 0)) return;
-    const share = own / rest;
+    const shareW = Array.from({ length: 7 }, (_, w) =>
+      daysW[w]! >= MIN_WEEKDAY_DAYS && restW[w]! > 0 ? ownW[w]! / restW[w]! : own / rest,
+    );
     const ys: number[] = [];
     const load: number[] = [];
     const short: number[] = [];
@@ -220,7 +240,7 @@ export function matchesAt(
       if (x[d] !== x[d] || p !== p || r[d] !== r[d] || up[d] !== up[d]) continue;
       ys.push(r[d]!);
       load.push(up[d]!);
-      short.push(x[d]! - share * p);
+      short.push(x[d]! - shareW[weekday[d]!]! * p);
     }
     const fit = slopeOnB(ys, load, short);
     if (!fit) return;
