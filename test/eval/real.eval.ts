@@ -283,9 +283,9 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
         for (const feeder of r.feeders) {
           const s = which === 'engine' ? nodeScore(r, feeder) : r.naive.node.get(feeder)!;
           const thief = r.labels.thiefOf.get(feeder);
-          if (process.env.EVAL_DEBUG && which === 'engine' && kind === 'small')
+          if (process.env.EVAL_DEBUG && which === 'engine' && (kind === 'small' || kind === 'under'))
             console.log(
-              `  small-case feeder ${feeder}${thief ? ` (thief ${thief})` : ' (clean)'}: node score ${s.toFixed(3)}, naive ${r.naive.node.get(feeder)!.toFixed(3)}; ${r.result.scores.find((x) => x.kind === 'node' && x.id === feeder)?.reason.slice(0, 160) ?? ''}`,
+              `  ${kind}-case feeder ${feeder}${thief ? ` (thief ${thief})` : ' (clean)'}: node score ${s.toFixed(3)}, naive ${r.naive.node.get(feeder)!.toFixed(3)}; ${r.result.scores.find((x) => x.kind === 'node' && x.id === feeder)?.reason.slice(0, 160) ?? ''}`,
             );
           if (!thief) {
             neg.push(s);
