@@ -16,6 +16,7 @@ import { buildCampus, campusInput, type Campus } from './real/campus.ts';
 import {
   cleanCase,
   driftCase,
+  endedTheftCase,
   faultCase,
   heaterCase,
   jokarCase,
@@ -166,6 +167,9 @@ function runsOf(data: RealData, pool: RealData['buildings'], seed: number): Run[
   out.push(run(data, c, 'faults', faultCase(c)));
   c = campus(ANY);
   out.push(run(data, c, 'clean', cleanCase(c)));
+  // Last, so that the campuses of the cases above stay those of earlier runs' figures.
+  c = campus(ANY);
+  out.push(run(data, c, 'ended', endedTheftCase(c)));
   return out.filter((r) => r !== undefined);
 }
 
@@ -350,6 +354,53 @@ function figures(rs: Run[], pooled: Map<string, { pos: number[]; neg: number[] }
     f.set('engine:cleanFeederAlert', share(feedersAlerting, feeders));
     f.set('engine:cleanMeterAlert', share(meterAlerts, meters));
     f.set('engine:cleanDrift', share(cleanDrift, feeders));
+  }
+
+  // A theft that ended 14–45 days before the end: its feeder is not losing energy now (no alert
+  // going on), but its months of loss stay on record as a balance finding for the inspectors.
+  {
+    let n = 0;
+    let alerting = 0;
+    let thiefAlerting = 0;
+    let onRecord = 0;
+    let asHeating = 0;
+    for (const r of of('ended'))
+      for (const [feeder, thief] of r.labels.thiefOf) {
+        n++;
+        if (nodeAlert(r, feeder)) alerting++;
+        if (meterAlert(r, thief)) thiefAlerting++;
+        // Its use back to normal after months of less: the heating detector's night-load onset scan
+        // reads a level restored in the cold as a new response to it.
+        if (
+          r.result.findings.some(
+            (x) => x.type === 'illegal-load' && x.meter === thief && x.key.startsWith('electric-heating:'),
+          )
+        )
+          asHeating++;
+        const from = GRID_START + r.labels.onset.get(thief)! * HOUR;
+        const to = GRID_START + r.labels.ended.get(thief)! * HOUR;
+        if (
+          r.result.findings.some(
+            (x) =>
+              x.node === feeder &&
+              x.type === 'energy-balance' &&
+              !x.key.includes(':negative:') &&
+              x.since >= from - 14 * DAY &&
+              x.since < to,
+          )
+        )
+          onRecord++;
+        if (process.env.EVAL_DEBUG)
+          console.log(
+            `  ended theft ${thief} (${Math.round((to - from) / DAY)} days, ended ${Math.round((r.to - to) / DAY)} d before the end): feeder ${nodeAlert(r, feeder) ? 'ALERTS' : 'quiet'} (${nodeScore(r, feeder).toFixed(2)}), meter ${meterAlert(r, thief) ? 'ALERTS' : 'quiet'}; ` +
+              `${r.result.findings.filter((x) => x.node === feeder && x.type === 'energy-balance' && x.since >= from - 14 * DAY).length} balance findings since its onset; meter: ` +
+              (r.result.scores.find((x) => x.kind === 'meter' && x.id === thief)?.reason.slice(0, 220) ?? ''),
+          );
+      }
+    f.set('engine:endedAlert', share(alerting, n));
+    f.set('engine:endedThiefAlert', share(thiefAlerting, n));
+    f.set('engine:endedOnRecord', share(onRecord, n));
+    f.set('engine:endedAsHeating', share(asHeating, n));
   }
 
   // The reverse mistake: a feeder with a thief whose loss is explained away as a meter drifting
@@ -539,6 +590,10 @@ const engineRows: [string, string, string][] = [
   ['…of those moving their feeder ≥ 0.5 %', 'visibleDriftAsDrift', '1'],
   ['drifting meter raised as theft', 'driftAsTheft', '0'],
   ['feeders with a thief raised as meter drift (the theft explained away)', 'theftAsDrift', '0'],
+  ['ended theft (stopped 14–45 days before the end): its feeder alerting at the end', 'endedAlert', '0'],
+  ["…its thief's meter alerting at the end", 'endedThiefAlert', '—'],
+  ['…its months of loss on record (a balance finding since its onset)', 'endedOnRecord', '1'],
+  ["…its thief's meter raised as electric heating (its restored use)", 'endedAsHeating', '0'],
   ['stopped meter found (meter-stopped; of those with 6 readings while stopped)', 'stopFound', '1'],
   ['stops with under 6 readings while stopped (inside a gap of the real data)', 'stopUnobservable', '—'],
   ['backwards meter found (meter-backwards)', 'backwardsFound', '1'],

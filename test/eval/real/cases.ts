@@ -28,6 +28,8 @@ export interface Labels {
   onset: Map<string, number>;
   /** Feeders nobody touched. */
   clean: Set<string>;
+  /** Meter → grid hour its theft ended (a theft caught, or given up, before the data's end). */
+  ended: Map<string, number>;
 }
 
 const emptyLabels = (): Labels => ({
@@ -40,6 +42,7 @@ const emptyLabels = (): Labels => ({
   onset: new Map(),
   driftMove: new Map(),
   clean: new Set(),
+  ended: new Map(),
 });
 
 const onsetHour = (c: Campus, minDays = 3, maxDays = 120): number =>
@@ -94,6 +97,31 @@ export function underReportCase(c: Campus, factor?: number): Labels {
     }
     l.thiefOf.set(f.id, copy.meter);
     l.onset.set(copy.meter, from);
+  });
+  return l;
+}
+
+/**
+ * A theft that ended: on every other feeder one building registers 50–90 % of its use from 60–150
+ * days before the end until 14–45 days before it, then all of it again (the meter was mended, the
+ * tenant left). Its months of loss are history, not a loss going on.
+ */
+export function endedTheftCase(c: Campus): Labels {
+  const l = emptyLabels();
+  c.feeders.forEach((f, i) => {
+    if (i % 2 === 1) {
+      l.clean.add(f.id);
+      return;
+    }
+    const copy = f.copies[Math.floor(c.rand() * f.copies.length)]!;
+    const from = onsetHour(c, 60, 150);
+    const to = c.endHour - Math.round((14 + 31 * c.rand()) * 24);
+    const k = 0.5 + 0.4 * c.rand();
+    attackDays(copy, from, to, (x) => x.map((v) => v * k));
+    l.thief.set(copy.meter, 'ended');
+    l.thiefOf.set(f.id, copy.meter);
+    l.onset.set(copy.meter, from);
+    l.ended.set(copy.meter, to);
   });
   return l;
 }
