@@ -176,3 +176,87 @@ function invert(A: Float64Array[]): Float64Array[] | undefined {
   }
   return inv;
 }
+
+/** Fewest days of a stretch of lower use before an onset that the restated fit considers. */
+const MIN_DROP_DAYS = 14;
+
+export interface RestoredLevel {
+  /** First day of the stretch of lower use that ends at the onset. */
+  from: number;
+  /** Its level against the days around it (in mean days, < 0) and that level's t-statistic. */
+  drop: number;
+  dropZ: number;
+  /** The onset's response to the cold once the stretch has a level of its own, and its statistic. */
+  g: number;
+  z: number;
+}
+
+/**
+ * The onset's new response to the cold once a stretch of lower use ending at the onset is allowed
+ * for. Use that comes back after weeks of registering less (a meter mended, a theft given up, a
+ * tenant back) steps up at the onset as a heater switched on does, and in steady cold the model's
+ * g·h(d)·1(d ≥ t) takes that step: per local day,
+ *
+ *   y(d) = a + b·h(d) + c·weekend(d) + s·1(t0 ≤ d < t) + g·h(d)·1(d ≥ t)
+ *
+ * with t0 scanned (the stretch at least two weeks, the fit at least `minBeforeDays` before it);
+ * the t0 whose s is most surely negative is kept. A heater leaves s ≈ 0 and g as it was; use
+ * restored to its level before t0 leaves g ≈ 0. Undefined when no stretch can be fitted.
+ */
+export function restoredLevel(
+  rows: readonly OnsetRow[],
+  onsetDay: number,
+  cfg: Pick<OnsetScanConfig, 'minBeforeDays'>,
+): RestoredLevel | undefined {
+  const n = rows.length;
+  const iOn = rows.findIndex((r) => r.day >= onsetDay);
+  if (iOn < 0) return undefined;
+  const hasWeekend = rows.some((r) => r.weekend) && rows.some((r) => !r.weekend);
+  const k = hasWeekend ? 5 : 4;
+  let best: RestoredLevel | undefined;
+  for (let i0 = cfg.minBeforeDays; i0 < iOn; i0++) {
+    if (rows[iOn]!.day - rows[i0]!.day < MIN_DROP_DAYS) break;
+    // Normal equations of the columns 1, h, (weekend), 1(t0 ≤ d < t), h·1(d ≥ t).
+    const A = Array.from({ length: k }, () => new Float64Array(k));
+    const b = new Float64Array(k);
+    let yy = 0;
+    const x = new Float64Array(k);
+    for (let j = 0; j < n; j++) {
+      const r = rows[j]!;
+      let p = 0;
+      x[p++] = 1;
+      x[p++] = r.h;
+      if (hasWeekend) x[p++] = r.weekend ? 1 : 0;
+      x[p++] = j >= i0 && j < iOn ? 1 : 0;
+      x[p] = j >= iOn ? r.h : 0;
+      for (let u = 0; u < k; u++) {
+        b[u] = b[u]! + x[u]! * r.y;
+        for (let v = 0; v < k; v++) A[u]![v] = A[u]![v]! + x[u]! * x[v]!;
+      }
+      yy += r.y * r.y;
+    }
+    const inv = invert(A);
+    if (!inv) continue;
+    let sse = yy;
+    const w = new Float64Array(k);
+    for (let u = 0; u < k; u++) {
+      let s = 0;
+      for (let v = 0; v < k; v++) s += inv[u]![v]! * b[v]!;
+      w[u] = s;
+      sse -= s * b[u]!;
+    }
+    const s2 = Math.max(0, sse) / (n - k);
+    const se = (u: number) => Math.sqrt(inv[u]![u]! * s2 * DEPENDENCE);
+    const sIdx = k - 2;
+    const dropZ = se(sIdx) > 0 ? w[sIdx]! / se(sIdx) : 0;
+    if (!best || dropZ < best.dropZ)
+      best = {
+        from: rows[i0]!.day,
+        drop: w[sIdx]!,
+        dropZ,
+        g: w[k - 1]!,
+        z: se(k - 1) > 0 ? w[k - 1]! / se(k - 1) : 0,
+      };
+  }
+  return best;
+}

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { zoneOffset } from '../../metering/consumption/zone.ts';
-import { heatingOnset, type HeatingOnset, type OnsetRow } from './heating-onset.ts';
+import {
+  heatingOnset,
+  restoredLevel,
+  type HeatingOnset,
+  type OnsetRow,
+  type RestoredLevel,
+} from './heating-onset.ts';
 import { firstDayAtLeast, PeerDays } from './heating-peers.ts';
 import type {
   DetectionInput,
@@ -60,6 +66,11 @@ const PLACEBO_MIN_WINDOWS = 6;
 const PLACEBO_MIN_HDD = 2;
 /** Days of a meter's history its heating onset scan learns its own response to the cold over. */
 const SCAN_HISTORY_DAYS = 180;
+/**
+ * A stretch of lower use ending at the heating onset counts (restoredLevel) from this statistic of
+ * its level down: a theft's or a stopped register's weeks, not the wander of an honest night load.
+ */
+const RESTORED_DROP_Z = -12;
 /** Earliest heating onset the scan considers (days before the last). */
 const SCAN_ONSET_DAYS = 90;
 const DAY = 86_400_000;
@@ -756,7 +767,7 @@ function electricHeating(
   const dayHeat = dailyDegreeHours(input.weather, calendar, c.baseC);
   const nights = all.map((md) => ({ ...md, rows: md.rows.map((r) => ({ ...r, kwh: r.nightKw })) }));
   const nightHeat = dailyDegreeHours(input.weather, calendar, c.baseC, c.nightHours);
-  const onsets = scanOnsets(nights, nightHeat, lastDay, c);
+  const onsets = scanOnsets(nights, nightHeat, lastDay, c, true);
   // The scan's best statistic over the building's own past, where today's heater cannot be: a
   // building whose nights answered the cold anew every few weeks before (frost protection, plant
   // on a schedule) is judged against that habit, not against chance.
@@ -873,17 +884,33 @@ function electricHeating(
     // would be. The daily judgement above finds one used by day (a student's heater in the
     // afternoon); the scan alone, one whose onset stands out on its own. Whichever is surest, in
     // units of each one's own alert level.
-    const found = onsets.get(m.meter);
+    // Use back after a stretch of registering less (a meter mended, a theft given up) steps up
+    // like a heater switched on: where a stretch of lower use ending at the onset is surely there,
+    // the onset's response is the one left beyond returning to the level before that stretch.
+    const scanned = onsets.get(m.meter);
+    const back = scanned?.restored;
+    const restored = back && back.dropZ <= RESTORED_DROP_Z && back.z < scanned.z ? back : undefined;
+    const found =
+      scanned && restored
+        ? {
+            ...scanned,
+            z: restored.z,
+            g: restored.g,
+            share: scanned.g !== 0 ? (scanned.share * restored.g) / scanned.g : 0,
+          }
+        : scanned;
     const foundPast = found && onsetSpread(m.meter);
     const on0 = found && { ...found, z: found.z / foundPast!.spread };
     const nightJ = night.judged.get(m.meter);
     const nightW = nightJ && weatherStatistic(nightJ, night.peersOf(night.judged, m));
     const nightPast = nightW && night.placeboSpread(m, nightW.meanHdd);
     const pooled = pooledNight(nightW && nightW.z / nightPast!.spread, on0?.z);
+    // After a stretch of lower use, the recent days' baselines (the weeks before) hold that stretch:
+    // only the restated onset judges the meter.
     const route = [
-      { name: 'daily' as const, r: z / c.minZ },
+      { name: 'daily' as const, r: restored ? -Infinity : z / c.minZ },
       { name: 'onset' as const, r: on0 ? on0.z / c.onsetMinZ : -Infinity },
-      { name: 'night' as const, r: pooled !== undefined ? pooled / c.nightMinZ : -Infinity },
+      { name: 'night' as const, r: pooled !== undefined && !restored ? pooled / c.nightMinZ : -Infinity },
     ].reduce((x, y) => (y.r > x.r ? y : x)).name;
     // The onset's day, share and draw where the scan found a new response; else the recent nights'.
     const on =
@@ -901,6 +928,10 @@ function electricHeating(
       minZ = route === 'night' ? c.nightMinZ : c.onsetMinZ;
       past = route === 'night' && nightPast ? nightPast : (foundPast ?? past);
       refName = `its own night base load's response to the cold before ${new Date(dayStart(on!.day)).toISOString().slice(0, 10)}`;
+      if (restored && route === 'onset')
+        refName +=
+          `, once its ${on!.day - restored.from} days of ${(100 * Math.abs(restored.drop)).toFixed(0)} % lower use from ` +
+          `${new Date(dayStart(restored.from)).toISOString().slice(0, 10)} are left out (use back to its level before them, not a new response: a meter that registered less?)`;
     }
     // The scan alone takes the best of many onsets, and real buildings' nights answer the cold in
     // ways of their own (frost protection, a plant room): it alerts from a higher statistic.
@@ -1081,7 +1112,9 @@ function scanOnsets(
   degreeHours: Map<number, number>,
   lastDay: number,
   c: HeatingConfig['degreeDay'],
-): Map<string, HeatingOnset & { scale: number }> {
+  /** Also fit a stretch of lower use ending at an onset above chance (restoredLevel): today's scan. */
+  restore = false,
+): Map<string, HeatingOnset & { scale: number; restored?: RestoredLevel }> {
   const from = lastDay - SCAN_HISTORY_DAYS;
   const rel = new Map<string, Map<number, number>>();
   const scales = new Map<string, number>();
@@ -1092,7 +1125,7 @@ function scanOnsets(
     scales.set(md.meter.meter, scale);
     rel.set(md.meter.meter, new Map(rows.map((r) => [r.day, r.kwh / scale - 1])));
   }
-  const out = new Map<string, HeatingOnset & { scale: number }>();
+  const out = new Map<string, HeatingOnset & { scale: number; restored?: RestoredLevel }>();
   // Each group's days sorted once (heating-peers.ts), the meter's own value left out when read.
   const byParent = new Map<string | undefined, MeterDays[]>();
   for (const md of all)
@@ -1126,7 +1159,12 @@ function scanOnsets(
       minAfterDays: c.minAfterDays,
       minBeforeDays: c.minBaselineDays,
     });
-    if (on) out.set(md.meter.meter, { ...on, scale: scales.get(md.meter.meter)! });
+    if (!on) continue;
+    const restored =
+      restore && on.z > ONSET_NULL_MEAN + ONSET_NULL_SD
+        ? restoredLevel(rows, on.day, { minBeforeDays: c.minBaselineDays })
+        : undefined;
+    out.set(md.meter.meter, { ...on, scale: scales.get(md.meter.meter)!, ...(restored ? { restored } : {}) });
   }
   return out;
 }
