@@ -45,3 +45,23 @@ export function officeBuildings(o: {
   const weather = Array.from(o.temp, (t, h) => ({ ts: o.start + h * HOUR, outdoorC: t }));
   return { timezone: 'UTC', from: o.start, to: o.start + H * HOUR, meters, weather };
 }
+
+/**
+ * Hourly outdoor temperature: `trend(day)` (°C, day a fraction) plus spells of cold and warm weather
+ * (each day keeps 70 % of the day before's spell and draws a new part) and a daily swing of ±3 °C,
+ * warmest at 15:00. `rand` is drawn once a day, at midnight, so the buildings' draws follow on.
+ */
+export function outdoorTemps(
+  hours: number,
+  rand: () => number,
+  trend: (day: number) => number,
+): Float64Array {
+  const temp = new Float64Array(hours);
+  let spell = 0;
+  for (let h = 0; h < hours; h++) {
+    const day = h / 24;
+    if (h % 24 === 0) spell = 0.7 * spell + 2.5 * (rand() - 0.5);
+    temp[h] = trend(day) + spell * 2 + 3 * Math.sin((2 * Math.PI * ((h % 24) - 9)) / 24);
+  }
+  return temp;
+}

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { heatingDetector } from '../../services/inspection/detection/heating.ts';
 import type { DetectionInput } from '../../services/inspection/detection/types.ts';
 import { mulberry32 } from '../../simulators/meters/random.ts';
-import { officeBuildings } from './heating-buildings.ts';
+import { officeBuildings, outdoorTemps } from './heating-buildings.ts';
 
 const START = Date.UTC(2025, 8, 1); // September: autumn into winter
 const DAYS = 180;
@@ -15,14 +15,7 @@ const ONSET_DAY = 160; // 20 days before the end
  */
 function campus(heaterKwPerK: number, seed: number): DetectionInput {
   const rand = mulberry32(seed);
-  const H = DAYS * 24;
-  const temp = new Float64Array(H);
-  let spell = 0;
-  for (let h = 0; h < H; h++) {
-    const day = h / 24;
-    if (h % 24 === 0) spell = 0.7 * spell + 2.5 * (rand() - 0.5);
-    temp[h] = 16 - (14 * day) / DAYS + spell * 2 + 3 * Math.sin((2 * Math.PI * ((h % 24) - 9)) / 24);
-  }
+  const temp = outdoorTemps(DAYS * 24, rand, (day) => 16 - (14 * day) / DAYS);
   return officeBuildings({
     start: START,
     temp,

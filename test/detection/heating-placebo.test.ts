@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { heatingDetector } from '../../services/inspection/detection/heating.ts';
 import type { DetectionInput } from '../../services/inspection/detection/types.ts';
 import { mulberry32 } from '../../simulators/meters/random.ts';
-import { officeBuildings } from './heating-buildings.ts';
+import { officeBuildings, outdoorTemps } from './heating-buildings.ts';
 
 const START = Date.UTC(2024, 8, 1); // September 2024 …
 const DAYS = 450; // … to late November 2025: two heating seasons
@@ -15,18 +15,7 @@ const DAYS = 450; // … to late November 2025: two heating seasons
  */
 function campus(heater: boolean, seed = 11): DetectionInput {
   const rand = mulberry32(seed);
-  const H = DAYS * 24;
-  const temp = new Float64Array(H);
-  let spell = 0;
-  for (let h = 0; h < H; h++) {
-    const day = h / 24;
-    if (h % 24 === 0) spell = 0.7 * spell + 2.5 * (rand() - 0.5);
-    temp[h] =
-      11 -
-      8 * Math.cos((2 * Math.PI * (day - 135)) / 365) +
-      2 * spell +
-      3 * Math.sin((2 * Math.PI * ((h % 24) - 9)) / 24);
-  }
+  const temp = outdoorTemps(DAYS * 24, rand, (day) => 11 - 8 * Math.cos((2 * Math.PI * (day - 135)) / 365));
   // B3's level: 97 % of yesterday's departure kept, 3 % new each day (its own random stream).
   const wanderRand = mulberry32(seed + 1000);
   const wander = new Float64Array(DAYS);

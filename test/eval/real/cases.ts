@@ -48,6 +48,24 @@ const emptyLabels = (): Labels => ({
 const onsetHour = (c: Campus, minDays = 3, maxDays = 120): number =>
   c.endHour - Math.round((minDays + (maxDays - minDays) * c.rand()) * 24);
 
+/**
+ * Every other feeder (the 1st, 3rd…) gets the case on one of its buildings, drawn at random, the
+ * rest are clean: each case has thief and clean feeders alike in every campus.
+ */
+function onEveryOtherFeeder(
+  c: Campus,
+  l: Labels,
+  each: (f: Campus['feeders'][number], copy: Campus['feeders'][number]['copies'][number]) => void,
+): void {
+  c.feeders.forEach((f, i) => {
+    if (i % 2 === 1) {
+      l.clean.add(f.id);
+      return;
+    }
+    each(f, f.copies[Math.floor(c.rand() * f.copies.length)]!);
+  });
+}
+
 /** Jokar h1–h6 on about 15 % of the building meters (at least two), types in turn. */
 export function jokarCase(c: Campus, firstType: number): Labels {
   const l = emptyLabels();
@@ -72,12 +90,7 @@ export function jokarCase(c: Campus, firstType: number): Labels {
  */
 export function underReportCase(c: Campus, factor?: number): Labels {
   const l = emptyLabels();
-  c.feeders.forEach((f, i) => {
-    if (i % 2 === 1) {
-      l.clean.add(f.id);
-      return;
-    }
-    const copy = f.copies[Math.floor(c.rand() * f.copies.length)]!;
+  onEveryOtherFeeder(c, l, (f, copy) => {
     const from = onsetHour(c);
     if (factor === undefined && c.rand() < 1 / 3) {
       let s = 0;
@@ -108,12 +121,7 @@ export function underReportCase(c: Campus, factor?: number): Labels {
  */
 export function endedTheftCase(c: Campus): Labels {
   const l = emptyLabels();
-  c.feeders.forEach((f, i) => {
-    if (i % 2 === 1) {
-      l.clean.add(f.id);
-      return;
-    }
-    const copy = f.copies[Math.floor(c.rand() * f.copies.length)]!;
+  onEveryOtherFeeder(c, l, (f, copy) => {
     const from = onsetHour(c, 60, 150);
     const to = c.endHour - Math.round((14 + 31 * c.rand()) * 24);
     const k = 0.5 + 0.4 * c.rand();
@@ -129,12 +137,7 @@ export function endedTheftCase(c: Campus): Labels {
 /** On every other feeder one building meter drifts by −1 to −3 % over the last 60 days. */
 export function driftCase(c: Campus): Labels {
   const l = emptyLabels();
-  c.feeders.forEach((f, i) => {
-    if (i % 2 === 1) {
-      l.clean.add(f.id);
-      return;
-    }
-    const copy = f.copies[Math.floor(c.rand() * f.copies.length)]!;
+  onEveryOtherFeeder(c, l, (f, copy) => {
     const drift = -(0.01 + 0.02 * c.rand());
     copy.drift = { fromHour: c.endHour - 60 * 24, drift };
     l.drift.set(copy.meter, drift);
