@@ -35,7 +35,14 @@ import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
 import { lossOnset, matchesAt, type LossMatch } from './loss-match.ts';
-import { lossRise, riseEvidence, riseFinding, type LossRise } from './loss-rise.ts';
+import {
+  endedRiseFinding,
+  endedRiseOnRecord,
+  lossRise,
+  riseEvidence,
+  riseFinding,
+  type LossRise,
+} from './loss-rise.ts';
 import { confirmStopped } from './stopped-confirmation.ts';
 import { rankSuspects, type SuspectDetail } from './suspects.ts';
 import type { DetectionInput, DetectionResult, Detector, Finding, MeterData, Score } from './types.ts';
@@ -466,6 +473,15 @@ function evaluate(
     // A rise the band did not raise as an episode: its own finding, with the same suspects.
     if (rise && rise.evidence >= cfg.nodeAlert && !b.episodes.some((e) => e.ongoing))
       findings.push(riseFinding(b, rise.rise, rise.evidence, ranked, store, unit));
+    // A rise that ended, where no episode of the band covers it: on record, for the energy.
+    const ended = !drift && !rise ? endedRiseOnRecord(drifts.rise, cfg.lossRise) : undefined;
+    if (
+      ended &&
+      !b.episodes.some(
+        (e) => e.first < ended.ended.slot && e.end > ended.onsetSlot && e.to - e.from >= DAY_MS,
+      )
+    )
+      findings.push(endedRiseFinding(b, ended, store, unit));
     // The node's latest loss since the loss began carries which meter's shortfall it follows.
     if (follows) {
       const since = store.slotStart(follows.onsetSlot) - DAY_MS;

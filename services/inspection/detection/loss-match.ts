@@ -67,8 +67,9 @@ export function riseOnset(
   tFrom: number,
   tTo: number,
   ref: number,
-): { t: number; z: number; before: number; after: number; sdBefore: number } | undefined {
-  let best: { t: number; z: number; before: number; after: number; sdBefore: number } | undefined;
+): { t: number; z: number; before: number; after: number; sdBefore: number; nBefore: number } | undefined {
+  let best:
+    { t: number; z: number; before: number; after: number; sdBefore: number; nBefore: number } | undefined;
   let bestZ = 0;
   for (let t = Math.max(ref / 2, tFrom); t <= tTo; t++) {
     let sb = 0;
@@ -97,7 +98,7 @@ export function riseOnset(
     const z = (sa / na - mb) / Math.sqrt(vb * (DEPENDENCE / na + DEPENDENCE / nb));
     if (z > bestZ) {
       bestZ = z;
-      best = { t, z, before: mb, after: sa / na, sdBefore: Math.sqrt(vb) };
+      best = { t, z, before: mb, after: sa / na, sdBefore: Math.sqrt(vb), nBefore: nb };
     }
   }
   return best;

@@ -32,7 +32,17 @@ export interface LossRise {
   lastWeekZ: number;
   throughput: number;
   days: number;
+  /**
+   * Where the risen days ended before the last week (the day after which the energy stayed
+   * lowest against the risen stretch): the stretch's mean, its days and its rise in standard
+   * errors against the days before the onset, and the mean since it ended. Undefined where the
+   * energy is still as risen at the end.
+   */
+  ended?: { slot: number; during: number; days: number; z: number; afterEnd: number; throughput: number };
 }
+
+/** Fewest days a risen stretch that ended must have lasted to be kept on record. */
+const ENDED_MIN_DAYS = 14;
 
 /** The rise at the onset `lo` found: its size against the throughput, and its last week. */
 export function lossRise(lo: LossOnset, slotsPerDay: number): LossRise {
@@ -53,6 +63,7 @@ export function lossRise(lo: LossOnset, slotsPerDay: number): LossRise {
       w++;
     }
   return {
+    ...endedStretch(lo, slotsPerDay),
     onsetSlot: k0 + rise.t * slotsPerDay,
     z: rise.z,
     before: rise.before,
@@ -62,6 +73,58 @@ export function lossRise(lo: LossOnset, slotsPerDay: number): LossRise {
       w > 0 ? (week / w - rise.before) / Math.sqrt((rise.sdBefore ** 2 * DEPENDENCE) / w) : Number.NaN,
     throughput: n > 0 ? through / n : Number.NaN,
     days: D - rise.t,
+  };
+}
+
+/**
+ * The end of the rise found at the onset, if it ended: the day e (the stretch [t, e) at least
+ * ENDED_MIN_DAYS, e at least a week before the end) where the mean of [t, e) stands furthest above
+ * the mean of [e, D) in standard errors; kept where [e, D) is back below half the rise.
+ */
+function endedStretch(lo: LossOnset, slotsPerDay: number): Pick<LossRise, 'ended'> {
+  const { r, up, k0, onset: rise } = lo;
+  const D = r.length;
+  const t = rise.t;
+  const vb = rise.sdBefore ** 2;
+  let best: { e: number; z: number; during: number; after: number; nd: number } | undefined;
+  for (let e = t + ENDED_MIN_DAYS; e <= D - 7; e++) {
+    let sd = 0;
+    let nd = 0;
+    for (let d = t; d < e; d++)
+      if (r[d]! === r[d]!) {
+        sd += r[d]!;
+        nd++;
+      }
+    let sa = 0;
+    let na = 0;
+    for (let d = e; d < D; d++)
+      if (r[d]! === r[d]!) {
+        sa += r[d]!;
+        na++;
+      }
+    if (nd < ENDED_MIN_DAYS / 2 || na < 3) continue;
+    const z = (sd / nd - sa / na) / Math.sqrt(vb * (DEPENDENCE / nd + DEPENDENCE / na) + 1e-12);
+    if (!best || z > best.z) best = { e, z, during: sd / nd, after: sa / na, nd };
+  }
+  if (!best || !(best.after - rise.before < 0.5 * (best.during - rise.before))) return {};
+  let through = 0;
+  let n = 0;
+  for (let d = t; d < best.e; d++)
+    if (up[d]! === up[d]!) {
+      through += up[d]!;
+      n++;
+    }
+  return {
+    ended: {
+      slot: k0 + best.e * slotsPerDay,
+      during: best.during,
+      days: best.e - t,
+      z:
+        (best.during - rise.before) /
+        Math.sqrt(vb * (DEPENDENCE / best.nd + DEPENDENCE / rise.nBefore) + 1e-12),
+      afterEnd: best.after,
+      throughput: n > 0 ? through / n : Number.NaN,
+    },
   };
 }
 
@@ -82,6 +145,66 @@ export function riseEvidence(
     return undefined;
   if ((rise.after - rise.before) / rise.throughput < cfg.minShare) return undefined;
   return { rise, evidence: clamp((0.5 * rise.z) / cfg.minZ, 0, 1) };
+}
+
+/**
+ * A rise that ended, kept on record: as strong as an alerting rise (`minZ` standard errors against
+ * the days before, at least `minShare` of the throughput), over at least two weeks. Not a loss
+ * going on (no evidence for the node now), but energy the inspectors may still recover.
+ */
+export function endedRiseOnRecord(
+  rise: LossRise | undefined,
+  cfg: { minZ: number; minShare: number },
+): (LossRise & { ended: NonNullable<LossRise['ended']> }) | undefined {
+  const e = rise?.ended;
+  if (!rise || !e || !(e.throughput > 0)) return undefined;
+  if (e.z < cfg.minZ || (e.during - rise.before) / e.throughput < cfg.minShare) return undefined;
+  return { ...rise, ended: e };
+}
+
+/** The finding of a rise that ended (endedRiseOnRecord): history, with its energy. */
+export function endedRiseFinding(
+  b: NodeBalance,
+  rise: LossRise & { ended: NonNullable<LossRise['ended']> },
+  store: SlotStore,
+  unit: string,
+): Finding {
+  const since = store.slotStart(rise.onsetSlot);
+  const to = store.slotStart(rise.ended.slot);
+  const perDay = rise.ended.during - rise.before;
+  const share = perDay / rise.ended.throughput;
+  const day = (ts: number) => new Date(ts).toISOString().slice(0, 10);
+  const f: Finding = {
+    type: 'energy-balance',
+    key: `energy-balance:${b.id}:rise:${since}`,
+    severity: 'low',
+    node: b.id,
+    score: Math.min(1, share * 5),
+    since,
+    reason:
+      `unexplained energy at ${b.id} was up by ${perDay.toFixed(1)} ${unit} a day (${(100 * share).toFixed(2)} % of throughput) ` +
+      `from ${day(since)} to ${day(to)} (${rise.ended.days} days, about ${(perDay * rise.ended.days).toFixed(0)} ${unit}; ` +
+      `${rise.ended.z.toFixed(1)} standard errors against the days before), back to ${(rise.ended.afterEnd - rise.before).toFixed(1)} ${unit} a day since: ` +
+      'ended (a meter that registered less over those days, mended since?)',
+    evidence: {
+      from: since,
+      to,
+      figures: {
+        model: 'daily unexplained energy: a step at the day of its largest rise, and back at its end',
+        lossPerDayBefore: round(rise.before),
+        lossPerDaySince: round(rise.ended.during),
+        share: round(share),
+        z: round(rise.ended.z),
+        daysSince: rise.ended.days,
+      },
+    },
+    unexplained: perDay * rise.ended.days,
+  };
+  balanceEvidence(f, store, b, unit);
+  // Expected: the node's unexplained energy as it was before the rise, over the risen days.
+  f.evidence.model = `daily unexplained energy of ${b.id} (its meter − Σ the meters below − technical-loss band) before the onset, against the risen days until they ended`;
+  f.evidence.expected = round((f.evidence.seen ?? 0) - perDay * rise.ended.days);
+  return f;
 }
 
 /** The finding of a node whose daily unexplained energy rose and stays risen. */
