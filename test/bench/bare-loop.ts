@@ -25,7 +25,16 @@ export async function bareLoop(
   durationMs: number,
   timeoutMs = 1000,
 ): Promise<BareResult> {
-  const results = await Promise.all(buses.map((b, i) => runOne(b, ports[i]!, durationMs, timeoutMs)));
+  return overBuses(buses, ports, (b, port) => runOne(b, port, durationMs, timeoutMs));
+}
+
+/** One loop per concentrator at once, their counts summed. */
+async function overBuses(
+  buses: readonly BenchBus[],
+  ports: readonly number[],
+  run: (bus: BenchBus, port: number) => Promise<BareResult>,
+): Promise<BareResult> {
+  const results = await Promise.all(buses.map((b, i) => run(b, ports[i]!)));
   return {
     readings: results.reduce((n, r) => n + r.readings, 0),
     requests: results.reduce((n, r) => n + r.requests, 0),
@@ -90,13 +99,7 @@ export async function bareLoopOwnClient(
   durationMs: number,
   timeoutMs = 1000,
 ): Promise<BareResult> {
-  const results = await Promise.all(buses.map((b, i) => runOwn(b, ports[i]!, durationMs, timeoutMs)));
-  return {
-    readings: results.reduce((n, r) => n + r.readings, 0),
-    requests: results.reduce((n, r) => n + r.requests, 0),
-    errors: results.reduce((n, r) => n + r.errors, 0),
-    seconds: Math.max(...results.map((r) => r.seconds)),
-  };
+  return overBuses(buses, ports, (b, port) => runOwn(b, port, durationMs, timeoutMs));
 }
 
 async function runOwn(
