@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { ModbusTransport } from './client.ts';
+import { crc16Modbus } from './crc.ts';
 import { ModbusError, type ModbusErrorCode } from './errors.ts';
 
 /**
@@ -41,23 +42,6 @@ const NEED_MORE = 0;
 const READ = 0;
 const WRITE = 1;
 type Kind = typeof READ | typeof WRITE;
-
-/** The CRC-16/MODBUS table (polynomial 0xA001 reflected). */
-const CRC_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
-
-export function crc16Modbus(buf: Uint8Array, start: number, end: number): number {
-  let crc = 0xffff;
-  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ buf[i]!) & 0xff]!;
-  return crc;
-}
 
 /** A failure found in an answer; thrown inside the parser and turned into the request's rejection. */
 class FrameFault {

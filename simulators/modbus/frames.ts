@@ -5,6 +5,7 @@
  * The server path writes each response straight into one exactly sized buffer, so a request costs
  * one parsed-request object and one response buffer.
  */
+import { crc16Modbus } from '../../adapters/modbus/crc.ts';
 
 export const FC_READ_HOLDING = 3;
 export const FC_READ_INPUT = 4;
@@ -29,22 +30,8 @@ const MBAP_HEADER = 7; // transaction id, protocol id, length, unit id
 const MAX_MBAP_LENGTH = 254; // unit id + largest PDU (253)
 const MAX_RTU_FRAME = 256;
 
-const CRC_TABLE = (() => {
-  const t = new Uint16Array(256);
-  for (let i = 0; i < 256; i++) {
-    let c = i;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xa001 : c >>> 1;
-    t[i] = c;
-  }
-  return t;
-})();
-
-/** CRC-16/MODBUS (poly 0xA001 reflected, init 0xFFFF) of `buf[start, end)`; sent low byte first. */
-export function crc16(buf: Uint8Array, start = 0, end = buf.length): number {
-  let crc = 0xffff;
-  for (let i = start; i < end; i++) crc = (crc >>> 8) ^ CRC_TABLE[(crc ^ buf[i]!) & 0xff]!;
-  return crc;
-}
+/** CRC-16/MODBUS of `buf[start, end)`: the one the gateway's transport checks (adapters/modbus/crc.ts). */
+export const crc16 = crc16Modbus;
 
 // ---------------------------------------------------------------------------------------------
 // Framing
