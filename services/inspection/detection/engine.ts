@@ -34,7 +34,7 @@ import { driftFinding, driftOf, type Drift } from './drift.ts';
 import { balanceEvidence, meterEvidence } from './evidence.ts';
 import { feederChecks, feederEvidence, feederFactor, type FeederCheck } from './feeder-check.ts';
 import { DEFAULT_LONG_MEMORY, LongMemoryCache, longMemory, type LongMemory } from './long-memory.ts';
-import { lossOnset, matchesAt, type LossMatch } from './loss-match.ts';
+import { lossOnset, matchesAt, otherRises, type LossMatch } from './loss-match.ts';
 import {
   endedRiseFinding,
   endedRiseOnRecord,
@@ -168,6 +168,8 @@ const MATCH_MAX_RATIO = 3;
 /** …from this many standard errors, in full from this many. */
 const MATCH_FROM_Z = 1;
 const MATCH_FULL_Z = 6;
+/** A rise of a node's loss besides its largest (a second thief) is matched from this z on. */
+const OTHER_RISE_Z = 4;
 const DAY_MS = 86_400_000;
 
 const UNIT: Record<MeterKind, string> = { electricity: 'kWh', water: 'm³', heat: 'kWh' };
@@ -405,7 +407,15 @@ function evaluate(
     // the node's daily share alone only says that one does.
     const computeDrift = (): NodeDrift => {
       const lo = lossOnset(store, b, cfg.longMemory.referenceDays, cfg.longMemory.maxOnsetDays);
-      const matches = lo ? matchesAt(store, b, lo, cfg.longMemory.referenceDays) : [];
+      const ref = cfg.longMemory.referenceDays;
+      const matches = lo
+        ? [
+            ...matchesAt(store, b, lo, ref),
+            ...otherRises(lo, ref, cfg.longMemory.maxOnsetDays, OTHER_RISE_Z).flatMap((o) =>
+              matchesAt(store, b, lo, ref, o),
+            ),
+          ]
+        : [];
       const rise = lo && lossRise(lo, store.slotsPerDay);
       if (b.kind !== 'electricity') return { matches, rise };
       const hourly = childDriftVerdict(store, b);
@@ -709,10 +719,15 @@ function lossCredit(
   attributionReason: string[],
 ): LossMatch | undefined {
   const fits = matches.filter((m) => m.ratio >= MATCH_MIN_RATIO && m.ratio <= MATCH_MAX_RATIO);
-  const best = Math.max(0, ...fits.map((m) => m.z));
+  // One thief per rise: each rise's matches are weighed against that rise's best (the first
+  // matches are the largest rise's; a later or earlier rise is a second theft's, loss-match.ts).
+  const bestAt = new Map<number, number>();
+  for (const m of fits) bestAt.set(m.onsetSlot, Math.max(bestAt.get(m.onsetSlot) ?? 0, m.z));
+  const first = matches[0]?.onsetSlot;
   let top: LossMatch | undefined;
   for (const m of fits) {
-    if (m.z > MATCH_FROM_Z && m.z === best) top = m;
+    const best = bestAt.get(m.onsetSlot)!;
+    if (m.onsetSlot === first && m.z > MATCH_FROM_Z && m.z === best) top = m;
     const a =
       clamp(evidence, 0, 1) *
       clamp((m.z - MATCH_FROM_Z) / (MATCH_FULL_Z - MATCH_FROM_Z), 0, 1) *

@@ -47,6 +47,8 @@ const BEFORE_DAYS = 21;
 const MIN_WEEKDAY_DAYS = 3;
 /** Neighbouring days are not independent (weather, weeks): effective days = days / this. */
 export const DEPENDENCE = 2;
+/** Days a segment beside the largest rise needs before another rise in it (a share's weeks). */
+const SEGMENT_MIN_DAYS = 21;
 
 function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boolean): number {
   let s = 0;
@@ -61,21 +63,28 @@ function dayValue(x: ArrayLike<number>, k0: number, spd: number, complete: boole
   return n >= 0.75 * spd ? (s * spd) / n : Number.NaN;
 }
 
-/** The day of the largest standardised rise of ys over [tFrom, tTo], against `ref` days before. */
+/**
+ * The day of the largest standardised rise of ys over [tFrom, tTo], against `ref` days before;
+ * only days of [lo, hi) are read (a segment between two rises), and the days before need
+ * `minBefore` values (default half of `ref`).
+ */
 export function riseOnset(
   ys: Float64Array,
   tFrom: number,
   tTo: number,
   ref: number,
+  lo = 0,
+  hi = ys.length,
+  minBefore = ref / 2,
 ): { t: number; z: number; before: number; after: number; sdBefore: number; nBefore: number } | undefined {
   let best:
     { t: number; z: number; before: number; after: number; sdBefore: number; nBefore: number } | undefined;
   let bestZ = 0;
-  for (let t = Math.max(ref / 2, tFrom); t <= tTo; t++) {
+  for (let t = Math.max(lo + minBefore, tFrom); t <= tTo; t++) {
     let sb = 0;
     let sb2 = 0;
     let nb = 0;
-    for (let d = Math.max(0, t - ref); d < t; d++) {
+    for (let d = Math.max(lo, t - ref); d < t; d++) {
       const y = ys[d]!;
       if (y === y) {
         sb += y;
@@ -85,14 +94,14 @@ export function riseOnset(
     }
     let sa = 0;
     let na = 0;
-    for (let d = t; d < ys.length; d++) {
+    for (let d = t; d < hi; d++) {
       const y = ys[d]!;
       if (y === y) {
         sa += y;
         na++;
       }
     }
-    if (nb < ref / 2 || na < 3) continue;
+    if (nb < minBefore || na < 3) continue;
     const mb = sb / nb;
     const vb = Math.max(sb2 / nb - mb * mb, 1e-12);
     const z = (sa / na - mb) / Math.sqrt(vb * (DEPENDENCE / na + DEPENDENCE / nb));
@@ -187,23 +196,55 @@ export function lossMatches(
   return lo ? matchesAt(store, b, lo, referenceDays) : [];
 }
 
-/** Which child's shortfall the node's loss follows from the onset `lo` found (see the top). */
+/** A rise of the node's loss besides its largest one, and the days its match may read. */
+export interface OtherRise {
+  t: number;
+  z: number;
+  /** Days [from, to) of the segment it was found in (the largest rise's day bounds it). */
+  from: number;
+  to: number;
+}
+
+/**
+ * A second thief under the same node: its rise is the node's loss stepping up again (or an earlier
+ * step the larger one followed). The largest rise alone is scanned against the days before it,
+ * which a later theft's days do not reach, and an earlier theft's days hold as a baseline, so each
+ * side of the largest rise is scanned again on its own (binary segmentation, one level): after it,
+ * against days after it only; before it, up to it only. Only a rise of `minZ` standard errors
+ * counts: a noise rise would credit a child by chance.
+ */
+export function otherRises(lo: LossOnset, referenceDays: number, scanDays: number, minZ: number): OtherRise[] {
+  const D = lo.r.length;
+  const t1 = lo.onset.t;
+  const out: OtherRise[] = [];
+  const later = riseOnset(lo.r, t1 + SEGMENT_MIN_DAYS, D - 3, referenceDays, t1, D, SEGMENT_MIN_DAYS);
+  if (later && later.z >= minZ) out.push({ t: later.t, z: later.z, from: t1, to: D });
+  const earlier = riseOnset(lo.r, Math.max(0, D - scanDays), t1 - 3, referenceDays, 0, t1);
+  if (earlier && earlier.z >= minZ) out.push({ t: earlier.t, z: earlier.z, from: 0, to: t1 });
+  return out;
+}
+
+/**
+ * Which child's shortfall the node's loss follows from the onset `lo` found (see the top), or from
+ * another rise of it (`other`: only its segment's days are read).
+ */
 export function matchesAt(
   store: SlotStore,
   b: NodeBalance,
   lo: LossOnset,
   referenceDays: number,
+  other?: OtherRise,
 ): LossMatch[] {
   const spd = store.slotsPerDay;
   const { k0, r, up } = lo;
-  const t = lo.onset.t;
-  const D = r.length;
+  const t = other ? other.t : lo.onset.t;
+  const D = other ? other.to : r.length;
   const X = b.children.map(() => new Float64Array(D));
   for (let d = 0; d < D; d++) {
     const k = k0 + d * spd;
     b.children.forEach((c, i) => (X[i]![d] = dayValue(store.values[c]!, k, spd, true)));
   }
-  const from = Math.max(0, t - Math.min(referenceDays, BEFORE_DAYS));
+  const from = Math.max(other?.from ?? 0, t - Math.min(referenceDays, BEFORE_DAYS));
   const weekday = Array.from({ length: D }, (_, d) => store.weekdayOf(k0 + d * spd));
   const all = new Float64Array(D);
   for (let d = 0; d < D; d++) for (const x of X) all[d] = all[d]! + x[d]!;
