@@ -25,8 +25,8 @@ export interface LossRise {
   before: number;
   after: number;
   /**
-   * Mean daily unexplained energy over the last week (a rise that has ended is history), and how
-   * far above the level before the onset it is, in standard errors of a week's mean.
+   * Mean daily unexplained energy over the last week of computable days (a rise that has ended is
+   * history), and how far above the level before the onset it is, in standard errors of its mean.
    */
   lastWeek: number;
   lastWeekZ: number;
@@ -38,9 +38,20 @@ export interface LossRise {
    * errors against the days before the onset, and the mean since it ended. Undefined where the
    * energy is still as risen at the end.
    */
-  ended?: { slot: number; during: number; days: number; z: number; afterEnd: number; throughput: number };
+  ended?: {
+    slot: number;
+    during: number;
+    days: number;
+    z: number;
+    afterEnd: number;
+    /** How far the days since the end stand below the risen stretch, in standard errors. */
+    dropZ: number;
+    throughput: number;
+  };
 }
 
+/** A rise whose days since its end stand this many standard errors below it has ended. */
+const ENDED_SURE_Z = 2;
 /** Fewest days a risen stretch that ended must have lasted to be kept on record. */
 const ENDED_MIN_DAYS = 14;
 
@@ -55,9 +66,12 @@ export function lossRise(lo: LossOnset, slotsPerDay: number): LossRise {
       through += up[d]!;
       n++;
     }
+  // The last week of days the node could be computed on: a meter without data for the last days
+  // (its link down, its data not yet in) leaves the node uncomputable there, which says nothing
+  // of whether the rise has ended, so the days before the gap judge it.
   let week = 0;
   let w = 0;
-  for (let d = Math.max(rise.t, D - 7); d < D; d++)
+  for (let d = D - 1; d >= rise.t && w < 7; d--)
     if (r[d]! === r[d]!) {
       week += r[d]!;
       w++;
@@ -123,6 +137,7 @@ function endedStretch(lo: LossOnset, slotsPerDay: number): Pick<LossRise, 'ended
         (best.during - rise.before) /
         Math.sqrt(vb * (DEPENDENCE / best.nd + DEPENDENCE / rise.nBefore) + 1e-12),
       afterEnd: best.after,
+      dropZ: best.z,
       throughput: n > 0 ? through / n : Number.NaN,
     },
   };
@@ -139,12 +154,33 @@ export function riseEvidence(
   cfg: { minZ: number; minShare: number },
 ): { rise: LossRise; evidence: number } | undefined {
   if (!rise || !(rise.after > rise.before) || !(rise.throughput > 0)) return undefined;
-  // Still risen over the last week (by half the rise, or clearly above the level before: a week's
-  // mean of a small rise is noisy): one that ended is history.
-  if (!(rise.lastWeek - rise.before >= 0.5 * (rise.after - rise.before) || rise.lastWeekZ >= 2))
-    return undefined;
   if ((rise.after - rise.before) / rise.throughput < cfg.minShare) return undefined;
-  return { rise, evidence: clamp((0.5 * rise.z) / cfg.minZ, 0, 1) };
+  const going = stillRisen(rise);
+  if (going <= 0) return undefined;
+  return { rise, evidence: clamp((0.5 * rise.z) / cfg.minZ, 0, 1) * going };
+}
+
+/**
+ * Is the rise still going on? 1 where the last week stands nearer the risen level than the level
+ * before, or clearly above the level before; else how much likelier "still risen" is than "back
+ * to before" given the last week's mean, as a weight that falls smoothly to 0: a small rise's
+ * week is noisy (a quarter of a per cent of a feeder's daily energy is within a week's wander),
+ * and a hard cut there dropped thefts still going on whose last week happened to be low. One that
+ * ended weeks ago has its last week far below the risen level: weight near 0, and history.
+ */
+function stillRisen(rise: LossRise): number {
+  const L = rise.lastWeek;
+  if (!(L === L)) return 0;
+  if (L - rise.before >= 0.5 * (rise.after - rise.before) || rise.lastWeekZ >= 2) return 1;
+  // The risen days surely ended (the days since stand well below them): history.
+  if (rise.ended && rise.ended.dropZ >= ENDED_SURE_Z) return 0;
+  // Standard error of the week's mean, as lastWeekZ measures it.
+  const se = rise.lastWeekZ > 0 ? (L - rise.before) / rise.lastWeekZ : Number.NaN;
+  if (!(se > 0)) return 0;
+  const dRisen = (rise.after - L) / se;
+  const dBefore = (L - rise.before) / se;
+  const p = 1 / (1 + Math.exp((dRisen * dRisen - dBefore * dBefore) / 2));
+  return Math.min(1, 2 * p);
 }
 
 /**
