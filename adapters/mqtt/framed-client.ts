@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import mqtt from 'mqtt';
 import type { IClientOptions, MqttClient } from 'mqtt';
+import type { OtherHandler, PacketFraming } from './packet-framing.ts';
 import { PublishFraming, type PublishHandler } from './publish-framing.ts';
 
 /**
@@ -17,6 +18,23 @@ import { PublishFraming, type PublishHandler } from './publish-framing.ts';
  * protocol version mqtt.js connects with at that moment (ingest may fall back from 5 to 3.1.1).
  */
 export function connectFramed(url: string, options: IClientOptions, onPublish: PublishHandler): MqttClient {
+  return connectWithFraming(
+    url,
+    options,
+    (client, onOther) => new PublishFraming(client.options.protocolVersion ?? 4, onPublish, onOther),
+  );
+}
+
+/**
+ * An mqtt.js client whose incoming bytes go through a framing of `makeFraming`'s, built afresh for
+ * each connection (with the client as it is at that moment), which claims its packets and passes
+ * every other one on to mqtt.js.
+ */
+export function connectWithFraming(
+  url: string,
+  options: IClientOptions,
+  makeFraming: (client: MqttClient, onOther: OtherHandler) => PacketFraming,
+): MqttClient {
   // Asked for only so that the stream can be wrapped before the first connection; mqtt.js also
   // reads it in end(), where it would change what a later reconnect does, so it is taken back.
   const client = mqtt.connect(url, { ...options, manualConnect: true });
@@ -24,7 +42,7 @@ export function connectFramed(url: string, options: IClientOptions, onPublish: P
   // A private member of mqtt.js's client (5.x): the tests of ingest fail if a later version drops it.
   const build = client['streamBuilder'];
   client['streamBuilder'] = (c: MqttClient) =>
-    new FramedStream(build(c) as unknown as Duplex, c.options.protocolVersion ?? 4, onPublish);
+    new FramedStream(build(c) as unknown as Duplex, (onOther) => makeFraming(c, onOther));
   client.connect();
   return client;
 }
@@ -36,11 +54,10 @@ export function connectFramed(url: string, options: IClientOptions, onPublish: P
 class FramedStream extends Duplex {
   constructor(
     private readonly inner: Duplex,
-    protocolVersion: number,
-    onPublish: PublishHandler,
+    makeFraming: (onOther: OtherHandler) => PacketFraming,
   ) {
     super();
-    const framing = new PublishFraming(protocolVersion, onPublish, (bytes) => {
+    const framing = makeFraming((bytes) => {
       if (!this.push(bytes)) inner.pause();
     });
     inner.on('data', (chunk: Buffer) => {

@@ -1,9 +1,12 @@
+import { PacketFraming, varint, type OtherHandler } from './packet-framing.ts';
+
 /**
  * A minimal MQTT framing for one hot path: the QoS 1 PUBLISH packets a subscriber receives. It
  * cuts the bytes a broker sends into packets and hands each plain QoS 1 PUBLISH to `onPublish`
  * (topic, payload as a view of the received bytes, packet id); every other packet goes on, as the
- * very bytes received and in order, to `onOther`, whose reader (mqtt.js) keeps the connection,
- * CONNACK, SUBACK, PINGRESP, DISCONNECT and every case this framing does not claim to know.
+ * very bytes received and in order, to `onOther` (packet-framing.ts), whose reader (mqtt.js) keeps
+ * the connection, CONNACK, SUBACK, PINGRESP, DISCONNECT and every case this framing does not claim
+ * to know.
  *
  * Why: mqtt.js parses each packet through mqtt-packet, which appends every chunk to a `bl` buffer
  * list, reads each field through it (a Buffer per field, a debug call per step), builds a packet
@@ -15,14 +18,11 @@
  * properties are all of the kinds a PUBLISH may carry, each inside the property block, with no
  * topic alias (a subscriber that advertised no Topic Alias Maximum must treat one as an error,
  * and mqtt.js does). Anything else, including a malformed PUBLISH, is passed on whole, so that
- * mqtt.js answers it as it always did. A remaining length that is not a valid variable byte
- * integer leaves no way to find the next packet: from there on every byte is passed on as it
- * came, and mqtt.js's parser reports the error. test/ingest/publish-framing.test.ts compares this
- * with mqtt-packet's parser on random packets split at random chunk boundaries.
+ * mqtt.js answers it as it always did. test/ingest/publish-framing.test.ts compares this with
+ * mqtt-packet's parser on random packets split at random chunk boundaries.
  */
 
 export type PublishHandler = (topic: string, payload: Buffer, messageId: number) => void;
-export type OtherHandler = (bytes: Buffer) => void;
 
 const PUBLISH = 3;
 
@@ -45,23 +45,6 @@ const PUBLISH_PROPERTIES: ReadonlyMap<number, number> = new Map([
   [0x0b, VARINT], // subscription identifier
   [0x26, PAIR], // user property
 ]);
-
-/**
- * A variable byte integer at `at`: its value and the offset after it; `undefined` when `end` comes
- * first (more bytes needed), `null` when it is malformed (a fifth byte would be needed).
- */
-function varint(buf: Buffer, at: number, end: number): { value: number; next: number } | undefined | null {
-  let value = 0;
-  let mul = 1;
-  for (let i = 0; i < 4; i++) {
-    if (at + i >= end) return undefined;
-    const byte = buf[at + i]!;
-    value += (byte & 0x7f) * mul;
-    if ((byte & 0x80) === 0) return { value, next: at + i + 1 };
-    mul *= 128;
-  }
-  return null;
-}
 
 /** Offset just after a v5 PUBLISH's property block that starts at `at`, or -1 if not claimed. */
 function skipProperties(buf: Buffer, at: number, end: number): number {
@@ -90,69 +73,18 @@ function skipProperties(buf: Buffer, at: number, end: number): number {
   return stop;
 }
 
-export class PublishFraming {
-  /** Bytes of a packet not yet complete (views of the chunks they came in). */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  /** Bytes the held packet needs in all (0: its fixed header is not complete yet). */
-  private needed = 0;
-  /** A malformed remaining length was met: everything from there on goes to `onOther`. */
-  private lost = false;
-
+export class PublishFraming extends PacketFraming {
   constructor(
     /** 4 (MQTT 3.1.1) or 5: whether a PUBLISH has a property block. */
     private readonly protocolVersion: number,
     private readonly onPublish: PublishHandler,
-    private readonly onOther: OtherHandler,
-  ) {}
-
-  /** Bytes as they came off the connection. */
-  push(chunk: Buffer): void {
-    if (this.lost) {
-      if (chunk.length > 0) this.onOther(chunk);
-      return;
-    }
-    let buf = chunk;
-    if (this.heldBytes > 0) {
-      this.held.push(chunk);
-      this.heldBytes += chunk.length;
-      if (this.heldBytes < this.needed) return;
-      // Copied once, when the packet (or at least its fixed header) is complete.
-      buf = Buffer.concat(this.held, this.heldBytes);
-      this.held = [];
-      this.heldBytes = 0;
-      this.needed = 0;
-    }
-    let at = 0;
-    // Consecutive packets passed on leave as one view.
-    let otherFrom = -1;
-    while (at < buf.length) {
-      const length = varint(buf, at + 1, buf.length);
-      if (length === null) {
-        this.lost = true;
-        this.onOther(buf.subarray(otherFrom === -1 ? at : otherFrom));
-        return;
-      }
-      const end = length ? length.next + length.value : 0;
-      if (!length || end > buf.length) {
-        this.held.push(buf.subarray(at));
-        this.heldBytes = buf.length - at;
-        this.needed = length ? end - at : 0;
-        break;
-      }
-      if (this.claim(buf, at, length.next, end)) {
-        if (otherFrom !== -1) this.onOther(buf.subarray(otherFrom, at));
-        otherFrom = -1;
-      } else if (otherFrom === -1) {
-        otherFrom = at;
-      }
-      at = end;
-    }
-    if (otherFrom !== -1) this.onOther(buf.subarray(otherFrom, at));
+    onOther: OtherHandler,
+  ) {
+    super(onOther);
   }
 
   /** Hands over the packet at [start, end) if it is a plain QoS 1 PUBLISH; false to pass it on. */
-  private claim(buf: Buffer, start: number, body: number, end: number): boolean {
+  protected claim(buf: Buffer, start: number, body: number, end: number): boolean {
     const header = buf[start]!;
     if (header >> 4 !== PUBLISH || ((header >> 1) & 3) !== 1) return false;
     if (body + 2 > end) return false;

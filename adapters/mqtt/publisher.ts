@@ -1,34 +1,40 @@
 // Before mqtt: its debug calls, off, must not gather their arguments (quiet-debug.ts).
 import './quiet-debug.ts';
-import mqtt from 'mqtt';
-import type { MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { GatewayStatusSchema } from '../../config/schemas/reading.ts';
 import type { Outbox, OutboxRow } from '../../gateway/outbox/outbox.ts';
 import { topicMatches } from './acl.ts';
+import { connectWithFraming } from './framed-client.ts';
+import { PubackFraming } from './puback-framing.ts';
 import { DEFAULT_RECONNECT, applyReconnectPolicy } from './reconnect.ts';
 
 /**
  * Drains the outbox to an MQTT broker at QoS 1, deleting a row only after the broker's PUBACK.
  *
- * How nothing is lost, and per-meter order is kept, across broker outages (checked against the
- * mqtt.js 5.16 source, `build/lib/client.js`):
- * - A QoS 1 publish is put into mqtt.js's `outgoingStore` before it is written and removed only on
- *   PUBACK. A socket close flushes only "volatile" entries (subscribe/unsubscribe); publishes stay.
- * - On the next CONNACK, `_onConnect` streams the outgoing store and resends every stored publish,
- *   in the order first sent, one at a time (the next after the previous PUBACK), whatever the
- *   `clean` flag; the original publish callback fires on that PUBACK. mqtt.js emits `connect` only
- *   after this resend, so rows taken after `connect` always follow the resent ones.
- * - Publishes issued while that resend runs would be queued by mqtt.js and failed with "Connection
- *   closed" if the socket closed first; the publisher avoids this by taking rows only after
- *   `connect`. Should any outbox publish still fail (mqtt.js calls back with an error, e.g. after
- *   `end()`), the row stays in the outbox and the publisher, once nothing is in flight, re-reads
- *   from the oldest row still there. Such failures only hit the newest rows in flight, so order holds.
- * - A crash of the gateway loses the in-memory store, but every unacked row is still in the outbox
- *   and is sent again after restart; consumers drop the duplicates by `seq`.
+ * mqtt.js keeps the connection (CONNECT, TLS, keepalive, reconnects), the subscriptions and the
+ * publishes outside the outbox (status, device health, command acks). The outbox rows bypass it:
+ * the outbox already is the durable in-flight store, and mqtt.js's own (a packet object, a
+ * callback and a store entry per publish, each PUBACK parsed by mqtt-packet) was a large share of
+ * what a reading allocated, all of it alive until the PUBACK (gateway bench, issue 16 item 2).
+ * - Each row leaves as a QoS 1 PUBLISH frame written to mqtt.js's connection stream (the writes of
+ *   one pump in one Buffer), with a packet id of the publisher's own: the top `rowIds` ids; mqtt.js
+ *   allocates from the ids below them (`BelowRowIds`). A slot per id holds the row in flight.
+ * - The PUBACKs for those ids are claimed off the socket (puback-framing.ts) before mqtt.js reads
+ *   it, and the row goes to the batch of acks; every other packet reaches mqtt.js as before. A
+ *   PUBACK for an id not in flight is dropped, and one read on a connection already closed is
+ *   never matched: each connection's framing checks that it is still the live one.
+ * - When the connection closes, every row in flight is taken as unacknowledged. After the next
+ *   CONNACK (mqtt.js emits `connect` once its own store is resent) the acks received so far are
+ *   committed and the publisher reads again from the oldest row left in the outbox, in id order,
+ *   the resent ones flagged DUP. So order holds per meter, and a row may arrive twice, never not
+ *   at all; consumers drop the duplicates by `seq`.
+ * - A crash of the gateway loses nothing either: every unacked row is still in the outbox and is
+ *   sent again after restart.
  *
- * While disconnected the publisher takes no rows, so mqtt.js never holds more than `maxInFlight`
- * messages in memory; the backlog stays on disk.
+ * While disconnected the publisher takes no rows, so at most `maxInFlight` rows are in memory in
+ * flight; the backlog stays on disk.
  */
 
 /** How long acked rows wait before they are deleted together. */
@@ -68,7 +74,7 @@ export interface PublisherOptions {
 }
 
 export interface PublisherStats {
-  /** Outbox rows handed to mqtt.js (a row sent again after an error counts again). */
+  /** Outbox rows written to the broker connection (a row sent again after a reconnect counts again). */
   published: number;
   /** Outbox rows the broker acknowledged. */
   acked: number;
@@ -108,6 +114,38 @@ export interface Publisher {
 }
 
 const PEEK_CHUNK = 256;
+/** A QoS 1 PUBLISH's fixed header byte (type 3, QoS 1, not retained), and with DUP set. */
+const PUBLISH_QOS1 = 0x32;
+const PUBLISH_QOS1_DUP = 0x3a;
+
+/**
+ * mqtt.js's packet ids, from 1 to `last`, round and round as its default provider does; the ids
+ * above are the outbox rows'. Each allocated id is unique among mqtt.js's publishes as long as
+ * fewer than `last` are in flight at once (device health sends at most 1,000 a tick).
+ */
+class BelowRowIds implements NonNullable<IClientOptions['messageIdProvider']> {
+  private next: number;
+  constructor(private readonly last: number) {
+    this.next = 1 + Math.floor(Math.random() * last);
+  }
+  allocate(): number {
+    const id = this.next;
+    this.next = id >= this.last ? 1 : id + 1;
+    return id;
+  }
+  getLastAllocated(): number {
+    return this.next === 1 ? this.last : this.next - 1;
+  }
+  register(): boolean {
+    return true;
+  }
+  deallocate(): void {}
+  clear(): void {}
+}
+
+function varintSize(value: number): number {
+  return value < 0x80 ? 1 : value < 0x4000 ? 2 : value < 0x200000 ? 3 : 4;
+}
 
 /** Whether DEBUG (the debug package's variable) asks for mqtt.js's own diagnostics. */
 function mqttDebugWanted(): boolean {
@@ -119,7 +157,22 @@ type PendingWaiter = (acked: boolean) => void;
 export function startPublisher(options: PublisherOptions): Publisher {
   const { outbox, logger } = options;
   const log = logger.child({ component: 'mqtt-publisher' });
-  const maxInFlight = Math.max(1, options.maxInFlight ?? 100);
+  // Packet ids for the rows in flight, a few times maxInFlight so that a slot is almost always
+  // free where the search for one starts; the rest (at least 49,151) are mqtt.js's.
+  const rowIds = Math.min(16_384, Math.max(1024, 4 * (options.maxInFlight ?? 100)));
+  const maxInFlight = Math.min(rowIds, Math.max(1, options.maxInFlight ?? 100));
+  const lastMqttjsId = 65_535 - rowIds;
+  /** The outbox row id in flight with packet id lastMqttjsId + 1 + slot; 0 for a free slot. */
+  const slots = new Float64Array(rowIds);
+  let nextSlot = 0;
+  /** Byte lengths of the topic and payload of each row of one write. */
+  const lengths = new Int32Array(2 * PEEK_CHUNK);
+  /** Rows up to this id may have been sent on a connection since closed: resent with DUP. */
+  let resendThrough = 0;
+  /** Connections built so far, and which of them is the one rows are written to (0: none). */
+  let connections = 0;
+  let liveConnection = 0;
+  let wire: Writable | undefined;
   const rate = Math.max(1, options.replayRatePerSec ?? 2000);
   // A tenth of a second of burst keeps a replay smooth while letting a poll cycle out at once.
   const bucketSize = Math.max(1, Math.ceil(rate / 10));
@@ -146,7 +199,7 @@ export function startPublisher(options: PublisherOptions): Publisher {
   const pendingRetained = new Map<string, { payload: string; waiters: PendingWaiter[] }>();
   const drainWaiters = new Set<(drained: boolean) => void>();
 
-  const client: MqttClient = mqtt.connect(options.url, {
+  const clientOptions: IClientOptions = {
     clientId: options.clientId,
     username: options.username,
     password: options.password,
@@ -170,6 +223,14 @@ export function startPublisher(options: PublisherOptions): Publisher {
     // a reading even with debugging off; with DEBUG naming mqttjs they still go to debug.
     ...(mqttDebugWanted() ? {} : { log: () => undefined }),
     will: { topic: options.statusTopic, payload: Buffer.from(options.willPayload), qos: 1, retain: true },
+    messageIdProvider: new BelowRowIds(lastMqttjsId),
+  };
+  const client: MqttClient = connectWithFraming(options.url, clientOptions, (_client, onOther) => {
+    const connection = ++connections;
+    return new PubackFraming(
+      (messageId) => messageId > lastMqttjsId && (connection !== liveConnection || onPuback(messageId)),
+      onOther,
+    );
   });
 
   const reconnects = applyReconnectPolicy(client, reconnect);
@@ -177,6 +238,9 @@ export function startPublisher(options: PublisherOptions): Publisher {
   client.on('connect', () => {
     log.info({ url: options.url }, 'connected');
     ready = true;
+    // mqtt.js builds a connection's stream before it connects, so the newest built is this one.
+    liveConnection = connections;
+    wire = client.stream;
     void publishStatus('online');
     for (const [topic, pending] of pendingRetained) {
       pendingRetained.delete(topic);
@@ -187,6 +251,15 @@ export function startPublisher(options: PublisherOptions): Publisher {
   client.on('close', () => {
     if (ready) log.warn({ inFlight }, 'disconnected; outbox rows stay on disk until reconnected');
     ready = false;
+    liveConnection = 0;
+    wire = undefined;
+    if (inFlight > 0) {
+      // No PUBACK can come for these any more: they are sent again, from the outbox.
+      slots.fill(0);
+      inFlight = 0;
+      resendThrough = cursor;
+      rewindPending = true;
+    }
   });
   client.on('error', (err) => log.warn({ err: err.message }, 'mqtt client error'));
 
@@ -219,7 +292,7 @@ export function startPublisher(options: PublisherOptions): Publisher {
 
   function pump(): void {
     pumpScheduled = false;
-    if (!ready || stopping || !client.connected) return;
+    if (!ready || stopping || !client.connected || !wire) return;
     if (rewindPending) {
       if (inFlight > 0) return;
       flushAcks();
@@ -230,7 +303,7 @@ export function startPublisher(options: PublisherOptions): Publisher {
     while (inFlight < maxInFlight && tokens >= 1) {
       const want = Math.min(maxInFlight - inFlight, Math.floor(tokens), PEEK_CHUNK);
       const rows = outbox.peek(cursor, want);
-      for (const row of rows) send(row);
+      if (rows.length > 0) send(rows, wire);
       if (rows.length < want) break;
     }
     if (tokens < 1 && !refillTimer) {
@@ -243,24 +316,66 @@ export function startPublisher(options: PublisherOptions): Publisher {
     checkDrained();
   }
 
-  function send(row: OutboxRow): void {
-    cursor = row.id;
-    tokens -= 1;
-    inFlight += 1;
-    published += 1;
-    client.publish(row.topic, row.payload, { qos: 1 }, (err) => {
-      inFlight -= 1;
-      if (err) {
-        // The row stays in the outbox; it is read again once nothing older is in flight.
-        log.warn({ id: row.id, meter: row.meter, seq: row.seq, err: err.message }, 'publish failed');
-        rewindPending = true;
-      } else {
-        acked += 1;
-        pendingAcks.push(row.id);
-        scheduleAckFlush();
+  /** Writes the rows' PUBLISH frames, in order, as one Buffer. */
+  function send(rows: readonly OutboxRow[], to: Writable): void {
+    let total = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const topicBytes = Buffer.byteLength(row.topic);
+      const payloadBytes = Buffer.byteLength(row.payload);
+      lengths[2 * i] = topicBytes;
+      lengths[2 * i + 1] = payloadBytes;
+      const remaining = 4 + topicBytes + payloadBytes;
+      total += 1 + varintSize(remaining) + remaining;
+    }
+    const frames = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const topicBytes = lengths[2 * i]!;
+      let remaining = 4 + topicBytes + lengths[2 * i + 1]!;
+      frames[at++] = row.id <= resendThrough ? PUBLISH_QOS1_DUP : PUBLISH_QOS1;
+      while (remaining >= 0x80) {
+        frames[at++] = (remaining & 0x7f) | 0x80;
+        remaining >>>= 7;
       }
+      frames[at++] = remaining;
+      at = frames.writeUInt16BE(topicBytes, at);
+      at += frames.write(row.topic, at);
+      at = frames.writeUInt16BE(lastMqttjsId + 1 + takeSlot(row.id), at);
+      at += frames.write(row.payload, at);
+    }
+    const last = rows[rows.length - 1]!;
+    cursor = last.id;
+    tokens -= rows.length;
+    inFlight += rows.length;
+    published += rows.length;
+    to.write(frames);
+  }
+
+  /** A free slot, now holding `rowId`; there is one, since fewer than `rowIds` rows are in flight. */
+  function takeSlot(rowId: number): number {
+    let slot = nextSlot;
+    while (slots[slot] !== 0) slot = slot + 1 === rowIds ? 0 : slot + 1;
+    slots[slot] = rowId;
+    nextSlot = slot + 1 === rowIds ? 0 : slot + 1;
+    return slot;
+  }
+
+  /** A PUBACK for one of the rows' packet ids, on the live connection; always claimed. */
+  function onPuback(messageId: number): true {
+    const slot = messageId - lastMqttjsId - 1;
+    const rowId = slots[slot]!;
+    // Zero: an id not in flight (a broker acking twice, or a PUBACK for nothing sent); ignored.
+    if (rowId !== 0) {
+      slots[slot] = 0;
+      inFlight -= 1;
+      acked += 1;
+      pendingAcks.push(rowId);
+      scheduleAckFlush();
       schedulePump();
-    });
+    }
+    return true;
   }
 
   function scheduleAckFlush(): void {

@@ -137,7 +137,7 @@ describe('publisher against mosquitto', () => {
       const publishedWhileDown = publisher.stats().published;
       await new Promise((resolve) => setTimeout(resolve, 3500));
       expect(publisher.stats().connected).toBe(false);
-      // Nothing new is handed to mqtt.js while disconnected, so its memory holds at most maxInFlight.
+      // Nothing new is sent while disconnected, so at most maxInFlight rows are held in flight.
       expect(publisher.stats().published).toBe(publishedWhileDown);
       expect(publisher.stats().inFlight).toBeLessThanOrEqual(100);
       // The backlog stays on disk while the broker is away.
