@@ -208,8 +208,13 @@ export class Outbox {
    * The newest rows, in id order, as appended by this process. Every row in the table with an id
    * above `tailFloor` is either here or already deleted, so `peek` past `tailFloor` is served from
    * memory; anything older (a backlog from before a restart, a rewind) comes from SQLite.
+   * Rows handed out are cleared from the front and `tailHead` moves past them: the array is
+   * emptied in place once all are handed out, as at full speed it is every few pumps. Slicing
+   * the rest off on each peek copied the tail a few times a reading, and a row held by the array
+   * is kept alive, past the young generation of the gateway's small heap (gateway/heap.ts).
    */
-  private tail: OutboxRow[] = [];
+  private tail: (OutboxRow | undefined)[] = [];
+  private tailHead = 0;
   private tailFloor = 0;
   private evictedInTx = false;
   private readonly maxBytes: number;
@@ -374,14 +379,19 @@ export class Outbox {
     this.assertOpen();
     if (afterId < this.tailFloor) return this.peekStmt.all(afterId, limit) as OutboxRow[];
     // Rows at or below afterId have been handed out; forget them (a rewind reads SQLite).
-    let drop = 0;
-    while (drop < this.tail.length && this.tail[drop]!.id <= afterId) drop++;
-    if (drop > 0) {
-      this.tailFloor = this.tail[drop - 1]!.id;
-      this.tail = this.tail.slice(drop);
+    const tail = this.tail;
+    let head = this.tailHead;
+    while (head < tail.length && tail[head]!.id <= afterId) {
+      this.tailFloor = tail[head]!.id;
+      tail[head++] = undefined;
     }
+    if (head === tail.length) {
+      tail.length = 0;
+      head = 0;
+    }
+    this.tailHead = head;
     this.tailFloor = Math.max(this.tailFloor, afterId);
-    return this.tail.slice(0, limit);
+    return tail.slice(head, head + limit) as OutboxRow[];
   }
 
   /**
@@ -395,9 +405,11 @@ export class Outbox {
       const deleted = this.ackTx(ids);
       // The publisher normally acks rows it has already peeked past; a caller that acks rows
       // still in the tail must not see them again.
-      if (this.tail.length > 0 && ids.some((id) => id >= this.tail[0]!.id)) {
+      const first = this.tail[this.tailHead];
+      if (first && ids.some((id) => id >= first.id)) {
         const acked = new Set(ids);
-        this.tail = this.tail.filter((r) => !acked.has(r.id));
+        this.tail = this.liveTail().filter((r) => !acked.has(r.id));
+        this.tailHead = 0;
       }
       return deleted;
     } catch (err) {
@@ -502,15 +514,23 @@ export class Outbox {
     if (this.evictedInTx) {
       // Eviction deleted rows that may be in the tail: let SQLite answer for everything so far.
       this.tail = [];
+      this.tailHead = 0;
       this.tailFloor = rows.at(-1)?.id ?? this.tailFloor;
       return;
     }
     for (const row of rows) this.tail.push(row);
-    if (this.tail.length > TAIL_MAX) {
-      const excess = this.tail.length - TAIL_MAX;
-      this.tailFloor = this.tail[excess - 1]!.id;
-      this.tail = this.tail.slice(excess);
+    if (this.tail.length - this.tailHead > TAIL_MAX) {
+      const live = this.liveTail();
+      const excess = live.length - TAIL_MAX;
+      this.tailFloor = live[excess - 1]!.id;
+      this.tail = live.slice(excess);
+      this.tailHead = 0;
     }
+  }
+
+  /** The rows of the tail not handed out yet. */
+  private liveTail(): OutboxRow[] {
+    return this.tail.slice(this.tailHead) as OutboxRow[];
   }
 
   private appendInTx(items: readonly OutboxItem[], rows: OutboxRow[]): Reading[] {
