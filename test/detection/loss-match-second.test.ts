@@ -41,12 +41,13 @@ function secondThief(seed: number): { found: boolean; credited: boolean } {
   if (later && Math.abs(later.t - SECOND) <= 1) {
     const second = matchesAt(res.store, node, lo, 56, later);
     const b5 = second.find((m) => id(m.child) === 'B5')!;
-    found =
-      b5.z > 4 && b5.ratio > 0.5 && b5.ratio < 1.5 && second.every((m) => m === b5 || m.z < b5.z / 2);
+    found = b5.z > 4 && b5.ratio > 0.5 && b5.ratio < 1.5 && second.every((m) => m === b5 || m.z < b5.z / 2);
   }
   // The engine credits B5 with that match: its reason names the second rise's day (± 1: local days).
   const reason = res.scores.find((s) => s.kind === 'meter' && s.id === 'B5')!.reason;
-  const since = /the loss follows its shortfall/.test(reason) ? /since (\d{4}-\d\d-\d\d)/.exec(reason)?.[1] : undefined;
+  const since = /the loss follows its shortfall/.test(reason)
+    ? /since (\d{4}-\d\d-\d\d)/.exec(reason)?.[1]
+    : undefined;
   const credited = since !== undefined && [SECOND - 1, SECOND, SECOND + 1].map(iso).includes(since);
   return { found, credited };
 }

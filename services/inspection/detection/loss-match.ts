@@ -213,7 +213,12 @@ export interface OtherRise {
  * against days after it only; before it, up to it only. Only a rise of `minZ` standard errors
  * counts: a noise rise would credit a child by chance.
  */
-export function otherRises(lo: LossOnset, referenceDays: number, scanDays: number, minZ: number): OtherRise[] {
+export function otherRises(
+  lo: LossOnset,
+  referenceDays: number,
+  scanDays: number,
+  minZ: number,
+): OtherRise[] {
   const D = lo.r.length;
   const t1 = lo.onset.t;
   const out: OtherRise[] = [];
