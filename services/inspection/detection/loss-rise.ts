@@ -55,17 +55,23 @@ const ENDED_SURE_Z = 2;
 /** Fewest days a risen stretch that ended must have lasted to be kept on record. */
 const ENDED_MIN_DAYS = 14;
 
+/** Sum and count of the known (not NaN) values of x over days [from, to), in day order. */
+function known(x: Float64Array, from: number, to: number): { sum: number; n: number } {
+  let sum = 0;
+  let n = 0;
+  for (let d = from; d < to; d++)
+    if (x[d]! === x[d]!) {
+      sum += x[d]!;
+      n++;
+    }
+  return { sum, n };
+}
+
 /** The rise at the onset `lo` found: its size against the throughput, and its last week. */
 export function lossRise(lo: LossOnset, slotsPerDay: number): LossRise {
   const { r, up, k0, onset: rise } = lo;
   const D = r.length;
-  let through = 0;
-  let n = 0;
-  for (let d = rise.t; d < D; d++)
-    if (up[d]! === up[d]!) {
-      through += up[d]!;
-      n++;
-    }
+  const { sum: through, n } = known(up, rise.t, D);
   // The last week of days the node could be computed on: a meter without data for the last days
   // (its link down, its data not yet in) leaves the node uncomputable there, which says nothing
   // of whether the rise has ended, so the days before the gap judge it.
@@ -102,32 +108,14 @@ function endedStretch(lo: LossOnset, slotsPerDay: number): Pick<LossRise, 'ended
   const vb = rise.sdBefore ** 2;
   let best: { e: number; z: number; during: number; after: number; nd: number } | undefined;
   for (let e = t + ENDED_MIN_DAYS; e <= D - 7; e++) {
-    let sd = 0;
-    let nd = 0;
-    for (let d = t; d < e; d++)
-      if (r[d]! === r[d]!) {
-        sd += r[d]!;
-        nd++;
-      }
-    let sa = 0;
-    let na = 0;
-    for (let d = e; d < D; d++)
-      if (r[d]! === r[d]!) {
-        sa += r[d]!;
-        na++;
-      }
+    const { sum: sd, n: nd } = known(r, t, e);
+    const { sum: sa, n: na } = known(r, e, D);
     if (nd < ENDED_MIN_DAYS / 2 || na < 3) continue;
     const z = (sd / nd - sa / na) / Math.sqrt(vb * (DEPENDENCE / nd + DEPENDENCE / na) + 1e-12);
     if (!best || z > best.z) best = { e, z, during: sd / nd, after: sa / na, nd };
   }
   if (!best || !(best.after - rise.before < 0.5 * (best.during - rise.before))) return {};
-  let through = 0;
-  let n = 0;
-  for (let d = t; d < best.e; d++)
-    if (up[d]! === up[d]!) {
-      through += up[d]!;
-      n++;
-    }
+  const { sum: through, n } = known(up, t, best.e);
   return {
     ended: {
       slot: k0 + best.e * slotsPerDay,
